@@ -1,0 +1,3 @@
+"""Squall: a self-hosted serverless platform for Python functions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,207 @@
+"""Formatting for the `squall` command line: durations, numbers and tables.
+
+Everything here is pure: it takes the JSON the server returned and builds text
+or rich renderables, so the commands in `squall.cli` stay about HTTP and flow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+UNBOUNDED_WIDTH = 100_000
+DURATION_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DURATION_FORMS = "a whole number followed by s, m, h or d, such as 30s, 10m, 2h, 1d or 1h30m"
+MISSING = "-"
+
+_DURATION_PART = re.compile(r"(\d+)([smhd])")
+_DURATION_WHOLE = re.compile(r"(?:\d+[smhd])+")
+
+
+def parse_duration(text: str) -> int:
+    """Parse a duration such as "30s", "10m", "2h", "1d" or "1h30m" into seconds.
+
+    Raises ValueError with a message that quotes `text` and lists the valid forms.
+    """
+    cleaned = text.strip().lower()
+    if not _DURATION_WHOLE.fullmatch(cleaned):
+        raise ValueError(f"invalid duration {text!r}: expected {DURATION_FORMS}")
+
+    seconds = sum(int(count) * DURATION_UNITS_S[unit] for count, unit in _DURATION_PART.findall(cleaned))
+    if seconds == 0:
+        raise ValueError(f"invalid duration {text!r}: it must be longer than zero, such as 30s or 10m")
+    return seconds
+
+
+def format_significant(value: float, digits: int = 3) -> str:
+    """Format a number with two decimals, or with `digits` significant digits when it is below 0.01.
+
+    Costs and GB-seconds of a few invocations are tiny (a 128 MB call of 1 ms is
+    0.000125 GB-s), so two decimals alone would print them as zero.
+    """
+    if value == 0:
+        return "0"
+    if not math.isfinite(value) or abs(value) >= 0.01:
+        return f"{value:,.2f}"
+    magnitude = math.floor(math.log10(abs(value)))
+    return f"{value:.{digits - 1 - magnitude}f}"
+
+
+def format_usd(amount: float) -> str:
+    """Format an amount of US dollars so that small amounts keep their significant digits."""
+    return "$" + format_significant(amount)
+
+
+def format_exact(value: float) -> str:
+    """Format a number in fixed point with every digit of its shortest repr (1.66667e-05 -> 0.0000166667)."""
+    return format(Decimal(repr(value)), "f")
+
+
+def format_ms(value: float | None) -> str:
+    """Format a latency in milliseconds, or MISSING when the server had no samples."""
+    if value is None:
+        return MISSING
+    # Two decimals keep latencies below 1 ms distinguishable.
+    return f"{value:,.2f}"
+
+
+def format_payload(body: bytes) -> str:
+    """Return a response payload as indented JSON when it parses, else as text."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return json.dumps(parsed, indent=2, ensure_ascii=False)
+
+
+def format_function_error(body: bytes) -> str:
+    """Format the error a function raised ({"errorType", "errorMessage", "stackTrace"?}) for a terminal.
+
+    The stack trace comes first and the error type and message last, in the
+    order Python prints a traceback. A body that is not this shape is shown as is.
+    """
+    try:
+        error = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        error = None
+    if not isinstance(error, dict):
+        return "the function failed: " + body.decode("utf-8", errors="replace")
+
+    lines: list[str] = []
+    stack_trace = error.get("stackTrace")
+    if isinstance(stack_trace, list) and stack_trace:
+        lines.append("Traceback (most recent call last):")
+        # Lambda sends each frame as one string that may span lines and end in "\n".
+        lines.extend(str(frame).rstrip("\n") for frame in stack_trace)
+    elif isinstance(stack_trace, str) and stack_trace:
+        lines.append(stack_trace.rstrip("\n"))
+
+    error_type = error.get("errorType") or "Error"
+    error_message = error.get("errorMessage")
+    lines.append(f"{error_type}: {error_message}" if error_message else str(error_type))
+    return "\n".join(lines)
+
+
+def print_table(table: Table) -> None:
+    """Print a table to stdout at its natural width, even when that is wider than the terminal.
+
+    Rich would shrink the columns to the terminal width and cut numbers with an
+    ellipsis. A wider table is printed in full and the terminal wraps its lines.
+    """
+    # Created per call so that rich writes to the sys.stdout of the moment, which click's test runner replaces.
+    console = Console(highlight=False)
+    natural_width = console.measure(table, options=console.options.update_width(UNBOUNDED_WIDTH)).maximum
+    if natural_width > console.width:
+        console = Console(highlight=False, width=natural_width)
+    console.print(table)
+
+
+def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
+    """Build the `squall ls` table from the "functions" list of GET /_squall/api/functions."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("NAME", no_wrap=True)
+    table.add_column("HANDLER", overflow="fold")
+    table.add_column("MEMORY", justify="right", no_wrap=True)
+    table.add_column("TIMEOUT", justify="right", no_wrap=True)
+    table.add_column("RESERVED", justify="right", no_wrap=True)
+    table.add_column("PROVISIONED", justify="right", no_wrap=True)
+    table.add_column("IDLE/BUSY", justify="right", no_wrap=True)
+    table.add_column("ROUTES", overflow="fold")
+
+    for function in functions:
+        reserved = function.get("reserved_concurrency")
+        instances = function.get("instances") or {}
+        routes = function.get("routes") or []
+        table.add_row(
+            str(function.get("name", "")),
+            str(function.get("handler", "")),
+            f"{function.get('memory_mb', MISSING)} MB",
+            f"{function.get('timeout_s', MISSING)} s",
+            MISSING if reserved is None else str(reserved),
+            str(function.get("provisioned", 0)),
+            f"{instances.get('idle', 0)}/{instances.get('busy', 0)}",
+            "\n".join(routes) if routes else MISSING,
+        )
+    return table
+
+
+def stats_table(stats: Mapping[str, Any]) -> Table:
+    """Build the `squall stats` table from GET /_squall/api/stats, with a footer row of totals."""
+    functions: Sequence[Mapping[str, Any]] = stats.get("functions") or []
+
+    totals = {
+        key: sum(function.get(key) or 0 for function in functions)
+        for key in ("invocations", "errors", "throttles", "cold_starts", "gb_seconds", "cost_usd")
+    }
+
+    table = Table(box=None, pad_edge=False, header_style="bold", show_footer=len(functions) > 1, footer_style="bold")
+    table.add_column("FUNCTION", footer="total", no_wrap=True)
+    table.add_column("INVOCATIONS", footer=f"{totals['invocations']:,}", justify="right", no_wrap=True)
+    table.add_column("ERRORS", footer=f"{totals['errors']:,}", justify="right", no_wrap=True)
+    table.add_column("THROTTLES", footer=f"{totals['throttles']:,}", justify="right", no_wrap=True)
+    table.add_column("COLD STARTS", footer=f"{totals['cold_starts']:,}", justify="right", no_wrap=True)
+    table.add_column("P50 MS", justify="right", no_wrap=True)
+    table.add_column("P95 MS", justify="right", no_wrap=True)
+    table.add_column("P99 MS", justify="right", no_wrap=True)
+    table.add_column("GB-S", footer=format_significant(totals["gb_seconds"]), justify="right", no_wrap=True)
+    table.add_column("COST USD", footer=format_usd(totals["cost_usd"]), justify="right", no_wrap=True)
+
+    for function in functions:
+        table.add_row(
+            str(function.get("name", "")),
+            f"{function.get('invocations', 0):,}",
+            f"{function.get('errors', 0):,}",
+            f"{function.get('throttles', 0):,}",
+            f"{function.get('cold_starts', 0):,}",
+            format_ms(function.get("p50_ms")),
+            format_ms(function.get("p95_ms")),
+            format_ms(function.get("p99_ms")),
+            format_significant(function.get("gb_seconds") or 0.0),
+            format_usd(function.get("cost_usd") or 0.0),
+        )
+    return table
+
+
+def describe_price(price: Mapping[str, Any], period: str) -> str:
+    """Describe the time window and the price table of a stats response, for the line under the table.
+
+    `period` is the window in words, for example "last 1h".
+    """
+    name = price.get("name", "unknown")
+    per_gb_second = price.get("per_gb_second")
+    per_request = price.get("per_request")
+    rates = []
+    if per_gb_second is not None:
+        rates.append(f"${format_exact(per_gb_second)} per GB-s")
+    if per_request is not None:
+        rates.append(f"${format_exact(per_request)} per request")
+    rates_text = f" ({', '.join(rates)})" if rates else ""
+    return f"{period}; costs use the price table {name!r}{rates_text}"

@@ -1,0 +1,57 @@
+"""The node-wide memory budget: the sum of `memory_mb` over live instances."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from squall.dispatcher.pool import FunctionPool
+
+logger = logging.getLogger(__name__)
+
+
+class MemoryBudget:
+    """Admits new instances while their configured memory fits under the limit."""
+
+    def __init__(self, limit_mb: int) -> None:
+        self.limit_mb = limit_mb
+        self.used_mb = 0
+        self.pools: list[FunctionPool] = []  # every pool of the node, for eviction
+        self.evictions = 0
+
+    def reserve(self, requester: FunctionPool, memory_mb: int, evict: bool = True) -> bool:
+        """Count `memory_mb` as used if it fits, evicting idle instances of other functions first."""
+        if self.used_mb + memory_mb > self.limit_mb and evict:
+            self._evict_for(requester, self.used_mb + memory_mb - self.limit_mb)
+        if self.used_mb + memory_mb > self.limit_mb:
+            return False
+        self.used_mb += memory_mb
+        return True
+
+    def release(self, memory_mb: int, serve_waiters: bool = True) -> None:
+        """Give back an instance's memory and let queued calls of any function use it."""
+        self.used_mb = max(0, self.used_mb - memory_mb)
+        if not serve_waiters:
+            return
+        for pool in self.pools:
+            if pool.waiting_count:
+                pool._serve_waiters()
+                if self.used_mb >= self.limit_mb:
+                    return
+
+    def _evict_for(self, requester: FunctionPool, needed_mb: int) -> None:
+        # The requester has no idle instance of its own, or it would not be
+        # starting one, so only other functions' idle instances can go.
+        freed = 0
+        while freed < needed_mb:
+            candidates = [p for p in self.pools if p is not requester and p.oldest_idle_since() is not None]
+            if not candidates:
+                return
+            victim = min(candidates, key=lambda p: p.oldest_idle_since() or 0.0)
+            memory_mb = victim.spec.memory_mb
+            if not victim.evict_one_idle():
+                return
+            freed += memory_mb
+            self.evictions += 1
+            logger.info("evicted an idle instance of %s to free %d MB", victim.spec.name, memory_mb)

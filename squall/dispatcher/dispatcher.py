@@ -1,0 +1,374 @@
+"""The dispatcher: from an invocation to a result, with logs and a metering record.
+
+An `Invocation` names a function and carries payload bytes. The dispatcher
+finds the function's pool, takes an instance from it (warm, or a fresh fork
+of the zygote), runs the invocation there, and turns what came back into an
+`InvocationResult`, a log entry framed by START/END/REPORT lines, and an
+`InvocationRecord`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from squall.dispatcher.budget import MemoryBudget
+from squall.dispatcher.instance import RawResult
+from squall.dispatcher.limits import MemoryCgroups
+from squall.dispatcher.pool import FunctionPool, PoolSettings
+from squall.errors import FunctionNotFound, Throttled
+from squall.manifest.spec import FunctionSpec, ServiceSpec
+from squall.metering.records import InvocationRecord, LogEntry, Outcome
+
+logger = logging.getLogger(__name__)
+
+LOG_TAIL_BYTES = 4096  # what `X-Amz-Log-Type: Tail` returns, as Lambda does
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Settings of this node's dispatcher."""
+
+    data_dir: Path
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    memory_budget_mb: int = 8192
+    reap_interval_s: float = 1.0
+    # Delays before the retries of a failed asynchronous invocation; Lambda
+    # waits about one minute, then two.
+    async_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
+
+
+@dataclass(slots=True)
+class Invocation:
+    """One request to run a function."""
+
+    function: str
+    payload: bytes
+    trigger: str  # "http", "invoke", "event", "cli", ...
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    client_context: Any = None
+    log_tail: bool = False
+
+
+@dataclass(slots=True)
+class InvocationResult:
+    """The answer to one invocation: the result bytes, or Lambda's error JSON."""
+
+    request_id: str
+    payload: bytes
+    outcome: Outcome
+    error_type: str | None
+    executed_version: str
+    log_tail: bytes | None = None
+
+    @property
+    def function_error(self) -> str | None:
+        """The value of Lambda's `X-Amz-Function-Error` header."""
+        return "Unhandled" if self.error_type else None
+
+
+Sink = Callable[[Any], None]
+
+
+class Dispatcher:
+    """Holds one pool per deployed function and runs invocations on them."""
+
+    def __init__(self, settings: NodeSettings, on_record: Sink, on_log: Sink) -> None:
+        self.settings = settings
+        self.budget = MemoryBudget(settings.memory_budget_mb)
+        self.cgroups = MemoryCgroups()
+        self._pools: dict[str, FunctionPool] = {}
+        self._services: dict[str, ServiceSpec] = {}
+        self._revision = 0
+        self._on_record = on_record
+        self._on_log = on_log
+        self._tmp_root = settings.data_dir / "tmp"
+        self._tmp_root.mkdir(parents=True, exist_ok=True)
+        self._reaper: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._deploy_lock = asyncio.Lock()
+
+    # Lifecycle
+
+    def start(self) -> None:
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+
+    async def close(self) -> None:
+        """Stop every pool and instance."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for task in list(self._background):
+            task.cancel()
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for pool in pools:
+            pool.retire()
+        self.cgroups.close()
+
+    # Deploys
+
+    @property
+    def pools(self) -> dict[str, FunctionPool]:
+        return self._pools
+
+    @property
+    def services(self) -> dict[str, ServiceSpec]:
+        return self._services
+
+    def arn(self, function: str) -> str:
+        return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{function}"
+
+    async def deploy(self, service: ServiceSpec) -> list[str]:
+        """Start pools for every function of `service`, then switch to them at once.
+
+        Invocations already running finish on the instances they started on;
+        the previous pools stop once those are done.
+        """
+        async with self._deploy_lock:
+            self._revision += 1
+            fresh: dict[str, FunctionPool] = {}
+            try:
+                for spec in service.functions.values():
+                    owner = self._owner_of(spec.name)
+                    if owner is not None and owner != service.service:
+                        raise ValueError(
+                            f"function {spec.name!r} of service {service.service!r} is already deployed by service {owner!r}"
+                        )
+                    pool = FunctionPool(spec, self._pool_settings(service, spec), self.budget, self.cgroups)
+                    await pool.start()
+                    fresh[spec.name] = pool
+            except BaseException:
+                for pool in fresh.values():
+                    pool.retire()
+                raise
+
+            # Switch: one dict update, so a request sees either the old pool or the new one.
+            previous = self._services.get(service.service)
+            old_names = set(previous.functions) if previous else set()
+            retired = [self._pools[name] for name in old_names if name in self._pools]
+            for name in old_names - set(fresh):
+                self._pools.pop(name, None)
+            self._pools.update(fresh)
+            self._services[service.service] = service
+            self.budget.pools = list(self._pools.values()) + [p for p in retired if p not in fresh.values()]
+            for pool in retired:
+                pool.retire()
+            logger.info("deployed service %s (revision %d): %s", service.service, self._revision, ", ".join(fresh) or "no functions")
+            return list(fresh)
+
+    def _owner_of(self, function: str) -> str | None:
+        for name, service in self._services.items():
+            if function in service.functions:
+                return name
+        return None
+
+    def _pool_settings(self, service: ServiceSpec, spec: FunctionSpec) -> PoolSettings:
+        return PoolSettings(
+            service=service.service,
+            root=service.root,
+            version=LATEST,
+            revision=self._revision,
+            environment=self._environment(service, spec),
+            tmp_root=self._tmp_root,
+        )
+
+    def _environment(self, service: ServiceSpec, spec: FunctionSpec) -> dict[str, str]:
+        """Build an instance's environment: the function's variables plus Lambda's own, nothing from the server."""
+        python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        environment = dict(spec.environment)
+        environment.update(
+            {
+                "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+                "LANG": "en_US.UTF-8",
+                "TZ": ":UTC",
+                "LAMBDA_TASK_ROOT": str(service.root),
+                "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parents[1] / "runtime"),
+                "_HANDLER": spec.handler,
+                "AWS_REGION": self.settings.region,
+                "AWS_DEFAULT_REGION": self.settings.region,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{python}",
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_FUNCTION_VERSION": LATEST,
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            }
+        )
+        return environment
+
+    # Invocations
+
+    def pool(self, function: str) -> FunctionPool:
+        pool = self._pools.get(function)
+        if pool is None:
+            raise FunctionNotFound(function)
+        return pool
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        """Run one invocation synchronously. Raises FunctionNotFound or Throttled."""
+        pool = self.pool(invocation.function)
+        spec = pool.spec
+        started_at = time.time()
+        try:
+            lease = await pool.acquire(wait_s=spec.timeout_s)
+        except Throttled:
+            self._record_throttle(invocation, spec, started_at)
+            raise
+
+        instance = lease.instance
+        init = lease.init
+        if init is not None and not init.ok:
+            raw = RawResult(
+                body=init.error_body or orjson.dumps({"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited during init"}),
+                outcome=Outcome.ERROR,
+                error_type=init.error_type or "Runtime.ExitError",
+                duration_ms=0.0,
+                max_memory_mb=spec.memory_mb,
+                output=b"",
+            )
+        else:
+            deadline_ms = int(time.time() * 1000) + spec.timeout_s * 1000
+            try:
+                raw = await instance.invoke(
+                    invocation.request_id,
+                    invocation.payload,
+                    deadline_ms,
+                    self.arn(spec.name),
+                    invocation.client_context,
+                    spec.timeout_s,
+                )
+            finally:
+                pool.release(instance)
+
+        log_text = self._log_text(invocation.request_id, spec, raw, init)
+        self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))
+        self._on_record(
+            InvocationRecord(
+                request_id=invocation.request_id,
+                function=spec.name,
+                version=LATEST,
+                trigger=invocation.trigger,
+                started_at=started_at,
+                duration_ms=raw.duration_ms,
+                billed_ms=billed_ms(raw.duration_ms, init.init_ms if init else None),
+                memory_mb=spec.memory_mb,
+                max_memory_mb=raw.max_memory_mb,
+                init_ms=init.init_ms if init else None,
+                cold=init is not None,
+                outcome=raw.outcome,
+                error_type=raw.error_type,
+            )
+        )
+        tail = None
+        if invocation.log_tail:
+            tail = log_text.encode()[-LOG_TAIL_BYTES:]
+        return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, LATEST, tail)
+
+    def invoke_async(self, invocation: Invocation) -> None:
+        """Accept an invocation to run in the background, retrying failures.
+
+        Limitation: the queue is in memory, so an invocation accepted here is
+        lost if the server stops before it runs; a durable queue lifts this.
+        """
+        self.pool(invocation.function)  # unknown functions fail now, not later
+        task = asyncio.get_running_loop().create_task(self._run_async(invocation))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_async(self, invocation: Invocation) -> None:
+        delays = (0.0, *self.settings.async_retry_delays_s)
+        for attempt, delay in enumerate(delays):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                result = await self.invoke(invocation)
+            except Throttled:
+                continue
+            except FunctionNotFound:
+                logger.warning("async invocation %s: function %s was removed", invocation.request_id, invocation.function)
+                return
+            if result.error_type is None:
+                return
+            logger.info(
+                "async invocation %s of %s failed (attempt %d of %d): %s",
+                invocation.request_id, invocation.function, attempt + 1, len(delays), result.error_type,
+            )
+
+    def _record_throttle(self, invocation: Invocation, spec: FunctionSpec, started_at: float) -> None:
+        self._on_record(
+            InvocationRecord(
+                request_id=invocation.request_id,
+                function=spec.name,
+                version=LATEST,
+                trigger=invocation.trigger,
+                started_at=started_at,
+                duration_ms=0.0,
+                billed_ms=0,
+                memory_mb=spec.memory_mb,
+                max_memory_mb=0,
+                init_ms=None,
+                cold=False,
+                outcome=Outcome.THROTTLED,
+                error_type="TooManyRequestsException",
+            )
+        )
+
+    def _log_text(self, request_id: str, spec: FunctionSpec, raw: RawResult, init: Any) -> str:
+        parts: list[str] = []
+        if init is not None and init.output:
+            parts.append(init.output.decode(errors="replace"))
+        parts.append(f"START RequestId: {request_id} Version: {LATEST}\n")
+        if raw.output:
+            output = raw.output.decode(errors="replace")
+            parts.append(output if output.endswith("\n") else output + "\n")
+        if raw.outcome is Outcome.TIMEOUT:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            parts.append(f"{stamp}Z {request_id} Task timed out after {spec.timeout_s:.2f} seconds\n")
+        parts.append(f"END RequestId: {request_id}\n")
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {raw.duration_ms:.2f} ms\t"
+            f"Billed Duration: {billed_ms(raw.duration_ms, init.init_ms if init else None)} ms\t"
+            f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {raw.max_memory_mb} MB\t"
+        )
+        if init is not None and init.ok:
+            report += f"Init Duration: {init.init_ms:.2f} ms\t"
+        if raw.outcome is Outcome.TIMEOUT:
+            report += "Status: timeout"
+        elif raw.outcome is Outcome.CRASH:
+            report += f"Status: error\tError Type: {raw.error_type}"
+        parts.append(report + "\n")
+        return "".join(parts)
+
+    # Keep-alive
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reap_interval_s)
+            now = time.monotonic()
+            for pool in list(self._pools.values()):
+                try:
+                    reaped = pool.reap_idle(now)
+                except Exception:  # noqa: BLE001 - the reaper must outlive a broken pool
+                    logger.exception("reaping idle instances of %s failed", pool.spec.name)
+                    continue
+                if reaped:
+                    logger.info("reaped %d idle instance(s) of %s", reaped, pool.spec.name)
+
+
+def billed_ms(duration_ms: float, init_ms: float | None) -> int:
+    """Billed milliseconds: duration plus init, rounded up to the next millisecond.
+
+    AWS bills the init phase of on-demand functions since 1 August 2025
+    (AWS Compute Blog, "AWS Lambda standardizes billing for INIT Phase").
+    """
+    return max(1, math.ceil(duration_ms + (init_ms or 0.0)))

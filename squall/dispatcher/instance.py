@@ -1,0 +1,323 @@
+"""The server's handle on one instance process and the frames it exchanges with it."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import orjson
+
+from squall.metering.records import Outcome
+from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_FRAME_BYTES, Kind, encode
+
+if TYPE_CHECKING:
+    from squall.dispatcher.zygote import Zygote
+
+logger = logging.getLogger(__name__)
+
+# Output kept per invocation; beyond it the log says it was cut.
+MAX_LOG_BYTES = 256 * 1024
+
+
+class InstanceState(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+@dataclass(slots=True)
+class RawResult:
+    """What one invocation on an instance produced, before metering and logging."""
+
+    body: bytes  # the result JSON, or Lambda's error JSON
+    outcome: Outcome
+    error_type: str | None
+    duration_ms: float
+    max_memory_mb: int
+    output: bytes  # what the function wrote to stdout, stderr and `logging`
+
+
+@dataclass(slots=True)
+class InitOutcome:
+    """The end of an instance's init phase: ready, or an error in Lambda's shape."""
+
+    ok: bool
+    init_ms: float
+    error_body: bytes = b""
+    error_type: str | None = None
+    output: bytes = b""
+
+
+class _FrameReader(asyncio.Protocol):
+    """Splits the byte stream from an instance into frames."""
+
+    def __init__(self, instance: Instance) -> None:
+        self._instance = instance
+        self._buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= HEADER_SIZE:
+            kind, meta_len, body_len = HEADER.unpack_from(buffer)
+            end = HEADER_SIZE + meta_len + body_len
+            if end > MAX_FRAME_BYTES:
+                logger.error("instance %s sent a frame of %d bytes; killing it", self._instance.id, end)
+                self._instance.kill()
+                return
+            if len(buffer) < end:
+                return
+            meta = bytes(buffer[HEADER_SIZE : HEADER_SIZE + meta_len])
+            body = bytes(buffer[HEADER_SIZE + meta_len : end])
+            del buffer[:end]
+            self._instance.on_frame(Kind(kind), meta, body)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._instance.on_connection_lost()
+
+
+class Instance:
+    """One forked process running one function's handler, one invocation at a time."""
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        zygote: Zygote,
+        memory_mb: int,
+        log_fd: int,
+        cgroup: str | None,
+        provisioned: bool,
+        tmp_dir: str,
+        on_death: Callable[[Instance], None],
+    ) -> None:
+        self.id = instance_id
+        self.zygote = zygote
+        self.memory_mb = memory_mb
+        self.provisioned = provisioned
+        self.state = InstanceState.STARTING
+        self.pid: int | None = None
+        self.idle_since = time.monotonic()
+        self.invocations = 0
+        self.memory_released = False  # set once the memory budget got this instance's share back
+        self.init_outcome: InitOutcome | None = None
+
+        self._log_fd = log_fd
+        self._cgroup = cgroup
+        self._tmp_dir = tmp_dir
+        self._pidfd: int | None = None
+        self._on_death = on_death
+        self._reader = _FrameReader(self)
+        self._loop = asyncio.get_running_loop()
+        self._ready: asyncio.Future[InitOutcome] = self._loop.create_future()
+        self._result: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
+        self._exit_status: asyncio.Future[int] = self._loop.create_future()
+        self._killed_for_timeout = False
+
+    # Start-up
+
+    async def attach(self, sock: Any, pid: int) -> None:
+        """Take over the server's end of the socketpair once the zygote has forked."""
+        self.pid = pid
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):
+            self._pidfd = None
+        await self._loop.connect_accepted_socket(lambda: self._reader, sock)
+
+    async def wait_ready(self) -> InitOutcome:
+        return await self._ready
+
+    # Frames and process events
+
+    def on_frame(self, kind: Kind, meta: bytes, body: bytes) -> None:
+        if kind is Kind.READY:
+            info = orjson.loads(meta)
+            outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=self._read_output())
+            self.init_outcome = outcome
+            self.state = InstanceState.IDLE
+            if not self._ready.done():
+                self._ready.set_result(outcome)
+        elif kind is Kind.INIT_ERROR:
+            error_type = orjson.loads(body).get("errorType")
+            outcome = InitOutcome(ok=False, init_ms=0.0, error_body=body, error_type=error_type, output=self._read_output())
+            self.init_outcome = outcome
+            if not self._ready.done():
+                self._ready.set_result(outcome)
+        elif kind is Kind.RESULT and self._result is not None and not self._result.done():
+            self._result.set_result((orjson.loads(meta), body))
+
+    def on_connection_lost(self) -> None:
+        was_dead = self.state is InstanceState.DEAD
+        self.state = InstanceState.DEAD
+        if not self._ready.done():
+            self._ready.set_result(
+                InitOutcome(ok=False, init_ms=0.0, error_type="Runtime.ExitError", output=self._read_output())
+            )
+        if self._result is not None and not self._result.done():
+            self._result.set_exception(ConnectionResetError("instance exited"))
+        if not was_dead:
+            self._on_death(self)
+
+    def on_exit(self, status: int) -> None:
+        """Record the wait status the zygote reported for this instance's process."""
+        if not self._exit_status.done():
+            self._exit_status.set_result(status)
+        self._maybe_close_files()
+
+    # Invocation
+
+    async def invoke(self, request_id: str, payload: bytes, deadline_ms: int, arn: str, client_context: Any, timeout_s: float) -> RawResult:
+        """Run one invocation and return what it produced; the instance may be dead afterwards."""
+        self.state = InstanceState.BUSY
+        self.invocations += 1
+        meta: dict[str, Any] = {"id": request_id, "deadline_ms": deadline_ms, "arn": arn}
+        if client_context is not None:
+            meta["client_context"] = client_context
+        self._result = self._loop.create_future()
+        timer = self._loop.call_later(timeout_s, self._on_timeout)
+        started = time.perf_counter()
+        transport = self._reader.transport
+        if transport is None or transport.is_closing():
+            self._result.set_exception(ConnectionResetError("instance exited"))
+        else:
+            transport.write(encode(Kind.INVOKE, orjson.dumps(meta), payload))
+
+        try:
+            result_meta, body = await self._result
+        except ConnectionResetError:
+            timer.cancel()
+            duration_ms = (time.perf_counter() - started) * 1000
+            return await self._death_result(request_id, duration_ms, timeout_s)
+        finally:
+            self._result = None
+            self._maybe_close_files()
+        timer.cancel()
+
+        duration_ms = (time.perf_counter() - started) * 1000
+        error_type = result_meta.get("error_type")
+        if result_meta.get("fatal"):
+            self.kill()
+        return RawResult(
+            body=body,
+            outcome=Outcome.ERROR if error_type else Outcome.SUCCESS,
+            error_type=error_type,
+            duration_ms=duration_ms,
+            max_memory_mb=-(-result_meta.get("max_rss_kb", 0) // 1024),
+            output=self._read_output(),
+        )
+
+    def _on_timeout(self) -> None:
+        self._killed_for_timeout = True
+        self.kill()
+
+    async def _death_result(self, request_id: str, duration_ms: float, timeout_s: float) -> RawResult:
+        output = self._read_output()
+        if self._killed_for_timeout:
+            message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+            return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, duration_ms, output)
+
+        try:
+            status = await asyncio.wait_for(asyncio.shield(self._exit_status), 2.0)
+        except TimeoutError:
+            status = None
+        if self.zygote.cgroups.was_oom_killed(self._cgroup):
+            message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+            return self._error_result("Runtime.OutOfMemory", message, Outcome.CRASH, duration_ms, output)
+        message = f"RequestId: {request_id} Error: {describe_exit(status)}"
+        return self._error_result("Runtime.ExitError", message, Outcome.CRASH, duration_ms, output)
+
+    def _error_result(self, error_type: str, message: str, outcome: Outcome, duration_ms: float, output: bytes) -> RawResult:
+        body = orjson.dumps({"errorType": error_type, "errorMessage": message})
+        return RawResult(body, outcome, error_type, duration_ms, self.memory_mb, output)
+
+    # Logs and teardown
+
+    def _read_output(self) -> bytes:
+        if self._log_fd < 0:
+            return b""
+        try:
+            size = os.fstat(self._log_fd).st_size
+            if size == 0:
+                return b""
+            data = os.pread(self._log_fd, min(size, MAX_LOG_BYTES), 0)
+        except OSError:
+            return b""
+        if size > MAX_LOG_BYTES:
+            data += f"\n[squall: output cut at {MAX_LOG_BYTES} of {size} bytes]\n".encode()
+        return data
+
+    def kill(self) -> None:
+        """Kill the process at once; its socket closing then reports the death."""
+        if self.pid is None:
+            return
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except OSError as error:
+            logger.warning("cannot kill instance %s (pid %s): %s", self.id, self.pid, error)
+
+    def close(self) -> None:
+        """Stop the instance: it exits by itself once its socket closes."""
+        self.state = InstanceState.DEAD
+        transport = self._reader.transport
+        if transport is not None:
+            transport.close()
+        else:
+            self.kill()
+
+    def _maybe_close_files(self) -> None:
+        # The log file is read once more after a death, so it stays open until
+        # the process is reaped and no invocation is still reading it.
+        if self.state is InstanceState.DEAD and self._exit_status.done() and self._result is None:
+            self._close_files()
+
+    def _close_files(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        if self._log_fd >= 0:
+            os.close(self._log_fd)
+            self._log_fd = -1
+        self.zygote.cgroups.remove(self._cgroup)
+        self._cgroup = None
+        shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def discard(self) -> None:
+        """Release what was prepared for an instance whose process never started."""
+        self.state = InstanceState.DEAD
+        self._close_files()
+
+
+def describe_exit(status: int | None) -> str:
+    """Word a wait status as Lambda's Runtime.ExitError messages do."""
+    if status is None:
+        return "Runtime exited without providing a reason"
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted"}
+        try:
+            name = names.get(signal.Signals(number), signal.Signals(number).name)
+        except ValueError:
+            name = str(number)
+        return f"Runtime exited with error: signal: {name}"
+    code = os.WEXITSTATUS(status)
+    if code == 0:
+        return "Runtime exited without providing a reason"
+    return f"Runtime exited with error: exit status {code}"

@@ -1,0 +1,126 @@
+"""Memory limits for instances: a cgroup each where the host allows, else an rlimit.
+
+The server creates one cgroup per instance under its own cgroup and the
+forked instance moves itself in before it imports user code. When no
+writable memory cgroup is found, `MemoryCgroups.available` is False and each
+instance caps its address space with RLIMIT_AS instead (see the zygote).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_V1_ROOT = Path("/sys/fs/cgroup/memory")
+_V2_ROOT = Path("/sys/fs/cgroup")
+
+
+def _own_cgroup_v1() -> Path | None:
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return _V1_ROOT / path.lstrip("/")
+    return None
+
+
+def _own_cgroup_v2() -> Path | None:
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("0::"):
+            base = _V2_ROOT / line[3:].lstrip("/")
+            if (base / "cgroup.controllers").exists() and "memory" in (base / "cgroup.controllers").read_text():
+                return base
+    return None
+
+
+class MemoryCgroups:
+    """Creates, reads and removes the per-instance memory cgroups."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.parent: Path | None = None
+        self._find_parent()
+
+    @property
+    def available(self) -> bool:
+        return self.parent is not None
+
+    def _find_parent(self) -> None:
+        for version, base in ((1, _own_cgroup_v1()), (2, _own_cgroup_v2())):
+            if base is None or not base.is_dir():
+                continue
+            parent = base / f"squall-{os.getpid()}"
+            try:
+                parent.mkdir(exist_ok=True)
+                if version == 2:
+                    # Limits below this folder need the memory controller enabled on it.
+                    (parent / "cgroup.subtree_control").write_text("+memory")
+            except OSError as error:
+                logger.info("memory cgroup v%d at %s is not writable (%s)", version, base, error)
+                continue
+            self.version, self.parent = version, parent
+            logger.info("memory limits use cgroup v%d under %s", version, parent)
+            return
+        logger.info("no writable memory cgroup: memory limits use RLIMIT_AS")
+
+    def create(self, name: str, memory_mb: int) -> str | None:
+        """Create the cgroup of one instance and return its path, or None on failure."""
+        if self.parent is None:
+            return None
+        path = self.parent / name
+        limit = str(memory_mb * 1024 * 1024)
+        try:
+            path.mkdir()
+            if self.version == 1:
+                (path / "memory.limit_in_bytes").write_text(limit)
+                swap_limit = path / "memory.memsw.limit_in_bytes"
+                if swap_limit.exists():
+                    swap_limit.write_text(limit)
+            else:
+                (path / "memory.max").write_text(limit)
+                (path / "memory.swap.max").write_text("0")
+        except OSError as error:
+            logger.warning("cannot create memory cgroup %s: %s", path, error)
+            self.remove(str(path))
+            return None
+        return str(path)
+
+    def was_oom_killed(self, path: str | None) -> bool:
+        """Tell whether the kernel's OOM killer acted inside this cgroup."""
+        if not path:
+            return False
+        events = "memory.oom_control" if self.version == 1 else "memory.events"
+        try:
+            text = (Path(path) / events).read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit() and int(value) > 0:
+                return True
+        return False
+
+    def remove(self, path: str | None) -> None:
+        if not path:
+            return
+        try:
+            os.rmdir(path)
+        except OSError as error:
+            logger.debug("cannot remove cgroup %s: %s", path, error)
+
+    def close(self) -> None:
+        if self.parent is not None:
+            for child in self.parent.iterdir() if self.parent.exists() else ():
+                if child.is_dir():
+                    self.remove(str(child))
+            self.remove(str(self.parent))

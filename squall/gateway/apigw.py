@@ -1,0 +1,53 @@
+"""Translation between HTTP requests and API Gateway Lambda proxy payloads.
+
+The server calls `build_event` to turn a routed request into the event a
+function receives, and `map_response` to turn the function's result into the
+HTTP answer, each for the payload version of the route: "2.0" for an HTTP
+API, "1.0" for a REST API. `error_response` gives API Gateway's own answers
+for failures that never reach, or never come back from, the function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from squall.gateway.apigw_common import GatewayError, HttpResponse, error_response
+from squall.gateway.apigw_v1 import build_v1_event, map_v1_response
+from squall.gateway.apigw_v2 import build_v2_event, map_v2_response
+from squall.gateway.router import RouteMatch
+
+__all__ = [
+    "GatewayError",
+    "HttpResponse",
+    "build_event",
+    "build_v1_event",
+    "build_v2_event",
+    "error_response",
+    "map_response",
+    "map_v1_response",
+    "map_v2_response",
+]
+
+_BUILDERS: dict[str, Callable[[dict[str, Any], bytes, RouteMatch, str, int], bytes]] = {
+    "1.0": build_v1_event,
+    "2.0": build_v2_event,
+}
+_MAPPERS: dict[str, Callable[[bytes], HttpResponse]] = {
+    "1.0": map_v1_response,
+    "2.0": map_v2_response,
+}
+
+
+def build_event(scope: dict[str, Any], body: bytes, match: RouteMatch, request_id: str, now_ms: int) -> bytes:
+    """Build the event for the payload version of the matched route, as JSON bytes."""
+    return _BUILDERS[match.event.payload](scope, body, match, request_id, now_ms)
+
+
+def map_response(payload_version: str, payload: bytes) -> HttpResponse:
+    """Turn a function's result into the HTTP answer for the given payload version."""
+    try:
+        mapper = _MAPPERS[payload_version]
+    except KeyError:
+        raise ValueError(f"invalid payload version {payload_version!r}: expected '1.0' or '2.0'") from None
+    return mapper(payload)

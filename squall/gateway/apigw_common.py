@@ -1,0 +1,324 @@
+"""Pieces shared by the API Gateway payload 1.0 and 2.0 translations.
+
+Holds the HTTP answer record, API Gateway's own error answers, and the
+helpers both event builders use to read an ASGI HTTP scope.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+from urllib.parse import unquote_plus
+
+logger = logging.getLogger(__name__)
+
+# Squall runs no AWS account or API, but the events carry these fields, and
+# Powertools' models require them to be strings.
+ACCOUNT_ID = "000000000000"
+API_ID = "squall"
+STAGE = "$default"
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# Media types sent as text in a payload 2.0 event; others are base64-encoded.
+_TEXT_MEDIA_TYPES = frozenset(
+    {
+        "application/json",
+        "application/javascript",
+        "application/ecmascript",
+        "application/xml",
+        "application/yaml",
+        "application/x-yaml",
+        "application/graphql",
+    }
+)
+
+# Headers of a function's answer that describe the connection, not the
+# content; the server frames the body itself, as API Gateway does.
+_DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+
+# An HTTP header name is an RFC 9110 token.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """An HTTP answer ready for ASGI: lower-case header names, content-length included."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class GatewayError(Enum):
+    """Failures the gateway answers for itself instead of the function."""
+
+    NOT_FOUND = "not_found"  # no route matches the request
+    FUNCTION_ERROR = "function_error"  # the handler raised or the instance crashed
+    MALFORMED_RESPONSE = "malformed_response"  # the result is not a valid proxy answer
+    TIMEOUT = "timeout"  # the function ran past its timeout
+    THROTTLED = "throttled"  # the function is at its concurrency cap and queue limit
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # the request body exceeds the invocation limit
+
+
+# HTTP API (payload 2.0): 404 and 500 bodies are the ones the HTTP API
+# developer guide shows. REST API (payload 1.0): status codes are the defaults
+# of its gateway response types (MISSING_AUTHENTICATION_TOKEN 403,
+# INTEGRATION_TIMEOUT 504, THROTTLED 429, REQUEST_TOO_LARGE 413), and a
+# failed or malformed Lambda proxy answer is a 502.
+# NOTE: the 413 and 503 message texts are from observed API Gateway answers,
+# not from its documentation.
+_ERRORS: dict[tuple[GatewayError, str], tuple[int, bytes]] = {
+    (GatewayError.NOT_FOUND, "2.0"): (404, b'{"message":"Not Found"}'),
+    (GatewayError.FUNCTION_ERROR, "2.0"): (500, b'{"message":"Internal Server Error"}'),
+    (GatewayError.MALFORMED_RESPONSE, "2.0"): (500, b'{"message":"Internal Server Error"}'),
+    (GatewayError.TIMEOUT, "2.0"): (503, b'{"message":"Service Unavailable"}'),
+    (GatewayError.THROTTLED, "2.0"): (429, b'{"message":"Too Many Requests"}'),
+    (GatewayError.PAYLOAD_TOO_LARGE, "2.0"): (413, b'{"message":"Request Entity Too Large"}'),
+    (GatewayError.NOT_FOUND, "1.0"): (403, b'{"message":"Missing Authentication Token"}'),
+    (GatewayError.FUNCTION_ERROR, "1.0"): (502, b'{"message": "Internal server error"}'),
+    (GatewayError.MALFORMED_RESPONSE, "1.0"): (502, b'{"message": "Internal server error"}'),
+    (GatewayError.TIMEOUT, "1.0"): (504, b'{"message": "Endpoint request timed out"}'),
+    (GatewayError.THROTTLED, "1.0"): (429, b'{"message":"Too Many Requests"}'),
+    (GatewayError.PAYLOAD_TOO_LARGE, "1.0"): (413, b'{"message":"Request Too Long"}'),
+}
+
+
+def error_response(kind: GatewayError, payload_version: str) -> HttpResponse:
+    """Build API Gateway's own answer for a failure, as the API of this payload version sends it."""
+    try:
+        status, body = _ERRORS[(kind, payload_version)]
+    except KeyError:
+        raise ValueError(f"invalid payload version {payload_version!r}: expected '1.0' or '2.0'") from None
+    return HttpResponse(status, [JSON_CONTENT_TYPE, (b"content-length", str(len(body)).encode())], body)
+
+
+class MalformedResponse(ValueError):
+    """Raised inside the response mappers when a function's answer breaks the proxy format."""
+
+
+# --- request side -----------------------------------------------------------
+
+_time_cache: list[Any] = [-1, ""]
+
+
+def format_request_time(now_ms: int) -> str:
+    """Format a time as API Gateway's requestTime: "04/Mar/2020:19:15:17 +0000" (always UTC)."""
+    second = now_ms // 1000
+    if _time_cache[0] != second:
+        t = time.gmtime(second)
+        # Month names are spelled out here because strftime's %b follows the locale.
+        _time_cache[1] = (
+            f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+        )
+        _time_cache[0] = second
+    return _time_cache[1]
+
+
+def read_headers(scope: dict[str, Any]) -> dict[str, list[str]]:
+    """Group the scope's headers by lower-case name, values in arrival order.
+
+    Also sets the X-Forwarded-* headers API Gateway adds, which adapters
+    such as Mangum read to rebuild the request URL: the client address is
+    appended to X-Forwarded-For, and X-Forwarded-Proto and X-Forwarded-Port
+    are set when a proxy in front of Squall has not set them.
+    """
+    headers: dict[str, list[str]] = {}
+    for raw_name, raw_value in scope.get("headers") or ():
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        values = headers.get(name)
+        if values is None:
+            headers[name] = [value]
+        else:
+            values.append(value)
+
+    client = scope.get("client")
+    if client:
+        forwarded = headers.get("x-forwarded-for")
+        if forwarded:
+            forwarded[-1] = f"{forwarded[-1]}, {client[0]}"
+        else:
+            headers["x-forwarded-for"] = [client[0]]
+    if "x-forwarded-proto" not in headers:
+        headers["x-forwarded-proto"] = [scope.get("scheme") or "http"]
+    server = scope.get("server")
+    if server and server[1] is not None and "x-forwarded-port" not in headers:
+        headers["x-forwarded-port"] = [str(server[1])]
+    return headers
+
+
+def parse_query(query_string: bytes) -> dict[str, list[str]]:
+    """Decode a query string into values per key, in order, keeping blank values.
+
+    "+" becomes a space, as API Gateway decodes query parameters the way
+    HTML forms encode them.
+    """
+    params: dict[str, list[str]] = {}
+    if not query_string:
+        return params
+    text = query_string.decode("latin-1")
+    needs_decoding = "%" in text or "+" in text
+    for pair in text.split("&"):
+        if not pair:
+            continue
+        key, _, value = pair.partition("=")
+        if needs_decoding:
+            key = unquote_plus(key)
+            value = unquote_plus(value)
+        values = params.get(key)
+        if values is None:
+            params[key] = [value]
+        else:
+            values.append(value)
+    return params
+
+
+def domain_name(headers: dict[str, list[str]], scope: dict[str, Any]) -> str:
+    """Return the host the client addressed, without its port."""
+    hosts = headers.get("host")
+    if hosts:
+        host = hosts[-1]
+    else:
+        server = scope.get("server")
+        host = server[0] if server else "localhost"
+    if host.startswith("["):
+        # An IPv6 literal such as "[::1]:8000" keeps its brackets.
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    return host.partition(":")[0]
+
+
+def source_ip(scope: dict[str, Any]) -> str:
+    """Return the address of the TCP peer, as API Gateway's sourceIp holds."""
+    client = scope.get("client")
+    # A Unix-socket or test scope has no client; Powertools still needs an IP.
+    return client[0] if client else "127.0.0.1"
+
+
+def body_as_text_v2(body: bytes, content_type: str | None) -> tuple[str | None, bool]:
+    """Return (body, isBase64Encoded) for a payload 2.0 event.
+
+    HTTP APIs send textual media types as text and base64-encode the rest,
+    form posts included. Squall's rule: text when the media type is text/*,
+    a JSON, XML or JavaScript type (a "+json" or "+xml" suffix counts), or
+    absent, and the bytes are valid UTF-8; base64 otherwise.
+    """
+    if not body:
+        return None, False
+    if content_type is not None and not _is_text_media_type(content_type):
+        return base64.b64encode(body).decode("ascii"), True
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True
+
+
+def body_as_text_v1(body: bytes) -> tuple[str | None, bool]:
+    """Return (body, isBase64Encoded) for a payload 1.0 event.
+
+    A REST API sends every body as text unless its media type is listed in
+    the API's binaryMediaTypes, which Squall has no setting for. Squall's
+    rule: text when the bytes are valid UTF-8, base64 otherwise, so bytes
+    that text would corrupt still arrive intact.
+    """
+    if not body:
+        return None, False
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True
+
+
+def _is_text_media_type(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type.startswith("text/") or media_type in _TEXT_MEDIA_TYPES:
+        return True
+    return media_type.endswith("+json") or media_type.endswith("+xml")
+
+
+# --- response side ----------------------------------------------------------
+
+
+def header_name(name: str) -> str:
+    """Return a header name from a function's answer, or raise MalformedResponse."""
+    if _HEADER_NAME.fullmatch(name) is None:
+        raise MalformedResponse(f"header name {name!r}: expected letters, digits and !#$%&'*+-.^_`|~ only")
+    return name
+
+
+def header_value(name: str, value: object) -> str:
+    """Return a header value from a function's answer as text, or raise MalformedResponse."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        text = str(value)
+    else:
+        raise MalformedResponse(f"header {name!r}: expected a string, got {type(value).__name__}")
+    if "\r" in text or "\n" in text or "\0" in text:
+        raise MalformedResponse(f"header {name!r}: value contains a line break or NUL")
+    return text
+
+
+def encode_header(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+def decode_body(result: dict[str, Any]) -> bytes:
+    """Return the raw bytes of the answer's body, decoding base64 when flagged."""
+    body = result.get("body")
+    is_base64 = result.get("isBase64Encoded")
+    if is_base64 is not None and not isinstance(is_base64, bool):
+        raise MalformedResponse(f"isBase64Encoded: expected true or false, got {is_base64!r}")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise MalformedResponse(f"body: expected a string, got {type(body).__name__}")
+    if is_base64:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise MalformedResponse(f"body: isBase64Encoded is true but the body is not valid base64: {error}") from None
+    return body.encode("utf-8")
+
+
+def status_code(result: dict[str, Any]) -> int:
+    """Return the answer's statusCode, or raise MalformedResponse when it is not an HTTP status."""
+    status = result.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise MalformedResponse(f"statusCode: expected an integer from 100 to 599, got {status!r}")
+    if not 100 <= status <= 599:
+        raise MalformedResponse(f"statusCode: expected an integer from 100 to 599, got {status}")
+    return status
+
+
+def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
+    """Encode the headers, drop framing headers and add content-type and content-length."""
+    encoded: list[tuple[bytes, bytes]] = []
+    has_content_type = False
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _DROPPED_RESPONSE_HEADERS:
+            continue
+        if lower == "content-type":
+            has_content_type = True
+        encoded.append((encode_header(lower), encode_header(value)))
+    if not has_content_type:
+        # NOTE: REST APIs answer application/json when the function sets no
+        # content type; Squall assumes HTTP APIs do the same.
+        encoded.append(JSON_CONTENT_TYPE)
+    encoded.append((b"content-length", str(len(body)).encode()))
+    return HttpResponse(status, encoded, body)

@@ -1,0 +1,159 @@
+"""API Gateway REST API translation: payload format 1.0 events and answers.
+
+The event follows the REST API Lambda proxy input format: `headers` with the
+last value of each header and `multiValueHeaders` with all of them, the same
+pair for query parameters, and null for every map that has no entries.
+The stage is "$default", as in the payload 1.0 example of the HTTP API
+developer guide, so `requestContext.path` carries no stage prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from squall.gateway.apigw_common import (
+    ACCOUNT_ID,
+    API_ID,
+    STAGE,
+    GatewayError,
+    HttpResponse,
+    MalformedResponse,
+    body_as_text_v1,
+    decode_body,
+    domain_name,
+    error_response,
+    finish_response,
+    format_request_time,
+    header_name,
+    header_value,
+    parse_query,
+    read_headers,
+    source_ip,
+    status_code,
+)
+from squall.gateway.router import RouteMatch
+
+logger = logging.getLogger(__name__)
+
+
+def build_v1_event(
+    scope: dict[str, Any], body: bytes, match: RouteMatch, request_id: str, now_ms: int
+) -> bytes:
+    """Build the payload 1.0 event for one request, serialised as JSON bytes.
+
+    `scope` is the ASGI HTTP scope, `body` the whole request body, and
+    `now_ms` the time the request arrived, in Unix epoch milliseconds.
+    Header names are lower-case because ASGI servers deliver them so; a REST
+    API would keep the client's spelling.
+    """
+    multi_headers = read_headers(scope)
+    headers = {name: values[-1] for name, values in multi_headers.items()}
+
+    # REST APIs pass the path still percent-encoded.
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+
+    query = parse_query(scope.get("query_string") or b"")
+    method = scope["method"]
+    domain = domain_name(multi_headers, scope)
+    text, is_base64 = body_as_text_v1(body)
+
+    event: dict[str, Any] = {
+        "version": "1.0",
+        "resource": match.resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {key: values[-1] for key, values in query.items()} if query else None,
+        "multiValueQueryStringParameters": query or None,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": domain,
+            "domainPrefix": domain.partition(".")[0],
+            "extendedRequestId": request_id,
+            "httpMethod": method,
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "cognitoAuthenticationProvider": None,
+                "cognitoAuthenticationType": None,
+                "cognitoIdentityId": None,
+                "cognitoIdentityPoolId": None,
+                "principalOrgId": None,
+                "sourceIp": source_ip(scope),
+                "user": None,
+                "userAgent": headers.get("user-agent"),
+                "userArn": None,
+                "clientCert": None,
+            },
+            "path": path,
+            "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
+            "requestId": request_id,
+            "requestTime": format_request_time(now_ms),
+            "requestTimeEpoch": now_ms,
+            "resourceId": None,
+            "resourcePath": match.resource,
+            "stage": STAGE,
+        },
+        "pathParameters": match.path_parameters,
+        "stageVariables": None,
+        "body": text,
+        "isBase64Encoded": is_base64,
+    }
+    return orjson.dumps(event)
+
+
+def map_v1_response(payload: bytes) -> HttpResponse:
+    """Turn a function's result into the HTTP answer a REST API (payload 1.0) sends.
+
+    The result must be a JSON object with an integer statusCode; headers and
+    multiValueHeaders are merged as API Gateway documents it: a name in both
+    keeps the multiValueHeaders values, plus the headers value when it is not
+    already among them. Anything else is the REST API's 502
+    {"message": "Internal server error"}.
+    """
+    try:
+        result = orjson.loads(payload)
+    except orjson.JSONDecodeError as error:
+        logger.warning("function result is not valid JSON (%s); answering 502", error)
+        return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
+
+    try:
+        if not isinstance(result, dict):
+            raise MalformedResponse(f"expected a JSON object with a statusCode, got {type(result).__name__}")
+        return _map_proxy_answer(result)
+    except MalformedResponse as error:
+        logger.warning("function result is not a valid Lambda proxy answer: %s; answering 502", error)
+        return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
+
+
+def _map_proxy_answer(result: dict[str, Any]) -> HttpResponse:
+    status = status_code(result)
+
+    single = result.get("headers")
+    if single is not None and not isinstance(single, dict):
+        raise MalformedResponse(f"headers: expected an object, got {type(single).__name__}")
+    multi = result.get("multiValueHeaders")
+    if multi is not None and not isinstance(multi, dict):
+        raise MalformedResponse(f"multiValueHeaders: expected an object, got {type(multi).__name__}")
+
+    # Merge by lower-case name, keeping the order names first appear in.
+    merged: dict[str, list[str]] = {}
+    for name, values in (multi or {}).items():
+        if not isinstance(values, list):
+            raise MalformedResponse(f"multiValueHeaders: {name!r}: expected a list, got {type(values).__name__}")
+        merged.setdefault(header_name(name).lower(), []).extend(header_value(name, value) for value in values)
+    for name, value in (single or {}).items():
+        text = header_value(name, value)
+        values = merged.setdefault(header_name(name).lower(), [])
+        if text not in values:
+            values.append(text)
+
+    headers = [(name, value) for name, values in merged.items() for value in values]
+    return finish_response(status, headers, decode_body(result))

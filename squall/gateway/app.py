@@ -1,0 +1,122 @@
+"""The gateway: one ASGI app in front of every function.
+
+A request goes to the management API (`/_squall/api/...`), the Lambda
+Invoke API (`/2015-03-31/functions/...`), or else through the router to a
+function as an API Gateway event.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from squall.dispatcher.dispatcher import Invocation
+from squall.errors import FunctionNotFound, Throttled
+from squall.gateway import invoke_api, management
+from squall.gateway.apigw import GatewayError, HttpResponse, build_event, error_response, map_response
+from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
+from squall.metering.records import Outcome
+from squall.runtime.protocol import MAX_REQUEST_BYTES
+
+if TYPE_CHECKING:
+    from squall.server import Platform
+
+logger = logging.getLogger(__name__)
+
+
+class GatewayApp:
+    """The ASGI application the HTTP server runs."""
+
+    def __init__(self, platform: Platform, token: str | None) -> None:
+        self._platform = platform
+        self._token = token.encode() if token else None
+        self._management = management.ManagementApi(platform)
+        self._invoke_api = invoke_api.InvokeApi(platform.dispatcher)
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(management.PREFIX):
+            if self._authorised(scope):
+                await self._management(scope, receive, send)
+            else:
+                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+        elif path.startswith(invoke_api.PREFIX):
+            if self._authorised(scope):
+                await self._invoke_api(scope, receive, send)
+            else:
+                error = invoke_api.ApiError(403, "UnrecognizedClientException", _TOKEN_HELP)
+                await invoke_api.send_api_error(send, error, str(uuid.uuid4()))
+        else:
+            await self._route(scope, receive, send)
+
+    def _authorised(self, scope: dict[str, Any]) -> bool:
+        if self._token is None:
+            return True
+        value = header(scope, b"authorization") or b""
+        scheme, _, credential = value.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(credential.strip(), self._token)
+
+    async def _route(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        router = self._platform.router
+        raw_path = scope.get("raw_path")
+        match = router.match(scope["method"], raw_path.decode("latin-1") if raw_path else scope["path"])
+        if match is None:
+            await _send(send, error_response(GatewayError.NOT_FOUND, router.default_payload))
+            return
+
+        version = match.event.payload
+        try:
+            body = await read_body(receive, MAX_REQUEST_BYTES)
+        except BodyTooLarge:
+            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, version))
+            return
+
+        request_id = str(uuid.uuid4())
+        event = build_event(scope, body, match, request_id, int(time.time() * 1000))
+        try:
+            result = await self._platform.dispatcher.invoke(Invocation(match.function, event, "http", request_id))
+        except Throttled:
+            await _send(send, error_response(GatewayError.THROTTLED, version))
+            return
+        except FunctionNotFound:
+            await _send(send, error_response(GatewayError.NOT_FOUND, version))
+            return
+
+        if result.outcome is Outcome.TIMEOUT:
+            answer = error_response(GatewayError.TIMEOUT, version)
+        elif result.error_type is not None:
+            answer = error_response(GatewayError.FUNCTION_ERROR, version)
+        else:
+            answer = map_response(version, result.payload)
+        if version == "2.0":
+            answer.headers.append((b"apigw-requestid", request_id.encode()))
+        await _send(send, answer)
+
+
+_TOKEN_HELP = (
+    "this server requires a token: send 'Authorization: Bearer <token>' with the value of the "
+    "'token' file in the server's data folder (or set SQUALL_TOKEN for the squall CLI)"
+)
+
+
+async def _send(send: Send, answer: HttpResponse) -> None:
+    await respond(send, answer.status, answer.headers, answer.body)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # The server starts and stops the platform itself; lifespan events only
+    # need an answer.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,172 @@
+"""The Lambda Invoke REST API: `POST /2015-03-31/functions/{name}/invocations`.
+
+Answers carry the headers and error shapes AWS's own clients parse, so that
+`boto3.client("lambda", endpoint_url=...)` works unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import orjson
+
+from squall.dispatcher.dispatcher import Dispatcher, Invocation
+from squall.errors import FunctionNotFound, Throttled
+from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
+from squall.runtime.protocol import MAX_REQUEST_BYTES
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/2015-03-31/functions/"
+SUFFIX = "/invocations"
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+LATEST = "$LATEST"
+
+
+class ApiError(Exception):
+    """An error answered in AWS's JSON error shape."""
+
+    def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra or {}
+
+
+async def send_api_error(send: Send, error: ApiError, request_id: str) -> None:
+    body = {"Type": "User", "message": error.message, **error.extra}
+    headers = [(b"x-amzn-errortype", error.code.encode()), (b"x-amzn-requestid", request_id.encode())]
+    await respond_json(send, error.status, body, headers)
+
+
+def split_function_name(raw: str, dispatcher: Dispatcher) -> tuple[str, str | None]:
+    """Return (name, qualifier) from a name, `name:qualifier`, or a function ARN."""
+    if raw.startswith("arn:"):
+        parts = raw.split(":")
+        if len(parts) not in (7, 8) or parts[5] != "function":
+            raise ApiError(
+                400,
+                "ValidationException",
+                f"1 validation error detected: Value '{raw}' at 'functionName' failed to satisfy constraint: "
+                "Member must be a function name or a function ARN",
+            )
+        return parts[6], parts[7] if len(parts) == 8 else None
+    name, _, qualifier = raw.partition(":")
+    return name, qualifier or None
+
+
+class InvokeApi:
+    """Serves the Invoke operation for every deployed function."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            await self._invoke(scope, receive, send, request_id)
+        except ApiError as error:
+            await send_api_error(send, error, request_id)
+
+    async def _invoke(self, scope: dict[str, Any], receive: Receive, send: Send, request_id: str) -> None:
+        path: str = scope["path"]
+        if scope["method"] != "POST" or not path.endswith(SUFFIX):
+            raise ApiError(404, "ResourceNotFoundException", f"No operation at {scope['method']} {path}")
+        raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
+        name, qualifier = split_function_name(raw_name, self._dispatcher)
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        qualifier = query.get("Qualifier", [qualifier])[0] or None
+
+        arn = self._dispatcher.arn(name)
+        if name not in self._dispatcher.pools or qualifier not in (None, LATEST):
+            # Limitation: only $LATEST exists until versions and aliases are published.
+            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}")
+
+        invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
+        if invocation_type not in INVOCATION_TYPES:
+            raise ApiError(
+                400,
+                "InvalidParameterValueException",
+                f"Invalid InvocationType {invocation_type!r}: expected one of {', '.join(INVOCATION_TYPES)}",
+            )
+        log_type = (header(scope, b"x-amz-log-type") or b"None").decode("latin-1")
+
+        try:
+            payload = await read_body(receive, MAX_REQUEST_BYTES)
+        except BodyTooLarge:
+            raise ApiError(
+                413,
+                "RequestEntityTooLargeException",
+                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation",
+            ) from None
+        if payload:
+            try:
+                orjson.loads(payload)
+            except orjson.JSONDecodeError as error:
+                raise ApiError(
+                    400,
+                    "InvalidRequestContentException",
+                    f"Could not parse request body into json: Could not parse payload into json: {error}",
+                ) from None
+
+        client_context = _client_context(scope)
+        if invocation_type == "DryRun":
+            await respond(send, 204, [(b"x-amzn-requestid", request_id.encode()), (b"content-length", b"0")], b"")
+            return
+
+        invocation = Invocation(
+            function=name,
+            payload=payload,
+            trigger="event" if invocation_type == "Event" else "invoke",
+            request_id=request_id,
+            client_context=client_context,
+            log_tail=log_type == "Tail",
+        )
+        if invocation_type == "Event":
+            self._dispatcher.invoke_async(invocation)
+            await respond(send, 202, [(b"x-amzn-requestid", request_id.encode()), (b"content-length", b"0")], b"")
+            return
+
+        try:
+            result = await self._dispatcher.invoke(invocation)
+        except FunctionNotFound:
+            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{LATEST}") from None
+        except Throttled:
+            raise ApiError(
+                429,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+                {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
+            ) from None
+
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(result.payload)).encode()),
+            (b"x-amzn-requestid", request_id.encode()),
+            (b"x-amz-executed-version", result.executed_version.encode()),
+        ]
+        if result.function_error:
+            headers.append((b"x-amz-function-error", result.function_error.encode()))
+        if result.log_tail is not None:
+            headers.append((b"x-amz-log-result", base64.b64encode(result.log_tail)))
+        await respond(send, 200, headers, result.payload)
+
+
+def _client_context(scope: dict[str, Any]) -> Any:
+    raw = header(scope, b"x-amz-client-context")
+    if not raw:
+        return None
+    try:
+        return orjson.loads(base64.b64decode(raw, validate=True))
+    except (binascii.Error, orjson.JSONDecodeError):
+        raise ApiError(
+            400,
+            "InvalidRequestContentException",
+            "Client context must be a valid Base64-encoded JSON object.",
+        ) from None

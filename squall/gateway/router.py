@@ -1,0 +1,315 @@
+"""Route selection for HTTP requests, following API Gateway's rules.
+
+API Gateway picks the most specific route for a request (HTTP API developer
+guide, "Routing API requests"):
+
+1. a route whose every segment matches, with literal segments preferred to
+   `{param}` segments from left to right;
+2. otherwise a route ending in a greedy `{proxy+}` variable, the one with the
+   longest matching prefix first;
+3. for the same path template, a route of the request's method before `ANY`.
+
+A route whose method does not fit the request is skipped, so a more general
+template of the right method can still match. Path parameter values are
+percent-decoded, as API Gateway decodes them before calling the integration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from squall.errors import SquallError
+from squall.manifest.spec import HTTP_METHODS, PAYLOAD_VERSIONS, HttpEvent
+
+logger = logging.getLogger(__name__)
+
+ANY_METHOD = "ANY"
+
+
+class RouteError(SquallError):
+    """Raised when an HTTP route is invalid or clashes with another route.
+
+    `function` is the function that declares the route, `path` its template.
+    """
+
+    def __init__(self, function: str, path: str, message: str) -> None:
+        self.function = function
+        self.path = path
+        super().__init__(f"function {function!r}: http route {path!r}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteMatch:
+    """The route chosen for a request and the values taken from its path.
+
+    `route_key` is the HTTP API route key ("GET /hello/{name}"), `resource`
+    the path template ("/hello/{name}"), and `path_parameters` the decoded
+    variable values, or None when the template has no variables.
+    """
+
+    function: str
+    event: HttpEvent
+    route_key: str
+    resource: str
+    path_parameters: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    function: str
+    event: HttpEvent
+    route_key: str
+    param_names: tuple[str, ...]  # one per variable segment, greedy last
+    greedy: bool
+
+
+@dataclass(slots=True)
+class _Node:
+    """One level of the segment tree; `routes` maps a method to its route."""
+
+    literal: dict[str, _Node] = field(default_factory=dict)
+    param: _Node | None = None
+    routes: dict[str, _Route] = field(default_factory=dict)
+    greedy_routes: dict[str, _Route] = field(default_factory=dict)
+
+
+def _pick(routes: dict[str, _Route], method: str) -> _Route | None:
+    route = routes.get(method)
+    if route is None:
+        route = routes.get(ANY_METHOD)
+    return route
+
+
+def _parse_template(function: str, template: str) -> tuple[list[str | None], list[str], bool]:
+    """Split a template into segments: a literal string, or None for a variable."""
+    if not template.startswith("/"):
+        raise RouteError(function, template, "expected a path starting with '/', such as '/hello/{name}'")
+
+    raw_segments = template[1:].split("/") if template != "/" else []
+    segments: list[str | None] = []
+    names: list[str] = []
+    greedy = False
+    for position, segment in enumerate(raw_segments):
+        if segment.startswith("{") and segment.endswith("}"):
+            name = segment[1:-1]
+            if name.endswith("+"):
+                if position != len(raw_segments) - 1:
+                    raise RouteError(
+                        function, template, f"greedy variable {segment!r} must be the last segment of the path"
+                    )
+                name = name[:-1]
+                greedy = True
+            if not name or "{" in name or "}" in name or "+" in name:
+                raise RouteError(
+                    function, template, f"invalid path variable {segment!r}: expected '{{name}}' or '{{name+}}'"
+                )
+            if name in names:
+                raise RouteError(function, template, f"path variable {name!r} appears more than once")
+            names.append(name)
+            segments.append(None)
+        elif "{" in segment or "}" in segment:
+            raise RouteError(
+                function, template, f"invalid segment {segment!r}: a variable must fill a whole segment, as in '/{{name}}'"
+            )
+        elif not segment:
+            raise RouteError(function, template, "empty path segment: remove the doubled or trailing '/'")
+        else:
+            segments.append(segment)
+    return segments, names, greedy
+
+
+class Router:
+    """Chooses the function for each HTTP request from a fixed table of routes.
+
+    Fully literal templates are looked up in one dict; the others live in a
+    tree of path segments, searched literal-first with backtracking, so the
+    time to match grows with the depth of the path, not with the number of
+    routes.
+    """
+
+    def __init__(self, routes: Iterable[tuple[str, HttpEvent]]) -> None:
+        # Literal path -> {method: route}; the common case costs one dict lookup.
+        self._literal: dict[str, dict[str, _Route]] = {}
+        self._root = _Node()
+        self._payloads: set[str] = set()
+        seen: dict[tuple[str, tuple[str | None, ...], bool], str] = {}
+
+        for function, event in routes:
+            self._add(function, event, seen)
+
+    def _add(
+        self,
+        function: str,
+        event: HttpEvent,
+        seen: dict[tuple[str, tuple[str | None, ...], bool], str],
+    ) -> None:
+        method = event.method.upper()
+        if method not in HTTP_METHODS:
+            raise RouteError(function, event.path, f"invalid method {event.method!r}: expected one of {', '.join(HTTP_METHODS)}")
+        if event.payload not in PAYLOAD_VERSIONS:
+            raise RouteError(
+                function, event.path, f"invalid payload version {event.payload!r}: expected one of {', '.join(PAYLOAD_VERSIONS)}"
+            )
+        segments, names, greedy = _parse_template(function, event.path)
+
+        # Templates that differ only in variable names match the same requests.
+        shape = (method, tuple(segments), greedy)
+        if shape in seen:
+            raise RouteError(
+                function, event.path, f"{method} clashes with the route {seen[shape]}: both match the same requests"
+            )
+        seen[shape] = f"{method} {event.path} of function {function!r}"
+
+        route = _Route(
+            function=function,
+            event=event,
+            route_key=f"{method} {event.path}",
+            param_names=tuple(names),
+            greedy=greedy,
+        )
+        self._payloads.add(event.payload)
+
+        if not names:
+            self._literal.setdefault(event.path, {})[method] = route
+            return
+
+        node = self._root
+        body = segments[:-1] if greedy else segments
+        for segment in body:
+            if segment is None:
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+            else:
+                node = node.literal.setdefault(segment, _Node())
+        if greedy:
+            node.greedy_routes[method] = route
+        else:
+            node.routes[method] = route
+
+    @property
+    def default_payload(self) -> str:
+        """The payload version whose error answers suit a request no route matches.
+
+        "1.0" when every route is a REST API (1.0) route, otherwise "2.0".
+        """
+        return "1.0" if self._payloads == {"1.0"} else "2.0"
+
+    def match(self, method: str, raw_path: str) -> RouteMatch | None:
+        """Return the route for a request, or None when no route fits.
+
+        `raw_path` is the request path still percent-encoded, as in the ASGI
+        scope's `raw_path` decoded as Latin-1: an encoded "/" ("%2F") then
+        stays inside one path parameter instead of splitting it.
+        """
+        routes = self._literal.get(raw_path)
+        if routes is not None:
+            route = _pick(routes, method)
+            if route is not None:
+                return RouteMatch(route.function, route.event, route.route_key, route.event.path, None)
+
+        segments = self._segments(raw_path)
+        if segments is None:
+            return None
+
+        # API Gateway ignores one trailing slash: "/pets/" is routed as "/pets".
+        # A decoded "/" inside a segment must not turn it into two literal segments.
+        literal_path = "/" + "/".join(segments)
+        if literal_path != raw_path and not any("/" in segment for segment in segments):
+            routes = self._literal.get(literal_path)
+            if routes is not None:
+                route = _pick(routes, method)
+                if route is not None:
+                    return RouteMatch(route.function, route.event, route.route_key, route.event.path, None)
+
+        values: list[str] = []
+        route = self._search_full(self._root, segments, 0, method, values)
+        if route is None:
+            route = self._search_greedy(self._root, segments, 0, method, values)
+        if route is None:
+            return None
+        return RouteMatch(
+            route.function,
+            route.event,
+            route.route_key,
+            route.event.path,
+            dict(zip(route.param_names, values)),
+        )
+
+    def allowed_methods(self, raw_path: str) -> frozenset[str]:
+        """Return the methods some route accepts for this path ("ANY" included as such)."""
+        methods: set[str] = set()
+        for method in HTTP_METHODS:
+            if method == ANY_METHOD:
+                continue
+            match = self.match(method, raw_path)
+            if match is not None:
+                methods.add(match.event.method.upper())
+        return frozenset(methods)
+
+    @staticmethod
+    def _segments(raw_path: str) -> list[str] | None:
+        """Split a request path into decoded segments, or None if it cannot match."""
+        if not raw_path.startswith("/"):
+            return None
+        path = raw_path[1:]
+        if path.endswith("/"):
+            path = path[:-1]
+        if not path:
+            return []
+        segments = path.split("/")
+        if "%" in path:
+            segments = [unquote(segment) if "%" in segment else segment for segment in segments]
+        return segments
+
+    def _search_full(
+        self, node: _Node, segments: list[str], index: int, method: str, values: list[str]
+    ) -> _Route | None:
+        """Find a route matching every segment, literal segments first (no greedy variables)."""
+        if index == len(segments):
+            return _pick(node.routes, method) if node.routes else None
+
+        segment = segments[index]
+        child = node.literal.get(segment)
+        if child is not None:
+            route = self._search_full(child, segments, index + 1, method, values)
+            if route is not None:
+                return route
+
+        if node.param is not None and segment:
+            values.append(segment)
+            route = self._search_full(node.param, segments, index + 1, method, values)
+            if route is not None:
+                return route
+            values.pop()
+        return None
+
+    def _search_greedy(
+        self, node: _Node, segments: list[str], index: int, method: str, values: list[str]
+    ) -> _Route | None:
+        """Find a route ending in a greedy variable, preferring the longest prefix."""
+        if index < len(segments):
+            segment = segments[index]
+            child = node.literal.get(segment)
+            if child is not None:
+                route = self._search_greedy(child, segments, index + 1, method, values)
+                if route is not None:
+                    return route
+
+            if node.param is not None and segment:
+                values.append(segment)
+                route = self._search_greedy(node.param, segments, index + 1, method, values)
+                if route is not None:
+                    return route
+                values.pop()
+
+            # A greedy variable takes one or more remaining segments.
+            if node.greedy_routes:
+                route = _pick(node.greedy_routes, method)
+                if route is not None:
+                    values.append("/".join(segments[index:]))
+                    return route
+        return None

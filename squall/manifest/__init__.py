@@ -1,0 +1,99 @@
+"""Manifest loading: find a service's manifest and translate it to a ServiceSpec.
+
+Two formats are read. `squall.yml` is Squall's own and is strict: an unknown
+key is an error. `serverless.yml` is the Serverless Framework's. It is read
+leniently: keys Squall does not understand yet become `ServiceSpec.warnings`.
+Every problem is raised as `squall.errors.ManifestError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from squall.errors import ManifestError
+from squall.manifest.serverless_yml import ServerlessLoader, parse_serverless_yml
+from squall.manifest.spec import ServiceSpec
+from squall.manifest.squall_yml import parse_squall_yml
+from squall.manifest.validate import ManifestSource, StrictLoader, read_yaml
+
+__all__ = [
+    "MANIFEST_NAMES",
+    "SERVERLESS_MANIFEST_NAMES",
+    "SQUALL_MANIFEST_NAMES",
+    "find_manifest",
+    "load_manifest_file",
+    "load_service",
+]
+
+logger = logging.getLogger(__name__)
+
+SQUALL_MANIFEST_NAMES = ("squall.yml", "squall.yaml")
+SERVERLESS_MANIFEST_NAMES = ("serverless.yml", "serverless.yaml")
+MANIFEST_NAMES = SQUALL_MANIFEST_NAMES + SERVERLESS_MANIFEST_NAMES
+
+# Serverless Framework manifests in other languages, named in the "not found"
+# message so that their owners know why the folder was not recognised.
+_UNSUPPORTED_MANIFEST_NAMES = ("serverless.json", "serverless.js", "serverless.ts")
+
+
+def find_manifest(folder: Path) -> Path:
+    """Return the manifest file of a service folder, preferring squall.yml.
+
+    Raises ManifestError when the folder does not exist, has no manifest, or
+    has both spellings of one format (squall.yml and squall.yaml).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ManifestError(str(folder), "", "folder not found")
+
+    for names in (SQUALL_MANIFEST_NAMES, SERVERLESS_MANIFEST_NAMES):
+        present = [folder / name for name in names if (folder / name).is_file()]
+        if len(present) > 1:
+            raise ManifestError(
+                str(folder), "", f"both {names[0]} and {names[1]} exist, expected only one of them"
+            )
+        if present:
+            _log_ignored_serverless_manifest(folder, present[0])
+            return present[0]
+
+    message = "no manifest found, looked for " + ", ".join(MANIFEST_NAMES)
+    unsupported = [name for name in _UNSUPPORTED_MANIFEST_NAMES if (folder / name).is_file()]
+    if unsupported:
+        message += f" ({unsupported[0]} is not supported, convert it to serverless.yml)"
+    raise ManifestError(str(folder), "", message)
+
+
+def load_service(folder: Path) -> ServiceSpec:
+    """Find the manifest in `folder` and translate it; see find_manifest for the search."""
+    return load_manifest_file(find_manifest(folder))
+
+
+def load_manifest_file(path: Path) -> ServiceSpec:
+    """Read one manifest file and translate it to a ServiceSpec.
+
+    A file whose name starts with "serverless" is read as a Serverless
+    Framework manifest, any other as squall.yml. Handler modules are looked
+    up in the file's folder, which becomes `ServiceSpec.root`.
+    """
+    path = Path(path)
+    absolute = path.resolve()
+    source = ManifestSource(display=str(path), path=absolute, root=absolute.parent)
+
+    if path.name.startswith("serverless"):
+        spec = parse_serverless_yml(read_yaml(source, ServerlessLoader), source)
+    else:
+        spec = parse_squall_yml(read_yaml(source, StrictLoader), source)
+    logger.debug(
+        "loaded %s: service %r with %d functions and %d warnings",
+        source.display, spec.service, len(spec.functions), len(spec.warnings),
+    )
+    return spec
+
+
+def _log_ignored_serverless_manifest(folder: Path, chosen: Path) -> None:
+    if chosen.name not in SQUALL_MANIFEST_NAMES:
+        return
+    for name in SERVERLESS_MANIFEST_NAMES:
+        if (folder / name).is_file():
+            logger.info("%s: using %s, %s is ignored", folder, chosen.name, name)

@@ -1,0 +1,310 @@
+"""Reader of Squall's own manifest format, squall.yml.
+
+A JSON Schema (Draft 2020-12) checks the structure. Each schema node carries
+an `x-expected` phrase, which turns a validation error into a message such as
+`squall.yml: functions.greet.timeout_s: expected whole seconds between 1 and
+900, got "fast"`. Checks a schema cannot express (handler files, path syntax,
+route conflicts, provisioned within reserved) run after it. Only the first
+error, in the order the keys appear in the file, is reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from squall.manifest.spec import (
+    DEFAULT_KEEP_ALIVE_S,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
+    HTTP_METHODS,
+    MAX_MEMORY_MB,
+    MAX_TIMEOUT_S,
+    MIN_MEMORY_MB,
+    PAYLOAD_VERSIONS,
+    FunctionSpec,
+    HttpEvent,
+    ServiceSpec,
+)
+from squall.manifest.validate import (
+    ENVIRONMENT_NAME_PATTERN,
+    ENVIRONMENT_NAME_RULE,
+    FUNCTION_NAME_PATTERN,
+    FUNCTION_NAME_RULE,
+    HANDLER_PATTERN,
+    HANDLER_RULE,
+    SERVICE_NAME_PATTERN,
+    SERVICE_NAME_RULE,
+    KeyPath,
+    ManifestSource,
+    Route,
+    check_handler,
+    check_http_path,
+    check_routes_unique,
+    describe,
+    environment_value,
+    expected,
+)
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
+logger = logging.getLogger(__name__)
+
+_METHODS_TEXT = ", ".join(HTTP_METHODS[:-1]) + " or " + HTTP_METHODS[-1]
+
+_HTTP_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "x-expected": 'a mapping with "method", "path" and optionally "payload"',
+    "required": ["method", "path"],
+    "additionalProperties": False,
+    "properties": {
+        "method": {
+            "type": "string",
+            "pattern": "(?i)^(?:" + "|".join(HTTP_METHODS) + ")$",
+            "x-expected": f"an HTTP method ({_METHODS_TEXT})",
+        },
+        "path": {
+            "type": "string",
+            "pattern": "^/",
+            "x-expected": 'a path starting with "/", such as "/hello/{name}"',
+        },
+        "payload": {
+            # YAML reads an unquoted 1.0 as a number, so numbers are accepted too.
+            "enum": [*PAYLOAD_VERSIONS, *(float(version) for version in PAYLOAD_VERSIONS)],
+            "x-expected": '"1.0" (REST API proxy event) or "2.0" (HTTP API event)',
+        },
+    },
+}
+
+_FUNCTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "x-expected": "a mapping of function settings with at least a handler",
+    "required": ["handler"],
+    "additionalProperties": False,
+    "properties": {
+        "handler": {"type": "string", "pattern": HANDLER_PATTERN, "x-expected": HANDLER_RULE},
+        "memory_mb": {
+            "type": "integer",
+            "minimum": MIN_MEMORY_MB,
+            "maximum": MAX_MEMORY_MB,
+            "x-expected": f"whole megabytes between {MIN_MEMORY_MB} and {MAX_MEMORY_MB}",
+        },
+        "timeout_s": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_TIMEOUT_S,
+            "x-expected": f"whole seconds between 1 and {MAX_TIMEOUT_S}",
+        },
+        "environment": {
+            "type": "object",
+            "x-expected": "a mapping of environment variable names to values",
+            "propertyNames": {
+                "pattern": ENVIRONMENT_NAME_PATTERN,
+                "x-expected": f"variable names of {ENVIRONMENT_NAME_RULE}",
+            },
+            "additionalProperties": {
+                "type": ["string", "number", "boolean"],
+                "x-expected": "a string, number or boolean",
+            },
+        },
+        "reserved_concurrency": {
+            "type": "integer",
+            "minimum": 0,
+            "x-expected": "a whole number of instances, 0 or more",
+        },
+        "provisioned": {
+            "type": "integer",
+            "minimum": 0,
+            "x-expected": "a whole number of instances, 0 or more",
+        },
+        "keep_alive_s": {
+            "type": "integer",
+            "minimum": 1,
+            "x-expected": "whole seconds, 1 or more",
+        },
+        "max_queue": {
+            "type": "integer",
+            "minimum": 0,
+            "x-expected": "a whole number of queued calls, 0 or more",
+        },
+        "events": {
+            "type": "array",
+            "x-expected": "a list of events",
+            "items": {
+                "type": "object",
+                "x-expected": 'an event mapping such as {http: {method: GET, path: "/"}}',
+                "required": ["http"],
+                "additionalProperties": False,
+                "properties": {"http": _HTTP_EVENT_SCHEMA},
+            },
+        },
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "x-expected": 'a mapping with the keys "service" and "functions"',
+    "required": ["service", "functions"],
+    "additionalProperties": False,
+    "properties": {
+        "service": {
+            "type": "string",
+            "pattern": SERVICE_NAME_PATTERN,
+            "x-expected": f"a service name of {SERVICE_NAME_RULE}",
+        },
+        "functions": {
+            "type": "object",
+            "minProperties": 1,
+            "x-expected": "a mapping of function names to function settings, with at least one",
+            "propertyNames": {
+                "pattern": FUNCTION_NAME_PATTERN,
+                "x-expected": f"function names of {FUNCTION_NAME_RULE}",
+            },
+            "additionalProperties": _FUNCTION_SCHEMA,
+        },
+    },
+}
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    # jsonschema takes about 0.1 s to import, which serverless.yml users and
+    # commands that never read a manifest should not pay.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(SCHEMA)
+
+
+def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
+    """Translate a parsed squall.yml into a ServiceSpec, raising ManifestError if invalid."""
+    if document is None:
+        raise source.error((), f"the file is empty, expected {SCHEMA['x-expected']}")
+    _check_string_keys(source, document, ())
+    _check_schema(source, document)
+
+    functions: dict[str, FunctionSpec] = {}
+    routes: list[Route] = []
+    for name, settings in document["functions"].items():
+        function = _build_function(source, name, settings)
+        functions[name] = function
+        routes.extend(
+            Route(event, name, ("functions", name, "events", index, "http"))
+            for index, event in enumerate(function.http)
+        )
+    check_routes_unique(source, routes)
+
+    return ServiceSpec(
+        service=document["service"],
+        root=source.root,
+        manifest_path=source.path,
+        functions=functions,
+    )
+
+
+def _check_string_keys(source: ManifestSource, value: Any, key: KeyPath) -> None:
+    # YAML reads `1:` or `true:` as a number or boolean key. Rejecting those
+    # first keeps every dict key in an error path a string, so that an int in
+    # a path always means a list index.
+    if isinstance(value, dict):
+        for child_key, child in value.items():
+            if not isinstance(child_key, str):
+                raise source.error(
+                    key, f"key {describe(child_key)} is not a string, expected a quoted key"
+                )
+            _check_string_keys(source, child, (*key, child_key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            _check_string_keys(source, child, (*key, index))
+
+
+def _check_schema(source: ManifestSource, document: Any) -> None:
+    problems = [_explain(error) for error in _validator().iter_errors(document)]
+    if not problems:
+        return
+    problems.sort(key=lambda problem: _document_position(document, problem[0]))
+    key, message = problems[0]
+    raise source.error(key, message)
+
+
+def _explain(error: ValidationError) -> tuple[KeyPath, str]:
+    """Turn one schema error into the key path it is about and a message."""
+    key: KeyPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+
+    if error.validator == "additionalProperties" and "properties" in schema:
+        valid = list(schema["properties"])
+        unknown = next(name for name in error.instance if name not in schema["properties"])
+        close = difflib.get_close_matches(unknown, valid, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else ""
+        return (*key, unknown), f"unknown key{hint}, expected one of: {', '.join(valid)}"
+
+    if error.validator == "required":
+        missing = next(name for name in error.validator_value if name not in error.instance)
+        wanted = schema["properties"][missing]["x-expected"]
+        return (*key, missing), f"missing, expected {wanted}"
+
+    if "x-expected" in schema:
+        return key, expected(schema["x-expected"], error.instance)
+    return key, error.message
+
+
+def _document_position(document: Any, key: KeyPath) -> tuple[int, ...]:
+    """Return where `key` sits in the file, so the first error in the file is reported."""
+    position: list[int] = []
+    value = document
+    for part in key:
+        if isinstance(value, dict) and part in value:
+            position.append(list(value).index(part))
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            position.append(part)
+            value = value[part]
+        else:
+            # A missing key: report it after its siblings that are present.
+            position.append(len(value) if isinstance(value, (dict, list)) else 0)
+            break
+    return tuple(position)
+
+
+def _build_function(source: ManifestSource, name: str, settings: dict[str, Any]) -> FunctionSpec:
+    key: KeyPath = ("functions", name)
+    handler = check_handler(source, (*key, "handler"), settings["handler"])
+
+    reserved = settings.get("reserved_concurrency")
+    provisioned = settings.get("provisioned", 0)
+    if reserved is not None and provisioned > reserved:
+        raise source.error(
+            (*key, "provisioned"),
+            expected(f"at most reserved_concurrency ({int(reserved)})", provisioned),
+        )
+
+    events: list[HttpEvent] = []
+    for index, event in enumerate(settings.get("events", [])):
+        http = event["http"]
+        path = check_http_path(source, (*key, "events", index, "http", "path"), http["path"])
+        payload = http.get("payload", "2.0")
+        if not isinstance(payload, str):
+            payload = f"{float(payload):.1f}"
+        events.append(HttpEvent(method=http["method"].upper(), path=path, payload=payload))
+
+    max_queue = settings.get("max_queue")
+    return FunctionSpec(
+        name=name,
+        handler=handler,
+        memory_mb=int(settings.get("memory_mb", DEFAULT_MEMORY_MB)),
+        timeout_s=int(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
+        environment={
+            variable: environment_value(value)
+            for variable, value in settings.get("environment", {}).items()
+        },
+        reserved_concurrency=None if reserved is None else int(reserved),
+        provisioned=int(provisioned),
+        keep_alive_s=int(settings.get("keep_alive_s", DEFAULT_KEEP_ALIVE_S)),
+        max_queue=None if max_queue is None else int(max_queue),
+        http=tuple(events),
+    )

@@ -1,0 +1,290 @@
+"""YAML reading and value checks shared by the squall.yml and serverless.yml readers.
+
+Every check raises `ManifestError` with the file as the user named it, the
+dotted key path of the bad value, and a message of the form
+"expected <what is valid>, got <the value>".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from squall.errors import ManifestError
+from squall.manifest.spec import HttpEvent
+
+logger = logging.getLogger(__name__)
+
+KeyPath = tuple[str | int, ...]
+
+# Lambda's own rule for the short form of a function name.
+FUNCTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+FUNCTION_NAME_RULE = "1 to 64 letters, digits, hyphens or underscores"
+FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
+
+SERVICE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+SERVICE_NAME_RULE = "a letter followed by up to 63 letters, digits, hyphens or underscores"
+SERVICE_NAME_RE = re.compile(SERVICE_NAME_PATTERN)
+
+ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENVIRONMENT_NAME_RULE = "a letter or underscore followed by letters, digits or underscores"
+ENVIRONMENT_NAME_RE = re.compile(ENVIRONMENT_NAME_PATTERN)
+
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+# "app.greet", "pkg.app.greet" and "src/app.greet": the last dotted part is the
+# function, everything before it the module, with "/" or "." between its parts.
+HANDLER_PATTERN = rf"^{_IDENTIFIER}(?:[./]{_IDENTIFIER})*\.{_IDENTIFIER}$"
+HANDLER_RULE = 'a handler as "module.function", such as "app.handler" or "src/app.handler"'
+HANDLER_RE = re.compile(HANDLER_PATTERN)
+
+PATH_PARAMETER_RULE = "a letter or underscore followed by letters, digits, underscores or hyphens"
+_PATH_PARAMETER_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_-]*)(\+?)\}$")
+# The characters RFC 3986 allows in a path segment, apart from the "%" of an
+# escape, which is allowed as it stands.
+_LITERAL_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
+
+_MAX_SHOWN_CHARS = 60
+
+
+@dataclass(frozen=True)
+class ManifestSource:
+    """The manifest being read: how to name it in messages and where it lives."""
+
+    display: str  # the file as the user named it, for messages
+    path: Path  # absolute
+    root: Path  # absolute folder that handler modules are found in
+
+    def error(self, key: KeyPath, message: str) -> ManifestError:
+        """Build the error for a bad value at `key` ("" names the whole file)."""
+        return ManifestError(self.display, dotted(key), message)
+
+
+def dotted(key: KeyPath) -> str:
+    """Format a key path as "functions.greet.events[0].http.path"."""
+    text = ""
+    for part in key:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = str(part)
+    return text
+
+
+def describe(value: Any) -> str:
+    """Format a value from a manifest for a message, as the user would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        if len(value) > _MAX_SHOWN_CHARS:
+            value = value[: _MAX_SHOWN_CHARS - 3] + "..."
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a mapping" if value else "an empty mapping"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    return str(value)
+
+
+def expected(what: str, value: Any) -> str:
+    """Phrase a message as "expected <what>, got <value>"."""
+    return f"expected {what}, got {describe(value)}"
+
+
+# YAML reading ---------------------------------------------------------------
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """A safe YAML loader that rejects a key written twice in one mapping.
+
+    PyYAML keeps the last of two equal keys, so a copied function block would
+    silently replace the first one. Keys brought in by a `<<` merge may still
+    be overridden, as YAML intends.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # the base class raises its own error for this
+            if key in first_lines:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {describe(key)}, first written at line {first_lines[key]}",
+                    key_node.start_mark,
+                )
+            first_lines[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(source: ManifestSource, loader: type[yaml.SafeLoader] = StrictLoader) -> Any:
+    """Read and parse the manifest file, turning every failure into a ManifestError."""
+    try:
+        data = source.path.read_bytes()
+    except FileNotFoundError:
+        raise source.error((), "file not found") from None
+    except IsADirectoryError:
+        raise source.error((), "is a folder, expected a manifest file") from None
+    except OSError as exc:
+        raise source.error((), f"cannot be read: {exc.strerror or exc}") from None
+
+    try:
+        return yaml.load(data, Loader=loader)  # noqa: S506 - loader derives from SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "syntax error"
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise source.error((), f"invalid YAML{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        # ReaderError (bytes that are not UTF-8 or UTF-16) carries no mark.
+        raise source.error((), f"invalid YAML: {exc}") from None
+
+
+# Value checks ---------------------------------------------------------------
+
+
+def check_int(
+    source: ManifestSource, key: KeyPath, value: Any, low: int, high: int | None, rule: str
+) -> int:
+    """Return `value` as an int if it is a whole number in [low, high], else raise."""
+    if isinstance(value, bool):
+        whole = False  # bool is a subclass of int, but `true` is no number of seconds
+    elif isinstance(value, float):
+        whole = value.is_integer()
+    else:
+        whole = isinstance(value, int)
+    if not whole or value < low or (high is not None and value > high):
+        raise source.error(key, expected(rule, value))
+    return int(value)
+
+
+def environment_value(value: str | int | float | bool) -> str:
+    """Convert a scalar environment value to the string the function will see."""
+    if isinstance(value, bool):
+        # YAML's spelling, which is also what CloudFormation passes to Lambda.
+        return "true" if value else "false"
+    return str(value)
+
+
+def check_handler(source: ManifestSource, key: KeyPath, handler: Any) -> str:
+    """Check a handler's form and that its module file exists under the root."""
+    if not isinstance(handler, str) or not HANDLER_RE.match(handler):
+        raise source.error(key, expected(HANDLER_RULE, handler))
+
+    module = handler.rsplit(".", 1)[0]
+    parts = re.split(r"[./]", module)
+    candidates = ["/".join(parts) + ".py", "/".join(parts) + "/__init__.py"]
+    if not any((source.root / candidate).is_file() for candidate in candidates):
+        raise source.error(
+            key,
+            f"handler {describe(handler)} names module {describe('.'.join(parts))}, but neither "
+            f"{candidates[0]} nor {candidates[1]} exists in {source.root}",
+        )
+    return handler
+
+
+def check_http_path(source: ManifestSource, key: KeyPath, path: Any) -> str:
+    """Check an API Gateway route path such as "/users/{id}" or "/files/{proxy+}"."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise source.error(key, expected('a path starting with "/", such as "/hello/{name}"', path))
+    if path == "/":
+        return path
+
+    segments = path[1:].split("/")
+    names: set[str] = set()
+    for index, segment in enumerate(segments):
+        if not segment:
+            raise source.error(
+                key, expected('a path without empty segments or a trailing "/"', path)
+            )
+        if "{" not in segment and "}" not in segment:
+            if not _LITERAL_SEGMENT_RE.match(segment):
+                raise source.error(
+                    key,
+                    f"invalid segment {describe(segment)} in path {describe(path)}, expected "
+                    "letters, digits and the characters ._~!$&'()*+,;=:@%-",
+                )
+            continue
+
+        match = _PATH_PARAMETER_RE.match(segment)
+        if not match:
+            raise source.error(
+                key,
+                f"invalid parameter {describe(segment)} in path {describe(path)}, expected a "
+                "whole segment such as {id} or {proxy+}, with a name of " + PATH_PARAMETER_RULE,
+            )
+        name, greedy = match.groups()
+        if greedy and index != len(segments) - 1:
+            raise source.error(
+                key,
+                f"greedy parameter {describe(segment)} in path {describe(path)} must be the "
+                "last segment",
+            )
+        if name in names:
+            raise source.error(
+                key, f"parameter {describe(name)} appears twice in path {describe(path)}"
+            )
+        names.add(name)
+    return path
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP event together with where it was declared, for conflict messages."""
+
+    event: HttpEvent
+    function: str
+    key: KeyPath
+
+
+def _route_shape(event: HttpEvent) -> tuple[str, str]:
+    # "/users/{id}" and "/users/{name}" match the same requests, so parameter
+    # names do not count when two routes are compared.
+    segments = []
+    for segment in event.path.split("/"):
+        match = _PATH_PARAMETER_RE.match(segment)
+        segments.append(("{+}" if match.group(2) else "{}") if match else segment)
+    return event.method, "/".join(segments)
+
+
+def check_routes_unique(source: ManifestSource, routes: Iterable[Route]) -> None:
+    """Raise if two events, in one function or in two, claim the same method and path."""
+    seen: dict[tuple[str, str], Route] = {}
+    for route in routes:
+        shape = _route_shape(route.event)
+        first = seen.get(shape)
+        if first is None:
+            seen[shape] = route
+            continue
+        if route.event.path == first.event.path:
+            clash = f"route {route.event.method} {route.event.path} is already declared"
+        else:
+            clash = (
+                f"route {route.event.method} {route.event.path} matches the same requests as "
+                f"{first.event.path}, declared"
+            )
+        raise source.error(
+            route.key,
+            f"{clash} by function {describe(first.function)} at {dotted(first.key)}, expected each "
+            "method and path to belong to one function",
+        )

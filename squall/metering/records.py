@@ -1,0 +1,46 @@
+"""What every invocation leaves behind: its metering record and its log."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(enum.Enum):
+    """How one invocation ended."""
+
+    SUCCESS = "success"
+    ERROR = "error"  # the handler raised, or its init failed
+    TIMEOUT = "timeout"
+    CRASH = "crash"  # the instance died: exit, signal, out of memory
+    THROTTLED = "throttled"  # never ran: the function was at its cap
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRecord:
+    """The metering record of one invocation."""
+
+    request_id: str
+    function: str
+    version: str
+    trigger: str  # "http", "invoke", "event", "cli", ...
+    started_at: float  # Unix time in seconds
+    duration_ms: float
+    billed_ms: int
+    memory_mb: int  # configured memory
+    max_memory_mb: int  # peak resident memory of the instance
+    init_ms: float | None  # set on a cold start only
+    cold: bool
+    outcome: Outcome
+    error_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """The log of one invocation: START, the function's output, END and REPORT lines."""
+
+    function: str
+    request_id: str
+    time: float  # Unix time in seconds of the START line
+    text: str
+    id: int | None = None  # assigned by the store

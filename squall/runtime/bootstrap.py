@@ -1,0 +1,267 @@
+"""The runtime inside an instance: import the handler, then serve invocations.
+
+This module is imported by the zygote before it forks, so everything an
+instance needs is already loaded when a fork starts. It runs in user-code
+processes only and never in the server; it keeps to the standard library so
+that idle instances stay small.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import json
+import logging
+import os
+import resource
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from squall.runtime.context import LambdaContext
+from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_RESPONSE_BYTES, Kind, encode
+
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
+
+_request_id = ""  # the invocation being served; read by the log filter
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    """What the zygote hands to each forked instance."""
+
+    function_name: str
+    function_version: str
+    handler: str
+    memory_mb: int
+    log_group_name: str
+    log_stream_name: str
+    tmp_dir: str
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _request_id
+        return True
+
+
+def install_logging() -> None:
+    """Send `logging` output to stdout in Lambda's format, tagged with the request id."""
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+
+
+class _Channel:
+    """Blocking frame I/O over the instance's end of the socketpair."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def receive(self) -> tuple[Kind, bytes, bytes] | None:
+        header = self._read(HEADER_SIZE)
+        if header is None:
+            return None
+        kind, meta_len, body_len = HEADER.unpack(header)
+        data = self._read(meta_len + body_len)
+        if data is None:
+            return None
+        return Kind(kind), data[:meta_len], data[meta_len:]
+
+    def send(self, kind: Kind, meta: dict[str, Any], body: bytes = b"") -> None:
+        self._sock.sendall(encode(kind, json.dumps(meta).encode(), body))
+
+    def _read(self, size: int) -> bytes | None:
+        if size == 0:
+            return b""
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        received = 0
+        while received < size:
+            count = self._sock.recv_into(view[received:])
+            if count == 0:
+                return None
+            received += count
+        return bytes(buffer)
+
+
+def _user_frames(tb: Any) -> list[str]:
+    """Format a traceback without the runtime's own frames."""
+    frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
+    return traceback.format_list(frames)
+
+
+def _error_body(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
+    return json.dumps(
+        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
+    ).encode()
+
+
+def _log_error(error_type: str, message: str, stack: list[str]) -> None:
+    text = f"[ERROR] {error_type}: {message}\n"
+    if stack:
+        text += "Traceback (most recent call last):\n" + "".join(stack)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+class InitError(Exception):
+    """Raised when the handler cannot be loaded; carries Lambda's error shape."""
+
+    def __init__(self, error_type: str, message: str, stack: list[str]) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack = stack
+
+
+def load_handler(handler: str) -> Callable[..., Any]:
+    """Import `module.function` and return the function, raising InitError as Lambda names it."""
+    try:
+        module_name, attribute = handler.rsplit(".", 1)
+    except ValueError as error:
+        raise InitError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {error}", []) from None
+    module_name = module_name.replace("/", ".")
+
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as error:
+        where = f'  File "{error.filename}" Line {error.lineno}\n        {(error.text or "").strip()}\n'
+        message = f"Syntax error in module '{module_name}': {error.msg} ({os.path.basename(error.filename or '')}, line {error.lineno})"
+        raise InitError("Runtime.UserCodeSyntaxError", message, [where]) from None
+    except ImportError as error:
+        message = f"Unable to import module '{module_name}': {error}"
+        raise InitError("Runtime.ImportModuleError", message, _user_frames(error.__traceback__)) from None
+    except Exception as error:  # noqa: BLE001 - any failure of the user's module-level code
+        raise InitError(type(error).__name__, str(error), _user_frames(error.__traceback__)) from None
+
+    function = getattr(module, attribute, None)
+    if function is None:
+        raise InitError("Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'", [])
+    return function
+
+
+def _to_json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class _Invoker:
+    """Calls the handler, plain or `async def`, on one persistent event loop."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self._function = function
+        code = getattr(function, "__code__", None)
+        self._loop: Any = None
+        if code is not None and code.co_flags & _CO_COROUTINE:
+            # Only instances of async handlers load asyncio, during their init.
+            import asyncio
+
+            self._loop = asyncio.new_event_loop()
+
+    def __call__(self, event: Any, context: LambdaContext) -> Any:
+        if self._loop is None:
+            return self._function(event, context)
+        return self._loop.run_until_complete(self._function(event, context))
+
+
+def _max_rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
+    """Run one instance until the server closes its socket. Never returns normally."""
+    global _request_id
+    channel = _Channel(sock)
+    started = time.perf_counter()
+
+    try:
+        invoke = _Invoker(load_handler(settings.handler))
+    except InitError as error:
+        _log_error(error.error_type, error.message, error.stack)
+        body = _error_body(error.error_type, error.message, "", error.stack)
+        channel.send(Kind.INIT_ERROR, {"max_rss_kb": _max_rss_kb()}, body)
+        os._exit(0)
+
+    init_ms = (time.perf_counter() - started) * 1000
+    sys.stdout.flush()
+    channel.send(Kind.READY, {"init_ms": init_ms, "max_rss_kb": _max_rss_kb()})
+
+    while True:
+        frame = channel.receive()
+        if frame is None:
+            os._exit(0)
+        _, meta_bytes, body = frame
+        meta = json.loads(meta_bytes)
+        _request_id = meta["id"]
+
+        # The server reads this invocation's output from the log file once the
+        # result arrives, so each invocation starts with an empty file.
+        os.ftruncate(log_fd, 0)
+        os.lseek(log_fd, 0, os.SEEK_SET)
+
+        context = LambdaContext(
+            request_id=_request_id,
+            function_name=settings.function_name,
+            function_version=settings.function_version,
+            invoked_function_arn=meta["arn"],
+            memory_limit_in_mb=str(settings.memory_mb),
+            log_group_name=settings.log_group_name,
+            log_stream_name=settings.log_stream_name,
+            deadline_ms=meta["deadline_ms"],
+            client_context=meta.get("client_context"),
+        )
+        result_meta, result = _run_one(invoke, body, context)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        result_meta["max_rss_kb"] = _max_rss_kb()
+        channel.send(Kind.RESULT, result_meta, result)
+
+
+def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dict[str, Any], bytes]:
+    request_id = context.aws_request_id
+    try:
+        event = json.loads(body) if body else {}
+    except ValueError as error:
+        message = f"Unable to unmarshal input: {error}"
+        _log_error("Runtime.UnmarshalError", message, [])
+        return {"error_type": "Runtime.UnmarshalError"}, _error_body("Runtime.UnmarshalError", message, request_id, [])
+
+    try:
+        value = invoke(event, context)
+    except MemoryError:
+        # The heap of an instance that ran out of memory cannot be trusted,
+        # so the server replaces the instance after this answer.
+        _log_error("Runtime.OutOfMemory", "MemoryError", [])
+        body = _error_body("Runtime.OutOfMemory", "Runtime exited with error: out of memory", request_id, [])
+        return {"error_type": "Runtime.OutOfMemory", "fatal": True}, body
+    except Exception as error:  # noqa: BLE001 - every handler failure becomes a Lambda error
+        error_type = type(error).__name__
+        stack = _user_frames(error.__traceback__)
+        _log_error(error_type, str(error), stack)
+        return {"error_type": error_type}, _error_body(error_type, str(error), request_id, stack)
+
+    try:
+        result = json.dumps(value, default=_to_json_default).encode()
+    except (TypeError, ValueError) as error:
+        message = f"Unable to marshal response: {error}"
+        _log_error("Runtime.MarshalError", message, [])
+        return {"error_type": "Runtime.MarshalError"}, _error_body("Runtime.MarshalError", message, request_id, [])
+
+    if len(result) > MAX_RESPONSE_BYTES:
+        message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+        error_body = json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode()
+        return {"error_type": "Function.ResponseSizeTooLarge"}, error_body
+    return {}, result

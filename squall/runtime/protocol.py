@@ -1,0 +1,37 @@
+"""Frames exchanged between the server and an instance over their socketpair.
+
+A frame is a 9-byte header (kind, metadata length, body length; little-endian)
+followed by the metadata, a small JSON object, and the body, raw bytes that
+are never parsed by the side that only forwards them (payloads and results).
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+HEADER = struct.Struct("<BII")
+HEADER_SIZE = HEADER.size
+
+# AWS limits a synchronous request and response to 6 MB (6,291,456 bytes);
+# the response limit AWS reports in its error message is 6,291,556 bytes.
+MAX_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_RESPONSE_BYTES = 6_291_556
+
+# Generous bound on one frame, so a broken instance cannot make the server
+# buffer without end: the largest result plus room for its metadata.
+MAX_FRAME_BYTES = MAX_RESPONSE_BYTES + 1024 * 1024
+
+
+class Kind(enum.IntEnum):
+    """What a frame carries."""
+
+    INVOKE = 1  # server -> instance: metadata {id, deadline_ms, arn, client_context?}, body = event
+    READY = 2  # instance -> server: metadata {init_ms, max_rss_kb}
+    INIT_ERROR = 3  # instance -> server: body = Lambda error JSON; the instance then exits
+    RESULT = 4  # instance -> server: metadata {error_type?, fatal?, max_rss_kb}, body = result or error JSON
+
+
+def encode(kind: Kind, meta: bytes, body: bytes = b"") -> bytes:
+    """Return one frame as bytes."""
+    return HEADER.pack(kind, len(meta), len(body)) + meta + body

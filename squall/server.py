@@ -1,0 +1,198 @@
+"""The Squall server: one process, one event loop, serving a folder's functions.
+
+`serve()` is what `squall up` runs. It opens the store, starts the
+dispatcher, deploys the folder, serves HTTP, and redeploys when the folder
+changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+import watchfiles
+
+from squall import __version__
+from squall.dispatcher.dispatcher import Dispatcher, NodeSettings
+from squall.errors import ManifestError, SquallError
+from squall.gateway.app import GatewayApp
+from squall.gateway.router import Router
+from squall.manifest import load_service
+from squall.manifest.spec import ServiceSpec
+from squall.metering.pricing import DEFAULT_PRICES, PriceTable
+from squall.store.sqlite import SqliteStore
+
+logger = logging.getLogger("squall.server")
+
+# Changes that arrive within this window become one redeploy.
+WATCH_DEBOUNCE_MS = 300
+
+
+@dataclass
+class Platform:
+    """What the gateway needs: the dispatcher, the store, the router and deploys."""
+
+    dispatcher: Dispatcher
+    store: SqliteStore
+    prices: PriceTable
+    router: Router
+
+    async def deploy_folder(self, folder: Path) -> ServiceSpec:
+        """Load the folder's manifest and deploy it; the previous version keeps serving on failure."""
+        service = await asyncio.to_thread(load_service, folder)
+        for warning in service.warnings:
+            logger.warning("%s: %s", service.manifest_path.name, warning)
+        await self.deploy(service)
+        await asyncio.to_thread(
+            self.store.save_service, service.service, str(service.root), str(service.manifest_path)
+        )
+        return service
+
+    async def deploy(self, service: ServiceSpec) -> None:
+        # Build the new route table first, so a route conflict fails the
+        # deploy before anything switches.
+        routes = [
+            (spec.name, event)
+            for name, other in self.dispatcher.services.items()
+            if name != service.service
+            for spec in other.functions.values()
+            for event in spec.http
+        ]
+        routes += [(spec.name, event) for spec in service.functions.values() for event in spec.http]
+        router = Router(routes)
+        await self.dispatcher.deploy(service)
+        self.router = router
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_or_create_token(data: Path) -> str:
+    """Return the management token, creating it with owner-only permissions on first start."""
+    path = data / "token"
+    if path.exists():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(token + "\n")
+    return token
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = Path(".squall"),
+          memory_budget_mb: int | None = None, watch: bool = True) -> int:
+    """Run the server until SIGINT or SIGTERM; return the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch))
+
+
+async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool) -> int:
+    data.mkdir(parents=True, exist_ok=True)
+    token = None if is_loopback(host) else load_or_create_token(data)
+
+    # Open the store and start the dispatcher.
+    store = SqliteStore(data / "squall.db")
+    store.start()
+    settings = NodeSettings(data_dir=data)
+    if memory_budget_mb is not None:
+        settings = NodeSettings(data_dir=data, memory_budget_mb=memory_budget_mb)
+    dispatcher = Dispatcher(settings, store.add_record, store.add_log)
+    dispatcher.start()
+    platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]))
+
+    try:
+        # Deploy the folder; a broken manifest stops the start with its message.
+        try:
+            service = await platform.deploy_folder(folder)
+        except ManifestError as error:
+            print(f"squall: {error}", file=sys.stderr)
+            return 2
+        except SquallError as error:
+            print(f"squall: cannot deploy {folder}: {error}", file=sys.stderr)
+            return 2
+
+        # Serve HTTP on a socket bound here, so that port 0 reports the real port.
+        sock = bind(host, port)
+        bound_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            GatewayApp(platform, token),
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+        server = uvicorn.Server(config)
+        shown_host = f"[{host}]" if ":" in host else host
+        print(
+            f"Squall {__version__} serving {service.service} ({len(service.functions)} functions) "
+            f"on http://{shown_host}:{bound_port}",
+            flush=True,
+        )
+        if token:
+            print(f"The management and Invoke APIs need the token in {data / 'token'}", flush=True)
+
+        watcher = asyncio.create_task(_watch(platform, folder)) if watch else None
+        await server.serve(sockets=[sock])
+        if watcher is not None:
+            watcher.cancel()
+        return 0
+    finally:
+        # Stop the instances, then flush what the store still holds.
+        await dispatcher.close()
+        await asyncio.to_thread(store.close)
+
+
+async def _watch(platform: Platform, folder: Path) -> None:
+    """Redeploy the folder when its manifest or code changes; keep serving on failure."""
+    data_dir = platform.dispatcher.settings.data_dir
+
+    def relevant(change: watchfiles.Change, path: str) -> bool:
+        return not (path.startswith(str(data_dir)) or "__pycache__" in path or path.endswith((".pyc", "~")))
+
+    async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_DEBOUNCE_MS, recursive=True):
+        names = sorted({Path(p).name for _, p in changes})
+        logger.info("change in %s: %s; redeploying", folder, ", ".join(names[:5]))
+        try:
+            service = await platform.deploy_folder(folder)
+        except (SquallError, ValueError, OSError) as error:
+            logger.error("redeploy failed, the previous version keeps serving: %s", error)
+            continue
+        logger.info("redeployed %s", service.service)
+
+
+def install_signal_exit() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -1,0 +1,82 @@
+"""Duration parsing and number formatting of the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from click.testing import Result
+
+from cli_fakes import FakeApi
+from squall.cli_output import format_function_error, format_significant, format_usd, parse_duration
+
+Run = Callable[..., Result]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), (" 5M ", 300)],
+)
+def test_parse_duration_valid(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10", "m", "1.5h", "-1m", "10 m", "1w", "0s"])
+def test_parse_duration_invalid_quotes_value(text: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_duration(text)
+
+    assert repr(text) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.0, "0"), (0.000125, "0.000125"), (0.0000002083, "0.000000208"), (0.5, "0.50"), (1234.5678, "1,234.57")],
+)
+def test_format_significant_keeps_small_numbers(value: float, expected: str) -> None:
+    assert format_significant(value) == expected
+
+
+def test_format_usd_prefixes_dollar() -> None:
+    assert format_usd(0.0000166667) == "$0.0000167"
+
+
+def test_function_error_with_string_stack_trace() -> None:
+    body = json.dumps(
+        {"errorType": "KeyError", "errorMessage": "'name'", "stackTrace": '  File "app.py", line 3\n'}
+    ).encode()
+
+    assert format_function_error(body) == "  File \"app.py\", line 3\nKeyError: 'name'"
+
+
+def test_function_error_body_not_json() -> None:
+    assert format_function_error(b"segfault") == "the function failed: segfault"
+
+
+def test_stats_narrow_terminal_keeps_digits(run: Run, api: FakeApi) -> None:
+    row = {
+        "name": "hello",
+        "invocations": 123456,
+        "errors": 0,
+        "throttles": 0,
+        "cold_starts": 1,
+        "p50_ms": 0.42,
+        "p95_ms": 0.9,
+        "p99_ms": 12.5,
+        "gb_seconds": 0.0154,
+        "cost_usd": 0.0000002567,
+    }
+    api.respond(
+        "GET",
+        "/_squall/api/stats",
+        200,
+        {"functions": [row], "price": {"name": "default", "per_gb_second": 0.0000166667, "per_request": 0.0000002}},
+    )
+
+    result = run("stats", env={"COLUMNS": "40"})
+
+    assert result.exit_code == 0
+    assert "…" not in result.stdout
+    assert "$0.000000257" in result.stdout
+    assert "123,456" in result.stdout

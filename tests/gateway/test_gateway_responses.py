@@ -1,0 +1,320 @@
+"""Function results mapped to HTTP answers, and the gateway's own error answers."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+
+from squall.gateway.apigw import (
+    GatewayError,
+    HttpResponse,
+    error_response,
+    map_response,
+    map_v1_response,
+    map_v2_response,
+)
+
+V2_ERROR = (500, b'{"message":"Internal Server Error"}')
+V1_ERROR = (502, b'{"message": "Internal server error"}')
+PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+def header_list(response: HttpResponse, name: bytes) -> list[bytes]:
+    return [value for key, value in response.headers if key == name]
+
+
+def assert_well_framed(response: HttpResponse) -> None:
+    assert header_list(response, b"content-length") == [str(len(response.body)).encode()]
+    assert len(header_list(response, b"content-type")) == 1
+    assert all(name == name.lower() for name, _ in response.headers)
+
+
+def encode(result: Any) -> bytes:
+    return orjson.dumps(result)
+
+
+# --- payload 2.0 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "body"),
+    [
+        (b'"Hello from Lambda!"', b'"Hello from Lambda!"'),  # a string keeps its JSON quotes
+        (b'{"message": "Hello from Lambda!"}', b'{"message": "Hello from Lambda!"}'),
+        (b"[1, 2, 3]", b"[1, 2, 3]"),
+        (b"42", b"42"),
+        (b"null", b"null"),
+        (b"true", b"true"),
+        (b'{"status": 404, "body": "not a proxy answer"}', b'{"status": 404, "body": "not a proxy answer"}'),
+    ],
+)
+def test_v2_inferred_answer(payload: bytes, body: bytes) -> None:
+    response = map_v2_response(payload)
+
+    assert response.status == 200
+    assert response.body == body
+    assert header_list(response, b"content-type") == [b"application/json"]
+    assert_well_framed(response)
+
+
+@pytest.mark.parametrize(
+    ("result", "status", "headers", "body"),
+    [
+        ({"statusCode": 204}, 204, [(b"content-type", b"application/json")], b""),
+        (
+            {"statusCode": 201, "headers": {"Content-Type": "text/plain", "X-Custom": "yes"}, "body": "created"},
+            201,
+            [(b"content-type", b"text/plain"), (b"x-custom", b"yes")],
+            b"created",
+        ),
+        (
+            {"statusCode": 200, "cookies": ["a=1; Path=/", "b=2; Max-Age=60"], "body": "ok"},
+            200,
+            [(b"set-cookie", b"a=1; Path=/"), (b"set-cookie", b"b=2; Max-Age=60"), (b"content-type", b"application/json")],
+            b"ok",
+        ),
+        (
+            {"statusCode": 200, "headers": {"x-n": 5, "x-b": True}, "body": None},
+            200,
+            [(b"x-n", b"5"), (b"x-b", b"true"), (b"content-type", b"application/json")],
+            b"",
+        ),
+        (
+            {
+                "statusCode": 200,
+                "headers": {"content-type": "image/png"},
+                "body": base64.b64encode(PNG).decode(),
+                "isBase64Encoded": True,
+            },
+            200,
+            [(b"content-type", b"image/png")],
+            PNG,
+        ),
+        (
+            {"statusCode": 500, "body": "caf\u00e9", "isBase64Encoded": False},
+            500,
+            [(b"content-type", b"application/json")],
+            "café".encode(),
+        ),
+        (
+            # Payload 2.0 has no multiValueHeaders; an HTTP API ignores the key.
+            {"statusCode": 200, "multiValueHeaders": {"x-many": ["1", "2"]}, "body": "x"},
+            200,
+            [(b"content-type", b"application/json")],
+            b"x",
+        ),
+        (
+            # Framing headers come from the server, not from the function.
+            {"statusCode": 200, "headers": {"Content-Length": "999", "Transfer-Encoding": "chunked"}, "body": "abc"},
+            200,
+            [(b"content-type", b"application/json")],
+            b"abc",
+        ),
+    ],
+)
+def test_v2_proxy_answer(
+    result: dict[str, Any], status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    response = map_v2_response(encode(result))
+
+    assert response.status == status
+    assert response.body == body
+    assert response.headers == [*headers, (b"content-length", str(len(body)).encode())]
+    assert_well_framed(response)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"",
+        b'{"statusCode": "200", "body": "x"}',
+        b'{"statusCode": 200.5}',
+        b'{"statusCode": true}',
+        b'{"statusCode": null}',
+        b'{"statusCode": 99}',
+        b'{"statusCode": 600}',
+        b'{"statusCode": 200, "body": {"a": 1}}',
+        b'{"statusCode": 200, "headers": ["a"]}',
+        b'{"statusCode": 200, "headers": {"a": {"b": 1}}}',
+        b'{"statusCode": 200, "headers": {"bad name": "x"}}',
+        b'{"statusCode": 200, "headers": {"x": "a\\r\\nInjected: yes"}}',
+        b'{"statusCode": 200, "cookies": "a=1"}',
+        b'{"statusCode": 200, "cookies": [1]}',
+        b'{"statusCode": 200, "body": "%%%", "isBase64Encoded": true}',
+        b'{"statusCode": 200, "body": "x", "isBase64Encoded": "yes"}',
+    ],
+)
+def test_v2_malformed_answer_is_500(payload: bytes) -> None:
+    response = map_v2_response(payload)
+
+    assert (response.status, response.body) == V2_ERROR
+    assert_well_framed(response)
+
+
+# --- payload 1.0 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "status", "headers", "body"),
+    [
+        ({"statusCode": 200, "body": "hello"}, 200, [(b"content-type", b"application/json")], b"hello"),
+        ({"statusCode": 302, "headers": {"Location": "/next"}}, 302, [(b"location", b"/next"), (b"content-type", b"application/json")], b""),
+        (
+            {"statusCode": 200, "headers": {"Content-Type": "text/html"}, "body": "<p>hi</p>", "isBase64Encoded": False},
+            200,
+            [(b"content-type", b"text/html")],
+            b"<p>hi</p>",
+        ),
+        (
+            {"statusCode": 200, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}, "body": ""},
+            200,
+            [(b"set-cookie", b"a=1"), (b"set-cookie", b"b=2"), (b"content-type", b"application/json")],
+            b"",
+        ),
+        (
+            # The same pair in both maps appears once.
+            {"statusCode": 200, "headers": {"X-Tag": "a"}, "multiValueHeaders": {"x-tag": ["a", "b"]}},
+            200,
+            [(b"x-tag", b"a"), (b"x-tag", b"b"), (b"content-type", b"application/json")],
+            b"",
+        ),
+        (
+            # A headers value missing from multiValueHeaders is merged in.
+            {"statusCode": 200, "headers": {"X-Tag": "c"}, "multiValueHeaders": {"X-Tag": ["a"]}},
+            200,
+            [(b"x-tag", b"a"), (b"x-tag", b"c"), (b"content-type", b"application/json")],
+            b"",
+        ),
+        (
+            {
+                "statusCode": 200,
+                "headers": {"Content-Type": "image/png"},
+                "body": base64.b64encode(PNG).decode(),
+                "isBase64Encoded": True,
+            },
+            200,
+            [(b"content-type", b"image/png")],
+            PNG,
+        ),
+        (
+            {"statusCode": 404, "headers": None, "multiValueHeaders": None, "body": None, "isBase64Encoded": None},
+            404,
+            [(b"content-type", b"application/json")],
+            b"",
+        ),
+        (
+            # Payload 1.0 has no cookies key; the REST API ignores it.
+            {"statusCode": 200, "cookies": ["a=1"], "body": "x"},
+            200,
+            [(b"content-type", b"application/json")],
+            b"x",
+        ),
+    ],
+)
+def test_v1_proxy_answer(
+    result: dict[str, Any], status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    response = map_v1_response(encode(result))
+
+    assert response.status == status
+    assert response.body == body
+    assert response.headers == [*headers, (b"content-length", str(len(body)).encode())]
+    assert_well_framed(response)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"",
+        b'"Hello from Lambda!"',
+        b"[]",
+        b"null",
+        b"200",
+        b'{"body": "no status code"}',
+        b'{"statusCode": "200", "body": "x"}',
+        b'{"statusCode": 200.0}',
+        b'{"statusCode": false}',
+        b'{"statusCode": 1000}',
+        b'{"statusCode": 200, "body": {"a": 1}}',
+        b'{"statusCode": 200, "body": 5}',
+        b'{"statusCode": 200, "headers": "x"}',
+        b'{"statusCode": 200, "multiValueHeaders": {"x": "not a list"}}',
+        b'{"statusCode": 200, "multiValueHeaders": ["x"]}',
+        b'{"statusCode": 200, "multiValueHeaders": {"x": [{"a": 1}]}}',
+        b'{"statusCode": 200, "headers": {"x": "a\\nb"}}',
+        b'{"statusCode": 200, "body": "###", "isBase64Encoded": true}',
+        b'{"statusCode": 200, "isBase64Encoded": 1}',
+    ],
+)
+def test_v1_malformed_answer_is_502(payload: bytes) -> None:
+    response = map_v1_response(payload)
+
+    assert (response.status, response.body) == V1_ERROR
+    assert_well_framed(response)
+
+
+# --- dispatch and gateway errors ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "payload", "status"),
+    [("2.0", b'"x"', 200), ("1.0", b'"x"', 502), ("1.0", b'{"statusCode": 201}', 201)],
+)
+def test_map_response_dispatch(version: str, payload: bytes, status: int) -> None:
+    assert map_response(version, payload).status == status
+
+
+def test_map_response_invalid_version() -> None:
+    with pytest.raises(ValueError, match="invalid payload version '3.0'"):
+        map_response("3.0", b"{}")
+
+
+@pytest.mark.parametrize(
+    ("kind", "version", "status", "message"),
+    [
+        (GatewayError.NOT_FOUND, "2.0", 404, "Not Found"),
+        (GatewayError.FUNCTION_ERROR, "2.0", 500, "Internal Server Error"),
+        (GatewayError.MALFORMED_RESPONSE, "2.0", 500, "Internal Server Error"),
+        (GatewayError.TIMEOUT, "2.0", 503, "Service Unavailable"),
+        (GatewayError.THROTTLED, "2.0", 429, "Too Many Requests"),
+        (GatewayError.PAYLOAD_TOO_LARGE, "2.0", 413, "Request Entity Too Large"),
+        (GatewayError.NOT_FOUND, "1.0", 403, "Missing Authentication Token"),
+        (GatewayError.FUNCTION_ERROR, "1.0", 502, "Internal server error"),
+        (GatewayError.MALFORMED_RESPONSE, "1.0", 502, "Internal server error"),
+        (GatewayError.TIMEOUT, "1.0", 504, "Endpoint request timed out"),
+        (GatewayError.THROTTLED, "1.0", 429, "Too Many Requests"),
+        (GatewayError.PAYLOAD_TOO_LARGE, "1.0", 413, "Request Too Long"),
+    ],
+)
+def test_error_response(kind: GatewayError, version: str, status: int, message: str) -> None:
+    response = error_response(kind, version)
+
+    assert response.status == status
+    assert orjson.loads(response.body) == {"message": message}
+    assert header_list(response, b"content-type") == [b"application/json"]
+    assert_well_framed(response)
+
+
+def test_error_response_covers_every_kind() -> None:
+    for kind in GatewayError:
+        for version in ("1.0", "2.0"):
+            assert error_response(kind, version).status >= 400
+
+
+def test_error_response_invalid_version() -> None:
+    with pytest.raises(ValueError, match="invalid payload version '2'"):
+        error_response(GatewayError.TIMEOUT, "2")
+
+
+def test_error_responses_not_shared() -> None:
+    first = error_response(GatewayError.NOT_FOUND, "2.0")
+    first.headers.append((b"x-extra", b"1"))
+
+    second = error_response(GatewayError.NOT_FOUND, "2.0")
+
+    assert (b"x-extra", b"1") not in second.headers

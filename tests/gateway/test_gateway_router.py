@@ -1,0 +1,263 @@
+"""Route selection: precedence, path parameter decoding and invalid routes."""
+
+from __future__ import annotations
+
+import pytest
+
+from squall.gateway.router import RouteError, RouteMatch, Router
+from squall.manifest.spec import HttpEvent
+
+# Each route's function name says which route it is, so a test can name the
+# route it expects.
+ROUTES = [
+    ("get_pets", HttpEvent("GET", "/pets")),
+    ("any_pets", HttpEvent("ANY", "/pets")),
+    ("get_pet", HttpEvent("GET", "/pets/{id}")),
+    ("get_dog", HttpEvent("GET", "/pets/dog/{id}")),
+    ("get_pets_proxy", HttpEvent("GET", "/pets/{proxy+}")),
+    ("get_pet_toys", HttpEvent("GET", "/pets/{id}/toys")),
+    ("get_owner_pet", HttpEvent("GET", "/owners/{owner}/pets/{pet}")),
+    ("get_owner_cat", HttpEvent("GET", "/owners/{owner}/pets/cat")),
+    ("any_v1_proxy", HttpEvent("ANY", "/v1/{proxy+}", "1.0")),
+    ("get_v1_status", HttpEvent("GET", "/v1/status", "1.0")),
+    ("any_root_proxy", HttpEvent("ANY", "/{proxy+}")),
+    ("get_root", HttpEvent("GET", "/")),
+]
+
+
+@pytest.fixture(scope="module")
+def router() -> Router:
+    return Router(ROUTES)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "function"),
+    [
+        # A full literal match beats every template.
+        ("GET", "/pets", "get_pets"),
+        ("GET", "/pets/dog/1", "get_dog"),
+        ("GET", "/v1/status", "get_v1_status"),
+        ("GET", "/", "get_root"),
+        # The request's own method beats ANY on the same path.
+        ("POST", "/pets", "any_pets"),
+        ("DELETE", "/pets", "any_pets"),
+        # A full match with variables beats a greedy variable.
+        ("GET", "/pets/7", "get_pet"),
+        ("GET", "/pets/7/toys", "get_pet_toys"),
+        # Literal segments win from left to right.
+        ("GET", "/owners/ann/pets/cat", "get_owner_cat"),
+        ("GET", "/owners/ann/pets/dog", "get_owner_pet"),
+        # A greedy variable with the longer prefix wins.
+        ("GET", "/pets/cat/1", "get_pets_proxy"),
+        ("GET", "/pets/7/toys/ball", "get_pets_proxy"),
+        ("GET", "/v1/users/9", "any_v1_proxy"),
+        # A route whose method does not fit is skipped for a more general one.
+        ("POST", "/pets/7", "any_root_proxy"),
+        ("POST", "/test/5", "any_root_proxy"),
+        ("PATCH", "/v1/status", "any_v1_proxy"),
+        # One trailing slash is ignored.
+        ("GET", "/pets/", "get_pets"),
+        ("GET", "/pets/7/", "get_pet"),
+    ],
+)
+def test_match_precedence(router: Router, method: str, path: str, function: str) -> None:
+    match = router.match(method, path)
+
+    assert match is not None
+    assert match.function == function
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route_key", "resource", "parameters"),
+    [
+        ("GET", "/pets", "GET /pets", "/pets", None),
+        ("PUT", "/pets", "ANY /pets", "/pets", None),
+        ("GET", "/pets/42", "GET /pets/{id}", "/pets/{id}", {"id": "42"}),
+        ("GET", "/pets/dog/rex", "GET /pets/dog/{id}", "/pets/dog/{id}", {"id": "rex"}),
+        ("GET", "/pets/a/b/c", "GET /pets/{proxy+}", "/pets/{proxy+}", {"proxy": "a/b/c"}),
+        ("POST", "/v1/x", "ANY /v1/{proxy+}", "/v1/{proxy+}", {"proxy": "x"}),
+        (
+            "GET",
+            "/owners/ann/pets/tom",
+            "GET /owners/{owner}/pets/{pet}",
+            "/owners/{owner}/pets/{pet}",
+            {"owner": "ann", "pet": "tom"},
+        ),
+    ],
+)
+def test_match_fields(
+    router: Router,
+    method: str,
+    path: str,
+    route_key: str,
+    resource: str,
+    parameters: dict[str, str] | None,
+) -> None:
+    match = router.match(method, path)
+
+    assert isinstance(match, RouteMatch)
+    assert match.route_key == route_key
+    assert match.resource == resource
+    assert match.path_parameters == parameters
+    assert match.event.path == resource
+
+
+@pytest.mark.parametrize(
+    ("path", "parameters"),
+    [
+        ("/pets/Chester%20Mall", {"id": "Chester Mall"}),
+        ("/pets/a%2Fb", {"id": "a/b"}),  # an encoded "/" stays inside one parameter
+        ("/pets/caf%C3%A9", {"id": "café"}),
+        ("/pets/a+b", {"id": "a+b"}),  # "+" means a space only in query strings
+        ("/pets/100%25", {"id": "100%"}),
+        ("/pets/x%2Fy/z%20w", {"proxy": "x/y/z w"}),
+    ],
+)
+def test_match_decodes_parameters(router: Router, path: str, parameters: dict[str, str]) -> None:
+    match = router.match("GET", path)
+
+    assert match is not None
+    assert match.path_parameters == parameters
+
+
+def test_match_encoded_literal_path(router: Router) -> None:
+    match = router.match("GET", "/p%65ts")
+
+    assert match is not None
+    assert match.function == "get_pets"
+
+
+def test_match_encoded_slash_not_literal() -> None:
+    router = Router([("literal", HttpEvent("GET", "/a/b")), ("param", HttpEvent("GET", "/{x}"))])
+
+    match = router.match("GET", "/a%2Fb")
+
+    assert match is not None
+    assert match.function == "param"
+    assert match.path_parameters == {"x": "a/b"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/nothing/here/at/all/v1"),  # only ANY /{proxy+} fits
+    ],
+)
+def test_match_root_greedy_catches_rest(router: Router, method: str, path: str) -> None:
+    match = router.match(method, path)
+
+    assert match is not None
+    assert match.path_parameters == {"proxy": path[1:]}
+
+
+@pytest.mark.parametrize(
+    ("routes", "method", "path"),
+    [
+        ([("f", HttpEvent("GET", "/pets"))], "POST", "/pets"),
+        ([("f", HttpEvent("GET", "/pets"))], "GET", "/pets/1"),
+        ([("f", HttpEvent("GET", "/pets/{id}"))], "GET", "/pets"),
+        ([("f", HttpEvent("GET", "/pets/{id}"))], "GET", "/pets//"),
+        # A greedy variable needs at least one segment.
+        ([("f", HttpEvent("GET", "/files/{path+}"))], "GET", "/files"),
+        ([("f", HttpEvent("GET", "/files/{path+}"))], "GET", "/files/"),
+        ([("f", HttpEvent("GET", "/pets"))], "GET", "pets"),
+        ([], "GET", "/"),
+    ],
+)
+def test_match_none(routes: list[tuple[str, HttpEvent]], method: str, path: str) -> None:
+    assert Router(routes).match(method, path) is None
+
+
+def test_allowed_methods(router: Router) -> None:
+    assert router.allowed_methods("/pets/dog/1") == frozenset({"GET", "ANY"})
+    assert Router([("f", HttpEvent("POST", "/a"))]).allowed_methods("/a") == frozenset({"POST"})
+    assert Router([("f", HttpEvent("POST", "/a"))]).allowed_methods("/b") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("payloads", "expected"),
+    [(["1.0"], "1.0"), (["1.0", "1.0"], "1.0"), (["2.0"], "2.0"), (["1.0", "2.0"], "2.0"), ([], "2.0")],
+)
+def test_default_payload(payloads: list[str], expected: str) -> None:
+    routes = [(f"f{index}", HttpEvent("GET", f"/r{index}", payload)) for index, payload in enumerate(payloads)]
+
+    assert Router(routes).default_payload == expected
+
+
+def test_match_many_routes_picks_right_one() -> None:
+    routes = [(f"f{index}", HttpEvent("GET", f"/svc{index}/items/{{id}}")) for index in range(500)]
+    routes += [(f"lit{index}", HttpEvent("POST", f"/svc{index}/items")) for index in range(500)]
+    router = Router(routes)
+
+    for index in (0, 137, 499):
+        match = router.match("GET", f"/svc{index}/items/x{index}")
+        assert match is not None
+        assert match.function == f"f{index}"
+        assert match.path_parameters == {"id": f"x{index}"}
+        literal = router.match("POST", f"/svc{index}/items")
+        assert literal is not None
+        assert literal.function == f"lit{index}"
+
+
+def test_match_independent_of_route_order() -> None:
+    reversed_router = Router(list(reversed(ROUTES)))
+
+    for method, path, function in [
+        ("GET", "/pets/7", "get_pet"),
+        ("GET", "/pets/cat/1", "get_pets_proxy"),
+        ("POST", "/pets", "any_pets"),
+        ("GET", "/owners/ann/pets/cat", "get_owner_cat"),
+    ]:
+        match = reversed_router.match(method, path)
+        assert match is not None
+        assert match.function == function
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        (HttpEvent("GET", "pets"), "starting with '/'"),
+        (HttpEvent("GET", "/a/{proxy+}/b"), "must be the last segment"),
+        (HttpEvent("GET", "/a/{}"), "invalid path variable"),
+        (HttpEvent("GET", "/a/{x}{y}"), "invalid path variable"),
+        (HttpEvent("GET", "/a/x{y}"), "must fill a whole segment"),
+        (HttpEvent("GET", "/a//b"), "empty path segment"),
+        (HttpEvent("GET", "/a/"), "empty path segment"),
+        (HttpEvent("GET", "/{x}/{x}"), "appears more than once"),
+        (HttpEvent("FETCH", "/a"), "invalid method 'FETCH'"),
+        (HttpEvent("GET", "/a", "3.0"), "invalid payload version '3.0'"),
+    ],
+)
+def test_invalid_route_rejected(event: HttpEvent, fragment: str) -> None:
+    with pytest.raises(RouteError) as raised:
+        Router([("broken", event)])
+
+    assert "'broken'" in str(raised.value)
+    assert fragment in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (HttpEvent("GET", "/a"), HttpEvent("GET", "/a")),
+        (HttpEvent("GET", "/a/{x}"), HttpEvent("GET", "/a/{y}")),
+        (HttpEvent("ANY", "/a/{proxy+}"), HttpEvent("ANY", "/a/{rest+}")),
+    ],
+)
+def test_clashing_routes_rejected(first: HttpEvent, second: HttpEvent) -> None:
+    with pytest.raises(RouteError) as raised:
+        Router([("one", first), ("two", second)])
+
+    assert "clashes" in str(raised.value)
+    assert "'one'" in str(raised.value)
+
+
+def test_same_template_other_method_allowed() -> None:
+    router = Router([("read", HttpEvent("GET", "/a/{x}")), ("write", HttpEvent("PUT", "/a/{y}"))])
+
+    read = router.match("GET", "/a/1")
+    write = router.match("PUT", "/a/1")
+
+    assert read is not None and read.function == "read"
+    assert write is not None and write.function == "write"
+    assert write.path_parameters == {"y": "1"}
