@@ -160,7 +160,6 @@ class Instance:
             self._result.set_result((orjson.loads(meta), body))
 
     def on_connection_lost(self) -> None:
-        was_dead = self.state is InstanceState.DEAD
         self.state = InstanceState.DEAD
         if not self._ready.done():
             self._ready.set_result(
@@ -168,8 +167,7 @@ class Instance:
             )
         if self._result is not None and not self._result.done():
             self._result.set_exception(ConnectionResetError("instance exited"))
-        if not was_dead:
-            self._on_death(self)
+        self._on_death(self)
 
     def on_exit(self, status: int) -> None:
         """Record the wait status the zygote reported for this instance's process."""

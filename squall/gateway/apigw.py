@@ -2,8 +2,8 @@
 
 The server calls `build_event` to turn a routed request into the event a
 function receives, and `map_response` to turn the function's result into the
-HTTP answer, each for the payload version of the route: "2.0" for an HTTP
-API, "1.0" for a REST API. `error_response` gives API Gateway's own answers
+HTTP response, each for the payload version of the route: "2.0" for an HTTP
+API, "1.0" for a REST API. `error_response` builds API Gateway's own responses
 for failures that never reach, or never come back from, the function.
 """
 
@@ -45,7 +45,7 @@ def build_event(scope: dict[str, Any], body: bytes, match: RouteMatch, request_i
 
 
 def map_response(payload_version: str, payload: bytes) -> HttpResponse:
-    """Turn a function's result into the HTTP answer for the given payload version."""
+    """Turn a function's result into the HTTP response for the given payload version."""
     try:
         mapper = _MAPPERS[payload_version]
     except KeyError:

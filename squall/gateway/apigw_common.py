@@ -1,6 +1,6 @@
 """Pieces shared by the API Gateway payload 1.0 and 2.0 translations.
 
-Holds the HTTP answer record, API Gateway's own error answers, and the
+Contains the HTTP response record, API Gateway's own error responses, and the
 helpers both event builders use to read an ASGI HTTP scope.
 """
 
@@ -26,7 +26,7 @@ STAGE = "$default"
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-# Media types sent as text in a payload 2.0 event; others are base64-encoded.
+# Media types sent as text in a payload 2.0 event. Others are base64-encoded.
 _TEXT_MEDIA_TYPES = frozenset(
     {
         "application/json",
@@ -39,8 +39,8 @@ _TEXT_MEDIA_TYPES = frozenset(
     }
 )
 
-# Headers of a function's answer that describe the connection, not the
-# content; the server frames the body itself, as API Gateway does.
+# Headers of a function's response that describe the connection, not the
+# content. The server frames the body itself, as API Gateway does.
 _DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
@@ -51,7 +51,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """An HTTP answer ready for ASGI: lower-case header names, content-length included."""
+    """An HTTP response ready for ASGI: lower-case header names, content-length included."""
 
     status: int
     headers: list[tuple[bytes, bytes]]
@@ -59,11 +59,11 @@ class HttpResponse:
 
 
 class GatewayError(Enum):
-    """Failures the gateway answers for itself instead of the function."""
+    """Failures the gateway responds to itself instead of the function."""
 
     NOT_FOUND = "not_found"  # no route matches the request
     FUNCTION_ERROR = "function_error"  # the handler raised or the instance crashed
-    MALFORMED_RESPONSE = "malformed_response"  # the result is not a valid proxy answer
+    MALFORMED_RESPONSE = "malformed_response"  # the result is not a valid proxy response
     TIMEOUT = "timeout"  # the function ran past its timeout
     THROTTLED = "throttled"  # the function is at its concurrency cap and queue limit
     PAYLOAD_TOO_LARGE = "payload_too_large"  # the request body exceeds the invocation limit
@@ -73,8 +73,8 @@ class GatewayError(Enum):
 # developer guide shows. REST API (payload 1.0): status codes are the defaults
 # of its gateway response types (MISSING_AUTHENTICATION_TOKEN 403,
 # INTEGRATION_TIMEOUT 504, THROTTLED 429, REQUEST_TOO_LARGE 413), and a
-# failed or malformed Lambda proxy answer is a 502.
-# NOTE: the 413 and 503 message texts are from observed API Gateway answers,
+# failed or malformed Lambda proxy response is a 502.
+# NOTE: the 413 and 503 message texts are from observed API Gateway responses,
 # not from its documentation.
 _ERRORS: dict[tuple[GatewayError, str], tuple[int, bytes]] = {
     (GatewayError.NOT_FOUND, "2.0"): (404, b'{"message":"Not Found"}'),
@@ -93,7 +93,7 @@ _ERRORS: dict[tuple[GatewayError, str], tuple[int, bytes]] = {
 
 
 def error_response(kind: GatewayError, payload_version: str) -> HttpResponse:
-    """Build API Gateway's own answer for a failure, as the API of this payload version sends it."""
+    """Build API Gateway's own response to a failure, as the API of this payload version sends it."""
     try:
         status, body = _ERRORS[(kind, payload_version)]
     except KeyError:
@@ -102,34 +102,38 @@ def error_response(kind: GatewayError, payload_version: str) -> HttpResponse:
 
 
 class MalformedResponse(ValueError):
-    """Raised inside the response mappers when a function's answer breaks the proxy format."""
+    """Raised inside the response mappers when a function's response breaks the proxy format."""
 
 
 # --- request side -----------------------------------------------------------
 
-_time_cache: list[Any] = [-1, ""]
+# The last second formatted and its text, replaced as one tuple so that a
+# reader never sees the text of another second.
+_last_request_time: tuple[int, str] = (-1, "")
 
 
 def format_request_time(now_ms: int) -> str:
     """Format a time as API Gateway's requestTime: "04/Mar/2020:19:15:17 +0000" (always UTC)."""
+    global _last_request_time
     second = now_ms // 1000
-    if _time_cache[0] != second:
-        t = time.gmtime(second)
-        # Month names are spelled out here because strftime's %b follows the locale.
-        _time_cache[1] = (
-            f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-        )
-        _time_cache[0] = second
-    return _time_cache[1]
+    cached_second, text = _last_request_time
+    if cached_second == second:
+        return text
+
+    t = time.gmtime(second)
+    # Month names are spelled out here because strftime's %b follows the locale.
+    text = f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    _last_request_time = (second, text)
+    return text
 
 
 def read_headers(scope: dict[str, Any]) -> dict[str, list[str]]:
     """Group the scope's headers by lower-case name, values in arrival order.
 
-    Also sets the X-Forwarded-* headers API Gateway adds, which adapters
-    such as Mangum read to rebuild the request URL: the client address is
-    appended to X-Forwarded-For, and X-Forwarded-Proto and X-Forwarded-Port
-    are set when a proxy in front of Squall has not set them.
+    Also adds the X-Forwarded-* headers that API Gateway adds, because
+    adapters such as Mangum read them to rebuild the request URL. The client
+    address is appended to X-Forwarded-For. X-Forwarded-Proto and
+    X-Forwarded-Port are set unless a proxy in front of Squall set them.
     """
     headers: dict[str, list[str]] = {}
     for raw_name, raw_value in scope.get("headers") or ():
@@ -198,7 +202,7 @@ def domain_name(headers: dict[str, list[str]], scope: dict[str, Any]) -> str:
 
 
 def source_ip(scope: dict[str, Any]) -> str:
-    """Return the address of the TCP peer, as API Gateway's sourceIp holds."""
+    """Return the address of the TCP peer, which is what API Gateway puts in sourceIp."""
     client = scope.get("client")
     # A Unix-socket or test scope has no client; Powertools still needs an IP.
     return client[0] if client else "127.0.0.1"
@@ -249,14 +253,14 @@ def _is_text_media_type(content_type: str) -> bool:
 
 
 def header_name(name: str) -> str:
-    """Return a header name from a function's answer, or raise MalformedResponse."""
+    """Return a header name from a function's response, or raise MalformedResponse."""
     if _HEADER_NAME.fullmatch(name) is None:
         raise MalformedResponse(f"header name {name!r}: expected letters, digits and !#$%&'*+-.^_`|~ only")
     return name
 
 
 def header_value(name: str, value: object) -> str:
-    """Return a header value from a function's answer as text, or raise MalformedResponse."""
+    """Return a header value from a function's response as text, or raise MalformedResponse."""
     if isinstance(value, str):
         text = value
     elif isinstance(value, bool):
@@ -278,7 +282,7 @@ def encode_header(text: str) -> bytes:
 
 
 def decode_body(result: dict[str, Any]) -> bytes:
-    """Return the raw bytes of the answer's body, decoding base64 when flagged."""
+    """Return the raw bytes of the response body, decoding base64 when flagged."""
     body = result.get("body")
     is_base64 = result.get("isBase64Encoded")
     if is_base64 is not None and not isinstance(is_base64, bool):
@@ -296,7 +300,7 @@ def decode_body(result: dict[str, Any]) -> bytes:
 
 
 def status_code(result: dict[str, Any]) -> int:
-    """Return the answer's statusCode, or raise MalformedResponse when it is not an HTTP status."""
+    """Return the response's statusCode, or raise MalformedResponse when it is not an HTTP status."""
     status = result.get("statusCode")
     if isinstance(status, bool) or not isinstance(status, int):
         raise MalformedResponse(f"statusCode: expected an integer from 100 to 599, got {status!r}")
@@ -317,7 +321,7 @@ def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) ->
             has_content_type = True
         encoded.append((encode_header(lower), encode_header(value)))
     if not has_content_type:
-        # NOTE: REST APIs answer application/json when the function sets no
+        # NOTE: REST APIs send application/json when the function sets no
         # content type; Squall assumes HTTP APIs do the same.
         encoded.append(JSON_CONTENT_TYPE)
     encoded.append((b"content-length", str(len(body)).encode()))

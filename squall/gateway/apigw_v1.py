@@ -1,4 +1,4 @@
-"""API Gateway REST API translation: payload format 1.0 events and answers.
+"""API Gateway REST API translation: payload format 1.0 events and responses.
 
 The event follows the REST API Lambda proxy input format: `headers` with the
 last value of each header and `multiValueHeaders` with all of them, the same
@@ -110,30 +110,30 @@ def build_v1_event(
 
 
 def map_v1_response(payload: bytes) -> HttpResponse:
-    """Turn a function's result into the HTTP answer a REST API (payload 1.0) sends.
+    """Turn a function's result into the HTTP response a REST API (payload 1.0) sends.
 
-    The result must be a JSON object with an integer statusCode; headers and
-    multiValueHeaders are merged as API Gateway documents it: a name in both
+    The result must be a JSON object with an integer statusCode. Headers and
+    multiValueHeaders are merged as API Gateway documents: a name in both
     keeps the multiValueHeaders values, plus the headers value when it is not
-    already among them. Anything else is the REST API's 502
+    already among them. Anything else gets the REST API's 502
     {"message": "Internal server error"}.
     """
     try:
         result = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
-        logger.warning("function result is not valid JSON (%s); answering 502", error)
+        logger.warning("function result is not valid JSON (%s); returning 502", error)
         return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
 
     try:
         if not isinstance(result, dict):
             raise MalformedResponse(f"expected a JSON object with a statusCode, got {type(result).__name__}")
-        return _map_proxy_answer(result)
+        return _map_proxy_response(result)
     except MalformedResponse as error:
-        logger.warning("function result is not a valid Lambda proxy answer: %s; answering 502", error)
+        logger.warning("function result is not a valid Lambda proxy response: %s; returning 502", error)
         return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
 
 
-def _map_proxy_answer(result: dict[str, Any]) -> HttpResponse:
+def _map_proxy_response(result: dict[str, Any]) -> HttpResponse:
     status = status_code(result)
 
     single = result.get("headers")

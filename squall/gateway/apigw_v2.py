@@ -1,10 +1,10 @@
-"""API Gateway HTTP API translation: payload format 2.0 events and answers.
+"""API Gateway HTTP API translation: payload format 2.0 events and responses.
 
 The event follows the HTTP API developer guide ("Create AWS Lambda proxy
-integrations for HTTP APIs"): lower-case header names with repeated headers
-joined by commas, cookies in their own list, query parameters joined by
-commas, and `pathParameters`, `stageVariables`, `cookies`,
-`queryStringParameters` and `body` left out when there is nothing to send.
+integrations for HTTP APIs"). Header names are lower-case, and repeated
+headers and query parameters are joined by commas. Cookies go in their own
+list. `pathParameters`, `stageVariables`, `cookies`, `queryStringParameters`
+and `body` are left out when there is nothing to send.
 """
 
 from __future__ import annotations
@@ -105,33 +105,33 @@ def build_v2_event(
 
 
 def map_v2_response(payload: bytes) -> HttpResponse:
-    """Turn a function's result into the HTTP answer an HTTP API (payload 2.0) sends.
+    """Turn a function's result into the HTTP response an HTTP API (payload 2.0) sends.
 
-    A JSON object with a `statusCode` key is read as a proxy answer:
+    A JSON object with a `statusCode` key is read as a proxy response:
     statusCode, headers, cookies (one Set-Cookie header each), body and
     isBase64Encoded. Any other valid JSON result becomes a 200
-    application/json answer whose body is the result's JSON text unchanged,
+    application/json response whose body is the result's JSON text unchanged,
     so a returned string keeps its quotes, as the Lambda function URL guide
-    shows for the same format. Invalid JSON, or a proxy answer with a field
+    shows for the same format. Invalid JSON, or a proxy response with a field
     of the wrong type, is a 500.
     """
     try:
         result = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
-        logger.warning("function result is not valid JSON (%s); answering 500", error)
+        logger.warning("function result is not valid JSON (%s); returning 500", error)
         return error_response(GatewayError.MALFORMED_RESPONSE, "2.0")
 
     if not isinstance(result, dict) or "statusCode" not in result:
         return HttpResponse(200, [JSON_CONTENT_TYPE, (b"content-length", str(len(payload)).encode())], payload)
 
     try:
-        return _map_proxy_answer(result)
+        return _map_proxy_response(result)
     except MalformedResponse as error:
-        logger.warning("function result is not a valid payload 2.0 answer: %s; answering 500", error)
+        logger.warning("function result is not a valid payload 2.0 response: %s; returning 500", error)
         return error_response(GatewayError.MALFORMED_RESPONSE, "2.0")
 
 
-def _map_proxy_answer(result: dict[str, Any]) -> HttpResponse:
+def _map_proxy_response(result: dict[str, Any]) -> HttpResponse:
     status = status_code(result)
     headers: list[tuple[str, str]] = []
 

@@ -122,12 +122,11 @@ def _parse_template(function: str, template: str) -> tuple[list[str | None], lis
 
 
 class Router:
-    """Chooses the function for each HTTP request from a fixed table of routes.
+    """Route table that chooses the function for each HTTP request.
 
-    Fully literal templates are looked up in one dict; the others live in a
+    Fully literal templates are looked up in one dict. The others live in a
     tree of path segments, searched literal-first with backtracking, so the
-    time to match grows with the depth of the path, not with the number of
-    routes.
+    time to match grows with the depth of the path, not the number of routes.
     """
 
     def __init__(self, routes: Iterable[tuple[str, HttpEvent]]) -> None:
@@ -192,7 +191,7 @@ class Router:
 
     @property
     def default_payload(self) -> str:
-        """The payload version whose error answers suit a request no route matches.
+        """The payload version whose error responses suit a request no route matches.
 
         "1.0" when every route is a REST API (1.0) route, otherwise "2.0".
         """

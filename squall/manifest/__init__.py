@@ -86,7 +86,10 @@ def load_manifest_file(path: Path) -> ServiceSpec:
         spec = parse_squall_yml(read_yaml(source, StrictLoader), source)
     logger.debug(
         "loaded %s: service %r with %d functions and %d warnings",
-        source.display, spec.service, len(spec.functions), len(spec.warnings),
+        source.display,
+        spec.service,
+        len(spec.functions),
+        len(spec.warnings),
     )
     return spec
 

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -113,8 +113,12 @@ def _construct_cloudformation_tag(
         value = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unexpected YAML node for the tag !{suffix}", node.start_mark
+        )
     return CloudFormationTag(suffix, value)
 
 
@@ -155,7 +159,7 @@ class _ProviderDefaults:
     environment: dict[str, str]
 
 
-def _has_variable(value: Any) -> bool:
+def _has_variable(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and "${" in value
 
 
@@ -175,15 +179,19 @@ def parse_serverless_yml(document: Any, source: ManifestSource) -> ServiceSpec:
     if not isinstance(functions_value, dict) or not functions_value:
         raise source.error(
             ("functions",),
-            expected("a mapping of function names to function settings, with at least one",
-                     functions_value),
+            expected(
+                "a mapping of function names to function settings, with at least one",
+                functions_value,
+            ),
         )
 
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     for name, settings in functions_value.items():
         if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
-            raise source.error(("functions",), expected(f"function names of {FUNCTION_NAME_RULE}", name))
+            raise source.error(
+                ("functions",), expected(f"function names of {FUNCTION_NAME_RULE}", name)
+            )
         function, function_routes = _read_function(source, name, settings, defaults, warnings)
         functions[name] = function
         routes.extend(function_routes)
@@ -207,7 +215,9 @@ def _read_service(source: ManifestSource, document: dict[Any, Any], warnings: _W
         warnings.variable_used_as_written(("service",), service)
         return service
     if not isinstance(service, str) or not SERVICE_NAME_RE.match(service):
-        raise source.error(("service",), expected(f"a service name of {SERVICE_NAME_RULE}", service))
+        raise source.error(
+            ("service",), expected(f"a service name of {SERVICE_NAME_RULE}", service)
+        )
     return service
 
 
@@ -216,7 +226,9 @@ def _read_provider(source: ManifestSource, provider: Any, warnings: _Warnings) -
     if provider is None:
         provider = {}
     if not isinstance(provider, dict):
-        raise source.error(key, expected("a mapping of provider settings, such as name: aws", provider))
+        raise source.error(
+            key, expected("a mapping of provider settings, such as name: aws", provider)
+        )
     warnings.unsupported_keys(key, provider, _PROVIDER_KEYS)
 
     name = provider.get("name", "aws")
@@ -227,14 +239,24 @@ def _read_provider(source: ManifestSource, provider: Any, warnings: _Warnings) -
 
     runtime = _read_runtime(source, (*key, "runtime"), provider.get("runtime", DEFAULT_RUNTIME))
     memory_mb = _read_whole_number(
-        source, (*key, "memorySize"), provider.get("memorySize", SERVERLESS_DEFAULT_MEMORY_MB),
-        MIN_MEMORY_MB, MAX_MEMORY_MB, _MEMORY_RULE,
+        source,
+        (*key, "memorySize"),
+        provider.get("memorySize", SERVERLESS_DEFAULT_MEMORY_MB),
+        MIN_MEMORY_MB,
+        MAX_MEMORY_MB,
+        _MEMORY_RULE,
     )
     timeout_s = _read_whole_number(
-        source, (*key, "timeout"), provider.get("timeout", SERVERLESS_DEFAULT_TIMEOUT_S),
-        1, MAX_TIMEOUT_S, _TIMEOUT_RULE,
+        source,
+        (*key, "timeout"),
+        provider.get("timeout", SERVERLESS_DEFAULT_TIMEOUT_S),
+        1,
+        MAX_TIMEOUT_S,
+        _TIMEOUT_RULE,
     )
-    environment = _read_environment(source, (*key, "environment"), provider.get("environment"), warnings)
+    environment = _read_environment(
+        source, (*key, "environment"), provider.get("environment"), warnings
+    )
     return _ProviderDefaults(runtime, memory_mb, timeout_s, environment)
 
 
@@ -247,7 +269,9 @@ def _read_function(
 ) -> tuple[FunctionSpec, list[Route]]:
     key: KeyPath = ("functions", name)
     if not isinstance(settings, dict):
-        raise source.error(key, expected("a mapping of function settings with at least a handler", settings))
+        raise source.error(
+            key, expected("a mapping of function settings with at least a handler", settings)
+        )
     warnings.unsupported_keys(key, settings, _FUNCTION_KEYS)
 
     handler = settings.get("handler")
@@ -264,8 +288,12 @@ def _read_function(
     memory_mb = defaults.memory_mb
     if "memorySize" in settings:
         memory_mb = _read_whole_number(
-            source, (*key, "memorySize"), settings["memorySize"],
-            MIN_MEMORY_MB, MAX_MEMORY_MB, _MEMORY_RULE,
+            source,
+            (*key, "memorySize"),
+            settings["memorySize"],
+            MIN_MEMORY_MB,
+            MAX_MEMORY_MB,
+            _MEMORY_RULE,
         )
     timeout_s = defaults.timeout_s
     if "timeout" in settings:
@@ -277,23 +305,7 @@ def _read_function(
         source, (*key, "environment"), settings.get("environment"), warnings
     )
 
-    reserved: int | None = None
-    if settings.get("reservedConcurrency") is not None:
-        reserved = _read_whole_number(
-            source, (*key, "reservedConcurrency"), settings["reservedConcurrency"], 0, None, _COUNT_RULE
-        )
-    provisioned = 0
-    if settings.get("provisionedConcurrency") is not None:
-        provisioned = _read_whole_number(
-            source, (*key, "provisionedConcurrency"), settings["provisionedConcurrency"],
-            0, None, _COUNT_RULE,
-        )
-    if reserved is not None and provisioned > reserved:
-        raise source.error(
-            (*key, "provisionedConcurrency"),
-            expected(f"at most reservedConcurrency ({reserved})", provisioned),
-        )
-
+    reserved, provisioned = _read_concurrency(source, key, settings)
     routes = _read_events(source, name, settings.get("events"), warnings)
     function = FunctionSpec(
         name=name,
@@ -307,6 +319,38 @@ def _read_function(
         runtime=runtime,
     )
     return function, routes
+
+
+def _read_concurrency(
+    source: ManifestSource, key: KeyPath, settings: dict[Any, Any]
+) -> tuple[int | None, int]:
+    """Return a function's reserved concurrency (None: no cap) and provisioned instances."""
+    reserved: int | None = None
+    if settings.get("reservedConcurrency") is not None:
+        reserved = _read_whole_number(
+            source,
+            (*key, "reservedConcurrency"),
+            settings["reservedConcurrency"],
+            0,
+            None,
+            _COUNT_RULE,
+        )
+    provisioned = 0
+    if settings.get("provisionedConcurrency") is not None:
+        provisioned = _read_whole_number(
+            source,
+            (*key, "provisionedConcurrency"),
+            settings["provisionedConcurrency"],
+            0,
+            None,
+            _COUNT_RULE,
+        )
+    if reserved is not None and provisioned > reserved:
+        raise source.error(
+            (*key, "provisionedConcurrency"),
+            expected(f"at most reservedConcurrency ({reserved})", provisioned),
+        )
+    return reserved, provisioned
 
 
 def _read_runtime(source: ManifestSource, key: KeyPath, runtime: Any) -> str:
@@ -338,7 +382,9 @@ def _read_environment(
         )
         return {}
     if not isinstance(variables, dict):
-        raise source.error(key, expected("a mapping of environment variable names to values", variables))
+        raise source.error(
+            key, expected("a mapping of environment variable names to values", variables)
+        )
 
     environment: dict[str, str] = {}
     for name, value in variables.items():
@@ -392,7 +438,9 @@ def _split_method_and_path(source: ManifestSource, key: KeyPath, config: Any) ->
     """Split the string form of an event ("GET /hello") or read its mapping form."""
     if isinstance(config, str):
         if _has_variable(config):
-            raise source.error(key, expected('"METHOD path", such as "GET /hello"' + _UNRESOLVED, config))
+            raise source.error(
+                key, expected('"METHOD path", such as "GET /hello"' + _UNRESOLVED, config)
+            )
         parts = config.split()
         if len(parts) != 2:
             raise source.error(key, expected('"METHOD path", such as "GET /hello"', config))
@@ -442,7 +490,9 @@ def _read_rest_event(
         warnings.unsupported_keys(key, config, _HTTP_EVENT_KEYS)
     return [
         HttpEvent(
-            method=_read_method(source, _field_key(key, config, "method"), method, star_means_any=False),
+            method=_read_method(
+                source, _field_key(key, config, "method"), method, star_means_any=False
+            ),
             # Serverless removes a trailing "/" from REST API paths.
             path=_read_path(source, _field_key(key, config, "path"), path, strip_trailing=True),
             payload=REST_PAYLOAD,

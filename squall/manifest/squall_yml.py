@@ -235,21 +235,23 @@ def _explain(error: ValidationError) -> tuple[KeyPath, str]:
     """Turn one schema error into the key path it is about and a message."""
     key: KeyPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
+    required: Any = error.validator_value
 
     if error.validator == "additionalProperties" and "properties" in schema:
         valid = list(schema["properties"])
-        unknown = next(name for name in error.instance if name not in schema["properties"])
+        unknown = next(name for name in instance if name not in schema["properties"])
         close = difflib.get_close_matches(unknown, valid, n=1)
         hint = f' (did you mean "{close[0]}"?)' if close else ""
         return (*key, unknown), f"unknown key{hint}, expected one of: {', '.join(valid)}"
 
     if error.validator == "required":
-        missing = next(name for name in error.validator_value if name not in error.instance)
-        wanted = schema["properties"][missing]["x-expected"]
-        return (*key, missing), f"missing, expected {wanted}"
+        missing = next(name for name in required if name not in instance)
+        valid_form = schema["properties"][missing]["x-expected"]
+        return (*key, missing), f"missing, expected {valid_form}"
 
     if "x-expected" in schema:
-        return key, expected(schema["x-expected"], error.instance)
+        return key, expected(schema["x-expected"], instance)
     return key, error.message
 
 

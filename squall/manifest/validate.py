@@ -46,8 +46,8 @@ HANDLER_RE = re.compile(HANDLER_PATTERN)
 
 PATH_PARAMETER_RULE = "a letter or underscore followed by letters, digits, underscores or hyphens"
 _PATH_PARAMETER_RE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_-]*)(\+?)\}$")
-# The characters RFC 3986 allows in a path segment, apart from the "%" of an
-# escape, which is allowed as it stands.
+# The characters RFC 3986 allows in a path segment. A "%" is accepted without
+# checking that two hex digits follow it.
 _LITERAL_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
 
 _MAX_SHOWN_CHARS = 60
@@ -98,9 +98,9 @@ def describe(value: Any) -> str:
     return str(value)
 
 
-def expected(what: str, value: Any) -> str:
-    """Phrase a message as "expected <what>, got <value>"."""
-    return f"expected {what}, got {describe(value)}"
+def expected(valid: str, value: Any) -> str:
+    """Phrase a message as "expected <what is valid>, got <value>"."""
+    return f"expected {valid}, got {describe(value)}"
 
 
 # YAML reading ---------------------------------------------------------------
@@ -152,11 +152,14 @@ def read_yaml(source: ManifestSource, loader: type[yaml.SafeLoader] = StrictLoad
         return yaml.load(data, Loader=loader)  # noqa: S506 - loader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "syntax error"
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = ", ".join(text for text in (exc.context, exc.problem) if text) or "syntax error"
         raise source.error((), f"invalid YAML{where}: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        raise source.error(
+            (), f"invalid text at byte {exc.position}: {exc.reason}, expected UTF-8 or UTF-16"
+        ) from None
     except yaml.YAMLError as exc:
-        # ReaderError (bytes that are not UTF-8 or UTF-16) carries no mark.
         raise source.error((), f"invalid YAML: {exc}") from None
 
 
@@ -263,7 +266,12 @@ def _route_shape(event: HttpEvent) -> tuple[str, str]:
     segments = []
     for segment in event.path.split("/"):
         match = _PATH_PARAMETER_RE.match(segment)
-        segments.append(("{+}" if match.group(2) else "{}") if match else segment)
+        if match is None:
+            segments.append(segment)
+        elif match.group(2):
+            segments.append("{+}")
+        else:
+            segments.append("{}")
     return event.method, "/".join(segments)
 
 

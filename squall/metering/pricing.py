@@ -24,10 +24,12 @@ class PriceTable:
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("PriceTable: name: expected a non-empty name, got ''")
-        for field, value in (("per_gb_second", self.per_gb_second), ("per_request", self.per_request)):
+        prices = (("per_gb_second", self.per_gb_second), ("per_request", self.per_request))
+        for field, value in prices:
             if not math.isfinite(value) or value < 0:
                 raise ValueError(
-                    f"PriceTable {self.name!r}: {field}: expected a finite price >= 0, got {value!r}"
+                    f"PriceTable {self.name!r}: {field}: expected a finite price >= 0,"
+                    f" got {value!r}"
                 )
 
     def cost(self, requests: int, gb_seconds: float) -> float:
@@ -47,7 +49,7 @@ class PriceTable:
 # Modal's "How much is AWS Lambda?", May 2025), not in AWS's rendered table.
 AWS_LAMBDA_X86 = PriceTable(
     per_gb_second=0.0000166667,
-    per_request=0.20 / 1_000_000,
+    per_request=0.0000002,  # USD 0.20 per million requests
     name="aws-lambda-x86-us-east-1",
 )
 

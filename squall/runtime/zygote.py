@@ -144,7 +144,10 @@ def main() -> None:
             _reap(control)
         if control_fd not in readable:
             continue
-        message, fds, _, _ = socket.recv_fds(control, 65536, 2)
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 65536, 2)
+        except ConnectionResetError:
+            return
         if not message:
             return  # the server closed the control socket: stop
         request = json.loads(message)

@@ -1,6 +1,6 @@
 """Squall's storage: invocation records, logs and the registry of deployed services.
 
-`base` holds the interfaces and the background writer that keeps storage off
+`base` contains the interfaces and the background writer that keeps storage off
 the event loop; `sqlite` is the embedded implementation.
 """
 

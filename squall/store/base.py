@@ -173,7 +173,7 @@ class BatchSink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class WriterCounters:
-    """What a `BackgroundWriter` has done since it was created."""
+    """Queue lengths and row counts of a `BackgroundWriter` since it was created."""
 
     queued_records: int
     queued_logs: int
@@ -203,6 +203,9 @@ class BackgroundWriter:
     keep queuing past the bound, with a warning, up to `max_queued_records`.
     Past that hard limit a new record is rejected, counted and logged as an
     error, so that a backend that stays down cannot exhaust the memory.
+
+    NOTE: the bound counts rows, not bytes, so a queue of very large log
+    entries can still take much memory before any entry is evicted.
     """
 
     def __init__(
@@ -258,7 +261,7 @@ class BackgroundWriter:
     # -- called from any thread, usually the event loop ---------------------
 
     def add_record(self, record: InvocationRecord) -> None:
-        """Queue a record; takes one uncontended lock and never touches the backend."""
+        """Queue a record under a brief lock; never touches the backend."""
         with self._lock:
             self._check_accepting("invocation record", record.request_id)
             self._last_seq += 1
@@ -269,7 +272,7 @@ class BackgroundWriter:
             self._wake_writer(queued)
 
     def add_log(self, entry: LogEntry) -> None:
-        """Queue a log entry; takes one uncontended lock and never touches the backend."""
+        """Queue a log entry under a brief lock; never touches the backend."""
         with self._lock:
             self._check_accepting("log entry", entry.request_id)
             self._last_seq += 1
@@ -450,9 +453,9 @@ class BackgroundWriter:
         """Wait for rows and take up to one batch of each kind; None means stop."""
         with self._lock:
             self._work_ready.wait_for(
-                lambda: self._records or self._logs or self._state is WriterState.CLOSED
+                lambda: self._records or self._logs or self._stop_requested()
             )
-            if self._state is WriterState.CLOSED:
+            if self._stop_requested():
                 return None
 
             # Step 1: let a batch build up, unless someone is waiting on a flush.
@@ -462,13 +465,16 @@ class BackgroundWriter:
                 or len(self._records) + len(self._logs) >= self._batch_rows,
                 timeout=self._flush_interval_s,
             )
-            if self._state is WriterState.CLOSED:
+            if self._stop_requested():
                 return None
 
             # Step 2: take at most one batch of each kind, oldest first.
             records = _take(self._records, self._batch_rows)
             logs = _take(self._logs, self._batch_rows)
             return records, logs
+
+    def _stop_requested(self) -> bool:
+        return self._state is WriterState.CLOSED
 
     def _mark_done(self) -> None:
         # Every row older than the oldest one still queued has been taken
@@ -523,7 +529,7 @@ class BackgroundWriter:
 
     def _give_up_retrying(self) -> bool:
         with self._lock:
-            return self._state is WriterState.CLOSED
+            return self._stop_requested()
 
     def _write_one_at_a_time(
         self, sink: BatchSink, records: list[InvocationRecord], logs: list[LogEntry]
@@ -556,17 +562,18 @@ class BackgroundWriter:
         with self._lock:
             self._failed_records += len(records)
             self._failed_logs += len(logs)
-        request_ids = [row.request_id for row in [*records, *logs]]
-        shown = ", ".join(request_ids[:_MAX_IDS_IN_MESSAGE])
+        request_ids = [record.request_id for record in records]
+        request_ids += [entry.request_id for entry in logs]
+        ids_text = ", ".join(request_ids[:_MAX_IDS_IN_MESSAGE])
         if len(request_ids) > _MAX_IDS_IN_MESSAGE:
-            shown += f", and {len(request_ids) - _MAX_IDS_IN_MESSAGE} more"
+            ids_text += f", and {len(request_ids) - _MAX_IDS_IN_MESSAGE} more"
         logger.error(
             "store %s: dropped %d invocation records and %d log entries that could not"
             " be written (request ids: %s): %r",
             self.name,
             len(records),
             len(logs),
-            shown,
+            ids_text,
             error,
         )
 
@@ -580,7 +587,10 @@ def _take(queue: collections.deque[tuple[int, _Row]], limit: int) -> list[_Row]:
 
 
 class _DropReporter:
-    """Logs queue evictions and rejections at most once per `_REPORT_INTERVAL_S`."""
+    """Logger of queue evictions and rejections.
+
+    It logs at most once per `_REPORT_INTERVAL_S`, and once more on close.
+    """
 
     def __init__(self, store_name: str, max_queued_rows: int) -> None:
         self._store_name = store_name
@@ -595,10 +605,14 @@ class _DropReporter:
         over_bound = counters.queued_records > self._max_queued_rows
         if not new_logs and not new_records and not over_bound:
             return
+
         now = time.monotonic()
         if not final and now - self._last_report < _REPORT_INTERVAL_S:
             return
         self._last_report = now
+        self._reported_logs = counters.dropped_logs
+        self._reported_records = counters.dropped_records
+
         if over_bound:
             logger.warning(
                 "store %s: %d invocation records queued, past the queue bound of %d rows;"
@@ -607,8 +621,6 @@ class _DropReporter:
                 counters.queued_records,
                 self._max_queued_rows,
             )
-        self._reported_logs = counters.dropped_logs
-        self._reported_records = counters.dropped_records
         if new_logs:
             logger.warning(
                 "store %s: write queue full, dropped the %d oldest queued log entries"

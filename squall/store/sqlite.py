@@ -90,14 +90,16 @@ _MIGRATIONS: tuple[str, ...] = (
 
 # How long a connection waits for another connection's lock before SQLite
 # reports SQLITE_BUSY. The writer retries after that, so this only bounds one
-# attempt; readers never wait in WAL mode.
+# attempt. In WAL mode readers do not wait for the writer.
 _BUSY_TIMEOUT_S = 1.0
 
 _RECORD_COLUMNS = (
     "request_id, function, version, trigger, started_at, duration_ms, billed_ms,"
     " memory_mb, max_memory_mb, init_ms, cold, outcome, error_type"
 )
-_INSERT_RECORD = f"INSERT INTO invocation_records ({_RECORD_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_INSERT_RECORD = (
+    f"INSERT INTO invocation_records ({_RECORD_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+)
 _INSERT_LOG = "INSERT INTO logs (function, request_id, time, text) VALUES (?, ?, ?, ?)"
 
 _RecordRow = tuple[
@@ -110,6 +112,9 @@ class SqliteStore:
 
     `path` must name a file on a local disk, because WAL needs shared memory
     between connections. The parent folder is created on `start()`.
+
+    NOTE: nothing deletes old records or logs yet, so the file grows until
+    someone prunes it.
     """
 
     def __init__(
@@ -207,7 +212,7 @@ class SqliteStore:
         """Return the background writer's queue lengths and drop counters."""
         return self._writer.counters()
 
-    # -- writes: queued, never blocking -------------------------------------
+    # -- writes: queued, never waiting for the database --------------------
 
     def add_record(self, record: InvocationRecord) -> None:
         """Queue a record; the writer thread commits it within `flush_interval_s`."""
@@ -484,7 +489,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _split_statements(script: str) -> list[str]:
-    # sqlite3.complete_statement tells where a statement really ends, so a
+    # sqlite3.complete_statement reports where a statement really ends, so a
     # semicolon inside a comment or a string does not split it.
     statements: list[str] = []
     pending = ""

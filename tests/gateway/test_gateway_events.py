@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 
 from squall.gateway.apigw import build_event, build_v1_event, build_v2_event
+from squall.gateway.apigw_common import format_request_time
 from squall.gateway.router import RouteMatch, Router
 from squall.manifest.spec import HttpEvent
 
@@ -102,7 +103,7 @@ def shape_differences(
     nullable: set[str] = frozenset(),  # type: ignore[assignment]
     prefix: str = "",
 ) -> list[str]:
-    """List every key path where `built` lacks a key of `sample` or holds another JSON type.
+    """List every key path where `built` lacks a key of `sample` or has another JSON type there.
 
     Objects are compared key by key at every depth, except the DATA_MAPS,
     whose keys are request data. Null in the sample accepts any value;
@@ -532,3 +533,17 @@ def test_ipv6_client_parses_with_powertools() -> None:
 
     assert str(APIGatewayProxyEventV2Model(**v2).requestContext.http.sourceIp) == "::1/128"
     assert str(APIGatewayProxyEventModel(**v1).requestContext.identity.sourceIp) == "::1/128"
+
+
+@pytest.mark.parametrize(
+    ("epoch_ms", "text"),
+    [
+        (0, "01/Jan/1970:00:00:00 +0000"),
+        (1583349317135, "04/Mar/2020:19:15:17 +0000"),  # the pair in the REST API sample event
+        (1703980799999, "30/Dec/2023:23:59:59 +0000"),
+        (1703980800000, "31/Dec/2023:00:00:00 +0000"),
+    ],
+)
+def test_request_time_format(epoch_ms: int, text: str) -> None:
+    assert format_request_time(epoch_ms) == text
+    assert format_request_time(epoch_ms) == text  # the cached value

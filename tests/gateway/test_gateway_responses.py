@@ -1,4 +1,4 @@
-"""Function results mapped to HTTP answers, and the gateway's own error answers."""
+"""Function results mapped to HTTP responses, and the gateway's own error responses."""
 
 from __future__ import annotations
 
@@ -48,10 +48,10 @@ def encode(result: Any) -> bytes:
         (b"42", b"42"),
         (b"null", b"null"),
         (b"true", b"true"),
-        (b'{"status": 404, "body": "not a proxy answer"}', b'{"status": 404, "body": "not a proxy answer"}'),
+        (b'{"status": 404, "body": "not a proxy response"}', b'{"status": 404, "body": "not a proxy response"}'),
     ],
 )
-def test_v2_inferred_answer(payload: bytes, body: bytes) -> None:
+def test_v2_inferred_response(payload: bytes, body: bytes) -> None:
     response = map_v2_response(payload)
 
     assert response.status == 200
@@ -115,7 +115,7 @@ def test_v2_inferred_answer(payload: bytes, body: bytes) -> None:
         ),
     ],
 )
-def test_v2_proxy_answer(
+def test_v2_proxy_response(
     result: dict[str, Any], status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
     response = map_v2_response(encode(result))
@@ -148,7 +148,7 @@ def test_v2_proxy_answer(
         b'{"statusCode": 200, "body": "x", "isBase64Encoded": "yes"}',
     ],
 )
-def test_v2_malformed_answer_is_500(payload: bytes) -> None:
+def test_v2_malformed_response_is_500(payload: bytes) -> None:
     response = map_v2_response(payload)
 
     assert (response.status, response.body) == V2_ERROR
@@ -215,7 +215,7 @@ def test_v2_malformed_answer_is_500(payload: bytes) -> None:
         ),
     ],
 )
-def test_v1_proxy_answer(
+def test_v1_proxy_response(
     result: dict[str, Any], status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> None:
     response = map_v1_response(encode(result))
@@ -251,7 +251,7 @@ def test_v1_proxy_answer(
         b'{"statusCode": 200, "isBase64Encoded": 1}',
     ],
 )
-def test_v1_malformed_answer_is_502(payload: bytes) -> None:
+def test_v1_malformed_response_is_502(payload: bytes) -> None:
     response = map_v1_response(payload)
 
     assert (response.status, response.body) == V1_ERROR

@@ -1,0 +1,100 @@
+"""Fixtures shared by the integration tests: a real `squall up` on an ephemeral port."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFORMANCE = REPO.parent / "shared" / "conformance"
+SERVER_START_TIMEOUT_S = 60.0
+_SERVING = re.compile(r"serving .* on (http://\S+)")
+
+
+@dataclass
+class RunningServer:
+    """A `squall up` process and what the tests need to reach it."""
+
+    process: subprocess.Popen[str]
+    endpoint: str
+    data: Path
+    output: list[str] = field(default_factory=list)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(folder: Path, data: Path, *extra: str, env: dict[str, str] | None = None) -> RunningServer:
+    """Start `squall up FOLDER --port 0` and wait for the line that names its address."""
+    command = [sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--data", str(data), *extra]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    lines: list[str] = []
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=deadline - time.monotonic()):
+            break
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = _SERVING.search(line)
+        if found:
+            server = RunningServer(process, found.group(1), data, lines)
+            _drain_in_background(process, lines)
+            return server
+    process.kill()
+    process.wait()
+    raise RuntimeError("squall up did not start:\n" + "".join(lines))
+
+
+def _drain_in_background(process: subprocess.Popen[str], lines: list[str]) -> None:
+    # The server keeps logging; reading its output stops the pipe from filling.
+    import threading
+
+    def drain() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+
+    threading.Thread(target=drain, daemon=True).start()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator:
+    """Start servers on demand; every one is stopped when the test ends."""
+    servers: list[RunningServer] = []
+
+    def _serve(folder: Path, *extra: str, env: dict[str, str] | None = None) -> RunningServer:
+        server = start_server(folder, tmp_path / f"data{len(servers)}", *extra, env=env)
+        servers.append(server)
+        return server
+
+    yield _serve
+    for server in servers:
+        server.stop()

@@ -1,0 +1,23 @@
+import os
+import time
+
+calls = 0
+
+
+def count(event, context):
+    global calls
+    calls += 1
+    return {"pid": os.getpid(), "calls": calls}
+
+
+def sleep(event, context):
+    time.sleep(event.get("seconds", 0.5))
+    return {"pid": os.getpid()}
+
+
+def environment(event, context):
+    return dict(os.environ)
+
+
+def crash(event, context):
+    os._exit(1)

@@ -1,0 +1,224 @@
+"""The dispatcher with real zygotes and instances, without the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from squall.dispatcher.dispatcher import Dispatcher, Invocation, NodeSettings, billed_ms
+from squall.dispatcher.instance import describe_exit
+from squall.errors import FunctionNotFound, Throttled
+from squall.manifest.spec import FunctionSpec, ServiceSpec
+from squall.metering.records import InvocationRecord, LogEntry, Outcome
+
+APP = Path(__file__).parent / "apps" / "basic"
+POLL_LIMIT_S = 20.0
+
+
+def service(*functions: FunctionSpec, name: str = "basic") -> ServiceSpec:
+    return ServiceSpec(
+        service=name, root=APP, manifest_path=APP / "squall.yml", functions={f.name: f for f in functions}
+    )
+
+
+class Sinks:
+    def __init__(self) -> None:
+        self.records: list[InvocationRecord] = []
+        self.logs: list[LogEntry] = []
+
+
+@pytest.fixture
+async def make_dispatcher(tmp_path: Path) -> AsyncIterator[Callable[..., Dispatcher]]:
+    made: list[Dispatcher] = []
+
+    def make(**settings: object) -> Dispatcher:
+        sinks = Sinks()
+        dispatcher = Dispatcher(NodeSettings(data_dir=tmp_path / f"d{len(made)}", **settings), sinks.records.append, sinks.logs.append)
+        dispatcher.sinks = sinks  # type: ignore[attr-defined]
+        dispatcher.start()
+        made.append(dispatcher)
+        return dispatcher
+
+    yield make
+    for dispatcher in made:
+        await dispatcher.close()
+
+
+async def call(dispatcher: Dispatcher, name: str, payload: dict | None = None) -> dict:
+    result = await dispatcher.invoke(Invocation(name, orjson.dumps(payload or {}), "test"))
+    assert result.error_type is None, result.payload
+    return orjson.loads(result.payload)
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + POLL_LIMIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "init_ms", "expected"),
+    [(0.2, None, 1), (1.0, None, 1), (1.01, None, 2), (10.5, 2.2, 13), (0.0, 0.0, 1)],
+)
+def test_billed_ms_rounds_up(duration_ms: float, init_ms: float | None, expected: int) -> None:
+    assert billed_ms(duration_ms, init_ms) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (0, "Runtime exited without providing a reason"),
+        (3 << 8, "Runtime exited with error: exit status 3"),
+        (signal.SIGKILL, "Runtime exited with error: signal: killed"),
+        (signal.SIGSEGV, "Runtime exited with error: signal: segmentation fault"),
+        (None, "Runtime exited without providing a reason"),
+    ],
+)
+def test_describe_exit_words_like_lambda(status: int | None, message: str) -> None:
+    assert describe_exit(status) == message
+
+
+async def test_warm_instance_is_reused(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="count", handler="handlers.count")))
+
+    first = await call(dispatcher, "count")
+    second = await call(dispatcher, "count")
+
+    assert second["pid"] == first["pid"]
+    assert second["calls"] == 2
+    assert [r.cold for r in dispatcher.sinks.records] == [True, False]
+
+
+async def test_unknown_function_is_not_found(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    with pytest.raises(FunctionNotFound):
+        await dispatcher.invoke(Invocation("nope", b"{}", "test"))
+
+
+async def test_environment_is_not_inherited(make_dispatcher: Callable[..., Dispatcher], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SQUALL_SERVER_ONLY", "leak")
+    dispatcher = make_dispatcher()
+    spec = FunctionSpec(name="env", handler="handlers.environment", environment={"COLOUR": "blue"}, memory_mb=256)
+    await dispatcher.deploy(service(spec))
+
+    environment = await call(dispatcher, "env")
+
+    assert "SQUALL_SERVER_ONLY" not in environment
+    assert environment["COLOUR"] == "blue"
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"] == "env"
+    assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert environment["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert environment["AWS_LAMBDA_LOG_STREAM_NAME"].split("]")[0].endswith("[$LATEST")
+    assert Path(environment["TMPDIR"]).is_dir()
+
+
+async def test_reserved_concurrency_throttles_past_queue(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=1, max_queue=0)
+    await dispatcher.deploy(service(spec))
+
+    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 1.0}))
+    await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
+
+    with pytest.raises(Throttled):
+        await dispatcher.invoke(Invocation("sleep", b'{"seconds": 0}', "test"))
+    await running
+    assert dispatcher.sinks.records[0].outcome is Outcome.THROTTLED
+
+
+async def test_queued_call_waits_for_instance(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=1, max_queue=5)
+    await dispatcher.deploy(service(spec))
+
+    results = await asyncio.gather(*(call(dispatcher, "sleep", {"seconds": 0.2}) for _ in range(4)))
+
+    assert len({r["pid"] for r in results}) == 1
+    assert sum(r.cold for r in dispatcher.sinks.records) == 1
+
+
+async def test_idle_instance_reaped_after_keep_alive(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(reap_interval_s=0.05)
+    await dispatcher.deploy(service(FunctionSpec(name="count", handler="handlers.count", keep_alive_s=1)))
+
+    first = await call(dispatcher, "count")
+    assert dispatcher.pools["count"].idle_count == 1
+    await wait_until(lambda: dispatcher.pools["count"].idle_count == 0)
+
+    second = await call(dispatcher, "count")
+    assert second["pid"] != first["pid"]
+
+
+async def test_provisioned_instance_survives_keep_alive_and_crash(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(reap_interval_s=0.05)
+    spec = FunctionSpec(name="count", handler="handlers.count", keep_alive_s=1, provisioned=1)
+    await dispatcher.deploy(service(spec))
+    pool = dispatcher.pools["count"]
+    assert pool.idle_count == 1
+
+    first = await call(dispatcher, "count")
+    await asyncio.sleep(1.5)  # longer than the keep-alive: a provisioned instance must stay
+    assert pool.idle_count == 1
+    again = await call(dispatcher, "count")
+    assert again["pid"] == first["pid"]
+
+    os.kill(first["pid"], signal.SIGKILL)
+    await wait_until(lambda: pool.idle_count == 1 and first["pid"] not in pool.pids())
+    replaced = await call(dispatcher, "count")
+    assert replaced["pid"] != first["pid"]
+
+
+async def test_memory_budget_evicts_idle_instance_of_other_function(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(memory_budget_mb=256)
+    await dispatcher.deploy(
+        service(*(FunctionSpec(name=n, handler="handlers.count", memory_mb=128) for n in ("a", "b", "c")))
+    )
+
+    await call(dispatcher, "a")
+    await call(dispatcher, "b")
+    assert dispatcher.budget.used_mb == 256
+    await call(dispatcher, "c")
+
+    assert dispatcher.pools["a"].idle_count == 0  # the least recently used one went
+    assert dispatcher.pools["b"].idle_count == 1
+    assert dispatcher.pools["c"].idle_count == 1
+    assert dispatcher.budget.used_mb <= 256
+
+
+async def test_crash_replaces_instance(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(
+        service(FunctionSpec(name="crash", handler="handlers.crash"), FunctionSpec(name="count", handler="handlers.count"))
+    )
+
+    result = await dispatcher.invoke(Invocation("crash", b"{}", "test"))
+
+    assert result.error_type == "Runtime.ExitError"
+    assert orjson.loads(result.payload)["errorMessage"].endswith("Runtime exited with error: exit status 1")
+    await wait_until(lambda: dispatcher.pools["crash"].live_count == 0)
+    assert (await call(dispatcher, "count"))["calls"] == 1
+
+
+async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    spec = FunctionSpec(name="sleep", handler="handlers.sleep")
+    await dispatcher.deploy(service(spec))
+
+    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 0.5}))
+    await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
+    old_pool = dispatcher.pools["sleep"]
+    await dispatcher.deploy(service(spec))
+
+    assert dispatcher.pools["sleep"] is not old_pool
+    assert "pid" in await running
+    await asyncio.wait_for(old_pool.wait_stopped(), POLL_LIMIT_S)

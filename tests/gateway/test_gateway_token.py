@@ -1,0 +1,81 @@
+"""The token that guards the management and Invoke APIs of a server bound beyond loopback."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from squall.gateway.app import GatewayApp
+from squall.gateway.router import Router
+from squall.server import is_loopback, load_or_create_token
+
+TOKEN = "s3cret-token"
+
+
+def fake_platform() -> SimpleNamespace:
+    dispatcher = SimpleNamespace(pools={}, services={}, arn=lambda name: f"arn:aws:lambda:us-east-1:000000000000:function:{name}")
+    return SimpleNamespace(dispatcher=dispatcher, router=Router([]))
+
+
+def client(token: str | None) -> httpx.AsyncClient:
+    app = GatewayApp(fake_platform(), token)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squall.test")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({"Authorization": f"Basic {TOKEN}"}, 401),
+        ({"Authorization": f"Bearer {TOKEN}"}, 200),
+        ({"Authorization": f"bearer {TOKEN}"}, 200),
+    ],
+)
+async def test_management_api_needs_token(headers: dict[str, str], status: int) -> None:
+    async with client(TOKEN) as http:
+        answer = await http.get("/_squall/api/health", headers=headers)
+    assert answer.status_code == status
+    if status == 401:
+        assert "token" in answer.json()["error"]["message"]
+
+
+async def test_invoke_api_without_token_is_rejected_as_aws_does() -> None:
+    async with client(TOKEN) as http:
+        answer = await http.post("/2015-03-31/functions/greet/invocations", content=b"{}")
+    assert answer.status_code == 403
+    assert answer.headers["x-amzn-errortype"] == "UnrecognizedClientException"
+
+
+async def test_no_token_needed_on_loopback() -> None:
+    async with client(None) as http:
+        answer = await http.get("/_squall/api/health")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok"
+
+
+async def test_function_routes_need_no_token() -> None:
+    async with client(TOKEN) as http:
+        answer = await http.get("/anything")
+    assert answer.status_code == 404
+    assert answer.json() == {"message": "Not Found"}
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.0.0.9", True), ("0.0.0.0", False), ("192.0.2.1", False), ("::", False)])
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_token_file_is_owner_only_and_stable(tmp_path: Path) -> None:
+    first = load_or_create_token(tmp_path)
+    second = load_or_create_token(tmp_path)
+
+    mode = stat.S_IMODE(os.stat(tmp_path / "token").st_mode)
+    assert mode == 0o600
+    assert first == second
+    assert len(first) >= 32
