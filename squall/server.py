@@ -39,7 +39,7 @@ WATCH_DEBOUNCE_MS = 300
 
 @dataclass
 class Platform:
-    """What the gateway needs: the dispatcher, the store, the router and deploys."""
+    """The running platform as the gateway sees it: dispatcher, store, router and deploys."""
 
     dispatcher: Dispatcher
     store: SqliteStore

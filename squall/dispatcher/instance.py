@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Output kept per invocation; beyond it the log says it was cut.
+# Output kept per invocation; past it the log notes how much was cut.
 MAX_LOG_BYTES = 256 * 1024
 
 
@@ -35,7 +35,7 @@ class InstanceState(enum.Enum):
 
 @dataclass(slots=True)
 class RawResult:
-    """What one invocation on an instance produced, before metering and logging."""
+    """The output of one invocation on an instance, before metering and logging."""
 
     body: bytes  # the result JSON, or Lambda's error JSON
     outcome: Outcome

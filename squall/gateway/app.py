@@ -112,7 +112,7 @@ async def _send(send: Send, answer: HttpResponse) -> None:
 
 async def _lifespan(receive: Receive, send: Send) -> None:
     # The server starts and stops the platform itself; lifespan events only
-    # need an answer.
+    # need a reply.
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

@@ -111,6 +111,8 @@ class ManagementApi:
         since = _number(query, "since", float)
         after = _number(query, "after", int)
         limit = _number(query, "limit", int) or 1000
+        if limit < 1:
+            raise _BadRequest(f"query parameter limit: expected a whole number of at least 1, got {limit}")
         if function is not None and function not in self._platform.dispatcher.pools:
             return 404, _error("FunctionNotFound", f"function not found: {function!r}")
         entries = await asyncio.to_thread(
@@ -120,6 +122,8 @@ class ManagementApi:
             after_id=after,
             request_id=query.get("request_id") or None,
             limit=min(limit, 10_000),
+            # Without a cursor the caller wants the latest entries, not the first ever written.
+            newest=after is None,
         )
         return 200, {
             "entries": [

@@ -53,9 +53,10 @@ from squall.manifest.validate import (
 
 logger = logging.getLogger(__name__)
 
-# The Serverless Framework's own defaults (v3 and v4 reference of
-# serverless.yml), which differ from Lambda's 128 MB and 3 s. A service
-# moved to Squall keeps the limits it had.
+# The Serverless Framework's defaults for AWS functions, as the v3 guide to
+# functions states them. They differ from Lambda's 128 MB and 3 s, and a
+# service moved to Squall keeps the limits it had.
+# NOTE: taken from the v3 documentation, not checked against v4.
 SERVERLESS_DEFAULT_MEMORY_MB = 1024
 SERVERLESS_DEFAULT_TIMEOUT_S = 6
 

@@ -32,7 +32,7 @@ _request_id = ""  # the invocation being served; read by the log filter
 
 @dataclass(frozen=True)
 class InstanceSettings:
-    """What the zygote hands to each forked instance."""
+    """Settings the zygote passes to each forked instance."""
 
     function_name: str
     function_version: str
@@ -243,7 +243,7 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
         value = invoke(event, context)
     except MemoryError:
         # The heap of an instance that ran out of memory cannot be trusted,
-        # so the server replaces the instance after this answer.
+        # so the server replaces the instance after this result.
         _log_error("Runtime.OutOfMemory", "MemoryError", [])
         body = _error_body("Runtime.OutOfMemory", "Runtime exited with error: out of memory", request_id, [])
         return {"error_type": "Runtime.OutOfMemory", "fatal": True}, body

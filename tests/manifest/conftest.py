@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CONFORMANCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance"
-
 WriteService = Callable[..., Path]
 
 

@@ -381,7 +381,10 @@ BAD_MANIFESTS = [
 
 @pytest.mark.parametrize(
     ("manifest", "key", "fragments"),
-    [pytest.param(manifest, key, fragments, id=case) for case, manifest, key, fragments in BAD_MANIFESTS],
+    [
+        pytest.param(manifest, key, fragments, id=case)
+        for case, manifest, key, fragments in BAD_MANIFESTS
+    ],
 )
 def test_bad_manifest_message(
     write_service: WriteService, manifest: str, key: str, fragments: list[str]

@@ -34,7 +34,9 @@ class FakeSink:
         if self.transient_failures > 0:
             self.transient_failures -= 1
             raise TransientWriteError("database is busy")
-        bad = [row.request_id for row in [*records, *logs] if row.request_id in self.bad_request_ids]
+        request_ids = [record.request_id for record in records]
+        request_ids += [entry.request_id for entry in logs]
+        bad = [request_id for request_id in request_ids if request_id in self.bad_request_ids]
         if bad:
             raise ValueError(f"cannot store {bad}")
         self.records.extend(records)

@@ -126,7 +126,7 @@ def test_locked_database_retried_not_dropped(
     with caplog.at_level(logging.WARNING, logger="squall.store.base"):
         sqlite_store.add_record(make_record("req-1"))
 
-        # Wait until the writer has failed once on the lock and said it retries.
+        # Wait until the writer has failed once on the lock and logged a retry.
         deadline = time.monotonic() + FLUSH_TIMEOUT_S
         while "retrying" not in caplog.text and time.monotonic() < deadline:
             assert sqlite_store.flush(timeout_s=0.1) is False
