@@ -73,6 +73,12 @@ class MemoryCgroups:
             return
         logger.info("no writable memory cgroup: memory limits use RLIMIT_AS")
 
+    def settings(self) -> dict | None:
+        """Return what a zygote needs to create instance cgroups itself, or None for rlimits."""
+        if self.parent is None:
+            return None
+        return {"parent": str(self.parent), "version": self.version}
+
     def create(self, name: str, memory_mb: int) -> str | None:
         """Create the cgroup of one instance and return its path, or None on failure."""
         if self.parent is None:

@@ -118,6 +118,8 @@ class FunctionPool:
             "memory_mb": self.spec.memory_mb,
             "log_group_name": f"/aws/lambda/{self.spec.name}",
             "preload": list(self.settings.preload),
+            "tmp_root": str(self.settings.tmp_root),
+            "cgroup": self._cgroups.settings(),
         }
         zygote = Zygote(
             name=self.spec.name,

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -53,7 +52,7 @@ class Zygote:
         self._control: socket.socket | None = None
         self._loop = asyncio.get_running_loop()
         self._ready: asyncio.Future[None] = self._loop.create_future()
-        self._spawning: dict[str, asyncio.Future[int]] = {}
+        self._spawning: dict[str, asyncio.Future[dict]] = {}
         self._instances: dict[int, Instance] = {}
         self._early_exits: dict[int, int] = {}
 
@@ -100,7 +99,7 @@ class Zygote:
         if "spawned" in message:
             future = self._spawning.pop(message["spawned"], None)
             if future is not None and not future.done():
-                future.set_result(message["pid"])
+                future.set_result(message)
         elif "exited" in message:
             instance = self._instances.pop(message["exited"], None)
             if instance is not None:
@@ -136,37 +135,40 @@ class Zygote:
         instance_id = uuid.uuid4().hex
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_fd = os.memfd_create(f"squall-{self.name}", os.MFD_CLOEXEC)
-        cgroup = self.cgroups.create(instance_id, memory_mb)
-        tmp_dir = tempfile.mkdtemp(prefix=f"{instance_id[:12]}-", dir=self._tmp_root)
+        request = {
+            "spawn": instance_id,
+            "log_stream": log_stream,
+            "initialization": "provisioned-concurrency" if provisioned else "on-demand",
+        }
+        future: asyncio.Future[dict] = self._loop.create_future()
+        self._spawning[instance_id] = future
+        try:
+            socket.send_fds(self._control, [orjson.dumps(request)], [theirs.fileno(), log_fd])
+        except OSError:
+            self._spawning.pop(instance_id, None)
+            ours.close()
+            os.close(log_fd)
+            raise
+        finally:
+            theirs.close()
+        try:
+            reply = await future
+        except BaseException:
+            ours.close()
+            os.close(log_fd)
+            raise
+
+        pid = reply["pid"]
         instance = Instance(
             instance_id=instance_id,
             zygote=self,
             memory_mb=memory_mb,
             log_fd=log_fd,
-            cgroup=cgroup,
+            cgroup=reply.get("cgroup"),
             provisioned=provisioned,
-            tmp_dir=tmp_dir,
+            tmp_dir=reply["tmp_dir"],
             on_death=on_death,
         )
-        request = {
-            "spawn": instance_id,
-            "log_stream": log_stream,
-            "tmp_dir": tmp_dir,
-            "cgroup": cgroup,
-            "initialization": "provisioned-concurrency" if provisioned else "on-demand",
-        }
-        future: asyncio.Future[int] = self._loop.create_future()
-        self._spawning[instance_id] = future
-        try:
-            socket.send_fds(self._control, [orjson.dumps(request)], [theirs.fileno(), log_fd])
-        finally:
-            theirs.close()
-        try:
-            pid = await future
-        except BaseException:
-            ours.close()
-            instance.discard()
-            raise
         self._instances[pid] = instance
         await instance.attach(ours, pid)
         if pid in self._early_exits:

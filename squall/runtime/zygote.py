@@ -4,11 +4,15 @@ Started once per function version with the function's environment and the
 runtime already imported; each SPAWN request from the server becomes a fork,
 so an instance begins life with everything but the user's handler loaded.
 
+The zygote keeps one spare fork ready: forked, limited and waiting for its
+assignment. A SPAWN request goes to the spare, and the next spare is forked
+after the reply, so neither the fork nor the spare's set-up is on the path
+of a cold start.
+
 Control messages travel over a SOCK_SEQPACKET socket as JSON, one per packet:
-  server -> zygote: {"spawn": id, "log_stream": ..., "tmp_dir": ..., "cgroup": path|null,
-                     "initialization": "on-demand"|"provisioned-concurrency"}
+  server -> zygote: {"spawn": id, "log_stream": ..., "initialization": "on-demand"|"provisioned-concurrency"}
                     with two descriptors attached: the instance's socket and its log file
-  zygote -> server: {"ready": true} once, then {"spawned": id, "pid": pid}
+  zygote -> server: {"ready": true} once, then {"spawned": id, "pid": pid, "cgroup": path|null, "tmp_dir": path}
                     and {"exited": pid, "status": wait_status}
 """
 
@@ -25,6 +29,8 @@ import select
 import signal
 import socket
 import sys
+import tempfile
+import uuid
 
 from squall.runtime import bootstrap
 
@@ -37,11 +43,41 @@ def _die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _create_cgroup(config: dict) -> str | None:
+    """Create the memory cgroup of the next instance, or return None to use an rlimit."""
+    settings = config.get("cgroup")
+    if not settings:
+        return None
+    path = os.path.join(settings["parent"], uuid.uuid4().hex)
+    limit = str(config["memory_mb"] * 1024 * 1024)
+    try:
+        os.mkdir(path)
+        if settings["version"] == 1:
+            _write(os.path.join(path, "memory.limit_in_bytes"), limit)
+            if os.path.exists(os.path.join(path, "memory.memsw.limit_in_bytes")):
+                _write(os.path.join(path, "memory.memsw.limit_in_bytes"), limit)
+        else:
+            _write(os.path.join(path, "memory.max"), limit)
+            _write(os.path.join(path, "memory.swap.max"), "0")
+    except OSError as error:
+        sys.stderr.write(f"squall: cannot create memory cgroup {path}: {error}; using an rlimit\n")
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+        return None
+    return path
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as file:
+        file.write(text)
+
+
 def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
     if cgroup:
         try:
-            with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
-                procs.write(str(os.getpid()))
+            _write(os.path.join(cgroup, "cgroup.procs"), str(os.getpid()))
             return
         except OSError as error:
             sys.stderr.write(f"squall: cannot join memory cgroup {cgroup}: {error}; using an rlimit\n")
@@ -54,21 +90,53 @@ def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _run_child(request: dict, sock_fd: int, log_fd: int, closing: list[int], config: dict) -> None:
+class _Spare:
+    """A forked process waiting for its assignment on `channel`."""
+
+    def __init__(self, pid: int, channel: socket.socket, cgroup: str | None, tmp_dir: str) -> None:
+        self.pid = pid
+        self.channel = channel
+        self.cgroup = cgroup
+        self.tmp_dir = tmp_dir
+
+
+def _fork_spare(config: dict, closing: list[int]) -> _Spare:
+    cgroup = _create_cgroup(config)
+    tmp_dir = tempfile.mkdtemp(prefix="instance-", dir=config["tmp_root"])
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        _run_spare(theirs, cgroup, tmp_dir, closing, config)
+    theirs.close()
+    return _Spare(pid, ours, cgroup, tmp_dir)
+
+
+def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing: list[int], config: dict) -> None:
+    # Set-up that does not depend on the assignment happens before it arrives.
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for fd in closing:
         os.close(fd)
     _die_with_parent()
+    _limit_memory(config["memory_mb"], cgroup)
+    os.environ["TMPDIR"] = tmp_dir
+
+    try:
+        message, fds, _, _ = socket.recv_fds(channel, 65536, 2)
+    except OSError:
+        os._exit(0)
+    if not message:
+        os._exit(0)  # the zygote is stopping
+    channel.close()
+    request = json.loads(message)
+    sock_fd, log_fd = fds
 
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
-
-    _limit_memory(config["memory_mb"], request.get("cgroup"))
     os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] = request["log_stream"]
     os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = request.get("initialization", "on-demand")
-    os.environ["TMPDIR"] = request["tmp_dir"]
 
     settings = bootstrap.InstanceSettings(
         function_name=config["function_name"],
@@ -77,7 +145,7 @@ def _run_child(request: dict, sock_fd: int, log_fd: int, closing: list[int], con
         memory_mb=config["memory_mb"],
         log_group_name=config["log_group_name"],
         log_stream_name=request["log_stream"],
-        tmp_dir=request["tmp_dir"],
+        tmp_dir=tmp_dir,
     )
     sock = socket.socket(fileno=sock_fd)
     try:
@@ -135,6 +203,8 @@ def main() -> None:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    closing = [control_fd, wake_read, wake_write]
+    spare = _fork_spare(config, closing)
     control.send(b'{"ready": true}')
 
     while True:
@@ -151,14 +221,21 @@ def main() -> None:
         if not message:
             return  # the server closed the control socket: stop
         request = json.loads(message)
-        sock_fd, log_fd = fds
 
-        pid = os.fork()
-        if pid == 0:
-            _run_child(request, sock_fd, log_fd, [control_fd, wake_read, wake_write], config)
-        os.close(sock_fd)
-        os.close(log_fd)
-        control.send(json.dumps({"spawned": request["spawn"], "pid": pid}).encode())
+        # Hand the descriptors to the spare; if it died, fork a fresh one.
+        try:
+            socket.send_fds(spare.channel, [message], fds)
+        except OSError:
+            spare.channel.close()
+            spare = _fork_spare(config, closing)
+            socket.send_fds(spare.channel, [message], fds)
+        for fd in fds:
+            os.close(fd)
+        spare.channel.close()
+        reply = {"spawned": request["spawn"], "pid": spare.pid, "cgroup": spare.cgroup, "tmp_dir": spare.tmp_dir}
+        control.send(json.dumps(reply).encode())
+
+        spare = _fork_spare(config, closing)
         _reap(control)
 
 
