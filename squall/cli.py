@@ -12,6 +12,7 @@ import base64
 import enum
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -320,7 +321,14 @@ def main() -> None:
     show_default=True,
     help="Folder for the server's registry, logs, metering records and token [env: SQUALL_DATA].",
 )
-def up(folder: Path, host: str, port: int, data: Path) -> None:
+@click.option(
+    "--memory-budget-mb",
+    type=click.IntRange(128, None),
+    default=None,
+    help="Sum of memory_mb over all live instances of this node (default 8192).",
+)
+@click.option("--no-watch", is_flag=True, help="Do not redeploy when FOLDER changes.")
+def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool) -> None:
     """Start a server in the foreground for the service in FOLDER."""
     # Imported here so that the client commands never load the server and its dependencies.
     try:
@@ -331,9 +339,19 @@ def up(folder: Path, host: str, port: int, data: Path) -> None:
         raise CommandFailed("this installation of Squall has no server module (squall.server)") from None
 
     try:
-        serve(folder=folder.resolve(), host=host, port=port, data=data.resolve())
+        code = serve(
+            folder=folder.resolve(),
+            host=host,
+            port=port,
+            data=data.resolve(),
+            memory_budget_mb=memory_budget_mb,
+            watch=not no_watch,
+        )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+        return
+    if code:
+        sys.exit(code)
 
 
 @cli.command()

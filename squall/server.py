@@ -153,6 +153,10 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             lifespan="off",
             access_log=False,
             log_level="warning",
+            # Squall is the edge server: no proxy in front to trust, and no
+            # "server: uvicorn" header, as API Gateway sends none.
+            proxy_headers=False,
+            server_header=False,
             timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)

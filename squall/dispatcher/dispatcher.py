@@ -44,6 +44,9 @@ class NodeSettings:
     account_id: str = "000000000000"
     memory_budget_mb: int = 8192
     reap_interval_s: float = 1.0
+    # "auto": a memory cgroup per instance where one is writable, else RLIMIT_AS;
+    # "rlimit": RLIMIT_AS even where cgroups are available.
+    memory_limit: str = "auto"
     # Delays before the retries of a failed asynchronous invocation; Lambda
     # waits about one minute, then two.
     async_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
@@ -87,7 +90,7 @@ class Dispatcher:
     def __init__(self, settings: NodeSettings, on_record: Sink, on_log: Sink) -> None:
         self.settings = settings
         self.budget = MemoryBudget(settings.memory_budget_mb)
-        self.cgroups = MemoryCgroups()
+        self.cgroups = MemoryCgroups(use_cgroups=settings.memory_limit == "auto")
         self._pools: dict[str, FunctionPool] = {}
         self._services: dict[str, ServiceSpec] = {}
         self._revision = 0

@@ -46,10 +46,11 @@ def _own_cgroup_v2() -> Path | None:
 class MemoryCgroups:
     """Creates, reads and removes the per-instance memory cgroups."""
 
-    def __init__(self) -> None:
+    def __init__(self, use_cgroups: bool = True) -> None:
         self.version: int | None = None
         self.parent: Path | None = None
-        self._find_parent()
+        if use_cgroups:
+            self._find_parent()
 
     @property
     def available(self) -> bool:

@@ -411,7 +411,14 @@ def test_up_calls_serve_with_resolved_paths(monkeypatch: pytest.MonkeyPatch, tmp
 
     assert result.exit_code == 0, result.output
     assert calls == [
-        {"folder": (tmp_path / "service").resolve(), "host": "::1", "port": 0, "data": (tmp_path / "state").resolve()}
+        {
+            "folder": (tmp_path / "service").resolve(),
+            "host": "::1",
+            "port": 0,
+            "data": (tmp_path / "state").resolve(),
+            "memory_budget_mb": None,
+            "watch": True,
+        }
     ]
 
 
@@ -425,5 +432,22 @@ def test_up_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert calls == [
-        {"folder": tmp_path.resolve(), "host": "127.0.0.1", "port": 8080, "data": (tmp_path / ".squall").resolve()}
+        {
+            "folder": tmp_path.resolve(),
+            "host": "127.0.0.1",
+            "port": 8080,
+            "data": (tmp_path / ".squall").resolve(),
+            "memory_budget_mb": None,
+            "watch": True,
+        }
     ]
+
+
+def test_up_exits_with_server_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake_server = types.ModuleType("squall.server")
+    fake_server.serve = lambda **kwargs: 2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "squall.server", fake_server)
+
+    result = CliRunner().invoke(cli, ["up", "--memory-budget-mb", "512", "--no-watch"])
+
+    assert result.exit_code == 2

@@ -222,3 +222,19 @@ async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[...
     assert dispatcher.pools["sleep"] is not old_pool
     assert "pid" in await running
     await asyncio.wait_for(old_pool.wait_stopped(), POLL_LIMIT_S)
+
+
+@pytest.mark.parametrize("memory_limit", ["auto", "rlimit"])
+async def test_memory_hog_fails_and_instance_is_replaced(make_dispatcher: Callable[..., Dispatcher], memory_limit: str) -> None:
+    dispatcher = make_dispatcher(memory_limit=memory_limit)
+    await dispatcher.deploy(
+        service(FunctionSpec(name="hog", handler="handlers.hog", memory_mb=128, timeout_s=30))
+    )
+
+    failed = await dispatcher.invoke(Invocation("hog", b'{"mb": 1024}', "test"))
+    assert failed.error_type == "Runtime.OutOfMemory"
+    assert failed.function_error == "Unhandled"
+
+    await wait_until(lambda: dispatcher.pools["hog"].live_count == 0)
+    small = await call(dispatcher, "hog", {"mb": 8})
+    assert small == 8

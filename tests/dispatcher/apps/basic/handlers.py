@@ -21,3 +21,10 @@ def environment(event, context):
 
 def crash(event, context):
     os._exit(1)
+
+
+def hog(event, context):
+    chunks = []
+    for _ in range(event.get("mb", 1024)):
+        chunks.append(bytearray(1024 * 1024))
+    return len(chunks)
