@@ -148,9 +148,12 @@ class Dispatcher:
                         raise ValueError(
                             f"function {spec.name!r} of service {service.service!r} is already deployed by service {owner!r}"
                         )
-                    pool = FunctionPool(spec, self._pool_settings(service, spec), self.budget, self.cgroups)
-                    await pool.start()
-                    fresh[spec.name] = pool
+                    fresh[spec.name] = FunctionPool(spec, self._pool_settings(service, spec), self.budget, self.cgroups)
+                # Zygotes start in parallel: each waits mostly on its own interpreter start.
+                results = await asyncio.gather(*(pool.start() for pool in fresh.values()), return_exceptions=True)
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
             except BaseException:
                 for pool in fresh.values():
                     pool.retire()
