@@ -258,22 +258,11 @@ class Dispatcher:
 
         log_text = self._log_text(invocation.request_id, spec, raw, init)
         self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))
+        init_ms = init.init_ms if init else None
         self._on_record(
-            InvocationRecord(
-                request_id=invocation.request_id,
-                function=spec.name,
-                version=LATEST,
-                trigger=invocation.trigger,
-                started_at=started_at,
-                duration_ms=raw.duration_ms,
-                billed_ms=billed_ms(raw.duration_ms, init.init_ms if init else None),
-                memory_mb=spec.memory_mb,
-                max_memory_mb=raw.max_memory_mb,
-                init_ms=init.init_ms if init else None,
-                cold=init is not None,
-                outcome=raw.outcome,
-                error_type=raw.error_type,
-            )
+            _record(invocation, spec, started_at, raw.outcome, raw.error_type,
+                    duration_ms=raw.duration_ms, billed=billed_ms(raw.duration_ms, init_ms),
+                    max_memory_mb=raw.max_memory_mb, init_ms=init_ms)
         )
         tail = None
         if invocation.log_tail:
@@ -311,23 +300,7 @@ class Dispatcher:
             )
 
     def _record_throttle(self, invocation: Invocation, spec: FunctionSpec, started_at: float) -> None:
-        self._on_record(
-            InvocationRecord(
-                request_id=invocation.request_id,
-                function=spec.name,
-                version=LATEST,
-                trigger=invocation.trigger,
-                started_at=started_at,
-                duration_ms=0.0,
-                billed_ms=0,
-                memory_mb=spec.memory_mb,
-                max_memory_mb=0,
-                init_ms=None,
-                cold=False,
-                outcome=Outcome.THROTTLED,
-                error_type="TooManyRequestsException",
-            )
-        )
+        self._on_record(_record(invocation, spec, started_at, Outcome.THROTTLED, "TooManyRequestsException"))
 
     def _log_text(self, request_id: str, spec: FunctionSpec, raw: RawResult, init: Any) -> str:
         parts: list[str] = []
@@ -369,6 +342,35 @@ class Dispatcher:
                     continue
                 if reaped:
                     logger.info("reaped %d idle instance(s) of %s", reaped, pool.spec.name)
+
+
+def _record(
+    invocation: Invocation,
+    spec: FunctionSpec,
+    started_at: float,
+    outcome: Outcome,
+    error_type: str | None,
+    *,
+    duration_ms: float = 0.0,
+    billed: int = 0,
+    max_memory_mb: int = 0,
+    init_ms: float | None = None,
+) -> InvocationRecord:
+    return InvocationRecord(
+        request_id=invocation.request_id,
+        function=spec.name,
+        version=LATEST,
+        trigger=invocation.trigger,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        billed_ms=billed,
+        memory_mb=spec.memory_mb,
+        max_memory_mb=max_memory_mb,
+        init_ms=init_ms,
+        cold=init_ms is not None,
+        outcome=outcome,
+        error_type=error_type,
+    )
 
 
 def billed_ms(duration_ms: float, init_ms: float | None) -> int:

@@ -1,6 +1,7 @@
 """Memory limits for instances: a cgroup each where the host allows, else an rlimit.
 
-The server creates one cgroup per instance under its own cgroup and the
+The server creates a parent cgroup under its own; each zygote creates one
+cgroup per instance below it (see `squall/runtime/zygote.py`), and the
 forked instance moves itself in before it imports user code. When no
 writable memory cgroup is found, `MemoryCgroups.available` is False and each
 instance caps its address space with RLIMIT_AS instead (see the zygote).
@@ -79,28 +80,6 @@ class MemoryCgroups:
         if self.parent is None:
             return None
         return {"parent": str(self.parent), "version": self.version}
-
-    def create(self, name: str, memory_mb: int) -> str | None:
-        """Create the cgroup of one instance and return its path, or None on failure."""
-        if self.parent is None:
-            return None
-        path = self.parent / name
-        limit = str(memory_mb * 1024 * 1024)
-        try:
-            path.mkdir()
-            if self.version == 1:
-                (path / "memory.limit_in_bytes").write_text(limit)
-                swap_limit = path / "memory.memsw.limit_in_bytes"
-                if swap_limit.exists():
-                    swap_limit.write_text(limit)
-            else:
-                (path / "memory.max").write_text(limit)
-                (path / "memory.swap.max").write_text("0")
-        except OSError as error:
-            logger.warning("cannot create memory cgroup %s: %s", path, error)
-            self.remove(str(path))
-            return None
-        return str(path)
 
     def was_oom_killed(self, path: str | None) -> bool:
         """Tell whether the kernel's OOM killer acted inside this cgroup."""
