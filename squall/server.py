@@ -170,6 +170,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             print(f"The management and Invoke APIs need the token in {data / 'token'}", flush=True)
 
         watcher = asyncio.create_task(_watch(platform, folder)) if watch else None
+        # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the
+        # signal again with the handlers it found; no-op handlers let that
+        # return here, so the cleanup below runs instead of the process dying.
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, _ignore_signal)
         await server.serve(sockets=[sock])
         if watcher is not None:
             watcher.cancel()
@@ -198,5 +203,5 @@ async def _watch(platform: Platform, folder: Path) -> None:
         logger.info("redeployed %s", service.service)
 
 
-def install_signal_exit() -> None:
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+def _ignore_signal(number: int, frame: object) -> None:
+    logger.info("received signal %d: stopping", number)

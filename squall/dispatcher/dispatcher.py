@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import orjson
 
 from squall.dispatcher.budget import MemoryBudget
 from squall.dispatcher.instance import RawResult
@@ -33,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 4096  # what `X-Amz-Log-Type: Tail` returns, as Lambda does
 LATEST = "$LATEST"
+CGROUP_CLEANUP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class Dispatcher:
         self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
 
     async def close(self) -> None:
-        """Stop every pool and instance."""
+        """Stop every pool and instance, then remove their memory cgroups."""
         if self._reaper is not None:
             self._reaper.cancel()
         for task in list(self._background):
@@ -117,7 +117,15 @@ class Dispatcher:
         self._pools.clear()
         for pool in pools:
             pool.retire()
-        self.cgroups.close()
+            pool.kill()
+
+        # A cgroup can only be removed once the processes in it are gone.
+        deadline = time.monotonic() + CGROUP_CLEANUP_TIMEOUT_S
+        while not self.cgroups.close():
+            if time.monotonic() > deadline:
+                logger.warning("memory cgroups under %s still hold processes; left in place", self.cgroups.parent)
+                break
+            await asyncio.sleep(0.05)
 
     # Deploys
 
@@ -234,14 +242,7 @@ class Dispatcher:
         instance = lease.instance
         init = lease.init
         if init is not None and not init.ok:
-            raw = RawResult(
-                body=init.error_body or orjson.dumps({"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited during init"}),
-                outcome=Outcome.ERROR,
-                error_type=init.error_type or "Runtime.ExitError",
-                duration_ms=0.0,
-                max_memory_mb=spec.memory_mb,
-                output=b"",
-            )
+            raw = await instance.init_failure(invocation.request_id)
         else:
             deadline_ms = int(time.time() * 1000) + spec.timeout_s * 1000
             try:

@@ -217,6 +217,19 @@ class Instance:
             output=self._read_output(),
         )
 
+    async def init_failure(self, request_id: str) -> RawResult:
+        """Describe a failed init phase as the invocation's result, in Lambda's words."""
+        outcome = self.init_outcome or await self._ready
+        if outcome.error_body:
+            return RawResult(outcome.error_body, Outcome.ERROR, outcome.error_type, 0.0, self.memory_mb, b"")
+        # The process exited during init without reporting an error.
+        try:
+            status = await asyncio.wait_for(asyncio.shield(self._exit_status), 2.0)
+        except TimeoutError:
+            status = None
+        message = f"RequestId: {request_id} Error: {describe_exit(status)}"
+        return self._error_result("Runtime.ExitError", message, Outcome.CRASH, 0.0, b"")
+
     def _on_timeout(self) -> None:
         self._killed_for_timeout = True
         self.kill()

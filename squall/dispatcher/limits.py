@@ -61,6 +61,7 @@ class MemoryCgroups:
         for version, base in ((1, _own_cgroup_v1()), (2, _own_cgroup_v2())):
             if base is None or not base.is_dir():
                 continue
+            _remove_stale(base)
             parent = base / f"squall-{os.getpid()}"
             try:
                 parent.mkdir(exist_ok=True)
@@ -104,9 +105,27 @@ class MemoryCgroups:
         except OSError as error:
             logger.debug("cannot remove cgroup %s: %s", path, error)
 
-    def close(self) -> None:
-        if self.parent is not None:
-            for child in self.parent.iterdir() if self.parent.exists() else ():
+    def close(self) -> bool:
+        """Remove every instance cgroup and the parent; return False while some still hold a process."""
+        if self.parent is None or not self.parent.exists():
+            return True
+        for child in self.parent.iterdir():
+            if child.is_dir():
+                self.remove(str(child))
+        self.remove(str(self.parent))
+        return not self.parent.exists()
+
+
+def _remove_stale(base: Path) -> None:
+    """Remove the empty cgroups left by Squall servers that died without cleaning up."""
+    for stale in base.glob("squall-*"):
+        pid = stale.name.removeprefix("squall-")
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        try:
+            for child in stale.iterdir():
                 if child.is_dir():
-                    self.remove(str(child))
-            self.remove(str(self.parent))
+                    os.rmdir(child)
+            os.rmdir(stale)
+        except OSError as error:
+            logger.debug("cannot remove stale cgroup %s: %s", stale, error)

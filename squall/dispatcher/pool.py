@@ -145,6 +145,14 @@ class FunctionPool:
         self._idle.clear()
         self._stop_if_empty()
 
+    def kill(self) -> None:
+        """Kill every instance and the zygote at once, for a server that is stopping."""
+        for instance in list(self._instances):
+            instance.kill()
+        if self._zygote is not None:
+            self._zygote.stop()
+            self._zygote = None
+
     def _stop_if_empty(self) -> None:
         if self.retiring and not self._instances and not self._starting:
             if self._zygote is not None:

@@ -39,8 +39,14 @@ class ApiError(Exception):
         self.extra = extra or {}
 
 
+# AWS spells the message key of these errors with a capital M, and of the
+# others in lower case, as its recorded answers show.
+_CAPITALISED_MESSAGE = frozenset({"ResourceNotFoundException", "ServiceException"})
+
+
 async def send_api_error(send: Send, error: ApiError, request_id: str) -> None:
-    body = {"Type": "User", "message": error.message, **error.extra}
+    key = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
+    body = {"Type": "User", key: error.message, **error.extra}
     headers = [(b"x-amzn-errortype", error.code.encode()), (b"x-amzn-requestid", request_id.encode())]
     await respond_json(send, error.status, body, headers)
 

@@ -189,6 +189,8 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
 
     try:
         invoke = _Invoker(load_handler(settings.handler))
+    except SystemExit as exit_request:
+        _exit_like_python(exit_request)
     except InitError as error:
         _log_error(error.error_type, error.message, error.stack)
         body = _error_body(error.error_type, error.message, "", error.stack)
@@ -223,11 +225,29 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
             deadline_ms=meta["deadline_ms"],
             client_context=meta.get("client_context"),
         )
-        result_meta, result = _run_one(invoke, body, context)
+        try:
+            result_meta, result = _run_one(invoke, body, context)
+        except SystemExit as exit_request:
+            _exit_like_python(exit_request)
         sys.stdout.flush()
         sys.stderr.flush()
         result_meta["max_rss_kb"] = _max_rss_kb()
         channel.send(Kind.RESULT, result_meta, result)
+
+
+def _exit_like_python(exit_request: SystemExit) -> None:
+    """End the process as `sys.exit()` would, so the server reports its exit status."""
+    code = exit_request.code
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code & 0xFF
+    else:
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dict[str, Any], bytes]:

@@ -1,0 +1,1 @@
+"""Squall's benchmarks, run on demand with `python -m bench [NAME ...]` (see docs/performance.md)."""

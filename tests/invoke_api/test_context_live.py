@@ -1,0 +1,88 @@
+"""The context object, environment variables and temporary folder a function gets when invoked."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from lambda_apps import LiveApp, lambda_client
+
+# A variable of the process that starts the server, which functions must not inherit.
+SERVER_SECRET = "SQUALL_TEST_SECRET"
+PROBE_TIMEOUT_MS = 5000
+
+# boto3's response to one call of `probe`, and what the function returned.
+Probe = tuple[dict[str, Any], dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def app(serve_module: Any) -> LiveApp:
+    return serve_module("lambda", env={SERVER_SECRET: "1"})
+
+
+@pytest.fixture(scope="module")
+def probe(app: LiveApp) -> Probe:
+    """Invoke `probe` once; return boto3's response and what the function reported."""
+    response = lambda_client(app.endpoint).invoke(FunctionName="probe", Payload=b"{}")
+    assert "FunctionError" not in response
+    return response, json.loads(response["Payload"].read())
+
+
+def test_request_id_matches_header(probe: Probe) -> None:
+    response, seen = probe
+
+    assert seen["aws_request_id"] == response["ResponseMetadata"]["RequestId"]
+    assert seen["aws_request_id"] == response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+
+
+def test_context_describes_function(probe: Probe) -> None:
+    _, seen = probe
+
+    assert seen["function_name"] == "probe"
+    assert seen["function_version"] == "$LATEST"
+    assert re.fullmatch(r"arn:aws:lambda:us-east-1:\d{12}:function:probe", seen["invoked_function_arn"])
+    assert seen["memory_limit_in_mb"] == "256"
+    assert seen["log_group_name"] == "/aws/lambda/probe"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", seen["log_stream_name"])
+    assert 0 < seen["remaining_ms"] <= PROBE_TIMEOUT_MS
+
+
+def test_lambda_variables_present(app: LiveApp, probe: Probe) -> None:
+    _, seen = probe
+    environment = seen["environment"]
+
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"] == "probe"
+    assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert environment["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert environment["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/probe"
+    assert environment["AWS_LAMBDA_LOG_STREAM_NAME"] == seen["log_stream_name"]
+    assert environment["AWS_REGION"] == "us-east-1"
+    assert environment["_HANDLER"] == "handlers.probe"
+    assert environment["LAMBDA_TASK_ROOT"] == str(app.folder)
+    assert environment["PROBE_SETTING"] == "from-manifest"
+
+
+def test_server_environment_not_inherited(probe: Probe) -> None:
+    _, seen = probe
+
+    assert SERVER_SECRET not in seen["environment"]
+
+
+def test_tmpdir_private_per_instance(app: LiveApp) -> None:
+    def call() -> dict[str, Any]:
+        # A client per thread, and a call long enough that the two overlap and need two instances.
+        response = lambda_client(app.endpoint).invoke(FunctionName="probe", Payload=b'{"sleep_s": 1.0}')
+        assert "FunctionError" not in response
+        return json.loads(response["Payload"].read())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda _: call(), range(2))
+
+    assert first["pid"] != second["pid"]
+    assert first["tempdir"] != second["tempdir"]
+    assert first["tempdir"] == first["environment"]["TMPDIR"]
+    assert second["tempdir"] == second["environment"]["TMPDIR"]

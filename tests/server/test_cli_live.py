@@ -1,0 +1,96 @@
+"""The `squall` command line against a running server, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from live_server import wait_for
+
+INVOCATIONS = 3
+
+
+@pytest.fixture(scope="module")
+def server(serve_module: Any) -> Any:
+    return serve_module("cli")
+
+
+@pytest.fixture
+def squall(server: Any, tmp_path: Path) -> Any:
+    """Run `python -m squall ARGS --endpoint URL` in an empty folder and return the completed process."""
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "squall", *arguments, "--endpoint", server.endpoint],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    return run
+
+
+def test_ls_lists_function(squall: Any) -> None:
+    result = squall("ls")
+
+    assert result.returncode == 0, result.stderr
+    assert "greet" in result.stdout
+    assert "GET /greet/{name}" in result.stdout
+    assert "256 MB" in result.stdout
+
+
+def test_invoke_prints_result_and_tail(squall: Any) -> None:
+    result = squall("invoke", "greet", "--payload", '{"name": "Ada"}', "--log-tail")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"greeting": "hello Ada"}
+    assert re.search(r"^START RequestId: \S+ Version: \$LATEST$", result.stderr, re.MULTILINE)
+    assert "greeting Ada" in result.stderr
+    assert re.search(r"^REPORT RequestId: \S+\tDuration: ", result.stderr, re.MULTILINE)
+
+
+def test_logs_show_invocations(squall: Any) -> None:
+    squall("invoke", "greet", "--payload", '{"name": "Grace"}')
+
+    result = squall("logs", "greet")
+
+    assert result.returncode == 0, result.stderr
+    assert "greeting Grace" in result.stdout
+    assert "START RequestId:" in result.stdout
+    assert "REPORT RequestId:" in result.stdout
+
+
+def test_stats_count_invocations(server: Any, squall: Any) -> None:
+    before = _invocations(server.endpoint)
+    for index in range(INVOCATIONS):
+        assert squall("invoke", "greet", "--payload", json.dumps({"name": f"n{index}"})).returncode == 0
+    # Records reach the store through a background writer, so wait for them.
+    counted = wait_for(lambda: _invocations(server.endpoint) >= before + INVOCATIONS, timeout_s=10)
+    assert counted, "the invocations never showed in the statistics"
+
+    result = squall("stats")
+
+    assert result.returncode == 0, result.stderr
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith("greet"))
+    assert row[1] == str(_invocations(server.endpoint))
+    assert row[2] == "0"  # errors
+
+
+def test_invoke_unknown_function_fails(squall: Any) -> None:
+    result = squall("invoke", "nobody")
+
+    assert result.returncode == 1
+    assert "ResourceNotFoundException" in result.stderr
+
+
+def _invocations(endpoint: str) -> int:
+    rows = httpx.get(endpoint + "/_squall/api/stats", timeout=10).json()["functions"]
+    return next((row["invocations"] for row in rows if row["name"] == "greet"), 0)

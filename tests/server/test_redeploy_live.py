@@ -1,0 +1,74 @@
+"""Redeploys of a running server when its folder changes: new code, requests in flight, broken manifests."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from live_server import HEALTH_PATH, copy_app, instance_counts, wait_for
+
+REDEPLOY_TIMEOUT_S = 20.0
+
+
+@pytest.fixture
+def app_folder(tmp_path: Path) -> Path:
+    return copy_app("redeploy", tmp_path)
+
+
+def answer_of(endpoint: str, path: str = "/answer") -> str | None:
+    response = httpx.get(endpoint + path, timeout=20)
+    return response.json().get("answer") if response.status_code == 200 else None
+
+
+def change_answer(folder: Path, answer: str) -> None:
+    handlers = folder / "handlers.py"
+    handlers.write_text(handlers.read_text().replace('ANSWER = "first"', f'ANSWER = "{answer}"'))
+
+
+def test_edited_handler_served(serve: Any, app_folder: Path) -> None:
+    server = serve(app_folder)
+    assert answer_of(server.endpoint) == "first"
+
+    change_answer(app_folder, "second")
+
+    redeployed = wait_for(lambda: answer_of(server.endpoint) == "second", REDEPLOY_TIMEOUT_S)
+    assert redeployed, "the edited handler was not served within 20 s"
+
+
+def test_request_in_flight_completes(serve: Any, app_folder: Path) -> None:
+    server = serve(app_folder)
+    slow_call: dict[str, httpx.Response] = {}
+
+    def call_slow() -> None:
+        slow_call["response"] = httpx.get(server.endpoint + "/slow", timeout=20)
+
+    caller = threading.Thread(target=call_slow)
+    caller.start()
+    try:
+        busy = wait_for(lambda: instance_counts(server.endpoint, "slow")["busy"] == 1, timeout_s=10)
+        assert busy, "the slow call never started"
+        change_answer(app_folder, "second")
+        redeployed = wait_for(lambda: answer_of(server.endpoint) == "second", REDEPLOY_TIMEOUT_S)
+    finally:
+        caller.join(timeout=20)
+
+    assert redeployed, "the edited handler was not served within 20 s"
+    assert slow_call["response"].status_code == 200
+    assert slow_call["response"].json() == {"answer": "first"}
+    assert answer_of(server.endpoint, "/slow") == "second"
+
+
+def test_broken_manifest_keeps_old_version(serve: Any, app_folder: Path) -> None:
+    server = serve(app_folder)
+    assert answer_of(server.endpoint) == "first"
+
+    (app_folder / "squall.yml").write_text("service: redeploy-checks\nfunctions: [unclosed\n")
+    failed = wait_for(lambda: any("redeploy failed" in line for line in server.output), REDEPLOY_TIMEOUT_S)
+
+    assert failed, "the server never reported the broken manifest"
+    assert answer_of(server.endpoint) == "first"
+    assert httpx.get(server.endpoint + HEALTH_PATH, timeout=10).status_code == 200
