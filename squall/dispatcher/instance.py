@@ -145,7 +145,7 @@ class Instance:
     def on_frame(self, kind: Kind, meta: bytes, body: bytes) -> None:
         if kind is Kind.READY:
             info = orjson.loads(meta)
-            outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=self._read_output())
+            outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=self._read_output(info.get("log_bytes")))
             self.init_outcome = outcome
             self.state = InstanceState.IDLE
             if not self._ready.done():
@@ -214,7 +214,7 @@ class Instance:
             error_type=error_type,
             duration_ms=duration_ms,
             max_memory_mb=-(-result_meta.get("max_rss_kb", 0) // 1024),
-            output=self._read_output(),
+            output=self._read_output(result_meta.get("log_bytes")),
         )
 
     async def init_failure(self, request_id: str) -> RawResult:
@@ -256,11 +256,13 @@ class Instance:
 
     # Logs and teardown
 
-    def _read_output(self) -> bytes:
-        if self._log_fd < 0:
+    def _read_output(self, size: int | None = None) -> bytes:
+        """Read what the instance wrote; `size` is the length it reported, if it could."""
+        if self._log_fd < 0 or size == 0:
             return b""
         try:
-            size = os.fstat(self._log_fd).st_size
+            if size is None:
+                size = os.fstat(self._log_fd).st_size
             if size == 0:
                 return b""
             data = os.pread(self._log_fd, min(size, MAX_LOG_BYTES), 0)

@@ -177,6 +177,13 @@ class _Invoker:
         return self._loop.run_until_complete(self._function(event, context))
 
 
+def _flush_output(log_fd: int) -> int:
+    """Flush stdout and stderr and return how many bytes the log file now holds."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return os.lseek(log_fd, 0, os.SEEK_CUR)
+
+
 def _max_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -198,8 +205,8 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         os._exit(0)
 
     init_ms = (time.perf_counter() - started) * 1000
-    sys.stdout.flush()
-    channel.send(Kind.READY, {"init_ms": init_ms, "max_rss_kb": _max_rss_kb()})
+    log_bytes = _flush_output(log_fd)
+    channel.send(Kind.READY, {"init_ms": init_ms, "max_rss_kb": _max_rss_kb(), "log_bytes": log_bytes})
 
     while True:
         frame = channel.receive()
@@ -211,8 +218,9 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
 
         # The server reads this invocation's output from the log file once the
         # result arrives, so each invocation starts with an empty file.
-        os.ftruncate(log_fd, 0)
-        os.lseek(log_fd, 0, os.SEEK_SET)
+        if log_bytes:
+            os.ftruncate(log_fd, 0)
+            os.lseek(log_fd, 0, os.SEEK_SET)
 
         context = LambdaContext(
             request_id=_request_id,
@@ -229,9 +237,9 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
             result_meta, result = _run_one(invoke, body, context)
         except SystemExit as exit_request:
             _exit_like_python(exit_request)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        log_bytes = _flush_output(log_fd)
         result_meta["max_rss_kb"] = _max_rss_kb()
+        result_meta["log_bytes"] = log_bytes
         channel.send(Kind.RESULT, result_meta, result)
 
 
