@@ -240,22 +240,17 @@ class Dispatcher:
             raise
 
         instance = lease.instance
-        init = lease.init
-        if init is not None and not init.ok:
-            raw = await instance.init_failure(invocation.request_id)
-        else:
-            deadline_ms = int(time.time() * 1000) + spec.timeout_s * 1000
-            try:
-                raw = await instance.invoke(
-                    invocation.request_id,
-                    invocation.payload,
-                    deadline_ms,
-                    self.arn(spec.name),
-                    invocation.client_context,
-                    spec.timeout_s,
-                )
-            finally:
-                pool.release(instance)
+        try:
+            raw = await instance.invoke(
+                invocation.request_id,
+                invocation.payload,
+                self.arn(spec.name),
+                invocation.client_context,
+                spec.timeout_s,
+            )
+        finally:
+            pool.release(instance)
+        init = instance.init_outcome if lease.cold else None
 
         log_text = self._log_text(invocation.request_id, spec, raw, init)
         self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Lambda's limit on the init phase of an on-demand instance.
+INIT_TIMEOUT_S = 10.0
 # Output kept per invocation; past it the log notes how much was cut.
 MAX_LOG_BYTES = 256 * 1024
 
@@ -177,21 +179,41 @@ class Instance:
 
     # Invocation
 
-    async def invoke(self, request_id: str, payload: bytes, deadline_ms: int, arn: str, client_context: Any, timeout_s: float) -> RawResult:
-        """Run one invocation and return what it produced; the instance may be dead afterwards."""
-        self.state = InstanceState.BUSY
-        self.invocations += 1
-        meta: dict[str, Any] = {"id": request_id, "deadline_ms": deadline_ms, "arn": arn}
+    async def invoke(self, request_id: str, payload: bytes, arn: str, client_context: Any, timeout_s: float) -> RawResult:
+        """Run one invocation and return what it produced; the instance may be dead afterwards.
+
+        A cold instance gets the invocation while it is still in its init, so
+        that the frame is waiting when the handler is ready; the timeout
+        starts when the init ends.
+        """
+        starting = self.state is InstanceState.STARTING
+        meta: dict[str, Any] = {"id": request_id, "timeout_ms": int(timeout_s * 1000), "arn": arn}
         if client_context is not None:
             meta["client_context"] = client_context
         self._result = self._loop.create_future()
-        timer = self._loop.call_later(timeout_s, self._on_timeout)
-        started = time.perf_counter()
         transport = self._reader.transport
         if transport is None or transport.is_closing():
             self._result.set_exception(ConnectionResetError("instance exited"))
         else:
             transport.write(encode(Kind.INVOKE, orjson.dumps(meta), payload))
+
+        if starting:
+            try:
+                outcome = await asyncio.wait_for(asyncio.shield(self._ready), INIT_TIMEOUT_S)
+            except TimeoutError:
+                self.kill()
+                self._drop_result()
+                # NOTE: Lambda retries a timed-out init inside the invoke phase;
+                # Squall fails the invocation at once instead.
+                message = f"RequestId: {request_id} Error: Init timed out after {INIT_TIMEOUT_S:.2f} seconds"
+                return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, 0.0, self._read_output())
+            if not outcome.ok:
+                self._drop_result()
+                return await self.init_failure(request_id)
+        self.state = InstanceState.BUSY
+        self.invocations += 1
+        timer = self._loop.call_later(timeout_s, self._on_timeout)
+        started = time.perf_counter()
 
         try:
             result_meta, body = await self._result
@@ -216,6 +238,16 @@ class Instance:
             max_memory_mb=-(-result_meta.get("max_rss_kb", 0) // 1024),
             output=self._read_output(result_meta.get("log_bytes")),
         )
+
+    def _drop_result(self) -> None:
+        # The instance died before it could answer, so nobody awaits the result.
+        future, self._result = self._result, None
+        if future is not None:
+            if future.done():
+                future.exception()
+            else:
+                future.cancel()
+        self._maybe_close_files()
 
     async def init_failure(self, request_id: str) -> RawResult:
         """Describe a failed init phase as the invocation's result, in Lambda's words."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from squall.dispatcher.instance import InitOutcome, Instance, InstanceState
+from squall.dispatcher.instance import INIT_TIMEOUT_S, Instance, InstanceState
 from squall.dispatcher.zygote import Zygote, ZygoteError
 from squall.errors import Throttled
 from squall.manifest.spec import FunctionSpec
@@ -45,10 +45,10 @@ class PoolSettings:
 
 @dataclass(slots=True)
 class Lease:
-    """An instance handed to one invocation; `init` is set when it was a cold start."""
+    """An instance handed to one invocation; `cold` when it was started for it and may still be in its init."""
 
     instance: Instance
-    init: InitOutcome | None
+    cold: bool
 
 
 class FunctionPool:
@@ -174,7 +174,7 @@ class FunctionPool:
         if self._idle:
             instance = self._idle.pop()
             instance.state = InstanceState.BUSY
-            return Lease(instance, None)
+            return Lease(instance, False)
 
         if self.retiring:
             raise Throttled(self.spec.name, "the function is being redeployed")
@@ -196,7 +196,7 @@ class FunctionPool:
                 self._waiters.remove(future)
         if instance is None:
             return await self._start_on_demand()
-        return Lease(instance, None)
+        return Lease(instance, False)
 
     def _may_start(self) -> bool:
         cap = self.spec.reserved_concurrency
@@ -205,18 +205,19 @@ class FunctionPool:
         return self._budget.reserve(self, self.spec.memory_mb)
 
     async def _start_on_demand(self) -> Lease:
-        """Start an instance whose memory is already reserved and hand it out busy."""
+        """Start an instance whose memory is already reserved and hand it out during its init."""
         instance = await self._spawn(provisioned=False)
-        outcome = await instance.wait_ready()
-        if outcome.ok:
-            instance.state = InstanceState.BUSY
-        return Lease(instance, outcome)
+        return Lease(instance, True)
 
     async def _start_provisioned(self) -> None:
         if not self._budget.reserve(self, self.spec.memory_mb, evict=True):
             raise Throttled(self.spec.name, "the node's memory budget is full")
         instance = await self._spawn(provisioned=True)
-        outcome = await instance.wait_ready()
+        try:
+            outcome = await asyncio.wait_for(instance.wait_ready(), INIT_TIMEOUT_S)
+        except TimeoutError:
+            instance.kill()
+            raise
         if outcome.ok:
             self.release(instance)
 

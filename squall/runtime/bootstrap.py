@@ -230,7 +230,8 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
             memory_limit_in_mb=str(settings.memory_mb),
             log_group_name=settings.log_group_name,
             log_stream_name=settings.log_stream_name,
-            deadline_ms=meta["deadline_ms"],
+            # The deadline counts from now: a cold instance reads this frame only after its init.
+            deadline_ms=int(time.time() * 1000) + meta["timeout_ms"],
             client_context=meta.get("client_context"),
         )
         try:

@@ -26,7 +26,7 @@ MAX_FRAME_BYTES = MAX_RESPONSE_BYTES + 1024 * 1024
 class Kind(enum.IntEnum):
     """What a frame carries."""
 
-    INVOKE = 1  # server -> instance: metadata {id, deadline_ms, arn, client_context?}, body = event
+    INVOKE = 1  # server -> instance: metadata {id, timeout_ms, arn, client_context?}, body = event
     READY = 2  # instance -> server: metadata {init_ms, max_rss_kb}
     INIT_ERROR = 3  # instance -> server: body = Lambda error JSON; the instance then exits
     RESULT = 4  # instance -> server: metadata {error_type?, fatal?, max_rss_kb}, body = result or error JSON
