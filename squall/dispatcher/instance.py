@@ -158,6 +158,7 @@ class Instance:
             self.init_outcome = outcome
             if not self._ready.done():
                 self._ready.set_result(outcome)
+            self.close()  # the instance exits once its socket closes
         elif kind is Kind.RESULT and self._result is not None and not self._result.done():
             self._result.set_result((orjson.loads(meta), body))
 
@@ -186,7 +187,9 @@ class Instance:
         that the frame is waiting when the handler is ready; the timeout
         starts when the init ends.
         """
-        starting = self.state is InstanceState.STARTING
+        # Not ready yet, or already failed its init (a fast failure can arrive
+        # before the invocation is sent): either way the init decides.
+        starting = not (self._ready.done() and self._ready.result().ok)
         meta: dict[str, Any] = {"id": request_id, "timeout_ms": int(timeout_s * 1000), "arn": arn}
         if client_context is not None:
             meta["client_context"] = client_context

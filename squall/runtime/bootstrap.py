@@ -27,6 +27,8 @@ from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_RESPONSE_BYTES, Kin
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
+DRAIN_TIMEOUT_S = 5.0
+
 _request_id = ""  # the invocation being served; read by the log filter
 
 
@@ -81,6 +83,20 @@ class _Channel:
 
     def send(self, kind: Kind, meta: dict[str, Any], body: bytes = b"") -> None:
         self._sock.sendall(encode(kind, json.dumps(meta).encode(), body))
+
+    def drain(self) -> None:
+        """Read until the server closes the socket.
+
+        A Unix socket closed with unread data resets the connection, and the
+        reset can overtake the frame just sent; the server sends a cold
+        instance its invocation before the init ends, so it must be read.
+        """
+        self._sock.settimeout(DRAIN_TIMEOUT_S)
+        try:
+            while self._sock.recv(65536):
+                pass
+        except OSError:
+            pass
 
     def _read(self, size: int) -> bytes | None:
         if size == 0:
@@ -202,6 +218,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         _log_error(error.error_type, error.message, error.stack)
         body = _error_body(error.error_type, error.message, "", error.stack)
         channel.send(Kind.INIT_ERROR, {"max_rss_kb": _max_rss_kb()}, body)
+        channel.drain()
         os._exit(0)
 
     init_ms = (time.perf_counter() - started) * 1000
