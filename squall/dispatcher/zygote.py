@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import socket
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +29,16 @@ ZYGOTE_START_TIMEOUT_S = 30.0
 
 class ZygoteError(SquallError):
     """Raised when a zygote cannot be started or stops answering."""
+
+
+@dataclass(frozen=True)
+class _Spare:
+    """A forked process of the zygote, waiting for an assignment on `channel`."""
+
+    pid: int
+    channel: socket.socket
+    cgroup: str | None
+    tmp_dir: str
 
 
 class Zygote:
@@ -52,7 +64,8 @@ class Zygote:
         self._control: socket.socket | None = None
         self._loop = asyncio.get_running_loop()
         self._ready: asyncio.Future[None] = self._loop.create_future()
-        self._spawning: dict[str, asyncio.Future[dict]] = {}
+        self._spares: collections.deque[_Spare] = collections.deque()
+        self._spare_waiters: collections.deque[asyncio.Future[_Spare]] = collections.deque()
         self._instances: dict[int, Instance] = {}
         self._early_exits: dict[int, int] = {}
 
@@ -84,22 +97,28 @@ class Zygote:
             return
         while True:
             try:
-                message = control.recv(65536)
+                message, fds, _, _ = socket.recv_fds(control, 65536, 1)
             except BlockingIOError:
                 return
             except OSError as error:
-                message = b""
+                message, fds = b"", []
                 logger.warning("zygote of %r: control socket failed: %s", self.name, error)
             if not message:
                 self._on_zygote_exit()
                 return
-            self._handle(orjson.loads(message))
+            self._handle(orjson.loads(message), fds)
 
-    def _handle(self, message: dict) -> None:
-        if "spawned" in message:
-            future = self._spawning.pop(message["spawned"], None)
-            if future is not None and not future.done():
-                future.set_result(message)
+    def _handle(self, message: dict, fds: list[int]) -> None:
+        if "spare" in message:
+            channel = socket.socket(fileno=fds[0])
+            channel.setblocking(False)
+            spare = _Spare(message["spare"], channel, message["cgroup"], message["tmp_dir"])
+            while self._spare_waiters:
+                waiter = self._spare_waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(spare)
+                    return
+            self._spares.append(spare)
         elif "exited" in message:
             instance = self._instances.pop(message["exited"], None)
             if instance is not None:
@@ -108,6 +127,8 @@ class Zygote:
                 self._early_exits[message["exited"]] = message["status"]
         elif message.get("ready") and not self._ready.done():
             self._ready.set_result(None)
+        for fd in fds[1:]:
+            os.close(fd)
 
     def _on_zygote_exit(self) -> None:
         if self._control is not None:
@@ -117,66 +138,83 @@ class Zygote:
         error = ZygoteError(f"zygote of {self.name!r} exited")
         if not self._ready.done():
             self._ready.set_exception(error)
-        for future in self._spawning.values():
-            if not future.done():
-                future.set_exception(error)
-        self._spawning.clear()
+        for waiter in self._spare_waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._spare_waiters.clear()
+        self._close_spares()
+
+    def _close_spares(self) -> None:
+        # A spare whose assignment socket closes exits by itself.
+        for spare in self._spares:
+            spare.channel.close()
+        self._spares.clear()
 
     @property
     def alive(self) -> bool:
         return self._control is not None
 
+    async def _take_spare(self) -> _Spare:
+        """Take a waiting spare, asking the zygote for the next one."""
+        if self._control is None:
+            raise ZygoteError(f"zygote of {self.name!r} is not running")
+        self._control.send(b'{"fork": 1}')
+        if self._spares:
+            return self._spares.popleft()
+        waiter: asyncio.Future[_Spare] = self._loop.create_future()
+        self._spare_waiters.append(waiter)
+        return await waiter
+
     async def spawn(
         self, *, memory_mb: int, provisioned: bool, log_stream: str, on_death: Callable[[Instance], None]
     ) -> Instance:
-        """Fork a new instance; it is running its init phase when this returns."""
-        if self._control is None:
-            raise ZygoteError(f"zygote of {self.name!r} is not running")
+        """Assign a spare as a new instance; it is running its init phase when this returns."""
         instance_id = uuid.uuid4().hex
+        request = orjson.dumps(
+            {
+                "spawn": instance_id,
+                "log_stream": log_stream,
+                "initialization": "provisioned-concurrency" if provisioned else "on-demand",
+            }
+        )
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_fd = os.memfd_create(f"squall-{self.name}", os.MFD_CLOEXEC)
-        request = {
-            "spawn": instance_id,
-            "log_stream": log_stream,
-            "initialization": "provisioned-concurrency" if provisioned else "on-demand",
-        }
-        future: asyncio.Future[dict] = self._loop.create_future()
-        self._spawning[instance_id] = future
         try:
-            socket.send_fds(self._control, [orjson.dumps(request)], [theirs.fileno(), log_fd])
-        except OSError:
-            self._spawning.pop(instance_id, None)
+            while True:
+                spare = await self._take_spare()
+                try:
+                    socket.send_fds(spare.channel, [request], [theirs.fileno(), log_fd])
+                    break
+                except OSError as error:
+                    logger.info("zygote of %r: spare %d is gone (%s); taking another", self.name, spare.pid, error)
+                finally:
+                    spare.channel.close()
+        except BaseException:
             ours.close()
             os.close(log_fd)
             raise
         finally:
             theirs.close()
-        try:
-            reply = await future
-        except BaseException:
-            ours.close()
-            os.close(log_fd)
-            raise
 
-        pid = reply["pid"]
         instance = Instance(
             instance_id=instance_id,
             zygote=self,
             memory_mb=memory_mb,
             log_fd=log_fd,
-            cgroup=reply.get("cgroup"),
+            cgroup=spare.cgroup,
             provisioned=provisioned,
-            tmp_dir=reply["tmp_dir"],
+            tmp_dir=spare.tmp_dir,
             on_death=on_death,
         )
-        self._instances[pid] = instance
-        await instance.attach(ours, pid)
-        if pid in self._early_exits:
-            instance.on_exit(self._early_exits.pop(pid))
+        self._instances[spare.pid] = instance
+        await instance.attach(ours, spare.pid)
+        if spare.pid in self._early_exits:
+            instance.on_exit(self._early_exits.pop(spare.pid))
         return instance
 
     def stop(self) -> None:
         """Stop the zygote; its instances die with it (they ask the kernel to)."""
+        self._close_spares()
         if self._control is not None:
             self._loop.remove_reader(self._control.fileno())
             self._control.close()

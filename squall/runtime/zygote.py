@@ -4,16 +4,20 @@ Started once per function version with the function's environment and the
 runtime already imported; each SPAWN request from the server becomes a fork,
 so an instance begins life with everything but the user's handler loaded.
 
-The zygote keeps one spare fork ready: forked, limited and waiting for its
-assignment. A SPAWN request goes to the spare, and the next spare is forked
-after the reply, so neither the fork nor the spare's set-up is on the path
-of a cold start.
+The zygote does not wait for a cold start to fork: it keeps spares, each
+forked, limited and waiting for an assignment on a socket whose other end it
+hands to the server. The server assigns a spare directly and asks for a new
+one, so neither the fork, the spare's set-up nor the zygote itself is on the
+path of a cold start.
 
 Control messages travel over a SOCK_SEQPACKET socket as JSON, one per packet:
-  server -> zygote: {"spawn": id, "log_stream": ..., "initialization": "on-demand"|"provisioned-concurrency"}
+  server -> zygote: {"fork": n}: fork n more spares
+  zygote -> server: {"ready": true} once;
+                    {"spare": pid, "cgroup": path|null, "tmp_dir": path} with the spare's
+                    assignment socket attached;
+                    {"exited": pid, "status": wait_status} for every child reaped
+  server -> spare:  {"spawn": id, "log_stream": ..., "initialization": "on-demand"|"provisioned-concurrency"}
                     with two descriptors attached: the instance's socket and its log file
-  zygote -> server: {"ready": true} once, then {"spawned": id, "pid": pid, "cgroup": path|null, "tmp_dir": path}
-                    and {"exited": pid, "status": wait_status}
 """
 
 from __future__ import annotations
@@ -90,17 +94,8 @@ def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-class _Spare:
-    """A forked process waiting for its assignment on `channel`."""
-
-    def __init__(self, pid: int, channel: socket.socket, cgroup: str | None, tmp_dir: str) -> None:
-        self.pid = pid
-        self.channel = channel
-        self.cgroup = cgroup
-        self.tmp_dir = tmp_dir
-
-
-def _fork_spare(config: dict, closing: list[int]) -> _Spare:
+def _offer_spare(control: socket.socket, config: dict, closing: list[int]) -> None:
+    """Fork a spare and hand its assignment socket to the server."""
     cgroup = _create_cgroup(config)
     tmp_dir = tempfile.mkdtemp(prefix="instance-", dir=config["tmp_root"])
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -109,7 +104,9 @@ def _fork_spare(config: dict, closing: list[int]) -> _Spare:
         ours.close()
         _run_spare(theirs, cgroup, tmp_dir, closing, config)
     theirs.close()
-    return _Spare(pid, ours, cgroup, tmp_dir)
+    offer = {"spare": pid, "cgroup": cgroup, "tmp_dir": tmp_dir}
+    socket.send_fds(control, [json.dumps(offer).encode()], [ours.fileno()])
+    ours.close()
 
 
 def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing: list[int], config: dict) -> None:
@@ -204,8 +201,8 @@ def main() -> None:
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     closing = [control_fd, wake_read, wake_write]
-    spare = _fork_spare(config, closing)
     control.send(b'{"ready": true}')
+    _offer_spare(control, config, closing)
 
     while True:
         readable, _, _ = select.select([control_fd, wake_read], [], [])
@@ -215,27 +212,13 @@ def main() -> None:
         if control_fd not in readable:
             continue
         try:
-            message, fds, _, _ = socket.recv_fds(control, 65536, 2)
+            message = control.recv(65536)
         except ConnectionResetError:
             return
         if not message:
             return  # the server closed the control socket: stop
-        request = json.loads(message)
-
-        # Hand the descriptors to the spare; if it died, fork a fresh one.
-        try:
-            socket.send_fds(spare.channel, [message], fds)
-        except OSError:
-            spare.channel.close()
-            spare = _fork_spare(config, closing)
-            socket.send_fds(spare.channel, [message], fds)
-        for fd in fds:
-            os.close(fd)
-        spare.channel.close()
-        reply = {"spawned": request["spawn"], "pid": spare.pid, "cgroup": spare.cgroup, "tmp_dir": spare.tmp_dir}
-        control.send(json.dumps(reply).encode())
-
-        spare = _fork_spare(config, closing)
+        for _ in range(json.loads(message).get("fork", 0)):
+            _offer_spare(control, config, closing)
         _reap(control)
 
 
