@@ -104,6 +104,7 @@ class Instance:
         provisioned: bool,
         tmp_dir: str,
         on_death: Callable[[Instance], None],
+        replace_spare: bool = False,
     ) -> None:
         self.id = instance_id
         self.zygote = zygote
@@ -127,6 +128,7 @@ class Instance:
         self._result: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
         self._exit_status: asyncio.Future[int] = self._loop.create_future()
         self._killed_for_timeout = False
+        self._replace_spare = replace_spare  # ask the zygote for the next spare once settled
 
     # Start-up
 
@@ -164,6 +166,7 @@ class Instance:
 
     def on_connection_lost(self) -> None:
         self.state = InstanceState.DEAD
+        self.settle()
         if not self._ready.done():
             self._ready.set_result(
                 InitOutcome(ok=False, init_ms=0.0, error_type="Runtime.ExitError", output=self._read_output())
@@ -230,6 +233,7 @@ class Instance:
         timer.cancel()
 
         duration_ms = (time.perf_counter() - started) * 1000
+        self.settle()
         error_type = result_meta.get("error_type")
         if result_meta.get("fatal"):
             self.kill()
@@ -241,6 +245,12 @@ class Instance:
             max_memory_mb=-(-result_meta.get("max_rss_kb", 0) // 1024),
             output=self._read_output(result_meta.get("log_bytes")),
         )
+
+    def settle(self) -> None:
+        """Ask for the spare that replaces this instance, once, after its cold start."""
+        if self._replace_spare:
+            self._replace_spare = False
+            self.zygote.request_spare()
 
     def _drop_result(self) -> None:
         # The instance died before it could answer, so nobody awaits the result.

@@ -218,6 +218,7 @@ class FunctionPool:
         except TimeoutError:
             instance.kill()
             raise
+        instance.settle()
         if outcome.ok:
             self.release(instance)
 

@@ -154,16 +154,26 @@ class Zygote:
     def alive(self) -> bool:
         return self._control is not None
 
-    async def _take_spare(self) -> _Spare:
-        """Take a waiting spare, asking the zygote for the next one."""
+    def request_spare(self) -> None:
+        """Ask the zygote to fork one more spare."""
+        if self._control is not None:
+            self._control.send(b'{"fork": 1}')
+
+    async def _take_spare(self) -> tuple[_Spare, bool]:
+        """Take a spare; the flag tells whether its replacement is still to be requested.
+
+        A spare that was waiting is replaced only once its instance has
+        answered, so that the next fork does not compete with the cold start
+        for the CPU. A call that finds no spare asks for one at once.
+        """
         if self._control is None:
             raise ZygoteError(f"zygote of {self.name!r} is not running")
-        self._control.send(b'{"fork": 1}')
         if self._spares:
-            return self._spares.popleft()
+            return self._spares.popleft(), True
+        self.request_spare()
         waiter: asyncio.Future[_Spare] = self._loop.create_future()
         self._spare_waiters.append(waiter)
-        return await waiter
+        return await waiter, False
 
     async def spawn(
         self, *, memory_mb: int, provisioned: bool, log_stream: str, on_death: Callable[[Instance], None]
@@ -181,12 +191,14 @@ class Zygote:
         log_fd = os.memfd_create(f"squall-{self.name}", os.MFD_CLOEXEC)
         try:
             while True:
-                spare = await self._take_spare()
+                spare, replace_later = await self._take_spare()
                 try:
                     socket.send_fds(spare.channel, [request], [theirs.fileno(), log_fd])
                     break
                 except OSError as error:
                     logger.info("zygote of %r: spare %d is gone (%s); taking another", self.name, spare.pid, error)
+                    if replace_later:
+                        self.request_spare()
                 finally:
                     spare.channel.close()
         except BaseException:
@@ -205,6 +217,7 @@ class Zygote:
             provisioned=provisioned,
             tmp_dir=spare.tmp_dir,
             on_death=on_death,
+            replace_spare=replace_later,
         )
         self._instances[spare.pid] = instance
         await instance.attach(ours, spare.pid)
