@@ -118,6 +118,10 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     _die_with_parent()
     _limit_memory(config["memory_mb"], cgroup)
     os.environ["TMPDIR"] = tmp_dir
+    # Importing a module and encoding JSON once copies the pages that the
+    # handler's import and the first frames write to, before any request waits.
+    importlib.import_module("squall.runtime._warmup")
+    json.loads(json.dumps({"warm": [1, 2.5, "x", None]}))
 
     try:
         message, fds, _, _ = socket.recv_fds(channel, 65536, 2)

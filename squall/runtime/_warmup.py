@@ -1,0 +1,1 @@
+"""An empty module a spare imports before its assignment (see the zygote)."""
