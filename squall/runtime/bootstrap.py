@@ -28,6 +28,7 @@ _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
 DRAIN_TIMEOUT_S = 5.0
+RECEIVE_CHUNK_BYTES = 64 * 1024
 
 _request_id = ""  # the invocation being served; read by the log filter
 
@@ -70,16 +71,20 @@ class _Channel:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._buffer = bytearray()
 
     def receive(self) -> tuple[Kind, bytes, bytes] | None:
-        header = self._read(HEADER_SIZE)
-        if header is None:
+        # One recv usually brings a whole frame, header and all.
+        if not self._fill(HEADER_SIZE):
             return None
-        kind, meta_len, body_len = HEADER.unpack(header)
-        data = self._read(meta_len + body_len)
-        if data is None:
+        kind, meta_len, body_len = HEADER.unpack_from(self._buffer)
+        end = HEADER_SIZE + meta_len + body_len
+        if not self._fill(end):
             return None
-        return Kind(kind), data[:meta_len], data[meta_len:]
+        meta = bytes(self._buffer[HEADER_SIZE : HEADER_SIZE + meta_len])
+        body = bytes(self._buffer[HEADER_SIZE + meta_len : end])
+        del self._buffer[:end]
+        return Kind(kind), meta, body
 
     def send(self, kind: Kind, meta: dict[str, Any], body: bytes = b"") -> None:
         self._sock.sendall(encode(kind, json.dumps(meta).encode(), body))
@@ -98,18 +103,14 @@ class _Channel:
         except OSError:
             pass
 
-    def _read(self, size: int) -> bytes | None:
-        if size == 0:
-            return b""
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        received = 0
-        while received < size:
-            count = self._sock.recv_into(view[received:])
-            if count == 0:
-                return None
-            received += count
-        return bytes(buffer)
+    def _fill(self, size: int) -> bool:
+        """Receive until the buffer holds `size` bytes; False when the server closed the socket."""
+        while len(self._buffer) < size:
+            chunk = self._sock.recv(max(RECEIVE_CHUNK_BYTES, size - len(self._buffer)))
+            if not chunk:
+                return False
+            self._buffer += chunk
+        return True
 
 
 def _user_frames(tb: Any) -> list[str]:
