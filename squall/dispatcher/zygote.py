@@ -80,6 +80,10 @@ class Zygote:
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            # A session of its own keeps a terminal's Ctrl-C away from the
+            # zygote and its instances: the server stops them itself, after
+            # the invocations in flight.
+            start_new_session=True,
         )
         theirs.close()
         ours.setblocking(False)
