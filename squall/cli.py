@@ -592,13 +592,38 @@ def print_log_entry(entry: dict[str, Any]) -> None:
     metavar="DURATION",
     help="Time window to summarise, such as 30m, 2h or 1d.",
 )
+@click.option(
+    "--price-gb-second",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Price of one GB-second, in USD, instead of the server's price table.",
+)
+@click.option(
+    "--price-request",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Price of one request, in USD, instead of the server's price table.",
+)
 @client_options
 @click.pass_context
-def stats(ctx: click.Context, since: int, endpoint: str, token: str | None, data: Path) -> None:
+def stats(
+    ctx: click.Context,
+    since: int,
+    price_gb_second: float | None,
+    price_request: float | None,
+    endpoint: str,
+    token: str | None,
+    data: Path,
+) -> None:
     """Show invocations, errors, latency and cost per function."""
     settings = settings_of(ctx)
     client = open_client(ctx, endpoint, token, data)
-    summary = client.get_json(f"{API_PREFIX}/stats", {"since": settings.clock() - since})
+    query: dict[str, Any] = {"since": settings.clock() - since}
+    if price_gb_second is not None:
+        query["per_gb_second"] = price_gb_second
+    if price_request is not None:
+        query["per_request"] = price_request
+    summary = client.get_json(f"{API_PREFIX}/stats", query)
 
     if not summary.get("functions"):
         click.echo(f"no invocations in the last {describe_seconds(since)}")

@@ -13,6 +13,7 @@ import orjson
 from squall import __version__
 from squall.errors import ManifestError, SquallError
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
+from squall.metering.pricing import PriceTable
 from squall.metering.stats import function_stats
 
 if TYPE_CHECKING:
@@ -135,6 +136,17 @@ class ManagementApi:
     async def _stats(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         since = _number(query, "since", float)
         prices = self._platform.prices
+        per_gb_second = _number(query, "per_gb_second", float)
+        per_request = _number(query, "per_request", float)
+        if per_gb_second is not None or per_request is not None:
+            try:
+                prices = PriceTable(
+                    per_gb_second=prices.per_gb_second if per_gb_second is None else per_gb_second,
+                    per_request=prices.per_request if per_request is None else per_request,
+                    name="custom",
+                )
+            except ValueError as error:
+                raise _BadRequest(str(error)) from None
         records = await asyncio.to_thread(self._platform.store.records, since=since)
         stats = function_stats(records, prices)
         rows = []

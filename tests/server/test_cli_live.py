@@ -94,3 +94,24 @@ def test_invoke_unknown_function_fails(squall: Any) -> None:
 def _invocations(endpoint: str) -> int:
     rows = httpx.get(endpoint + "/_squall/api/stats", timeout=10).json()["functions"]
     return next((row["invocations"] for row in rows if row["name"] == "greet"), 0)
+
+
+def test_stats_at_custom_price(server: Any, squall: Any) -> None:
+    assert squall("invoke", "greet", "--payload", '{"name": "Lin"}').returncode == 0
+    assert wait_for(lambda: _invocations(server.endpoint) >= 1, timeout_s=10)
+    invocations = _invocations(server.endpoint)
+
+    # One dollar a request and nothing for duration: the cost is the request count.
+    result = squall("stats", "--price-request", "1", "--price-gb-second", "0")
+
+    assert result.returncode == 0, result.stderr
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith("greet"))
+    assert row[-1] == f"${invocations:,.2f}"
+    assert "'custom'" in result.stdout
+
+
+def test_stats_rejects_negative_price(squall: Any) -> None:
+    result = squall("stats", "--price-request", "-1")
+
+    assert result.returncode == 2
+    assert "-1" in result.stderr
