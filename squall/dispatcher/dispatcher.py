@@ -66,7 +66,7 @@ class Invocation:
 
 @dataclass(slots=True)
 class InvocationResult:
-    """The answer to one invocation: the result bytes, or Lambda's error JSON."""
+    """The result of one invocation: the handler's result bytes, or Lambda's error JSON."""
 
     request_id: str
     payload: bytes

@@ -32,7 +32,7 @@ QUEUE_PER_INSTANCE = 10
 
 @dataclass(frozen=True)
 class PoolSettings:
-    """What a pool needs beyond its function's spec."""
+    """Settings of a pool beyond its function's spec."""
 
     service: str
     root: Path

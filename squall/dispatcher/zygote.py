@@ -28,7 +28,7 @@ ZYGOTE_START_TIMEOUT_S = 30.0
 
 
 class ZygoteError(SquallError):
-    """Raised when a zygote cannot be started or stops answering."""
+    """Raised when a zygote cannot be started or its control socket closes."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class _Spare:
 
 
 class Zygote:
-    """Starts one function version's zygote and asks it to fork instances."""
+    """The server's side of one function version's zygote: its start, its spares and its exits."""
 
     def __init__(
         self,
@@ -164,7 +164,7 @@ class Zygote:
             self._control.send(b'{"fork": 1}')
 
     async def _take_spare(self) -> tuple[_Spare, bool]:
-        """Take a spare; the flag tells whether its replacement is still to be requested.
+        """Take a spare, and return whether its replacement is still to be requested.
 
         A spare that was waiting is replaced only once its instance has
         answered, so that the next fork does not compete with the cold start

@@ -1,7 +1,7 @@
 """The zygote: a warmed process that forks a function's instances.
 
-Started once per function version with the function's environment and the
-runtime already imported; each SPAWN request from the server becomes a fork,
+The server starts one zygote per function version, with the function's
+environment and the runtime already imported. Every instance is a fork of it,
 so an instance begins life with everything but the user's handler loaded.
 
 The zygote does not wait for a cold start to fork: it keeps spares, each
