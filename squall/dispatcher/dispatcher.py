@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 
 from squall.dispatcher.budget import MemoryBudget
-from squall.dispatcher.instance import RawResult
+from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, RawResult
 from squall.dispatcher.limits import MemoryCgroups
 from squall.dispatcher.pool import FunctionPool, PoolSettings
 from squall.errors import FunctionNotFound, Throttled
@@ -47,6 +47,7 @@ class NodeSettings:
     # "auto": a memory cgroup per instance where one is writable, else RLIMIT_AS;
     # "rlimit": RLIMIT_AS even where cgroups are available.
     memory_limit: str = "auto"
+    init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S  # Lambda's limit on an instance's init phase
     # Delays before the retries of a failed asynchronous invocation; Lambda
     # waits about one minute, then two.
     async_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
@@ -195,6 +196,7 @@ class Dispatcher:
             revision=self._revision,
             environment=self._environment(service, spec),
             tmp_root=self._tmp_root,
+            init_timeout_s=self.settings.init_timeout_s,
         )
 
     def _environment(self, service: ServiceSpec, spec: FunctionSpec) -> dict[str, str]:
@@ -247,6 +249,7 @@ class Dispatcher:
                 self.arn(spec.name),
                 invocation.client_context,
                 spec.timeout_s,
+                self.settings.init_timeout_s,
             )
         finally:
             pool.release(instance)

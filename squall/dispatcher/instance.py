@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Lambda's limit on the init phase of an on-demand instance.
-INIT_TIMEOUT_S = 10.0
+DEFAULT_INIT_TIMEOUT_S = 10.0
 # Output kept per invocation; past it the log notes how much was cut.
 MAX_LOG_BYTES = 256 * 1024
 
@@ -183,7 +183,15 @@ class Instance:
 
     # Invocation
 
-    async def invoke(self, request_id: str, payload: bytes, arn: str, client_context: Any, timeout_s: float) -> RawResult:
+    async def invoke(
+        self,
+        request_id: str,
+        payload: bytes,
+        arn: str,
+        client_context: Any,
+        timeout_s: float,
+        init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+    ) -> RawResult:
         """Run one invocation and return what it produced; the instance may be dead afterwards.
 
         A cold instance gets the invocation while it is still in its init, so
@@ -205,13 +213,13 @@ class Instance:
 
         if starting:
             try:
-                outcome = await asyncio.wait_for(asyncio.shield(self._ready), INIT_TIMEOUT_S)
+                outcome = await asyncio.wait_for(asyncio.shield(self._ready), init_timeout_s)
             except TimeoutError:
                 self.kill()
                 self._drop_result()
                 # NOTE: Lambda retries a timed-out init inside the invoke phase;
                 # Squall fails the invocation at once instead.
-                message = f"RequestId: {request_id} Error: Init timed out after {INIT_TIMEOUT_S:.2f} seconds"
+                message = f"RequestId: {request_id} Error: Init timed out after {init_timeout_s:.2f} seconds"
                 return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, 0.0, self._read_output())
             if not outcome.ok:
                 self._drop_result()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from squall.dispatcher.instance import INIT_TIMEOUT_S, Instance, InstanceState
+from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, Instance, InstanceState
 from squall.dispatcher.zygote import Zygote, ZygoteError
 from squall.errors import Throttled
 from squall.manifest.spec import FunctionSpec
@@ -41,6 +41,7 @@ class PoolSettings:
     environment: dict[str, str]  # the instance environment, complete
     tmp_root: Path
     preload: tuple[str, ...] = ()
+    init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S
 
 
 @dataclass(slots=True)
@@ -214,7 +215,7 @@ class FunctionPool:
             raise Throttled(self.spec.name, "the node's memory budget is full")
         instance = await self._spawn(provisioned=True)
         try:
-            outcome = await asyncio.wait_for(instance.wait_ready(), INIT_TIMEOUT_S)
+            outcome = await asyncio.wait_for(instance.wait_ready(), self.settings.init_timeout_s)
         except TimeoutError:
             instance.kill()
             raise

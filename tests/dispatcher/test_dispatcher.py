@@ -238,3 +238,17 @@ async def test_memory_hog_fails_and_instance_is_replaced(make_dispatcher: Callab
     await wait_until(lambda: dispatcher.pools["hog"].live_count == 0)
     small = await call(dispatcher, "hog", {"mb": 8})
     assert small == 8
+
+
+async def test_init_that_hangs_times_out(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(init_timeout_s=1.0)
+    await dispatcher.deploy(
+        service(FunctionSpec(name="hang", handler="hang_at_import.handler"), FunctionSpec(name="count", handler="handlers.count"))
+    )
+
+    result = await dispatcher.invoke(Invocation("hang", b"{}", "test"))
+
+    assert result.error_type == "Sandbox.Timedout"
+    assert "Init timed out after 1.00 seconds" in orjson.loads(result.payload)["errorMessage"]
+    await wait_until(lambda: dispatcher.pools["hang"].live_count == 0)
+    assert (await call(dispatcher, "count"))["calls"] == 1
