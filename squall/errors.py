@@ -50,3 +50,7 @@ class PayloadTooLarge(SquallError):
         self.size = size
         self.limit = limit
         super().__init__(f"payload of {size} bytes exceeds the limit of {limit} bytes")
+
+
+class DeployError(SquallError):
+    """Raised when a service cannot be deployed for a reason other than its manifest."""

@@ -8,6 +8,7 @@ changes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -15,7 +16,7 @@ import secrets
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -23,7 +24,8 @@ import watchfiles
 
 from squall import __version__
 from squall.dispatcher.dispatcher import Dispatcher, NodeSettings
-from squall.errors import ManifestError, SquallError
+from squall.deploy.snapshot import snapshot
+from squall.errors import DeployError, ManifestError, SquallError
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
 from squall.manifest import load_service
@@ -45,17 +47,44 @@ class Platform:
     store: SqliteStore
     prices: PriceTable
     router: Router
+    sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
 
     async def deploy_folder(self, folder: Path) -> ServiceSpec:
-        """Load the folder's manifest and deploy it; the previous version keeps serving on failure."""
+        """Load the folder's manifest, copy its code and deploy it; the previous version keeps serving on failure.
+
+        The returned spec's `root` is the immutable copy instances import from.
+        """
+        folder = folder.resolve()
         service = await asyncio.to_thread(load_service, folder)
+        source = self.sources.get(service.service)
+        if source is not None and source != folder:
+            raise DeployError(
+                f"{service.manifest_path}: service {service.service!r} is already deployed from {source}; "
+                "give this service another name in its manifest"
+            )
         for warning in service.warnings:
             logger.warning("%s: %s", service.manifest_path.name, warning)
+
+        code_dir = self.dispatcher.settings.data_dir / "code"
+        root = await asyncio.to_thread(snapshot, folder, code_dir, self.dispatcher.settings.data_dir)
+        service = dataclasses.replace(service, root=root)
         await self.deploy(service)
-        await asyncio.to_thread(
-            self.store.save_service, service.service, str(service.root), str(service.manifest_path)
-        )
+        self.sources[service.service] = folder
+        await asyncio.to_thread(self.store.save_service, service.service, str(folder), str(service.manifest_path))
         return service
+
+    async def restore(self, skip: set[str]) -> None:
+        """Deploy again the services a previous run had deployed, except those named in `skip`."""
+        entries = await asyncio.to_thread(self.store.services)
+        for entry in entries:
+            if entry.name in skip:
+                continue
+            try:
+                service = await self.deploy_folder(Path(entry.folder))
+            except (SquallError, ValueError, OSError) as error:
+                logger.warning("cannot restore service %s from %s: %s", entry.name, entry.folder, error)
+                continue
+            logger.info("restored service %s from %s", service.service, entry.folder)
 
     async def deploy(self, service: ServiceSpec) -> None:
         # Build the new route table first, so a route conflict fails the
@@ -139,9 +168,10 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         except ManifestError as error:
             print(f"squall: {error}", file=sys.stderr)
             return 2
-        except SquallError as error:
+        except (SquallError, ValueError) as error:
             print(f"squall: cannot deploy {folder}: {error}", file=sys.stderr)
             return 2
+        await platform.restore(skip={service.service})
 
         # Serve HTTP on a socket bound here, so that port 0 reports the real port.
         sock = bind(host, port)

@@ -90,8 +90,8 @@ def serve(tmp_path: Path) -> Iterator:
     """Start servers on demand; every one is stopped when the test ends."""
     servers: list[RunningServer] = []
 
-    def _serve(folder: Path, *extra: str, env: dict[str, str] | None = None) -> RunningServer:
-        server = start_server(folder, tmp_path / f"data{len(servers)}", *extra, env=env)
+    def _serve(folder: Path, *extra: str, env: dict[str, str] | None = None, data: Path | None = None) -> RunningServer:
+        server = start_server(folder, data or tmp_path / f"data{len(servers)}", *extra, env=env)
         servers.append(server)
         return server
 

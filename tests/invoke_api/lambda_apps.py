@@ -41,6 +41,14 @@ class LiveApp:
     def endpoint(self) -> str:
         return self.server.endpoint
 
+    @property
+    def task_root(self) -> Path:
+        """The copy of the folder that a deploy made under the data folder, which instances import from."""
+        copies = [path for path in (self.server.data / "code").iterdir() if not path.name.startswith(".")]
+        if len(copies) != 1:
+            raise AssertionError(f"expected one code copy under {self.server.data / 'code'}, found {copies}")
+        return copies[0]
+
 
 def lambda_client(endpoint: str) -> Any:
     """Build a boto3 Lambda client for a Squall endpoint; it never retries, so every error shows."""

@@ -62,7 +62,8 @@ def test_lambda_variables_present(app: LiveApp, probe: Probe) -> None:
     assert environment["AWS_LAMBDA_LOG_STREAM_NAME"] == seen["log_stream_name"]
     assert environment["AWS_REGION"] == "us-east-1"
     assert environment["_HANDLER"] == "handlers.probe"
-    assert environment["LAMBDA_TASK_ROOT"] == str(app.folder)
+    assert environment["LAMBDA_TASK_ROOT"] == str(app.task_root)
+    assert (app.task_root / "handlers.py").read_bytes() == (app.folder / "handlers.py").read_bytes()
     assert environment["PROBE_SETTING"] == "from-manifest"
 
 

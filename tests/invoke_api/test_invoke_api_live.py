@@ -124,9 +124,9 @@ def test_handler_error_matches_recording(app: LiveApp, client: Any) -> None:
     assert error["errorType"] == expected["Payload"]["errorType"]
     assert error["errorMessage"] == expected["Payload"]["errorMessage"]
     assert error["requestId"] == request_id(response)
-    # The recorded frame names the user's file in /var/task; here it is the app folder.
+    # The recorded frame names the user's file in /var/task; here it is the deployed copy of the app folder.
     recorded_frame = expected["Payload"]["stackTrace"][0]
-    own_frame = recorded_frame.replace("/var/task/lambda_handler_error.py", str(app.folder / "handler_error.py"))
+    own_frame = recorded_frame.replace("/var/task/lambda_handler_error.py", str(app.task_root / "handler_error.py"))
     assert error["stackTrace"] == [own_frame]
 
 
@@ -227,7 +227,7 @@ def test_module_error_traceback_ends_in_user_code(app: LiveApp, client: Any) -> 
 
     # AWS keeps the import machinery's frames above the user's; Squall's runtime frames must not show.
     assert frames
-    assert frames[-1].startswith(f'  File "{app.folder / "module_error.py"}", line 2, in <module>')
+    assert frames[-1].startswith(f'  File "{app.task_root / "module_error.py"}", line 2, in <module>')
     assert not any(SQUALL_PACKAGE in frame for frame in frames), frames
 
 

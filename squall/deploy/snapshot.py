@@ -1,0 +1,95 @@
+"""Immutable, content-addressed copies of a service's code.
+
+A deploy copies the folder's files into `CODE_DIR/<digest>`, where the digest
+covers every file's path and content. Instances import from that copy, so an
+edit to the folder reaches them only through a new deploy, and every instance
+of a deploy runs the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from squall.errors import DeployError
+
+logger = logging.getLogger(__name__)
+
+# Folders that hold tools' state rather than a function's code.
+EXCLUDED_DIRS = frozenset(
+    {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".squall", ".pytest_cache", ".mypy_cache"}
+)
+MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
+_READ_CHUNK_BYTES = 1024 * 1024
+
+
+def code_files(folder: Path, exclude: Path | None = None) -> list[tuple[str, Path]]:
+    """List (relative path, path) of the files a deploy of `folder` copies, sorted."""
+    found: list[tuple[str, Path]] = []
+    for directory, subdirectories, files in os.walk(folder):
+        current = Path(directory)
+        subdirectories[:] = sorted(
+            name
+            for name in subdirectories
+            if name not in EXCLUDED_DIRS and (exclude is None or (current / name).resolve() != exclude)
+        )
+        for name in files:
+            path = current / name
+            if name.endswith((".pyc", "~")) or not path.is_file():
+                continue
+            found.append((path.relative_to(folder).as_posix(), path))
+    found.sort()
+    return found
+
+
+def snapshot(folder: Path, code_dir: Path, exclude: Path | None = None) -> Path:
+    """Copy `folder` into `code_dir/<digest>` unless that copy exists, and return the copy's path.
+
+    `exclude` is a folder left out, such as the server's data folder when it
+    lies inside the service folder. Raises DeployError past MAX_SNAPSHOT_BYTES.
+    """
+    files = code_files(folder, exclude.resolve() if exclude else None)
+    total = sum(path.stat().st_size for _, path in files)
+    if total > MAX_SNAPSHOT_BYTES:
+        raise DeployError(
+            f"{folder}: the code to deploy is {total} bytes, over the limit of {MAX_SNAPSHOT_BYTES}; "
+            f"move data out of the folder or into one of the skipped folders ({', '.join(sorted(EXCLUDED_DIRS))})"
+        )
+
+    digest = _digest(files)
+    target = code_dir / digest
+    if target.is_dir():
+        return target
+
+    # Copy into a temporary folder and rename it, so a copy is whole or absent.
+    code_dir.mkdir(parents=True, exist_ok=True)
+    staging = code_dir / f".{digest}.{uuid.uuid4().hex}"
+    try:
+        for relative, path in files:
+            destination = staging / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+        staging.mkdir(exist_ok=True)
+        os.rename(staging, target)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if target.is_dir():
+            return target  # another deploy of the same code finished first
+        raise DeployError(f"{folder}: cannot copy the code to {target}: {error}") from error
+    logger.info("copied %d files (%d bytes) of %s to %s", len(files), total, folder, target)
+    return target
+
+
+def _digest(files: list[tuple[str, Path]]) -> str:
+    digest = hashlib.sha256()
+    for relative, path in files:
+        # The length before the content keeps one file's bytes from passing for the next path.
+        digest.update(f"{relative}\0{path.stat().st_size}\0".encode())
+        with open(path, "rb") as file:
+            while chunk := file.read(_READ_CHUNK_BYTES):
+                digest.update(chunk)
+    return digest.hexdigest()[:20]

@@ -1,0 +1,79 @@
+"""Immutable copies of a service's code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from squall.deploy.snapshot import code_files, snapshot
+from squall.errors import DeployError
+
+
+def make_service(folder: Path) -> Path:
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "app.py").write_text("ANSWER = 1\n")
+    (folder / "pkg" / "__init__.py").write_text("")
+    (folder / "squall.yml").write_text("service: s\nfunctions: {}\n")
+    for skipped in (".git", "__pycache__", ".venv", "node_modules"):
+        (folder / skipped).mkdir()
+        (folder / skipped / "junk.py").write_text("junk\n")
+    return folder
+
+
+def test_copy_has_code_without_tool_folders(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+
+    copy = snapshot(folder, tmp_path / "code")
+
+    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()) == [
+        "app.py",
+        "pkg/__init__.py",
+        "squall.yml",
+    ]
+    assert (copy / "app.py").read_text() == "ANSWER = 1\n"
+
+
+def test_same_code_same_copy(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+
+    first = snapshot(folder, tmp_path / "code")
+    second = snapshot(folder, tmp_path / "code")
+
+    assert first == second
+    assert len(list((tmp_path / "code").iterdir())) == 1
+
+
+def test_edit_makes_new_copy_and_keeps_old(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    first = snapshot(folder, tmp_path / "code")
+
+    (folder / "app.py").write_text("ANSWER = 2\n")
+    second = snapshot(folder, tmp_path / "code")
+
+    assert second != first
+    assert (first / "app.py").read_text() == "ANSWER = 1\n"
+    assert (second / "app.py").read_text() == "ANSWER = 2\n"
+
+
+def test_data_folder_inside_is_skipped(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    data = folder / "state"
+    data.mkdir()
+    (data / "squall.db").write_text("not code")
+
+    names = [relative for relative, _ in code_files(folder, exclude=data.resolve())]
+
+    assert "state/squall.db" not in names
+    assert "app.py" in names
+
+
+def test_oversized_folder_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = make_service(tmp_path / "svc")
+    monkeypatch.setattr("squall.deploy.snapshot.MAX_SNAPSHOT_BYTES", 10)
+
+    with pytest.raises(DeployError) as raised:
+        snapshot(folder, tmp_path / "code")
+
+    assert "over the limit of 10" in str(raised.value)
+    assert str(folder) in str(raised.value)

@@ -1,0 +1,90 @@
+"""Deploys seen from outside: frozen code, restarts, and service names."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Function names are unique on a server, as in one AWS region, so each
+# service names its function after its route.
+SERVICE = """service: {name}
+functions:
+  {route}:
+    handler: app.version
+    events:
+      - http: {{method: GET, path: /{route}}}
+"""
+
+
+def write_service(folder: Path, name: str, route: str, answer: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "squall.yml").write_text(SERVICE.format(name=name, route=route))
+    (folder / "app.py").write_text(f"def version(event, context):\n    return {answer!r}\n")
+    return folder
+
+
+def deploy(endpoint: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", endpoint],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_edit_without_deploy_not_served(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "v1")
+    server = serve(main, "--no-watch")
+    assert httpx.get(server.endpoint + "/main", timeout=20).json() == "v1"
+
+    (main / "app.py").write_text("def version(event, context):\n    return 'edited'\n")
+    # Several concurrent calls start new instances; all must run the deployed code.
+    with httpx.Client(timeout=20) as client:
+        answers = {client.get(server.endpoint + "/main").json() for _ in range(5)}
+
+    assert answers == {"v1"}
+
+
+def test_deployed_services_survive_restart(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    extra = write_service(tmp_path / "extra", "extra", "extra", "extra-v1")
+    first = serve(main)
+    assert deploy(first.endpoint, extra).returncode == 0
+    assert first.stop() == 0
+
+    second = serve(main, data=first.data)
+
+    assert httpx.get(second.endpoint + "/extra", timeout=20).json() == "extra-v1"
+    assert httpx.get(second.endpoint + "/main", timeout=20).json() == "main-v1"
+
+
+def test_service_name_taken_by_other_folder(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "shared-name", "main", "first")
+    other = write_service(tmp_path / "other", "shared-name", "other", "second")
+    server = serve(main)
+
+    result = deploy(server.endpoint, other)
+
+    assert result.returncode == 1
+    assert "already deployed from" in result.stderr
+    assert str(main) in result.stderr
+    assert httpx.get(server.endpoint + "/main", timeout=20).json() == "first"
+
+
+def test_restore_skips_vanished_folder(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    gone = write_service(tmp_path / "gone", "gone", "gone", "gone-v1")
+    first = serve(main)
+    assert deploy(first.endpoint, gone).returncode == 0
+    assert first.stop() == 0
+    shutil.rmtree(gone)
+
+    second = serve(main, data=first.data)
+
+    assert httpx.get(second.endpoint + "/main", timeout=20).json() == "main-v1"
+    assert any("cannot restore service gone" in line for line in second.output)
