@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import shutil
 import sys
 import time
 import uuid
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
 
 from squall.dispatcher.budget import MemoryBudget
 from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, RawResult
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 LOG_TAIL_BYTES = 4096  # what `X-Amz-Log-Type: Tail` returns, as Lambda does
 LATEST = "$LATEST"
 CGROUP_CLEANUP_TIMEOUT_S = 5.0
+ASYNC_DRAIN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Invocation:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_context: Any = None
     log_tail: bool = False
+    qualifier: str | None = None  # the version or alias the caller named, if any
 
 
 @dataclass(slots=True)
@@ -97,7 +101,9 @@ class Dispatcher:
         self._revision = 0
         self._on_record = on_record
         self._on_log = on_log
+        # Instances' temporary folders of an earlier run are of no use to anyone.
         self._tmp_root = settings.data_dir / "tmp"
+        shutil.rmtree(self._tmp_root, ignore_errors=True)
         self._tmp_root.mkdir(parents=True, exist_ok=True)
         self._reaper: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -112,12 +118,24 @@ class Dispatcher:
         """Stop every pool and instance, then remove their memory cgroups."""
         if self._reaper is not None:
             self._reaper.cancel()
-        for task in list(self._background):
-            task.cancel()
+
+        # Asynchronous invocations get a moment to finish; the rest are dropped.
+        background = list(self._background)
+        if background:
+            _, pending = await asyncio.wait(background, timeout=ASYNC_DRAIN_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if pending:
+                logger.warning(
+                    "dropped %d asynchronous invocation(s) not finished at shutdown (their queue is in memory)",
+                    len(pending),
+                )
+
         pools = list(self._pools.values())
         self._pools.clear()
         for pool in pools:
-            pool.retire()
+            pool.retire("the server is stopping")
             pool.kill()
 
         # A cgroup can only be removed once the processes in it are gone.
@@ -138,8 +156,10 @@ class Dispatcher:
     def services(self) -> dict[str, ServiceSpec]:
         return self._services
 
-    def arn(self, function: str) -> str:
-        return f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{function}"
+    def arn(self, function: str, qualifier: str | None = None) -> str:
+        """Return the function's ARN, qualified when the caller named a version or alias."""
+        arn = f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{function}"
+        return f"{arn}:{qualifier}" if qualifier else arn
 
     async def deploy(self, service: ServiceSpec) -> list[str]:
         """Start pools for every function of `service`, then switch to them at once.
@@ -246,7 +266,7 @@ class Dispatcher:
             raw = await instance.invoke(
                 invocation.request_id,
                 invocation.payload,
-                self.arn(spec.name),
+                self.arn(spec.name, invocation.qualifier),
                 invocation.client_context,
                 spec.timeout_s,
                 self.settings.init_timeout_s,
@@ -280,6 +300,14 @@ class Dispatcher:
         task.add_done_callback(self._background.discard)
 
     async def _run_async(self, invocation: Invocation) -> None:
+        try:
+            await self._try_async(invocation)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a background task has nobody else to report to
+            logger.exception("async invocation %s of %s failed", invocation.request_id, invocation.function)
+
+    async def _try_async(self, invocation: Invocation) -> None:
         delays = (0.0, *self.settings.async_retry_delays_s)
         for attempt, delay in enumerate(delays):
             if delay:
@@ -310,15 +338,17 @@ class Dispatcher:
             output = raw.output.decode(errors="replace")
             parts.append(output if output.endswith("\n") else output + "\n")
         if raw.outcome is Outcome.TIMEOUT:
+            # The error message ends with what timed out: the task, or the init.
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            parts.append(f"{stamp}Z {request_id} Task timed out after {spec.timeout_s:.2f} seconds\n")
+            what = orjson.loads(raw.body).get("errorMessage", "").partition(" Error: ")[2] or "Task timed out"
+            parts.append(f"{stamp}Z {request_id} {what}\n")
         parts.append(f"END RequestId: {request_id}\n")
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {raw.duration_ms:.2f} ms\t"
             f"Billed Duration: {billed_ms(raw.duration_ms, init.init_ms if init else None)} ms\t"
             f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {raw.max_memory_mb} MB\t"
         )
-        if init is not None and init.ok:
+        if init is not None and init.init_ms:
             report += f"Init Duration: {init.init_ms:.2f} ms\t"
         if raw.outcome is Outcome.TIMEOUT:
             report += "Status: timeout"

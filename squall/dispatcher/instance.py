@@ -115,6 +115,7 @@ class Instance:
         self.idle_since = time.monotonic()
         self.invocations = 0
         self.memory_released = False  # set once the memory budget got this instance's share back
+        self.max_memory_mb = 0  # peak resident memory the instance last reported
         self.init_outcome: InitOutcome | None = None
 
         self._log_fd = log_fd
@@ -149,6 +150,7 @@ class Instance:
     def on_frame(self, kind: Kind, meta: bytes, body: bytes) -> None:
         if kind is Kind.READY:
             info = orjson.loads(meta)
+            self.max_memory_mb = _megabytes(info.get("max_rss_kb", 0))
             outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=self._read_output(info.get("log_bytes")))
             self.init_outcome = outcome
             self.state = InstanceState.IDLE
@@ -217,6 +219,7 @@ class Instance:
             except TimeoutError:
                 self.kill()
                 self._drop_result()
+                self.init_outcome = InitOutcome(ok=False, init_ms=init_timeout_s * 1000, error_type="Sandbox.Timedout")
                 # NOTE: Lambda retries a timed-out init inside the invoke phase;
                 # Squall fails the invocation at once instead.
                 message = f"RequestId: {request_id} Error: Init timed out after {init_timeout_s:.2f} seconds"
@@ -250,7 +253,7 @@ class Instance:
             outcome=Outcome.ERROR if error_type else Outcome.SUCCESS,
             error_type=error_type,
             duration_ms=duration_ms,
-            max_memory_mb=-(-result_meta.get("max_rss_kb", 0) // 1024),
+            max_memory_mb=self._note_memory(result_meta.get("max_rss_kb", 0)),
             output=self._read_output(result_meta.get("log_bytes")),
         )
 
@@ -305,7 +308,14 @@ class Instance:
 
     def _error_result(self, error_type: str, message: str, outcome: Outcome, duration_ms: float, output: bytes) -> RawResult:
         body = orjson.dumps({"errorType": error_type, "errorMessage": message})
-        return RawResult(body, outcome, error_type, duration_ms, self.memory_mb, output)
+        # A dead instance reports nothing more: its last report stands, or
+        # the whole limit when the kernel killed it for memory.
+        memory = self.memory_mb if error_type == "Runtime.OutOfMemory" else self.max_memory_mb
+        return RawResult(body, outcome, error_type, duration_ms, memory, output)
+
+    def _note_memory(self, max_rss_kb: int) -> int:
+        self.max_memory_mb = _megabytes(max_rss_kb)
+        return self.max_memory_mb
 
     # Logs and teardown
 
@@ -369,6 +379,10 @@ class Instance:
         """Release what was prepared for an instance whose process never started."""
         self.state = InstanceState.DEAD
         self._close_files()
+
+
+def _megabytes(kilobytes: int) -> int:
+    return -(-kilobytes // 1024)
 
 
 def describe_exit(status: int | None) -> str:

@@ -134,12 +134,12 @@ class FunctionPool:
         self._zygote = zygote
         return zygote
 
-    def retire(self) -> None:
+    def retire(self, reason: str = "the function was redeployed while the call waited") -> None:
         """Stop taking invocations; instances stop once their invocation in flight ends."""
         self.retiring = True
         for future in self._waiters:
             if not future.done():
-                future.set_exception(Throttled(self.spec.name, "the function was redeployed while the call waited"))
+                future.set_exception(Throttled(self.spec.name, reason))
         self._waiters.clear()
         for instance in list(self._idle):
             self._close(instance)

@@ -51,7 +51,7 @@ async def send_api_error(send: Send, error: ApiError, request_id: str) -> None:
     await respond_json(send, error.status, body, headers)
 
 
-def split_function_name(raw: str, dispatcher: Dispatcher) -> tuple[str, str | None]:
+def split_function_name(raw: str) -> tuple[str, str | None]:
     """Return (name, qualifier) from a name, `name:qualifier`, or a function ARN."""
     if raw.startswith("arn:"):
         parts = raw.split(":")
@@ -63,6 +63,10 @@ def split_function_name(raw: str, dispatcher: Dispatcher) -> tuple[str, str | No
                 "Member must be a function name or a function ARN",
             )
         return parts[6], parts[7] if len(parts) == 8 else None
+    parts = raw.split(":")
+    if len(parts) in (3, 4) and parts[0].isdigit() and parts[1] == "function":
+        # A partial ARN: ACCOUNT:function:NAME[:QUALIFIER].
+        return parts[2], parts[3] if len(parts) == 4 else None
     name, _, qualifier = raw.partition(":")
     return name, qualifier or None
 
@@ -85,7 +89,7 @@ class InvokeApi:
         if scope["method"] != "POST" or not path.endswith(SUFFIX):
             raise ApiError(404, "ResourceNotFoundException", f"No operation at {scope['method']} {path}")
         raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
-        name, qualifier = split_function_name(raw_name, self._dispatcher)
+        name, qualifier = split_function_name(raw_name)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         qualifier = query.get("Qualifier", [qualifier])[0] or None
 
@@ -133,6 +137,7 @@ class InvokeApi:
             request_id=request_id,
             client_context=client_context,
             log_tail=log_type == "Tail",
+            qualifier=qualifier,
         )
         if invocation_type == "Event":
             self._dispatcher.invoke_async(invocation)

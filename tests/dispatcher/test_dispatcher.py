@@ -205,6 +205,8 @@ async def test_crash_replaces_instance(make_dispatcher: Callable[..., Dispatcher
 
     assert result.error_type == "Runtime.ExitError"
     assert orjson.loads(result.payload)["errorMessage"].endswith("Runtime exited with error: exit status 1")
+    # The instance died before reporting its peak memory again; the last report stands, not the limit.
+    assert 0 < dispatcher.sinks.records[-1].max_memory_mb < 128
     await wait_until(lambda: dispatcher.pools["crash"].live_count == 0)
     assert (await call(dispatcher, "count"))["calls"] == 1
 
@@ -250,5 +252,9 @@ async def test_init_that_hangs_times_out(make_dispatcher: Callable[..., Dispatch
 
     assert result.error_type == "Sandbox.Timedout"
     assert "Init timed out after 1.00 seconds" in orjson.loads(result.payload)["errorMessage"]
+    log = dispatcher.sinks.logs[-1].text
+    assert "Init timed out after 1.00 seconds" in log
+    assert "Init Duration: 1000.00 ms" in log
+    assert dispatcher.sinks.records[-1].init_ms == 1000.0
     await wait_until(lambda: dispatcher.pools["hang"].live_count == 0)
     assert (await call(dispatcher, "count"))["calls"] == 1

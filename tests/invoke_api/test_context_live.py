@@ -87,3 +87,15 @@ def test_tmpdir_private_per_instance(app: LiveApp) -> None:
     assert first["tempdir"] != second["tempdir"]
     assert first["tempdir"] == first["environment"]["TMPDIR"]
     assert second["tempdir"] == second["environment"]["TMPDIR"]
+
+
+@pytest.mark.parametrize(
+    ("function_name", "expected_suffix"),
+    [("probe:$LATEST", ":function:probe:$LATEST"), ("000000000000:function:probe", ":function:probe")],
+)
+def test_invoked_arn_keeps_qualifier(app: LiveApp, function_name: str, expected_suffix: str) -> None:
+    response = lambda_client(app.endpoint).invoke(FunctionName=function_name, Payload=b"{}")
+    seen = json.loads(response["Payload"].read())
+
+    assert "FunctionError" not in response
+    assert seen["invoked_function_arn"].endswith(expected_suffix)
