@@ -128,6 +128,7 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
     """Build the `squall ls` table from the "functions" list of GET /_squall/api/functions."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("NAME", no_wrap=True)
+    table.add_column("SERVICE", no_wrap=True)
     table.add_column("HANDLER", overflow="fold")
     table.add_column("MEMORY", justify="right", no_wrap=True)
     table.add_column("TIMEOUT", justify="right", no_wrap=True)
@@ -142,6 +143,7 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
         routes = function.get("routes") or []
         table.add_row(
             str(function.get("name", "")),
+            str(function.get("service", MISSING)),
             str(function.get("handler", "")),
             f"{function.get('memory_mb', MISSING)} MB",
             f"{function.get('timeout_s', MISSING)} s",

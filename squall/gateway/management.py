@@ -105,7 +105,8 @@ class ManagementApi:
             return 400, _error(type(error).__name__, str(error))
         except ValueError as error:
             return 400, _error("DeployError", str(error))
-        return 200, {"service": service.service, "functions": list(service.functions), "warnings": list(service.warnings)}
+        warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
+        return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
 
     async def _logs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         function = query.get("function") or None

@@ -309,6 +309,7 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
 
     if len(result) > MAX_RESPONSE_BYTES:
         message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+        _log_error("Function.ResponseSizeTooLarge", f"{message} The response was {len(result)} bytes.", [])
         error_body = json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode()
         return {"error_type": "Function.ResponseSizeTooLarge"}, error_body
     return {}, result

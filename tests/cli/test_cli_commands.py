@@ -220,12 +220,16 @@ def test_ls_shows_functions_table(run: Run, api: FakeApi) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     header = lines[0].split()
-    assert header == ["NAME", "HANDLER", "MEMORY", "TIMEOUT", "RESERVED", "PROVISIONED", "IDLE/BUSY", "ROUTES"]
+    assert header == ["NAME", "SERVICE", "HANDLER", "MEMORY", "TIMEOUT", "RESERVED", "PROVISIONED", "IDLE/BUSY", "ROUTES"]
     hello_row = next(line for line in lines if line.startswith("hello"))
-    assert hello_row.split() == ["hello", "app.hello", "256", "MB", "10", "s", "-", "1", "2/1", "GET", "/hello/{name}"]
+    assert hello_row.split() == [
+        "hello", HELLO["service"], "app.hello", "256", "MB", "10", "s", "-", "1", "2/1", "GET", "/hello/{name}"
+    ]
     assert any(line.strip() == "POST /hello" for line in lines)
     resize_row = next(line for line in lines if line.startswith("resize"))
-    assert resize_row.split() == ["resize", "images.resize", "1024", "MB", "10", "s", "5", "0", "0/0", "-"]
+    assert resize_row.split() == [
+        "resize", RESIZE["service"], "images.resize", "1024", "MB", "10", "s", "5", "0", "0/0", "-"
+    ]
 
 
 def test_ls_without_functions_says_how_to_deploy(run: Run, api: FakeApi) -> None:
