@@ -94,6 +94,13 @@ class FunctionPool:
     def waiting_count(self) -> int:
         return len(self._waiters)
 
+    @property
+    def zygote_pid(self) -> int | None:
+        """The process id of the running zygote, or None while there is none."""
+        if self._zygote is None or not self._zygote.alive:
+            return None
+        return self._zygote.pid
+
     # Start and stop
 
     async def start(self) -> None:

@@ -158,6 +158,10 @@ class Zygote:
     def alive(self) -> bool:
         return self._control is not None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def request_spare(self) -> None:
         """Ask the zygote to fork one more spare."""
         if self._control is not None:

@@ -258,3 +258,17 @@ async def test_init_that_hangs_times_out(make_dispatcher: Callable[..., Dispatch
     assert dispatcher.sinks.records[-1].init_ms == 1000.0
     await wait_until(lambda: dispatcher.pools["hang"].live_count == 0)
     assert (await call(dispatcher, "count"))["calls"] == 1
+
+
+async def test_killed_zygote_is_restarted(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(reap_interval_s=0.05)
+    await dispatcher.deploy(service(FunctionSpec(name="count", handler="handlers.count", keep_alive_s=1)))
+    pool = dispatcher.pools["count"]
+    first = pool.zygote_pid
+    assert first is not None
+
+    os.kill(first, signal.SIGKILL)
+    await wait_until(lambda: pool.zygote_pid is None)
+
+    assert (await call(dispatcher, "count"))["calls"] == 1
+    assert pool.zygote_pid not in (None, first)
