@@ -115,8 +115,6 @@ class ManagementApi:
         limit = _number(query, "limit", int) or 1000
         if limit < 1:
             raise _BadRequest(f"query parameter limit: expected a whole number of at least 1, got {limit}")
-        if function is not None and function not in self._platform.dispatcher.pools:
-            return 404, _error("FunctionNotFound", f"function not found: {function!r}")
         entries = await asyncio.to_thread(
             self._platform.store.logs,
             function=function,
@@ -127,6 +125,9 @@ class ManagementApi:
             # Without a cursor the caller wants the latest entries, not the first ever written.
             newest=after is None,
         )
+        # A function that is gone keeps its logs; only a name never seen is an error.
+        if function is not None and not entries and function not in self._platform.dispatcher.pools:
+            return 404, _error("FunctionNotFound", f"function not found: {function!r}, and no logs are stored for it")
         return 200, {
             "entries": [
                 {"id": e.id, "function": e.function, "request_id": e.request_id, "time": e.time, "text": e.text}
