@@ -41,7 +41,7 @@ WATCH_DEBOUNCE_MS = 300
 
 @dataclass
 class Platform:
-    """The running platform as the gateway sees it: dispatcher, store, router and deploys."""
+    """The running platform as the gateway uses it: dispatcher, store, router and deploys."""
 
     dispatcher: Dispatcher
     store: SqliteStore
@@ -201,7 +201,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
 
         watcher = asyncio.create_task(_watch(platform, folder)) if watch else None
         # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the
-        # signal again with the handlers it found; no-op handlers let that
+        # signal again with the handlers it found. No-op handlers let that
         # return here, so the cleanup below runs instead of the process dying.
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, _ignore_signal)

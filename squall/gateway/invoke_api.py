@@ -1,7 +1,7 @@
 """The Lambda Invoke REST API: `POST /2015-03-31/functions/{name}/invocations`.
 
-Answers carry the headers and error shapes AWS's own clients parse, so that
-`boto3.client("lambda", endpoint_url=...)` works unchanged.
+Responses carry the headers and error shapes that AWS's own clients parse,
+so `boto3.client("lambda", endpoint_url=...)` works unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LATEST = "$LATEST"
 
 
 class ApiError(Exception):
-    """An error answered in AWS's JSON error shape."""
+    """An error returned in AWS's JSON error shape."""
 
     def __init__(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -40,7 +40,7 @@ class ApiError(Exception):
 
 
 # AWS spells the message key of these errors with a capital M, and of the
-# others in lower case, as its recorded answers show.
+# others in lower case, as its recorded responses show.
 _CAPITALISED_MESSAGE = frozenset({"ResourceNotFoundException", "ServiceException"})
 
 
