@@ -40,7 +40,6 @@ from squall.store.base import (
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 
 # Each entry upgrades the schema by one version: _MIGRATIONS[0] creates
 # version 1 from an empty file. Append new entries; never edit old ones.
@@ -86,7 +85,16 @@ _MIGRATIONS: tuple[str, ...] = (
         saved_at REAL NOT NULL
     );
     """,
+    # Version 2: request ids are random, so their index took every insert to
+    # a random page, and the cost per invocation grew with the table (from
+    # 14 to 35 us at 350,000 rows). A lookup by request id now scans the
+    # function's entries instead.
+    """
+    DROP INDEX IF EXISTS logs_request_id;
+    """,
 )
+
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 # How long a connection waits for another connection's lock before SQLite
 # reports SQLITE_BUSY. The writer retries after that, so this only bounds one
