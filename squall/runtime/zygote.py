@@ -104,6 +104,10 @@ def _offer_spare(control: socket.socket, config: dict, closing: list[int]) -> No
         ours.close()
         _run_spare(theirs, cgroup, tmp_dir, closing, config)
     theirs.close()
+    # Offer the spare once its set-up is done, so that a cold start never
+    # waits on a cgroup move; an empty read means the spare died, and the
+    # server then finds its socket closed and takes another.
+    ours.recv(16)
     offer = {"spare": pid, "cgroup": cgroup, "tmp_dir": tmp_dir}
     socket.send_fds(control, [json.dumps(offer).encode()], [ours.fileno()])
     ours.close()
@@ -122,6 +126,7 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     # handler's import and the first frames write to, before any request waits.
     importlib.import_module("squall.runtime._warmup")
     json.loads(json.dumps({"warm": [1, 2.5, "x", None]}))
+    channel.send(b"set")
 
     try:
         message, fds, _, _ = socket.recv_fds(channel, 65536, 2)
@@ -205,8 +210,8 @@ def main() -> None:
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     closing = [control_fd, wake_read, wake_write]
-    control.send(b'{"ready": true}')
     _offer_spare(control, config, closing)
+    control.send(b'{"ready": true}')
 
     while True:
         readable, _, _ = select.select([control_fd, wake_read], [], [])
