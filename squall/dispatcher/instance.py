@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# A new spare is forked this long after a cold start answered: right away,
+# its fork and set-up took CPU from the calls that often follow a cold start.
+# A call that finds no spare does not wait for this; it asks for one at once.
+REPLACE_SPARE_DELAY_S = 0.05
 # Lambda's limit on the init phase of an on-demand instance.
 DEFAULT_INIT_TIMEOUT_S = 10.0
 # Output kept per invocation; past it the log notes how much was cut.
@@ -261,7 +265,7 @@ class Instance:
         """Ask for the spare that replaces this instance, once, after its cold start."""
         if self._replace_spare:
             self._replace_spare = False
-            self.zygote.request_spare()
+            self._loop.call_later(REPLACE_SPARE_DELAY_S, self.zygote.request_spare)
 
     def _drop_result(self) -> None:
         # The instance died before it could answer, so nobody awaits the result.
