@@ -81,6 +81,9 @@ def measure(server: ServerProcess, expected: int) -> dict[str, Any]:
     """Wait until `expected` instances are idle, then read their memory and the zygote's."""
     wait_for(lambda: instance_counts(server, FUNCTION) == (expected, 0), SETTLE_TIMEOUT_S,
              f"{expected} idle instances of {FUNCTION}")
+    # An idle function also keeps one spare fork; the zygote forks it shortly
+    # after a cold start, and the pages it shares lower everyone's PSS.
+    wait_for(lambda: len(zygote_and_children(server)[2]) >= 1, SETTLE_TIMEOUT_S, f"the spare fork of {FUNCTION}")
     zygote, instances, spares = zygote_and_children(server)
     if len(instances) != expected:
         raise RuntimeError(f"expected {expected} instance processes under zygote {zygote}, found {instances}")
