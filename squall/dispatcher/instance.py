@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A new spare is forked this long after a cold start answered: right away,
-# its fork and set-up took CPU from the calls that often follow a cold start.
-# A call that finds no spare does not wait for this; it asks for one at once.
+# A new spare is forked this long after a cold start's result arrived. Forked
+# at once, it took CPU from the calls that often follow a cold start. A call
+# that finds no spare does not wait for this, because it asks for one at once.
 REPLACE_SPARE_DELAY_S = 0.05
 # Lambda's limit on the init phase of an on-demand instance.
 DEFAULT_INIT_TIMEOUT_S = 10.0
@@ -198,11 +198,11 @@ class Instance:
         timeout_s: float,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
     ) -> RawResult:
-        """Run one invocation and return what it produced; the instance may be dead afterwards.
+        """Run one invocation and return its result; the instance may be dead afterwards.
 
         A cold instance gets the invocation while it is still in its init, so
-        that the frame is waiting when the handler is ready; the timeout
-        starts when the init ends.
+        the frame is waiting when the handler is ready. The timeout starts
+        when the init ends.
         """
         # Not ready yet, or already failed its init (a fast failure can arrive
         # before the invocation is sent): either way the init decides.
@@ -268,7 +268,7 @@ class Instance:
             self._loop.call_later(REPLACE_SPARE_DELAY_S, self.zygote.request_spare)
 
     def _drop_result(self) -> None:
-        # The instance died before it could answer, so nobody awaits the result.
+        # The instance died before it sent a result, so nobody awaits one.
         future, self._result = self._result, None
         if future is not None:
             if future.done():
