@@ -137,7 +137,7 @@ class ApiClient:
             )
         except httpx.ConnectError as exc:
             logger.debug("connecting to %s failed: %s", self.endpoint, exc)
-            raise CommandFailed(f"no Squall server answers at {self.endpoint}: start one with `squall up`") from None
+            raise CommandFailed(f"no Squall server is listening at {self.endpoint}: start one with `squall up`") from None
         except httpx.TimeoutException:
             raise CommandFailed(
                 f"the server at {self.endpoint} did not respond to {method} {path} within {timeout_s:g} s"

@@ -12,7 +12,7 @@ class SquallError(Exception):
 
 
 class ManifestError(SquallError):
-    """Raised when a manifest cannot be read or holds an invalid value.
+    """Raised when a manifest cannot be read or contains an invalid value.
 
     `path` is the manifest file and `key` the dotted key path of the bad value
     (empty when the whole file is at fault).

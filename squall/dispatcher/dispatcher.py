@@ -1,10 +1,10 @@
 """The dispatcher: from an invocation to a result, with logs and a metering record.
 
 An `Invocation` names a function and carries payload bytes. The dispatcher
-finds the function's pool, takes an instance from it (warm, or a fresh fork
-of the zygote), runs the invocation there, and turns what came back into an
-`InvocationResult`, a log entry framed by START/END/REPORT lines, and an
-`InvocationRecord`.
+finds the function's pool and takes an instance from it: a warm one, or a
+fresh fork of the zygote. It runs the invocation there and turns the output
+into an `InvocationResult`, a log entry framed by START/END/REPORT lines, and
+an `InvocationRecord`.
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ class Dispatcher:
                     pool.retire()
                 raise
 
-            # Switch: one dict update, so a request sees either the old pool or the new one.
+            # Switch with one dict update, so a request gets either the old pool or the new one.
             previous = self._services.get(service.service)
             old_names = set(previous.functions) if previous else set()
             retired = [self._pools[name] for name in old_names if name in self._pools]

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 # A new spare is forked this long after a cold start's result arrived. Forked
 # at once, it took CPU from the calls that often follow a cold start. A call
-# that finds no spare does not wait for this, because it asks for one at once.
+# that finds no spare does not wait for this, because it requests one at once.
 REPLACE_SPARE_DELAY_S = 0.05
 # Lambda's limit on the init phase of an on-demand instance.
 DEFAULT_INIT_TIMEOUT_S = 10.0
@@ -268,7 +268,7 @@ class Instance:
             self._loop.call_later(REPLACE_SPARE_DELAY_S, self.zygote.request_spare)
 
     def _drop_result(self) -> None:
-        # The instance died before it sent a result, so nobody awaits one.
+        # The instance died before it sent a result, so no caller awaits one.
         future, self._result = self._result, None
         if future is not None:
             if future.done():
@@ -312,8 +312,8 @@ class Instance:
 
     def _error_result(self, error_type: str, message: str, outcome: Outcome, duration_ms: float, output: bytes) -> RawResult:
         body = orjson.dumps({"errorType": error_type, "errorMessage": message})
-        # A dead instance reports nothing more: its last report stands, or
-        # the whole limit when the kernel killed it for memory.
+        # A dead instance sends no more reports, so its last peak is used,
+        # or the whole limit when the kernel killed it for memory.
         memory = self.memory_mb if error_type == "Runtime.OutOfMemory" else self.max_memory_mb
         return RawResult(body, outcome, error_type, duration_ms, memory, output)
 

@@ -1,6 +1,6 @@
 """Memory limits for instances: a cgroup each where the host allows, else an rlimit.
 
-The server creates a parent cgroup under its own; each zygote creates one
+The server creates a parent cgroup under its own. Each zygote creates one
 cgroup per instance below it (see `squall/runtime/zygote.py`), and the
 forked instance moves itself in before it imports user code. When no
 writable memory cgroup is found, `MemoryCgroups.available` is False and each

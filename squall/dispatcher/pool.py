@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 # Calls allowed to wait for an instance when a function has no reserved
 # concurrency: its instances are bounded by the node's memory budget only.
 DEFAULT_MAX_QUEUE = 100
-# With reserved concurrency, the queue holds this many calls per instance,
+# With reserved concurrency, the queue takes this many calls per instance,
 # so a burst far above the cap waits for instances rather than failing.
 QUEUE_PER_INSTANCE = 10
 
@@ -37,7 +37,7 @@ class PoolSettings:
     service: str
     root: Path
     version: str  # the Lambda version name the function reports ("$LATEST")
-    revision: int  # deploy counter; tells pools of successive deploys apart
+    revision: int  # deploy counter, which distinguishes pools of successive deploys
     environment: dict[str, str]  # the instance environment, complete
     tmp_root: Path
     preload: tuple[str, ...] = ()

@@ -22,8 +22,9 @@ from squall.errors import SquallError
 
 logger = logging.getLogger(__name__)
 
-# A zygote only imports the runtime, so a few seconds is plenty even on a
-# loaded machine; past it the deploy fails with the zygote's own stderr.
+# A zygote only imports the runtime, which takes well under a second; the
+# limit leaves room for a loaded machine. Past it the deploy fails, and the
+# zygote's own errors are on the server's stderr, which it inherits.
 ZYGOTE_START_TIMEOUT_S = 30.0
 
 
@@ -170,9 +171,9 @@ class Zygote:
     async def _take_spare(self) -> tuple[_Spare, bool]:
         """Take a spare, and return whether its replacement is still to be requested.
 
-        A spare that was waiting is replaced only once its instance has
-        answered, so that the next fork does not compete with the cold start
-        for the CPU. A call that finds no spare asks for one at once.
+        A spare that was waiting is replaced only after its instance has
+        returned a result, so that the next fork does not compete with the
+        cold start for the CPU. A call that finds no spare asks for one at once.
         """
         if self._control is None:
             raise ZygoteError(f"zygote of {self.name!r} is not running")

@@ -41,7 +41,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 
 async def respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    """Send a complete answer; `headers` must already hold content-length when wanted."""
+    """Send a complete response; `headers` must already contain content-length when one is wanted."""
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -1,4 +1,4 @@
-"""What every invocation leaves behind: its metering record and its log."""
+"""Records of every invocation: its metering record and its log."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 
 class Outcome(enum.Enum):
-    """How one invocation ended."""
+    """The way one invocation ended."""
 
     SUCCESS = "success"
     ERROR = "error"  # the handler raised, or its init failed

@@ -93,8 +93,8 @@ class _Channel:
         """Read until the server closes the socket.
 
         A Unix socket closed with unread data resets the connection, and the
-        reset can overtake the frame just sent; the server sends a cold
-        instance its invocation before the init ends, so it must be read.
+        reset can overtake the frame just sent. The server sends a cold
+        instance its invocation before the init ends, so that frame must be read.
         """
         self._sock.settimeout(DRAIN_TIMEOUT_S)
         try:
@@ -104,7 +104,7 @@ class _Channel:
             pass
 
     def _fill(self, size: int) -> bool:
-        """Receive until the buffer holds `size` bytes; False when the server closed the socket."""
+        """Receive until the buffer contains `size` bytes; return False when the server closed the socket."""
         while len(self._buffer) < size:
             chunk = self._sock.recv(max(RECEIVE_CHUNK_BYTES, size - len(self._buffer)))
             if not chunk:

@@ -24,7 +24,7 @@ MAX_FRAME_BYTES = MAX_RESPONSE_BYTES + 1024 * 1024
 
 
 class Kind(enum.IntEnum):
-    """What a frame carries."""
+    """The kind of content a frame carries."""
 
     INVOKE = 1  # server -> instance: metadata {id, timeout_ms, arn, client_context?}, body = event
     READY = 2  # instance -> server: metadata {init_ms, max_rss_kb}

@@ -6,7 +6,7 @@ so an instance begins life with everything but the user's handler loaded.
 
 The zygote does not wait for a cold start to fork: it keeps spares, each
 forked, limited and waiting for an assignment on a socket whose other end it
-hands to the server. The server assigns a spare directly and asks for a new
+hands to the server. The server assigns a spare directly and requests a new
 one, so neither the fork, the spare's set-up nor the zygote itself is on the
 path of a cold start.
 
@@ -105,8 +105,8 @@ def _offer_spare(control: socket.socket, config: dict, closing: list[int]) -> No
         _run_spare(theirs, cgroup, tmp_dir, closing, config)
     theirs.close()
     # Offer the spare once its set-up is done, so that a cold start never
-    # waits on a cgroup move; an empty read means the spare died, and the
-    # server then finds its socket closed and takes another.
+    # waits on a cgroup move. An empty read means the spare died: the server
+    # then finds its socket closed and takes another.
     ours.recv(16)
     offer = {"spare": pid, "cgroup": cgroup, "tmp_dir": tmp_dir}
     socket.send_fds(control, [json.dumps(offer).encode()], [ours.fileno()])

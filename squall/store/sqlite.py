@@ -111,9 +111,9 @@ _INSERT_RECORD = (
 _INSERT_LOG = "INSERT INTO logs (function, request_id, time, text) VALUES (?, ?, ?, ?)"
 
 # Rows per multi-row INSERT. The sqlite3 module releases the GIL around each
-# statement it runs, so one statement per row made the writer thread and the
-# event loop trade the GIL twice per invocation; a few statements per batch
-# keep that handoff rare. 200 rows of 13 columns stay far below SQLite's
+# statement it runs. One statement per row made the writer thread and the
+# event loop trade the GIL twice per invocation, and a few statements per
+# batch keep that handoff rare. 200 rows of 13 columns stay far below SQLite's
 # default limit of 32,766 variables per statement.
 _ROWS_PER_STATEMENT = 200
 

@@ -205,7 +205,7 @@ async def test_crash_replaces_instance(make_dispatcher: Callable[..., Dispatcher
 
     assert result.error_type == "Runtime.ExitError"
     assert orjson.loads(result.payload)["errorMessage"].endswith("Runtime exited with error: exit status 1")
-    # The instance died before reporting its peak memory again; the last report stands, not the limit.
+    # The instance died before reporting its peak memory again, so the last report is used, not the limit.
     assert 0 < dispatcher.sinks.records[-1].max_memory_mb < 128
     await wait_until(lambda: dispatcher.pools["crash"].live_count == 0)
     assert (await call(dispatcher, "count"))["calls"] == 1

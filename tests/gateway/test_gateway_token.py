@@ -45,7 +45,7 @@ async def test_management_api_needs_token(headers: dict[str, str], status: int) 
         assert "token" in answer.json()["error"]["message"]
 
 
-async def test_invoke_api_without_token_is_rejected_as_aws_does() -> None:
+async def test_invoke_api_rejects_missing_token() -> None:
     async with client(TOKEN) as http:
         answer = await http.post("/2015-03-31/functions/greet/invocations", content=b"{}")
     assert answer.status_code == 403
