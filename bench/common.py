@@ -12,12 +12,9 @@ import json
 import logging
 import os
 import platform
-import re
-import selectors
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from squall.testing import wait_until_serving
+
 logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,8 +34,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SERVER_START_TIMEOUT_S = 60.0
 SERVER_STOP_TIMEOUT_S = 30.0
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-_SERVING = re.compile(r"serving .*on (http://\S+)")
 
 
 # Servers
@@ -80,37 +77,8 @@ def start_server(command: Sequence[str], cwd: Path = REPO) -> ServerProcess:
     process = subprocess.Popen(
         list(command), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    if process.stdout is None:
-        raise RuntimeError(f"no stdout pipe for {command[0]}")
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    lines: list[str] = []
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=deadline - time.monotonic()):
-            break
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = _SERVING.search(line)
-        if found:
-            selector.close()
-            server = ServerProcess(process, found.group(1), lines)
-            # The server keeps logging; reading its output keeps the pipe from filling.
-            threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
-            return server
-    selector.close()
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"{' '.join(command[:4])} did not start within {SERVER_START_TIMEOUT_S:.0f} s:\n" + "".join(lines))
-
-
-def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
-    if process.stdout is None:
-        return
-    for line in process.stdout:
-        lines.append(line)
+    endpoint, lines = wait_until_serving(process, SERVER_START_TIMEOUT_S)
+    return ServerProcess(process, endpoint, lines)
 
 
 @contextmanager

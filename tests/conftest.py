@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-import re
-import selectors
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from squall.testing import wait_until_serving
+
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = REPO.parent / "shared" / "conformance"
 SERVER_START_TIMEOUT_S = 60.0
-_SERVING = re.compile(r"serving .* on (http://\S+)")
 
 
 @dataclass
@@ -51,38 +49,8 @@ def start_server(folder: Path, data: Path, *extra: str, env: dict[str, str] | No
         text=True,
         env={**os.environ, **(env or {})},
     )
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    lines: list[str] = []
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=deadline - time.monotonic()):
-            break
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = _SERVING.search(line)
-        if found:
-            server = RunningServer(process, found.group(1), data, lines)
-            _drain_in_background(process, lines)
-            return server
-    process.kill()
-    process.wait()
-    raise RuntimeError("squall up did not start:\n" + "".join(lines))
-
-
-def _drain_in_background(process: subprocess.Popen[str], lines: list[str]) -> None:
-    # The server keeps logging; reading its output stops the pipe from filling.
-    import threading
-
-    def drain() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-
-    threading.Thread(target=drain, daemon=True).start()
+    endpoint, lines = wait_until_serving(process, SERVER_START_TIMEOUT_S)
+    return RunningServer(process, endpoint, data, lines)
 
 
 @pytest.fixture
