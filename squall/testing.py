@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import selectors
 import subprocess
 import threading
-import time
 
 SERVING_LINE = re.compile(r"serving .*on (http://\S+)")
 
@@ -14,34 +12,37 @@ SERVING_LINE = re.compile(r"serving .*on (http://\S+)")
 def wait_until_serving(process: subprocess.Popen[str], timeout_s: float) -> tuple[str, list[str]]:
     """Read `process`'s output until its `serving ... on URL` line; return the URL and every line read.
 
-    The returned list keeps growing: a thread goes on reading the output, so
-    the server never blocks on a full pipe. The process is killed, and
-    RuntimeError raised with its output, when no such line comes in time.
+    One thread reads the whole output, from the first line to the last, so the
+    server never blocks on a full pipe and the returned list keeps growing.
+    (Waiting on the pipe with select() would miss a line that readline() has
+    already buffered.) The process is killed, and RuntimeError raised with its
+    output, when no such line comes in time.
     """
     if process.stdout is None:
         raise RuntimeError("the process was started without a stdout pipe")
     lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
-                break
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            found = SERVING_LINE.search(line)
-            if found:
-                threading.Thread(target=_drain, args=(process, lines), daemon=True).start()
-                return found.group(1), lines
+    found: list[str] = []
+    ready = threading.Event()
 
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"no server was serving within {timeout_s:.0f} s; its output:\n" + "".join(lines))
-
-
-def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
-    if process.stdout is not None:
+    def read() -> None:
+        assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
+            match = SERVING_LINE.search(line)
+            if match and not found:
+                found.append(match.group(1))
+                ready.set()
+        ready.set()  # the output ended: no serving line will come
+
+    threading.Thread(target=read, daemon=True).start()
+    ready.wait(timeout_s)
+    if found:
+        return found[0], lines
+
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        reason = f"no server was serving within {timeout_s:.0f} s"
+    else:
+        reason = f"the server exited with code {process.returncode} before serving"
+    raise RuntimeError(f"{reason}; its output:\n" + "".join(lines))
