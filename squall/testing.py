@@ -12,11 +12,11 @@ SERVING_LINE = re.compile(r"serving .*on (http://\S+)")
 def wait_until_serving(process: subprocess.Popen[str], timeout_s: float) -> tuple[str, list[str]]:
     """Read `process`'s output until its `serving ... on URL` line; return the URL and every line read.
 
-    One thread reads the whole output, from the first line to the last, so the
-    server never blocks on a full pipe and the returned list keeps growing.
-    (Waiting on the pipe with select() would miss a line that readline() has
-    already buffered.) The process is killed, and RuntimeError raised with its
-    output, when no such line comes in time.
+    A thread reads the output until it ends, so the server does not block on a
+    full pipe and the returned list keeps growing. Waiting on the pipe with
+    select() would miss a line that readline() has already buffered. When no
+    such line comes in time, the process is killed and RuntimeError is raised
+    with its output.
     """
     if process.stdout is None:
         raise RuntimeError("the process was started without a stdout pipe")
@@ -28,11 +28,11 @@ def wait_until_serving(process: subprocess.Popen[str], timeout_s: float) -> tupl
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            match = SERVING_LINE.search(line)
-            if match and not found:
-                found.append(match.group(1))
+            serving = SERVING_LINE.search(line)
+            if serving and not found:
+                found.append(serving.group(1))
                 ready.set()
-        ready.set()  # the output ended: no serving line will come
+        ready.set()  # The output ended: wake the caller even without a serving line.
 
     threading.Thread(target=read, daemon=True).start()
     ready.wait(timeout_s)
