@@ -1,0 +1,1 @@
+"""Squall's data services: queues, objects, tables and streams, each behind a small interface."""
