@@ -26,6 +26,8 @@ from squall import __version__
 from squall.dispatcher.dispatcher import Dispatcher, NodeSettings
 from squall.deploy.snapshot import snapshot
 from squall.errors import DeployError, ManifestError, SquallError
+from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
+from squall.events.async_store import AsyncStore
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
 from squall.manifest import load_service
@@ -47,6 +49,7 @@ class Platform:
     store: SqliteStore
     prices: PriceTable
     router: Router
+    async_invoker: AsyncInvoker
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
 
     async def deploy_folder(self, folder: Path) -> ServiceSpec:
@@ -159,7 +162,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         settings = NodeSettings(data_dir=data, memory_budget_mb=memory_budget_mb)
     dispatcher = Dispatcher(settings, store.add_record, store.add_log)
     dispatcher.start()
-    platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]))
+    async_invoker = AsyncInvoker(dispatcher, AsyncStore(data / "async.db"), async_settings_from_environment())
+    platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker)
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
@@ -172,6 +176,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             print(f"squall: cannot deploy {folder}: {error}", file=sys.stderr)
             return 2
         await platform.restore(skip={service.service})
+        # Invocations accepted before the last stop run once their functions are deployed again.
+        await async_invoker.start()
 
         # Serve HTTP on a socket bound here, so that port 0 reports the real port.
         sock = bind(host, port)
@@ -210,7 +216,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             watcher.cancel()
         return 0
     finally:
-        # Stop the instances, then flush what the store still holds.
+        # Stop taking asynchronous work, stop the instances, then flush what the store still holds.
+        await async_invoker.close()
         await dispatcher.close()
         await asyncio.to_thread(store.close)
 

@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 LOG_TAIL_BYTES = 4096  # what `X-Amz-Log-Type: Tail` returns, as Lambda does
 LATEST = "$LATEST"
 CGROUP_CLEANUP_TIMEOUT_S = 5.0
-ASYNC_DRAIN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,9 +50,6 @@ class NodeSettings:
     # "rlimit": RLIMIT_AS even where cgroups are available.
     memory_limit: str = "auto"
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S  # Lambda's limit on an instance's init phase
-    # Delays before the retries of a failed asynchronous invocation; Lambda
-    # waits about one minute, then two.
-    async_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
 
 
 @dataclass(slots=True)
@@ -106,7 +102,6 @@ class Dispatcher:
         shutil.rmtree(self._tmp_root, ignore_errors=True)
         self._tmp_root.mkdir(parents=True, exist_ok=True)
         self._reaper: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
         self._deploy_lock = asyncio.Lock()
 
     # Lifecycle
@@ -118,19 +113,6 @@ class Dispatcher:
         """Stop every pool and instance, then remove their memory cgroups."""
         if self._reaper is not None:
             self._reaper.cancel()
-
-        # Asynchronous invocations get a moment to finish; the rest are dropped.
-        background = list(self._background)
-        if background:
-            _, pending = await asyncio.wait(background, timeout=ASYNC_DRAIN_TIMEOUT_S)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
-            if pending:
-                logger.warning(
-                    "dropped %d asynchronous invocation(s) not finished at shutdown (their queue is in memory)",
-                    len(pending),
-                )
 
         pools = list(self._pools.values())
         self._pools.clear()
@@ -287,44 +269,6 @@ class Dispatcher:
         if invocation.log_tail:
             tail = log_text.encode()[-LOG_TAIL_BYTES:]
         return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, LATEST, tail)
-
-    def invoke_async(self, invocation: Invocation) -> None:
-        """Accept an invocation to run in the background, retrying failures.
-
-        Limitation: the queue is in memory, so an invocation accepted here is
-        lost if the server stops before it runs; a durable queue lifts this.
-        """
-        self.pool(invocation.function)  # unknown functions fail now, not later
-        task = asyncio.get_running_loop().create_task(self._run_async(invocation))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _run_async(self, invocation: Invocation) -> None:
-        try:
-            await self._try_async(invocation)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - a background task has nobody else to report to
-            logger.exception("async invocation %s of %s failed", invocation.request_id, invocation.function)
-
-    async def _try_async(self, invocation: Invocation) -> None:
-        delays = (0.0, *self.settings.async_retry_delays_s)
-        for attempt, delay in enumerate(delays):
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                result = await self.invoke(invocation)
-            except Throttled:
-                continue
-            except FunctionNotFound:
-                logger.warning("async invocation %s: function %s was removed", invocation.request_id, invocation.function)
-                return
-            if result.error_type is None:
-                return
-            logger.info(
-                "async invocation %s of %s failed (attempt %d of %d): %s",
-                invocation.request_id, invocation.function, attempt + 1, len(delays), result.error_type,
-            )
 
     def _record_throttle(self, invocation: Invocation, spec: FunctionSpec, started_at: float) -> None:
         self._on_record(_record(invocation, spec, started_at, Outcome.THROTTLED, "TooManyRequestsException"))

@@ -34,7 +34,7 @@ class GatewayApp:
         self._platform = platform
         self._token = token.encode() if token else None
         self._management = management.ManagementApi(platform)
-        self._invoke_api = invoke_api.InvokeApi(platform.dispatcher)
+        self._invoke_api = invoke_api.InvokeApi(platform.dispatcher, platform.async_invoker)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

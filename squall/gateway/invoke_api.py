@@ -17,8 +17,13 @@ import orjson
 
 from squall.dispatcher.dispatcher import Dispatcher, Invocation
 from squall.errors import FunctionNotFound, Throttled
+from squall.events.async_invoke import AsyncInvoker
+from squall.services.errors import StorageFull
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.runtime.protocol import MAX_REQUEST_BYTES
+
+# AWS raised the payload limit of asynchronous invocations from 256 KB to 1 MB in 2025.
+MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +79,9 @@ def split_function_name(raw: str) -> tuple[str, str | None]:
 class InvokeApi:
     """Serves the Invoke operation for every deployed function."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, async_invoker: AsyncInvoker) -> None:
         self._dispatcher = dispatcher
+        self._async = async_invoker
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
@@ -107,13 +113,14 @@ class InvokeApi:
             )
         log_type = (header(scope, b"x-amz-log-type") or b"None").decode("latin-1")
 
+        limit = MAX_ASYNC_REQUEST_BYTES if invocation_type == "Event" else MAX_REQUEST_BYTES
         try:
-            payload = await read_body(receive, MAX_REQUEST_BYTES)
+            payload = await read_body(receive, limit)
         except BodyTooLarge:
             raise ApiError(
                 413,
                 "RequestEntityTooLargeException",
-                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation",
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
             ) from None
         if payload:
             try:
@@ -140,7 +147,12 @@ class InvokeApi:
             qualifier=qualifier,
         )
         if invocation_type == "Event":
-            self._dispatcher.invoke_async(invocation)
+            try:
+                await self._async.accept(invocation)
+            except FunctionNotFound:
+                raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{LATEST}") from None
+            except StorageFull as error:
+                raise ApiError(500, "ServiceException", str(error)) from None
             await respond(send, 202, [(b"x-amzn-requestid", request_id.encode()), (b"content-length", b"0")], b"")
             return
 

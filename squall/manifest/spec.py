@@ -29,6 +29,88 @@ class HttpEvent:
     payload: str = "2.0"
 
 
+# Lambda's defaults for asynchronous invocation: two retries, six hours.
+DEFAULT_ASYNC_RETRIES = 2
+DEFAULT_MAX_EVENT_AGE_S = 6 * 3600
+MIN_MAX_EVENT_AGE_S = 60
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    """Deliver batches of a queue's messages, deleting each batch once the handler succeeds."""
+
+    queue: str
+    batch_size: int = 10
+    batch_window_s: float = 0.0  # wait up to this long to fill a batch
+    max_concurrency: int | None = None  # concurrent batches; None: up to the function's own cap
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ObjectTrigger:
+    """Invoke the function asynchronously for each matching change in a bucket."""
+
+    bucket: str
+    events: tuple[str, ...] = ("created", "removed")
+    prefix: str = ""
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class TableStreamTrigger:
+    """Deliver a table's change records in order per item."""
+
+    table: str
+    batch_size: int = 100
+    starting_position: str = "latest"  # or "trim_horizon"
+    batch_window_s: float = 0.0
+    max_retries: int = -1  # -1: retry until the record leaves the stream, as Lambda's default
+    bisect_on_error: bool = False
+
+
+@dataclass(frozen=True)
+class StreamTrigger:
+    """Deliver a stream's records in order per shard, checkpointing after each success."""
+
+    stream: str
+    batch_size: int = 100
+    starting_position: str = "latest"  # or "trim_horizon"
+    batch_window_s: float = 0.0
+    max_retries: int = -1
+    bisect_on_error: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    """Invoke the function asynchronously on an EventBridge rate or cron schedule."""
+
+    expression: str
+    timezone: str = "UTC"
+    input: object = None  # a constant event in place of the Scheduled Event, as EventBridge's Input
+    enabled: bool = True
+
+
+Trigger = QueueTrigger | ObjectTrigger | TableStreamTrigger | StreamTrigger | ScheduleTrigger
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the outcome of an asynchronous invocation goes: a queue or a function."""
+
+    kind: str  # "queue" or "function"
+    name: str
+
+
+@dataclass(frozen=True)
+class AsyncConfig:
+    """How asynchronous invocations of a function are retried and where their outcome goes."""
+
+    max_retry_attempts: int = DEFAULT_ASYNC_RETRIES
+    max_event_age_s: int = DEFAULT_MAX_EVENT_AGE_S
+    on_success: Destination | None = None
+    on_failure: Destination | None = None  # also receives what stream triggers give up on
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """One function of a service, with every default already applied."""
@@ -43,6 +125,8 @@ class FunctionSpec:
     keep_alive_s: int = DEFAULT_KEEP_ALIVE_S  # idle time before an instance is reaped
     max_queue: int | None = None  # calls waiting at the cap; None: the dispatcher's default
     http: tuple[HttpEvent, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
+    async_config: AsyncConfig = field(default_factory=AsyncConfig)
     runtime: str = "python3"
 
     @property
@@ -57,6 +141,56 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class QueueResource:
+    """A queue the service declares; FIFO when its name ends in ".fifo"."""
+
+    name: str
+    visibility_timeout_s: int = 30
+    retention_s: int = 4 * 24 * 3600
+    delay_s: int = 0
+    receive_wait_s: int = 0
+    dead_letter_queue: str | None = None
+    max_receive_count: int = 5
+    content_based_deduplication: bool = False
+
+
+@dataclass(frozen=True)
+class BucketResource:
+    """An object storage bucket the service declares."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TableResource:
+    """A table the service declares; key types are "S", "N" or "B"."""
+
+    name: str
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str] | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamResource:
+    """A stream the service declares."""
+
+    name: str
+    shards: int = 1
+    retention_h: int = 24
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The queues, buckets, tables and streams a service declares; a deploy creates the missing ones."""
+
+    queues: tuple[QueueResource, ...] = ()
+    buckets: tuple[BucketResource, ...] = ()
+    tables: tuple[TableResource, ...] = ()
+    streams: tuple[StreamResource, ...] = ()
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """A whole deployable folder: its functions and where its code lives."""
 
@@ -65,3 +199,4 @@ class ServiceSpec:
     manifest_path: Path
     functions: dict[str, FunctionSpec]
     warnings: tuple[str, ...] = ()  # keys that were read but are not understood yet
+    resources: Resources = field(default_factory=Resources)

@@ -27,6 +27,15 @@ from squall.manifest.spec import (
     FunctionSpec,
     HttpEvent,
     ServiceSpec,
+    Trigger,
+)
+from squall.manifest.squall_events import (
+    ASYNC_FUNCTION_PROPERTIES,
+    RESOURCES_SCHEMA,
+    TRIGGER_SCHEMAS,
+    build_async_config,
+    build_resources,
+    build_trigger,
 )
 from squall.manifest.validate import (
     ENVIRONMENT_NAME_PATTERN,
@@ -79,6 +88,8 @@ _HTTP_EVENT_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+_EVENT_KINDS = ("http", *TRIGGER_SCHEMAS)
 
 _FUNCTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -136,19 +147,21 @@ _FUNCTION_SCHEMA: dict[str, Any] = {
             "x-expected": "a list of events",
             "items": {
                 "type": "object",
-                "x-expected": 'an event mapping such as {http: {method: GET, path: "/"}}',
-                "required": ["http"],
+                "x-expected": "an event mapping with one key: " + ", ".join(_EVENT_KINDS),
+                "minProperties": 1,
+                "maxProperties": 1,
                 "additionalProperties": False,
-                "properties": {"http": _HTTP_EVENT_SCHEMA},
+                "properties": {"http": _HTTP_EVENT_SCHEMA, **TRIGGER_SCHEMAS},
             },
         },
+        **ASYNC_FUNCTION_PROPERTIES,
     },
 }
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "x-expected": 'a mapping with the keys "service" and "functions"',
+    "x-expected": 'a mapping with the keys "service", "functions" and optionally "resources"',
     "required": ["service", "functions"],
     "additionalProperties": False,
     "properties": {
@@ -167,6 +180,7 @@ SCHEMA: dict[str, Any] = {
             },
             "additionalProperties": _FUNCTION_SCHEMA,
         },
+        "resources": RESOURCES_SCHEMA,
     },
 }
 
@@ -203,6 +217,7 @@ def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
         root=source.root,
         manifest_path=source.path,
         functions=functions,
+        resources=build_resources(source, document.get("resources")),
     )
 
 
@@ -286,8 +301,13 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         )
 
     events: list[HttpEvent] = []
+    triggers: list[Trigger] = []
     for index, event in enumerate(settings.get("events", [])):
-        http = event["http"]
+        kind, options = next(iter(event.items()))
+        if kind != "http":
+            triggers.append(build_trigger(source, (*key, "events", index, kind), kind, options))
+            continue
+        http = options
         path = check_http_path(source, (*key, "events", index, "http", "path"), http["path"])
         payload = http.get("payload", "2.0")
         if not isinstance(payload, str):
@@ -309,4 +329,6 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         keep_alive_s=int(settings.get("keep_alive_s", DEFAULT_KEEP_ALIVE_S)),
         max_queue=None if max_queue is None else int(max_queue),
         http=tuple(events),
+        triggers=tuple(triggers),
+        async_config=build_async_config(settings),
     )

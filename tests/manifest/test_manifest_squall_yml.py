@@ -425,7 +425,7 @@ def test_empty_file_is_rejected(write_service: WriteService) -> None:
         load_service(Path("."))
 
     assert str(raised.value) == (
-        'squall.yml: the file is empty, expected a mapping with the keys "service" and "functions"'
+        'squall.yml: the file is empty, expected a mapping with the keys "service", "functions" and optionally "resources"'
     )
 
 

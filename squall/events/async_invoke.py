@@ -1,0 +1,393 @@
+"""Asynchronous invocation: accept durably, run in the background, retry, and report the outcome.
+
+Lambda's model, which Squall follows: an accepted event runs once; if the
+function fails it is retried up to `max_retry_attempts` times (one minute,
+then two minutes later); throttles are retried with a growing back-off
+without counting as attempts; an event older than `max_event_age_s` is
+dropped. The final outcome goes to the function's `on_success` or
+`on_failure` destination as an invocation record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from squall.dispatcher.dispatcher import LATEST, Dispatcher, Invocation, InvocationResult
+from squall.errors import FunctionNotFound, Throttled
+from squall.events.async_store import AsyncStore, NewInvocation, QueuedInvocation
+from squall.manifest.spec import Destination
+
+logger = logging.getLogger(__name__)
+
+# Concurrent asynchronous invocations per function when it has no reserved
+# concurrency. Lambda shares the account's concurrency instead; a fixed
+# share keeps one busy function from filling the node.
+DEFAULT_CONCURRENCY = 10
+# Lambda retries throttled events with a back-off from 1 second up to 5 minutes.
+THROTTLE_BACKOFF_S = (1.0, 300.0)
+# In-flight invocations get this long to finish at shutdown; their rows stay
+# in the store either way, so an unfinished one runs again after a restart.
+DRAIN_TIMEOUT_S = 5.0
+
+# Sends a destination record to a queue: (queue name, message body).
+QueueSender = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class AsyncSettings:
+    """Timing of retries; tests shorten the delays."""
+
+    retry_delays_s: tuple[float, ...] = (60.0, 120.0)  # before the 2nd and 3rd attempts, as Lambda waits
+    throttle_backoff_s: tuple[float, float] = THROTTLE_BACKOFF_S
+
+
+RETRY_DELAYS_VARIABLE = "SQUALL_ASYNC_RETRY_DELAYS_S"
+
+
+def async_settings_from_environment() -> AsyncSettings:
+    """Read the retry delays from SQUALL_ASYNC_RETRY_DELAYS_S ("60,120" by default), for tests and demos."""
+    text = os.environ.get(RETRY_DELAYS_VARIABLE)
+    if not text:
+        return AsyncSettings()
+    try:
+        delays = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        delays = ()
+    if not delays or any(delay < 0 for delay in delays):
+        raise ValueError(
+            f"{RETRY_DELAYS_VARIABLE}={text!r} is invalid: expected comma-separated seconds such as 60,120"
+        )
+    return AsyncSettings(retry_delays_s=delays)
+
+
+class AsyncInvoker:
+    """Runs accepted asynchronous invocations on the dispatcher, at least once each."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        store: AsyncStore,
+        settings: AsyncSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._store = store
+        self._settings = settings or AsyncSettings()
+        self._clock = clock
+        # SQLite calls run on one thread of their own, off the event loop.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="squall-async")
+        self._due: list[tuple[float, int]] = []  # heap of (due_at, row id)
+        self._entries: dict[int, QueuedInvocation] = {}
+        self._blocked: dict[str, deque[int]] = {}  # due, but the function is at its concurrency
+        self._running: dict[str, int] = {}
+        self._throttles: dict[int, int] = {}  # throttled attempts per row, for the back-off
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._accepting: list[tuple[NewInvocation, asyncio.Future[None]]] = []
+        self._flushing = False
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self.queue_sender: QueueSender | None = None
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Load what a previous run left pending and start running it."""
+        pending = await self._in_thread(self._store.pending)
+        for entry in pending:
+            self._schedule(entry)
+        if pending:
+            logger.info("resuming %d asynchronous invocation(s) accepted before the last stop", len(pending))
+        self._loop_task = asyncio.get_running_loop().create_task(self._run_forever())
+
+    async def close(self) -> None:
+        """Stop starting invocations, give running ones a moment, then close the store."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        tasks = list(self._tasks)
+        if tasks:
+            _, unfinished = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if unfinished:
+                logger.info("%d asynchronous invocation(s) stopped at shutdown will run again after a restart",
+                            len(unfinished))
+        await self._in_thread(self._store.close)
+        self._executor.shutdown(wait=True)
+
+    # Accepting
+
+    async def accept(self, invocation: Invocation) -> None:
+        """Return once the invocation is committed to the store; it then runs in the background.
+
+        Raises FunctionNotFound for an unknown function and StorageFull when
+        the disk has no room; nothing is accepted in either case.
+        """
+        self._dispatcher.pool(invocation.function)
+        entry = NewInvocation(invocation.request_id, invocation.function, invocation.trigger,
+                              invocation.payload, self._clock())
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._accepting.append((entry, committed))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await committed
+
+    async def _flush(self) -> None:
+        # Callers that arrive while a commit runs share the next one, so a
+        # burst of invocations costs a few commits rather than one each.
+        try:
+            while self._accepting:
+                batch, self._accepting = self._accepting, []
+                try:
+                    added = await self._in_thread(self._store.add, [entry for entry, _ in batch])
+                except Exception as error:  # noqa: BLE001 - every waiting caller gets the error
+                    logger.error("cannot store %d asynchronous invocation(s): %s", len(batch), error)
+                    for _, committed in batch:
+                        if not committed.done():
+                            committed.set_exception(error)
+                    continue
+                for queued, (_, committed) in zip(added, batch):
+                    self._schedule(queued)
+                    if not committed.done():
+                        committed.set_result(None)
+        finally:
+            self._flushing = False
+
+    # Scheduling
+
+    def _schedule(self, entry: QueuedInvocation) -> None:
+        self._entries[entry.id] = entry
+        heapq.heappush(self._due, (entry.due_at, entry.id))
+        self._wake.set()
+
+    async def _run_forever(self) -> None:
+        while True:
+            self._wake.clear()
+            self._start_due()
+            timeout = None
+            if self._due:
+                timeout = max(0.0, self._due[0][0] - self._clock())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    def _start_due(self) -> None:
+        now = self._clock()
+        while self._due and self._due[0][0] <= now:
+            _, row_id = heapq.heappop(self._due)
+            entry = self._entries.get(row_id)
+            if entry is None:
+                continue
+            if self._running.get(entry.function, 0) >= self._concurrency(entry.function):
+                self._blocked.setdefault(entry.function, deque()).append(row_id)
+                continue
+            self._start(entry)
+
+    def _start(self, entry: QueuedInvocation) -> None:
+        self._running[entry.function] = self._running.get(entry.function, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._run_one(entry))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _concurrency(self, function: str) -> int:
+        try:
+            reserved = self._dispatcher.pool(function).spec.reserved_concurrency
+        except FunctionNotFound:
+            return 1  # its run finds the function gone and drops the invocation
+        return DEFAULT_CONCURRENCY if reserved is None else max(1, reserved)
+
+    def _finished(self, entry: QueuedInvocation) -> None:
+        self._running[entry.function] -= 1
+        blocked = self._blocked.get(entry.function)
+        if blocked:
+            row_id = blocked.popleft()
+            if not blocked:
+                del self._blocked[entry.function]
+            queued = self._entries.get(row_id)
+            if queued is not None:
+                self._start(queued)
+        self._wake.set()
+
+    # Running one invocation
+
+    async def _run_one(self, entry: QueuedInvocation) -> None:
+        try:
+            await self._attempt(entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep the invocation and try again later
+            logger.exception("asynchronous invocation %s of %s failed in Squall; retrying in %.0f s",
+                             entry.request_id, entry.function, self._settings.throttle_backoff_s[1])
+            retry = QueuedInvocation(entry.id, entry.request_id, entry.function, entry.trigger, entry.accepted_at,
+                                     self._clock() + self._settings.throttle_backoff_s[1], entry.attempts)
+            self._schedule(retry)
+        finally:
+            self._finished(entry)
+
+    async def _attempt(self, entry: QueuedInvocation) -> None:
+        payload = await self._in_thread(self._store.payload, entry.id)
+        if payload is None:
+            self._entries.pop(entry.id, None)
+            return
+        try:
+            spec = self._dispatcher.pool(entry.function).spec
+        except FunctionNotFound:
+            logger.warning("dropping asynchronous invocation %s: function %s is no longer deployed",
+                           entry.request_id, entry.function)
+            await self._remove(entry)
+            return
+        config = spec.async_config
+
+        if self._clock() - entry.accepted_at > config.max_event_age_s:
+            last_error = await self._in_thread(self._store.last_error, entry.id)
+            logger.warning("asynchronous invocation %s of %s is older than %d s; dropping it",
+                           entry.request_id, entry.function, config.max_event_age_s)
+            await self._report(config.on_failure, "EventAgeExceeded", entry, payload, entry.attempts, None, last_error)
+            await self._remove(entry)
+            return
+
+        invocation = Invocation(entry.function, payload, entry.trigger, request_id=entry.request_id)
+        try:
+            result = await self._dispatcher.invoke(invocation)
+        except FunctionNotFound:
+            logger.warning("dropping asynchronous invocation %s: function %s is no longer deployed",
+                           entry.request_id, entry.function)
+            await self._remove(entry)
+            return
+        except Throttled:
+            await self._retry_throttled(entry)
+            return
+
+        attempts = entry.attempts + 1
+        if result.error_type is None:
+            await self._report(config.on_success, "Success", entry, payload, attempts, result, None)
+            await self._remove(entry)
+            return
+
+        if attempts <= config.max_retry_attempts:
+            delays = self._settings.retry_delays_s
+            delay = delays[min(attempts, len(delays)) - 1]
+            logger.info("asynchronous invocation %s of %s failed with %s (attempt %d); retrying in %.1f s",
+                        entry.request_id, entry.function, result.error_type, attempts, delay)
+            due_at = self._clock() + delay
+            await self._in_thread(self._store.reschedule, entry.id, due_at, attempts, result.payload)
+            self._schedule(QueuedInvocation(entry.id, entry.request_id, entry.function, entry.trigger,
+                                            entry.accepted_at, due_at, attempts))
+            return
+
+        logger.warning("asynchronous invocation %s of %s failed with %s after %d attempt(s)",
+                       entry.request_id, entry.function, result.error_type, attempts)
+        await self._report(config.on_failure, "RetriesExhausted", entry, payload, attempts, result, None)
+        await self._remove(entry)
+
+    async def _retry_throttled(self, entry: QueuedInvocation) -> None:
+        count = self._throttles.get(entry.id, 0) + 1
+        self._throttles[entry.id] = count
+        first, most = self._settings.throttle_backoff_s
+        delay = min(most, first * 2 ** (count - 1))
+        due_at = self._clock() + delay
+        logger.info("asynchronous invocation %s of %s was throttled; retrying in %.0f s",
+                    entry.request_id, entry.function, delay)
+        self._schedule(QueuedInvocation(entry.id, entry.request_id, entry.function, entry.trigger,
+                                        entry.accepted_at, due_at, entry.attempts))
+
+    async def _remove(self, entry: QueuedInvocation) -> None:
+        await self._in_thread(self._store.remove, entry.id)
+        self._entries.pop(entry.id, None)
+        self._throttles.pop(entry.id, None)
+
+    # Destinations
+
+    async def _report(
+        self,
+        destination: Destination | None,
+        condition: str,
+        entry: QueuedInvocation,
+        payload: bytes,
+        attempts: int,
+        result: InvocationResult | None,
+        last_error: bytes | None,
+    ) -> None:
+        """Send the invocation record to the destination; it is sent before the row is removed."""
+        if destination is None:
+            return
+        record = invocation_record(
+            condition=condition,
+            request_id=entry.request_id,
+            function_arn=f"{self._dispatcher.arn(entry.function)}:{LATEST}",
+            request_payload=payload,
+            invoke_count=attempts,
+            response=result.payload if result is not None else last_error,
+            function_error=result is None or result.error_type is not None,
+        )
+        if destination.kind == "function":
+            target = Invocation(destination.name, record, "destination")
+            await self.accept(target)
+        elif self.queue_sender is not None:
+            await self.queue_sender(destination.name, record.decode())
+        else:
+            logger.error("cannot send the record of %s to queue %s: no queue service is running",
+                         entry.request_id, destination.name)
+
+    async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    # Introspection
+
+    def pending_count(self) -> int:
+        """Return how many accepted invocations have not finished yet."""
+        return len(self._entries)
+
+
+def invocation_record(
+    *,
+    condition: str,
+    request_id: str,
+    function_arn: str,
+    request_payload: bytes,
+    invoke_count: int,
+    response: bytes | None,
+    function_error: bool,
+    now: float | None = None,
+) -> bytes:
+    """Build the record Lambda sends to an asynchronous invocation's destination."""
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": LATEST}
+    if function_error:
+        response_context["functionError"] = "Unhandled"
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "requestPayload": _json_or_text(request_payload),
+        "responseContext": response_context,
+    }
+    if response is not None:
+        record["responsePayload"] = _json_or_text(response)
+    return orjson.dumps(record)
+
+
+def _json_or_text(data: bytes) -> Any:
+    try:
+        return orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        return data.decode(errors="replace")

@@ -1,0 +1,193 @@
+"""Asynchronous invocation on a real server: durable acceptance, retries and destinations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.conftest import CONFORMANCE
+
+WAIT_S = 30.0
+
+APP = '''
+import json, os, time
+
+def _note(kind, event, context):
+    folder = os.environ["OUT"]
+    # Retries keep the request id, so each attempt gets a file of its own.
+    name = f"{kind}-{time.time_ns()}-{context.aws_request_id}.json"
+    with open(os.path.join(folder, name), "w") as file:
+        json.dump(event, file)
+
+def ok(event, context):
+    _note("ok", event, context)
+    return {"seen": event}
+
+def fail(event, context):
+    _note("fail", event, context)
+    raise ValueError("always fails")
+
+def slow(event, context):
+    time.sleep(0.05)
+    _note("slow", event, context)
+    return "done"
+
+def collect(event, context):
+    _note("record", event, context)
+'''
+
+
+def write_app(folder: Path, out: Path, functions: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text(APP)
+    (folder / "squall.yml").write_text(f"service: asynctest\nfunctions:\n{functions}")
+    return folder
+
+
+def function(name: str, handler: str, out: Path, extra: str = "") -> str:
+    return f"  {name}:\n    handler: app.{handler}\n    environment: {{OUT: {str(out)!r}}}\n{extra}"
+
+
+def lambda_client(endpoint: str) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 0}),
+    )
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def notes(out: Path, kind: str) -> list[Any]:
+    return [json.loads(path.read_text()) for path in sorted(out.glob(f"{kind}-*.json"))]
+
+
+FAST_RETRIES = {"SQUALL_ASYNC_RETRY_DELAYS_S": "0.1,0.2"}
+
+
+def test_event_invocation_runs(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    app = write_app(tmp_path / "app", out, function("ok", "ok", out))
+    server = serve(app)
+
+    answer = lambda_client(server.endpoint).invoke(FunctionName="ok", InvocationType="Event", Payload=b'{"n": 1}')
+
+    assert answer["StatusCode"] == 202
+    assert wait_for(lambda: notes(out, "ok")) == [{"n": 1}]
+
+
+def test_failure_retried_then_reported(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    functions = function("fail", "fail", out, "    on_failure: {function: collect}\n") + function("collect", "collect", out)
+    server = serve(write_app(tmp_path / "app", out, functions), env=FAST_RETRIES)
+
+    lambda_client(server.endpoint).invoke(FunctionName="fail", InvocationType="Event", Payload=b'{"order": 7}')
+
+    records = wait_for(lambda: notes(out, "record"))
+    assert len(notes(out, "fail")) == 3  # the first attempt and Lambda's two retries
+    record = records[0]
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == {"order": 7}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "ValueError"
+    assert record["responsePayload"]["errorMessage"] == "always fails"
+
+
+def test_no_retries_when_zero(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    extra = "    max_retry_attempts: 0\n    on_failure: {function: collect}\n"
+    functions = function("fail", "fail", out, extra) + function("collect", "collect", out)
+    server = serve(write_app(tmp_path / "app", out, functions), env=FAST_RETRIES)
+
+    lambda_client(server.endpoint).invoke(FunctionName="fail", InvocationType="Event", Payload=b"{}")
+
+    record = wait_for(lambda: notes(out, "record"))[0]
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert len(notes(out, "fail")) == 1
+
+
+def test_success_reported_like_aws(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    functions = function("ok", "ok", out, "    on_success: {function: collect}\n") + function("collect", "collect", out)
+    server = serve(write_app(tmp_path / "app", out, functions))
+
+    lambda_client(server.endpoint).invoke(FunctionName="ok", InvocationType="Event", Payload=b'{"a": 1}')
+
+    record = wait_for(lambda: notes(out, "record"))[0]
+    recorded = json.loads((CONFORMANCE / "aws-recorded" / "lambda-test_lambda_destinations.snapshot.json").read_text())
+    case = "tests/aws/services/lambda_/test_lambda_destinations.py::TestLambdaDestinationSqs::test_assess_lambda_destination_invocation[Success-payload0]"
+    aws_record = recorded[case]["recorded-content"]["receive_message_result"]["Messages"][0]["Body"]
+    assert set(record) == set(aws_record)
+    assert set(record["requestContext"]) == set(aws_record["requestContext"])
+    assert record["responseContext"] == aws_record["responseContext"]
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["functionArn"].endswith(":function:ok:$LATEST")
+    assert record["responsePayload"] == {"seen": {"a": 1}}
+
+
+def test_unknown_function_not_accepted(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    server = serve(write_app(tmp_path / "app", out, function("ok", "ok", out)))
+    client = lambda_client(server.endpoint)
+
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke(FunctionName="missing", InvocationType="Event", Payload=b"{}")
+
+
+def test_async_payload_over_1mb_rejected(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    server = serve(write_app(tmp_path / "app", out, function("ok", "ok", out)))
+    client = lambda_client(server.endpoint)
+    payload = json.dumps({"blob": "x" * (1024 * 1024)}).encode()
+
+    with pytest.raises(ClientError) as raised:
+        client.invoke(FunctionName="ok", InvocationType="Event", Payload=payload)
+
+    assert raised.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert "1048576 bytes" in raised.value.response["Error"]["Message"]
+
+
+def test_accepted_survive_sigkill(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # One slow instance at a time, so most invocations are still queued at the kill.
+    app = write_app(tmp_path / "app", out, function("slow", "slow", out, "    reserved_concurrency: 1\n"))
+    first = serve(app)
+    client = lambda_client(first.endpoint)
+    sent = 40
+    for number in range(sent):
+        assert client.invoke(FunctionName="slow", InvocationType="Event", Payload=json.dumps({"n": number}).encode())[
+            "StatusCode"
+        ] == 202
+
+    os.kill(first.process.pid, signal.SIGKILL)
+    first.process.wait()
+    done_before_restart = len(notes(out, "slow"))
+    second = serve(app, data=first.data)
+
+    seen = wait_for(lambda: {note["n"] for note in notes(out, "slow")} >= set(range(sent)) and notes(out, "slow"))
+    assert {note["n"] for note in seen} == set(range(sent))
+    assert done_before_restart < sent
+    assert "resuming" in "".join(second.output)
