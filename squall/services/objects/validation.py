@@ -1,0 +1,129 @@
+"""Checks of bucket names, keys, metadata and content types, following S3's documented rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from squall.services.objects.errors import (
+    InvalidArgument,
+    InvalidBucketName,
+    KeyTooLong,
+    MetadataTooLarge,
+)
+from squall.services.objects.model import DEFAULT_CONTENT_TYPE
+
+MAX_KEY_BYTES = 1024
+MAX_METADATA_BYTES = 2048
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_ADDRESS_FORM = re.compile(r"\d+\.\d+\.\d+\.\d+")
+
+# S3 reserves these for its own names (access point aliases, Multi-Region
+# Access Points, directory and table buckets and so on).
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+# A metadata name becomes the HTTP header x-amz-meta-<name>, so it must be an
+# HTTP token (RFC 9110, section 5.6.2).
+_HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+_BUCKET_RULES = (
+    "use 3 to 63 characters from a-z, 0-9, '.' and '-', starting and ending with a letter"
+    " or digit, without '..', not in the form of an IP address, and without a reserved"
+    " prefix (xn--, sthree-, amzn-s3-demo-) or suffix (-s3alias, --ol-s3, .mrap, --x-s3,"
+    " --table-s3)"
+)
+
+
+def validate_bucket_name(name: object) -> str:
+    """Return `name` if it follows S3's rules for general purpose buckets; raise `InvalidBucketName` if not."""
+    if not isinstance(name, str):
+        raise InvalidBucketName(f"bucket name {name!r} is invalid: expected a string; {_BUCKET_RULES}")
+    valid = (
+        _BUCKET_NAME.fullmatch(name) is not None
+        and ".." not in name
+        and _IP_ADDRESS_FORM.fullmatch(name) is None
+        and not name.startswith(_RESERVED_PREFIXES)
+        and not name.endswith(_RESERVED_SUFFIXES)
+    )
+    if not valid:
+        raise InvalidBucketName(f"bucket name {name!r} is invalid: {_BUCKET_RULES}")
+    return name
+
+
+def validate_key(key: object) -> str:
+    """Return `key` if it is 1 to 1024 bytes of UTF-8; raise `InvalidArgument` or `KeyTooLong` if not."""
+    if not isinstance(key, str):
+        raise InvalidArgument(f"object key {key!r} is invalid: expected a string of 1 to {MAX_KEY_BYTES} bytes in UTF-8")
+    if not key:
+        raise InvalidArgument(f"object key '' is invalid: use 1 to {MAX_KEY_BYTES} bytes in UTF-8")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(
+            f"object key {key!r} is invalid: it contains a character that UTF-8 cannot encode"
+            f" ({exc.reason}); use valid Unicode text"
+        ) from None
+    if size > MAX_KEY_BYTES:
+        raise KeyTooLong(
+            f"object key {key[:40]!r}... is {size} bytes in UTF-8: use at most {MAX_KEY_BYTES} bytes"
+        )
+    return key
+
+
+def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Return user metadata with lowercased names, after checking it as S3 would.
+
+    Names are lowercased because S3 sends them back as lowercase
+    x-amz-meta-* headers. The size limit is S3's: the UTF-8 bytes of every
+    name and value together, at most 2 KB.
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgument(f"metadata {metadata!r} is invalid: expected a mapping of string names to string values")
+
+    normalized: dict[str, str] = {}
+    total = 0
+    for name, value in metadata.items():
+        if not isinstance(name, str) or _HEADER_TOKEN.fullmatch(name) is None:
+            raise InvalidArgument(
+                f"metadata name {name!r} is invalid: use letters, digits and !#$%&'*+-.^_`|~"
+                " (the characters of an HTTP header name)"
+            )
+        if not isinstance(value, str) or _CONTROL_CHARACTERS.search(value):
+            raise InvalidArgument(
+                f"metadata value {value!r} of {name!r} is invalid: expected a string without control characters"
+            )
+        lowered = name.lower()
+        if lowered in normalized:
+            raise InvalidArgument(
+                f"metadata name {name!r} is given twice: names are case-insensitive, so use each name once"
+            )
+        try:
+            total += len(lowered.encode("utf-8")) + len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidArgument(
+                f"metadata value {value!r} of {name!r} is invalid: it contains a character that UTF-8 cannot encode"
+            ) from None
+        normalized[lowered] = value
+
+    if total > MAX_METADATA_BYTES:
+        raise MetadataTooLarge(
+            f"user metadata is {total} bytes (names and values in UTF-8): the maximum is {MAX_METADATA_BYTES}"
+        )
+    return normalized
+
+
+def validate_content_type(content_type: str | None) -> str:
+    """Return the content type to store: `content_type`, or S3's default when it is None."""
+    if content_type is None:
+        return DEFAULT_CONTENT_TYPE
+    if not isinstance(content_type, str) or not content_type or _CONTROL_CHARACTERS.search(content_type):
+        raise InvalidArgument(
+            f"content type {content_type!r} is invalid: expected a media type such as 'image/png'"
+            " without control characters, or None for the default"
+        )
+    return content_type
