@@ -7,8 +7,8 @@ returns an object that evaluates or applies it to items in the normal form of
 `values.from_typed` first).
 
 Every error raises `InvalidParameter` with DynamoDB's wording where it is
-known, e.g. `Invalid ConditionExpression: Syntax error; token: "<>", near:
-"a <> <>"`.
+known, e.g. `Invalid ConditionExpression: Syntax error; token: "-", near:
+"a-b"`. As in DynamoDB, `near` quotes the bad token with one token each side.
 
 A request with several expressions (an UpdateItem with an UpdateExpression and
 a ConditionExpression, a Query with a KeyConditionExpression, a
@@ -49,6 +49,12 @@ MAX_EXPRESSION_BYTES = 4096
 MAX_IN_OPERANDS = 100
 """DynamoDB's limit on the values one `IN` list compares against."""
 
+MAX_PATH_DEPTH = 32
+"""DynamoDB's limit on the elements of one document path."""
+
+MAX_EXPRESSION_DEPTH = 100
+"""Squall's own limit on nested parentheses, NOT and function calls in one expression."""
+
 PathElement = str | int
 DocumentPath = tuple[PathElement, ...]
 
@@ -79,7 +85,9 @@ _MISSING: Any = object()
 # NOTE: DynamoDB also rejects its reserved words (such as `name` or `status`)
 # as bare attribute names, but only these grammar keywords are rejected here.
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "BETWEEN", "IN", "SET", "REMOVE", "ADD", "DELETE"})
-_CONDITION_FUNCTIONS = frozenset({"attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"})
+_CONDITION_FUNCTIONS = frozenset(
+    {"attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains"}
+)
 _UPDATE_FUNCTIONS = frozenset({"if_not_exists", "list_append"})
 _ALL_FUNCTIONS = _CONDITION_FUNCTIONS | _UPDATE_FUNCTIONS | {"size"}
 _COMPARATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
@@ -385,24 +393,22 @@ class Not:
 
 @dataclass(frozen=True)
 class And:
-    """`left AND right`."""
+    """`a AND b AND ...`, kept flat so long chains need no deep recursion."""
 
-    left: ConditionNode
-    right: ConditionNode
+    operands: tuple[ConditionNode, ...]
 
     def evaluate(self, item: Mapping[str, Any] | None) -> bool:
-        return self.left.evaluate(item) and self.right.evaluate(item)
+        return all(operand.evaluate(item) for operand in self.operands)
 
 
 @dataclass(frozen=True)
 class Or:
-    """`left OR right`."""
+    """`a OR b OR ...`."""
 
-    left: ConditionNode
-    right: ConditionNode
+    operands: tuple[ConditionNode, ...]
 
     def evaluate(self, item: Mapping[str, Any] | None) -> bool:
-        return self.left.evaluate(item) or self.right.evaluate(item)
+        return any(operand.evaluate(item) for operand in self.operands)
 
 
 ConditionNode = Comparison | Between | InList | FunctionCondition | Not | And | Or
@@ -468,6 +474,8 @@ class _Parser:
         self.names_used: set[str] = set()
         self.values_used: set[str] = set()
 
+        if not isinstance(text, str):
+            raise _invalid(kind, f"expected the expression as a string, got {type(text).__name__}")
         if not text.strip():
             raise _invalid(kind, "The expression can not be empty;")
         size = len(text.encode("utf-8"))
@@ -479,6 +487,7 @@ class _Parser:
             )
         self.tokens = tokenize(text, kind)
         self.position = 0
+        self.depth = 0
         self.matching_paren = _match_parentheses(self.tokens)
 
     # -- token helpers
@@ -520,7 +529,8 @@ class _Parser:
     def syntax_error(self, index: int | None = None) -> InvalidParameter:
         where = self.position if index is None else index
         token = self.tokens[where]
-        return _invalid(self.kind, f'Syntax error; token: "{token.text}", near: "{_near(self.text, self.tokens, where)}"')
+        near = _near(self.text, self.tokens, where)
+        return _invalid(self.kind, f'Syntax error; token: "{token.text}", near: "{near}"')
 
     def error(self, detail: str) -> InvalidParameter:
         return _invalid(self.kind, detail)
@@ -558,7 +568,13 @@ class _Parser:
                 self.expect_symbol("]")
                 elements.append(int(index.text))
             else:
-                return tuple(elements)
+                break
+        if len(elements) > MAX_PATH_DEPTH:
+            raise self.error(
+                f"The document path {format_path(elements)} has {len(elements)} elements: "
+                f"a document path may have at most {MAX_PATH_DEPTH}"
+            )
+        return tuple(elements)
 
     def parse_path_name(self) -> str:
         token = self.peek()
@@ -572,18 +588,32 @@ class _Parser:
 
     def parse_arguments(self, parse_argument: Callable[[], Any]) -> list[Any]:
         self.expect_symbol("(")
+        self.descend()
         arguments = [parse_argument()]
         while self.at_symbol(","):
             self.advance()
             arguments.append(parse_argument())
         self.expect_symbol(")")
+        self.depth -= 1
         return arguments
+
+    def descend(self) -> None:
+        # Bounds the parser's recursion, so a deeply nested expression gets
+        # an InvalidParameter instead of a RecursionError.
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise self.error(
+                f"The expression nests parentheses, NOT and functions more than {MAX_EXPRESSION_DEPTH} levels deep; "
+                "simplify it"
+            )
 
     def check_function_name(self, token: Token, allowed: frozenset[str]) -> None:
         if token.text not in _ALL_FUNCTIONS:
             raise self.error(f"Invalid function name; function: {token.text}")
         if token.text not in allowed:
-            raise self.error(f"The function is not allowed to be used this way in an expression; function: {token.text}")
+            raise self.error(
+                f"The function is not allowed to be used this way in an expression; function: {token.text}"
+            )
 
     def check_operand_count(self, function: str, arguments: Sequence[Any], expected: int) -> None:
         if len(arguments) != expected:
@@ -610,24 +640,27 @@ class _Parser:
     # -- conditions
 
     def parse_condition(self) -> ConditionNode:
-        node = self.parse_and()
+        operands = [self.parse_and()]
         while self.at_keyword("OR"):
             self.advance()
-            node = Or(node, self.parse_and())
-        return node
+            operands.append(self.parse_and())
+        return operands[0] if len(operands) == 1 else Or(tuple(operands))
 
     def parse_and(self) -> ConditionNode:
-        node = self.parse_not()
+        operands = [self.parse_not()]
         while self.at_keyword("AND"):
             self.advance()
-            node = And(node, self.parse_not())
-        return node
+            operands.append(self.parse_not())
+        return operands[0] if len(operands) == 1 else And(tuple(operands))
 
     def parse_not(self) -> ConditionNode:
-        if self.at_keyword("NOT"):
-            self.advance()
-            return Not(self.parse_not())
-        return self.parse_primary()
+        if not self.at_keyword("NOT"):
+            return self.parse_primary()
+        self.advance()
+        self.descend()
+        node = Not(self.parse_not())
+        self.depth -= 1
+        return node
 
     def parse_primary(self) -> ConditionNode:
         if self.at_symbol("("):
@@ -657,8 +690,10 @@ class _Parser:
         inner_index = open_index + 1
         if self.at_symbol("(") and self.matching_paren.get(inner_index, -1) + 1 == self.matching_paren.get(open_index):
             raise self.error("The expression has redundant parentheses;")
+        self.descend()
         node = self.parse_condition()
         self.expect_symbol(")")
+        self.depth -= 1
         return node
 
     def parse_between(self, operand: Operand) -> ConditionNode:
@@ -972,7 +1007,10 @@ def _remove_all(result: dict[str, Any], paths: Sequence[DocumentPath]) -> None:
             targets.append((parent, last))
         elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
             targets.append((parent, last))
-    for parent, key in sorted(targets, key=lambda target: target[1] if isinstance(target[1], int) else -1, reverse=True):
+    highest_index_first = sorted(
+        targets, key=lambda target: target[1] if isinstance(target[1], int) else -1, reverse=True
+    )
+    for parent, key in highest_index_first:
         del parent[key]
 
 
@@ -1171,8 +1209,9 @@ class _KeyPart:
 
 
 def _flatten_and(node: ConditionNode) -> list[ConditionNode]:
+    # A parenthesized AND inside an AND is a nested And node.
     if isinstance(node, And):
-        return [*_flatten_and(node.left), *_flatten_and(node.right)]
+        return [part for operand in node.operands for part in _flatten_and(operand)]
     return [node]
 
 
@@ -1192,8 +1231,10 @@ def _key_part(parser: _Parser, node: ConditionNode) -> _KeyPart:
         if isinstance(node.left, ValueOperand) and isinstance(node.right, PathOperand):
             return _KeyPart(_key_name(parser, node.right.path), _FLIPPED[node.operator], (node.left.constant,))
     elif isinstance(node, Between):
-        if isinstance(node.operand, PathOperand) and isinstance(node.low, ValueOperand) and isinstance(node.high, ValueOperand):
-            return _KeyPart(_key_name(parser, node.operand.path), "between", (node.low.constant, node.high.constant))
+        bounds = (node.low, node.high)
+        if isinstance(node.operand, PathOperand) and all(isinstance(bound, ValueOperand) for bound in bounds):
+            constants = tuple(bound.constant for bound in bounds if isinstance(bound, ValueOperand))
+            return _KeyPart(_key_name(parser, node.operand.path), "between", constants)
     elif isinstance(node, FunctionCondition):
         if node.function != "begins_with":
             raise parser.error(f"Invalid operator used in KeyConditionExpression: {node.function}")
@@ -1336,7 +1377,11 @@ def _project(value: Any, tree: Any) -> Any:
         return mapped if mapped else _MISSING
     if isinstance(value, list):
         indexes = sorted(key for key in tree if isinstance(key, int) and key < len(value))
-        listed = [selected for selected in (_project(value[index], tree[index]) for index in indexes) if selected is not _MISSING]
+        listed = []
+        for index in indexes:
+            selected = _project(value[index], tree[index])
+            if selected is not _MISSING:
+                listed.append(selected)
         return listed if listed else _MISSING
     return _MISSING
 

@@ -411,7 +411,9 @@ def _set_from_typed(kind: str, payload: Any, where: str) -> set[Any]:
         elements = [from_typed({"B": element}, where) for element in payload]
     result = set(elements)
     if len(result) != len(elements):
-        raise InvalidParameter(f"{where}: {kind} set {_preview(payload)} contains duplicates: set elements must be unique")
+        raise InvalidParameter(
+            f"{where}: {kind} set {_preview(payload)} contains duplicates: set elements must be unique"
+        )
     return result
 
 

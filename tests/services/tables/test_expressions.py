@@ -814,3 +814,42 @@ def test_shared_placeholders_report_unused_value() -> None:
     projection = parse_projection("a", None, check_unused=False)
     with pytest.raises(InvalidParameter, match=r"ExpressionAttributeValues unused in expressions: keys: \{:extra\}"):
         check_unused_placeholders(None, values, key, projection)
+
+
+# ---------------------------------------------------------------- size and depth limits
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NOT " * 101 + "a = :v",
+        "(NOT " * 60 + "a = :v" + ")" * 60,
+        "(a = :v AND " * 101 + "a = :v" + ")" * 101,
+    ],
+)
+def test_condition_rejects_deep_nesting(text: str) -> None:
+    with pytest.raises(InvalidParameter, match="more than 100 levels deep"):
+        parse_condition(text, None, {":v": 1})
+
+
+def test_update_rejects_deeply_nested_functions() -> None:
+    text = "SET a = " + "list_append(" * 101 + ":v" + ", :v)" * 101
+    with pytest.raises(InvalidParameter, match="more than 100 levels deep"):
+        parse_update(text, None, {":v": [1]})
+
+
+def test_long_and_chain_evaluates() -> None:
+    text = " AND ".join(["age = :v"] * 300)
+    assert len(text) < 4096
+    assert parse_condition(text, None, {":v": 30}).evaluate(ITEM) is True
+
+
+def test_nesting_within_limit_evaluates() -> None:
+    text = "NOT " * 100 + "age = :v"
+    assert parse_condition(text, None, {":v": 30}).evaluate(ITEM) is True
+
+
+def test_document_path_depth_limit() -> None:
+    parse_projection(".".join(["a"] * 32), None)
+    with pytest.raises(InvalidParameter, match="has 33 elements: a document path may have at most 32"):
+        parse_projection(".".join(["a"] * 33), None)
