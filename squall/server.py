@@ -28,6 +28,9 @@ from squall.deploy.snapshot import snapshot
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
 from squall.events.async_store import AsyncStore
+from squall.events.queue_trigger import QueueTriggers
+from squall.events.resources import check_trigger_sources, ensure_resources
+from squall.services.hub import ServiceHub
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
 from squall.manifest import load_service
@@ -50,6 +53,8 @@ class Platform:
     prices: PriceTable
     router: Router
     async_invoker: AsyncInvoker
+    hub: ServiceHub
+    queue_triggers: QueueTriggers
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
 
     async def deploy_folder(self, folder: Path) -> ServiceSpec:
@@ -101,8 +106,15 @@ class Platform:
         ]
         routes += [(spec.name, event) for spec in service.functions.values() for event in spec.http]
         router = Router(routes)
+
+        # Data services: create what the manifest declares, then check that
+        # every trigger has its source, before anything switches.
+        await self.hub.run(ensure_resources, self.hub, service)
+        await self.hub.run(check_trigger_sources, self.hub, service)
+
         await self.dispatcher.deploy(service)
         self.router = router
+        self.queue_triggers.update(self.dispatcher.services)
 
 
 def is_loopback(host: str) -> bool:
@@ -124,6 +136,15 @@ def load_or_create_token(data: Path) -> str:
     with os.fdopen(descriptor, "w") as file:
         file.write(token + "\n")
     return token
+
+
+def local_endpoint(host: str, port: int) -> str:
+    """Return the URL a process on this machine uses to reach a server bound to `host`."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -154,16 +175,22 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     data.mkdir(parents=True, exist_ok=True)
     token = None if is_loopback(host) else load_or_create_token(data)
 
+    # Bind first, so that instances started by the first deploy know the server's address.
+    sock = bind(host, port)
+    bound_port = sock.getsockname()[1]
+
     # Open the store and start the dispatcher.
     store = SqliteStore(data / "squall.db")
     store.start()
-    settings = NodeSettings(data_dir=data)
+    settings = NodeSettings(data_dir=data, endpoint=local_endpoint(host, bound_port), token=token)
     if memory_budget_mb is not None:
-        settings = NodeSettings(data_dir=data, memory_budget_mb=memory_budget_mb)
+        settings = dataclasses.replace(settings, memory_budget_mb=memory_budget_mb)
     dispatcher = Dispatcher(settings, store.add_record, store.add_log)
     dispatcher.start()
     async_invoker = AsyncInvoker(dispatcher, AsyncStore(data / "async.db"), async_settings_from_environment())
-    platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker)
+    hub = ServiceHub(data / "services", settings.region, settings.account_id)
+    platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker, hub,
+                        QueueTriggers(hub, dispatcher))
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
@@ -179,9 +206,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         # Invocations accepted before the last stop run once their functions are deployed again.
         await async_invoker.start()
 
-        # Serve HTTP on a socket bound here, so that port 0 reports the real port.
-        sock = bind(host, port)
-        bound_port = sock.getsockname()[1]
+        # Serve HTTP on the socket bound above, so that port 0 reports the real port.
         config = uvicorn.Config(
             GatewayApp(platform, token),
             loop="none",
@@ -217,8 +242,10 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         return 0
     finally:
         # Stop taking asynchronous work, stop the instances, then flush what the store still holds.
+        await platform.queue_triggers.close()
         await async_invoker.close()
         await dispatcher.close()
+        await asyncio.to_thread(hub.close)
         await asyncio.to_thread(store.close)
 
 

@@ -50,6 +50,10 @@ class NodeSettings:
     # "rlimit": RLIMIT_AS even where cgroups are available.
     memory_limit: str = "auto"
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S  # Lambda's limit on an instance's init phase
+    # The server's own URL as instances reach it, for the data-service SDK;
+    # with the token when the server requires one.
+    endpoint: str | None = None
+    token: str | None = None
 
 
 @dataclass(slots=True)
@@ -222,6 +226,12 @@ class Dispatcher:
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             }
         )
+        if self.settings.endpoint:
+            environment["SQUALL_ENDPOINT"] = self.settings.endpoint
+        if self.settings.token:
+            # NOTE: this token opens the whole management API to the function's
+            # code; per-function permissions would need tokens of their own.
+            environment["SQUALL_TOKEN"] = self.settings.token
         return environment
 
     # Invocations

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from squall.dispatcher.dispatcher import Invocation
 from squall.errors import FunctionNotFound, Throttled
-from squall.gateway import invoke_api, management
+from squall.gateway import invoke_api, management, services_api
 from squall.gateway.apigw import GatewayError, HttpResponse, build_event, error_response, map_response
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.metering.records import Outcome
@@ -35,6 +35,7 @@ class GatewayApp:
         self._token = token.encode() if token else None
         self._management = management.ManagementApi(platform)
         self._invoke_api = invoke_api.InvokeApi(platform.dispatcher, platform.async_invoker)
+        self._services = services_api.ServicesApi(platform.hub)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +43,12 @@ class GatewayApp:
                 await _lifespan(receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(management.PREFIX):
+        if path.startswith(services_api.PREFIX):
+            if self._authorised(scope):
+                await self._services(scope, receive, send)
+            else:
+                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+        elif path.startswith(management.PREFIX):
             if self._authorised(scope):
                 await self._management(scope, receive, send)
             else:

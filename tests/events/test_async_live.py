@@ -26,8 +26,11 @@ def _note(kind, event, context):
     folder = os.environ["OUT"]
     # Retries keep the request id, so each attempt gets a file of its own.
     name = f"{kind}-{time.time_ns()}-{context.aws_request_id}.json"
-    with open(os.path.join(folder, name), "w") as file:
+    # Written under a temporary name, so a reader never sees half a file.
+    path = os.path.join(folder, name)
+    with open(path + ".tmp", "w") as file:
         json.dump(event, file)
+    os.rename(path + ".tmp", path)
 
 def ok(event, context):
     _note("ok", event, context)

@@ -19,7 +19,7 @@ TOKEN = "s3cret-token"
 
 def fake_platform() -> SimpleNamespace:
     dispatcher = SimpleNamespace(pools={}, services={}, arn=lambda name: f"arn:aws:lambda:us-east-1:000000000000:function:{name}")
-    return SimpleNamespace(dispatcher=dispatcher, router=Router([]), async_invoker=None)
+    return SimpleNamespace(dispatcher=dispatcher, router=Router([]), async_invoker=None, hub=None)
 
 
 def client(token: str | None) -> httpx.AsyncClient:

@@ -1,0 +1,154 @@
+"""Queue triggers: poll a queue, deliver SQS-format batches, delete what the function handled.
+
+As Lambda does for SQS: a batch is deleted only after the function succeeds;
+with a `batchItemFailures` answer only the listed messages stay; a malformed
+answer or a function error leaves the whole batch, which comes back after the
+queue's visibility timeout and goes to the dead-letter queue after
+`max_receive_count` receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from squall.dispatcher.dispatcher import Dispatcher, Invocation
+from squall.errors import FunctionNotFound, Throttled
+from squall.manifest.spec import QueueTrigger, ServiceSpec
+from squall.services.errors import ServiceError
+from squall.services.hub import ServiceHub
+
+logger = logging.getLogger(__name__)
+
+# Concurrent batches per trigger when the manifest sets no max_concurrency;
+# Lambda starts an SQS event source with five pollers.
+DEFAULT_POLLERS = 5
+# Longest sleep of an idle poller: messages that become visible again after a
+# visibility timeout or a delay do not wake it, so it looks again this often.
+IDLE_POLL_S = 1.0
+# Pause after a throttle or a failure in Squall itself before polling again.
+BACKOFF_S = 1.0
+MAX_RECEIVE = 10  # SQS returns at most ten messages per receive
+
+
+@dataclass(frozen=True)
+class _Key:
+    function: str
+    queue: str
+
+
+class QueueTriggers:
+    """Runs one set of pollers per (function, queue) trigger of the deployed services."""
+
+    def __init__(self, hub: ServiceHub, dispatcher: Dispatcher) -> None:
+        self._hub = hub
+        self._dispatcher = dispatcher
+        self._pollers: dict[_Key, tuple[QueueTrigger, list[asyncio.Task[None]]]] = {}
+
+    def update(self, services: Mapping[str, ServiceSpec]) -> None:
+        """Start pollers for new triggers and stop those of removed or changed ones."""
+        wanted: dict[_Key, QueueTrigger] = {}
+        for service in services.values():
+            for spec in service.functions.values():
+                for trigger in spec.triggers:
+                    if isinstance(trigger, QueueTrigger) and trigger.enabled:
+                        wanted[_Key(spec.name, trigger.queue)] = trigger
+
+        for key in list(self._pollers):
+            trigger, tasks = self._pollers[key]
+            if wanted.get(key) != trigger:
+                for task in tasks:
+                    task.cancel()
+                del self._pollers[key]
+        for key, trigger in wanted.items():
+            if key not in self._pollers:
+                count = trigger.max_concurrency or DEFAULT_POLLERS
+                tasks = [asyncio.get_running_loop().create_task(self._poll(key, trigger)) for _ in range(count)]
+                self._pollers[key] = (trigger, tasks)
+                logger.info("polling queue %s for function %s with %d poller(s)", key.queue, key.function, count)
+
+    async def close(self) -> None:
+        tasks = [task for _, tasks in self._pollers.values() for task in tasks]
+        self._pollers.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _poll(self, key: _Key, trigger: QueueTrigger) -> None:
+        store = self._hub.store("queues")
+        while True:
+            try:
+                batch = await self._fill_batch(store, key.queue, trigger)
+                if batch:
+                    await self._deliver(store, key, batch)
+            except asyncio.CancelledError:
+                raise
+            except FunctionNotFound:
+                logger.warning("function %s is gone; its queue %s poller stops", key.function, key.queue)
+                return
+            except ServiceError as error:
+                logger.warning("polling queue %s for %s failed: %s; retrying in %.0f s",
+                               key.queue, key.function, error, BACKOFF_S)
+                await asyncio.sleep(BACKOFF_S)
+            except Exception:  # noqa: BLE001 - a poller outlives any single failure
+                logger.exception("polling queue %s for %s failed; retrying in %.0f s", key.queue, key.function, BACKOFF_S)
+                await asyncio.sleep(BACKOFF_S)
+
+    async def _fill_batch(self, store: Any, queue: str, trigger: QueueTrigger) -> list[Any]:
+        """Receive up to batch_size messages, waiting up to batch_window_s once the first has come."""
+        batch: list[Any] = []
+        window_ends: float | None = None
+        while len(batch) < trigger.batch_size:
+            wanted = min(MAX_RECEIVE, trigger.batch_size - len(batch))
+            received = await self._hub.run(store.receive, queue, wanted)
+            batch.extend(received)
+            if received:
+                if window_ends is None:
+                    window_ends = time.monotonic() + trigger.batch_window_s
+                continue
+            if batch:
+                remaining = (window_ends or 0.0) - time.monotonic()
+                if remaining <= 0:
+                    break
+                await self._hub.wait_for_change("queues", queue, remaining)
+            else:
+                await self._hub.wait_for_change("queues", queue, IDLE_POLL_S)
+        return batch
+
+    async def _deliver(self, store: Any, key: _Key, batch: list[Any]) -> None:
+        from squall.services.queues import DeleteEntry
+        from squall.services.queues.lambda_events import failed_message_ids, sqs_event
+
+        queue = await self._hub.run(store.get_queue, key.queue)
+        event = sqs_event(batch, queue.arn, self._hub.region)
+        ids = [message.message_id for message in batch]
+        try:
+            result = await self._dispatcher.invoke(Invocation(key.function, orjson.dumps(event), "queue"))
+        except Throttled:
+            # The batch stays invisible until its visibility timeout, as on Lambda.
+            logger.info("function %s throttled a batch of %d from queue %s", key.function, len(batch), key.queue)
+            await asyncio.sleep(BACKOFF_S)
+            return
+        if result.error_type is not None:
+            logger.info("function %s failed a batch of %d from queue %s with %s; it returns after the visibility timeout",
+                        key.function, len(batch), key.queue, result.error_type)
+            return
+
+        failed = failed_message_ids(result.payload, ids)
+        done = [message for message in batch if message.message_id not in failed]
+        for start in range(0, len(done), MAX_RECEIVE):
+            chunk = done[start : start + MAX_RECEIVE]
+            entries = [DeleteEntry(str(index), message.receipt_handle) for index, message in enumerate(chunk)]
+            outcome = await self._hub.run(store.delete_batch, key.queue, entries)
+            if outcome.failed:
+                logger.warning("deleting %d handled message(s) from queue %s failed: %s",
+                               len(outcome.failed), key.queue, dict(outcome.failed))
+        if failed:
+            logger.info("function %s reported %d of %d message(s) from queue %s as failed",
+                        key.function, len(failed), len(batch), key.queue)

@@ -1,0 +1,68 @@
+"""Queues from Python code, inside a function or outside.
+
+    from squall.sdk.queues import Queue
+
+    orders = Queue("orders")
+    orders.send('{"id": 1}')
+    for message in orders.receive(max_messages=10, wait_s=5):
+        handle(message["body"])
+        orders.delete(message["receipt_handle"])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from squall.sdk.client import Client, default_client
+
+
+class Queue:
+    """One queue on a Squall server; messages come back as dicts with body, message_id and receipt_handle."""
+
+    def __init__(self, name: str, client: Client | None = None) -> None:
+        self.name = name
+        self._client = client or default_client()
+
+    def _call(self, operation: str, **arguments: Any) -> Any:
+        return self._client.call("queues", operation, queue=self.name, **arguments)
+
+    def send(self, body: str, delay_s: int | None = None, attributes: dict[str, Any] | None = None,
+             group_id: str | None = None, dedup_id: str | None = None) -> dict[str, Any]:
+        """Send one message; returns its message_id and md5_of_body."""
+        return self._call("send", body=body, delay_s=delay_s, attributes=attributes, group_id=group_id,
+                          dedup_id=dedup_id)
+
+    def send_batch(self, bodies: list[str]) -> dict[str, Any]:
+        """Send up to ten messages at once; returns the successful and failed entries by position."""
+        entries = [{"id": str(index), "body": body} for index, body in enumerate(bodies)]
+        return self._call("send_batch", entries=entries)
+
+    def receive(self, max_messages: int = 1, wait_s: float | None = None,
+                visibility_timeout_s: int | None = None) -> list[dict[str, Any]]:
+        """Receive up to max_messages, waiting up to wait_s seconds for the first one."""
+        return self._call("receive", max_messages=max_messages, wait_s=wait_s,
+                          visibility_timeout_s=visibility_timeout_s)
+
+    def delete(self, receipt_handle: str) -> None:
+        self._call("delete", receipt_handle=receipt_handle)
+
+    def change_visibility(self, receipt_handle: str, timeout_s: int) -> None:
+        self._call("change_visibility", receipt_handle=receipt_handle, timeout_s=timeout_s)
+
+    def info(self) -> dict[str, Any]:
+        """Return the queue's settings and its message counts."""
+        return self._call("get_queue")
+
+    def purge(self) -> None:
+        self._call("purge")
+
+
+def create_queue(name: str, client: Client | None = None, **settings: Any) -> Queue:
+    """Create a queue (settings as in squall.yml's resources.queues) and return it."""
+    client = client or default_client()
+    client.call("queues", "create_queue", queue=name, settings=settings)
+    return Queue(name, client)
+
+
+def list_queues(prefix: str = "", client: Client | None = None) -> list[dict[str, Any]]:
+    return (client or default_client()).call("queues", "list_queues", prefix=prefix)

@@ -1,0 +1,128 @@
+"""The data services as the server runs them: one store each, called off the event loop.
+
+Each service package has an `api` module with a table of operations,
+`OPERATIONS: dict[str, Callable[[store, Args], Any]]`, run on a worker
+thread, and optionally `ASYNC_OPERATIONS` (coroutines that take the hub,
+for long polling), `WRITES` (operations that add data) and `RESOURCE_ARGUMENT`
+(the argument naming the queue, bucket, table or stream). After a write, the
+hub wakes whatever waits on that resource: long polls and triggers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from squall.services.args import Args, to_json
+from squall.services.errors import InvalidParameter, ResourceNotFound
+
+logger = logging.getLogger(__name__)
+
+SERVICES = ("queues", "objects", "tables", "streams")
+# SQLite releases the GIL while it works, so a few threads let a slow call
+# (a large object, a long scan) run beside quick ones.
+WORKER_THREADS = 4
+
+
+def _open_store(service: str, data_dir: Path, region: str, account: str) -> Any:
+    if service == "queues":
+        from squall.services.queues import SqliteQueues
+
+        return SqliteQueues(data_dir / "queues.db", region=region, account_id=account)
+    if service == "objects":
+        from squall.services.objects import FileObjects
+
+        return FileObjects(data_dir / "objects")
+    if service == "tables":
+        from squall.services.tables import SqliteTables
+
+        return SqliteTables(data_dir / "tables.db")
+    from squall.services.streams import SqliteStreams
+
+    return SqliteStreams(data_dir / "streams.db")
+
+
+class ServiceHub:
+    """Opens each service's store on first use and runs its operations."""
+
+    def __init__(self, data_dir: Path, region: str = "us-east-1", account: str = "000000000000") -> None:
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.region = region
+        self.account = account
+        self._stores: dict[str, Any] = {}
+        self._executor = ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="squall-services")
+        self._changes: dict[tuple[str, str], asyncio.Event] = {}
+
+    def store(self, service: str) -> Any:
+        """Return the service's store, opening it on first use."""
+        if service not in SERVICES:
+            raise ResourceNotFound(f"service {service!r} not found, expected one of: {', '.join(SERVICES)}")
+        store = self._stores.get(service)
+        if store is None:
+            store = _open_store(service, self.data_dir, self.region, self.account)
+            self._stores[service] = store
+        return store
+
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking store call on a worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def call(self, service: str, operation: str, values: dict[str, Any]) -> Any:
+        """Run one operation of the HTTP API and return its JSON-ready result."""
+        api = _api(service)
+        args = Args(operation, values)
+        coroutine = getattr(api, "ASYNC_OPERATIONS", {}).get(operation)
+        if coroutine is not None:
+            result = await coroutine(self, args)
+        else:
+            handler = api.OPERATIONS.get(operation)
+            if handler is None:
+                known = sorted({*api.OPERATIONS, *getattr(api, "ASYNC_OPERATIONS", {})})
+                raise InvalidParameter(
+                    f"operation {operation!r} not found in service {service!r}, expected one of: {', '.join(known)}"
+                )
+            store = await self.run(self.store, service)
+            result = await self.run(handler, store, args)
+        if operation in getattr(api, "WRITES", ()):
+            resource = values.get(getattr(api, "RESOURCE_ARGUMENT", ""))
+            if isinstance(resource, str):
+                self.notify(service, resource)
+        return to_json(result)
+
+    # Waking waiters
+
+    def notify(self, service: str, resource: str) -> None:
+        """Wake everything waiting for new data in one queue, bucket, table or stream."""
+        event = self._changes.pop((service, resource), None)
+        if event is not None:
+            event.set()
+
+    async def wait_for_change(self, service: str, resource: str, timeout_s: float) -> bool:
+        """Wait until `notify` is called for the resource; return False on timeout."""
+        event = self._changes.setdefault((service, resource), asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        for service, store in self._stores.items():
+            try:
+                store.close()
+            except Exception:  # noqa: BLE001 - close the other stores anyway
+                logger.exception("closing the %s store failed", service)
+        self._stores.clear()
+
+
+def _api(service: str) -> Any:
+    if service not in SERVICES:
+        raise ResourceNotFound(f"service {service!r} not found, expected one of: {', '.join(SERVICES)}")
+    return importlib.import_module(f"squall.services.{service}.api")

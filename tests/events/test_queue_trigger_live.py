@@ -1,0 +1,142 @@
+"""Queue triggers on a real server: SQS-format batches, partial failures and dead-lettering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+from squall.sdk import Client, RemoteError
+from squall.sdk.queues import Queue, create_queue
+from tests.events.test_async_live import notes, wait_for
+
+APP = '''
+import json, os, time
+
+def _note(kind, value):
+    name = f"{kind}-{time.time_ns()}.json"
+    # Written under a temporary name, so a reader never sees half a file.
+    path = os.path.join(os.environ["OUT"], name)
+    with open(path + ".tmp", "w") as file:
+        json.dump(value, file)
+    os.rename(path + ".tmp", path)
+
+def consume(event, context):
+    _note("batch", event)
+    failures = [
+        {"itemIdentifier": record["messageId"]}
+        for record in event["Records"]
+        if record["body"].startswith("fail")
+    ]
+    return {"batchItemFailures": failures}
+
+def produce(event, context):
+    from squall.sdk.queues import Queue
+    sent = Queue("orders").send(json.loads(event["body"])["body"])
+    return {"statusCode": 200, "body": sent["message_id"]}
+'''
+
+MANIFEST = """service: queuetest
+resources:
+  queues:
+    orders:
+      visibility_timeout_s: 3
+      dead_letter: {{queue: orders-dlq, max_receive_count: 2}}
+    orders-dlq: {{}}
+functions:
+  consume:
+    handler: app.consume
+    environment: {{OUT: {out!r}}}
+    events:
+      - queue: {{name: orders, batch_size: 10, batch_window_s: 0.2}}
+  produce:
+    handler: app.produce
+    environment: {{OUT: {out!r}}}
+    events:
+      - http: {{method: POST, path: /produce}}
+"""
+
+
+@pytest.fixture
+def server(serve: Any, tmp_path: Path) -> Any:
+    out = tmp_path / "out"
+    out.mkdir()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(APP)
+    (app / "squall.yml").write_text(MANIFEST.format(out=str(out)))
+    running = serve(app)
+    running.out = out
+    return running
+
+
+def delivered_bodies(out: Path) -> list[str]:
+    return [record["body"] for batch in notes(out, "batch") for record in batch["Records"]]
+
+
+def test_messages_delivered_as_sqs_events(server: Any) -> None:
+    orders = Queue("orders", Client(server.endpoint))
+    for number in range(5):
+        orders.send(f"order-{number}")
+
+    wait_for(lambda: len(delivered_bodies(server.out)) >= 5)
+
+    assert sorted(delivered_bodies(server.out)) == [f"order-{n}" for n in range(5)]
+    for batch in notes(server.out, "batch"):
+        SqsModel.model_validate(batch)
+        assert batch["Records"][0]["eventSourceARN"].endswith(":orders")
+    info = orders.info()
+    assert info["stats"]["visible"] == 0
+    assert info["stats"]["in_flight"] == 0
+
+
+def test_failed_messages_go_to_dead_letter_queue(server: Any) -> None:
+    client = Client(server.endpoint)
+    Queue("orders", client).send("fail-me")
+    Queue("orders", client).send("fine")
+
+    dead = wait_for(lambda: Queue("orders-dlq", client).receive(max_messages=10), timeout_s=30)
+
+    assert [message["body"] for message in dead] == ["fail-me"]
+    assert delivered_bodies(server.out).count("fine") == 1
+    assert delivered_bodies(server.out).count("fail-me") == 2  # max_receive_count
+
+
+def test_function_sends_through_sdk(server: Any) -> None:
+    import httpx
+
+    answer = httpx.post(server.endpoint + "/produce", json={"body": "made-inside"}, timeout=20)
+
+    assert answer.status_code == 200
+    wait_for(lambda: "made-inside" in delivered_bodies(server.out))
+
+
+def test_unknown_queue_named_in_error(server: Any) -> None:
+    with pytest.raises(RemoteError) as raised:
+        Queue("nope", Client(server.endpoint)).send("x")
+
+    assert raised.value.code == "QueueDoesNotExist"
+    assert raised.value.status == 404
+    assert "nope" in str(raised.value)
+
+
+def test_oversized_message_rejected(server: Any) -> None:
+    with pytest.raises(RemoteError) as raised:
+        Queue("orders", Client(server.endpoint)).send("x" * (256 * 1024 + 1))
+
+    assert raised.value.status == 413
+    assert "262144" in str(raised.value)
+
+
+def test_create_queue_through_sdk(server: Any) -> None:
+    client = Client(server.endpoint)
+    created = create_queue("made-by-sdk", client, visibility_timeout_s=10)
+    created.send("hello")
+
+    received = created.receive(max_messages=1, wait_s=1)
+
+    assert [message["body"] for message in received] == ["hello"]
+    assert json.dumps(received[0]["attributes"])  # system attributes come back as plain JSON
