@@ -16,6 +16,7 @@ import secrets
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
 from squall.events.async_store import AsyncStore
 from squall.events.queue_trigger import QueueTriggers
+from squall.events.scheduler import Scheduler
 from squall.events.resources import check_trigger_sources, ensure_resources
 from squall.services.hub import ServiceHub
 from squall.gateway.app import GatewayApp
@@ -55,6 +57,10 @@ class Platform:
     async_invoker: AsyncInvoker
     hub: ServiceHub
     queue_triggers: QueueTriggers
+    scheduler: Scheduler
+    # The scheduler forgets schedules missing from an update, so it first
+    # hears of them once every service of the last run is deployed again.
+    schedules_ready: bool = False
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
 
     async def deploy_folder(self, folder: Path) -> ServiceSpec:
@@ -115,6 +121,18 @@ class Platform:
         await self.dispatcher.deploy(service)
         self.router = router
         self.queue_triggers.update(self.dispatcher.services)
+        if self.schedules_ready:
+            self.scheduler.update(self.dispatcher.services)
+
+
+def hub_queue_sender(hub: ServiceHub) -> Callable[[str, str], Awaitable[None]]:
+    """Return a function that sends a message to a queue of the hub, as destinations do."""
+
+    async def send(queue: str, body: str) -> None:
+        await hub.run(hub.store("queues").send, queue, body)
+        hub.notify("queues", queue)
+
+    return send
 
 
 def is_loopback(host: str) -> bool:
@@ -189,8 +207,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     dispatcher.start()
     async_invoker = AsyncInvoker(dispatcher, AsyncStore(data / "async.db"), async_settings_from_environment())
     hub = ServiceHub(data / "services", settings.region, settings.account_id)
+    async_invoker.queue_sender = hub_queue_sender(hub)
+    scheduler = Scheduler(data / "schedules.db", async_invoker.accept, region=settings.region,
+                          account=settings.account_id)
     platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker, hub,
-                        QueueTriggers(hub, dispatcher))
+                        QueueTriggers(hub, dispatcher), scheduler)
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
@@ -205,6 +226,9 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         await platform.restore(skip={service.service})
         # Invocations accepted before the last stop run once their functions are deployed again.
         await async_invoker.start()
+        platform.schedules_ready = True
+        scheduler.update(dispatcher.services)
+        await scheduler.start()
 
         # Serve HTTP on the socket bound above, so that port 0 reports the real port.
         config = uvicorn.Config(
@@ -242,6 +266,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         return 0
     finally:
         # Stop taking asynchronous work, stop the instances, then flush what the store still holds.
+        await scheduler.close()
         await platform.queue_triggers.close()
         await async_invoker.close()
         await dispatcher.close()

@@ -194,3 +194,4 @@ def test_accepted_survive_sigkill(serve: Any, tmp_path: Path) -> None:
     assert {note["n"] for note in seen} == set(range(sent))
     assert done_before_restart < sent
     assert "resuming" in "".join(second.output)
+
