@@ -640,5 +640,14 @@ def describe_seconds(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def _add_service_commands() -> None:
+    from squall import cli_queues, cli_streams, cli_tables
+
+    for module in (cli_queues, cli_tables, cli_streams):
+        cli.add_command(module.group)
+
+
+_add_service_commands()
+
 if __name__ == "__main__":
     main()

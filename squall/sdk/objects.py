@@ -35,6 +35,8 @@ METADATA_HEADER = "x-squall-meta-"
 SERVICE = "objects"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 STREAM_CHUNK_BYTES = 1024 * 1024
+# The server returns at most 1000 entries a page, as S3's ListObjectsV2 does.
+MAX_PAGE_SIZE = 1000
 
 # A metadata name becomes part of an HTTP header name, so it must be an HTTP token.
 _HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -228,19 +230,23 @@ class Bucket:
                                   src_bucket=self.name, src_key=src_key)
         return ObjectInfo.from_json(result)
 
-    def list(self, prefix: str = "", delimiter: str | None = None) -> Iterator[ObjectInfo | CommonPrefix]:
+    def list(self, prefix: str = "", delimiter: str | None = None,
+             page_size: int = MAX_PAGE_SIZE) -> Iterator[ObjectInfo | CommonPrefix]:
         """Yield the objects whose keys start with `prefix`, in key order, fetching pages as needed.
 
         With a `delimiter`, keys that contain it after the prefix are rolled
         up into one `CommonPrefix` each, as S3's ListObjectsV2 does.
+        `page_size` is the number of entries fetched per request (at most 1000).
 
             for entry in Bucket("photos").list(prefix="2024/", delimiter="/"):
                 print(entry.prefix if isinstance(entry, CommonPrefix) else entry.key)
         """
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size {page_size!r} is invalid: expected a whole number from 1 to {MAX_PAGE_SIZE}")
         token: str | None = None
         while True:
             page = self.client.call(SERVICE, "list", bucket=self.name, prefix=prefix, delimiter=delimiter,
-                                    continuation_token=token)
+                                    max_keys=page_size, continuation_token=token)
             entries: builtins.list[tuple[str, ObjectInfo | CommonPrefix]] = [
                 (item["key"], ObjectInfo.from_json(item)) for item in page["contents"]
             ]

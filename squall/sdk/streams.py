@@ -224,7 +224,7 @@ class Stream:
     ) -> Iterator[Record]:
         """Yield the records of one shard from `from_position` on, reading until a read returns none.
 
-        Each read asks for up to `limit` records. Records put while the
+        Each read requests up to `limit` records. Records put while the
         iteration runs are yielded too, so a stream that never stops getting
         records never ends the iteration.
 

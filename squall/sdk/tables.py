@@ -59,7 +59,7 @@ class TableDescription:
 class Page:
     """One page of a query or scan.
 
-    `last_evaluated_key` is None on the last page; otherwise pass it as
+    `last_evaluated_key` is None on the last page. Otherwise pass it as
     `start_key` to read the next one. `scanned_count` counts the items read
     before the filter and `count` the items that passed it.
     """
@@ -122,7 +122,7 @@ class Table:
 
     def get(self, key: Mapping[str, Any], projection: str | None = None,
             names: Mapping[str, str] | None = None) -> Item | None:
-        """Return the item with this key, or None; `projection` picks attributes ("id, #n")."""
+        """Return the item with this key, or None. `projection` picks attributes, such as "id, #n"."""
         item = self.client.call(
             SERVICE, "get", table=self.name, key=item_to_typed(key), projection=projection, names=_names(names)
         )
@@ -136,7 +136,7 @@ class Table:
         values: Mapping[str, Any] | None = None,
         return_old: bool = False,
     ) -> Item | None:
-        """Delete the item with this key; a missing item is not an error.
+        """Delete the item with this key. A missing item is not an error.
 
             table.delete({"id": "a"}, condition="n < :max", values={":max": 10})
 
@@ -167,8 +167,8 @@ class Table:
 
             table.update({"id": "a"}, "SET n = n + :one", values={":one": 1}, return_values="ALL_NEW")
 
-        `return_values` is NONE, ALL_OLD, ALL_NEW, UPDATED_OLD or UPDATED_NEW;
-        returns the attributes it selects, or None.
+        `return_values` is NONE, ALL_OLD, ALL_NEW, UPDATED_OLD or UPDATED_NEW.
+        Returns the attributes it selects, or None.
         """
         attributes = self.client.call(
             SERVICE,
@@ -243,7 +243,7 @@ class Table:
         return _page(result)
 
     def query_all(self, key_condition: str, **options: Any) -> Iterator[Item]:
-        """Yield the items of every page of a query; takes the options of `query` except `start_key`.
+        """Yield the items of every page of a query, taking the options of `query`.
 
             for item in table.query_all("customer = :c", values={":c": "alice"}, limit=100):
                 ...
@@ -260,7 +260,7 @@ class Table:
             start_key = page.last_evaluated_key
 
     def scan_all(self, **options: Any) -> Iterator[Item]:
-        """Yield the items of every page of a scan; takes the options of `scan`, `limit` as the page size."""
+        """Yield the items of every page of a scan, taking the options of `scan` with `limit` as the page size."""
         start_key = options.pop("start_key", None)
         while True:
             page = self.scan(start_key=start_key, **options)
@@ -302,7 +302,7 @@ def list_tables(client: Client | None = None) -> list[str]:
 
 
 def delete_table(name: str, client: Client | None = None) -> None:
-    """Delete a table with all its items; a missing table raises RemoteError ResourceNotFoundException."""
+    """Delete a table with all its items. A missing table raises RemoteError ResourceNotFoundException."""
     (client or default_client()).call(SERVICE, "delete_table", name=name)
 
 
@@ -310,7 +310,7 @@ def delete_table(name: str, client: Client | None = None) -> None:
 
 
 def to_typed(value: Any) -> dict[str, Any]:
-    """Convert a Python value to DynamoDB typed JSON, such as {"N": "3"}; raises InvalidParameter."""
+    """Convert a Python value to DynamoDB typed JSON, such as {"N": "3"}, or raise InvalidParameter."""
     # bool first, because bool is a subclass of int.
     if isinstance(value, bool):
         return {"BOOL": value}

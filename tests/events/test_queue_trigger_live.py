@@ -140,3 +140,25 @@ def test_create_queue_through_sdk(server: Any) -> None:
 
     assert [message["body"] for message in received] == ["hello"]
     assert json.dumps(received[0]["attributes"])  # system attributes come back as plain JSON
+
+
+def test_cli_sends_and_receives(server: Any) -> None:
+    from click.testing import CliRunner
+
+    from squall.cli import cli
+
+    runner = CliRunner()
+    endpoint = ["--endpoint", server.endpoint]
+    created = runner.invoke(cli, ["queue", "create", "cli-queue", *endpoint])
+    sent = runner.invoke(cli, ["queue", "send", "cli-queue", "hello from the CLI", *endpoint])
+    received = runner.invoke(cli, ["queue", "receive", "cli-queue", "--wait-s", "1", "--delete", *endpoint])
+    listed = runner.invoke(cli, ["queue", "ls", *endpoint])
+    missing = runner.invoke(cli, ["queue", "send", "no-such-queue", "x", *endpoint])
+
+    assert created.exit_code == 0, created.output
+    assert created.output.strip().endswith(":cli-queue")
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(received.output)["body"] == "hello from the CLI"
+    assert "cli-queue" in listed.output
+    assert missing.exit_code == 1
+    assert "no-such-queue" in missing.output
