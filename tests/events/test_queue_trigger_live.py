@@ -162,3 +162,16 @@ def test_cli_sends_and_receives(server: Any) -> None:
     assert "cli-queue" in listed.output
     assert missing.exit_code == 1
     assert "no-such-queue" in missing.output
+
+
+def test_invalid_message_rejected_rest_flows(server: Any) -> None:
+    orders = Queue("orders", Client(server.endpoint))
+
+    with pytest.raises(RemoteError) as raised:
+        orders.send("bad \x00 byte")
+    orders.send("after-the-bad-one")
+
+    assert raised.value.status == 400
+    assert raised.value.code == "InvalidMessageContents"
+    assert "U+0000" in str(raised.value)
+    wait_for(lambda: "after-the-bad-one" in delivered_bodies(server.out))
