@@ -32,7 +32,7 @@ from squall.events.async_store import AsyncStore
 from squall.events.queue_trigger import QueueTriggers
 from squall.events.scheduler import Scheduler
 from squall.events.resources import check_trigger_sources, ensure_resources
-from squall.services.hub import ServiceHub
+from squall.services.hub import ServiceHub, sweep_interval_from_environment
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
 from squall.manifest import load_service
@@ -207,6 +207,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     dispatcher.start()
     async_invoker = AsyncInvoker(dispatcher, AsyncStore(data / "async.db"), async_settings_from_environment())
     hub = ServiceHub(data / "services", settings.region, settings.account_id)
+    sweep_interval = sweep_interval_from_environment()
     async_invoker.queue_sender = hub_queue_sender(hub)
     scheduler = Scheduler(data / "schedules.db", async_invoker.accept, region=settings.region,
                           account=settings.account_id)
@@ -229,6 +230,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         platform.schedules_ready = True
         scheduler.update(dispatcher.services)
         await scheduler.start()
+        sweeper = asyncio.create_task(hub.sweep_forever(sweep_interval))
 
         # Serve HTTP on the socket bound above, so that port 0 reports the real port.
         config = uvicorn.Config(
@@ -261,6 +263,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, _ignore_signal)
         await server.serve(sockets=[sock])
+        sweeper.cancel()
         if watcher is not None:
             watcher.cancel()
         return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +28,24 @@ SERVICES = ("queues", "objects", "tables", "streams")
 # SQLite releases the GIL while it works, so a few threads let a slow call
 # (a large object, a long scan) run beside quick ones.
 WORKER_THREADS = 4
+# Expired items deleted per transaction by the TTL sweep.
+SWEEP_BATCH = 1000
+SWEEP_INTERVAL_VARIABLE = "SQUALL_SWEEP_INTERVAL_S"
+DEFAULT_SWEEP_INTERVAL_S = 30.0
+
+
+def sweep_interval_from_environment() -> float:
+    """Read SQUALL_SWEEP_INTERVAL_S (seconds between TTL and retention sweeps, default 30)."""
+    text = os.environ.get(SWEEP_INTERVAL_VARIABLE)
+    if not text:
+        return DEFAULT_SWEEP_INTERVAL_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ValueError(f"{SWEEP_INTERVAL_VARIABLE}={text!r} is invalid: expected seconds above 0, such as 30")
+    return value
 
 
 def _open_store(service: str, data_dir: Path, region: str, account: str) -> Any:
@@ -111,6 +130,37 @@ class ServiceHub:
         except TimeoutError:
             return False
         return True
+
+    # Housekeeping
+
+    async def sweep_forever(self, interval_s: float) -> None:
+        """Delete expired table items and stream records every `interval_s` seconds."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the next sweep tries again
+                logger.exception("sweeping expired items and records failed; retrying in %.0f s", interval_s)
+
+    async def sweep(self) -> None:
+        """Run one pass of the TTL sweep of tables and the retention sweep of streams."""
+        tables = await self._existing_store("tables", "tables.db")
+        if tables is not None:
+            while await self.run(tables.expire, SWEEP_BATCH):
+                # Each expiry writes a REMOVE change, which table-stream triggers wait for.
+                for name in await self.run(tables.list_tables):
+                    self.notify("tables", name)
+        streams = await self._existing_store("streams", "streams.db")
+        if streams is not None:
+            await self.run(streams.trim)
+
+    async def _existing_store(self, service: str, file_name: str) -> Any:
+        # A service never used has no file yet, and nothing to sweep.
+        if service in self._stores or (self.data_dir / file_name).exists():
+            return await self.run(self.store, service)
+        return None
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
