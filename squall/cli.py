@@ -641,9 +641,9 @@ def describe_seconds(seconds: int) -> str:
 
 
 def _add_service_commands() -> None:
-    from squall import cli_queues, cli_streams, cli_tables
+    from squall import cli_objects, cli_queues, cli_streams, cli_tables
 
-    for module in (cli_queues, cli_tables, cli_streams):
+    for module in (cli_queues, cli_objects, cli_tables, cli_streams):
         cli.add_command(module.group)
 
 

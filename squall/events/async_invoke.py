@@ -1,11 +1,11 @@
 """Asynchronous invocation: accept durably, run in the background, retry, and report the outcome.
 
-Lambda's model, which Squall follows: an accepted event runs once; if the
-function fails it is retried up to `max_retry_attempts` times (one minute,
-then two minutes later); throttles are retried with a growing back-off
-without counting as attempts; an event older than `max_event_age_s` is
-dropped. The final outcome goes to the function's `on_success` or
-`on_failure` destination as an invocation record.
+Squall follows Lambda's model. An accepted event runs once. If the function
+fails, it is retried up to `max_retry_attempts` times, one minute and then
+two minutes later. Throttles are retried with a growing back-off and do not
+count as attempts. An event older than `max_event_age_s` is dropped. The
+final outcome goes to the function's `on_success` or `on_failure`
+destination as an invocation record.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 10
 # Lambda retries throttled events with a back-off from 1 second up to 5 minutes.
 THROTTLE_BACKOFF_S = (1.0, 300.0)
-# In-flight invocations get this long to finish at shutdown; their rows stay
+# In-flight invocations get this long to finish at shutdown. Their rows stay
 # in the store either way, so an unfinished one runs again after a restart.
 DRAIN_TIMEOUT_S = 5.0
 
@@ -47,7 +47,7 @@ QueueSender = Callable[[str, str], Awaitable[None]]
 
 @dataclass(frozen=True)
 class AsyncSettings:
-    """Timing of retries; tests shorten the delays."""
+    """Timing of retries, which tests shorten."""
 
     retry_delays_s: tuple[float, ...] = (60.0, 120.0)  # before the 2nd and 3rd attempts, as Lambda waits
     throttle_backoff_s: tuple[float, float] = THROTTLE_BACKOFF_S
@@ -297,8 +297,8 @@ class AsyncInvoker:
     async def _retry_throttled(self, entry: QueuedInvocation) -> None:
         count = self._throttles.get(entry.id, 0) + 1
         self._throttles[entry.id] = count
-        first, most = self._settings.throttle_backoff_s
-        delay = min(most, first * 2 ** (count - 1))
+        shortest, longest = self._settings.throttle_backoff_s
+        delay = min(longest, shortest * 2 ** (count - 1))
         due_at = self._clock() + delay
         logger.info("asynchronous invocation %s of %s was throttled; retrying in %.0f s",
                     entry.request_id, entry.function, delay)
@@ -322,7 +322,7 @@ class AsyncInvoker:
         result: InvocationResult | None,
         last_error: bytes | None,
     ) -> None:
-        """Send the invocation record to the destination; it is sent before the row is removed."""
+        """Send the invocation record to the destination, before the caller removes the row."""
         if destination is None:
             return
         record = invocation_record(

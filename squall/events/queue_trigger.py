@@ -1,10 +1,10 @@
 """Queue triggers: poll a queue, deliver SQS-format batches, delete what the function handled.
 
-As Lambda does for SQS: a batch is deleted only after the function succeeds;
-with a `batchItemFailures` answer only the listed messages stay; a malformed
-answer or a function error leaves the whole batch, which comes back after the
-queue's visibility timeout and goes to the dead-letter queue after
-`max_receive_count` receives.
+Squall follows Lambda's SQS behaviour. A batch is deleted only after the
+function succeeds. When the result lists `batchItemFailures`, only the
+listed messages stay. A malformed result or a function error leaves the whole
+batch, which comes back after the queue's visibility timeout and goes to the
+dead-letter queue after `max_receive_count` receives.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 # Concurrent batches per trigger when the manifest sets no max_concurrency;
 # Lambda starts an SQS event source with five pollers.
 DEFAULT_POLLERS = 5
-# Longest sleep of an idle poller: messages that become visible again after a
-# visibility timeout or a delay do not wake it, so it looks again this often.
+# Maximum sleep of an idle poller. Messages that become visible again after a
+# visibility timeout or a delay do not wake it, so it polls again this often.
 IDLE_POLL_S = 1.0
 # Pause after a throttle or a failure in Squall itself before polling again.
 BACKOFF_S = 1.0
@@ -53,20 +53,20 @@ class QueueTriggers:
 
     def update(self, services: Mapping[str, ServiceSpec]) -> None:
         """Start pollers for new triggers and stop those of removed or changed ones."""
-        wanted: dict[_Key, QueueTrigger] = {}
+        configured: dict[_Key, QueueTrigger] = {}
         for service in services.values():
             for spec in service.functions.values():
                 for trigger in spec.triggers:
                     if isinstance(trigger, QueueTrigger) and trigger.enabled:
-                        wanted[_Key(spec.name, trigger.queue)] = trigger
+                        configured[_Key(spec.name, trigger.queue)] = trigger
 
         for key in list(self._pollers):
             trigger, tasks = self._pollers[key]
-            if wanted.get(key) != trigger:
+            if configured.get(key) != trigger:
                 for task in tasks:
                     task.cancel()
                 del self._pollers[key]
-        for key, trigger in wanted.items():
+        for key, trigger in configured.items():
             if key not in self._pollers:
                 count = trigger.max_concurrency or DEFAULT_POLLERS
                 tasks = [asyncio.get_running_loop().create_task(self._poll(key, trigger)) for _ in range(count)]
@@ -105,8 +105,8 @@ class QueueTriggers:
         batch: list[Any] = []
         window_ends: float | None = None
         while len(batch) < trigger.batch_size:
-            wanted = min(MAX_RECEIVE, trigger.batch_size - len(batch))
-            received = await self._hub.run(store.receive, queue, wanted)
+            requested = min(MAX_RECEIVE, trigger.batch_size - len(batch))
+            received = await self._hub.run(store.receive, queue, requested)
             batch.extend(received)
             if received:
                 if window_ends is None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from squall.dispatcher.dispatcher import Invocation
 from squall.errors import FunctionNotFound, Throttled
-from squall.gateway import invoke_api, management, services_api
+from squall.gateway import invoke_api, management, objects_api, services_api
 from squall.gateway.apigw import GatewayError, HttpResponse, build_event, error_response, map_response
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.metering.records import Outcome
@@ -36,6 +36,7 @@ class GatewayApp:
         self._management = management.ManagementApi(platform)
         self._invoke_api = invoke_api.InvokeApi(platform.dispatcher, platform.async_invoker)
         self._services = services_api.ServicesApi(platform.hub)
+        self._objects = objects_api.ObjectsApi(platform.hub)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,11 +44,13 @@ class GatewayApp:
                 await _lifespan(receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(services_api.PREFIX):
-            if self._authorised(scope):
-                await self._services(scope, receive, send)
-            else:
+        if path.startswith(services_api.PREFIX) or path.startswith(objects_api.PREFIX):
+            if not self._authorised(scope):
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+            elif path.startswith(objects_api.PREFIX):
+                await self._objects(scope, receive, send)
+            else:
+                await self._services(scope, receive, send)
         elif path.startswith(management.PREFIX):
             if self._authorised(scope):
                 await self._management(scope, receive, send)

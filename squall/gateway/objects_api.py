@@ -5,9 +5,9 @@ thread, through a bounded queue, so an object is never held whole in
 memory. Downloads stream the stored file back in chunks and honour a
 `Range` header (206 with `Content-Range`, or 416 when no byte is in range).
 
-A successful PUT answers `{"result": ObjectInfo}` with the ETag header.
-Errors answer `{"error": {"type": CODE, "message": ...}}` with the error's
-status, as the services API does. Keys are percent-decoded from the raw
+A successful PUT responds with `{"result": ObjectInfo}` and the ETag header.
+An error responds with `{"error": {"type": CODE, "message": ...}}` and the
+error's status, as the services API does. Keys are percent-decoded from the raw
 path as UTF-8, so they may contain slashes, spaces and any character.
 """
 
@@ -34,7 +34,8 @@ PREFIX = "/_squall/api/objects/"
 METADATA_HEADER = "x-squall-meta-"
 SERVICE = "objects"
 ALLOWED_METHODS = "PUT, GET, HEAD, DELETE"
-# uvicorn passes the body in pieces of up to about 64 KiB, so about 1 MiB waits per upload.
+# Each chunk is one socket read by uvicorn, so this bounds the body waiting for the disk
+# to a few MiB per upload (an estimate: the read size depends on the event loop).
 MAX_BUFFERED_CHUNKS = 16
 
 _END = object()
@@ -61,28 +62,34 @@ class ObjectsApi:
         try:
             bucket, key = _parse_path(scope)
         except ServiceError as error:
-            await _send_error(send, error, method)
+            await _send_error(send, error)
             return
         if method not in ("PUT", "GET", "HEAD", "DELETE"):
             message = f"method {method} is not allowed on {PREFIX}{bucket}/{key}: use one of {ALLOWED_METHODS}"
             await respond_json(send, 405, _error("MethodNotAllowed", message), [(b"allow", ALLOWED_METHODS.encode())])
             return
 
+        tracked = _TrackedSend(send)
         try:
             store: ObjectStore = await self._hub.run(self._hub.store, SERVICE)
             if method == "PUT":
-                await self._put(store, bucket, key, scope, receive, send)
+                await self._put(store, bucket, key, scope, receive, tracked)
             elif method == "DELETE":
                 await self._hub.run(store.delete, bucket, key)
                 self._hub.notify(SERVICE, bucket)
-                await respond(send, 204, [], b"")
+                await respond(tracked, 204, [], b"")
             else:
-                await self._get(store, bucket, key, scope, send)
-        except ServiceError as error:
-            await _send_error(send, error, method)
+                await self._get(store, bucket, key, scope, tracked)
         except Exception as error:  # noqa: BLE001 - one failed request must not take the server down
-            logger.exception("%s %s/%s failed", method, bucket, key)
-            await respond_json(send, 500, _error("InternalError", f"{method} {bucket}/{key} failed: {error}"))
+            if tracked.started:
+                # Too late for an error status: returning leaves the body short, and uvicorn closes the connection.
+                logger.exception("%s %s/%s failed while sending the body", method, bucket, key)
+            elif isinstance(error, ServiceError):
+                logger.debug("%s %s/%s rejected: %s %s", method, bucket, key, error.code, error.message)
+                await _send_error(tracked, error)
+            else:
+                logger.exception("%s %s/%s failed", method, bucket, key)
+                await respond_json(tracked, 500, _error("InternalError", f"{method} {bucket}/{key} failed: {error}"))
 
     async def _put(
         self, store: ObjectStore, bucket: str, key: str, scope: dict[str, Any], receive: Receive, send: Send
@@ -91,6 +98,8 @@ class ObjectsApi:
         metadata = _read_metadata(scope)
         if_none_match = (header(scope, b"if-none-match") or b"").strip() == b"*"
         body = _BodyQueue(asyncio.get_running_loop())
+        # NOTE: an upload holds one of the hub's worker threads until its body ends, so
+        # several slow clients can delay other service calls. A separate executor would lift this.
         upload = asyncio.ensure_future(
             self._hub.run(
                 _put_streamed,
@@ -133,6 +142,19 @@ class ObjectsApi:
             reader.close()
 
 
+class _TrackedSend:
+    """The ASGI `send` of one request, noting whether the response has started."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 def _put_streamed(
     store: ObjectStore,
     bucket: str,
@@ -154,7 +176,7 @@ async def _feed_body(receive: Receive, body: _BodyQueue, upload: asyncio.Future[
             return
         chunk = message.get("body", b"")
         if chunk and not await body.feed(chunk, upload):
-            # The store rejected the upload early (no such bucket, too large); its error is the answer.
+            # The store rejected the upload early (no such bucket, too large), and its error becomes the response.
             return
         if not message.get("more_body", False):
             body.finish()
@@ -284,7 +306,7 @@ def _object_headers(info: ObjectInfo) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def _send_error(send: Send, error: ServiceError, method: str) -> None:
+async def _send_error(send: Send, error: ServiceError) -> None:
     extra: list[tuple[bytes, bytes]] = []
     if isinstance(error, InvalidRange):
         extra.append((b"content-range", f"bytes */{error.size}".encode()))

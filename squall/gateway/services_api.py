@@ -1,7 +1,7 @@
 """The data services' HTTP API: `POST /_squall/api/services/{service}/{operation}` with JSON arguments.
 
-The SDK and the CLI speak it. A success answers `{"result": ...}`; a failure
-answers the error's HTTP status with `{"error": {"type": CODE, "message": ...}}`,
+The SDK and the CLI use it. A success returns `{"result": ...}`. A failure
+returns the error's HTTP status with `{"error": {"type": CODE, "message": ...}}`,
 where CODE is the service error's stable code.
 """
 

@@ -145,7 +145,7 @@ class Bucket:
             Bucket("logs").put("app/today.log", open("app.log", "rb"))
         """
         headers = _metadata_headers(metadata)
-        body: bytes | BinaryIO
+        body: bytes
         if isinstance(data, str):
             body = data.encode("utf-8")
             content_type = content_type or TEXT_CONTENT_TYPE
@@ -154,13 +154,24 @@ class Bucket:
         elif isinstance(data, io.TextIOBase):
             raise TypeError(f"object data for key {key!r} is a text file: open the file in binary mode ('rb')")
         elif callable(getattr(data, "read", None)):
-            body = data
+            return self._put_streamed(key, data, headers | _content_type_header(content_type))
         else:
-            raise TypeError(f"object data for key {key!r} is a {type(data).__name__}: expected bytes, str or a binary file")
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        status, _, answer = self.client.request("PUT", self._path(key), body, headers)
-        return ObjectInfo.from_json(_result(status, answer))
+            raise TypeError(
+                f"object data for key {key!r} is a {type(data).__name__}: expected bytes, str or a binary file"
+            )
+        headers |= _content_type_header(content_type)
+        status, _, response = self.client.request("PUT", self._path(key), body, headers)
+        return ObjectInfo.from_json(_result(status, response))
+
+    def _put_streamed(self, key: str, file: BinaryIO, headers: dict[str, Any]) -> ObjectInfo:
+        # A file cannot be sent again if a kept-alive connection turns out closed,
+        # so it goes on a fresh connection; http.client sends it chunked.
+        connection, response = self._send_streamed("PUT", key, file, headers)
+        try:
+            data = response.read()
+        finally:
+            connection.close()
+        return ObjectInfo.from_json(_result(response.status, data))
 
     def get(self, key: str, range: str | tuple[int, int | None] | None = None) -> bytes:
         """Return the object's bytes, or those of a byte range.
@@ -261,15 +272,18 @@ class Bucket:
     def _path(self, key: str) -> str:
         return OBJECTS_PREFIX + path_segment(self.name) + "/" + path_segment(key)
 
-    def _send_streamed(self, method: str, key: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        # A stream reads its body after this returns, so it gets a connection of its own
-        # instead of the client's shared one.
+    def _send_streamed(self, method: str, key: str, body: BinaryIO | None = None,
+                       headers: dict[str, Any] | None = None) -> tuple[http.client.HTTPConnection,
+                                                                      http.client.HTTPResponse]:
+        """Send one request on a new connection, which the caller closes after reading the response."""
         parts = urlsplit(self.client.endpoint)
         connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80,
-                                                timeout=self.client.timeout_s)
-        headers = {"Authorization": f"Bearer {self.client.token}"} if self.client.token else {}
+                                                timeout=self.client.timeout_s, blocksize=STREAM_CHUNK_BYTES)
+        headers = dict(headers or {})
+        if self.client.token:
+            headers["Authorization"] = f"Bearer {self.client.token}"
         try:
-            connection.request(method, self._path(key), headers=headers)
+            connection.request(method, self._path(key), body=body, headers=headers)
             return connection, connection.getresponse()
         except BaseException:
             connection.close()
@@ -297,18 +311,18 @@ def list_buckets(client: Client | None = None) -> list[BucketInfo]:
 
 
 def _result(status: int, data: bytes) -> Any:
-    """Return the `result` of a JSON answer, or raise RemoteError for an error status."""
+    """Return the `result` of a JSON response body, or raise RemoteError for an error status."""
     try:
-        answer = json.loads(data) if data else {}
+        document = json.loads(data) if data else {}
     except ValueError:
-        answer = {}
-    if not isinstance(answer, dict):
-        answer = {}
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
     if status >= 300:
-        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+        error = document.get("error") if isinstance(document.get("error"), dict) else {}
         message = error.get("message") or f"HTTP {status}: {data[:200]!r}"
         raise RemoteError(error.get("type", "Error"), message, status)
-    return answer.get("result")
+    return document.get("result")
 
 
 def _metadata_headers(metadata: Mapping[str, str] | None) -> dict[str, Any]:
@@ -324,6 +338,10 @@ def _metadata_headers(metadata: Mapping[str, str] | None) -> dict[str, Any]:
         # http.client would encode a str as latin-1; the server decodes UTF-8.
         headers[METADATA_HEADER + name] = value.encode("utf-8")
     return headers
+
+
+def _content_type_header(content_type: str | None) -> dict[str, str]:
+    return {} if content_type is None else {"Content-Type": content_type}
 
 
 def _range_header(byte_range: str | tuple[int, int | None]) -> str:
