@@ -195,3 +195,30 @@ def test_accepted_survive_sigkill(serve: Any, tmp_path: Path) -> None:
     assert done_before_restart < sent
     assert "resuming" in "".join(second.output)
 
+
+
+def test_failure_record_sent_to_queue(serve: Any, tmp_path: Path) -> None:
+    from squall.sdk import Client
+    from squall.sdk.queues import Queue
+
+    out = tmp_path / "out"
+    app = write_app(tmp_path / "app", out, function("fail", "fail", out, "    on_failure: {queue: failures}\n"))
+    manifest = app / "squall.yml"
+    manifest.write_text(manifest.read_text() + "resources:\n  queues:\n    failures: {}\n")
+    server = serve(app, env=FAST_RETRIES)
+
+    lambda_client(server.endpoint).invoke(FunctionName="fail", InvocationType="Event", Payload=b'{"message": "m1"}')
+
+    failures = Queue("failures", Client(server.endpoint))
+    messages = wait_for(lambda: failures.receive(max_messages=1, wait_s=1))
+    record = json.loads(messages[0]["body"])
+    recorded = json.loads((CONFORMANCE / "aws-recorded" / "lambda-test_lambda_destinations.snapshot.json").read_text())
+    case = "tests/aws/services/lambda_/test_lambda_destinations.py::TestLambdaDestinationSqs::test_retries"
+    aws_record = recorded[case]["recorded-content"]["queue_destination_payload"]["Messages"][0]["Body"]
+    assert set(record) == set(aws_record)
+    assert set(record["requestContext"]) == set(aws_record["requestContext"])
+    assert set(record["responseContext"]) == set(aws_record["responseContext"])
+    assert set(record["responsePayload"]) == set(aws_record["responsePayload"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == {"message": "m1"}

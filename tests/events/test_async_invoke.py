@@ -1,0 +1,118 @@
+"""AsyncInvoker with a fake dispatcher and clock: event age, throttles and records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from squall.dispatcher.dispatcher import Invocation, InvocationResult
+from squall.errors import Throttled
+from squall.events.async_invoke import AsyncInvoker, AsyncSettings
+from squall.events.async_store import AsyncStore
+from squall.manifest.spec import AsyncConfig, Destination
+from squall.metering.records import Outcome
+
+ERROR = b'{"errorType": "ValueError", "errorMessage": "no"}'
+
+
+class FakeDispatcher:
+    """Answers invocations from a script of outcomes: "error", "ok" or "throttle"."""
+
+    def __init__(self, script: list[str], config: AsyncConfig) -> None:
+        self.script = script
+        self.calls: list[Invocation] = []
+        spec = SimpleNamespace(reserved_concurrency=None, async_config=config)
+        self._pool = SimpleNamespace(spec=spec)
+
+    def pool(self, function: str) -> Any:
+        return self._pool
+
+    def arn(self, function: str) -> str:
+        return f"arn:aws:lambda:us-east-1:000000000000:function:{function}"
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        self.calls.append(invocation)
+        step = self.script.pop(0)
+        if step == "throttle":
+            raise Throttled(invocation.function, "at its cap")
+        if step == "error":
+            return InvocationResult(invocation.request_id, ERROR, Outcome.ERROR, "ValueError", "$LATEST")
+        return InvocationResult(invocation.request_id, b'"done"', Outcome.SUCCESS, None, "$LATEST")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def run_until(condition: Any, timeout_s: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def start(tmp_path: Path, script: list[str], config: AsyncConfig, clock: Any) -> tuple[AsyncInvoker, FakeDispatcher, list[Any]]:
+    dispatcher = FakeDispatcher(script, config)
+    invoker = AsyncInvoker(dispatcher, AsyncStore(tmp_path / "async.db"),  # type: ignore[arg-type]
+                           AsyncSettings(retry_delays_s=(0.05, 0.05), throttle_backoff_s=(0.01, 0.05)), clock)
+    sent: list[Any] = []
+
+    async def queue_sender(queue: str, body: str) -> None:
+        sent.append((queue, json.loads(body)))
+
+    invoker.queue_sender = queue_sender
+    await invoker.start()
+    return invoker, dispatcher, sent
+
+
+async def test_old_event_dropped_with_record(tmp_path: Path) -> None:
+    clock = Clock()
+    config = AsyncConfig(max_event_age_s=60, on_failure=Destination("queue", "dlq"))
+    invoker, dispatcher, sent = await start(tmp_path, ["error"], config, clock)
+
+    await invoker.accept(Invocation("fn", b'{"n": 1}', "event"))
+    await run_until(lambda: len(dispatcher.calls) == 1)
+    clock.now += 120  # the retry comes due after the event is too old
+    await run_until(lambda: sent)
+    await invoker.close()
+
+    queue, record = sent[0]
+    assert queue == "dlq"
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responsePayload"]["errorType"] == "ValueError"
+    assert len(dispatcher.calls) == 1
+
+
+async def test_throttles_not_counted_as_attempts(tmp_path: Path) -> None:
+    config = AsyncConfig(max_retry_attempts=0, on_success=Destination("queue", "done"))
+    invoker, dispatcher, sent = await start(tmp_path, ["throttle", "throttle", "ok"], config, time.time)
+
+    await invoker.accept(Invocation("fn", b"{}", "event"))
+    await run_until(lambda: sent)
+    await invoker.close()
+
+    assert len(dispatcher.calls) == 3
+    assert sent[0][1]["requestContext"]["condition"] == "Success"
+    assert sent[0][1]["requestContext"]["approximateInvokeCount"] == 1
+    assert sent[0][1]["responsePayload"] == "done"
+
+
+async def test_finished_rows_removed(tmp_path: Path) -> None:
+    invoker, dispatcher, _ = await start(tmp_path, ["ok", "ok"], AsyncConfig(), time.time)
+
+    await invoker.accept(Invocation("fn", b"{}", "event"))
+    await invoker.accept(Invocation("fn", b"{}", "event"))
+    await run_until(lambda: invoker.pending_count() == 0)
+    await invoker.close()
+
+    assert AsyncStore(tmp_path / "async.db").count() == 0
