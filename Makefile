@@ -21,6 +21,7 @@ test: $(BIN)/.installed
 	$(BIN)/pytest -q
 
 bench: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 
-BENCHMARKS = ("cold_start", "warm_throughput", "memory", "burst")
+BENCHMARKS = ("cold_start", "warm_throughput", "memory", "burst", "queue_throughput", "schedule_accuracy", "object_latency")
 
 
 def main(argv: list[str] | None = None) -> int:

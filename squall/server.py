@@ -29,7 +29,9 @@ from squall.deploy.snapshot import snapshot
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
 from squall.events.async_store import AsyncStore
+from squall.events.object_trigger import ObjectTriggers
 from squall.events.queue_trigger import QueueTriggers
+from squall.events.record_triggers import RecordTriggers
 from squall.events.scheduler import Scheduler
 from squall.events.resources import check_trigger_sources, ensure_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
@@ -57,6 +59,8 @@ class Platform:
     async_invoker: AsyncInvoker
     hub: ServiceHub
     queue_triggers: QueueTriggers
+    object_triggers: ObjectTriggers
+    record_triggers: RecordTriggers
     scheduler: Scheduler
     # The scheduler forgets schedules missing from an update, so it first
     # hears of them once every service of the last run is deployed again.
@@ -121,6 +125,8 @@ class Platform:
         await self.dispatcher.deploy(service)
         self.router = router
         self.queue_triggers.update(self.dispatcher.services)
+        self.object_triggers.update(self.dispatcher.services)
+        self.record_triggers.update(self.dispatcher.services)
         if self.schedules_ready:
             self.scheduler.update(self.dispatcher.services)
 
@@ -212,7 +218,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     scheduler = Scheduler(data / "schedules.db", async_invoker.accept, region=settings.region,
                           account=settings.account_id)
     platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker, hub,
-                        QueueTriggers(hub, dispatcher), scheduler)
+                        QueueTriggers(hub, dispatcher), ObjectTriggers(hub, async_invoker),
+                        RecordTriggers(hub, dispatcher, async_invoker), scheduler)
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
@@ -271,6 +278,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         # Stop taking asynchronous work, stop the instances, then flush what the store still holds.
         await scheduler.close()
         await platform.queue_triggers.close()
+        await platform.object_triggers.close()
+        await platform.record_triggers.close()
         await async_invoker.close()
         await dispatcher.close()
         await asyncio.to_thread(hub.close)

@@ -82,17 +82,21 @@ class QueueTriggers:
 
     async def _poll(self, key: _Key, trigger: QueueTrigger) -> None:
         store = self._hub.store("queues")
+        queue_arn: str | None = None
         while True:
             try:
+                if queue_arn is None:
+                    queue_arn = (await self._hub.run(store.get_queue, key.queue)).arn
                 batch = await self._fill_batch(store, key.queue, trigger)
                 if batch:
-                    await self._deliver(store, key, batch)
+                    await self._deliver(store, key, queue_arn, batch)
             except asyncio.CancelledError:
                 raise
             except FunctionNotFound:
                 logger.warning("function %s is gone; its queue %s poller stops", key.function, key.queue)
                 return
             except ServiceError as error:
+                queue_arn = None  # the queue may have been deleted and created again
                 logger.warning("polling queue %s for %s failed: %s; retrying in %.0f s",
                                key.queue, key.function, error, BACKOFF_S)
                 await asyncio.sleep(BACKOFF_S)
@@ -111,6 +115,8 @@ class QueueTriggers:
             if received:
                 if window_ends is None:
                     window_ends = time.monotonic() + trigger.batch_window_s
+                if len(received) < requested and trigger.batch_window_s == 0:
+                    break  # the queue is drained and there is no window to wait in
                 continue
             if batch:
                 remaining = (window_ends or 0.0) - time.monotonic()
@@ -121,12 +127,11 @@ class QueueTriggers:
                 await self._hub.wait_for_change("queues", queue, IDLE_POLL_S)
         return batch
 
-    async def _deliver(self, store: Any, key: _Key, batch: list[Any]) -> None:
+    async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any]) -> None:
         from squall.services.queues import DeleteEntry
         from squall.services.queues.lambda_events import failed_message_ids, sqs_event
 
-        queue = await self._hub.run(store.get_queue, key.queue)
-        event = sqs_event(batch, queue.arn, self._hub.region)
+        event = sqs_event(batch, queue_arn, self._hub.region)
         ids = [message.message_id for message in batch]
         try:
             result = await self._dispatcher.invoke(Invocation(key.function, orjson.dumps(event), "queue"))
