@@ -135,12 +135,12 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
     table.add_column("RESERVED", justify="right", no_wrap=True)
     table.add_column("PROVISIONED", justify="right", no_wrap=True)
     table.add_column("IDLE/BUSY", justify="right", no_wrap=True)
-    table.add_column("ROUTES", overflow="fold")
+    table.add_column("EVENTS", overflow="fold")
 
     for function in functions:
         reserved = function.get("reserved_concurrency")
         instances = function.get("instances") or {}
-        routes = function.get("routes") or []
+        routes = [*(function.get("routes") or []), *(function.get("triggers") or [])]
         table.add_row(
             str(function.get("name", "")),
             str(function.get("service", MISSING)),

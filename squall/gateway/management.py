@@ -13,6 +13,7 @@ import orjson
 from squall import __version__
 from squall.errors import ManifestError, SquallError
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
+from squall.manifest.spec import ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
 from squall.metering.pricing import PriceTable
 from squall.metering.stats import function_stats
 
@@ -27,6 +28,22 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}}
+
+
+def describe_trigger(trigger: Trigger) -> str:
+    """Describe a trigger in one line for `squall ls`: "queue orders", "schedule rate(5 minutes) UTC"."""
+    if isinstance(trigger, QueueTrigger):
+        text = f"queue {trigger.queue}"
+    elif isinstance(trigger, ObjectTrigger):
+        text = f"objects {trigger.bucket} {'/'.join(trigger.events)} {trigger.prefix}*{trigger.suffix}"
+    elif isinstance(trigger, TableStreamTrigger):
+        text = f"table_stream {trigger.table}"
+    elif isinstance(trigger, StreamTrigger):
+        text = f"stream {trigger.stream}"
+    else:
+        text = f"schedule {trigger.expression} {trigger.timezone}"
+    enabled = getattr(trigger, "enabled", True)
+    return text if enabled else text + " (disabled)"
 
 
 class ManagementApi:
@@ -75,6 +92,7 @@ class ManagementApi:
                         "reserved_concurrency": spec.reserved_concurrency,
                         "provisioned": spec.provisioned,
                         "routes": [f"{e.method} {e.path}" + (" (REST 1.0)" if e.payload == "1.0" else "") for e in spec.http],
+                        "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
                         "instances": {
                             "idle": pool.idle_count if pool else 0,
                             "busy": pool.busy_count if pool else 0,

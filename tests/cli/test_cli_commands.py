@@ -220,7 +220,7 @@ def test_ls_shows_functions_table(run: Run, api: FakeApi) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     header = lines[0].split()
-    assert header == ["NAME", "SERVICE", "HANDLER", "MEMORY", "TIMEOUT", "RESERVED", "PROVISIONED", "IDLE/BUSY", "ROUTES"]
+    assert header == ["NAME", "SERVICE", "HANDLER", "MEMORY", "TIMEOUT", "RESERVED", "PROVISIONED", "IDLE/BUSY", "EVENTS"]
     hello_row = next(line for line in lines if line.startswith("hello"))
     assert hello_row.split() == [
         "hello", HELLO["service"], "app.hello", "256", "MB", "10", "s", "-", "1", "2/1", "GET", "/hello/{name}"
@@ -455,3 +455,14 @@ def test_up_exits_with_server_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     result = CliRunner().invoke(cli, ["up", "--memory-budget-mb", "512", "--no-watch"])
 
     assert result.exit_code == 2
+
+
+def test_ls_shows_triggers(run: Run, api: FakeApi) -> None:
+    worker = {**RESIZE, "name": "worker", "routes": [], "triggers": ["queue orders", "schedule rate(5 minutes) UTC"]}
+    api.respond("GET", "/_squall/api/functions", 200, {"functions": [worker]})
+
+    result = run("ls")
+
+    assert result.exit_code == 0
+    assert "queue orders" in result.stdout
+    assert "schedule rate(5 minutes) UTC" in result.stdout

@@ -93,3 +93,19 @@ def test_dead_letter_to_itself_rejected(tmp_path: Path) -> None:
         load_service(folder)
 
     assert "resources.queues.loop.dead_letter.queue" in str(raised.value)
+
+
+def test_triggers_described_for_ls(tmp_path: Path) -> None:
+    from squall.gateway.management import describe_trigger
+
+    folder = write(
+        tmp_path,
+        "service: shop\nfunctions:\n  worker:\n    handler: app.handle\n    events:\n"
+        "      - objects: {bucket: uploads, events: [created], prefix: images/, suffix: .png}\n"
+        '      - schedule: {expression: "rate(5 minutes)", enabled: false}\n',
+    )
+
+    triggers = load_service(folder).functions["worker"].triggers
+
+    assert describe_trigger(triggers[0]) == "objects uploads created images/*.png"
+    assert describe_trigger(triggers[1]) == "schedule rate(5 minutes) UTC (disabled)"
