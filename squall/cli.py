@@ -9,20 +9,15 @@ tests can run them against an `httpx.MockTransport` without a server.
 from __future__ import annotations
 
 import base64
-import enum
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import quote
 
 import click
-import httpx
-from click.core import ParameterSource
 
 from squall import __version__
 from squall.cli_output import (
@@ -34,261 +29,20 @@ from squall.cli_output import (
     print_table,
     stats_table,
 )
-from squall.manifest.spec import MAX_TIMEOUT_S
+from squall.cli_client import (
+    API_PREFIX,
+    ApiClient,
+    CliContext,
+    CommandFailed,
+    DEFAULT_DATA,
+    FOLLOW_POLL_INTERVAL_S,
+    INVOKE_TIMEOUT_S,
+    client_options,
+    open_client,
+    settings_of,
+)
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
-DEFAULT_DATA = ".squall"
-TOKEN_FILE_NAME = "token"
-API_PREFIX = "/_squall/api"
-REQUEST_TIMEOUT_S = 30.0
-CONNECT_TIMEOUT_S = 5.0
-# A synchronous invocation may run for the longest function timeout. The 60 s on top is
-# an estimated margin for a cold start and for waiting at the concurrency cap.
-INVOKE_TIMEOUT_S = float(MAX_TIMEOUT_S + 60)
-FOLLOW_POLL_INTERVAL_S = 0.5
-
-
-class CommandFailed(click.ClickException):
-    """Raised to end a command with a one-line message in red on stderr and exit status 1."""
-
-    def show(self, file: Any = None) -> None:
-        click.secho(self.format_message(), err=True, fg="red")
-
-
-@dataclass(frozen=True)
-class CliContext:
-    """Dependencies of the commands, which tests replace.
-
-    `transport` None means httpx's default network transport.
-    """
-
-    transport: httpx.BaseTransport | None = None
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.time
-
-
-class TokenSource(enum.Enum):
-    """Origin of the bearer token sent to the server."""
-
-    OPTION = "the --token option"
-    ENVIRONMENT = "the SQUALL_TOKEN environment variable"
-    FILE = "the token file"
-    NONE = "nowhere"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The bearer token to send, where it came from, and the token file that was checked."""
-
-    token: str | None
-    source: TokenSource
-    token_file: Path
-
-
-@dataclass(frozen=True)
-class ApiError:
-    """An error the server returned: its type (for example ResourceNotFoundException) and message."""
-
-    type: str
-    message: str
-
-
-@dataclass
-class ApiClient:
-    """A client of one Squall server's HTTP API that turns every failure into a CommandFailed."""
-
-    endpoint: str
-    credentials: Credentials
-    transport: httpx.BaseTransport | None = None
-    _http: httpx.Client = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        headers = {"User-Agent": f"squall-cli/{__version__}"}
-        if self.credentials.token:
-            headers["Authorization"] = f"Bearer {self.credentials.token}"
-        self._http = httpx.Client(
-            base_url=self.endpoint,
-            headers=headers,
-            transport=self.transport,
-            timeout=httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str | int | float] | None = None,
-        json_body: Any = None,
-        content: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        timeout_s: float = REQUEST_TIMEOUT_S,
-    ) -> httpx.Response:
-        """Send one request and return the response, raising CommandFailed when it is an error."""
-        timeout = httpx.Timeout(timeout_s, connect=CONNECT_TIMEOUT_S)
-        try:
-            response = self._http.request(
-                method, path, params=params, json=json_body, content=content, headers=headers, timeout=timeout
-            )
-        except httpx.ConnectError as exc:
-            logger.debug("connecting to %s failed: %s", self.endpoint, exc)
-            raise CommandFailed(f"no Squall server is listening at {self.endpoint}: start one with `squall up`") from None
-        except httpx.TimeoutException:
-            raise CommandFailed(
-                f"the server at {self.endpoint} did not respond to {method} {path} within {timeout_s:g} s"
-            ) from None
-        except httpx.TransportError as exc:
-            raise CommandFailed(f"{method} {self.endpoint}{path} failed: {exc}") from None
-
-        if response.is_error:
-            self._fail(response)
-        return response
-
-    def get_json(self, path: str, params: dict[str, str | int | float] | None = None) -> dict[str, Any]:
-        """GET an API path and return its JSON object."""
-        response = self.send("GET", path, params=params)
-        return self.decode_json(response)
-
-    def decode_json(self, response: httpx.Response) -> dict[str, Any]:
-        """Return the response body as a JSON object, raising CommandFailed for any other body."""
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
-        if not isinstance(body, dict):
-            raise CommandFailed(
-                f"the server at {self.endpoint} returned a response that is not a JSON object "
-                f"for {response.request.method} {response.request.url.path}: {response.text[:200]!r}"
-            )
-        return body
-
-    def _fail(self, response: httpx.Response) -> NoReturn:
-        if response.status_code == 401:
-            raise CommandFailed(self._describe_missing_token())
-
-        error = parse_api_error(response)
-        if error is not None:
-            raise CommandFailed(f"{error.type}: {error.message}")
-
-        snippet = response.text.strip()[:200] or "(empty body)"
-        raise CommandFailed(
-            f"the server at {self.endpoint} returned HTTP {response.status_code} "
-            f"for {response.request.method} {response.request.url.path}: {snippet}"
-        )
-
-    def _describe_missing_token(self) -> str:
-        credentials = self.credentials
-        if credentials.source is TokenSource.NONE:
-            return (
-                f"the server at {self.endpoint} requires a token, and none was found: "
-                f"pass --token, set SQUALL_TOKEN, or write the token to {credentials.token_file}"
-            )
-        where = credentials.source.value
-        if credentials.source is TokenSource.FILE:
-            where += f" {credentials.token_file}"
-        return (
-            f"the server at {self.endpoint} rejected the token from {where}: "
-            f"check that it matches the {TOKEN_FILE_NAME!r} file in the server's data folder"
-        )
-
-
-def parse_api_error(response: httpx.Response) -> ApiError | None:
-    """Read the error of a failed response in either of the server's two shapes, or return None.
-
-    The Lambda Invoke API names the type in the x-amzn-ErrorType header and
-    the message in the body ({"Type": "User", "message": ...}). The rest of the
-    API returns {"error": {"type": ..., "message": ...}}.
-    """
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-
-    aws_type = response.headers.get("x-amzn-ErrorType")
-    if aws_type:
-        # AWS may append ":<documentation URL>" to the type.
-        error_type = aws_type.split(":", 1)[0]
-        message = ""
-        if isinstance(body, dict):
-            message = str(body.get("message") or body.get("Message") or "")
-        return ApiError(error_type, message or f"HTTP {response.status_code}")
-
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        error = body["error"]
-        return ApiError(str(error.get("type") or "Error"), str(error.get("message") or ""))
-    return None
-
-
-def read_credentials(token_option: str | None, token_option_source: ParameterSource | None, data: Path) -> Credentials:
-    """Find the bearer token in --token, then SQUALL_TOKEN, then the token file of the data folder."""
-    token_file = (data / TOKEN_FILE_NAME).resolve()
-    if token_option:
-        source = TokenSource.ENVIRONMENT if token_option_source is ParameterSource.ENVIRONMENT else TokenSource.OPTION
-        return Credentials(token_option.strip(), source, token_file)
-
-    try:
-        token = token_file.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return Credentials(None, TokenSource.NONE, token_file)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CommandFailed(f"cannot read the token file {token_file}: {exc}") from None
-    if not token:
-        return Credentials(None, TokenSource.NONE, token_file)
-    return Credentials(token, TokenSource.FILE, token_file)
-
-
-def normalise_endpoint(endpoint: str) -> str:
-    """Strip a trailing slash and check that the endpoint is an http(s) URL."""
-    cleaned = endpoint.strip().rstrip("/")
-    if not cleaned.startswith(("http://", "https://")):
-        raise click.BadParameter(
-            f"{endpoint!r} is not an http:// or https:// URL, such as {DEFAULT_ENDPOINT}", param_hint="'--endpoint'"
-        )
-    return cleaned
-
-
-def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --endpoint, --token and --data to a command that talks to the server."""
-    command = click.option(
-        "--data",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="SQUALL_DATA",
-        default=DEFAULT_DATA,
-        show_default=True,
-        help="Data folder whose 'token' file contains the server's token [env: SQUALL_DATA].",
-    )(command)
-    command = click.option(
-        "--token",
-        envvar="SQUALL_TOKEN",
-        help="Bearer token for a server that requires one [env: SQUALL_TOKEN; else the data folder's 'token' file].",
-    )(command)
-    command = click.option(
-        "--endpoint",
-        envvar="SQUALL_ENDPOINT",
-        default=DEFAULT_ENDPOINT,
-        show_default=True,
-        metavar="URL",
-        help="URL of the Squall server [env: SQUALL_ENDPOINT].",
-    )(command)
-    return command
-
-
-def open_client(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> ApiClient:
-    """Build the API client for a command and close it when the command ends."""
-    credentials = read_credentials(token, ctx.get_parameter_source("token"), data)
-    client = ApiClient(normalise_endpoint(endpoint), credentials, settings_of(ctx).transport)
-    ctx.call_on_close(client.close)
-    return client
-
-
-def settings_of(ctx: click.Context) -> CliContext:
-    return ctx.find_object(CliContext) or CliContext()
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="squall")

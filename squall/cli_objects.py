@@ -13,65 +13,21 @@ import mimetypes
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.table import Table
 
+from squall.cli_client import client_options, fail, open_sdk_client
 from squall.cli_output import MISSING, print_table
 from squall.sdk.client import Client, RemoteError
 from squall.sdk.objects import Bucket, CommonPrefix, ObjectInfo, create_bucket, delete_bucket, list_buckets
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
-DEFAULT_DATA = ".squall"
 COPY_CHUNK_BYTES = 1024 * 1024
 STDIO = "-"
-
-
-def _fail(message: str) -> NoReturn:
-    # squall.cli imports this module to register the group, so its helpers are imported when a command runs.
-    from squall.cli import CommandFailed
-
-    raise CommandFailed(message)
-
-
-def _client_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --endpoint, --token and --data, as the other `squall` client commands take them."""
-    command = click.option(
-        "--data",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="SQUALL_DATA",
-        default=DEFAULT_DATA,
-        show_default=True,
-        help="Data folder whose 'token' file contains the server's token [env: SQUALL_DATA].",
-    )(command)
-    command = click.option(
-        "--token",
-        envvar="SQUALL_TOKEN",
-        help="Bearer token for a server that requires one [env: SQUALL_TOKEN; else the data folder's 'token' file].",
-    )(command)
-    command = click.option(
-        "--endpoint",
-        envvar="SQUALL_ENDPOINT",
-        default=DEFAULT_ENDPOINT,
-        show_default=True,
-        metavar="URL",
-        help="URL of the Squall server [env: SQUALL_ENDPOINT].",
-    )(command)
-    return command
-
-
-def _open_client(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> Client:
-    from squall.cli import normalise_endpoint, read_credentials
-
-    credentials = read_credentials(token, ctx.get_parameter_source("token"), data)
-    try:
-        return Client(normalise_endpoint(endpoint), credentials.token)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="'--endpoint'") from None
 
 
 @contextmanager
@@ -80,15 +36,15 @@ def _reported(client: Client) -> Iterator[None]:
     try:
         yield
     except RemoteError as error:
-        _fail(f"{error.code}: {error.message}")
+        fail(f"{error.code}: {error.message}")
     except ConnectionRefusedError:
-        _fail(f"no Squall server is listening at {client.endpoint}: start one with `squall up`")
+        fail(f"no Squall server is listening at {client.endpoint}: start one with `squall up`")
     except TimeoutError:
-        _fail(f"the server at {client.endpoint} did not respond within {client.timeout_s:g} s")
+        fail(f"the server at {client.endpoint} did not respond within {client.timeout_s:g} s")
     except (TypeError, ValueError) as error:
-        _fail(str(error))
+        fail(str(error))
     except OSError as error:
-        _fail(f"request to {client.endpoint} failed: {error}")
+        fail(f"request to {client.endpoint} failed: {error}")
 
 
 def split_object_path(value: str, *, key_required: bool = True) -> tuple[str, str]:
@@ -114,11 +70,11 @@ def group() -> None:
 
 @group.command(name="mb")
 @click.argument("bucket")
-@_client_options
+@client_options
 @click.pass_context
 def make_bucket(ctx: click.Context, bucket: str, endpoint: str, token: str | None, data: Path) -> None:
     """Create BUCKET (creating one that exists succeeds)."""
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         create_bucket(bucket, client)
     click.echo(f"created bucket {bucket}")
@@ -126,11 +82,11 @@ def make_bucket(ctx: click.Context, bucket: str, endpoint: str, token: str | Non
 
 @group.command(name="rb")
 @click.argument("bucket")
-@_client_options
+@client_options
 @click.pass_context
 def remove_bucket(ctx: click.Context, bucket: str, endpoint: str, token: str | None, data: Path) -> None:
     """Delete BUCKET, which must be empty."""
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         delete_bucket(bucket, client)
     click.echo(f"deleted bucket {bucket}")
@@ -139,7 +95,7 @@ def remove_bucket(ctx: click.Context, bucket: str, endpoint: str, token: str | N
 @group.command(name="ls")
 @click.argument("path", required=False, metavar="[BUCKET[/PREFIX]]")
 @click.option("--recursive", "-r", is_flag=True, help="List every key under the prefix instead of grouping at '/'.")
-@_client_options
+@client_options
 @click.pass_context
 def list_command(
     ctx: click.Context, path: str | None, recursive: bool, endpoint: str, token: str | None, data: Path
@@ -148,7 +104,7 @@ def list_command(
 
     Keys are grouped at the next '/' after PREFIX, as folders, unless --recursive is given.
     """
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     if path is None:
         with _reported(client):
             buckets = list_buckets(client)
@@ -190,7 +146,7 @@ def objects_table(entries: list[ObjectInfo | CommonPrefix]) -> Table:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.argument("target", metavar="BUCKET/KEY")
 @click.option("--content-type", help="Media type to store, such as image/png [default: guessed from FILE's name].")
-@_client_options
+@client_options
 @click.pass_context
 def put_command(
     ctx: click.Context, file: Path, target: str, content_type: str | None, endpoint: str, token: str | None, data: Path
@@ -201,7 +157,7 @@ def put_command(
         key += file.name
     if content_type is None and str(file) != STDIO:
         content_type = mimetypes.guess_type(file.name)[0]
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         if str(file) == STDIO:
             info = Bucket(bucket, client).put(key, sys.stdin.buffer, content_type=content_type)
@@ -214,14 +170,14 @@ def put_command(
 @group.command(name="get")
 @click.argument("source", metavar="BUCKET/KEY")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@_client_options
+@client_options
 @click.pass_context
 def get_command(
     ctx: click.Context, source: str, file: Path | None, endpoint: str, token: str | None, data: Path
 ) -> None:
     """Download BUCKET/KEY into FILE (default: the key's last part in this folder; - for stdout)."""
     bucket, key = split_object_path(source)
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         if file is not None and str(file) == STDIO:
             with Bucket(bucket, client).open(key) as stream:
@@ -235,12 +191,12 @@ def get_command(
 
 @group.command(name="head")
 @click.argument("source", metavar="BUCKET/KEY")
-@_client_options
+@client_options
 @click.pass_context
 def head_command(ctx: click.Context, source: str, endpoint: str, token: str | None, data: Path) -> None:
     """Print the metadata of BUCKET/KEY as JSON."""
     bucket, key = split_object_path(source)
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         info = Bucket(bucket, client).head(key)
     _echo_json(info)
@@ -248,12 +204,12 @@ def head_command(ctx: click.Context, source: str, endpoint: str, token: str | No
 
 @group.command(name="rm")
 @click.argument("target", metavar="BUCKET/KEY")
-@_client_options
+@client_options
 @click.pass_context
 def remove_command(ctx: click.Context, target: str, endpoint: str, token: str | None, data: Path) -> None:
     """Delete BUCKET/KEY (deleting a missing key succeeds, as in S3)."""
     bucket, key = split_object_path(target)
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         Bucket(bucket, client).delete(key)
     click.echo(f"deleted {bucket}/{key}")
@@ -262,13 +218,13 @@ def remove_command(ctx: click.Context, target: str, endpoint: str, token: str | 
 @group.command(name="cp")
 @click.argument("source", metavar="BUCKET/KEY")
 @click.argument("target", metavar="BUCKET/KEY")
-@_client_options
+@client_options
 @click.pass_context
 def copy_command(ctx: click.Context, source: str, target: str, endpoint: str, token: str | None, data: Path) -> None:
     """Copy the object SOURCE to TARGET, both given as BUCKET/KEY, keeping its metadata."""
     src_bucket, src_key = split_object_path(source)
     dst_bucket, dst_key = split_object_path(target)
-    client = _open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         info = Bucket(src_bucket, client).copy(src_key, dst_key, dst_bucket=dst_bucket)
     _echo_json(info)

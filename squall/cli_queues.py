@@ -14,7 +14,7 @@ import click
 from rich.table import Table
 
 from squall.cli_output import print_table
-from squall.cli_streams import client_options, open_client
+from squall.cli_client import client_options, open_client
 
 SERVICE_PATH = "/_squall/api/services/queues"
 

@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,53 +20,17 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from squall.cli_client import client_options, open_client
 from squall.cli_output import MISSING, print_table
 from squall.services.streams.model import MAX_READ_LIMIT
 
 if TYPE_CHECKING:
-    from squall.cli import ApiClient
+    from squall.cli_client import ApiClient
 
-# This module imports nothing from squall.cli at import time, because squall.cli
-# imports this group to register it, and either side may be imported first.
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
-DEFAULT_DATA = ".squall"
 SERVICE_PATH = "/_squall/api/services/streams"
 FIRST_SHARD_ID = "shardId-000000000000"
 DEFAULT_READ_LIMIT = 100
 START_POSITIONS = {"trim_horizon": "TRIM_HORIZON", "latest": "LATEST"}
-
-
-def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --endpoint, --token and --data, as squall.cli.client_options does for the other client commands."""
-    command = click.option(
-        "--data",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="SQUALL_DATA",
-        default=DEFAULT_DATA,
-        show_default=True,
-        help="Data folder whose 'token' file contains the server's token [env: SQUALL_DATA].",
-    )(command)
-    command = click.option(
-        "--token",
-        envvar="SQUALL_TOKEN",
-        help="Bearer token for a server that requires one [env: SQUALL_TOKEN; else the data folder's 'token' file].",
-    )(command)
-    command = click.option(
-        "--endpoint",
-        envvar="SQUALL_ENDPOINT",
-        default=DEFAULT_ENDPOINT,
-        show_default=True,
-        metavar="URL",
-        help="URL of the Squall server [env: SQUALL_ENDPOINT].",
-    )(command)
-    return command
-
-
-def open_client(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> ApiClient:
-    """Build the API client of squall.cli, which reads the token and turns every failure into an error line."""
-    from squall import cli
-
-    return cli.open_client(ctx, endpoint, token, data)
 
 
 def call(client: ApiClient, operation: str, **arguments: Any) -> Any:

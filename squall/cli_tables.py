@@ -9,10 +9,9 @@ sorted arrays. The commands call the server through the SDK's `Table`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from itertools import islice
 from pathlib import Path
@@ -21,77 +20,12 @@ from typing import Any
 import click
 from rich.table import Table as RichTable
 
+from squall.cli_client import CommandFailed, client_options, open_sdk_client, reporting_sdk_errors
 from squall.cli_output import MISSING, print_table
-from squall.sdk.client import Client, RemoteError
+from squall.sdk.client import RemoteError
 from squall.sdk.tables import Table, TableDescription, create_table, delete_table, list_tables
-from squall.services.errors import ServiceError
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
-DEFAULT_DATA = ".squall"
 JSON_INDENT = "  "
-
-
-class CommandFailed(click.ClickException):
-    """Raised to end a command with a one-line message in red on stderr and exit status 1."""
-
-    def show(self, file: Any = None) -> None:
-        click.secho(self.format_message(), err=True, fg="red")
-
-
-def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --endpoint, --token and --data, as the other client commands of `squall` take them."""
-    command = click.option(
-        "--data",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="SQUALL_DATA",
-        default=DEFAULT_DATA,
-        show_default=True,
-        help="Data folder whose 'token' file contains the server's token [env: SQUALL_DATA].",
-    )(command)
-    command = click.option(
-        "--token",
-        envvar="SQUALL_TOKEN",
-        help="Bearer token for a server that requires one [env: SQUALL_TOKEN; else the data folder's 'token' file].",
-    )(command)
-    command = click.option(
-        "--endpoint",
-        envvar="SQUALL_ENDPOINT",
-        default=DEFAULT_ENDPOINT,
-        show_default=True,
-        metavar="URL",
-        help="URL of the Squall server [env: SQUALL_ENDPOINT].",
-    )(command)
-    return command
-
-
-def open_client(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> Client:
-    """Build the SDK client for a command from its connection options."""
-    # Imported here because squall.cli imports this module to register the group.
-    from squall.cli import normalise_endpoint, read_credentials
-
-    credentials = read_credentials(token, ctx.get_parameter_source("token"), data)
-    try:
-        return Client(normalise_endpoint(endpoint), credentials.token)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="'--endpoint'") from None
-
-
-@contextlib.contextmanager
-def reporting_errors(client: Client) -> Iterator[None]:
-    """Turn the errors of SDK calls into CommandFailed, with the server's error code first."""
-    try:
-        yield
-    except RemoteError as error:
-        raise CommandFailed(f"{error.code}: {error.message}") from None
-    except ServiceError as error:
-        # The SDK checks values before it sends them, so this error never reached the server.
-        raise CommandFailed(f"{error.code}: {error.message}") from None
-    except ConnectionRefusedError:
-        raise CommandFailed(f"no Squall server is listening at {client.endpoint}: start one with `squall up`") from None
-    except TimeoutError:
-        raise CommandFailed(f"the server at {client.endpoint} did not respond within {client.timeout_s:g} s") from None
-    except OSError as error:
-        raise CommandFailed(f"the request to {client.endpoint} failed: {error}") from None
 
 
 def parse_json_argument(text: str | None, what: str, param_hint: str) -> Any:
@@ -201,28 +135,28 @@ def group() -> None:
 )
 @click.option("--sort-key", metavar="NAME:TYPE", help="Sort key attribute, where TYPE is S, N or B.")
 @click.option("--ttl-attribute", metavar="NAME", help="Attribute whose epoch seconds say when an item expires.")
-@connection_options
+@client_options
 @click.pass_context
 def create_command(ctx: click.Context, name: str, partition_key: str, sort_key: str | None,
                    ttl_attribute: str | None, endpoint: str, token: str | None, data: Path) -> None:
     """Create table NAME. An existing table with the same settings is left as it is."""
     partition = parse_key_option(partition_key, "--partition-key")
     sort = parse_key_option(sort_key, "--sort-key") if sort_key is not None else None
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         description = create_table(name, partition, sort, ttl_attribute, client=client).describe()
     ttl = f", TTL attribute {description.ttl_attribute}" if description.ttl_attribute else ""
     click.echo(f"table {description.name}: key {describe_keys(description)}{ttl}")
 
 
 @group.command(name="ls")
-@connection_options
+@client_options
 @click.pass_context
 def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> None:
     """List the tables with their keys, item counts and sizes."""
-    client = open_client(ctx, endpoint, token, data)
+    client = open_sdk_client(ctx, endpoint, token, data)
     descriptions = []
-    with reporting_errors(client):
+    with reporting_sdk_errors(client):
         for name in list_tables(client):
             try:
                 descriptions.append(Table(name, client).describe())
@@ -238,24 +172,24 @@ def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Pat
 
 @group.command(name="describe")
 @click.argument("name")
-@connection_options
+@client_options
 @click.pass_context
 def describe_command(ctx: click.Context, name: str, endpoint: str, token: str | None, data: Path) -> None:
     """Print the settings, item count and size of table NAME as JSON."""
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         description = Table(name, client).describe()
     click.echo(json.dumps(dataclasses.asdict(description), indent=2))
 
 
 @group.command(name="drop")
 @click.argument("name")
-@connection_options
+@client_options
 @click.pass_context
 def drop_command(ctx: click.Context, name: str, endpoint: str, token: str | None, data: Path) -> None:
     """Delete table NAME with all its items."""
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         delete_table(name, client)
     click.echo(f"deleted table {name}")
 
@@ -266,14 +200,14 @@ def drop_command(ctx: click.Context, name: str, endpoint: str, token: str | None
 @click.option("--condition", metavar="EXPR", help="Condition expression that must hold for the stored item.")
 @click.option("--names", metavar="JSON", help='Expression attribute names, such as \'{"#s": "status"}\'.')
 @click.option("--values", metavar="JSON", help='Expression attribute values, such as \'{":v": 3}\'.')
-@connection_options
+@client_options
 @click.pass_context
 def put_command(ctx: click.Context, name: str, item: str, condition: str | None, names: str | None,
                 values: str | None, endpoint: str, token: str | None, data: Path) -> None:
     """Write ITEM, a JSON object, to table NAME, replacing an item with the same key."""
     parsed = parse_json_argument(item, "item", "'ITEM'")
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         Table(name, client).put(
             parsed,
             condition=condition,
@@ -287,14 +221,14 @@ def put_command(ctx: click.Context, name: str, item: str, condition: str | None,
 @click.argument("name")
 @click.argument("key")
 @click.option("--projection", metavar="EXPR", help="Attributes to return, such as 'id, total'.")
-@connection_options
+@client_options
 @click.pass_context
 def get_command(ctx: click.Context, name: str, key: str, projection: str | None,
                 endpoint: str, token: str | None, data: Path) -> None:
     """Print the item of table NAME whose key is KEY, a JSON object. Exit 1 when it does not exist."""
     parsed = parse_json_argument(key, "key", "'KEY'")
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         found = Table(name, client).get(parsed, projection=projection)
     if found is None:
         raise CommandFailed(f"item with key {key} not found in table {name!r}")
@@ -307,14 +241,14 @@ def get_command(ctx: click.Context, name: str, key: str, projection: str | None,
 @click.option("--condition", metavar="EXPR", help="Condition expression that must hold for the stored item.")
 @click.option("--names", metavar="JSON", help="Expression attribute names, as a JSON object.")
 @click.option("--values", metavar="JSON", help="Expression attribute values, as a JSON object.")
-@connection_options
+@client_options
 @click.pass_context
 def delete_command(ctx: click.Context, name: str, key: str, condition: str | None, names: str | None,
                    values: str | None, endpoint: str, token: str | None, data: Path) -> None:
     """Delete the item of table NAME whose key is KEY and print it. A missing item is not an error."""
     parsed = parse_json_argument(key, "key", "'KEY'")
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         old = Table(name, client).delete(
             parsed,
             condition=condition,
@@ -335,14 +269,14 @@ def delete_command(ctx: click.Context, name: str, key: str, condition: str | Non
 @click.option("--condition", metavar="EXPR", help="Condition expression that must hold for the stored item.")
 @click.option("--names", metavar="JSON", help="Expression attribute names, as a JSON object.")
 @click.option("--values", metavar="JSON", help="Expression attribute values, as a JSON object.")
-@connection_options
+@client_options
 @click.pass_context
 def update_command(ctx: click.Context, name: str, key: str, expression: str, condition: str | None,
                    names: str | None, values: str | None, endpoint: str, token: str | None, data: Path) -> None:
     """Apply an update expression to the item of table NAME whose key is KEY, and print the new item."""
     parsed = parse_json_argument(key, "key", "'KEY'")
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         new = Table(name, client).update(
             parsed,
             expression,
@@ -362,7 +296,7 @@ def update_command(ctx: click.Context, name: str, key: str, expression: str, con
 @click.option("--filter", "filter_expression", metavar="EXPR", help="Filter expression applied to each item read.")
 @click.option("--limit", type=click.IntRange(1), help="Maximum number of items to print.")
 @click.option("--descending", is_flag=True, help="Read the partition in descending sort-key order.")
-@connection_options
+@client_options
 @click.pass_context
 def query_command(ctx: click.Context, name: str, key_condition: str, values: str, names: str | None,
                   filter_expression: str | None, limit: int | None, descending: bool,
@@ -375,8 +309,8 @@ def query_command(ctx: click.Context, name: str, key_condition: str, values: str
         "forward": not descending,
         "limit": limit,
     }
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         items = list(islice(Table(name, client).query_all(key_condition, **options), limit))
     click.echo(format_json(items))
 
@@ -387,7 +321,7 @@ def query_command(ctx: click.Context, name: str, key_condition: str, values: str
 @click.option("--names", metavar="JSON", help="Expression attribute names, as a JSON object.")
 @click.option("--values", metavar="JSON", help="Expression attribute values, as a JSON object.")
 @click.option("--limit", type=click.IntRange(1), help="Maximum number of items to print.")
-@connection_options
+@client_options
 @click.pass_context
 def scan_command(ctx: click.Context, name: str, filter_expression: str | None, names: str | None,
                  values: str | None, limit: int | None, endpoint: str, token: str | None, data: Path) -> None:
@@ -398,8 +332,8 @@ def scan_command(ctx: click.Context, name: str, filter_expression: str | None, n
         "filter": filter_expression,
         "limit": limit,
     }
-    client = open_client(ctx, endpoint, token, data)
-    with reporting_errors(client):
+    client = open_sdk_client(ctx, endpoint, token, data)
+    with reporting_sdk_errors(client):
         items = list(islice(Table(name, client).scan_all(**options), limit))
     click.echo(format_json(items))
 
