@@ -11,6 +11,7 @@ hub wakes whatever waits on that resource: long polls and triggers.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import importlib
 import logging
 import os
@@ -95,6 +96,7 @@ class ServiceHub:
     async def call(self, service: str, operation: str, values: dict[str, Any]) -> Any:
         """Run one operation of the HTTP API and return its JSON-ready result."""
         api = _api(service)
+        _check_argument_names(service, operation, values, getattr(api, "ARGUMENTS", {}).get(operation))
         args = Args(operation, values)
         coroutine = getattr(api, "ASYNC_OPERATIONS", {}).get(operation)
         if coroutine is not None:
@@ -170,6 +172,20 @@ class ServiceHub:
             except Exception:  # noqa: BLE001 - close the other stores anyway
                 logger.exception("closing the %s store failed", service)
         self._stores.clear()
+
+
+def _check_argument_names(service: str, operation: str, values: dict[str, Any], known: Any) -> None:
+    """Reject an argument the operation does not read, so that a misspelt option is never ignored."""
+    if known is None:
+        return
+    for name in values:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            valid = ", ".join(known) if known else "none"
+            raise InvalidParameter(
+                f"{service}.{operation}: unknown argument {name!r}{hint}; valid arguments: {valid}"
+            )
 
 
 def _api(service: str) -> Any:

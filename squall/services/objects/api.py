@@ -83,3 +83,15 @@ OPERATIONS: dict[str, Callable[[ObjectStore, Args], Any]] = {
     "copy": copy,
     "list": list_objects,
 }
+
+# The arguments each operation reads; the hub rejects any other name before the call.
+ARGUMENTS = {
+    "create_bucket": ('bucket',),
+    "delete_bucket": ('bucket',),
+    "list_buckets": (),
+    "head_bucket": ('bucket',),
+    "head": ('bucket', 'key'),
+    "delete": ('bucket', 'key'),
+    "copy": ('bucket', 'content_type', 'key', 'metadata', 'src_bucket', 'src_key'),
+    "list": ('bucket', 'continuation_token', 'delimiter', 'max_keys', 'prefix', 'start_after'),
+}

@@ -172,3 +172,18 @@ async def receive(hub: ServiceHub, args: Args) -> Any:
 
 
 ASYNC_OPERATIONS = {"receive": receive}
+
+# The arguments each operation reads; the hub rejects any other name before the call.
+ARGUMENTS = {
+    "create_queue": ('queue', 'settings'),
+    "get_queue": ('queue',),
+    "list_queues": ('prefix',),
+    "delete_queue": ('queue',),
+    "purge": ('queue',),
+    "send": ('attributes', 'body', 'dedup_id', 'delay_s', 'group_id', 'queue'),
+    "send_batch": ('entries', 'queue'),
+    "delete": ('queue', 'receipt_handle'),
+    "delete_batch": ('entries', 'queue'),
+    "change_visibility": ('queue', 'receipt_handle', 'timeout_s'),
+    "receive": ('max_messages', 'queue', 'visibility_timeout_s', 'wait_s'),
+}

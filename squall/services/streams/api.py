@@ -161,3 +161,14 @@ OPERATIONS: dict[str, Callable[[StreamStore, Args], Any]] = {
     "put_records": put_records,
     "read": read,
 }
+
+# The arguments each operation reads; the hub rejects any other name before the call.
+ARGUMENTS = {
+    "create_stream": ('retention_h', 'shard_count', 'stream'),
+    "describe_stream": ('stream',),
+    "list_streams": (),
+    "delete_stream": ('stream',),
+    "put_record": ('data', 'explicit_hash_key', 'partition_key', 'stream'),
+    "put_records": ('records', 'stream'),
+    "read": ('limit', 'position', 'shard_id', 'stream'),
+}

@@ -192,3 +192,17 @@ OPERATIONS: dict[str, Callable[[TableStore, Args], Any]] = {
     "query": _query,
     "scan": _scan,
 }
+
+# The arguments each operation reads; the hub rejects any other name before the call.
+ARGUMENTS = {
+    "create_table": ('name', 'partition_key', 'sort_key', 'stream', 'ttl_attribute'),
+    "describe_table": ('name',),
+    "list_tables": (),
+    "delete_table": ('name',),
+    "put": ('condition', 'item', 'names', 'return_old', 'table', 'values'),
+    "get": ('key', 'names', 'projection', 'table'),
+    "delete": ('condition', 'key', 'names', 'return_old', 'table', 'values'),
+    "update": ('condition', 'key', 'names', 'return_values', 'table', 'update_expression', 'values'),
+    "query": ('filter', 'forward', 'key_condition', 'limit', 'names', 'projection', 'start_key', 'table', 'values'),
+    "scan": ('filter', 'limit', 'names', 'projection', 'start_key', 'table', 'values'),
+}
