@@ -33,7 +33,7 @@ from squall.events.object_trigger import ObjectTriggers
 from squall.events.queue_trigger import QueueTriggers
 from squall.events.record_triggers import RecordTriggers
 from squall.events.scheduler import Scheduler
-from squall.events.resources import check_trigger_sources, ensure_resources
+from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
@@ -117,10 +117,10 @@ class Platform:
         routes += [(spec.name, event) for spec in service.functions.values() for event in spec.http]
         router = Router(routes)
 
-        # Data services: create what the manifest declares, then check that
-        # every trigger has its source, before anything switches.
-        await self.hub.run(ensure_resources, self.hub, service)
-        await self.hub.run(check_trigger_sources, self.hub, service)
+        # Data services: check the declared resources and every trigger's
+        # source first, then create what is missing, before anything switches.
+        creations = await self.hub.run(prepare_resources, self.hub, service)
+        await self.hub.run(create_resources, creations, service)
 
         await self.dispatcher.deploy(service)
         self.router = router

@@ -1,16 +1,24 @@
-"""Deploy-time work on data services: create declared resources, and check that triggers name existing ones."""
+"""Deploy-time work on data services: check the declared resources and the triggers, then create what is missing.
+
+Every check runs before anything is created, so a deploy that fails leaves
+the data services as they were.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from squall.errors import DeployError
 from squall.manifest.spec import (
     ObjectTrigger,
+    QueueResource,
     QueueTrigger,
-    Resources,
     ServiceSpec,
+    StreamResource,
     StreamTrigger,
+    TableResource,
     TableStreamTrigger,
 )
 from squall.services.errors import ResourceNotFound, ServiceError
@@ -19,73 +27,183 @@ from squall.services.hub import ServiceHub
 logger = logging.getLogger(__name__)
 
 
-def ensure_resources(hub: ServiceHub, service: ServiceSpec) -> None:
-    """Create the service's declared resources that do not exist yet (blocking; run on a worker thread).
+def prepare_resources(hub: ServiceHub, service: ServiceSpec) -> list[Callable[[], Any]]:
+    """Check the service's resources and triggers against what exists; return the creations still to run.
 
-    Raises DeployError naming the resource when one exists with other
-    settings or a setting is invalid.
+    Blocking: run it on a worker thread. Raises DeployError, naming the
+    manifest key, when a declared resource exists with other settings, a
+    setting is invalid, or a trigger or destination names a resource that is
+    neither declared nor existing.
     """
-    resources = service.resources
     where = service.manifest_path.name
+    creations: list[Callable[[], Any]] = []
     try:
-        _ensure_queues(hub, resources)
-        for bucket in resources.buckets:
-            hub.store("objects").create_bucket(bucket.name)
-        for table in resources.tables:
-            hub.store("tables").create_table(
-                table.name, partition_key=table.partition_key, sort_key=table.sort_key,
-                ttl_attribute=table.ttl_attribute,
-            )
-        for stream in resources.streams:
-            hub.store("streams").create_stream(stream.name, shard_count=stream.shards, retention_h=stream.retention_h)
+        creations += _plan_queues(hub, service)
+        creations += [_bucket_creation(hub, bucket.name) for bucket in service.resources.buckets
+                      if not _exists(lambda name=bucket.name: hub.store("objects").head_bucket(name))]
+        creations += _plan_tables(hub, service.resources.tables)
+        creations += _plan_streams(hub, service.resources.streams)
     except ServiceError as error:
         raise DeployError(f"{where}: resources: {error}") from None
+    _check_triggers(hub, service)
+    return creations
 
 
-def _ensure_queues(hub: ServiceHub, resources: Resources) -> None:
+def create_resources(creations: list[Callable[[], Any]], service: ServiceSpec) -> None:
+    """Run the creations `prepare_resources` returned (blocking)."""
+    try:
+        for create in creations:
+            create()
+    except ServiceError as error:
+        raise DeployError(f"{service.manifest_path.name}: resources: {error}") from None
+
+
+def _exists(lookup: Callable[[], Any]) -> bool:
+    try:
+        lookup()
+    except ResourceNotFound:
+        return False
+    return True
+
+
+def _bucket_creation(hub: ServiceHub, name: str) -> Callable[[], Any]:
+    return lambda: hub.store("objects").create_bucket(name)
+
+
+# Queues
+
+
+def _queue_settings(queue: QueueResource) -> Any:
     from squall.services.queues import DeadLetterPolicy, QueueSettings
 
+    dead_letter = None
+    if queue.dead_letter_queue is not None:
+        dead_letter = DeadLetterPolicy(queue.dead_letter_queue, queue.max_receive_count)
+    return QueueSettings(
+        visibility_timeout_s=queue.visibility_timeout_s,
+        retention_s=queue.retention_s,
+        delay_s=queue.delay_s,
+        receive_wait_s=queue.receive_wait_s,
+        dead_letter=dead_letter,
+        content_based_deduplication=queue.content_based_deduplication,
+    )
+
+
+def _plan_queues(hub: ServiceHub, service: ServiceSpec) -> list[Callable[[], Any]]:
     store = hub.store("queues")
+    declared = {queue.name: queue for queue in service.resources.queues}
+    creations = []
     # Dead-letter queues first, since a queue's policy must name an existing queue.
-    ordered = sorted(resources.queues, key=lambda queue: queue.dead_letter_queue is not None)
-    for queue in ordered:
-        dead_letter = None
+    for queue in sorted(declared.values(), key=lambda queue: queue.dead_letter_queue is not None):
+        settings = _queue_settings(queue)
+        key = f"queues.{queue.name}"
         if queue.dead_letter_queue is not None:
-            dead_letter = DeadLetterPolicy(queue.dead_letter_queue, queue.max_receive_count)
-        settings = QueueSettings(
-            visibility_timeout_s=queue.visibility_timeout_s,
-            retention_s=queue.retention_s,
-            delay_s=queue.delay_s,
-            receive_wait_s=queue.receive_wait_s,
-            dead_letter=dead_letter,
-            content_based_deduplication=queue.content_based_deduplication,
+            target = queue.dead_letter_queue
+            if target in declared:
+                target_fifo = target.endswith(".fifo")
+            else:
+                try:
+                    target_fifo = store.get_queue(target).fifo
+                except ResourceNotFound:
+                    raise DeployError(
+                        f"{service.manifest_path.name}: resources.{key}.dead_letter.queue: queue {target!r} "
+                        "is neither declared under resources.queues nor created; declare it there"
+                    ) from None
+            if target_fifo != queue.name.endswith(".fifo"):
+                kind = "a FIFO" if queue.name.endswith(".fifo") else "a standard"
+                raise DeployError(
+                    f"{service.manifest_path.name}: resources.{key}.dead_letter.queue: {target!r} must be "
+                    f"{kind} queue like {queue.name!r}"
+                )
+        try:
+            existing = store.get_queue(queue.name)
+        except ResourceNotFound:
+            creations.append(lambda name=queue.name, settings=settings: store.create_queue(name, settings))
+            continue
+        if existing.settings != settings:
+            # The manifest is the source of truth for the settings a queue may change.
+            creations.append(lambda name=queue.name, settings=settings: store.update_queue(name, settings))
+    return creations
+
+
+# Tables and streams
+
+
+def _plan_tables(hub: ServiceHub, tables: tuple[TableResource, ...]) -> list[Callable[[], Any]]:
+    store = hub.store("tables") if tables else None
+    creations = []
+    for table in tables:
+        try:
+            info = store.describe_table(table.name)
+        except ResourceNotFound:
+            creations.append(lambda table=table: store.create_table(
+                table.name, partition_key=table.partition_key, sort_key=table.sort_key,
+                ttl_attribute=table.ttl_attribute,
+            ))
+            continue
+        existing = (
+            (info.partition_key.name, info.partition_key.type.value),
+            None if info.sort_key is None else (info.sort_key.name, info.sort_key.type.value),
+            info.ttl_attribute,
         )
-        store.create_queue(queue.name, settings)
+        if existing != (table.partition_key, table.sort_key, table.ttl_attribute):
+            raise ServiceError(
+                f"table {table.name!r} exists with partition key {existing[0]}, sort key {existing[1]} and TTL "
+                f"attribute {existing[2]!r}; change the manifest to match, or delete the table first"
+            )
+    return creations
 
 
-def check_trigger_sources(hub: ServiceHub, service: ServiceSpec) -> None:
-    """Raise DeployError when a trigger or destination names a resource that does not exist (blocking)."""
+def _plan_streams(hub: ServiceHub, streams: tuple[StreamResource, ...]) -> list[Callable[[], Any]]:
+    store = hub.store("streams") if streams else None
+    creations = []
+    for stream in streams:
+        try:
+            info = store.describe_stream(stream.name)
+        except ResourceNotFound:
+            creations.append(lambda stream=stream: store.create_stream(
+                stream.name, shard_count=stream.shards, retention_h=stream.retention_h,
+            ))
+            continue
+        if (info.shard_count, info.retention_h) != (stream.shards, stream.retention_h):
+            raise ServiceError(
+                f"stream {stream.name!r} exists with {info.shard_count} shard(s) and {info.retention_h} h retention; "
+                "change the manifest to match, or delete the stream first"
+            )
+    return creations
+
+
+# Triggers
+
+
+def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
     where = service.manifest_path.name
+    resources = service.resources
+    queues = {queue.name: queue.visibility_timeout_s for queue in resources.queues}
+    buckets = {bucket.name for bucket in resources.buckets}
+    tables = {table.name for table in resources.tables}
+    streams = {stream.name for stream in resources.streams}
+
     for spec in service.functions.values():
         for index, trigger in enumerate(spec.triggers):
-            key = f"functions.{spec.name}.events.{index}"
+            key = f"functions.{spec.name}.events[{index}]"
             try:
                 if isinstance(trigger, QueueTrigger):
-                    queue = hub.store("queues").get_queue(trigger.queue)
-                    _check_visibility(where, key, spec.timeout_s, queue.settings.visibility_timeout_s, trigger.queue)
-                elif isinstance(trigger, ObjectTrigger):
+                    visibility = queues.get(trigger.queue)
+                    if visibility is None:
+                        visibility = hub.store("queues").get_queue(trigger.queue).settings.visibility_timeout_s
+                    _check_visibility(where, f"{key}.queue", spec.timeout_s, visibility, trigger.queue)
+                elif isinstance(trigger, ObjectTrigger) and trigger.bucket not in buckets:
                     hub.store("objects").head_bucket(trigger.bucket)
-                elif isinstance(trigger, TableStreamTrigger):
+                elif isinstance(trigger, TableStreamTrigger) and trigger.table not in tables:
                     hub.store("tables").describe_table(trigger.table)
-                elif isinstance(trigger, StreamTrigger):
+                elif isinstance(trigger, StreamTrigger) and trigger.stream not in streams:
                     hub.store("streams").describe_stream(trigger.stream)
             except ResourceNotFound as error:
-                raise DeployError(
-                    f"{where}: {key}: {error}; declare it under resources or create it with the squall CLI"
-                ) from None
+                raise DeployError(f"{where}: {key}: {error}") from None
         for name, destination in (("on_success", spec.async_config.on_success),
                                   ("on_failure", spec.async_config.on_failure)):
-            if destination is None or destination.kind != "queue":
+            if destination is None or destination.kind != "queue" or destination.name in queues:
                 continue
             try:
                 hub.store("queues").get_queue(destination.name)
@@ -94,7 +212,7 @@ def check_trigger_sources(hub: ServiceHub, service: ServiceSpec) -> None:
 
 
 def _check_visibility(where: str, key: str, timeout_s: int, visibility_s: int, queue: str) -> None:
-    # Lambda refuses an SQS trigger whose queue would show a message again
+    # Lambda rejects an SQS trigger whose queue would show a message again
     # while the function may still be working on it.
     if visibility_s < timeout_s:
         raise DeployError(

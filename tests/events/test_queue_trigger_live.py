@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +177,45 @@ def test_invalid_message_rejected_rest_flows(server: Any) -> None:
     assert raised.value.code == "InvalidMessageContents"
     assert "U+0000" in str(raised.value)
     wait_for(lambda: "after-the-bad-one" in delivered_bodies(server.out))
+
+
+def test_failed_deploy_creates_nothing(serve: Any, tmp_path: Path) -> None:
+    from squall.sdk.queues import list_queues
+
+    app = tmp_path / "bad"
+    app.mkdir()
+    (app / "app.py").write_text(APP)
+    (app / "squall.yml").write_text(
+        "service: bad\nresources:\n  queues:\n    shortvis: {visibility_timeout_s: 5}\n"
+        "functions:\n  slow:\n    handler: app.consume\n    timeout_s: 30\n"
+        "    events:\n      - queue: {name: shortvis}\n"
+    )
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "app.py").write_text(APP)
+    (good / "squall.yml").write_text("service: good\nfunctions:\n  hello:\n    handler: app.consume\n")
+    server = serve(good)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(app), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert "functions.slow.events[0].queue" in result.stderr
+    assert "visibility timeout of 5 s" in result.stderr
+    assert [queue["name"] for queue in list_queues(client=Client(server.endpoint))] == []
+
+
+def test_redeploy_changes_queue_settings(server: Any, tmp_path: Path) -> None:
+    manifest = Path(server.out).parent / "app" / "squall.yml"
+    manifest.write_text(manifest.read_text().replace("visibility_timeout_s: 3", "visibility_timeout_s: 7"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(manifest.parent), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    info = Queue("orders", Client(server.endpoint)).info()
+    assert info["queue"]["settings"]["visibility_timeout_s"] == 7

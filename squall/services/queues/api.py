@@ -31,14 +31,14 @@ def _settings(args: Args) -> QueueSettings:
     policy = None
     if dead_letter is not None:
         if not isinstance(dead_letter, dict) or not isinstance(dead_letter.get("queue"), str):
-            raise InvalidParameter(f"create_queue: settings.dead_letter is {dead_letter!r}, expected {{queue, max_receive_count}}")
+            raise InvalidParameter(f"{args.operation}: settings.dead_letter is {dead_letter!r}, expected {{queue, max_receive_count}}")
         policy = DeadLetterPolicy(dead_letter["queue"], dead_letter.get("max_receive_count", 5))
     known = {"visibility_timeout_s", "retention_s", "delay_s", "max_message_bytes", "receive_wait_s",
              "content_based_deduplication"}
     unknown = set(values) - known - {"dead_letter"}
     if unknown:
         raise InvalidParameter(
-            f"create_queue: unknown setting {sorted(unknown)[0]!r}, expected one of: {', '.join(sorted(known | {'dead_letter'}))}"
+            f"{args.operation}: unknown setting {sorted(unknown)[0]!r}, expected one of: {', '.join(sorted(known | {'dead_letter'}))}"
         )
     return QueueSettings(**{name: value for name, value in values.items() if name in known}, dead_letter=policy)
 
@@ -65,6 +65,10 @@ def _attributes(operation: str, value: Any) -> dict[str, MessageAttribute] | Non
 
 def create_queue(store: SqliteQueues, args: Args) -> Any:
     return store.create_queue(args.text("queue"), _settings(args))
+
+
+def update_queue(store: SqliteQueues, args: Args) -> Any:
+    return store.update_queue(args.text("queue"), _settings(args))
 
 
 def get_queue(store: SqliteQueues, args: Args) -> Any:
@@ -132,6 +136,7 @@ def change_visibility(store: SqliteQueues, args: Args) -> Any:
 
 OPERATIONS = {
     "create_queue": create_queue,
+    "update_queue": update_queue,
     "get_queue": get_queue,
     "list_queues": list_queues,
     "delete_queue": delete_queue,
@@ -176,6 +181,7 @@ ASYNC_OPERATIONS = {"receive": receive}
 # The arguments each operation reads; the hub rejects any other name before the call.
 ARGUMENTS = {
     "create_queue": ('queue', 'settings'),
+    "update_queue": ('queue', 'settings'),
     "get_queue": ('queue',),
     "list_queues": ('prefix',),
     "delete_queue": ('queue',),

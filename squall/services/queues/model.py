@@ -234,6 +234,10 @@ class Queues(Protocol):
         """Create a queue, or return it when it exists with the same settings."""
         ...
 
+    def update_queue(self, name: str, settings: QueueSettings) -> Queue:
+        """Change an existing queue's settings."""
+        ...
+
     def get_queue(self, name: str) -> Queue:
         """Return the queue `name`, or raise QueueDoesNotExist."""
         ...

@@ -154,6 +154,31 @@ class SqliteQueues:
         logger.info("created queue %s", name)
         return Queue(name=name, arn=self._arn(name), settings=settings, created_at=now)
 
+    def update_queue(self, name: str, settings: QueueSettings) -> Queue:
+        """Change an existing queue's settings, as SQS's SetQueueAttributes does.
+
+        Messages already sent keep their place; new settings apply from the
+        next send or receive. Raises QueueDoesNotExist, and InvalidParameter
+        as create_queue does for the same settings.
+        """
+        if not isinstance(settings, QueueSettings):
+            raise InvalidParameter(f"queue {name!r}: settings: expected QueueSettings, got {settings!r}")
+        if settings.content_based_deduplication and not _is_fifo(name):
+            raise InvalidParameter(
+                f"queue {name!r}: content_based_deduplication is valid only for FIFO queues,"
+                " whose name ends in '.fifo'"
+            )
+        with self._write() as conn:
+            existing = self._queue(conn, name)
+            if settings.dead_letter is not None:
+                self._check_dead_letter_target(conn, name, settings.dead_letter)
+            conn.execute(
+                "UPDATE queues SET settings = ? WHERE name = ?",
+                (json.dumps(dataclasses.asdict(settings)), name),
+            )
+        logger.info("changed the settings of queue %s", name)
+        return dataclasses.replace(existing, settings=settings)
+
     def get_queue(self, name: str) -> Queue:
         """Return the queue `name`, or raise QueueDoesNotExist."""
         with self._read() as conn:
@@ -487,16 +512,16 @@ class SqliteQueues:
         validate_queue_name(target)
         if target == name:
             raise InvalidParameter(
-                f"queue {name!r}: dead_letter.target is the queue itself: name another queue"
+                f"queue {name!r}: its dead-letter queue is the queue itself: name another queue"
             )
         if self._find_queue(conn, target) is None:
             raise InvalidParameter(
-                f"queue {name!r}: dead_letter.target {target!r} does not exist: create it first"
+                f"queue {name!r}: dead-letter queue {target!r} does not exist: create it first"
             )
         if _is_fifo(target) != _is_fifo(name):
             kind = "FIFO" if _is_fifo(name) else "standard"
             raise InvalidParameter(
-                f"queue {name!r}: dead_letter.target {target!r} must be a {kind} queue"
+                f"queue {name!r}: dead-letter queue {target!r} must be a {kind} queue"
                 " like the queue itself"
             )
 
