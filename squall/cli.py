@@ -21,11 +21,15 @@ import click
 
 from squall import __version__
 from squall.cli_output import (
+    cost_csv,
+    cost_table,
+    describe_cost_prices,
     describe_price,
     format_function_error,
     format_payload,
     functions_table,
     parse_duration,
+    parse_time_point,
     print_table,
     stats_table,
 )
@@ -82,10 +86,30 @@ def main() -> None:
     help="Sum of memory_mb over all live instances of this node (default 8192).",
 )
 @click.option("--no-watch", is_flag=True, help="Do not redeploy when FOLDER changes.")
-def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool) -> None:
+@click.option(
+    "--log-retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Delete log entries older than this many days [default: keep them].",
+)
+@click.option(
+    "--log-retention-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Delete the oldest log entries while the log texts exceed this many MB [default: no limit].",
+)
+@click.option(
+    "--record-retention-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Delete invocation records and provisioned-usage periods older than this many days [default: keep them].",
+)
+def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool,
+       log_retention_days: float | None, log_retention_mb: float | None, record_retention_days: float | None) -> None:
     """Start a server in the foreground for the service in FOLDER."""
     # Imported here so that the client commands never load the server and its dependencies.
     try:
+        from squall.metering.retention import RetentionPolicy
         from squall.server import serve
     except ModuleNotFoundError as exc:
         if exc.name != "squall.server":
@@ -100,6 +124,9 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
             data=data.resolve(),
             memory_budget_mb=memory_budget_mb,
             watch=not no_watch,
+            retention=RetentionPolicy(
+                log_days=log_retention_days, log_mb=log_retention_mb, record_days=record_retention_days
+            ),
         )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
@@ -257,58 +284,134 @@ class DurationType(click.ParamType):
 DURATION = DurationType()
 
 
+class TimePointType(click.ParamType):
+    """A click parameter for a point in time: a duration before now (10m, 2h) or an ISO 8601 time.
+
+    Converted to Unix seconds with the clock of the command's `CliContext`.
+    """
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        clock = (ctx.find_object(CliContext) if ctx is not None else None) or CliContext()
+        try:
+            return parse_time_point(str(value), clock.clock())
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+TIME_POINT = TimePointType()
+
+LogParams = dict[str, str | int | float | list[str]]
+
+
 @cli.command()
 @click.argument("name")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new entries until Ctrl-C.")
 @click.option(
-    "--since", type=DURATION, metavar="DURATION", help="Only entries newer than this, such as 30s, 10m, 2h, 1d."
+    "--since",
+    type=TIME_POINT,
+    metavar="TIME",
+    help="Only entries from this time on: a duration before now (30s, 10m, 2h, 1d) or an ISO 8601 time.",
+)
+@click.option(
+    "--until",
+    type=TIME_POINT,
+    metavar="TIME",
+    help="Only entries up to this time: a duration before now or an ISO 8601 time such as 2024-05-01T14:00.",
 )
 @click.option("--request-id", help="Only the entry of this invocation.")
+@click.option(
+    "--filter",
+    "contains",
+    metavar="TEXT",
+    help="Only invocations with a log line that contains TEXT (case-sensitive).",
+)
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only invocations with a JSON log line whose KEY (or dotted path, such as order.id) is VALUE."
+    " Repeat to require several fields on the same line.",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: the log as written; json: one JSON object per invocation, with its matching lines.",
+)
 @client_options
 @click.pass_context
 def logs(
     ctx: click.Context,
     name: str,
     follow: bool,
-    since: int | None,
+    since: float | None,
+    until: float | None,
     request_id: str | None,
+    contains: str | None,
+    fields: tuple[str, ...],
+    output: str,
     endpoint: str,
     token: str | None,
     data: Path,
 ) -> None:
-    """Print the logs of the function NAME, oldest first."""
+    """Print the logs of the function NAME, oldest first, one entry per invocation."""
     settings = settings_of(ctx)
+    if since is not None and until is not None and since > until:
+        raise click.BadParameter("--since must be earlier than --until", param_hint="'--since'")
+    if contains == "":
+        raise click.BadParameter("expected a non-empty TEXT", param_hint="'--filter'")
+    for field in fields:
+        key, separator, _ = field.partition("=")
+        if not separator or not key.strip():
+            raise click.BadParameter(
+                f"invalid field {field!r}: expected KEY=VALUE, such as level=ERROR or order.id=7",
+                param_hint="'--field'",
+            )
     client = open_client(ctx, endpoint, token, data)
 
-    params: dict[str, str | int | float] = {"function": name}
+    params: LogParams = {"function": name}
     if since is not None:
-        params["since"] = settings.clock() - since
+        params["since"] = since
+    if until is not None:
+        params["until"] = until
     if request_id:
         params["request_id"] = request_id
+    if contains is not None:
+        params["contains"] = contains
+    if fields:
+        params["field"] = list(fields)
+    show = print_log_json if output == "json" else print_log_entry
 
     if not follow:
         entries = fetch_log_entries(client, params)
         if not entries:
             click.secho(f"no log entries for function {name!r}", err=True, dim=True)
         for entry in entries:
-            print_log_entry(entry)
+            show(entry)
         return
 
     try:
         for entry in follow_log_entries(client, params, settings.sleep):
-            print_log_entry(entry)
+            show(entry)
     except KeyboardInterrupt:
         # Ctrl-C is how the user ends --follow, so it is a normal exit.
         return
 
 
-def fetch_log_entries(client: ApiClient, params: dict[str, str | int | float]) -> list[dict[str, Any]]:
-    entries = client.get_json(f"{API_PREFIX}/logs", params).get("entries") or []
+def fetch_log_entries(client: ApiClient, params: LogParams) -> list[dict[str, Any]]:
+    # httpx sends a list value as a repeated query parameter (field=...&field=...).
+    entries = client.get_json(f"{API_PREFIX}/logs", params).get("entries") or []  # type: ignore[arg-type]
     return [entry for entry in entries if isinstance(entry, dict)]
 
 
 def follow_log_entries(
-    client: ApiClient, params: dict[str, str | int | float], sleep: Callable[[float], None]
+    client: ApiClient, params: LogParams, sleep: Callable[[float], None]
 ) -> Iterator[dict[str, Any]]:
     """Yield log entries forever, polling with after=<last id> and pausing only when nothing is new."""
     last_id: int | None = None
@@ -335,6 +438,10 @@ def follow_log_entries(
 
 def print_log_entry(entry: dict[str, Any]) -> None:
     click.echo(str(entry.get("text", "")).rstrip("\n"))
+
+
+def print_log_json(entry: dict[str, Any]) -> None:
+    click.echo(json.dumps(entry, ensure_ascii=False))
 
 
 @cli.command()
@@ -384,6 +491,87 @@ def stats(
         return
     print_table(stats_table(summary))
     click.echo(describe_price(summary.get("price") or {}, f"last {describe_seconds(since)}"))
+
+
+@cli.command()
+@click.option(
+    "--since",
+    type=DURATION,
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="Time window to price, such as 1d, 7d or 12h.",
+)
+@click.option(
+    "--by",
+    "grouping",
+    type=click.Choice(["function", "day", "trigger"]),
+    default="function",
+    show_default=True,
+    help="One row per function, per UTC day, or per trigger (http, invoke, queue, ...).",
+)
+@click.option(
+    "--output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table for reading, csv or json for scripts.",
+)
+@click.option(
+    "--price-gb-second",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Price of one GB-second of duration, in USD, instead of the server's price table.",
+)
+@click.option(
+    "--price-request",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Price of one request, in USD, instead of the server's price table.",
+)
+@click.option(
+    "--price-provisioned-gb-second",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Price of one GB-second of provisioned instance time, in USD, instead of the server's price table.",
+)
+@client_options
+@click.pass_context
+def cost(
+    ctx: click.Context,
+    since: int,
+    grouping: str,
+    output: str,
+    price_gb_second: float | None,
+    price_request: float | None,
+    price_provisioned_gb_second: float | None,
+    endpoint: str,
+    token: str | None,
+    data: Path,
+) -> None:
+    """Show requests, GB-seconds, provisioned time and their cost, beside the AWS Lambda price."""
+    settings = settings_of(ctx)
+    client = open_client(ctx, endpoint, token, data)
+    query: dict[str, Any] = {"since": settings.clock() - since, "by": grouping}
+    if price_gb_second is not None:
+        query["per_gb_second"] = price_gb_second
+    if price_request is not None:
+        query["per_request"] = price_request
+    if price_provisioned_gb_second is not None:
+        query["per_provisioned_gb_second"] = price_provisioned_gb_second
+    report = client.get_json(f"{API_PREFIX}/cost", query)
+
+    if output == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    if output == "csv":
+        click.echo(cost_csv(report), nl=False)
+        return
+    if not report.get("rows"):
+        click.echo(f"no usage in the last {describe_seconds(since)}")
+        return
+    print_table(cost_table(report))
+    click.echo(describe_cost_prices(report, f"last {describe_seconds(since)}"))
 
 
 def describe_seconds(seconds: int) -> str:

@@ -6,6 +6,9 @@ or rich renderables, so the commands in `squall.cli` stay about HTTP and flow.
 
 from __future__ import annotations
 
+import csv
+import datetime
+import io
 import json
 import math
 import re
@@ -38,6 +41,26 @@ def parse_duration(text: str) -> int:
     if seconds == 0:
         raise ValueError(f"invalid duration {text!r}: it must be longer than zero, such as 30s or 10m")
     return seconds
+
+
+def parse_time_point(text: str, now: float) -> float:
+    """Parse a point in time into Unix seconds: a duration before `now` ("2h") or an ISO 8601 time.
+
+    A time without a UTC offset, such as "2024-05-01T14:00", is local time.
+    Raises ValueError naming `text` and the valid forms.
+    """
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"invalid time {text!r}: expected a duration before now ({DURATION_FORMS})"
+            " or an ISO 8601 time such as 2024-05-01T14:00 or 2024-05-01T14:00:00+00:00"
+        ) from None
+    return moment.timestamp()
 
 
 def format_significant(value: float, digits: int = 3) -> str:
@@ -207,3 +230,69 @@ def describe_price(price: Mapping[str, Any], period: str) -> str:
         rates.append(f"${format_exact(per_request)} per request")
     rates_text = f" ({', '.join(rates)})" if rates else ""
     return f"{period}; costs use the price table {name!r}{rates_text}"
+
+
+COST_COLUMNS = ("requests", "gb_seconds", "provisioned_gb_seconds", "cost_usd", "aws_lambda_usd")
+
+
+def cost_table(report: Mapping[str, Any]) -> Table:
+    """Build the `squall cost` table from GET /_squall/api/cost, with a footer row of totals."""
+    grouping = str(report.get("by", "function"))
+    rows: Sequence[Mapping[str, Any]] = report.get("rows") or []
+    total: Mapping[str, Any] = report.get("total") or {}
+
+    table = Table(box=None, pad_edge=False, header_style="bold", show_footer=len(rows) > 1, footer_style="bold")
+    table.add_column(grouping.upper(), footer="total", no_wrap=True)
+    table.add_column("REQUESTS", footer=f"{total.get('requests', 0):,}", justify="right", no_wrap=True)
+    table.add_column("GB-S", footer=format_significant(total.get("gb_seconds") or 0.0), justify="right", no_wrap=True)
+    table.add_column(
+        "PROVISIONED GB-S",
+        footer=format_significant(total.get("provisioned_gb_seconds") or 0.0),
+        justify="right",
+        no_wrap=True,
+    )
+    table.add_column("COST USD", footer=format_usd(total.get("cost_usd") or 0.0), justify="right", no_wrap=True)
+    table.add_column(
+        "AWS LAMBDA USD", footer=format_usd(total.get("aws_lambda_usd") or 0.0), justify="right", no_wrap=True
+    )
+
+    for row in rows:
+        table.add_row(
+            str(row.get(grouping, "")),
+            f"{row.get('requests', 0):,}",
+            format_significant(row.get("gb_seconds") or 0.0),
+            format_significant(row.get("provisioned_gb_seconds") or 0.0),
+            format_usd(row.get("cost_usd") or 0.0),
+            format_usd(row.get("aws_lambda_usd") or 0.0),
+        )
+    return table
+
+
+def cost_csv(report: Mapping[str, Any]) -> str:
+    """Write the rows of a cost report as CSV with a header line and full-precision numbers."""
+    grouping = str(report.get("by", "function"))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([grouping, *COST_COLUMNS])
+    for row in report.get("rows") or []:
+        writer.writerow([row.get(grouping, ""), *(row.get(column, 0) for column in COST_COLUMNS)])
+    return buffer.getvalue()
+
+
+def describe_cost_prices(report: Mapping[str, Any], period: str) -> str:
+    """Describe the window and both price tables of a cost report, for the line under the table."""
+    price: Mapping[str, Any] = report.get("price") or {}
+    name = price.get("name", "unknown")
+    rates = []
+    for key, unit in (
+        ("per_gb_second", "per GB-s"),
+        ("per_request", "per request"),
+        ("per_provisioned_gb_second", "per provisioned GB-s"),
+    ):
+        if price.get(key) is not None:
+            rates.append(f"${format_exact(price[key])} {unit}")
+    rates_text = f" ({', '.join(rates)})" if rates else ""
+    return (
+        f"{period}; COST USD uses the price table {name!r}{rates_text}; AWS LAMBDA USD is the"
+        " x86 us-east-1 price of the same usage, without the free tier"
+    )

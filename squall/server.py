@@ -40,6 +40,8 @@ from squall.gateway.router import Router
 from squall.manifest import load_service
 from squall.manifest.spec import ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
+from squall.metering.provisioned import ProvisionedSampler
+from squall.metering.retention import RetentionPolicy, run_retention
 from squall.store.sqlite import SqliteStore
 
 logger = logging.getLogger("squall.server")
@@ -182,7 +184,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = Path(".squall"),
-          memory_budget_mb: int | None = None, watch: bool = True) -> int:
+          memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -192,10 +194,12 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = 
     except ImportError:
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch))
+        return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch,
+                                 retention or RetentionPolicy()))
 
 
-async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool) -> int:
+async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool,
+                 retention: RetentionPolicy) -> int:
     data.mkdir(parents=True, exist_ok=True)
     token = None if is_loopback(host) else load_or_create_token(data)
 
@@ -238,6 +242,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         scheduler.update(dispatcher.services)
         await scheduler.start()
         sweeper = asyncio.create_task(hub.sweep_forever(sweep_interval))
+        # Provisioned instance time for `squall cost`, and the deletion of old logs and records.
+        metering_tasks = [
+            asyncio.create_task(ProvisionedSampler(dispatcher, store).run()),
+            asyncio.create_task(run_retention(store, retention)),
+        ]
 
         # Serve HTTP on the socket bound above, so that port 0 reports the real port.
         config = uvicorn.Config(
@@ -271,6 +280,10 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             signal.signal(number, _ignore_signal)
         await server.serve(sockets=[sock])
         sweeper.cancel()
+        # Cancelling the sampler writes its last partial interval, so wait for it before the store closes.
+        for task in metering_tasks:
+            task.cancel()
+        await asyncio.gather(*metering_tasks, return_exceptions=True)
         if watcher is not None:
             watcher.cancel()
         return 0

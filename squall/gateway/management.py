@@ -14,7 +14,9 @@ from squall import __version__
 from squall.errors import ManifestError, SquallError
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
-from squall.metering.pricing import PriceTable
+from squall.metering.cost import CostGrouping, CostReport, cost_report
+from squall.metering.log_search import build_filter
+from squall.metering.pricing import AWS_DURATION_ON_PROVISIONED_GB_SECOND, AWS_LAMBDA_X86, PriceTable
 from squall.metering.stats import function_stats
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/_squall/api/"
 MAX_BODY_BYTES = 1024 * 1024
+MAX_LOG_ENTRIES = 10_000
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:
@@ -57,6 +60,7 @@ class ManagementApi:
             ("POST", "deploy"): self._deploy,
             ("GET", "logs"): self._logs,
             ("GET", "stats"): self._stats,
+            ("GET", "cost"): self._cost,
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -66,7 +70,7 @@ class ManagementApi:
             known = ", ".join(f"{m} {PREFIX}{n}" for m, n in self._routes)
             await respond_json(send, 404, _error("NotFound", f"no API at {scope['method']} {scope['path']}; known: {known}"))
             return
-        query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+        query = _Query(parse_qs(scope.get("query_string", b"").decode("latin-1")))
         try:
             status, data = await handler(query, receive)
         except _BadRequest as error:
@@ -127,46 +131,60 @@ class ManagementApi:
         return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
 
     async def _logs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """Return log entries; `contains` and repeated `field=KEY=VALUE` keep entries with a matching line."""
         function = query.get("function") or None
         since = _number(query, "since", float)
+        until = _number(query, "until", float)
         after = _number(query, "after", int)
         limit = _number(query, "limit", int) or 1000
         if limit < 1:
             raise _BadRequest(f"query parameter limit: expected a whole number of at least 1, got {limit}")
+        if since is not None and until is not None and since > until:
+            raise _BadRequest(f"query parameters since ({since}) and until ({until}): since must not be after until")
+        fields = query.all("field") if isinstance(query, _Query) else []
+        try:
+            line_filter = build_filter(query.get("contains"), fields)
+        except ValueError as error:
+            raise _BadRequest(str(error)) from None
+
         entries = await asyncio.to_thread(
             self._platform.store.logs,
             function=function,
             since=since,
+            until=until,
             after_id=after,
             request_id=query.get("request_id") or None,
-            limit=min(limit, 10_000),
+            limit=min(limit, MAX_LOG_ENTRIES),
             # Without a cursor the caller wants the latest entries, not the first ever written.
             newest=after is None,
+            line_filter=line_filter,
         )
         # A function that is gone keeps its logs; only a name never seen is an error.
-        if function is not None and not entries and function not in self._platform.dispatcher.pools:
+        if function is not None and not entries and not await self._function_known(function):
             return 404, _error("FunctionNotFound", f"function not found: {function!r}, and no logs are stored for it")
-        return 200, {
-            "entries": [
-                {"id": e.id, "function": e.function, "request_id": e.request_id, "time": e.time, "text": e.text}
-                for e in entries
-            ]
-        }
+        rows = []
+        for entry in entries:
+            row: dict[str, Any] = {
+                "id": entry.id,
+                "function": entry.function,
+                "request_id": entry.request_id,
+                "time": entry.time,
+                "text": entry.text,
+            }
+            if line_filter is not None:
+                row["matches"] = line_filter.matching_lines(entry.text)
+            rows.append(row)
+        return 200, {"entries": rows}
+
+    async def _function_known(self, function: str) -> bool:
+        if function in self._platform.dispatcher.pools:
+            return True
+        stored = await asyncio.to_thread(self._platform.store.logs, function=function, limit=1)
+        return bool(stored)
 
     async def _stats(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         since = _number(query, "since", float)
-        prices = self._platform.prices
-        per_gb_second = _number(query, "per_gb_second", float)
-        per_request = _number(query, "per_request", float)
-        if per_gb_second is not None or per_request is not None:
-            try:
-                prices = PriceTable(
-                    per_gb_second=prices.per_gb_second if per_gb_second is None else per_gb_second,
-                    per_request=prices.per_request if per_request is None else per_request,
-                    name="custom",
-                )
-            except ValueError as error:
-                raise _BadRequest(str(error)) from None
+        prices = _prices(self._platform.prices, query)
         records = await asyncio.to_thread(self._platform.store.records, since=since)
         stats = function_stats(records, prices)
         rows = []
@@ -190,6 +208,76 @@ class ManagementApi:
             "functions": rows,
             "price": {"name": prices.name, "per_gb_second": prices.per_gb_second, "per_request": prices.per_request},
         }
+
+
+    async def _cost(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """Return usage and cost grouped by `by` (function, day or trigger) since `since`."""
+        since = _number(query, "since", float)
+        try:
+            grouping = CostGrouping.parse(query.get("by") or CostGrouping.FUNCTION.value)
+        except ValueError as error:
+            raise _BadRequest(f"query parameter by: {error}") from None
+        prices = _prices(self._platform.prices, query)
+        store = self._platform.store
+        records = await asyncio.to_thread(store.records, since=since)
+        usage = await asyncio.to_thread(store.usage, since=since)
+        report = cost_report(records, usage, grouping, prices, since=since)
+        return 200, _cost_body(report, since)
+
+
+def _cost_body(report: CostReport, since: float | None) -> dict[str, Any]:
+    grouping = report.grouping
+    return {
+        "by": grouping.value,
+        "since": since,
+        "rows": [row.to_dict(grouping) for row in report.rows],
+        "total": report.total.to_dict(grouping),
+        "price": _describe_prices(report.prices),
+        "aws_price": {
+            **_describe_prices(AWS_LAMBDA_X86),
+            "per_gb_second_on_provisioned": AWS_DURATION_ON_PROVISIONED_GB_SECOND,
+        },
+    }
+
+
+def _describe_prices(prices: PriceTable) -> dict[str, Any]:
+    return {
+        "name": prices.name,
+        "per_gb_second": prices.per_gb_second,
+        "per_request": prices.per_request,
+        "per_provisioned_gb_second": prices.per_provisioned_gb_second,
+    }
+
+
+def _prices(default: PriceTable, query: dict[str, str]) -> PriceTable:
+    """Return `default`, or a "custom" table when the query overrides any of its prices."""
+    per_gb_second = _number(query, "per_gb_second", float)
+    per_request = _number(query, "per_request", float)
+    per_provisioned = _number(query, "per_provisioned_gb_second", float)
+    if per_gb_second is None and per_request is None and per_provisioned is None:
+        return default
+    try:
+        return PriceTable(
+            per_gb_second=default.per_gb_second if per_gb_second is None else per_gb_second,
+            per_request=default.per_request if per_request is None else per_request,
+            name="custom",
+            per_provisioned_gb_second=(
+                default.per_provisioned_gb_second if per_provisioned is None else per_provisioned
+            ),
+        )
+    except ValueError as error:
+        raise _BadRequest(str(error)) from None
+
+
+class _Query(dict[str, str]):
+    """The last value of each query parameter, with every value still at hand for repeated ones."""
+
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        super().__init__({key: items[-1] for key, items in values.items()})
+        self._values = values
+
+    def all(self, key: str) -> list[str]:
+        return list(self._values.get(key, []))
 
 
 class _BadRequest(Exception):

@@ -1,37 +1,51 @@
 """Reader of Serverless Framework (v3 and v4) manifests, serverless.yml.
 
-Squall reads the part of a serverless.yml that describes Python functions
-behind API Gateway: the service name, the provider's runtime, memory, timeout
-and environment, and each function's handler, settings and `http`/`httpApi`
-events. Every other key is listed once in `ServiceSpec.warnings` and ignored,
-never silently dropped and never an error, so that an existing project loads
-as it is. Variables such as `${opt:stage}` are not resolved: a value that
-contains one is used as written (with a warning) where that can work, and is
-an error where it cannot, as in a memory size.
+Squall first resolves the file's variables (`${self:...}`, `${env:...}`,
+`${opt:stage}`, `${file(...)}`, ...; see serverless_variables), then reads
+the service name, the provider's runtime, memory, timeout and environment,
+each function's handler, settings, asynchronous-invocation keys and events
+(`http`, `httpApi`, `sqs`, `s3`, `schedule`, `stream`, `eventBridge`
+schedules), and the queues, buckets, tables and streams of
+`resources.Resources`. Every other key is listed once in
+`ServiceSpec.warnings` and ignored, never silently dropped, so that an
+existing project loads as it is.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-import yaml
-
+from squall.manifest.serverless_common import CloudFormationTag, ServerlessLoader, Warnings
+from squall.manifest.serverless_events import TRIGGER_EVENT_TYPES, EventReader
+from squall.manifest.serverless_http import (
+    HTTP_API_PAYLOAD,
+    REST_PAYLOAD,
+    read_http_api_event,
+    read_rest_event,
+)
+from squall.manifest.serverless_resources import Catalog, StackContext
+from squall.manifest.serverless_template import read_resources
+from squall.manifest.serverless_settings import (
+    read_environment,
+    read_package,
+    read_plugins,
+    read_provider_buckets,
+)
+from squall.manifest.serverless_variables import effective_region, effective_stage, resolve_variables
 from squall.manifest.spec import (
-    HTTP_METHODS,
     MAX_MEMORY_MB,
     MAX_TIMEOUT_S,
     MIN_MEMORY_MB,
+    Destination,
     FunctionSpec,
-    HttpEvent,
     ServiceSpec,
+    Trigger,
 )
 from squall.manifest.validate import (
-    ENVIRONMENT_NAME_RE,
-    ENVIRONMENT_NAME_RULE,
     FUNCTION_NAME_RE,
     FUNCTION_NAME_RULE,
     HANDLER_RULE,
@@ -40,16 +54,21 @@ from squall.manifest.validate import (
     KeyPath,
     ManifestSource,
     Route,
-    StrictLoader,
     check_handler,
-    check_http_path,
     check_int,
     check_routes_unique,
-    describe,
-    dotted,
-    environment_value,
     expected,
 )
+
+__all__ = [
+    "HTTP_API_PAYLOAD",
+    "REST_PAYLOAD",
+    "SERVERLESS_DEFAULT_MEMORY_MB",
+    "SERVERLESS_DEFAULT_TIMEOUT_S",
+    "CloudFormationTag",
+    "ServerlessLoader",
+    "parse_serverless_yml",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +88,15 @@ _RUNTIME_RULE = 'a Python runtime such as "python3.12"'
 _MEMORY_RULE = f"whole megabytes between {MIN_MEMORY_MB} and {MAX_MEMORY_MB}"
 _TIMEOUT_RULE = f"whole seconds between 1 and {MAX_TIMEOUT_S}"
 _COUNT_RULE = "a whole number of instances, 0 or more"
-_UNRESOLVED = " (Squall does not resolve ${...} variables yet)"
 
-_TOP_LEVEL_KEYS = frozenset({"service", "provider", "functions"})
-_PROVIDER_KEYS = frozenset({"name", "runtime", "memorySize", "timeout", "environment"})
+# `custom`, `params` and `stages` only hold values for variables, which are
+# resolved by the time the keys are read.
+_TOP_LEVEL_KEYS = frozenset(
+    {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package"}
+)
+_PROVIDER_KEYS = frozenset(
+    {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3"}
+)
 _FUNCTION_KEYS = frozenset(
     {
         "handler",
@@ -83,75 +107,13 @@ _FUNCTION_KEYS = frozenset(
         "reservedConcurrency",
         "provisionedConcurrency",
         "events",
+        "destinations",
+        "maximumRetryAttempts",
+        "maximumEventAge",
+        "layers",
+        "package",
     }
 )
-_HTTP_EVENT_KEYS = frozenset({"method", "path"})
-
-REST_PAYLOAD = "1.0"
-HTTP_API_PAYLOAD = "2.0"
-
-
-@dataclass(frozen=True)
-class CloudFormationTag:
-    """A CloudFormation short-form function such as `!Ref Bucket`, kept unevaluated."""
-
-    tag: str
-    value: Any
-
-    def __str__(self) -> str:
-        return f"!{self.tag} {describe(self.value)}"
-
-
-class ServerlessLoader(StrictLoader):
-    """The strict YAML loader, plus CloudFormation tags, which serverless.yml allows."""
-
-
-def _construct_cloudformation_tag(
-    loader: yaml.SafeLoader, suffix: str, node: yaml.Node
-) -> CloudFormationTag:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"unexpected YAML node for the tag !{suffix}", node.start_mark
-        )
-    return CloudFormationTag(suffix, value)
-
-
-ServerlessLoader.add_multi_constructor("!", _construct_cloudformation_tag)
-
-
-@dataclass
-class _Warnings:
-    """Warnings keyed by the dotted key path, so each key is listed once."""
-
-    by_key: dict[str, str] = field(default_factory=dict)
-
-    def add(self, key: KeyPath, message: str) -> None:
-        self.by_key.setdefault(dotted(key), f"{dotted(key)}: {message}")
-
-    def unsupported(self, key: KeyPath, kind: str | None = None) -> None:
-        subject = f"{kind} not" if kind else "not"
-        self.add(key, f"{subject} supported by Squall yet, ignored")
-
-    def unsupported_keys(self, key: KeyPath, mapping: dict[Any, Any], known: Iterable[str]) -> None:
-        for name in mapping:
-            if name not in known:
-                self.unsupported((*key, str(name)))
-
-    def variable_used_as_written(self, key: KeyPath, value: str) -> None:
-        self.add(
-            key,
-            f"{describe(value)} contains a variable that Squall does not resolve yet, "
-            "so it is used as written",
-        )
-
-
 @dataclass(frozen=True)
 class _ProviderDefaults:
     runtime: str
@@ -160,21 +122,58 @@ class _ProviderDefaults:
     environment: dict[str, str]
 
 
-def _has_variable(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and "${" in value
+@dataclass
+class _Context:
+    """The shared state for reading functions: defaults, declared resources, event reader and warnings."""
+
+    source: ManifestSource
+    defaults: _ProviderDefaults
+    catalog: Catalog
+    events: EventReader
+    warnings: Warnings
 
 
-def parse_serverless_yml(document: Any, source: ManifestSource) -> ServiceSpec:
-    """Translate a parsed serverless.yml into a ServiceSpec, raising ManifestError if invalid."""
+def parse_serverless_yml(
+    document: Any, source: ManifestSource, options: Mapping[str, str] | None = None
+) -> ServiceSpec:
+    """Translate a parsed serverless.yml into a ServiceSpec, raising ManifestError if invalid.
+
+    `options` replaces the Framework's command-line options for `${opt:...}`
+    variables. Its `stage` (default "dev") and `region` (default "us-east-1")
+    also name the stack, which unnamed resources are named after.
+    """
     if document is None:
         raise source.error((), "the file is empty, expected a serverless.yml service")
     if not isinstance(document, dict):
         raise source.error((), expected("a mapping with service, provider and functions", document))
+    document = resolve_variables(document, source, options)
 
-    warnings = _Warnings()
+    warnings = Warnings()
     warnings.unsupported_keys((), document, _TOP_LEVEL_KEYS)
-    service = _read_service(source, document, warnings)
-    defaults = _read_provider(source, document.get("provider"), warnings)
+    read_plugins(source, document.get("plugins"), warnings)
+    read_package(("package",), document.get("package"), warnings)
+    service = _read_service(source, document)
+    provider = document.get("provider")
+    if provider is None:
+        provider = {}
+    if not isinstance(provider, dict):
+        raise source.error(
+            ("provider",), expected("a mapping of provider settings, such as name: aws", provider)
+        )
+    context = StackContext(
+        service=service,
+        stage=effective_stage(document, options),
+        region=effective_region(document, options),
+    )
+    catalog = read_resources(source, document.get("resources"), context, warnings)
+    defaults = _read_provider(source, provider, catalog, warnings)
+    reader = _Context(
+        source,
+        defaults,
+        catalog,
+        EventReader(source, catalog, warnings, read_provider_buckets(source, provider, warnings)),
+        warnings,
+    )
 
     functions_value = document.get("functions")
     if not isinstance(functions_value, dict) or not functions_value:
@@ -185,7 +184,6 @@ def parse_serverless_yml(document: Any, source: ManifestSource) -> ServiceSpec:
                 functions_value,
             ),
         )
-
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     for name, settings in functions_value.items():
@@ -193,10 +191,15 @@ def parse_serverless_yml(document: Any, source: ManifestSource) -> ServiceSpec:
             raise source.error(
                 ("functions",), expected(f"function names of {FUNCTION_NAME_RULE}", name)
             )
-        function, function_routes = _read_function(source, name, settings, defaults, warnings)
+        function, function_routes = _read_function(reader, name, settings)
         functions[name] = function
         routes.extend(function_routes)
     check_routes_unique(source, routes)
+    for key, target in reader.events.named_functions:
+        if target not in functions:
+            raise source.error(
+                key, expected("a function of this service (" + ", ".join(functions) + ") or an ARN", target)
+            )
 
     spec = ServiceSpec(
         service=service,
@@ -204,17 +207,18 @@ def parse_serverless_yml(document: Any, source: ManifestSource) -> ServiceSpec:
         manifest_path=source.path,
         functions=functions,
         warnings=tuple(warnings.by_key.values()),
+        resources=catalog.to_resources(),
     )
     for warning in spec.warnings:
         logger.debug("%s: %s", source.display, warning)
     return spec
 
 
-def _read_service(source: ManifestSource, document: dict[Any, Any], warnings: _Warnings) -> str:
+def _read_service(source: ManifestSource, document: dict[Any, Any]) -> str:
     service = document.get("service")
-    if _has_variable(service):
-        warnings.variable_used_as_written(("service",), service)
-        return service
+    # v3 also accepts the older form `service: {name: ...}`.
+    if isinstance(service, dict) and "name" in service:
+        service = service["name"]
     if not isinstance(service, str) or not SERVICE_NAME_RE.match(service):
         raise source.error(
             ("service",), expected(f"a service name of {SERVICE_NAME_RULE}", service)
@@ -222,24 +226,17 @@ def _read_service(source: ManifestSource, document: dict[Any, Any], warnings: _W
     return service
 
 
-def _read_provider(source: ManifestSource, provider: Any, warnings: _Warnings) -> _ProviderDefaults:
+def _read_provider(
+    source: ManifestSource, provider: dict[Any, Any], catalog: Catalog, warnings: Warnings
+) -> _ProviderDefaults:
     key: KeyPath = ("provider",)
-    if provider is None:
-        provider = {}
-    if not isinstance(provider, dict):
-        raise source.error(
-            key, expected("a mapping of provider settings, such as name: aws", provider)
-        )
     warnings.unsupported_keys(key, provider, _PROVIDER_KEYS)
-
     name = provider.get("name", "aws")
-    if _has_variable(name):
-        warnings.variable_used_as_written((*key, "name"), name)
-    elif name != "aws":
+    if name != "aws":
         raise source.error((*key, "name"), expected('"aws"', name))
 
     runtime = _read_runtime(source, (*key, "runtime"), provider.get("runtime", DEFAULT_RUNTIME))
-    memory_mb = _read_whole_number(
+    memory_mb = check_int(
         source,
         (*key, "memorySize"),
         provider.get("memorySize", SERVERLESS_DEFAULT_MEMORY_MB),
@@ -247,7 +244,7 @@ def _read_provider(source: ManifestSource, provider: Any, warnings: _Warnings) -
         MAX_MEMORY_MB,
         _MEMORY_RULE,
     )
-    timeout_s = _read_whole_number(
+    timeout_s = check_int(
         source,
         (*key, "timeout"),
         provider.get("timeout", SERVERLESS_DEFAULT_TIMEOUT_S),
@@ -255,32 +252,32 @@ def _read_provider(source: ManifestSource, provider: Any, warnings: _Warnings) -
         MAX_TIMEOUT_S,
         _TIMEOUT_RULE,
     )
-    environment = _read_environment(
-        source, (*key, "environment"), provider.get("environment"), warnings
+    environment = read_environment(
+        source, (*key, "environment"), provider.get("environment"), catalog, warnings
     )
     return _ProviderDefaults(runtime, memory_mb, timeout_s, environment)
 
 
-def _read_function(
-    source: ManifestSource,
-    name: str,
-    settings: Any,
-    defaults: _ProviderDefaults,
-    warnings: _Warnings,
-) -> tuple[FunctionSpec, list[Route]]:
+def _read_function(reader: _Context, name: str, settings: Any) -> tuple[FunctionSpec, list[Route]]:
+    source, defaults, warnings = reader.source, reader.defaults, reader.warnings
     key: KeyPath = ("functions", name)
     if not isinstance(settings, dict):
         raise source.error(
             key, expected("a mapping of function settings with at least a handler", settings)
         )
     warnings.unsupported_keys(key, settings, _FUNCTION_KEYS)
+    if "layers" in settings:
+        warnings.add(
+            (*key, "layers"),
+            "layers are not supported by Squall yet, ignored; install what they provide "
+            "in the Python environment Squall runs in",
+        )
+    read_package((*key, "package"), settings.get("package"), warnings)
 
     handler = settings.get("handler")
     if handler is None:
         hint = " (container images are not supported)" if "image" in settings else ""
         raise source.error((*key, "handler"), f"missing{hint}, expected {HANDLER_RULE}")
-    if _has_variable(handler):
-        raise source.error((*key, "handler"), expected(HANDLER_RULE + _UNRESOLVED, handler))
     check_handler(source, (*key, "handler"), handler)
 
     runtime = defaults.runtime
@@ -288,26 +285,22 @@ def _read_function(
         runtime = _read_runtime(source, (*key, "runtime"), settings["runtime"])
     memory_mb = defaults.memory_mb
     if "memorySize" in settings:
-        memory_mb = _read_whole_number(
-            source,
-            (*key, "memorySize"),
-            settings["memorySize"],
-            MIN_MEMORY_MB,
-            MAX_MEMORY_MB,
-            _MEMORY_RULE,
+        memory_mb = check_int(
+            source, (*key, "memorySize"), settings["memorySize"], MIN_MEMORY_MB, MAX_MEMORY_MB, _MEMORY_RULE
         )
     timeout_s = defaults.timeout_s
     if "timeout" in settings:
-        timeout_s = _read_whole_number(
+        timeout_s = check_int(
             source, (*key, "timeout"), settings["timeout"], 1, MAX_TIMEOUT_S, _TIMEOUT_RULE
         )
     # A function's variables override the provider's ones of the same name.
-    environment = defaults.environment | _read_environment(
-        source, (*key, "environment"), settings.get("environment"), warnings
+    environment = defaults.environment | read_environment(
+        source, (*key, "environment"), settings.get("environment"), reader.catalog, warnings
     )
 
     reserved, provisioned = _read_concurrency(source, key, settings)
-    routes = _read_events(source, name, settings.get("events"), warnings)
+    routes, triggers, stream_failures = _read_events(reader, name, settings.get("events"))
+    async_config = reader.events.async_config(key, settings, stream_failures)
     function = FunctionSpec(
         name=name,
         handler=handler,
@@ -317,6 +310,8 @@ def _read_function(
         reserved_concurrency=reserved,
         provisioned=provisioned,
         http=tuple(route.event for route in routes),
+        triggers=tuple(triggers),
+        async_config=async_config,
         runtime=runtime,
     )
     return function, routes
@@ -328,23 +323,13 @@ def _read_concurrency(
     """Return a function's reserved concurrency (None: no cap) and provisioned instances."""
     reserved: int | None = None
     if settings.get("reservedConcurrency") is not None:
-        reserved = _read_whole_number(
-            source,
-            (*key, "reservedConcurrency"),
-            settings["reservedConcurrency"],
-            0,
-            None,
-            _COUNT_RULE,
+        reserved = check_int(
+            source, (*key, "reservedConcurrency"), settings["reservedConcurrency"], 0, None, _COUNT_RULE
         )
     provisioned = 0
     if settings.get("provisionedConcurrency") is not None:
-        provisioned = _read_whole_number(
-            source,
-            (*key, "provisionedConcurrency"),
-            settings["provisionedConcurrency"],
-            0,
-            None,
-            _COUNT_RULE,
+        provisioned = check_int(
+            source, (*key, "provisionedConcurrency"), settings["provisionedConcurrency"], 0, None, _COUNT_RULE
         )
     if reserved is not None and provisioned > reserved:
         raise source.error(
@@ -355,68 +340,24 @@ def _read_concurrency(
 
 
 def _read_runtime(source: ManifestSource, key: KeyPath, runtime: Any) -> str:
-    if _has_variable(runtime):
-        raise source.error(key, expected(_RUNTIME_RULE + _UNRESOLVED, runtime))
     if not isinstance(runtime, str) or not _PYTHON_RUNTIME_RE.match(runtime):
         raise source.error(key, expected(_RUNTIME_RULE, runtime))
     return runtime
 
 
-def _read_whole_number(
-    source: ManifestSource, key: KeyPath, value: Any, low: int, high: int | None, rule: str
-) -> int:
-    if _has_variable(value):
-        raise source.error(key, expected(rule + _UNRESOLVED, value))
-    return check_int(source, key, value, low, high, rule)
-
-
-def _read_environment(
-    source: ManifestSource, key: KeyPath, variables: Any, warnings: _Warnings
-) -> dict[str, str]:
-    if variables is None:
-        return {}
-    if _has_variable(variables):
-        warnings.add(
-            key,
-            f"{describe(variables)} is a variable that Squall does not resolve yet, "
-            "so none of these environment variables are set",
-        )
-        return {}
-    if not isinstance(variables, dict):
-        raise source.error(
-            key, expected("a mapping of environment variable names to values", variables)
-        )
-
-    environment: dict[str, str] = {}
-    for name, value in variables.items():
-        if not isinstance(name, str) or not ENVIRONMENT_NAME_RE.match(name):
-            raise source.error(key, expected(f"variable names of {ENVIRONMENT_NAME_RULE}", name))
-        value_key = (*key, name)
-        if isinstance(value, (CloudFormationTag, dict)):
-            warnings.add(
-                value_key,
-                "CloudFormation functions such as Ref, Fn::GetAtt and Fn::Sub are not "
-                "supported by Squall yet, so the variable is not set",
-            )
-            continue
-        if value is None or not isinstance(value, (str, int, float, bool)):
-            raise source.error(value_key, expected("a string, number or boolean", value))
-        if _has_variable(value):
-            warnings.variable_used_as_written(value_key, value)
-        environment[name] = environment_value(value)
-    return environment
-
-
 def _read_events(
-    source: ManifestSource, function: str, events: Any, warnings: _Warnings
-) -> list[Route]:
+    reader: _Context, function: str, events: Any
+) -> tuple[list[Route], list[Trigger], list[tuple[KeyPath, Destination]]]:
+    source, warnings = reader.source, reader.warnings
     key: KeyPath = ("functions", function, "events")
+    routes: list[Route] = []
+    triggers: list[Trigger] = []
+    stream_failures: list[tuple[KeyPath, Destination]] = []
     if events is None:
-        return []
+        return routes, triggers, stream_failures
     if not isinstance(events, list):
         raise source.error(key, expected("a list of events", events))
 
-    routes: list[Route] = []
     for index, entry in enumerate(events):
         if not isinstance(entry, dict) or not entry:
             raise source.error(
@@ -425,104 +366,14 @@ def _read_events(
         for event_type, config in entry.items():
             event_key = (*key, index, str(event_type))
             if event_type == "http":
-                found = _read_rest_event(source, event_key, config, warnings)
+                found = read_rest_event(source, event_key, config, warnings)
             elif event_type == "httpApi":
-                found = _read_http_api_event(source, event_key, config, warnings)
+                found = read_http_api_event(source, event_key, config, warnings)
+            elif event_type in TRIGGER_EVENT_TYPES:
+                triggers.extend(reader.events.read(event_key, event_type, config, stream_failures))
+                continue
             else:
                 warnings.unsupported(event_key, "event type")
                 continue
             routes.extend(Route(event, function, event_key) for event in found)
-    return routes
-
-
-def _split_method_and_path(source: ManifestSource, key: KeyPath, config: Any) -> tuple[Any, Any]:
-    """Split the string form of an event ("GET /hello") or read its mapping form."""
-    if isinstance(config, str):
-        if _has_variable(config):
-            raise source.error(
-                key, expected('"METHOD path", such as "GET /hello"' + _UNRESOLVED, config)
-            )
-        parts = config.split()
-        if len(parts) != 2:
-            raise source.error(key, expected('"METHOD path", such as "GET /hello"', config))
-        return parts[0], parts[1]
-
-    if not isinstance(config, dict):
-        raise source.error(key, expected('"METHOD path" or a mapping with method and path', config))
-    for required in ("method", "path"):
-        if required not in config:
-            raise source.error((*key, required), f"missing, expected the route's {required}")
-    return config["method"], config["path"]
-
-
-def _field_key(key: KeyPath, config: Any, part: str) -> KeyPath:
-    """Return the key of the method or path: its own key in the mapping form, else the event's."""
-    return (*key, part) if isinstance(config, dict) else key
-
-
-def _read_method(source: ManifestSource, key: KeyPath, method: Any, star_means_any: bool) -> str:
-    if star_means_any and method == "*":
-        return "ANY"
-    rule = "an HTTP method (" + ", ".join(HTTP_METHODS) + ")"
-    if _has_variable(method):
-        raise source.error(key, expected(rule + _UNRESOLVED, method))
-    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-        raise source.error(key, expected(rule, method))
-    return method.upper()
-
-
-def _read_path(source: ManifestSource, key: KeyPath, path: Any, strip_trailing: bool) -> str:
-    if _has_variable(path):
-        raise source.error(key, expected('a path such as "/hello/{name}"' + _UNRESOLVED, path))
-    if not isinstance(path, str):
-        raise source.error(key, expected('a path such as "/hello/{name}"', path))
-    # The Serverless Framework accepts "users/{id}" for "/users/{id}".
-    if strip_trailing:
-        path = path.strip("/")
-    return check_http_path(source, key, "/" + path.lstrip("/"))
-
-
-def _read_rest_event(
-    source: ManifestSource, key: KeyPath, config: Any, warnings: _Warnings
-) -> list[HttpEvent]:
-    """Read an `http` event: a REST API route with a payload 1.0 proxy event."""
-    method, path = _split_method_and_path(source, key, config)
-    if isinstance(config, dict):
-        warnings.unsupported_keys(key, config, _HTTP_EVENT_KEYS)
-    return [
-        HttpEvent(
-            method=_read_method(
-                source, _field_key(key, config, "method"), method, star_means_any=False
-            ),
-            # Serverless removes a trailing "/" from REST API paths.
-            path=_read_path(source, _field_key(key, config, "path"), path, strip_trailing=True),
-            payload=REST_PAYLOAD,
-        )
-    ]
-
-
-def _read_http_api_event(
-    source: ManifestSource, key: KeyPath, config: Any, warnings: _Warnings
-) -> list[HttpEvent]:
-    """Read an `httpApi` event: an HTTP API route with a payload 2.0 event."""
-    if config == "*":
-        return _catch_all("ANY")
-    method, path = _split_method_and_path(source, key, config)
-    if isinstance(config, dict):
-        warnings.unsupported_keys(key, config, _HTTP_EVENT_KEYS)
-
-    method = _read_method(source, _field_key(key, config, "method"), method, star_means_any=True)
-    if path == "*":
-        return _catch_all(method)
-    path = _read_path(source, _field_key(key, config, "path"), path, strip_trailing=False)
-    return [HttpEvent(method=method, path=path, payload=HTTP_API_PAYLOAD)]
-
-
-def _catch_all(method: str) -> list[HttpEvent]:
-    # An HTTP API's catch-all (its "$default" route) receives every request
-    # that no other route matches. Squall has no such route, so it becomes
-    # "/{proxy+}", which does not match "/" itself, plus "/" on its own.
-    return [
-        HttpEvent(method=method, path="/", payload=HTTP_API_PAYLOAD),
-        HttpEvent(method=method, path="/{proxy+}", payload=HTTP_API_PAYLOAD),
-    ]
+    return routes, triggers, stream_failures

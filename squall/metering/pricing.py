@@ -20,11 +20,17 @@ class PriceTable:
     per_gb_second: float
     per_request: float
     name: str
+    # Instance time of provisioned instances, billed while they are configured.
+    per_provisioned_gb_second: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("PriceTable: name: expected a non-empty name, got ''")
-        prices = (("per_gb_second", self.per_gb_second), ("per_request", self.per_request))
+        prices = (
+            ("per_gb_second", self.per_gb_second),
+            ("per_request", self.per_request),
+            ("per_provisioned_gb_second", self.per_provisioned_gb_second),
+        )
         for field, value in prices:
             if not math.isfinite(value) or value < 0:
                 raise ValueError(
@@ -32,9 +38,13 @@ class PriceTable:
                     f" got {value!r}"
                 )
 
-    def cost(self, requests: int, gb_seconds: float) -> float:
-        """Return the price of `requests` requests and `gb_seconds` of duration."""
-        return requests * self.per_request + gb_seconds * self.per_gb_second
+    def cost(self, requests: int, gb_seconds: float, provisioned_gb_seconds: float = 0.0) -> float:
+        """Return the price of `requests` requests, `gb_seconds` of duration and provisioned instance time."""
+        return (
+            requests * self.per_request
+            + gb_seconds * self.per_gb_second
+            + provisioned_gb_seconds * self.per_provisioned_gb_second
+        )
 
 
 # AWS Lambda on x86, first duration tier (up to 6 billion GB-seconds a month),
@@ -51,7 +61,23 @@ AWS_LAMBDA_X86 = PriceTable(
     per_gb_second=0.0000166667,
     per_request=0.0000002,  # USD 0.20 per million requests
     name="aws-lambda-x86-us-east-1",
+    per_provisioned_gb_second=0.0000041667,  # see AWS_PROVISIONED_GB_SECOND below
 )
+
+# Provisioned concurrency on x86 in US East (N. Virginia). The rules are on
+# https://aws.amazon.com/lambda/pricing/ ("Provisioned Concurrency Pricing").
+# AWS bills the configured concurrency for the time it stays configured,
+# "rounded up to the nearest five minutes". Invocations that run on it pay
+# requests as usual and their duration at a lower price. Invocations beyond
+# the configured concurrency pay the on-demand duration price.
+# That page renders its digits with scripts. The two prices below are the
+# us-east-1 rates of the AWS Price List usage types
+# "Lambda Provisioned-Concurrency" (0.0000041667 per GB-second) and
+# "Lambda Duration-Provisioned" (0.0000097222 per GB-second).
+# NOTE: these digits were read in third-party copies of the Price List, not
+# in AWS's rendered table.
+AWS_PROVISIONED_GB_SECOND = 0.0000041667
+AWS_DURATION_ON_PROVISIONED_GB_SECOND = 0.0000097222
 
 DEFAULT_PRICES = AWS_LAMBDA_X86
 

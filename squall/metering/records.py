@@ -44,3 +44,23 @@ class LogEntry:
     time: float  # Unix time in seconds of the START line
     text: str
     id: int | None = None  # assigned by the store
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionedUsage:
+    """Time during which a function kept provisioned instances, as one sampled period.
+
+    AWS bills provisioned concurrency for the time it is configured, whether
+    or not an invocation uses it, so a period counts the configured instances.
+    """
+
+    function: str
+    started_at: float  # Unix time in seconds
+    ended_at: float  # Unix time in seconds, after `started_at`
+    instances: int  # provisioned instances configured during the period
+    memory_mb: int  # configured memory of each instance
+
+    @property
+    def gb_seconds(self) -> float:
+        """Return the instance GB-seconds of the period: seconds x instances x GB."""
+        return (self.ended_at - self.started_at) * self.instances * self.memory_mb / 1024

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from squall.errors import SquallError
-from squall.metering.records import InvocationRecord, LogEntry
+from squall.metering.log_search import LogFilter
+from squall.metering.records import InvocationRecord, LogEntry, ProvisionedUsage
 
 logger = logging.getLogger(__name__)
 
@@ -103,14 +104,18 @@ class LogStore(Protocol):
         request_id: str | None = None,
         limit: int = 1000,
         newest: bool = False,
+        until: float | None = None,
+        line_filter: LogFilter | None = None,
     ) -> list[LogEntry]:
         """Return at most `limit` committed entries matching every filter, oldest first.
 
         Ids increase in commit order and become visible in that order, so a
         follower that passes the last id it saw as `after_id` misses nothing.
-        `since` keeps entries with `time >= since`. With `newest`, the entries
-        are the last `limit` matches instead of the first, still oldest first.
-        Raises ValueError when `limit` is not a positive integer.
+        `since` keeps entries with `time >= since` and `until` those with
+        `time <= until`. `line_filter` keeps entries with at least one
+        matching line (see `squall.metering.log_search`). With `newest`, the
+        entries are the last `limit` matches instead of the first, still
+        oldest first. Raises ValueError when `limit` is not a positive integer.
         Blocks: call it off the event loop.
         """
         ...
@@ -130,6 +135,44 @@ class Registry(Protocol):
 
     def remove_service(self, name: str) -> None:
         """Remove a service; removing a name that is not saved does nothing. Blocks."""
+        ...
+
+
+@runtime_checkable
+class UsageStore(Protocol):
+    """Periods of provisioned instance time, the input of provisioned-concurrency cost."""
+
+    def add_usage(self, periods: Sequence[ProvisionedUsage]) -> None:
+        """Insert the periods; committed when this returns. Blocks."""
+        ...
+
+    def usage(self, since: float | None = None) -> list[ProvisionedUsage]:
+        """Return the periods that end after `since`, oldest first. Blocks."""
+        ...
+
+
+@runtime_checkable
+class RetentionStore(Protocol):
+    """Deletion of old logs and records, a small batch per call.
+
+    Each call is one short transaction, so a caller that loops over them
+    leaves the background writer room to commit between batches.
+    """
+
+    def log_bytes(self) -> int:
+        """Return the total UTF-8 size of the stored log texts. Blocks."""
+        ...
+
+    def delete_logs_before(self, cutoff: float, max_rows: int) -> int:
+        """Delete at most `max_rows` of the oldest entries with `time < cutoff`; return how many. Blocks."""
+        ...
+
+    def delete_oldest_logs(self, max_bytes: int, max_rows: int) -> int:
+        """Delete up to `max_rows` oldest entries while the logs exceed `max_bytes`; return how many. Blocks."""
+        ...
+
+    def delete_records_before(self, cutoff: float, max_rows: int) -> int:
+        """Delete at most `max_rows` records and usage periods older than `cutoff`; return how many. Blocks."""
         ...
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from cli_fakes import FIXED_NOW, FakeApi, Recorder, json_response, recorded_aws
 from squall.cli import FOLLOW_POLL_INTERVAL_S, cli
+from squall.metering.retention import RetentionPolicy
 
 Run = Callable[..., Result]
 
@@ -422,6 +423,7 @@ def test_up_calls_serve_with_resolved_paths(monkeypatch: pytest.MonkeyPatch, tmp
             "data": (tmp_path / "state").resolve(),
             "memory_budget_mb": None,
             "watch": True,
+            "retention": RetentionPolicy(),
         }
     ]
 
@@ -443,6 +445,7 @@ def test_up_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "data": (tmp_path / ".squall").resolve(),
             "memory_budget_mb": None,
             "watch": True,
+            "retention": RetentionPolicy(),
         }
     ]
 
@@ -466,3 +469,15 @@ def test_ls_shows_triggers(run: Run, api: FakeApi) -> None:
     assert result.exit_code == 0
     assert "queue orders" in result.stdout
     assert "schedule rate(5 minutes) UTC" in result.stdout
+
+
+def test_up_passes_retention(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[dict[str, object]] = []
+    fake_server = types.ModuleType("squall.server")
+    fake_server.serve = lambda **kwargs: calls.append(kwargs)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "squall.server", fake_server)
+
+    result = CliRunner().invoke(cli, ["up", "--log-retention-days", "7", "--log-retention-mb", "500"])
+
+    assert result.exit_code == 0, result.output
+    assert calls[0]["retention"] == RetentionPolicy(log_days=7, log_mb=500)

@@ -110,15 +110,13 @@ def test_rest_api_example_warnings() -> None:
 
     assert _warning_keys(spec) == [
         "frameworkVersion",
-        "provider.stage",
-        "provider.region",
-        "provider.environment.ITEMS_TABLE",
         "functions.create.events[0].http.cors",
         "functions.get.events[0].http.cors",
         "functions.update.events[0].http.cors",
         "functions.delete.events[0].http.cors",
     ]
-    table = "${self:service}-${opt:stage, self:provider.stage}"
+    # ${self:service}-${opt:stage, self:provider.stage}, with no stage option given.
+    table = "python-rest-api-items-dev"
     assert all(
         function.environment == {"ITEMS_TABLE": table} for function in spec.functions.values()
     )
@@ -316,9 +314,11 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
             description: uses the same provider STAGE variable
             events:
               - schedule: rate(5 minutes)
+              - sns: alerts
         resources:
           Resources:
             Bucket: {Type: "AWS::S3::Bucket"}
+            Alerts: {Type: "AWS::SNS::Topic"}
         """,
         name="serverless.yml",
     )
@@ -329,32 +329,27 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
     assert Counter(keys).most_common(1)[0][1] == 1
     assert set(keys) == {
         "frameworkVersion",
-        "plugins",
-        "custom",
-        "package",
-        "provider.region",
+        "package.patterns",
         "provider.iam",
-        "provider.environment.STAGE",
         "functions.hello.layers",
         "functions.hello.events[0].http.cors",
         "functions.hello.events[0].http.authorizer",
-        "functions.hello.events[1].sqs",
         "functions.hello.events[2].httpApi.authorizer",
         "functions.other.description",
-        "functions.other.events[0].schedule",
-        "resources",
+        "functions.other.events[1].sns",
+        "resources.Resources.Alerts",
     }
     assert spec.functions["hello"].http == (
         HttpEvent("GET", "/hello", "1.0"),
         HttpEvent("GET", "/hi", "2.0"),
     )
-    assert spec.functions["other"].environment == {"STAGE": "${opt:stage}"}
+    assert spec.functions["other"].environment == {"STAGE": "dev"}
 
 
 def test_warning_messages_say_what_happens(write_service: WriteService) -> None:
     write_service(
         _one_function(
-            "- sqs: {arn: queue}", provider="name: aws\nruntime: python3.12\nregion: eu-west-1"
+            "- sns: alerts", provider="name: aws\nruntime: python3.12\ntracing: {lambda: true}"
         ),
         name="serverless.yml",
     )
@@ -362,8 +357,8 @@ def test_warning_messages_say_what_happens(write_service: WriteService) -> None:
     warnings = load_service(Path(".")).warnings
 
     assert warnings == (
-        "provider.region: not supported by Squall yet, ignored",
-        "functions.hello.events[0].sqs: event type not supported by Squall yet, ignored",
+        "provider.tracing: not supported by Squall yet, ignored",
+        "functions.hello.events[0].sns: event type not supported by Squall yet, ignored",
     )
 
 
@@ -391,15 +386,18 @@ def test_cloudformation_tags_are_warned(write_service: WriteService) -> None:
 
     assert spec.functions["hello"].environment == {"PLAIN": "kept"}
     assert _warning_keys(spec) == [
-        "resources",
+        "resources.Outputs",
         "provider.environment.BUCKET",
         "provider.environment.QUEUE_URL",
     ]
-    assert "CloudFormation functions" in spec.warnings[1]
+    assert "needs AWS to evaluate" in spec.warnings[1]
     assert "not set" in spec.warnings[1]
 
 
-def test_variable_in_service_name_used_as_written(write_service: WriteService) -> None:
+def test_variable_in_service_name_resolved(
+    write_service: WriteService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVICE_NAME", "from-env")
     write_service(
         "service: ${env:SERVICE_NAME}\nfunctions:\n  hello: {handler: app.greet}\n",
         name="serverless.yml",
@@ -407,24 +405,21 @@ def test_variable_in_service_name_used_as_written(write_service: WriteService) -
 
     spec = load_service(Path("."))
 
-    assert spec.service == "${env:SERVICE_NAME}"
-    assert spec.warnings == (
-        'service: "${env:SERVICE_NAME}" contains a variable that Squall does not resolve yet, '
-        "so it is used as written",
-    )
+    assert spec.service == "from-env"
+    assert spec.warnings == ()
 
 
-def test_variable_environment_mapping_is_warned(write_service: WriteService) -> None:
-    write_service(
+def test_environment_mapping_from_file(write_service: WriteService) -> None:
+    folder = write_service(
         _one_function("- httpApi: GET /", extra="environment: ${file(env.yml)}"),
         name="serverless.yml",
     )
+    (folder / "env.yml").write_text("LEVEL: debug\nRETRIES: 3\n", encoding="utf-8")
 
     spec = load_service(Path("."))
 
-    assert spec.functions["hello"].environment == {}
-    assert _warning_keys(spec) == ["functions.hello.environment"]
-    assert "none of these environment variables are set" in spec.warnings[0]
+    assert spec.functions["hello"].environment == {"LEVEL": "debug", "RETRIES": "3"}
+    assert spec.warnings == ()
 
 
 # Errors ---------------------------------------------------------------------
@@ -446,13 +441,13 @@ BAD_SERVERLESS = [
         "runtime variable",
         _one_function("- httpApi: GET /", provider="runtime: ${self:custom.runtime}"),
         "provider.runtime",
-        ['got "${self:custom.runtime}"', "does not resolve ${...} variables yet"],
+        ["cannot resolve ${self:custom.runtime}", "custom.runtime is not set in serverless.yml"],
     ),
     (
         "memory variable",
         _one_function("- httpApi: GET /", extra="memorySize: ${self:custom.memory}"),
         "functions.hello.memorySize",
-        ['got "${self:custom.memory}"', "between 128 and 10240", "variables"],
+        ["cannot resolve ${self:custom.memory}", "${self:custom.memory, 'value'}"],
     ),
     (
         "provider memory too small",
@@ -504,7 +499,7 @@ BAD_SERVERLESS = [
         "handler variable",
         "service: s\nfunctions:\n  hello: {handler: '${self:custom.handler}'}\n",
         "functions.hello.handler",
-        ['got "${self:custom.handler}"', '"module.function"', "variables"],
+        ["cannot resolve ${self:custom.handler}", "custom.handler is not set"],
     ),
     (
         "http method unknown",
@@ -540,7 +535,7 @@ BAD_SERVERLESS = [
         "httpApi path variable",
         _one_function("- httpApi: {method: GET, path: '/${self:custom.base}'}"),
         "functions.hello.events[0].httpApi.path",
-        ['got "/${self:custom.base}"', "variables"],
+        ["cannot resolve ${self:custom.base}"],
     ),
     (
         "event entry not a mapping",

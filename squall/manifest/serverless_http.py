@@ -1,0 +1,98 @@
+"""The HTTP events of a serverless.yml function: `http` (REST API) and `httpApi` (HTTP API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from squall.manifest.serverless_common import Warnings
+from squall.manifest.spec import HTTP_METHODS, HttpEvent
+from squall.manifest.validate import KeyPath, ManifestSource, check_http_path, expected
+
+REST_PAYLOAD = "1.0"
+HTTP_API_PAYLOAD = "2.0"
+_HTTP_EVENT_KEYS = frozenset({"method", "path"})
+
+
+def _split_method_and_path(source: ManifestSource, key: KeyPath, config: Any) -> tuple[Any, Any]:
+    """Split the string form of an event ("GET /hello") or read its mapping form."""
+    if isinstance(config, str):
+        parts = config.split()
+        if len(parts) != 2:
+            raise source.error(key, expected('"METHOD path", such as "GET /hello"', config))
+        return parts[0], parts[1]
+
+    if not isinstance(config, dict):
+        raise source.error(key, expected('"METHOD path" or a mapping with method and path', config))
+    for required in ("method", "path"):
+        if required not in config:
+            raise source.error((*key, required), f"missing, expected the route's {required}")
+    return config["method"], config["path"]
+
+
+def _field_key(key: KeyPath, config: Any, part: str) -> KeyPath:
+    """Return the key of the method or path: its own key in the mapping form, else the event's."""
+    return (*key, part) if isinstance(config, dict) else key
+
+
+def _read_method(source: ManifestSource, key: KeyPath, method: Any, star_means_any: bool) -> str:
+    if star_means_any and method == "*":
+        return "ANY"
+    rule = "an HTTP method (" + ", ".join(HTTP_METHODS) + ")"
+    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+        raise source.error(key, expected(rule, method))
+    return method.upper()
+
+
+def _read_path(source: ManifestSource, key: KeyPath, path: Any, strip_trailing: bool) -> str:
+    if not isinstance(path, str):
+        raise source.error(key, expected('a path such as "/hello/{name}"', path))
+    # The Serverless Framework accepts "users/{id}" for "/users/{id}".
+    if strip_trailing:
+        path = path.strip("/")
+    return check_http_path(source, key, "/" + path.lstrip("/"))
+
+
+def read_rest_event(
+    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings
+) -> list[HttpEvent]:
+    """Read an `http` event: a REST API route with a payload 1.0 proxy event."""
+    method, path = _split_method_and_path(source, key, config)
+    if isinstance(config, dict):
+        warnings.unsupported_keys(key, config, _HTTP_EVENT_KEYS)
+    return [
+        HttpEvent(
+            method=_read_method(
+                source, _field_key(key, config, "method"), method, star_means_any=False
+            ),
+            # Serverless removes a trailing "/" from REST API paths.
+            path=_read_path(source, _field_key(key, config, "path"), path, strip_trailing=True),
+            payload=REST_PAYLOAD,
+        )
+    ]
+
+
+def read_http_api_event(
+    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings
+) -> list[HttpEvent]:
+    """Read an `httpApi` event: an HTTP API route with a payload 2.0 event."""
+    if config == "*":
+        return _catch_all("ANY")
+    method, path = _split_method_and_path(source, key, config)
+    if isinstance(config, dict):
+        warnings.unsupported_keys(key, config, _HTTP_EVENT_KEYS)
+
+    method = _read_method(source, _field_key(key, config, "method"), method, star_means_any=True)
+    if path == "*":
+        return _catch_all(method)
+    path = _read_path(source, _field_key(key, config, "path"), path, strip_trailing=False)
+    return [HttpEvent(method=method, path=path, payload=HTTP_API_PAYLOAD)]
+
+
+def _catch_all(method: str) -> list[HttpEvent]:
+    # An HTTP API's catch-all (its "$default" route) receives every request
+    # that no other route matches. Squall has no such route, so it becomes
+    # "/{proxy+}", which does not match "/" itself, plus "/" on its own.
+    return [
+        HttpEvent(method=method, path="/", payload=HTTP_API_PAYLOAD),
+        HttpEvent(method=method, path="/{proxy+}", payload=HTTP_API_PAYLOAD),
+    ]

@@ -1,0 +1,178 @@
+"""The resources a serverless.yml declares, and the CloudFormation intrinsic functions that refer to them.
+
+Intrinsic functions are evaluated where a name or an ARN is needed and the
+result can be computed without AWS: `Ref` and `Fn::GetAtt` of a declared resource
+or of a pseudo parameter, and `Fn::Sub` and `Fn::Join` over those.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from squall.manifest.serverless_common import CloudFormationTag
+from squall.manifest.serverless_variables import DEFAULT_ACCOUNT_ID
+from squall.manifest.spec import BucketResource, QueueResource, Resources, StreamResource, TableResource
+
+logger = logging.getLogger(__name__)
+
+QUEUE_TYPE = "AWS::SQS::Queue"
+BUCKET_TYPE = "AWS::S3::Bucket"
+TABLE_TYPE = "AWS::DynamoDB::Table"
+STREAM_TYPE = "AWS::Kinesis::Stream"
+
+_QUEUE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sqs:[^:]*:[^:]*:([^:/]+)$")
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """The stack CloudFormation would deploy: its service, stage, region and account."""
+
+    service: str
+    stage: str
+    region: str
+    account: str = DEFAULT_ACCOUNT_ID
+
+    @property
+    def stack_name(self) -> str:
+        # The Serverless Framework names a service's stack "<service>-<stage>".
+        return f"{self.service}-{self.stage}"
+
+
+@dataclass(frozen=True)
+class DeclaredResource:
+    """A resource of `resources.Resources` that Squall creates, by its logical id."""
+
+    logical_id: str
+    type: str
+    name: str
+
+
+@dataclass
+class Catalog:
+    """The resources a serverless.yml declares, looked up by logical id when events refer to them."""
+
+    context: StackContext
+    declared: dict[str, DeclaredResource] = field(default_factory=dict)
+    queues: list[QueueResource] = field(default_factory=list)
+    buckets: list[BucketResource] = field(default_factory=list)
+    tables: list[TableResource] = field(default_factory=list)
+    streams: list[StreamResource] = field(default_factory=list)
+
+    def add_bucket(self, name: str) -> None:
+        if all(bucket.name != name for bucket in self.buckets):
+            self.buckets.append(BucketResource(name))
+
+    def to_resources(self) -> Resources:
+        return Resources(tuple(self.queues), tuple(self.buckets), tuple(self.tables), tuple(self.streams))
+
+    def arn(self, resource: DeclaredResource, attribute: str = "Arn") -> str | None:
+        """Return the ARN `Fn::GetAtt` would give, or the queue name for `QueueName`."""
+        region, account, name = self.context.region, self.context.account, resource.name
+        if resource.type == QUEUE_TYPE:
+            if attribute == "QueueName":
+                return name
+            return f"arn:aws:sqs:{region}:{account}:{name}" if attribute == "Arn" else None
+        if resource.type == BUCKET_TYPE:
+            return f"arn:aws:s3:::{name}" if attribute == "Arn" else None
+        if resource.type == TABLE_TYPE:
+            table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+            # A real stream ARN ends in the stream's creation time, which exists only after a deploy.
+            return {"Arn": table_arn, "StreamArn": f"{table_arn}/stream/squall"}.get(attribute)
+        if resource.type == STREAM_TYPE:
+            return f"arn:aws:kinesis:{region}:{account}:stream/{name}" if attribute == "Arn" else None
+        return None
+
+    def evaluate(self, value: Any) -> str | None:
+        """Return the text a name- or ARN-valued property evaluates to, or None if that needs AWS."""
+        value = as_intrinsic(value)
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, dict) or len(value) != 1:
+            return None
+        function, argument = next(iter(value.items()))
+        if function == "Ref" and isinstance(argument, str):
+            return self._ref(argument)
+        if function == "Fn::GetAtt":
+            return self._get_att(argument)
+        if function == "Fn::Sub":
+            return self._sub(argument)
+        if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+            delimiter, parts = argument
+            if not isinstance(delimiter, str) or not isinstance(parts, list):
+                return None
+            texts = [self.evaluate(part) for part in parts]
+            return None if any(text is None for text in texts) else delimiter.join(texts)  # type: ignore[arg-type]
+        return None
+
+    def _ref(self, name: str) -> str | None:
+        pseudo = {
+            "AWS::Region": self.context.region,
+            "AWS::AccountId": self.context.account,
+            "AWS::StackName": self.context.stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        resource = self.declared.get(name)
+        # Ref of a queue is its URL, which Squall's SDK does not use.
+        if resource is None or resource.type == QUEUE_TYPE:
+            return None
+        return resource.name
+
+    def _get_att(self, argument: Any) -> str | None:
+        if isinstance(argument, str):
+            argument = argument.split(".", 1)
+        if not isinstance(argument, list) or len(argument) != 2:
+            return None
+        logical_id, attribute = argument
+        resource = self.declared.get(str(logical_id))
+        return None if resource is None else self.arn(resource, str(attribute))
+
+    def _sub(self, argument: Any) -> str | None:
+        variables: dict[str, Any] = {}
+        if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], dict):
+            argument, variables = argument
+        if not isinstance(argument, str):
+            return None
+        unresolved = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal unresolved
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                text = self.evaluate(variables[name])
+            elif "." in name:
+                text = self._get_att(name)
+            else:
+                text = self._ref(name)
+            if text is None:
+                unresolved = True
+                return ""
+            return text
+
+        text = re.sub(r"\$\{([^}]*)\}", replace, argument)
+        return None if unresolved else text
+
+
+def as_intrinsic(value: Any) -> Any:
+    """Turn a short-form tag (`!GetAtt Queue.Arn`) into its long form (`{"Fn::GetAtt": [...]}`)."""
+    if not isinstance(value, CloudFormationTag):
+        return value
+    if value.tag == "Ref":
+        return {"Ref": value.value}
+    if value.tag == "GetAtt" and isinstance(value.value, str):
+        return {"Fn::GetAtt": value.value.split(".", 1)}
+    return {f"Fn::{value.tag}": value.value}
+
+
+def queue_name_from_arn(arn: str) -> str | None:
+    match = _QUEUE_ARN_RE.match(arn)
+    return match.group(1) if match else None
+
+
