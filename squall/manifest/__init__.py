@@ -1,17 +1,20 @@
 """Manifest loading: find a service's manifest and translate it to a ServiceSpec.
 
-Two formats are read. `squall.yml` is Squall's own and is strict: an unknown
-key is an error. `serverless.yml` is the Serverless Framework's. It is read
-leniently: keys Squall does not understand yet become `ServiceSpec.warnings`.
-Every problem is raised as `squall.errors.ManifestError`.
+Three formats are read. `squall.yml` is Squall's own and is strict: an unknown
+key is an error. `serverless.yml` is the Serverless Framework's and
+`template.yaml` is an AWS SAM template. Both are read leniently: keys Squall
+does not understand yet become `ServiceSpec.warnings`. Every problem is
+raised as `squall.errors.ManifestError`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from squall.errors import ManifestError
+from squall.manifest.sam import SamLoader, parse_sam_template
 from squall.manifest.serverless_yml import ServerlessLoader, parse_serverless_yml
 from squall.manifest.spec import ServiceSpec
 from squall.manifest.squall_yml import parse_squall_yml
@@ -19,6 +22,7 @@ from squall.manifest.validate import ManifestSource, StrictLoader, read_yaml
 
 __all__ = [
     "MANIFEST_NAMES",
+    "SAM_MANIFEST_NAMES",
     "SERVERLESS_MANIFEST_NAMES",
     "SQUALL_MANIFEST_NAMES",
     "find_manifest",
@@ -30,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 SQUALL_MANIFEST_NAMES = ("squall.yml", "squall.yaml")
 SERVERLESS_MANIFEST_NAMES = ("serverless.yml", "serverless.yaml")
-MANIFEST_NAMES = SQUALL_MANIFEST_NAMES + SERVERLESS_MANIFEST_NAMES
+SAM_MANIFEST_NAMES = ("template.yaml", "template.yml")
+MANIFEST_NAMES = SQUALL_MANIFEST_NAMES + SERVERLESS_MANIFEST_NAMES + SAM_MANIFEST_NAMES
 
 # Serverless Framework manifests in other languages, named in the "not found"
 # message so that their owners know why the folder was not recognised.
@@ -38,7 +43,7 @@ _UNSUPPORTED_MANIFEST_NAMES = ("serverless.json", "serverless.js", "serverless.t
 
 
 def find_manifest(folder: Path) -> Path:
-    """Return the manifest file of a service folder, preferring squall.yml.
+    """Return the manifest file of a service folder: squall.yml, else serverless.yml, else template.yaml.
 
     Raises ManifestError when the folder does not exist, has no manifest, or
     has both spellings of one format (squall.yml and squall.yaml).
@@ -47,7 +52,7 @@ def find_manifest(folder: Path) -> Path:
     if not folder.is_dir():
         raise ManifestError(str(folder), "", "folder not found")
 
-    for names in (SQUALL_MANIFEST_NAMES, SERVERLESS_MANIFEST_NAMES):
+    for names in (SQUALL_MANIFEST_NAMES, SERVERLESS_MANIFEST_NAMES, SAM_MANIFEST_NAMES):
         present = [folder / name for name in names if (folder / name).is_file()]
         if len(present) > 1:
             raise ManifestError(
@@ -64,17 +69,21 @@ def find_manifest(folder: Path) -> Path:
     raise ManifestError(str(folder), "", message)
 
 
-def load_service(folder: Path) -> ServiceSpec:
-    """Find the manifest in `folder` and translate it; see find_manifest for the search."""
-    return load_manifest_file(find_manifest(folder))
+def load_service(folder: Path, parameters: Mapping[str, str] | None = None) -> ServiceSpec:
+    """Find the manifest in `folder` and translate it; see find_manifest for the search.
+
+    `parameters` overrides the parameters of a SAM template; other formats ignore it.
+    """
+    return load_manifest_file(find_manifest(folder), parameters)
 
 
-def load_manifest_file(path: Path) -> ServiceSpec:
+def load_manifest_file(path: Path, parameters: Mapping[str, str] | None = None) -> ServiceSpec:
     """Read one manifest file and translate it to a ServiceSpec.
 
     A file whose name starts with "serverless" is read as a Serverless
-    Framework manifest, any other as squall.yml. Handler modules are looked
-    up in the file's folder, which becomes `ServiceSpec.root`.
+    Framework manifest, one whose name starts with "template" as an AWS SAM
+    template, any other as squall.yml. Handler modules are looked up in the
+    file's folder, which becomes `ServiceSpec.root`.
     """
     path = Path(path)
     absolute = path.resolve()
@@ -82,6 +91,8 @@ def load_manifest_file(path: Path) -> ServiceSpec:
 
     if path.name.startswith("serverless"):
         spec = parse_serverless_yml(read_yaml(source, ServerlessLoader), source)
+    elif path.name.startswith("template"):
+        spec = parse_sam_template(read_yaml(source, SamLoader), source, parameters)
     else:
         spec = parse_squall_yml(read_yaml(source, StrictLoader), source)
     logger.debug(
@@ -95,8 +106,6 @@ def load_manifest_file(path: Path) -> ServiceSpec:
 
 
 def _log_ignored_serverless_manifest(folder: Path, chosen: Path) -> None:
-    if chosen.name not in SQUALL_MANIFEST_NAMES:
-        return
-    for name in SERVERLESS_MANIFEST_NAMES:
-        if (folder / name).is_file():
+    for name in SERVERLESS_MANIFEST_NAMES + SAM_MANIFEST_NAMES:
+        if name != chosen.name and (folder / name).is_file():
             logger.info("%s: using %s, %s is ignored", folder, chosen.name, name)

@@ -74,7 +74,7 @@ def test_folder_without_manifest(tmp_path: Path) -> None:
     assert error.path == str(tmp_path)
     assert error.key == ""
     assert error.detail == (
-        "no manifest found, looked for squall.yml, squall.yaml, serverless.yml, serverless.yaml"
+        "no manifest found, looked for squall.yml, squall.yaml, serverless.yml, serverless.yaml, template.yaml, template.yml"
     )
     assert all(name in str(error) for name in MANIFEST_NAMES)
 

@@ -1,0 +1,696 @@
+"""Reader of AWS SAM templates, template.yaml.
+
+Squall reads a SAM template the way `sam deploy` would translate it, with
+these choices of its own:
+
+- The service (the stack) is named by the `stack_name` argument, else by
+  `stack_name` in samconfig.toml (`[default.deploy.parameters]`), else by
+  the template's folder. `AWS::StackName` resolves to that name.
+- Parameter values come from the `parameters` argument, else from
+  `parameter_overrides` in samconfig.toml, else from each `Default`.
+- Each AWS::Serverless::Function is named by its logical id. Its handler
+  becomes `CodeUri/Handler`, relative to the template's folder: with
+  `CodeUri: src/` and `Handler: app.handler` the spec's handler is
+  `src/app.handler`, and the module is imported as `src.app`.
+- Data resources are named as sam_resources.py describes.
+
+A property Squall cannot translate is listed once in `ServiceSpec.warnings`
+with its key path, such as `Resources.Worker.Properties.Policies`. A value
+Squall needs but cannot compute (a handler, a trigger's source) is an error.
+The template's `Metadata`, a resource's `DependsOn`, `Metadata`,
+`DeletionPolicy` and `UpdateReplacePolicy`, and `Description` anywhere
+change nothing in Squall and are accepted silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from squall.manifest.sam_events import EventReader, rule_schedules
+from squall.manifest.sam_intrinsics import (
+    NO_VALUE,
+    Evaluator,
+    Parameter,
+    PropertyReader,
+    SamLoader,
+    Unresolvable,
+    Warnings,
+    is_function,
+    read_integer,
+)
+from squall.manifest.sam_resources import (
+    BUCKET_TYPE,
+    FUNCTION_TYPE,
+    LAYER_TYPE,
+    PERMISSION_TYPES,
+    QUEUE_TYPE,
+    RULE_TYPE,
+    SIMPLE_TABLE_TYPE,
+    STREAM_TYPE,
+    TABLE_TYPE,
+    ResourceCatalog,
+    TemplateResource,
+)
+from squall.manifest.spec import (
+    MAX_MEMORY_MB,
+    MAX_TIMEOUT_S,
+    MIN_MEMORY_MB,
+    AsyncConfig,
+    Destination,
+    FunctionSpec,
+    ServiceSpec,
+    Trigger,
+)
+from squall.manifest.validate import (
+    ENVIRONMENT_NAME_RE,
+    ENVIRONMENT_NAME_RULE,
+    FUNCTION_NAME_RE,
+    FUNCTION_NAME_RULE,
+    HANDLER_RULE,
+    SERVICE_NAME_RE,
+    SERVICE_NAME_RULE,
+    KeyPath,
+    ManifestSource,
+    Route,
+    check_handler,
+    check_routes_unique,
+    describe,
+    environment_value,
+    expected,
+)
+
+__all__ = ["SAM_TRANSFORM", "SamLoader", "parse_sam_template", "read_samconfig"]
+
+logger = logging.getLogger(__name__)
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+SAMCONFIG_NAME = "samconfig.toml"
+
+_TOP_LEVEL_KEYS = frozenset(
+    {"AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Mappings", "Conditions",
+     "Globals", "Resources"}
+)
+_RESOURCE_KEYS = frozenset(
+    {"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy"}
+)
+_FUNCTION_KEYS = frozenset(
+    {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
+     "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType"}
+)
+_NO_PERMISSIONS = "ignored, because Squall checks no IAM permissions"
+_NO_VERSIONS = "ignored, because versions and aliases are not supported yet: the function runs as $LATEST"
+# Warnings for function properties, more specific than "not supported".
+_FUNCTION_KEY_WARNINGS = {
+    "Policies": _NO_PERMISSIONS,
+    "Role": _NO_PERMISSIONS,
+    "PermissionsBoundary": _NO_PERMISSIONS,
+    "RolePath": _NO_PERMISSIONS,
+    "Architectures": "ignored, because functions run on the server's own architecture",
+    "Tracing": "ignored, because X-Ray tracing is not supported by Squall",
+    "VpcConfig": "ignored, because Squall has no VPCs",
+    "Tags": "ignored, because tags are not supported by Squall",
+    "FunctionName": "ignored, because Squall names each function by its logical id",
+    "AutoPublishAlias": _NO_VERSIONS,
+    "DeploymentPreference": _NO_VERSIONS,
+    "Layers": "ignored, because layers are not supported yet: put the layer's modules in the CodeUri folder",
+}
+_DATA_TYPES = frozenset({QUEUE_TYPE, BUCKET_TYPE, TABLE_TYPE, SIMPLE_TABLE_TYPE, STREAM_TYPE})
+_PARAMETER_TYPES_RULE = "String, Number, CommaDelimitedList, List<...> or AWS::SSM::Parameter::Value<...>"
+_PYTHON_RUNTIME_RE = re.compile(r"^python3\.\d+$")
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# Reads one merged function property: its resolved value (None when absent) and its key path.
+_PropertyLookup = Callable[[str], tuple[Any, KeyPath]]
+
+
+@dataclass(frozen=True)
+class _Property:
+    """A function property after Globals are merged in, and where it was written."""
+
+    value: Any
+    key: KeyPath
+
+
+@dataclass
+class _Template:
+    """The state shared by every step of one template's translation."""
+
+    source: ManifestSource
+    evaluator: Evaluator
+    catalog: ResourceCatalog
+    warnings: Warnings
+    globals: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_sam_template(
+    document: Any,
+    source: ManifestSource,
+    parameters: Mapping[str, str] | None = None,
+    stack_name: str | None = None,
+) -> ServiceSpec:
+    """Translate a parsed SAM template into a ServiceSpec, raising ManifestError if it cannot be.
+
+    `parameters` overrides the template's parameter values and `stack_name`
+    names the service, as `sam deploy --parameter-overrides` and
+    `--stack-name` do; both default to samconfig.toml, then to the template.
+    """
+    try:
+        return _translate(document, source, parameters, stack_name)
+    except Unresolvable as problem:
+        # Where a value may be left out, its reader turns this into a warning;
+        # everywhere else Squall needs the value, so it is an error.
+        raise source.error(problem.key, problem.reason) from None
+
+
+def _translate(
+    document: Any, source: ManifestSource, parameters: Mapping[str, str] | None, stack_name: str | None
+) -> ServiceSpec:
+    if document is None:
+        raise source.error((), "the file is empty, expected an AWS SAM template with Resources")
+    if not isinstance(document, dict):
+        raise source.error((), expected("a mapping with Transform and Resources", document))
+    warnings = Warnings()
+    _check_top_level(source, document, warnings)
+    config = read_samconfig(source)
+
+    stack = _stack_name(source, stack_name or config.stack_name)
+    overrides = {**config.parameter_overrides, **(parameters or {})}
+    template_parameters = _read_parameters(source, document.get("Parameters"), overrides)
+    resources = _read_resource_entries(source, document.get("Resources"), warnings)
+    catalog = ResourceCatalog(source, stack, resources, warnings)
+    evaluator = Evaluator(
+        source,
+        stack,
+        template_parameters,
+        _mapping_section(source, document, "Conditions"),
+        _mapping_section(source, document, "Mappings"),
+        catalog.lookup,
+    )
+    catalog.evaluator = evaluator
+    template = _Template(source, evaluator, catalog, warnings, _read_globals(source, document.get("Globals"), warnings))
+
+    created = [resource for resource in resources.values() if catalog.is_created(resource)]
+    function_ids = {resource.logical_id for resource in created if resource.type == FUNCTION_TYPE}
+    scheduled: dict[str, list[Trigger]] = {}
+    for resource in created:
+        if resource.type == RULE_TYPE:
+            for function, trigger in rule_schedules(evaluator, warnings, resource, function_ids):
+                scheduled.setdefault(function, []).append(trigger)
+        elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
+            _warn_other_resource(template, resource)
+
+    functions: dict[str, FunctionSpec] = {}
+    routes: list[Route] = []
+    for resource in created:
+        if resource.type != FUNCTION_TYPE:
+            continue
+        function, function_routes = _read_function(template, resource, scheduled.get(resource.logical_id, []))
+        functions[function.name] = function
+        routes.extend(function_routes)
+    if not functions:
+        raise source.error(("Resources",), f"no resource of Type {FUNCTION_TYPE}, expected at least one function")
+    check_routes_unique(source, routes)
+    data_resources = catalog.build_resources()  # before the warnings are collected, since it adds some
+
+    spec = ServiceSpec(
+        service=stack,
+        root=source.root,
+        manifest_path=source.path,
+        functions=functions,
+        warnings=tuple(warnings.by_key.values()),
+        resources=data_resources,
+    )
+    for warning in spec.warnings:
+        logger.debug("%s: %s", source.display, warning)
+    return spec
+
+
+# samconfig.toml ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SamConfig:
+    """The deploy settings of samconfig.toml that Squall uses."""
+
+    stack_name: str | None = None
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+
+
+def read_samconfig(source: ManifestSource) -> SamConfig:
+    """Read stack_name and parameter_overrides of the default environment from samconfig.toml, if it exists.
+
+    The deploy command's table wins over the global one, as in the SAM CLI.
+    """
+    path = source.root / SAMCONFIG_NAME
+    if not path.is_file():
+        return SamConfig()
+    config_source = ManifestSource(display=str(Path(source.display).parent / SAMCONFIG_NAME), path=path, root=source.root)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise config_source.error((), f"cannot be read: {error}") from None
+
+    settings: dict[str, Any] = {}
+    default = document.get("default") if isinstance(document.get("default"), dict) else {}
+    for command in ("global", "deploy"):
+        table = default.get(command, {}).get("parameters", {}) if isinstance(default.get(command), dict) else {}
+        if isinstance(table, dict):
+            settings.update(table)
+
+    stack_name = settings.get("stack_name")
+    if stack_name is not None and not isinstance(stack_name, str):
+        raise config_source.error(("default", "deploy", "parameters", "stack_name"), expected("a stack name", stack_name))
+    return SamConfig(stack_name, _parameter_overrides(config_source, settings.get("parameter_overrides")))
+
+
+def _parameter_overrides(source: ManifestSource, value: Any) -> dict[str, str]:
+    """Parse "Key=Value Other='two words'" or ["Key=Value", ...], as the SAM CLI accepts them."""
+    key: KeyPath = ("default", "deploy", "parameters", "parameter_overrides")
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            items = shlex.split(value)
+        except ValueError as error:
+            raise source.error(key, f"cannot be split into Key=Value pairs: {error}") from None
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        items = value
+    else:
+        raise source.error(key, expected('"Key=Value Key2=Value2" or a list of "Key=Value"', value))
+
+    overrides: dict[str, str] = {}
+    for item in items:
+        name, separator, text = item.partition("=")
+        # The CLI's long form: ParameterKey=Name,ParameterValue=value.
+        if name == "ParameterKey" and ",ParameterValue=" in text:
+            name, _, text = text.partition(",ParameterValue=")
+        if not separator or not name:
+            raise source.error(key, expected('"Key=Value" pairs', item))
+        overrides[name] = text
+    return overrides
+
+
+# Template sections -------------------------------------------------------------
+
+
+def _check_top_level(source: ManifestSource, document: dict[Any, Any], warnings: Warnings) -> None:
+    for name in document:
+        if not isinstance(name, str):
+            raise source.error((), f"key {describe(name)} is not a string, expected a section name")
+    for name in document:
+        if name == "Outputs":
+            warnings.add(("Outputs",), "stack outputs are not shown by Squall, ignored")
+        elif name not in _TOP_LEVEL_KEYS:
+            warnings.unsupported((name,))
+
+    transform = document.get("Transform")
+    transforms = transform if isinstance(transform, list) else [transform]
+    if SAM_TRANSFORM not in transforms:
+        warnings.add(
+            ("Transform",),
+            f"expected {SAM_TRANSFORM}, got {describe(transform)}; the template is read as a SAM template anyway",
+        )
+    for other in transforms:
+        if other not in (None, SAM_TRANSFORM):
+            warnings.add(("Transform",), f"the transform {describe(other)} is not run by Squall, ignored")
+
+
+def _stack_name(source: ManifestSource, given: str | None) -> str:
+    if given is not None:
+        if not SERVICE_NAME_RE.match(given):
+            raise source.error((), expected(f"a stack name of {SERVICE_NAME_RULE}", given))
+        return given
+    folder = source.root.name
+    if not SERVICE_NAME_RE.match(folder):
+        raise source.error(
+            (),
+            f"the folder name {describe(folder)} cannot name the stack, expected {SERVICE_NAME_RULE}; "
+            f"rename the folder or set stack_name under [default.deploy.parameters] in {SAMCONFIG_NAME}",
+        )
+    return folder
+
+
+def _mapping_section(source: ManifestSource, document: dict[str, Any], name: str) -> dict[str, Any]:
+    value = document.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise source.error((name,), expected(f"a mapping of {name.lower()}", value))
+    return value
+
+
+def _read_parameters(source: ManifestSource, section: Any, overrides: Mapping[str, str]) -> dict[str, Parameter]:
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise source.error(("Parameters",), expected("a mapping of parameter names to {Type, Default}", section))
+    unknown = sorted(set(overrides) - set(section))
+    if unknown:
+        valid = ", ".join(section) or "none are declared"
+        raise source.error(("Parameters",), f"no parameter named {describe(unknown[0])}, expected one of: {valid}")
+
+    parameters: dict[str, Parameter] = {}
+    for name, declaration in section.items():
+        key: KeyPath = ("Parameters", str(name))
+        if not isinstance(declaration, dict):
+            raise source.error(key, expected("a mapping with Type and optionally Default", declaration))
+        kind = declaration.get("Type")
+        if not isinstance(kind, str) or not (
+            kind in ("String", "Number", "CommaDelimitedList") or kind.startswith(("List<", "AWS::"))
+        ):
+            raise source.error((*key, "Type"), expected(_PARAMETER_TYPES_RULE, kind))
+
+        if name in overrides:
+            text = overrides[name]
+        elif "Default" in declaration:
+            default = declaration["Default"]
+            text = ",".join(map(str, default)) if isinstance(default, list) else environment_value(default)
+        else:
+            raise source.error(
+                key, "has no Default and no value was given; add a Default or set it in parameter_overrides of "
+                f"{SAMCONFIG_NAME}"
+            )
+        parameters[name] = Parameter(name, kind, _parameter_value(source, key, declaration, kind, text))
+    return parameters
+
+
+def _parameter_value(
+    source: ManifestSource, key: KeyPath, declaration: dict[str, Any], kind: str, text: str
+) -> str | list[str]:
+    allowed = declaration.get("AllowedValues")
+    if isinstance(allowed, list) and text not in [environment_value(item) for item in allowed]:
+        raise source.error(key, expected("one of the AllowedValues: " + ", ".join(map(str, allowed)), text))
+    pattern = declaration.get("AllowedPattern")
+    if isinstance(pattern, str) and re.fullmatch(pattern, text) is None:
+        raise source.error(key, expected(f"a value matching the AllowedPattern {pattern}", text))
+    if kind == "Number":
+        try:
+            float(text)
+        except ValueError:
+            raise source.error(key, expected("a number", text)) from None
+    if kind == "CommaDelimitedList" or kind.startswith("List<"):
+        return [item.strip() for item in text.split(",")] if text else []
+    return text
+
+
+def _read_resource_entries(source: ManifestSource, section: Any, warnings: Warnings) -> dict[str, TemplateResource]:
+    if not isinstance(section, dict) or not section:
+        raise source.error(("Resources",), expected("a mapping of logical ids to resources, with at least one", section))
+    resources: dict[str, TemplateResource] = {}
+    for logical_id, entry in section.items():
+        key: KeyPath = ("Resources", str(logical_id))
+        if not isinstance(logical_id, str) or not logical_id.isalnum():
+            raise source.error(("Resources",), expected("logical ids of letters and digits", logical_id))
+        if not isinstance(entry, dict) or not isinstance(entry.get("Type"), str):
+            raise source.error(key, expected('a mapping with "Type" and "Properties"', entry))
+        warnings.unsupported_keys(key, entry, _RESOURCE_KEYS)
+        properties = entry.get("Properties") or {}
+        if not isinstance(properties, dict):
+            raise source.error((*key, "Properties"), expected("a mapping of properties", properties))
+        condition = entry.get("Condition")
+        if condition is not None and not isinstance(condition, str):
+            raise source.error((*key, "Condition"), expected("the name of a condition", condition))
+        resources[logical_id] = TemplateResource(logical_id, entry["Type"], properties, condition)
+    return resources
+
+
+def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> dict[str, Any]:
+    """Return Globals.Function; the other Globals sections are reported."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise source.error(("Globals",), expected("a mapping with Function and other resource types", section))
+    for name, value in section.items():
+        if name != "Function":
+            warnings.unsupported(("Globals", str(name)))
+        elif not isinstance(value, dict):
+            raise source.error(("Globals", "Function"), expected("a mapping of function properties", value))
+    return section.get("Function") or {}
+
+
+def _warn_other_resource(template: _Template, resource: TemplateResource) -> None:
+    if resource.type == LAYER_TYPE:
+        template.warnings.add(resource.key, "layers are not supported yet; put the layer's modules in the function's folder")
+    elif resource.type in PERMISSION_TYPES:
+        template.warnings.add(resource.key, f"{resource.type} is not needed: Squall checks no permissions, ignored")
+    elif resource.type in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
+        template.warnings.add(
+            resource.key,
+            f"{resource.type} settings (stages, authorizers, CORS, domains) are not supported by Squall yet, ignored; "
+            "the routes of the functions' Api and HttpApi events are served",
+        )
+    else:
+        template.warnings.add(resource.key, f"resources of type {resource.type} are not supported by Squall yet, ignored")
+
+
+# Functions ------------------------------------------------------------------------
+
+
+def _merged_properties(template: _Template, resource: TemplateResource) -> dict[str, _Property]:
+    """Merge Globals.Function into a function's properties, as SAM does.
+
+    The function's value wins for a plain value, maps are merged key by key,
+    and lists are joined with the global entries first. A value that is an
+    intrinsic function is not merged: the function's own value wins.
+    """
+    merged = {name: _Property(value, ("Globals", "Function", name)) for name, value in template.globals.items()}
+    for name, value in resource.properties.items():
+        key = (*resource.properties_key, name)
+        earlier = merged.get(name)
+        if earlier is None or is_function(value) or is_function(earlier.value):
+            merged[name] = _Property(value, key)
+        elif isinstance(value, dict) and isinstance(earlier.value, dict):
+            merged[name] = _Property(_merge_maps(earlier.value, value), key)
+        elif isinstance(value, list) and isinstance(earlier.value, list):
+            merged[name] = _Property(earlier.value + value, key)
+        else:
+            merged[name] = _Property(value, key)
+    return merged
+
+
+def _merge_maps(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for name, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(name), dict) and not is_function(value):
+            result[name] = _merge_maps(result[name], value)
+        else:
+            result[name] = value
+    return result
+
+
+def _read_function(
+    template: _Template, resource: TemplateResource, scheduled: list[Trigger]
+) -> tuple[FunctionSpec, list[Route]]:
+    source = template.source
+    name = resource.logical_id
+    if not FUNCTION_NAME_RE.match(name):
+        raise source.error(resource.key, expected(f"a logical id that is a function name of {FUNCTION_NAME_RULE}", name))
+
+    properties = _merged_properties(template, resource)
+    for property_name, found in properties.items():
+        if property_name in _FUNCTION_KEY_WARNINGS:
+            template.warnings.add(found.key, _FUNCTION_KEY_WARNINGS[property_name])
+        elif property_name not in _FUNCTION_KEYS:
+            template.warnings.unsupported(found.key)
+
+    def raw(property_name: str) -> tuple[Any, KeyPath]:
+        found = properties.get(property_name)
+        if found is None:
+            return None, (*resource.properties_key, property_name)
+        return found.value, found.key
+
+    def read(property_name: str) -> tuple[Any, KeyPath]:
+        value, key = raw(property_name)
+        if value is None:
+            return None, key
+        return PropertyReader(template.evaluator, {property_name: value}, key[:-1]).value(property_name), key
+
+    _check_package_type(template, properties, read)
+    handler = _read_handler(template, read)
+    runtime, runtime_key = read("Runtime")
+    if runtime is None:
+        raise source.error(runtime_key, 'missing, expected a Python runtime such as "python3.12"')
+    if not isinstance(runtime, str) or not _PYTHON_RUNTIME_RE.match(runtime):
+        raise source.error(runtime_key, expected('a Python runtime such as "python3.12" (Squall runs only Python)', runtime))
+
+    memory, memory_key = read("MemorySize")
+    timeout, timeout_key = read("Timeout")
+    reserved_value, reserved_key = read("ReservedConcurrentExecutions")
+    reserved = None if reserved_value is None else _integer(template, reserved_key, reserved_value, 0, None, "a whole number of instances")
+    provisioned = _read_provisioned(template, read, reserved)
+
+    events = EventReader(template.evaluator, template.warnings, name)
+    found_events = events.read(*raw("Events"))
+    invoke_config, invoke_key = raw("EventInvokeConfig")
+    async_config = events.async_config(invoke_config, invoke_key)
+    async_config = _with_failure_destinations(template, events, read, async_config, found_events.stream_failures)
+
+    function = FunctionSpec(
+        name=name,
+        handler=handler,
+        memory_mb=128 if memory is None else _integer(template, memory_key, memory, MIN_MEMORY_MB, MAX_MEMORY_MB, "whole megabytes"),
+        timeout_s=3 if timeout is None else _integer(template, timeout_key, timeout, 1, MAX_TIMEOUT_S, "whole seconds"),
+        environment=_read_environment(template, properties.get("Environment")),
+        reserved_concurrency=reserved,
+        provisioned=provisioned,
+        http=tuple(route.event for route in found_events.routes),
+        triggers=tuple(found_events.triggers) + tuple(scheduled),
+        async_config=async_config,
+        runtime=runtime,
+    )
+    return function, found_events.routes
+
+
+def _integer(template: _Template, key: KeyPath, value: Any, low: int, high: int | None, unit: str) -> int:
+    return read_integer(template.evaluator, key, value, low, low, high, unit)
+
+
+def _check_package_type(template: _Template, properties: dict[str, _Property], read: _PropertyLookup) -> None:
+    package_type, key = read("PackageType")
+    if package_type not in (None, "Zip"):
+        raise template.source.error(key, expected('"Zip" (container images are not supported by Squall)', package_type))
+    if "InlineCode" in properties:
+        raise template.source.error(
+            properties["InlineCode"].key, "InlineCode is not supported by Squall, expected the code in a CodeUri folder"
+        )
+    if "ImageUri" in properties:
+        raise template.source.error(properties["ImageUri"].key, "container images are not supported by Squall")
+
+
+def _read_handler(template: _Template, read: _PropertyLookup) -> str:
+    """Return the handler as a path relative to the template folder: CodeUri joined with Handler."""
+    source = template.source
+    handler, handler_key = read("Handler")
+    if handler is None:
+        raise source.error(handler_key, f"missing, expected {HANDLER_RULE}")
+    if not isinstance(handler, str):
+        raise source.error(handler_key, expected(HANDLER_RULE, handler))
+
+    code_uri, code_key = read("CodeUri")
+    if code_uri is None:
+        return check_handler(source, handler_key, handler)
+    if not isinstance(code_uri, str) or "://" in code_uri:
+        raise source.error(
+            code_key, expected("a folder relative to the template, such as src/ (S3 locations are not supported)", code_uri)
+        )
+    folder = (source.root / code_uri).resolve()
+    if not folder.is_relative_to(source.root):
+        raise source.error(code_key, expected("a folder inside the template's folder", code_uri))
+    if not folder.is_dir():
+        raise source.error(code_key, f"folder {describe(code_uri)} not found in {source.root}, expected the function's code folder")
+    relative = folder.relative_to(source.root).as_posix()
+    if relative == ".":
+        return check_handler(source, handler_key, handler)
+
+    # NOTE: the module is imported as a submodule of the CodeUri folder
+    # ("src.app"), so modules beside the handler must be imported through the
+    # package too ("from src import util"); Lambda would put the folder itself
+    # on sys.path. Lifting this needs a code folder per function in the spec.
+    for part in relative.split("/"):
+        if not _IDENTIFIER_RE.match(part):
+            raise source.error(
+                code_key,
+                f"folder name {describe(part)} in CodeUri is not a Python identifier, expected letters, digits and "
+                "underscores, because Squall imports the handler's module through the folder (src/app.py as src.app)",
+            )
+    return check_handler(source, handler_key, f"{relative}/{handler}")
+
+
+def _read_provisioned(template: _Template, read: _PropertyLookup, reserved: int | None) -> int:
+    config, key = read("ProvisionedConcurrencyConfig")
+    if config is None:
+        return 0
+    if not isinstance(config, dict) or "ProvisionedConcurrentExecutions" not in config:
+        raise template.source.error(key, expected('a mapping with "ProvisionedConcurrentExecutions"', config))
+    template.warnings.unsupported_keys(key, config, {"ProvisionedConcurrentExecutions"})
+    count_key = (*key, "ProvisionedConcurrentExecutions")
+    count = _integer(template, count_key, config["ProvisionedConcurrentExecutions"], 0, None, "a whole number of instances")
+    if reserved is not None and count > reserved:
+        raise template.source.error(count_key, expected(f"at most ReservedConcurrentExecutions ({reserved})", count))
+    return count
+
+
+def _read_environment(template: _Template, environment: _Property | None) -> dict[str, str]:
+    if environment is None:
+        return {}
+    value = environment.value
+    if is_function(value):
+        value = template.evaluator.resolve(value, environment.key)
+    if not isinstance(value, dict):
+        raise template.source.error(environment.key, expected('a mapping with "Variables"', value))
+    template.warnings.unsupported_keys(environment.key, value, {"Variables"})
+    variables_key = (*environment.key, "Variables")
+    variables = value.get("Variables") or {}
+    if is_function(variables):
+        variables = template.evaluator.resolve(variables, variables_key)
+    if not isinstance(variables, dict):
+        raise template.source.error(variables_key, expected("a mapping of variable names to values", variables))
+
+    result: dict[str, str] = {}
+    for name, raw in variables.items():
+        key = (*variables_key, str(name))
+        if not isinstance(name, str) or not ENVIRONMENT_NAME_RE.match(name):
+            raise template.source.error(variables_key, expected(f"variable names of {ENVIRONMENT_NAME_RULE}", name))
+        try:
+            resolved = template.evaluator.resolve(raw, key)
+        except Unresolvable as problem:
+            template.warnings.add(key, f"not set: {problem.reason}")
+            continue
+        if resolved is NO_VALUE:
+            continue
+        if resolved is None or not isinstance(resolved, (str, int, float, bool)):
+            raise template.source.error(key, expected("a string, number or boolean", resolved))
+        result[name] = environment_value(resolved)
+    return result
+
+
+def _with_failure_destinations(
+    template: _Template,
+    events: EventReader,
+    read: _PropertyLookup,
+    config: AsyncConfig,
+    stream_failures: list[tuple[Destination, KeyPath]],
+) -> AsyncConfig:
+    """Fold DeadLetterQueue and the stream triggers' OnFailure into the function's one on-failure destination."""
+    on_failure = config.on_failure
+    dead_letter, dead_letter_key = read("DeadLetterQueue")
+    if dead_letter is not None:
+        if not isinstance(dead_letter, dict):
+            raise template.source.error(dead_letter_key, expected('a mapping with "Type" and "TargetArn"', dead_letter))
+        template.warnings.unsupported_keys(dead_letter_key, dead_letter, {"Type", "TargetArn"})
+        queue = events.destination(
+            PropertyReader(template.evaluator, dead_letter, dead_letter_key), allowed=("SQS",), target="TargetArn"
+        )
+        if queue is not None and on_failure is not None:
+            template.warnings.add(
+                dead_letter_key, "EventInvokeConfig's OnFailure is used instead: Squall keeps one on-failure destination"
+            )
+        elif queue is not None:
+            template.warnings.add(
+                dead_letter_key,
+                "the queue receives Lambda's destination record, with the event under requestPayload, not the bare event",
+            )
+            on_failure = queue
+
+    for destination, key in stream_failures:
+        if on_failure is None:
+            on_failure = destination
+        elif destination != on_failure:
+            raise template.source.error(
+                key,
+                f"{destination.kind} {describe(destination.name)} differs from the function's on-failure "
+                f"{on_failure.kind} {describe(on_failure.name)}, expected the same destination: Squall keeps one "
+                "on-failure destination per function",
+            )
+    if on_failure is config.on_failure:
+        return config
+    return AsyncConfig(config.max_retry_attempts, config.max_event_age_s, config.on_success, on_failure)
+

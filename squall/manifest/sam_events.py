@@ -1,0 +1,552 @@
+"""The event sources and asynchronous settings of an AWS::Serverless::Function.
+
+Each entry of a function's `Events` becomes an HTTP route or one of Squall's
+triggers: Api (REST API, payload 1.0), HttpApi (payload 2.0 by default), SQS,
+S3, Schedule, ScheduleV2, DynamoDB and Kinesis. `EventInvokeConfig` and
+`DeadLetterQueue` become the function's AsyncConfig. An `AWS::Events::Rule`
+resource with a `ScheduleExpression` that targets a function of the template
+becomes a schedule of that function. Everything else is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from squall.manifest.sam_intrinsics import (
+    Evaluator,
+    PropertyReader,
+    Warnings,
+    name_from_arn,
+)
+from squall.manifest.sam_resources import RULE_TYPE, TemplateResource
+from squall.manifest.spec import (
+    DEFAULT_ASYNC_RETRIES,
+    DEFAULT_MAX_EVENT_AGE_S,
+    HTTP_METHODS,
+    MIN_MAX_EVENT_AGE_S,
+    PAYLOAD_VERSIONS,
+    AsyncConfig,
+    Destination,
+    HttpEvent,
+    ObjectTrigger,
+    QueueTrigger,
+    ScheduleTrigger,
+    StreamTrigger,
+    TableStreamTrigger,
+    Trigger,
+)
+from squall.manifest.squall_events import BUCKET_NAME_PATTERN, QUEUE_NAME_PATTERN
+from squall.manifest.validate import (
+    FUNCTION_NAME_RE,
+    KeyPath,
+    ManifestSource,
+    Route,
+    check_http_path,
+    describe,
+    expected,
+)
+
+logger = logging.getLogger(__name__)
+
+_QUEUE_NAME_RE = re.compile(QUEUE_NAME_PATTERN)
+_BUCKET_NAME_RE = re.compile(BUCKET_NAME_PATTERN)
+_METHODS_TEXT = ", ".join(HTTP_METHODS) + " (any case)"
+
+# Lambda's limits for event source mappings.
+_MAX_BATCH_SIZE = 10_000
+_MAX_BATCH_WINDOW_S = 300
+
+# S3 event names Squall's object store produces, and those it never does.
+_S3_EVENTS_SQUALL_PRODUCES = frozenset(
+    {"s3:ObjectCreated:*", "s3:ObjectCreated:Put", "s3:ObjectCreated:Copy", "s3:ObjectRemoved:*", "s3:ObjectRemoved:Delete"}
+)
+_S3_EVENTS_NEVER_PRODUCED = frozenset(
+    {"s3:ObjectCreated:Post", "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:DeleteMarkerCreated"}
+)
+
+_STARTING_POSITIONS = {"LATEST": "latest", "TRIM_HORIZON": "trim_horizon"}
+_DESTINATION_SERVICES = {"SQS": "sqs", "Lambda": "lambda"}
+_OTHER_DESTINATION_TYPES = ("SNS", "EventBridge", "S3Bucket", "S3")
+
+
+@dataclass
+class FunctionEvents:
+    """What a function's Events section translates to."""
+
+    routes: list[Route] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
+    # On-failure destinations of stream triggers, which Squall keeps once per function.
+    stream_failures: list[tuple[Destination, KeyPath]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EventReader:
+    """Translates the Events of one function."""
+
+    evaluator: Evaluator
+    warnings: Warnings
+    function: str
+
+    @property
+    def source(self) -> ManifestSource:
+        return self.evaluator.source
+
+    def read(self, events: Any, key: KeyPath) -> FunctionEvents:
+        """Translate the function's Events mapping, {Name: {Type, Properties}}."""
+        found = FunctionEvents()
+        if events is None:
+            return found
+        if not isinstance(events, dict):
+            raise self.source.error(key, expected("a mapping of event names to {Type, Properties}", events))
+
+        for name, event in events.items():
+            event_key = (*key, str(name))
+            if not isinstance(event, dict) or not isinstance(event.get("Type"), str):
+                raise self.source.error(event_key, expected('a mapping with "Type" and "Properties"', event))
+            self.warnings.unsupported_keys(event_key, event, {"Type", "Properties"})
+            properties = event.get("Properties") or {}
+            if not isinstance(properties, dict):
+                raise self.source.error((*event_key, "Properties"), expected("a mapping of event properties", properties))
+            read = PropertyReader(self.evaluator, properties, (*event_key, "Properties"))
+            self._read_one(event["Type"], read, event_key, found)
+        return found
+
+    def _read_one(self, kind: str, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
+        if kind == "Api":
+            self._known(read, {"Path", "Method"})
+            event = HttpEvent(self._method(read, required=True), self._path(read, required=True), "1.0")
+            found.routes.append(Route(event, self.function, key))
+        elif kind == "HttpApi":
+            self._http_api(read, key, found)
+        elif kind == "SQS":
+            found.triggers.append(self._sqs(read))
+        elif kind == "S3":
+            trigger = self._s3(read)
+            if trigger is not None:
+                found.triggers.append(trigger)
+        elif kind == "Schedule":
+            found.triggers.append(self._schedule(read))
+        elif kind == "ScheduleV2":
+            found.triggers.append(self._schedule_v2(read))
+        elif kind in ("DynamoDB", "Kinesis"):
+            self._record_source(kind, read, key, found)
+        elif kind in ("EventBridgeRule", "CloudWatchEvent"):
+            self.warnings.add(
+                key,
+                f"{kind} events match event patterns, which Squall does not support yet, ignored; for a schedule "
+                "use an event of Type Schedule or ScheduleV2",
+            )
+        else:
+            self.warnings.add((*key, "Type"), f"event type {describe(kind)} is not supported by Squall yet, ignored")
+
+    def _known(self, read: PropertyReader, known: set[str]) -> None:
+        self.warnings.unsupported_keys(read.base, read.mapping, known)
+
+    # HTTP --------------------------------------------------------------------
+
+    def _method(self, read: PropertyReader, required: bool) -> str:
+        method = read.value("Method")
+        if method is None:
+            if required:
+                raise self.source.error(read.key("Method"), f"missing, expected an HTTP method: {_METHODS_TEXT}")
+            return "ANY"
+        if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+            raise self.source.error(read.key("Method"), expected(f"an HTTP method: {_METHODS_TEXT}", method))
+        return method.upper()
+
+    def _path(self, read: PropertyReader, required: bool) -> str:
+        path = read.value("Path")
+        if path is None and required:
+            raise self.source.error(read.key("Path"), 'missing, expected a path such as "/hello/{name}"')
+        return check_http_path(self.source, read.key("Path"), path)
+
+    def _http_api(self, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
+        self._known(read, {"Path", "Method", "PayloadFormatVersion"})
+        payload = read.value("PayloadFormatVersion")
+        if payload is None:
+            payload = "2.0"
+        elif isinstance(payload, float):
+            payload = f"{payload:.1f}"  # YAML reads an unquoted 1.0 as a number
+        if payload not in PAYLOAD_VERSIONS:
+            raise self.source.error(read.key("PayloadFormatVersion"), expected('"1.0" or "2.0"', payload))
+
+        method = self._method(read, required=False)
+        if not read.has("Path"):
+            # Without a path the function serves the API's $default route: every
+            # request no other route matches. Squall has no such route, so it
+            # becomes "/" plus the greedy "/{proxy+}".
+            for path in ("/", "/{proxy+}"):
+                found.routes.append(Route(HttpEvent(method, path, payload), self.function, key))
+            return
+        found.routes.append(Route(HttpEvent(method, self._path(read, required=True), payload), self.function, key))
+
+    # Queues and buckets ----------------------------------------------------
+
+    def _sqs(self, read: PropertyReader) -> QueueTrigger:
+        self._known(
+            read, {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig", "Enabled", "FunctionResponseTypes"}
+        )
+        queue = self.queue_name(read, "Queue")
+        concurrency: int | None = None
+        scaling = read.value("ScalingConfig")
+        if scaling is not None:
+            if not isinstance(scaling, dict):
+                raise self.source.error(read.key("ScalingConfig"), expected('a mapping with "MaximumConcurrency"', scaling))
+            scaling_read = PropertyReader(self.evaluator, scaling, read.key("ScalingConfig"))
+            self._known(scaling_read, {"MaximumConcurrency"})
+            if scaling_read.has("MaximumConcurrency"):
+                # Lambda's range for the maximum concurrency of an SQS event source.
+                concurrency = scaling_read.integer("MaximumConcurrency", 2, 2, 1000, "a whole number of concurrent batches")
+        self._function_response_types(read)
+        return QueueTrigger(
+            queue=queue,
+            batch_size=read.integer("BatchSize", 10, 1, _MAX_BATCH_SIZE, "a whole number of messages"),
+            batch_window_s=float(
+                read.integer("MaximumBatchingWindowInSeconds", 0, 0, _MAX_BATCH_WINDOW_S, "whole seconds")
+            ),
+            max_concurrency=concurrency,
+            enabled=read.boolean("Enabled", True),
+        )
+
+    def _function_response_types(self, read: PropertyReader) -> None:
+        # Squall always reads a batchItemFailures response, so opting in changes nothing.
+        types = read.value("FunctionResponseTypes")
+        if types is not None and types != ["ReportBatchItemFailures"]:
+            raise self.source.error(
+                read.key("FunctionResponseTypes"), expected('[ReportBatchItemFailures] or nothing', types)
+            )
+
+    def queue_name(self, read: PropertyReader, name: str) -> str:
+        """Read a queue given by ARN (`!GetAtt Queue.Arn`) or by name (`!Ref Queue`)."""
+        value = read.value(name)
+        if value is None:
+            raise self.source.error(read.key(name), "missing, expected the queue's ARN, such as !GetAtt MyQueue.Arn")
+        queue = name_from_arn(value, "sqs") if isinstance(value, str) else None
+        if queue is None and isinstance(value, str) and _QUEUE_NAME_RE.match(value):
+            queue = value
+        if queue is None:
+            raise self.source.error(read.key(name), expected("the ARN of a queue, such as !GetAtt MyQueue.Arn", value))
+        return queue
+
+    def _s3(self, read: PropertyReader) -> ObjectTrigger | None:
+        self._known(read, {"Bucket", "Events", "Filter"})
+        bucket = read.value("Bucket")
+        if isinstance(bucket, str):
+            bucket = name_from_arn(bucket, "s3") or bucket
+        if not isinstance(bucket, str) or not _BUCKET_NAME_RE.match(bucket):
+            raise self.source.error(
+                read.key("Bucket"), expected("a bucket of this template, such as !Ref UploadsBucket", bucket)
+            )
+
+        names = read.value("Events")
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+            raise self.source.error(read.key("Events"), expected('an S3 event such as "s3:ObjectCreated:*", or a list', names))
+        listed = isinstance(read.value("Events"), list)
+        events: list[str] = []
+        for index, name in enumerate(names):
+            event_key = (*read.key("Events"), index) if listed else read.key("Events")
+            if name in _S3_EVENTS_SQUALL_PRODUCES:
+                events.append(name)
+            elif name in _S3_EVENTS_NEVER_PRODUCED:
+                self.warnings.add(event_key, f"{name} is never produced by Squall's object store, so it never fires")
+            else:
+                self.warnings.add(event_key, f"{name} is not supported by Squall, ignored")
+        if not events:
+            self.warnings.add(read.key("Events"), "none of these events is produced by Squall, so the trigger is left out")
+            return None
+
+        prefix, suffix = self._s3_filter(read)
+        return ObjectTrigger(bucket=bucket, events=tuple(events), prefix=prefix, suffix=suffix)
+
+    def _s3_filter(self, read: PropertyReader) -> tuple[str, str]:
+        config = read.value("Filter")
+        if config is None:
+            return "", ""
+        key = read.key("Filter")
+        rules = config.get("S3Key", {}).get("Rules") if isinstance(config, dict) and isinstance(config.get("S3Key"), dict) else None
+        if not isinstance(rules, list):
+            raise self.source.error(key, expected("a mapping S3Key: {Rules: [{Name: prefix or suffix, Value}]}", config))
+        rules_key = (*key, "S3Key", "Rules")
+        found: dict[str, str] = {}
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("Value"), str):
+                raise self.source.error((*rules_key, index), expected("a mapping with Name and Value", rule))
+            # S3 accepts the rule names in any case.
+            name = str(rule.get("Name", "")).lower()
+            if name not in ("prefix", "suffix") or name in found:
+                raise self.source.error(
+                    (*rules_key, index, "Name"), expected('"prefix" or "suffix", each at most once', rule.get("Name"))
+                )
+            found[name] = rule["Value"]
+        return found.get("prefix", ""), found.get("suffix", "")
+
+    # Schedules -------------------------------------------------------------
+
+    def _schedule(self, read: PropertyReader) -> ScheduleTrigger:
+        self._known(read, {"Schedule", "Input", "Enabled", "State", "Description"})
+        if read.has("Enabled") and read.has("State"):
+            raise self.source.error(read.key("State"), "Enabled and State are both set, expected only one of them")
+        enabled = read.boolean("Enabled", True)
+        if read.has("State"):
+            enabled = self._state(read)
+        return schedule_trigger(
+            self.evaluator.source, read.key("Schedule"), read.string("Schedule", "a schedule expression"),
+            "UTC", None, self._input(read, "Input"), enabled,
+        )
+
+    def _schedule_v2(self, read: PropertyReader) -> ScheduleTrigger:
+        self._known(
+            read, {"ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "Description", "FlexibleTimeWindow"}
+        )
+        window = read.value("FlexibleTimeWindow")
+        if window is not None and (not isinstance(window, dict) or window.get("Mode", "OFF") != "OFF"):
+            self.warnings.add(
+                read.key("FlexibleTimeWindow"), "flexible time windows are not supported, the schedule fires on time"
+            )
+        timezone = read.string("ScheduleExpressionTimezone", "an IANA time zone name") or "UTC"
+        return schedule_trigger(
+            self.source, read.key("ScheduleExpression"), read.string("ScheduleExpression", "a schedule expression"),
+            timezone, read.key("ScheduleExpressionTimezone"), self._input(read, "Input"),
+            self._state(read) if read.has("State") else True,
+        )
+
+    def _state(self, read: PropertyReader) -> bool:
+        state = read.value("State")
+        if state in ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"):
+            return True
+        if state == "DISABLED":
+            return False
+        raise self.source.error(read.key("State"), expected('"ENABLED" or "DISABLED"', state))
+
+    def _input(self, read: PropertyReader, name: str) -> object:
+        return parse_input(self.source, read.key(name), read.value(name))
+
+    # Record streams --------------------------------------------------------
+
+    def _record_source(self, kind: str, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
+        self._known(
+            read,
+            {"Stream", "StartingPosition", "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
+             "BisectBatchOnFunctionError", "DestinationConfig", "Enabled"},
+        )
+        service, what = ("dynamodb", "table stream") if kind == "DynamoDB" else ("kinesis", "stream")
+        stream_value = read.value("Stream")
+        example = "!GetAtt MyTable.StreamArn" if kind == "DynamoDB" else "!GetAtt MyStream.Arn"
+        source = name_from_arn(stream_value, service) if isinstance(stream_value, str) else None
+        if source is None:
+            raise self.source.error(read.key("Stream"), expected(f"the ARN of a {what}, such as {example}", stream_value))
+        if kind == "DynamoDB" and "/stream/" not in stream_value:
+            raise self.source.error(
+                read.key("Stream"), expected(f"the ARN of a table's stream, such as {example}", stream_value)
+            )
+
+        position = read.value("StartingPosition")
+        if position not in _STARTING_POSITIONS:
+            raise self.source.error(
+                read.key("StartingPosition"),
+                expected('"LATEST" or "TRIM_HORIZON" (AT_TIMESTAMP is not supported by Squall)', position),
+            )
+        settings = {
+            "batch_size": read.integer("BatchSize", 100, 1, _MAX_BATCH_SIZE, "a whole number of records"),
+            "starting_position": _STARTING_POSITIONS[position],
+            "batch_window_s": float(
+                read.integer("MaximumBatchingWindowInSeconds", 0, 0, _MAX_BATCH_WINDOW_S, "whole seconds")
+            ),
+            "max_retries": read.integer("MaximumRetryAttempts", -1, -1, _MAX_BATCH_SIZE, "a whole number of retries"),
+            "bisect_on_error": read.boolean("BisectBatchOnFunctionError", False),
+        }
+
+        destination = read.value("DestinationConfig")
+        if destination is not None:
+            on_failure = destination.get("OnFailure") if isinstance(destination, dict) else None
+            if not isinstance(on_failure, dict):
+                raise self.source.error(read.key("DestinationConfig"), expected('a mapping with "OnFailure"', destination))
+            failure_read = PropertyReader(self.evaluator, on_failure, (*read.key("DestinationConfig"), "OnFailure"))
+            self._known(failure_read, {"Destination", "Type"})
+            target = self.destination(failure_read, allowed=("SQS",))
+            if target is not None:
+                found.stream_failures.append((target, failure_read.base))
+
+        if not read.boolean("Enabled", True):
+            # Squall's record triggers cannot be paused, so a disabled one is left out.
+            self.warnings.add(read.key("Enabled"), "a disabled stream trigger is left out: Squall cannot pause one")
+            return
+        if kind == "DynamoDB":
+            found.triggers.append(TableStreamTrigger(table=source, **settings))
+        else:
+            found.triggers.append(StreamTrigger(stream=source, **settings))
+
+    # Destinations ----------------------------------------------------------
+
+    def destination(
+        self, read: PropertyReader, allowed: tuple[str, ...], target: str = "Destination"
+    ) -> Destination | None:
+        """Read {Type, Destination}; None, with a warning, for a type Squall cannot deliver to.
+
+        `target` names the property with the ARN, "TargetArn" in a DeadLetterQueue.
+        """
+        kind = read.value("Type")
+        target_key = read.key(target)
+        target_value = read.value(target)
+        if kind in _OTHER_DESTINATION_TYPES:
+            self.warnings.add(read.key("Type"), f"{kind} destinations are not supported by Squall yet, ignored")
+            return None
+        if target_value is None:
+            if kind == "SQS":
+                raise self.source.error(
+                    target_key,
+                    "missing: Squall does not create the queue SAM would generate, expected the ARN of a queue "
+                    "declared in the template, such as !GetAtt FailedEvents.Arn",
+                )
+            raise self.source.error(target_key, "missing, expected the ARN of a queue or function")
+        if not isinstance(target_value, str):
+            raise self.source.error(target_key, expected("an ARN", target_value))
+
+        if kind is None:
+            # Type is optional in SAM, so the ARN's service decides it.
+            service = next((name for name, arn_service in _DESTINATION_SERVICES.items()
+                            if name_from_arn(target_value, arn_service) is not None), None)
+            if service is None:
+                raise self.source.error(target_key, expected("the ARN of a queue or function", target_value))
+            kind = service
+        if kind not in _DESTINATION_SERVICES or kind not in allowed:
+            valid = " or ".join(f'"{name}"' for name in allowed)
+            raise self.source.error(read.key("Type"), expected(valid, kind))
+
+        if kind == "SQS":
+            name = name_from_arn(target_value, "sqs") or (target_value if _QUEUE_NAME_RE.match(target_value) else None)
+            if name is None:
+                raise self.source.error(target_key, expected("the ARN of a queue", target_value))
+            return Destination("queue", name)
+        name = name_from_arn(target_value, "lambda") or (target_value if FUNCTION_NAME_RE.match(target_value) else None)
+        if name is None:
+            raise self.source.error(target_key, expected("the ARN of a function", target_value))
+        return Destination("function", name)
+
+    def async_config(self, invoke_config: Any, key: KeyPath) -> AsyncConfig:
+        """Read EventInvokeConfig: retries, maximum event age and destinations of asynchronous invocations."""
+        if invoke_config is None:
+            return AsyncConfig()
+        if not isinstance(invoke_config, dict):
+            raise self.source.error(key, expected("a mapping of asynchronous invocation settings", invoke_config))
+        read = PropertyReader(self.evaluator, invoke_config, key)
+        self._known(read, {"MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"})
+
+        destinations: dict[str, Destination | None] = {"OnSuccess": None, "OnFailure": None}
+        config = invoke_config.get("DestinationConfig")
+        if config is not None:
+            if not isinstance(config, dict):
+                raise self.source.error(read.key("DestinationConfig"), expected("a mapping with OnSuccess and OnFailure", config))
+            config_read = PropertyReader(self.evaluator, config, read.key("DestinationConfig"))
+            self._known(config_read, set(destinations))
+            for name in destinations:
+                entry = config.get(name)
+                if entry is None:
+                    continue
+                if not isinstance(entry, dict):
+                    raise self.source.error(config_read.key(name), expected('a mapping with "Type" and "Destination"', entry))
+                entry_read = PropertyReader(self.evaluator, entry, config_read.key(name))
+                self._known(entry_read, {"Type", "Destination"})
+                destinations[name] = self.destination(entry_read, allowed=("SQS", "Lambda"))
+
+        return AsyncConfig(
+            max_retry_attempts=read.integer(
+                "MaximumRetryAttempts", DEFAULT_ASYNC_RETRIES, 0, DEFAULT_ASYNC_RETRIES, "a whole number of retries"
+            ),
+            max_event_age_s=read.integer(
+                "MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE_S, MIN_MAX_EVENT_AGE_S, DEFAULT_MAX_EVENT_AGE_S,
+                "whole seconds",
+            ),
+            on_success=destinations["OnSuccess"],
+            on_failure=destinations["OnFailure"],
+        )
+
+
+def parse_input(source: ManifestSource, key: KeyPath, value: Any) -> object:
+    """Parse a schedule's Input, which EventBridge takes as JSON text; a mapping is taken as it is."""
+    if value is None or isinstance(value, (dict, list)):
+        return value
+    if not isinstance(value, str):
+        raise source.error(key, expected("JSON text such as '{\"job\": \"cleanup\"}'", value))
+    try:
+        return json.loads(value)
+    except ValueError as error:
+        raise source.error(key, f"invalid JSON ({error}), expected JSON text such as '{{\"job\": \"cleanup\"}}'") from None
+
+
+def schedule_trigger(
+    source: ManifestSource,
+    key: KeyPath,
+    expression: str | None,
+    timezone: str,
+    timezone_key: KeyPath | None,
+    event_input: object,
+    enabled: bool,
+) -> ScheduleTrigger:
+    """Check a schedule expression and time zone and build the trigger."""
+    from squall.services.errors import InvalidParameter
+    from squall.services.schedules import parse_schedule
+
+    if expression is None:
+        raise source.error(key, 'missing, expected a schedule expression such as "rate(5 minutes)"')
+    try:
+        parse_schedule(expression)
+    except InvalidParameter as error:
+        raise source.error(key, str(error)) from None
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise source.error(
+            timezone_key or key, expected('an IANA time zone name such as "UTC" or "Europe/Berlin"', timezone)
+        ) from None
+    return ScheduleTrigger(expression=expression, timezone=timezone, input=event_input, enabled=enabled)
+
+
+def rule_schedules(
+    evaluator: Evaluator, warnings: Warnings, rule: TemplateResource, functions: set[str]
+) -> list[tuple[str, ScheduleTrigger]]:
+    """Read an AWS::Events::Rule: each target that is a function of the template gets the rule's schedule."""
+    source = evaluator.source
+    read = PropertyReader(evaluator, rule.properties, rule.properties_key)
+    warnings.unsupported_keys(read.base, read.mapping, {"ScheduleExpression", "State", "Targets", "Description", "Name"})
+    if not read.has("ScheduleExpression"):
+        warnings.add(
+            rule.key, f"{RULE_TYPE} without ScheduleExpression matches event patterns, which Squall does not support yet, ignored"
+        )
+        return []
+
+    expression = read.string("ScheduleExpression", "a schedule expression")
+    state = read.value("State") or "ENABLED"
+    if state not in ("ENABLED", "DISABLED"):
+        raise source.error(read.key("State"), expected('"ENABLED" or "DISABLED"', state))
+    targets = rule.properties.get("Targets") or []
+    if not isinstance(targets, list):
+        raise source.error(read.key("Targets"), expected("a list of targets with Arn and Id", targets))
+
+    schedules: list[tuple[str, ScheduleTrigger]] = []
+    for index, target in enumerate(targets):
+        target_key = (*read.key("Targets"), index)
+        if not isinstance(target, dict):
+            raise source.error(target_key, expected("a target mapping with Arn and Id", target))
+        target_read = PropertyReader(evaluator, target, target_key)
+        warnings.unsupported_keys(target_key, target, {"Arn", "Id", "Input"})
+        target_arn = target_read.value("Arn")
+        function = name_from_arn(target_arn, "lambda") if isinstance(target_arn, str) else None
+        if function not in functions:
+            warnings.add(
+                (*target_key, "Arn"), "only functions of this template can be targets in Squall, this target is ignored"
+            )
+            continue
+        trigger = schedule_trigger(
+            source, read.key("ScheduleExpression"), expression, "UTC", None,
+            parse_input(source, target_read.key("Input"), target_read.value("Input")), state == "ENABLED",
+        )
+        schedules.append((function, trigger))
+    return schedules

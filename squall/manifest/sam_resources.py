@@ -1,0 +1,416 @@
+"""The data resources of an AWS SAM template: names, references, and Squall's resource records.
+
+A resource keeps the name its template gives it (`QueueName`, `BucketName`,
+`TableName`, or `Name` for a Kinesis stream). Without one, CloudFormation
+would make up `STACK-LogicalId-RANDOM`; Squall uses `STACK-LogicalId`
+without the random part, so the name stays the same across deploys. Bucket
+names are lowercased and every name is cut to its service's maximum length.
+
+`Ref` of a queue, bucket, table or stream returns its name. For a queue that
+differs from CloudFormation, which returns the queue's URL: Squall's queues
+are reached by name. `Fn::GetAtt X.Arn` returns an ARN in Squall's region
+and account (us-east-1, 000000000000).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from squall.manifest.sam_intrinsics import (
+    Evaluator,
+    PropertyReader,
+    ResourceRef,
+    Warnings,
+    arn,
+    name_from_arn,
+    read_boolean,
+    whole_number,
+)
+from squall.manifest.spec import (
+    BucketResource,
+    QueueResource,
+    Resources,
+    StreamResource,
+    TableResource,
+)
+from squall.manifest.squall_events import (
+    BUCKET_NAME_PATTERN,
+    BUCKET_NAME_RULE,
+    QUEUE_NAME_PATTERN,
+    QUEUE_NAME_RULE,
+    STREAM_NAME_PATTERN,
+    STREAM_NAME_RULE,
+    TABLE_NAME_PATTERN,
+    TABLE_NAME_RULE,
+)
+from squall.manifest.validate import KeyPath, ManifestSource, describe, expected
+
+logger = logging.getLogger(__name__)
+
+FUNCTION_TYPE = "AWS::Serverless::Function"
+QUEUE_TYPE = "AWS::SQS::Queue"
+BUCKET_TYPE = "AWS::S3::Bucket"
+TABLE_TYPE = "AWS::DynamoDB::Table"
+SIMPLE_TABLE_TYPE = "AWS::Serverless::SimpleTable"
+STREAM_TYPE = "AWS::Kinesis::Stream"
+LAYER_TYPE = "AWS::Serverless::LayerVersion"
+RULE_TYPE = "AWS::Events::Rule"
+
+# Types whose only purpose is to let AWS services call a function or read a
+# resource. Squall checks no permissions, so nothing is lost without them.
+PERMISSION_TYPES = frozenset(
+    {"AWS::Lambda::Permission", "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SQS::QueuePolicy",
+     "AWS::S3::BucketPolicy"}
+)
+
+
+@dataclass(frozen=True)
+class _NameRule:
+    name_property: str  # the property that names the resource, such as QueueName
+    pattern: re.Pattern[str]
+    rule: str
+    max_length: int
+    what: str
+
+
+_NAME_RULES = {
+    QUEUE_TYPE: _NameRule("QueueName", re.compile(QUEUE_NAME_PATTERN), QUEUE_NAME_RULE, 80, "queue"),
+    BUCKET_TYPE: _NameRule("BucketName", re.compile(BUCKET_NAME_PATTERN), BUCKET_NAME_RULE, 63, "bucket"),
+    TABLE_TYPE: _NameRule("TableName", re.compile(TABLE_NAME_PATTERN), TABLE_NAME_RULE, 255, "table"),
+    SIMPLE_TABLE_TYPE: _NameRule("TableName", re.compile(TABLE_NAME_PATTERN), TABLE_NAME_RULE, 255, "table"),
+    STREAM_TYPE: _NameRule("Name", re.compile(STREAM_NAME_PATTERN), STREAM_NAME_RULE, 128, "stream"),
+}
+
+_KEY_TYPES = {"S": "S", "N": "N", "B": "B"}
+_SIMPLE_TABLE_KEY_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
+
+
+@dataclass(frozen=True)
+class TemplateResource:
+    """One entry of the template's Resources section, before its values are resolved."""
+
+    logical_id: str
+    type: str
+    properties: dict[str, Any]
+    condition: str | None = None
+
+    @property
+    def key(self) -> KeyPath:
+        return ("Resources", self.logical_id)
+
+    @property
+    def properties_key(self) -> KeyPath:
+        return ("Resources", self.logical_id, "Properties")
+
+
+@dataclass
+class ResourceCatalog:
+    """The template's resources, with the names and ARNs that Ref and Fn::GetAtt return.
+
+    `evaluator` is set once the Evaluator exists, because resource names may
+    themselves use intrinsic functions (`QueueName: !Sub ${AWS::StackName}-jobs`).
+    """
+
+    source: ManifestSource
+    stack_name: str
+    resources: dict[str, TemplateResource]
+    warnings: Warnings
+    evaluator: Evaluator | None = None
+    _refs: dict[str, ResourceRef] = field(default_factory=dict)
+    _in_progress: list[str] = field(default_factory=list)
+
+    @property
+    def resolver(self) -> Evaluator:
+        if self.evaluator is None:
+            raise RuntimeError("ResourceCatalog.evaluator is used before it is set")
+        return self.evaluator
+
+    def is_created(self, resource: TemplateResource) -> bool:
+        """Return whether the resource's Condition, if it has one, holds."""
+        if resource.condition is None:
+            return True
+        return self.resolver.condition(resource.condition, (*resource.key, "Condition"))
+
+    def lookup(self, logical_id: str, key: KeyPath) -> ResourceRef | None:
+        """Return what references to `logical_id` resolve to, or None if no resource has that id."""
+        resource = self.resources.get(logical_id)
+        if resource is None:
+            return None
+        if logical_id in self._refs:
+            return self._refs[logical_id]
+        if logical_id in self._in_progress:
+            cycle = " -> ".join([*self._in_progress, logical_id])
+            raise self.source.error(key, f"resource names refer to each other in a cycle: {cycle}")
+        if not self.is_created(resource):
+            raise self.source.error(
+                key,
+                f"resource {logical_id} is not created because its condition {resource.condition} is false, "
+                "expected a reference to a resource that exists (use Fn::If with the same condition)",
+            )
+
+        self._in_progress.append(logical_id)
+        try:
+            reference = self._reference(resource)
+        finally:
+            self._in_progress.pop()
+        self._refs[logical_id] = reference
+        return reference
+
+    def _reference(self, resource: TemplateResource) -> ResourceRef:
+        kind = resource.type
+        logical_id = resource.logical_id
+        if kind == FUNCTION_TYPE:
+            # Functions are named by their logical id (see sam.py), and Lambda's ARN uses that name.
+            return ResourceRef(logical_id, kind, logical_id, {"Arn": arn("lambda", f"function:{logical_id}")})
+        if kind == QUEUE_TYPE:
+            name = self.name_of(resource)
+            # NOTE: QueueUrl is the name too, because Squall's queues have no URLs.
+            return ResourceRef(
+                logical_id, kind, name, {"Arn": arn("sqs", name), "QueueName": name, "QueueUrl": name}
+            )
+        if kind == BUCKET_TYPE:
+            name = self.name_of(resource)
+            return ResourceRef(logical_id, kind, name, {"Arn": arn("s3", name)})
+        if kind in (TABLE_TYPE, SIMPLE_TABLE_TYPE):
+            name = self.name_of(resource)
+            attributes = {"Arn": arn("dynamodb", f"table/{name}")}
+            if kind == TABLE_TYPE and resource.properties.get("StreamSpecification") is not None:
+                # A real stream ARN ends in a label made of the stream's creation
+                # time, unknown before the table exists. Triggers only read the
+                # table's name out of it.
+                attributes["StreamArn"] = arn("dynamodb", f"table/{name}/stream/latest")
+            return ResourceRef(logical_id, kind, name, attributes)
+        if kind == STREAM_TYPE:
+            name = self.name_of(resource)
+            return ResourceRef(logical_id, kind, name, {"Arn": arn("kinesis", f"stream/{name}")})
+        if kind == LAYER_TYPE:
+            layer = self._optional_string(resource, "LayerName") or f"{self.stack_name}-{logical_id}"
+            return ResourceRef(logical_id, kind, arn("lambda", f"layer:{layer}:1"))
+        if kind == RULE_TYPE:
+            name = self._optional_string(resource, "Name") or f"{self.stack_name}-{logical_id}"
+            return ResourceRef(logical_id, kind, name, {"Arn": arn("events", f"rule/{name}")})
+        return ResourceRef(logical_id, kind, None, unsupported=f"Squall does not create {kind} resources")
+
+    def _optional_string(self, resource: TemplateResource, name: str) -> str | None:
+        value = resource.properties.get(name)
+        if value is None:
+            return None
+        return self.resolver.resolve_string(value, (*resource.properties_key, name), f"a {name}")
+
+    def name_of(self, resource: TemplateResource) -> str:
+        """Return the resource's name: its name property, else one derived from the stack name and logical id."""
+        rule = _NAME_RULES[resource.type]
+        explicit = self._optional_string(resource, rule.name_property)
+        fifo = resource.type == QUEUE_TYPE and self._fifo(resource)
+        if explicit is not None:
+            key = (*resource.properties_key, rule.name_property)
+            if not rule.pattern.match(explicit):
+                raise self.source.error(key, expected(f"a {rule.what} name of {rule.rule}", explicit))
+            if fifo and not explicit.endswith(".fifo"):
+                raise self.source.error(key, expected('a FIFO queue name ending in ".fifo"', explicit))
+            return explicit
+
+        derived = f"{self.stack_name}-{resource.logical_id}"
+        suffix = ".fifo" if fifo else ""
+        if resource.type == BUCKET_TYPE:
+            derived = re.sub(r"[^a-z0-9.-]", "-", derived.lower()).strip("-.")
+        derived = derived[: rule.max_length - len(suffix)] + suffix
+        if not rule.pattern.match(derived):
+            raise self.source.error(
+                resource.key,
+                f"the {rule.what} name derived from the stack and logical id, {describe(derived)}, is invalid; "
+                f"set {rule.name_property} to a name of {rule.rule}",
+            )
+        return derived
+
+    def _fifo(self, resource: TemplateResource) -> bool:
+        value = resource.properties.get("FifoQueue")
+        if value is None:
+            return False
+        key = (*resource.properties_key, "FifoQueue")
+        return read_boolean(self.resolver, key, self.resolver.resolve(value, key))
+
+    # Resource records ------------------------------------------------------
+
+    def build_resources(self) -> Resources:
+        """Read the queues, buckets, tables and streams the template declares into a Resources record."""
+        queues: list[QueueResource] = []
+        buckets: list[BucketResource] = []
+        tables: list[TableResource] = []
+        streams: list[StreamResource] = []
+        for resource in self.resources.values():
+            if not self.is_created(resource):
+                continue
+            if resource.type == QUEUE_TYPE:
+                queues.append(self._queue(resource))
+            elif resource.type == BUCKET_TYPE:
+                buckets.append(self._bucket(resource))
+            elif resource.type == TABLE_TYPE:
+                tables.append(self._table(resource))
+            elif resource.type == SIMPLE_TABLE_TYPE:
+                tables.append(self._simple_table(resource))
+            elif resource.type == STREAM_TYPE:
+                streams.append(self._stream(resource))
+        return Resources(tuple(queues), tuple(buckets), tuple(tables), tuple(streams))
+
+    def _queue(self, resource: TemplateResource) -> QueueResource:
+        known = {"QueueName", "FifoQueue", "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
+                 "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "ContentBasedDeduplication"}
+        self.warnings.unsupported_keys(resource.properties_key, resource.properties, known)
+        read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
+        name = self.name_of(resource)
+
+        dead_letter_queue: str | None = None
+        max_receive_count = 5
+        redrive = read.value("RedrivePolicy")
+        if redrive is not None:
+            dead_letter_queue, max_receive_count = self._redrive_policy(resource, redrive)
+            if dead_letter_queue == name:
+                raise self.source.error(
+                    (*resource.properties_key, "RedrivePolicy"),
+                    expected("another queue than the queue itself as deadLetterTargetArn", name),
+                )
+        # SQS's defaults and ranges for each attribute.
+        return QueueResource(
+            name=name,
+            visibility_timeout_s=read.integer("VisibilityTimeout", 30, 0, 43_200, "whole seconds"),
+            retention_s=read.integer("MessageRetentionPeriod", 4 * 24 * 3600, 60, 1_209_600, "whole seconds"),
+            delay_s=read.integer("DelaySeconds", 0, 0, 900, "whole seconds"),
+            receive_wait_s=read.integer("ReceiveMessageWaitTimeSeconds", 0, 0, 20, "whole seconds"),
+            dead_letter_queue=dead_letter_queue,
+            max_receive_count=max_receive_count,
+            content_based_deduplication=read.boolean("ContentBasedDeduplication", False),
+        )
+
+    def _redrive_policy(self, resource: TemplateResource, redrive: Any) -> tuple[str, int]:
+        key = (*resource.properties_key, "RedrivePolicy")
+        # CloudFormation takes the policy as a mapping or as its JSON text.
+        if isinstance(redrive, str):
+            try:
+                redrive = json.loads(redrive)
+            except ValueError:
+                raise self.source.error(key, expected("a mapping or JSON text", redrive)) from None
+        if not isinstance(redrive, dict) or "deadLetterTargetArn" not in redrive:
+            raise self.source.error(key, expected('a mapping with "deadLetterTargetArn" and "maxReceiveCount"', redrive))
+        target = redrive["deadLetterTargetArn"]
+        queue = name_from_arn(target, "sqs") if isinstance(target, str) else None
+        if queue is None:
+            raise self.source.error(
+                (*key, "deadLetterTargetArn"), expected("the ARN of a queue, such as !GetAtt DeadLetterQueue.Arn", target)
+            )
+        count = whole_number(redrive.get("maxReceiveCount", 5))
+        if count is None or not 1 <= count <= 1000:
+            raise self.source.error(
+                (*key, "maxReceiveCount"),
+                expected("a whole number of receives between 1 and 1000", redrive.get("maxReceiveCount")),
+            )
+        return queue, count
+
+    def _bucket(self, resource: TemplateResource) -> BucketResource:
+        self.warnings.unsupported_keys(resource.properties_key, resource.properties, {"BucketName"})
+        return BucketResource(name=self.name_of(resource))
+
+    def _table(self, resource: TemplateResource) -> TableResource:
+        known = {"TableName", "KeySchema", "AttributeDefinitions", "TimeToLiveSpecification", "StreamSpecification"}
+        self.warnings.unsupported_keys(resource.properties_key, resource.properties, known)
+        read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
+        name = self.name_of(resource)
+
+        types = self._attribute_types(resource, read.value("AttributeDefinitions"))
+        partition_key, sort_key = self._key_schema(resource, read.value("KeySchema"), types)
+
+        ttl_attribute: str | None = None
+        ttl = read.value("TimeToLiveSpecification")
+        if ttl is not None:
+            ttl_key = (*resource.properties_key, "TimeToLiveSpecification")
+            if not isinstance(ttl, dict):
+                raise self.source.error(ttl_key, expected('a mapping with "AttributeName" and "Enabled"', ttl))
+            if read_boolean(self.resolver, (*ttl_key, "Enabled"), ttl.get("Enabled", False)):
+                attribute = ttl.get("AttributeName")
+                if not isinstance(attribute, str) or not attribute:
+                    raise self.source.error((*ttl_key, "AttributeName"), expected("an attribute name", attribute))
+                ttl_attribute = attribute
+
+        stream = read.value("StreamSpecification")
+        if isinstance(stream, dict) and stream.get("StreamViewType", "NEW_AND_OLD_IMAGES") != "NEW_AND_OLD_IMAGES":
+            self.warnings.add(
+                (*resource.properties_key, "StreamSpecification", "StreamViewType"),
+                f"{describe(stream.get('StreamViewType'))} is not supported: Squall's table stream records "
+                "always carry the keys and both images (NEW_AND_OLD_IMAGES)",
+            )
+        return TableResource(name=name, partition_key=partition_key, sort_key=sort_key, ttl_attribute=ttl_attribute)
+
+    def _attribute_types(self, resource: TemplateResource, definitions: Any) -> dict[str, str]:
+        key = (*resource.properties_key, "AttributeDefinitions")
+        if not isinstance(definitions, list):
+            raise self.source.error(key, expected("a list of {AttributeName, AttributeType}", definitions))
+        types: dict[str, str] = {}
+        for index, definition in enumerate(definitions):
+            if not isinstance(definition, dict) or not isinstance(definition.get("AttributeName"), str):
+                raise self.source.error((*key, index), expected("a mapping with AttributeName and AttributeType", definition))
+            kind = definition.get("AttributeType")
+            if kind not in _KEY_TYPES:
+                raise self.source.error(
+                    (*key, index, "AttributeType"), expected('"S" (string), "N" (number) or "B" (binary)', kind)
+                )
+            types[definition["AttributeName"]] = _KEY_TYPES[kind]
+        return types
+
+    def _key_schema(
+        self, resource: TemplateResource, schema: Any, types: dict[str, str]
+    ) -> tuple[tuple[str, str], tuple[str, str] | None]:
+        key = (*resource.properties_key, "KeySchema")
+        if not isinstance(schema, list) or not 1 <= len(schema) <= 2:
+            raise self.source.error(key, expected("a list of one HASH key and optionally one RANGE key", schema))
+        found: dict[str, tuple[str, str]] = {}
+        for index, entry in enumerate(schema):
+            if not isinstance(entry, dict):
+                raise self.source.error((*key, index), expected("a mapping with AttributeName and KeyType", entry))
+            name, kind = entry.get("AttributeName"), entry.get("KeyType")
+            if kind not in ("HASH", "RANGE") or kind in found:
+                raise self.source.error((*key, index, "KeyType"), expected('one "HASH" and at most one "RANGE"', kind))
+            if name not in types:
+                raise self.source.error(
+                    (*key, index, "AttributeName"),
+                    expected("an attribute declared in AttributeDefinitions (" + ", ".join(types) + ")", name),
+                )
+            found[kind] = (name, types[name])
+        if "HASH" not in found:
+            raise self.source.error(key, 'missing the "HASH" key, expected one partition key')
+        return found["HASH"], found.get("RANGE")
+
+    def _simple_table(self, resource: TemplateResource) -> TableResource:
+        self.warnings.unsupported_keys(resource.properties_key, resource.properties, {"TableName", "PrimaryKey"})
+        read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
+        # SimpleTable's documented default primary key: a string attribute named "id".
+        primary = read.value("PrimaryKey")
+        if primary is None:
+            primary = {"Name": "id", "Type": "String"}
+        key = (*resource.properties_key, "PrimaryKey")
+        if not isinstance(primary, dict) or not isinstance(primary.get("Name"), str) or not primary["Name"]:
+            raise self.source.error(key, expected('a mapping with "Name" and "Type" (String, Number or Binary)', primary))
+        kind = primary.get("Type")
+        if kind not in _SIMPLE_TABLE_KEY_TYPES:
+            raise self.source.error((*key, "Type"), expected('"String", "Number" or "Binary"', kind))
+        return TableResource(name=self.name_of(resource), partition_key=(primary["Name"], _SIMPLE_TABLE_KEY_TYPES[kind]))
+
+    def _stream(self, resource: TemplateResource) -> StreamResource:
+        known = {"Name", "ShardCount", "RetentionPeriodHours", "StreamModeDetails"}
+        self.warnings.unsupported_keys(resource.properties_key, resource.properties, known)
+        read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
+        mode = read.value("StreamModeDetails")
+        if isinstance(mode, dict) and mode.get("StreamMode") == "ON_DEMAND":
+            self.warnings.add(
+                (*resource.properties_key, "StreamModeDetails"),
+                "on-demand capacity is not supported by Squall, the stream gets ShardCount shards (default 1)",
+            )
+        return StreamResource(
+            name=self.name_of(resource),
+            # Squall's limit on shards; Kinesis keeps records for 24 hours to 365 days.
+            shards=read.integer("ShardCount", 1, 1, 64, "a whole number of shards"),
+            retention_h=read.integer("RetentionPeriodHours", 24, 24, 8760, "whole hours"),
+        )

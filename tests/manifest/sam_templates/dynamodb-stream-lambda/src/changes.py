@@ -1,0 +1,2 @@
+def handler(event, context):
+    return {"processed": [record["eventName"] for record in event["Records"]]}

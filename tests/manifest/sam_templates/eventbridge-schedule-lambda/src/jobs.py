@@ -1,0 +1,6 @@
+def cleanup(event, context):
+    return {"job": event.get("job")}
+
+
+def report(event, context):
+    return {"report": event.get("report")}

@@ -1,0 +1,11 @@
+import json
+import os
+
+from squall.sdk.queues import Queue
+
+
+def handler(event, context):
+    results = Queue(os.environ["RESULTS_QUEUE"])
+    for record in event["Records"]:
+        results.send(json.dumps({"received": record["body"], "source": record["eventSourceARN"]}))
+    return {"batchItemFailures": []}
