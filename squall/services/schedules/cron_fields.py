@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -147,7 +148,7 @@ def parse_values(text: str, spec: FieldSpec) -> frozenset[int]:
     return frozenset(values)
 
 
-def _parse_item(item: str, spec: FieldSpec) -> range:
+def _parse_item(item: str, spec: FieldSpec) -> Sequence[int]:
     if not item:
         raise FieldError(f"{spec.name} field contains an empty list item")
 
@@ -168,11 +169,16 @@ def _parse_item(item: str, spec: FieldSpec) -> range:
         return range(first, (spec.high if slash else first) + 1, step)
 
     last = parse_value(last_text, spec)
-    if first > last:
-        # NOTE: Quartz-style ranges that wrap around (FRI-MON, 22-2) are rejected;
-        # whether EventBridge accepts them is not documented.
-        raise FieldError(f"{spec.name} range {base!r} runs backwards: write the smaller value first")
-    return range(first, last + 1, step)
+    if first <= last:
+        return range(first, last + 1, step)
+    if spec is YEAR:
+        raise FieldError(f"{spec.name} range {base!r} runs backwards: write the smaller year first")
+    # A range that ends before it starts wraps around, as in Quartz, whose
+    # syntax EventBridge follows: FRI-MON is FRI, SAT, SUN, MON, and 22-2 spans midnight.
+    # NOTE: EventBridge's documentation shows no such range; the Serverless
+    # Framework's own example `SAT-SUN` relies on it.
+    wrapped = [*range(first, spec.high + 1), *range(spec.low, last + 1)]
+    return wrapped[::step]
 
 
 def _parse_step(text: str, item: str, spec: FieldSpec) -> int:

@@ -32,6 +32,12 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second:
         # 2024-01-05 is a Friday, so the next weekday evening is Monday the 8th.
         ("cron(0 18 ? * MON-FRI *)", utc(2024, 1, 5, 18, 0), utc(2024, 1, 8, 18, 0)),
         ("cron(0 18 ? * mon-fri *)", utc(2024, 1, 5, 18, 0), utc(2024, 1, 8, 18, 0)),
+        # Ranges that end before they start wrap around: SAT-SUN is the weekend,
+        # and 22-2 runs across midnight. 2024-01-06 is a Saturday.
+        ("cron(0 2 ? * SAT-SUN *)", utc(2024, 1, 6, 2, 0), utc(2024, 1, 7, 2, 0)),
+        ("cron(0 2 ? * SAT-SUN *)", utc(2024, 1, 7, 2, 0), utc(2024, 1, 13, 2, 0)),
+        ("cron(0 22-2 * * ? *)", utc(2024, 1, 1, 2, 0), utc(2024, 1, 1, 22, 0)),
+        ("cron(0 22-2 * * ? *)", utc(2024, 1, 1, 23, 0), utc(2024, 1, 2, 0, 0)),
         # Day 1 is Sunday: 2024-01-07 is a Sunday.
         ("cron(0 9 ? * 1 *)", utc(2024, 1, 1), utc(2024, 1, 7, 9, 0)),
         ("cron(0 0 ? * L *)", utc(2024, 1, 1), utc(2024, 1, 6, 0, 0)),
