@@ -177,7 +177,7 @@ def read_payload(value: str) -> bytes:
         ) from None
     except json.JSONDecodeError as exc:
         raise click.BadParameter(
-            f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
+            f"{where} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}); "
             'pass a JSON document such as \'{"key": "value"}\' or @file.json',
             param_hint="'--payload'",
         ) from None

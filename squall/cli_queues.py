@@ -8,6 +8,7 @@ error output as the other client commands.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -23,6 +24,22 @@ def call(client: Any, operation: str, **arguments: Any) -> Any:
     body = {name: value for name, value in arguments.items() if value is not None}
     response = client.send("POST", f"{SERVICE_PATH}/{operation}", json_body=body)
     return client.decode_json(response).get("result")
+
+
+def read_body(value: str) -> str:
+    """Return a message body given inline, as "@PATH", or as "-" for standard input."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        path = value[1:]
+        try:
+            with open(path, encoding="utf-8") as file:
+                return file.read()
+        except FileNotFoundError:
+            raise click.BadParameter(f"file {path!r} does not exist", param_hint="'BODY'") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise click.BadParameter(f"cannot read file {path!r} as UTF-8 text: {error}", param_hint="'BODY'") from None
+    return value
 
 
 @click.group(name="queue")
@@ -68,7 +85,7 @@ def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Any
 
 @group.command()
 @click.argument("name")
-@click.argument("body")
+@click.argument("body", metavar="BODY")
 @click.option("--delay-s", type=int, help="Seconds before the message can be received.")
 @click.option("--group-id", help="Message group of a FIFO queue.")
 @click.option("--dedup-id", help="Deduplication id of a FIFO queue.")
@@ -76,7 +93,11 @@ def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Any
 @click.pass_context
 def send(ctx: click.Context, name: str, body: str, delay_s: int | None, group_id: str | None,
          dedup_id: str | None, endpoint: str, token: str | None, data: Any) -> None:
-    """Send BODY to queue NAME and print the message id."""
+    """Send BODY to queue NAME and print the message id.
+
+    BODY is the message text, "@PATH" for a file's content, or "-" for standard input.
+    """
+    body = read_body(body)
     sent = call(open_client(ctx, endpoint, token, data), "send", queue=name, body=body, delay_s=delay_s,
                 group_id=group_id, dedup_id=dedup_id)
     click.echo(sent["message_id"])

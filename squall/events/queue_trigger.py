@@ -50,6 +50,9 @@ class QueueTriggers:
         self._hub = hub
         self._dispatcher = dispatcher
         self._pollers: dict[_Key, tuple[QueueTrigger, list[asyncio.Task[None]]]] = {}
+        # One poller of a trigger fills a batch at a time, so that a batch window
+        # gathers the messages of a slow trickle into one batch instead of one per poller.
+        self._filling: dict[_Key, asyncio.Lock] = {}
 
     def update(self, services: Mapping[str, ServiceSpec]) -> None:
         """Start pollers for new triggers and stop those of removed or changed ones."""
@@ -87,7 +90,8 @@ class QueueTriggers:
             try:
                 if queue_arn is None:
                     queue_arn = (await self._hub.run(store.get_queue, key.queue)).arn
-                batch = await self._fill_batch(store, key.queue, trigger)
+                async with self._filling.setdefault(key, asyncio.Lock()):
+                    batch = await self._fill_batch(store, key.queue, trigger)
                 if batch:
                     await self._deliver(store, key, queue_arn, batch)
             except asyncio.CancelledError:
@@ -155,5 +159,5 @@ class QueueTriggers:
                 logger.warning("deleting %d handled message(s) from queue %s failed: %s",
                                len(outcome.failed), key.queue, dict(outcome.failed))
         if failed:
-            logger.info("function %s reported %d of %d message(s) from queue %s as failed",
-                        key.function, len(failed), len(batch), key.queue)
+            logger.info("%d of %d message(s) from queue %s stay on the queue after the result of function %s",
+                        len(failed), len(batch), key.queue, key.function)

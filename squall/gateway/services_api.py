@@ -58,7 +58,8 @@ class ServicesApi:
         try:
             result = await self._hub.call(service, operation, values)
         except ServiceError as error:
-            await respond_json(send, error.status, _error(error.code, error.message))
+            code = self._hub.error_code(service, error.code)
+            await respond_json(send, error.status, _error(code, error.message))
             return
         except Exception as error:  # noqa: BLE001 - one failed call must not take the server down
             logger.exception("%s.%s failed", service, operation)

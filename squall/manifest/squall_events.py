@@ -255,7 +255,8 @@ RESOURCES_SCHEMA: dict[str, Any] = {
                 "x-expected": "a mapping of stream settings, or nothing for the defaults",
                 "additionalProperties": False,
                 "properties": {
-                    "shards": _integer(1, 64, "a whole number of shards"),
+                    # The stream service's own limit, Kinesis's default quota per stream.
+                    "shards": _integer(1, 500, "a whole number of shards"),
                     # Kinesis keeps records between 24 hours and 365 days.
                     "retention_h": _integer(24, 8760, "whole hours"),
                 },

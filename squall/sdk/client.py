@@ -29,6 +29,9 @@ class RemoteError(ServiceError):
         self.code = code
         self.status = status
 
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
 
 class Client:
     """A connection to one Squall server, safe to share between threads (one HTTP connection per thread)."""

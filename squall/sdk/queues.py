@@ -32,9 +32,18 @@ class Queue:
         return self._call("send", body=body, delay_s=delay_s, attributes=attributes, group_id=group_id,
                           dedup_id=dedup_id)
 
-    def send_batch(self, bodies: list[str]) -> dict[str, Any]:
-        """Send up to ten messages at once; returns the successful and failed entries by position."""
-        entries = [{"id": str(index), "body": body} for index, body in enumerate(bodies)]
+    def send_batch(self, messages: list[str | dict[str, Any]]) -> dict[str, Any]:
+        """Send up to ten messages at once; returns the successful and failed entries by position.
+
+        Each message is a body, or a dict with `body` and any of `delay_s`,
+        `attributes`, `group_id` and `dedup_id` (a FIFO queue needs `group_id`):
+
+            jobs.send_batch([{"body": "a", "group_id": "user-1"}, {"body": "b", "group_id": "user-2"}])
+        """
+        entries = []
+        for index, message in enumerate(messages):
+            entry = {"body": message} if isinstance(message, str) else dict(message)
+            entries.append({**entry, "id": str(index)})
         return self._call("send_batch", entries=entries)
 
     def receive(self, max_messages: int = 1, wait_s: float | None = None,

@@ -116,6 +116,12 @@ class ServiceHub:
                 self.notify(service, resource)
         return to_json(result)
 
+    def error_code(self, service: str, code: str) -> str:
+        """Return the code the HTTP API reports for an error: the AWS service's own code where it differs."""
+        if service not in SERVICES:
+            return code
+        return getattr(_api(service), "ERROR_CODES", {}).get(code, code)
+
     # Waking waiters
 
     def notify(self, service: str, resource: str) -> None:

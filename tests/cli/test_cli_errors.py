@@ -204,11 +204,11 @@ def test_bad_since_names_value_and_forms(run: Run, api: FakeApi, command: list[s
     [
         (
             "{name: 1}",
-            "inline payload is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2",
+            "inline payload is not valid JSON: Expecting property name enclosed in double quotes (line 1, column 2)",
         ),
         ('{"a": 1,\n}', "line 2, column 1"),
         ("@missing.json", "payload file 'missing.json' does not exist"),
-        ("@broken.json", "payload file 'broken.json' is not valid JSON: Expecting value at line 1, column 1"),
+        ("@broken.json", "payload file 'broken.json' is not valid JSON: Expecting value (line 1, column 1)"),
     ],
 )
 def test_bad_payload_rejected_locally(run: Run, api: FakeApi, tmp_path: Path, payload: str, expected: str) -> None:

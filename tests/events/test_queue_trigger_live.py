@@ -219,3 +219,68 @@ def test_redeploy_changes_queue_settings(server: Any, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     info = Queue("orders", Client(server.endpoint)).info()
     assert info["queue"]["settings"]["visibility_timeout_s"] == 7
+
+
+def test_batch_window_gathers_trickle(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    app = tmp_path / "window"
+    app.mkdir()
+    (app / "app.py").write_text(APP)
+    (app / "squall.yml").write_text(
+        "service: window\nresources:\n  queues:\n    trickle: {}\n"
+        f"functions:\n  consume:\n    handler: app.consume\n    environment: {{OUT: {str(out)!r}}}\n"
+        "    events:\n      - queue: {name: trickle, batch_size: 5, batch_window_s: 2}\n"
+    )
+    server = serve(app)
+    trickle = Queue("trickle", Client(server.endpoint))
+
+    for number in range(3):
+        trickle.send(f"t{number}")
+    batches = wait_for(lambda: notes(out, "batch"))
+
+    assert [record["body"] for record in batches[0]["Records"]] == ["t0", "t1", "t2"]
+
+
+def test_cli_sends_file_and_stdin(server: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from squall.cli import cli
+
+    body_file = tmp_path / "body.txt"
+    body_file.write_text("from a file")
+    endpoint = ["--endpoint", server.endpoint]
+    runner = CliRunner()
+    runner.invoke(cli, ["queue", "create", "cli-files", *endpoint])
+
+    from_file = runner.invoke(cli, ["queue", "send", "cli-files", f"@{body_file}", *endpoint])
+    from_stdin = runner.invoke(cli, ["queue", "send", "cli-files", "-", *endpoint], input="from stdin")
+    missing = runner.invoke(cli, ["queue", "send", "cli-files", "@/nonexistent/body.txt", *endpoint])
+    received = Queue("cli-files", Client(server.endpoint)).receive(max_messages=10, wait_s=1)
+
+    assert from_file.exit_code == 0, from_file.output
+    assert from_stdin.exit_code == 0, from_stdin.output
+    assert missing.exit_code == 2
+    assert "/nonexistent/body.txt" in missing.output
+    assert sorted(message["body"] for message in received) == ["from a file", "from stdin"]
+
+
+def test_fifo_batch_with_groups(server: Any) -> None:
+    client = Client(server.endpoint)
+    jobs = create_queue("jobs.fifo", client)
+
+    result = jobs.send_batch([
+        {"body": "a", "group_id": "g1", "dedup_id": "a-1"},
+        {"body": "b", "group_id": "g2", "dedup_id": "b-1"},
+    ])
+    received = jobs.receive(max_messages=10, wait_s=1)
+
+    assert sorted(result["successful"]) == ["0", "1"]
+    assert sorted(message["body"] for message in received) == ["a", "b"]
+
+
+def test_remote_error_names_code(server: Any) -> None:
+    with pytest.raises(RemoteError) as raised:
+        Queue("nope", Client(server.endpoint)).send("x")
+
+    assert str(raised.value).startswith("QueueDoesNotExist: ")

@@ -206,3 +206,6 @@ ARGUMENTS = {
     "query": ('filter', 'forward', 'key_condition', 'limit', 'names', 'projection', 'start_key', 'table', 'values'),
     "scan": ('filter', 'limit', 'names', 'projection', 'start_key', 'table', 'values'),
 }
+
+# DynamoDB reports invalid requests and items over 400 KB as ValidationException.
+ERROR_CODES = {"InvalidParameterValue": "ValidationException", "LimitExceeded": "ValidationException"}

@@ -117,11 +117,11 @@ def test_create_again_same_settings(client: Client) -> None:
 @pytest.mark.parametrize(
     ("arguments", "code", "named"),
     [
-        ({"name": "a b", "partition_key": {"name": "id", "type": "S"}}, "InvalidParameterValue", "'a b'"),
-        ({"name": "ok-name", "partition_key": {"name": "id", "type": "X"}}, "InvalidParameterValue", "'X'"),
-        ({"name": "ok-name", "partition_key": {"name": "id"}}, "InvalidParameterValue", "partition_key"),
-        ({"name": "ok-name"}, "InvalidParameterValue", "partition_key"),
-        ({"partition_key": {"name": "id", "type": "S"}}, "InvalidParameterValue", "'name'"),
+        ({"name": "a b", "partition_key": {"name": "id", "type": "S"}}, "ValidationException", "'a b'"),
+        ({"name": "ok-name", "partition_key": {"name": "id", "type": "X"}}, "ValidationException", "'X'"),
+        ({"name": "ok-name", "partition_key": {"name": "id"}}, "ValidationException", "partition_key"),
+        ({"name": "ok-name"}, "ValidationException", "partition_key"),
+        ({"partition_key": {"name": "id", "type": "S"}}, "ValidationException", "'name'"),
     ],
 )
 def test_create_table_invalid(client: Client, arguments: dict[str, Any], code: str, named: str) -> None:
@@ -201,7 +201,7 @@ def test_update_counter(users: Table) -> None:
 
 def test_update_invalid_return_values(users: Table) -> None:
     error = remote_error(users.update, {"id": "u"}, "SET a = :a", values={":a": 1}, return_values="EVERYTHING")
-    assert error.code == "InvalidParameterValue"
+    assert error.code == "ValidationException"
     assert "'EVERYTHING'" in error.message
 
 
@@ -308,19 +308,19 @@ def test_unknown_table(client: Client) -> None:
 )
 def test_put_invalid_key(users: Table, item: dict[str, Any], named: str) -> None:
     error = remote_error(users.put, item)
-    assert error.code == "InvalidParameterValue"
+    assert error.code == "ValidationException"
     assert named in error.message
 
 
 def test_get_key_with_extra_attributes(users: Table) -> None:
     error = remote_error(users.get, {"id": "a", "extra": 1})
-    assert error.code == "InvalidParameterValue"
+    assert error.code == "ValidationException"
     assert "extra" in error.message
 
 
 def test_item_over_size_limit(users: Table) -> None:
     error = remote_error(users.put, {"id": "big", "data": "x" * (400 * 1024)})
-    assert error.code == "LimitExceeded"
+    assert error.code == "ValidationException"
     assert error.status == 413
     assert "400 KB" in error.message
     assert users.get({"id": "big"}) is None
@@ -336,19 +336,19 @@ def test_item_over_size_limit(users: Table) -> None:
 )
 def test_put_invalid_typed_json(client: Client, users: Table, item: dict[str, Any], named: str) -> None:
     error = remote_error(client.call, "tables", "put", table=users.name, item=item)
-    assert error.code == "InvalidParameterValue"
+    assert error.code == "ValidationException"
     assert named in error.message
 
 
 def test_invalid_expression(orders: Table) -> None:
     error = remote_error(orders.query, "customer == :c", values={":c": "alice"})
-    assert error.code == "InvalidParameterValue"
+    assert error.code == "ValidationException"
     assert error.status == 400
 
 
 def test_unknown_operation(client: Client) -> None:
     error = remote_error(client.call, "tables", "truncate", name="x")
-    assert error.code == "InvalidParameterValue"
+    assert error.code == "ValidationException"
     assert "'truncate'" in error.message
 
 

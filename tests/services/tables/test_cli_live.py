@@ -164,7 +164,7 @@ def test_drop_table(run: Run, table_name: str) -> None:
         (("get", "no-such-table", '{"id": "a"}'), "ResourceNotFoundException: table 'no-such-table' not found"),
         (("create", "bad name", "--partition-key", "id:S"), "'bad name'"),
         (("create", "good-name", "--partition-key", "id:Z"), "'Z'"),
-        (("put", "{table}", '{"customer": "a", "order": 1, "data": "' + "x" * 409_600 + '"}'), "LimitExceeded"),
+        (("put", "{table}", '{"customer": "a", "order": 1, "data": "' + "x" * 409_600 + '"}'), "ValidationException"),
         (("put", "{table}", '{"customer": 5, "order": 1}'), "'customer'"),
         (("get", "{table}", '{"customer": "a", "order": 99}'), "not found in table"),
         (("query", "{table}", "--key-condition", "customer = :c", "--values", '{":other": 1}'), ":c"),
