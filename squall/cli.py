@@ -154,6 +154,20 @@ def deploy(ctx: click.Context, folder: Path, endpoint: str, token: str | None, d
         click.secho(f"warning: {warning}", err=True, fg="yellow")
 
 
+@cli.command()
+@click.argument("service")
+@client_options
+@click.pass_context
+def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, data: Path) -> None:
+    """Stop serving SERVICE and forget it; its queues, buckets, tables, streams and logs stay."""
+    client = open_client(ctx, endpoint, token, data)
+    removed = client.decode_json(client.send("POST", f"{API_PREFIX}/remove", json_body={"service": service}))
+    functions = removed.get("functions") or []
+    click.echo(f"removed service {service} with {len(functions)} function(s)")
+    for name in functions:
+        click.echo(f"  {name}")
+
+
 def read_payload(value: str) -> bytes:
     """Return the bytes of --payload: inline JSON, or "@path" for a file's content; either must be JSON."""
     if value.startswith("@"):

@@ -106,6 +106,33 @@ class Platform:
                 continue
             logger.info("restored service %s from %s", service.service, entry.folder)
 
+    async def remove(self, name: str) -> list[str]:
+        """Stop serving a deployed service and forget it, so that a restart does not deploy it again.
+
+        Its data (queues, buckets, tables, streams, logs and records) stays.
+        Raises DeployError when no such service is deployed.
+        """
+        if name not in self.dispatcher.services:
+            deployed = ", ".join(sorted(self.dispatcher.services)) or "none"
+            raise DeployError(f"service {name!r} is not deployed; deployed services: {deployed}")
+        remaining = [
+            (spec.name, event)
+            for service_name, other in self.dispatcher.services.items()
+            if service_name != name
+            for spec in other.functions.values()
+            for event in spec.http
+        ]
+        self.router = Router(remaining)
+        functions = await self.dispatcher.remove(name)
+        self.sources.pop(name, None)
+        await asyncio.to_thread(self.store.remove_service, name)
+        self.queue_triggers.update(self.dispatcher.services)
+        self.object_triggers.update(self.dispatcher.services)
+        self.record_triggers.update(self.dispatcher.services)
+        if self.schedules_ready:
+            self.scheduler.update(self.dispatcher.services)
+        return functions
+
     async def deploy(self, service: ServiceSpec) -> None:
         # Build the new route table first, so a route conflict fails the
         # deploy before anything switches.

@@ -188,6 +188,20 @@ class Dispatcher:
             logger.info("deployed service %s (revision %d): %s", service.service, self._revision, ", ".join(fresh) or "no functions")
             return list(fresh)
 
+    async def remove(self, service_name: str) -> list[str]:
+        """Stop serving every function of a service; invocations already running finish first.
+
+        Raises KeyError when no such service is deployed.
+        """
+        async with self._deploy_lock:
+            service = self._services.pop(service_name)
+            retired = [self._pools.pop(name) for name in service.functions if name in self._pools]
+            self.budget.pools = list(self._pools.values()) + retired
+            for pool in retired:
+                pool.retire()
+            logger.info("removed service %s: %s", service_name, ", ".join(service.functions) or "no functions")
+            return list(service.functions)
+
     def _owner_of(self, function: str) -> str | None:
         for name, service in self._services.items():
             if function in service.functions:

@@ -58,6 +58,7 @@ class ManagementApi:
             ("GET", "health"): self._health,
             ("GET", "functions"): self._functions,
             ("POST", "deploy"): self._deploy,
+            ("POST", "remove"): self._remove,
             ("GET", "logs"): self._logs,
             ("GET", "stats"): self._stats,
             ("GET", "cost"): self._cost,
@@ -129,6 +130,23 @@ class ManagementApi:
             return 400, _error("DeployError", str(error))
         warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
         return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
+
+    async def _remove(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        try:
+            body = await read_body(receive, MAX_BODY_BYTES)
+            request = orjson.loads(body or b"{}")
+        except BodyTooLarge:
+            raise _BadRequest(f"remove request exceeds {MAX_BODY_BYTES} bytes") from None
+        except orjson.JSONDecodeError as error:
+            raise _BadRequest(f"remove request is not valid JSON: {error}") from None
+        name = request.get("service") if isinstance(request, dict) else None
+        if not isinstance(name, str) or not name:
+            raise _BadRequest(f'remove request needs {{"service": "NAME"}}, got {request!r}')
+        try:
+            functions = await self._platform.remove(name)
+        except SquallError as error:
+            return 404, _error("ServiceNotFound", str(error))
+        return 200, {"service": name, "functions": functions}
 
     async def _logs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """Return log entries; `contains` and repeated `field=KEY=VALUE` keep entries with a matching line."""

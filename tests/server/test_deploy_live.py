@@ -88,3 +88,29 @@ def test_restore_skips_vanished_folder(serve: Any, tmp_path: Path) -> None:
 
     assert httpx.get(second.endpoint + "/main", timeout=20).json() == "main-v1"
     assert any("cannot restore service gone" in line for line in second.output)
+
+
+def test_removed_service_stays_removed(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    extra = write_service(tmp_path / "extra", "extra", "extra", "extra-v1")
+    first = serve(main)
+    assert deploy(first.endpoint, extra).returncode == 0
+
+    removed = subprocess.run(
+        [sys.executable, "-m", "squall", "remove", "extra", "--endpoint", first.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "squall", "remove", "nothing", "--endpoint", first.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert removed.returncode == 0, removed.stderr
+    assert "removed service extra" in removed.stdout
+    assert httpx.get(first.endpoint + "/extra", timeout=20).status_code == 404
+    assert httpx.get(first.endpoint + "/main", timeout=20).json() == "main-v1"
+    assert missing.returncode == 1
+    assert "'nothing' is not deployed" in missing.stderr
+    assert first.stop() == 0
+    second = serve(main, data=first.data)
+    assert httpx.get(second.endpoint + "/extra", timeout=20).status_code == 404
