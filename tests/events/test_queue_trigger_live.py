@@ -36,7 +36,7 @@ def consume(event, context):
     return {"batchItemFailures": failures}
 
 def produce(event, context):
-    from squall.sdk.queues import Queue
+    from squall import Queue
     sent = Queue("orders").send(json.loads(event["body"])["body"])
     return {"statusCode": 200, "body": sent["message_id"]}
 '''
