@@ -137,14 +137,37 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
 
 @cli.command()
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--upload/--no-upload",
+    default=None,
+    help="Send the folder's files to the server as a package [default: only when the server is not on this machine's loopback].",
+)
 @client_options
 @click.pass_context
-def deploy(ctx: click.Context, folder: Path, endpoint: str, token: str | None, data: Path) -> None:
-    """Deploy the service whose manifest is in FOLDER."""
+def deploy(ctx: click.Context, folder: Path, upload: bool | None, endpoint: str, token: str | None, data: Path) -> None:
+    """Deploy the service whose manifest is in FOLDER.
+
+    A server on this machine reads FOLDER itself; any other server gets its
+    files as a package over the authenticated API.
+    """
     client = open_client(ctx, endpoint, token, data)
-    deployed = client.decode_json(
-        client.send("POST", f"{API_PREFIX}/deploy", json_body={"folder": str(folder.resolve())})
-    )
+    if upload is None:
+        upload = not is_local_endpoint(client.endpoint)
+    if upload:
+        from squall.deploy.package import CONTENT_TYPE, pack
+        from squall.errors import DeployError
+
+        try:
+            package = pack(folder.resolve())
+        except DeployError as error:
+            raise CommandFailed(str(error)) from None
+        click.echo(f"uploading {len(package)} bytes of {folder}", err=True)
+        response = client.send("POST", f"{API_PREFIX}/upload", content=package,
+                               headers={"Content-Type": CONTENT_TYPE}, timeout_s=INVOKE_TIMEOUT_S)
+    else:
+        response = client.send("POST", f"{API_PREFIX}/deploy", json_body={"folder": str(folder.resolve())},
+                               timeout_s=INVOKE_TIMEOUT_S)
+    deployed = client.decode_json(response)
 
     functions = deployed.get("functions") or []
     click.echo(f"deployed service {deployed.get('service', '?')} with {len(functions)} function(s)")
@@ -166,6 +189,20 @@ def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, d
     click.echo(f"removed service {service} with {len(functions)} function(s)")
     for name in functions:
         click.echo(f"  {name}")
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """Tell whether a server URL points at this machine's loopback, where the server can read local folders."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_payload(value: str) -> bytes:

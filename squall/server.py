@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -25,6 +26,7 @@ import watchfiles
 
 from squall import __version__
 from squall.dispatcher.dispatcher import Dispatcher, NodeSettings
+from squall.deploy.package import install, unpack
 from squall.deploy.snapshot import snapshot
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
@@ -75,9 +77,30 @@ class Platform:
         The returned spec's `root` is the immutable copy instances import from.
         """
         folder = folder.resolve()
+        return await self._deploy_from(folder, folder)
+
+    async def deploy_package(self, package: bytes) -> ServiceSpec:
+        """Deploy a service sent as a package (see squall.deploy.package); its files are kept in DATA/uploads.
+
+        The package is unpacked and deployed from a staging folder first, so a
+        failed deploy leaves the previous upload of the service in place.
+        """
+        uploads = self.dispatcher.settings.data_dir / "uploads"
+        staging = await asyncio.to_thread(unpack, package, uploads)
+        try:
+            name = (await asyncio.to_thread(load_service, staging)).service
+            service = await self._deploy_from(staging, uploads / name)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+            raise
+        await asyncio.to_thread(install, staging, uploads, name)
+        return service
+
+    async def _deploy_from(self, folder: Path, recorded: Path) -> ServiceSpec:
+        """Deploy the service in `folder`, and remember `recorded` as the folder a restart deploys it from."""
         service = await asyncio.to_thread(load_service, folder)
         source = self.sources.get(service.service)
-        if source is not None and source != folder:
+        if source is not None and source != recorded:
             raise DeployError(
                 f"{service.manifest_path}: service {service.service!r} is already deployed from {source}; "
                 "give this service another name in its manifest"
@@ -89,8 +112,9 @@ class Platform:
         root = await asyncio.to_thread(snapshot, folder, code_dir, self.dispatcher.settings.data_dir)
         service = dataclasses.replace(service, root=root)
         await self.deploy(service)
-        self.sources[service.service] = folder
-        await asyncio.to_thread(self.store.save_service, service.service, str(folder), str(service.manifest_path))
+        self.sources[service.service] = recorded
+        manifest = recorded / service.manifest_path.name
+        await asyncio.to_thread(self.store.save_service, service.service, str(recorded), str(manifest))
         return service
 
     async def restore(self, skip: set[str]) -> None:

@@ -12,6 +12,7 @@ import orjson
 
 from squall import __version__
 from squall.errors import ManifestError, SquallError
+from squall.deploy.package import MAX_PACKAGE_BYTES
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
 from squall.metering.cost import CostGrouping, CostReport, cost_report
@@ -59,6 +60,7 @@ class ManagementApi:
             ("GET", "functions"): self._functions,
             ("POST", "deploy"): self._deploy,
             ("POST", "remove"): self._remove,
+            ("POST", "upload"): self._upload,
             ("GET", "logs"): self._logs,
             ("GET", "stats"): self._stats,
             ("GET", "cost"): self._cost,
@@ -122,6 +124,25 @@ class ManagementApi:
             raise _BadRequest(f"folder not found on the server: {folder!r}")
         try:
             service = await self._platform.deploy_folder(Path(folder))
+        except ManifestError as error:
+            return 400, _error("ManifestError", str(error))
+        except SquallError as error:
+            return 400, _error(type(error).__name__, str(error))
+        except ValueError as error:
+            return 400, _error("DeployError", str(error))
+        warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
+        return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
+
+    async def _upload(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """Deploy a service sent as a .tar.gz package, for servers that cannot read the client's folder."""
+        try:
+            package = await read_body(receive, MAX_PACKAGE_BYTES)
+        except BodyTooLarge:
+            return 413, _error("PackageTooLarge", f"the package exceeds {MAX_PACKAGE_BYTES} bytes")
+        if not package:
+            raise _BadRequest("upload request needs a .tar.gz package as its body")
+        try:
+            service = await self._platform.deploy_package(package)
         except ManifestError as error:
             return 400, _error("ManifestError", str(error))
         except SquallError as error:

@@ -114,3 +114,42 @@ def test_removed_service_stays_removed(serve: Any, tmp_path: Path) -> None:
     assert first.stop() == 0
     second = serve(main, data=first.data)
     assert httpx.get(second.endpoint + "/extra", timeout=20).status_code == 404
+
+
+def test_upload_deploy_and_restore(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    remote = write_service(tmp_path / "remote", "remote", "remote", "remote-v1")
+    (remote / "pkg").mkdir()
+    (remote / "pkg" / "__init__.py").write_text("")
+    (remote / "pkg" / "helper.py").write_text("VALUE = 'from a subpackage'\n")
+    first = serve(main)
+
+    uploaded = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(remote), "--upload", "--endpoint", first.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    shutil.rmtree(remote)  # the server keeps its own copy of the files
+
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert "uploading" in uploaded.stderr
+    assert httpx.get(first.endpoint + "/remote", timeout=20).json() == "remote-v1"
+    assert (first.data / "uploads" / "remote" / "pkg" / "helper.py").is_file()
+    assert first.stop() == 0
+    second = serve(main, data=first.data)
+    assert httpx.get(second.endpoint + "/remote", timeout=20).json() == "remote-v1"
+
+
+def test_upload_of_broken_manifest_keeps_version(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    remote = write_service(tmp_path / "remote", "remote", "remote", "remote-v1")
+    server = serve(main)
+    command = [sys.executable, "-m", "squall", "deploy", str(remote), "--upload", "--endpoint", server.endpoint]
+    assert subprocess.run(command, capture_output=True, text=True, timeout=60).returncode == 0
+
+    (remote / "squall.yml").write_text("service: remote\nfunctions:\n  remote:\n    handler: app.version\n    timeout_s: fast\n")
+    failed = subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    assert failed.returncode == 1
+    assert "timeout_s" in failed.stderr
+    assert httpx.get(server.endpoint + "/remote", timeout=20).json() == "remote-v1"
+    assert not any(path.name.startswith(".staging") for path in (server.data / "uploads").iterdir())
