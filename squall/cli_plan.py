@@ -1,0 +1,165 @@
+"""`squall plan`: show what a manifest translates to, and what a deploy would add, change and remove.
+
+The manifest is read on this machine, by the same code the server uses. The
+running server, when one answers, tells what is deployed now; without one,
+the plan shows the specification alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from squall.cli_client import API_PREFIX, CommandFailed, client_options, open_client
+from squall.cli_output import MISSING, print_table
+
+# The fields of GET /_squall/api/functions a plan compares, with their labels.
+_COMPARED = {
+    "handler": "handler",
+    "memory_mb": "memory",
+    "timeout_s": "timeout",
+    "reserved_concurrency": "reserved",
+    "provisioned": "provisioned",
+    "routes": "routes",
+    "triggers": "triggers",
+}
+
+
+def planned_functions(service: Any) -> dict[str, dict[str, Any]]:
+    """Describe the manifest's functions in the shape GET /_squall/api/functions uses."""
+    from squall.gateway.management import describe_trigger
+
+    return {
+        spec.name: {
+            "handler": spec.handler,
+            "memory_mb": spec.memory_mb,
+            "timeout_s": spec.timeout_s,
+            "reserved_concurrency": spec.reserved_concurrency,
+            "provisioned": spec.provisioned,
+            "routes": [f"{e.method} {e.path}" + (" (REST 1.0)" if e.payload == "1.0" else "") for e in spec.http],
+            "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
+            "environment": sorted(spec.environment),
+        }
+        for spec in service.functions.values()
+    }
+
+
+def function_changes(planned: Mapping[str, Mapping[str, Any]], deployed: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """Return (action, function, detail) rows: add, change (with the fields that differ) or remove."""
+    rows = []
+    for name, settings in planned.items():
+        current = deployed.get(name)
+        if current is None:
+            rows.append(("add", name, ""))
+            continue
+        changed = [
+            f"{label}: {_show(current.get(field))} -> {_show(settings.get(field))}"
+            for field, label in _COMPARED.items()
+            if _normal(current.get(field)) != _normal(settings.get(field))
+        ]
+        rows.append(("change" if changed else "keep", name, "; ".join(changed)))
+    rows += [("remove", name, "") for name in deployed if name not in planned]
+    return rows
+
+
+def _normal(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list) else value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    return str(value)
+
+
+def resource_names(service: Any) -> dict[str, list[str]]:
+    """Return the declared resources by kind: queues, buckets, tables and streams."""
+    resources = service.resources
+    return {
+        "queue": [queue.name for queue in resources.queues],
+        "bucket": [bucket.name for bucket in resources.buckets],
+        "table": [table.name for table in resources.tables],
+        "stream": [stream.name for stream in resources.streams],
+    }
+
+
+def existing_resources(client: Any) -> dict[str, set[str]]:
+    """Ask the server which queues, buckets, tables and streams exist."""
+
+    def call(service: str, operation: str) -> Any:
+        response = client.send("POST", f"{API_PREFIX}/services/{service}/{operation}", json_body={})
+        return client.decode_json(response).get("result")
+
+    return {
+        "queue": {queue["name"] for queue in call("queues", "list_queues")},
+        "bucket": {bucket["name"] for bucket in call("objects", "list_buckets")},
+        "table": set(call("tables", "list_tables")),
+        "stream": set(call("streams", "list_streams").get("streams", [])),
+    }
+
+
+def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("FUNCTION", "HANDLER", "MEMORY", "TIMEOUT", "RESERVED", "PROVISIONED", "EVENTS", "ENVIRONMENT"):
+        table.add_column(column, overflow="fold")
+    for name, settings in planned.items():
+        events = [*settings["routes"], *settings["triggers"]]
+        table.add_row(
+            name,
+            settings["handler"],
+            f"{settings['memory_mb']} MB",
+            f"{settings['timeout_s']} s",
+            _show(settings["reserved_concurrency"]),
+            str(settings["provisioned"]),
+            "\n".join(events) or MISSING,
+            # Names only: values may be secrets or references to them.
+            ", ".join(settings["environment"]) or MISSING,
+        )
+    return table
+
+
+@click.command()
+@click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@client_options
+@click.pass_context
+def plan(ctx: click.Context, folder: Path, endpoint: str, token: str | None, data: Path) -> None:
+    """Show what FOLDER's manifest translates to, and what deploying it would add, change and remove."""
+    from squall.errors import ManifestError
+    from squall.manifest import load_service
+
+    try:
+        service = load_service(folder.resolve())
+    except ManifestError as error:
+        raise CommandFailed(str(error)) from None
+    planned = planned_functions(service)
+
+    click.echo(f"service {service.service} ({service.manifest_path.name}): {len(planned)} function(s)")
+    print_table(specification_table(planned))
+    for warning in service.warnings:
+        click.secho(f"warning: {warning}", err=True, fg="yellow")
+
+    client = open_client(ctx, endpoint, token, data)
+    try:
+        functions = client.decode_json(client.send("GET", f"{API_PREFIX}/functions")).get("functions", [])
+        existing = existing_resources(client)
+    except CommandFailed as error:
+        click.echo(f"\nno comparison with a running server: {error.format_message()}")
+        return
+
+    deployed = {f["name"]: f for f in functions if f.get("service") == service.service}
+    rows: list[Sequence[str]] = list(function_changes(planned, deployed))
+    for kind, names in resource_names(service).items():
+        rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]
+    changes = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("ACTION", "WHAT", "DETAIL"):
+        changes.add_column(column, overflow="fold")
+    for action, what, detail in rows:
+        changes.add_row(action, what, detail or "")
+    click.echo(f"\na deploy to {client.endpoint} would:")
+    print_table(changes)

@@ -1,0 +1,87 @@
+"""`squall plan` against a real server: the specification, and what a deploy would change."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from squall.cli import cli
+
+FIRST = """service: shop
+resources:
+  queues:
+    orders: {}
+functions:
+  api:
+    handler: app.handler
+    environment: {DB_PASSWORD: "${secret:db}"}
+    events:
+      - http: {method: GET, path: /items}
+  worker:
+    handler: app.handler
+    events:
+      - queue: {name: orders}
+"""
+
+SECOND = """service: shop
+resources:
+  queues:
+    orders: {}
+  buckets:
+    uploads: {}
+functions:
+  api:
+    handler: app.handler
+    memory_mb: 256
+    events:
+      - http: {method: GET, path: /items}
+  thumbnails:
+    handler: app.handler
+    events:
+      - objects: {bucket: uploads}
+"""
+
+
+def write(folder: Path, manifest: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (folder / "squall.yml").write_text(manifest)
+    return folder
+
+
+def test_plan_lists_changes(serve: Any, tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    write(app, SECOND)
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert any(line.startswith("change api memory: 128 -> 256") for line in lines)
+    assert "add thumbnails" in lines
+    assert "remove worker" in lines
+    assert "keep queue orders" in lines
+    assert "create bucket uploads" in lines
+
+
+def unused_port() -> int:
+    """Return a loopback port nothing listens on: one the kernel picked and this test released."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_plan_without_server_shows_spec(tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST)
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
+
+    assert result.exit_code == 0, result.output
+    assert "service shop (squall.yml): 2 function(s)" in result.output
+    assert "DB_PASSWORD" in result.output
+    assert "secret" not in result.output
+    assert "no comparison with a running server" in result.output
