@@ -634,10 +634,10 @@ def describe_seconds(seconds: int) -> str:
 
 
 def _add_service_commands() -> None:
-    from squall import cli_objects, cli_plan, cli_queues, cli_streams, cli_tables
+    from squall import cli_objects, cli_plan, cli_queues, cli_secrets, cli_streams, cli_tables
 
     cli.add_command(cli_plan.plan)
-    for module in (cli_queues, cli_objects, cli_tables, cli_streams):
+    for module in (cli_queues, cli_objects, cli_tables, cli_streams, cli_secrets):
         cli.add_command(module.group)
 
 

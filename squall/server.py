@@ -27,6 +27,7 @@ import watchfiles
 from squall import __version__
 from squall.dispatcher.dispatcher import Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
+from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.snapshot import snapshot
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
@@ -39,11 +40,14 @@ from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
-from squall.manifest import load_service
+from squall.manifest import load_manifest_file, load_service
 from squall.manifest.spec import ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
 from squall.metering.provisioned import ProvisionedSampler
 from squall.metering.retention import RetentionPolicy, run_retention
+from squall.secrets.errors import SecretKeyError
+from squall.secrets.store import SecretStore, open_secret_store
+from squall.store.base import ServiceEntry
 from squall.store.sqlite import SqliteStore
 
 logger = logging.getLogger("squall.server")
@@ -66,6 +70,7 @@ class Platform:
     object_triggers: ObjectTriggers
     record_triggers: RecordTriggers
     scheduler: Scheduler
+    secrets: SecretStore | None = None
     # The scheduler forgets schedules missing from an update, so it first
     # hears of them once every service of the last run is deployed again.
     schedules_ready: bool = False
@@ -111,9 +116,12 @@ class Platform:
         code_dir = self.dispatcher.settings.data_dir / "code"
         root = await asyncio.to_thread(snapshot, folder, code_dir, self.dispatcher.settings.data_dir)
         service = dataclasses.replace(service, root=root)
+        # Install the functions' requirements before anything switches, so a failed install keeps the old version.
+        await install_service_requirements(service, install_timeout_from_environment())
         await self.deploy(service)
         self.sources[service.service] = recorded
-        manifest = recorded / service.manifest_path.name
+        # A restart deploys the copy, so edits that were never deployed stay out.
+        manifest = root / service.manifest_path.name
         await asyncio.to_thread(self.store.save_service, service.service, str(recorded), str(manifest))
         return service
 
@@ -124,11 +132,30 @@ class Platform:
             if entry.name in skip:
                 continue
             try:
-                service = await self.deploy_folder(Path(entry.folder))
+                service = await self._redeploy_copy(entry)
             except (SquallError, ValueError, OSError) as error:
-                logger.warning("cannot restore service %s from %s: %s", entry.name, entry.folder, error)
+                logger.warning("cannot restore service %s from %s: %s", entry.name, entry.manifest, error)
                 continue
-            logger.info("restored service %s from %s", service.service, entry.folder)
+            logger.info("restored service %s as deployed from %s", service.service, entry.folder)
+
+    async def redeploy(self, name: str) -> ServiceSpec:
+        """Deploy the running version of a service again, so that new instances read a fresh environment."""
+        service = self.dispatcher.services.get(name)
+        if service is None:
+            raise DeployError(f"service {name!r} is not deployed")
+        await self.deploy(service)
+        return service
+
+    async def _redeploy_copy(self, entry: ServiceEntry) -> ServiceSpec:
+        """Deploy a service again from the code copy its last deploy made, not from its folder."""
+        manifest = Path(entry.manifest)
+        if not manifest.is_file():
+            # Registries written before copies were recorded name the manifest in the folder.
+            return await self.deploy_folder(Path(entry.folder))
+        service = await asyncio.to_thread(load_manifest_file, manifest)
+        await self.deploy(service)
+        self.sources[service.service] = Path(entry.folder)
+        return service
 
     async def remove(self, name: str) -> list[str]:
         """Stop serving a deployed service and forget it, so that a restart does not deploy it again.
@@ -254,6 +281,13 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     data.mkdir(parents=True, exist_ok=True)
     token = None if is_loopback(host) else load_or_create_token(data)
 
+    # Open the secret store; a malformed or wrong key stops the start with its message.
+    try:
+        secret_store = open_secret_store(data)
+    except SecretKeyError as error:
+        print(f"squall: {error}", file=sys.stderr)
+        return 2
+
     # Bind first, so that instances started by the first deploy know the server's address.
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
@@ -265,6 +299,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     if memory_budget_mb is not None:
         settings = dataclasses.replace(settings, memory_budget_mb=memory_budget_mb)
     dispatcher = Dispatcher(settings, store.add_record, store.add_log)
+    dispatcher.secrets = secret_store
     dispatcher.start()
     async_invoker = AsyncInvoker(dispatcher, AsyncStore(data / "async.db"), async_settings_from_environment())
     hub = ServiceHub(data / "services", settings.region, settings.account_id)
@@ -274,7 +309,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
                           account=settings.account_id)
     platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker, hub,
                         QueueTriggers(hub, dispatcher), ObjectTriggers(hub, async_invoker),
-                        RecordTriggers(hub, dispatcher, async_invoker), scheduler)
+                        RecordTriggers(hub, dispatcher, async_invoker), scheduler, secrets=secret_store)
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
@@ -348,6 +383,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         await dispatcher.close()
         await asyncio.to_thread(hub.close)
         await asyncio.to_thread(store.close)
+        secret_store.close()
 
 
 async def _watch(platform: Platform, folder: Path) -> None:

@@ -29,6 +29,7 @@ from squall.dispatcher.pool import FunctionPool, PoolSettings
 from squall.errors import FunctionNotFound, Throttled
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
+from squall.secrets.references import SecretLookup, resolve_environment
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class Dispatcher:
         self._tmp_root.mkdir(parents=True, exist_ok=True)
         self._reaper: asyncio.Task[None] | None = None
         self._deploy_lock = asyncio.Lock()
+        # The server sets this to its secret store, which resolves ${secret:NAME} in environments.
+        self.secrets: SecretLookup | None = None
 
     # Lifecycle
 
@@ -222,7 +225,9 @@ class Dispatcher:
     def _environment(self, service: ServiceSpec, spec: FunctionSpec) -> dict[str, str]:
         """Build an instance's environment: the function's variables plus Lambda's own, nothing from the server."""
         python = f"python{sys.version_info.major}.{sys.version_info.minor}"
-        environment = dict(spec.environment)
+        # Secret values are read here, at each deploy, so that they live only in the
+        # zygote's environment and its instances', never in the spec, the API or the logs.
+        environment = resolve_environment(spec.name, spec.environment, self.secrets)
         environment.update(
             {
                 "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",

@@ -7,7 +7,7 @@ import collections
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +38,8 @@ class PoolSettings:
     root: Path
     version: str  # the Lambda version name the function reports ("$LATEST")
     revision: int  # deploy counter, which distinguishes pools of successive deploys
-    environment: dict[str, str]  # the instance environment, complete
+    # The instance environment, complete. Kept out of the repr: it holds resolved secrets.
+    environment: dict[str, str] = field(repr=False)
     tmp_root: Path
     preload: tuple[str, ...] = ()
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S

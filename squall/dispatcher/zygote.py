@@ -18,6 +18,7 @@ import orjson
 
 from squall.dispatcher.instance import Instance
 from squall.dispatcher.limits import MemoryCgroups
+from squall.deploy.requirements import site_packages_for
 from squall.errors import SquallError
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ class Zygote:
     async def start(self) -> None:
         """Start the process and wait until it has imported the runtime."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [sys.executable, "-m", "squall.runtime.zygote", str(theirs.fileno()), orjson.dumps(self._config).decode()]
+        # The installed requirements of the function's code, which the zygote puts on sys.path after the code.
+        config = {**self._config, "site_packages": list(site_packages_for(self._root, self._config["handler"]))}
+        command = [sys.executable, "-m", "squall.runtime.zygote", str(theirs.fileno()), orjson.dumps(config).decode()]
         self._process = subprocess.Popen(
             command,
             cwd=self._root,

@@ -13,6 +13,7 @@ import orjson
 from squall import __version__
 from squall.errors import ManifestError, SquallError
 from squall.deploy.package import MAX_PACKAGE_BYTES
+from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
 from squall.metering.cost import CostGrouping, CostReport, cost_report
@@ -65,6 +66,10 @@ class ManagementApi:
             ("GET", "stats"): self._stats,
             ("GET", "cost"): self._cost,
         }
+        # Platforms built by tests may have no secret store.
+        secret_store = getattr(platform, "secrets", None)
+        if secret_store is not None:
+            self._routes.update(SecretsApi(secret_store, platform).routes())
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         name = scope["path"][len(PREFIX) :].strip("/")

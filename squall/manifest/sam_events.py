@@ -53,6 +53,9 @@ from squall.manifest.validate import (
 
 logger = logging.getLogger(__name__)
 
+# The stage of the REST API SAM creates for Api events when a template names none.
+SAM_REST_STAGE = "Prod"
+
 _QUEUE_NAME_RE = re.compile(QUEUE_NAME_PATTERN)
 _BUCKET_NAME_RE = re.compile(BUCKET_NAME_PATTERN)
 _METHODS_TEXT = ", ".join(HTTP_METHODS) + " (any case)"
@@ -119,7 +122,8 @@ class EventReader:
     def _read_one(self, kind: str, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
         if kind == "Api":
             self._known(read, {"Path", "Method"})
-            event = HttpEvent(self._method(read, required=True), self._path(read, required=True), "1.0")
+            # SAM names the stage of the REST API it creates for Api events "Prod".
+            event = HttpEvent(self._method(read, required=True), self._path(read, required=True), "1.0", SAM_REST_STAGE)
             found.routes.append(Route(event, self.function, key))
         elif kind == "HttpApi":
             self._http_api(read, key, found)

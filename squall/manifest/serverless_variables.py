@@ -333,6 +333,10 @@ class _Resolver:
 
     def read_source(self, name: str, parameters: str | None, address: str | None, where: KeyPath) -> Any:
         address = (address or "").strip()
+        if name == "secret":
+            # Squall's own secrets stay references here: the server resolves
+            # them only when it builds an instance's environment.
+            return f"${{secret:{address}}}"
         if name == "self":
             return self.read_self(address, where)
         if name == "env":

@@ -35,7 +35,7 @@ from squall.manifest.serverless_settings import (
     read_plugins,
     read_provider_buckets,
 )
-from squall.manifest.serverless_variables import effective_region, effective_stage, resolve_variables
+from squall.manifest.serverless_variables import DEFAULT_REGION, effective_region, effective_stage, resolve_variables
 from squall.manifest.spec import (
     MAX_MEMORY_MB,
     MAX_TIMEOUT_S,
@@ -44,6 +44,7 @@ from squall.manifest.spec import (
     FunctionSpec,
     ServiceSpec,
     Trigger,
+    with_rest_stage,
 )
 from squall.manifest.validate import (
     FUNCTION_NAME_RE,
@@ -205,7 +206,8 @@ def parse_serverless_yml(
         service=service,
         root=source.root,
         manifest_path=source.path,
-        functions=functions,
+        # A REST API always has a named stage: the service's stage.
+        functions=with_rest_stage(functions, context.stage),
         warnings=tuple(warnings.by_key.values()),
         resources=catalog.to_resources(),
     )
@@ -231,6 +233,14 @@ def _read_provider(
 ) -> _ProviderDefaults:
     key: KeyPath = ("provider",)
     warnings.unsupported_keys(key, provider, _PROVIDER_KEYS)
+    region = provider.get("region")
+    if region is not None and region != DEFAULT_REGION:
+        # Variables see it, but functions run in the server's region.
+        warnings.add(
+            (*key, "region"),
+            f"functions run in the server's region {DEFAULT_REGION} (AWS_REGION and the events' awsRegion), "
+            f"not {region!r}; ${{self:provider.region}} still resolves to it",
+        )
     name = provider.get("name", "aws")
     if name != "aws":
         raise source.error((*key, "name"), expected('"aws"', name))

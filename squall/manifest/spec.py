@@ -27,6 +27,9 @@ class HttpEvent:
     method: str
     path: str
     payload: str = "2.0"
+    # The REST API stage a payload 1.0 event names; None gives "$default", as
+    # an HTTP API's payload 1.0 events do. Routes do not include the stage.
+    stage: str | None = None
 
 
 # Lambda's defaults for asynchronous invocation: two retries, six hours.
@@ -188,6 +191,21 @@ class Resources:
     buckets: tuple[BucketResource, ...] = ()
     tables: tuple[TableResource, ...] = ()
     streams: tuple[StreamResource, ...] = ()
+
+
+def with_rest_stage(functions: dict[str, FunctionSpec], stage: str) -> dict[str, FunctionSpec]:
+    """Return the functions with `stage` set on their REST API (payload 1.0) routes."""
+    import dataclasses
+
+    return {
+        name: dataclasses.replace(
+            spec,
+            http=tuple(
+                dataclasses.replace(event, stage=stage) if event.payload == "1.0" else event for event in spec.http
+            ),
+        )
+        for name, spec in functions.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from squall.manifest.validate import (
     check_handler,
     check_http_path,
     check_routes_unique,
+    check_secret_references,
     describe,
     environment_value,
     expected,
@@ -320,10 +321,11 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         handler=handler,
         memory_mb=int(settings.get("memory_mb", DEFAULT_MEMORY_MB)),
         timeout_s=int(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
-        environment={
-            variable: environment_value(value)
-            for variable, value in settings.get("environment", {}).items()
-        },
+        environment=check_secret_references(
+            source,
+            (*key, "environment"),
+            {variable: environment_value(value) for variable, value in settings.get("environment", {}).items()},
+        ),
         reserved_concurrency=None if reserved is None else int(reserved),
         provisioned=int(provisioned),
         keep_alive_s=int(settings.get("keep_alive_s", DEFAULT_KEEP_ALIVE_S)),

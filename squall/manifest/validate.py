@@ -19,6 +19,7 @@ import yaml
 
 from squall.errors import ManifestError
 from squall.manifest.spec import HttpEvent
+from squall.secrets import SECRET_NAME_RULE, InvalidSecretName, referenced_names
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +188,21 @@ def environment_value(value: str | int | float | bool) -> str:
         # YAML's spelling, which is also what CloudFormation passes to Lambda.
         return "true" if value else "false"
     return str(value)
+
+
+def check_secret_references(source: ManifestSource, key: KeyPath, environment: dict[str, str]) -> dict[str, str]:
+    """Check the name of each `${secret:NAME}` in an environment's values, and return the environment.
+
+    Whether the secrets exist is checked at deploy, when they are resolved.
+    """
+    for variable, value in environment.items():
+        try:
+            referenced_names(value)
+        except InvalidSecretName as error:
+            raise source.error(
+                (*key, variable), f"invalid secret reference: expected a name of {SECRET_NAME_RULE}, got {describe(error.name)}"
+            ) from None
+    return environment
 
 
 def check_handler(source: ManifestSource, key: KeyPath, handler: Any) -> str:

@@ -193,6 +193,9 @@ def main() -> None:
     root = config["root"]
     os.chdir(root)
     sys.path.insert(0, root)
+    # Installed requirements come after the code, so that a module of the service wins over a package of the same name.
+    for position, folder in enumerate(config.get("site_packages", ()), start=1):
+        sys.path.insert(position, folder)
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     bootstrap.install_logging()

@@ -63,7 +63,7 @@ class ServiceEntry(NamedTuple):
 
     name: str
     folder: str  # the folder the service was deployed from
-    manifest: str  # the manifest text as deployed
+    manifest: str  # the manifest in the deployed code copy (DATA/code/<digest>/...), which a restart deploys
 
 
 @runtime_checkable

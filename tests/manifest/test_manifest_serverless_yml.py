@@ -97,11 +97,11 @@ def test_rest_api_example_routes() -> None:
         for name, function in spec.functions.items()
     }
     assert routes == {
-        "create": ("src.items", "create", (HttpEvent("POST", "/items", "1.0"),)),
-        "list": ("src.items", "list_items", (HttpEvent("GET", "/items", "1.0"),)),
-        "get": ("src.items", "get", (HttpEvent("GET", "/items/{id}", "1.0"),)),
-        "update": ("src.items", "update", (HttpEvent("PUT", "/items/{id}", "1.0"),)),
-        "delete": ("src.items", "delete", (HttpEvent("DELETE", "/items/{id}", "1.0"),)),
+        "create": ("src.items", "create", (HttpEvent("POST", "/items", "1.0", "dev"),)),
+        "list": ("src.items", "list_items", (HttpEvent("GET", "/items", "1.0", "dev"),)),
+        "get": ("src.items", "get", (HttpEvent("GET", "/items/{id}", "1.0", "dev"),)),
+        "update": ("src.items", "update", (HttpEvent("PUT", "/items/{id}", "1.0", "dev"),)),
+        "delete": ("src.items", "delete", (HttpEvent("DELETE", "/items/{id}", "1.0", "dev"),)),
     }
 
 
@@ -172,22 +172,22 @@ def _one_function(
 @pytest.mark.parametrize(
     ("events", "routes"),
     [
-        pytest.param("- http: GET hello", [("GET", "/hello", "1.0")], id="http string"),
+        pytest.param("- http: GET hello", [("GET", "/hello", "1.0", "dev")], id="http string"),
         pytest.param(
-            '- http: "get /hello/{name}"', [("GET", "/hello/{name}", "1.0")], id="http string slash"
+            '- http: "get /hello/{name}"', [("GET", "/hello/{name}", "1.0", "dev")], id="http string slash"
         ),
         pytest.param(
-            "- http: {path: hello, method: get}", [("GET", "/hello", "1.0")], id="http mapping"
+            "- http: {path: hello, method: get}", [("GET", "/hello", "1.0", "dev")], id="http mapping"
         ),
         pytest.param(
             "- http: {path: items/, method: post}",
-            [("POST", "/items", "1.0")],
+            [("POST", "/items", "1.0", "dev")],
             id="http trailing slash",
         ),
-        pytest.param("- http: {path: /, method: get}", [("GET", "/", "1.0")], id="http root"),
+        pytest.param("- http: {path: /, method: get}", [("GET", "/", "1.0", "dev")], id="http root"),
         pytest.param(
             "- http: {path: 'v1/{proxy+}', method: any}",
-            [("ANY", "/v1/{proxy+}", "1.0")],
+            [("ANY", "/v1/{proxy+}", "1.0", "dev")],
             id="http any proxy",
         ),
         pytest.param("- httpApi: 'GET /hello'", [("GET", "/hello", "2.0")], id="httpApi string"),
@@ -213,13 +213,13 @@ def _one_function(
         ),
         pytest.param(
             "- http: GET rest\n- httpApi: GET /api",
-            [("GET", "/rest", "1.0"), ("GET", "/api", "2.0")],
+            [("GET", "/rest", "1.0", "dev"), ("GET", "/api", "2.0")],
             id="both kinds",
         ),
     ],
 )
 def test_http_event_forms(
-    write_service: WriteService, events: str, routes: list[tuple[str, str, str]]
+    write_service: WriteService, events: str, routes: list[tuple[str, ...]]
 ) -> None:
     write_service(_one_function(events), name="serverless.yml")
 
@@ -331,6 +331,7 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
         "frameworkVersion",
         "package.patterns",
         "provider.iam",
+        "provider.region",
         "functions.hello.layers",
         "functions.hello.events[0].http.cors",
         "functions.hello.events[0].http.authorizer",
@@ -340,7 +341,7 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
         "resources.Resources.Alerts",
     }
     assert spec.functions["hello"].http == (
-        HttpEvent("GET", "/hello", "1.0"),
+        HttpEvent("GET", "/hello", "1.0", "dev"),
         HttpEvent("GET", "/hi", "2.0"),
     )
     assert spec.functions["other"].environment == {"STAGE": "dev"}

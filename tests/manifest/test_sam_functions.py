@@ -261,7 +261,7 @@ def test_reference_to_absent_resource_is_error(write_service: WriteService) -> N
 @pytest.mark.parametrize(
     ("events", "routes"),
     [
-        ("A: {Type: Api, Properties: {Path: /a, Method: any}}", (HttpEvent("ANY", "/a", "1.0"),)),
+        ("A: {Type: Api, Properties: {Path: /a, Method: any}}", (HttpEvent("ANY", "/a", "1.0", "Prod"),)),
         ('A: {Type: HttpApi, Properties: {Path: "/a/{id}", Method: delete}}', (HttpEvent("DELETE", "/a/{id}", "2.0"),)),
         ("A: {Type: HttpApi, Properties: {Path: /a}}", (HttpEvent("ANY", "/a", "2.0"),)),
         ("A: {Type: HttpApi, Properties: {Path: /a, Method: GET, PayloadFormatVersion: 1.0}}",
@@ -282,7 +282,7 @@ def test_api_settings_warn(write_service: WriteService) -> None:
 
     spec = load_service(Path("."))
 
-    assert spec.functions["Fn"].http == (HttpEvent("GET", "/a", "1.0"),)
+    assert spec.functions["Fn"].http == (HttpEvent("GET", "/a", "1.0", "Prod"),)
     assert "Resources.Fn.Properties.Events.A.Properties.RestApiId: not supported by Squall yet, ignored" in spec.warnings
     assert "Resources.Fn.Properties.Events.A.Properties.Auth: not supported by Squall yet, ignored" in spec.warnings
     assert any(warning.startswith("Resources.MyApi: AWS::Serverless::Api settings") for warning in spec.warnings)

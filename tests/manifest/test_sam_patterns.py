@@ -36,7 +36,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                 timeout_s=10,
                 # Globals' variables merged in; the function's LOG_LEVEL (an Fn::If) wins.
                 environment={"STAGE": "dev", "LOG_LEVEL": "DEBUG", "TABLE_NAME": "apigw-rest-lambda-ItemsTable"},
-                http=(HttpEvent("GET", "/items/{id}", "1.0"),),
+                http=(HttpEvent("GET", "/items/{id}", "1.0", "Prod"),),
                 runtime="python3.12",
             ),
             "PutItemFunction": FunctionSpec(
@@ -47,7 +47,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                 environment={"STAGE": "dev", "LOG_LEVEL": "INFO", "TABLE_NAME": "apigw-rest-lambda-ItemsTable"},
                 reserved_concurrency=5,
                 provisioned=1,
-                http=(HttpEvent("POST", "/items", "1.0"),),
+                http=(HttpEvent("POST", "/items", "1.0", "Prod"),),
                 runtime="python3.12",
             ),
         },

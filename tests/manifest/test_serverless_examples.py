@@ -495,3 +495,15 @@ def test_sns_destination_warned(write_service: WriteService) -> None:
     assert spec.warnings == (
         "functions.job.destinations.onFailure: SNS topics are not supported by Squall as destinations yet, ignored",
     )
+
+
+def test_provider_region_warned(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text("def hello(event, context):\n    return 1\n")
+    (tmp_path / "serverless.yml").write_text(
+        "service: regional\nprovider:\n  name: aws\n  runtime: python3.12\n  region: eu-west-1\n"
+        "functions:\n  hello:\n    handler: handler.hello\n"
+    )
+
+    warnings = load_service(tmp_path).warnings
+
+    assert any(w.startswith("provider.region: functions run in the server's region us-east-1") for w in warnings)

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from squall.errors import ManifestError
+from squall.manifest import load_service
 from squall.manifest.serverless_variables import resolve_variables
 from squall.manifest.validate import ManifestSource
 
@@ -191,3 +192,16 @@ def test_unresolvable_variable_message(tmp_path: Path, text: str, key: str, frag
     assert raised.value.key == key
     for fragment in fragments:
         assert fragment in raised.value.detail
+
+
+def test_secret_references_kept(tmp_path: Path) -> None:
+    (tmp_path / "handler.py").write_text("def hello(event, context):\n    return 1\n")
+    (tmp_path / "serverless.yml").write_text(
+        "service: sec\nprovider:\n  name: aws\n  runtime: python3.12\n  environment:\n"
+        '    DSN: "pg://app:${secret:DB_PASSWORD}@db"\n'
+        "functions:\n  hello:\n    handler: handler.hello\n    environment:\n      KEY: ${secret:API_KEY}\n"
+    )
+
+    environment = load_service(tmp_path).functions["hello"].environment
+
+    assert environment == {"DSN": "pg://app:${secret:DB_PASSWORD}@db", "KEY": "${secret:API_KEY}"}

@@ -1,0 +1,134 @@
+"""The requirements file of each function, and the environment it maps to.
+
+A function's requirements are the nearest `requirements.txt` on the way from
+its handler's folder up to the service folder: `src/requirements.txt` applies
+to handler `src/app.handler` in place of a `requirements.txt` beside the
+manifest. Its normalised text and the interpreter's tag name an environment,
+`DATA/envs/<digest>`, so functions with the same requirements share one.
+
+Everything here is a pure function of the code copy, so the deploy that
+installs an environment and the zygote that imports from it find the same
+folder without passing it along.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+REQUIREMENTS_FILE = "requirements.txt"
+ENVIRONMENTS_DIR = "envs"
+SITE_PACKAGES_DIR = "site-packages"
+# Written last into a finished environment, so a folder without it is never used.
+COMPLETE_MARKER = ".complete"
+
+# pip treats "#" at the start of a line, or after whitespace, as the start of a comment.
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """An installed (or to be installed) set of packages: `path` is `DATA/envs/<digest>`."""
+
+    digest: str
+    path: Path
+
+    @property
+    def site_packages(self) -> Path:
+        """The folder packages are installed into and imported from."""
+        return self.path / SITE_PACKAGES_DIR
+
+    @property
+    def marker(self) -> Path:
+        return self.path / COMPLETE_MARKER
+
+    @property
+    def complete(self) -> bool:
+        return self.marker.is_file()
+
+
+def interpreter_tag() -> str:
+    """Return the tag of the server's interpreter, such as "cpython-311-x86_64", which compiled packages depend on."""
+    return f"{sys.implementation.cache_tag}-{platform.machine()}"
+
+
+def normalise_requirements(text: str) -> str:
+    """Return the requirement lines of `text` without comments or blank lines, sorted and without duplicates.
+
+    Lines continued with a trailing backslash are joined first, as pip does.
+    """
+    joined = re.sub(r"\\\r?\n", "", text)
+    lines = sorted({_COMMENT.sub("", line).strip() for line in joined.splitlines()} - {""})
+    return "".join(f"{line}\n" for line in lines)
+
+
+def environment_digest(normalised: str, tag: str | None = None) -> str:
+    """Return the digest naming the environment of `normalised` requirements for interpreter `tag`.
+
+    NOTE: only the file's own lines count. A change inside a file it includes
+    with -r, a local package or a --find-links folder keeps the digest, so
+    such a change needs a change of the requirements file too (a version pin).
+    """
+    digest = hashlib.sha256()
+    digest.update((tag or interpreter_tag()).encode())
+    digest.update(b"\0")
+    digest.update(normalised.encode())
+    return digest.hexdigest()[:20]
+
+
+def environments_dir(code_root: Path) -> Path:
+    """Return `DATA/envs` for a code copy at `DATA/code/<digest>`, where deploys put them."""
+    return code_root.parent.parent / ENVIRONMENTS_DIR
+
+
+def find_requirements(code_root: Path, handler: str) -> Path | None:
+    """Return the requirements file that applies to `handler`, or None when the service has none.
+
+    The search starts in the handler module's folder ("src" for "src/app.handler"
+    or "src.app.handler") and goes up to `code_root`, stopping at the first file.
+    """
+    module = handler.rsplit(".", 1)[0].replace("/", ".")
+    parts = [part for part in module.split(".")[:-1] if part]
+    for depth in range(len(parts), -1, -1):
+        candidate = code_root.joinpath(*parts[:depth], REQUIREMENTS_FILE)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def environment_for(code_root: Path, requirements: Path) -> Environment:
+    """Return the environment that the requirements file `requirements` of a code copy maps to."""
+    digest = environment_digest(normalise_requirements(requirements.read_text(encoding="utf-8")))
+    return Environment(digest, environments_dir(code_root) / digest)
+
+
+def site_packages_for(code_root: Path, handler: str) -> tuple[str, ...]:
+    """Return the folders a function's instances import installed packages from, after its code.
+
+    Empty when no requirements file applies. A requirements file without a
+    complete environment (deleted since the deploy) is logged, and the
+    function starts without it, so its imports fail as Lambda reports them.
+    """
+    requirements = find_requirements(code_root, handler)
+    if requirements is None:
+        return ()
+    try:
+        environment = environment_for(code_root, requirements)
+    except (OSError, UnicodeDecodeError) as error:
+        logger.warning("cannot read %s for handler %s: %s", requirements, handler, error)
+        return ()
+    if not environment.complete:
+        logger.warning(
+            "the environment %s of %s is not installed; deploy the service again to install it",
+            environment.path,
+            requirements,
+        )
+        return ()
+    return (str(environment.site_packages),)
