@@ -442,7 +442,9 @@ def logs(
     if not follow:
         entries = fetch_log_entries(client, params)
         if not entries:
-            click.secho(f"no log entries for function {name!r}", err=True, dim=True)
+            narrowed = contains is not None or bool(fields) or request_id is not None
+            what = "match the filter" if narrowed else "were found"
+            click.secho(f"no log entries of function {name!r} {what}", err=True, dim=True)
         for entry in entries:
             show(entry)
         return

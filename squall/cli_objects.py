@@ -48,8 +48,8 @@ def _reported(client: Client) -> Iterator[None]:
 
 
 def split_object_path(value: str, *, key_required: bool = True) -> tuple[str, str]:
-    """Split BUCKET/KEY into its bucket and key; the key may contain further slashes."""
-    bucket, _, key = value.partition("/")
+    """Split BUCKET/KEY (or s3://BUCKET/KEY) into its bucket and key; the key may contain further slashes."""
+    bucket, _, key = value.removeprefix("s3://").partition("/")
     if not bucket or (key_required and not key):
         raise click.BadParameter(f"{value!r} is not an object path: expected BUCKET/KEY, such as photos/cats/tom.jpg")
     return bucket, key

@@ -163,7 +163,11 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
     for function in functions:
         reserved = function.get("reserved_concurrency")
         instances = function.get("instances") or {}
-        routes = [*(function.get("routes") or []), *(function.get("triggers") or [])]
+        routes = [
+            *(function.get("routes") or []),
+            *(function.get("triggers") or []),
+            *(function.get("destinations") or []),
+        ]
         table.add_row(
             str(function.get("name", "")),
             str(function.get("service", MISSING)),

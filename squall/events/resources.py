@@ -217,5 +217,5 @@ def _check_visibility(where: str, key: str, timeout_s: int, visibility_s: int, q
     if visibility_s < timeout_s:
         raise DeployError(
             f"{where}: {key}: queue {queue!r} has a visibility timeout of {visibility_s} s, less than the "
-            f"function's timeout of {timeout_s} s; raise visibility_timeout_s to at least {timeout_s}"
+            f"function's timeout of {timeout_s} s; raise the queue's visibility timeout to at least {timeout_s} s"
         )

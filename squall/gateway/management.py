@@ -15,7 +15,7 @@ from squall.errors import ManifestError, SquallError
 from squall.deploy.package import MAX_PACKAGE_BYTES
 from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
-from squall.manifest.spec import ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
+from squall.manifest.spec import AsyncConfig, ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
 from squall.metering.cost import CostGrouping, CostReport, cost_report
 from squall.metering.log_search import build_filter
 from squall.metering.pricing import AWS_DURATION_ON_PROVISIONED_GB_SECOND, AWS_LAMBDA_X86, PriceTable
@@ -40,7 +40,8 @@ def describe_trigger(trigger: Trigger) -> str:
     if isinstance(trigger, QueueTrigger):
         text = f"queue {trigger.queue}"
     elif isinstance(trigger, ObjectTrigger):
-        text = f"objects {trigger.bucket} {'/'.join(trigger.events)} {trigger.prefix}*{trigger.suffix}"
+        kinds = sorted({_object_kind(kind) for kind in trigger.events})
+        text = f"objects {trigger.bucket} {'/'.join(kinds)} {trigger.prefix}*{trigger.suffix}"
     elif isinstance(trigger, TableStreamTrigger):
         text = f"table_stream {trigger.table}"
     elif isinstance(trigger, StreamTrigger):
@@ -49,6 +50,24 @@ def describe_trigger(trigger: Trigger) -> str:
         text = f"schedule {trigger.expression} {trigger.timezone}"
     enabled = getattr(trigger, "enabled", True)
     return text if enabled else text + " (disabled)"
+
+
+def _object_kind(kind: str) -> str:
+    # SAM and serverless.yml name S3's events ("s3:ObjectCreated:*"); squall.yml says "created".
+    if "Created" in kind:
+        return "created"
+    if "Removed" in kind:
+        return "removed"
+    return kind
+
+
+def describe_destinations(config: AsyncConfig) -> list[str]:
+    """Describe where a function's asynchronous outcomes go: "on_failure: queue orders-dlq"."""
+    return [
+        f"{label}: {destination.kind} {destination.name}"
+        for label, destination in (("on_success", config.on_success), ("on_failure", config.on_failure))
+        if destination is not None
+    ]
 
 
 class ManagementApi:
@@ -105,6 +124,7 @@ class ManagementApi:
                         "provisioned": spec.provisioned,
                         "routes": [f"{e.method} {e.path}" + (" (REST 1.0)" if e.payload == "1.0" else "") for e in spec.http],
                         "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
+                        "destinations": describe_destinations(spec.async_config),
                         "instances": {
                             "idle": pool.idle_count if pool else 0,
                             "busy": pool.busy_count if pool else 0,

@@ -17,10 +17,14 @@ from squall.sdk.client import Client, default_client
 
 
 class Queue:
-    """One queue on a Squall server; messages come back as dicts with body, message_id and receipt_handle."""
+    """One queue on a Squall server; messages come back as dicts with body, message_id and receipt_handle.
+
+    `name` may also be a queue URL or ARN, as code written for SQS keeps them
+    in its environment: the queue's name is their last part.
+    """
 
     def __init__(self, name: str, client: Client | None = None) -> None:
-        self.name = name
+        self.name = queue_name(name)
         self._client = client or default_client()
 
     def _call(self, operation: str, **arguments: Any) -> Any:
@@ -64,6 +68,15 @@ class Queue:
 
     def purge(self) -> None:
         self._call("purge")
+
+
+def queue_name(reference: str) -> str:
+    """Return the queue name in a name, an SQS queue URL (.../ACCOUNT/NAME) or an ARN (arn:...:NAME)."""
+    if reference.startswith("arn:"):
+        return reference.rsplit(":", 1)[-1]
+    if reference.startswith(("http://", "https://")):
+        return reference.rstrip("/").rsplit("/", 1)[-1]
+    return reference
 
 
 def create_queue(name: str, client: Client | None = None, **settings: Any) -> Queue:

@@ -278,7 +278,7 @@ def test_logs_since_sends_unix_time(run: Run, api: FakeApi, since: str, seconds:
     assert result.exit_code == 0
     assert float(api.last.url.params["since"]) == FIXED_NOW - seconds
     assert api.last.url.params["request_id"] == "r1"
-    assert "no log entries for function 'hello'" in result.stderr
+    assert "no log entries of function 'hello' match the filter" in result.stderr
 
 
 @pytest.mark.parametrize("interrupted_in", ["request", "sleep"])

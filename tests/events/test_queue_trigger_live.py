@@ -284,3 +284,13 @@ def test_remote_error_names_code(server: Any) -> None:
         Queue("nope", Client(server.endpoint)).send("x")
 
     assert str(raised.value).startswith("QueueDoesNotExist: ")
+
+
+def test_queue_named_by_url_or_arn(server: Any) -> None:
+    client = Client(server.endpoint)
+    by_url = Queue("https://sqs.us-east-1.amazonaws.com/000000000000/orders", client)
+    by_arn = Queue("arn:aws:sqs:us-east-1:000000000000:orders", client)
+
+    assert by_url.name == "orders"
+    assert by_arn.name == "orders"
+    assert by_arn.info()["queue"]["name"] == "orders"

@@ -141,8 +141,8 @@ class SqliteQueues:
                 if existing.settings == settings:
                     return existing
                 raise QueueNameExists(
-                    f"queue {name!r} already exists with other settings ({existing.settings}):"
-                    " delete it first or use the same settings"
+                    f"queue {name!r} already exists with other settings ({describe_settings(existing.settings)});"
+                    f" requested: {describe_settings(settings)}; delete it first or use the same settings"
                 )
             if settings.dead_letter is not None:
                 self._check_dead_letter_target(conn, name, settings.dead_letter)
@@ -552,3 +552,20 @@ def _is_disk_full(error: BaseException) -> bool:
     if isinstance(error, OSError):
         return error.errno == errno.ENOSPC
     return False
+
+
+def describe_settings(settings: QueueSettings) -> str:
+    """Describe queue settings in words, for messages: "visibility timeout 30 s, retention 345600 s, ..."."""
+    parts = [
+        f"visibility timeout {settings.visibility_timeout_s} s",
+        f"retention {settings.retention_s} s",
+        f"delay {settings.delay_s} s",
+        f"max message {settings.max_message_bytes} bytes",
+        f"receive wait {settings.receive_wait_s} s",
+    ]
+    if settings.dead_letter is not None:
+        policy = settings.dead_letter
+        parts.append(f"dead-letter queue {policy.target!r} after {policy.max_receive_count} receives")
+    if settings.content_based_deduplication:
+        parts.append("content-based deduplication")
+    return ", ".join(parts)

@@ -222,7 +222,7 @@ class SqliteTables:
                     raise ResourceExists(
                         f"table {name!r} exists with other settings: partition key"
                         f" {_describe_key(info.partition_key)}, sort key {_describe_key(info.sort_key)},"
-                        f" TTL attribute {info.ttl_attribute!r}, change stream {'on' if info.stream_enabled else 'off'}"
+                        f" TTL attribute {info.ttl_attribute or 'none'}, change stream {'on' if info.stream_enabled else 'off'}"
                     )
                 return info
             db.execute(
