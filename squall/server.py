@@ -350,8 +350,13 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         )
         server = uvicorn.Server(config)
         shown_host = f"[{host}]" if ":" in host else host
+        restored = [other for name, other in dispatcher.services.items() if name != service.service]
+        also = ""
+        if restored:
+            count = sum(len(other.functions) for other in restored)
+            also = f" and {len(restored)} restored service(s) ({count} functions)"
         print(
-            f"Squall {__version__} serving {service.service} ({len(service.functions)} functions) "
+            f"Squall {__version__} serving {service.service} ({len(service.functions)} functions){also} "
             f"on http://{shown_host}:{bound_port}",
             flush=True,
         )
