@@ -43,6 +43,8 @@ from squall.gateway.router import Router
 from squall.manifest import load_manifest_file, load_service
 from squall.manifest.spec import ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
+from squall.metering.records import InvocationRecord
+from squall.observability import Metrics
 from squall.metering.provisioned import ProvisionedSampler
 from squall.metering.retention import RetentionPolicy, run_retention
 from squall.secrets.errors import SecretKeyError
@@ -298,7 +300,14 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     settings = NodeSettings(data_dir=data, endpoint=local_endpoint(host, bound_port), token=token)
     if memory_budget_mb is not None:
         settings = dataclasses.replace(settings, memory_budget_mb=memory_budget_mb)
-    dispatcher = Dispatcher(settings, store.add_record, store.add_log)
+    metrics: Metrics | None = None
+
+    def on_record(record: InvocationRecord) -> None:
+        store.add_record(record)
+        if metrics is not None:
+            metrics.observe(record)
+
+    dispatcher = Dispatcher(settings, on_record, store.add_log)
     dispatcher.secrets = secret_store
     dispatcher.start()
     async_invoker = AsyncInvoker(dispatcher, AsyncStore(data / "async.db"), async_settings_from_environment())
@@ -310,6 +319,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker, hub,
                         QueueTriggers(hub, dispatcher), ObjectTriggers(hub, async_invoker),
                         RecordTriggers(hub, dispatcher, async_invoker), scheduler, secrets=secret_store)
+    metrics = Metrics(platform)
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
@@ -336,7 +346,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
 
         # Serve HTTP on the socket bound above, so that port 0 reports the real port.
         config = uvicorn.Config(
-            GatewayApp(platform, token),
+            GatewayApp(platform, token, metrics),
             loop="none",
             http="httptools",
             lifespan="off",

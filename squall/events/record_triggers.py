@@ -120,6 +120,26 @@ class RecordTriggers:
         self._pollers: dict[_Key, tuple[RecordTrigger, asyncio.Task[None]]] = {}
         self._on_failure: dict[str, Destination | None] = {}
         self._table_checkpoints: TableCheckpoints | None = None
+        # Arrival time of the newest record each shard poller has read and not
+        # yet finished delivering; None once it has read everything.
+        self._newest_read: dict[tuple[str, str, str], float | None] = {}
+
+    def iterator_ages(self) -> dict[tuple[str, str, str], float]:
+        """Return each running shard poller's iterator age in seconds, keyed by (function, stream or table, shard id).
+
+        The age is the time since the newest record of the batch in delivery
+        arrived in its source, and 0 once the poller has read every record.
+        Lambda's IteratorAge takes that age once, when it reads the batch; this
+        one keeps growing while the batch is retried. A poller appears after
+        its first read.
+        """
+        running = {(key.function, key.source) for key in self._pollers}
+        now = self._clock()
+        return {
+            key: 0.0 if arrival is None else max(0.0, now - arrival)
+            for key, arrival in self._newest_read.items()
+            if key[:2] in running
+        }
 
     # Lifecycle
 
@@ -219,6 +239,7 @@ class RecordTriggers:
                     await source.open()
                     opened = True
                 batch = await self._fill_batch(source, trigger)
+                self._newest_read[(function, source.resource, source.shard_id)] = batch[-1].arrival_s if batch else None
                 if batch:
                     await self._deliver(function, source, trigger, batch)
                 failures_in_row = 0

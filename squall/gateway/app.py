@@ -22,21 +22,25 @@ from squall.metering.records import Outcome
 from squall.runtime.protocol import MAX_REQUEST_BYTES
 
 if TYPE_CHECKING:
+    from squall.observability import Metrics
     from squall.server import Platform
 
 logger = logging.getLogger(__name__)
+
+METRICS_PATH = "/metrics"  # Prometheus's default scrape path
 
 
 class GatewayApp:
     """The ASGI application the HTTP server runs."""
 
-    def __init__(self, platform: Platform, token: str | None) -> None:
+    def __init__(self, platform: Platform, token: str | None, metrics: Metrics | None = None) -> None:
         self._platform = platform
         self._token = token.encode() if token else None
         self._management = management.ManagementApi(platform)
         self._invoke_api = invoke_api.InvokeApi(platform.dispatcher, platform.async_invoker)
         self._services = services_api.ServicesApi(platform.hub)
         self._objects = objects_api.ObjectsApi(platform.hub)
+        self._metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,6 +55,17 @@ class GatewayApp:
                 await self._objects(scope, receive, send)
             else:
                 await self._services(scope, receive, send)
+        elif path == METRICS_PATH and scope["method"] == "GET" and self._metrics is not None:
+            # NOTE: this route hides a function routed at GET /metrics.
+            if self._authorised(scope):
+                body = await self._metrics.render()
+                headers = [
+                    (b"content-type", self._metrics.content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ]
+                await respond(send, 200, headers, body)
+            else:
+                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
         elif path.startswith(management.PREFIX):
             if self._authorised(scope):
                 await self._management(scope, receive, send)
