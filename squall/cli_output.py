@@ -202,6 +202,7 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
     table.add_column("P99 MS", justify="right", no_wrap=True)
     table.add_column("GB-S", footer=format_significant(totals["gb_seconds"]), justify="right", no_wrap=True)
     table.add_column("COST USD", footer=format_usd(totals["cost_usd"]), justify="right", no_wrap=True)
+    table.add_column("LAST HOUR", no_wrap=True)
 
     for function in functions:
         table.add_row(
@@ -215,8 +216,23 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
             format_ms(function.get("p99_ms")),
             format_significant(function.get("gb_seconds") or 0.0),
             format_usd(function.get("cost_usd") or 0.0),
+            sparkline(function.get("trend") or []),
         )
     return table
+
+
+SPARK_LEVELS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: Sequence[int]) -> str:
+    """Draw counts as a line of block characters scaled to the largest; the lowest block alone means zero."""
+    if not counts:
+        return MISSING
+    largest = max(counts) or 1
+    top = len(SPARK_LEVELS) - 1
+    return "".join(
+        SPARK_LEVELS[0] if count == 0 else SPARK_LEVELS[1 + round(count / largest * (top - 1))] for count in counts
+    )
 
 
 def describe_price(price: Mapping[str, Any], period: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -19,7 +20,7 @@ from squall.manifest.spec import AsyncConfig, ObjectTrigger, QueueTrigger, Strea
 from squall.metering.cost import CostGrouping, CostReport, cost_report
 from squall.metering.log_search import build_filter
 from squall.metering.pricing import AWS_DURATION_ON_PROVISIONED_GB_SECOND, AWS_LAMBDA_X86, PriceTable
-from squall.metering.stats import function_stats
+from squall.metering.stats import function_stats, hourly_trend
 
 if TYPE_CHECKING:
     from squall.server import Platform
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PREFIX = "/_squall/api/"
+TREND_BUCKETS = 12
+TREND_WINDOW_S = 3600.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_LOG_ENTRIES = 10_000
 
@@ -251,6 +254,9 @@ class ManagementApi:
         prices = _prices(self._platform.prices, query)
         records = await asyncio.to_thread(self._platform.store.records, since=since)
         stats = function_stats(records, prices)
+        now = time.time()
+        recent = await asyncio.to_thread(self._platform.store.records, since=now - TREND_WINDOW_S)
+        trend = hourly_trend(recent, now)
         rows = []
         for item in stats:
             data = item.to_dict()
@@ -266,6 +272,8 @@ class ManagementApi:
                     "p99_ms": data["p99_ms"],
                     "gb_seconds": data["gb_seconds"],
                     "cost_usd": data["cost"],
+                    # Invocations in each five minutes of the last hour, oldest first.
+                    "trend": trend.get(str(data["function"]), [0] * TREND_BUCKETS),
                 }
             )
         return 200, {

@@ -53,6 +53,20 @@ class FunctionStats:
         }
 
 
+def hourly_trend(
+    records: Iterable[InvocationRecord], now: float, buckets: int = 12, bucket_s: float = 300.0
+) -> dict[str, list[int]]:
+    """Count each function's invocations (throttles left out) in `buckets` windows ending at `now`, oldest first."""
+    start = now - buckets * bucket_s
+    trend: dict[str, list[int]] = {}
+    for record in records:
+        if record.outcome is Outcome.THROTTLED or not start <= record.started_at < now:
+            continue
+        counts = trend.setdefault(record.function, [0] * buckets)
+        counts[min(buckets - 1, int((record.started_at - start) // bucket_s))] += 1
+    return trend
+
+
 def function_stats(
     records: Iterable[InvocationRecord], prices: PriceTable
 ) -> list[FunctionStats]:

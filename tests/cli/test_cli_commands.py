@@ -383,11 +383,15 @@ def test_stats_shows_table_with_price_footer(run: Run, api: FakeApi) -> None:
         "GB-S",
         "COST",
         "USD",
+        "LAST",
+        "HOUR",
     ]
     hello_row = next(line for line in lines if line.startswith("hello"))
-    assert hello_row.split() == ["hello", "1,200", "3", "1", "4", "1.25", "8.50", "20.00", "0.000125", "$0.000000208"]
+    assert hello_row.split() == [
+        "hello", "1,200", "3", "1", "4", "1.25", "8.50", "20.00", "0.000125", "$0.000000208", "-"
+    ]
     resize_row = next(line for line in lines if line.startswith("resize"))
-    assert resize_row.split() == ["resize", "0", "0", "0", "0", "-", "-", "-", "0", "$0"]
+    assert resize_row.split() == ["resize", "0", "0", "0", "0", "-", "-", "-", "0", "$0", "-"]
     total_row = next(line for line in lines if line.startswith("total"))
     assert total_row.split() == ["total", "1,200", "3", "1", "4", "0.000125", "$0.000000208"]
     assert "last 1h" in result.stdout
