@@ -162,11 +162,13 @@ def deploy(ctx: click.Context, folder: Path, upload: bool | None, endpoint: str,
         except DeployError as error:
             raise CommandFailed(str(error)) from None
         click.echo(f"uploading {len(package)} bytes of {folder}", err=True)
-        response = client.send("POST", f"{API_PREFIX}/upload", content=package,
-                               headers={"Content-Type": CONTENT_TYPE}, timeout_s=INVOKE_TIMEOUT_S)
+        with deploy_status(folder):
+            response = client.send("POST", f"{API_PREFIX}/upload", content=package,
+                                   headers={"Content-Type": CONTENT_TYPE}, timeout_s=INVOKE_TIMEOUT_S)
     else:
-        response = client.send("POST", f"{API_PREFIX}/deploy", json_body={"folder": str(folder.resolve())},
-                               timeout_s=INVOKE_TIMEOUT_S)
+        with deploy_status(folder):
+            response = client.send("POST", f"{API_PREFIX}/deploy", json_body={"folder": str(folder.resolve())},
+                                   timeout_s=INVOKE_TIMEOUT_S)
     deployed = client.decode_json(response)
 
     functions = deployed.get("functions") or []
@@ -189,6 +191,13 @@ def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, d
     click.echo(f"removed service {service} with {len(functions)} function(s)")
     for name in functions:
         click.echo(f"  {name}")
+
+
+def deploy_status(folder: Path) -> Any:
+    """Return a spinner shown on a terminal while the server deploys (and installs requirements)."""
+    from rich.console import Console
+
+    return Console(stderr=True).status(f"deploying {folder}: starting functions, installing requirements if any")
 
 
 def is_local_endpoint(endpoint: str) -> bool:
