@@ -1,8 +1,8 @@
 """`squall plan`: show what a manifest translates to, and what a deploy would add, change and remove.
 
-The manifest is read on this machine, by the same code the server uses. The
-running server, when one answers, tells what is deployed now; without one,
-the plan shows the specification alone.
+The manifest is read on this machine, by the same code the server uses. When
+a server responds, its API gives what is deployed now; without one, the plan
+shows the specification alone.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def plan(ctx: click.Context, folder: Path, endpoint: str, token: str | None, dat
     changes = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ACTION", "WHAT", "DETAIL"):
         changes.add_column(column, overflow="fold")
-    for action, what, detail in rows:
-        changes.add_row(action, what, detail or "")
+    for action, subject, detail in rows:
+        changes.add_row(action, subject, detail or "")
     click.echo(f"\na deploy to {client.endpoint} would:")
     print_table(changes)

@@ -45,8 +45,8 @@ def pack(folder: Path) -> bytes:
 def unpack(data: bytes, staging_root: Path) -> Path:
     """Unpack a package into a new folder under `staging_root` and return it.
 
-    Raises DeployError for a package that is not a .tar.gz, holds anything but
-    plain files and folders, points outside its folder, or is too large.
+    Raises DeployError for a package that is not a .tar.gz, contains anything
+    but plain files and folders, points outside its folder, or is too large.
     """
     staging = staging_root / f".staging-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
