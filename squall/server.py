@@ -118,6 +118,10 @@ class Platform:
         code_dir = self.dispatcher.settings.data_dir / "code"
         root = await asyncio.to_thread(snapshot, folder, code_dir, self.dispatcher.settings.data_dir)
         service = dataclasses.replace(service, root=root)
+        # Store the layers of the copy, and record the versions each function uses, before anything switches.
+        from squall.deploy.layers import store_service_layers
+
+        service = await asyncio.to_thread(store_service_layers, service)
         # Install the functions' requirements before anything switches, so a failed install keeps the old version.
         await install_service_requirements(service, install_timeout_from_environment())
         await self.deploy(service)

@@ -18,6 +18,7 @@ import orjson
 
 from squall.dispatcher.instance import Instance
 from squall.dispatcher.limits import MemoryCgroups
+from squall.deploy.layers import layer_paths_for
 from squall.deploy.requirements import site_packages_for
 from squall.errors import SquallError
 
@@ -76,6 +77,8 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # The installed requirements of the function's code, which the zygote puts on sys.path after the code.
         config = {**self._config, "site_packages": list(site_packages_for(self._root, self._config["handler"]))}
+        # The function's layer versions that the deploy of this code copy stored, imported after its requirements.
+        config["layers"] = list(layer_paths_for(self._root, self.name))
         command = [sys.executable, "-m", "squall.runtime.zygote", str(theirs.fileno()), orjson.dumps(config).decode()]
         self._process = subprocess.Popen(
             command,

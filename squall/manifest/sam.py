@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from squall.deploy.layers import PATH_RULE, check_function_layers, check_layer
 from squall.manifest.sam_events import EventReader, rule_schedules
 from squall.manifest.sam_intrinsics import (
     NO_VALUE,
@@ -65,6 +66,7 @@ from squall.manifest.spec import (
     AsyncConfig,
     Destination,
     FunctionSpec,
+    LayerSpec,
     ServiceSpec,
     Trigger,
 )
@@ -102,7 +104,8 @@ _RESOURCE_KEYS = frozenset(
 )
 _FUNCTION_KEYS = frozenset(
     {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
-     "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType"}
+     "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType",
+     "Layers"}
 )
 _NO_PERMISSIONS = "ignored, because Squall checks no IAM permissions"
 _NO_VERSIONS = "ignored, because versions and aliases are not supported yet: the function runs as $LATEST"
@@ -119,8 +122,12 @@ _FUNCTION_KEY_WARNINGS = {
     "FunctionName": "ignored, because Squall names each function by its logical id",
     "AutoPublishAlias": _NO_VERSIONS,
     "DeploymentPreference": _NO_VERSIONS,
-    "Layers": "ignored, because layers are not supported yet: put the layer's modules in the CodeUri folder",
 }
+# Layer properties that change nothing in Squall, accepted without a warning.
+_LAYER_KEYS = frozenset(
+    {"ContentUri", "LayerName", "Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo",
+     "RetentionPolicy"}
+)
 _DATA_TYPES = frozenset({QUEUE_TYPE, BUCKET_TYPE, TABLE_TYPE, SIMPLE_TABLE_TYPE, STREAM_TYPE})
 _PARAMETER_TYPES_RULE = "String, Number, CommaDelimitedList, List<...> or AWS::SSM::Parameter::Value<...>"
 _PYTHON_RUNTIME_RE = re.compile(r"^python3\.\d+$")
@@ -200,10 +207,13 @@ def _translate(
     created = [resource for resource in resources.values() if catalog.is_created(resource)]
     function_ids = {resource.logical_id for resource in created if resource.type == FUNCTION_TYPE}
     scheduled: dict[str, list[Trigger]] = {}
+    layers: dict[str, LayerSpec] = {}
     for resource in created:
         if resource.type == RULE_TYPE:
             for function, trigger in rule_schedules(evaluator, warnings, resource, function_ids):
                 scheduled.setdefault(function, []).append(trigger)
+        elif resource.type == LAYER_TYPE:
+            layers[resource.logical_id] = _read_layer(template, resource)
         elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
             _warn_other_resource(template, resource)
 
@@ -212,7 +222,7 @@ def _translate(
     for resource in created:
         if resource.type != FUNCTION_TYPE:
             continue
-        function, function_routes = _read_function(template, resource, scheduled.get(resource.logical_id, []))
+        function, function_routes = _read_function(template, resource, scheduled.get(resource.logical_id, []), layers)
         functions[function.name] = function
         routes.extend(function_routes)
     if not functions:
@@ -227,6 +237,7 @@ def _translate(
         functions=functions,
         warnings=tuple(warnings.by_key.values()),
         resources=data_resources,
+        layers=tuple(layers.values()),
     )
     for warning in spec.warnings:
         logger.debug("%s: %s", source.display, warning)
@@ -437,9 +448,7 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
 
 
 def _warn_other_resource(template: _Template, resource: TemplateResource) -> None:
-    if resource.type == LAYER_TYPE:
-        template.warnings.add(resource.key, "layers are not supported yet; put the layer's modules in the function's folder")
-    elif resource.type in PERMISSION_TYPES:
+    if resource.type in PERMISSION_TYPES:
         template.warnings.add(resource.key, f"{resource.type} is not needed: Squall checks no permissions, ignored")
     elif resource.type in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
         template.warnings.add(
@@ -487,7 +496,7 @@ def _merge_maps(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 def _read_function(
-    template: _Template, resource: TemplateResource, scheduled: list[Trigger]
+    template: _Template, resource: TemplateResource, scheduled: list[Trigger], layers: dict[str, LayerSpec]
 ) -> tuple[FunctionSpec, list[Route]]:
     source = template.source
     name = resource.logical_id
@@ -545,8 +554,61 @@ def _read_function(
         triggers=tuple(found_events.triggers) + tuple(scheduled),
         async_config=async_config,
         runtime=runtime,
+        layers=_read_function_layers(template, *raw("Layers"), layers),
     )
     return function, found_events.routes
+
+
+# Layers -----------------------------------------------------------------------------
+
+
+def _read_layer(template: _Template, resource: TemplateResource) -> LayerSpec:
+    """Read an AWS::Serverless::LayerVersion, named by its logical id; its ContentUri is a folder or .zip file."""
+    template.warnings.unsupported_keys(resource.properties_key, resource.properties, _LAYER_KEYS)
+    reader = PropertyReader(template.evaluator, resource.properties, resource.properties_key)
+    key = reader.key("ContentUri")
+    content_uri = reader.value("ContentUri")
+    if content_uri is None:
+        raise template.source.error(key, f"missing, expected {PATH_RULE}")
+    if not isinstance(content_uri, str) or "://" in content_uri:
+        raise template.source.error(key, expected(f"{PATH_RULE} (S3 locations are not supported)", content_uri))
+    return check_layer(template.source, key, resource.logical_id, content_uri)
+
+
+def _read_function_layers(
+    template: _Template, value: Any, key: KeyPath, layers: dict[str, LayerSpec]
+) -> tuple[str, ...]:
+    """Return the versions of a function's Layers, which are layer ARNs such as `!Ref CommonLayer` returns.
+
+    An ARN of no layer in the template is a layer published on AWS, which
+    Squall cannot fetch: it is listed as a warning and left out.
+    """
+    if value is None:
+        return ()
+    by_arn: dict[str, str] = {}
+    for logical_id in layers:
+        reference = template.catalog.lookup(logical_id, key)
+        if reference is not None and reference.ref is not None:
+            by_arn[reference.ref] = logical_id
+    resolved = template.evaluator.resolve(value, key)
+    if not isinstance(resolved, list):
+        raise template.source.error(key, expected("a list of layer ARNs such as !Ref CommonLayer", resolved))
+
+    names: list[str] = []
+    for index, arn_value in enumerate(resolved):
+        name = by_arn.get(arn_value) if isinstance(arn_value, str) else None
+        if name is not None:
+            names.append(name)
+        elif isinstance(arn_value, str) and arn_value.startswith("arn:"):
+            template.warnings.add(
+                (*key, index),
+                f"layer {describe(arn_value)} is not declared in this template, and Squall cannot download layers "
+                f"from AWS, ignored; declare it as an {LAYER_TYPE}",
+            )
+        else:
+            valid = ", ".join(f"!Ref {logical_id}" for logical_id in layers) or f"none: no {LAYER_TYPE} is declared"
+            raise template.source.error((*key, index), f"unknown layer {describe(arn_value)}, expected one of: {valid}")
+    return check_function_layers(template.source, key, names, layers)
 
 
 def _integer(template: _Template, key: KeyPath, value: Any, low: int, high: int | None, unit: str) -> int:

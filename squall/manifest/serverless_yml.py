@@ -13,12 +13,14 @@ existing project loads as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from squall.deploy.layers import read_serverless_function_layers, read_serverless_layers
 from squall.manifest.serverless_common import CloudFormationTag, ServerlessLoader, Warnings
 from squall.manifest.serverless_events import TRIGGER_EVENT_TYPES, EventReader
 from squall.manifest.serverless_http import (
@@ -93,7 +95,7 @@ _COUNT_RULE = "a whole number of instances, 0 or more"
 # `custom`, `params` and `stages` only hold values for variables, which are
 # resolved by the time the keys are read.
 _TOP_LEVEL_KEYS = frozenset(
-    {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package"}
+    {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package", "layers"}
 )
 _PROVIDER_KEYS = frozenset(
     {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3"}
@@ -185,6 +187,7 @@ def parse_serverless_yml(
                 functions_value,
             ),
         )
+    layers = read_serverless_layers(source, document.get("layers"), warnings)
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     for name, settings in functions_value.items():
@@ -193,6 +196,11 @@ def parse_serverless_yml(
                 ("functions",), expected(f"function names of {FUNCTION_NAME_RULE}", name)
             )
         function, function_routes = _read_function(reader, name, settings)
+        if settings.get("layers") is not None:
+            versions = read_serverless_function_layers(
+                source, ("functions", name, "layers"), settings["layers"], layers, warnings
+            )
+            function = dataclasses.replace(function, layers=versions)
         functions[name] = function
         routes.extend(function_routes)
     check_routes_unique(source, routes)
@@ -210,6 +218,7 @@ def parse_serverless_yml(
         functions=with_rest_stage(functions, context.stage),
         warnings=tuple(warnings.by_key.values()),
         resources=catalog.to_resources(),
+        layers=tuple(layers.values()),
     )
     for warning in spec.warnings:
         logger.debug("%s: %s", source.display, warning)
@@ -276,12 +285,6 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
             key, expected("a mapping of function settings with at least a handler", settings)
         )
     warnings.unsupported_keys(key, settings, _FUNCTION_KEYS)
-    if "layers" in settings:
-        warnings.add(
-            (*key, "layers"),
-            "layers are not supported by Squall yet, ignored; install what they provide "
-            "in the Python environment Squall runs in",
-        )
     read_package((*key, "package"), settings.get("package"), warnings)
 
     handler = settings.get("handler")

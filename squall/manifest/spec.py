@@ -115,6 +115,20 @@ class AsyncConfig:
 
 
 @dataclass(frozen=True)
+class LayerSpec:
+    """A layer the service declares: a folder or .zip file in Lambda's layout (see squall.deploy.layers)."""
+
+    name: str
+    path: str  # relative to the service folder, with "/" between folders
+    digest: str  # of the layer's content; a deploy stores it in DATA/layers/NAME/DIGEST
+
+    @property
+    def version(self) -> str:
+        """The layer version as functions list it: "name@digest"."""
+        return f"{self.name}@{self.digest}"
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One function of a service, with every default already applied."""
 
@@ -131,6 +145,7 @@ class FunctionSpec:
     triggers: tuple[Trigger, ...] = ()
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     runtime: str = "python3"
+    layers: tuple[str, ...] = ()  # layer versions ("name@digest") in the order the manifest lists them
 
     @property
     def module(self) -> str:
@@ -218,3 +233,4 @@ class ServiceSpec:
     functions: dict[str, FunctionSpec]
     warnings: tuple[str, ...] = ()  # keys that were read but are not understood yet
     resources: Resources = field(default_factory=Resources)
+    layers: tuple[LayerSpec, ...] = ()  # every declared layer, used by a function or not

@@ -10,11 +10,18 @@ error, in the order the keys appear in the file, is reported.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from squall.deploy.layers import (
+    FUNCTION_LAYERS_SCHEMA,
+    LAYERS_SCHEMA,
+    check_function_layers,
+    read_squall_layers,
+)
 from squall.manifest.spec import (
     DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MEMORY_MB,
@@ -156,6 +163,7 @@ _FUNCTION_SCHEMA: dict[str, Any] = {
             },
         },
         **ASYNC_FUNCTION_PROPERTIES,
+        "layers": FUNCTION_LAYERS_SCHEMA,
     },
 }
 
@@ -182,6 +190,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": _FUNCTION_SCHEMA,
         },
         "resources": RESOURCES_SCHEMA,
+        "layers": LAYERS_SCHEMA,
     },
 }
 
@@ -202,10 +211,14 @@ def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
     _check_string_keys(source, document, ())
     _check_schema(source, document)
 
+    layers = read_squall_layers(source, document.get("layers"))
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     for name, settings in document["functions"].items():
         function = _build_function(source, name, settings)
+        if "layers" in settings:
+            versions = check_function_layers(source, ("functions", name, "layers"), settings["layers"], layers)
+            function = dataclasses.replace(function, layers=versions)
         functions[name] = function
         routes.extend(
             Route(event, name, ("functions", name, "events", index, "http"))
@@ -219,6 +232,7 @@ def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
         manifest_path=source.path,
         functions=functions,
         resources=build_resources(source, document.get("resources")),
+        layers=tuple(layers.values()),
     )
 
 

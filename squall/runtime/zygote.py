@@ -196,6 +196,9 @@ def main() -> None:
     # Installed requirements come after the code, so that a module of the service wins over a package of the same name.
     for position, folder in enumerate(config.get("site_packages", ()), start=1):
         sys.path.insert(position, folder)
+    # Layers come after the function's own packages, as Lambda puts /opt after /var/task.
+    for position, folder in enumerate(config.get("layers", ()), start=1 + len(config.get("site_packages", ()))):
+        sys.path.insert(position, folder)
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     bootstrap.install_logging()

@@ -332,7 +332,7 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
         "package.patterns",
         "provider.iam",
         "provider.region",
-        "functions.hello.layers",
+        "functions.hello.layers[0]",
         "functions.hello.events[0].http.cors",
         "functions.hello.events[0].http.authorizer",
         "functions.hello.events[2].httpApi.authorizer",

@@ -194,21 +194,17 @@ def test_numbers_given_as_strings(write_service: WriteService) -> None:
 
 def test_unsupported_properties_warn(write_service: WriteService) -> None:
     write_service(
-        template(BASE + "Layers: [!Ref Shared]\nTracing: Active\nSnapStart: {ApplyOn: None}\nFunctionName: greeter\n",
-                 resources=RESOURCES + "  Shared: {Type: AWS::Serverless::LayerVersion, Properties: {ContentUri: layer/}}\n"),
+        template(BASE + "Tracing: Active\nSnapStart: {ApplyOn: None}\nFunctionName: greeter\n", resources=RESOURCES),
         name="template.yaml",
     )
 
     spec = load_service(Path("."))
 
     assert set(spec.functions) == {"Fn"}
-    assert "Resources.Fn.Properties.Layers: ignored, because layers are not supported yet: put the layer's modules in " \
-        "the CodeUri folder" in spec.warnings
     assert "Resources.Fn.Properties.Tracing: ignored, because X-Ray tracing is not supported by Squall" in spec.warnings
     assert "Resources.Fn.Properties.SnapStart: not supported by Squall yet, ignored" in spec.warnings
     assert "Resources.Fn.Properties.FunctionName: ignored, because Squall names each function by its logical id" \
         in spec.warnings
-    assert "Resources.Shared: layers are not supported yet; put the layer's modules in the function's folder" in spec.warnings
 
 
 def test_false_condition_leaves_resources_out(write_service: WriteService) -> None:
