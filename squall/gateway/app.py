@@ -66,6 +66,15 @@ class GatewayApp:
                 await respond(send, 200, headers, body)
             else:
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+        elif path == "/ui" or path.startswith("/ui/"):
+            # NOTE: like /metrics, the dashboard hides a function routed under /ui.
+            if self._authorised(scope):
+                # Imported on first use, so a server that nobody browses never loads the dashboard.
+                from squall.dashboard import serve_dashboard
+
+                await serve_dashboard(self._platform, scope, receive, send)
+            else:
+                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
         elif path.startswith(management.PREFIX):
             if self._authorised(scope):
                 await self._management(scope, receive, send)
