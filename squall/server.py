@@ -294,6 +294,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         print(f"squall: {error}", file=sys.stderr)
         return 2
 
+    # Tracing: on only when an OTLP endpoint variable is set; the SDK is imported only then.
+    from squall.observability import tracing
+
+    tracing.configure_from_environment()
+
     # Bind first, so that instances started by the first deploy know the server's address.
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
@@ -403,6 +408,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         await asyncio.to_thread(hub.close)
         await asyncio.to_thread(store.close)
         secret_store.close()
+        # Tracing: export the spans still buffered.
+        await asyncio.to_thread(tracing.shutdown)
 
 
 async def _watch(platform: Platform, folder: Path) -> None:

@@ -29,6 +29,7 @@ from squall.dispatcher.pool import FunctionPool, PoolSettings
 from squall.errors import FunctionNotFound, Throttled
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
+from squall.observability import tracing
 from squall.secrets.references import SecretLookup, resolve_environment
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Invocation:
     client_context: Any = None
     log_tail: bool = False
     qualifier: str | None = None  # the version or alias the caller named, if any
+    traceparent: str | None = None  # W3C trace context of the caller, when tracing is on
 
 
 @dataclass(slots=True)
@@ -263,6 +265,15 @@ class Dispatcher:
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one invocation synchronously. Raises FunctionNotFound or Throttled."""
+        # Tracing: while it is off, this check is all an invocation pays.
+        if tracing.enabled:
+            with tracing.invoke_span(invocation) as span:
+                result = await self._invoke(invocation, span)
+                tracing.record_result(span, result.outcome.value, result.error_type)
+                return result
+        return await self._invoke(invocation, None)
+
+    async def _invoke(self, invocation: Invocation, span: Any) -> InvocationResult:
         pool = self.pool(invocation.function)
         spec = pool.spec
         started_at = time.time()
@@ -273,6 +284,8 @@ class Dispatcher:
             raise
 
         instance = lease.instance
+        # Tracing: spans of the wait for an instance and of its cold start.
+        acquired_ns = tracing.record_acquire(span, started_at, lease.cold) if span is not None else 0
         try:
             raw = await instance.invoke(
                 invocation.request_id,
@@ -281,10 +294,13 @@ class Dispatcher:
                 invocation.client_context,
                 spec.timeout_s,
                 self.settings.init_timeout_s,
+                traceparent=tracing.traceparent_of(span) if span is not None else None,
             )
         finally:
             pool.release(instance)
         init = instance.init_outcome if lease.cold else None
+        if span is not None and init is not None and init.init_ms:
+            tracing.record_cold_start(span, acquired_ns, init.init_ms)
 
         log_text = self._log_text(invocation.request_id, spec, raw, init)
         self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))

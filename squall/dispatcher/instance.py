@@ -197,6 +197,7 @@ class Instance:
         client_context: Any,
         timeout_s: float,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+        traceparent: str | None = None,
     ) -> RawResult:
         """Run one invocation and return its result; the instance may be dead afterwards.
 
@@ -210,6 +211,9 @@ class Instance:
         meta: dict[str, Any] = {"id": request_id, "timeout_ms": int(timeout_s * 1000), "arn": arn}
         if client_context is not None:
             meta["client_context"] = client_context
+        # The runtime opens a handler span only when this key is present.
+        if traceparent is not None:
+            meta["traceparent"] = traceparent
         self._result = self._loop.create_future()
         transport = self._reader.transport
         if transport is None or transport.is_closing():

@@ -28,6 +28,7 @@ from squall.dispatcher.dispatcher import LATEST, Dispatcher, Invocation, Invocat
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_store import AsyncStore, NewInvocation, QueuedInvocation
 from squall.manifest.spec import Destination
+from squall.observability import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +137,13 @@ class AsyncInvoker:
         the disk has no room; nothing is accepted in either case.
         """
         self._dispatcher.pool(invocation.function)
+        # Tracing: a caller without a traceparent of its own, such as the Invoke
+        # API, is traced through the current span.
+        traceparent = invocation.traceparent
+        if traceparent is None and tracing.enabled:
+            traceparent = tracing.current_traceparent()
         entry = NewInvocation(invocation.request_id, invocation.function, invocation.trigger,
-                              invocation.payload, self._clock())
+                              invocation.payload, self._clock(), traceparent)
         committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._accepting.append((entry, committed))
         if not self._flushing:
@@ -261,6 +267,8 @@ class AsyncInvoker:
             return
 
         invocation = Invocation(entry.function, payload, entry.trigger, request_id=entry.request_id)
+        if tracing.enabled:
+            invocation.traceparent = await self._in_thread(self._store.traceparent, entry.id)
         try:
             result = await self._dispatcher.invoke(invocation)
         except FunctionNotFound:

@@ -53,6 +53,7 @@ class NewInvocation:
     trigger: str
     payload: bytes
     accepted_at: float
+    traceparent: str | None = None  # W3C trace context of the caller, when tracing is on
 
 
 class AsyncStore:
@@ -66,6 +67,10 @@ class AsyncStore:
         # promise made to callers; NORMAL skips the fsync that power loss needs.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # Stores created before tracing existed lack the column; their rows read as NULL.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(invocations)")}
+        if "traceparent" not in columns:
+            self._db.execute("ALTER TABLE invocations ADD COLUMN traceparent TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -79,10 +84,10 @@ class AsyncStore:
             try:
                 for entry in entries:
                     cursor = self._db.execute(
-                        "INSERT INTO invocations (request_id, function, trigger, payload, accepted_at, due_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO invocations (request_id, function, trigger, payload, accepted_at, due_at, traceparent)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (entry.request_id, entry.function, entry.trigger, entry.payload,
-                         entry.accepted_at, entry.accepted_at),
+                         entry.accepted_at, entry.accepted_at, entry.traceparent),
                     )
                     row_id = cursor.lastrowid
                     if row_id is None:
@@ -110,6 +115,12 @@ class AsyncStore:
         with self._lock:
             row = self._db.execute("SELECT payload FROM invocations WHERE id = ?", (row_id,)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def traceparent(self, row_id: int) -> str | None:
+        """Return the W3C trace context the invocation was accepted with, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT traceparent FROM invocations WHERE id = ?", (row_id,)).fetchone()
+        return None if row is None else row[0]
 
     def last_error(self, row_id: int) -> bytes | None:
         """Return the error JSON of the invocation's last failed attempt, if any."""

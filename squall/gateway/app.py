@@ -19,6 +19,7 @@ from squall.gateway import invoke_api, management, objects_api, services_api
 from squall.gateway.apigw import GatewayError, HttpResponse, build_event, error_response, map_response
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.metering.records import Outcome
+from squall.observability import tracing
 from squall.runtime.protocol import MAX_REQUEST_BYTES
 
 if TYPE_CHECKING:
@@ -82,12 +83,20 @@ class GatewayApp:
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
         elif path.startswith(invoke_api.PREFIX):
             if self._authorised(scope):
-                await self._invoke_api(scope, receive, send)
+                # Tracing: a server span, the parent of the invocation's span.
+                if tracing.enabled:
+                    await tracing.serve_traced(self._invoke_api, scope, receive, send)
+                else:
+                    await self._invoke_api(scope, receive, send)
             else:
                 error = invoke_api.ApiError(403, "UnrecognizedClientException", _TOKEN_HELP)
                 await invoke_api.send_api_error(send, error, str(uuid.uuid4()))
         else:
-            await self._route(scope, receive, send)
+            # Tracing: a server span whose parent is the request's traceparent header.
+            if tracing.enabled:
+                await tracing.serve_traced(self._route, scope, receive, send)
+            else:
+                await self._route(scope, receive, send)
 
     def _authorised(self, scope: dict[str, Any]) -> bool:
         if self._token is None:
@@ -103,6 +112,8 @@ class GatewayApp:
         if match is None:
             await _send(send, error_response(GatewayError.NOT_FOUND, router.default_payload))
             return
+        if tracing.enabled:
+            tracing.name_route(scope["method"], match.event.path)
 
         version = match.event.payload
         try:
@@ -114,7 +125,9 @@ class GatewayApp:
         request_id = str(uuid.uuid4())
         event = build_event(scope, body, match, request_id, int(time.time() * 1000))
         try:
-            result = await self._platform.dispatcher.invoke(Invocation(match.function, event, "http", request_id))
+            traceparent = tracing.current_traceparent() if tracing.enabled else None
+            invocation = Invocation(match.function, event, "http", request_id, traceparent=traceparent)
+            result = await self._platform.dispatcher.invoke(invocation)
         except Throttled:
             await _send(send, error_response(GatewayError.THROTTLED, version))
             return

@@ -252,8 +252,13 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
             deadline_ms=int(time.time() * 1000) + meta["timeout_ms"],
             client_context=meta.get("client_context"),
         )
+        # Tracing: the server sends a traceparent only while its tracing is on.
+        traceparent = meta.get("traceparent")
         try:
-            result_meta, result = _run_one(invoke, body, context)
+            if traceparent is None:
+                result_meta, result = _run_one(invoke, body, context)
+            else:
+                result_meta, result = _run_traced(invoke, body, context, traceparent)
         except SystemExit as exit_request:
             _exit_like_python(exit_request)
         log_bytes = _flush_output(log_fd)
@@ -275,6 +280,32 @@ def _exit_like_python(exit_request: SystemExit) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def _run_traced(invoke: _Invoker, body: bytes, context: LambdaContext, traceparent: str) -> tuple[dict[str, Any], bytes]:
+    """Run one invocation inside a "handler" span whose parent is the server's invocation span.
+
+    The handler sees the trace context in the TRACEPARENT environment
+    variable. When the function's code has the opentelemetry API, spans it
+    starts nest under the handler span; they are exported by whatever tracer
+    provider that code configured, and dropped without one.
+    """
+    os.environ["TRACEPARENT"] = traceparent
+    try:
+        from opentelemetry import trace
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    except ImportError:
+        return _run_one(invoke, body, context)
+
+    parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+    tracer = trace.get_tracer("squall.runtime")
+    attributes = {"faas.invocation_id": context.aws_request_id, "faas.name": context.function_name}
+    with tracer.start_as_current_span("handler", context=parent, kind=trace.SpanKind.SERVER, attributes=attributes) as span:
+        result_meta, result = _run_one(invoke, body, context)
+        error_type = result_meta.get("error_type")
+        if error_type is not None:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, error_type))
+    return result_meta, result
 
 
 def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dict[str, Any], bytes]:
