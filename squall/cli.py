@@ -553,6 +553,7 @@ def stats(
         return
     print_table(stats_table(summary))
     click.echo(describe_price(summary.get("price") or {}, f"last {describe_seconds(since)}"))
+    click.echo("Cost covers invocations only; `squall cost` adds the time of provisioned instances.")
 
 
 @cli.command()

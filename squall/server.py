@@ -109,8 +109,9 @@ class Platform:
         source = self.sources.get(service.service)
         if source is not None and source != recorded:
             raise DeployError(
-                f"{service.manifest_path}: service {service.service!r} is already deployed from {source}; "
-                "give this service another name in its manifest"
+                f"{recorded / service.manifest_path.name}: service {service.service!r} is already deployed from "
+                f"{source}; deploy it from there, remove it first with `squall remove {service.service}`, "
+                "or give this service another name in its manifest"
             )
         for warning in service.warnings:
             logger.warning("%s: %s", service.manifest_path.name, warning)
@@ -124,7 +125,11 @@ class Platform:
         service = await asyncio.to_thread(store_service_layers, service)
         # Install the functions' requirements before anything switches, so a failed install keeps the old version.
         await install_service_requirements(service, install_timeout_from_environment())
-        await self.deploy(service)
+        if _same_version(self.dispatcher.services.get(service.service), service):
+            # The same code and settings again: warm instances stay.
+            logger.info("service %s is unchanged; its instances keep running", service.service)
+        else:
+            await self.deploy(service)
         self.sources[service.service] = recorded
         # A restart deploys the copy, so edits that were never deployed stay out.
         manifest = root / service.manifest_path.name
@@ -246,6 +251,15 @@ def load_or_create_token(data: Path) -> str:
     with os.fdopen(descriptor, "w") as file:
         file.write(token + "\n")
     return token
+
+
+def _same_version(deployed: ServiceSpec | None, candidate: ServiceSpec) -> bool:
+    """Tell whether a deploy would change nothing: same code copy, functions and resources."""
+    if deployed is None:
+        return False
+    return (deployed.root, deployed.functions, deployed.resources) == (
+        candidate.root, candidate.functions, candidate.resources
+    )
 
 
 def local_endpoint(host: str, port: int) -> str:

@@ -43,6 +43,15 @@ class _Key:
     queue: str
 
 
+def _traceparent(batch: list[Any]) -> str | None:
+    """Return the trace context the batch's first traced message carries, so the batch joins that trace."""
+    for message in batch:
+        attribute = message.message_attributes.get("traceparent")
+        if attribute is not None and attribute.string_value:
+            return str(attribute.string_value)
+    return None
+
+
 class QueueTriggers:
     """Runs one set of pollers per (function, queue) trigger of the deployed services."""
 
@@ -137,8 +146,9 @@ class QueueTriggers:
 
         event = sqs_event(batch, queue_arn, self._hub.region)
         ids = [message.message_id for message in batch]
+        invocation = Invocation(key.function, orjson.dumps(event), "queue", traceparent=_traceparent(batch))
         try:
-            result = await self._dispatcher.invoke(Invocation(key.function, orjson.dumps(event), "queue"))
+            result = await self._dispatcher.invoke(invocation)
         except Throttled:
             # The batch stays invisible until its visibility timeout, as on Lambda.
             logger.info("function %s throttled a batch of %d from queue %s", key.function, len(batch), key.queue)

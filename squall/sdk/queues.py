@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from squall.sdk.client import Client, default_client
@@ -32,9 +33,13 @@ class Queue:
 
     def send(self, body: str, delay_s: int | None = None, attributes: dict[str, Any] | None = None,
              group_id: str | None = None, dedup_id: str | None = None) -> dict[str, Any]:
-        """Send one message; returns its message_id and md5_of_body."""
-        return self._call("send", body=body, delay_s=delay_s, attributes=attributes, group_id=group_id,
-                          dedup_id=dedup_id)
+        """Send one message; returns its message_id and md5_of_body.
+
+        Inside a traced invocation, the message carries the invocation's trace
+        as a `traceparent` attribute, so the function it triggers joins that trace.
+        """
+        return self._call("send", body=body, delay_s=delay_s, attributes=with_trace(attributes, body),
+                          group_id=group_id, dedup_id=dedup_id)
 
     def send_batch(self, messages: list[str | dict[str, Any]]) -> dict[str, Any]:
         """Send up to ten messages at once; returns the successful and failed entries by position.
@@ -68,6 +73,23 @@ class Queue:
 
     def purge(self) -> None:
         self._call("purge")
+
+
+TRACE_ATTRIBUTE = "traceparent"
+# SQS allows ten attributes and 256 KiB in all; the trace is left out rather
+# than make a message that fits without it fail.
+_MAX_ATTRIBUTES = 10
+_TRACE_ROOM_BYTES = 255 * 1024
+
+
+def with_trace(attributes: dict[str, Any] | None, body: str) -> dict[str, Any] | None:
+    """Add the current invocation's W3C trace context (TRACEPARENT, set by the runtime) to message attributes."""
+    traceparent = os.environ.get("TRACEPARENT")
+    if not traceparent or TRACE_ATTRIBUTE in (attributes or {}):
+        return attributes
+    if len(attributes or {}) >= _MAX_ATTRIBUTES or len(body.encode()) > _TRACE_ROOM_BYTES:
+        return attributes
+    return {**(attributes or {}), TRACE_ATTRIBUTE: {"data_type": "String", "string_value": traceparent}}
 
 
 def queue_name(reference: str) -> str:

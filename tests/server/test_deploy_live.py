@@ -160,3 +160,17 @@ def test_upload_of_broken_manifest_keeps_version(serve: Any, tmp_path: Path) -> 
     assert "timeout_s" in failed.stderr
     assert httpx.get(server.endpoint + "/remote", timeout=20).json() == "remote-v1"
     assert not any(path.name.startswith(".staging") for path in (server.data / "uploads").iterdir())
+
+
+def test_unchanged_redeploy_keeps_instances(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    extra = write_service(tmp_path / "extra", "extra", "extra", "extra-v1")
+    server = serve(main, "--no-watch")
+    assert deploy(server.endpoint, extra).returncode == 0
+    assert httpx.get(server.endpoint + "/extra", timeout=20).json() == "extra-v1"
+
+    again = deploy(server.endpoint, extra)
+    idle = {f["name"]: f["instances"]["idle"] for f in httpx.get(server.endpoint + "/_squall/api/functions", timeout=20).json()["functions"]}
+
+    assert again.returncode == 0, again.stderr
+    assert idle["extra"] == 1
