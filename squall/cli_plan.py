@@ -19,6 +19,8 @@ from squall.cli_output import MISSING, print_table
 
 # The fields of GET /_squall/api/functions a plan compares, with their labels.
 _COMPARED = {
+    "code": "code",
+    "environment_digest": "environment",
     "handler": "handler",
     "memory_mb": "memory",
     "timeout_s": "timeout",
@@ -31,8 +33,10 @@ _COMPARED = {
 
 def planned_functions(service: Any) -> dict[str, dict[str, Any]]:
     """Describe the manifest's functions in the shape GET /_squall/api/functions uses."""
+    from squall.deploy.snapshot import code_digest, environment_digest
     from squall.gateway.management import describe_trigger
 
+    code = code_digest(service.root)
     return {
         spec.name: {
             "handler": spec.handler,
@@ -43,6 +47,8 @@ def planned_functions(service: Any) -> dict[str, dict[str, Any]]:
             "routes": [f"{e.method} {e.path}" + (" (REST 1.0)" if e.payload == "1.0" else "") for e in spec.http],
             "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
             "environment": sorted(spec.environment),
+            "code": code,
+            "environment_digest": environment_digest(spec.environment),
         }
         for spec in service.functions.values()
     }
@@ -87,6 +93,22 @@ def resource_names(service: Any) -> dict[str, list[str]]:
         "table": [table.name for table in resources.tables],
         "stream": [stream.name for stream in resources.streams],
     }
+
+
+def missing_secret_rows(client: Any, service: Any) -> list[tuple[str, str, str]]:
+    """Return a row for each secret the manifest references that the server does not have."""
+    from squall.secrets.references import environment_references
+
+    referenced: set[str] = set()
+    for spec in service.functions.values():
+        referenced |= environment_references(spec.environment)
+    if not referenced:
+        return []
+    stored = {entry["name"] for entry in client.get_json(f"{API_PREFIX}/secrets").get("secrets") or []}
+    return [
+        ("missing", f"secret {name}", f"the deploy would fail: set it with `squall secret set {name}`")
+        for name in sorted(referenced - stored)
+    ]
 
 
 def existing_resources(client: Any) -> dict[str, set[str]]:
@@ -154,6 +176,7 @@ def plan(ctx: click.Context, folder: Path, endpoint: str, token: str | None, dat
 
     deployed = {f["name"]: f for f in functions if f.get("service") == service.service}
     rows: list[Sequence[str]] = list(function_changes(planned, deployed))
+    rows += missing_secret_rows(client, service)
     for kind, names in resource_names(service).items():
         rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]
     changes = Table(box=None, pad_edge=False, header_style="bold")

@@ -36,9 +36,15 @@ def group() -> None:
     help="Read the value from this file instead of standard input.",
 )
 @click.option("--keep-newline", is_flag=True, help="Keep one trailing newline of the value; by default it is removed.")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Write into the data folder (--data) directly, for a server that is not running yet, such as before "
+    "the first `squall up` of a manifest that uses the secret.",
+)
 @client_options
 @click.pass_context
-def set_command(ctx: click.Context, name: str, from_file: Path | None, keep_newline: bool,
+def set_command(ctx: click.Context, name: str, from_file: Path | None, keep_newline: bool, local: bool,
                 endpoint: str, token: str | None, data: Path) -> None:
     """Create or replace secret NAME with a value read from standard input or --from-file.
 
@@ -53,6 +59,9 @@ def set_command(ctx: click.Context, name: str, from_file: Path | None, keep_newl
     except InvalidSecretValue as error:
         raise CommandFailed(str(error)) from None
 
+    if local:
+        _set_locally(data, name, value)
+        return
     client = open_client(ctx, endpoint, token, data)
     answer = client.decode_json(client.send("POST", f"{API_PATH}/set", json_body={"name": name, "value": value}))
     click.echo(f"{'created' if answer.get('created') else 'updated'} secret {name}")
@@ -62,6 +71,24 @@ def set_command(ctx: click.Context, name: str, from_file: Path | None, keep_newl
     failures: dict[str, str] = answer.get("redeploy_errors") or {}
     for service, message in failures.items():
         click.secho(f"service {service} still runs with the previous value: {message}", err=True, fg="yellow")
+
+
+def _set_locally(data: Path, name: str, value: str) -> None:
+    """Store a secret in the data folder's own store; a server started later reads it from there."""
+    from squall.secrets.errors import SecretKeyError
+    from squall.secrets.store import open_secret_store
+
+    data.mkdir(parents=True, exist_ok=True)
+    try:
+        store = open_secret_store(data)
+    except SecretKeyError as error:
+        raise CommandFailed(str(error)) from None
+    try:
+        _, created = store.set(name, value)
+    finally:
+        store.close()
+    click.echo(f"{'created' if created else 'updated'} secret {name} in {data}; a running server there needs a "
+               "redeploy of the services that use it")
 
 
 @group.command(name="ls")

@@ -84,6 +84,17 @@ def snapshot(folder: Path, code_dir: Path, exclude: Path | None = None) -> Path:
     return target
 
 
+def code_digest(folder: Path) -> str:
+    """Return the digest a deploy of `folder` would give its code copy, without copying anything."""
+    return _digest(code_files(folder))
+
+
+def environment_digest(environment: dict[str, str]) -> str:
+    """Return a short digest of a function's environment, to tell a change without showing the values."""
+    text = "\0".join(f"{name}={value}" for name, value in sorted(environment.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def _digest(files: list[tuple[str, Path]]) -> str:
     digest = hashlib.sha256()
     for relative, path in files:

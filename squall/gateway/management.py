@@ -14,6 +14,7 @@ import orjson
 from squall import __version__
 from squall.errors import ManifestError, SquallError
 from squall.deploy.package import MAX_PACKAGE_BYTES
+from squall.deploy.snapshot import environment_digest
 from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import AsyncConfig, ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
@@ -128,6 +129,9 @@ class ManagementApi:
                         "routes": [f"{e.method} {e.path}" + (" (REST 1.0)" if e.payload == "1.0" else "") for e in spec.http],
                         "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
                         "destinations": describe_destinations(spec.async_config),
+                        # The code copy's digest, and a digest of the environment that shows no value.
+                        "code": Path(service.root).name,
+                        "environment_digest": environment_digest(spec.environment),
                         "instances": {
                             "idle": pool.idle_count if pool else 0,
                             "busy": pool.busy_count if pool else 0,

@@ -72,7 +72,7 @@ def resolve_environment(
                 raise SecretNotFound(
                     name,
                     f"function {function!r}: environment variable {variable} references secret {name!r}, "
-                    f"{where}; create it with `squall secret set {name}`",
+                    f"{where}; create it with `squall secret set {name}` (add `--local --data DATA` while no server runs)",
                 )
             values[name] = secret
         # One pass over the original text, so a secret value that itself

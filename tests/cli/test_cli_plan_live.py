@@ -61,7 +61,9 @@ def test_plan_lists_changes(serve: Any, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     lines = [" ".join(line.split()) for line in result.output.splitlines()]
-    assert any(line.startswith("change api memory: 128 -> 256") for line in lines)
+    # The manifest is part of the code copy, so its edit shows as a code change too.
+    api_line = next(line for line in lines if line.startswith("change api"))
+    assert "memory: 128 -> 256" in api_line
     assert "add thumbnails" in lines
     assert "remove worker" in lines
     assert "keep queue orders" in lines
@@ -85,3 +87,20 @@ def test_plan_without_server_shows_spec(tmp_path: Path) -> None:
     assert "DB_PASSWORD" in result.output
     assert "secret" not in result.output
     assert "no comparison with a running server" in result.output
+
+
+def test_plan_sees_code_environment_and_secrets(serve: Any, tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    (app / "app.py").write_text("def handler(event, context):\n    return 'changed'\n")
+    write(app, FIRST).joinpath("app.py").write_text("def handler(event, context):\n    return 'changed'\n")
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    api_line = next(line for line in lines if line.startswith("change api"))
+    assert "code:" in api_line
+    assert "environment:" in api_line
+    assert any(line.startswith("change worker code:") for line in lines)
+    assert any(line.startswith("missing secret db") for line in lines)

@@ -170,3 +170,19 @@ def test_remove_in_use_shows_server_error(run: Callable[..., Result], server: Fa
 
     assert result.exit_code == 1
     assert "SecretInUse: secret 'DB' is referenced by shop-fn" in result.output
+
+
+def test_set_local_before_first_start(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from squall.cli import cli
+    from squall.secrets.store import open_secret_store
+
+    data = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["secret", "set", "DB", "--local", "--data", str(data)], input="s3cret\n")
+
+    assert result.exit_code == 0, result.output
+    assert "created secret DB" in result.output
+    store = open_secret_store(data)
+    assert store.get("DB") == "s3cret"
+    store.close()
