@@ -646,9 +646,12 @@ def describe_seconds(seconds: int) -> str:
 
 
 def _add_service_commands() -> None:
-    from squall import cli_objects, cli_plan, cli_queues, cli_secrets, cli_streams, cli_tables
+    from squall import cli_objects, cli_plan, cli_queues, cli_secrets, cli_streams, cli_tables, cli_versions
 
     cli.add_command(cli_plan.plan)
+    cli.add_command(cli_versions.publish)
+    cli.add_command(cli_versions.versions)
+    cli.add_command(cli_versions.group)
     for module in (cli_queues, cli_objects, cli_tables, cli_streams, cli_secrets):
         cli.add_command(module.group)
 

@@ -51,6 +51,7 @@ from squall.secrets.errors import SecretKeyError
 from squall.secrets.store import SecretStore, open_secret_store
 from squall.store.base import ServiceEntry
 from squall.store.sqlite import SqliteStore
+from squall.versions import VersionStore
 
 logger = logging.getLogger("squall.server")
 
@@ -73,6 +74,7 @@ class Platform:
     record_triggers: RecordTriggers
     scheduler: Scheduler
     secrets: SecretStore | None = None
+    versions: VersionStore | None = None
     # The scheduler forgets schedules missing from an update, so it first
     # hears of them once every service of the last run is deployed again.
     schedules_ready: bool = False
@@ -332,6 +334,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
 
     dispatcher = Dispatcher(settings, on_record, store.add_log)
     dispatcher.secrets = secret_store
+    version_store = VersionStore(data / "versions.db")
+    dispatcher.versions = version_store
     dispatcher.start()
     async_invoker = AsyncInvoker(dispatcher, AsyncStore(data / "async.db"), async_settings_from_environment())
     hub = ServiceHub(data / "services", settings.region, settings.account_id)
@@ -341,7 +345,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
                           account=settings.account_id)
     platform = Platform(dispatcher, store, DEFAULT_PRICES, Router([]), async_invoker, hub,
                         QueueTriggers(hub, dispatcher), ObjectTriggers(hub, async_invoker),
-                        RecordTriggers(hub, dispatcher, async_invoker), scheduler, secrets=secret_store)
+                        RecordTriggers(hub, dispatcher, async_invoker), scheduler, secrets=secret_store,
+                        versions=version_store)
     metrics = Metrics(platform)
 
     try:
@@ -422,6 +427,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         await asyncio.to_thread(hub.close)
         await asyncio.to_thread(store.close)
         secret_store.close()
+        version_store.close()
         # Tracing: export the spans still buffered.
         await asyncio.to_thread(tracing.shutdown)
 

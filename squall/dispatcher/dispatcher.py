@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import orjson
 
@@ -92,6 +92,18 @@ class InvocationResult:
 Sink = Callable[[Any], None]
 
 
+class VersionSource(Protocol):
+    """Published versions as the dispatcher needs them; `squall.versions.VersionStore` is one."""
+
+    def resolve(self, function: str, qualifier: str | None) -> str:
+        """Return "$LATEST" or a version number for a qualifier; raise LookupError when it is unknown."""
+        ...
+
+    def load(self, function: str, version: str) -> ServiceSpec:
+        """Return the service spec a published version was deployed with."""
+        ...
+
+
 class Dispatcher:
     """Holds one pool per deployed function and runs invocations on them."""
 
@@ -112,6 +124,11 @@ class Dispatcher:
         self._deploy_lock = asyncio.Lock()
         # The server sets this to its secret store, which resolves ${secret:NAME} in environments.
         self.secrets: SecretLookup | None = None
+        # The server sets this to its version store; without one only $LATEST is served.
+        self.versions: VersionSource | None = None
+        # Pools of published versions, started on their first invocation.
+        self._versioned: dict[tuple[str, str], FunctionPool] = {}
+        self._version_lock = asyncio.Lock()
 
     # Lifecycle
 
@@ -123,8 +140,9 @@ class Dispatcher:
         if self._reaper is not None:
             self._reaper.cancel()
 
-        pools = list(self._pools.values())
+        pools = self._all_pools()
         self._pools.clear()
+        self._versioned.clear()
         for pool in pools:
             pool.retire("the server is stopping")
             pool.kill()
@@ -187,7 +205,7 @@ class Dispatcher:
                 self._pools.pop(name, None)
             self._pools.update(fresh)
             self._services[service.service] = service
-            self.budget.pools = list(self._pools.values()) + [p for p in retired if p not in fresh.values()]
+            self.budget.pools = self._all_pools() + [p for p in retired if p not in fresh.values()]
             for pool in retired:
                 pool.retire()
             logger.info("deployed service %s (revision %d): %s", service.service, self._revision, ", ".join(fresh) or "no functions")
@@ -201,7 +219,8 @@ class Dispatcher:
         async with self._deploy_lock:
             service = self._services.pop(service_name)
             retired = [self._pools.pop(name) for name in service.functions if name in self._pools]
-            self.budget.pools = list(self._pools.values()) + retired
+            retired += [self._versioned.pop(key) for key in list(self._versioned) if key[0] in service.functions]
+            self.budget.pools = self._all_pools() + retired
             for pool in retired:
                 pool.retire()
             logger.info("removed service %s: %s", service_name, ", ".join(service.functions) or "no functions")
@@ -213,18 +232,21 @@ class Dispatcher:
                 return name
         return None
 
-    def _pool_settings(self, service: ServiceSpec, spec: FunctionSpec) -> PoolSettings:
+    def _all_pools(self) -> list[FunctionPool]:
+        return list(self._pools.values()) + list(self._versioned.values())
+
+    def _pool_settings(self, service: ServiceSpec, spec: FunctionSpec, version: str = LATEST) -> PoolSettings:
         return PoolSettings(
             service=service.service,
             root=service.root,
-            version=LATEST,
+            version=version,
             revision=self._revision,
-            environment=self._environment(service, spec),
+            environment=self._environment(service, spec, version),
             tmp_root=self._tmp_root,
             init_timeout_s=self.settings.init_timeout_s,
         )
 
-    def _environment(self, service: ServiceSpec, spec: FunctionSpec) -> dict[str, str]:
+    def _environment(self, service: ServiceSpec, spec: FunctionSpec, version: str = LATEST) -> dict[str, str]:
         """Build an instance's environment: the function's variables plus Lambda's own, nothing from the server."""
         python = f"python{sys.version_info.major}.{sys.version_info.minor}"
         # Secret values are read here, at each deploy, so that they live only in the
@@ -243,7 +265,7 @@ class Dispatcher:
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{python}",
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-                "AWS_LAMBDA_FUNCTION_VERSION": LATEST,
+                "AWS_LAMBDA_FUNCTION_VERSION": version,
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             }
         )
@@ -263,6 +285,50 @@ class Dispatcher:
             raise FunctionNotFound(function)
         return pool
 
+    def resolve_version(self, function: str, qualifier: str | None) -> str:
+        """Return "$LATEST" or the version number a qualifier selects; raises FunctionNotFound when it selects none."""
+        if function not in self._pools:
+            raise FunctionNotFound(function)
+        if qualifier in (None, "", LATEST):
+            return LATEST
+        if self.versions is None:
+            raise FunctionNotFound(function)
+        try:
+            return self.versions.resolve(function, qualifier)
+        except LookupError:
+            raise FunctionNotFound(function) from None
+
+    async def version_pool(self, function: str, version: str) -> FunctionPool:
+        """Return the pool of a function's version, starting it on the version's first use."""
+        if version == LATEST:
+            return self.pool(function)
+        pool = self._versioned.get((function, version))
+        if pool is not None:
+            return pool
+
+        # One start per version, even when its first invocations arrive together.
+        async with self._version_lock:
+            pool = self._versioned.get((function, version))
+            if pool is not None:
+                return pool
+            if self.versions is None:
+                raise FunctionNotFound(function)
+            try:
+                service = await asyncio.to_thread(self.versions.load, function, version)
+            except LookupError:
+                raise FunctionNotFound(function) from None
+            spec = service.functions[function]
+            pool = FunctionPool(spec, self._pool_settings(service, spec, version), self.budget, self.cgroups)
+            try:
+                await pool.start()
+            except BaseException:
+                pool.retire()
+                raise
+            self._versioned[(function, version)] = pool
+            self.budget.pools = self._all_pools()
+            logger.info("started version %s of %s from %s", version, function, service.root)
+            return pool
+
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one invocation synchronously. Raises FunctionNotFound or Throttled."""
         # Tracing: while it is off, this check is all an invocation pays.
@@ -274,13 +340,14 @@ class Dispatcher:
         return await self._invoke(invocation, None)
 
     async def _invoke(self, invocation: Invocation, span: Any) -> InvocationResult:
-        pool = self.pool(invocation.function)
+        version = self.resolve_version(invocation.function, invocation.qualifier)
+        pool = await self.version_pool(invocation.function, version)
         spec = pool.spec
         started_at = time.time()
         try:
             lease = await pool.acquire(wait_s=spec.timeout_s)
         except Throttled:
-            self._record_throttle(invocation, spec, started_at)
+            self._record_throttle(invocation, spec, started_at, version)
             raise
 
         instance = lease.instance
@@ -302,27 +369,29 @@ class Dispatcher:
         if span is not None and init is not None and init.init_ms:
             tracing.record_cold_start(span, acquired_ns, init.init_ms)
 
-        log_text = self._log_text(invocation.request_id, spec, raw, init)
+        log_text = self._log_text(invocation.request_id, spec, raw, init, version)
         self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))
         init_ms = init.init_ms if init else None
         self._on_record(
             _record(invocation, spec, started_at, raw.outcome, raw.error_type,
                     duration_ms=raw.duration_ms, billed=billed_ms(raw.duration_ms, init_ms),
-                    max_memory_mb=raw.max_memory_mb, init_ms=init_ms)
+                    max_memory_mb=raw.max_memory_mb, init_ms=init_ms, version=version)
         )
         tail = None
         if invocation.log_tail:
             tail = log_text.encode()[-LOG_TAIL_BYTES:]
-        return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, LATEST, tail)
+        return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
 
-    def _record_throttle(self, invocation: Invocation, spec: FunctionSpec, started_at: float) -> None:
-        self._on_record(_record(invocation, spec, started_at, Outcome.THROTTLED, "TooManyRequestsException"))
+    def _record_throttle(self, invocation: Invocation, spec: FunctionSpec, started_at: float, version: str) -> None:
+        self._on_record(
+            _record(invocation, spec, started_at, Outcome.THROTTLED, "TooManyRequestsException", version=version)
+        )
 
-    def _log_text(self, request_id: str, spec: FunctionSpec, raw: RawResult, init: Any) -> str:
+    def _log_text(self, request_id: str, spec: FunctionSpec, raw: RawResult, init: Any, version: str = LATEST) -> str:
         parts: list[str] = []
         if init is not None and init.output:
             parts.append(init.output.decode(errors="replace"))
-        parts.append(f"START RequestId: {request_id} Version: {LATEST}\n")
+        parts.append(f"START RequestId: {request_id} Version: {version}\n")
         if raw.output:
             output = raw.output.decode(errors="replace")
             parts.append(output if output.endswith("\n") else output + "\n")
@@ -352,7 +421,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.settings.reap_interval_s)
             now = time.monotonic()
-            for pool in list(self._pools.values()):
+            for pool in self._all_pools():
                 try:
                     reaped = pool.reap_idle(now)
                 except Exception:  # noqa: BLE001 - the reaper must outlive a broken pool
@@ -373,11 +442,12 @@ def _record(
     billed: int = 0,
     max_memory_mb: int = 0,
     init_ms: float | None = None,
+    version: str = LATEST,
 ) -> InvocationRecord:
     return InvocationRecord(
         request_id=invocation.request_id,
         function=spec.name,
-        version=LATEST,
+        version=version,
         trigger=invocation.trigger,
         started_at=started_at,
         duration_ms=duration_ms,

@@ -100,9 +100,11 @@ class InvokeApi:
         qualifier = query.get("Qualifier", [qualifier])[0] or None
 
         arn = self._dispatcher.arn(name)
-        if name not in self._dispatcher.pools or qualifier not in (None, LATEST):
-            # Limitation: only $LATEST exists until versions and aliases are published.
-            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}")
+        try:
+            # Checked before the body is read, so an unknown version or alias costs no upload.
+            self._dispatcher.resolve_version(name, qualifier)
+        except FunctionNotFound:
+            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
 
         invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
         if invocation_type not in INVOCATION_TYPES:
@@ -147,10 +149,18 @@ class InvokeApi:
             qualifier=qualifier,
         )
         if invocation_type == "Event":
+            if qualifier not in (None, LATEST):
+                # NOTE: the durable queue keeps no qualifier yet, so it would run $LATEST instead.
+                raise ApiError(
+                    400,
+                    "InvalidParameterValueException",
+                    f"Asynchronous invocations of version or alias {qualifier!r} are not supported yet; "
+                    "invoke $LATEST, or invoke the version with InvocationType RequestResponse",
+                )
             try:
                 await self._async.accept(invocation)
             except FunctionNotFound:
-                raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{LATEST}") from None
+                raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
             except StorageFull as error:
                 raise ApiError(500, "ServiceException", str(error)) from None
             await respond(send, 202, [(b"x-amzn-requestid", request_id.encode()), (b"content-length", b"0")], b"")
@@ -159,7 +169,7 @@ class InvokeApi:
         try:
             result = await self._dispatcher.invoke(invocation)
         except FunctionNotFound:
-            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{LATEST}") from None
+            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
         except Throttled:
             raise ApiError(
                 429,

@@ -88,6 +88,9 @@ class ManagementApi:
             ("GET", "logs"): self._logs,
             ("GET", "stats"): self._stats,
             ("GET", "cost"): self._cost,
+            ("POST", "publish"): self._publish,
+            ("GET", "versions"): self._versions,
+            ("POST", "alias"): self._alias,
         }
         # Platforms built by tests may have no secret store.
         secret_store = getattr(platform, "secrets", None)
@@ -200,6 +203,81 @@ class ManagementApi:
         except SquallError as error:
             return 404, _error("ServiceNotFound", str(error))
         return 200, {"service": name, "functions": functions}
+
+    # Versions and aliases
+
+    async def _publish(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """Publish the deployed code and settings of `function` as its next version."""
+        store = self._version_store()
+        request = await _json_request(receive, "publish")
+        function = _text_field(request, "function", "publish")
+        description = request.get("description") or ""
+        if not isinstance(description, str):
+            raise _BadRequest(f"publish request: description must be a string, got {description!r}")
+        service = next((s for s in self._platform.dispatcher.services.values() if function in s.functions), None)
+        if service is None:
+            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}; deploy it first")
+        manifest = service.root / service.manifest_path.name
+        try:
+            version = await asyncio.to_thread(
+                store.publish, function, service.service, service.root, description, manifest=manifest
+            )
+        except SquallError as error:
+            return 400, _error(type(error).__name__, str(error))
+        return 200, {"function": function, "version": str(version), "description": description}
+
+    async def _versions(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """List the published versions and the aliases of `?function=NAME`."""
+        store = self._version_store()
+        function = query.get("function") or ""
+        if not function:
+            raise _BadRequest("versions request needs ?function=NAME")
+        versions = await asyncio.to_thread(store.versions, function)
+        aliases = await asyncio.to_thread(store.aliases, function)
+        return 200, {
+            "function": function,
+            "versions": [
+                {"version": str(v.version), "description": v.description, "created_at": v.created_at, "root": str(v.root)}
+                for v in versions
+            ],
+            "aliases": [
+                {
+                    "name": a.name,
+                    "version": a.version,
+                    "weights": {} if a.extra_version is None else {str(a.extra_version): a.extra_weight},
+                }
+                for a in aliases
+            ],
+        }
+
+    async def _alias(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """Create or move an alias: {"function", "alias", "version", "weights": {"VERSION": FRACTION}}."""
+        store = self._version_store()
+        request = await _json_request(receive, "alias")
+        function = _text_field(request, "function", "alias")
+        alias = _text_field(request, "alias", "alias")
+        version = _text_field(request, "version", "alias")
+        weights = request.get("weights") or {}
+        if not isinstance(weights, dict):
+            raise _BadRequest(f'alias request: weights must be an object such as {{"2": 0.1}}, got {weights!r}')
+        try:
+            extra = {int(key): float(value) for key, value in weights.items()}
+        except (TypeError, ValueError):
+            raise _BadRequest(f"alias request: weights must map version numbers to fractions, got {weights!r}") from None
+        try:
+            result = await asyncio.to_thread(store.set_alias, function, alias, version, extra)
+        except LookupError as error:
+            return 404, _error("ResourceNotFoundException", str(error))
+        except SquallError as error:
+            return 400, _error(type(error).__name__, str(error))
+        return 200, {"function": function, "alias": result.name, "version": result.version, "weights": weights}
+
+    def _version_store(self) -> Any:
+        # Platforms built by tests may have no version store.
+        store = getattr(self._platform, "versions", None)
+        if store is None:
+            raise _BadRequest("this server keeps no function versions")
+        return store
 
     async def _logs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """Return log entries; `contains` and repeated `field=KEY=VALUE` keep entries with a matching line."""
@@ -358,6 +436,27 @@ class _Query(dict[str, str]):
 
 class _BadRequest(Exception):
     pass
+
+
+async def _json_request(receive: Receive, operation: str) -> dict[str, Any]:
+    try:
+        request = orjson.loads(await read_body(receive, MAX_BODY_BYTES) or b"{}")
+    except BodyTooLarge:
+        raise _BadRequest(f"{operation} request exceeds {MAX_BODY_BYTES} bytes") from None
+    except orjson.JSONDecodeError as error:
+        raise _BadRequest(f"{operation} request is not valid JSON: {error}") from None
+    if not isinstance(request, dict):
+        raise _BadRequest(f"{operation} request must be a JSON object, got {request!r}")
+    return request
+
+
+def _text_field(request: dict[str, Any], key: str, operation: str) -> str:
+    value = request.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        raise _BadRequest(f"{operation} request needs a non-empty {key!r}, got {value!r}")
+    return value
 
 
 def _number(query: dict[str, str], key: str, kind: type) -> Any:

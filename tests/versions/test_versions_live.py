@@ -1,0 +1,134 @@
+"""Versions and aliases against a real server: publish, redeploy, and invoke by qualifier with boto3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from click.testing import CliRunner
+
+from squall import cli_versions
+
+MANIFEST = """\
+service: versioned
+functions:
+  fn:
+    handler: app.handler
+"""
+
+HANDLER = """\
+import os
+
+def handler(event, context):
+    return {{"code": {code}, "version": os.environ["AWS_LAMBDA_FUNCTION_VERSION"],
+            "context_version": context.function_version}}
+"""
+
+
+def write_code(folder: Path, code: int) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "squall.yml").write_text(MANIFEST)
+    (folder / "app.py").write_text(HANDLER.format(code=code))
+
+
+def deploy(folder: Path, endpoint: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", endpoint],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def run_cli(command: Any, *args: str) -> str:
+    result = CliRunner().invoke(command, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def lambda_client(endpoint: str) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 0}, read_timeout=30, connect_timeout=5),
+    )
+
+
+def invoke(client: Any, qualifier: str) -> tuple[dict[str, Any], str]:
+    response = client.invoke(FunctionName="fn", Qualifier=qualifier, Payload=b"{}")
+    return orjson.loads(response["Payload"].read()), response["ExecutedVersion"]
+
+
+@pytest.fixture
+def versioned_server(serve: Any, tmp_path: Path) -> Any:
+    """A server where fn version 1 runs code 1 and $LATEST runs code 2."""
+    folder = tmp_path / "app"
+    write_code(folder, 1)
+    server = serve(folder, "--no-watch")
+    output = run_cli(cli_versions.publish, "fn", "--description", "first", "--endpoint", server.endpoint)
+    assert output.strip() == "published fn version 1"
+
+    write_code(folder, 2)
+    deploy(folder, server.endpoint)
+    return server
+
+
+def test_qualifiers_select_code(versioned_server: Any) -> None:
+    client = lambda_client(versioned_server.endpoint)
+
+    body, executed = invoke(client, "1")
+    assert body == {"code": 1, "version": "1", "context_version": "1"}
+    assert executed == "1"
+
+    body, executed = invoke(client, "$LATEST")
+    assert body == {"code": 2, "version": "$LATEST", "context_version": "$LATEST"}
+    assert executed == "$LATEST"
+
+
+def test_alias_moves_and_rolls_back(versioned_server: Any) -> None:
+    endpoint = versioned_server.endpoint
+    client = lambda_client(endpoint)
+    assert run_cli(cli_versions.publish, "fn", "--endpoint", endpoint).strip() == "published fn version 2"
+
+    run_cli(cli_versions.set_command, "fn", "live", "1", "--endpoint", endpoint)
+    assert invoke(client, "live") == ({"code": 1, "version": "1", "context_version": "1"}, "1")
+
+    run_cli(cli_versions.set_command, "fn", "live", "2", "--endpoint", endpoint)
+    assert invoke(client, "live") == ({"code": 2, "version": "2", "context_version": "2"}, "2")
+
+    run_cli(cli_versions.set_command, "fn", "live", "1", "--endpoint", endpoint)
+    assert invoke(client, "live")[1] == "1"
+
+    listing = run_cli(cli_versions.ls_command, "fn", "--endpoint", endpoint)
+    assert "live" in listing
+    versions = run_cli(cli_versions.versions, "fn", "--endpoint", endpoint)
+    assert "first" in versions
+
+
+@pytest.mark.parametrize("qualifier", ["7", "staging"])
+def test_unknown_qualifier_is_not_found(versioned_server: Any, qualifier: str) -> None:
+    client = lambda_client(versioned_server.endpoint)
+    with pytest.raises(ClientError) as caught:
+        client.invoke(FunctionName="fn", Qualifier=qualifier, Payload=b"{}")
+
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert error["Error"]["Code"] == "ResourceNotFoundException"
+    assert error["Error"]["Message"] == f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:fn:{qualifier}"
+
+
+def test_alias_rejects_invalid_weight(versioned_server: Any) -> None:
+    result = CliRunner().invoke(
+        cli_versions.set_command, ["fn", "live", "1", "--weight", "2=0.5", "--endpoint", versioned_server.endpoint]
+    )
+    assert result.exit_code == 1
+    assert "no version or alias '2'" in result.output
