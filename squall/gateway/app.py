@@ -126,7 +126,9 @@ class GatewayApp:
         event = build_event(scope, body, match, request_id, int(time.time() * 1000))
         try:
             traceparent = tracing.current_traceparent() if tracing.enabled else None
-            invocation = Invocation(match.function, event, "http", request_id, traceparent=traceparent)
+            invocation = Invocation(
+                match.function, event, "http", request_id, qualifier=match.event.qualifier, traceparent=traceparent
+            )
             result = await self._platform.dispatcher.invoke(invocation)
         except Throttled:
             await _send(send, error_response(GatewayError.THROTTLED, version))

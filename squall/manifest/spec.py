@@ -30,6 +30,8 @@ class HttpEvent:
     # The REST API stage a payload 1.0 event names; None gives "$default", as
     # an HTTP API's payload 1.0 events do. Routes do not include the stage.
     stage: str | None = None
+    # The version number or alias the route invokes; None runs $LATEST.
+    qualifier: str | None = None
 
 
 # Lambda's defaults for asynchronous invocation: two retries, six hours.

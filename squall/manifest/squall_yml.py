@@ -75,7 +75,7 @@ _METHODS_TEXT = ", ".join(HTTP_METHODS[:-1]) + " or " + HTTP_METHODS[-1]
 
 _HTTP_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "x-expected": 'a mapping with "method", "path" and optionally "payload"',
+    "x-expected": 'a mapping with "method", "path" and optionally "payload" and "qualifier"',
     "required": ["method", "path"],
     "additionalProperties": False,
     "properties": {
@@ -88,6 +88,11 @@ _HTTP_EVENT_SCHEMA: dict[str, Any] = {
             "type": "string",
             "pattern": "^/",
             "x-expected": 'a path starting with "/", such as "/hello/{name}"',
+        },
+        "qualifier": {
+            "type": ["string", "integer"],
+            "pattern": "^(?:[0-9]+|[A-Za-z0-9_-]{1,128}|\\$LATEST)$",
+            "x-expected": 'a published version number or an alias name, such as 3 or "live"',
         },
         "payload": {
             # YAML reads an unquoted 1.0 as a number, so numbers are accepted too.
@@ -327,7 +332,15 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         payload = http.get("payload", "2.0")
         if not isinstance(payload, str):
             payload = f"{float(payload):.1f}"
-        events.append(HttpEvent(method=http["method"].upper(), path=path, payload=payload))
+        qualifier = http.get("qualifier")
+        events.append(
+            HttpEvent(
+                method=http["method"].upper(),
+                path=path,
+                payload=payload,
+                qualifier=None if qualifier is None else str(qualifier),
+            )
+        )
 
     max_queue = settings.get("max_queue")
     return FunctionSpec(

@@ -132,3 +132,36 @@ def test_alias_rejects_invalid_weight(versioned_server: Any) -> None:
     )
     assert result.exit_code == 1
     assert "no version or alias '2'" in result.output
+
+
+ROUTED = """\
+service: routed
+functions:
+  web:
+    handler: app.handler
+    events:
+      - http: {method: GET, path: /latest}
+      - http: {method: GET, path: /live, qualifier: live}
+"""
+
+
+def test_route_follows_alias(serve: Any, tmp_path: Path) -> None:
+    import httpx
+
+    folder = tmp_path / "routed"
+    folder.mkdir()
+    (folder / "squall.yml").write_text(ROUTED)
+    (folder / "app.py").write_text(HANDLER.format(code=1))
+    server = serve(folder, "--no-watch")
+    missing_alias = httpx.get(server.endpoint + "/live", timeout=20)
+    run_cli(cli_versions.publish, "web", "--endpoint", server.endpoint)
+    run_cli(cli_versions.set_command, "web", "live", "1", "--endpoint", server.endpoint)
+    (folder / "app.py").write_text(HANDLER.format(code=2))
+    deploy(folder, server.endpoint)
+
+    live = httpx.get(server.endpoint + "/live", timeout=20).json()
+    latest = httpx.get(server.endpoint + "/latest", timeout=20).json()
+
+    assert missing_alias.status_code == 404
+    assert live == {"code": 1, "version": "1", "context_version": "1"}
+    assert latest["code"] == 2
