@@ -506,6 +506,23 @@ def print_log_json(entry: dict[str, Any]) -> None:
     click.echo(json.dumps(entry, ensure_ascii=False))
 
 
+def price_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --price-gb-second and --price-request, which replace the server's price table for one command."""
+    command = click.option(
+        "--price-request",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Price of one request, in USD, instead of the server's price table.",
+    )(command)
+    command = click.option(
+        "--price-gb-second",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Price of one GB-second of duration, in USD, instead of the server's price table.",
+    )(command)
+    return command
+
+
 @cli.command()
 @click.option(
     "--since",
@@ -515,18 +532,7 @@ def print_log_json(entry: dict[str, Any]) -> None:
     metavar="DURATION",
     help="Time window to summarise, such as 30m, 2h or 1d.",
 )
-@click.option(
-    "--price-gb-second",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Price of one GB-second, in USD, instead of the server's price table.",
-)
-@click.option(
-    "--price-request",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Price of one request, in USD, instead of the server's price table.",
-)
+@price_options
 @client_options
 @click.pass_context
 def stats(
@@ -580,18 +586,7 @@ def stats(
     show_default=True,
     help="table for reading, csv or json for scripts.",
 )
-@click.option(
-    "--price-gb-second",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Price of one GB-second of duration, in USD, instead of the server's price table.",
-)
-@click.option(
-    "--price-request",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Price of one request, in USD, instead of the server's price table.",
-)
+@price_options
 @click.option(
     "--price-provisioned-gb-second",
     type=click.FloatRange(min=0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -17,7 +18,15 @@ from squall.deploy.package import MAX_PACKAGE_BYTES
 from squall.deploy.snapshot import environment_digest
 from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
-from squall.manifest.spec import AsyncConfig, ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger, Trigger
+from squall.manifest.spec import (
+    AsyncConfig,
+    ObjectTrigger,
+    QueueTrigger,
+    ServiceSpec,
+    StreamTrigger,
+    TableStreamTrigger,
+    Trigger,
+)
 from squall.metering.cost import CostGrouping, CostReport, cost_report
 from squall.metering.log_search import build_filter
 from squall.metering.pricing import AWS_DURATION_ON_PROVISIONED_GB_SECOND, AWS_LAMBDA_X86, PriceTable
@@ -57,7 +66,7 @@ def describe_trigger(trigger: Trigger) -> str:
 
 
 def _object_kind(kind: str) -> str:
-    # SAM and serverless.yml name S3's events ("s3:ObjectCreated:*"); squall.yml says "created".
+    # SAM and serverless.yml use S3's event names ("s3:ObjectCreated:*"), while squall.yml uses "created".
     if "Created" in kind:
         return "created"
     if "Removed" in kind:
@@ -157,16 +166,7 @@ class ManagementApi:
             raise _BadRequest(f'deploy request needs {{"folder": "/absolute/path"}}, got {request!r}')
         if not Path(folder).is_dir():
             raise _BadRequest(f"folder not found on the server: {folder!r}")
-        try:
-            service = await self._platform.deploy_folder(Path(folder))
-        except ManifestError as error:
-            return 400, _error("ManifestError", str(error))
-        except SquallError as error:
-            return 400, _error(type(error).__name__, str(error))
-        except ValueError as error:
-            return 400, _error("DeployError", str(error))
-        warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
-        return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
+        return await _deploy_answer(self._platform.deploy_folder(Path(folder)))
 
     async def _upload(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """Deploy a service sent as a .tar.gz package, for servers that cannot read the client's folder."""
@@ -176,28 +176,10 @@ class ManagementApi:
             return 413, _error("PackageTooLarge", f"the package exceeds {MAX_PACKAGE_BYTES} bytes")
         if not package:
             raise _BadRequest("upload request needs a .tar.gz package as its body")
-        try:
-            service = await self._platform.deploy_package(package)
-        except ManifestError as error:
-            return 400, _error("ManifestError", str(error))
-        except SquallError as error:
-            return 400, _error(type(error).__name__, str(error))
-        except ValueError as error:
-            return 400, _error("DeployError", str(error))
-        warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
-        return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
+        return await _deploy_answer(self._platform.deploy_package(package))
 
     async def _remove(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
-        try:
-            body = await read_body(receive, MAX_BODY_BYTES)
-            request = orjson.loads(body or b"{}")
-        except BodyTooLarge:
-            raise _BadRequest(f"remove request exceeds {MAX_BODY_BYTES} bytes") from None
-        except orjson.JSONDecodeError as error:
-            raise _BadRequest(f"remove request is not valid JSON: {error}") from None
-        name = request.get("service") if isinstance(request, dict) else None
-        if not isinstance(name, str) or not name:
-            raise _BadRequest(f'remove request needs {{"service": "NAME"}}, got {request!r}')
+        name = _text_field(await _json_request(receive, "remove"), "service", "remove")
         try:
             functions = await self._platform.remove(name)
         except SquallError as error:
@@ -436,6 +418,20 @@ class _Query(dict[str, str]):
 
 class _BadRequest(Exception):
     pass
+
+
+async def _deploy_answer(deploying: Awaitable[ServiceSpec]) -> tuple[int, Any]:
+    """Run a deploy and return the status and body of the response: the service and its functions, or the error."""
+    try:
+        service = await deploying
+    except ManifestError as error:
+        return 400, _error("ManifestError", str(error))
+    except SquallError as error:
+        return 400, _error(type(error).__name__, str(error))
+    except ValueError as error:
+        return 400, _error("DeployError", str(error))
+    warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
+    return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
 
 
 async def _json_request(receive: Receive, operation: str) -> dict[str, Any]:
