@@ -1,4 +1,4 @@
-"""What every `squall` client command shares: connection options, credentials and the API client.
+"""The parts every `squall` client command shares: connection options, credentials and the API client.
 
 The `squall` group and the data-service groups (queue, object, table, stream)
 import it, so none of them needs to import another.

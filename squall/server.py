@@ -75,8 +75,8 @@ class Platform:
     scheduler: Scheduler
     secrets: SecretStore | None = None
     versions: VersionStore | None = None
-    # The scheduler forgets schedules missing from an update, so it first
-    # hears of them once every service of the last run is deployed again.
+    # The scheduler drops schedules missing from an update, so it receives its
+    # first update once every service of the last run is deployed again.
     schedules_ready: bool = False
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
 

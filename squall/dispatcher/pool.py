@@ -38,7 +38,7 @@ class PoolSettings:
     root: Path
     version: str  # the Lambda version name the function reports ("$LATEST")
     revision: int  # deploy counter, which distinguishes pools of successive deploys
-    # The instance environment, complete. Kept out of the repr: it holds resolved secrets.
+    # The instance environment, complete. Kept out of the repr because it contains resolved secrets.
     environment: dict[str, str] = field(repr=False)
     tmp_root: Path
     preload: tuple[str, ...] = ()

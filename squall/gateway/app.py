@@ -70,7 +70,7 @@ class GatewayApp:
         elif path == "/ui" or path.startswith("/ui/"):
             # NOTE: like /metrics, the dashboard hides a function routed under /ui.
             if self._authorised(scope):
-                # Imported on first use, so a server that nobody browses never loads the dashboard.
+                # Imported on first use, so the dashboard loads only when a browser requests it.
                 from squall.dashboard import serve_dashboard
 
                 await serve_dashboard(self._platform, scope, receive, send)

@@ -98,7 +98,7 @@ class ObjectsApi:
         metadata = _read_metadata(scope)
         if_none_match = (header(scope, b"if-none-match") or b"").strip() == b"*"
         body = _BodyQueue(asyncio.get_running_loop())
-        # NOTE: an upload holds one of the hub's worker threads until its body ends, so
+        # NOTE: an upload occupies one of the hub's worker threads until its body ends, so
         # several slow clients can delay other service calls. A separate executor would lift this.
         upload = asyncio.ensure_future(
             self._hub.run(

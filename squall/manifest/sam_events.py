@@ -79,7 +79,7 @@ _OTHER_DESTINATION_TYPES = ("SNS", "EventBridge", "S3Bucket", "S3")
 
 @dataclass
 class FunctionEvents:
-    """What a function's Events section translates to."""
+    """The translation of a function's Events section."""
 
     routes: list[Route] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)

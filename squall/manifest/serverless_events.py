@@ -3,7 +3,7 @@
 `sqs`, `s3`, `schedule`, `stream` and the schedule form of `eventBridge`
 become QueueTrigger, ObjectTrigger, ScheduleTrigger, TableStreamTrigger and
 StreamTrigger. Defaults are the Framework's where they differ from Lambda's:
-a stream event reads 10 records from TRIM_HORIZON unless its settings say otherwise.
+a stream event reads 10 records from TRIM_HORIZON unless its settings state otherwise.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def resolve_variables(
 
     `options` replaces the Framework's command-line options (`stage`,
     `region`, ...) and `environ` for the environment (default: os.environ).
-    Raises ManifestError, naming the key whose value holds the variable, when
+    Raises ManifestError, naming the key whose value contains the variable, when
     a variable cannot be resolved and has no fallback, or when variables form a cycle.
     """
     resolver = _Resolver(document, source, dict(options or {}), os.environ if environ is None else environ)

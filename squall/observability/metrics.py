@@ -9,7 +9,7 @@ pollers are read when a scrape calls `Metrics.render`.
 numbers in memory: about 0.7 µs per record. prometheus-client's own Counter
 and Histogram take a lock per update and scan the buckets in Python, which
 took 1.7 µs for three of the updates (docs/performance.md). A scrape builds the metric families from those totals on
-the event loop as well, so it never sees a half-added record.
+the event loop as well, so it never reads a half-added record.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def configure_from_environment(environ: Mapping[str, str] = os.environ) -> bool:
 
     `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is the full URL of the traces
     endpoint, and `OTEL_EXPORTER_OTLP_ENDPOINT` a base URL to which
-    `/v1/traces` is added, as the OTLP exporter specification says. With
+    `/v1/traces` is added, as the OTLP exporter specification defines. With
     neither set, or with `OTEL_SDK_DISABLED=true`, nothing is exported and
     no OpenTelemetry package is imported.
     """

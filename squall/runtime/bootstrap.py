@@ -285,7 +285,7 @@ def _exit_like_python(exit_request: SystemExit) -> None:
 def _run_traced(invoke: _Invoker, body: bytes, context: LambdaContext, traceparent: str) -> tuple[dict[str, Any], bytes]:
     """Run one invocation inside a "handler" span whose parent is the server's invocation span.
 
-    The handler sees the trace context in the TRACEPARENT environment
+    The handler finds the trace context in the TRACEPARENT environment
     variable. When the function's code has the opentelemetry API, spans it
     starts nest under the handler span; they are exported by whatever tracer
     provider that code configured, and dropped without one.

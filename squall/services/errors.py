@@ -2,7 +2,7 @@
 
 Each class carries a stable `code` (the error code AWS uses for the same case
 where there is one, so users can search for it) and the HTTP `status` the
-management API answers with. Messages name the resource, the bad value and
+management API responds with. Messages name the resource, the bad value and
 what would be valid.
 """
 

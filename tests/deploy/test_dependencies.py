@@ -92,7 +92,7 @@ def make_service(root: Path, handlers: dict[str, str]) -> ServiceSpec:
 
 
 def import_greeting(site_packages: Path) -> subprocess.CompletedProcess[str]:
-    """Import the installed package in a fresh interpreter that sees only `site_packages` beyond the stdlib."""
+    """Import the installed package in a fresh interpreter whose path has only `site_packages` beyond the stdlib."""
     code = "import squall_fixture_greeting as g; print(g.GREETING); print(g.__file__)"
     return subprocess.run(
         [sys.executable, "-S", "-c", code],

@@ -20,7 +20,7 @@ ERROR = b'{"errorType": "ValueError", "errorMessage": "no"}'
 
 
 class FakeDispatcher:
-    """Answers invocations from a script of outcomes: "error", "ok" or "throttle"."""
+    """A dispatcher that returns results from a script of outcomes: "error", "ok" or "throttle"."""
 
     def __init__(self, script: list[str], config: AsyncConfig) -> None:
         self.script = script

@@ -1,7 +1,7 @@
 """The Lambda side of a queue trigger: the SQS event and the partial batch response.
 
 `sqs_event` builds the event Lambda delivers for a batch of received
-messages. `failed_message_ids` reads the handler's answer when the trigger
+messages. `failed_message_ids` reads the handler's result when the trigger
 reports batch item failures, with the rules of Lambda's SQS event source
 mapping:
 
@@ -35,7 +35,7 @@ def sqs_event(
 
 
 def failed_message_ids(answer: bytes, batch_ids: Sequence[str]) -> set[str]:
-    """Return the ids of the messages to leave on the queue after a handler's answer.
+    """Return the ids of the messages to leave on the queue after a handler's result.
 
     `answer` is the handler's JSON result and `batch_ids` the message ids of
     the batch it received. The ids returned are a subset of `batch_ids`:
@@ -48,7 +48,7 @@ def failed_message_ids(answer: bytes, batch_ids: Sequence[str]) -> set[str]:
         response = json.loads(answer)
     except ValueError:
         logger.warning(
-            "batch of %d messages failed: the handler's answer is not JSON: %r",
+            "batch of %d messages failed: the handler's result is not JSON: %r",
             len(whole_batch),
             answer[:200],
         )
@@ -57,7 +57,7 @@ def failed_message_ids(answer: bytes, batch_ids: Sequence[str]) -> set[str]:
     if response is None:
         return set()
     if not isinstance(response, dict):
-        # NOTE: AWS documents object answers only. A JSON string, number or
+        # NOTE: AWS documents object results only. A JSON string, number or
         # list is taken as an invalid response, which fails the whole batch.
         return _invalid(whole_batch, f"expected a JSON object, got {type(response).__name__}")
     failures = response.get("batchItemFailures")
@@ -80,7 +80,7 @@ def failed_message_ids(answer: bytes, batch_ids: Sequence[str]) -> set[str]:
 
 def _invalid(whole_batch: set[str], reason: str) -> set[str]:
     logger.warning(
-        "batch of %d messages failed: invalid batchItemFailures answer: %s",
+        "batch of %d messages failed: invalid batchItemFailures result: %s",
         len(whole_batch),
         reason,
     )

@@ -3,7 +3,7 @@
 Behaviour follows Amazon SQS: visibility timeouts, delays, retention,
 dead-letter queues with a maximum receive count, and FIFO queues (names
 ending in `.fifo`) with message groups and five-minute deduplication.
-Limits are SQS's documented ones unless a constant below says otherwise.
+Limits are SQS's documented ones unless a constant below states otherwise.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class AttributeType(enum.Enum):
 
 @dataclass(frozen=True)
 class DeadLetterPolicy:
-    """Where a message goes after `max_receive_count` receives without a delete.
+    """The dead-letter policy: the queue a message moves to after `max_receive_count` receives without a delete.
 
     `target` is the name of the dead-letter queue, which must exist and be of
     the same type (standard or FIFO) as the source queue.
@@ -137,7 +137,7 @@ class MessageAttribute:
 
 @dataclass(frozen=True)
 class SentMessage:
-    """What a send returns: the message id and the MD5 digests a client checks.
+    """The result of a send: the message id and the MD5 digests a client checks.
 
     `sequence_number` is set for FIFO queues only. A FIFO send that was
     deduplicated returns the id and sequence number of the first send.
@@ -171,7 +171,7 @@ class DeleteEntry:
 
 @dataclass(frozen=True)
 class BatchEntryFailure:
-    """Why one entry of a batch failed, as SQS's `BatchResultErrorEntry`."""
+    """The reason one entry of a batch failed, as SQS's `BatchResultErrorEntry`."""
 
     code: str
     message: str

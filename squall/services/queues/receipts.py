@@ -1,7 +1,7 @@
 """Receipt handles: opaque tokens naming one receive of one message.
 
 A handle encodes the queue name, the message id and a random nonce that
-changes on every receive, so a handle from an earlier receive is told apart
+changes on every receive, so a handle from an earlier receive is distinguished
 from a malformed one.
 """
 

@@ -2,7 +2,7 @@
 
 `StreamStore` is the interface and `SqliteStreams` the embedded backend;
 `lambda_events` builds the event a stream trigger delivers and reads the
-function's answer.
+function's result.
 """
 
 from squall.services.streams.errors import InvalidArgument

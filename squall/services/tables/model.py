@@ -449,10 +449,10 @@ def change_size(keys: Mapping[str, Any], old: Mapping[str, Any] | None, new: Map
 
 
 def same_item(first: Mapping[str, Any], second: Mapping[str, Any]) -> bool:
-    """Tell whether two items hold the same data, as DynamoDB compares values.
+    """Tell whether two items contain the same data, as DynamoDB compares values.
 
     Plain `==` is not enough: Python finds `True == Decimal(1)`, while
-    DynamoDB sees a boolean and a number.
+    DynamoDB treats a boolean and a number as different.
     """
     return values_equal(dict(first), dict(second))
 
