@@ -41,10 +41,11 @@ def versions(ctx: click.Context, name: str, endpoint: str, token: str | None, da
     """List the published versions of function NAME and its aliases."""
     client = open_client(ctx, endpoint, token, data)
     answer = client.get_json(f"{API_PATH}/versions", params={"function": name})
-    table = Table("version", "published", "description")
+    table = Table("version", "code", "published", "description")
     for version in answer["versions"]:
         published = datetime.datetime.fromtimestamp(version["created_at"], datetime.timezone.utc)
-        table.add_row(version["version"], published.strftime("%Y-%m-%d %H:%M:%S UTC"), version["description"])
+        code = version.get("code") or Path(version["root"]).name
+        table.add_row(version["version"], code, published.strftime("%Y-%m-%d %H:%M:%S UTC"), version["description"])
     print_table(table)
     _print_aliases(answer["aliases"])
 

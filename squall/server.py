@@ -39,9 +39,10 @@ from squall.events.scheduler import Scheduler
 from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
 from squall.gateway.app import GatewayApp
+from squall.gateway.management import describe_trigger
 from squall.gateway.router import Router
 from squall.manifest import load_manifest_file, load_service
-from squall.manifest.spec import ServiceSpec
+from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
 from squall.metering.records import InvocationRecord
 from squall.observability import Metrics
@@ -136,7 +137,33 @@ class Platform:
         # A restart deploys the copy, so edits that were never deployed stay out.
         manifest = root / service.manifest_path.name
         await asyncio.to_thread(self.store.save_service, service.service, str(recorded), str(manifest))
-        return service
+        missing = await asyncio.to_thread(self._missing_qualifiers, service)
+        for warning in missing:
+            logger.warning("%s: %s", service.manifest_path.name, warning)
+        return dataclasses.replace(service, warnings=service.warnings + tuple(missing))
+
+    def _missing_qualifiers(self, service: ServiceSpec) -> list[str]:
+        """Describe each route and trigger whose version or alias does not exist yet; its events wait or fail until it does."""
+        warnings: list[str] = []
+        for spec in service.functions.values():
+            events: list[tuple[str, str | None]] = [
+                (f"route {event.method} {event.path}", event.qualifier) for event in spec.http
+            ]
+            events += [(f"trigger {describe_trigger(trigger)}", trigger.qualifier) for trigger in spec.triggers]
+            for what, qualifier in events:
+                if qualifier is None or qualifier == spec.auto_publish_alias:
+                    continue
+                try:
+                    if self.versions is None:
+                        raise LookupError(qualifier)
+                    self.versions.resolve(spec.name, qualifier)
+                except LookupError:
+                    warnings.append(
+                        f"{what} of function {spec.name!r} invokes version or alias {qualifier!r}, which does not "
+                        f"exist yet: publish a version with `squall publish {spec.name}` and point the alias at it "
+                        f"with `squall alias set {spec.name} ALIAS VERSION`"
+                    )
+        return warnings
 
     async def restore(self, skip: set[str]) -> None:
         """Deploy again the services a previous run had deployed, except those named in `skip`."""
@@ -165,7 +192,7 @@ class Platform:
         if not manifest.is_file():
             # Registries written before copies were recorded name the manifest in the folder.
             return await self.deploy_folder(Path(entry.folder))
-        service = await asyncio.to_thread(load_manifest_file, manifest)
+        service = await asyncio.to_thread(load_manifest_file, manifest, None, entry.name)
         await self.deploy(service)
         self.sources[service.service] = Path(entry.folder)
         return service
@@ -216,12 +243,46 @@ class Platform:
         await self.hub.run(create_resources, creations, service)
 
         await self.dispatcher.deploy(service)
+        await self._move_auto_aliases(service)
         self.router = router
         self.queue_triggers.update(self.dispatcher.services)
         self.object_triggers.update(self.dispatcher.services)
         self.record_triggers.update(self.dispatcher.services)
         if self.schedules_ready:
             self.scheduler.update(self.dispatcher.services)
+
+
+    async def _move_auto_aliases(self, service: ServiceSpec) -> None:
+        """Publish each function that has an auto-publish alias and point the alias at that version.
+
+        Publishing code and settings identical to the latest version returns
+        that version, so an unchanged redeploy or a restart leaves the alias
+        where it is. The version's instances start now, so that the first
+        event through the alias finds a zygote ready.
+        """
+        functions = [spec for spec in service.functions.values() if spec.auto_publish_alias]
+        if not functions or self.versions is None:
+            return
+        store = self.versions
+        manifest = service.root / service.manifest_path.name
+        for spec in functions:
+            alias = spec.auto_publish_alias or ""
+            previous = {a.name: a for a in await asyncio.to_thread(store.aliases, spec.name)}.get(alias)
+            version = await asyncio.to_thread(store.publish, spec.name, service.service, service.root, manifest=manifest)
+            await asyncio.to_thread(store.set_alias, spec.name, alias, version)
+            await self.dispatcher.version_pool(spec.name, str(version))
+            if previous is not None and previous.version != str(version):
+                await self._retire_unused_version(spec, previous.version)
+
+    async def _retire_unused_version(self, spec: FunctionSpec, version: str) -> None:
+        """Stop the instances of a version that no alias and no event of the function names any more."""
+        if self.versions is None:
+            return
+        aliases = await asyncio.to_thread(self.versions.aliases, spec.name)
+        named = {alias.version for alias in aliases} | {str(alias.extra_version) for alias in aliases}
+        named |= {event.qualifier for event in spec.http} | {trigger.qualifier for trigger in spec.triggers}
+        if version not in named:
+            self.dispatcher.retire_version(spec.name, version)
 
 
 def hub_queue_sender(hub: ServiceHub) -> Callable[[str, str], Awaitable[None]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random as random_module
-import re
 import sqlite3
 import threading
 import time
@@ -22,13 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from squall.errors import SquallError
-from squall.manifest.spec import ServiceSpec
+from squall.manifest.spec import ALIAS_PATTERN, ServiceSpec
 
 logger = logging.getLogger(__name__)
 
 LATEST = "$LATEST"
-# Lambda's alias name pattern: letters, digits, "-" and "_", up to 128, not all digits.
-ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 MAX_EXTRA_VERSIONS = 1  # Lambda routes an alias to at most one additional version
 
 _SCHEMA = """
@@ -155,7 +152,7 @@ class VersionStore:
         from squall.manifest import load_manifest_file
 
         published = self.get(function, int(version))
-        service = load_manifest_file(published.manifest)
+        service = load_manifest_file(published.manifest, service_name=published.service)
         if function not in service.functions:
             raise QualifierNotFound(function, version)
         # NOTE: layers and requirements are not stored again here; a version whose

@@ -329,6 +329,15 @@ class Dispatcher:
             logger.info("started version %s of %s from %s", version, function, service.root)
             return pool
 
+    def retire_version(self, function: str, version: str) -> None:
+        """Stop the pool of a published version; invocations running on it finish, and a later one starts it again."""
+        pool = self._versioned.pop((function, version), None)
+        if pool is None:
+            return
+        self.budget.pools = self._all_pools() + [pool]
+        pool.retire()
+        logger.info("stopped the instances of version %s of %s", version, function)
+
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         """Run one invocation synchronously. Raises FunctionNotFound or Throttled."""
         # Tracing: while it is off, this check is all an invocation pays.

@@ -11,6 +11,7 @@ destination as an invocation record.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import logging
 import os
@@ -133,17 +134,19 @@ class AsyncInvoker:
     async def accept(self, invocation: Invocation) -> None:
         """Return once the invocation is committed to the store; it then runs in the background.
 
-        Raises FunctionNotFound for an unknown function and StorageFull when
-        the disk has no room; nothing is accepted in either case.
+        Raises FunctionNotFound for an unknown function or qualifier, and
+        StorageFull when the disk has no room; nothing is accepted in either case.
         """
-        self._dispatcher.pool(invocation.function)
+        # Checked now so that the caller hears of an unknown version or alias; an
+        # alias is resolved again when the invocation runs, as Lambda does.
+        self._dispatcher.resolve_version(invocation.function, invocation.qualifier)
         # Tracing: a caller without a traceparent of its own, such as the Invoke
         # API, is traced through the current span.
         traceparent = invocation.traceparent
         if traceparent is None and tracing.enabled:
             traceparent = tracing.current_traceparent()
         entry = NewInvocation(invocation.request_id, invocation.function, invocation.trigger,
-                              invocation.payload, self._clock(), traceparent)
+                              invocation.payload, self._clock(), traceparent, invocation.qualifier)
         committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._accepting.append((entry, committed))
         if not self._flushing:
@@ -238,9 +241,7 @@ class AsyncInvoker:
         except Exception:  # noqa: BLE001 - keep the invocation and try again later
             logger.exception("asynchronous invocation %s of %s failed in Squall; retrying in %.0f s",
                              entry.request_id, entry.function, self._settings.throttle_backoff_s[1])
-            retry = QueuedInvocation(entry.id, entry.request_id, entry.function, entry.trigger, entry.accepted_at,
-                                     self._clock() + self._settings.throttle_backoff_s[1], entry.attempts)
-            self._schedule(retry)
+            self._schedule(dataclasses.replace(entry, due_at=self._clock() + self._settings.throttle_backoff_s[1]))
         finally:
             self._finished(entry)
 
@@ -266,7 +267,8 @@ class AsyncInvoker:
             await self._remove(entry)
             return
 
-        invocation = Invocation(entry.function, payload, entry.trigger, request_id=entry.request_id)
+        invocation = Invocation(entry.function, payload, entry.trigger, request_id=entry.request_id,
+                                qualifier=entry.qualifier)
         if tracing.enabled:
             invocation.traceparent = await self._in_thread(self._store.traceparent, entry.id)
         try:
@@ -293,8 +295,7 @@ class AsyncInvoker:
                         entry.request_id, entry.function, result.error_type, attempts, delay)
             due_at = self._clock() + delay
             await self._in_thread(self._store.reschedule, entry.id, due_at, attempts, result.payload)
-            self._schedule(QueuedInvocation(entry.id, entry.request_id, entry.function, entry.trigger,
-                                            entry.accepted_at, due_at, attempts))
+            self._schedule(dataclasses.replace(entry, due_at=due_at, attempts=attempts))
             return
 
         logger.warning("asynchronous invocation %s of %s failed with %s after %d attempt(s)",
@@ -310,8 +311,7 @@ class AsyncInvoker:
         due_at = self._clock() + delay
         logger.info("asynchronous invocation %s of %s was throttled; retrying in %.0f s",
                     entry.request_id, entry.function, delay)
-        self._schedule(QueuedInvocation(entry.id, entry.request_id, entry.function, entry.trigger,
-                                        entry.accepted_at, due_at, entry.attempts))
+        self._schedule(dataclasses.replace(entry, due_at=due_at))
 
     async def _remove(self, entry: QueuedInvocation) -> None:
         await self._in_thread(self._store.remove, entry.id)
@@ -336,7 +336,8 @@ class AsyncInvoker:
         record = invocation_record(
             condition=condition,
             request_id=entry.request_id,
-            function_arn=f"{self._dispatcher.arn(entry.function)}:{LATEST}",
+            function_arn=self._dispatcher.arn(entry.function, entry.qualifier or LATEST),
+            executed_version=result.executed_version if result is not None else None,
             request_payload=payload,
             invoke_count=attempts,
             response=result.payload if result is not None else last_error,
@@ -370,11 +371,12 @@ def invocation_record(
     invoke_count: int,
     response: bytes | None,
     function_error: bool,
+    executed_version: str | None = None,
     now: float | None = None,
 ) -> bytes:
     """Build the record Lambda sends to an asynchronous invocation's destination."""
     stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
-    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": LATEST}
+    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": executed_version or LATEST}
     if function_error:
         response_context["functionError"] = "Unhandled"
     record: dict[str, Any] = {

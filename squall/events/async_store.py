@@ -42,6 +42,7 @@ class QueuedInvocation:
     accepted_at: float  # epoch seconds; the event's age counts from here
     due_at: float  # epoch seconds of the next attempt
     attempts: int  # attempts already made that ended in a function error
+    qualifier: str | None = None  # the version or alias the caller named; None runs $LATEST
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class NewInvocation:
     payload: bytes
     accepted_at: float
     traceparent: str | None = None  # W3C trace context of the caller, when tracing is on
+    qualifier: str | None = None  # the version or alias the caller named; None runs $LATEST
 
 
 class AsyncStore:
@@ -67,10 +69,11 @@ class AsyncStore:
         # promise made to callers; NORMAL skips the fsync that power loss needs.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        # Stores created before tracing existed lack the column; their rows read as NULL.
+        # Stores created before tracing or versions existed lack these columns; their rows read as NULL.
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(invocations)")}
-        if "traceparent" not in columns:
-            self._db.execute("ALTER TABLE invocations ADD COLUMN traceparent TEXT")
+        for column in ("traceparent", "qualifier"):
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE invocations ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -84,17 +87,18 @@ class AsyncStore:
             try:
                 for entry in entries:
                     cursor = self._db.execute(
-                        "INSERT INTO invocations (request_id, function, trigger, payload, accepted_at, due_at, traceparent)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO invocations"
+                        " (request_id, function, trigger, payload, accepted_at, due_at, traceparent, qualifier)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         (entry.request_id, entry.function, entry.trigger, entry.payload,
-                         entry.accepted_at, entry.accepted_at, entry.traceparent),
+                         entry.accepted_at, entry.accepted_at, entry.traceparent, entry.qualifier),
                     )
                     row_id = cursor.lastrowid
                     if row_id is None:
                         raise sqlite3.DatabaseError("INSERT returned no row id")
                     added.append(
                         QueuedInvocation(row_id, entry.request_id, entry.function, entry.trigger,
-                                         entry.accepted_at, entry.accepted_at, 0)
+                                         entry.accepted_at, entry.accepted_at, 0, entry.qualifier)
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -106,7 +110,7 @@ class AsyncStore:
         """Return every invocation still to run, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, request_id, function, trigger, accepted_at, due_at, attempts"
+                "SELECT id, request_id, function, trigger, accepted_at, due_at, attempts, qualifier"
                 " FROM invocations ORDER BY id"
             ).fetchall()
         return [QueuedInvocation(*row) for row in rows]

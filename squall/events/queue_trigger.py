@@ -62,6 +62,7 @@ class QueueTriggers:
         # One poller of a trigger fills a batch at a time, so that a batch window
         # gathers the messages of a slow trickle into one batch instead of one per poller.
         self._filling: dict[_Key, asyncio.Lock] = {}
+        self._waiting: set[_Key] = set()  # triggers whose qualifier names no version or alias yet
 
     def update(self, services: Mapping[str, ServiceSpec]) -> None:
         """Start pollers for new triggers and stop those of removed or changed ones."""
@@ -99,10 +100,15 @@ class QueueTriggers:
             try:
                 if queue_arn is None:
                     queue_arn = (await self._hub.run(store.get_queue, key.queue)).arn
+                if trigger.qualifier is not None and not self._qualifier_ready(key, trigger.qualifier):
+                    # Receiving now would count against each message's receives
+                    # and send them to the dead-letter queue for nothing.
+                    await asyncio.sleep(BACKOFF_S)
+                    continue
                 async with self._filling.setdefault(key, asyncio.Lock()):
                     batch = await self._fill_batch(store, key.queue, trigger)
                 if batch:
-                    await self._deliver(store, key, queue_arn, batch)
+                    await self._deliver(store, key, queue_arn, batch, trigger.qualifier)
             except asyncio.CancelledError:
                 raise
             except FunctionNotFound:
@@ -140,13 +146,28 @@ class QueueTriggers:
                 await self._hub.wait_for_change("queues", queue, IDLE_POLL_S)
         return batch
 
-    async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any]) -> None:
+    def _qualifier_ready(self, key: _Key, qualifier: str) -> bool:
+        """Return whether the trigger's version or alias exists; raise FunctionNotFound when the function is gone."""
+        self._dispatcher.pool(key.function)
+        try:
+            self._dispatcher.resolve_version(key.function, qualifier)
+        except FunctionNotFound:
+            if key not in self._waiting:
+                self._waiting.add(key)
+                logger.warning("queue %s waits for version or alias %r of function %s to exist",
+                               key.queue, qualifier, key.function)
+            return False
+        self._waiting.discard(key)
+        return True
+
+    async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any], qualifier: str | None) -> None:
         from squall.services.queues import DeleteEntry
         from squall.services.queues.lambda_events import failed_message_ids, sqs_event
 
         event = sqs_event(batch, queue_arn, self._hub.region)
         ids = [message.message_id for message in batch]
-        invocation = Invocation(key.function, orjson.dumps(event), "queue", traceparent=_traceparent(batch))
+        invocation = Invocation(key.function, orjson.dumps(event), "queue", traceparent=_traceparent(batch),
+                                qualifier=qualifier)
         try:
             result = await self._dispatcher.invoke(invocation)
         except Throttled:

@@ -87,6 +87,7 @@ class ScheduledTarget:
     tz: tzinfo
     input_payload: bytes | None  # the trigger's constant input as JSON, or None to send the Scheduled Event
     first_seen: datetime
+    qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
 
 
 @dataclass
@@ -283,6 +284,7 @@ class Scheduler:
             tz=tz,
             input_payload=input_payload,
             first_seen=first_seen_at,
+            qualifier=trigger.qualifier,
         )
         return target, None if last_fired is None else datetime.fromtimestamp(last_fired, UTC)
 
@@ -342,7 +344,7 @@ class Scheduler:
 
         fire_time = self._clock()
         try:
-            await self._accept(Invocation(target.function, payload, TRIGGER))
+            await self._accept(Invocation(target.function, payload, TRIGGER, qualifier=target.qualifier))
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - the tick is retried, whatever failed

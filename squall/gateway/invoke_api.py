@@ -149,14 +149,6 @@ class InvokeApi:
             qualifier=qualifier,
         )
         if invocation_type == "Event":
-            if qualifier not in (None, LATEST):
-                # NOTE: the durable queue keeps no qualifier yet, so it would run $LATEST instead.
-                raise ApiError(
-                    400,
-                    "InvalidParameterValueException",
-                    f"Asynchronous invocations of version or alias {qualifier!r} are not supported yet; "
-                    "invoke $LATEST, or invoke the version with InvocationType RequestResponse",
-                )
             try:
                 await self._async.accept(invocation)
             except FunctionNotFound:

@@ -61,6 +61,8 @@ def describe_trigger(trigger: Trigger) -> str:
         text = f"stream {trigger.stream}"
     else:
         text = f"schedule {trigger.expression} {trigger.timezone}"
+    if trigger.qualifier is not None:
+        text += f" -> {trigger.qualifier}"
     enabled = getattr(trigger, "enabled", True)
     return text if enabled else text + " (disabled)"
 
@@ -219,7 +221,13 @@ class ManagementApi:
         return 200, {
             "function": function,
             "versions": [
-                {"version": str(v.version), "description": v.description, "created_at": v.created_at, "root": str(v.root)}
+                {
+                    "version": str(v.version),
+                    "description": v.description,
+                    "created_at": v.created_at,
+                    "root": str(v.root),
+                    "code": v.root.name,  # the code copy's folder is named by the digest of its content
+                }
                 for v in versions
             ],
             "aliases": [

@@ -77,13 +77,16 @@ def load_service(folder: Path, parameters: Mapping[str, str] | None = None) -> S
     return load_manifest_file(find_manifest(folder), parameters)
 
 
-def load_manifest_file(path: Path, parameters: Mapping[str, str] | None = None) -> ServiceSpec:
+def load_manifest_file(
+    path: Path, parameters: Mapping[str, str] | None = None, service_name: str | None = None
+) -> ServiceSpec:
     """Read one manifest file and translate it to a ServiceSpec.
 
     A file whose name starts with "serverless" is read as a Serverless
     Framework manifest, one whose name starts with "template" as an AWS SAM
     template, any other as squall.yml. Handler modules are looked up in the
-    file's folder, which becomes `ServiceSpec.root`.
+    file's folder, which becomes `ServiceSpec.root`. `service_name` names a
+    SAM template's service when its folder cannot, as with a code copy.
     """
     path = Path(path)
     absolute = path.resolve()
@@ -92,7 +95,7 @@ def load_manifest_file(path: Path, parameters: Mapping[str, str] | None = None) 
     if path.name.startswith("serverless"):
         spec = parse_serverless_yml(read_yaml(source, ServerlessLoader), source)
     elif path.name.startswith("template"):
-        spec = parse_sam_template(read_yaml(source, SamLoader), source, parameters)
+        spec = parse_sam_template(read_yaml(source, SamLoader), source, parameters, service_name)
     else:
         spec = parse_squall_yml(read_yaml(source, StrictLoader), source)
     logger.debug(

@@ -24,6 +24,7 @@ change nothing in Squall and are accepted silently.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import shlex
@@ -60,6 +61,7 @@ from squall.manifest.sam_resources import (
     TemplateResource,
 )
 from squall.manifest.spec import (
+    ALIAS_PATTERN,
     MAX_MEMORY_MB,
     MAX_TIMEOUT_S,
     MIN_MEMORY_MB,
@@ -105,10 +107,13 @@ _RESOURCE_KEYS = frozenset(
 _FUNCTION_KEYS = frozenset(
     {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
      "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType",
-     "Layers"}
+     "Layers", "AutoPublishAlias",
+     # Squall publishes a new version whenever the code or any setting changes,
+     # which is what these two ask SAM for.
+     "AutoPublishAliasAllProperties", "AutoPublishCodeSha256"}
 )
 _NO_PERMISSIONS = "ignored, because Squall checks no IAM permissions"
-_NO_VERSIONS = "ignored, because versions and aliases are not supported yet: the function runs as $LATEST"
+_NO_GRADUAL = "ignored, because Squall has no gradual deployments: the alias moves to the new version at once"
 # Warnings for function properties, more specific than "not supported".
 _FUNCTION_KEY_WARNINGS = {
     "Policies": _NO_PERMISSIONS,
@@ -120,8 +125,7 @@ _FUNCTION_KEY_WARNINGS = {
     "VpcConfig": "ignored, because Squall has no VPCs",
     "Tags": "ignored, because tags are not supported by Squall",
     "FunctionName": "ignored, because Squall names each function by its logical id",
-    "AutoPublishAlias": _NO_VERSIONS,
-    "DeploymentPreference": _NO_VERSIONS,
+    "DeploymentPreference": _NO_GRADUAL,
 }
 # Layer properties that change nothing in Squall, accepted without a warning.
 _LAYER_KEYS = frozenset(
@@ -542,6 +546,14 @@ def _read_function(
     async_config = events.async_config(invoke_config, invoke_key)
     async_config = _with_failure_destinations(template, events, read, async_config, found_events.stream_failures)
 
+    alias = _read_auto_publish_alias(template, read)
+    routes = found_events.routes
+    triggers = tuple(found_events.triggers) + tuple(scheduled)
+    if alias is not None:
+        # SAM points every event source of such a function at the alias.
+        routes = [dataclasses.replace(route, event=dataclasses.replace(route.event, qualifier=alias)) for route in routes]
+        triggers = tuple(dataclasses.replace(trigger, qualifier=alias) for trigger in triggers)
+
     function = FunctionSpec(
         name=name,
         handler=handler,
@@ -550,13 +562,25 @@ def _read_function(
         environment=_read_environment(template, properties.get("Environment")),
         reserved_concurrency=reserved,
         provisioned=provisioned,
-        http=tuple(route.event for route in found_events.routes),
-        triggers=tuple(found_events.triggers) + tuple(scheduled),
+        http=tuple(route.event for route in routes),
+        triggers=triggers,
         async_config=async_config,
         runtime=runtime,
         layers=_read_function_layers(template, *raw("Layers"), layers),
+        auto_publish_alias=alias,
     )
-    return function, found_events.routes
+    return function, routes
+
+
+def _read_auto_publish_alias(template: _Template, read: _PropertyLookup) -> str | None:
+    alias, key = read("AutoPublishAlias")
+    if alias is None:
+        return None
+    if not isinstance(alias, str) or not ALIAS_PATTERN.fullmatch(alias) or alias.isdigit():
+        raise template.source.error(
+            key, expected("an alias name of 1 to 128 letters, digits, '-' or '_', not only digits", alias)
+        )
+    return alias
 
 
 # Layers -----------------------------------------------------------------------------

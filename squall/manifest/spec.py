@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,8 @@ MAX_TIMEOUT_S = 900
 DEFAULT_KEEP_ALIVE_S = 600
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 PAYLOAD_VERSIONS = ("1.0", "2.0")
+# Lambda's alias name pattern: letters, digits, "-" and "_", up to 128, not all digits.
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class QueueTrigger:
     batch_window_s: float = 0.0  # wait up to this long to fill a batch
     max_concurrency: int | None = None  # concurrent batches; None: up to the function's own cap
     enabled: bool = True
+    qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class ObjectTrigger:
     events: tuple[str, ...] = ("created", "removed")
     prefix: str = ""
     suffix: str = ""
+    qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class TableStreamTrigger:
     batch_window_s: float = 0.0
     max_retries: int = -1  # -1: retry until the record leaves the stream, as Lambda's default
     bisect_on_error: bool = False
+    qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class StreamTrigger:
     batch_window_s: float = 0.0
     max_retries: int = -1
     bisect_on_error: bool = False
+    qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class ScheduleTrigger:
     timezone: str = "UTC"
     input: object = None  # a constant event in place of the Scheduled Event, as EventBridge's Input
     enabled: bool = True
+    qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
 
 
 Trigger = QueueTrigger | ObjectTrigger | TableStreamTrigger | StreamTrigger | ScheduleTrigger
@@ -148,6 +156,9 @@ class FunctionSpec:
     async_config: AsyncConfig = field(default_factory=AsyncConfig)
     runtime: str = "python3"
     layers: tuple[str, ...] = ()  # layer versions ("name@digest") in the order the manifest lists them
+    # An alias that each deploy moves to a newly published version of changed
+    # code, as SAM's AutoPublishAlias does; the function's events invoke it.
+    auto_publish_alias: str | None = None
 
     @property
     def module(self) -> str:

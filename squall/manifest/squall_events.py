@@ -70,6 +70,12 @@ def _name(pattern: str, rule: str, what: str) -> dict[str, Any]:
 
 
 _BOOLEAN: dict[str, Any] = {"type": "boolean", "x-expected": "true or false"}
+# The version or alias an HTTP route or a trigger invokes; YAML reads a bare 3 as a number.
+QUALIFIER_SCHEMA: dict[str, Any] = {
+    "type": ["string", "integer"],
+    "pattern": "^(?:[0-9]+|[A-Za-z0-9_-]{1,128}|\\$LATEST)$",
+    "x-expected": 'a published version number or an alias name, such as 3 or "live"',
+}
 _STARTING_POSITION: dict[str, Any] = {
     "enum": list(STARTING_POSITIONS),
     "x-expected": '"latest" (records added from now on) or "trim_horizon" (every record still kept)',
@@ -93,6 +99,7 @@ def _record_source(key: str, name_schema: dict[str, Any]) -> dict[str, Any]:
             "batch_window_s": _seconds(0, _MAX_BATCH_WINDOW_S),
             "max_retries": _integer(-1, _MAX_BATCH_SIZE, "a whole number of retries (-1: until the record expires)"),
             "bisect_on_error": _BOOLEAN,
+            "qualifier": QUALIFIER_SCHEMA,
         },
     }
 
@@ -110,6 +117,7 @@ TRIGGER_SCHEMAS: dict[str, dict[str, Any]] = {
             # Lambda's range for the maximum concurrency of an SQS event source.
             "max_concurrency": _integer(2, 1000, "a whole number of concurrent batches"),
             "enabled": _BOOLEAN,
+            "qualifier": QUALIFIER_SCHEMA,
         },
     },
     "objects": {
@@ -128,6 +136,7 @@ TRIGGER_SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "prefix": {"type": "string", "x-expected": "a key prefix such as images/"},
             "suffix": {"type": "string", "x-expected": "a key suffix such as .png"},
+            "qualifier": QUALIFIER_SCHEMA,
         },
     },
     "table_stream": _record_source("table", _name(TABLE_NAME_PATTERN, TABLE_NAME_RULE, "table")),
@@ -145,6 +154,7 @@ TRIGGER_SCHEMAS: dict[str, dict[str, Any]] = {
             "timezone": {"type": "string", "x-expected": 'an IANA time zone name such as "Europe/Berlin"'},
             "input": {"x-expected": "any value; it replaces the Scheduled Event as the handler's event"},
             "enabled": _BOOLEAN,
+            "qualifier": QUALIFIER_SCHEMA,
         },
     },
 }
@@ -268,6 +278,7 @@ RESOURCES_SCHEMA: dict[str, Any] = {
 
 def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dict[str, Any]) -> Trigger:
     """Turn one schema-checked trigger mapping into its dataclass."""
+    qualifier = qualifier_of(settings)
     if kind == "queue":
         concurrency = settings.get("max_concurrency")
         return QueueTrigger(
@@ -276,6 +287,7 @@ def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dic
             batch_window_s=float(settings.get("batch_window_s", 0)),
             max_concurrency=None if concurrency is None else int(concurrency),
             enabled=bool(settings.get("enabled", True)),
+            qualifier=qualifier,
         )
     if kind == "objects":
         return ObjectTrigger(
@@ -283,6 +295,7 @@ def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dic
             events=tuple(settings.get("events", OBJECT_EVENT_KINDS)),
             prefix=settings.get("prefix", ""),
             suffix=settings.get("suffix", ""),
+            qualifier=qualifier,
         )
     if kind in ("table_stream", "stream"):
         common = {
@@ -291,6 +304,7 @@ def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dic
             "batch_window_s": float(settings.get("batch_window_s", 0)),
             "max_retries": int(settings.get("max_retries", -1)),
             "bisect_on_error": bool(settings.get("bisect_on_error", False)),
+            "qualifier": qualifier,
         }
         if kind == "table_stream":
             return TableStreamTrigger(table=settings["table"], **common)
@@ -319,7 +333,16 @@ def _build_schedule(source: ManifestSource, key: KeyPath, settings: dict[str, An
         timezone=timezone,
         input=settings.get("input"),
         enabled=bool(settings.get("enabled", True)),
+        qualifier=qualifier_of(settings),
     )
+
+
+def qualifier_of(settings: dict[str, Any]) -> str | None:
+    """Return a schema-checked `qualifier` as text; None and "$LATEST" both mean $LATEST."""
+    qualifier = settings.get("qualifier")
+    if qualifier is None or qualifier == "$LATEST":
+        return None
+    return str(qualifier)
 
 
 def build_async_config(settings: dict[str, Any]) -> AsyncConfig:

@@ -38,11 +38,13 @@ from squall.manifest.spec import (
 )
 from squall.manifest.squall_events import (
     ASYNC_FUNCTION_PROPERTIES,
+    QUALIFIER_SCHEMA,
     RESOURCES_SCHEMA,
     TRIGGER_SCHEMAS,
     build_async_config,
     build_resources,
     build_trigger,
+    qualifier_of,
 )
 from squall.manifest.validate import (
     ENVIRONMENT_NAME_PATTERN,
@@ -89,11 +91,7 @@ _HTTP_EVENT_SCHEMA: dict[str, Any] = {
             "pattern": "^/",
             "x-expected": 'a path starting with "/", such as "/hello/{name}"',
         },
-        "qualifier": {
-            "type": ["string", "integer"],
-            "pattern": "^(?:[0-9]+|[A-Za-z0-9_-]{1,128}|\\$LATEST)$",
-            "x-expected": 'a published version number or an alias name, such as 3 or "live"',
-        },
+        "qualifier": QUALIFIER_SCHEMA,
         "payload": {
             # YAML reads an unquoted 1.0 as a number, so numbers are accepted too.
             "enum": [*PAYLOAD_VERSIONS, *(float(version) for version in PAYLOAD_VERSIONS)],
@@ -332,14 +330,8 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         payload = http.get("payload", "2.0")
         if not isinstance(payload, str):
             payload = f"{float(payload):.1f}"
-        qualifier = http.get("qualifier")
         events.append(
-            HttpEvent(
-                method=http["method"].upper(),
-                path=path,
-                payload=payload,
-                qualifier=None if qualifier is None else str(qualifier),
-            )
+            HttpEvent(method=http["method"].upper(), path=path, payload=payload, qualifier=qualifier_of(http))
         )
 
     max_queue = settings.get("max_queue")

@@ -10,9 +10,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from squall.dispatcher.dispatcher import Invocation, InvocationResult
-from squall.errors import Throttled
+import pytest
+
+from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_invoke import AsyncInvoker, AsyncSettings
-from squall.events.async_store import AsyncStore
+from squall.events.async_store import AsyncStore, NewInvocation
 from squall.manifest.spec import AsyncConfig, Destination
 from squall.metering.records import Outcome
 
@@ -31,17 +33,26 @@ class FakeDispatcher:
     def pool(self, function: str) -> Any:
         return self._pool
 
-    def arn(self, function: str) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{function}"
+    def arn(self, function: str, qualifier: str | None = None) -> str:
+        arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function}"
+        return f"{arn}:{qualifier}" if qualifier else arn
+
+    def resolve_version(self, function: str, qualifier: str | None) -> str:
+        """Know version 1 and the alias "live", which points at it."""
+        versions = {None: "$LATEST", "$LATEST": "$LATEST", "1": "1", "live": "1"}
+        if qualifier not in versions:
+            raise FunctionNotFound(function)
+        return versions[qualifier]
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         self.calls.append(invocation)
         step = self.script.pop(0)
+        version = self.resolve_version(invocation.function, invocation.qualifier)
         if step == "throttle":
             raise Throttled(invocation.function, "at its cap")
         if step == "error":
-            return InvocationResult(invocation.request_id, ERROR, Outcome.ERROR, "ValueError", "$LATEST")
-        return InvocationResult(invocation.request_id, b'"done"', Outcome.SUCCESS, None, "$LATEST")
+            return InvocationResult(invocation.request_id, ERROR, Outcome.ERROR, "ValueError", version)
+        return InvocationResult(invocation.request_id, b'"done"', Outcome.SUCCESS, None, version)
 
 
 class Clock:
@@ -113,6 +124,41 @@ async def test_finished_rows_removed(tmp_path: Path) -> None:
     await invoker.accept(Invocation("fn", b"{}", "event"))
     await invoker.accept(Invocation("fn", b"{}", "event"))
     await run_until(lambda: invoker.pending_count() == 0)
+    await invoker.close()
+
+    assert AsyncStore(tmp_path / "async.db").count() == 0
+
+
+async def test_alias_kept_through_retries(tmp_path: Path) -> None:
+    config = AsyncConfig(max_retry_attempts=1, on_success=Destination("queue", "done"))
+    invoker, dispatcher, sent = await start(tmp_path, ["error", "ok"], config, time.time)
+
+    await invoker.accept(Invocation("fn", b"{}", "event", qualifier="live"))
+    await run_until(lambda: sent)
+    await invoker.close()
+
+    assert [call.qualifier for call in dispatcher.calls] == ["live", "live"]
+    record = sent[0][1]
+    assert record["requestContext"]["functionArn"].endswith(":function:fn:live")
+    assert record["responseContext"]["executedVersion"] == "1"
+
+
+async def test_qualifier_survives_restart(tmp_path: Path) -> None:
+    store = AsyncStore(tmp_path / "async.db")
+    store.add([NewInvocation("r-1", "fn", "event", b"{}", time.time(), qualifier="1")])
+    store.close()
+
+    invoker, dispatcher, _ = await start(tmp_path, ["ok"], AsyncConfig(), time.time)
+    await run_until(lambda: invoker.pending_count() == 0 and dispatcher.calls)
+    await invoker.close()
+
+    assert [(call.request_id, call.qualifier) for call in dispatcher.calls] == [("r-1", "1")]
+
+
+async def test_unknown_qualifier_not_accepted(tmp_path: Path) -> None:
+    invoker, dispatcher, _ = await start(tmp_path, [], AsyncConfig(), time.time)
+    with pytest.raises(FunctionNotFound):
+        await invoker.accept(Invocation("fn", b"{}", "event", qualifier="staging"))
     await invoker.close()
 
     assert AsyncStore(tmp_path / "async.db").count() == 0

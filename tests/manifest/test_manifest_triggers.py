@@ -70,6 +70,8 @@ functions:
         ("{queue: {name: orders, batch_size: 0}}", "functions.worker.events[0].queue.batch_size", "0"),
         ("{objects: {bucket: Uploads}}", "functions.worker.events[0].objects.bucket", "Uploads"),
         ("{carrier_pigeon: {}}", "functions.worker.events[0].carrier_pigeon", "carrier_pigeon"),
+        ("{queue: {name: orders, qualifier: 'live:1'}}", "functions.worker.events[0].queue.qualifier", "live:1"),
+        ('{schedule: {expression: "rate(5 minutes)", qualifier: ""}}', "functions.worker.events[0].schedule.qualifier", 'got ""'),
     ],
 )
 def test_bad_trigger_named(tmp_path: Path, event: str, key: str, fragment: str) -> None:
@@ -109,3 +111,19 @@ def test_triggers_described_for_ls(tmp_path: Path) -> None:
 
     assert describe_trigger(triggers[0]) == "objects uploads created images/*.png"
     assert describe_trigger(triggers[1]) == "schedule rate(5 minutes) UTC (disabled)"
+
+
+def test_trigger_qualifiers_read(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path,
+        "service: shop\nfunctions:\n  worker:\n    handler: app.handle\n    events:\n"
+        "      - queue: {name: orders, qualifier: live}\n"
+        "      - objects: {bucket: uploads, qualifier: 3}\n"
+        "      - stream: {name: clicks, qualifier: $LATEST}\n"
+        "      - table_stream: {table: users, qualifier: canary}\n"
+        '      - schedule: {expression: "rate(5 minutes)", qualifier: live}\n',
+    )
+
+    triggers = load_service(folder).functions["worker"].triggers
+
+    assert [trigger.qualifier for trigger in triggers] == ["live", "3", None, "canary", "live"]

@@ -120,3 +120,27 @@ def test_weighted_alias_splits_invocations(store: VersionStore, tmp_path: Path, 
     share = picks.count("2") / len(picks)
     assert set(picks) <= {"1", "2"}
     assert share == pytest.approx(weight, abs=0.03)
+
+
+SAM_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Handler: app.handler, Runtime: python3.12}
+"""
+
+
+def test_load_names_sam_service_of_digest_folder(store: VersionStore, tmp_path: Path) -> None:
+    # A SAM service is named by its folder, and a code copy's folder is a digest.
+    root = tmp_path / "code" / "40a0662abb0c13bbb43b"
+    root.mkdir(parents=True)
+    (root / "template.yaml").write_text(SAM_TEMPLATE)
+    (root / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    version = store.publish("Fn", "orders-api", root, manifest=root / "template.yaml")
+
+    service = store.load("Fn", str(version))
+
+    assert service.service == "orders-api"
+    assert service.root == root
+    assert list(service.functions) == ["Fn"]

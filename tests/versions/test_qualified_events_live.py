@@ -1,0 +1,167 @@
+"""Events that name a version or alias, on a real server: queue triggers, Event invokes and SAM's AutoPublishAlias."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from botocore.exceptions import ClientError
+from click.testing import CliRunner
+
+from squall import cli_versions
+from squall.sdk import Client
+from squall.sdk.queues import Queue
+from tests.events.test_async_live import notes, wait_for
+from tests.versions.test_versions_live import lambda_client, run_cli
+
+MANIFEST = """\
+service: qualified
+resources:
+  queues:
+    jobs:
+      visibility_timeout_s: 5
+      dead_letter: {{queue: jobs-dlq, max_receive_count: 2}}
+    jobs-dlq: {{}}
+functions:
+  worker:
+    handler: app.worker
+    environment: {{OUT: "{out}"}}
+    events:
+      - queue: {{name: jobs, qualifier: live}}
+"""
+
+WORKER = """\
+import json, os, time
+
+CODE = {code}
+
+def worker(event, context):
+    bodies = [record["body"] for record in event["Records"]] if isinstance(event, dict) else [event]
+    for body in bodies:
+        path = os.path.join(os.environ["OUT"], f"ran-{{time.time_ns()}}.json")
+        with open(path + ".tmp", "w") as file:
+            json.dump({{"body": body, "code": CODE, "version": context.function_version}}, file)
+        os.rename(path + ".tmp", path)
+"""
+
+
+def write_worker(folder: Path, out: Path, code: int) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "squall.yml").write_text(MANIFEST.format(out=out))
+    (folder / "app.py").write_text(WORKER.format(code=code))
+
+
+def deploy(folder: Path, endpoint: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", endpoint],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    folder = tmp_path / "app"
+    write_worker(folder, out, 1)
+    server = serve(folder, "--no-watch")
+    client = Client(server.endpoint)
+
+    # The alias does not exist yet: the message waits instead of being dead-lettered.
+    Queue("jobs", client).send("early")
+    warning = deploy(folder, server.endpoint)
+    assert "trigger queue jobs -> live of function 'worker' invokes version or alias 'live', which does not exist" in warning
+
+    run_cli(cli_versions.publish, "worker", "--endpoint", server.endpoint)
+    write_worker(folder, out, 2)
+    deploy(folder, server.endpoint)
+    run_cli(cli_versions.set_command, "worker", "live", "1", "--endpoint", server.endpoint)
+    Queue("jobs", client).send("late")
+    answer = lambda_client(server.endpoint).invoke(
+        FunctionName="worker", Qualifier="live", InvocationType="Event", Payload=b'"async"'
+    )
+
+    assert answer["StatusCode"] == 202
+    ran = wait_for(lambda: len(notes(out, "ran")) >= 3 and notes(out, "ran"))
+    assert sorted((note["body"], note["code"], note["version"]) for note in ran) == [
+        ("async", 1, "1"), ("early", 1, "1"), ("late", 1, "1"),
+    ]
+    assert Queue("jobs-dlq", client).receive(max_messages=10) == []
+
+
+def test_event_invoke_of_unknown_alias_is_not_found(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    write_worker(folder, tmp_path / "out", 1)
+    server = serve(folder, "--no-watch")
+
+    with pytest.raises(ClientError) as caught:
+        lambda_client(server.endpoint).invoke(
+            FunctionName="worker", Qualifier="staging", InvocationType="Event", Payload=b"{}"
+        )
+
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert error["Error"]["Code"] == "ResourceNotFoundException"
+    assert error["Error"]["Message"].endswith(":function:worker:staging")
+
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  VersionFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      AutoPublishAlias: live
+      Events:
+        Get:
+          Type: HttpApi
+          Properties: {Method: GET, Path: /version}
+"""
+
+HANDLER = """\
+def handler(event, context):
+    return {{"code": {code}, "version": context.function_version}}
+"""
+
+
+def write_sam(folder: Path, code: int) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "template.yaml").write_text(TEMPLATE)
+    (folder / "app.py").write_text(HANDLER.format(code=code))
+
+
+def test_auto_publish_alias_moves_with_each_code_change(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "autopublish"
+    data = tmp_path / "data"
+    write_sam(folder, 1)
+    server = serve(folder, "--no-watch", data=data)
+    first = httpx.get(server.endpoint + "/version", timeout=20).json()
+
+    write_sam(folder, 2)
+    deploy(folder, server.endpoint)
+    second = httpx.get(server.endpoint + "/version", timeout=20).json()
+    deploy(folder, server.endpoint)  # unchanged: no new version
+    server.stop()
+
+    restarted = serve(folder, "--no-watch", data=data)
+    after_restart = httpx.get(restarted.endpoint + "/version", timeout=20).json()
+    listing = httpx.get(
+        restarted.endpoint + "/_squall/api/versions", params={"function": "VersionFunction"}, timeout=20
+    ).json()
+    table = CliRunner().invoke(cli_versions.versions, ["VersionFunction", "--endpoint", restarted.endpoint])
+
+    assert first == {"code": 1, "version": "1"}
+    assert second == {"code": 2, "version": "2"}
+    assert after_restart == {"code": 2, "version": "2"}
+    assert [version["version"] for version in listing["versions"]] == ["1", "2"]
+    assert [(alias["name"], alias["version"]) for alias in listing["aliases"]] == [("live", "2")]
+    assert table.exit_code == 0, table.output
+    assert all(version["code"] in table.output for version in listing["versions"])
