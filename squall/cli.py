@@ -9,6 +9,7 @@ tests can run them against an `httpx.MockTransport` without a server.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import sys
@@ -162,11 +163,11 @@ def deploy(ctx: click.Context, folder: Path, upload: bool | None, endpoint: str,
         except DeployError as error:
             raise CommandFailed(str(error)) from None
         click.echo(f"uploading {len(package)} bytes of {folder}", err=True)
-        with deploy_status(folder):
+        with deploy_status(folder, client):
             response = client.send("POST", f"{API_PREFIX}/upload", content=package,
                                    headers={"Content-Type": CONTENT_TYPE}, timeout_s=INVOKE_TIMEOUT_S)
     else:
-        with deploy_status(folder):
+        with deploy_status(folder, client):
             response = client.send("POST", f"{API_PREFIX}/deploy", json_body={"folder": str(folder.resolve())},
                                    timeout_s=INVOKE_TIMEOUT_S)
     deployed = client.decode_json(response)
@@ -193,11 +194,19 @@ def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, d
         click.echo(f"  {name}")
 
 
-def deploy_status(folder: Path) -> Any:
-    """Return a spinner shown on a terminal while the server deploys (and installs requirements)."""
+@contextlib.contextmanager
+def deploy_status(folder: Path, client: ApiClient) -> Iterator[None]:
+    """On a terminal, show a spinner while the server deploys, and a bar per requirements file it installs."""
     from rich.console import Console
 
-    return Console(stderr=True).status(f"deploying {folder}: starting functions, installing requirements if any")
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    from squall.cli_progress import InstallWatcher
+
+    with InstallWatcher(client, console, f"deploying {folder}: starting functions"):
+        yield
 
 
 def is_local_endpoint(endpoint: str) -> bool:

@@ -28,6 +28,7 @@ from squall import __version__
 from squall.dispatcher.dispatcher import Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
+from squall.deploy.progress import InstallBoard
 from squall.deploy.snapshot import snapshot
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
@@ -76,6 +77,7 @@ class Platform:
     scheduler: Scheduler
     secrets: SecretStore | None = None
     versions: VersionStore | None = None
+    installs: InstallBoard = field(default_factory=InstallBoard)  # requirement installs running now
     # The scheduler drops schedules missing from an update, so it receives its
     # first update once every service of the last run is deployed again.
     schedules_ready: bool = False
@@ -127,7 +129,7 @@ class Platform:
 
         service = await asyncio.to_thread(store_service_layers, service)
         # Install the functions' requirements before anything switches, so a failed install keeps the old version.
-        await install_service_requirements(service, install_timeout_from_environment())
+        await install_service_requirements(service, install_timeout_from_environment(), self.installs)
         if _same_version(self.dispatcher.services.get(service.service), service):
             # The same code and settings again: warm instances stay.
             logger.info("service %s is unchanged; its instances keep running", service.service)

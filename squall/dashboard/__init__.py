@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from squall.dashboard.handler import Dashboard, serve_dashboard
+from squall.dashboard.signin import serve_with_sign_in
 
-__all__ = ["Dashboard", "serve_dashboard"]
+__all__ = ["Dashboard", "serve_dashboard", "serve_with_sign_in"]

@@ -1,6 +1,7 @@
 """The dashboard's ASGI handler: pages under `/ui`, their data under `/ui/data/`, files under `/ui/static/`.
 
-The gateway checks the token before a request gets here.
+On a server that requires a token, `squall.dashboard.signin` checks the
+request's credentials before a request gets here.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from squall.dashboard.queries import DashboardSources, read_function, read_overv
 from squall.dashboard.series import Window
 
 PREFIX = pages.PREFIX
-_HTML = b"text/html; charset=utf-8"
-_JSON = b"application/json"
+HTML_TYPE = b"text/html; charset=utf-8"
+JSON_TYPE = b"application/json"
 # The files under static/ that are served, with their content types; nothing else is.
 STATIC_FILES: dict[str, bytes] = {
     "uPlot.iife.min.js": b"text/javascript; charset=utf-8",
@@ -35,25 +36,31 @@ STATIC_FILES: dict[str, bytes] = {
 # Everything comes from Squall itself. uPlot styles elements through the CSSOM
 # (element.style), which a style-src without 'unsafe-inline' allows. The empty
 # data: icon keeps browsers from asking for /favicon.ico, which a function may own.
+# form-action does not fall back to default-src, so it is set for the sign-in and sign-out forms.
 _SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
 
 
 class Dashboard:
-    """Serves the dashboard of one platform."""
+    """Serves the dashboard of one platform. With `sign_out`, pages show a sign-out button."""
 
-    def __init__(self, platform: DashboardSources) -> None:
+    def __init__(self, platform: DashboardSources, sign_out: bool = False) -> None:
         self._platform = platform
+        self._sign_out = sign_out
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         path: str = scope["path"]
         if method not in ("GET", "HEAD"):
             message = f"{method} {path}: the dashboard only serves GET and HEAD"
-            await _send(send, method, 405, _JSON, _error("MethodNotAllowed", message), [(b"allow", b"GET, HEAD")])
+            allow = [(b"allow", b"GET, HEAD")]
+            await send_response(send, method, 405, JSON_TYPE, error_body("MethodNotAllowed", message), allow)
             return
 
         route = path[len(PREFIX) :].strip("/")
@@ -72,7 +79,7 @@ class Dashboard:
         if route in ("", "data/overview"):
             overview = await read_overview(self._platform, window, now)
             data = payloads.overview_data(overview)
-            await responder.send_page(data, lambda: pages.overview_page(overview, data))
+            await responder.send_page(data, lambda: pages.overview_page(overview, data, self._sign_out))
             return
 
         name = _function_name(route)
@@ -86,16 +93,16 @@ class Dashboard:
             await responder.send_problem(404, "FunctionNotFound", message)
             return
         data = payloads.function_data(detail)
-        await responder.send_page(data, lambda: pages.function_page(detail, data))
+        await responder.send_page(data, lambda: pages.function_page(detail, data, self._sign_out))
 
     async def _static(self, send: Send, method: str, name: str) -> None:
         content_type = STATIC_FILES.get(name)
         if content_type is None:
             message = f"no dashboard file {name!r}; the files are {', '.join(STATIC_FILES)}"
-            await _send(send, method, 404, _JSON, _error("NotFound", message))
+            await send_response(send, method, 404, JSON_TYPE, error_body("NotFound", message))
             return
         # The files change only with Squall's version, so a browser may keep them for a while.
-        await _send(send, method, 200, content_type, static_file(name), cache_control=b"public, max-age=600")
+        await send_response(send, method, 200, content_type, static_file(name), cache_control=b"public, max-age=600")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +115,26 @@ class _Responder:
 
     async def send_page(self, data: dict[str, Any], render: Callable[[], str]) -> None:
         if self.json:
-            await _send(self.send, self.method, 200, _JSON, orjson.dumps(data))
+            await send_response(self.send, self.method, 200, JSON_TYPE, orjson.dumps(data))
         else:
-            await _send(self.send, self.method, 200, _HTML, render().encode())
+            await send_response(self.send, self.method, 200, HTML_TYPE, render().encode())
 
     async def send_problem(self, status: int, kind: str, message: str) -> None:
         if self.json:
-            await _send(self.send, self.method, status, _JSON, _error(kind, message))
+            await send_response(self.send, self.method, status, JSON_TYPE, error_body(kind, message))
         else:
             title = "Not found" if status == 404 else "Bad request"
-            await _send(self.send, self.method, status, _HTML, pages.message_page(title, message).encode())
+            await send_response(self.send, self.method, status, HTML_TYPE, pages.message_page(title, message).encode())
 
 
-async def serve_dashboard(platform: DashboardSources, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    """Serve one request under `/ui` for `platform`; the caller has checked the token."""
-    await Dashboard(platform)(scope, receive, send)
+async def serve_dashboard(
+    platform: DashboardSources, scope: dict[str, Any], receive: Receive, send: Send, sign_out: bool = False
+) -> None:
+    """Serve one request under `/ui` for `platform` after the caller has checked the credentials.
+
+    `sign_out` adds a sign-out button to the pages, for a browser signed in with a cookie.
+    """
+    await Dashboard(platform, sign_out)(scope, receive, send)
 
 
 @functools.cache
@@ -145,11 +157,12 @@ def _query(scope: dict[str, Any]) -> dict[str, str]:
     return {key: items[-1] for key, items in values.items()}
 
 
-def _error(kind: str, message: str) -> bytes:
+def error_body(kind: str, message: str) -> bytes:
+    """Return the JSON body of an error, in the shape the management API uses."""
     return orjson.dumps({"error": {"type": kind, "message": message}})
 
 
-async def _send(
+async def send_response(
     send: Send,
     method: str,
     status: int,
@@ -158,6 +171,7 @@ async def _send(
     extra: list[tuple[bytes, bytes]] | None = None,
     cache_control: bytes = b"no-store",
 ) -> None:
+    """Send a whole response with the dashboard's security headers, and no body to a HEAD request."""
     headers = [
         (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),

@@ -30,6 +30,8 @@ from squall.dashboard.series import Window
 
 PREFIX = "/ui"
 STATIC = f"{PREFIX}/static"
+SIGN_IN_PATH = f"{PREFIX}/login"
+SIGN_OUT_PATH = f"{PREFIX}/logout"
 REFRESH_S = 5
 
 # Charts by name and caption; the page script defines the lines, colours and axes of each name.
@@ -59,8 +61,11 @@ def _window_query(window: Window | None) -> str:
 # Whole pages
 
 
-def overview_page(overview: Overview, data: dict[str, object]) -> str:
-    """Render the overview: charts of all functions, the functions table, queues and streams."""
+def overview_page(overview: Overview, data: dict[str, object], sign_out: bool = False) -> str:
+    """Render the overview: charts of all functions, the functions table, queues and streams.
+
+    With `sign_out`, the header has a button that ends the browser's sign-in session.
+    """
     window = overview.window
     body = (
         _charts(OVERVIEW_CHARTS)
@@ -77,11 +82,15 @@ def overview_page(overview: Overview, data: dict[str, object]) -> str:
         data_path=f"{PREFIX}/data/overview?window={window.value}",
         data=data,
         body=body,
+        sign_out=sign_out,
     )
 
 
-def function_page(detail: FunctionDetail, data: dict[str, object]) -> str:
-    """Render one function: its settings and status, its charts and its recent invocations with their logs."""
+def function_page(detail: FunctionDetail, data: dict[str, object], sign_out: bool = False) -> str:
+    """Render one function: its settings and status, its charts and its recent invocations with their logs.
+
+    With `sign_out`, the header has a button that ends the browser's sign-in session.
+    """
     name = detail.function.name
     body = (
         _fragment("summary", function_summary(detail.function, detail.consumers, detail.window))
@@ -96,6 +105,7 @@ def function_page(detail: FunctionDetail, data: dict[str, object]) -> str:
         data_path=f"{PREFIX}/data/functions/{quote(name, safe='')}?window={detail.window.value}",
         data=data,
         body=body,
+        sign_out=sign_out,
     )
 
 
@@ -109,8 +119,50 @@ def message_page(title: str, message: str) -> str:
     )
 
 
+def sign_in_page(next_path: str, problem: str | None = None) -> str:
+    """Render the form where an operator pastes the server's token to use the dashboard in a browser.
+
+    `next_path` is the dashboard path the browser goes to after signing in, and
+    `problem` is the reason the previous attempt failed.
+    """
+    alert = f'<p class="alert" role="alert">{html.escape(problem)}</p>' if problem else ""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
+        f'<title>Sign in · Squall</title><link rel="stylesheet" href="{STATIC}/dashboard.css"></head>'
+        '<body><main class="sign-in"><h1>Sign in to the Squall dashboard</h1>'
+        "<p>This server requires a token. Paste the contents of the <code>token</code> file in the "
+        "server&#x27;s data folder: <code>.squall/token</code> by default, or <code>token</code> in the "
+        "folder given to <code>squall up --data</code>.</p>"
+        f"{alert}"
+        f'<form method="post" action="{SIGN_IN_PATH}">'
+        f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
+        '<label for="token">Token</label>'
+        '<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>'
+        '<button type="submit">Sign in</button></form>'
+        "<p class=\"muted\">The browser keeps a sign-in cookie for the dashboard only; "
+        "scripts and the squall CLI send the token in an <code>Authorization: Bearer</code> header.</p>"
+        "</main></body></html>\n"
+    )
+
+
+def _sign_out_form() -> str:
+    return (
+        f'<form class="sign-out" method="post" action="{SIGN_OUT_PATH}">'
+        '<button type="submit">Sign out</button></form>'
+    )
+
+
 def _page(
-    *, title: str, heading: str, window: Window, page_path: str, data_path: str, data: dict[str, object], body: str
+    *,
+    title: str,
+    heading: str,
+    window: Window,
+    page_path: str,
+    data_path: str,
+    data: dict[str, object],
+    body: str,
+    sign_out: bool,
 ) -> str:
     links = []
     for option in Window:
@@ -135,6 +187,7 @@ def _page(
 <h1>{heading}</h1>
 <nav aria-label="time window">last {windows}</nav>
 <p class="updated" id="updated">updated <time>{_clock(_generated_at(data))}</time> UTC</p>
+{_sign_out_form() if sign_out else ""}
 </header>
 <main>
 {body}

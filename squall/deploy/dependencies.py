@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from squall.deploy.progress import InstallBoard, InstallProgress
 from squall.deploy.requirements import (
     SITE_PACKAGES_DIR,
     Environment,
@@ -106,13 +107,14 @@ def install_timeout_from_environment(environ: Mapping[str, str] | None = None) -
 
 
 async def install_service_requirements(
-    service: ServiceSpec, timeout_s: float = DEFAULT_INSTALL_TIMEOUT_S
+    service: ServiceSpec, timeout_s: float = DEFAULT_INSTALL_TIMEOUT_S, board: InstallBoard | None = None
 ) -> dict[str, Environment]:
     """Make sure every requirements file of `service` has a complete environment; return each function's.
 
     `service.root` must be the code copy under `DATA/code`. Functions without
-    a requirements file are left out of the result. Raises DeployError when an
-    install fails or takes longer than `timeout_s`.
+    a requirements file are left out of the result. Installs report their
+    progress on `board`. Raises DeployError when an install fails or takes
+    longer than `timeout_s`.
     """
     users: dict[Path, list[str]] = collections.defaultdict(list)
     for spec in service.functions.values():
@@ -128,7 +130,7 @@ async def install_service_requirements(
         except (OSError, UnicodeDecodeError) as error:
             raise DeployError(f"{display_path}: cannot read the requirements: {error}") from error
         await ensure_environment(environment, requirements, timeout_s=timeout_s, display_path=display_path,
-                                 functions=functions)
+                                 functions=functions, board=board)
         environments.update((name, environment) for name in functions)
     return environments
 
@@ -140,6 +142,7 @@ async def ensure_environment(
     timeout_s: float = DEFAULT_INSTALL_TIMEOUT_S,
     display_path: str | None = None,
     functions: list[str] | None = None,
+    board: InstallBoard | None = None,
 ) -> bool:
     """Install `requirements` as `environment` unless it is complete already; return whether it installed.
 
@@ -162,7 +165,7 @@ async def ensure_environment(
             return False
         _remove_leftovers(environment)
         remaining_s = timeout_s - (time.monotonic() - started)
-        await _install(environment, requirements, remaining_s, timeout_s, display_path, functions or [])
+        await _install(environment, requirements, remaining_s, timeout_s, display_path, functions or [], board)
     logger.info("%s: installed environment %s in %.1f s", display_path, environment.path, time.monotonic() - started)
     return True
 
@@ -174,6 +177,7 @@ async def _install(
     limit_s: float,
     display_path: str,
     functions: list[str],
+    board: InstallBoard | None,
 ) -> None:
     """Run the installer into a staging folder, write the marker, and rename the folder into place.
 
@@ -189,7 +193,18 @@ async def _install(
             names = ", ".join(functions) or "the service"
             logger.info("%s: installing requirements of %s with %s into %s", display_path, names, installer.name,
                         environment.path)
-            await _run(installer, requirements.parent, remaining_s, limit_s, display_path)
+            listed = [line for line in normalise_requirements(text).splitlines() if not line.startswith("-")]
+            progress = InstallProgress(display_path, installer.name, expected=len(listed))
+            key = board.start(progress) if board is not None else None
+            try:
+                await _run(installer, requirements.parent, remaining_s, limit_s, display_path, progress)
+                progress.finish(succeeded=True)
+            except BaseException:
+                progress.finish(succeeded=False)
+                raise
+            finally:
+                if board is not None and key is not None:
+                    board.end(key)
         else:
             logger.info("%s: no packages listed; the environment stays empty", display_path)
 
@@ -216,7 +231,10 @@ def _has_requirements(text: str) -> bool:
     return False
 
 
-async def _run(installer: Installer, cwd: Path, remaining_s: float, limit_s: float, display_path: str) -> None:
+async def _run(
+    installer: Installer, cwd: Path, remaining_s: float, limit_s: float, display_path: str,
+    progress: InstallProgress | None = None,
+) -> None:
     """Run the installer, logging each line of its output; raise DeployError when it fails or times out."""
     tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL_LINES)
     try:
@@ -234,7 +252,7 @@ async def _run(installer: Installer, cwd: Path, remaining_s: float, limit_s: flo
 
     try:
         async with asyncio.timeout(remaining_s):
-            await _stream_output(process, tail, display_path)
+            await _stream_output(process, tail, display_path, progress)
             code = await process.wait()
     except TimeoutError:
         raise DeployError(
@@ -254,7 +272,10 @@ async def _run(installer: Installer, cwd: Path, remaining_s: float, limit_s: flo
         )
 
 
-async def _stream_output(process: asyncio.subprocess.Process, tail: collections.deque[str], display_path: str) -> None:
+async def _stream_output(
+    process: asyncio.subprocess.Process, tail: collections.deque[str], display_path: str,
+    progress: InstallProgress | None,
+) -> None:
     # Reading chunks rather than readline() keeps a very long line from raising LimitOverrunError.
     if process.stdout is None:
         return
@@ -262,16 +283,18 @@ async def _stream_output(process: asyncio.subprocess.Process, tail: collections.
     while chunk := await process.stdout.read(_READ_CHUNK_BYTES):
         *lines, pending = (pending + chunk).split(b"\n")
         for line in lines:
-            _log_line(line, tail, display_path)
+            _log_line(line, tail, display_path, progress)
     if pending:
-        _log_line(pending, tail, display_path)
+        _log_line(pending, tail, display_path, progress)
 
 
-def _log_line(raw: bytes, tail: collections.deque[str], display_path: str) -> None:
+def _log_line(raw: bytes, tail: collections.deque[str], display_path: str, progress: InstallProgress | None) -> None:
     line = raw.decode("utf-8", "replace").rstrip()
     if line.strip():
         tail.append(line)
         logger.info("%s: %s", display_path, line)
+        if progress is not None:
+            progress.observe(line)
 
 
 def _kill_session(pid: int) -> None:

@@ -69,13 +69,15 @@ class GatewayApp:
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
         elif path == "/ui" or path.startswith("/ui/"):
             # NOTE: like /metrics, the dashboard hides a function routed under /ui.
-            if self._authorised(scope):
-                # Imported on first use, so the dashboard loads only when a browser requests it.
-                from squall.dashboard import serve_dashboard
+            # Imported on first use, so the dashboard loads only when a browser requests it.
+            from squall.dashboard import serve_dashboard, serve_with_sign_in
 
+            if self._token is None:
                 await serve_dashboard(self._platform, scope, receive, send)
             else:
-                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+                # A browser cannot send the Bearer header, so the dashboard also accepts its own sign-in cookie.
+                bearer = self._authorised(scope)
+                await serve_with_sign_in(self._platform, self._token, scope, receive, send, bearer=bearer)
         elif path.startswith(management.PREFIX):
             if self._authorised(scope):
                 await self._management(scope, receive, send)

@@ -96,6 +96,7 @@ class ManagementApi:
             ("POST", "deploy"): self._deploy,
             ("POST", "remove"): self._remove,
             ("POST", "upload"): self._upload,
+            ("GET", "installs"): self._installs,
             ("GET", "logs"): self._logs,
             ("GET", "stats"): self._stats,
             ("GET", "cost"): self._cost,
@@ -124,6 +125,11 @@ class ManagementApi:
 
     async def _health(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         return 200, {"status": "ok", "version": __version__}
+
+    async def _installs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """The requirement installs running now, with their progress, for `squall deploy` to draw."""
+        board = getattr(self._platform, "installs", None)
+        return 200, {"installs": board.snapshot() if board is not None else []}
 
     async def _functions(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         dispatcher = self._platform.dispatcher

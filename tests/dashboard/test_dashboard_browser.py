@@ -3,11 +3,17 @@
 Chromium comes from Debian's `chromium` package at /usr/bin/chromium and is
 driven by Playwright; without either, these tests are skipped. Set
 SQUALL_DASHBOARD_SCREENSHOT=PATH to also save a screenshot of the function page.
+
+`squall up` requires a token only when it binds beyond loopback, and these
+tests bind only to 127.0.0.1. So the sign-in test runs the gateway app with a
+token in this process, behind uvicorn on 127.0.0.1, over stored invocations.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+
+from squall.dashboard.signin import COOKIE_NAME
+from squall.gateway.app import GatewayApp
+from squall.metering.records import Outcome
+from squall.store.sqlite import SqliteStore
+from tests.dashboard.conftest import TOKEN, fake_platform, invocation
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -35,6 +48,7 @@ CHROMIUM_ARGS = [
 ]
 REQUEST_TIMEOUT_S = 30.0
 COMMIT_TIMEOUT_S = 15.0
+SERVER_START_TIMEOUT_S = 15.0
 # The page refreshes every 5 s; three refreshes are plenty.
 REFRESH_TIMEOUT_MS = 15_000
 HANDLER_OUTPUT = "thumbnail written for cat.png"
@@ -73,6 +87,30 @@ def server(serve: Any, tmp_path: Path) -> Any:
     (folder / "squall.yml").write_text(MANIFEST)
     (folder / "app.py").write_text(HANDLERS)
     return serve(folder)
+
+
+@pytest.fixture
+def token_server(store: SqliteStore, stored: dict[str, float]) -> Iterator[str]:
+    """Serve the gateway app with a token over the stand-in platform on 127.0.0.1; yield its URL."""
+    app = GatewayApp(fake_platform(store, None), TOKEN)  # type: ignore[arg-type]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning"))
+    # uvicorn installs signal handlers only on the main thread, so a thread serves without them.
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError(f"uvicorn did not start serving on 127.0.0.1:{port} within {SERVER_START_TIMEOUT_S} s")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=SERVER_START_TIMEOUT_S)
+        sock.close()
 
 
 @pytest.fixture
@@ -190,3 +228,70 @@ def test_overview_charts_and_function_logs(server: Any, page: Any) -> None:
     if screenshot:
         page.screenshot(path=screenshot, full_page=True)
     assert page.errors == []
+
+
+def session_cookies(page: Any) -> list[dict[str, Any]]:
+    return [cookie for cookie in page.context.cookies() if cookie["name"] == COOKIE_NAME]
+
+
+def test_sign_in_then_charts_render(token_server: str, store: SqliteStore, page: Any) -> None:
+    function_page = f"{token_server}/ui/functions/resize?window=15m"
+
+    # Without a cookie the browser gets the sign-in form, not the dashboard.
+    response = page.goto(function_page)
+    assert response.status == 401
+    heading = page.get_by_role("heading", name="Sign in to the Squall dashboard")
+    assert heading.is_visible()
+    assert session_cookies(page) == []
+
+    # A wrong token keeps the form, with a message saying so.
+    page.get_by_label("Token").fill("not-the-token")
+    page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "not valid" in alert.inner_text()
+    assert session_cookies(page) == []
+
+    # The right token leads back to the requested page, and its charts draw the stored invocations.
+    page.get_by_label("Token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(function_page)
+    page.wait_for_function("() => window.squallCharts && window.squallCharts.cold_starts")
+    assert chart_sum(page, "activity", 1) == 2
+    assert chart_sum(page, "activity", 3) == 1
+    assert chart_sum(page, "cold_starts", 1) == 1
+    assert drawn_pixels(page, "activity", (0x25, 0x63, 0xEB)) > 0
+    assert page.locator("details.invocation").count() == 3
+
+    [session] = session_cookies(page)
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Strict"
+    assert session["path"] == "/ui"
+    assert TOKEN not in session["value"]
+
+    # The page's own refreshes carry the cookie: a new invocation appears without a reload.
+    store.add_record(invocation("req-after-sign-in", time.time(), Outcome.SUCCESS))
+    assert store.flush(30)
+    page.wait_for_function("() => document.querySelectorAll('details.invocation').length === 4", timeout=REFRESH_TIMEOUT_MS)
+    assert chart_sum(page, "activity", 1) == 3
+    assert "failed" not in page.locator("#updated").inner_text()
+
+    # When the session ends, here by clearing the cookie, the next refresh reloads the page into the form.
+    # Signing in again returns to the same page.
+    page.context.clear_cookies()
+    heading.wait_for(timeout=REFRESH_TIMEOUT_MS)
+    assert page.locator('input[name="next"]').input_value() == "/ui/functions/resize?window=15m"
+    page.get_by_label("Token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(function_page)
+    page.wait_for_function("() => window.squallCharts && window.squallCharts.activity")
+
+    # Signing out clears the cookie and shows the form again.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{token_server}/ui")
+    heading.wait_for()
+    assert session_cookies(page) == []
+
+    # Chromium reports each 401 document as a failed resource load; anything else is a fault of the page.
+    unexpected = [error for error in page.errors if "status of 401" not in error]
+    assert unexpected == []

@@ -115,7 +115,13 @@
     // A hidden tab skips its refreshes; the next visible one catches up.
     if (!document.hidden) {
       try {
+        // fetch sends the sign-in cookie by default, because the data is on the page's own origin.
         const response = await fetch(source, { headers: { accept: "application/json" }, cache: "no-store" });
+        if (response.status === 401) {
+          // The session expired or the token changed. Reloading shows the sign-in form, which leads back to this page.
+          window.location.reload();
+          return;
+        }
         if (!response.ok) throw new Error("HTTP " + response.status);
         const data = await response.json();
         apply(data);
