@@ -1,3 +1,6 @@
+import json
+
+
 def worker(event, context):
     if event.get("fail"):
         raise RuntimeError("asked to fail")
@@ -5,4 +8,6 @@ def worker(event, context):
 
 
 def on_failure(event, context):
+    # The return value of a destination function is discarded, so the record is printed to the function's log.
+    print(json.dumps({"received": event}))
     return {"failed": event["requestPayload"]}
