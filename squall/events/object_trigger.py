@@ -10,6 +10,9 @@ Delivery is at least once: a change whose invocations were accepted but whose
 checkpoint was not yet written is handed on again after a crash, so a
 function can see the same change twice (compare `s3.object.sequencer`).
 
+The invocation carries the W3C traceparent that the change's request sent
+(logged with the change while tracing is on), so it joins the uploader's trace.
+
 As on S3, a trigger only fires for changes made after it was deployed. Its
 first deploy time is stored beside the checkpoint, so a restart does not
 count as a new deploy.
@@ -382,7 +385,7 @@ class ObjectTriggers:
             s3_event(event, self._hub.region, self._hub.account, configuration_id=sub.configuration_id)
         )
         try:
-            await self._invoker.accept(Invocation(sub.function, payload, "objects"))
+            await self._invoker.accept(Invocation(sub.function, payload, "objects", traceparent=event.traceparent))
         except FunctionNotFound:
             logger.warning("object trigger: function %s is not deployed; skipping %s of %s/%s (seq %d)",
                            sub.function, event.name.value, event.bucket, event.key, event.seq)

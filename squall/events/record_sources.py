@@ -41,11 +41,15 @@ class StartingPosition(enum.Enum):
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One record of a source: its sequence number, arrival time (epoch seconds) and the store's record."""
+    """One record of a source: its sequence number, arrival time (epoch seconds) and the store's record.
+
+    `traceparent` is the W3C trace context its writer sent, or None.
+    """
 
     sequence_number: str
     arrival_s: float
     item: Any  # a StreamRecord or a tables Change
+    traceparent: str | None = None
 
 
 class RecordSource(abc.ABC):
@@ -139,7 +143,7 @@ class StreamShardSource(RecordSource):
             self._store.read, self.resource, self.shard_id, position, min(limit, MAX_READ_LIMIT)
         )
         return [
-            SourceRecord(record.sequence_number, record.approximate_arrival_timestamp, record)
+            SourceRecord(record.sequence_number, record.approximate_arrival_timestamp, record, record.traceparent)
             for record in result.records
         ]
 
@@ -273,7 +277,10 @@ class TableSource(RecordSource):
                 break
             changes.extend(change for change in page if change.created_at >= oldest)
             after = page[-1].seq
-        return [SourceRecord(sequence_number(change.seq), change.created_at, change) for change in changes]
+        return [
+            SourceRecord(sequence_number(change.seq), change.created_at, change, change.traceparent)
+            for change in changes
+        ]
 
     async def checkpoint(self, record: SourceRecord) -> None:
         seq = int(record.item.seq)

@@ -13,6 +13,9 @@ They follow Lambda's event source mappings for Kinesis and DynamoDB Streams:
   description goes to the function's `on_failure` destination and the
   poller moves past it;
 - throttles are retried after a back-off without counting.
+
+While tracing is on, a batch's invocation joins the trace of the first of its
+records whose writer sent a W3C traceparent.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from squall.events.record_sources import (
     failure_record,
 )
 from squall.manifest.spec import Destination, ServiceSpec, StreamTrigger, TableStreamTrigger
+from squall.observability import tracing
 from squall.services.errors import ServiceError
 from squall.services.hub import ServiceHub
 
@@ -328,8 +332,9 @@ class RecordTriggers:
 
         payload = orjson.dumps(source.event(records))
         kind = SourceKind.STREAM if source.service == "streams" else SourceKind.TABLE
+        traceparent = first_traceparent(records) if tracing.enabled else None
         while True:
-            invocation = Invocation(function, payload, kind.value)
+            invocation = Invocation(function, payload, kind.value, traceparent=traceparent)
             try:
                 result = await self._dispatcher.invoke(invocation)
             except Throttled:
@@ -417,6 +422,14 @@ class RecordTriggers:
         logger.warning("function %s: skipped %d record(s) %s of %s (%s after %d invocation(s));"
                        " sent their description to %s %s", function, len(records), span, source.describe(),
                        condition.value, invocations, destination.kind, destination.name)
+
+
+def first_traceparent(records: Sequence[SourceRecord]) -> str | None:
+    """Return the trace context of the batch's first record that has one, or None."""
+    for record in records:
+        if record.traceparent is not None:
+            return record.traceparent
+    return None
 
 
 def _halves(records: tuple[SourceRecord, ...]) -> tuple[tuple[SourceRecord, ...], tuple[SourceRecord, ...]]:

@@ -9,6 +9,9 @@ A successful PUT responds with `{"result": ObjectInfo}` and the ETag header.
 An error responds with `{"error": {"type": CODE, "message": ...}}` and the
 error's status, as the services API does. Keys are percent-decoded from the raw
 path as UTF-8, so they may contain slashes, spaces and any character.
+
+While tracing is on, a PUT or DELETE logs its `traceparent` header with the
+change, and the function that the change triggers joins that trace.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from squall.gateway.http import Receive, Send, header, respond, respond_json
+from squall.gateway.services_api import request_traceparent
 from squall.services.args import to_json
 from squall.services.errors import InvalidParameter, ServiceError
 from squall.services.hub import ServiceHub
@@ -75,7 +79,7 @@ class ObjectsApi:
             if method == "PUT":
                 await self._put(store, bucket, key, scope, receive, tracked)
             elif method == "DELETE":
-                await self._hub.run(store.delete, bucket, key)
+                await self._hub.run(_delete, store, bucket, key, request_traceparent(scope))
                 self._hub.notify(SERVICE, bucket)
                 await respond(tracked, 204, [], b"")
             else:
@@ -110,6 +114,7 @@ class ObjectsApi:
                 None if content_type is None else content_type.decode("latin-1"),
                 metadata,
                 if_none_match,
+                request_traceparent(scope),
             )
         )
         try:
@@ -163,8 +168,21 @@ def _put_streamed(
     content_type: str | None,
     metadata: dict[str, str],
     if_none_match: bool,
+    traceparent: str | None,
 ) -> ObjectInfo:
-    return store.put(bucket, key, chunks, content_type=content_type, metadata=metadata, if_none_match=if_none_match)
+    return store.put(
+        bucket,
+        key,
+        chunks,
+        content_type=content_type,
+        metadata=metadata,
+        if_none_match=if_none_match,
+        traceparent=traceparent,
+    )
+
+
+def _delete(store: ObjectStore, bucket: str, key: str, traceparent: str | None) -> None:
+    store.delete(bucket, key, traceparent=traceparent)
 
 
 async def _feed_body(receive: Receive, body: _BodyQueue, upload: asyncio.Future[Any]) -> None:

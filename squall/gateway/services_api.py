@@ -3,16 +3,22 @@
 The SDK and the CLI use it. A success returns `{"result": ...}`. A failure
 returns the error's HTTP status with `{"error": {"type": CODE, "message": ...}}`,
 where CODE is the service error's stable code.
+
+While tracing is on, a write that sends a W3C `traceparent` header stores it
+with what it writes, so the function that the write triggers joins the
+writer's trace. While tracing is off the header is not read.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
 
-from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
+from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond_json
+from squall.observability import tracing
 from squall.services.errors import ServiceError
 from squall.services.hub import ServiceHub
 
@@ -23,8 +29,31 @@ PREFIX = "/_squall/api/services/"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
+# W3C Trace Context: version-traceid-parentid-flags in lower-case hex. A
+# version above 00 may append fields after a dash, which are kept as sent.
+_TRACEPARENT = re.compile(r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}(-[ -~]*)?")
+_MAX_TRACEPARENT_LENGTH = 512
+
+
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"type": code, "message": message}}
+
+
+def request_traceparent(scope: dict[str, Any]) -> str | None:
+    """Return the request's `traceparent` header while tracing is on, or None when off, missing or invalid.
+
+    The W3C Trace Context specification has a receiver ignore an invalid
+    value, so the function that the write triggers starts a trace of its own.
+    """
+    if not tracing.enabled:
+        return None
+    raw = header(scope, b"traceparent")
+    if raw is None or len(raw) > _MAX_TRACEPARENT_LENGTH:
+        return None
+    value = raw.decode("latin-1").strip()
+    if _TRACEPARENT.fullmatch(value) is None or (value.startswith("00-") and len(value) != 55):
+        return None
+    return value
 
 
 class ServicesApi:
@@ -56,7 +85,7 @@ class ServicesApi:
             return
 
         try:
-            result = await self._hub.call(service, operation, values)
+            result = await self._hub.call(service, operation, values, request_traceparent(scope))
         except ServiceError as error:
             code = self._hub.error_code(service, error.code)
             await respond_json(send, error.status, _error(code, error.message))

@@ -4,6 +4,11 @@ It uses only the standard library, so importing it inside an instance adds
 little to a cold start. Inside a function it finds the server through the
 SQUALL_ENDPOINT and SQUALL_TOKEN variables the platform sets; elsewhere pass
 them, or set the same variables.
+
+Inside a traced invocation the runtime sets TRACEPARENT, and every request
+carries it as a W3C `traceparent` header, so that a stream record, table
+change or object change it writes brings the function it triggers into the
+same trace.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from squall.services.errors import ServiceError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT_S = 60.0
+TRACEPARENT_VARIABLE = "TRACEPARENT"
 
 
 class RemoteError(ServiceError):
@@ -50,8 +56,8 @@ class Client:
     def call(self, service: str, operation: str, **arguments: Any) -> Any:
         """Run one operation and return its result; raises RemoteError with the server's code."""
         body = json.dumps({name: value for name, value in arguments.items() if value is not None}).encode()
-        status, _, data = self.request("POST", f"/_squall/api/services/{service}/{operation}", body,
-                                       {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", **trace_headers()}
+        status, _, data = self.request("POST", f"/_squall/api/services/{service}/{operation}", body, headers)
         answer = json.loads(data) if data else {}
         if status != 200:
             error = answer.get("error", {}) if isinstance(answer, dict) else {}
@@ -85,6 +91,12 @@ class Client:
             connection = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout_s)
             self._local.connection = connection
         return connection
+
+
+def trace_headers() -> dict[str, str]:
+    """Return the `traceparent` header of the current invocation's trace, or no headers outside a traced one."""
+    traceparent = os.environ.get(TRACEPARENT_VARIABLE)
+    return {"traceparent": traceparent} if traceparent else {}
 
 
 def path_segment(value: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from squall.sdk.client import Client, RemoteError, default_client, path_segment
+from squall.sdk.client import Client, RemoteError, default_client, path_segment, trace_headers
 
 OBJECTS_PREFIX = "/_squall/api/objects/"
 METADATA_HEADER = "x-squall-meta-"
@@ -141,10 +141,11 @@ class Bucket:
         A str is sent as UTF-8 (content type `text/plain; charset=utf-8` unless
         given). A binary file is streamed in chunks without reading it whole.
         `metadata` names are case-insensitive and come back in lower case.
+        Inside a traced invocation, a function this upload triggers joins its trace.
 
             Bucket("logs").put("app/today.log", open("app.log", "rb"))
         """
-        headers = _metadata_headers(metadata)
+        headers = _metadata_headers(metadata) | trace_headers()
         body: bytes
         if isinstance(data, str):
             body = data.encode("utf-8")

@@ -3,9 +3,11 @@
 Each service package has an `api` module with a table of operations,
 `OPERATIONS: dict[str, Callable[[store, Args], Any]]`, run on a worker
 thread, and optionally `ASYNC_OPERATIONS` (coroutines that take the hub,
-for long polling), `WRITES` (operations that add data) and `RESOURCE_ARGUMENT`
-(the argument naming the queue, bucket, table or stream). After a write, the
-hub wakes whatever waits on that resource: long polls and triggers.
+for long polling), `WRITES` (operations that add data), `TRACED` (operations
+that also take the caller's W3C traceparent as a third argument) and
+`RESOURCE_ARGUMENT` (the argument naming the queue, bucket, table or stream).
+After a write, the hub wakes whatever waits on that resource: long polls and
+triggers.
 """
 
 from __future__ import annotations
@@ -93,8 +95,15 @@ class ServiceHub:
         """Run a blocking store call on a worker thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
-    async def call(self, service: str, operation: str, values: dict[str, Any]) -> Any:
-        """Run one operation of the HTTP API and return its JSON-ready result."""
+    async def call(
+        self, service: str, operation: str, values: dict[str, Any], traceparent: str | None = None
+    ) -> Any:
+        """Run one operation of the HTTP API and return its JSON-ready result.
+
+        `traceparent` reaches the operation only when its service lists it in
+        `TRACED`. The store keeps it with the data written, so that a trigger
+        fired by that data joins the caller's trace. Other operations ignore it.
+        """
         api = _api(service)
         _check_argument_names(service, operation, values, getattr(api, "ARGUMENTS", {}).get(operation))
         args = Args(operation, values)
@@ -109,7 +118,10 @@ class ServiceHub:
                     f"operation {operation!r} not found in service {service!r}, expected one of: {', '.join(known)}"
                 )
             store = await self.run(self.store, service)
-            result = await self.run(handler, store, args)
+            if traceparent is not None and operation in getattr(api, "TRACED", ()):
+                result = await self.run(handler, store, args, traceparent)
+            else:
+                result = await self.run(handler, store, args)
         if operation in getattr(api, "WRITES", ()):
             resource = values.get(getattr(api, "RESOURCE_ARGUMENT", ""))
             if isinstance(resource, str):

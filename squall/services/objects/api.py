@@ -16,6 +16,8 @@ from squall.services.objects.model import MAX_LIST_KEYS, BucketInfo, ObjectInfo,
 RESOURCE_ARGUMENT = "bucket"
 # A streamed PUT does not pass through the hub, so the objects gateway notifies for it.
 WRITES = {"copy", "delete"}
+# These also take the caller's W3C traceparent, which the store logs with the change.
+TRACED = {"copy", "delete"}
 
 
 def create_bucket(store: ObjectStore, args: Args) -> BucketInfo:
@@ -38,11 +40,11 @@ def head(store: ObjectStore, args: Args) -> ObjectInfo:
     return store.head(args.text("bucket"), args.text("key"))
 
 
-def delete(store: ObjectStore, args: Args) -> None:
-    store.delete(args.text("bucket"), args.text("key"))
+def delete(store: ObjectStore, args: Args, traceparent: str | None = None) -> None:
+    store.delete(args.text("bucket"), args.text("key"), traceparent=traceparent)
 
 
-def copy(store: ObjectStore, args: Args) -> ObjectInfo:
+def copy(store: ObjectStore, args: Args, traceparent: str | None = None) -> ObjectInfo:
     """Copy `src_key` of `src_bucket` (default: `bucket`) to `key` of `bucket`.
 
     As in S3's CopyObject, `bucket` and `key` name the destination, so the
@@ -56,6 +58,7 @@ def copy(store: ObjectStore, args: Args) -> ObjectInfo:
         dst_key=args.text("key"),
         metadata=args.mapping("metadata", None),
         content_type=args.text("content_type", None),
+        traceparent=traceparent,
     )
 
 

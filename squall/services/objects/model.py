@@ -186,6 +186,8 @@ class ObjectEvent:
     resume after the last `seq` it handled. `sequencer` is the same order as
     S3 writes it: 18 uppercase hex digits. `size` and `etag` (quoted, as in
     `ObjectInfo`) are None for a removal. `time` is in epoch seconds.
+    `traceparent` is the W3C trace context of the request that made the
+    change, or None. It never appears in the S3 event.
     """
 
     seq: int
@@ -195,6 +197,7 @@ class ObjectEvent:
     size: int | None
     etag: str | None
     time: float
+    traceparent: str | None = None
 
     @property
     def kind(self) -> EventKind:
@@ -247,8 +250,10 @@ class ObjectStore(Protocol):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
+        *,
+        traceparent: str | None = None,
     ) -> ObjectInfo:
-        """Store `data` under `key`, replacing any earlier version, and log `ObjectCreated:Put`."""
+        """Store `data` under `key`, replacing any earlier version, and log `ObjectCreated:Put` with `traceparent`."""
         ...
 
     def get(self, bucket: str, key: str, byte_range: str | ByteRange | None = None) -> GetResult:
@@ -259,8 +264,8 @@ class ObjectStore(Protocol):
         """Return an object's metadata or raise `NoSuchKey`."""
         ...
 
-    def delete(self, bucket: str, key: str) -> None:
-        """Delete an object (a missing key succeeds) and log `ObjectRemoved:Delete`."""
+    def delete(self, bucket: str, key: str, *, traceparent: str | None = None) -> None:
+        """Delete an object (a missing key succeeds) and log `ObjectRemoved:Delete` with `traceparent`."""
         ...
 
     def copy(
@@ -271,8 +276,10 @@ class ObjectStore(Protocol):
         dst_key: str,
         metadata: Mapping[str, str] | None = None,
         content_type: str | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> ObjectInfo:
-        """Copy an object, keeping its metadata unless replaced, and log `ObjectCreated:Copy`."""
+        """Copy an object, keeping its metadata unless replaced, and log `ObjectCreated:Copy` with `traceparent`."""
         ...
 
     def list(

@@ -185,11 +185,14 @@ class FileObjects:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
+        *,
+        traceparent: str | None = None,
     ) -> ObjectInfo:
         """Stream `data` into the store under `key`, replacing any earlier version.
 
-        With `if_none_match`, raise `PreconditionFailed` if the key exists
-        (S3's `If-None-Match: *`). Raises `EntityTooLarge` while streaming
+        The logged event keeps `traceparent`, the uploader's W3C trace
+        context. With `if_none_match`, raise `PreconditionFailed` if the key
+        exists (S3's `If-None-Match: *`). Raises `EntityTooLarge` while streaming
         once `max_object_size` is passed and `StorageFull` when the disk is
         full; on any error the previous version stays readable.
         """
@@ -215,7 +218,9 @@ class FileObjects:
             metadata=stored_metadata,
         )
         try:
-            replaced = self._commit_object(info, blob.blob_id, EventName.PUT, if_none_match=if_none_match)
+            replaced = self._commit_object(
+                info, blob.blob_id, EventName.PUT, if_none_match=if_none_match, traceparent=traceparent
+            )
         except BaseException:
             self._blobs.remove(blob.blob_id)
             raise
@@ -252,8 +257,8 @@ class FileObjects:
         with self._connected() as connection:
             return require_object(connection, bucket, key)[0]
 
-    def delete(self, bucket: str, key: str) -> None:
-        """Delete an object and log `ObjectRemoved:Delete`; a missing key succeeds, as in S3."""
+    def delete(self, bucket: str, key: str, *, traceparent: str | None = None) -> None:
+        """Delete an object and log `ObjectRemoved:Delete` with `traceparent`; a missing key succeeds, as in S3."""
         validate_bucket_name(bucket)
         validate_key(key)
         with self._transaction() as connection:
@@ -263,7 +268,7 @@ class FileObjects:
             ).fetchone()
             # NOTE: a delete of a missing key is logged too, because S3 is
             # believed to notify every delete request; not checked against S3.
-            insert_event(connection, bucket, key, EventName.DELETE, None, None, self._clock())
+            insert_event(connection, bucket, key, EventName.DELETE, None, None, self._clock(), traceparent)
         if row is not None:
             self._release_blob(row[0])
 
@@ -275,8 +280,10 @@ class FileObjects:
         dst_key: str,
         metadata: Mapping[str, str] | None = None,
         content_type: str | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> ObjectInfo:
-        """Copy an object and log `ObjectCreated:Copy`; the copy shares the source's blob file.
+        """Copy an object and log `ObjectCreated:Copy` with `traceparent`; the copy shares the source's blob file.
 
         The copy keeps the source's metadata and content type unless
         `metadata` or `content_type` replaces them. Copying an object onto
@@ -307,7 +314,9 @@ class FileObjects:
                 metadata=dict(source.metadata) if new_metadata is None else new_metadata,
             )
             replaced = upsert_object(connection, info, blob_id)
-            insert_event(connection, dst_bucket, dst_key, EventName.COPY, info.size, info.etag, info.last_modified)
+            insert_event(
+                connection, dst_bucket, dst_key, EventName.COPY, info.size, info.etag, info.last_modified, traceparent
+            )
         if replaced is not None and replaced != blob_id:
             self._release_blob(replaced)
         return info
@@ -356,12 +365,16 @@ class FileObjects:
             raise InvalidArgument(f"limit {limit!r} is invalid: expected an integer from 1 to {_MAX_EVENTS_PER_CALL}")
         with self._connected() as connection:
             rows = connection.execute(
-                "SELECT seq, bucket, key, name, size, etag, time FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, bucket, key, name, size, etag, time, traceparent FROM events"
+                " WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
         return [
-            ObjectEvent(seq=seq, bucket=bucket, key=key, name=EventName(name), size=size, etag=etag, time=at)
-            for seq, bucket, key, name, size, etag, at in rows
+            ObjectEvent(
+                seq=seq, bucket=bucket, key=key, name=EventName(name), size=size, etag=etag, time=at,
+                traceparent=traceparent,
+            )
+            for seq, bucket, key, name, size, etag, at, traceparent in rows
         ]
 
     def trim_events(self, up_to_seq: int) -> int:
@@ -374,7 +387,7 @@ class FileObjects:
     # -- internals ----------------------------------------------------------
 
     def _commit_object(
-        self, info: ObjectInfo, blob_id: str, event: EventName, *, if_none_match: bool
+        self, info: ObjectInfo, blob_id: str, event: EventName, *, if_none_match: bool, traceparent: str | None
     ) -> str | None:
         """Commit the object row and its event; return the blob id of the version replaced."""
         with self._transaction() as connection:
@@ -382,7 +395,9 @@ class FileObjects:
             if if_none_match:
                 check_absent(connection, info.bucket, info.key)
             replaced = upsert_object(connection, info, blob_id)
-            insert_event(connection, info.bucket, info.key, event, info.size, info.etag, info.last_modified)
+            insert_event(
+                connection, info.bucket, info.key, event, info.size, info.etag, info.last_modified, traceparent
+            )
         return replaced
 
     def _release_blob(self, blob_id: str) -> None:

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS events (
     name TEXT NOT NULL,
     size INTEGER,
     etag TEXT,
-    time REAL NOT NULL
+    time REAL NOT NULL,
+    traceparent TEXT
 );
 """
 
@@ -66,10 +67,19 @@ def connect(path: Path) -> sqlite3.Connection:
             )
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.executescript(SCHEMA)
+        _add_trace_column(connection)
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _add_trace_column(connection: sqlite3.Connection) -> None:
+    # A file made before events carried the uploader's W3C trace context
+    # lacks the column, which CREATE TABLE IF NOT EXISTS does not add.
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+    if "traceparent" not in columns:
+        connection.execute("ALTER TABLE events ADD COLUMN traceparent TEXT")
 
 
 def require_bucket(connection: sqlite3.Connection, name: str) -> BucketInfo:
@@ -129,10 +139,11 @@ def insert_event(
     size: int | None,
     etag: str | None,
     at: float,
+    traceparent: str | None = None,
 ) -> None:
     connection.execute(
-        "INSERT INTO events (bucket, key, name, size, etag, time) VALUES (?, ?, ?, ?, ?, ?)",
-        (bucket, key, name.value, size, etag, at),
+        "INSERT INTO events (bucket, key, name, size, etag, time, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (bucket, key, name.value, size, etag, at, traceparent),
     )
 
 

@@ -5,6 +5,10 @@ travels as base64, and a read position travels as a JSON object such as
 `{"type": "AFTER_SEQUENCE_NUMBER", "sequence_number": "49..."}`. A read
 returns its `next_position` in that same form, so a consumer can pass it back
 unchanged.
+
+The puts in `TRACED` also take the caller's W3C `traceparent`, which the hub
+passes as a third argument and the store keeps beside each record. A read
+never returns it.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from squall.services.streams.model import (
     Position,
     PositionType,
     PutRecordsEntry,
+    StreamRecord,
     StreamStore,
 )
 
 RESOURCE_ARGUMENT = "stream"
 WRITES = {"put_record", "put_records"}
+TRACED = {"put_record", "put_records"}
 
 DEFAULT_SHARD_COUNT = 1
 DEFAULT_RETENTION_H = 24
@@ -59,23 +65,24 @@ def delete_stream(store: StreamStore, args: Args) -> Any:
     return {"deleted": name}
 
 
-def put_record(store: StreamStore, args: Args) -> Any:
+def put_record(store: StreamStore, args: Args, traceparent: str | None = None) -> Any:
     """Append one record; return the shard id and sequence number it got."""
     result = store.put_record(
         args.text("stream"),
         args.binary("data"),
         args.text("partition_key"),
         args.text("explicit_hash_key", None),
+        traceparent=traceparent,
     )
     # PutRecordResult is a NamedTuple, which to_json would turn into a list.
     return result._asdict()
 
 
-def put_records(store: StreamStore, args: Args) -> Any:
+def put_records(store: StreamStore, args: Args, traceparent: str | None = None) -> Any:
     """Append a batch of records; an entry the store rejects fails alone, with its error in the result."""
     stream = args.text("stream")
     entries = [_put_records_entry(index, value) for index, value in enumerate(args.sequence("records"))]
-    return store.put_records(stream, entries)
+    return store.put_records(stream, entries, traceparent=traceparent)
 
 
 def read(store: StreamStore, args: Args) -> Any:
@@ -91,8 +98,19 @@ def read(store: StreamStore, args: Args) -> Any:
         args.integer("limit", MAX_READ_LIMIT),
     )
     return {
-        "records": [to_json(record) for record in result.records],
+        "records": [record_to_json(record) for record in result.records],
         "next_position": position_to_json(result.next_position),
+    }
+
+
+def record_to_json(record: StreamRecord) -> dict[str, Any]:
+    """Return the JSON form of a record as a read returns it, without the trace context stored beside it."""
+    return {
+        "sequence_number": record.sequence_number,
+        "approximate_arrival_timestamp": record.approximate_arrival_timestamp,
+        "data": to_json(record.data),
+        "partition_key": record.partition_key,
+        "shard_id": record.shard_id,
     }
 
 

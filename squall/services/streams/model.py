@@ -151,13 +151,18 @@ class StreamDescription:
 
 @dataclass(frozen=True)
 class StreamRecord:
-    """A record as a read returns it; `approximate_arrival_timestamp` is epoch seconds with milliseconds."""
+    """A record as a read returns it; `approximate_arrival_timestamp` is epoch seconds with milliseconds.
+
+    `traceparent` is the W3C trace context of the put that wrote the record,
+    or None. It is Squall's own and never part of the record's Kinesis form.
+    """
 
     sequence_number: str
     approximate_arrival_timestamp: float
     data: bytes
     partition_key: str
     shard_id: str
+    traceparent: str | None = None
 
 
 class PutRecordResult(NamedTuple):
@@ -238,13 +243,21 @@ class StreamStore(Protocol):
         ...
 
     def put_record(
-        self, stream: str, data: bytes, partition_key: str, explicit_hash_key: str | None = None
+        self,
+        stream: str,
+        data: bytes,
+        partition_key: str,
+        explicit_hash_key: str | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> PutRecordResult:
-        """Append one record to the shard its hash key maps to."""
+        """Append one record to the shard its hash key maps to, keeping `traceparent` beside it."""
         ...
 
-    def put_records(self, stream: str, records: Sequence[PutRecordsEntry]) -> PutRecordsResult:
-        """Append up to 500 records; an invalid record fails alone and is counted in the result."""
+    def put_records(
+        self, stream: str, records: Sequence[PutRecordsEntry], *, traceparent: str | None = None
+    ) -> PutRecordsResult:
+        """Append up to 500 records, each with `traceparent`; an invalid record fails alone and is counted."""
         ...
 
     def read(self, stream: str, shard_id: str, position: Position, limit: int = MAX_READ_LIMIT) -> ReadResult:

@@ -77,6 +77,11 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (consumer, stream_serial, shard_index)
     );
     """,
+    """
+    -- The W3C trace context of the put, so that a trigger's invocation joins
+    -- the writer's trace. NULL when the writer sent none or tracing was off.
+    ALTER TABLE records ADD COLUMN traceparent TEXT;
+    """,
 )
 
 _BUSY_TIMEOUT_MS = 5_000
@@ -176,23 +181,34 @@ class SqliteStreams:
     # -- writing ----------------------------------------------------------------
 
     def put_record(
-        self, stream: str, data: bytes, partition_key: str, explicit_hash_key: str | None = None
+        self,
+        stream: str,
+        data: bytes,
+        partition_key: str,
+        explicit_hash_key: str | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> PutRecordResult:
         """Append one record to the shard its hash key maps to.
 
         The hash key is `explicit_hash_key` when given, else the MD5 of the
-        partition key. Raises InvalidArgument or LimitExceeded for a bad record.
+        partition key. `traceparent` is stored beside the record, not in its
+        data. Raises InvalidArgument or LimitExceeded for a bad record.
         """
         check_stream_name(stream)
         hash_key = check_record(data, partition_key, explicit_hash_key)
         with self._transaction(write=True) as conn:
             row = rows.get_stream(conn, stream)
-            result = rows.insert_record(conn, row, bytes(data), partition_key, hash_key, self._now_ms())
+            result = rows.insert_record(
+                conn, row, bytes(data), partition_key, hash_key, self._now_ms(), traceparent
+            )
             rows.save_counter(conn, rows.advance(row))
         return result
 
-    def put_records(self, stream: str, records: Sequence[PutRecordsEntry]) -> PutRecordsResult:
-        """Append up to 500 records in one transaction.
+    def put_records(
+        self, stream: str, records: Sequence[PutRecordsEntry], *, traceparent: str | None = None
+    ) -> PutRecordsResult:
+        """Append up to 500 records in one transaction, each with `traceparent` stored beside it.
 
         An invalid record fails alone: its result entry carries the error and
         the others are stored. The whole request raises LimitExceeded past
@@ -215,7 +231,9 @@ class SqliteStreams:
                     logger.debug("put_records to stream %s: entry %d rejected: %s", stream, index, exc.message)
                     results.append(PutRecordsResultEntry(error_code=exc.code, error_message=exc.message))
                     continue
-                stored = rows.insert_record(conn, row, bytes(entry.data), entry.partition_key, hash_key, arrival_ms)
+                stored = rows.insert_record(
+                    conn, row, bytes(entry.data), entry.partition_key, hash_key, arrival_ms, traceparent
+                )
                 row = rows.advance(row)
                 results.append(PutRecordsResultEntry(shard_id=stored.shard_id, sequence_number=stored.sequence_number))
             rows.save_counter(conn, row)

@@ -90,7 +90,13 @@ def describe(row: StreamRow) -> StreamDescription:
 
 
 def insert_record(
-    conn: sqlite3.Connection, row: StreamRow, data: bytes, partition_key: str, hash_key: int | None, arrival_ms: int
+    conn: sqlite3.Connection,
+    row: StreamRow,
+    data: bytes,
+    partition_key: str,
+    hash_key: int | None,
+    arrival_ms: int,
+    traceparent: str | None = None,
 ) -> PutRecordResult:
     """Insert a record with the stream's next counter; the caller saves the advanced counter."""
     if hash_key is None:
@@ -98,9 +104,9 @@ def insert_record(
     shard_index = keys.shard_for_hash_key(hash_key, row.shard_count)
     counter = row.last_counter + 1
     conn.execute(
-        "INSERT INTO records (stream_serial, shard_index, counter, arrival_ms, partition_key, data)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (row.serial, shard_index, counter, arrival_ms, partition_key, data),
+        "INSERT INTO records (stream_serial, shard_index, counter, arrival_ms, partition_key, data, traceparent)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (row.serial, shard_index, counter, arrival_ms, partition_key, data, traceparent),
     )
     return PutRecordResult(
         shard_id=keys.shard_id(shard_index),
@@ -169,7 +175,7 @@ def select_records(
 ) -> list[StreamRecord]:
     """Return the kept records of a shard after `after_counter`, within the count and 10 MiB limits."""
     cursor = conn.execute(
-        "SELECT counter, arrival_ms, partition_key, data FROM records"
+        "SELECT counter, arrival_ms, partition_key, data, traceparent FROM records"
         " WHERE stream_serial = ? AND shard_index = ? AND counter > ? AND arrival_ms >= ?"
         " ORDER BY counter LIMIT ?",
         (row.serial, shard_index, after_counter, cutoff_ms, limit),
@@ -177,7 +183,7 @@ def select_records(
     shard = keys.shard_id(shard_index)
     records: list[StreamRecord] = []
     total_bytes = 0
-    for counter, arrival_ms, partition_key, data in cursor:
+    for counter, arrival_ms, partition_key, data, traceparent in cursor:
         if records and total_bytes + len(data) > MAX_READ_BYTES:
             break
         total_bytes += len(data)
@@ -188,6 +194,7 @@ def select_records(
                 data=bytes(data),
                 partition_key=partition_key,
                 shard_id=shard,
+                traceparent=traceparent,
             )
         )
     cursor.close()

@@ -4,6 +4,9 @@ Items, keys, start keys and expression attribute values travel as DynamoDB
 typed JSON (`{"id": {"S": "a"}, "n": {"N": "3"}}`), in both directions, so
 numbers keep every digit and binary values and sets keep their types.
 Expression attribute names are a plain object (`{"#n": "name"}`).
+
+The writes in `TRACED` also take the caller's W3C `traceparent`, which the
+hub passes as a third argument and the store keeps with the change record.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from squall.services.tables.values import from_typed, item_from_typed, item_to_t
 RESOURCE_ARGUMENT = "table"
 # Writes add change records, so the hub wakes the triggers that wait on the table.
 WRITES = {"put", "update", "delete"}
+TRACED = {"put", "update", "delete"}
 
 
 def _key_attribute(args: Args, name: str) -> tuple[str, str] | None:
@@ -105,7 +109,7 @@ def _delete_table(store: TableStore, args: Args) -> None:
 # ---------------------------------------------------------------- items
 
 
-def _put(store: TableStore, args: Args) -> dict[str, Any] | None:
+def _put(store: TableStore, args: Args, traceparent: str | None = None) -> dict[str, Any] | None:
     old = store.put(
         args.text("table"),
         _typed_item(args, "item"),
@@ -113,6 +117,7 @@ def _put(store: TableStore, args: Args) -> dict[str, Any] | None:
         names=_names(args),
         values=_typed_values(args),
         return_old=args.flag("return_old", False),
+        traceparent=traceparent,
     )
     return _typed_or_none(old)
 
@@ -127,7 +132,7 @@ def _get(store: TableStore, args: Args) -> dict[str, Any] | None:
     return _typed_or_none(item)
 
 
-def _delete(store: TableStore, args: Args) -> dict[str, Any] | None:
+def _delete(store: TableStore, args: Args, traceparent: str | None = None) -> dict[str, Any] | None:
     old = store.delete(
         args.text("table"),
         _typed_item(args, "key"),
@@ -135,11 +140,12 @@ def _delete(store: TableStore, args: Args) -> dict[str, Any] | None:
         names=_names(args),
         values=_typed_values(args),
         return_old=args.flag("return_old", False),
+        traceparent=traceparent,
     )
     return _typed_or_none(old)
 
 
-def _update(store: TableStore, args: Args) -> dict[str, Any] | None:
+def _update(store: TableStore, args: Args, traceparent: str | None = None) -> dict[str, Any] | None:
     attributes = store.update(
         args.text("table"),
         _typed_item(args, "key"),
@@ -148,6 +154,7 @@ def _update(store: TableStore, args: Args) -> dict[str, Any] | None:
         names=_names(args),
         values=_typed_values(args),
         return_values=args.text("return_values", ReturnValues.NONE.value),
+        traceparent=traceparent,
     )
     return _typed_or_none(attributes)
 

@@ -115,7 +115,9 @@ class Change:
     `old_image` is None for an INSERT and `new_image` is None for a REMOVE.
     `size_bytes` counts the keys and both images as DynamoDB Streams does.
     `created_at` is in epoch seconds. `user_identity` is set only on the
-    REMOVE records that the TTL sweep writes.
+    REMOVE records that the TTL sweep writes. `traceparent` is the W3C trace
+    context of the write, or None. It is Squall's own and never part of the
+    DynamoDB Streams record.
     """
 
     seq: int
@@ -126,6 +128,7 @@ class Change:
     size_bytes: int
     created_at: float
     user_identity: Mapping[str, str] | None = None
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,10 @@ class TableStore(Protocol):
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         return_old: bool = False,
+        *,
+        traceparent: str | None = None,
     ) -> Item | None:
-        """Write a whole item, replacing any item with the same key."""
+        """Write a whole item, replacing any item with the same key; its change record keeps `traceparent`."""
         ...
 
     def get(
@@ -199,6 +204,8 @@ class TableStore(Protocol):
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         return_old: bool = False,
+        *,
+        traceparent: str | None = None,
     ) -> Item | None:
         """Delete the item with this key; deleting a missing item is not an error."""
         ...
@@ -212,6 +219,8 @@ class TableStore(Protocol):
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         return_values: ReturnValues | str = ReturnValues.NONE,
+        *,
+        traceparent: str | None = None,
     ) -> Item | None:
         """Apply an update expression to an item, creating it if missing."""
         ...

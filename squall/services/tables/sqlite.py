@@ -123,6 +123,11 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX changes_table_seq ON changes (table_id, seq);
     """,
+    """
+    -- The W3C trace context of the write, so that a table-stream trigger's
+    -- invocation joins the writer's trace. NULL when none was sent.
+    ALTER TABLE changes ADD COLUMN traceparent TEXT;
+    """,
 )
 
 # How long a statement waits for another process's write lock before SQLite
@@ -133,7 +138,7 @@ _TABLE_COLUMNS = (
     "id, name, partition_name, partition_type, sort_name, sort_type, ttl_attribute,"
     " stream, created_at, item_count, size_bytes"
 )
-_CHANGE_COLUMNS = "seq, event_name, keys, old_image, new_image, size_bytes, created_at, by_ttl"
+_CHANGE_COLUMNS = "seq, event_name, keys, old_image, new_image, size_bytes, created_at, by_ttl, traceparent"
 
 # Rows fetched per step of a query or scan. The cursor is read in steps
 # because the filter may drop rows, so a page's row count is not known ahead.
@@ -272,10 +277,13 @@ class SqliteTables:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         return_old: bool = False,
+        *,
+        traceparent: str | None = None,
     ) -> Item | None:
         """Write a whole item, replacing any item with the same key.
 
-        Returns the replaced item when `return_old` is set. Raises
+        The change record keeps `traceparent`, the writer's W3C trace
+        context. Returns the replaced item when `return_old` is set. Raises
         ConditionFailed when `condition` does not hold for the stored item
         (or for no item, when none is stored).
         """
@@ -290,7 +298,7 @@ class SqliteTables:
             location = _locate(table_id, info, key)
             old, old_size = self._load(db, location)
             _check_condition(table, condition, check, old)
-            self._store(db, info, location, old, old_size, key, new, size)
+            self._store(db, info, location, old, old_size, key, new, size, traceparent)
         return old if return_old else None
 
     def get(
@@ -320,10 +328,12 @@ class SqliteTables:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         return_old: bool = False,
+        *,
+        traceparent: str | None = None,
     ) -> Item | None:
         """Delete the item with this key; deleting a missing item is not an error.
 
-        Returns the deleted item when `return_old` is set. Raises
+        The change record keeps `traceparent`. Returns the deleted item when `return_old` is set. Raises
         ConditionFailed when `condition` does not hold.
         """
         check = _parse_condition(condition, names, values)
@@ -337,7 +347,7 @@ class SqliteTables:
             old, old_size = self._load(db, location)
             _check_condition(table, condition, check, old)
             if old is not None:
-                self._remove(db, info, location, old, old_size, exact_key, by_ttl=False)
+                self._remove(db, info, location, old, old_size, exact_key, by_ttl=False, traceparent=traceparent)
         return old if return_old else None
 
     def update(
@@ -349,10 +359,12 @@ class SqliteTables:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         return_values: ReturnValues | str = ReturnValues.NONE,
+        *,
+        traceparent: str | None = None,
     ) -> Item | None:
         """Apply an update expression to the item with this key, creating it if missing.
 
-        The expression may not name a key attribute. Returns the attributes
+        The change record keeps `traceparent`. The expression may not name a key attribute. Returns the attributes
         that `return_values` selects, or None when there are none.
         """
         choice = parse_return_values(return_values)
@@ -371,7 +383,7 @@ class SqliteTables:
 
             new = change.apply(old if old is not None else exact_key)
             size = check_item_size(table, new)
-            self._store(db, info, location, old, old_size, exact_key, new, size)
+            self._store(db, info, location, old, old_size, exact_key, new, size, traceparent)
         return select_return_values(choice, old, new, change.paths)
 
     # ------------------------------------------------------------ reads
@@ -534,6 +546,7 @@ class SqliteTables:
         keys: Item,
         new: Item,
         size: int,
+        traceparent: str | None = None,
     ) -> None:
         # DynamoDB Streams writes no record for a write that changes nothing,
         # and such a write need not touch the row either.
@@ -550,7 +563,7 @@ class SqliteTables:
             (0 if old is not None else 1, size - old_size, location[0]),
         )
         event = ChangeEvent.MODIFY if old is not None else ChangeEvent.INSERT
-        self._record_change(db, info, location[0], event, keys, old, new, by_ttl=False)
+        self._record_change(db, info, location[0], event, keys, old, new, by_ttl=False, traceparent=traceparent)
 
     def _remove(
         self,
@@ -562,6 +575,7 @@ class SqliteTables:
         keys: Item,
         *,
         by_ttl: bool,
+        traceparent: str | None = None,
     ) -> None:
         db.execute(
             "DELETE FROM items WHERE table_id = ? AND partition_key = ? AND sort_key = ?", location
@@ -570,7 +584,9 @@ class SqliteTables:
             "UPDATE tables SET item_count = item_count - 1, size_bytes = size_bytes - ? WHERE id = ?",
             (old_size, location[0]),
         )
-        self._record_change(db, info, location[0], ChangeEvent.REMOVE, keys, old, None, by_ttl=by_ttl)
+        self._record_change(
+            db, info, location[0], ChangeEvent.REMOVE, keys, old, None, by_ttl=by_ttl, traceparent=traceparent
+        )
 
     def _record_change(
         self,
@@ -583,12 +599,13 @@ class SqliteTables:
         new: Item | None,
         *,
         by_ttl: bool,
+        traceparent: str | None = None,
     ) -> None:
         if not info.stream_enabled:
             return
         db.execute(
             "INSERT INTO changes (table_id, event_name, keys, old_image, new_image, size_bytes,"
-            " created_at, by_ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, by_ttl, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 table_id,
                 event.value,
@@ -598,6 +615,7 @@ class SqliteTables:
                 change_size(keys, old, new),
                 self._clock(),
                 int(by_ttl),
+                traceparent,
             ),
         )
 
@@ -686,7 +704,7 @@ def _table_from_row(row: tuple[Any, ...]) -> TableInfo:
 
 
 def _change_from_row(row: tuple[Any, ...]) -> Change:
-    seq, event, keys, old, new, size, created, by_ttl = row
+    seq, event, keys, old, new, size, created, by_ttl, traceparent = row
     return Change(
         seq=seq,
         event_name=ChangeEvent(event),
@@ -696,6 +714,7 @@ def _change_from_row(row: tuple[Any, ...]) -> Change:
         size_bytes=size,
         created_at=created,
         user_identity=dict(TTL_USER_IDENTITY) if by_ttl else None,
+        traceparent=traceparent,
     )
 
 
