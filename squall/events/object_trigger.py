@@ -385,10 +385,12 @@ class ObjectTriggers:
             s3_event(event, self._hub.region, self._hub.account, configuration_id=sub.configuration_id)
         )
         try:
-            await self._invoker.accept(Invocation(sub.function, payload, "objects", traceparent=event.traceparent))
+            await self._invoker.accept(Invocation(sub.function, payload, "objects", traceparent=event.traceparent,
+                                                  qualifier=sub.trigger.qualifier))
         except FunctionNotFound:
+            target = sub.function if sub.trigger.qualifier is None else f"{sub.function}:{sub.trigger.qualifier}"
             logger.warning("object trigger: function %s is not deployed; skipping %s of %s/%s (seq %d)",
-                           sub.function, event.name.value, event.bucket, event.key, event.seq)
+                           target, event.name.value, event.bucket, event.key, event.seq)
 
     async def _advance(self, store: Any, seq: int) -> None:
         # The checkpoint is committed before the log is trimmed, so a crash in

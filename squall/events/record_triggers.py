@@ -127,6 +127,7 @@ class RecordTriggers:
         # Arrival time of the newest record each shard poller has read and not
         # yet finished delivering; None once it has read everything.
         self._newest_read: dict[tuple[str, str, str], float | None] = {}
+        self._waiting: set[tuple[str, str, str]] = set()  # pollers whose qualifier names no version or alias yet
 
     def iterator_ages(self) -> dict[tuple[str, str, str], float]:
         """Return each running shard poller's iterator age in seconds, keyed by (function, stream or table, shard id).
@@ -242,6 +243,9 @@ class RecordTriggers:
                 if not opened:
                     await source.open()
                     opened = True
+                if trigger.qualifier is not None and not self._qualifier_ready(function, trigger.qualifier, source):
+                    await asyncio.sleep(self._backoff_s)
+                    continue
                 batch = await self._fill_batch(source, trigger)
                 self._newest_read[(function, source.resource, source.shard_id)] = batch[-1].arrival_s if batch else None
                 if batch:
@@ -263,6 +267,21 @@ class RecordTriggers:
                                    self._backoff_s)
                 logger.debug("poller failure in detail", exc_info=True)
                 await asyncio.sleep(self._backoff_s)
+
+    def _qualifier_ready(self, function: str, qualifier: str, source: RecordSource) -> bool:
+        """Return whether the trigger's version or alias exists; raise FunctionNotFound when the function is gone."""
+        self._dispatcher.pool(function)
+        waiting = (function, source.resource, source.shard_id)
+        try:
+            self._dispatcher.resolve_version(function, qualifier)
+        except FunctionNotFound:
+            if waiting not in self._waiting:
+                self._waiting.add(waiting)
+                logger.warning("poller of function %s on %s waits for version or alias %r to exist",
+                               function, source.describe(), qualifier)
+            return False
+        self._waiting.discard(waiting)
+        return True
 
     async def _fill_batch(self, source: RecordSource, trigger: RecordTrigger) -> list[SourceRecord]:
         """Read up to batch_size records, waiting up to batch_window_s once the first has come."""
@@ -296,7 +315,7 @@ class RecordTriggers:
             if pending is None:
                 continue
 
-            attempt = await self._invoke(function, source, pending.records)
+            attempt = await self._invoke(function, source, pending.records, trigger.qualifier)
             invocations = pending.invocations + 1
             if attempt.outcome is _Outcome.SUCCESS:
                 await source.checkpoint(pending.records[-1])
@@ -327,14 +346,16 @@ class RecordTriggers:
             work.appendleft(_Pending(remaining, failures, invocations, attempt.request_id))
             await asyncio.sleep(self._backoff_s)
 
-    async def _invoke(self, function: str, source: RecordSource, records: Sequence[SourceRecord]) -> _Attempt:
+    async def _invoke(
+        self, function: str, source: RecordSource, records: Sequence[SourceRecord], qualifier: str | None = None
+    ) -> _Attempt:
         from squall.services.streams import StreamRecord, failed_sequence_number
 
         payload = orjson.dumps(source.event(records))
         kind = SourceKind.STREAM if source.service == "streams" else SourceKind.TABLE
         traceparent = first_traceparent(records) if tracing.enabled else None
         while True:
-            invocation = Invocation(function, payload, kind.value, traceparent=traceparent)
+            invocation = Invocation(function, payload, kind.value, traceparent=traceparent, qualifier=qualifier)
             try:
                 result = await self._dispatcher.invoke(invocation)
             except Throttled:

@@ -1,4 +1,4 @@
-"""Events that name a version or alias, on a real server: queue triggers, Event invokes and SAM's AutoPublishAlias."""
+"""Events that name a version or alias, on a real server: triggers, Event invokes and SAM's AutoPublishAlias."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from click.testing import CliRunner
 
 from squall import cli_versions
 from squall.sdk import Client
+from squall.sdk.objects import Bucket
 from squall.sdk.queues import Queue
+from squall.sdk.streams import Stream
 from tests.events.test_async_live import notes, wait_for
 from tests.versions.test_versions_live import lambda_client, run_cli
 
@@ -26,21 +28,34 @@ resources:
       visibility_timeout_s: 5
       dead_letter: {{queue: jobs-dlq, max_receive_count: 2}}
     jobs-dlq: {{}}
+  streams:
+    clicks: {{}}
+  buckets:
+    uploads: {{}}
 functions:
   worker:
     handler: app.worker
     environment: {{OUT: "{out}"}}
     events:
       - queue: {{name: jobs, qualifier: live}}
+      - stream: {{name: clicks, starting_position: trim_horizon, qualifier: live}}
+      - objects: {{bucket: uploads, qualifier: live}}
 """
 
 WORKER = """\
-import json, os, time
+import base64, json, os, time
 
 CODE = {code}
 
+def _body(record):
+    if "body" in record:
+        return record["body"]
+    if "kinesis" in record:
+        return base64.b64decode(record["kinesis"]["data"]).decode()
+    return record["s3"]["object"]["key"]
+
 def worker(event, context):
-    bodies = [record["body"] for record in event["Records"]] if isinstance(event, dict) else [event]
+    bodies = [_body(record) for record in event["Records"]] if isinstance(event, dict) else [event]
     for body in bodies:
         path = os.path.join(os.environ["OUT"], f"ran-{{time.time_ns()}}.json")
         with open(path + ".tmp", "w") as file:
@@ -74,6 +89,7 @@ def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path)
 
     # The alias does not exist yet: the message waits instead of being dead-lettered.
     Queue("jobs", client).send("early")
+    Stream("clicks", client).put(b"click", partition_key="k")
     warning = deploy(folder, server.endpoint)
     assert "trigger queue jobs -> live of function 'worker' invokes version or alias 'live', which does not exist" in warning
 
@@ -82,14 +98,15 @@ def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path)
     deploy(folder, server.endpoint)
     run_cli(cli_versions.set_command, "worker", "live", "1", "--endpoint", server.endpoint)
     Queue("jobs", client).send("late")
+    Bucket("uploads", client).put("photo.png", b"png")
     answer = lambda_client(server.endpoint).invoke(
         FunctionName="worker", Qualifier="live", InvocationType="Event", Payload=b'"async"'
     )
 
     assert answer["StatusCode"] == 202
-    ran = wait_for(lambda: len(notes(out, "ran")) >= 3 and notes(out, "ran"))
+    ran = wait_for(lambda: len(notes(out, "ran")) >= 5 and notes(out, "ran"))
     assert sorted((note["body"], note["code"], note["version"]) for note in ran) == [
-        ("async", 1, "1"), ("early", 1, "1"), ("late", 1, "1"),
+        ("async", 1, "1"), ("click", 1, "1"), ("early", 1, "1"), ("late", 1, "1"), ("photo.png", 1, "1"),
     ]
     assert Queue("jobs-dlq", client).receive(max_messages=10) == []
 
