@@ -253,7 +253,7 @@ class Scheduler:
         existing: Mapping[str, ScheduledTarget],
         now: float,
     ) -> tuple[ScheduledTarget, datetime | None] | None:
-        rule_name = _RULE_NAME_INVALID.sub("-", f"{service}-{function}-schedule-{number}")
+        rule_name = _RULE_NAME_INVALID.sub("-", trigger.rule_name or f"{service}-{function}-schedule-{number}")
         try:
             input_payload = None if trigger.input is None else orjson.dumps(trigger.input)
         except TypeError as error:

@@ -294,7 +294,7 @@ class EventReader:
     # Schedules -------------------------------------------------------------
 
     def _schedule(self, read: PropertyReader) -> ScheduleTrigger:
-        self._known(read, {"Schedule", "Input", "Enabled", "State", "Description"})
+        self._known(read, {"Schedule", "Input", "Enabled", "State", "Description", "Name"})
         if read.has("Enabled") and read.has("State"):
             raise self.source.error(read.key("State"), "Enabled and State are both set, expected only one of them")
         enabled = read.boolean("Enabled", True)
@@ -302,7 +302,7 @@ class EventReader:
             enabled = self._state(read)
         return schedule_trigger(
             self.evaluator.source, read.key("Schedule"), read.string("Schedule", "a schedule expression"),
-            "UTC", None, self._input(read, "Input"), enabled,
+            "UTC", None, self._input(read, "Input"), enabled, read.string("Name", "a rule name"),
         )
 
     def _schedule_v2(self, read: PropertyReader) -> ScheduleTrigger:
@@ -493,6 +493,7 @@ def schedule_trigger(
     timezone_key: KeyPath | None,
     event_input: object,
     enabled: bool,
+    rule_name: str | None = None,
 ) -> ScheduleTrigger:
     """Check a schedule expression and time zone and build the trigger."""
     from squall.services.errors import InvalidParameter
@@ -510,7 +511,8 @@ def schedule_trigger(
         raise source.error(
             timezone_key or key, expected('an IANA time zone name such as "UTC" or "Europe/Berlin"', timezone)
         ) from None
-    return ScheduleTrigger(expression=expression, timezone=timezone, input=event_input, enabled=enabled)
+    return ScheduleTrigger(expression=expression, timezone=timezone, input=event_input, enabled=enabled,
+                           rule_name=rule_name)
 
 
 def rule_schedules(
@@ -534,6 +536,8 @@ def rule_schedules(
     if not isinstance(targets, list):
         raise source.error(read.key("Targets"), expected("a list of targets with Arn and Id", targets))
 
+    # CloudFormation names an unnamed rule after the stack and its logical id (plus a random suffix).
+    rule_name = read.string("Name", "a rule name") or f"{evaluator.stack_name}-{rule.logical_id}"
     schedules: list[tuple[str, ScheduleTrigger]] = []
     for index, target in enumerate(targets):
         target_key = (*read.key("Targets"), index)
@@ -550,7 +554,7 @@ def rule_schedules(
             continue
         trigger = schedule_trigger(
             source, read.key("ScheduleExpression"), expression, "UTC", None,
-            parse_input(source, target_read.key("Input"), target_read.value("Input")), state == "ENABLED",
+            parse_input(source, target_read.key("Input"), target_read.value("Input")), state == "ENABLED", rule_name,
         )
         schedules.append((function, trigger))
     return schedules

@@ -101,6 +101,7 @@ class ScheduleTrigger:
     input: object = None  # a constant event in place of the Scheduled Event, as EventBridge's Input
     enabled: bool = True
     qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
+    rule_name: str | None = None  # the EventBridge rule the Scheduled Event names; None: one Squall derives
 
 
 Trigger = QueueTrigger | ObjectTrigger | TableStreamTrigger | StreamTrigger | ScheduleTrigger

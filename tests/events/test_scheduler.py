@@ -395,6 +395,18 @@ async def test_identical_triggers_fire_separately(open_scheduler: OpenScheduler,
     ]
 
 
+async def test_named_rule_and_qualifier_reach_invocation(open_scheduler: OpenScheduler, clock: FakeClock) -> None:
+    accept = Recorder()
+    scheduler = open_scheduler(accept)
+    trigger = ScheduleTrigger("rate(1 minute)", rule_name="nightly-report", qualifier="live")
+    scheduler.update(service({"tick": (trigger,)}))
+    clock.advance(60)
+    await scheduler.fire_due()
+
+    assert accept.events()[0]["resources"] == [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/nightly-report"]
+    assert [invocation.qualifier for invocation in accept.accepted] == ["live"]
+
+
 async def test_task_fires_when_tick_due(open_scheduler: OpenScheduler, clock: FakeClock) -> None:
     accept = Recorder()
     scheduler = open_scheduler(accept)

@@ -173,7 +173,12 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
             "ReportFunction": FunctionSpec(
                 name="ReportFunction",
                 handler="src/jobs.report",
-                triggers=(ScheduleTrigger("cron(0 9 ? * MON *)", input={"report": "weekly"}),),
+                triggers=(
+                    ScheduleTrigger(
+                        "cron(0 9 ? * MON *)", input={"report": "weekly"},
+                        rule_name="eventbridge-schedule-lambda-WeeklyReportRule",
+                    ),
+                ),
                 runtime="python3.12",
             ),
         },
