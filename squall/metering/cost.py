@@ -25,6 +25,8 @@ from squall.metering.records import InvocationRecord, Outcome, ProvisionedUsage
 
 # Provisioned instance time belongs to no trigger, so `--by trigger` shows it in a row of its own.
 PROVISIONED_ROW = "(provisioned instances)"
+GB_SECOND_DIGITS = 9
+USD_DIGITS = 12
 
 
 class CostGrouping(enum.Enum):
@@ -56,14 +58,19 @@ class CostRow:
     aws_cost: float  # AWS Lambda x86 us-east-1, without the free tier
 
     def to_dict(self, grouping: CostGrouping) -> dict[str, str | int | float]:
-        """Return the row as JSON-ready data whose first key names the grouping."""
+        """Return the row as JSON-ready data whose first key names the grouping.
+
+        Sums of floats carry noise such as 0.30000000000000004; rounding to
+        nano GB-seconds and pico dollars removes it and keeps every digit a
+        bill can show.
+        """
         return {
             grouping.value: self.key,
             "requests": self.requests,
-            "gb_seconds": self.gb_seconds,
-            "provisioned_gb_seconds": self.provisioned_gb_seconds,
-            "cost_usd": self.cost,
-            "aws_lambda_usd": self.aws_cost,
+            "gb_seconds": round(self.gb_seconds, GB_SECOND_DIGITS),
+            "provisioned_gb_seconds": round(self.provisioned_gb_seconds, GB_SECOND_DIGITS),
+            "cost_usd": round(self.cost, USD_DIGITS),
+            "aws_lambda_usd": round(self.aws_cost, USD_DIGITS),
         }
 
 

@@ -156,3 +156,14 @@ def test_grouping_parse_rejects_unknown() -> None:
 def test_provisioned_price_validated() -> None:
     with pytest.raises(ValueError, match="per_provisioned_gb_second"):
         PriceTable(per_gb_second=0.0, per_request=0.0, name="bad", per_provisioned_gb_second=-1.0)
+
+
+def test_row_dict_has_no_float_noise() -> None:
+    # Three invocations of 100 ms at 1024 MB add up to 0.30000000000000004 GB-s as floats.
+    records = [record(billed_ms=100) for _ in range(3)]
+    report = cost_report(records, [], CostGrouping.FUNCTION, PriceTable(0.1, 0.0, "tenth"))
+
+    row = report.rows[0].to_dict(CostGrouping.FUNCTION)
+
+    assert repr(row["gb_seconds"]) == "0.3"
+    assert repr(row["cost_usd"]) == "0.03"
