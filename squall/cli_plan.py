@@ -34,7 +34,7 @@ _COMPARED = {
 def planned_functions(service: Any) -> dict[str, dict[str, Any]]:
     """Describe the manifest's functions in the shape GET /_squall/api/functions uses."""
     from squall.deploy.snapshot import code_digest, environment_digest
-    from squall.gateway.management import describe_trigger
+    from squall.gateway.management import describe_route, describe_trigger
 
     code = code_digest(service.root)
     return {
@@ -44,7 +44,7 @@ def planned_functions(service: Any) -> dict[str, dict[str, Any]]:
             "timeout_s": spec.timeout_s,
             "reserved_concurrency": spec.reserved_concurrency,
             "provisioned": spec.provisioned,
-            "routes": [f"{e.method} {e.path}" + (" (REST 1.0)" if e.payload == "1.0" else "") for e in spec.http],
+            "routes": [describe_route(event) for event in spec.http],
             "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
             "environment": sorted(spec.environment),
             "code": code,

@@ -20,6 +20,7 @@ from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import (
     AsyncConfig,
+    HttpEvent,
     ObjectTrigger,
     QueueTrigger,
     ServiceSpec,
@@ -46,6 +47,12 @@ MAX_LOG_ENTRIES = 10_000
 
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}}
+
+
+def describe_route(event: HttpEvent) -> str:
+    """Describe a route in one line for `squall ls`: "GET /hello/{name}", "ANY /v1/{proxy+} (REST 1.0) -> live"."""
+    text = f"{event.method} {event.path}" + (" (REST 1.0)" if event.payload == "1.0" else "")
+    return text if event.qualifier is None else f"{text} -> {event.qualifier}"
 
 
 def describe_trigger(trigger: Trigger) -> str:
@@ -146,7 +153,7 @@ class ManagementApi:
                         "timeout_s": spec.timeout_s,
                         "reserved_concurrency": spec.reserved_concurrency,
                         "provisioned": spec.provisioned,
-                        "routes": [f"{e.method} {e.path}" + (" (REST 1.0)" if e.payload == "1.0" else "") for e in spec.http],
+                        "routes": [describe_route(event) for event in spec.http],
                         "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
                         "destinations": describe_destinations(spec.async_config),
                         # The code copy's digest, and a digest of the environment that shows no value.
