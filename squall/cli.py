@@ -276,7 +276,11 @@ def invoke(
     token: str | None,
     data: Path,
 ) -> None:
-    """Invoke the function NAME and print what it returned."""
+    """Invoke the function NAME and print what it returned.
+
+    NAME:VERSION or NAME:ALIAS (such as fn:3 or fn:live) invokes a published
+    version or an alias.
+    """
     if run_async and log_tail:
         raise click.UsageError("--log-tail needs a synchronous invocation: drop --async or --log-tail")
     body = read_payload(payload)
