@@ -40,7 +40,7 @@ class InstallProgress:
     started_at: float = field(default_factory=time.time)
     phase: Phase = Phase.RESOLVING
     packages: list[str] = field(default_factory=list)  # in the order the installer reached them
-    total_packages: int | None = None  # known once the installer says how many it installs
+    total_packages: int | None = None  # known once the installer prints how many it installs
 
     def observe(self, line: str) -> None:
         """Move on according to one line of the installer's output."""
