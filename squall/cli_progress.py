@@ -48,7 +48,7 @@ class InstallWatcher:
 
     The deploy itself blocks the command's thread, so the server is asked
     from a thread of its own. A failed poll draws nothing new; the deploy's
-    own answer says whether it worked.
+    own response shows whether it worked.
     """
 
     def __init__(self, client: _Client, console: Console, status: str, interval_s: float = POLL_INTERVAL_S) -> None:
