@@ -578,11 +578,10 @@ def stats(
 @cli.command()
 @click.option(
     "--since",
-    type=DURATION,
     default="7d",
     show_default=True,
-    metavar="DURATION",
-    help="Time window to price, such as 1d, 7d or 12h.",
+    metavar="TIME",
+    help="Start of the window to price: a duration before now (12h, 7d) or an ISO 8601 time.",
 )
 @click.option(
     "--by",
@@ -610,7 +609,7 @@ def stats(
 @click.pass_context
 def cost(
     ctx: click.Context,
-    since: int,
+    since: str,
     grouping: str,
     output: str,
     price_gb_second: float | None,
@@ -621,9 +620,15 @@ def cost(
     data: Path,
 ) -> None:
     """Show requests, GB-seconds, provisioned time and their cost, beside the AWS Lambda price."""
-    settings = settings_of(ctx)
+    now = settings_of(ctx).clock()
+    try:
+        start = parse_time_point(since, now)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--since'") from None
+    # "in the last 7d" for a duration, "since 2024-05-01T14:00" for a time.
+    window = f"since {since}" if _is_iso_time(since) else f"in the last {describe_seconds(round(now - start))}"
     client = open_client(ctx, endpoint, token, data)
-    query: dict[str, Any] = {"since": settings.clock() - since, "by": grouping}
+    query: dict[str, Any] = {"since": start, "by": grouping}
     if price_gb_second is not None:
         query["per_gb_second"] = price_gb_second
     if price_request is not None:
@@ -639,10 +644,18 @@ def cost(
         click.echo(cost_csv(report), nl=False)
         return
     if not report.get("rows"):
-        click.echo(f"no usage in the last {describe_seconds(since)}")
+        click.echo(f"no usage {window}")
         return
     print_table(cost_table(report))
-    click.echo(describe_cost_prices(report, f"last {describe_seconds(since)}"))
+    click.echo(describe_cost_prices(report, window.removeprefix("in the ")))
+
+
+def _is_iso_time(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return True
+    return False
 
 
 def describe_seconds(seconds: int) -> str:

@@ -289,14 +289,25 @@ def cost_table(report: Mapping[str, Any]) -> Table:
 
 
 def cost_csv(report: Mapping[str, Any]) -> str:
-    """Write the rows of a cost report as CSV with a header line and full-precision numbers."""
+    """Write the rows of a cost report as CSV with a header line and full-precision numbers.
+
+    Numbers are written in plain decimal notation (0.0000101, never 1.01e-05),
+    which every spreadsheet reads as a number.
+    """
     grouping = str(report.get("by", "function"))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([grouping, *COST_COLUMNS])
     for row in report.get("rows") or []:
-        writer.writerow([row.get(grouping, ""), *(row.get(column, 0) for column in COST_COLUMNS)])
+        writer.writerow([row.get(grouping, ""), *(_plain_number(row.get(column, 0)) for column in COST_COLUMNS)])
     return buffer.getvalue()
+
+
+def _plain_number(value: Any) -> Any:
+    if not isinstance(value, float):
+        return value
+    text = f"{value:.15f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def describe_cost_prices(report: Mapping[str, Any], period: str) -> str:

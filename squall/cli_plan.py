@@ -72,6 +72,12 @@ def function_changes(planned: Mapping[str, Mapping[str, Any]], deployed: Mapping
     return rows
 
 
+def _conflict(row: Sequence[str], owners: Mapping[str, Any]) -> tuple[str, str, str]:
+    owner = owners[row[1]]
+    return ("conflict", row[1], f"already deployed by service {owner!r}: the deploy would fail; "
+            f"remove that service first (`squall remove {owner}`) or rename the function")
+
+
 def _normal(value: Any) -> Any:
     return sorted(value) if isinstance(value, list) else value
 
@@ -176,6 +182,8 @@ def plan(ctx: click.Context, folder: Path, endpoint: str, token: str | None, dat
 
     deployed = {f["name"]: f for f in functions if f.get("service") == service.service}
     rows: list[Sequence[str]] = list(function_changes(planned, deployed))
+    owners = {f["name"]: f.get("service") for f in functions if f.get("service") != service.service}
+    rows = [_conflict(row, owners) if row[0] == "add" and row[1] in owners else row for row in rows]
     rows += missing_secret_rows(client, service)
     for kind, names in resource_names(service).items():
         rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]

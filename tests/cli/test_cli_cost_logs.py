@@ -90,6 +90,7 @@ def test_cost_csv_full_precision(run: Run, api: FakeApi) -> None:
     assert [row["function"] for row in rows] == ["orders", "thumbs"]
     assert float(rows[1]["gb_seconds"]) == 0.000375
     assert float(rows[1]["aws_lambda_usd"]) == 0.0000006
+    assert "e-" not in result.stdout  # no scientific notation
 
 
 def test_cost_json_is_server_report(run: Run, api: FakeApi) -> None:
@@ -116,6 +117,23 @@ def test_cost_sends_grouping_window_and_prices(run: Run, api: FakeApi) -> None:
     assert float(params["per_request"]) == 0
     assert float(params["per_provisioned_gb_second"]) == 0.25
     assert result.stdout == "no usage in the last 2d\n"
+
+
+def test_cost_since_takes_iso_time(run: Run, api: FakeApi) -> None:
+    api.respond("GET", "/_squall/api/cost", 200, {**COST, "rows": []})
+
+    result = run("cost", "--since", "2024-05-01T14:00:00+00:00")
+
+    assert result.exit_code == 0, result.output
+    assert float(api.last.url.params["since"]) == 1714572000.0
+    assert result.stdout == "no usage since 2024-05-01T14:00:00+00:00\n"
+
+
+def test_cost_since_rejects_bad_time(run: Run, api: FakeApi) -> None:
+    result = run("cost", "--since", "last tuesday")
+
+    assert result.exit_code == 2
+    assert "'last tuesday'" in result.stderr and "ISO 8601" in result.stderr
 
 
 def test_cost_rejects_unknown_grouping(run: Run, api: FakeApi) -> None:

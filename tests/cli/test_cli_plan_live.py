@@ -104,3 +104,18 @@ def test_plan_sees_code_environment_and_secrets(serve: Any, tmp_path: Path) -> N
     assert "environment:" in api_line
     assert any(line.startswith("change worker code:") for line in lines)
     assert any(line.startswith("missing secret db") for line in lines)
+
+
+def test_function_of_another_service_is_a_conflict(serve: Any, tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    renamed = write(tmp_path / "store", FIRST.replace("service: shop", "service: store").replace(
+        '    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+
+    plan = CliRunner().invoke(cli, ["plan", str(renamed), "--endpoint", server.endpoint])
+    deploy = CliRunner().invoke(cli, ["deploy", str(renamed), "--endpoint", server.endpoint])
+
+    assert plan.exit_code == 0, plan.output
+    assert "conflict" in plan.output and "already deployed by service 'shop'" in plan.output
+    assert deploy.exit_code == 1
+    assert "function 'api' of service 'store' is already deployed by service 'shop'" in deploy.output
