@@ -8,6 +8,8 @@ import logging
 import sys
 import time
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
 BENCHMARKS = ("cold_start", "warm_throughput", "memory", "burst", "queue_throughput", "schedule_accuracy", "object_latency")
 
 
@@ -21,12 +23,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {unknown[0]!r}; expected one of {', '.join(BENCHMARKS)}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    for name in options.names or BENCHMARKS:
-        started = time.monotonic()
-        print(f"== {name}", flush=True)
-        module = importlib.import_module(f"bench.{name}")
-        module.run(quick=options.quick)
-        print(f"== {name} took {time.monotonic() - started:.0f} s", flush=True)
+    names = options.names or list(BENCHMARKS)
+    # On a terminal a bar shows which benchmark runs and how many are done;
+    # the benchmarks' own output scrolls above it.
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        disable=not sys.stdout.isatty(),
+    ) as progress:
+        overall = progress.add_task("benchmarks", total=len(names))
+        for name in names:
+            started = time.monotonic()
+            progress.update(overall, description=f"running {name}")
+            print(f"== {name}", flush=True)
+            module = importlib.import_module(f"bench.{name}")
+            module.run(quick=options.quick)
+            print(f"== {name} took {time.monotonic() - started:.0f} s", flush=True)
+            progress.advance(overall)
     return 0
 
 

@@ -25,7 +25,7 @@ import uvicorn
 import watchfiles
 
 from squall import __version__
-from squall.dispatcher.dispatcher import Dispatcher, NodeSettings
+from squall.dispatcher.dispatcher import LATEST, Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
@@ -181,10 +181,18 @@ class Platform:
             logger.info("restored service %s as deployed from %s", service.service, entry.folder)
 
     async def redeploy(self, name: str) -> ServiceSpec:
-        """Deploy the running version of a service again, so that new instances read a fresh environment."""
+        """Deploy the running version of a service again, so that new instances read a fresh environment.
+
+        Published versions of its functions stop their instances too; the next
+        invocation of a version starts it again with the fresh environment.
+        """
         service = self.dispatcher.services.get(name)
         if service is None:
             raise DeployError(f"service {name!r} is not deployed")
+        for spec in service.functions.values():
+            for pool in self.dispatcher.function_pools(spec.name):
+                if pool.settings.version != LATEST:
+                    self.dispatcher.retire_version(spec.name, pool.settings.version)
         await self.deploy(service)
         return service
 
@@ -227,6 +235,15 @@ class Platform:
         return functions
 
     async def deploy(self, service: ServiceSpec) -> None:
+        # Function names are global: another service's function of the same name
+        # would also clash on its routes, and this message says why.
+        for name, other in self.dispatcher.services.items():
+            taken = sorted(set(other.functions) & set(service.functions)) if name != service.service else []
+            if taken:
+                raise DeployError(
+                    f"function {taken[0]!r} of service {service.service!r} is already deployed by service {name!r}; "
+                    f"remove that service first with `squall remove {name}`, or rename the function"
+                )
         # Build the new route table first, so a route conflict fails the
         # deploy before anything switches.
         routes = [

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from squall.gateway.management import describe_destinations, describe_trigger
+from squall.gateway.management import describe_destinations, describe_route, describe_trigger
 from squall.manifest.spec import FunctionSpec
 from squall.metering.pricing import PriceTable
 from squall.metering.records import InvocationRecord, LogEntry, Outcome, ProvisionedUsage
@@ -252,9 +252,10 @@ def _function_row(
         return FunctionRow(name, None, None, None, None, (), (), (), FunctionStatus.REMOVED, 0, 0, stats)
 
     service, spec = deployed
-    pool = platform.dispatcher.pools.get(name)
-    idle = pool.idle_count if pool is not None else 0
-    busy = pool.busy_count if pool is not None else 0
+    # Instances of published versions count too: an alias may take all the traffic.
+    pools = platform.dispatcher.function_pools(name)
+    idle = sum(pool.idle_count for pool in pools)
+    busy = sum(pool.busy_count for pool in pools)
     if spec.reserved_concurrency == 0:
         status = FunctionStatus.THROTTLED
     elif busy:
@@ -263,9 +264,7 @@ def _function_row(
         status = FunctionStatus.WARM
     else:
         status = FunctionStatus.COLD
-    routes = tuple(
-        f"{event.method} {event.path}" + (" (REST 1.0)" if event.payload == "1.0" else "") for event in spec.http
-    )
+    routes = tuple(describe_route(event) for event in spec.http)
     return FunctionRow(
         name=name,
         service=service,

@@ -75,6 +75,13 @@ class _FrameReader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
+        if not buffer and len(data) >= HEADER_SIZE:
+            # Usually one read brings exactly one frame: slice it without buffering.
+            kind, meta_len, body_len = HEADER.unpack_from(data)
+            end = HEADER_SIZE + meta_len + body_len
+            if end == len(data):
+                self._instance.on_frame(kind, data[HEADER_SIZE : HEADER_SIZE + meta_len], data[HEADER_SIZE + meta_len :])
+                return
         buffer += data
         while len(buffer) >= HEADER_SIZE:
             kind, meta_len, body_len = HEADER.unpack_from(buffer)
@@ -88,7 +95,7 @@ class _FrameReader(asyncio.Protocol):
             meta = bytes(buffer[HEADER_SIZE : HEADER_SIZE + meta_len])
             body = bytes(buffer[HEADER_SIZE + meta_len : end])
             del buffer[:end]
-            self._instance.on_frame(Kind(kind), meta, body)
+            self._instance.on_frame(kind, meta, body)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._instance.on_connection_lost()
@@ -151,8 +158,12 @@ class Instance:
 
     # Frames and process events
 
-    def on_frame(self, kind: Kind, meta: bytes, body: bytes) -> None:
-        if kind is Kind.READY:
+    def on_frame(self, kind: int, meta: bytes, body: bytes) -> None:
+        """Handle one frame from the instance; `kind` is a `Kind` value, unknown kinds are ignored."""
+        if kind == Kind.RESULT:
+            if self._result is not None and not self._result.done():
+                self._result.set_result((orjson.loads(meta), body))
+        elif kind == Kind.READY:
             info = orjson.loads(meta)
             self.max_memory_mb = _megabytes(info.get("max_rss_kb", 0))
             outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=self._read_output(info.get("log_bytes")))
@@ -160,15 +171,13 @@ class Instance:
             self.state = InstanceState.IDLE
             if not self._ready.done():
                 self._ready.set_result(outcome)
-        elif kind is Kind.INIT_ERROR:
+        elif kind == Kind.INIT_ERROR:
             error_type = orjson.loads(body).get("errorType")
             outcome = InitOutcome(ok=False, init_ms=0.0, error_body=body, error_type=error_type, output=self._read_output())
             self.init_outcome = outcome
             if not self._ready.done():
                 self._ready.set_result(outcome)
             self.close()  # the instance exits once its socket closes
-        elif kind is Kind.RESULT and self._result is not None and not self._result.done():
-            self._result.set_result((orjson.loads(meta), body))
 
     def on_connection_lost(self) -> None:
         self.state = InstanceState.DEAD

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from squall.dispatcher.dispatcher import Invocation
+from squall.dispatcher.dispatcher import Invocation, new_request_id
 from squall.errors import FunctionNotFound, Throttled
 from squall.gateway import invoke_api, management, objects_api, services_api
 from squall.gateway.apigw import GatewayError, HttpResponse, build_event, error_response, map_response
@@ -92,7 +91,7 @@ class GatewayApp:
                     await self._invoke_api(scope, receive, send)
             else:
                 error = invoke_api.ApiError(403, "UnrecognizedClientException", _TOKEN_HELP)
-                await invoke_api.send_api_error(send, error, str(uuid.uuid4()))
+                await invoke_api.send_api_error(send, error, new_request_id())
         else:
             # Tracing: a server span whose parent is the request's traceparent header.
             if tracing.enabled:
@@ -124,7 +123,7 @@ class GatewayApp:
             await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, version))
             return
 
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         event = build_event(scope, body, match, request_id, int(time.time() * 1000))
         try:
             traceparent = tracing.current_traceparent() if tracing.enabled else None
@@ -136,7 +135,15 @@ class GatewayApp:
             await _send(send, error_response(GatewayError.THROTTLED, version))
             return
         except FunctionNotFound:
-            await _send(send, error_response(GatewayError.NOT_FOUND, version))
+            if match.event.qualifier is None:
+                await _send(send, error_response(GatewayError.NOT_FOUND, version))
+                return
+            # The route exists but its version or alias does not, as when API
+            # Gateway's integration names a missing alias: a server-side error.
+            logger.warning("route %s %s invokes version or alias %r of function %s, which does not exist; "
+                           "create it with `squall alias set %s %s VERSION`", scope["method"], match.event.path,
+                           match.event.qualifier, match.function, match.function, match.event.qualifier)
+            await _send(send, error_response(GatewayError.FUNCTION_ERROR, version))
             return
 
         if result.outcome is Outcome.TIMEOUT:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import uuid
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import orjson
 
-from squall.dispatcher.dispatcher import Dispatcher, Invocation
+from squall.dispatcher.dispatcher import Dispatcher, Invocation, new_request_id
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_invoke import AsyncInvoker
 from squall.services.errors import StorageFull
@@ -84,7 +83,7 @@ class InvokeApi:
         self._async = async_invoker
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         try:
             await self._invoke(scope, receive, send, request_id)
         except ApiError as error:

@@ -143,7 +143,8 @@ class ManagementApi:
         functions = []
         for service in dispatcher.services.values():
             for spec in service.functions.values():
-                pool = dispatcher.pools.get(spec.name)
+                # Instances of published versions count too: an alias may take all the traffic.
+                pools = dispatcher.function_pools(spec.name)
                 functions.append(
                     {
                         "name": spec.name,
@@ -160,8 +161,8 @@ class ManagementApi:
                         "code": Path(service.root).name,
                         "environment_digest": environment_digest(spec.environment),
                         "instances": {
-                            "idle": pool.idle_count if pool else 0,
-                            "busy": pool.busy_count if pool else 0,
+                            "idle": sum(pool.idle_count for pool in pools),
+                            "busy": sum(pool.busy_count for pool in pools),
                         },
                         "version": "$LATEST",
                     }

@@ -69,12 +69,14 @@ class ProvisionedSampler:
         if previous is None or now <= previous:
             return []
         periods = []
-        for name, pool in sorted(self._dispatcher.pools.items()):
+        # Published versions keep provisioned instances of their own, as an
+        # AutoPublishAlias function does, and are billed the same way.
+        for pool in sorted(self._dispatcher.running_pools(), key=lambda pool: pool.spec.name):
             if pool.retiring or pool.spec.provisioned <= 0:
                 continue
             periods.append(
                 ProvisionedUsage(
-                    function=name,
+                    function=pool.spec.name,
                     started_at=previous,
                     ended_at=now,
                     instances=pool.spec.provisioned,

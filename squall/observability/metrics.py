@@ -277,7 +277,7 @@ class Metrics:
         provisioned = GaugeMetricFamily(
             "squall_provisioned_instances", "Instances the manifest asks to keep initialised.", labels=labels
         )
-        for pool in list(self._platform.dispatcher.pools.values()):
+        for pool in self._platform.dispatcher.running_pools():
             values = [pool.spec.name, pool.settings.version]
             busy = pool.busy_count
             concurrent.add_metric(values, busy)

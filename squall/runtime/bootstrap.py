@@ -30,6 +30,11 @@ _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 DRAIN_TIMEOUT_S = 5.0
 RECEIVE_CHUNK_BYTES = 64 * 1024
 
+_JSON_DECODER = json.JSONDecoder()
+# First bytes for which `json.loads` would pick an encoding other than plain
+# UTF-8: a byte-order mark, or the NUL bytes of UTF-16 and UTF-32 text.
+_NOT_PLAIN_UTF8_START = frozenset(b"\x00\xef\xfe\xff")
+
 _request_id = ""  # the invocation being served; read by the log filter
 
 
@@ -73,7 +78,8 @@ class _Channel:
         self._sock = sock
         self._buffer = bytearray()
 
-    def receive(self) -> tuple[Kind, bytes, bytes] | None:
+    def receive(self) -> tuple[int, bytes, bytes] | None:
+        """Return the next frame as (kind, metadata, body), or None once the server closed the socket."""
         # One recv usually brings a whole frame, header and all.
         if not self._fill(HEADER_SIZE):
             return None
@@ -84,10 +90,13 @@ class _Channel:
         meta = bytes(self._buffer[HEADER_SIZE : HEADER_SIZE + meta_len])
         body = bytes(self._buffer[HEADER_SIZE + meta_len : end])
         del self._buffer[:end]
-        return Kind(kind), meta, body
+        return kind, meta, body
 
     def send(self, kind: Kind, meta: dict[str, Any], body: bytes = b"") -> None:
-        self._sock.sendall(encode(kind, json.dumps(meta).encode(), body))
+        self.send_encoded(kind, json.dumps(meta).encode(), body)
+
+    def send_encoded(self, kind: Kind, meta: bytes, body: bytes) -> None:
+        self._sock.sendall(encode(kind, meta, body))
 
     def drain(self) -> None:
         """Read until the server closes the socket.
@@ -169,10 +178,46 @@ def load_handler(handler: str) -> Callable[..., Any]:
     return function
 
 
+def decode_json(data: bytes) -> Any:
+    """Parse JSON bytes exactly as `json.loads` does, without its encoding detection for plain UTF-8.
+
+    Raises ValueError (json.JSONDecodeError or UnicodeDecodeError) as `json.loads` would.
+    """
+    if len(data) < 2 or data[0] in _NOT_PLAIN_UTF8_START or data[1] == 0:
+        return json.loads(data)
+    return _JSON_DECODER.decode(data.decode("utf-8", "surrogatepass"))
+
+
+def encode_result(value: Any) -> bytes:
+    """Serialise a handler's return value as `json.dumps` with Decimal support would.
+
+    Raises TypeError or ValueError when the value cannot be serialised.
+    """
+    return _RESULT_ENCODER.encode(value).encode()
+
+
+def _result_meta(error_type: str | None, fatal: bool, max_rss_kb: int, log_bytes: int) -> bytes:
+    """Encode the metadata of a RESULT frame.
+
+    A success carries only two integers, so its JSON is formatted directly,
+    in about a tenth of the time `json.dumps` takes for the same bytes.
+    """
+    if error_type is None and not fatal:
+        return b'{"max_rss_kb":%d,"log_bytes":%d}' % (max_rss_kb, log_bytes)
+    meta: dict[str, Any] = {"error_type": error_type, "max_rss_kb": max_rss_kb, "log_bytes": log_bytes}
+    if fatal:
+        meta["fatal"] = True
+    return json.dumps(meta).encode()
+
+
 def _to_json_default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# Built once, because `json.dumps` with a `default` builds a new encoder on every call.
+_RESULT_ENCODER = json.JSONEncoder(default=_to_json_default)
 
 
 class _Invoker:
@@ -223,6 +268,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         os._exit(0)
 
     init_ms = (time.perf_counter() - started) * 1000
+    memory_limit_in_mb = str(settings.memory_mb)
     log_bytes = _flush_output(log_fd)
     channel.send(Kind.READY, {"init_ms": init_ms, "max_rss_kb": _max_rss_kb(), "log_bytes": log_bytes})
 
@@ -231,7 +277,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         if frame is None:
             os._exit(0)
         _, meta_bytes, body = frame
-        meta = json.loads(meta_bytes)
+        meta = decode_json(meta_bytes)
         _request_id = meta["id"]
 
         # The server reads this invocation's output from the log file once the
@@ -245,7 +291,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
             function_name=settings.function_name,
             function_version=settings.function_version,
             invoked_function_arn=meta["arn"],
-            memory_limit_in_mb=str(settings.memory_mb),
+            memory_limit_in_mb=memory_limit_in_mb,
             log_group_name=settings.log_group_name,
             log_stream_name=settings.log_stream_name,
             # The deadline counts from now: a cold instance reads this frame only after its init.
@@ -262,9 +308,8 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         except SystemExit as exit_request:
             _exit_like_python(exit_request)
         log_bytes = _flush_output(log_fd)
-        result_meta["max_rss_kb"] = _max_rss_kb()
-        result_meta["log_bytes"] = log_bytes
-        channel.send(Kind.RESULT, result_meta, result)
+        encoded_meta = _result_meta(result_meta.get("error_type"), result_meta.get("fatal", False), _max_rss_kb(), log_bytes)
+        channel.send_encoded(Kind.RESULT, encoded_meta, result)
 
 
 def _exit_like_python(exit_request: SystemExit) -> None:
@@ -311,7 +356,7 @@ def _run_traced(invoke: _Invoker, body: bytes, context: LambdaContext, tracepare
 def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dict[str, Any], bytes]:
     request_id = context.aws_request_id
     try:
-        event = json.loads(body) if body else {}
+        event = decode_json(body) if body else {}
     except ValueError as error:
         message = f"Unable to unmarshal input: {error}"
         _log_error("Runtime.UnmarshalError", message, [])
@@ -332,7 +377,7 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
         return {"error_type": error_type}, _error_body(error_type, str(error), request_id, stack)
 
     try:
-        result = json.dumps(value, default=_to_json_default).encode()
+        result = encode_result(value)
     except (TypeError, ValueError) as error:
         message = f"Unable to marshal response: {error}"
         _log_error("Runtime.MarshalError", message, [])

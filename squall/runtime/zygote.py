@@ -47,6 +47,24 @@ def _die_with_parent() -> None:
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _yield_on_wake_up() -> None:
+    """Put this process, and every fork of it, under SCHED_BATCH.
+
+    A SCHED_BATCH process keeps its fair share of CPU time, but waking it up
+    does not preempt the process that woke it. The server wakes an instance
+    each time it sends an invocation. Under SCHED_OTHER the instance then
+    often took the CPU from the server's event loop, which every other
+    request waits on. With 8 concurrent callers of a no-op function on a
+    2-vCPU virtual machine, the policy cut the server's CPU per call by
+    about 18 % and the instances' by about 30 % (docs/performance.md, section 2).
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except (AttributeError, OSError) as error:
+        # The policy only saves CPU time, so instances work the same without it.
+        print(f"squall zygote: cannot set SCHED_BATCH, keeping the default policy: {error}", file=sys.stderr)
+
+
 def _create_cgroup(config: dict) -> str | None:
     """Create the memory cgroup of the next instance, or return None to use an rlimit."""
     settings = config.get("cgroup")
@@ -189,6 +207,7 @@ def main() -> None:
     config = json.loads(sys.argv[2])
     control = socket.socket(fileno=control_fd)
     _die_with_parent()
+    _yield_on_wake_up()
 
     root = config["root"]
     os.chdir(root)

@@ -45,7 +45,9 @@ def fake_platform(store: SqliteStore, hub: ServiceHub | None) -> SimpleNamespace
     closed = FunctionSpec(name="closed", handler="app.closed", reserved_concurrency=0)
     service = SimpleNamespace(service="images", functions={"resize": resize, "closed": closed})
     pools = {"resize": SimpleNamespace(idle_count=1, busy_count=0)}
-    dispatcher = SimpleNamespace(pools=pools, services={"images": service})
+    dispatcher = SimpleNamespace(
+        pools=pools, services={"images": service}, function_pools=lambda name: [pools[name]] if name in pools else []
+    )
     ages = {("resize", "clicks", "shardId-000000000000"): 12.5}
     return SimpleNamespace(
         dispatcher=dispatcher,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -272,3 +274,81 @@ async def test_killed_zygote_is_restarted(make_dispatcher: Callable[..., Dispatc
 
     assert (await call(dispatcher, "count"))["calls"] == 1
     assert pool.zygote_pid not in (None, first)
+
+
+REPORT_LINE = (
+    r"REPORT RequestId: {id}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
+    r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\t{init}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("handler", "output"),
+    [
+        ("handlers.count", ""),
+        ("handlers.shout", "hello\n"),
+        ("handlers.fail", "[ERROR] ValueError: bad input\nTraceback (most recent call last):\n"),
+    ],
+)
+async def test_log_text_frames_output(make_dispatcher: Callable[..., Dispatcher], handler: str, output: str) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="logs", handler=handler)))
+
+    # The first call is cold and reports its init, and the second is warm.
+    for _ in range(2):
+        await dispatcher.invoke(Invocation("logs", b"{}", "test"))
+
+    cold, warm = dispatcher.sinks.logs
+    for entry, init in ((cold, r"Init Duration: \d+\.\d\d ms\t"), (warm, "")):
+        request_id = entry.request_id
+        start = f"START RequestId: {request_id} Version: $LATEST\n"
+        assert start in entry.text
+        body = entry.text[entry.text.index(start) + len(start) :]
+        assert body.startswith(output)
+        assert f"END RequestId: {request_id}\n" in body
+        report = REPORT_LINE.format(id=re.escape(request_id), init=init)
+        assert re.search(report + r"\Z", entry.text), entry.text
+    assert warm.text.startswith("START")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'  {"padded": true}  ',
+        '\ufeff{"bom": "utf-8"}'.encode("utf-8"),
+        '{"wide": "utf-16"}'.encode("utf-16"),
+        b'{"big": 123456789012345678901234567890, "nan": NaN}',
+    ],
+)
+async def test_event_decodes_as_json_loads(make_dispatcher: Callable[..., Dispatcher], payload: bytes) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="echo", handler="handlers.echo")))
+
+    result = await dispatcher.invoke(Invocation("echo", payload, "test", qualifier=None))
+
+    assert result.error_type is None, result.payload
+    echoed = json.loads(result.payload)
+    assert json.dumps(echoed["event"]) == json.dumps(json.loads(payload))
+    assert echoed["arn"] == dispatcher.arn("echo")
+
+
+async def test_invalid_event_is_unmarshal_error(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="echo", handler="handlers.echo")))
+
+    result = await dispatcher.invoke(Invocation("echo", b'{"a": 1} trailing', "test"))
+
+    assert result.error_type == "Runtime.UnmarshalError"
+    error = json.loads(result.payload)
+    assert error["errorMessage"] == "Unable to unmarshal input: Extra data: line 1 column 10 (char 9)"
+    assert error["requestId"] == result.request_id
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux-only")
+async def test_instances_run_under_sched_batch(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="policy", handler="handlers.scheduling_policy")))
+
+    result = await dispatcher.invoke(Invocation("policy", b"{}", "test"))
+
+    assert orjson.loads(result.payload) == os.SCHED_BATCH

@@ -30,6 +30,10 @@ class FakePool:
 @dataclass
 class FakeDispatcher:
     pools: dict[str, FakePool] = field(default_factory=dict)
+    versioned: list[FakePool] = field(default_factory=list)  # pools of published versions
+
+    def running_pools(self) -> list[FakePool]:
+        return [*self.pools.values(), *self.versioned]
 
 
 @dataclass
@@ -85,6 +89,19 @@ def test_sample_follows_configuration_changes() -> None:
 
     assert [period.instances for period in first] == [5]
     assert second == []
+
+
+def test_sample_bills_published_versions() -> None:
+    clock = Clock()
+    dispatcher = pools(FakeSpec("api", 512, 0))
+    dispatcher.versioned.append(FakePool(FakeSpec("api", 512, 2)))  # an alias's version keeps two
+    sampler = ProvisionedSampler(dispatcher, FakeStore(), clock=clock)
+    sampler.sample()
+
+    clock.now += 60
+    periods = sampler.sample()
+
+    assert periods == [ProvisionedUsage("api", T0, T0 + 60, 2, 512)]
 
 
 async def test_run_records_and_closes_last_interval() -> None:

