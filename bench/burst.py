@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -94,11 +95,15 @@ def run(quick: bool = False) -> dict[str, Any]:
     rounds = 1 if quick else 3
     round_results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="squall-bench-burst-") as scratch:
-        folder = APPS / "burst"
+        # A copy, so that each round can change a file of it.
+        folder = Path(scratch) / "burst"
+        shutil.copytree(APPS / "burst", folder)
         with squall_server(folder, Path(scratch) / "data") as server:
             for round_index in range(rounds):
                 if round_index:
-                    # A redeploy gives the function a new pool with no instance: cold again.
+                    # A redeploy of changed code gives the function a new pool with no
+                    # instance: cold again. An unchanged folder would keep the instances.
+                    (folder / "round.txt").write_text(f"{round_index}\n")
                     management(server, "POST", "deploy", {"folder": str(folder)})
                     wait_for(lambda: instance_counts(server, FUNCTION) == (0, 0), STATS_TIMEOUT_S, "an empty pool")
                 round_results.append(run_round(server, BURST))

@@ -152,7 +152,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         with squall_server(folder, Path(scratch) / "data") as server:
             for round_index in range(rounds):
                 if round_index:
-                    # A redeploy replaces every pool and zygote, so each function is cold again.
+                    # A redeploy of changed code replaces every pool and zygote, so each
+                    # function is cold again. An unchanged folder would keep the warm
+                    # instances, so each round changes one file.
+                    (folder / "round.txt").write_text(f"{round_index}\n")
                     management(server, "POST", "deploy", {"folder": str(folder)})
                 result = run_round(server, folder, functions)
                 for key, values in result.items():

@@ -84,7 +84,8 @@ def start_server(command: Sequence[str], cwd: Path = REPO) -> ServerProcess:
 @contextmanager
 def squall_server(folder: Path, data: Path) -> Iterator[ServerProcess]:
     """Run `squall up FOLDER --port 0` for the length of the block."""
-    server = start_server([sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--data", str(data)])
+    # No watching: benchmarks change files of the folder and deploy them themselves.
+    server = start_server([sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--data", str(data), "--no-watch"])
     try:
         yield server
     finally:

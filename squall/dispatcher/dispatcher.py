@@ -384,11 +384,18 @@ class Dispatcher:
             pool = await self.version_pool(invocation.function, version)
         spec = pool.spec
         started_at = time.time()
-        try:
-            lease = await pool.acquire(wait_s=spec.timeout_s)
-        except Throttled:
-            self._record_throttle(invocation, spec, started_at, version)
-            raise
+        while True:
+            try:
+                lease = await pool.acquire(wait_s=spec.timeout_s)
+                break
+            except Throttled:
+                # A redeploy retires the pool a call waits on; the call then waits
+                # on the pool that replaced it instead of failing.
+                successor = await self._successor(pool, invocation.function, version)
+                if successor is None:
+                    self._record_throttle(invocation, spec, started_at, version)
+                    raise
+                pool, spec = successor, successor.spec
 
         instance = lease.instance
         # Tracing: spans of the wait for an instance and of its cold start.
@@ -427,6 +434,19 @@ class Dispatcher:
         self._on_record(
             _record(invocation, spec, started_at, Outcome.THROTTLED, "TooManyRequestsException", version=version)
         )
+
+    async def _successor(self, pool: FunctionPool, function: str, version: str) -> FunctionPool | None:
+        """Return the pool that replaced a retired one, or None when the pool is current or the function is gone."""
+        if not pool.retiring:
+            return None
+        if version == LATEST:
+            successor = self._pools.get(function)
+        else:
+            try:
+                successor = await self.version_pool(function, version)
+            except FunctionNotFound:
+                return None
+        return successor if successor is not None and successor is not pool else None
 
     def _cached_arn(self, function: str, qualifier: str | None) -> str:
         """Return `arn(function, qualifier)`, formatted once per pair."""

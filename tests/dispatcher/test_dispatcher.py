@@ -228,6 +228,21 @@ async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[...
     await asyncio.wait_for(old_pool.wait_stopped(), POLL_LIMIT_S)
 
 
+async def test_redeploy_moves_waiting_calls_to_new_pool(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=1, timeout_s=10)
+    await dispatcher.deploy(service(spec))
+
+    # One call runs on the only instance allowed; three more wait for it.
+    calls = [asyncio.create_task(call(dispatcher, "sleep", {"seconds": 0.3})) for _ in range(4)]
+    await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
+    await dispatcher.deploy(service(spec))
+    results = await asyncio.gather(*calls)
+
+    assert all("pid" in result for result in results)
+    assert [record.outcome for record in dispatcher.sinks.records].count(Outcome.THROTTLED) == 0
+
+
 @pytest.mark.parametrize("memory_limit", ["auto", "rlimit"])
 async def test_memory_hog_fails_and_instance_is_replaced(make_dispatcher: Callable[..., Dispatcher], memory_limit: str) -> None:
     dispatcher = make_dispatcher(memory_limit=memory_limit)
