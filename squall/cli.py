@@ -87,6 +87,7 @@ def main() -> None:
     help="Sum of memory_mb over all live instances of this node (default 8192).",
 )
 @click.option("--no-watch", is_flag=True, help="Do not redeploy when FOLDER changes.")
+@click.option("--stage", default=None, help="The stage of a serverless.yml, as `sls deploy --stage` sets it [default: the manifest's, else dev].")
 @click.option(
     "--log-retention-days",
     type=click.FloatRange(min=0, min_open=True),
@@ -106,7 +107,8 @@ def main() -> None:
     help="Delete invocation records and provisioned-usage periods older than this many days [default: keep them].",
 )
 def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool,
-       log_retention_days: float | None, log_retention_mb: float | None, record_retention_days: float | None) -> None:
+       stage: str | None, log_retention_days: float | None, log_retention_mb: float | None,
+       record_retention_days: float | None) -> None:
     """Start a server in the foreground for the service in FOLDER."""
     # Imported here so that the client commands never load the server and its dependencies.
     try:
@@ -128,6 +130,7 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
             retention=RetentionPolicy(
                 log_days=log_retention_days, log_mb=log_retention_mb, record_days=record_retention_days
             ),
+            stage=stage,
         )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
@@ -143,14 +146,18 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
     default=None,
     help="Send the folder's files to the server as a package [default: only when the server is not on this machine's loopback].",
 )
+@click.option("--stage", default=None, help="The stage of a serverless.yml, as `sls deploy --stage` sets it [default: the manifest's, else dev].")
 @client_options
 @click.pass_context
-def deploy(ctx: click.Context, folder: Path, upload: bool | None, endpoint: str, token: str | None, data: Path) -> None:
+def deploy(ctx: click.Context, folder: Path, upload: bool | None, stage: str | None, endpoint: str,
+           token: str | None, data: Path) -> None:
     """Deploy the service whose manifest is in FOLDER.
 
     A server on this machine reads FOLDER itself; any other server gets its
-    files as a package over the authenticated API.
+    files as a package over the authenticated API. Either way, the `${env:NAME}`
+    variables of a serverless.yml take their values from this shell.
     """
+    variables = shell_variables(folder, stage)
     client = open_client(ctx, endpoint, token, data)
     if upload is None:
         upload = not is_local_endpoint(client.endpoint)
@@ -165,11 +172,14 @@ def deploy(ctx: click.Context, folder: Path, upload: bool | None, endpoint: str,
         click.echo(f"uploading {len(package)} bytes of {folder}", err=True)
         with deploy_status(folder, client):
             response = client.send("POST", f"{API_PREFIX}/upload", content=package,
+                                   params={"variables": json.dumps(variables)} if variables else None,
                                    headers={"Content-Type": CONTENT_TYPE}, timeout_s=INVOKE_TIMEOUT_S)
     else:
+        body: dict[str, Any] = {"folder": str(folder.resolve())}
+        if variables:
+            body["variables"] = variables
         with deploy_status(folder, client):
-            response = client.send("POST", f"{API_PREFIX}/deploy", json_body={"folder": str(folder.resolve())},
-                                   timeout_s=INVOKE_TIMEOUT_S)
+            response = client.send("POST", f"{API_PREFIX}/deploy", json_body=body, timeout_s=INVOKE_TIMEOUT_S)
     deployed = client.decode_json(response)
 
     functions = deployed.get("functions") or []
@@ -192,6 +202,23 @@ def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, d
     click.echo(f"removed service {service} with {len(functions)} function(s)")
     for name in functions:
         click.echo(f"  {name}")
+
+
+def shell_variables(folder: Path, stage: str | None) -> dict[str, Any]:
+    """Return the stage and this shell's values of the manifest's `${env:}` variables, as the deploy API takes them."""
+    from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
+    from squall.errors import ManifestError
+    from squall.manifest import find_manifest
+
+    try:
+        manifest = find_manifest(folder.resolve())
+    except ManifestError:
+        # The server reports a folder without a manifest in its own words.
+        return DeployVariables(stage).to_json() if stage else {}
+    try:
+        return deploying_shell_variables(manifest, stage).to_json()
+    except InvalidVariables as error:
+        raise click.BadParameter(str(error), param_hint="'--stage'") from None
 
 
 @contextlib.contextmanager

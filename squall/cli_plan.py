@@ -31,12 +31,12 @@ _COMPARED = {
 }
 
 
-def planned_functions(service: Any) -> dict[str, dict[str, Any]]:
+def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str, Any]]:
     """Describe the manifest's functions in the shape GET /_squall/api/functions uses."""
     from squall.deploy.snapshot import code_digest, environment_digest
     from squall.gateway.management import describe_route, describe_trigger
 
-    code = code_digest(service.root)
+    code = code_digest(service.root, variables)
     return {
         spec.name: {
             "handler": spec.handler,
@@ -154,18 +154,24 @@ def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
 
 @click.command()
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it.")
 @client_options
 @click.pass_context
-def plan(ctx: click.Context, folder: Path, endpoint: str, token: str | None, data: Path) -> None:
+def plan(ctx: click.Context, folder: Path, stage: str | None, endpoint: str, token: str | None, data: Path) -> None:
     """Show what FOLDER's manifest translates to, and what deploying it would add, change and remove."""
+    from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
     from squall.errors import ManifestError
-    from squall.manifest import load_service
+    from squall.manifest import find_manifest, load_service
 
     try:
-        service = load_service(folder.resolve())
+        variables = deploying_shell_variables(find_manifest(folder.resolve()), stage)
+        service = load_service(folder.resolve(), variables=variables)
+    except InvalidVariables as error:
+        raise click.BadParameter(str(error), param_hint="'--stage'") from None
     except ManifestError as error:
         raise CommandFailed(str(error)) from None
-    planned = planned_functions(service)
+    # A deploy sends exactly these, so the code copy it makes has this digest.
+    planned = planned_functions(service, DeployVariables.from_json(variables.to_json()))
 
     click.echo(f"service {service.service} ({service.manifest_path.name}): {len(planned)} function(s)")
     print_table(specification_table(planned))

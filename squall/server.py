@@ -30,6 +30,7 @@ from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
 from squall.deploy.snapshot import snapshot
+from squall.deploy.variables import DeployVariables
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
 from squall.events.async_store import AsyncStore
@@ -83,15 +84,17 @@ class Platform:
     schedules_ready: bool = False
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
 
-    async def deploy_folder(self, folder: Path) -> ServiceSpec:
+    async def deploy_folder(self, folder: Path, variables: DeployVariables | None = None) -> ServiceSpec:
         """Load the folder's manifest, copy its code and deploy it; the previous version keeps serving on failure.
 
-        The returned spec's `root` is the immutable copy instances import from.
+        `variables` are the deploying shell's stage and `${env:}` values; None
+        uses this process's environment. The returned spec's `root` is the
+        immutable copy instances import from.
         """
         folder = folder.resolve()
-        return await self._deploy_from(folder, folder)
+        return await self._deploy_from(folder, folder, variables)
 
-    async def deploy_package(self, package: bytes) -> ServiceSpec:
+    async def deploy_package(self, package: bytes, variables: DeployVariables | None = None) -> ServiceSpec:
         """Deploy a service sent as a package (see squall.deploy.package); its files are kept in DATA/uploads.
 
         The package is unpacked and deployed from a staging folder first, so a
@@ -100,17 +103,17 @@ class Platform:
         uploads = self.dispatcher.settings.data_dir / "uploads"
         staging = await asyncio.to_thread(unpack, package, uploads)
         try:
-            name = (await asyncio.to_thread(load_service, staging)).service
-            service = await self._deploy_from(staging, uploads / name)
+            name = (await asyncio.to_thread(load_service, staging, None, variables)).service
+            service = await self._deploy_from(staging, uploads / name, variables)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, staging, True)
             raise
         await asyncio.to_thread(install, staging, uploads, name)
         return service
 
-    async def _deploy_from(self, folder: Path, recorded: Path) -> ServiceSpec:
+    async def _deploy_from(self, folder: Path, recorded: Path, variables: DeployVariables | None) -> ServiceSpec:
         """Deploy the service in `folder`, and remember `recorded` as the folder a restart deploys it from."""
-        service = await asyncio.to_thread(load_service, folder)
+        service = await asyncio.to_thread(load_service, folder, None, variables)
         source = self.sources.get(service.service)
         if source is not None and source != recorded:
             raise DeployError(
@@ -122,7 +125,7 @@ class Platform:
             logger.warning("%s: %s", service.manifest_path.name, warning)
 
         code_dir = self.dispatcher.settings.data_dir / "code"
-        root = await asyncio.to_thread(snapshot, folder, code_dir, self.dispatcher.settings.data_dir)
+        root = await asyncio.to_thread(snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables)
         service = dataclasses.replace(service, root=root)
         # Store the layers of the copy, and record the versions each function uses, before anything switches.
         from squall.deploy.layers import store_service_layers
@@ -364,7 +367,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = Path(".squall"),
-          memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None) -> int:
+          memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None,
+          stage: str | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -375,11 +379,11 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = 
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch,
-                                 retention or RetentionPolicy()))
+                                 retention or RetentionPolicy(), DeployVariables(stage) if stage else None))
 
 
 async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool,
-                 retention: RetentionPolicy) -> int:
+                 retention: RetentionPolicy, variables: DeployVariables | None = None) -> int:
     data.mkdir(parents=True, exist_ok=True)
     token = None if is_loopback(host) else load_or_create_token(data)
 
@@ -432,7 +436,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
         try:
-            service = await platform.deploy_folder(folder)
+            service = await platform.deploy_folder(folder, variables)
         except ManifestError as error:
             print(f"squall: {error}", file=sys.stderr)
             return 2
@@ -481,7 +485,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         if token:
             print(f"The management and Invoke APIs need the token in {data / 'token'}", flush=True)
 
-        watcher = asyncio.create_task(_watch(platform, folder)) if watch else None
+        watcher = asyncio.create_task(_watch(platform, folder, variables)) if watch else None
         # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the
         # signal again with the handlers it found. No-op handlers let that
         # return here, so the cleanup below runs instead of the process dying.
@@ -512,7 +516,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         await asyncio.to_thread(tracing.shutdown)
 
 
-async def _watch(platform: Platform, folder: Path) -> None:
+async def _watch(platform: Platform, folder: Path, variables: DeployVariables | None = None) -> None:
     """Redeploy the folder when its manifest or code changes; keep serving on failure."""
     data_dir = platform.dispatcher.settings.data_dir
 
@@ -523,7 +527,7 @@ async def _watch(platform: Platform, folder: Path) -> None:
         names = sorted({Path(p).name for _, p in changes})
         logger.info("change in %s: %s; redeploying", folder, ", ".join(names[:5]))
         try:
-            service = await platform.deploy_folder(folder)
+            service = await platform.deploy_folder(folder, variables)
         except (SquallError, ValueError, OSError) as error:
             logger.error("redeploy failed, the previous version keeps serving: %s", error)
             continue

@@ -15,6 +15,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from squall.deploy.variables import VARIABLES_FILE, DeployVariables, write_copy_variables
 from squall.errors import DeployError
 
 logger = logging.getLogger(__name__)
@@ -46,11 +47,14 @@ def code_files(folder: Path, exclude: Path | None = None) -> list[tuple[str, Pat
     return found
 
 
-def snapshot(folder: Path, code_dir: Path, exclude: Path | None = None) -> Path:
+def snapshot(
+    folder: Path, code_dir: Path, exclude: Path | None = None, variables: DeployVariables | None = None
+) -> Path:
     """Copy `folder` into `code_dir/<digest>` unless that copy exists, and return the copy's path.
 
     `exclude` is a folder left out, such as the server's data folder when it
-    lies inside the service folder. Raises DeployError past MAX_SNAPSHOT_BYTES.
+    lies inside the service folder. `variables`, when given, are written into
+    the copy and count in its digest. Raises DeployError past MAX_SNAPSHOT_BYTES.
     """
     files = code_files(folder, exclude.resolve() if exclude else None)
     total = sum(path.stat().st_size for _, path in files)
@@ -60,7 +64,7 @@ def snapshot(folder: Path, code_dir: Path, exclude: Path | None = None) -> Path:
             f"move data out of the folder or into one of the skipped folders ({', '.join(sorted(EXCLUDED_DIRS))})"
         )
 
-    digest = _digest(files)
+    digest = _digest(files, variables)
     target = code_dir / digest
     if target.is_dir():
         return target
@@ -74,6 +78,8 @@ def snapshot(folder: Path, code_dir: Path, exclude: Path | None = None) -> Path:
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, destination)
         staging.mkdir(exist_ok=True)
+        if variables is not None and not variables.empty:
+            write_copy_variables(staging, variables)
         os.rename(staging, target)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
@@ -84,9 +90,9 @@ def snapshot(folder: Path, code_dir: Path, exclude: Path | None = None) -> Path:
     return target
 
 
-def code_digest(folder: Path) -> str:
+def code_digest(folder: Path, variables: DeployVariables | None = None) -> str:
     """Return the digest a deploy of `folder` would give its code copy, without copying anything."""
-    return _digest(code_files(folder))
+    return _digest(code_files(folder), variables)
 
 
 def environment_digest(environment: dict[str, str]) -> str:
@@ -95,8 +101,11 @@ def environment_digest(environment: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _digest(files: list[tuple[str, Path]]) -> str:
+def _digest(files: list[tuple[str, Path]], variables: DeployVariables | None = None) -> str:
     digest = hashlib.sha256()
+    if variables is not None and not variables.empty:
+        content = variables.file_content()
+        digest.update(f"{VARIABLES_FILE}\0{len(content)}\0".encode() + content)
     for relative, path in files:
         # The length before the content keeps one file's bytes from passing for the next path.
         digest.update(f"{relative}\0{path.stat().st_size}\0".encode())

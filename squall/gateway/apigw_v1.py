@@ -3,8 +3,11 @@
 The event follows the REST API Lambda proxy input format: `headers` with the
 last value of each header and `multiValueHeaders` with all of them, the same
 pair for query parameters, and null for every map that has no entries.
-The stage is "$default", as in the payload 1.0 example of the HTTP API
-developer guide, so `requestContext.path` carries no stage prefix.
+A route with a stage (the REST routes of serverless.yml and SAM) names it
+in `requestContext.stage` and leads `requestContext.path` with it, as a REST
+API does; the request may name it too ("/prod/items"), as the API's invoke URL
+does. Other routes have the stage "$default", as in the payload 1.0 example
+of the HTTP API developer guide, and no stage prefix.
 """
 
 from __future__ import annotations
@@ -52,9 +55,11 @@ def build_v1_event(
     multi_headers = read_headers(scope)
     headers = {name: values[-1] for name, values in multi_headers.items()}
 
-    # REST APIs pass the path still percent-encoded.
+    # REST APIs pass the path still percent-encoded, without the stage.
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    if match.staged_path is not None:
+        path = match.staged_path
 
     query = parse_query(scope.get("query_string") or b"")
     method = scope["method"]

@@ -16,6 +16,7 @@ from squall import __version__
 from squall.errors import ManifestError, SquallError
 from squall.deploy.package import MAX_PACKAGE_BYTES
 from squall.deploy.snapshot import environment_digest
+from squall.deploy.variables import DeployVariables, InvalidVariables
 from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import (
@@ -47,6 +48,16 @@ MAX_LOG_ENTRIES = 10_000
 
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}}
+
+
+def _variables(sent: Any) -> DeployVariables | None:
+    """Read the deploying shell's stage and `${env:}` values from a deploy request, if it sent any."""
+    if sent is None:
+        return None
+    try:
+        return DeployVariables.from_json(sent)
+    except InvalidVariables as error:
+        raise _BadRequest(f"deploy request: {error}") from None
 
 
 def describe_route(event: HttpEvent) -> str:
@@ -182,7 +193,8 @@ class ManagementApi:
             raise _BadRequest(f'deploy request needs {{"folder": "/absolute/path"}}, got {request!r}')
         if not Path(folder).is_dir():
             raise _BadRequest(f"folder not found on the server: {folder!r}")
-        return await _deploy_answer(self._platform.deploy_folder(Path(folder)))
+        variables = _variables(request.get("variables"))
+        return await _deploy_answer(self._platform.deploy_folder(Path(folder), variables))
 
     async def _upload(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """Deploy a service sent as a .tar.gz package, for servers that cannot read the client's folder."""
@@ -192,7 +204,12 @@ class ManagementApi:
             return 413, _error("PackageTooLarge", f"the package exceeds {MAX_PACKAGE_BYTES} bytes")
         if not package:
             raise _BadRequest("upload request needs a .tar.gz package as its body")
-        return await _deploy_answer(self._platform.deploy_package(package))
+        raw = query.get("variables")
+        try:
+            sent = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError as error:
+            raise _BadRequest(f"query parameter variables is not valid JSON: {error}") from None
+        return await _deploy_answer(self._platform.deploy_package(package, _variables(sent)))
 
     async def _remove(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         name = _text_field(await _json_request(receive, "remove"), "service", "remove")

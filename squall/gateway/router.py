@@ -16,6 +16,7 @@ percent-decoded, as API Gateway decodes them before calling the integration.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ class RouteMatch:
     route_key: str
     resource: str
     path_parameters: dict[str, str] | None
+    # The request path without its REST stage ("/prod/items" -> "/items"),
+    # when the request named the stage as an API Gateway invoke URL does.
+    staged_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,7 @@ class Router:
         self._literal: dict[str, dict[str, _Route]] = {}
         self._root = _Node()
         self._payloads: set[str] = set()
+        self._stages: set[str] = set()  # stages of REST routes, which may lead a request path
         seen: dict[tuple[str, tuple[str | None, ...], bool], str] = {}
 
         for function, event in routes:
@@ -170,6 +175,8 @@ class Router:
             greedy=greedy,
         )
         self._payloads.add(event.payload)
+        if event.stage is not None:
+            self._stages.add(event.stage)
 
         if not names:
             self._literal.setdefault(event.path, {})[method] = route
@@ -202,8 +209,22 @@ class Router:
 
         `raw_path` is the request path still percent-encoded, as in the ASGI
         scope's `raw_path` decoded as Latin-1: an encoded "/" ("%2F") then
-        stays inside one path parameter instead of splitting it.
+        stays inside one path parameter instead of splitting it. A REST route
+        with a stage also matches under "/STAGE", as its invoke URL does.
         """
+        match = self._match(method, raw_path)
+        if match is not None or not self._stages:
+            return match
+        stage, _, rest = raw_path[1:].partition("/")
+        if stage not in self._stages:
+            return None
+        inner = "/" + rest
+        match = self._match(method, inner)
+        if match is None or match.event.stage != stage:
+            return None
+        return dataclasses.replace(match, staged_path=inner)
+
+    def _match(self, method: str, raw_path: str) -> RouteMatch | None:
         routes = self._literal.get(raw_path)
         if routes is not None:
             route = _pick(routes, method)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from squall.deploy.variables import DeployVariables, read_copy_variables
 from squall.errors import ManifestError
 from squall.manifest.sam import SamLoader, parse_sam_template
 from squall.manifest.serverless_yml import ServerlessLoader, parse_serverless_yml
@@ -69,16 +70,22 @@ def find_manifest(folder: Path) -> Path:
     raise ManifestError(str(folder), "", message)
 
 
-def load_service(folder: Path, parameters: Mapping[str, str] | None = None) -> ServiceSpec:
+def load_service(
+    folder: Path, parameters: Mapping[str, str] | None = None, variables: DeployVariables | None = None
+) -> ServiceSpec:
     """Find the manifest in `folder` and translate it; see find_manifest for the search.
 
-    `parameters` overrides the parameters of a SAM template; other formats ignore it.
+    `parameters` overrides the parameters of a SAM template, and `variables`
+    the stage and environment of a serverless.yml; other formats ignore them.
     """
-    return load_manifest_file(find_manifest(folder), parameters)
+    return load_manifest_file(find_manifest(folder), parameters, variables=variables)
 
 
 def load_manifest_file(
-    path: Path, parameters: Mapping[str, str] | None = None, service_name: str | None = None
+    path: Path,
+    parameters: Mapping[str, str] | None = None,
+    service_name: str | None = None,
+    variables: DeployVariables | None = None,
 ) -> ServiceSpec:
     """Read one manifest file and translate it to a ServiceSpec.
 
@@ -87,13 +94,21 @@ def load_manifest_file(
     template, any other as squall.yml. Handler modules are looked up in the
     file's folder, which becomes `ServiceSpec.root`. `service_name` names a
     SAM template's service when its folder cannot, as with a code copy.
+    Without `variables`, a code copy's own (see squall.deploy.variables) apply.
     """
     path = Path(path)
     absolute = path.resolve()
     source = ManifestSource(display=str(path), path=absolute, root=absolute.parent)
+    if variables is None:
+        try:
+            variables = read_copy_variables(absolute)
+        except (ValueError, OSError) as error:
+            raise source.error((), f"cannot read the deploy variables kept beside it: {error}") from None
 
     if path.name.startswith("serverless"):
-        spec = parse_serverless_yml(read_yaml(source, ServerlessLoader), source)
+        options = variables.options() if variables is not None else None
+        environ = variables.environment if variables is not None else None
+        spec = parse_serverless_yml(read_yaml(source, ServerlessLoader), source, options, environ)
     elif path.name.startswith("template"):
         spec = parse_sam_template(read_yaml(source, SamLoader), source, parameters, service_name)
     else:

@@ -137,19 +137,23 @@ class _Context:
 
 
 def parse_serverless_yml(
-    document: Any, source: ManifestSource, options: Mapping[str, str] | None = None
+    document: Any,
+    source: ManifestSource,
+    options: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> ServiceSpec:
     """Translate a parsed serverless.yml into a ServiceSpec, raising ManifestError if invalid.
 
     `options` replaces the Framework's command-line options for `${opt:...}`
     variables. Its `stage` (default "dev") and `region` (default "us-east-1")
-    also name the stack, which unnamed resources are named after.
+    also name the stack, which unnamed resources are named after. `environ`
+    holds the values of `${env:...}` variables (default: os.environ).
     """
     if document is None:
         raise source.error((), "the file is empty, expected a serverless.yml service")
     if not isinstance(document, dict):
         raise source.error((), expected("a mapping with service, provider and functions", document))
-    document = resolve_variables(document, source, options)
+    document = resolve_variables(document, source, options, environ)
 
     warnings = Warnings()
     warnings.unsupported_keys((), document, _TOP_LEVEL_KEYS)

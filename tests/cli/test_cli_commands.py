@@ -416,7 +416,9 @@ def test_up_calls_serve_with_resolved_paths(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setitem(sys.modules, "squall.server", fake_server)
     (tmp_path / "service").mkdir()
 
-    result = CliRunner().invoke(cli, ["up", "service", "--port", "0", "--host", "::1"], env={"SQUALL_DATA": "state"})
+    result = CliRunner().invoke(
+        cli, ["up", "service", "--port", "0", "--host", "::1", "--stage", "prod"], env={"SQUALL_DATA": "state"}
+    )
 
     assert result.exit_code == 0, result.output
     assert calls == [
@@ -428,6 +430,7 @@ def test_up_calls_serve_with_resolved_paths(monkeypatch: pytest.MonkeyPatch, tmp
             "memory_budget_mb": None,
             "watch": True,
             "retention": RetentionPolicy(),
+            "stage": "prod",
         }
     ]
 
@@ -450,6 +453,7 @@ def test_up_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "memory_budget_mb": None,
             "watch": True,
             "retention": RetentionPolicy(),
+            "stage": None,
         }
     ]
 

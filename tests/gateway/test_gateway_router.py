@@ -261,3 +261,16 @@ def test_same_template_other_method_allowed() -> None:
     assert read is not None and read.function == "read"
     assert write is not None and write.function == "write"
     assert write.path_parameters == {"y": "1"}
+
+
+def test_rest_route_matches_under_its_stage() -> None:
+    staged = Router([("items", HttpEvent("GET", "/items/{id}", "1.0", stage="prod")), ("web", HttpEvent("GET", "/web"))])
+
+    plain = staged.match("GET", "/items/7")
+    prefixed = staged.match("GET", "/prod/items/7")
+
+    assert plain is not None and plain.staged_path is None
+    assert prefixed is not None and prefixed.function == "items"
+    assert (prefixed.staged_path, prefixed.path_parameters) == ("/items/7", {"id": "7"})
+    assert staged.match("GET", "/dev/items/7") is None  # another stage
+    assert staged.match("GET", "/prod/web") is None  # an HTTP API route has no stage

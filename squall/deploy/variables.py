@@ -1,0 +1,121 @@
+"""What the person deploying decides for a serverless.yml: the stage, and the values of `${env:NAME}`.
+
+The Serverless Framework reads `${opt:stage}` from `--stage` and `${env:NAME}`
+from the environment of the machine that runs `sls deploy`. Squall's CLI
+sends both with the deploy, so a server on another machine, or one started
+in another shell, resolves the manifest as the deploying shell would.
+
+A deploy keeps them in its code copy (`VARIABLES_FILE`, owner-only), so a
+restart or a published version resolves the manifest the same way again.
+They are part of the copy's digest: the same code deployed to another stage
+is another copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Inside a code copy; a service folder's own `.squall` folder is never copied, so no user file can be here.
+VARIABLES_FILE = ".squall/deploy-variables.json"
+STAGE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+STAGE_RULE = "1 to 64 letters, digits or hyphens"
+_ENV_REFERENCE = re.compile(r"\$\{\s*env:\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class InvalidVariables(ValueError):
+    """Raised when deploy variables are not a stage name and a mapping of strings."""
+
+
+@dataclass(frozen=True)
+class DeployVariables:
+    """The stage (None: the manifest's default) and `${env:}` values (None: this process's environment)."""
+
+    stage: str | None = None
+    environment: Mapping[str, str] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.stage is not None and not STAGE_PATTERN.match(self.stage):
+            raise InvalidVariables(f"stage {self.stage!r} is invalid: expected {STAGE_RULE}")
+        if self.environment is not None and not all(
+            isinstance(name, str) and isinstance(value, str) for name, value in self.environment.items()
+        ):
+            raise InvalidVariables("environment must map variable names to string values")
+
+    @property
+    def empty(self) -> bool:
+        return self.stage is None and self.environment is None
+
+    def options(self) -> dict[str, str]:
+        """The Framework's command-line options these stand for: `--stage`."""
+        return {} if self.stage is None else {"stage": self.stage}
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.stage is not None:
+            data["stage"] = self.stage
+        if self.environment is not None:
+            data["environment"] = dict(sorted(self.environment.items()))
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> DeployVariables:
+        """Read what `to_json` wrote, or what a client sent; raises InvalidVariables naming what is wrong."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict) or not set(data) <= {"stage", "environment"}:
+            raise InvalidVariables(f'deploy variables must be {{"stage": NAME, "environment": {{...}}}}, got {data!r}')
+        stage = data.get("stage")
+        environment = data.get("environment")
+        if stage is not None and not isinstance(stage, str):
+            raise InvalidVariables(f"stage must be a string, got {stage!r}")
+        if environment is not None and not isinstance(environment, dict):
+            raise InvalidVariables(f"environment must be a mapping, got {environment!r}")
+        return cls(stage, environment)
+
+    def file_content(self) -> bytes:
+        return json.dumps(self.to_json(), sort_keys=True, indent=2).encode() + b"\n"
+
+
+def read_copy_variables(manifest: Path) -> DeployVariables | None:
+    """Return the variables a code copy was deployed with, or None for a folder that has none."""
+    path = manifest.parent / VARIABLES_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return DeployVariables.from_json(json.loads(text))
+
+
+def write_copy_variables(copy: Path, variables: DeployVariables) -> None:
+    path = copy / VARIABLES_FILE
+    path.parent.mkdir(exist_ok=True)
+    # Environment values may be sensitive, so only the server's user reads them.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(variables.file_content())
+
+
+def referenced_environment(manifest_text: str) -> list[str]:
+    """Return the names of the `${env:NAME}` variables a manifest uses, sorted."""
+    return sorted(set(_ENV_REFERENCE.findall(manifest_text)))
+
+
+def deploying_shell_variables(manifest: Path, stage: str | None, environ: Mapping[str, str] | None = None) -> DeployVariables:
+    """Return what a deploy from this shell sends: the stage, and the shell's values of the manifest's `${env:}` names.
+
+    Only serverless.yml has such variables; other manifests send the stage alone.
+    A name the shell does not set is left out, so the manifest's default applies.
+    """
+    environ = os.environ if environ is None else environ
+    if not manifest.name.startswith("serverless"):
+        return DeployVariables(stage)
+    names = referenced_environment(manifest.read_text(encoding="utf-8", errors="replace"))
+    if not names:
+        return DeployVariables(stage)
+    return DeployVariables(stage, {name: environ[name] for name in names if name in environ})
