@@ -77,7 +77,8 @@ def set_command(ctx: click.Context, name: str, alias: str, version: str, weights
     body = {"function": name, "alias": alias, "version": version, "weights": _parse_weights(weights)}
     client = open_client(ctx, endpoint, token, data)
     answer = client.decode_json(client.send("POST", f"{API_PATH}/alias", json_body=body))
-    click.echo(f"alias {alias} of {name} now points at version {answer['version']}")
+    shares = ", ".join(f"{fraction:g} to version {extra}" for extra, fraction in (answer.get("weights") or {}).items())
+    click.echo(f"alias {alias} of {name} now points at version {answer['version']}" + (f", with {shares}" if shares else ""))
 
 
 @group.command(name="ls")

@@ -57,10 +57,10 @@ class InvalidVersionRequest(SquallError, ValueError):
 class QualifierNotFound(SquallError, LookupError):
     """Raised when a qualifier is neither $LATEST, a published version nor an alias of the function."""
 
-    def __init__(self, function: str, qualifier: str) -> None:
+    def __init__(self, function: str, qualifier: str, message: str | None = None) -> None:
         self.function = function
         self.qualifier = qualifier
-        super().__init__(f"function {function!r} has no version or alias {qualifier!r}")
+        super().__init__(message or f"function {function!r} has no version or alias {qualifier!r}")
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class VersionStore:
             raise InvalidVersionRequest(
                 f"alias name {alias!r} is invalid: expected 1 to 128 letters, digits, '-' or '_', not only digits"
             )
-        primary = self._check_version(function, str(version))
+        primary = self._check_alias_target(function, str(version))
         extra = extra or {}
         if len(extra) > MAX_EXTRA_VERSIONS:
             raise InvalidVersionRequest(
@@ -178,7 +178,7 @@ class VersionStore:
         for extra_version, extra_weight in extra.items():
             if primary == LATEST:
                 raise InvalidVersionRequest(f"alias {alias!r} points at $LATEST, which cannot have routing weights")
-            self._check_version(function, str(extra_version))
+            self._check_alias_target(function, str(extra_version))
             if str(extra_version) == primary:
                 raise InvalidVersionRequest(
                     f"alias {alias!r}: additional version {extra_version} is the alias's own version; name another one"
@@ -235,6 +235,17 @@ class VersionStore:
             raise InvalidVersionRequest(f"version {version!r} of {function!r} is invalid: expected $LATEST or a number")
         self.get(function, int(version))
         return str(int(version))
+
+    def _check_alias_target(self, function: str, version: str) -> str:
+        """Like _check_version, with the published versions in the error, for a person setting an alias."""
+        try:
+            return self._check_version(function, version)
+        except QualifierNotFound:
+            published = [str(v.version) for v in self.versions(function)]
+            choices = ", ".join(["$LATEST", *published])
+            hint = "" if published else f" (publish one with `squall publish {function}`)"
+            raise QualifierNotFound(function, version, f"function {function!r} has no version {version}; "
+                                    f"its versions are {choices}{hint}") from None
 
 
 def _version_of(row: tuple) -> PublishedVersion:

@@ -93,9 +93,11 @@ _TIMEOUT_RULE = f"whole seconds between 1 and {MAX_TIMEOUT_S}"
 _COUNT_RULE = "a whole number of instances, 0 or more"
 
 # `custom`, `params` and `stages` only hold values for variables, which are
-# resolved by the time the keys are read.
+# resolved by the time the keys are read. `frameworkVersion`, `app` and `org`
+# say which Framework and dashboard the file is for, which changes nothing here.
 _TOP_LEVEL_KEYS = frozenset(
-    {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package", "layers"}
+    {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package", "layers",
+     "frameworkVersion", "app", "org"}
 )
 _PROVIDER_KEYS = frozenset(
     {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3"}

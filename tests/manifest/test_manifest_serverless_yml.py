@@ -67,7 +67,7 @@ def test_http_api_example_routes() -> None:
     assert clock.memory_mb == SERVERLESS_DEFAULT_MEMORY_MB
     assert clock.timeout_s == SERVERLESS_DEFAULT_TIMEOUT_S
     assert clock.http == (HttpEvent("GET", "/", "2.0"),)
-    assert _warning_keys(spec) == ["frameworkVersion"]
+    assert _warning_keys(spec) == []  # frameworkVersion changes nothing, so it is no warning
 
 
 def test_http_api_example_handler_tells_time() -> None:
@@ -109,7 +109,6 @@ def test_rest_api_example_warnings() -> None:
     spec = load_service(FIXTURES / "python-rest-api")
 
     assert _warning_keys(spec) == [
-        "frameworkVersion",
         "functions.create.events[0].http.cors",
         "functions.get.events[0].http.cors",
         "functions.update.events[0].http.cors",
@@ -328,7 +327,6 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
     keys = _warning_keys(spec)
     assert Counter(keys).most_common(1)[0][1] == 1
     assert set(keys) == {
-        "frameworkVersion",
         "package.patterns",
         "provider.iam",
         "provider.region",

@@ -102,7 +102,7 @@ def test_sqs_worker_with_dead_letter_queue(write_service: WriteService) -> None:
         ),
         QueueResource(name="sqs-worker-dev-JobsDeadLetterQueue", retention_s=1_209_600),
     )
-    assert _warning_keys(spec) == ["frameworkVersion"]
+    assert _warning_keys(spec) == []
 
 
 THUMBNAILS = """

@@ -131,7 +131,7 @@ def test_alias_rejects_invalid_weight(versioned_server: Any) -> None:
         cli_versions.set_command, ["fn", "live", "1", "--weight", "2=0.5", "--endpoint", versioned_server.endpoint]
     )
     assert result.exit_code == 1
-    assert "no version or alias '2'" in result.output
+    assert "has no version 2; its versions are $LATEST, 1" in result.output
 
 
 ROUTED = """\
