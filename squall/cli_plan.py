@@ -28,6 +28,7 @@ _COMPARED = {
     "provisioned": "provisioned",
     "routes": "routes",
     "triggers": "triggers",
+    "layers": "layers",
 }
 
 
@@ -49,6 +50,8 @@ def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str
             "environment": sorted(spec.environment),
             "code": code,
             "environment_digest": environment_digest(spec.environment),
+            "environment_digests": {name: environment_digest({name: value}) for name, value in spec.environment.items()},
+            "layers": list(spec.layers),
         }
         for spec in service.functions.values()
     }
@@ -63,13 +66,25 @@ def function_changes(planned: Mapping[str, Mapping[str, Any]], deployed: Mapping
             rows.append(("add", name, ""))
             continue
         changed = [
-            f"{label}: {_show(current.get(field))} -> {_show(settings.get(field))}"
+            _describe_change(field, label, current, settings)
             for field, label in _COMPARED.items()
             if _normal(current.get(field)) != _normal(settings.get(field))
         ]
         rows.append(("change" if changed else "keep", name, "; ".join(changed)))
     rows += [("remove", name, "") for name in deployed if name not in planned]
     return rows
+
+
+def _describe_change(field: str, label: str, current: Mapping[str, Any], planned: Mapping[str, Any]) -> str:
+    before = current.get("environment_digests")
+    after = planned.get("environment_digests")
+    if field == "environment_digest" and isinstance(before, dict) and isinstance(after, dict):
+        # Names only, as everywhere in a plan: values may be secrets.
+        parts = [f"{name} added" for name in sorted(set(after) - set(before))]
+        parts += [f"{name} changed" for name in sorted(set(after) & set(before)) if after[name] != before[name]]
+        parts += [f"{name} removed" for name in sorted(set(before) - set(after))]
+        return f"{label}: {', '.join(parts)}"
+    return f"{label}: {_show(current.get(field))} -> {_show(planned.get(field))}"
 
 
 def _conflict(row: Sequence[str], owners: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -171,6 +171,11 @@ class ManagementApi:
                         # The code copy's digest, and a digest of the environment that shows no value.
                         "code": Path(service.root).name,
                         "environment_digest": environment_digest(spec.environment),
+                        # One digest per variable, so a plan can name the variables that change.
+                        "environment_digests": {
+                            name: environment_digest({name: value}) for name, value in spec.environment.items()
+                        },
+                        "layers": list(spec.layers),
                         "instances": {
                             "idle": sum(pool.idle_count for pool in pools),
                             "busy": sum(pool.busy_count for pool in pools),

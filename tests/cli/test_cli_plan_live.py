@@ -101,7 +101,7 @@ def test_plan_sees_code_environment_and_secrets(serve: Any, tmp_path: Path) -> N
     lines = [" ".join(line.split()) for line in result.output.splitlines()]
     api_line = next(line for line in lines if line.startswith("change api"))
     assert "code:" in api_line
-    assert "environment:" in api_line
+    assert "environment: DB_PASSWORD added" in api_line
     assert any(line.startswith("change worker code:") for line in lines)
     assert any(line.startswith("missing secret db") for line in lines)
 
