@@ -172,6 +172,7 @@ class Instance:
             if not self._ready.done():
                 self._ready.set_result(outcome)
         elif kind == Kind.INIT_ERROR:
+            self.max_memory_mb = _megabytes(orjson.loads(meta).get("max_rss_kb", 0))
             error_type = orjson.loads(body).get("errorType")
             outcome = InitOutcome(ok=False, init_ms=0.0, error_body=body, error_type=error_type, output=self._read_output())
             self.init_outcome = outcome
@@ -294,7 +295,7 @@ class Instance:
         """Describe a failed init phase as the invocation's result, in Lambda's words."""
         outcome = self.init_outcome or await self._ready
         if outcome.error_body:
-            return RawResult(outcome.error_body, Outcome.ERROR, outcome.error_type, 0.0, self.memory_mb, b"")
+            return RawResult(outcome.error_body, Outcome.ERROR, outcome.error_type, 0.0, self.max_memory_mb, b"")
         # The process exited during init without reporting an error.
         try:
             status = await asyncio.wait_for(asyncio.shield(self._exit_status), 2.0)

@@ -228,6 +228,17 @@ async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[...
     await asyncio.wait_for(old_pool.wait_stopped(), POLL_LIMIT_S)
 
 
+async def test_failed_import_reports_its_own_memory(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="broken", handler="broken_import.handler", memory_mb=512)))
+
+    result = await dispatcher.invoke(Invocation("broken", b"{}", "test"))
+
+    assert result.error_type == "Runtime.ImportModuleError"
+    # The peak the instance reported, not the 512 MB limit.
+    assert 0 < dispatcher.sinks.records[-1].max_memory_mb < 512
+
+
 async def test_redeploy_moves_waiting_calls_to_new_pool(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=1, timeout_s=10)
