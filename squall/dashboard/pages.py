@@ -360,6 +360,8 @@ def recent_invocations(recent: Sequence[RecentInvocation]) -> str:
             details.append(f"<span>{html.escape(row.error_type)}</span>")
         if row.trigger:
             details.append(f"<span>{html.escape(row.trigger)}</span>")
+        if row.version is not None and row.version != "$LATEST":
+            details.append(f'<span class="tag">version {html.escape(row.version)}</span>')
         if row.duration_ms is not None:
             details.append(f"<span>{_ms(row.duration_ms)}</span>")
         if row.init_ms is not None:

@@ -104,4 +104,5 @@ def _invocation(row: RecentInvocation) -> dict[str, Any]:
         "duration_ms": row.duration_ms,
         "init_ms": row.init_ms,
         "log": row.log,
+        "version": row.version,
     }

@@ -117,6 +117,7 @@ class RecentInvocation:
     duration_ms: float | None
     init_ms: float | None  # set on a cold start
     log: str | None  # None for a throttled call, which never ran
+    version: str | None = None  # "$LATEST" or a published version; None when only the log is stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +221,7 @@ def _recent(records: Sequence[InvocationRecord], logs: Sequence[LogEntry]) -> li
                 duration_ms=None if record.outcome is Outcome.THROTTLED else record.duration_ms,
                 init_ms=record.init_ms,
                 log=entry.text if entry else None,
+                version=record.version,
             )
         )
     # The store's writer commits a log and its record together, but retention may have deleted the record.

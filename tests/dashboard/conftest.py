@@ -60,11 +60,13 @@ def fake_platform(store: SqliteStore, hub: ServiceHub | None) -> SimpleNamespace
     )
 
 
-def invocation(request_id: str, started_at: float, outcome: Outcome, cold: bool = False) -> InvocationRecord:
+def invocation(
+    request_id: str, started_at: float, outcome: Outcome, cold: bool = False, version: str = "$LATEST"
+) -> InvocationRecord:
     return InvocationRecord(
         request_id=request_id,
         function="resize",
-        version="$LATEST",
+        version=version,
         trigger="http",
         started_at=started_at,
         duration_ms=0.0 if outcome is Outcome.THROTTLED else 12.0,
@@ -80,7 +82,7 @@ def invocation(request_id: str, started_at: float, outcome: Outcome, cold: bool 
 
 @pytest.fixture
 def stored(store: SqliteStore) -> dict[str, float]:
-    """Store a cold success, an error with markup in its output, and a throttle, in the last minute."""
+    """Store a cold success, an error of version 2 with markup in its output, and a throttle, in the last minute."""
     now = time.time()
     calls = [
         ("req-cold", now - 30, Outcome.SUCCESS, True, HANDLER_OUTPUT),
@@ -88,7 +90,7 @@ def stored(store: SqliteStore) -> dict[str, float]:
         ("req-throttled", now - 10, Outcome.THROTTLED, False, None),
     ]
     for request_id, started_at, outcome, cold, output in calls:
-        store.add_record(invocation(request_id, started_at, outcome, cold))
+        store.add_record(invocation(request_id, started_at, outcome, cold, "2" if request_id == "req-error" else "$LATEST"))
         if output is not None:
             text = f"START RequestId: {request_id} Version: $LATEST\n{output}\nEND RequestId: {request_id}\n"
             store.add_log(LogEntry("resize", request_id, started_at, text))

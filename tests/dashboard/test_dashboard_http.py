@@ -149,6 +149,8 @@ async def test_function_data_lists_recent_newest_first(http: httpx.AsyncClient, 
 
     assert [row["request_id"] for row in data["recent"]] == ["req-throttled", "req-error", "req-cold"]
     assert [row["outcome"] for row in data["recent"]] == ["throttled", "error", "success"]
+    assert [row["version"] for row in data["recent"]] == ["$LATEST", "2", "$LATEST"]
+    assert "version 2" in data["html"]["recent"]
     assert data["recent"][0]["log"] is None
     assert HANDLER_OUTPUT in data["recent"][2]["log"]
     assert data["function"]["stats"]["errors"] == 1
