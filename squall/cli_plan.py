@@ -37,7 +37,9 @@ def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str
     from squall.deploy.snapshot import code_digest, environment_digest
     from squall.gateway.management import describe_route, describe_trigger
 
-    code = code_digest(service.root, variables)
+    code = code_digest(
+        service.root, variables, service.package_patterns, service.manifest_path.relative_to(service.root).as_posix()
+    )
     return {
         spec.name: {
             "handler": spec.handler,

@@ -125,7 +125,10 @@ class Platform:
             logger.warning("%s: %s", service.manifest_path.name, warning)
 
         code_dir = self.dispatcher.settings.data_dir / "code"
-        root = await asyncio.to_thread(snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables)
+        root = await asyncio.to_thread(
+            snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables, service.package_patterns,
+            service.manifest_path.relative_to(folder).as_posix(),
+        )
         service = dataclasses.replace(service, root=root)
         # Store the layers of the copy, and record the versions each function uses, before anything switches.
         from squall.deploy.layers import store_service_layers

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -28,8 +29,16 @@ MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
 
 
-def code_files(folder: Path, exclude: Path | None = None) -> list[tuple[str, Path]]:
-    """List (relative path, path) of the files a deploy of `folder` copies, sorted."""
+def code_files(
+    folder: Path, exclude: Path | None = None, patterns: tuple[str, ...] = (), keep: str | None = None
+) -> list[tuple[str, Path]]:
+    """List (relative path, path) of the files a deploy of `folder` copies, sorted.
+
+    `patterns` choose among them as serverless.yml's package.patterns do (see
+    `PackagePatterns`); the file `keep`, a relative path such as the manifest's,
+    stays whatever they say.
+    """
+    chosen = PackagePatterns(patterns)
     found: list[tuple[str, Path]] = []
     for directory, subdirectories, files in os.walk(folder):
         current = Path(directory)
@@ -42,13 +51,20 @@ def code_files(folder: Path, exclude: Path | None = None) -> list[tuple[str, Pat
             path = current / name
             if name.endswith((".pyc", "~")) or not path.is_file():
                 continue
-            found.append((path.relative_to(folder).as_posix(), path))
+            relative = path.relative_to(folder).as_posix()
+            if relative == keep or chosen.includes(relative):
+                found.append((relative, path))
     found.sort()
     return found
 
 
 def snapshot(
-    folder: Path, code_dir: Path, exclude: Path | None = None, variables: DeployVariables | None = None
+    folder: Path,
+    code_dir: Path,
+    exclude: Path | None = None,
+    variables: DeployVariables | None = None,
+    patterns: tuple[str, ...] = (),
+    keep: str | None = None,
 ) -> Path:
     """Copy `folder` into `code_dir/<digest>` unless that copy exists, and return the copy's path.
 
@@ -56,7 +72,7 @@ def snapshot(
     lies inside the service folder. `variables`, when given, are written into
     the copy and count in its digest. Raises DeployError past MAX_SNAPSHOT_BYTES.
     """
-    files = code_files(folder, exclude.resolve() if exclude else None)
+    files = code_files(folder, exclude.resolve() if exclude else None, patterns, keep)
     total = sum(path.stat().st_size for _, path in files)
     if total > MAX_SNAPSHOT_BYTES:
         raise DeployError(
@@ -90,9 +106,53 @@ def snapshot(
     return target
 
 
-def code_digest(folder: Path, variables: DeployVariables | None = None) -> str:
+def code_digest(
+    folder: Path, variables: DeployVariables | None = None, patterns: tuple[str, ...] = (), keep: str | None = None
+) -> str:
     """Return the digest a deploy of `folder` would give its code copy, without copying anything."""
-    return _digest(code_files(folder), variables)
+    return _digest(code_files(folder, None, patterns, keep), variables)
+
+
+class PackagePatterns:
+    """Globs that choose files by their path relative to the service folder, as serverless.yml's package.patterns.
+
+    Every file is chosen at first; the patterns apply in order, and the last
+    one that matches a path decides: "!glob" leaves the file out, "glob" takes
+    it back. `*` and `?` stay within one folder name, and `**` spans folders.
+    """
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self._rules = [(not pattern.startswith("!"), _glob_regex(pattern.lstrip("!"))) for pattern in patterns]
+
+    def includes(self, relative: str) -> bool:
+        chosen = True
+        for include, regex in self._rules:
+            if regex.fullmatch(relative):
+                chosen = include
+        return chosen
+
+
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    glob = glob.removeprefix("./")
+    parts: list[str] = []
+    index = 0
+    while index < len(glob):
+        if glob.startswith("**/", index):
+            parts.append("(?:.*/)?")
+            index += 3
+        elif glob.startswith("**", index):
+            parts.append(".*")
+            index += 2
+        elif glob[index] == "*":
+            parts.append("[^/]*")
+            index += 1
+        elif glob[index] == "?":
+            parts.append("[^/]")
+            index += 1
+        else:
+            parts.append(re.escape(glob[index]))
+            index += 1
+    return re.compile("".join(parts))
 
 
 def environment_digest(environment: dict[str, str]) -> str:

@@ -37,19 +37,35 @@ def read_plugins(source: ManifestSource, plugins: Any, warnings: Warnings) -> No
         )
 
 
-def read_package(key: KeyPath, package: Any, warnings: Warnings) -> None:
+def read_package(source: ManifestSource, key: KeyPath, package: Any, warnings: Warnings, service_level: bool) -> tuple[str, ...]:
+    """Return the service's package patterns, with v2's `exclude` and `include` turned into patterns.
+
+    Functions share the service's one code copy, so a function's own patterns
+    are listed in a warning instead.
+    """
     if not isinstance(package, dict):
         if package is not None:
             warnings.unsupported(key)
-        return
-    for name in package:
-        if name in ("patterns", "include", "exclude"):
+        return ()
+    patterns: list[str] = []
+    for name, value in package.items():
+        if name not in ("patterns", "include", "exclude"):
+            # `individually` and `artifact` are about zip files Squall does not build.
+            warnings.unsupported((*key, name))
+            continue
+        if not service_level:
             warnings.add(
                 (*key, name),
-                "Squall runs handlers from the whole service folder, so these patterns are ignored",
+                "functions share the service's code copy in Squall, so only the service's package patterns apply",
             )
+            continue
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            raise source.error((*key, name), expected("a list of glob patterns such as '!tests/**'", value))
+        if name == "exclude":
+            patterns += [f"!{item}" for item in value]
         else:
-            warnings.unsupported((*key, name))
+            patterns += value
+    return tuple(patterns)
 
 
 def read_provider_buckets(

@@ -160,7 +160,7 @@ def parse_serverless_yml(
     warnings = Warnings()
     warnings.unsupported_keys((), document, _TOP_LEVEL_KEYS)
     read_plugins(source, document.get("plugins"), warnings)
-    read_package(("package",), document.get("package"), warnings)
+    package_patterns = read_package(source, ("package",), document.get("package"), warnings, service_level=True)
     service = _read_service(source, document)
     provider = document.get("provider")
     if provider is None:
@@ -225,6 +225,7 @@ def parse_serverless_yml(
         warnings=tuple(warnings.by_key.values()),
         resources=catalog.to_resources(),
         layers=tuple(layers.values()),
+        package_patterns=package_patterns,
     )
     for warning in spec.warnings:
         logger.debug("%s: %s", source.display, warning)
@@ -291,7 +292,7 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
             key, expected("a mapping of function settings with at least a handler", settings)
         )
     warnings.unsupported_keys(key, settings, _FUNCTION_KEYS)
-    read_package((*key, "package"), settings.get("package"), warnings)
+    read_package(source, (*key, "package"), settings.get("package"), warnings, service_level=False)
 
     handler = settings.get("handler")
     if handler is None:

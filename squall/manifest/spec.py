@@ -248,3 +248,6 @@ class ServiceSpec:
     warnings: tuple[str, ...] = ()  # keys that were read but are not understood yet
     resources: Resources = field(default_factory=Resources)
     layers: tuple[LayerSpec, ...] = ()  # every declared layer, used by a function or not
+    # Globs choosing the files a deploy copies, in order; "!glob" leaves files out
+    # and a later "glob" takes some back, as serverless.yml's package.patterns do.
+    package_patterns: tuple[str, ...] = ()

@@ -77,3 +77,24 @@ def test_oversized_folder_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     assert "over the limit of 10" in str(raised.value)
     assert str(folder) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("patterns", "expected"),
+    [
+        ((), ["README.md", "app.py", "serverless.yml", "src/util.py", "tests/fixtures/keep.json", "tests/test_app.py"]),
+        (("!tests/**",), ["README.md", "app.py", "serverless.yml", "src/util.py"]),
+        (("!tests/**", "tests/fixtures/**"), ["README.md", "app.py", "serverless.yml", "src/util.py", "tests/fixtures/keep.json"]),
+        (("!**/*.md", "!*.py"), ["serverless.yml", "src/util.py", "tests/fixtures/keep.json", "tests/test_app.py"]),
+        (("!**",), ["serverless.yml"]),  # the manifest itself always stays
+    ],
+)
+def test_package_patterns_choose_copied_files(tmp_path: Path, patterns: tuple[str, ...], expected: list[str]) -> None:
+    folder = tmp_path / "service"
+    for name in ("README.md", "app.py", "serverless.yml", "src/util.py", "tests/fixtures/keep.json", "tests/test_app.py"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(name)
+
+    copy = snapshot(folder, tmp_path / "code", patterns=patterns, keep="serverless.yml")
+
+    assert sorted(path.relative_to(copy).as_posix() for path in copy.rglob("*") if path.is_file()) == expected

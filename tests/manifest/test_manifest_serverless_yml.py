@@ -326,8 +326,8 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
 
     keys = _warning_keys(spec)
     assert Counter(keys).most_common(1)[0][1] == 1
+    assert spec.package_patterns == ("!node_modules/**",)
     assert set(keys) == {
-        "package.patterns",
         "provider.iam",
         "provider.region",
         "functions.hello.layers[0]",
@@ -609,3 +609,26 @@ def test_serverless_yaml_error_names_line(write_service: WriteService) -> None:
         load_service(Path("."))
 
     assert str(raised.value).startswith("serverless.yml: invalid YAML at line 4")
+
+
+def test_package_patterns_read_with_v2_include_and_exclude(write_service: WriteService) -> None:
+    write_service(
+        """
+        service: packed
+        package:
+          exclude: [tests/**]
+          include: [tests/fixtures/keep.json]
+          patterns: ["!**/*.md"]
+        provider: {name: aws, runtime: python3.12}
+        functions:
+          hello:
+            handler: app.greet
+            package: {patterns: ["!big/**"]}
+        """,
+        name="serverless.yml",
+    )
+
+    spec = load_service(Path("."))
+
+    assert spec.package_patterns == ("!tests/**", "tests/fixtures/keep.json", "!**/*.md")
+    assert "functions.hello.package.patterns" in _warning_keys(spec)
