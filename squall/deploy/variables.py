@@ -52,7 +52,7 @@ class DeployVariables:
         return self.stage is None and self.environment is None
 
     def options(self) -> dict[str, str]:
-        """The Framework's command-line options these stand for: `--stage`."""
+        """Return the Framework's command-line options these stand for: `--stage`."""
         return {} if self.stage is None else {"stage": self.stage}
 
     def to_json(self) -> dict[str, Any]:
