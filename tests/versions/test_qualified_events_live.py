@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ from squall.sdk.objects import Bucket
 from squall.sdk.queues import Queue
 from squall.sdk.streams import Stream
 from tests.events.test_async_live import notes, wait_for
-from tests.versions.test_versions_live import lambda_client, run_cli
+from tests.versions.test_versions_live import deploy, lambda_client, run_cli
 
 MANIFEST = """\
 service: qualified
@@ -68,15 +66,6 @@ def write_worker(folder: Path, out: Path, code: int) -> None:
     folder.mkdir(exist_ok=True)
     (folder / "squall.yml").write_text(MANIFEST.format(out=out))
     (folder / "app.py").write_text(WORKER.format(code=code))
-
-
-def deploy(folder: Path, endpoint: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", endpoint],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
 
 
 def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path) -> None:

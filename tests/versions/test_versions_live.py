@@ -38,12 +38,14 @@ def write_code(folder: Path, code: int) -> None:
     (folder / "app.py").write_text(HANDLER.format(code=code))
 
 
-def deploy(folder: Path, endpoint: str) -> None:
+def deploy(folder: Path, endpoint: str) -> str:
+    """Run `squall deploy` and return what it printed."""
     result = subprocess.run(
         [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", endpoint],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
 
 
 def run_cli(command: Any, *args: str) -> str:
