@@ -30,7 +30,7 @@ from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
 from squall.deploy.snapshot import snapshot
-from squall.deploy.variables import DeployVariables
+from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
 from squall.events.async_store import AsyncStore
@@ -40,10 +40,10 @@ from squall.events.record_triggers import RecordTriggers
 from squall.events.scheduler import Scheduler
 from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
-from squall.gateway.app import GatewayApp
+from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
 from squall.gateway.router import Router
-from squall.manifest import load_manifest_file, load_service
+from squall.manifest import find_manifest, load_manifest_file, load_service
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
 from squall.metering.records import InvocationRecord
@@ -168,8 +168,7 @@ class Platform:
                 except LookupError:
                     warnings.append(
                         f"{what} of function {spec.name!r} invokes version or alias {qualifier!r}, which does not "
-                        f"exist yet: publish a version with `squall publish {spec.name}` and point the alias at it "
-                        f"with `squall alias set {spec.name} ALIAS VERSION`"
+                        f"exist yet: {qualifier_hint(spec.name, qualifier)}"
                     )
         return warnings
 
@@ -278,12 +277,13 @@ class Platform:
 
 
     async def _move_auto_aliases(self, service: ServiceSpec) -> None:
-        """Publish each function that has an auto-publish alias and point the alias at that version.
+        """Publish each function that has an auto-publish alias, and point the alias at a newly published version.
 
         Publishing code and settings identical to the latest version returns
-        that version, so an unchanged redeploy or a restart leaves the alias
-        where it is. The version's instances start now, so that the first
-        event through the alias finds a zygote ready.
+        that version, and then the alias stays where it is: an unchanged
+        redeploy or a restart keeps a rollback (`squall alias set`) and its
+        weights. The provisioned instances of such a function belong to the
+        alias's version, and start now.
         """
         functions = [spec for spec in service.functions.values() if spec.auto_publish_alias]
         if not functions or self.versions is None:
@@ -293,21 +293,30 @@ class Platform:
         for spec in functions:
             alias = spec.auto_publish_alias or ""
             previous = {a.name: a for a in await asyncio.to_thread(store.aliases, spec.name)}.get(alias)
+            published = await asyncio.to_thread(store.versions, spec.name)
+            latest_before = published[-1].version if published else None
             version = await asyncio.to_thread(store.publish, spec.name, service.service, service.root, manifest=manifest)
-            await asyncio.to_thread(store.set_alias, spec.name, alias, version)
-            await self.dispatcher.version_pool(spec.name, str(version))
-            if previous is not None and previous.version != str(version):
-                await self._retire_unused_version(spec, previous.version)
+            if previous is None or version != latest_before:
+                await asyncio.to_thread(store.set_alias, spec.name, alias, version)
+                target = str(version)
+            else:
+                target = previous.version
+            await self.alias_moved(spec.name, alias, target)
 
-    async def _retire_unused_version(self, spec: FunctionSpec, version: str) -> None:
-        """Stop the instances of a version that no alias and no event of the function names any more."""
-        if self.versions is None:
+    async def alias_moved(self, function: str, alias: str, version: str) -> None:
+        """Give the provisioned instances of a function to its auto-publish alias's new version, if it has one.
+
+        The previous version's instances stop, so its provisioned ones are not
+        kept twice; a later call through a weight starts it again without them.
+        """
+        spec = next((s.functions[function] for s in self.dispatcher.services.values() if function in s.functions), None)
+        if spec is None or spec.auto_publish_alias != alias:
             return
-        aliases = await asyncio.to_thread(self.versions.aliases, spec.name)
-        named = {alias.version for alias in aliases} | {str(alias.extra_version) for alias in aliases}
-        named |= {event.qualifier for event in spec.http} | {trigger.qualifier for trigger in spec.triggers}
-        if version not in named:
-            self.dispatcher.retire_version(spec.name, version)
+        before = self.dispatcher.provisioned_versions.get(function)
+        self.dispatcher.provisioned_versions[function] = version
+        if before is not None and before != version and before != LATEST:
+            self.dispatcher.retire_version(function, before)
+        await self.dispatcher.version_pool(function, version)
 
 
 def hub_queue_sender(hub: ServiceHub) -> Callable[[str, str], Awaitable[None]]:
@@ -382,11 +391,20 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = 
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch,
-                                 retention or RetentionPolicy(), DeployVariables(stage) if stage else None))
+                                 retention or RetentionPolicy(), stage))
 
 
 async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool,
-                 retention: RetentionPolicy, variables: DeployVariables | None = None) -> int:
+                 retention: RetentionPolicy, stage: str | None = None) -> int:
+    # The folder is deployed from this shell, so its ${env:} values are kept as
+    # `squall deploy` would send them, and a restart elsewhere resolves the same.
+    try:
+        variables: DeployVariables | None = deploying_shell_variables(find_manifest(folder), stage)
+    except ManifestError:
+        variables = None  # the deploy below reports the missing manifest
+    except InvalidVariables as error:
+        print(f"squall: --stage: {error}", file=sys.stderr)
+        return 2
     data.mkdir(parents=True, exist_ok=True)
     token = None if is_loopback(host) else load_or_create_token(data)
 

@@ -141,6 +141,9 @@ class Dispatcher:
         self.versions: VersionSource | None = None
         # Pools of published versions, started on their first invocation.
         self._versioned: dict[tuple[str, str], FunctionPool] = {}
+        # The version that keeps a function's provisioned instances, for a function
+        # with an auto-publish alias (its alias's version); other versions keep none.
+        self.provisioned_versions: dict[str, str] = {}
         self._version_lock = asyncio.Lock()
         self._arns: dict[tuple[str, str | None], str] = {}
 
@@ -343,6 +346,9 @@ class Dispatcher:
             except LookupError:
                 raise FunctionNotFound(function) from None
             spec = service.functions[function]
+            if self.provisioned_versions.get(function) != version:
+                # Provisioned instances belong to $LATEST, or to an auto-publish alias's version.
+                spec = dataclasses.replace(spec, provisioned=0)
             pool = FunctionPool(spec, self._pool_settings(service, spec, version), self.budget, self.cgroups)
             try:
                 await pool.start()

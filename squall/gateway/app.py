@@ -140,9 +140,9 @@ class GatewayApp:
                 return
             # The route exists but its version or alias does not, as when API
             # Gateway's integration names a missing alias: a server-side error.
-            logger.warning("route %s %s invokes version or alias %r of function %s, which does not exist; "
-                           "create it with `squall alias set %s %s VERSION`", scope["method"], match.event.path,
-                           match.event.qualifier, match.function, match.function, match.event.qualifier)
+            logger.warning("route %s %s invokes version or alias %r of function %s, which does not exist; %s",
+                           scope["method"], match.event.path, match.event.qualifier, match.function,
+                           qualifier_hint(match.function, match.event.qualifier))
             await _send(send, error_response(GatewayError.FUNCTION_ERROR, version))
             return
 
@@ -155,6 +155,13 @@ class GatewayApp:
         if version == "2.0":
             answer.headers.append((b"apigw-requestid", request_id.encode()))
         await _send(send, answer)
+
+
+def qualifier_hint(function: str, qualifier: str) -> str:
+    """Say how to make a missing version or alias exist."""
+    if qualifier.isdigit():
+        return f"publish versions with `squall publish {function}` until version {qualifier} exists"
+    return f"create the alias with `squall alias set {function} {qualifier} VERSION`"
 
 
 _TOKEN_HELP = (

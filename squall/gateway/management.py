@@ -254,6 +254,9 @@ class ManagementApi:
             raise _BadRequest("versions request needs ?function=NAME")
         versions = await asyncio.to_thread(store.versions, function)
         aliases = await asyncio.to_thread(store.aliases, function)
+        deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
+        if not deployed and not versions:
+            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}")
         return 200, {
             "function": function,
             "versions": [
@@ -296,6 +299,9 @@ class ManagementApi:
             return 404, _error("ResourceNotFoundException", str(error))
         except SquallError as error:
             return 400, _error(type(error).__name__, str(error))
+        alias_moved = getattr(self._platform, "alias_moved", None)
+        if alias_moved is not None:
+            await alias_moved(function, result.name, result.version)
         return 200, {"function": function, "alias": result.name, "version": result.version, "weights": weights}
 
     def _version_store(self) -> Any:

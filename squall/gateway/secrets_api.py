@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from squall.dispatcher.dispatcher import LATEST
 from squall.errors import SquallError
 from squall.gateway.http import BodyTooLarge, Receive, read_body
 from squall.secrets.errors import (
@@ -136,6 +137,14 @@ class SecretsApi:
                 continue
             logger.info("secret %s changed: deployed service %s again", name, service)
             redeployed.append(service)
+        # Published versions may use the secret where $LATEST no longer does;
+        # their instances stop, and the next call starts them with the new value.
+        dispatcher = self._platform.dispatcher
+        for pool in dispatcher.running_pools():
+            version = pool.settings.version
+            if version != LATEST and name in environment_references(pool.spec.environment):
+                dispatcher.retire_version(pool.spec.name, version)
+                logger.info("secret %s changed: stopped the instances of version %s of %s", name, version, pool.spec.name)
         return redeployed, failures
 
 

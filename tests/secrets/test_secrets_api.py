@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +20,14 @@ VALUE = "v4lue-that-must-not-leak"
 @dataclass
 class StandInDispatcher:
     services: dict[str, ServiceSpec] = field(default_factory=dict)
+    pools: list[Any] = field(default_factory=list)  # running pools, $LATEST and published versions
+    retired: list[tuple[str, str]] = field(default_factory=list)
+
+    def running_pools(self) -> list[Any]:
+        return list(self.pools)
+
+    def retire_version(self, function: str, version: str) -> None:
+        self.retired.append((function, version))
 
 
 @dataclass
@@ -113,6 +122,22 @@ async def test_set_redeploys_services_that_reference_it(api: SecretsApi, platfor
     assert answer["redeployed"] == ["shop"]
     assert answer["redeploy_errors"] == {}
     assert platform.deployed == ["shop"]
+
+
+async def test_set_stops_versions_that_reference_it(api: SecretsApi, platform: StandInPlatform) -> None:
+    # Version 1 used the secret; $LATEST no longer does.
+    old = FunctionSpec(name="shop-fn", handler="app.handler", environment={"DSN": "${secret:DB_PASSWORD}"})
+    platform.dispatcher.services["shop"] = service("shop", {"PLAIN": "1"})
+    platform.dispatcher.pools = [
+        SimpleNamespace(spec=old, settings=SimpleNamespace(version="1")),
+        SimpleNamespace(spec=platform.dispatcher.services["shop"].functions["shop-fn"], settings=SimpleNamespace(version="2")),
+    ]
+
+    status, answer = await call(api, "POST", "secrets/set", {"name": "DB_PASSWORD", "value": VALUE})
+
+    assert status == 200
+    assert answer["redeployed"] == []
+    assert platform.dispatcher.retired == [("shop-fn", "1")]
 
 
 async def test_failed_redeploy_is_reported(api: SecretsApi, platform: StandInPlatform, store: SecretStore) -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from squall import cli_versions
 from squall.sdk import Client
@@ -126,6 +127,7 @@ Resources:
       Handler: app.handler
       Runtime: python3.12
       AutoPublishAlias: live
+      ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 1}
       Events:
         Get:
           Type: HttpApi
@@ -144,6 +146,18 @@ def write_sam(folder: Path, code: int) -> None:
     (folder / "app.py").write_text(HANDLER.format(code=code))
 
 
+def provisioned_by_version(endpoint: str) -> dict[str, float]:
+    """Read squall_provisioned_instances of VersionFunction from /metrics, by version label."""
+    text = httpx.get(endpoint + "/metrics", timeout=20).text
+    return {
+        sample.labels["version"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "squall_provisioned_instances"
+        for sample in family.samples
+        if sample.labels["function"] == "VersionFunction" and sample.value
+    }
+
+
 def test_auto_publish_alias_moves_with_each_code_change(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "autopublish"
     data = tmp_path / "data"
@@ -154,7 +168,11 @@ def test_auto_publish_alias_moves_with_each_code_change(serve: Any, tmp_path: Pa
     write_sam(folder, 2)
     deploy(folder, server.endpoint)
     second = httpx.get(server.endpoint + "/version", timeout=20).json()
-    deploy(folder, server.endpoint)  # unchanged: no new version
+    provisioned_on_second = provisioned_by_version(server.endpoint)
+    run_cli(cli_versions.set_command, "VersionFunction", "live", "1", "--endpoint", server.endpoint)  # a rollback
+    deploy(folder, server.endpoint)  # unchanged: no new version, and the rollback stays
+    rolled_back = httpx.get(server.endpoint + "/version", timeout=20).json()
+    provisioned_after_rollback = provisioned_by_version(server.endpoint)
     server.stop()
 
     restarted = serve(folder, "--no-watch", data=data)
@@ -166,8 +184,11 @@ def test_auto_publish_alias_moves_with_each_code_change(serve: Any, tmp_path: Pa
 
     assert first == {"code": 1, "version": "1"}
     assert second == {"code": 2, "version": "2"}
-    assert after_restart == {"code": 2, "version": "2"}
+    # Provisioned instances belong to the alias's version only, never to $LATEST.
+    assert provisioned_on_second == {"2": 1}
+    assert rolled_back == after_restart == {"code": 1, "version": "1"}
+    assert provisioned_after_rollback == {"1": 1}
     assert [version["version"] for version in listing["versions"]] == ["1", "2"]
-    assert [(alias["name"], alias["version"]) for alias in listing["aliases"]] == [("live", "2")]
+    assert [(alias["name"], alias["version"]) for alias in listing["aliases"]] == [("live", "1")]
     assert table.exit_code == 0, table.output
     assert all(version["code"] in table.output for version in listing["versions"])

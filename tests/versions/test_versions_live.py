@@ -167,3 +167,10 @@ def test_route_follows_alias(serve: Any, tmp_path: Path) -> None:
     assert (missing_alias.status_code, missing_alias.json()) == (500, {"message": "Internal Server Error"})
     assert live == {"code": 1, "version": "1", "context_version": "1"}
     assert latest["code"] == 2
+
+
+def test_versions_of_unknown_function_not_found(versioned_server: Any) -> None:
+    result = CliRunner().invoke(cli_versions.versions, ["nosuch", "--endpoint", versioned_server.endpoint])
+
+    assert result.exit_code == 1
+    assert "function not found: 'nosuch'" in result.output
