@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import orjson
 
+from squall.cli_output import format_usd
 from squall.metering.records import Outcome
 from squall.observability.metrics import QueueReading
 
@@ -410,12 +411,9 @@ def _ms(value: float | None) -> str:
 
 
 def _usd(value: float) -> str:
-    if value == 0:
-        return "$0"
-    # Single invocations cost fractions of a micro-dollar, which fixed decimals would show as $0.0000.
-    if value < 0.01:
-        return f"${value:.2e}"
-    return f"${value:.2f}"
+    # As `squall cost` writes it: single invocations cost fractions of a
+    # micro-dollar, which keep three significant digits in plain decimals.
+    return format_usd(value)
 
 
 def _age(seconds: float) -> str:

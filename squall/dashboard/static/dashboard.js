@@ -37,7 +37,9 @@
     if (kind === "usd") {
       if (value === 0) return "$0";
       // Single invocations cost fractions of a micro-dollar, which fixed decimals would show as $0.00.
-      return value < 0.01 ? "$" + value.toExponential(1) : "$" + value.toFixed(2);
+      if (value >= 0.01) return "$" + value.toFixed(2);
+      // Three significant digits in plain decimals, as `squall cost` writes them.
+      return "$" + value.toFixed(Math.min(20, 2 - Math.floor(Math.log10(value))));
     }
     return Number.isInteger(value) ? String(value) : value.toFixed(1);
   }
