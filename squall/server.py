@@ -42,7 +42,7 @@ from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
 from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
-from squall.gateway.router import Router
+from squall.gateway.router import RouteError, Router
 from squall.manifest import find_manifest, load_manifest_file, load_service
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
@@ -259,7 +259,17 @@ class Platform:
             for event in spec.http
         ]
         routes += [(spec.name, event) for spec in service.functions.values() for event in spec.http]
-        router = Router(routes)
+        try:
+            router = Router(routes)
+        except RouteError as error:
+            owner = next(
+                (name for name, other in self.dispatcher.services.items() if error.other_function in other.functions
+                 and name != service.service),
+                None,
+            )
+            if owner is None:
+                raise
+            raise DeployError(f"{error}, which service {owner!r} deployed") from None
 
         # Data services: check the declared resources and every trigger's
         # source first, then create what is missing, before anything switches.

@@ -36,9 +36,10 @@ class RouteError(SquallError):
     `function` is the function that declares the route, `path` its template.
     """
 
-    def __init__(self, function: str, path: str, message: str) -> None:
+    def __init__(self, function: str, path: str, message: str, other_function: str | None = None) -> None:
         self.function = function
         self.path = path
+        self.other_function = other_function  # the function of the route it clashes with, if any
         super().__init__(f"function {function!r}: http route {path!r}: {message}")
 
 
@@ -139,7 +140,7 @@ class Router:
         self._root = _Node()
         self._payloads: set[str] = set()
         self._stages: set[str] = set()  # stages of REST routes, which may lead a request path
-        seen: dict[tuple[str, tuple[str | None, ...], bool], str] = {}
+        seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]] = {}
 
         for function, event in routes:
             self._add(function, event, seen)
@@ -148,7 +149,7 @@ class Router:
         self,
         function: str,
         event: HttpEvent,
-        seen: dict[tuple[str, tuple[str | None, ...], bool], str],
+        seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]],
     ) -> None:
         method = event.method.upper()
         if method not in HTTP_METHODS:
@@ -162,10 +163,12 @@ class Router:
         # Templates that differ only in variable names match the same requests.
         shape = (method, tuple(segments), greedy)
         if shape in seen:
+            other, description = seen[shape]
             raise RouteError(
-                function, event.path, f"{method} clashes with the route {seen[shape]}: both match the same requests"
+                function, event.path, f"{method} clashes with the route {description}: both match the same requests",
+                other,
             )
-        seen[shape] = f"{method} {event.path} of function {function!r}"
+        seen[shape] = (function, f"{method} {event.path} of function {function!r}")
 
         route = _Route(
             function=function,

@@ -119,3 +119,16 @@ def test_function_of_another_service_is_a_conflict(serve: Any, tmp_path: Path) -
     assert "conflict" in plan.output and "already deployed by service 'shop'" in plan.output
     assert deploy.exit_code == 1
     assert "function 'api' of service 'store' is already deployed by service 'shop'" in deploy.output
+
+
+def test_route_of_another_service_named_on_deploy(serve: Any, tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    other = write(tmp_path / "other", "service: other\nfunctions:\n  listing:\n    handler: app.handler\n"
+                  "    events:\n      - http: {method: GET, path: /items}\n")
+
+    deploy = CliRunner().invoke(cli, ["deploy", str(other), "--endpoint", server.endpoint])
+
+    assert deploy.exit_code == 1
+    assert "clashes with the route GET /items of function 'api'" in deploy.output
+    assert "which service 'shop' deployed" in deploy.output
