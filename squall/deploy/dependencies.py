@@ -67,9 +67,8 @@ class Installer:
 def find_installer(target: Path, requirements: Path, python: str | None = None) -> Installer:
     """Return the command that installs `requirements` into `target` for the interpreter `python`.
 
-    uv is preferred when it is on PATH, else the interpreter's own pip.
-    NOTE: the uv command is untested here, where uv is not installed; uv has
-    had `pip install --target` since version 0.1.39.
+    uv is preferred when it is on PATH, else the interpreter's own pip. The
+    tests run both (the test extra installs uv).
     """
     python = python or sys.executable
     uv = shutil.which("uv")

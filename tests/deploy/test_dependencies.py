@@ -172,7 +172,22 @@ def test_requirements_file_for_handler(tmp_path: Path, files: list[str], handler
 # Installing
 
 
-async def test_install_from_local_wheel(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+UV = Path(sys.executable).parent / "uv"  # the test extra installs uv beside the interpreter
+
+
+@pytest.fixture(params=["pip", "uv"])
+def installer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with each installer a deploy may pick: uv when it is on PATH, else pip."""
+    if request.param == "uv":
+        if not UV.is_file():
+            pytest.skip(f"uv is not installed at {UV}")
+        monkeypatch.setenv("PATH", f"{UV.parent}:{dependencies.os.environ.get('PATH', '')}")
+    else:
+        monkeypatch.setattr(dependencies.shutil, "which", lambda name: None)
+    return request.param
+
+
+async def test_install_from_local_wheel(tmp_path: Path, caplog: pytest.LogCaptureFixture, installer: str) -> None:
     root = make_code_copy(tmp_path, {"requirements.txt": GOOD_REQUIREMENTS})
     service = make_service(root, {"greet": "app.greet"})
     caplog.set_level(logging.INFO, logger="squall.deploy.dependencies")
@@ -233,7 +248,7 @@ async def test_no_requirements_no_environment(tmp_path: Path) -> None:
     assert site_packages_for(root, "app.greet") == ()
 
 
-async def test_failed_install_reports_pip_error(tmp_path: Path) -> None:
+async def test_failed_install_reports_installer_error(tmp_path: Path, installer: str) -> None:
     root = make_code_copy(tmp_path, {"requirements.txt": MISSING_REQUIREMENTS})
     service = make_service(root, {"greet": "app.greet"})
 
@@ -241,8 +256,13 @@ async def test_failed_install_reports_pip_error(tmp_path: Path) -> None:
         await install_service_requirements(service)
 
     message = str(raised.value)
-    assert message.startswith("/src/greetings/requirements.txt: installing the requirements failed")
-    assert "No matching distribution found for squall-no-such-package" in message
+    assert message.startswith(
+        f"/src/greetings/requirements.txt: installing the requirements failed ({installer} exited with code 1)"
+    )
+    # The installer's own words, which name the package it could not find.
+    assert "squall-no-such-package" in message
+    if installer == "pip":
+        assert "No matching distribution found for squall-no-such-package" in message
     assert [p.name for p in (tmp_path / "envs").iterdir() if not p.name.endswith(".lock")] == []
     assert site_packages_for(root, "app.greet") == ()
 
