@@ -30,7 +30,11 @@ def publish(ctx: click.Context, name: str, description: str, endpoint: str, toke
     client = open_client(ctx, endpoint, token, data)
     body = {"function": name, "description": description}
     answer = client.decode_json(client.send("POST", f"{API_PATH}/publish", json_body=body))
-    click.echo(f"published {name} version {answer['version']}")
+    if answer.get("created", True):
+        click.echo(f"published {name} version {answer['version']}")
+    else:
+        click.echo(f"{name} is unchanged since version {answer['version']}, which stays as published"
+                   + (f" ({answer['description']})" if answer.get("description") else ""))
 
 
 @click.command(name="versions")

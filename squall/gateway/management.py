@@ -238,13 +238,21 @@ class ManagementApi:
         if service is None:
             return 404, _error("ResourceNotFoundException", f"function not found: {function!r}; deploy it first")
         manifest = service.root / service.manifest_path.name
+        published = await asyncio.to_thread(store.versions, function)
         try:
             version = await asyncio.to_thread(
                 store.publish, function, service.service, service.root, description, manifest=manifest
             )
         except SquallError as error:
             return 400, _error(type(error).__name__, str(error))
-        return 200, {"function": function, "version": str(version), "description": description}
+        # As on Lambda, unchanged code and settings give back the latest version, with its own description.
+        existing = next((v for v in published if v.version == version), None)
+        return 200, {
+            "function": function,
+            "version": str(version),
+            "description": existing.description if existing else description,
+            "created": existing is None,
+        }
 
     async def _versions(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """List the published versions and the aliases of `?function=NAME`."""

@@ -100,6 +100,8 @@ def test_alias_moves_and_rolls_back(versioned_server: Any) -> None:
     endpoint = versioned_server.endpoint
     client = lambda_client(endpoint)
     assert run_cli(cli_versions.publish, "fn", "--endpoint", endpoint).strip() == "published fn version 2"
+    again = run_cli(cli_versions.publish, "fn", "--description", "ignored", "--endpoint", endpoint).strip()
+    assert again == "fn is unchanged since version 2, which stays as published"
 
     run_cli(cli_versions.set_command, "fn", "live", "1", "--endpoint", endpoint)
     assert invoke(client, "live") == ({"code": 1, "version": "1", "context_version": "1"}, "1")
