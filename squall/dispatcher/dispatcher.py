@@ -10,6 +10,7 @@ an `InvocationRecord`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import logging
 import math
@@ -26,7 +27,7 @@ import orjson
 from squall.dispatcher.budget import MemoryBudget
 from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, RawResult
 from squall.dispatcher.limits import MemoryCgroups
-from squall.dispatcher.pool import FunctionPool, PoolSettings
+from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSettings
 from squall.errors import FunctionNotFound, Throttled
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
@@ -117,6 +118,51 @@ class VersionSource(Protocol):
         ...
 
 
+class ConcurrencyGate:
+    """Reserved concurrency as Lambda counts it: invocations running at once, over every version of a function.
+
+    Each pool also caps its own instances; the gate adds the function-wide
+    count, which also covers the old and new pools during a redeploy. Calls
+    past the cap wait in a bounded queue, first come first served.
+    """
+
+    def __init__(self, cap: int, max_queue: int) -> None:
+        self.cap = cap
+        self.max_queue = max_queue
+        self._running = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def enter(self, function: str, wait_s: float) -> None:
+        """Wait for a slot; raise Throttled when the queue is full or no slot frees up within `wait_s`."""
+        if self._running < self.cap and not self._waiters:
+            self._running += 1
+            return
+        if len(self._waiters) >= self.max_queue:
+            raise Throttled(function, f"{self._running} invocations running and {len(self._waiters)} calls queued")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            # A slot handed over by leave() stays counted in _running.
+            await asyncio.wait_for(future, wait_s)
+        except TimeoutError:
+            raise Throttled(function, f"no invocation finished within {wait_s:g} s") from None
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.leave()  # handed a slot just before the cancel: pass it on
+            raise
+        finally:
+            if future in self._waiters:
+                self._waiters.remove(future)
+
+    def leave(self) -> None:
+        while self._waiters:
+            future = self._waiters.popleft()
+            if not future.done():
+                future.set_result(None)  # the slot passes to the next caller
+                return
+        self._running -= 1
+
+
 class Dispatcher:
     """Holds one pool per deployed function and runs invocations on them."""
 
@@ -144,6 +190,8 @@ class Dispatcher:
         # The version that keeps a function's provisioned instances, for a function
         # with an auto-publish alias (its alias's version); other versions keep none.
         self.provisioned_versions: dict[str, str] = {}
+        # Reserved concurrency of each function that has one, over $LATEST and all its versions.
+        self._gates: dict[str, ConcurrencyGate] = {}
         self._version_lock = asyncio.Lock()
         self._arns: dict[tuple[str, str | None], str] = {}
 
@@ -233,6 +281,10 @@ class Dispatcher:
                 self._pools.pop(name, None)
             self._pools.update(fresh)
             self._services[service.service] = service
+            for name in old_names - set(fresh):
+                self._gates.pop(name, None)
+            for spec in service.functions.values():
+                self._update_gate(spec)
             self.budget.pools = self._all_pools() + [p for p in retired if p not in fresh.values()]
             for pool in retired:
                 pool.retire()
@@ -246,6 +298,8 @@ class Dispatcher:
         """
         async with self._deploy_lock:
             service = self._services.pop(service_name)
+            for name in service.functions:
+                self._gates.pop(name, None)
             retired = [self._pools.pop(name) for name in service.functions if name in self._pools]
             retired += [self._versioned.pop(key) for key in list(self._versioned) if key[0] in service.functions]
             self.budget.pools = self._all_pools() + retired
@@ -253,6 +307,16 @@ class Dispatcher:
                 pool.retire()
             logger.info("removed service %s: %s", service_name, ", ".join(service.functions) or "no functions")
             return list(service.functions)
+
+    def _update_gate(self, spec: FunctionSpec) -> None:
+        """Keep the function's gate when its cap is unchanged, so calls in flight stay counted."""
+        if spec.reserved_concurrency is None:
+            self._gates.pop(spec.name, None)
+            return
+        max_queue = spec.max_queue if spec.max_queue is not None else spec.reserved_concurrency * QUEUE_PER_INSTANCE
+        gate = self._gates.get(spec.name)
+        if gate is None or (gate.cap, gate.max_queue) != (spec.reserved_concurrency, max_queue):
+            self._gates[spec.name] = ConcurrencyGate(spec.reserved_concurrency, max_queue)
 
     def _owner_of(self, function: str) -> str | None:
         for name, service in self._services.items():
@@ -388,8 +452,25 @@ class Dispatcher:
         else:
             version = self.resolve_version(invocation.function, qualifier)
             pool = await self.version_pool(invocation.function, version)
-        spec = pool.spec
         started_at = time.time()
+        gate = self._gates.get(invocation.function)
+        if gate is None:
+            return await self._run(invocation, span, pool, version, started_at)
+        try:
+            await gate.enter(invocation.function, pool.spec.timeout_s)
+        except Throttled:
+            self._record_throttle(invocation, pool.spec, started_at, version)
+            raise
+        try:
+            return await self._run(invocation, span, pool, version, started_at)
+        finally:
+            gate.leave()
+
+    async def _run(
+        self, invocation: Invocation, span: Any, pool: FunctionPool, version: str, started_at: float
+    ) -> InvocationResult:
+        qualifier = invocation.qualifier
+        spec = pool.spec
         while True:
             try:
                 lease = await pool.acquire(wait_s=spec.timeout_s)

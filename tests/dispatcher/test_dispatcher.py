@@ -378,3 +378,36 @@ async def test_instances_run_under_sched_batch(make_dispatcher: Callable[..., Di
     result = await dispatcher.invoke(Invocation("policy", b"{}", "test"))
 
     assert orjson.loads(result.payload) == os.SCHED_BATCH
+
+
+async def test_reserved_concurrency_counts_every_version(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    # Lambda's reserved concurrency covers the function with all its versions.
+    dispatcher = make_dispatcher()
+    spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=1, max_queue=0, timeout_s=10)
+    await dispatcher.deploy(service(spec))
+    dispatcher.versions = OneVersion(service(spec))
+
+    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 0.5}))
+    await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
+    with pytest.raises(Throttled):
+        await dispatcher.invoke(Invocation("sleep", b'{"seconds": 0}', "test", qualifier="1"))
+    await running
+    version_one = await dispatcher.invoke(Invocation("sleep", b'{"seconds": 0}', "test", qualifier="1"))
+
+    assert version_one.error_type is None
+    assert version_one.executed_version == "1"
+
+
+class OneVersion:
+    """A version store with version 1 only, deployed like $LATEST."""
+
+    def __init__(self, deployed: ServiceSpec) -> None:
+        self.deployed = deployed
+
+    def resolve(self, function: str, qualifier: str | None) -> str:
+        if qualifier != "1":
+            raise LookupError(qualifier)
+        return "1"
+
+    def load(self, function: str, version: str) -> ServiceSpec:
+        return self.deployed
