@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from squall.store.sqlite import SqliteStore
 from squall.testing import wait_until_serving
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,3 +67,12 @@ def serve(tmp_path: Path) -> Iterator:
     yield _serve
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    """A real SQLite store in the test's folder that flushes within 10 ms."""
+    opened = SqliteStore(tmp_path / "squall.db", flush_interval_s=0.01)
+    opened.start()
+    yield opened
+    opened.close()

@@ -21,14 +21,6 @@ HANDLER_OUTPUT = "resizing image cat.png"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "squall.db", flush_interval_s=0.01)
-    opened.start()
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def hub(tmp_path: Path) -> Iterator[ServiceHub]:
     opened = ServiceHub(tmp_path / "services")
     yield opened

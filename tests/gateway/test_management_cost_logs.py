@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import httpx
@@ -17,14 +16,6 @@ from squall.metering.records import InvocationRecord, LogEntry, Outcome, Provisi
 from squall.store.sqlite import SqliteStore
 
 T0 = 1_700_006_400.0  # 2023-11-15T00:00:00Z
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "squall.db", flush_interval_s=0.01)
-    opened.start()
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

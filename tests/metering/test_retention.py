@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +14,6 @@ from squall.store.sqlite import SqliteStore
 
 NOW = 1_700_000_000.0
 DAY_S = 86_400.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "squall.db", flush_interval_s=0.01)
-    opened.start()
-    yield opened
-    opened.close()
 
 
 def log(request_id: str, age_days: float, size: int = 100) -> LogEntry:

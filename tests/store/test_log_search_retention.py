@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,6 @@ from squall.store.base import RetentionStore, UsageStore
 from squall.store.sqlite import _MIGRATIONS, SCHEMA_VERSION
 
 T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "squall.db", flush_interval_s=0.01)
-    opened.start()
-    yield opened
-    opened.close()
 
 
 def json_log(request_id: str, level: str, *, function: str = "orders", time: float = T0) -> LogEntry:
