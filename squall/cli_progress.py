@@ -47,8 +47,8 @@ class InstallWatcher:
     """While the deploy request runs, ask the server for its installs and draw them.
 
     The deploy itself blocks the command's thread, so the server is asked
-    from a thread of its own. A failed poll draws nothing new; the deploy's
-    own response shows whether it worked.
+    from a thread of its own. A failed poll draws nothing new, because the
+    deploy's own response shows whether it worked.
     """
 
     def __init__(self, client: _Client, console: Console, status: str, interval_s: float = POLL_INTERVAL_S) -> None:
@@ -81,14 +81,14 @@ class InstallWatcher:
     def _watch(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                answer = self._client.get_json(f"{API_PREFIX}/installs")
+                response = self._client.get_json(f"{API_PREFIX}/installs")
             except CommandFailed as error:
                 logger.debug("cannot read the install progress: %s", error)
                 continue
-            self.draw(answer.get("installs") or [])
+            self.draw(response.get("installs") or [])
 
     def draw(self, installs: list[dict[str, Any]]) -> None:
-        """Show each running install as a bar; one that has ended stays full."""
+        """Show each running install as a bar. A bar whose install has ended stays full."""
         running = set()
         for install in installs:
             name = str(install.get("requirements", "requirements"))

@@ -44,7 +44,7 @@ from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
 from squall.gateway.router import RouteError, Router
 from squall.manifest import find_manifest, load_manifest_file, load_service
-from squall.manifest.spec import FunctionSpec, ServiceSpec
+from squall.manifest.spec import ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
 from squall.metering.records import InvocationRecord
 from squall.observability import Metrics
@@ -151,23 +151,22 @@ class Platform:
         return dataclasses.replace(service, warnings=service.warnings + tuple(missing))
 
     def _missing_qualifiers(self, service: ServiceSpec) -> list[str]:
-        """Describe each route and trigger whose version or alias does not exist yet; its events wait or fail until it does."""
+        """Describe each route and trigger whose version or alias does not exist yet.
+
+        Their events wait, or fail, until it exists.
+        """
         warnings: list[str] = []
         for spec in service.functions.values():
             events: list[tuple[str, str | None]] = [
                 (f"route {event.method} {event.path}", event.qualifier) for event in spec.http
             ]
             events += [(f"trigger {describe_trigger(trigger)}", trigger.qualifier) for trigger in spec.triggers]
-            for what, qualifier in events:
+            for description, qualifier in events:
                 if qualifier is None or qualifier == spec.auto_publish_alias:
                     continue
-                try:
-                    if self.versions is None:
-                        raise LookupError(qualifier)
-                    self.versions.resolve(spec.name, qualifier)
-                except LookupError:
+                if not self.dispatcher.qualifier_exists(spec.name, qualifier):
                     warnings.append(
-                        f"{what} of function {spec.name!r} invokes version or alias {qualifier!r}, which does not "
+                        f"{description} of function {spec.name!r} invokes version or alias {qualifier!r}, which does not "
                         f"exist yet: {qualifier_hint(spec.name, qualifier)}"
                     )
         return warnings
@@ -188,7 +187,7 @@ class Platform:
     async def redeploy(self, name: str) -> ServiceSpec:
         """Deploy the running version of a service again, so that new instances read a fresh environment.
 
-        Published versions of its functions stop their instances too; the next
+        Published versions of its functions stop their instances too. The next
         invocation of a version starts it again with the fresh environment.
         """
         service = self.dispatcher.services.get(name)
@@ -240,14 +239,14 @@ class Platform:
         return functions
 
     async def deploy(self, service: ServiceSpec) -> None:
-        # Function names are global: another service's function of the same name
-        # would also clash on its routes, and this message says why.
-        for name, other in self.dispatcher.services.items():
-            taken = sorted(set(other.functions) & set(service.functions)) if name != service.service else []
-            if taken:
+        # Function names are global. This check comes before the routes, whose
+        # clash would name only the function and not the service that owns it.
+        for function in service.functions:
+            owner = self.dispatcher.owner_of(function)
+            if owner not in (None, service.service):
                 raise DeployError(
-                    f"function {taken[0]!r} of service {service.service!r} is already deployed by service {name!r}; "
-                    f"remove that service first with `squall remove {name}`, or rename the function"
+                    f"function {function!r} of service {service.service!r} is already deployed by service {owner!r}; "
+                    f"remove that service first with `squall remove {owner}`, or rename the function"
                 )
         # Build the new route table first, so a route conflict fails the
         # deploy before anything switches.
@@ -262,12 +261,8 @@ class Platform:
         try:
             router = Router(routes)
         except RouteError as error:
-            owner = next(
-                (name for name, other in self.dispatcher.services.items() if error.other_function in other.functions
-                 and name != service.service),
-                None,
-            )
-            if owner is None:
+            owner = self.dispatcher.owner_of(error.other_function) if error.other_function else None
+            if owner in (None, service.service):
                 raise
             raise DeployError(f"{error}, which service {owner!r} deployed") from None
 
@@ -284,7 +279,6 @@ class Platform:
         self.record_triggers.update(self.dispatcher.services)
         if self.schedules_ready:
             self.scheduler.update(self.dispatcher.services)
-
 
     async def _move_auto_aliases(self, service: ServiceSpec) -> None:
         """Publish each function that has an auto-publish alias, and point the alias at a newly published version.
@@ -319,8 +313,8 @@ class Platform:
         The previous version's instances stop, so its provisioned ones are not
         kept twice; a later call through a weight starts it again without them.
         """
-        spec = next((s.functions[function] for s in self.dispatcher.services.values() if function in s.functions), None)
-        if spec is None or spec.auto_publish_alias != alias:
+        owner = self.dispatcher.owner_of(function)
+        if owner is None or self.dispatcher.services[owner].functions[function].auto_publish_alias != alias:
             return
         before = self.dispatcher.provisioned_versions.get(function)
         self.dispatcher.provisioned_versions[function] = version

@@ -32,9 +32,9 @@ class Phase(Enum):
 
 @dataclass
 class InstallProgress:
-    """One install: how many packages the installer has reached, out of how many it knows of."""
+    """One install: the packages the installer has reached, out of those it has listed so far."""
 
-    requirements: str  # the requirements file as the user knows it
+    requirements: str  # the requirements file, with the path the user sees
     installer: str
     expected: int  # packages the file lists itself; the total is at least this
     started_at: float = field(default_factory=time.time)
@@ -89,7 +89,7 @@ class InstallProgress:
 
 
 class InstallBoard:
-    """The installs running on this server, for the progress route; safe to use from any thread."""
+    """The installs running on this server, for the progress route. Safe to use from any thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

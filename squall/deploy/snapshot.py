@@ -35,8 +35,8 @@ def code_files(
     """List (relative path, path) of the files a deploy of `folder` copies, sorted.
 
     `patterns` choose among them as serverless.yml's package.patterns do (see
-    `PackagePatterns`); the file `keep`, a relative path such as the manifest's,
-    stays whatever they say.
+    `PackagePatterns`). The file `keep`, a relative path such as the manifest's,
+    is copied whatever the patterns match.
     """
     chosen = PackagePatterns(patterns)
     found: list[tuple[str, Path]] = []
@@ -116,9 +116,9 @@ def code_digest(
 class PackagePatterns:
     """Globs that choose files by their path relative to the service folder, as serverless.yml's package.patterns.
 
-    Every file is chosen at first; the patterns apply in order, and the last
-    one that matches a path decides: "!glob" leaves the file out, "glob" takes
-    it back. `*` and `?` stay within one folder name, and `**` spans folders.
+    Every file is chosen at first. The patterns apply in order, and the last
+    one that matches a path decides: "!glob" leaves the file out, and "glob"
+    takes it back. `*` and `?` stay within one folder name, while `**` spans folders.
     """
 
     def __init__(self, patterns: tuple[str, ...]) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Inside a code copy; a service folder's own `.squall` folder is never copied, so no user file can be here.
+# Inside a code copy. A service folder's own `.squall` folder is never copied, so no user file has this path.
 VARIABLES_FILE = ".squall/deploy-variables.json"
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 STAGE_RULE = "1 to 64 letters, digits or hyphens"
@@ -65,7 +65,7 @@ class DeployVariables:
 
     @classmethod
     def from_json(cls, data: Any) -> DeployVariables:
-        """Read what `to_json` wrote, or what a client sent; raises InvalidVariables naming what is wrong."""
+        """Read what `to_json` wrote, or what a client sent. Raise InvalidVariables naming what is wrong."""
         if data is None:
             return cls()
         if not isinstance(data, dict) or not set(data) <= {"stage", "environment"}:

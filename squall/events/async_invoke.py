@@ -135,9 +135,9 @@ class AsyncInvoker:
         """Return once the invocation is committed to the store; it then runs in the background.
 
         Raises FunctionNotFound for an unknown function or qualifier, and
-        StorageFull when the disk has no room; nothing is accepted in either case.
+        StorageFull when the disk has no room. Nothing is accepted in either case.
         """
-        # Checked now so that the caller hears of an unknown version or alias; an
+        # Checked now so that the caller learns of an unknown version or alias. An
         # alias is resolved again when the invocation runs, as Lambda does.
         self._dispatcher.resolve_version(invocation.function, invocation.qualifier)
         # Tracing: a caller without a traceparent of its own, such as the Invoke

@@ -147,18 +147,15 @@ class QueueTriggers:
         return batch
 
     def _qualifier_ready(self, key: _Key, qualifier: str) -> bool:
-        """Return whether the trigger's version or alias exists; raise FunctionNotFound when the function is gone."""
-        self._dispatcher.pool(key.function)
-        try:
-            self._dispatcher.resolve_version(key.function, qualifier)
-        except FunctionNotFound:
-            if key not in self._waiting:
-                self._waiting.add(key)
-                logger.warning("queue %s waits for version or alias %r of function %s to exist",
-                               key.queue, qualifier, key.function)
-            return False
-        self._waiting.discard(key)
-        return True
+        """Return whether the trigger's version or alias exists, logging the first wait for it."""
+        if self._dispatcher.qualifier_exists(key.function, qualifier):
+            self._waiting.discard(key)
+            return True
+        if key not in self._waiting:
+            self._waiting.add(key)
+            logger.warning("queue %s waits for version or alias %r of function %s to exist",
+                           key.queue, qualifier, key.function)
+        return False
 
     async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any], qualifier: str | None) -> None:
         from squall.services.queues import DeleteEntry

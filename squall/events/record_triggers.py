@@ -269,19 +269,16 @@ class RecordTriggers:
                 await asyncio.sleep(self._backoff_s)
 
     def _qualifier_ready(self, function: str, qualifier: str, source: RecordSource) -> bool:
-        """Return whether the trigger's version or alias exists; raise FunctionNotFound when the function is gone."""
-        self._dispatcher.pool(function)
+        """Return whether the trigger's version or alias exists, logging the first wait for it."""
         waiting = (function, source.resource, source.shard_id)
-        try:
-            self._dispatcher.resolve_version(function, qualifier)
-        except FunctionNotFound:
-            if waiting not in self._waiting:
-                self._waiting.add(waiting)
-                logger.warning("poller of function %s on %s waits for version or alias %r to exist",
-                               function, source.describe(), qualifier)
-            return False
-        self._waiting.discard(waiting)
-        return True
+        if self._dispatcher.qualifier_exists(function, qualifier):
+            self._waiting.discard(waiting)
+            return True
+        if waiting not in self._waiting:
+            self._waiting.add(waiting)
+            logger.warning("poller of function %s on %s waits for version or alias %r to exist",
+                           function, source.describe(), qualifier)
+        return False
 
     async def _fill_batch(self, source: RecordSource, trigger: RecordTrigger) -> list[SourceRecord]:
         """Read up to batch_size records, waiting up to batch_window_s once the first has come."""

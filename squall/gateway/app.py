@@ -140,7 +140,7 @@ class GatewayApp:
                 return
             # The route exists but its version or alias does not, as when API
             # Gateway's integration names a missing alias: a server-side error.
-            logger.warning("route %s %s invokes version or alias %r of function %s, which does not exist; %s",
+            logger.warning("route %s %s invokes version or alias %r of function %s, which does not exist: %s",
                            scope["method"], match.event.path, match.event.qualifier, match.function,
                            qualifier_hint(match.function, match.event.qualifier))
             await _send(send, error_response(GatewayError.FUNCTION_ERROR, version))
@@ -158,7 +158,7 @@ class GatewayApp:
 
 
 def qualifier_hint(function: str, qualifier: str) -> str:
-    """Say how to make a missing version or alias exist."""
+    """Return how to create a missing version or alias, for messages."""
     if qualifier.isdigit():
         return f"publish versions with `squall publish {function}` until version {qualifier} exists"
     return f"create the alias with `squall alias set {function} {qualifier} VERSION`"

@@ -145,7 +145,7 @@ class ManagementApi:
         return 200, {"status": "ok", "version": __version__}
 
     async def _installs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
-        """The requirement installs running now, with their progress, for `squall deploy` to draw."""
+        """Return the requirement installs running now, with their progress, for `squall deploy` to draw."""
         board = getattr(self._platform, "installs", None)
         return 200, {"installs": board.snapshot() if board is not None else []}
 

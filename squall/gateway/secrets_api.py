@@ -137,8 +137,8 @@ class SecretsApi:
                 continue
             logger.info("secret %s changed: deployed service %s again", name, service)
             redeployed.append(service)
-        # Published versions may use the secret where $LATEST no longer does;
-        # their instances stop, and the next call starts them with the new value.
+        # Published versions may use the secret where $LATEST no longer does. Their
+        # instances stop, and the next call starts them with the new value.
         dispatcher = self._platform.dispatcher
         for pool in dispatcher.running_pools():
             version = pool.settings.version

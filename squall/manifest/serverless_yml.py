@@ -94,7 +94,7 @@ _COUNT_RULE = "a whole number of instances, 0 or more"
 
 # `custom`, `params` and `stages` only hold values for variables, which are
 # resolved by the time the keys are read. `frameworkVersion`, `app` and `org`
-# say which Framework and dashboard the file is for, which changes nothing here.
+# name the Framework version and its dashboard, which Squall does not use.
 _TOP_LEVEL_KEYS = frozenset(
     {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package", "layers",
      "frameworkVersion", "app", "org"}

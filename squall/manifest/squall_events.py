@@ -70,7 +70,7 @@ def _name(pattern: str, rule: str, what: str) -> dict[str, Any]:
 
 
 _BOOLEAN: dict[str, Any] = {"type": "boolean", "x-expected": "true or false"}
-# The version or alias an HTTP route or a trigger invokes; YAML reads a bare 3 as a number.
+# The version or alias an HTTP route or a trigger invokes. YAML reads a bare 3 as a number.
 QUALIFIER_SCHEMA: dict[str, Any] = {
     "type": ["string", "integer"],
     "pattern": "^(?:[0-9]+|[A-Za-z0-9_-]{1,128}|\\$LATEST)$",
@@ -338,7 +338,7 @@ def _build_schedule(source: ManifestSource, key: KeyPath, settings: dict[str, An
 
 
 def qualifier_of(settings: dict[str, Any]) -> str | None:
-    """Return a schema-checked `qualifier` as text; None and "$LATEST" both mean $LATEST."""
+    """Return a schema-checked `qualifier` as text, with None for $LATEST whether or not it was named."""
     qualifier = settings.get("qualifier")
     if qualifier is None or qualifier == "$LATEST":
         return None

@@ -60,7 +60,7 @@ class CostRow:
     def to_dict(self, grouping: CostGrouping) -> dict[str, str | int | float]:
         """Return the row as JSON-ready data whose first key names the grouping.
 
-        Sums of floats carry noise such as 0.30000000000000004; rounding to
+        Sums of floats carry noise such as 0.30000000000000004. Rounding to
         nano GB-seconds and pico dollars removes it and keeps every digit a
         bill can show.
         """
