@@ -133,7 +133,8 @@ def test_cost_since_rejects_bad_time(run: Run, api: FakeApi) -> None:
     result = run("cost", "--since", "last tuesday")
 
     assert result.exit_code == 2
-    assert "'last tuesday'" in result.stderr and "ISO 8601" in result.stderr
+    assert "'last tuesday'" in result.stderr
+    assert "ISO 8601" in result.stderr
 
 
 def test_cost_rejects_unknown_grouping(run: Run, api: FakeApi) -> None:

@@ -106,7 +106,7 @@ def test_plan_sees_code_environment_and_secrets(serve: Any, tmp_path: Path) -> N
     assert any(line.startswith("missing secret db") for line in lines)
 
 
-def test_function_of_another_service_is_a_conflict(serve: Any, tmp_path: Path) -> None:
+def test_plan_flags_foreign_function(serve: Any, tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
     server = serve(app, "--no-watch")
     renamed = write(tmp_path / "store", FIRST.replace("service: shop", "service: store").replace(
@@ -116,12 +116,13 @@ def test_function_of_another_service_is_a_conflict(serve: Any, tmp_path: Path) -
     deploy = CliRunner().invoke(cli, ["deploy", str(renamed), "--endpoint", server.endpoint])
 
     assert plan.exit_code == 0, plan.output
-    assert "conflict" in plan.output and "already deployed by service 'shop'" in plan.output
+    assert "conflict" in plan.output
+    assert "already deployed by service 'shop'" in plan.output
     assert deploy.exit_code == 1
     assert "function 'api' of service 'store' is already deployed by service 'shop'" in deploy.output
 
 
-def test_route_of_another_service_named_on_deploy(serve: Any, tmp_path: Path) -> None:
+def test_route_clash_names_service(serve: Any, tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
     server = serve(app, "--no-watch")
     other = write(tmp_path / "other", "service: other\nfunctions:\n  listing:\n    handler: app.handler\n"

@@ -77,7 +77,7 @@ def test_invalid_variables_named(sent: Any) -> None:
         DeployVariables.from_json(sent)
 
 
-def test_copy_keeps_variables_and_digest_covers_them(tmp_path: Path) -> None:
+def test_copy_keeps_variables_in_digest(tmp_path: Path) -> None:
     folder = write_app(tmp_path / "app")
     prod = DeployVariables("prod", {"GREETING": "hi"})
 
@@ -85,7 +85,9 @@ def test_copy_keeps_variables_and_digest_covers_them(tmp_path: Path) -> None:
     plain = snapshot(folder, tmp_path / "code")
     loaded = load_manifest_file(copy / "serverless.yml")
 
-    assert copy.name == code_digest(folder, prod) != plain.name == code_digest(folder)
+    assert copy.name == code_digest(folder, prod)
+    assert plain.name == code_digest(folder)
+    assert copy.name != plain.name
     assert stat.S_IMODE((copy / VARIABLES_FILE).stat().st_mode) == 0o600
     assert loaded.functions["greet"].environment == {"GREETING": "hi", "STAGE": "prod"}
     assert loaded.functions["greet"].http[1].stage == "prod"
@@ -98,7 +100,7 @@ def deploy(folder: Path, endpoint: str, *extra: str, env: dict[str, str]) -> sub
     )
 
 
-def test_deploy_uses_shell_stage_and_environment_after_restart(serve: Any, tmp_path: Path) -> None:
+def test_shell_variables_survive_restart(serve: Any, tmp_path: Path) -> None:
     base = tmp_path / "base"
     base.mkdir()
     (base / "squall.yml").write_text("service: base\nfunctions:\n  ping:\n    handler: app.ping\n")
@@ -118,8 +120,11 @@ def test_deploy_uses_shell_stage_and_environment_after_restart(serve: Any, tmp_p
 
     assert deployed.returncode == 0, deployed.stderr
     assert http_api == "from the shell / prod / $default"
-    assert rest == staged == after_restart == "from the shell / prod / prod"
-    assert other_stage == 404  # the HTTP API's "Not Found": the stage must be the route's own
+    assert rest == "from the shell / prod / prod"
+    assert staged == "from the shell / prod / prod"
+    assert after_restart == "from the shell / prod / prod"
+    # The HTTP API's "Not Found", because the stage in the path must be the route's own.
+    assert other_stage == 404
 
 
 def test_bad_stage_rejected_before_deploy(serve: Any, tmp_path: Path) -> None:
@@ -129,4 +134,5 @@ def test_bad_stage_rejected_before_deploy(serve: Any, tmp_path: Path) -> None:
     result = deploy(app, server.endpoint, "--stage", "prod/eu", env={})
 
     assert result.returncode == 2
-    assert "'prod/eu'" in result.stderr and "letters, digits or hyphens" in result.stderr
+    assert "'prod/eu'" in result.stderr
+    assert "letters, digits or hyphens" in result.stderr
