@@ -71,7 +71,7 @@ def serve(tmp_path: Path) -> Iterator:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    """A real SQLite store in the test's folder that flushes within 10 ms."""
+    """A real SQLite store in the test's folder, flushed every 10 ms."""
     opened = SqliteStore(tmp_path / "squall.db", flush_interval_s=0.01)
     opened.start()
     yield opened

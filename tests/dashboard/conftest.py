@@ -77,12 +77,12 @@ def stored(store: SqliteStore) -> dict[str, float]:
     """Store a cold success, an error of version 2 with markup in its output, and a throttle, in the last minute."""
     now = time.time()
     calls = [
-        ("req-cold", now - 30, Outcome.SUCCESS, True, HANDLER_OUTPUT),
-        ("req-error", now - 20, Outcome.ERROR, False, "<script>alert(1)</script>"),
-        ("req-throttled", now - 10, Outcome.THROTTLED, False, None),
+        ("req-cold", now - 30, Outcome.SUCCESS, True, "$LATEST", HANDLER_OUTPUT),
+        ("req-error", now - 20, Outcome.ERROR, False, "2", "<script>alert(1)</script>"),
+        ("req-throttled", now - 10, Outcome.THROTTLED, False, "$LATEST", None),
     ]
-    for request_id, started_at, outcome, cold, output in calls:
-        store.add_record(invocation(request_id, started_at, outcome, cold, "2" if request_id == "req-error" else "$LATEST"))
+    for request_id, started_at, outcome, cold, version, output in calls:
+        store.add_record(invocation(request_id, started_at, outcome, cold, version))
         if output is not None:
             text = f"START RequestId: {request_id} Version: $LATEST\n{output}\nEND RequestId: {request_id}\n"
             store.add_log(LogEntry("resize", request_id, started_at, text))

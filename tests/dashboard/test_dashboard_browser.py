@@ -91,7 +91,7 @@ def server(serve: Any, tmp_path: Path) -> Any:
 
 @pytest.fixture
 def token_server(store: SqliteStore, stored: dict[str, float]) -> Iterator[str]:
-    """Serve the gateway app with a token over the stand-in platform on 127.0.0.1; yield its URL."""
+    """Serve the gateway app with a token over the stand-in platform on 127.0.0.1, and yield its URL."""
     app = GatewayApp(fake_platform(store, None), TOKEN)  # type: ignore[arg-type]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -244,7 +244,7 @@ def test_sign_in_then_charts_render(token_server: str, store: SqliteStore, page:
     assert heading.is_visible()
     assert session_cookies(page) == []
 
-    # A wrong token keeps the form, with a message saying so.
+    # A wrong token keeps the form and shows an error message.
     page.get_by_label("Token").fill("not-the-token")
     page.get_by_role("button", name="Sign in").click()
     alert = page.get_by_role("alert")
@@ -276,7 +276,7 @@ def test_sign_in_then_charts_render(token_server: str, store: SqliteStore, page:
     assert chart_sum(page, "activity", 1) == 3
     assert "failed" not in page.locator("#updated").inner_text()
 
-    # When the session ends, here by clearing the cookie, the next refresh reloads the page into the form.
+    # When the session ends (here the test clears the cookie), the next refresh reloads the page into the form.
     # Signing in again returns to the same page.
     page.context.clear_cookies()
     heading.wait_for(timeout=REFRESH_TIMEOUT_MS)
@@ -292,6 +292,6 @@ def test_sign_in_then_charts_render(token_server: str, store: SqliteStore, page:
     heading.wait_for()
     assert session_cookies(page) == []
 
-    # Chromium reports each 401 document as a failed resource load; anything else is a fault of the page.
+    # Chromium reports each 401 document as a failed resource load, so any other error is a fault of the page.
     unexpected = [error for error in page.errors if "status of 401" not in error]
     assert unexpected == []

@@ -33,7 +33,7 @@ async def sign_in(client: httpx.AsyncClient, token: str = TOKEN, next_path: str 
 
 
 def cookie_attributes(response: httpx.Response) -> dict[str, str]:
-    """Return the attributes of the response's Set-Cookie header by lower-case name, and the cookie under its own name."""
+    """Parse the response's Set-Cookie header into attributes by lower-case name, with the cookie under its own name."""
     attributes = {}
     for part in response.headers["set-cookie"].split(";"):
         name, _, value = part.strip().partition("=")
@@ -52,13 +52,13 @@ def cookie_attributes(response: httpx.Response) -> dict[str, str]:
     ],
 )
 async def test_page_without_cookie_shows_sign_in(http: httpx.AsyncClient, path: str, next_path: str) -> None:
-    answer = await http.get(path, headers=BROWSER)
+    response = await http.get(path, headers=BROWSER)
 
-    assert answer.status_code == 401
-    assert answer.headers["content-type"] == "text/html; charset=utf-8"
-    assert answer.headers["www-authenticate"].startswith("Bearer")
-    assert "form-action 'self'" in answer.headers["content-security-policy"]
-    page = answer.text
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert "form-action 'self'" in response.headers["content-security-policy"]
+    page = response.text
     assert '<form method="post" action="/ui/login">' in page
     assert f'name="next" value="{next_path}"' in page
     assert "<code>token</code> file" in page
@@ -78,20 +78,20 @@ async def test_page_without_cookie_shows_sign_in(http: httpx.AsyncClient, path: 
     ],
 )
 async def test_script_without_credentials_gets_json(http: httpx.AsyncClient, path: str, accept: str) -> None:
-    answer = await http.get(path, headers={"Accept": accept})
+    response = await http.get(path, headers={"Accept": accept})
 
-    assert answer.status_code == 401
-    error = answer.json()["error"]
+    assert response.status_code == 401
+    error = response.json()["error"]
     assert error["type"] == "Unauthorized"
     assert "/ui/login" in error["message"]
     assert "Authorization: Bearer" in error["message"]
 
 
-async def test_sign_in_page_stylesheet_needs_no_cookie(http: httpx.AsyncClient) -> None:
-    answer = await http.get("/ui/static/dashboard.css")
+async def test_stylesheet_needs_no_cookie(http: httpx.AsyncClient) -> None:
+    response = await http.get("/ui/static/dashboard.css")
 
-    assert answer.status_code == 200
-    assert answer.headers["content-type"] == "text/css; charset=utf-8"
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/css; charset=utf-8"
 
 
 @pytest.mark.parametrize(
@@ -104,26 +104,26 @@ async def test_sign_in_page_stylesheet_needs_no_cookie(http: httpx.AsyncClient) 
     ],
 )
 async def test_wrong_token_shows_message(http: httpx.AsyncClient, token: str, message: str) -> None:
-    answer = await sign_in(http, token, FUNCTION_PAGE)
+    response = await sign_in(http, token, FUNCTION_PAGE)
 
-    assert answer.status_code == 401
-    assert "set-cookie" not in answer.headers
-    assert message in answer.text
-    assert 'role="alert"' in answer.text
-    assert f'name="next" value="{FUNCTION_PAGE}"' in answer.text
+    assert response.status_code == 401
+    assert "set-cookie" not in response.headers
+    assert message in response.text
+    assert 'role="alert"' in response.text
+    assert f'name="next" value="{FUNCTION_PAGE}"' in response.text
     assert (await http.get("/ui", headers=BROWSER)).status_code == 401
 
 
 @pytest.mark.parametrize(("scheme", "secure"), [("http", False), ("https", True)])
 async def test_right_token_sets_cookie_and_redirects(store: SqliteStore, scheme: str, secure: bool) -> None:
     async with client_for(store, TOKEN, scheme) as client:
-        answer = await sign_in(client, f"  {TOKEN}\n", FUNCTION_PAGE)
+        response = await sign_in(client, f"  {TOKEN}\n", FUNCTION_PAGE)
 
-    assert answer.status_code == 303
-    assert answer.headers["location"] == FUNCTION_PAGE
-    attributes = cookie_attributes(answer)
+    assert response.status_code == 303
+    assert response.headers["location"] == FUNCTION_PAGE
+    attributes = cookie_attributes(response)
     assert attributes[COOKIE_NAME]
-    assert TOKEN not in answer.headers["set-cookie"]
+    assert TOKEN not in response.headers["set-cookie"]
     assert attributes["path"] == "/ui"
     assert attributes["samesite"] == "Strict"
     assert "httponly" in attributes
@@ -147,25 +147,25 @@ async def test_cookie_opens_pages_and_data(
 ) -> None:
     assert (await sign_in(http)).status_code == 303
 
-    answer = await http.get(path, headers=BROWSER)
+    response = await http.get(path, headers=BROWSER)
 
-    assert answer.status_code == 200
+    assert response.status_code == 200
     if kind == "page":
-        assert "data-chart=" in answer.text
-        assert '<form class="sign-out" method="post" action="/ui/logout">' in answer.text
+        assert "data-chart=" in response.text
+        assert '<form class="sign-out" method="post" action="/ui/logout">' in response.text
     elif kind == "data":
-        assert sum(answer.json()["series"]["invocations"]) == 2
+        assert sum(response.json()["series"]["invocations"]) == 2
     else:
-        assert answer.text.startswith("//")
+        assert response.text.startswith("//")
 
 
 async def test_bearer_header_still_opens_pages(http: httpx.AsyncClient) -> None:
-    answer = await http.get("/ui", headers={**BROWSER, "Authorization": f"Bearer {TOKEN}"})
+    response = await http.get("/ui", headers={**BROWSER, "Authorization": f"Bearer {TOKEN}"})
 
-    assert answer.status_code == 200
-    assert "data-chart=" in answer.text
+    assert response.status_code == 200
+    assert "data-chart=" in response.text
     # A browser that sends the header itself has no cookie to clear.
-    assert 'action="/ui/logout"' not in answer.text
+    assert 'action="/ui/logout"' not in response.text
 
 
 @pytest.mark.parametrize(
@@ -179,9 +179,9 @@ async def test_bearer_header_still_opens_pages(http: httpx.AsyncClient) -> None:
 async def test_cookie_does_not_open_apis(http: httpx.AsyncClient, method: str, path: str, status: int) -> None:
     cookie = session_cookie_value(TOKEN.encode(), int(time.time()))
 
-    answer = await http.request(method, path, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}, content=b"{}")
+    response = await http.request(method, path, headers={"Cookie": f"{COOKIE_NAME}={cookie}"}, content=b"{}")
 
-    assert answer.status_code == status
+    assert response.status_code == status
 
 
 @pytest.mark.parametrize(
@@ -203,20 +203,20 @@ async def test_cookie_does_not_open_apis(http: httpx.AsyncClient, method: str, p
         "",
     ],
 )
-async def test_redirect_outside_ui_refused(http: httpx.AsyncClient, requested: str) -> None:
-    answer = await sign_in(http, next_path=requested)
+async def test_redirect_outside_ui_rejected(http: httpx.AsyncClient, requested: str) -> None:
+    response = await sign_in(http, next_path=requested)
 
-    assert answer.status_code == 303
-    assert answer.headers["location"] == "/ui"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui"
 
 
 @pytest.mark.parametrize(
     "requested", ["/ui", "/ui/functions/resize", "/ui/functions/my%20function", "/ui/data/overview?window=15m"]
 )
 async def test_redirect_inside_ui_kept(http: httpx.AsyncClient, requested: str) -> None:
-    answer = await sign_in(http, next_path=requested)
+    response = await sign_in(http, next_path=requested)
 
-    assert answer.headers["location"] == requested
+    assert response.headers["location"] == requested
 
 
 @pytest.mark.parametrize(
@@ -231,38 +231,38 @@ async def test_redirect_inside_ui_kept(http: httpx.AsyncClient, requested: str) 
     ],
 )
 async def test_invalid_cookie_shows_sign_in(http: httpx.AsyncClient, cookie: str) -> None:
-    answer = await http.get("/ui", headers={**BROWSER, "Cookie": f"{COOKIE_NAME}={cookie}"})
+    response = await http.get("/ui", headers={**BROWSER, "Cookie": f"{COOKIE_NAME}={cookie}"})
 
-    assert answer.status_code == 401
-    assert '<form method="post" action="/ui/login">' in answer.text
+    assert response.status_code == 401
+    assert '<form method="post" action="/ui/login">' in response.text
 
 
 async def test_cookie_found_among_others(http: httpx.AsyncClient) -> None:
     cookie = session_cookie_value(TOKEN.encode(), int(time.time()))
 
-    answer = await http.get("/ui/data/overview", headers={"Cookie": f"theme=dark; {COOKIE_NAME}={cookie}; lang=en"})
+    response = await http.get("/ui/data/overview", headers={"Cookie": f"theme=dark; {COOKIE_NAME}={cookie}; lang=en"})
 
-    assert answer.status_code == 200
+    assert response.status_code == 200
 
 
 async def test_signed_in_login_page_redirects(http: httpx.AsyncClient) -> None:
     assert (await sign_in(http)).status_code == 303
 
-    answer = await http.get("/ui/login", params={"next": FUNCTION_PAGE}, headers=BROWSER)
+    response = await http.get("/ui/login", params={"next": FUNCTION_PAGE}, headers=BROWSER)
 
-    assert answer.status_code == 303
-    assert answer.headers["location"] == FUNCTION_PAGE
+    assert response.status_code == 303
+    assert response.headers["location"] == FUNCTION_PAGE
 
 
 async def test_sign_out_clears_cookie(http: httpx.AsyncClient) -> None:
     assert (await sign_in(http)).status_code == 303
     assert (await http.get("/ui", headers=BROWSER)).status_code == 200
 
-    answer = await http.post("/ui/logout", headers=BROWSER)
+    response = await http.post("/ui/logout", headers=BROWSER)
 
-    assert answer.status_code == 303
-    assert answer.headers["location"] == "/ui"
-    attributes = cookie_attributes(answer)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui"
+    attributes = cookie_attributes(response)
     assert attributes[COOKIE_NAME] == ""
     assert attributes["max-age"] == "0"
     assert attributes["path"] == "/ui"
@@ -275,19 +275,19 @@ async def test_sign_out_clears_cookie(http: httpx.AsyncClient) -> None:
     ("method", "path", "allow"),
     [("PUT", "/ui/login", "GET, HEAD, POST"), ("GET", "/ui/logout", "POST"), ("DELETE", "/ui/logout", "POST")],
 )
-async def test_sign_in_routes_reject_other_methods(http: httpx.AsyncClient, method: str, path: str, allow: str) -> None:
-    answer = await http.request(method, path)
+async def test_sign_in_wrong_method_rejected(http: httpx.AsyncClient, method: str, path: str, allow: str) -> None:
+    response = await http.request(method, path)
 
-    assert answer.status_code == 405
-    assert answer.headers["allow"] == allow
-    assert path in answer.json()["error"]["message"]
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert path in response.json()["error"]["message"]
 
 
 async def test_oversized_sign_in_form_rejected(http: httpx.AsyncClient) -> None:
-    answer = await sign_in(http, token="x" * 10_000)
+    response = await sign_in(http, token="x" * 10_000)
 
-    assert answer.status_code == 413
-    assert "set-cookie" not in answer.headers
+    assert response.status_code == 413
+    assert "set-cookie" not in response.headers
 
 
 @pytest.mark.parametrize(
@@ -296,8 +296,8 @@ async def test_oversized_sign_in_form_rejected(http: httpx.AsyncClient) -> None:
 )
 async def test_server_without_token_unchanged(store: SqliteStore, method: str, path: str, status: int) -> None:
     async with client_for(store, None) as client:
-        answer = await client.request(method, path, headers=BROWSER, data={"token": TOKEN} if method == "POST" else None)
+        response = await client.request(method, path, headers=BROWSER, data={"token": TOKEN} if method == "POST" else None)
 
-    assert answer.status_code == status
-    assert "set-cookie" not in answer.headers
-    assert 'action="/ui/logout"' not in answer.text
+    assert response.status_code == status
+    assert "set-cookie" not in response.headers
+    assert 'action="/ui/logout"' not in response.text

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -172,16 +173,17 @@ def test_requirements_file_for_handler(tmp_path: Path, files: list[str], handler
 # Installing
 
 
-UV = Path(sys.executable).parent / "uv"  # the test extra installs uv beside the interpreter
+# The project's test extra installs uv into the virtualenv, beside the interpreter.
+UV = Path(sys.executable).parent / "uv"
 
 
 @pytest.fixture(params=["pip", "uv"])
 def installer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test with each installer a deploy may pick: uv when it is on PATH, else pip."""
+    """Run the test once with each installer a deploy may pick, which is uv when it is on PATH and pip otherwise."""
     if request.param == "uv":
         if not UV.is_file():
             pytest.skip(f"uv is not installed at {UV}")
-        monkeypatch.setenv("PATH", f"{UV.parent}:{dependencies.os.environ.get('PATH', '')}")
+        monkeypatch.setenv("PATH", f"{UV.parent}:{os.environ.get('PATH', '')}")
     else:
         monkeypatch.setattr(dependencies.shutil, "which", lambda name: None)
     return request.param
@@ -259,7 +261,7 @@ async def test_failed_install_reports_installer_error(tmp_path: Path, installer:
     assert message.startswith(
         f"/src/greetings/requirements.txt: installing the requirements failed ({installer} exited with code 1)"
     )
-    # The installer's own words, which name the package it could not find.
+    # Each installer's own error output names the package it could not find.
     assert "squall-no-such-package" in message
     if installer == "pip":
         assert "No matching distribution found for squall-no-such-package" in message

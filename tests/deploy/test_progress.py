@@ -13,7 +13,7 @@ from squall.deploy.dependencies import install_service_requirements
 from squall.deploy.progress import InstallBoard, InstallProgress
 from tests.deploy.test_dependencies import GOOD_REQUIREMENTS, make_code_copy, make_service
 
-# pip 24's output for `requests==2.31.0`, which pulls in four more packages.
+# Output of pip 26.3 installing `requests==2.31.0`, which pulls in four more packages, without its index warnings.
 PIP_LINES = [
     "Looking in indexes: https://pypi.org/simple",
     "Collecting requests==2.31.0 (from -r requirements.txt (line 1))",
@@ -29,7 +29,8 @@ PIP_LINES = [
 ]
 
 
-def fed(lines: list[str]) -> InstallProgress:
+def progress_after(lines: list[str]) -> InstallProgress:
+    """Feed installer output lines, one at a time, to a new pip install's progress."""
     progress = InstallProgress("requirements.txt", "pip", expected=1)
     for line in lines:
         progress.observe(line)
@@ -37,10 +38,10 @@ def fed(lines: list[str]) -> InstallProgress:
 
 
 def test_progress_follows_pip_output() -> None:
-    first = fed(PIP_LINES[:2])
-    middle = fed(PIP_LINES[:6])
-    installing = fed(PIP_LINES)
-    done = fed(PIP_LINES)
+    first = progress_after(PIP_LINES[:2])
+    middle = progress_after(PIP_LINES[:6])
+    installing = progress_after(PIP_LINES)
+    done = progress_after(PIP_LINES)
     done.finish(succeeded=True)
 
     assert (first.completed, first.total, first.snapshot()["current"]) == (0, 2, "requests")
@@ -51,13 +52,13 @@ def test_progress_follows_pip_output() -> None:
 
 
 def test_progress_follows_uv_output() -> None:
-    progress = fed(["Resolved 7 packages in 1.21s", "Prepared 7 packages in 2.3s"])
+    progress = progress_after(["Resolved 7 packages in 1.21s", "Prepared 7 packages in 2.3s"])
 
     assert (progress.snapshot()["phase"], progress.completed, progress.total) == ("installing", 7, 8)
 
 
 class RecordingBoard(InstallBoard):
-    """A board that keeps every install it was given, to look at after they end."""
+    """An install board that also keeps every install it started, so a test can inspect them after they end."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -78,22 +79,28 @@ async def test_real_install_reports_on_board(tmp_path: Path) -> None:
     install = board.seen[0].snapshot()
     assert install["requirements"].endswith("requirements.txt")
     assert install["phase"] == "done"
-    assert install["completed"] == install["total"] == 2  # one package, then installing it
+    # The install counts two steps, collecting the one package and then installing it.
+    assert install["completed"] == 2
+    assert install["total"] == 2
     assert board.snapshot() == []  # finished installs leave the board
 
 
 class ScriptedClient:
-    def __init__(self, answers: list[dict[str, Any]]) -> None:
-        self.answers = answers
+    """A stand-in API client that returns each scripted response in turn, then repeats the last one."""
+
+    def __init__(self, responses: list[dict[str, Any]]) -> None:
+        self.responses = responses
 
     def get_json(self, path: str, params: Any = None) -> dict[str, Any]:
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if len(self.responses) > 1:
+            return self.responses.pop(0)
+        return self.responses[0]
 
 
 def test_watcher_draws_a_bar_per_install() -> None:
     output = io.StringIO()
     console = Console(file=output, force_terminal=True, width=120, color_system=None)
-    snapshot = fed(PIP_LINES[:6]).snapshot()
+    snapshot = progress_after(PIP_LINES[:6]).snapshot()
     watcher = InstallWatcher(ScriptedClient([{"installs": [snapshot]}]), console, "deploying app", interval_s=60)
 
     with watcher:

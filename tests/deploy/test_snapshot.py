@@ -86,7 +86,7 @@ def test_oversized_folder_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (("!tests/**",), ["README.md", "app.py", "serverless.yml", "src/util.py"]),
         (("!tests/**", "tests/fixtures/**"), ["README.md", "app.py", "serverless.yml", "src/util.py", "tests/fixtures/keep.json"]),
         (("!**/*.md", "!*.py"), ["serverless.yml", "src/util.py", "tests/fixtures/keep.json", "tests/test_app.py"]),
-        (("!**",), ["serverless.yml"]),  # the manifest itself always stays
+        (("!**",), ["serverless.yml"]),  # The manifest is copied whatever the patterns.
     ],
 )
 def test_package_patterns_choose_copied_files(tmp_path: Path, patterns: tuple[str, ...], expected: list[str]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +12,13 @@ from test_dependencies import GREETING
 from test_dependencies_live import copy_service
 from test_layers import copy_app
 from test_layers_live import FIRST_GREETING, get_json
-from tests.versions.test_versions_live import lambda_client, run_cli
-
-
-def deploy(folder: Path, endpoint: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", endpoint],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+from tests.versions.test_versions_live import deploy, lambda_client, run_cli
 
 
 def invoke_version(endpoint: str, function: str, qualifier: str) -> dict[str, Any]:
-    answer = lambda_client(endpoint).invoke(FunctionName=function, Qualifier=qualifier, Payload=b"{}")
-    assert "FunctionError" not in answer, answer["Payload"].read()
-    return orjson.loads(answer["Payload"].read())
+    response = lambda_client(endpoint).invoke(FunctionName=function, Qualifier=qualifier, Payload=b"{}")
+    assert "FunctionError" not in response, response["Payload"].read()
+    return orjson.loads(response["Payload"].read())
 
 
 def test_version_keeps_its_layer(serve: Any, tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from squall.dispatcher.dispatcher import Invocation, InvocationResult
 import pytest
 
+from squall.dispatcher.dispatcher import Invocation, InvocationResult
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_invoke import AsyncInvoker, AsyncSettings
 from squall.events.async_store import AsyncStore, NewInvocation
@@ -38,7 +38,7 @@ class FakeDispatcher:
         return f"{arn}:{qualifier}" if qualifier else arn
 
     def resolve_version(self, function: str, qualifier: str | None) -> str:
-        """Know version 1 and the alias "live", which points at it."""
+        """Resolve $LATEST, version 1 and the alias "live" (which points at version 1), else raise FunctionNotFound."""
         versions = {None: "$LATEST", "$LATEST": "$LATEST", "1": "1", "live": "1"}
         if qualifier not in versions:
             raise FunctionNotFound(function)
@@ -155,7 +155,7 @@ async def test_qualifier_survives_restart(tmp_path: Path) -> None:
     assert [(call.request_id, call.qualifier) for call in dispatcher.calls] == [("r-1", "1")]
 
 
-async def test_unknown_qualifier_not_accepted(tmp_path: Path) -> None:
+async def test_unknown_qualifier_rejected(tmp_path: Path) -> None:
     invoker, dispatcher, _ = await start(tmp_path, [], AsyncConfig(), time.time)
     with pytest.raises(FunctionNotFound):
         await invoker.accept(Invocation("fn", b"{}", "event", qualifier="staging"))

@@ -269,8 +269,10 @@ def test_rest_route_matches_under_its_stage() -> None:
     plain = staged.match("GET", "/items/7")
     prefixed = staged.match("GET", "/prod/items/7")
 
-    assert plain is not None and plain.staged_path is None
-    assert prefixed is not None and prefixed.function == "items"
+    assert plain is not None
+    assert plain.staged_path is None
+    assert prefixed is not None
+    assert prefixed.function == "items"
     assert (prefixed.staged_path, prefixed.path_parameters) == ("/items/7", {"id": "7"})
-    assert staged.match("GET", "/dev/items/7") is None  # another stage
-    assert staged.match("GET", "/prod/web") is None  # an HTTP API route has no stage
+    assert staged.match("GET", "/dev/items/7") is None  # This is another stage.
+    assert staged.match("GET", "/prod/web") is None  # An HTTP API route has no stage.

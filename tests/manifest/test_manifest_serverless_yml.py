@@ -67,7 +67,7 @@ def test_http_api_example_routes() -> None:
     assert clock.memory_mb == SERVERLESS_DEFAULT_MEMORY_MB
     assert clock.timeout_s == SERVERLESS_DEFAULT_TIMEOUT_S
     assert clock.http == (HttpEvent("GET", "/", "2.0"),)
-    assert _warning_keys(spec) == []  # frameworkVersion changes nothing, so it is no warning
+    assert _warning_keys(spec) == []  # frameworkVersion has no effect in Squall, so it gets no warning.
 
 
 def test_http_api_example_handler_tells_time() -> None:
@@ -611,7 +611,7 @@ def test_serverless_yaml_error_names_line(write_service: WriteService) -> None:
     assert str(raised.value).startswith("serverless.yml: invalid YAML at line 4")
 
 
-def test_package_patterns_read_with_v2_include_and_exclude(write_service: WriteService) -> None:
+def test_package_patterns_merge_include_exclude(write_service: WriteService) -> None:
     write_service(
         """
         service: packed

@@ -137,7 +137,7 @@ def test_s3_upload_triggers_handler(serve: Any, tmp_path: Path) -> None:
 def received_events(
     endpoint: str, function: str, enough: Callable[[list[Any]], bool], timeout_s: float = DELIVERY_TIMEOUT_S
 ) -> list[Any]:
-    """Poll `function`'s log until the events its handler printed are `enough`; return them, oldest first."""
+    """Poll `function`'s log until the events its handler printed are `enough`, and return them oldest first."""
     deadline = time.monotonic() + timeout_s
     while True:
         response = httpx.get(
@@ -241,7 +241,7 @@ def test_stream_record_reaches_handler(serve: Any, tmp_path: Path) -> None:
 
 def test_schedules_fire_each_minute(serve: Any, tmp_path: Path) -> None:
     # The pattern's own schedules fire hours apart, so the test serves a copy
-    # whose schedules fire every minute: within SCHEDULE_TIMEOUT_S of the deploy.
+    # whose schedules fire every minute, within SCHEDULE_TIMEOUT_S of the deploy.
     deployed_at = datetime.now(timezone.utc)
     server = serve_pattern(serve, tmp_path, "eventbridge-schedule-lambda", template="every-minute.yaml")
     serving_at = datetime.now(timezone.utc)
@@ -281,13 +281,13 @@ def recorded_destination_record(case: str) -> dict[str, Any]:
 
 
 def success_record(endpoint: str) -> dict[str, Any]:
-    """Receive the record that the on-success destination, a queue, got."""
+    """Receive the record that Squall sent to the on-success destination, a queue."""
     [record] = receive_results(Queue("destinations-success", Client(endpoint)), 1)
     return record
 
 
 def failure_record(endpoint: str) -> dict[str, Any]:
-    """Read the record that the on-failure destination, a function, logged."""
+    """Read the record that the on-failure destination, a function, printed to its log."""
     [record] = received_events(endpoint, "FailureHandlerFunction", lambda events: len(events) >= 1)
     return record
 
@@ -328,9 +328,9 @@ def test_async_outcome_reaches_destination(
         aws_secret_access_key="test", config=Config(retries={"max_attempts": 0}),
     )
 
-    answer = client.invoke(FunctionName="WorkerFunction", InvocationType="Event", Payload=json.dumps(payload).encode())
+    invoked = client.invoke(FunctionName="WorkerFunction", InvocationType="Event", Payload=json.dumps(payload).encode())
 
-    assert answer["StatusCode"] == 202
+    assert invoked["StatusCode"] == 202
     record = read_record(server.endpoint)
     context = record["requestContext"]
     assert record["version"] == "1.0"
@@ -338,7 +338,7 @@ def test_async_outcome_reaches_destination(
     assert context["condition"] == expected["condition"]
     assert context["approximateInvokeCount"] == expected["approximateInvokeCount"]
     assert context["functionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:WorkerFunction:$LATEST"
-    assert context["requestId"] == answer["ResponseMetadata"]["RequestId"]
+    assert context["requestId"] == invoked["ResponseMetadata"]["RequestId"]
     assert record["requestPayload"] == payload
     assert record["responseContext"]["statusCode"] == 200
     assert record["responseContext"]["executedVersion"] == "$LATEST"

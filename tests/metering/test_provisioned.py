@@ -94,7 +94,7 @@ def test_sample_follows_configuration_changes() -> None:
 def test_sample_bills_published_versions() -> None:
     clock = Clock()
     dispatcher = pools(FakeSpec("api", 512, 0))
-    dispatcher.versioned.append(FakePool(FakeSpec("api", 512, 2)))  # an alias's version keeps two
+    dispatcher.versioned.append(FakePool(FakeSpec("api", 512, 2)))  # An alias's version keeps two instances.
     sampler = ProvisionedSampler(dispatcher, FakeStore(), clock=clock)
     sampler.sample()
 

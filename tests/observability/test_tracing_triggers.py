@@ -80,7 +80,7 @@ class HeaderRecorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
+            def _respond(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length", "0")))
                 recorder.traceparents.append(self.headers.get("traceparent"))
                 body = b'{"result": {"bucket": "b", "key": "k", "size": 0, "etag": "\\"e\\"",' \
@@ -91,8 +91,8 @@ class HeaderRecorder:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = _answer  # noqa: N815 - the names http.server calls
-            do_PUT = _answer  # noqa: N815
+            do_POST = _respond  # noqa: N815 - the names http.server calls
+            do_PUT = _respond  # noqa: N815
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

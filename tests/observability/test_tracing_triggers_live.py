@@ -17,7 +17,8 @@ from tests.observability.test_tracing_live import (
     wait_for_spans,
 )
 
-__all__ = ["collector"]  # the fixture, used by name
+# Re-exported so that pytest finds the imported fixture by its name.
+__all__ = ["collector"]
 
 APP = """
 from squall import Bucket, Stream, Table
@@ -61,7 +62,7 @@ functions:
       - {trigger}
 """
 
-# The writing handler, and the trigger of the function its write starts.
+# For each kind of write: the producer's handler and the consumer's trigger.
 CASES = {
     "stream": ("put_record", "stream: {name: clicks, starting_position: trim_horizon}"),
     "table": ("put_item", "table_stream: {table: users, starting_position: trim_horizon}"),
@@ -102,7 +103,7 @@ def test_upload_header_carries_trace(serve: Any, collector: tuple[Collector, str
     received, url = collector
     server = start(serve, tmp_path, url, "object")
 
-    # A client outside any function: the traceparent header it sends names the parent.
+    # A client outside any function sends the traceparent header, which names the parent span.
     response = httpx.put(
         f"{server.endpoint}/_squall/api/objects/uploads/images/dog.png",
         content=b"woof",

@@ -20,7 +20,7 @@ VALUE = "v4lue-that-must-not-leak"
 @dataclass
 class StandInDispatcher:
     services: dict[str, ServiceSpec] = field(default_factory=dict)
-    pools: list[Any] = field(default_factory=list)  # running pools, $LATEST and published versions
+    pools: list[Any] = field(default_factory=list)  # running pools of $LATEST and of published versions
     retired: list[tuple[str, str]] = field(default_factory=list)
 
     def running_pools(self) -> list[Any]:
@@ -125,7 +125,7 @@ async def test_set_redeploys_services_that_reference_it(api: SecretsApi, platfor
 
 
 async def test_set_stops_versions_that_reference_it(api: SecretsApi, platform: StandInPlatform) -> None:
-    # Version 1 used the secret; $LATEST no longer does.
+    # Version 1 uses the secret, but $LATEST no longer does.
     old = FunctionSpec(name="shop-fn", handler="app.handler", environment={"DSN": "${secret:DB_PASSWORD}"})
     platform.dispatcher.services["shop"] = service("shop", {"PLAIN": "1"})
     platform.dispatcher.pools = [
@@ -133,10 +133,10 @@ async def test_set_stops_versions_that_reference_it(api: SecretsApi, platform: S
         SimpleNamespace(spec=platform.dispatcher.services["shop"].functions["shop-fn"], settings=SimpleNamespace(version="2")),
     ]
 
-    status, answer = await call(api, "POST", "secrets/set", {"name": "DB_PASSWORD", "value": VALUE})
+    status, body = await call(api, "POST", "secrets/set", {"name": "DB_PASSWORD", "value": VALUE})
 
     assert status == 200
-    assert answer["redeployed"] == []
+    assert body["redeployed"] == []
     assert platform.dispatcher.retired == [("shop-fn", "1")]
 
 

@@ -79,8 +79,8 @@ def test_rest_api_item_path_parameter(rest_api: httpx.Client, method: str, body:
     assert response.json() == {"error": "item not found: item-42"}
 
 
-def test_rest_api_answers_under_its_stage(rest_api: httpx.Client) -> None:
-    # As the API's invoke URL does: https://ID.execute-api.REGION.amazonaws.com/dev/items
+def test_rest_api_serves_under_its_stage(rest_api: httpx.Client) -> None:
+    # API Gateway serves a REST API under its stage, as in https://ID.execute-api.REGION.amazonaws.com/dev/items.
     response = rest_api.get("/dev/items")
 
     assert response.status_code == 200
@@ -89,7 +89,7 @@ def test_rest_api_answers_under_its_stage(rest_api: httpx.Client) -> None:
 
 @pytest.mark.parametrize("path", ["/nothing-here", "/dev/nothing-here", "/prod/items"])
 def test_rest_api_unknown_route(rest_api: httpx.Client, path: str) -> None:
-    # A REST API returns 403 for an unrouted request; "/prod" is not this API's stage.
+    # A REST API returns 403 for an unrouted request. "/prod" is not this API's stage.
     response = rest_api.get(path)
 
     assert response.status_code == 403

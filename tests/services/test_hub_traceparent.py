@@ -29,7 +29,7 @@ def hub(tmp_path: Path) -> Iterator[ServiceHub]:
     opened.close()
 
 
-def last_stream_trace(hub: ServiceHub) -> list[str | None]:
+def stream_traces(hub: ServiceHub) -> list[str | None]:
     from squall.services.streams import Position
 
     records = hub.store("streams").read("clicks", SHARD_0, Position.trim_horizon()).records
@@ -44,16 +44,16 @@ def last_object_trace(hub: ServiceHub) -> list[str | None]:
     return [hub.store("objects").events(1, 100)[-1].traceparent]
 
 
-# service, operation, arguments, and how to read back the trace contexts the write stored.
+# Each write's service, operation and arguments, and the function that reads back the traceparents it stored.
 WRITES: dict[str, tuple[str, str, dict[str, Any], Callable[[ServiceHub], list[str | None]]]] = {
     "put_record": (
-        "streams", "put_record", {"stream": "clicks", "data": DATA, "partition_key": "k"}, last_stream_trace
+        "streams", "put_record", {"stream": "clicks", "data": DATA, "partition_key": "k"}, stream_traces
     ),
     "put_records": (
         "streams",
         "put_records",
         {"stream": "clicks", "records": [{"data": DATA, "partition_key": "k"}] * 3},
-        last_stream_trace,
+        stream_traces,
     ),
     "table put": ("tables", "put", {"table": "users", "item": {"id": {"S": "new"}}}, last_change_trace),
     "table update": (

@@ -1,4 +1,4 @@
-"""Store files written before records carried a traceparent open, keep their data, and store traces from then on."""
+"""Stores open files written before records carried a traceparent, keep their data, and store traces from then on."""
 
 from __future__ import annotations
 

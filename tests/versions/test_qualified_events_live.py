@@ -69,7 +69,7 @@ def write_worker(folder: Path, out: Path, code: int) -> None:
     (folder / "app.py").write_text(WORKER.format(code=code))
 
 
-def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path) -> None:
+def test_triggers_and_event_invoke_follow_alias(serve: Any, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     folder = tmp_path / "app"
@@ -77,7 +77,7 @@ def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path)
     server = serve(folder, "--no-watch")
     client = Client(server.endpoint)
 
-    # The alias does not exist yet: the message waits instead of being dead-lettered.
+    # The alias does not exist yet, so the message waits instead of going to the dead-letter queue.
     Queue("jobs", client).send("early")
     Stream("clicks", client).put(b"click", partition_key="k")
     warning = deploy(folder, server.endpoint)
@@ -89,11 +89,11 @@ def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path)
     run_cli(cli_versions.set_command, "worker", "live", "1", "--endpoint", server.endpoint)
     Queue("jobs", client).send("late")
     Bucket("uploads", client).put("photo.png", b"png")
-    answer = lambda_client(server.endpoint).invoke(
+    response = lambda_client(server.endpoint).invoke(
         FunctionName="worker", Qualifier="live", InvocationType="Event", Payload=b'"async"'
     )
 
-    assert answer["StatusCode"] == 202
+    assert response["StatusCode"] == 202
     ran = wait_for(lambda: len(notes(out, "ran")) >= 5 and notes(out, "ran"))
     assert sorted((note["body"], note["code"], note["version"]) for note in ran) == [
         ("async", 1, "1"), ("click", 1, "1"), ("early", 1, "1"), ("late", 1, "1"), ("photo.png", 1, "1"),
@@ -101,7 +101,7 @@ def test_queue_trigger_and_event_invoke_follow_alias(serve: Any, tmp_path: Path)
     assert Queue("jobs-dlq", client).receive(max_messages=10) == []
 
 
-def test_event_invoke_of_unknown_alias_is_not_found(serve: Any, tmp_path: Path) -> None:
+def test_event_invoke_unknown_alias_not_found(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "app"
     write_worker(folder, tmp_path / "out", 1)
     server = serve(folder, "--no-watch")
@@ -158,7 +158,7 @@ def provisioned_by_version(endpoint: str) -> dict[str, float]:
     }
 
 
-def test_auto_publish_alias_moves_with_each_code_change(serve: Any, tmp_path: Path) -> None:
+def test_auto_publish_alias_follows_code(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "autopublish"
     data = tmp_path / "data"
     write_sam(folder, 1)
@@ -170,7 +170,8 @@ def test_auto_publish_alias_moves_with_each_code_change(serve: Any, tmp_path: Pa
     second = httpx.get(server.endpoint + "/version", timeout=20).json()
     provisioned_on_second = provisioned_by_version(server.endpoint)
     run_cli(cli_versions.set_command, "VersionFunction", "live", "1", "--endpoint", server.endpoint)  # a rollback
-    deploy(folder, server.endpoint)  # unchanged: no new version, and the rollback stays
+    # The code is unchanged, so the deploy publishes no version and the rollback stays.
+    deploy(folder, server.endpoint)
     rolled_back = httpx.get(server.endpoint + "/version", timeout=20).json()
     provisioned_after_rollback = provisioned_by_version(server.endpoint)
     server.stop()
@@ -186,7 +187,8 @@ def test_auto_publish_alias_moves_with_each_code_change(serve: Any, tmp_path: Pa
     assert second == {"code": 2, "version": "2"}
     # Provisioned instances belong to the alias's version only, never to $LATEST.
     assert provisioned_on_second == {"2": 1}
-    assert rolled_back == after_restart == {"code": 1, "version": "1"}
+    assert rolled_back == {"code": 1, "version": "1"}
+    assert after_restart == {"code": 1, "version": "1"}
     assert provisioned_after_rollback == {"1": 1}
     assert [version["version"] for version in listing["versions"]] == ["1", "2"]
     assert [(alias["name"], alias["version"]) for alias in listing["aliases"]] == [("live", "1")]

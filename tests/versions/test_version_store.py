@@ -131,8 +131,9 @@ Resources:
 """
 
 
-def test_load_names_sam_service_of_digest_folder(store: VersionStore, tmp_path: Path) -> None:
-    # A SAM service is named by its folder, and a code copy's folder is a digest.
+def test_load_sam_service_in_digest_folder(store: VersionStore, tmp_path: Path) -> None:
+    # A SAM service takes its name from its folder, and a code copy's folder is named by a digest,
+    # so the loaded version must keep the service name it was published with.
     root = tmp_path / "code" / "40a0662abb0c13bbb43b"
     root.mkdir(parents=True)
     (root / "template.yaml").write_text(SAM_TEMPLATE)

@@ -39,7 +39,7 @@ def write_code(folder: Path, code: int) -> None:
 
 
 def deploy(folder: Path, endpoint: str) -> str:
-    """Run `squall deploy` and return what it printed."""
+    """Run `squall deploy` and return its output, stdout then stderr."""
     result = subprocess.run(
         [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", endpoint],
         capture_output=True, text=True, timeout=120,
