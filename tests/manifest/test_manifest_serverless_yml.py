@@ -632,3 +632,22 @@ def test_package_patterns_merge_include_exclude(write_service: WriteService) -> 
 
     assert spec.package_patterns == ("!tests/**", "tests/fixtures/keep.json", "!**/*.md")
     assert "functions.hello.package.patterns" in _warning_keys(spec)
+
+
+def test_package_patterns_must_be_globs(write_service: WriteService) -> None:
+    write_service(
+        """
+        service: packed
+        package: {patterns: "!tests/**"}
+        provider: {name: aws, runtime: python3.12}
+        functions:
+          hello: {handler: app.greet}
+        """,
+        name="serverless.yml",
+    )
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == "package.patterns"
+    assert "expected a list of glob patterns such as '!tests/**'" in raised.value.detail

@@ -171,6 +171,12 @@ def test_code_uri_joins_handler(write_service: WriteService) -> None:
             "Resources.Fn.Properties.Environment.Variables.VALUE",
             "expected a string, number or boolean, got a list",
         ),
+        (
+            BASE + "AutoPublishAlias: live/2\n",
+            ("app.py",),
+            "Resources.Fn.Properties.AutoPublishAlias",
+            "expected an alias name of 1 to 128 letters, digits, '-' or '_', not only digits, got \"live/2\"",
+        ),
     ],
 )
 def test_function_property_error(
