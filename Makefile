@@ -2,6 +2,8 @@
 # Both create the virtual environment they need on first use.
 
 PYTHON ?= python3
+PORT ?= 8080
+DATA ?= .squall
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -15,7 +17,7 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/squall up examples/hello
+	$(BIN)/squall up examples/hello --port $(PORT) --data $(DATA)
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q

@@ -405,6 +405,8 @@ class TimePointType(click.ParamType):
 TIME_POINT = TimePointType()
 
 LogParams = dict[str, str | int | float | list[str]]
+DEFAULT_LOG_ENTRIES = 1000  # as many as the server sends when not asked for a number
+MAX_LOG_ENTRIES = 10_000  # the most the server sends
 
 
 @cli.command()
@@ -444,6 +446,13 @@ LogParams = dict[str, str | int | float | list[str]]
     show_default=True,
     help="text: the log as written; json: one JSON object per invocation, with its matching lines.",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(1, MAX_LOG_ENTRIES),
+    default=DEFAULT_LOG_ENTRIES,
+    show_default=True,
+    help="Print at most this many entries, the newest ones (without --follow).",
+)
 @client_options
 @click.pass_context
 def logs(
@@ -456,6 +465,7 @@ def logs(
     contains: str | None,
     fields: tuple[str, ...],
     output: str,
+    limit: int,
     endpoint: str,
     token: str | None,
     data: Path,
@@ -489,13 +499,20 @@ def logs(
     show = print_log_json if output == "json" else print_log_entry
 
     if not follow:
-        entries = fetch_log_entries(client, params)
+        entries = fetch_log_entries(client, {**params, "limit": limit})
         if not entries:
             narrowed = contains is not None or bool(fields) or request_id is not None
             what = "match the filter" if narrowed else "were found"
             click.secho(f"no log entries of function {name!r} {what}", err=True, dim=True)
         for entry in entries:
             show(entry)
+        if len(entries) >= limit:
+            click.secho(
+                f"showing the newest {limit} entries; older ones may exist: narrow with --since or raise --limit"
+                f" (at most {MAX_LOG_ENTRIES})",
+                err=True,
+                dim=True,
+            )
         return
 
     try:

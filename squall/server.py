@@ -409,7 +409,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     except InvalidVariables as error:
         print(f"squall: --stage: {error}", file=sys.stderr)
         return 2
-    data.mkdir(parents=True, exist_ok=True)
+    # Logs, records and secrets live here: a new data folder is the owner's alone.
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     token = None if is_loopback(host) else load_or_create_token(data)
 
     # Open the secret store; a malformed or wrong key stops the start with its message.
@@ -501,9 +502,9 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         also = ""
         if restored:
             count = sum(len(other.functions) for other in restored)
-            also = f" and {len(restored)} restored service(s) ({count} functions)"
+            also = f" and {_count(len(restored), 'restored service')} ({_count(count, 'function')})"
         print(
-            f"Squall {__version__} serving {service.service} ({len(service.functions)} functions){also} "
+            f"Squall {__version__} serving {service.service} ({_count(len(service.functions), 'function')}){also} "
             f"on http://{shown_host}:{bound_port}",
             flush=True,
         )
@@ -561,3 +562,8 @@ async def _watch(platform: Platform, folder: Path, variables: DeployVariables | 
 
 def _ignore_signal(number: int, frame: object) -> None:
     logger.info("received signal %d: stopping", number)
+
+
+def _count(number: int, noun: str) -> str:
+    """Return "1 function" or "3 functions"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -61,6 +61,7 @@ from squall.manifest.validate import (
     check_handler,
     check_http_path,
     check_routes_unique,
+    check_environment_name,
     check_secret_references,
     describe,
     environment_value,
@@ -340,11 +341,7 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         handler=handler,
         memory_mb=int(settings.get("memory_mb", DEFAULT_MEMORY_MB)),
         timeout_s=int(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
-        environment=check_secret_references(
-            source,
-            (*key, "environment"),
-            {variable: environment_value(value) for variable, value in settings.get("environment", {}).items()},
-        ),
+        environment=_read_environment(source, (*key, "environment"), settings.get("environment", {})),
         reserved_concurrency=None if reserved is None else int(reserved),
         provisioned=int(provisioned),
         keep_alive_s=int(settings.get("keep_alive_s", DEFAULT_KEEP_ALIVE_S)),
@@ -353,3 +350,9 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         triggers=tuple(triggers),
         async_config=build_async_config(settings),
     )
+
+
+def _read_environment(source: ManifestSource, key: KeyPath, variables: dict[str, Any]) -> dict[str, str]:
+    for name in variables:
+        check_environment_name(source, key, name)
+    return check_secret_references(source, key, {name: environment_value(value) for name, value in variables.items()})

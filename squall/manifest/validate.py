@@ -38,6 +38,19 @@ ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ENVIRONMENT_NAME_RULE = "a letter or underscore followed by letters, digits or underscores"
 ENVIRONMENT_NAME_RE = re.compile(ENVIRONMENT_NAME_PATTERN)
 
+# Variables the platform sets in every instance, which Lambda refuses in a
+# function's configuration ("Defined runtime environment variables" in its
+# guide). TZ is on that list too, but Lambda accepts it in practice and users
+# rely on it, so TZ is left settable, with LANG, PATH, LD_LIBRARY_PATH and
+# PYTHONPATH, which the guide documents as settable.
+RESERVED_ENVIRONMENT_NAMES = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 # "app.greet", "pkg.app.greet" and "src/app.greet": the last dotted part is the
 # function, everything before it the module, with "/" or "." between its parts.
@@ -188,6 +201,16 @@ def environment_value(value: str | int | float | bool) -> str:
         # YAML's spelling, which is also what CloudFormation passes to Lambda.
         return "true" if value else "false"
     return str(value)
+
+
+def check_environment_name(source: ManifestSource, key: KeyPath, name: str) -> None:
+    """Refuse a variable the platform sets itself; `key` names the environment mapping."""
+    if name in RESERVED_ENVIRONMENT_NAMES:
+        raise source.error(
+            (*key, name),
+            f"{name} is set by the platform in every instance and cannot be changed, as on Lambda; "
+            "expected another variable name (TZ, LANG, PATH, LD_LIBRARY_PATH and PYTHONPATH may be set)",
+        )
 
 
 def check_secret_references(source: ManifestSource, key: KeyPath, environment: dict[str, str]) -> dict[str, str]:

@@ -266,7 +266,26 @@ def test_logs_prints_entry_texts_in_order(run: Run, api: FakeApi) -> None:
 
     assert result.exit_code == 0
     assert result.stdout == ENTRY_1["text"] + ENTRY_2["text"]
-    assert dict(api.last.url.params) == {"function": "hello"}
+    assert dict(api.last.url.params) == {"function": "hello", "limit": "1000"}
+    assert "older ones may exist" not in result.stderr
+
+
+def test_logs_at_the_limit_says_older_entries_may_exist(run: Run, api: FakeApi) -> None:
+    api.respond("GET", "/_squall/api/logs", 200, {"entries": [ENTRY_1, ENTRY_2]})
+
+    result = run("logs", "hello", "--limit", "2")
+
+    assert result.stdout == ENTRY_1["text"] + ENTRY_2["text"]
+    assert api.last.url.params["limit"] == "2"
+    assert "showing the newest 2 entries; older ones may exist" in result.stderr
+
+
+def test_logs_limit_above_the_server_maximum_is_refused(run: Run, api: FakeApi) -> None:
+    result = run("logs", "hello", "--limit", "20000")
+
+    assert result.exit_code == 2
+    assert "20000 is not in the range 1<=x<=10000" in result.stderr
+    assert api.requests == []
 
 
 @pytest.mark.parametrize(("since", "seconds"), [("30s", 30), ("10m", 600), ("2h", 7200), ("1d", 86400)])

@@ -91,7 +91,7 @@ def test_restore_uses_deployed_copy(serve: Any, tmp_path: Path) -> None:
 
     second = serve(main, data=first.data)
 
-    assert any("serving main (1 functions) and 2 restored service(s) (2 functions)" in line for line in second.output)
+    assert any("serving main (1 function) and 2 restored services (2 functions)" in line for line in second.output)
     assert httpx.get(second.endpoint + "/main", timeout=20).json() == "main-v1"
     assert httpx.get(second.endpoint + "/edited", timeout=20).json() == "edited-v1"
     assert httpx.get(second.endpoint + "/gone", timeout=20).json() == "gone-v1"

@@ -1,0 +1,81 @@
+"""Variables the platform sets itself cannot be set in any manifest format, as on Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from squall.errors import ManifestError
+from squall.manifest import load_service
+
+WriteService = Callable[..., Path]
+
+SQUALL_YML = """\
+service: env
+functions:
+  greet:
+    handler: app.greet
+    environment: {NAME: VALUE}
+"""
+
+SERVERLESS_YML = """\
+service: env
+provider:
+  name: aws
+  runtime: python3.12
+  environment:
+    NAME: VALUE
+functions:
+  greet: {handler: app.greet}
+"""
+
+TEMPLATE_YAML = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Greet:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.greet
+      Runtime: python3.12
+      Environment:
+        Variables:
+          NAME: VALUE
+"""
+
+FORMATS = [
+    pytest.param("squall.yml", SQUALL_YML, "functions.greet.environment", "greet", id="squall.yml"),
+    pytest.param("serverless.yml", SERVERLESS_YML, "provider.environment", "greet", id="serverless.yml"),
+    pytest.param(
+        "template.yaml", TEMPLATE_YAML, "Resources.Greet.Properties.Environment.Variables", "Greet", id="SAM"
+    ),
+]
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+@pytest.mark.parametrize("name", ["AWS_REGION", "_HANDLER", "AWS_LAMBDA_FUNCTION_NAME", "LAMBDA_TASK_ROOT"])
+def test_reserved_name_is_refused(
+    write_service: WriteService, manifest: str, text: str, key: str, function: str, name: str
+) -> None:
+    write_service(text.replace("NAME", name), name=manifest)
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.path == manifest
+    assert raised.value.key == f"{key}.{name}"
+    assert f"{name} is set by the platform" in str(raised.value)
+    assert "TZ, LANG, PATH" in str(raised.value)
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+@pytest.mark.parametrize("name", ["TZ", "LANG", "PATH", "PYTHONPATH", "AWS_LAMBDA_EXTRA"])
+def test_settable_name_is_kept(
+    write_service: WriteService, manifest: str, text: str, key: str, function: str, name: str
+) -> None:
+    write_service(text.replace("NAME", name), name=manifest)
+
+    spec = load_service(Path("."))
+
+    assert spec.functions[function].environment[name] == "VALUE"
