@@ -169,6 +169,16 @@ def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
     return table
 
 
+def _check_routes(service: Any) -> None:
+    """Fail as a deploy would on a route the server cannot serve, such as one under Squall's own paths."""
+    from squall.gateway.router import RouteError, Router
+
+    try:
+        Router((spec.name, event) for spec in service.functions.values() for event in spec.http)
+    except RouteError as error:
+        raise CommandFailed(f"{service.manifest_path.name}: {error}") from None
+
+
 @click.command()
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it.")
@@ -187,6 +197,7 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, endpoint: str, tok
         raise click.BadParameter(str(error), param_hint="'--stage'") from None
     except ManifestError as error:
         raise CommandFailed(str(error)) from None
+    _check_routes(service)
     # A deploy sends exactly these, so the code copy it makes has this digest.
     planned = planned_functions(service, DeployVariables.from_json(variables.to_json()))
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from squall.gateway.apigw_common import GatewayError, HttpResponse, error_response
+from squall.gateway.apigw_common import (
+    GatewayError,
+    HttpResponse,
+    RoutedRequest,
+    error_response,
+    integration_timeout_s,
+    request_id_header,
+)
 from squall.gateway.apigw_v1 import build_v1_event, map_v1_response
 from squall.gateway.apigw_v2 import build_v2_event, map_v2_response
 from squall.gateway.router import RouteMatch
@@ -20,20 +27,23 @@ from squall.gateway.router import RouteMatch
 __all__ = [
     "GatewayError",
     "HttpResponse",
+    "RoutedRequest",
     "build_event",
     "build_v1_event",
     "build_v2_event",
     "error_response",
+    "integration_timeout_s",
     "map_response",
     "map_v1_response",
     "map_v2_response",
+    "request_id_header",
 ]
 
 _BUILDERS: dict[str, Callable[[dict[str, Any], bytes, RouteMatch, str, int], bytes]] = {
     "1.0": build_v1_event,
     "2.0": build_v2_event,
 }
-_MAPPERS: dict[str, Callable[[bytes], HttpResponse]] = {
+_MAPPERS: dict[str, Callable[[bytes, RoutedRequest | None], HttpResponse]] = {
     "1.0": map_v1_response,
     "2.0": map_v2_response,
 }
@@ -44,10 +54,14 @@ def build_event(scope: dict[str, Any], body: bytes, match: RouteMatch, request_i
     return _BUILDERS[match.event.payload](scope, body, match, request_id, now_ms)
 
 
-def map_response(payload_version: str, payload: bytes) -> HttpResponse:
-    """Turn a function's result into the HTTP response for the given payload version."""
+def map_response(payload_version: str, payload: bytes, request: RoutedRequest | None = None) -> HttpResponse:
+    """Turn a function's result into the HTTP response for the given payload version.
+
+    `request` names the function, route key and request id in the warning
+    logged when the result is invalid.
+    """
     try:
         mapper = _MAPPERS[payload_version]
     except KeyError:
         raise ValueError(f"invalid payload version {payload_version!r}: expected '1.0' or '2.0'") from None
-    return mapper(payload)
+    return mapper(payload, request)

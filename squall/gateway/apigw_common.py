@@ -62,34 +62,87 @@ class GatewayError(Enum):
     """Failures the gateway responds to itself instead of the function."""
 
     NOT_FOUND = "not_found"  # no route matches the request
-    FUNCTION_ERROR = "function_error"  # the handler raised or the instance crashed
+    # The handler raised, the instance crashed, or the function ran past its
+    # own timeout: Lambda reports each as an Unhandled function error.
+    FUNCTION_ERROR = "function_error"
     MALFORMED_RESPONSE = "malformed_response"  # the result is not a valid proxy response
-    TIMEOUT = "timeout"  # the function ran past its timeout
+    # API Gateway stopped waiting for the function (INTEGRATION_TIMEOUT_REST_S
+    # or INTEGRATION_TIMEOUT_HTTP_API_S), which may still be running.
+    INTEGRATION_TIMEOUT = "integration_timeout"
     THROTTLED = "throttled"  # the function is at its concurrency cap and queue limit
     PAYLOAD_TOO_LARGE = "payload_too_large"  # the request body exceeds the invocation limit
+
+
+# How long API Gateway waits for a Lambda integration before it responds to
+# the client with INTEGRATION_TIMEOUT, from its quotas pages: REST APIs 29 s by
+# default (Regional and private REST APIs may raise it through a quota
+# request since June 2024), HTTP APIs 30 s, not adjustable. The function keeps
+# running after that, up to its own timeout of up to 900 s. Tests shorten these.
+INTEGRATION_TIMEOUT_REST_S = 29.0
+INTEGRATION_TIMEOUT_HTTP_API_S = 30.0
+
+
+def integration_timeout_s(payload_version: str) -> float:
+    """Return how long the API of this payload version waits for the function, in seconds.
+
+    Read at each call, so that a test that shortens the module constants
+    affects requests already being served.
+    """
+    if payload_version == "1.0":
+        return INTEGRATION_TIMEOUT_REST_S
+    return INTEGRATION_TIMEOUT_HTTP_API_S
+
+
+# Response headers that carry the API Gateway request id (the event's
+# requestContext.requestId): REST APIs send x-amzn-RequestId, HTTP APIs
+# apigw-requestid. Names are lower case, as every header the gateway sends.
+_REQUEST_ID_HEADERS = {"1.0": b"x-amzn-requestid", "2.0": b"apigw-requestid"}
+
+
+def request_id_header(payload_version: str, request_id: str) -> tuple[bytes, bytes]:
+    """Return the header that names the request id on a response of this payload version."""
+    return _REQUEST_ID_HEADERS[payload_version], request_id.encode("ascii")
 
 
 # HTTP API (payload 2.0): 404 and 500 bodies are the ones the HTTP API
 # developer guide shows. REST API (payload 1.0): status codes are the defaults
 # of its gateway response types (MISSING_AUTHENTICATION_TOKEN 403,
-# INTEGRATION_TIMEOUT 504, THROTTLED 429, REQUEST_TOO_LARGE 413), and a
-# failed or malformed Lambda proxy response is a 502.
+# INTEGRATION_TIMEOUT 504, THROTTLED 429, REQUEST_TOO_LARGE 413). A function
+# error or a response in the wrong format is a 502 ("Handling Lambda errors
+# with an API Gateway API", Lambda developer guide), and a function that runs
+# past its own timeout is a function error to Lambda (Sandbox.Timedout).
 # NOTE: the 413 and 503 message texts are from observed API Gateway responses,
 # not from its documentation.
 _ERRORS: dict[tuple[GatewayError, str], tuple[int, bytes]] = {
     (GatewayError.NOT_FOUND, "2.0"): (404, b'{"message":"Not Found"}'),
     (GatewayError.FUNCTION_ERROR, "2.0"): (500, b'{"message":"Internal Server Error"}'),
     (GatewayError.MALFORMED_RESPONSE, "2.0"): (500, b'{"message":"Internal Server Error"}'),
-    (GatewayError.TIMEOUT, "2.0"): (503, b'{"message":"Service Unavailable"}'),
+    (GatewayError.INTEGRATION_TIMEOUT, "2.0"): (503, b'{"message":"Service Unavailable"}'),
     (GatewayError.THROTTLED, "2.0"): (429, b'{"message":"Too Many Requests"}'),
     (GatewayError.PAYLOAD_TOO_LARGE, "2.0"): (413, b'{"message":"Request Entity Too Large"}'),
     (GatewayError.NOT_FOUND, "1.0"): (403, b'{"message":"Missing Authentication Token"}'),
     (GatewayError.FUNCTION_ERROR, "1.0"): (502, b'{"message": "Internal server error"}'),
     (GatewayError.MALFORMED_RESPONSE, "1.0"): (502, b'{"message": "Internal server error"}'),
-    (GatewayError.TIMEOUT, "1.0"): (504, b'{"message": "Endpoint request timed out"}'),
+    (GatewayError.INTEGRATION_TIMEOUT, "1.0"): (504, b'{"message": "Endpoint request timed out"}'),
     (GatewayError.THROTTLED, "1.0"): (429, b'{"message":"Too Many Requests"}'),
     (GatewayError.PAYLOAD_TOO_LARGE, "1.0"): (413, b'{"message":"Request Too Long"}'),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedRequest:
+    """The function, route key and request id of one request, named in warnings about the function's result."""
+
+    function: str
+    route_key: str
+    request_id: str
+
+
+def describe_request(request: RoutedRequest | None) -> str:
+    """Return the function, route key and request id of a request as text for a log message."""
+    if request is None:
+        return "function, route and request id not given"
+    return f"function {request.function!r}, route {request.route_key!r}, request id {request.request_id}"
 
 
 def error_response(kind: GatewayError, payload_version: str) -> HttpResponse:

@@ -24,6 +24,8 @@ from squall.gateway.apigw_common import (
     GatewayError,
     HttpResponse,
     MalformedResponse,
+    RoutedRequest,
+    describe_request,
     body_as_text_v1,
     decode_body,
     domain_name,
@@ -114,7 +116,7 @@ def build_v1_event(
     return orjson.dumps(event)
 
 
-def map_v1_response(payload: bytes) -> HttpResponse:
+def map_v1_response(payload: bytes, request: RoutedRequest | None = None) -> HttpResponse:
     """Turn a function's result into the HTTP response a REST API (payload 1.0) sends.
 
     The result must be a JSON object with an integer statusCode. Headers and
@@ -122,11 +124,16 @@ def map_v1_response(payload: bytes) -> HttpResponse:
     keeps the multiValueHeaders values, plus the headers value when it is not
     already among them. Anything else gets the REST API's 502
     {"message": "Internal server error"}.
+
+    A warning about an invalid result names the function, route key and
+    request id of `request`.
     """
     try:
         result = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
-        logger.warning("function result is not valid JSON (%s); returning 502", error)
+        logger.warning(
+            "function result is not valid JSON (%s); returning 502 (%s)", error, describe_request(request)
+        )
         return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
 
     try:
@@ -134,7 +141,11 @@ def map_v1_response(payload: bytes) -> HttpResponse:
             raise MalformedResponse(f"expected a JSON object with a statusCode, got {type(result).__name__}")
         return _map_proxy_response(result)
     except MalformedResponse as error:
-        logger.warning("function result is not a valid Lambda proxy response: %s; returning 502", error)
+        logger.warning(
+            "function result is not a valid payload 1.0 response: %s; returning 502 (%s)",
+            error,
+            describe_request(request),
+        )
         return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
 
 

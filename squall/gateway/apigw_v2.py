@@ -22,6 +22,8 @@ from squall.gateway.apigw_common import (
     GatewayError,
     HttpResponse,
     MalformedResponse,
+    RoutedRequest,
+    describe_request,
     body_as_text_v2,
     decode_body,
     domain_name,
@@ -104,7 +106,7 @@ def build_v2_event(
     return orjson.dumps(event)
 
 
-def map_v2_response(payload: bytes) -> HttpResponse:
+def map_v2_response(payload: bytes, request: RoutedRequest | None = None) -> HttpResponse:
     """Turn a function's result into the HTTP response an HTTP API (payload 2.0) sends.
 
     A JSON object with a `statusCode` key is read as a proxy response:
@@ -114,11 +116,16 @@ def map_v2_response(payload: bytes) -> HttpResponse:
     so a returned string keeps its quotes, as the Lambda function URL guide
     shows for the same format. Invalid JSON, or a proxy response with a field
     of the wrong type, is a 500.
+
+    A warning about an invalid result names the function, route key and
+    request id of `request`.
     """
     try:
         result = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
-        logger.warning("function result is not valid JSON (%s); returning 500", error)
+        logger.warning(
+            "function result is not valid JSON (%s); returning 500 (%s)", error, describe_request(request)
+        )
         return error_response(GatewayError.MALFORMED_RESPONSE, "2.0")
 
     if not isinstance(result, dict) or "statusCode" not in result:
@@ -127,7 +134,11 @@ def map_v2_response(payload: bytes) -> HttpResponse:
     try:
         return _map_proxy_response(result)
     except MalformedResponse as error:
-        logger.warning("function result is not a valid payload 2.0 response: %s; returning 500", error)
+        logger.warning(
+            "function result is not a valid payload 2.0 response: %s; returning 500 (%s)",
+            error,
+            describe_request(request),
+        )
         return error_response(GatewayError.MALFORMED_RESPONSE, "2.0")
 
 

@@ -7,17 +7,27 @@ function as an API Gateway event.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from squall.dispatcher.dispatcher import Invocation, new_request_id
+from squall.dispatcher.dispatcher import Invocation, InvocationResult, new_request_id
 from squall.errors import FunctionNotFound, Throttled
 from squall.gateway import invoke_api, management, objects_api, services_api
-from squall.gateway.apigw import GatewayError, HttpResponse, build_event, error_response, map_response
+from squall.gateway.apigw import (
+    GatewayError,
+    HttpResponse,
+    RoutedRequest,
+    build_event,
+    error_response,
+    integration_timeout_s,
+    map_response,
+    request_id_header,
+)
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
-from squall.metering.records import Outcome
+from squall.gateway.router import METRICS_PATH
 from squall.observability import tracing
 from squall.runtime.protocol import MAX_REQUEST_BYTES
 
@@ -26,8 +36,6 @@ if TYPE_CHECKING:
     from squall.server import Platform
 
 logger = logging.getLogger(__name__)
-
-METRICS_PATH = "/metrics"  # Prometheus's default scrape path
 
 
 class GatewayApp:
@@ -41,6 +49,9 @@ class GatewayApp:
         self._services = services_api.ServicesApi(platform.hub)
         self._objects = objects_api.ObjectsApi(platform.hub)
         self._metrics = metrics
+        # Invocations that outlived the integration timeout or their client,
+        # held so that the event loop does not drop them before they end.
+        self._abandoned: set[asyncio.Future[InvocationResult]] = set()
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,6 +59,8 @@ class GatewayApp:
                 await _lifespan(receive, send)
             return
         path: str = scope["path"]
+        # Squall's own paths come first. The router rejects function routes on
+        # them (router.RESERVED_SEGMENTS), because those would never be called.
         if path.startswith(services_api.PREFIX) or path.startswith(objects_api.PREFIX):
             if not self._authorised(scope):
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
@@ -56,7 +69,6 @@ class GatewayApp:
             else:
                 await self._services(scope, receive, send)
         elif path == METRICS_PATH and scope["method"] == "GET" and self._metrics is not None:
-            # NOTE: this route hides a function routed at GET /metrics.
             if self._authorised(scope):
                 body = await self._metrics.render()
                 headers = [
@@ -67,7 +79,6 @@ class GatewayApp:
             else:
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
         elif path == "/ui" or path.startswith("/ui/"):
-            # NOTE: like /metrics, the dashboard hides a function routed under /ui.
             # Imported on first use, so the dashboard loads only when a browser requests it.
             from squall.dashboard import serve_dashboard, serve_with_sign_in
 
@@ -108,10 +119,14 @@ class GatewayApp:
 
     async def _route(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         router = self._platform.router
+        # One id per request, also for the gateway's own errors, as API Gateway
+        # gives every request one.
+        request_id = new_request_id()
         raw_path = scope.get("raw_path")
         match = router.match(scope["method"], raw_path.decode("latin-1") if raw_path else scope["path"])
         if match is None:
-            await _send(send, error_response(GatewayError.NOT_FOUND, router.default_payload))
+            version = router.default_payload
+            await _send(send, error_response(GatewayError.NOT_FOUND, version), version, request_id)
             return
         if tracing.enabled:
             tracing.name_route(scope["method"], match.event.path)
@@ -120,41 +135,117 @@ class GatewayApp:
         try:
             body = await read_body(receive, MAX_REQUEST_BYTES)
         except BodyTooLarge:
-            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, version))
+            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, version), version, request_id)
             return
 
-        request_id = new_request_id()
         event = build_event(scope, body, match, request_id, int(time.time() * 1000))
+        traceparent = tracing.current_traceparent() if tracing.enabled else None
+        invocation = Invocation(
+            match.function, event, "http", request_id, qualifier=match.event.qualifier, traceparent=traceparent
+        )
         try:
-            traceparent = tracing.current_traceparent() if tracing.enabled else None
-            invocation = Invocation(
-                match.function, event, "http", request_id, qualifier=match.event.qualifier, traceparent=traceparent
-            )
-            result = await self._platform.dispatcher.invoke(invocation)
+            limit_s = integration_timeout_s(version)
+            if self._ends_within(match.function, match.event.qualifier, limit_s):
+                result = await self._platform.dispatcher.invoke(invocation)
+            else:
+                result = await self._invoke_within(invocation, limit_s)
         except Throttled:
-            await _send(send, error_response(GatewayError.THROTTLED, version))
+            await _send(send, error_response(GatewayError.THROTTLED, version), version, request_id)
             return
         except FunctionNotFound:
             if match.event.qualifier is None:
-                await _send(send, error_response(GatewayError.NOT_FOUND, version))
+                await _send(send, error_response(GatewayError.NOT_FOUND, version), version, request_id)
                 return
             # The route exists but its version or alias does not, as when API
             # Gateway's integration names a missing alias: a server-side error.
-            logger.warning("route %s %s invokes version or alias %r of function %s, which does not exist: %s",
-                           scope["method"], match.event.path, match.event.qualifier, match.function,
-                           qualifier_hint(match.function, match.event.qualifier))
-            await _send(send, error_response(GatewayError.FUNCTION_ERROR, version))
+            logger.warning(
+                "route %s invokes version or alias %r of function %s, which does not exist (request id %s): %s",
+                match.route_key, match.event.qualifier, match.function, request_id,
+                qualifier_hint(match.function, match.event.qualifier),
+            )
+            await _send(send, error_response(GatewayError.FUNCTION_ERROR, version), version, request_id)
             return
 
-        if result.outcome is Outcome.TIMEOUT:
-            answer = error_response(GatewayError.TIMEOUT, version)
+        if result is None:
+            answer = error_response(GatewayError.INTEGRATION_TIMEOUT, version)
+            logger.warning(
+                "route %s: function %s did not respond within the %g s integration timeout (request id %s); "
+                "returning %d while the invocation continues",
+                match.route_key, match.function, integration_timeout_s(version), request_id, answer.status,
+            )
         elif result.error_type is not None:
+            # A handler error, a crash and the function's own timeout alike.
             answer = error_response(GatewayError.FUNCTION_ERROR, version)
         else:
-            answer = map_response(version, result.payload)
-        if version == "2.0":
-            answer.headers.append((b"apigw-requestid", request_id.encode()))
-        await _send(send, answer)
+            answer = map_response(version, result.payload, RoutedRequest(match.function, match.route_key, request_id))
+        await _send(send, answer, version, request_id)
+
+    def _ends_within(self, function: str, qualifier: str | None, limit_s: float) -> bool:
+        """Tell whether an unqualified call surely ends before `limit_s`, so the gateway need not time it.
+
+        A call may wait for the concurrency gate and for an instance, each up
+        to the function's timeout, then for the init and the run: this bound
+        holds for the default 3 s timeout, and spares most calls a task and a
+        timer (about 5 µs each).
+        """
+        if qualifier is not None:
+            return False
+        dispatcher = self._platform.dispatcher
+        try:
+            timeout_s = dispatcher.pool(function).spec.timeout_s
+        except FunctionNotFound:
+            return True  # the call fails at once
+        return 3 * timeout_s + dispatcher.settings.init_timeout_s <= limit_s
+
+    async def _invoke_within(self, invocation: Invocation, limit_s: float) -> InvocationResult | None:
+        """Invoke the function and return its result, or None when it takes longer than `limit_s` seconds.
+
+        The invocation is not cancelled after `limit_s`. As behind API Gateway,
+        it runs on to its own timeout, and its logs and record are kept.
+        Raises what the dispatcher raises (Throttled, FunctionNotFound).
+        """
+        loop = asyncio.get_running_loop()
+        invoking = loop.create_task(self._platform.dispatcher.invoke(invocation))
+        # The request waits on a plain future that the invocation's end or the
+        # timer completes, so neither the timeout nor a client that disconnects
+        # cancels the invocation. Measured with uvloop on an AMD EPYC, by a loop
+        # of 50,000 awaits of a trivial coroutine: about 5 µs added per request,
+        # against about 10 µs for asyncio.timeout around asyncio.shield.
+        waiter: asyncio.Future[None] = loop.create_future()
+        invoking.add_done_callback(lambda _: _wake(waiter))
+        timer = loop.call_later(limit_s, _wake, waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            self._keep_running(invoking, invocation)
+            raise
+        finally:
+            timer.cancel()
+
+        if not invoking.done():
+            self._keep_running(invoking, invocation)
+            return None
+        return invoking.result()
+
+    def _keep_running(self, invoking: asyncio.Future[InvocationResult], invocation: Invocation) -> None:
+        """Hold an invocation no request waits for any more until it ends, and log how it failed, if it did."""
+        self._abandoned.add(invoking)
+
+        def forget(done: asyncio.Future[InvocationResult]) -> None:
+            self._abandoned.discard(done)
+            if done.cancelled():
+                return
+            error = done.exception()
+            if error is not None:
+                logger.warning("invocation %s of function %s, which no request waited for any more, failed: %r",
+                               invocation.request_id, invocation.function, error)
+
+        invoking.add_done_callback(forget)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def qualifier_hint(function: str, qualifier: str) -> str:
@@ -170,7 +261,9 @@ _TOKEN_HELP = (
 )
 
 
-async def _send(send: Send, answer: HttpResponse) -> None:
+async def _send(send: Send, answer: HttpResponse, payload_version: str, request_id: str) -> None:
+    """Send a response of the API of this payload version, with its request id header."""
+    answer.headers.append(request_id_header(payload_version, request_id))
     await respond(send, answer.status, answer.headers, answer.body)
 
 

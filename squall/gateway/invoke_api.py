@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -28,8 +29,27 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/2015-03-31/functions/"
 SUFFIX = "/invocations"
-INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+# In the order that AWS's ValidationException for an unknown invocation type lists them (seen in 2017).
+INVOCATION_TYPES = ("DryRun", "RequestResponse", "Event")
 LATEST = "$LATEST"
+
+# Constraints on Invoke's FunctionName (from the Lambda API model in botocore
+# 1.44) and Qualifier (as AWS's ValidationException quotes it in 2025). The
+# patterns stay as AWS spells them because its messages quote them. A bare
+# name of 65 to 256 characters passes them, and AWS returns
+# ResourceNotFoundException for it because no function can have such a name.
+_FUNCTION_NAME_GROUPS = re.compile(
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?"
+    r"(?P<name>[a-zA-Z0-9-_\.]+)(:(?P<qualifier>\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+FUNCTION_NAME_PATTERN = re.sub(r"\?P<\w+>", "", _FUNCTION_NAME_GROUPS.pattern)
+MAX_FUNCTION_NAME_CHARS = 256
+QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
+_QUALIFIER_RE = re.compile(QUALIFIER_PATTERN)
+MAX_QUALIFIER_CHARS = 128
+
+VALIDATION = "ValidationException"
+QUALIFIER_MISMATCH = "The derived qualifier from the function name does not match the specified qualifier."
 
 
 class ApiError(Exception):
@@ -50,29 +70,87 @@ _CAPITALISED_MESSAGE = frozenset({"ResourceNotFoundException", "ServiceException
 
 async def send_api_error(send: Send, error: ApiError, request_id: str) -> None:
     key = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
-    body = {"Type": "User", key: error.message, **error.extra}
+    # AWS checks request parameters against the API model before Lambda
+    # receives them, and those errors carry only a message, without Lambda's "Type".
+    body: dict[str, Any] = {key: error.message} if error.code == VALIDATION else {"Type": "User", key: error.message}
+    body.update(error.extra)
     headers = [(b"x-amzn-errortype", error.code.encode()), (b"x-amzn-requestid", request_id.encode())]
     await respond_json(send, error.status, body, headers)
 
 
+def constraint_violation(field: str, value: str, constraint: str) -> str:
+    """Return one clause of a ValidationException message in AWS's words."""
+    return f"Value '{value}' at '{field}' failed to satisfy constraint: Member must {constraint}"
+
+
+def validation_error(violations: list[str]) -> ApiError:
+    """Build the 400 ValidationException that lists every violated constraint of a request."""
+    count = len(violations)
+    noun = "error" if count == 1 else "errors"
+    return ApiError(400, VALIDATION, f"{count} validation {noun} detected: " + "; ".join(violations))
+
+
+def function_name_violations(raw: str) -> list[str]:
+    """Return the clauses for each of Invoke's length and pattern constraints that a FunctionName violates."""
+    violations = []
+    if len(raw) > MAX_FUNCTION_NAME_CHARS:
+        violations.append(
+            constraint_violation("functionName", raw, f"have length less than or equal to {MAX_FUNCTION_NAME_CHARS}")
+        )
+    if _FUNCTION_NAME_GROUPS.fullmatch(raw) is None:
+        violations.append(
+            constraint_violation("functionName", raw, f"satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}")
+        )
+    return violations
+
+
+def qualifier_violations(qualifier: str) -> list[str]:
+    """Return the clauses for each of Invoke's length and pattern constraints that a Qualifier parameter violates."""
+    violations = []
+    if len(qualifier) > MAX_QUALIFIER_CHARS:
+        violations.append(
+            constraint_violation("qualifier", qualifier, f"have length less than or equal to {MAX_QUALIFIER_CHARS}")
+        )
+    if _QUALIFIER_RE.fullmatch(qualifier) is None:
+        violations.append(
+            constraint_violation("qualifier", qualifier, f"satisfy regular expression pattern: {QUALIFIER_PATTERN}")
+        )
+    return violations
+
+
 def split_function_name(raw: str) -> tuple[str, str | None]:
-    """Return (name, qualifier) from a name, `name:qualifier`, or a function ARN."""
-    if raw.startswith("arn:"):
-        parts = raw.split(":")
-        if len(parts) not in (7, 8) or parts[5] != "function":
-            raise ApiError(
-                400,
-                "ValidationException",
-                f"1 validation error detected: Value '{raw}' at 'functionName' failed to satisfy constraint: "
-                "Member must be a function name or a function ARN",
-            )
-        return parts[6], parts[7] if len(parts) == 8 else None
-    parts = raw.split(":")
-    if len(parts) in (3, 4) and parts[0].isdigit() and parts[1] == "function":
-        # A partial ARN: ACCOUNT:function:NAME[:QUALIFIER].
-        return parts[2], parts[3] if len(parts) == 4 else None
-    name, _, qualifier = raw.partition(":")
-    return name, qualifier or None
+    """Return (name, qualifier) from a name, `name:qualifier`, or a full or partial function ARN.
+
+    Raises ApiError (400 ValidationException) when `raw` is none of these forms.
+    """
+    violations = function_name_violations(raw)
+    match = _FUNCTION_NAME_GROUPS.fullmatch(raw)
+    if violations or match is None:
+        raise validation_error(violations)
+    return match["name"], match["qualifier"]
+
+
+def target_of(raw_name: str, qualifier_parameter: str | None, invocation_type: str) -> tuple[str, str | None]:
+    """Validate the request parameters that name the target, and return its (function, qualifier).
+
+    Every violated constraint goes into one ValidationException, as AWS lists
+    them. A qualifier in the name must equal the Qualifier parameter when both
+    are given, or the request fails with InvalidParameterValueException.
+    """
+    # NOTE: AWS lists the qualifier's violations before the function name's,
+    # as recorded in 2025. The invocation type's place in that list is a guess.
+    violations = qualifier_violations(qualifier_parameter) if qualifier_parameter is not None else []
+    violations += function_name_violations(raw_name)
+    if invocation_type not in INVOCATION_TYPES:
+        allowed = ", ".join(INVOCATION_TYPES)
+        violations.append(constraint_violation("invocationType", invocation_type, f"satisfy enum value set: [{allowed}]"))
+    if violations:
+        raise validation_error(violations)
+
+    name, name_qualifier = split_function_name(raw_name)
+    if name_qualifier is not None and qualifier_parameter is not None and name_qualifier != qualifier_parameter:
+        raise ApiError(400, "InvalidParameterValueException", QUALIFIER_MISMATCH)
+    return name, name_qualifier if qualifier_parameter is None else qualifier_parameter
 
 
 class InvokeApi:
@@ -94,9 +172,10 @@ class InvokeApi:
         if scope["method"] != "POST" or not path.endswith(SUFFIX):
             raise ApiError(404, "ResourceNotFoundException", f"No operation at {scope['method']} {path}")
         raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
-        name, qualifier = split_function_name(raw_name)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        qualifier = query.get("Qualifier", [qualifier])[0] or None
+        qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
+        invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
+        name, qualifier = target_of(raw_name, qualifier_parameter, invocation_type)
 
         arn = self._dispatcher.arn(name)
         try:
@@ -105,13 +184,6 @@ class InvokeApi:
         except FunctionNotFound:
             raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
 
-        invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
-        if invocation_type not in INVOCATION_TYPES:
-            raise ApiError(
-                400,
-                "InvalidParameterValueException",
-                f"Invalid InvocationType {invocation_type!r}: expected one of {', '.join(INVOCATION_TYPES)}",
-            )
         log_type = (header(scope, b"x-amz-log-type") or b"None").decode("latin-1")
 
         limit = MAX_ASYNC_REQUEST_BYTES if invocation_type == "Event" else MAX_REQUEST_BYTES
@@ -187,10 +259,14 @@ def _client_context(scope: dict[str, Any]) -> Any:
     if not raw:
         return None
     try:
-        return orjson.loads(base64.b64decode(raw, validate=True))
+        decoded = orjson.loads(base64.b64decode(raw, validate=True))
     except (binascii.Error, orjson.JSONDecodeError):
+        decoded = None
+    # The instance reads `client`, `custom` and `env` keys, so nothing but an object will do.
+    if not isinstance(decoded, dict):
         raise ApiError(
             400,
             "InvalidRequestContentException",
             "Client context must be a valid Base64-encoded JSON object.",
-        ) from None
+        )
+    return decoded

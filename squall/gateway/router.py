@@ -12,11 +12,18 @@ guide, "Routing API requests"):
 A route whose method does not fit the request is skipped, so a more general
 template of the right method can still match. Path parameter values are
 percent-decoded, as API Gateway decodes them before calling the integration.
+
+A REST route with a stage also matches under "/STAGE/...", as its invoke URL
+does. Such a staged match beats a match that only a greedy route made, but not
+a route that matches every segment of the path as requested.
+
+Paths that the gateway serves itself (GET /metrics, /ui, /_squall and
+/2015-03-31) cannot be routed to a function, because the gateway never
+consults the routes for them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +35,17 @@ from squall.manifest.spec import HTTP_METHODS, PAYLOAD_VERSIONS, HttpEvent
 logger = logging.getLogger(__name__)
 
 ANY_METHOD = "ANY"
+
+# First path segments the gateway serves itself before it consults the routes
+# (squall/gateway/app.py), with what serves them.
+RESERVED_SEGMENTS: dict[str, str] = {
+    "_squall": "Squall's management, services and objects APIs",
+    "2015-03-31": "the Lambda Invoke API",
+    "ui": "the dashboard",
+}
+# Prometheus's default scrape path. The gateway serves only GET there.
+METRICS_PATH = "/metrics"
+RESERVED_PATHS_TEXT = "GET /metrics, and /ui, /_squall, /2015-03-31 and every path under them"
 
 
 class RouteError(SquallError):
@@ -88,6 +106,11 @@ def _pick(routes: dict[str, _Route], method: str) -> _Route | None:
     return route
 
 
+def _to_match(route: _Route, values: list[str] | None, staged_path: str | None = None) -> RouteMatch:
+    parameters = dict(zip(route.param_names, values)) if values is not None else None
+    return RouteMatch(route.function, route.event, route.route_key, route.event.path, parameters, staged_path)
+
+
 def _parse_template(function: str, template: str) -> tuple[list[str | None], list[str], bool]:
     """Split a template into segments: a literal string, or None for a variable."""
     if not template.startswith("/"):
@@ -126,6 +149,43 @@ def _parse_template(function: str, template: str) -> tuple[list[str | None], lis
     return segments, names, greedy
 
 
+def _reserved_by(method: str, segments: list[str | None]) -> str | None:
+    """Return what the gateway serves at a template's leading literal path, or None when it serves nothing there."""
+    if not segments or segments[0] is None:
+        return None
+    owner = RESERVED_SEGMENTS.get(segments[0])
+    if owner is not None:
+        return owner
+    if segments == [METRICS_PATH[1:]] and method in ("GET", ANY_METHOD):
+        return "the Prometheus metrics endpoint"
+    return None
+
+
+def _check_not_reserved(function: str, event: HttpEvent, method: str, segments: list[str | None]) -> None:
+    """Raise RouteError when the gateway would respond to the route's requests itself, never calling the function."""
+    owner = _reserved_by(method, segments)
+    if owner is not None:
+        raise RouteError(
+            function,
+            event.path,
+            f"{method} {event.path} is served by {owner}, so the function would never be called; "
+            f"expected a path outside the ones Squall reserves ({RESERVED_PATHS_TEXT}). "
+            "A greedy route such as ANY /{proxy+} may still take every other path",
+        )
+
+    # A REST route is also requested under its stage, as "/STAGE/...".
+    if event.stage is not None:
+        owner = _reserved_by(method, [event.stage, *segments])
+        if owner is not None:
+            staged = f"/{event.stage}{event.path}" if event.path != "/" else f"/{event.stage}"
+            raise RouteError(
+                function,
+                event.path,
+                f"with stage {event.stage!r}, {method} {staged} is served by {owner}, so the function would never "
+                f"be called there; expected another stage name, outside the paths Squall reserves ({RESERVED_PATHS_TEXT})",
+            )
+
+
 class Router:
     """Route table that chooses the function for each HTTP request.
 
@@ -159,6 +219,7 @@ class Router:
                 function, event.path, f"invalid payload version {event.payload!r}: expected one of {', '.join(PAYLOAD_VERSIONS)}"
             )
         segments, names, greedy = _parse_template(function, event.path)
+        _check_not_reserved(function, event, method, segments)
 
         # Templates that differ only in variable names match the same requests.
         shape = (method, tuple(segments), greedy)
@@ -213,26 +274,34 @@ class Router:
         `raw_path` is the request path still percent-encoded, as in the ASGI
         scope's `raw_path` decoded as Latin-1: an encoded "/" ("%2F") then
         stays inside one path parameter instead of splitting it. A REST route
-        with a stage also matches under "/STAGE", as its invoke URL does.
+        with a stage also matches under "/STAGE", as its invoke URL does, and
+        that match wins over one that only a greedy route made.
         """
-        match = self._match(method, raw_path)
-        if match is not None or not self._stages:
-            return match
+        found = self._find(method, raw_path)
+        if self._stages and (found is None or found[0].greedy):
+            staged = self._find_staged(method, raw_path)
+            if staged is not None:
+                return staged
+        return _to_match(*found) if found is not None else None
+
+    def _find_staged(self, method: str, raw_path: str) -> RouteMatch | None:
+        """Match the path after a leading REST stage against the routes of that stage."""
         stage, _, rest = raw_path[1:].partition("/")
         if stage not in self._stages:
             return None
         inner = "/" + rest
-        match = self._match(method, inner)
-        if match is None or match.event.stage != stage:
+        found = self._find(method, inner)
+        if found is None or found[0].event.stage != stage:
             return None
-        return dataclasses.replace(match, staged_path=inner)
+        return _to_match(*found, staged_path=inner)
 
-    def _match(self, method: str, raw_path: str) -> RouteMatch | None:
+    def _find(self, method: str, raw_path: str) -> tuple[_Route, list[str] | None] | None:
+        """Return the best route for a path and its path parameter values (None for a literal route)."""
         routes = self._literal.get(raw_path)
         if routes is not None:
             route = _pick(routes, method)
             if route is not None:
-                return RouteMatch(route.function, route.event, route.route_key, route.event.path, None)
+                return route, None
 
         segments = self._segments(raw_path)
         if segments is None:
@@ -246,7 +315,7 @@ class Router:
             if routes is not None:
                 route = _pick(routes, method)
                 if route is not None:
-                    return RouteMatch(route.function, route.event, route.route_key, route.event.path, None)
+                    return route, None
 
         values: list[str] = []
         route = self._search_full(self._root, segments, 0, method, values)
@@ -254,13 +323,7 @@ class Router:
             route = self._search_greedy(self._root, segments, 0, method, values)
         if route is None:
             return None
-        return RouteMatch(
-            route.function,
-            route.event,
-            route.route_key,
-            route.event.path,
-            dict(zip(route.param_names, values)),
-        )
+        return route, values
 
     def allowed_methods(self, raw_path: str) -> frozenset[str]:
         """Return the methods some route accepts for this path ("ANY" included as such)."""

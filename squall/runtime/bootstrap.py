@@ -24,7 +24,10 @@ from typing import Any, Callable
 from squall.runtime.context import LambdaContext
 from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_RESPONSE_BYTES, Kind, encode
 
-_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__)) + os.sep
+# Third-party packages can live under the standard library's folder, as in a Python without a virtualenv.
+_PACKAGE_DIRS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect
 
 DRAIN_TIMEOUT_S = 5.0
@@ -122,10 +125,40 @@ class _Channel:
         return True
 
 
-def _user_frames(tb: Any) -> list[str]:
-    """Format a traceback without the runtime's own frames."""
+def _is_platform_frame(frame: traceback.FrameSummary) -> bool:
+    """Tell whether a frame belongs to this runtime or to the standard library rather than to the function's code."""
+    filename = frame.filename
+    if filename.startswith(_RUNTIME_DIR) or filename.startswith("<frozen "):
+        return True
+    return filename.startswith(_STDLIB_DIR) and not any(folder in filename for folder in _PACKAGE_DIRS)
+
+
+def _module_frames(tb: Any) -> list[str]:
+    """Format the traceback of a failed handler import without the runtime's own frames.
+
+    The import machinery's frames stay above the module's own, as Lambda's
+    Python runtime reports them.
+    """
     frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
     return traceback.format_list(frames)
+
+
+def _handler_frames(tb: Any) -> list[str]:
+    """Format the traceback of a failed handler call, starting at the function's own code.
+
+    The frames above the first frame of the function's code (this runtime's,
+    and asyncio's for an `async def` handler) are cut. The frames below it
+    stay, including those of the standard library and of packages the
+    function called.
+    """
+    frames = traceback.extract_tb(tb)
+    start = next((index for index, frame in enumerate(frames) if not _is_platform_frame(frame)), None)
+    if start is None:
+        # A handler that is itself a standard library function has no frame of its own.
+        shown = [f for f in frames if not f.filename.startswith(_RUNTIME_DIR)]
+    else:
+        shown = frames[start:]
+    return traceback.format_list(shown)
 
 
 def _error_body(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
@@ -167,10 +200,11 @@ def load_handler(handler: str) -> Callable[..., Any]:
         message = f"Syntax error in module '{module_name}': {error.msg} ({os.path.basename(error.filename or '')}, line {error.lineno})"
         raise InitError("Runtime.UserCodeSyntaxError", message, [where]) from None
     except ImportError as error:
+        # Lambda's Python runtime reports this error with an empty stack trace.
         message = f"Unable to import module '{module_name}': {error}"
-        raise InitError("Runtime.ImportModuleError", message, _user_frames(error.__traceback__)) from None
+        raise InitError("Runtime.ImportModuleError", message, []) from None
     except Exception as error:  # noqa: BLE001 - any failure of the user's module-level code
-        raise InitError(type(error).__name__, str(error), _user_frames(error.__traceback__)) from None
+        raise InitError(type(error).__name__, str(error), _module_frames(error.__traceback__)) from None
 
     function = getattr(module, attribute, None)
     if function is None:
@@ -297,6 +331,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
             # The deadline counts from now: a cold instance reads this frame only after its init.
             deadline_ms=int(time.time() * 1000) + meta["timeout_ms"],
             client_context=meta.get("client_context"),
+            cognito_identity=meta.get("cognito_identity"),
         )
         # Tracing: the server sends a traceparent only while its tracing is on.
         traceparent = meta.get("traceparent")
@@ -372,7 +407,7 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
         return {"error_type": "Runtime.OutOfMemory", "fatal": True}, body
     except Exception as error:  # noqa: BLE001 - every handler failure becomes a Lambda error
         error_type = type(error).__name__
-        stack = _user_frames(error.__traceback__)
+        stack = _handler_frames(error.__traceback__)
         _log_error(error_type, str(error), stack)
         return {"error_type": error_type}, _error_body(error_type, str(error), request_id, stack)
 

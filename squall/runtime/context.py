@@ -6,22 +6,65 @@ import time
 from typing import Any
 
 
+class MobileClient:
+    """The app that sent an invocation, as the `client` object of its client context describes it."""
+
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.installation_id = data.get("installation_id")
+        self.app_title = data.get("app_title")
+        self.app_version_name = data.get("app_version_name")
+        self.app_version_code = data.get("app_version_code")
+        self.app_package_name = data.get("app_package_name")
+
+    def __repr__(self) -> str:
+        return f"MobileClient(installation_id={self.installation_id!r}, app_title={self.app_title!r})"
+
+
 class ClientContext:
-    """Mobile client context sent with an invocation (`X-Amz-Client-Context`)."""
+    """Mobile client context sent with an invocation (`X-Amz-Client-Context`).
+
+    `client` is None when the context has no `client` object, and `custom`
+    and `env` are None when their keys are missing, as in Lambda's Python
+    runtime.
+    """
 
     __slots__ = ("client", "custom", "env")
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self.client = data.get("client")
+        client = data.get("client")
+        self.client = MobileClient(client) if isinstance(client, dict) else None
         self.custom = data.get("custom")
         self.env = data.get("env")
+
+    def __repr__(self) -> str:
+        return f"ClientContext(client={self.client!r}, custom={self.custom!r}, env={self.env!r})"
+
+
+class CognitoIdentity:
+    """The Amazon Cognito identity that authorised an invocation, with both fields None when there is none."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        fields = data if isinstance(data, dict) else {}
+        self.cognito_identity_id = fields.get("cognito_identity_id")
+        self.cognito_identity_pool_id = fields.get("cognito_identity_pool_id")
+
+    def __repr__(self) -> str:
+        return (
+            f"CognitoIdentity(cognito_identity_id={self.cognito_identity_id!r}, "
+            f"cognito_identity_pool_id={self.cognito_identity_pool_id!r})"
+        )
 
 
 class LambdaContext:
     """Invocation context with Lambda's attribute names.
 
     `memory_limit_in_mb` is a string, as in AWS's Python runtime, which
-    reads it from the environment.
+    reads it from the environment. `identity` is always an object, and
+    `client_context` is None unless the caller sent one.
     """
 
     __slots__ = (
@@ -49,6 +92,7 @@ class LambdaContext:
         log_stream_name: str,
         deadline_ms: int,
         client_context: dict[str, Any] | None = None,
+        cognito_identity: dict[str, Any] | None = None,
     ) -> None:
         self.aws_request_id = request_id
         self.function_name = function_name
@@ -57,8 +101,8 @@ class LambdaContext:
         self.memory_limit_in_mb = memory_limit_in_mb
         self.log_group_name = log_group_name
         self.log_stream_name = log_stream_name
-        self.identity = None
-        self.client_context = ClientContext(client_context) if client_context else None
+        self.identity = CognitoIdentity(cognito_identity)
+        self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:

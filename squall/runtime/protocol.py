@@ -26,7 +26,9 @@ MAX_FRAME_BYTES = MAX_RESPONSE_BYTES + 1024 * 1024
 class Kind(enum.IntEnum):
     """The kind of content a frame carries."""
 
-    INVOKE = 1  # server -> instance: metadata {id, timeout_ms, arn, client_context?}, body = event
+    # server -> instance: metadata {id, timeout_ms, arn, client_context?, cognito_identity?, traceparent?}, body = event.
+    # cognito_identity is {cognito_identity_id, cognito_identity_pool_id}; the server sends none yet.
+    INVOKE = 1
     READY = 2  # instance -> server: metadata {init_ms, max_rss_kb}
     INIT_ERROR = 3  # instance -> server: body = Lambda error JSON; the instance then exits
     RESULT = 4  # instance -> server: metadata {error_type?, fatal?, max_rss_kb}, body = result or error JSON

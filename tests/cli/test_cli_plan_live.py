@@ -89,6 +89,16 @@ def test_plan_without_server_shows_spec(tmp_path: Path) -> None:
     assert "no comparison with a running server" in result.output
 
 
+def test_plan_refuses_a_route_under_squall_paths(tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace("path: /items", "path: /ui/items"))
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
+
+    assert result.exit_code == 1
+    assert "squall.yml: function 'api': http route '/ui/items'" in result.output
+    assert "the function would never be called" in result.output
+
+
 def test_plan_sees_code_environment_and_secrets(serve: Any, tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
     server = serve(app, "--no-watch")

@@ -11,10 +11,12 @@ import pytest
 from squall.gateway.apigw import (
     GatewayError,
     HttpResponse,
+    RoutedRequest,
     error_response,
     map_response,
     map_v1_response,
     map_v2_response,
+    request_id_header,
 )
 
 V2_ERROR = (500, b'{"message":"Internal Server Error"}')
@@ -280,13 +282,13 @@ def test_map_response_invalid_version() -> None:
         (GatewayError.NOT_FOUND, "2.0", 404, "Not Found"),
         (GatewayError.FUNCTION_ERROR, "2.0", 500, "Internal Server Error"),
         (GatewayError.MALFORMED_RESPONSE, "2.0", 500, "Internal Server Error"),
-        (GatewayError.TIMEOUT, "2.0", 503, "Service Unavailable"),
+        (GatewayError.INTEGRATION_TIMEOUT, "2.0", 503, "Service Unavailable"),
         (GatewayError.THROTTLED, "2.0", 429, "Too Many Requests"),
         (GatewayError.PAYLOAD_TOO_LARGE, "2.0", 413, "Request Entity Too Large"),
         (GatewayError.NOT_FOUND, "1.0", 403, "Missing Authentication Token"),
         (GatewayError.FUNCTION_ERROR, "1.0", 502, "Internal server error"),
         (GatewayError.MALFORMED_RESPONSE, "1.0", 502, "Internal server error"),
-        (GatewayError.TIMEOUT, "1.0", 504, "Endpoint request timed out"),
+        (GatewayError.INTEGRATION_TIMEOUT, "1.0", 504, "Endpoint request timed out"),
         (GatewayError.THROTTLED, "1.0", 429, "Too Many Requests"),
         (GatewayError.PAYLOAD_TOO_LARGE, "1.0", 413, "Request Too Long"),
     ],
@@ -308,7 +310,7 @@ def test_error_response_covers_every_kind() -> None:
 
 def test_error_response_invalid_version() -> None:
     with pytest.raises(ValueError, match="invalid payload version '2'"):
-        error_response(GatewayError.TIMEOUT, "2")
+        error_response(GatewayError.INTEGRATION_TIMEOUT, "2")
 
 
 def test_error_responses_not_shared() -> None:
@@ -318,3 +320,30 @@ def test_error_responses_not_shared() -> None:
     second = error_response(GatewayError.NOT_FOUND, "2.0")
 
     assert (b"x-extra", b"1") not in second.headers
+
+
+@pytest.mark.parametrize(
+    ("version", "name"),
+    [("1.0", b"x-amzn-requestid"), ("2.0", b"apigw-requestid")],
+)
+def test_request_id_header_name(version: str, name: bytes) -> None:
+    assert request_id_header(version, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef") == (
+        name,
+        b"c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+    )
+
+
+@pytest.mark.parametrize(("version", "payload"), [("1.0", b'"not a proxy response"'), ("2.0", b"not json")])
+def test_invalid_result_warning_names_request(
+    caplog: pytest.LogCaptureFixture, version: str, payload: bytes
+) -> None:
+    request = RoutedRequest("orders", "GET /orders/{id}", "c6af9ac6-7b61-11e6-9a41-93e8deadbeef")
+
+    with caplog.at_level("WARNING", logger="squall.gateway"):
+        map_response(version, payload, request)
+
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "function 'orders'" in message
+    assert "route 'GET /orders/{id}'" in message
+    assert "request id c6af9ac6-7b61-11e6-9a41-93e8deadbeef" in message

@@ -1,10 +1,11 @@
-"""Route selection: precedence, path parameter decoding and invalid routes."""
+"""Route selection: precedence, REST stages, path parameter decoding, and invalid or reserved routes."""
 
 from __future__ import annotations
 
 import pytest
 
-from squall.gateway.router import RouteError, RouteMatch, Router
+from squall.gateway import invoke_api, management, objects_api, services_api
+from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS, RouteError, RouteMatch, Router
 from squall.manifest.spec import HttpEvent
 
 # Each route's function name says which route it is, so a test can name the
@@ -276,3 +277,88 @@ def test_rest_route_matches_under_its_stage() -> None:
     assert (prefixed.staged_path, prefixed.path_parameters) == ("/items/7", {"id": "7"})
     assert staged.match("GET", "/dev/items/7") is None  # This is another stage.
     assert staged.match("GET", "/prod/web") is None  # An HTTP API route has no stage.
+
+
+STAGED_ROUTES = [
+    ("short", HttpEvent("GET", "/short-rest/{id}", "1.0", stage="prod")),
+    ("items", HttpEvent("GET", "/items/{id}", "1.0", stage="prod")),
+    ("literal", HttpEvent("GET", "/prod/items/{id}")),
+    ("prod_files", HttpEvent("GET", "/prod/files/{proxy+}")),
+    ("files", HttpEvent("GET", "/files/{proxy+}", "1.0", stage="prod")),
+    ("site", HttpEvent("ANY", "/{proxy+}")),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "function", "staged_path"),
+    [
+        # A staged REST match beats a catch-all.
+        ("/prod/short-rest/2", "short", "/short-rest/2"),
+        # A route matching the whole path as requested beats a staged match.
+        ("/prod/items/2", "literal", None),
+        # A staged greedy REST route beats an unstaged greedy route, even one with a longer prefix.
+        ("/prod/files/a/b", "files", "/files/a/b"),
+        # Without a staged match, the catch-all still takes the path.
+        ("/prod/other", "site", None),
+        ("/dev/short-rest/2", "site", None),
+        # A REST route also matches without its stage.
+        ("/short-rest/2", "short", None),
+    ],
+)
+def test_staged_route_precedence(path: str, function: str, staged_path: str | None) -> None:
+    match = Router(STAGED_ROUTES).match("GET", path)
+
+    assert match is not None
+    assert match.function == function
+    assert match.staged_path == staged_path
+
+
+@pytest.mark.parametrize(
+    ("event", "served_by"),
+    [
+        (HttpEvent("GET", "/metrics"), "Prometheus metrics"),
+        (HttpEvent("ANY", "/metrics"), "Prometheus metrics"),
+        (HttpEvent("GET", "/ui"), "dashboard"),
+        (HttpEvent("POST", "/ui/login"), "dashboard"),
+        (HttpEvent("ANY", "/ui/{proxy+}"), "dashboard"),
+        (HttpEvent("GET", "/_squall/api/{name}"), "management"),
+        (HttpEvent("POST", "/_squall/custom"), "management"),
+        (HttpEvent("POST", "/2015-03-31/functions/{name}/invocations", "1.0"), "Invoke API"),
+        (HttpEvent("GET", "/items", "1.0", stage="ui"), "dashboard"),
+        (HttpEvent("GET", "/", "1.0", stage="metrics"), "Prometheus metrics"),
+    ],
+)
+def test_reserved_path_rejected(event: HttpEvent, served_by: str) -> None:
+    with pytest.raises(RouteError) as raised:
+        Router([("hidden", HttpEvent("GET", "/visible")), ("hidden", event)])
+
+    message = str(raised.value)
+    assert raised.value.function == "hidden"
+    assert raised.value.path == event.path
+    assert f"http route {event.path!r}" in message
+    assert served_by in message
+    assert "GET /metrics, and /ui, /_squall, /2015-03-31 and every path under them" in message
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        HttpEvent("ANY", "/{proxy+}"),
+        HttpEvent("GET", "/{page}"),
+        HttpEvent("POST", "/metrics"),
+        HttpEvent("GET", "/metrics/{proxy+}"),
+        HttpEvent("GET", "/uix"),
+        HttpEvent("GET", "/api/ui/{proxy+}"),
+        HttpEvent("GET", "/items", "1.0", stage="prod"),
+    ],
+)
+def test_unreserved_path_allowed(event: HttpEvent) -> None:
+    assert Router([("allowed", event)]).default_payload in ("1.0", "2.0")
+
+
+def test_reserved_segments_cover_gateway_prefixes() -> None:
+    # Every prefix the gateway serves before routing must be one the router rejects.
+    for prefix in (management.PREFIX, services_api.PREFIX, objects_api.PREFIX, invoke_api.PREFIX, "/ui/"):
+        first_segment = prefix.split("/")[1]
+        assert first_segment in RESERVED_SEGMENTS, prefix
+    assert METRICS_PATH == "/metrics"

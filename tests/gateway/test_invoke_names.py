@@ -25,6 +25,6 @@ def test_function_name_forms(raw: str, expected: tuple[str, str | None]) -> None
 
 def test_malformed_arn_rejected() -> None:
     with pytest.raises(ApiError) as raised:
-        split_function_name("arn:aws:lambda:us-east-1:123456789012:layer:x")
+        split_function_name("arn:aws:lambda:us-east-1:123456789012:layer:x:1")
     assert raised.value.status == 400
-    assert "arn:aws:lambda:us-east-1:123456789012:layer:x" in raised.value.message
+    assert "arn:aws:lambda:us-east-1:123456789012:layer:x:1" in raised.value.message

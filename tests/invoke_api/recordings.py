@@ -15,24 +15,27 @@ from typing import Any
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance"
 LAMBDA_RECORDINGS = CONFORMANCE / "aws-recorded" / "lambda-test_lambda.snapshot.json"
+# Recordings of the Lambda API's operations, among them Invoke's parameter validation.
+LAMBDA_API_RECORDINGS = CONFORMANCE / "aws-recorded" / "lambda-test_lambda_api.snapshot.json"
 
 _PLACEHOLDER = re.compile(r"<[^<>]+>")
 _RECORDED_ACCOUNT = "111111111111"
 
 
 @cache
-def _snapshots() -> dict[str, Any]:
-    return json.loads(LAMBDA_RECORDINGS.read_text())
+def _snapshots(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
 
 
-def recording(test: str, step: str, parameter: str | None = None) -> Any:
+def recording(test: str, step: str, parameter: str | None = None, source: Path = LAMBDA_RECORDINGS) -> Any:
     """Return what AWS returned at `step` of the one recorded test whose name ends with `test`.
 
     `parameter` selects a parametrized case by the start of its id, for ids
     too awkward to spell out (`test_x[message-...]` is `test_x`, "message-").
+    `source` is the snapshot file to read.
     """
     matches = []
-    for key, entry in _snapshots().items():
+    for key, entry in _snapshots(source).items():
         if parameter is None:
             found = key.endswith(test)
         else:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lambda_apps import LiveApp, lambda_client
+from recordings import recording
 
 # A variable of the process that starts the server, which functions must not inherit.
 SERVER_SECRET = "SQUALL_TEST_SECRET"
@@ -99,3 +102,76 @@ def test_invoked_arn_keeps_qualifier(app: LiveApp, function_name: str, expected_
 
     assert "FunctionError" not in response
     assert seen["invoked_function_arn"].endswith(expected_suffix)
+
+
+# Client context and identity
+
+MOBILE_CLIENT = {
+    "installation_id": "install-1",
+    "app_title": "Field Notes",
+    "app_version_name": "2.1",
+    "app_version_code": "21",
+    "app_package_name": "org.example.notes",
+}
+
+
+def context_objects(app: LiveApp, client_context: Any = None) -> dict[str, Any]:
+    """Invoke `context_objects`, with a client context when one is given, and return what the function saw."""
+    arguments: dict[str, Any] = {"FunctionName": "context_objects", "Payload": b"{}"}
+    if client_context is not None:
+        arguments["ClientContext"] = base64.b64encode(json.dumps(client_context).encode()).decode()
+    response = lambda_client(app.endpoint).invoke(**arguments)
+    assert "FunctionError" not in response, response["Payload"].read()
+    return json.loads(response["Payload"].read())
+
+
+def test_client_context_has_mobile_client(app: LiveApp) -> None:
+    sent = {"client": MOBILE_CLIENT, "custom": {"colour": "green"}, "env": {"locale": "en_GB"}}
+
+    seen = context_objects(app, sent)["client_context"]
+
+    assert seen["client"] == MOBILE_CLIENT
+    assert seen["custom"] == {"colour": "green"}
+    assert seen["env"] == {"locale": "en_GB"}
+
+
+def test_client_context_recorded_keys(app: LiveApp) -> None:
+    # The client context of AWS's recording: a `client` object without the mobile SDK's keys.
+    recorded = recording("TestLambdaFeatures::test_lambda_with_context", "invocation")["Payload"]["context"]["clientContext"]
+
+    seen = context_objects(app, recorded)["client_context"]
+
+    assert seen["client"] == dict.fromkeys(MOBILE_CLIENT)
+    assert seen["custom"] == recorded["custom"]
+    assert seen["env"] == recorded["env"]
+
+
+def test_client_context_missing_parts_none(app: LiveApp) -> None:
+    seen = context_objects(app, {})["client_context"]
+
+    assert seen == {"client": None, "custom": None, "env": None}
+
+
+def test_no_client_context_is_none(app: LiveApp) -> None:
+    seen = context_objects(app)
+
+    assert seen["client_context"] is None
+
+
+def test_identity_without_cognito_is_empty(app: LiveApp) -> None:
+    seen = context_objects(app)
+
+    assert seen["identity"] == {"cognito_identity_id": None, "cognito_identity_pool_id": None}
+
+
+@pytest.mark.parametrize("client_context", [b"[1, 2]", b'"text"', b"{not json"], ids=["list", "string", "invalid-json"])
+def test_non_object_client_context_rejected(app: LiveApp, client_context: bytes) -> None:
+    with pytest.raises(ClientError) as raised:
+        lambda_client(app.endpoint).invoke(
+            FunctionName="context_objects", Payload=b"{}", ClientContext=base64.b64encode(client_context).decode()
+        )
+    error = raised.value.response
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "InvalidRequestContentException"
+    assert error["Error"]["Message"] == "Client context must be a valid Base64-encoded JSON object."

@@ -59,3 +59,38 @@ def allocate(event, context):
     """Allocate and write `mb` megabytes, so that every page counts against the memory limit."""
     block = b"\x01" * (event["mb"] * 1024 * 1024)
     return {"allocated_mb": len(block) // (1024 * 1024)}
+
+
+def context_objects(event, context):
+    """Return the attributes of the client context and identity objects this call got."""
+    client_context = context.client_context
+    client = None if client_context is None else client_context.client
+    seen = {
+        "identity": {
+            "cognito_identity_id": context.identity.cognito_identity_id,
+            "cognito_identity_pool_id": context.identity.cognito_identity_pool_id,
+        },
+        "client_context": None,
+    }
+    if client_context is not None:
+        seen["client_context"] = {
+            "client": None
+            if client is None
+            else {
+                "installation_id": client.installation_id,
+                "app_title": client.app_title,
+                "app_version_name": client.app_version_name,
+                "app_version_code": client.app_version_code,
+                "app_package_name": client.app_package_name,
+            },
+            "custom": client_context.custom,
+            "env": client_context.env,
+        }
+    return seen
+
+
+def parse_text(event, context):
+    """Parse `text` as JSON, so that invalid text fails inside the standard library's json module."""
+    import json
+
+    return json.loads(event["text"])

@@ -1,0 +1,232 @@
+"""How the Invoke API of a running server validates FunctionName, Qualifier and InvocationType, compared with AWS's recordings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+
+from lambda_apps import LiveApp, lambda_client
+from recordings import LAMBDA_API_RECORDINGS, matches_template, recording, response_keys
+
+ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
+NAME_VALIDATION = "TestLambdaFunction::test_function_name_and_qualifier_validation"
+
+
+@pytest.fixture(scope="module")
+def app(serve_module: Any) -> LiveApp:
+    return serve_module("lambda")
+
+
+@pytest.fixture(scope="module")
+def client(app: LiveApp) -> Any:
+    return lambda_client(app.endpoint)
+
+
+def client_error(client: Any, **arguments: Any) -> dict[str, Any]:
+    """Invoke with `arguments`, expect a ClientError, and return its response."""
+    with pytest.raises(ClientError) as raised:
+        client.invoke(Payload=b"{}", **arguments)
+    return raised.value.response
+
+
+def recorded_invoke_error(case: str) -> dict[str, Any]:
+    """Return the error AWS returned to Invoke in one case of its name and qualifier validation."""
+    return recording(f"{NAME_VALIDATION}[{case}-invoke]", "invoke_exception", source=LAMBDA_API_RECORDINGS)
+
+
+def recorded_message(case: str) -> str:
+    """Rebuild the whole ValidationException message of a recorded case, which the recording splits into a count and clauses."""
+    recorded = recorded_invoke_error(case)
+    noun = "error" if recorded["Count"] == 1 else "errors"
+    return f"{recorded['Count']} validation {noun} detected: " + "; ".join(recorded["Errors"])
+
+
+def invoke_model_constraints(member: str) -> dict[str, Any]:
+    """Return the constraints botocore's Lambda API model puts on one parameter of Invoke."""
+    model = botocore.session.get_session().get_service_model("lambda")
+    return model.operation_model("Invoke").input_shape.members[member].metadata
+
+
+# Qualifiers that disagree
+
+
+QUALIFIER_MISMATCHES = {
+    "name": ("target:$LATEST", "5"),
+    "full-arn": (ARN_PREFIX + "echo:1", "$LATEST"),
+    "partial-arn": ("000000000000:function:echo:$LATEST", "live"),
+    "unknown-function": ("my-function:$LATEST", "1"),
+}
+
+
+@pytest.mark.parametrize(("function_name", "qualifier"), QUALIFIER_MISMATCHES.values(), ids=QUALIFIER_MISMATCHES.keys())
+def test_qualifier_mismatch_matches_recording(client: Any, function_name: str, qualifier: str) -> None:
+    expected = recording(
+        "TestLambdaFunction::test_ops_with_arn_qualifier_mismatch[get_function]",
+        "not_match_exception",
+        source=LAMBDA_API_RECORDINGS,
+    )
+
+    error = client_error(client, FunctionName=function_name, Qualifier=qualifier)
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == expected["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"] == expected["Error"]
+    assert response_keys(error) == response_keys(expected)
+    assert error["Type"] == expected["Type"] == "User"
+    assert error["message"] == expected["message"]
+    assert error["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "InvalidParameterValueException"
+    assert error["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"] == error["ResponseMetadata"]["RequestId"]
+
+
+def test_invoke_mismatch_recorded_for_invoke() -> None:
+    # AWS returned the same error to Invoke itself, for a function that does not exist.
+    expected = recorded_invoke_error("latest_version_with_additional_qualifier")
+    reference = recording(
+        "TestLambdaFunction::test_ops_with_arn_qualifier_mismatch[get_function]",
+        "not_match_exception",
+        source=LAMBDA_API_RECORDINGS,
+    )
+
+    assert expected["Code"] == reference["Error"]["Code"]
+    assert expected["Message"] == reference["Error"]["Message"]
+
+
+QUALIFIER_AGREEMENTS = {
+    "name": ("echo:$LATEST", "$LATEST"),
+    "full-arn": (ARN_PREFIX + "echo:$LATEST", "$LATEST"),
+    "partial-arn": ("000000000000:function:echo:$LATEST", "$LATEST"),
+}
+
+
+@pytest.mark.parametrize(("function_name", "qualifier"), QUALIFIER_AGREEMENTS.values(), ids=QUALIFIER_AGREEMENTS.keys())
+def test_equal_qualifiers_invoke(client: Any, function_name: str, qualifier: str) -> None:
+    response = client.invoke(FunctionName=function_name, Qualifier=qualifier, Payload=b'{"same": true}')
+
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert response["ExecutedVersion"] == "$LATEST"
+    assert json.loads(response["Payload"].read()) == {"same": True}
+
+
+# Names and qualifiers that break Invoke's constraints
+
+
+@dataclass(frozen=True)
+class InvalidTarget:
+    """A FunctionName and Qualifier that AWS rejected, and the recorded case that contains AWS's error."""
+
+    case: str
+    function_name: str
+    qualifier: str | None = None
+
+
+INVALID_TARGETS = [
+    InvalidTarget("function_name_is_single_invalid", "*"),
+    InvalidTarget("invalid_characters_in_function_name", "my-function!"),
+    InvalidTarget("invalid_characters_in_qualifier", "echo", "invalid!"),
+    InvalidTarget("qualifier_too_long", "echo", "a" * 129),
+    InvalidTarget("invalid_account_id_in_partial_arn", "invalid-account:function:my-function"),
+    InvalidTarget("invalid_region_in_arn", "arn:aws:lambda:invalid-region:000000000000:function:my-function"),
+    InvalidTarget("non_lambda_arn", "arn:aws:ec2:us-east-1:000000000000:instance:i-1234567890abcdef0"),
+    InvalidTarget("full_arn_with_multiple_qualifiers", ARN_PREFIX + "my-function:1:2"),
+    InvalidTarget("partial_arn_with_extra_qualifier", "function:my-function:$LATEST:extra"),
+    InvalidTarget("missing_region_in_arn", "arn:aws:lambda::000000000000:function:my-function"),
+    InvalidTarget("missing_account_id_in_arn", "arn:aws:lambda:us-east-1::function:my-function"),
+    InvalidTarget("misspelled_latest_in_arn", ARN_PREFIX + "my-function:$LATES"),
+    InvalidTarget(
+        "full_arn_and_qualifier_too_long_and_invalid_region",
+        "arn:aws:lambda:invalid-region:000000000000:function:my-function-" + "a" * 170,
+        "a" * 129,
+    ),
+]
+
+
+@pytest.mark.parametrize("target", INVALID_TARGETS, ids=[target.case for target in INVALID_TARGETS])
+def test_invalid_target_matches_recording(client: Any, target: InvalidTarget) -> None:
+    expected = recorded_invoke_error(target.case)
+    arguments: dict[str, Any] = {"FunctionName": target.function_name}
+    if target.qualifier is not None:
+        arguments["Qualifier"] = target.qualifier
+
+    error = client_error(client, **arguments)
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == expected["Code"] == "ValidationException"
+    assert matches_template(recorded_message(target.case), error["Error"]["Message"]), error["Error"]["Message"]
+    assert response_keys(error) == {"Error"}
+
+
+def test_name_with_space_is_invalid(client: Any) -> None:
+    template = recorded_message("invalid_characters_in_function_name").replace("my-function!", "bad name!")
+
+    error = client_error(client, FunctionName="bad name!")
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["Error"]["Message"] == template
+
+
+def test_name_pattern_is_aws_model(client: Any) -> None:
+    constraints = invoke_model_constraints("FunctionName")
+
+    error = client_error(client, FunctionName="bad name!")
+
+    assert error["Error"]["Message"].endswith(f"Member must satisfy regular expression pattern: {constraints['pattern']}")
+
+
+def test_arn_over_max_length_is_invalid(client: Any) -> None:
+    max_length = invoke_model_constraints("FunctionName")["max"]
+    long_arn = ARN_PREFIX + "a" * (max_length + 1 - len(ARN_PREFIX))
+
+    error = client_error(client, FunctionName=long_arn)
+
+    assert len(long_arn) == max_length + 1
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["Error"]["Message"] == (
+        f"1 validation error detected: Value '{long_arn}' at 'functionName' failed to satisfy constraint: "
+        f"Member must have length less than or equal to {max_length}"
+    )
+
+
+@pytest.mark.parametrize("case", ["function_name_too_long", "function_name_and_qualifier_too_long"])
+def test_long_bare_name_not_found(client: Any, case: str) -> None:
+    # AWS returns ResourceNotFoundException for a bare name of 65 characters, not ValidationException.
+    expected = recorded_invoke_error(case)
+    function_name = "a" * 65 if case == "function_name_too_long" else "my-function:" + "a" * 65
+
+    error = client_error(client, FunctionName=function_name)
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert error["Error"]["Code"] == expected["Code"] == "ResourceNotFoundException"
+    assert matches_template(expected["Message"], error["Error"]["Message"]), error["Error"]["Message"]
+
+
+# Invocation types
+
+
+def test_unknown_invocation_type_is_invalid(client: Any) -> None:
+    allowed = client.meta.service_model.shape_for("InvocationType").enum
+
+    error = client_error(client, FunctionName="echo", InvocationType="Later")
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationException"
+    # The order is that of a message AWS returned for an invalid type.
+    assert error["Error"]["Message"] == (
+        "1 validation error detected: Value 'Later' at 'invocationType' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [DryRun, RequestResponse, Event]"
+    )
+    assert sorted(allowed) == ["DryRun", "Event", "RequestResponse"]
+
+
+def test_validation_precedes_lookup(client: Any) -> None:
+    # The parameters are checked before the function is looked up, so a bad type on an unknown function is invalid, not missing.
+    error = client_error(client, FunctionName="doesnotexist", InvocationType="Later")
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationException"
