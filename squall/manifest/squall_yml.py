@@ -64,6 +64,7 @@ from squall.manifest.validate import (
     check_environment_name,
     check_secret_references,
     describe,
+    dotted,
     environment_value,
     expected,
 )
@@ -256,13 +257,25 @@ def _check_string_keys(source: ManifestSource, value: Any, key: KeyPath) -> None
             _check_string_keys(source, child, (*key, index))
 
 
+_MAX_OTHER_PROBLEMS = 10
+
+
 def _check_schema(source: ManifestSource, document: Any) -> None:
     problems = [_explain(error) for error in _validator().iter_errors(document)]
     if not problems:
         return
     problems.sort(key=lambda problem: _document_position(document, problem[0]))
     key, message = problems[0]
-    raise source.error(key, message)
+    # The first problem is the error; the others are listed after it, so one
+    # run shows every fix the file needs.
+    others: list[str] = []
+    for other_key, other_message in problems[1:]:
+        line = f"\n  also {dotted(other_key)}: {other_message}"
+        if line not in others:
+            others.append(line)
+    if len(others) > _MAX_OTHER_PROBLEMS:
+        others[_MAX_OTHER_PROBLEMS:] = [f"\n  and {len(others) - _MAX_OTHER_PROBLEMS} more"]
+    raise source.error(key, message + "".join(others))
 
 
 def _explain(error: ValidationError) -> tuple[KeyPath, str]:

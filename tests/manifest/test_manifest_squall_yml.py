@@ -418,6 +418,26 @@ def test_first_error_in_file_order_is_reported(write_service: WriteService) -> N
     assert raised.value.key == "functions.first.timeout_s"
 
 
+def test_later_errors_are_listed_after_the_first(write_service: WriteService) -> None:
+    write_service(
+        """
+        service: hello
+        functions:
+          first: {handler: app.greet, timeout_s: 0, memroy_mb: 256}
+          second: {handler: app.greet, memory_mb: 1}
+        """
+    )
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "squall.yml: functions.first.timeout_s: expected whole seconds between 1 and 900, got 0"
+    assert lines[1].startswith('  also functions.first.memroy_mb: unknown key (did you mean "memory_mb"?)')
+    assert lines[2] == "  also functions.second.memory_mb: expected whole megabytes between 128 and 10240, got 1"
+    assert len(lines) == 3
+
+
 def test_empty_file_is_rejected(write_service: WriteService) -> None:
     write_service("")
 
