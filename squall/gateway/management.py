@@ -20,6 +20,7 @@ from squall.deploy.variables import DeployVariables, InvalidVariables
 from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import (
+    DEFAULT_ROUTE,
     AsyncConfig,
     HttpEvent,
     ObjectTrigger,
@@ -62,7 +63,8 @@ def _variables(sent: Any) -> DeployVariables | None:
 
 def describe_route(event: HttpEvent) -> str:
     """Describe a route in one line for `squall ls`: "GET /hello/{name}", "ANY /v1/{proxy+} (REST 1.0) -> live"."""
-    text = f"{event.method} {event.path}" + (" (REST 1.0)" if event.payload == "1.0" else "")
+    route = event.path if event.path == DEFAULT_ROUTE else f"{event.method} {event.path}"
+    text = route + (" (REST 1.0)" if event.payload == "1.0" else "")
     return text if event.qualifier is None else f"{text} -> {event.qualifier}"
 
 

@@ -7,7 +7,8 @@ guide, "Routing API requests"):
    `{param}` segments from left to right;
 2. otherwise a route ending in a greedy `{proxy+}` variable, the one with the
    longest matching prefix first;
-3. for the same path template, a route of the request's method before `ANY`.
+3. for the same path template, a route of the request's method before `ANY`;
+4. last, the `$default` route, for any method and path.
 
 A route whose method does not fit the request is skipped, so a more general
 template of the right method can still match. Path parameter values are
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from squall.errors import SquallError
-from squall.manifest.spec import HTTP_METHODS, PAYLOAD_VERSIONS, HttpEvent
+from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, PAYLOAD_VERSIONS, HttpEvent
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +201,7 @@ class Router:
         self._root = _Node()
         self._payloads: set[str] = set()
         self._stages: set[str] = set()  # stages of REST routes, which may lead a request path
+        self._default: RouteMatch | None = None  # the $default route's match, the same for every request
         seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]] = {}
 
         for function, event in routes:
@@ -218,6 +220,9 @@ class Router:
             raise RouteError(
                 function, event.path, f"invalid payload version {event.payload!r}: expected one of {', '.join(PAYLOAD_VERSIONS)}"
             )
+        if event.path == DEFAULT_ROUTE:
+            self._add_default(function, event)
+            return
         segments, names, greedy = _parse_template(function, event.path)
         _check_not_reserved(function, event, method, segments)
 
@@ -260,6 +265,17 @@ class Router:
         else:
             node.routes[method] = route
 
+    def _add_default(self, function: str, event: HttpEvent) -> None:
+        if self._default is not None:
+            other = self._default.function
+            raise RouteError(
+                function, event.path,
+                f"clashes with the {DEFAULT_ROUTE} route of function {other!r}: an API has one default route", other,
+            )
+        # The default route's event has no path parameters and names the route "$default".
+        self._default = RouteMatch(function, event, DEFAULT_ROUTE, DEFAULT_ROUTE, None)
+        self._payloads.add(event.payload)
+
     @property
     def default_payload(self) -> str:
         """The payload version whose error responses suit a request no route matches.
@@ -275,14 +291,17 @@ class Router:
         scope's `raw_path` decoded as Latin-1: an encoded "/" ("%2F") then
         stays inside one path parameter instead of splitting it. A REST route
         with a stage also matches under "/STAGE", as its invoke URL does, and
-        that match wins over one that only a greedy route made.
+        that match wins over one that only a greedy route made. The $default
+        route, if any, takes what no other route matches.
         """
         found = self._find(method, raw_path)
         if self._stages and (found is None or found[0].greedy):
             staged = self._find_staged(method, raw_path)
             if staged is not None:
                 return staged
-        return _to_match(*found) if found is not None else None
+        if found is not None:
+            return _to_match(*found)
+        return self._default
 
     def _find_staged(self, method: str, raw_path: str) -> RouteMatch | None:
         """Match the path after a leading REST stage against the routes of that stage."""

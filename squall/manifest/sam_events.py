@@ -27,6 +27,7 @@ from squall.manifest.sam_resources import RULE_TYPE, TemplateResource
 from squall.manifest.spec import (
     DEFAULT_ASYNC_RETRIES,
     DEFAULT_MAX_EVENT_AGE_S,
+    DEFAULT_ROUTE,
     HTTP_METHODS,
     MIN_MAX_EVENT_AGE_S,
     PAYLOAD_VERSIONS,
@@ -182,10 +183,8 @@ class EventReader:
         method = self._method(read, required=False)
         if not read.has("Path"):
             # Without a path the function serves the API's $default route: every
-            # request no other route matches. Squall has no such route, so it
-            # becomes "/" plus the greedy "/{proxy+}".
-            for path in ("/", "/{proxy+}"):
-                found.routes.append(Route(HttpEvent(method, path, payload), self.function, key))
+            # request no other route matches.
+            found.routes.append(Route(HttpEvent("ANY", DEFAULT_ROUTE, payload), self.function, key))
             return
         found.routes.append(Route(HttpEvent(method, self._path(read, required=True), payload), self.function, key))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from squall.manifest.serverless_common import Warnings
-from squall.manifest.spec import HTTP_METHODS, HttpEvent
+from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, HttpEvent
 from squall.manifest.validate import KeyPath, ManifestSource, check_http_path, expected
 
 REST_PAYLOAD = "1.0"
@@ -89,9 +89,12 @@ def read_http_api_event(
 
 
 def _catch_all(method: str) -> list[HttpEvent]:
-    # An HTTP API's catch-all (its "$default" route) receives every request
-    # that no other route matches. Squall has no such route, so it becomes
-    # "/{proxy+}", which does not match "/" itself, plus "/" on its own.
+    # Any method on any path is the HTTP API's default route, which receives
+    # every request no other route matches. One method on any path is no
+    # route API Gateway has: it becomes "/{proxy+}", which does not match "/"
+    # itself, plus "/" on its own.
+    if method == "ANY":
+        return [HttpEvent(method=method, path=DEFAULT_ROUTE, payload=HTTP_API_PAYLOAD)]
     return [
         HttpEvent(method=method, path="/", payload=HTTP_API_PAYLOAD),
         HttpEvent(method=method, path="/{proxy+}", payload=HTTP_API_PAYLOAD),

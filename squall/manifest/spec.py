@@ -14,6 +14,9 @@ MAX_TIMEOUT_S = 900
 DEFAULT_KEEP_ALIVE_S = 600
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 PAYLOAD_VERSIONS = ("1.0", "2.0")
+# The path of an HTTP API's default route, which receives every request that
+# no other route matches, whatever its method and path.
+DEFAULT_ROUTE = "$default"
 # Lambda's alias name pattern: letters, digits, "-" and "_", up to 128, not all digits.
 ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 

@@ -362,3 +362,47 @@ def test_reserved_segments_cover_gateway_prefixes() -> None:
         first_segment = prefix.split("/")[1]
         assert first_segment in RESERVED_SEGMENTS, prefix
     assert METRICS_PATH == "/metrics"
+
+
+DEFAULT_ROUTES = [
+    ("get_pets", HttpEvent("GET", "/pets")),
+    ("files", HttpEvent("ANY", "/files/{proxy+}")),
+    ("rest_items", HttpEvent("GET", "/items", "1.0", stage="prod")),
+    ("fallback", HttpEvent("ANY", "$default")),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "function"),
+    [
+        ("GET", "/pets", "get_pets"),
+        ("PUT", "/files/a/b", "files"),
+        ("GET", "/prod/items", "rest_items"),
+        # Only what no other route matches reaches the default route.
+        ("POST", "/pets", "fallback"),
+        ("GET", "/", "fallback"),
+        ("DELETE", "/no/such/path", "fallback"),
+        ("GET", "/files", "fallback"),
+    ],
+)
+def test_default_route_takes_only_the_rest(method: str, path: str, function: str) -> None:
+    match = Router(DEFAULT_ROUTES).match(method, path)
+
+    assert match is not None
+    assert match.function == function
+
+
+def test_default_route_match_has_no_parameters() -> None:
+    match = Router(DEFAULT_ROUTES).match("GET", "/a/b")
+
+    assert match is not None
+    assert match.route_key == "$default"
+    assert match.path_parameters is None
+
+
+def test_second_default_route_rejected() -> None:
+    with pytest.raises(RouteError) as raised:
+        Router([("one", HttpEvent("ANY", "$default")), ("two", HttpEvent("ANY", "$default"))])
+
+    assert raised.value.other_function == "one"
+    assert "an API has one default route" in str(raised.value)

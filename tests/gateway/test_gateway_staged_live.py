@@ -34,3 +34,17 @@ async def test_staged_path_routing(
     assert body["function"] == function
     assert body["version"] == version
     assert body["path"] == event_path
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/"), ("DELETE", "/a/b%20c")])
+async def test_catch_all_is_the_default_route(start_gateway: StartGateway, method: str, path: str) -> None:
+    # serverless.yml's `httpApi: "*"` is the HTTP API's $default route.
+    gateway = await start_gateway("staged")
+
+    response = await gateway.client.request(method, path)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["function"] == "site"
+    assert body["routeKey"] == "$default"
+    assert body["pathParameters"] is None

@@ -192,7 +192,7 @@ def _one_function(
         pytest.param("- httpApi: 'GET /hello'", [("GET", "/hello", "2.0")], id="httpApi string"),
         pytest.param(
             "- httpApi: '*'",
-            [("ANY", "/", "2.0"), ("ANY", "/{proxy+}", "2.0")],
+            [("ANY", "$default", "2.0")],
             id="httpApi catch-all",
         ),
         pytest.param(
@@ -570,9 +570,9 @@ BAD_SERVERLESS = [
         "same route in two functions",
         "service: s\nfunctions:\n"
         "  a: {handler: app.greet, events: [{httpApi: '*'}]}\n"
-        "  b: {handler: app.greet, events: [{httpApi: {method: ANY, path: /}}]}\n",
-        "functions.b.events[0].httpApi",
-        ['ANY / is already declared by function "a" at functions.a.events[0].httpApi'],
+        "  b: {handler: app.greet, events: [{httpApi: {method: ANY, path: /}}, {httpApi: '*'}]}\n",
+        "functions.b.events[1].httpApi",
+        ['ANY $default is already declared by function "a" at functions.a.events[0].httpApi'],
     ),
 ]
 

@@ -268,7 +268,7 @@ def test_reference_to_absent_resource_is_error(write_service: WriteService) -> N
         ("A: {Type: HttpApi, Properties: {Path: /a}}", (HttpEvent("ANY", "/a", "2.0"),)),
         ("A: {Type: HttpApi, Properties: {Path: /a, Method: GET, PayloadFormatVersion: 1.0}}",
          (HttpEvent("GET", "/a", "1.0"),)),
-        ("A: {Type: HttpApi}", (HttpEvent("ANY", "/", "2.0"), HttpEvent("ANY", "/{proxy+}", "2.0"))),
+        ("A: {Type: HttpApi}", (HttpEvent("ANY", "$default", "2.0"),)),
     ],
 )
 def test_http_events(write_service: WriteService, events: str, routes: tuple[HttpEvent, ...]) -> None:

@@ -72,7 +72,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
             "FallbackFunction": FunctionSpec(
                 name="FallbackFunction",
                 handler="hello_world/app.fallback",
-                http=(HttpEvent("ANY", "/", "2.0"), HttpEvent("ANY", "/{proxy+}", "2.0")),
+                http=(HttpEvent("ANY", "$default", "2.0"),),
                 runtime="python3.12",
             ),
         },

@@ -10,5 +10,6 @@ def describe(event, context):
         "version": event["version"],
         "path": event.get("path") or event.get("rawPath"),
         "pathParameters": event.get("pathParameters"),
+        "routeKey": event.get("routeKey"),
     }
     return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
