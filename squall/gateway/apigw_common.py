@@ -352,9 +352,15 @@ def decode_body(result: dict[str, Any]) -> bytes:
     return body.encode("utf-8")
 
 
-def status_code(result: dict[str, Any]) -> int:
-    """Return the response's statusCode, or raise MalformedResponse when it is not an HTTP status."""
+def status_code(result: dict[str, Any], digits_allowed: bool = False) -> int:
+    """Return the response's statusCode, or raise MalformedResponse when it is not an HTTP status.
+
+    `digits_allowed` also takes the status as a string of digits ("201"),
+    which a REST API accepts.
+    """
     status = result.get("statusCode")
+    if digits_allowed and isinstance(status, str) and status.isascii() and status.isdigit():
+        status = int(status)
     if isinstance(status, bool) or not isinstance(status, int):
         raise MalformedResponse(f"statusCode: expected an integer from 100 to 599, got {status!r}")
     if not 100 <= status <= 599:

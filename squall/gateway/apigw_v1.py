@@ -119,7 +119,7 @@ def build_v1_event(
 def map_v1_response(payload: bytes, request: RoutedRequest | None = None) -> HttpResponse:
     """Turn a function's result into the HTTP response a REST API (payload 1.0) sends.
 
-    The result must be a JSON object with an integer statusCode. Headers and
+    The result must be a JSON object with an integer statusCode (or its digits as a string). Headers and
     multiValueHeaders are merged as API Gateway documents: a name in both
     keeps the multiValueHeaders values, plus the headers value when it is not
     already among them. Anything else gets the REST API's 502
@@ -150,7 +150,8 @@ def map_v1_response(payload: bytes, request: RoutedRequest | None = None) -> Htt
 
 
 def _map_proxy_response(result: dict[str, Any]) -> HttpResponse:
-    status = status_code(result)
+    # A REST API takes "201" as well as 201 (checked against AWS by LocalStack's tests).
+    status = status_code(result, digits_allowed=True)
 
     single = result.get("headers")
     if single is not None and not isinstance(single, dict):

@@ -238,7 +238,9 @@ def test_v1_proxy_response(
         b"null",
         b"200",
         b'{"body": "no status code"}',
-        b'{"statusCode": "200", "body": "x"}',
+        b'{"statusCode": "2OO", "body": "x"}',
+        b'{"statusCode": "", "body": "x"}',
+        b'{"statusCode": "700", "body": "x"}',
         b'{"statusCode": 200.0}',
         b'{"statusCode": false}',
         b'{"statusCode": 1000}',
@@ -258,6 +260,13 @@ def test_v1_malformed_response_is_502(payload: bytes) -> None:
 
     assert (response.status, response.body) == V1_ERROR
     assert_well_framed(response)
+
+
+def test_v1_status_code_may_be_digits() -> None:
+    # A REST API accepts the status as a string; an HTTP API's 2.0 mapping does not.
+    response = map_v1_response(b'{"statusCode": "201", "body": "made"}')
+
+    assert (response.status, response.body) == (201, b"made")
 
 
 # --- dispatch and gateway errors ----------------------------------------------------
