@@ -175,11 +175,18 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
             f"{function.get('memory_mb', MISSING)} MB",
             f"{function.get('timeout_s', MISSING)} s",
             MISSING if reserved is None else str(reserved),
-            str(function.get("provisioned", 0)),
+            _provisioned(function.get("provisioned", 0), instances.get("provisioned_ready")),
             f"{instances.get('idle', 0)}/{instances.get('busy', 0)}",
             "\n".join(routes) if routes else MISSING,
         )
     return table
+
+
+def _provisioned(configured: int, ready: int | None) -> str:
+    """Show the provisioned instances as "2", or "1 of 2 ready" while some could not start."""
+    if ready is None or ready >= configured:
+        return str(configured)
+    return f"{ready} of {configured} ready"
 
 
 def stats_table(stats: Mapping[str, Any]) -> Table:

@@ -28,6 +28,7 @@ from squall.dispatcher.budget import MemoryBudget
 from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, RawResult
 from squall.dispatcher.limits import MemoryCgroups
 from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSettings
+from squall.dispatcher.teardown import Teardown
 from squall.errors import FunctionNotFound, Throttled
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
@@ -174,6 +175,8 @@ class Dispatcher:
         self.settings = settings
         self.budget = MemoryBudget(settings.memory_budget_mb)
         self.cgroups = MemoryCgroups(use_cgroups=settings.memory_limit == "auto")
+        # Ends the processes of finished instances and removes their cgroups and TMPDIRs.
+        self.teardown = Teardown(self.cgroups)
         self._pools: dict[str, FunctionPool] = {}
         self._services: dict[str, ServiceSpec] = {}
         self._revision = 0
@@ -205,10 +208,11 @@ class Dispatcher:
         self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
 
     async def close(self) -> None:
-        """Stop every pool and instance, then remove their memory cgroups."""
+        """Stop every pool and instance with the processes they started, then remove their cgroups and TMPDIRs."""
         if self._reaper is not None:
             self._reaper.cancel()
 
+        # Kill every instance and stop every zygote.
         pools = self._all_pools()
         self._pools.clear()
         self._versioned.clear()
@@ -216,13 +220,25 @@ class Dispatcher:
             pool.retire("the server is stopping")
             pool.kill()
 
-        # A cgroup can only be removed once the processes in it are gone.
+        # Wait for the teardown of each instance and spare: their processes
+        # end, then their cgroups and TMPDIRs go.
+        if not await self.teardown.drain(CGROUP_CLEANUP_TIMEOUT_S):
+            logger.warning(
+                "%d instances, spares or zygotes had not ended within %.0f s of the stop",
+                self.teardown.pending_count, CGROUP_CLEANUP_TIMEOUT_S,
+            )
+
+        # Remove what no teardown knew of: a spare forked by a zygote that was
+        # killed before it could offer it. A cgroup goes once its processes are gone.
         deadline = time.monotonic() + CGROUP_CLEANUP_TIMEOUT_S
         while not self.cgroups.close():
             if time.monotonic() > deadline:
                 logger.warning("memory cgroups under %s still hold processes; left in place", self.cgroups.parent)
                 break
             await asyncio.sleep(0.05)
+        if self._tmp_root.is_dir():
+            for leftover in self._tmp_root.iterdir():
+                shutil.rmtree(leftover, ignore_errors=True)
 
     # Deploys
 
@@ -266,7 +282,9 @@ class Dispatcher:
                         )
                     # SAM keeps the provisioned instances of an auto-published function on its alias's version.
                     latest = dataclasses.replace(spec, provisioned=0) if spec.auto_publish_alias else spec
-                    fresh[spec.name] = FunctionPool(latest, self._pool_settings(service, spec), self.budget, self.cgroups)
+                    fresh[spec.name] = FunctionPool(
+                        latest, self._pool_settings(service, spec), self.budget, self.cgroups, self.teardown
+                    )
                 # Zygotes start in parallel: each waits mostly on its own interpreter start.
                 results = await asyncio.gather(*(pool.start() for pool in fresh.values()), return_exceptions=True)
                 for result in results:
@@ -348,12 +366,15 @@ class Dispatcher:
         python = f"python{sys.version_info.major}.{sys.version_info.minor}"
         # Secret values are read here, at each deploy, so that they live only in the
         # zygote's environment and its instances', never in the spec, the API or the logs.
-        environment = resolve_environment(spec.name, spec.environment, self.secrets)
+        # The manifest may override these defaults; it may not set the variables below them.
+        environment = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+        }
+        environment.update(resolve_environment(spec.name, spec.environment, self.secrets))
         environment.update(
             {
-                "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-                "LANG": "en_US.UTF-8",
-                "TZ": ":UTC",
                 "LAMBDA_TASK_ROOT": str(service.root),
                 "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parents[1] / "runtime"),
                 "_HANDLER": spec.handler,
@@ -427,7 +448,7 @@ class Dispatcher:
             if self.provisioned_versions.get(function) != version:
                 # Provisioned instances belong to $LATEST, or to an auto-publish alias's version.
                 spec = dataclasses.replace(spec, provisioned=0)
-            pool = FunctionPool(spec, self._pool_settings(service, spec, version), self.budget, self.cgroups)
+            pool = FunctionPool(spec, self._pool_settings(service, spec, version), self.budget, self.cgroups, self.teardown)
             try:
                 await pool.start()
             except BaseException:
@@ -579,7 +600,9 @@ class Dispatcher:
             parts.append(output if output.endswith("\n") else output + "\n")
         if raw.outcome is Outcome.TIMEOUT:
             # The error message ends with what timed out: the task, or the init.
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            # Lambda stamps the line to the millisecond: 2026-12-05T02:43:49.123Z.
+            now = time.time()
+            stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now * 1000) % 1000:03d}"
             what = orjson.loads(raw.body).get("errorMessage", "").partition(" Error: ")[2] or "Task timed out"
             parts.append(f"{stamp}Z {request_id} {what}\n")
         parts.append(f"END RequestId: {request_id}\n")

@@ -6,7 +6,6 @@ import asyncio
 import enum
 import logging
 import os
-import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from squall.metering.records import Outcome
 from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_FRAME_BYTES, Kind, encode
 
 if TYPE_CHECKING:
+    from squall.dispatcher.teardown import Sandbox
     from squall.dispatcher.zygote import Zygote
 
 logger = logging.getLogger(__name__)
@@ -111,10 +111,10 @@ class Instance:
         zygote: Zygote,
         memory_mb: int,
         log_fd: int,
-        cgroup: str | None,
+        sandbox: Sandbox,
         provisioned: bool,
-        tmp_dir: str,
         on_death: Callable[[Instance], None],
+        assigned_at: float,
         replace_spare: bool = False,
     ) -> None:
         self.id = instance_id
@@ -122,7 +122,7 @@ class Instance:
         self.memory_mb = memory_mb
         self.provisioned = provisioned
         self.state = InstanceState.STARTING
-        self.pid: int | None = None
+        self.pid: int | None = sandbox.pid
         self.idle_since = time.monotonic()
         self.invocations = 0
         self.memory_released = False  # set once the memory budget got this instance's share back
@@ -130,9 +130,14 @@ class Instance:
         self.init_outcome: InitOutcome | None = None
 
         self._log_fd = log_fd
-        self._cgroup = cgroup
-        self._tmp_dir = tmp_dir
-        self._pidfd: int | None = None
+        self._sandbox = sandbox
+        self._cgroup = sandbox.cgroup
+        self._teardown = zygote.teardown
+        self._watching_pidfd = False
+        self._exited = False  # the process has exited, or its zygote cannot report that any more
+        self._released = False  # its sandbox went to the teardown, which closes the pidfd
+        # `time.perf_counter()` just before the spare was sent its assignment, so its init cannot have started earlier.
+        self._assigned_at = assigned_at
         self._on_death = on_death
         self._reader = _FrameReader(self)
         self._loop = asyncio.get_running_loop()
@@ -144,13 +149,13 @@ class Instance:
 
     # Start-up
 
-    async def attach(self, sock: Any, pid: int) -> None:
-        """Take over the server's end of the socketpair once the zygote has forked."""
-        self.pid = pid
-        try:
-            self._pidfd = os.pidfd_open(pid)
-        except (OSError, AttributeError):
-            self._pidfd = None
+    async def attach(self, sock: Any) -> None:
+        """Take over the server's end of the socketpair once the spare has its assignment."""
+        pidfd = self._sandbox.pidfd
+        if pidfd is not None:
+            # Readable once the process exits, even when its zygote is gone and cannot report it.
+            self._loop.add_reader(pidfd, self._on_process_exit)
+            self._watching_pidfd = True
         await self._loop.connect_accepted_socket(lambda: self._reader, sock)
 
     async def wait_ready(self) -> InitOutcome:
@@ -190,12 +195,41 @@ class Instance:
         if self._result is not None and not self._result.done():
             self._result.set_exception(ConnectionResetError("instance exited"))
         self._on_death(self)
+        self._maybe_close_files()
 
     def on_exit(self, status: int) -> None:
         """Record the wait status the zygote reported for this instance's process."""
         if not self._exit_status.done():
             self._exit_status.set_result(status)
+        self._on_exited()
+
+    def on_zygote_exit(self) -> None:
+        """Stop waiting for an exit status: the zygote that would report it has exited."""
+        if not self._exit_status.done():
+            self._exit_status.set_result(None)
+        if self._sandbox.pidfd is None:
+            # Without a pidfd nothing else reports the exit. The zygote's end
+            # kills the instance (PR_SET_PDEATHSIG), and the teardown waits for that.
+            self._on_exited()
+
+    def _on_process_exit(self) -> None:
+        self._stop_watching_pidfd()
+        self._on_exited()
+
+    def _on_exited(self) -> None:
+        if self._exited:
+            return
+        self._exited = True
+        # The instance has ended, so the processes it started end too. One of
+        # them may hold a copy of the instance's socket, which then closes.
+        if not self._released:
+            self._teardown.kill_started(self._sandbox)
         self._maybe_close_files()
+
+    def _stop_watching_pidfd(self) -> None:
+        if self._watching_pidfd:
+            self._watching_pidfd = False
+            self._loop.remove_reader(self._sandbox.pidfd)  # type: ignore[arg-type]
 
     # Invocation
 
@@ -212,8 +246,8 @@ class Instance:
         """Run one invocation and return its result; the instance may be dead afterwards.
 
         A cold instance gets the invocation while it is still in its init, so
-        the frame is waiting when the handler is ready. The timeout starts
-        when the init ends.
+        the frame is waiting when the handler is ready. The duration and the
+        timeout then count from the end of the init (see `_handler_start`).
         """
         # Not ready yet, or already failed its init (a fast failure can arrive
         # before the invocation is sent): either way the init decides.
@@ -230,6 +264,7 @@ class Instance:
             self._result.set_exception(ConnectionResetError("instance exited"))
         else:
             transport.write(encode(Kind.INVOKE, orjson.dumps(meta), payload))
+        sent_at = time.perf_counter()
 
         if starting:
             try:
@@ -247,8 +282,9 @@ class Instance:
                 return await self.init_failure(request_id)
         self.state = InstanceState.BUSY
         self.invocations += 1
-        timer = self._loop.call_later(timeout_s, self._on_timeout)
-        started = time.perf_counter()
+        now = time.perf_counter()
+        started = self._handler_start(sent_at, now) if starting else now
+        timer = self._loop.call_later(max(0.0, started + timeout_s - now), self._on_timeout)
 
         try:
             result_meta, body = await self._result
@@ -274,6 +310,21 @@ class Instance:
             max_memory_mb=self._note_memory(result_meta.get("max_rss_kb", 0)),
             output=self._read_output(result_meta.get("log_bytes")),
         )
+
+    def _handler_start(self, sent_at: float, ready_at: float) -> float:
+        """Return the earliest time, on the server's clock, that a cold instance's handler could have started.
+
+        The instance ran the handler right after its init, often before the
+        server handled the ready frame, so `ready_at` is too late: the result
+        may even arrive with the ready frame. The handler cannot have started
+        before the invocation was sent, nor before an init of the reported
+        length, begun after the spare got its assignment, could have ended.
+        Like a warm call's, the duration measured from here includes the
+        frames' travel and never falls short of the handler's own time.
+        """
+        init_ms = self.init_outcome.init_ms if self.init_outcome is not None else 0.0
+        earliest = max(sent_at, self._assigned_at + init_ms / 1000)
+        return min(earliest, ready_at)
 
     def settle(self) -> None:
         """Ask for the spare that replaces this instance, once, after its cold start."""
@@ -354,18 +405,10 @@ class Instance:
         return data
 
     def kill(self) -> None:
-        """Kill the process at once; its socket closing then reports the death."""
-        if self.pid is None:
-            return
-        try:
-            if self._pidfd is not None:
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            else:
-                os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        except OSError as error:
-            logger.warning("cannot kill instance %s (pid %s): %s", self.id, self.pid, error)
+        """Kill the process and the processes it started at once; its socket closing then reports the death."""
+        if self._released:
+            return  # already gone, and its pidfd is closed
+        self._teardown.kill(self._sandbox)
 
     def close(self) -> None:
         """Stop the instance: it exits by itself once its socket closes."""
@@ -377,26 +420,20 @@ class Instance:
             self.kill()
 
     def _maybe_close_files(self) -> None:
-        # The log file is read once more after a death, so it stays open until
-        # the process is reaped and no invocation is still reading it.
-        if self.state is InstanceState.DEAD and self._exit_status.done() and self._result is None:
+        # The log file and the cgroup's OOM count are read once more after a
+        # death, so they stay until the process is gone and no invocation is
+        # still reading them.
+        if self.state is InstanceState.DEAD and self._exited and self._result is None and not self._released:
             self._close_files()
 
     def _close_files(self) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
+        self._stop_watching_pidfd()
         if self._log_fd >= 0:
             os.close(self._log_fd)
             self._log_fd = -1
-        self.zygote.cgroups.remove(self._cgroup)
+        self._released = True
         self._cgroup = None
-        shutil.rmtree(self._tmp_dir, ignore_errors=True)
-
-    def discard(self) -> None:
-        """Release what was prepared for an instance whose process never started."""
-        self.state = InstanceState.DEAD
-        self._close_files()
+        self._teardown.release(self._sandbox)
 
 
 def _megabytes(kilobytes: int) -> int:

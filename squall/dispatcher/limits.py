@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -97,20 +98,53 @@ class MemoryCgroups:
                 return True
         return False
 
-    def remove(self, path: str | None) -> None:
+    def kill_all(self, path: str | None) -> int:
+        """Send SIGKILL to every process in a cgroup and return how many there were.
+
+        cgroup v1 has no `cgroup.kill`, so the processes are read from
+        `cgroup.procs` and killed one by one. A process forked between the
+        read and the kills survives this call, so callers repeat it until the
+        cgroup can be removed.
+        """
         if not path:
-            return
+            return 0
+        try:
+            pids = (Path(path) / "cgroup.procs").read_text().split()
+        except OSError:
+            return 0
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            except OSError as error:
+                logger.warning("cannot kill process %s of cgroup %s: %s", pid, path, error)
+        return len(pids)
+
+    def remove(self, path: str | None) -> bool:
+        """Remove an empty cgroup; return False while it still contains a process."""
+        if not path:
+            return True
         try:
             os.rmdir(path)
+        except FileNotFoundError:
+            return True
         except OSError as error:
             logger.debug("cannot remove cgroup %s: %s", path, error)
+            return False
+        return True
 
     def close(self) -> bool:
-        """Remove every instance cgroup and the parent; return False while some still hold a process."""
+        """Kill what is left in the instance cgroups, then remove them and the parent.
+
+        Return False while some cgroup still contains a process, because a killed
+        process leaves its cgroup only once the kernel has finished its exit.
+        """
         if self.parent is None or not self.parent.exists():
             return True
         for child in self.parent.iterdir():
             if child.is_dir():
+                self.kill_all(str(child))
                 self.remove(str(child))
         self.remove(str(self.parent))
         return not self.parent.exists()

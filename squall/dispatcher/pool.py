@@ -9,9 +9,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Coroutine
 
 from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, Instance, InstanceState
+from squall.dispatcher.teardown import Teardown
 from squall.dispatcher.zygote import Zygote, ZygoteError
 from squall.errors import Throttled
 from squall.manifest.spec import FunctionSpec
@@ -56,13 +57,22 @@ class Lease:
 class FunctionPool:
     """Keeps one function version's instances and hands them to invocations."""
 
-    def __init__(self, spec: FunctionSpec, settings: PoolSettings, budget: MemoryBudget, cgroups: MemoryCgroups) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        settings: PoolSettings,
+        budget: MemoryBudget,
+        cgroups: MemoryCgroups,
+        teardown: Teardown | None = None,
+    ) -> None:
         self.spec = spec
         self.settings = settings
         self.retiring = False
         self.throttles = 0
         self._budget = budget
         self._cgroups = cgroups
+        # The dispatcher shares one teardown between its pools, so that a stopping server can wait for it.
+        self._teardown = teardown if teardown is not None else Teardown(cgroups)
         self._zygote: Zygote | None = None
         self._idle: list[Instance] = []  # a stack: the most recently used instance is the warmest
         self._instances: set[Instance] = set()
@@ -70,6 +80,12 @@ class FunctionPool:
         self._waiters: collections.deque[asyncio.Future[Instance | None]] = collections.deque()
         self._stopped = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Provisioned instances whose memory is reserved and whose process is not forked yet.
+        self._provisioned_reserved = 0
+        # Set when a provisioned instance failed to start for a reason other
+        # than memory, so that a broken function does not restart in a loop.
+        self._provisioned_failed = False
+        self._short_since: float | None = None  # since when provisioned instances wait for memory
         if spec.max_queue is not None:
             self.max_queue = spec.max_queue
         elif spec.reserved_concurrency is not None:
@@ -96,6 +112,17 @@ class FunctionPool:
         return len(self._waiters)
 
     @property
+    def provisioned_ready(self) -> int:
+        """Provisioned instances that finished their init and are alive; fewer than `spec.provisioned` when some are missing."""
+        return sum(
+            1 for i in self._instances if i.provisioned and i.state in (InstanceState.IDLE, InstanceState.BUSY)
+        )
+
+    def _provisioned_count(self) -> int:
+        live = sum(1 for i in self._instances if i.provisioned and i.state is not InstanceState.DEAD)
+        return live + self._provisioned_reserved
+
+    @property
     def zygote_pid(self) -> int | None:
         """The process id of the running zygote, or None while there is none."""
         if self._zygote is None or not self._zygote.alive:
@@ -105,16 +132,13 @@ class FunctionPool:
     # Start and stop
 
     async def start(self) -> None:
-        """Start the zygote and the provisioned instances."""
+        """Start the zygote and the provisioned instances that fit in the node's memory budget.
+
+        Provisioned instances that do not fit start later, when memory frees up.
+        """
         await self._ensure_zygote()
         if self.spec.provisioned:
-            results = await asyncio.gather(
-                *(self._start_provisioned() for _ in range(self.spec.provisioned)), return_exceptions=True
-            )
-            failures = [r for r in results if isinstance(r, BaseException)]
-            if failures:
-                logger.warning("%s: %d of %d provisioned instances failed to start: %s",
-                               self.spec.name, len(failures), self.spec.provisioned, failures[0])
+            await asyncio.gather(*self.start_missing_provisioned())
 
     async def _ensure_zygote(self) -> Zygote:
         if self._zygote is not None and self._zygote.alive:
@@ -136,7 +160,7 @@ class FunctionPool:
             environment=self.settings.environment,
             root=self.settings.root,
             tmp_root=self.settings.tmp_root,
-            cgroups=self._cgroups,
+            teardown=self._teardown,
         )
         await zygote.start()
         self._zygote = zygote
@@ -145,6 +169,7 @@ class FunctionPool:
     def retire(self, reason: str = "the function was redeployed while the call waited") -> None:
         """Stop taking invocations; instances stop once their invocation in flight ends."""
         self.retiring = True
+        self._budget.short.discard(self)
         for future in self._waiters:
             if not future.done():
                 future.set_exception(Throttled(self.spec.name, reason))
@@ -218,18 +243,82 @@ class FunctionPool:
         instance = await self._spawn(provisioned=False)
         return Lease(instance, True)
 
+    # Provisioned instances
+
+    def start_missing_provisioned(self) -> list[asyncio.Task[None]]:
+        """Start the missing provisioned instances that fit in the memory budget; return their tasks.
+
+        Provisioned instances come before idle on-demand ones: the budget
+        evicts those, of any function, to make room. What still does not fit
+        waits, and the budget calls this again whenever memory frees up.
+        """
+        if self.retiring or self._provisioned_failed:
+            self._budget.short.discard(self)
+            return []
+
+        tasks: list[asyncio.Task[None]] = []
+        while self._provisioned_count() < self.spec.provisioned:
+            if not self._budget.reserve(self, self.spec.memory_mb, evict=True, provisioned=True):
+                break
+            self._provisioned_reserved += 1
+            tasks.append(self._run_task(self._start_provisioned()))
+
+        missing = self.spec.provisioned - self._provisioned_count()
+        if missing <= 0:
+            self._budget.short.discard(self)
+            return tasks
+        self._budget.short.add(self)
+        if self._short_since is None:
+            self._short_since = time.monotonic()
+            logger.warning(
+                "%s: %d of %d provisioned instances wait for memory: the node's memory budget of %d MB is full"
+                " (%d MB in use); they start when instances end",
+                self.spec.name, missing, self.spec.provisioned, self._budget.limit_mb, self._budget.used_mb,
+            )
+        return tasks
+
+    def _run_task(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     async def _start_provisioned(self) -> None:
-        if not self._budget.reserve(self, self.spec.memory_mb, evict=True):
-            raise Throttled(self.spec.name, "the node's memory budget is full")
-        instance = await self._spawn(provisioned=True)
+        """Start one provisioned instance whose memory is already reserved, and wait for its init."""
+        try:
+            instance = await self._spawn(provisioned=True)
+        except (ZygoteError, OSError) as error:
+            logger.error("%s: a provisioned instance failed to start: %s", self.spec.name, error)
+            return
+        finally:
+            self._provisioned_reserved -= 1
+
         try:
             outcome = await asyncio.wait_for(instance.wait_ready(), self.settings.init_timeout_s)
         except TimeoutError:
+            self._provisioned_failed = True
             instance.kill()
-            raise
+            logger.error(
+                "%s: a provisioned instance's init timed out after %.2f s; provisioned instances restart at the next deploy",
+                self.spec.name, self.settings.init_timeout_s,
+            )
+            return
         instance.settle()
-        if outcome.ok:
-            self.release(instance)
+        if not outcome.ok:
+            self._provisioned_failed = True
+            logger.error(
+                "%s: a provisioned instance failed its init with %s; provisioned instances restart at the next deploy",
+                self.spec.name, outcome.error_type or "an exit",
+            )
+            return
+
+        self.release(instance)
+        if self._short_since is not None and self.provisioned_ready >= self.spec.provisioned:
+            logger.info(
+                "%s: all %d provisioned instances are up, after %.1f s waiting for memory",
+                self.spec.name, self.spec.provisioned, time.monotonic() - self._short_since,
+            )
+            self._short_since = None
 
     async def _spawn(self, provisioned: bool) -> Instance:
         self._starting += 1
@@ -240,6 +329,9 @@ class FunctionPool:
                 memory_mb=self.spec.memory_mb, provisioned=provisioned, log_stream=log_stream, on_death=self._on_death
             )
         except BaseException:
+            if provisioned:
+                # Set before the memory goes back, which would start another provisioned instance.
+                self._provisioned_failed = True
             self._budget.release(self.spec.memory_mb)
             self._serve_waiters()
             raise
@@ -264,6 +356,9 @@ class FunctionPool:
                 return
         instance.state = InstanceState.IDLE
         self._idle.append(instance)
+        if self._budget.short and not instance.provisioned:
+            # An idle on-demand instance gives way to missing provisioned ones.
+            self._budget.fill_provisioned()
 
     def _serve_waiters(self) -> None:
         """Let queued calls start instances now that capacity freed up."""
@@ -281,24 +376,17 @@ class FunctionPool:
         self._instances.discard(instance)
         if instance in self._idle:
             self._idle.remove(instance)
+        # A provisioned instance that had finished its init is replaced before
+        # queued calls get its memory. One that failed its init is not, or a
+        # broken function would restart in a loop.
+        initialised = instance.init_outcome is not None and instance.init_outcome.ok
+        if instance.provisioned and initialised and not self.retiring and not self._provisioned_failed:
+            self._budget.short.add(self)
         if not instance.memory_released:
             instance.memory_released = True
             self._budget.release(self.spec.memory_mb)
-        if instance.provisioned and not self.retiring:
-            self._keep_provisioned()
         self._serve_waiters()
         self._stop_if_empty()
-
-    def _keep_provisioned(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._replace_provisioned())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _replace_provisioned(self) -> None:
-        try:
-            await self._start_provisioned()
-        except (Throttled, ZygoteError, OSError) as error:
-            logger.warning("%s: cannot replace a provisioned instance: %s", self.spec.name, error)
 
     def _close(self, instance: Instance) -> None:
         instance.close()

@@ -11,10 +11,10 @@ one, so neither the fork, the spare's set-up nor the zygote itself is on the
 path of a cold start.
 
 Control messages travel over a SOCK_SEQPACKET socket as JSON, one per packet:
-  server -> zygote: {"fork": n}: fork n more spares
+  server -> zygote: {"fork": n}: fork n more spares; the end of the stream: exit
   zygote -> server: {"ready": true} once;
                     {"spare": pid, "cgroup": path|null, "tmp_dir": path} with the spare's
-                    assignment socket attached;
+                    assignment socket attached, then a pidfd of the spare where the kernel has one;
                     {"exited": pid, "status": wait_status} for every child reaped
   server -> spare:  {"spawn": id, "log_stream": ..., "initialization": "on-demand"|"provisioned-concurrency"}
                     with two descriptors attached: the instance's socket and its log file
@@ -122,13 +122,24 @@ def _offer_spare(control: socket.socket, config: dict, closing: list[int]) -> No
         ours.close()
         _run_spare(theirs, cgroup, tmp_dir, closing, config)
     theirs.close()
+    # Opened before this process can reap the spare, the pidfd cannot name
+    # another process that reused the pid.
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        pidfd = None
     # Offer the spare once its set-up is done, so that a cold start never
     # waits on a cgroup move. An empty read means the spare died: the server
     # then finds its socket closed and takes another.
     ours.recv(16)
     offer = {"spare": pid, "cgroup": cgroup, "tmp_dir": tmp_dir}
-    socket.send_fds(control, [json.dumps(offer).encode()], [ours.fileno()])
-    ours.close()
+    fds = [ours.fileno()] if pidfd is None else [ours.fileno(), pidfd]
+    try:
+        socket.send_fds(control, [json.dumps(offer).encode()], fds)
+    finally:
+        ours.close()
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing: list[int], config: dict) -> None:
@@ -138,6 +149,9 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     for fd in closing:
         os.close(fd)
     _die_with_parent()
+    # A group of its own lets the server kill the processes the handler
+    # starts when the instance ends, where no cgroup contains them.
+    os.setpgid(0, 0)
     _limit_memory(config["memory_mb"], cgroup)
     os.environ["TMPDIR"] = tmp_dir
     # Importing a module and encoding JSON once copies the pages that the

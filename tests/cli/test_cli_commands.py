@@ -233,6 +233,16 @@ def test_ls_shows_functions_table(run: Run, api: FakeApi) -> None:
     ]
 
 
+def test_ls_shows_provisioned_instances_that_could_not_start(run: Run, api: FakeApi) -> None:
+    short = {**HELLO, "provisioned": 2, "instances": {"idle": 1, "busy": 0, "provisioned_ready": 1}}
+    api.respond("GET", "/_squall/api/functions", 200, {"functions": [short]})
+
+    result = run("ls")
+
+    hello_row = next(line for line in result.stdout.splitlines() if line.startswith("hello"))
+    assert "1 of 2 ready" in hello_row
+
+
 def test_ls_without_functions_says_how_to_deploy(run: Run, api: FakeApi) -> None:
     api.respond("GET", "/_squall/api/functions", 200, {"functions": []})
 

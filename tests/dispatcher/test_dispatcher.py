@@ -124,6 +124,27 @@ async def test_environment_is_not_inherited(make_dispatcher: Callable[..., Dispa
     assert Path(environment["TMPDIR"]).is_dir()
 
 
+async def test_manifest_may_override_tz_lang_and_path(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    variables = {"TZ": "Europe/Paris", "LANG": "C.UTF-8", "PATH": "/opt/tools/bin:/usr/bin:/bin"}
+    await dispatcher.deploy(service(FunctionSpec(name="env", handler="handlers.environment", environment=variables)))
+
+    environment = await call(dispatcher, "env")
+
+    assert {name: environment[name] for name in variables} == variables
+
+
+async def test_defaults_of_tz_lang_and_path(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="env", handler="handlers.environment")))
+
+    environment = await call(dispatcher, "env")
+
+    assert environment["TZ"] == ":UTC"
+    assert environment["LANG"] == "en_US.UTF-8"
+    assert environment["PATH"].endswith(":/usr/local/bin:/usr/bin:/bin")
+
+
 async def test_reserved_concurrency_throttles_past_queue(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=1, max_queue=0)

@@ -45,3 +45,17 @@ def fail(event, context):
 
 def scheduling_policy(event, context):
     return os.sched_getscheduler(0)
+
+
+def fork_child(event, context):
+    # The child sleeps for 30 s, far longer than any test waits for it to end.
+    child = os.fork()
+    if child == 0:
+        time.sleep(30)
+        os._exit(0)
+    with open(event["pid_file"], "w") as pid_file:
+        pid_file.write(str(child))
+    if event.get("crash"):
+        os._exit(1)
+    time.sleep(event.get("seconds", 0))
+    return {"pid": os.getpid(), "child": child}
