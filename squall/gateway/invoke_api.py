@@ -92,29 +92,20 @@ def validation_error(violations: list[str]) -> ApiError:
 
 def function_name_violations(raw: str) -> list[str]:
     """Return the clauses for each of Invoke's length and pattern constraints that a FunctionName violates."""
-    violations = []
-    if len(raw) > MAX_FUNCTION_NAME_CHARS:
-        violations.append(
-            constraint_violation("functionName", raw, f"have length less than or equal to {MAX_FUNCTION_NAME_CHARS}")
-        )
-    if _FUNCTION_NAME_GROUPS.fullmatch(raw) is None:
-        violations.append(
-            constraint_violation("functionName", raw, f"satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}")
-        )
-    return violations
+    return _violations("functionName", raw, MAX_FUNCTION_NAME_CHARS, _FUNCTION_NAME_GROUPS, FUNCTION_NAME_PATTERN)
 
 
 def qualifier_violations(qualifier: str) -> list[str]:
     """Return the clauses for each of Invoke's length and pattern constraints that a Qualifier parameter violates."""
+    return _violations("qualifier", qualifier, MAX_QUALIFIER_CHARS, _QUALIFIER_RE, QUALIFIER_PATTERN)
+
+
+def _violations(field: str, value: str, max_chars: int, pattern: re.Pattern[str], pattern_text: str) -> list[str]:
     violations = []
-    if len(qualifier) > MAX_QUALIFIER_CHARS:
-        violations.append(
-            constraint_violation("qualifier", qualifier, f"have length less than or equal to {MAX_QUALIFIER_CHARS}")
-        )
-    if _QUALIFIER_RE.fullmatch(qualifier) is None:
-        violations.append(
-            constraint_violation("qualifier", qualifier, f"satisfy regular expression pattern: {QUALIFIER_PATTERN}")
-        )
+    if len(value) > max_chars:
+        violations.append(constraint_violation(field, value, f"have length less than or equal to {max_chars}"))
+    if pattern.fullmatch(value) is None:
+        violations.append(constraint_violation(field, value, f"satisfy regular expression pattern: {pattern_text}"))
     return violations
 
 
