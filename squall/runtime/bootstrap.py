@@ -143,6 +143,11 @@ def _module_frames(tb: Any) -> list[str]:
     return traceback.format_list(frames)
 
 
+def _own_frames(tb: Any) -> list[str]:
+    """Format only the frames of the function's own code and the packages it uses."""
+    return traceback.format_list([f for f in traceback.extract_tb(tb) if not _is_platform_frame(f)])
+
+
 def _handler_frames(tb: Any) -> list[str]:
     """Format the traceback of a failed handler call, starting at the function's own code.
 
@@ -201,8 +206,10 @@ def load_handler(handler: str) -> Callable[..., Any]:
         raise InitError("Runtime.UserCodeSyntaxError", message, [where]) from None
     except ImportError as error:
         # Lambda's Python runtime reports this error with an empty stack trace.
+        # Squall keeps the function's own frames, which show the line whose
+        # import failed; a handler module that does not exist has none.
         message = f"Unable to import module '{module_name}': {error}"
-        raise InitError("Runtime.ImportModuleError", message, []) from None
+        raise InitError("Runtime.ImportModuleError", message, _own_frames(error.__traceback__)) from None
     except Exception as error:  # noqa: BLE001 - any failure of the user's module-level code
         raise InitError(type(error).__name__, str(error), _module_frames(error.__traceback__)) from None
 

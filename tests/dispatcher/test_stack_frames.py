@@ -99,12 +99,22 @@ def module_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_import_module_error_empty(module_folder: Path) -> None:
+def test_import_module_error_keeps_only_the_users_frame(module_folder: Path) -> None:
     module = f"needs_missing_{uuid.uuid4().hex}"
-    (module_folder / f"{module}.py").write_text("import squall_no_such_module_for_tests\n")
+    path = module_folder / f"{module}.py"
+    path.write_text("import squall_no_such_module_for_tests\n")
 
     with pytest.raises(InitError) as raised:
         load_handler(f"{module}.handler")
+
+    assert raised.value.error_type == "Runtime.ImportModuleError"
+    assert len(raised.value.stack) == 1
+    assert raised.value.stack[0].startswith(f'  File "{path}", line 1, in <module>')
+
+
+def test_missing_handler_module_has_no_frames(module_folder: Path) -> None:
+    with pytest.raises(InitError) as raised:
+        load_handler(f"no_such_module_{uuid.uuid4().hex}.handler")
 
     assert raised.value.error_type == "Runtime.ImportModuleError"
     assert raised.value.stack == []

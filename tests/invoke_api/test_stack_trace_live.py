@@ -42,11 +42,16 @@ def frame_functions(frames: list[str]) -> list[str]:
     return names
 
 
-def test_import_error_has_empty_trace(app: LiveApp) -> None:
+def test_import_error_shows_only_the_users_line(app: LiveApp) -> None:
+    # Lambda sends no frames here; Squall keeps the line of the user's module whose import failed.
     error = error_of(app, "import_error")
+    user_file = app.task_root / "import_error.py"
 
     assert error["errorType"] == "Runtime.ImportModuleError"
-    assert error["stackTrace"] == []
+    assert len(error["stackTrace"]) == 1
+    assert error["stackTrace"][0].startswith(
+        f'  File "{user_file}", line 1, in <module>\n    import squall_no_such_module_for_tests'
+    )
 
 
 def test_async_error_starts_at_handler(app: LiveApp) -> None:
