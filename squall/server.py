@@ -342,11 +342,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class TokenFileError(SquallError):
+    """Raised when the data folder's token file cannot give a token."""
+
+
 def load_or_create_token(data: Path) -> str:
     """Return the management token, creating it with owner-only permissions on first start."""
     path = data / "token"
     if path.exists():
-        return path.read_text().strip()
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            # Anyone who can read the token can deploy code and run it as the server's user.
+            path.chmod(0o600)
+            logger.warning("token file %s was readable by others (mode %o); it is now owner-only (600)", path, mode)
+        token = path.read_text().strip()
+        if not token:
+            # An empty token would leave the APIs open on a non-loopback address.
+            raise TokenFileError(f"token file {path} is empty: delete it to have a new token made, or write a token into it")
+        return token
     token = secrets.token_urlsafe(32)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
@@ -411,7 +424,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         return 2
     # Logs, records and secrets live here: a new data folder is the owner's alone.
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = None if is_loopback(host) else load_or_create_token(data)
+    try:
+        token = None if is_loopback(host) else load_or_create_token(data)
+    except TokenFileError as error:
+        print(f"squall: {error}", file=sys.stderr)
+        return 2
 
     # Open the secret store; a malformed or wrong key stops the start with its message.
     try:

@@ -12,7 +12,7 @@ import pytest
 
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
-from squall.server import is_loopback, load_or_create_token
+from squall.server import TokenFileError, is_loopback, load_or_create_token
 
 TOKEN = "s3cret-token"
 
@@ -79,3 +79,23 @@ def test_token_file_is_owner_only_and_stable(tmp_path: Path) -> None:
     assert mode == 0o600
     assert first == second
     assert len(first) >= 32
+
+
+def test_token_file_readable_by_others_is_made_owner_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "token"
+    path.write_text("my-token\n")
+    path.chmod(0o644)
+
+    token = load_or_create_token(tmp_path)
+
+    assert token == "my-token"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "was readable by others (mode 644)" in caplog.text
+
+
+def test_empty_token_file_is_refused(tmp_path: Path) -> None:
+    # An empty token would leave the APIs open on a non-loopback address.
+    (tmp_path / "token").write_text("\n")
+
+    with pytest.raises(TokenFileError, match="is empty: delete it"):
+        load_or_create_token(tmp_path)
