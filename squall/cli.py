@@ -508,7 +508,8 @@ def logs(
             show(entry)
         if len(entries) >= limit:
             click.secho(
-                f"showing the newest {limit} entries; older ones may exist: narrow with --since or raise --limit"
+                f"showing the newest {limit} {'entry' if limit == 1 else 'entries'}; older ones may exist: "
+                "narrow with --since or raise --limit"
                 f" (at most {MAX_LOG_ENTRIES})",
                 err=True,
                 dim=True,

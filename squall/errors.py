@@ -35,11 +35,16 @@ class FunctionNotFound(SquallError):
 
 
 class Throttled(SquallError):
-    """Raised when a function is at its concurrency cap and its queue is full."""
+    """Raised when a function is at its concurrency cap and its queue is full.
 
-    def __init__(self, name: str, reason: str) -> None:
+    `node_limit` is true when the cap was the node's memory budget rather
+    than the function's own reserved concurrency.
+    """
+
+    def __init__(self, name: str, reason: str, node_limit: bool = False) -> None:
         self.name = name
         self.reason = reason
+        self.node_limit = node_limit
         super().__init__(f"function {name!r} is throttled: {reason}")
 
 

@@ -593,7 +593,8 @@ class Dispatcher:
             )
         parts: list[str] = []
         if init is not None and init.output:
-            parts.append(init.output.decode(errors="replace"))
+            output = init.output.decode(errors="replace")
+            parts.append(output if output.endswith("\n") else output + "\n")
         parts.append(f"START RequestId: {request_id} Version: {version}\n")
         if raw.output:
             output = raw.output.decode(errors="replace")

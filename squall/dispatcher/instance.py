@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from squall.metering.records import Outcome
-from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_FRAME_BYTES, Kind, encode
+from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_FRAME_BYTES, MAX_LOG_BYTES, Kind, encode, kept_output
 
 if TYPE_CHECKING:
     from squall.dispatcher.teardown import Sandbox
@@ -29,7 +29,6 @@ REPLACE_SPARE_DELAY_S = 0.05
 # Lambda's limit on the init phase of an on-demand instance.
 DEFAULT_INIT_TIMEOUT_S = 10.0
 # Output kept per invocation; past it the log notes how much was cut.
-MAX_LOG_BYTES = 256 * 1024
 
 
 class InstanceState(enum.Enum):
@@ -171,7 +170,9 @@ class Instance:
         elif kind == Kind.READY:
             info = orjson.loads(meta)
             self.max_memory_mb = _megabytes(info.get("max_rss_kb", 0))
-            outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=self._read_output(info.get("log_bytes")))
+            # The init's output comes in the frame's body.
+            output = kept_output(body, info.get("log_bytes") or len(body))
+            outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=output)
             self.init_outcome = outcome
             self.state = InstanceState.IDLE
             if not self._ready.done():
@@ -400,9 +401,7 @@ class Instance:
             data = os.pread(self._log_fd, min(size, MAX_LOG_BYTES), 0)
         except OSError:
             return b""
-        if size > MAX_LOG_BYTES:
-            data += f"\n[squall: output cut at {MAX_LOG_BYTES} of {size} bytes]\n".encode()
-        return data
+        return kept_output(data, size)
 
     def kill(self) -> None:
         """Kill the process and the processes it started at once; its socket closing then reports the death."""

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# At most one warning per pool in this many seconds that the memory budget throttles calls.
+BUDGET_WARNING_INTERVAL_S = 10.0
+
 # Calls allowed to wait for an instance when a function has no reserved
 # concurrency: its instances are bounded by the node's memory budget only.
 DEFAULT_MAX_QUEUE = 100
@@ -86,6 +89,7 @@ class FunctionPool:
         # than memory, so that a broken function does not restart in a loop.
         self._provisioned_failed = False
         self._short_since: float | None = None  # since when provisioned instances wait for memory
+        self._budget_warned_at = -BUDGET_WARNING_INTERVAL_S  # when a throttle last said the memory budget was full
         if spec.max_queue is not None:
             self.max_queue = spec.max_queue
         elif spec.reserved_concurrency is not None:
@@ -216,21 +220,35 @@ class FunctionPool:
             return await self._start_on_demand()
 
         if len(self._waiters) >= self.max_queue:
-            self.throttles += 1
-            raise Throttled(self.spec.name, f"{self.live_count} instances busy and {len(self._waiters)} calls queued")
+            raise self._throttled(f"{self.live_count} instances busy and {len(self._waiters)} calls queued")
         future: asyncio.Future[Instance | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:
             instance = await asyncio.wait_for(future, wait_s)
         except TimeoutError:
-            self.throttles += 1
-            raise Throttled(self.spec.name, f"no instance freed up within {wait_s:g} s") from None
+            raise self._throttled(f"no instance freed up within {wait_s:g} s") from None
         finally:
             if future in self._waiters:
                 self._waiters.remove(future)
         if instance is None:
             return await self._start_on_demand()
         return Lease(instance, False)
+
+    def _throttled(self, reason: str) -> Throttled:
+        """Count a throttle and describe it; below its own cap, the function waited for the node's memory."""
+        self.throttles += 1
+        cap = self.spec.reserved_concurrency
+        node_limit = cap is None or self.live_count < cap
+        if node_limit:
+            now = time.monotonic()
+            if now - self._budget_warned_at >= BUDGET_WARNING_INTERVAL_S:
+                self._budget_warned_at = now
+                logger.warning(
+                    "throttled a call of %s: the node's memory budget (%d MB) has no room for another %d MB instance "
+                    "(%s); raise --memory-budget-mb or lower memory_mb",
+                    self.spec.name, self._budget.limit_mb, self.spec.memory_mb, reason,
+                )
+        return Throttled(self.spec.name, reason, node_limit=node_limit)
 
     def _may_start(self) -> bool:
         cap = self.spec.reserved_concurrency

@@ -191,7 +191,11 @@ def read_headers(scope: dict[str, Any]) -> dict[str, list[str]]:
     headers: dict[str, list[str]] = {}
     for raw_name, raw_value in scope.get("headers") or ():
         name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
+        try:
+            # API Gateway passes UTF-8 header values on as the characters they encode.
+            value = raw_value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw_value.decode("latin-1")
         values = headers.get(name)
         if values is None:
             headers[name] = [value]
@@ -328,10 +332,8 @@ def header_value(name: str, value: object) -> str:
 
 
 def encode_header(text: str) -> bytes:
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8")
+    # UTF-8 for every value, so a client decodes all of them the same way.
+    return text.encode("utf-8")
 
 
 def decode_body(result: dict[str, Any]) -> bytes:

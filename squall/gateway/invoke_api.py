@@ -224,13 +224,11 @@ class InvokeApi:
             result = await self._dispatcher.invoke(invocation)
         except FunctionNotFound:
             raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
-        except Throttled:
-            raise ApiError(
-                429,
-                "TooManyRequestsException",
-                "Rate Exceeded.",
-                {"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"},
-            ) from None
+        except Throttled as error:
+            # Lambda names the limit: the function's reserved concurrency, or the
+            # account's (here the node's memory budget).
+            reason = "ConcurrentInvocationLimitExceeded" if error.node_limit else "ReservedFunctionConcurrentInvocationLimitExceeded"
+            raise ApiError(429, "TooManyRequestsException", "Rate Exceeded.", {"Reason": reason}) from None
 
         headers = [
             (b"content-type", b"application/json"),

@@ -27,15 +27,15 @@ KeyPath = tuple[str | int, ...]
 
 # Lambda's own rule for the short form of a function name.
 FUNCTION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-FUNCTION_NAME_RULE = "1 to 64 letters, digits, hyphens or underscores"
+FUNCTION_NAME_RULE = "1 to 64 ASCII letters, digits, hyphens or underscores"
 FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 
 SERVICE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
-SERVICE_NAME_RULE = "a letter followed by up to 63 letters, digits, hyphens or underscores"
+SERVICE_NAME_RULE = "an ASCII letter followed by up to 63 ASCII letters, digits, hyphens or underscores"
 SERVICE_NAME_RE = re.compile(SERVICE_NAME_PATTERN)
 
 ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-ENVIRONMENT_NAME_RULE = "a letter or underscore followed by letters, digits or underscores"
+ENVIRONMENT_NAME_RULE = "an ASCII letter or underscore followed by ASCII letters, digits or underscores"
 ENVIRONMENT_NAME_RE = re.compile(ENVIRONMENT_NAME_PATTERN)
 
 # Variables the platform sets in every instance, which Lambda refuses in a

@@ -18,6 +18,9 @@ HEADER_SIZE = HEADER.size
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6_291_556
 
+# The most of one invocation's (or one init's) output that its log keeps.
+MAX_LOG_BYTES = 256 * 1024
+
 # Generous bound on one frame, so a broken instance cannot make the server
 # buffer without end: the largest result plus room for its metadata.
 MAX_FRAME_BYTES = MAX_RESPONSE_BYTES + 1024 * 1024
@@ -37,3 +40,23 @@ class Kind(enum.IntEnum):
 def encode(kind: Kind, meta: bytes, body: bytes = b"") -> bytes:
     """Return one frame as bytes."""
     return HEADER.pack(kind, len(meta), len(body)) + meta + body
+
+
+def kept_output(data: bytes, size: int) -> bytes:
+    """Return the part of `size` bytes of output that a log keeps, given its first bytes `data`.
+
+    Output over MAX_LOG_BYTES is cut at a character boundary (when it is
+    UTF-8) and ends with a note of how much was cut.
+    """
+    if size <= MAX_LOG_BYTES:
+        return data
+    data = data[:MAX_LOG_BYTES]
+    # Step back over a UTF-8 sequence the cut left incomplete: at most 3 bytes.
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: where the last character starts
+            length = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4 if byte & 0xF8 == 0xF0 else 1
+            if length > back:
+                data = data[:-back]
+            break
+    return data + f"\n[squall: output cut at {len(data)} of {size} bytes]\n".encode()

@@ -145,6 +145,32 @@ async def test_defaults_of_tz_lang_and_path(make_dispatcher: Callable[..., Dispa
     assert environment["PATH"].endswith(":/usr/local/bin:/usr/bin:/bin")
 
 
+async def test_init_output_comes_once_before_start(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="loud", handler="init_output.handler")))
+
+    await call(dispatcher, "loud")
+    await call(dispatcher, "loud")
+
+    cold, warm = (entry.text for entry in dispatcher.sinks.logs)
+    assert cold.startswith("loading: first line\nloading: no newline at the end\nSTART RequestId: ")
+    assert cold.count("handling") == 1
+    assert "\nhandling\nEND RequestId: " in cold
+    assert warm.startswith("START RequestId: ")
+    assert "loading" not in warm
+
+
+async def test_output_over_the_cap_is_cut_at_a_character(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="big", handler="init_output.big_handler")))
+
+    await call(dispatcher, "big")
+
+    text = dispatcher.sinks.logs[0].text
+    assert "\ufffd" not in text
+    assert re.search(r"✓\n\[squall: output cut at \d+ of 600001 bytes\]\n", text)
+
+
 async def test_reserved_concurrency_throttles_past_queue(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=1, max_queue=0)
@@ -157,6 +183,25 @@ async def test_reserved_concurrency_throttles_past_queue(make_dispatcher: Callab
         await dispatcher.invoke(Invocation("sleep", b'{"seconds": 0}', "test"))
     await running
     assert dispatcher.sinks.records[0].outcome is Outcome.THROTTLED
+
+
+@pytest.mark.parametrize(("reserved", "node_limit"), [(1, False), (None, True)], ids=["reserved cap", "memory budget"])
+async def test_throttle_names_the_limit(
+    make_dispatcher: Callable[..., Dispatcher], caplog: pytest.LogCaptureFixture, reserved: int | None, node_limit: bool
+) -> None:
+    # The budget fits one 128 MB instance; the function may have its own cap of one too.
+    dispatcher = make_dispatcher(memory_budget_mb=128)
+    spec = FunctionSpec(name="sleep", handler="handlers.sleep", reserved_concurrency=reserved, max_queue=0)
+    await dispatcher.deploy(service(spec))
+
+    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 1.0}))
+    await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
+    with pytest.raises(Throttled) as raised:
+        await dispatcher.invoke(Invocation("sleep", b'{"seconds": 0}', "test"))
+    await running
+
+    assert raised.value.node_limit is node_limit
+    assert ("memory budget (128 MB) has no room" in caplog.text) is node_limit
 
 
 async def test_queued_call_waits_for_instance(make_dispatcher: Callable[..., Dispatcher]) -> None:

@@ -259,6 +259,20 @@ def test_v2_event_repeated_values_joined() -> None:
     assert event["isBase64Encoded"] is False
 
 
+@pytest.mark.parametrize("payload", ["1.0", "2.0"])
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [("ünï ✓".encode(), "ünï ✓"), (b"caf\xe9", "café")],
+    ids=["utf-8", "not utf-8, read as latin-1"],
+)
+def test_header_values_decoded(payload: str, raw: bytes, text: str) -> None:
+    scope = make_scope("GET", "/hello/world", headers=[(b"host", b"localhost:8000"), (b"x-name", raw)])
+
+    event = orjson.loads(build_event(scope, b"", routed(scope, payload), REQUEST_ID, NOW_MS))
+
+    assert event["headers"]["x-name"] == text
+
+
 def test_v2_event_request_context() -> None:
     event = build("get_repeated_query_and_headers", "2.0")
     context = event["requestContext"]

@@ -262,6 +262,14 @@ def test_v1_malformed_response_is_502(payload: bytes) -> None:
     assert_well_framed(response)
 
 
+@pytest.mark.parametrize("value", ["café", "vålue ✓"])
+def test_header_values_sent_as_utf8(value: str) -> None:
+    payload = orjson.dumps({"statusCode": 200, "headers": {"x-text": value}, "body": ""})
+
+    for response in (map_v1_response(payload), map_v2_response(payload)):
+        assert (b"x-text", value.encode()) in response.headers
+
+
 def test_v1_status_code_may_be_digits() -> None:
     # A REST API accepts the status as a string; an HTTP API's 2.0 mapping does not.
     response = map_v1_response(b'{"statusCode": "201", "body": "made"}')

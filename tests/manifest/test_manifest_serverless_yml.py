@@ -552,7 +552,7 @@ BAD_SERVERLESS = [
         "function name with dot",
         "service: s\nfunctions:\n  hello.world: {handler: app.greet}\n",
         "functions",
-        ['got "hello.world"', "1 to 64 letters, digits, hyphens or underscores"],
+        ['got "hello.world"', "1 to 64 ASCII letters, digits, hyphens or underscores"],
     ),
     (
         "no functions",

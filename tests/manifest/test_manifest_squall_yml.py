@@ -344,13 +344,13 @@ BAD_MANIFESTS = [
         "function name with space",
         "service: hello\nfunctions:\n  say hello: {handler: app.greet}\n",
         "functions",
-        ['got "say hello"', "1 to 64 letters, digits, hyphens or underscores"],
+        ['got "say hello"', "1 to 64 ASCII letters, digits, hyphens or underscores"],
     ),
     (
         "function name too long",
         "service: hello\nfunctions:\n  " + "f" * 65 + ": {handler: app.greet}\n",
         "functions",
-        ['got "fff', "1 to 64 letters"],
+        ['got "fff', "1 to 64 ASCII letters"],
     ),
     (
         "no functions",
@@ -368,7 +368,7 @@ BAD_MANIFESTS = [
         "service not a string",
         "service: 42\nfunctions:\n  greet: {handler: app.greet}\n",
         "service",
-        ["got 42", "a service name of a letter followed by"],
+        ["got 42", "a service name of an ASCII letter followed by"],
     ),
     (
         "unknown top-level key",
