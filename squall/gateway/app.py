@@ -103,6 +103,10 @@ class GatewayApp:
             else:
                 error = invoke_api.ApiError(403, "UnrecognizedClientException", _TOKEN_HELP)
                 await invoke_api.send_api_error(send, error, new_request_id())
+        elif path.startswith(_OTHER_RESERVED) or path in _RESERVED_ROOTS:
+            # No function route may sit here (router.RESERVED_SEGMENTS), so a greedy
+            # or $default route must not answer either.
+            await respond_json(send, 404, {"error": {"type": "NotFound", "message": f"Squall serves nothing at {path}"}})
         else:
             # Tracing: a server span whose parent is the request's traceparent header.
             if tracing.enabled:
@@ -254,6 +258,11 @@ def qualifier_hint(function: str, qualifier: str) -> str:
         return f"publish versions with `squall publish {function}` until version {qualifier} exists"
     return f"create the alias with `squall alias set {function} {qualifier} VERSION`"
 
+
+# The reserved paths the branches above do not serve: "/_squall/..." outside
+# the management API, and "/2015-03-31/..." outside the Invoke API.
+_OTHER_RESERVED = ("/_squall/", "/2015-03-31/")
+_RESERVED_ROOTS = frozenset({"/_squall", "/2015-03-31"})
 
 _TOKEN_HELP = (
     "this server requires a token: send 'Authorization: Bearer <token>' with the value of the "

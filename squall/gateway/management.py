@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from squall import __version__
-from squall.errors import ManifestError, SquallError
+from squall.errors import SquallError
 from squall.deploy.package import MAX_PACKAGE_BYTES
 from squall.deploy.snapshot import environment_digest
 from squall.deploy.variables import DeployVariables, InvalidVariables
@@ -486,12 +486,11 @@ async def _deploy_answer(deploying: Awaitable[ServiceSpec]) -> tuple[int, Any]:
     """Run a deploy and return the status and body of the response: the service and its functions, or the error."""
     try:
         service = await deploying
-    except ManifestError as error:
-        return 400, _error("ManifestError", str(error))
-    except SquallError as error:
-        return 400, _error(type(error).__name__, str(error))
-    except ValueError as error:
-        return 400, _error("DeployError", str(error))
+    except (SquallError, ValueError) as error:
+        # The server's own log says so too: the running version keeps serving.
+        logger.warning("deploy refused, the running version keeps serving: %s", error)
+        kind = "DeployError" if isinstance(error, ValueError) else type(error).__name__
+        return 400, _error(kind, str(error))
     warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
     return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
 
