@@ -532,12 +532,34 @@ class Dispatcher:
                 self.settings.init_timeout_s,
                 traceparent=tracing.traceparent_of(span) if span is not None else None,
             )
+        except asyncio.CancelledError:
+            # The invocation still gets its log and record, as one cut short.
+            cut = RawResult(
+                body=b"",
+                outcome=Outcome.CRASH,
+                error_type=CANCELLED_ERROR_TYPE,
+                duration_ms=(time.time() - started_at) * 1000,
+                max_memory_mb=instance.max_memory_mb,
+                output=instance.cancelled_output,
+            )
+            self._finish(invocation, spec, cut, instance.init_outcome if lease.cold else None, version, started_at)
+            raise
         finally:
             pool.release(instance)
         init = instance.init_outcome if lease.cold else None
         if span is not None and init is not None and init.init_ms:
             tracing.record_cold_start(span, acquired_ns, init.init_ms)
 
+        log_text = self._finish(invocation, spec, raw, init, version, started_at)
+        tail = None
+        if invocation.log_tail:
+            tail = log_text.encode()[-LOG_TAIL_BYTES:]
+        return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
+
+    def _finish(
+        self, invocation: Invocation, spec: FunctionSpec, raw: RawResult, init: Any, version: str, started_at: float
+    ) -> str:
+        """Write an ended invocation's log entry and record; return the log text."""
         init_ms = init.init_ms if init else None
         billed = billed_ms(raw.duration_ms, init_ms)
         log_text = self._log_text(invocation.request_id, spec, raw, init, version, billed)
@@ -547,10 +569,7 @@ class Dispatcher:
                     duration_ms=raw.duration_ms, billed=billed,
                     max_memory_mb=raw.max_memory_mb, init_ms=init_ms, version=version)
         )
-        tail = None
-        if invocation.log_tail:
-            tail = log_text.encode()[-LOG_TAIL_BYTES:]
-        return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
+        return log_text
 
     def _record_throttle(self, invocation: Invocation, spec: FunctionSpec, started_at: float, version: str) -> None:
         self._on_record(
@@ -665,6 +684,11 @@ def _record(
         outcome=outcome,
         error_type=error_type,
     )
+
+
+# The error type of an invocation cut short because nobody waited for it any
+# more, as when the server stops while it runs.
+CANCELLED_ERROR_TYPE = "Squall.Cancelled"
 
 
 def billed_ms(duration_ms: float, init_ms: float | None) -> int:

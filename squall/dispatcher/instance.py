@@ -127,6 +127,7 @@ class Instance:
         self.memory_released = False  # set once the memory budget got this instance's share back
         self.max_memory_mb = 0  # peak resident memory the instance last reported
         self.init_outcome: InitOutcome | None = None
+        self.cancelled_output = b""  # what a cancelled invocation had written when it was cancelled
 
         self._log_fd = log_fd
         self._sandbox = sandbox
@@ -293,6 +294,13 @@ class Instance:
             timer.cancel()
             duration_ms = (time.perf_counter() - started) * 1000
             return await self._death_result(request_id, duration_ms, timeout_s)
+        except asyncio.CancelledError:
+            # Nobody waits for this result any more (the server is stopping):
+            # the handler must not run on in an instance that looks idle.
+            timer.cancel()
+            self.cancelled_output = self._read_output()
+            self.kill()
+            raise
         finally:
             self._result = None
             self._maybe_close_files()

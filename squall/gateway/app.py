@@ -156,6 +156,13 @@ class GatewayApp:
         except Throttled:
             await _send(send, error_response(GatewayError.THROTTLED, version), version, request_id)
             return
+        except asyncio.CancelledError:
+            # The server is stopping and gave up waiting (its graceful shutdown
+            # has a time limit): answer as the gateway does when it stops waiting.
+            logger.warning("route %s: the server stopped waiting for function %s (request id %s)",
+                           match.route_key, match.function, request_id)
+            await _send(send, error_response(GatewayError.INTEGRATION_TIMEOUT, version), version, request_id)
+            return
         except FunctionNotFound:
             if match.event.qualifier is None:
                 await _send(send, error_response(GatewayError.NOT_FOUND, version), version, request_id)

@@ -6,6 +6,7 @@ so `boto3.client("lambda", endpoint_url=...)` works unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -72,7 +73,9 @@ async def send_api_error(send: Send, error: ApiError, request_id: str) -> None:
     key = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
     # AWS checks request parameters against the API model before Lambda
     # receives them, and those errors carry only a message, without Lambda's "Type".
-    body: dict[str, Any] = {key: error.message} if error.code == VALIDATION else {"Type": "User", key: error.message}
+    # Lambda's own errors say whose fault they are: the caller's, or the service's (5xx).
+    fault = "Service" if error.status >= 500 else "User"
+    body: dict[str, Any] = {key: error.message} if error.code == VALIDATION else {"Type": fault, key: error.message}
     body.update(error.extra)
     headers = [(b"x-amzn-errortype", error.code.encode()), (b"x-amzn-requestid", request_id.encode())]
     await respond_json(send, error.status, body, headers)
@@ -222,6 +225,10 @@ class InvokeApi:
 
         try:
             result = await self._dispatcher.invoke(invocation)
+        except asyncio.CancelledError:
+            # The server is stopping and its graceful shutdown ran out of time.
+            logger.warning("invocation %s of %s: the server stopped before it ended", request_id, name)
+            raise ApiError(500, "ServiceException", "The server stopped before the invocation ended.") from None
         except FunctionNotFound:
             raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
         except Throttled as error:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from live_server import wait_for
 
@@ -46,3 +48,51 @@ def test_async_invocation_in_flight_finishes(serve: Any, tmp_path: Path) -> None
     text = "\n".join(entry["text"] for entry in entries)
     assert "finished 7" in text
     assert "REPORT RequestId:" in text
+
+
+STOPPING = Path(__file__).parent / "apps" / "stopping"
+
+
+# A route's call runs in a task of its own (the gateway stops waiting at its
+# integration timeout), so the stop ends it by killing its instance; an Invoke
+# API call is cancelled with its request.
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body", "error_type"),
+    [
+        ("GET", "/slow", 503, {"message": "Service Unavailable"}, "Runtime.ExitError"),
+        ("GET", "/rest/slow", 504, {"message": "Endpoint request timed out"}, "Runtime.ExitError"),
+        (
+            "POST",
+            "/2015-03-31/functions/slow/invocations",
+            500,
+            {"Type": "Service", "Message": "The server stopped before the invocation ended."},
+            "Squall.Cancelled",
+        ),
+    ],
+    ids=["http api", "rest", "invoke api"],
+)
+def test_call_longer_than_the_graceful_stop_is_answered_and_logged(
+    serve: Any, method: str, path: str, status: int, body: dict[str, str], error_type: str
+) -> None:
+    server = serve(STOPPING, "--no-watch")
+    answers: list[httpx.Response] = []
+    caller = threading.Thread(
+        target=lambda: answers.append(httpx.request(method, server.endpoint + path, content=b"{}", timeout=60))
+    )
+    caller.start()
+
+    def busy() -> bool:
+        functions = httpx.get(server.endpoint + "/_squall/api/functions", timeout=10).json()["functions"]
+        return any(f["name"] == "slow" and f["instances"]["busy"] == 1 for f in functions)
+
+    assert wait_for(busy, timeout_s=20)
+    assert server.stop() == 0
+    caller.join(timeout=60)
+
+    assert answers[0].status_code == status
+    assert {key: answers[0].json().get(key) for key in body} == body
+    restarted = serve(STOPPING, "--no-watch", data=server.data)
+    entries = httpx.get(restarted.endpoint + "/_squall/api/logs", params={"function": "slow"}, timeout=10).json()["entries"]
+    assert len(entries) == 1
+    assert "slow call started" in entries[0]["text"]
+    assert f"Status: error\tError Type: {error_type}" in entries[0]["text"]
