@@ -85,7 +85,7 @@ from squall.manifest.validate import (
     Route,
     check_handler,
     check_routes_unique,
-    check_environment_name,
+    check_environment_names,
     describe,
     environment_value,
     expected,
@@ -721,12 +721,12 @@ def _read_environment(template: _Template, environment: _Property | None) -> dic
     if not isinstance(variables, dict):
         raise template.source.error(variables_key, expected("a mapping of variable names to values", variables))
 
+    check_environment_names(template.source, variables_key, variables)
     result: dict[str, str] = {}
     for name, raw in variables.items():
         key = (*variables_key, str(name))
         if not isinstance(name, str) or not ENVIRONMENT_NAME_RE.match(name):
             raise template.source.error(variables_key, expected(f"variable names of {ENVIRONMENT_NAME_RULE}", name))
-        check_environment_name(template.source, variables_key, name)
         try:
             resolved = template.evaluator.resolve(raw, key)
         except Unresolvable as problem:

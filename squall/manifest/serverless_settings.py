@@ -11,7 +11,7 @@ from squall.manifest.validate import (
     ENVIRONMENT_NAME_RULE,
     KeyPath,
     ManifestSource,
-    check_environment_name,
+    check_environment_names,
     describe,
     environment_value,
     expected,
@@ -100,11 +100,11 @@ def read_environment(
             key, expected("a mapping of environment variable names to values", variables)
         )
 
+    check_environment_names(source, key, variables)
     environment: dict[str, str] = {}
     for name, value in variables.items():
         if not isinstance(name, str) or not ENVIRONMENT_NAME_RE.match(name):
             raise source.error(key, expected(f"variable names of {ENVIRONMENT_NAME_RULE}", name))
-        check_environment_name(source, key, name)
         value_key = (*key, name)
         if isinstance(value, (CloudFormationTag, dict)):
             # Ref of a declared bucket, table or stream is its name, as in CloudFormation.

@@ -61,7 +61,7 @@ from squall.manifest.validate import (
     check_handler,
     check_http_path,
     check_routes_unique,
-    check_environment_name,
+    check_environment_names,
     check_secret_references,
     describe,
     dotted,
@@ -366,6 +366,5 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
 
 
 def _read_environment(source: ManifestSource, key: KeyPath, variables: dict[str, Any]) -> dict[str, str]:
-    for name in variables:
-        check_environment_name(source, key, name)
+    check_environment_names(source, key, variables)
     return check_secret_references(source, key, {name: environment_value(value) for name, value in variables.items()})

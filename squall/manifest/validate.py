@@ -203,14 +203,18 @@ def environment_value(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def check_environment_name(source: ManifestSource, key: KeyPath, name: str) -> None:
-    """Refuse a variable the platform sets itself; `key` names the environment mapping."""
-    if name in RESERVED_ENVIRONMENT_NAMES:
-        raise source.error(
-            (*key, name),
-            f"{name} is set by the platform in every instance and cannot be changed, as on Lambda; "
-            "expected another variable name (TZ, LANG, PATH, LD_LIBRARY_PATH and PYTHONPATH may be set)",
-        )
+def check_environment_names(source: ManifestSource, key: KeyPath, names: Iterable[object]) -> None:
+    """Refuse the variables the platform sets itself, all of them in one error; `key` names the environment mapping."""
+    reserved = [name for name in names if isinstance(name, str) and name in RESERVED_ENVIRONMENT_NAMES]
+    if not reserved:
+        return
+    listed = ", ".join(reserved)
+    verb = "is" if len(reserved) == 1 else "are"
+    raise source.error(
+        (*key, reserved[0]),
+        f"{listed} {verb} set by the platform in every instance and cannot be changed, as on Lambda; "
+        "expected other variable names (TZ, LANG, PATH, LD_LIBRARY_PATH and PYTHONPATH may be set)",
+    )
 
 
 def check_secret_references(source: ManifestSource, key: KeyPath, environment: dict[str, str]) -> dict[str, str]:

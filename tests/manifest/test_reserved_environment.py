@@ -70,6 +70,24 @@ def test_reserved_name_is_refused(
 
 
 @pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+def test_every_reserved_name_is_listed(write_service: WriteService, manifest: str, text: str, key: str, function: str) -> None:
+    # Each format's variable line "NAME: VALUE" becomes three variables, two of them reserved.
+    line = next(line for line in text.splitlines(keepends=True) if "NAME: VALUE" in line)
+    if "{NAME: VALUE}" in line:
+        text = text.replace("{NAME: VALUE}", "{AWS_REGION: a, OWN: b, _HANDLER: c}")
+    else:
+        indent = line[: line.index("NAME")]
+        text = text.replace(line, f"{indent}AWS_REGION: a\n{indent}OWN: b\n{indent}_HANDLER: c\n")
+    write_service(text, name=manifest)
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == f"{key}.AWS_REGION"
+    assert "AWS_REGION, _HANDLER are set by the platform" in str(raised.value)
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
 @pytest.mark.parametrize("name", ["TZ", "LANG", "PATH", "PYTHONPATH", "AWS_LAMBDA_EXTRA"])
 def test_settable_name_is_kept(
     write_service: WriteService, manifest: str, text: str, key: str, function: str, name: str
