@@ -54,9 +54,20 @@ def kept_output(data: bytes, size: int) -> bytes:
     # Step back over a UTF-8 sequence the cut left incomplete: at most 3 bytes.
     for back in range(1, min(4, len(data)) + 1):
         byte = data[-back]
-        if byte & 0xC0 != 0x80:  # not a continuation byte: where the last character starts
-            length = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4 if byte & 0xF8 == 0xF0 else 1
-            if length > back:
-                data = data[:-back]
-            break
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte, so the last character starts further back
+        if _utf8_length(byte) > back:
+            data = data[:-back]
+        break
     return data + f"\n[squall: output cut at {len(data)} of {size} bytes]\n".encode()
+
+
+def _utf8_length(lead: int) -> int:
+    """Return the length of the UTF-8 sequence that starts with the byte `lead`."""
+    if lead >= 0xF0:
+        return 4
+    if lead >= 0xE0:
+        return 3
+    if lead >= 0xC0:
+        return 2
+    return 1

@@ -9,29 +9,7 @@ from aws_lambda_powertools.utilities.typing.lambda_client_context import LambdaC
 from aws_lambda_powertools.utilities.typing.lambda_client_context_mobile_client import LambdaClientContextMobileClient
 from aws_lambda_powertools.utilities.typing.lambda_cognito_identity import LambdaCognitoIdentity
 
-from squall.runtime.context import LambdaContext
-
-MOBILE_CLIENT = {
-    "installation_id": "install-1",
-    "app_title": "Field Notes",
-    "app_version_name": "2.1",
-    "app_version_code": "21",
-    "app_package_name": "org.example.notes",
-}
-
-
-def make_context(**options: Any) -> LambdaContext:
-    return LambdaContext(
-        request_id="0f3c1b9e-6a51-4d0e-9d43-0b9b8a8f2a10",
-        function_name="notes",
-        function_version="$LATEST",
-        invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:notes",
-        memory_limit_in_mb="128",
-        log_group_name="/aws/lambda/notes",
-        log_stream_name="2025/01/01/[$LATEST]0123456789abcdef0123456789abcdef",
-        deadline_ms=0,
-        **options,
-    )
+from tests.dispatcher.contexts import MOBILE_CLIENT, make_context
 
 
 def properties_of(model: type) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import pytest
 
 from squall.runtime.bootstrap import InitError, _Invoker, _run_one, load_handler
-from squall.runtime.context import LambdaContext
+from tests.dispatcher.contexts import make_context
 
 THIS_FILE = str(Path(__file__).resolve())
 RUNTIME_FOLDER = str(Path(load_handler.__code__.co_filename).resolve().parent)
@@ -32,22 +32,9 @@ def parsing_handler(event: Any, context: Any) -> Any:
     return json.loads(event["text"])
 
 
-def context() -> LambdaContext:
-    return LambdaContext(
-        request_id=str(uuid.uuid4()),
-        function_name="frames",
-        function_version="$LATEST",
-        invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:frames",
-        memory_limit_in_mb="128",
-        log_group_name="/aws/lambda/frames",
-        log_stream_name="2025/01/01/[$LATEST]0123456789abcdef0123456789abcdef",
-        deadline_ms=0,
-    )
-
-
 def stack_trace(handler: Callable[..., Any], event: Any) -> list[str]:
     """Run `handler` as an instance runs it and return the stackTrace of the error it reports."""
-    meta, body = _run_one(_Invoker(handler), json.dumps(event).encode(), context())
+    meta, body = _run_one(_Invoker(handler), json.dumps(event).encode(), make_context())
     assert meta.get("error_type") is not None, body
     return json.loads(body)["stackTrace"]
 

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from lambda_apps import LiveApp, lambda_client
 from recordings import recording
+from tests.dispatcher.contexts import MOBILE_CLIENT
 
 # A variable of the process that starts the server, which functions must not inherit.
 SERVER_SECRET = "SQUALL_TEST_SECRET"
@@ -105,14 +106,6 @@ def test_invoked_arn_keeps_qualifier(app: LiveApp, function_name: str, expected_
 
 
 # Client context and identity
-
-MOBILE_CLIENT = {
-    "installation_id": "install-1",
-    "app_title": "Field Notes",
-    "app_version_name": "2.1",
-    "app_version_code": "21",
-    "app_package_name": "org.example.notes",
-}
 
 
 def context_objects(app: LiveApp, client_context: Any = None) -> dict[str, Any]:
