@@ -406,7 +406,7 @@ TIME_POINT = TimePointType()
 
 LogParams = dict[str, str | int | float | list[str]]
 DEFAULT_LOG_ENTRIES = 1000  # as many as the server sends when not asked for a number
-MAX_LOG_ENTRIES = 10_000  # the most the server sends
+MAX_LOG_ENTRIES = 10_000  # the maximum the server sends
 
 
 @cli.command()

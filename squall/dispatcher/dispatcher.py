@@ -686,8 +686,8 @@ def _record(
     )
 
 
-# The error type of an invocation cut short because nobody waited for it any
-# more, as when the server stops while it runs.
+# The error type of an invocation that was cancelled before it ended, as when
+# the server stops while it runs.
 CANCELLED_ERROR_TYPE = "Squall.Cancelled"
 
 

@@ -295,8 +295,8 @@ class Instance:
             duration_ms = (time.perf_counter() - started) * 1000
             return await self._death_result(request_id, duration_ms, timeout_s)
         except asyncio.CancelledError:
-            # Nobody waits for this result any more (the server is stopping):
-            # the handler must not run on in an instance that looks idle.
+            # The caller was cancelled, as when the server stops. The instance is
+            # killed so that the handler does not run on in an instance that looks idle.
             timer.cancel()
             self.cancelled_output = self._read_output()
             self.kill()

@@ -89,7 +89,7 @@ class FunctionPool:
         # than memory, so that a broken function does not restart in a loop.
         self._provisioned_failed = False
         self._short_since: float | None = None  # since when provisioned instances wait for memory
-        self._budget_warned_at = -BUDGET_WARNING_INTERVAL_S  # when a throttle last said the memory budget was full
+        self._budget_warned_at = -BUDGET_WARNING_INTERVAL_S  # when a throttle last logged that the memory budget was full
         if spec.max_queue is not None:
             self.max_queue = spec.max_queue
         elif spec.reserved_concurrency is not None:

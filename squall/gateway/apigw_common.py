@@ -74,10 +74,10 @@ class GatewayError(Enum):
 
 
 # How long API Gateway waits for a Lambda integration before it responds to
-# the client with INTEGRATION_TIMEOUT, from its quotas pages: REST APIs 29 s by
-# default (Regional and private REST APIs may raise it through a quota
-# request since June 2024), HTTP APIs 30 s, not adjustable. The function keeps
-# running after that, up to its own timeout of up to 900 s. Tests shorten these.
+# the client with INTEGRATION_TIMEOUT, from its quotas pages. REST APIs wait
+# 29 s by default, and since June 2024 Regional and private REST APIs may
+# raise it through a quota request. HTTP APIs wait 30 s, not adjustable.
+# The function keeps running after that, up to its own timeout. Tests shorten these.
 INTEGRATION_TIMEOUT_REST_S = 29.0
 INTEGRATION_TIMEOUT_HTTP_API_S = 30.0
 

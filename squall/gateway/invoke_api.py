@@ -73,7 +73,7 @@ async def send_api_error(send: Send, error: ApiError, request_id: str) -> None:
     key = "Message" if error.code in _CAPITALISED_MESSAGE else "message"
     # AWS checks request parameters against the API model before Lambda
     # receives them, and those errors carry only a message, without Lambda's "Type".
-    # Lambda's own errors say whose fault they are: the caller's, or the service's (5xx).
+    # Lambda's own errors name the side at fault in "Type": the caller, or the service (5xx).
     fault = "Service" if error.status >= 500 else "User"
     body: dict[str, Any] = {key: error.message} if error.code == VALIDATION else {"Type": fault, key: error.message}
     body.update(error.extra)
@@ -115,7 +115,7 @@ def _violations(field: str, value: str, max_chars: int, pattern: re.Pattern[str]
 def split_function_name(raw: str) -> tuple[str, str | None]:
     """Return (name, qualifier) from a name, `name:qualifier`, or a full or partial function ARN.
 
-    Raises ApiError (400 ValidationException) when `raw` is none of these forms.
+    Raises ApiError (400 ValidationException) when `raw` matches none of these forms.
     """
     violations = function_name_violations(raw)
     match = _FUNCTION_NAME_GROUPS.fullmatch(raw)

@@ -487,8 +487,8 @@ async def _deploy_answer(deploying: Awaitable[ServiceSpec]) -> tuple[int, Any]:
     try:
         service = await deploying
     except (SquallError, ValueError) as error:
-        # The server's own log says so too: the running version keeps serving.
-        logger.warning("deploy refused, the running version keeps serving: %s", error)
+        # The server's log records the failure too, because the running version keeps serving.
+        logger.warning("deploy failed, the running version keeps serving: %s", error)
         kind = "DeployError" if isinstance(error, ValueError) else type(error).__name__
         return 400, _error(kind, str(error))
     warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]

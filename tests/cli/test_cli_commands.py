@@ -280,7 +280,7 @@ def test_logs_prints_entry_texts_in_order(run: Run, api: FakeApi) -> None:
     assert "older ones may exist" not in result.stderr
 
 
-def test_logs_at_the_limit_says_older_entries_may_exist(run: Run, api: FakeApi) -> None:
+def test_logs_limit_notes_older_entries(run: Run, api: FakeApi) -> None:
     api.respond("GET", "/_squall/api/logs", 200, {"entries": [ENTRY_1, ENTRY_2]})
 
     result = run("logs", "hello", "--limit", "2")

@@ -160,7 +160,7 @@ async def test_init_output_comes_once_before_start(make_dispatcher: Callable[...
     assert "loading" not in warm
 
 
-async def test_output_over_the_cap_is_cut_at_a_character(make_dispatcher: Callable[..., Dispatcher]) -> None:
+async def test_log_cap_cuts_at_character(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     await dispatcher.deploy(service(FunctionSpec(name="big", handler="init_output.big_handler")))
 

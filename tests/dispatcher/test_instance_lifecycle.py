@@ -72,7 +72,7 @@ def sandbox_counts(dispatcher: Dispatcher) -> SandboxCounts:
 
 
 async def settle(measure: Callable[[], T], condition: Callable[[T], bool]) -> T:
-    """Measure until `condition` holds of a measurement or POLL_LIMIT_S pass, and return the last measurement."""
+    """Measure until `condition` is true of a measurement or POLL_LIMIT_S seconds pass, and return the last measurement."""
     deadline = time.monotonic() + POLL_LIMIT_S
     value = measure()
     while not condition(value) and time.monotonic() < deadline:
@@ -82,7 +82,7 @@ async def settle(measure: Callable[[], T], condition: Callable[[T], bool]) -> T:
 
 
 async def poll_until(condition: Callable[[], bool]) -> None:
-    """Poll until `condition` holds or POLL_LIMIT_S pass; the caller then asserts what it needs."""
+    """Poll until `condition` is true or POLL_LIMIT_S seconds pass. The caller then asserts what it needs."""
     deadline = time.monotonic() + POLL_LIMIT_S
     while not condition() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

@@ -67,7 +67,7 @@ def test_deploy_allows_catch_all(serve: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["/_squall", "/_squall/other", "/2015-03-31", "/2015-03-31/layers"])
-def test_catch_all_does_not_answer_reserved_paths(serve: Any, tmp_path: Path, path: str) -> None:
+def test_catch_all_skips_reserved_paths(serve: Any, tmp_path: Path, path: str) -> None:
     server = serve(write_app(tmp_path / "site", "site", "ANY", "/{proxy+}"), "--no-watch")
 
     response = httpx.get(server.endpoint + path, timeout=10)
@@ -76,20 +76,20 @@ def test_catch_all_does_not_answer_reserved_paths(serve: Any, tmp_path: Path, pa
     assert response.json()["error"]["message"] == f"Squall serves nothing at {path}"
 
 
-def test_refused_deploy_is_logged_by_the_server(serve: Any, tmp_path: Path) -> None:
+def test_rejected_deploy_is_logged(serve: Any, tmp_path: Path) -> None:
     server = serve(write_app(tmp_path / "first", "first", "GET", "/first"), "--no-watch")
     hidden = write_app(tmp_path / "second", "hidden", "GET", "/metrics")
 
     CliRunner().invoke(cli, ["deploy", str(hidden), "--endpoint", server.endpoint])
     # A thread copies the server's output into server.output as it comes.
     deadline = time.monotonic() + UP_TIMEOUT_S
-    while not any("deploy refused" in line for line in server.output) and time.monotonic() < deadline:
+    while not any("deploy failed" in line for line in server.output) and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    refused = [line for line in server.output if "deploy refused" in line]
-    assert refused
-    assert "the running version keeps serving: " in refused[0]
-    assert "function 'hidden': http route '/metrics'" in refused[0]
+    failed = [line for line in server.output if "deploy failed" in line]
+    assert failed
+    assert "the running version keeps serving: " in failed[0]
+    assert "function 'hidden': http route '/metrics'" in failed[0]
 
 
 def test_up_rejects_reserved_route(tmp_path: Path) -> None:

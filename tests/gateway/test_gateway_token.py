@@ -81,7 +81,7 @@ def test_token_file_is_owner_only_and_stable(tmp_path: Path) -> None:
     assert len(first) >= 32
 
 
-def test_token_file_readable_by_others_is_made_owner_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_open_token_file_made_private(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "token"
     path.write_text("my-token\n")
     path.chmod(0o644)

@@ -284,11 +284,11 @@ def test_handler_exception_status(client: httpx.Client, path: str, status: int, 
     ],
     ids=["payload2", "payload1"],
 )
-def test_function_timeout_answers_as_a_function_error(
+def test_function_timeout_is_function_error(
     client: httpx.Client, path: str, status: int, body: dict[str, str]
 ) -> None:
-    # Lambda reports its own timeout as a function error, which API Gateway
-    # answers as any other; 504 and 503 are for its integration timeout.
+    # Lambda reports its own timeout as a function error, and API Gateway
+    # responds to it as to any other. 504 and 503 are for its integration timeout.
     response = client.get(path)
 
     assert response.status_code == status

@@ -53,9 +53,9 @@ def test_async_invocation_in_flight_finishes(serve: Any, tmp_path: Path) -> None
 STOPPING = Path(__file__).parent / "apps" / "stopping"
 
 
-# A route's call runs in a task of its own (the gateway stops waiting at its
-# integration timeout), so the stop ends it by killing its instance; an Invoke
-# API call is cancelled with its request.
+# A route's call runs in a task of its own, because the gateway stops waiting
+# at its integration timeout. So the stop ends it by killing its instance,
+# while an Invoke API call is cancelled with its request.
 @pytest.mark.parametrize(
     ("method", "path", "status", "body", "error_type"),
     [
@@ -71,7 +71,7 @@ STOPPING = Path(__file__).parent / "apps" / "stopping"
     ],
     ids=["http api", "rest", "invoke api"],
 )
-def test_call_longer_than_the_graceful_stop_is_answered_and_logged(
+def test_call_cut_by_stop_is_logged(
     serve: Any, method: str, path: str, status: int, body: dict[str, str], error_type: str
 ) -> None:
     server = serve(STOPPING, "--no-watch")
