@@ -25,7 +25,7 @@ from typing import Any, Callable, Protocol
 import orjson
 
 from squall.dispatcher.budget import MemoryBudget
-from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, RawResult
+from squall.dispatcher.instance import CANCELLED_ERROR_TYPE, DEFAULT_INIT_TIMEOUT_S, RawResult
 from squall.dispatcher.limits import MemoryCgroups
 from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSettings
 from squall.dispatcher.teardown import Teardown
@@ -685,10 +685,6 @@ def _record(
         error_type=error_type,
     )
 
-
-# The error type of an invocation that was cancelled before it ended, as when
-# the server stops while it runs.
-CANCELLED_ERROR_TYPE = "Squall.Cancelled"
 
 
 def billed_ms(duration_ms: float, init_ms: float | None) -> int:

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 REPLACE_SPARE_DELAY_S = 0.05
 # Lambda's limit on the init phase of an on-demand instance.
 DEFAULT_INIT_TIMEOUT_S = 10.0
+
+# The error type of an invocation that was cut short before it ended, as when
+# the server stops while it runs.
+CANCELLED_ERROR_TYPE = "Squall.Cancelled"
 # Output kept per invocation; past it the log notes how much was cut.
 
 
@@ -145,6 +149,7 @@ class Instance:
         self._result: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
         self._exit_status: asyncio.Future[int] = self._loop.create_future()
         self._killed_for_timeout = False
+        self._killed_for_stop = False
         self._replace_spare = replace_spare  # ask the zygote for the next spare once settled
 
     # Start-up
@@ -373,6 +378,9 @@ class Instance:
         if self._killed_for_timeout:
             message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
             return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, duration_ms, output)
+        if self._killed_for_stop:
+            message = f"RequestId: {request_id} Error: the server stopped before the invocation ended"
+            return self._error_result(CANCELLED_ERROR_TYPE, message, Outcome.CRASH, duration_ms, output)
 
         try:
             status = await asyncio.wait_for(asyncio.shield(self._exit_status), 2.0)
@@ -410,6 +418,11 @@ class Instance:
         except OSError:
             return b""
         return kept_output(data, size)
+
+    def kill_for_stop(self) -> None:
+        """Kill the instance because the server is stopping; a call it was running ends as cancelled."""
+        self._killed_for_stop = True
+        self.kill()
 
     def kill(self) -> None:
         """Kill the process and the processes it started at once; its socket closing then reports the death."""

@@ -186,7 +186,7 @@ class FunctionPool:
     def kill(self) -> None:
         """Kill every instance and the zygote at once, for a server that is stopping."""
         for instance in list(self._instances):
-            instance.kill()
+            instance.kill_for_stop()
         if self._zygote is not None:
             self._zygote.stop()
             self._zygote = None

@@ -45,6 +45,9 @@ _DROPPED_RESPONSE_HEADERS = frozenset({"content-length", "transfer-encoding", "c
 
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
+# Statuses whose responses carry no content (RFC 9110, 15.3.5, 15.3.6, 15.4.5).
+_WITHOUT_CONTENT = frozenset({204, 205, 304})
+
 # An HTTP header name is an RFC 9110 token.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -364,14 +367,22 @@ def status_code(result: dict[str, Any], digits_allowed: bool = False) -> int:
     if digits_allowed and isinstance(status, str) and status.isascii() and status.isdigit():
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int):
-        raise MalformedResponse(f"statusCode: expected an integer from 100 to 599, got {status!r}")
-    if not 100 <= status <= 599:
-        raise MalformedResponse(f"statusCode: expected an integer from 100 to 599, got {status}")
+        raise MalformedResponse(f"statusCode: expected an integer from 200 to 599, got {status!r}")
+    if 100 <= status <= 199:
+        # A 1xx status cannot end an HTTP exchange: the client would wait for another one.
+        raise MalformedResponse(f"statusCode: expected an integer from 200 to 599, got {status} (an informational status)")
+    if not 200 <= status <= 599:
+        raise MalformedResponse(f"statusCode: expected an integer from 200 to 599, got {status}")
     return status
 
 
 def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
-    """Encode the headers, drop framing headers and add content-type and content-length."""
+    """Encode the headers, drop framing headers and add content-type and content-length.
+
+    A 204, 205 or 304 answer goes out without the function's body, because
+    HTTP forbids content in them (RFC 9110, 15.3.5, 15.3.6, 15.4.5): sent, it
+    would be read as the start of the next response on the connection.
+    """
     encoded: list[tuple[bytes, bytes]] = []
     has_content_type = False
     for name, value in headers:
@@ -385,5 +396,10 @@ def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) ->
         # NOTE: REST APIs send application/json when the function sets no
         # content type; Squall assumes HTTP APIs do the same.
         encoded.append(JSON_CONTENT_TYPE)
+    if status in _WITHOUT_CONTENT:
+        if status == 205:
+            # The one status without content that may say so.
+            encoded.append((b"content-length", b"0"))
+        return HttpResponse(status, encoded, b"")
     encoded.append((b"content-length", str(len(body)).encode()))
     return HttpResponse(status, encoded, body)

@@ -127,9 +127,10 @@ class GatewayApp:
         # gives every request one.
         request_id = new_request_id()
         raw_path = scope.get("raw_path")
-        match = router.match(scope["method"], raw_path.decode("latin-1") if raw_path else scope["path"])
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        match = router.match(scope["method"], path)
         if match is None:
-            version = router.default_payload
+            version = router.unmatched_payload(path)
             await _send(send, error_response(GatewayError.NOT_FOUND, version), version, request_id)
             return
         if tracing.enabled:

@@ -162,16 +162,35 @@ def _reserved_by(method: str, segments: list[str | None]) -> str | None:
     return None
 
 
+def reserved_route_problem(event: HttpEvent) -> str | None:
+    """Explain why the gateway would answer a route's requests itself, or return None when they reach the function.
+
+    Manifest readers call this to list a reserved route with a manifest's
+    other mistakes. An invalid template returns None, because Router reports it.
+    """
+    if event.path == DEFAULT_ROUTE:
+        return None
+    try:
+        segments, _, _ = _parse_template("", event.path)
+    except RouteError:
+        return None
+    return _reserved_problem(event, event.method.upper(), segments)
+
+
 def _check_not_reserved(function: str, event: HttpEvent, method: str, segments: list[str | None]) -> None:
     """Raise RouteError when the gateway would respond to the route's requests itself, never calling the function."""
+    problem = _reserved_problem(event, method, segments)
+    if problem is not None:
+        raise RouteError(function, event.path, problem)
+
+
+def _reserved_problem(event: HttpEvent, method: str, segments: list[str | None]) -> str | None:
     owner = _reserved_by(method, segments)
     if owner is not None:
-        raise RouteError(
-            function,
-            event.path,
+        return (
             f"{method} {event.path} is served by {owner}, so the function would never be called; "
             f"expected a path outside the ones Squall reserves ({RESERVED_PATHS_TEXT}). "
-            "A greedy route such as ANY /{proxy+} may still take every other path",
+            "A greedy route such as ANY /{proxy+} may still take every other path"
         )
 
     # A REST route is also requested under its stage, as "/STAGE/...".
@@ -179,12 +198,11 @@ def _check_not_reserved(function: str, event: HttpEvent, method: str, segments: 
         owner = _reserved_by(method, [event.stage, *segments])
         if owner is not None:
             staged = f"/{event.stage}{event.path}" if event.path != "/" else f"/{event.stage}"
-            raise RouteError(
-                function,
-                event.path,
+            return (
                 f"with stage {event.stage!r}, {method} {staged} is served by {owner}, so the function would never "
-                f"be called there; expected another stage name, outside the paths Squall reserves ({RESERVED_PATHS_TEXT})",
+                f"be called there; expected another stage name, outside the paths Squall reserves ({RESERVED_PATHS_TEXT})"
             )
+    return None
 
 
 class Router:
@@ -283,6 +301,23 @@ class Router:
         "1.0" when every route is a REST API (1.0) route, otherwise "2.0".
         """
         return "1.0" if self._payloads == {"1.0"} else "2.0"
+
+    def unmatched_payload(self, raw_path: str) -> str:
+        """The payload version whose "not found" answer suits a request no route matched.
+
+        In a service with both kinds of routes, the API a request was meant
+        for is the one whose route has this path under another method, or the
+        REST API when the path starts with one of its stages.
+        """
+        for method in HTTP_METHODS:
+            if method == ANY_METHOD:
+                continue
+            match = self.match(method, raw_path)
+            if match is not None:
+                return match.event.payload
+        if self._stages and raw_path[1:].partition("/")[0] in self._stages:
+            return "1.0"
+        return self.default_payload
 
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
         """Return the route for a request, or None when no route fits.

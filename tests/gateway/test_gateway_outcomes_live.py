@@ -162,3 +162,26 @@ async def test_invalid_result_warning_names_request(
     assert f"route {route_key!r}" in warnings[0]
     assert f"request id {response.headers[header]}" in warnings[0]
     assert "statusCode" in warnings[0]
+
+
+@pytest.mark.parametrize("prefix", ["", "/rest"], ids=["payload2", "payload1"])
+@pytest.mark.parametrize(("code", "content_length"), [(204, None), (205, "0"), (304, None)])
+async def test_status_without_content_drops_the_body(
+    gateway: LiveGateway, prefix: str, code: int, content_length: str | None
+) -> None:
+    answer = await gateway.client.get(f"{prefix}/status", params={"code": str(code)})
+    # The next request on the same connection reads a clean response.
+    following = await gateway.client.get(f"{prefix}/status", params={"code": "200"})
+
+    assert (answer.status_code, answer.content) == (code, b"")
+    assert answer.headers.get("content-length") == content_length
+    assert (following.status_code, following.text) == (200, "a body the status forbids")
+
+
+@pytest.mark.parametrize(("prefix", "expected"), [("", HTTP_API_ERROR), ("/rest", REST_ERROR)], ids=["payload2", "payload1"])
+async def test_informational_status_is_malformed(
+    gateway: LiveGateway, prefix: str, expected: tuple[int, dict[str, str]]
+) -> None:
+    answer = await gateway.client.get(f"{prefix}/status", params={"code": "101"})
+
+    assert (answer.status_code, answer.json()) == expected

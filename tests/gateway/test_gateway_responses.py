@@ -65,7 +65,6 @@ def test_v2_inferred_response(payload: bytes, body: bytes) -> None:
 @pytest.mark.parametrize(
     ("result", "status", "headers", "body"),
     [
-        ({"statusCode": 204}, 204, [(b"content-type", b"application/json")], b""),
         (
             {"statusCode": 201, "headers": {"Content-Type": "text/plain", "X-Custom": "yes"}, "body": "created"},
             201,
@@ -126,6 +125,16 @@ def test_v2_proxy_response(
     assert response.body == body
     assert response.headers == [*headers, (b"content-length", str(len(body)).encode())]
     assert_well_framed(response)
+
+
+@pytest.mark.parametrize(
+    ("status", "length_header"), [(204, []), (205, [(b"content-length", b"0")]), (304, [])]
+)
+def test_v2_status_without_content_drops_the_body(status: int, length_header: list[tuple[bytes, bytes]]) -> None:
+    response = map_v2_response(encode({"statusCode": status, "body": "not for this status"}))
+
+    assert (response.status, response.body) == (status, b"")
+    assert response.headers == [(b"content-type", b"application/json"), *length_header]
 
 
 @pytest.mark.parametrize(

@@ -185,6 +185,27 @@ def test_default_payload(payloads: list[str], expected: str) -> None:
     assert Router(routes).default_payload == expected
 
 
+MIXED = Router([
+    ("rest", HttpEvent("GET", "/v1/{name}", "1.0")),
+    ("staged", HttpEvent("GET", "/items", "1.0", stage="prod")),
+    ("http", HttpEvent("POST", "/v2/{name}")),
+])
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/v1/x", "1.0"),  # a REST route has this path under GET
+        ("/v2/x", "2.0"),  # an HTTP API route has it under POST
+        ("/prod/nothing", "1.0"),  # under a REST stage
+        ("/elsewhere", "2.0"),  # nothing fits: the HTTP API of a mixed service
+    ],
+)
+def test_unmatched_payload_in_a_mixed_service(path: str, expected: str) -> None:
+    assert MIXED.match("DELETE", path) is None
+    assert MIXED.unmatched_payload(path) == expected
+
+
 def test_match_many_routes_picks_right_one() -> None:
     routes = [(f"f{index}", HttpEvent("GET", f"/svc{index}/items/{{id}}")) for index in range(500)]
     routes += [(f"lit{index}", HttpEvent("POST", f"/svc{index}/items")) for index in range(500)]

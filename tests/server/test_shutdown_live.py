@@ -55,12 +55,12 @@ STOPPING = Path(__file__).parent / "apps" / "stopping"
 
 # A route's call runs in a task of its own, because the gateway stops waiting
 # at its integration timeout. So the stop ends it by killing its instance,
-# while an Invoke API call is cancelled with its request.
+# while an Invoke API call is cancelled with its request. Both are logged alike.
 @pytest.mark.parametrize(
     ("method", "path", "status", "body", "error_type"),
     [
-        ("GET", "/slow", 503, {"message": "Service Unavailable"}, "Runtime.ExitError"),
-        ("GET", "/rest/slow", 504, {"message": "Endpoint request timed out"}, "Runtime.ExitError"),
+        ("GET", "/slow", 503, {"message": "Service Unavailable"}, "Squall.Cancelled"),
+        ("GET", "/rest/slow", 504, {"message": "Endpoint request timed out"}, "Squall.Cancelled"),
         (
             "POST",
             "/2015-03-31/functions/slow/invocations",

@@ -30,3 +30,9 @@ def fail(event, context):
 def malformed(event, context):
     """Return a proxy response whose statusCode is not an integer."""
     return {"statusCode": "two hundred", "body": "x"}
+
+
+def status(event, context):
+    """Answer with the status in the query string and a body, which some statuses must not carry."""
+    code = int((event.get("queryStringParameters") or {})["code"])
+    return {"statusCode": code, "headers": {"content-type": "text/plain"}, "body": "a body the status forbids"}
