@@ -25,6 +25,14 @@ from squall.manifest.spec import MAX_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
+
+def no_server_message(endpoint: str) -> str:
+    """The error of a command that found no server at `endpoint`."""
+    return (
+        f"no Squall server is listening at {endpoint}: start one with `squall up`,"
+        " or name a running one with --endpoint URL or SQUALL_ENDPOINT"
+    )
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 DEFAULT_DATA = ".squall"
 TOKEN_FILE_NAME = "token"
@@ -124,7 +132,7 @@ class ApiClient:
             )
         except httpx.ConnectError as exc:
             logger.debug("connecting to %s failed: %s", self.endpoint, exc)
-            raise CommandFailed(f"no Squall server is listening at {self.endpoint}: start one with `squall up`") from None
+            raise CommandFailed(no_server_message(self.endpoint)) from None
         except httpx.TimeoutException:
             raise CommandFailed(
                 f"the server at {self.endpoint} did not respond to {method} {path} within {timeout_s:g} s"
@@ -299,7 +307,7 @@ def reporting_sdk_errors(client: Any) -> Iterator[None]:
         # RemoteError is a ServiceError too; the others were raised before the request was sent.
         raise CommandFailed(f"{error.code}: {error.message}") from None
     except ConnectionRefusedError:
-        raise CommandFailed(f"no Squall server is listening at {client.endpoint}: start one with `squall up`") from None
+        raise CommandFailed(no_server_message(client.endpoint)) from None
     except TimeoutError:
         raise CommandFailed(f"the server at {client.endpoint} did not respond within {client.timeout_s:g} s") from None
 

@@ -21,7 +21,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from squall.cli_client import client_options, fail, open_sdk_client
+from squall.cli_client import client_options, fail, no_server_message, open_sdk_client
 from squall.cli_output import MISSING, print_table
 from squall.sdk.client import Client, RemoteError
 from squall.sdk.objects import Bucket, CommonPrefix, ObjectInfo, create_bucket, delete_bucket, list_buckets
@@ -38,7 +38,7 @@ def _reported(client: Client) -> Iterator[None]:
     except RemoteError as error:
         fail(f"{error.code}: {error.message}")
     except ConnectionRefusedError:
-        fail(f"no Squall server is listening at {client.endpoint}: start one with `squall up`")
+        fail(no_server_message(client.endpoint))
     except TimeoutError:
         fail(f"the server at {client.endpoint} did not respond within {client.timeout_s:g} s")
     except (TypeError, ValueError) as error:

@@ -52,7 +52,8 @@ def parse_time_point(text: str, now: float) -> float:
     try:
         return now - parse_duration(text)
     except ValueError:
-        pass
+        if _DURATION_WHOLE.fullmatch(text.strip().lower()):
+            raise ValueError(f"invalid time {text!r}: a duration before now must be longer than zero, such as 30s or 10m") from None
     try:
         moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError:

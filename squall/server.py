@@ -557,6 +557,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         version_store.close()
         # Tracing: export the spans still buffered.
         await asyncio.to_thread(tracing.shutdown)
+        logger.info("stopped")
 
 
 async def _watch(platform: Platform, folder: Path, variables: DeployVariables | None = None) -> None:

@@ -625,6 +625,10 @@ class Dispatcher:
             stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now * 1000) % 1000:03d}"
             what = orjson.loads(raw.body).get("errorMessage", "").partition(" Error: ")[2] or "Task timed out"
             parts.append(f"{stamp}Z {request_id} {what}\n")
+        elif raw.outcome is Outcome.CRASH:
+            # As Lambda logs a runtime that exited: its error message, then the error type.
+            message = _error_message(raw.body) or f"RequestId: {request_id} Error: Runtime exited"
+            parts.append(f"{message}\n{raw.error_type}\n")
         parts.append(f"END RequestId: {request_id}\n")
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {raw.duration_ms:.2f} ms\t"
@@ -685,6 +689,16 @@ def _record(
         error_type=error_type,
     )
 
+
+
+def _error_message(body: bytes) -> str:
+    """Return the errorMessage of an error body, or "" when it has none."""
+    try:
+        error = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    message = error.get("errorMessage") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else ""
 
 
 def billed_ms(duration_ms: float, init_ms: float | None) -> int:

@@ -32,7 +32,10 @@ def test_connection_refused_one_line(args: list[str]) -> None:
     result = CliRunner().invoke(cli, [*args, "--endpoint", endpoint], obj=CliContext())
 
     assert result.exit_code == 1
-    assert result.stderr == f"no Squall server is listening at {endpoint}: start one with `squall up`\n"
+    assert result.stderr == (
+        f"no Squall server is listening at {endpoint}: start one with `squall up`,"
+        " or name a running one with --endpoint URL or SQUALL_ENDPOINT\n"
+    )
     assert "Traceback" not in result.output
 
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import Result
 
 from cli_fakes import FakeApi
-from squall.cli_output import format_function_error, format_significant, format_usd, parse_duration
+from squall.cli_output import format_function_error, format_significant, format_usd, parse_duration, parse_time_point
 
 Run = Callable[..., Result]
 
@@ -28,6 +28,12 @@ def test_parse_duration_invalid_quotes_value(text: str) -> None:
         parse_duration(text)
 
     assert repr(text) in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["0s", "0m0s"])
+def test_time_point_of_zero_duration_says_why(text: str) -> None:
+    with pytest.raises(ValueError, match=f"invalid time '{text}': a duration before now must be longer than zero"):
+        parse_time_point(text, now=1000.0)
 
 
 @pytest.mark.parametrize(

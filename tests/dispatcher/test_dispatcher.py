@@ -275,6 +275,9 @@ async def test_crash_replaces_instance(make_dispatcher: Callable[..., Dispatcher
     assert orjson.loads(result.payload)["errorMessage"].endswith("Runtime exited with error: exit status 1")
     # The instance died before reporting its peak memory again, so the last report is used, not the limit.
     assert 0 < dispatcher.sinks.records[-1].max_memory_mb < 128
+    # The log says why, between START and END, as Lambda's does.
+    log = dispatcher.sinks.logs[-1].text
+    assert f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 1\nRuntime.ExitError\nEND" in log
     await wait_until(lambda: dispatcher.pools["crash"].live_count == 0)
     assert (await call(dispatcher, "count"))["calls"] == 1
 
