@@ -30,6 +30,7 @@ from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
 from squall.deploy.snapshot import snapshot
+from squall.deploy.syntax import syntax_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
@@ -146,6 +147,7 @@ class Platform:
         manifest = root / service.manifest_path.name
         await asyncio.to_thread(self.store.save_service, service.service, str(recorded), str(manifest))
         missing = await asyncio.to_thread(self._missing_qualifiers, service)
+        missing += await asyncio.to_thread(syntax_warnings, service)
         for warning in missing:
             logger.warning("%s: %s", service.manifest_path.name, warning)
         return dataclasses.replace(service, warnings=service.warnings + tuple(missing))

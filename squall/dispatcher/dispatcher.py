@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 LOG_TAIL_BYTES = 4096  # what `X-Amz-Log-Type: Tail` returns, as Lambda does
 LATEST = "$LATEST"
 CGROUP_CLEANUP_TIMEOUT_S = 5.0
+# A function whose invocations keep failing in the runtime logs a warning at most this often.
+FAILURE_WARNING_INTERVAL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ class Dispatcher:
         self._gates: dict[str, ConcurrencyGate] = {}
         self._version_lock = asyncio.Lock()
         self._arns: dict[tuple[str, str | None], str] = {}
+        self._failure_warned_at: dict[str, float] = {}  # function: when its last failure warning was logged
 
     # Lifecycle
 
@@ -563,6 +566,8 @@ class Dispatcher:
         init_ms = init.init_ms if init else None
         billed = billed_ms(raw.duration_ms, init_ms)
         log_text = self._log_text(invocation.request_id, spec, raw, init, version, billed)
+        if raw.outcome is not Outcome.SUCCESS:
+            self._warn_failure(spec.name, raw)
         self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))
         self._on_record(
             _record(invocation, spec, started_at, raw.outcome, raw.error_type,
@@ -570,6 +575,28 @@ class Dispatcher:
                     max_memory_mb=raw.max_memory_mb, init_ms=init_ms, version=version)
         )
         return log_text
+
+    def _warn_failure(self, function: str, raw: RawResult) -> None:
+        """Tell whoever watches the server that a function fails in the runtime: its code does not load, it crashed or timed out.
+
+        An exception the handler raised is the function's own answer and is
+        left to its log. At most one warning per function every
+        FAILURE_WARNING_INTERVAL_S.
+        """
+        error_type = raw.error_type or ""
+        if raw.outcome is Outcome.ERROR and not error_type.startswith("Runtime."):
+            return
+        if error_type == CANCELLED_ERROR_TYPE:
+            return  # the server is stopping, and says so
+        now = time.monotonic()
+        if now - self._failure_warned_at.get(function, -FAILURE_WARNING_INTERVAL_S) < FAILURE_WARNING_INTERVAL_S:
+            return
+        self._failure_warned_at[function] = now
+        message = _error_message(raw.body).partition(" Error: ")[2] or _error_message(raw.body)
+        logger.warning(
+            "function %s failed with %s: %s (`squall logs %s` shows the whole log)",
+            function, error_type or raw.outcome.value, message, function,
+        )
 
     def _record_throttle(self, invocation: Invocation, spec: FunctionSpec, started_at: float, version: str) -> None:
         self._on_record(

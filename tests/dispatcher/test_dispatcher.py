@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import signal
@@ -280,6 +281,27 @@ async def test_crash_replaces_instance(make_dispatcher: Callable[..., Dispatcher
     assert f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 1\nRuntime.ExitError\nEND" in log
     await wait_until(lambda: dispatcher.pools["crash"].live_count == 0)
     assert (await call(dispatcher, "count"))["calls"] == 1
+
+
+async def test_runtime_failures_are_told_on_the_server_log(
+    make_dispatcher: Callable[..., Dispatcher], caplog: pytest.LogCaptureFixture
+) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(
+        service(FunctionSpec(name="crash", handler="handlers.crash"), FunctionSpec(name="fail", handler="handlers.fail"))
+    )
+
+    with caplog.at_level(logging.WARNING, logger="squall.dispatcher.dispatcher"):
+        await dispatcher.invoke(Invocation("fail", b"{}", "test"))
+        await dispatcher.invoke(Invocation("crash", b"{}", "test"))
+        await dispatcher.invoke(Invocation("crash", b"{}", "test"))
+
+    # The handler's own exception is left to its log; a crash is told once per interval.
+    warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warnings == [
+        "function crash failed with Runtime.ExitError: Runtime exited with error: exit status 1"
+        " (`squall logs crash` shows the whole log)"
+    ]
 
 
 async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[..., Dispatcher]) -> None:

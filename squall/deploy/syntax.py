@@ -1,0 +1,49 @@
+"""A deploy-time look at whether each handler module compiles.
+
+A module with a syntax error still deploys, as on Lambda, where its calls
+fail with `Runtime.UserCodeSyntaxError`. The deploy warns about it at once,
+so that the mistake shows where the developer is looking.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from squall.manifest.spec import ServiceSpec
+
+
+def syntax_warnings(service: ServiceSpec) -> list[str]:
+    """Describe each function whose handler module does not compile, one line each."""
+    warnings: list[str] = []
+    for spec in service.functions.values():
+        module = spec.handler.rsplit(".", 1)[0]
+        parts = re.split(r"[./]", module)
+        relative = next(
+            (
+                candidate
+                for candidate in ("/".join(parts) + ".py", "/".join(parts) + "/__init__.py")
+                if (service.root / candidate).is_file()
+            ),
+            None,
+        )
+        if relative is None:
+            continue  # the manifest checks already refused a missing module
+        problem = _compile_problem(service.root / relative)
+        if problem is not None:
+            warnings.append(
+                f"functions.{spec.name}.handler: {relative} does not compile ({problem});"
+                " its calls fail with Runtime.UserCodeSyntaxError until it does"
+            )
+    return warnings
+
+
+def _compile_problem(path: Path) -> str | None:
+    """Return what keeps the file from compiling, or None when it compiles."""
+    try:
+        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return f"{error.msg}, line {error.lineno}"
+    except (OSError, ValueError) as error:
+        return str(error)
+    return None
