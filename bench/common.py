@@ -102,6 +102,16 @@ def bare_server() -> Iterator[ServerProcess]:
         server.stop()
 
 
+@contextmanager
+def floor_server() -> Iterator[ServerProcess]:
+    """Run the one-round-trip floor (bench/apps/ipc_floor.py) for the length of the block."""
+    server = start_server([sys.executable, "-m", "bench.apps.ipc_floor"])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 # Management API (not timed)
 
 

@@ -1,10 +1,12 @@
 """Warm throughput: a no-op function behind Squall against a bare ASGI app on the same HTTP server.
 
-Both servers run side by side for the whole benchmark: Squall serving
-bench/apps/noop, and bench/apps/bare_asgi (uvicorn, httptools, uvloop, one
-process). For each round and each concurrency level, `wrk` loads one server,
-then the other (the order alternates between rounds), with one wrk thread
-and a fixed duration. Around each wrk run the benchmark reads the server
+Three servers run side by side for the whole benchmark: Squall serving
+bench/apps/noop; bench/apps/bare_asgi (uvicorn, httptools, uvloop, one
+process), the goal's baseline; and bench/apps/ipc_floor, the same uvicorn
+making one round trip to a worker process per request, which is the least a
+server of Squall's design can do. For each round and each concurrency level,
+`wrk` loads each server in turn (the order alternates between rounds), with
+one wrk thread and a fixed duration. Around each wrk run the benchmark reads the server
 process's utime+stime from /proc/PID/stat: the server process only, all its
 threads included, and not the instance processes, whose CPU is the
 handler's.
@@ -29,6 +31,7 @@ from bench.common import (
     ServerProcess,
     bare_server,
     children_of,
+    floor_server,
     cpu_seconds,
     median,
     print_table,
@@ -141,12 +144,12 @@ def run(quick: bool = False) -> dict[str, Any]:
 
     runs: list[WrkRun] = []
     with tempfile.TemporaryDirectory(prefix="squall-bench-warm-") as scratch:
-        with squall_server(APPS / "noop", Path(scratch) / "data") as squall, bare_server() as bare:
-            targets = {"squall": (squall, "/noop"), "bare": (bare, "/")}
+        with squall_server(APPS / "noop", Path(scratch) / "data") as squall, bare_server() as bare, floor_server() as floor:
+            targets = {"squall": (squall, "/noop"), "bare": (bare, "/"), "floor": (floor, "/")}
             for name, (server, path) in targets.items():
                 run_wrk(server, path, name, max(levels), 2)
             for round_index in range(rounds):
-                order = ("squall", "bare") if round_index % 2 == 0 else ("bare", "squall")
+                order = ("squall", "bare", "floor") if round_index % 2 == 0 else ("floor", "bare", "squall")
                 for connections in levels:
                     for name in order:
                         server, path = targets[name]
@@ -156,14 +159,19 @@ def run(quick: bool = False) -> dict[str, Any]:
     for connections in levels:
         squall_runs = [r for r in runs if r.target == "squall" and r.connections == connections]
         bare_runs = [r for r in runs if r.target == "bare" and r.connections == connections]
-        # Ratios pair the two runs of one round, which ran seconds apart on the same load.
+        floor_runs = [r for r in runs if r.target == "floor" and r.connections == connections]
+        # Ratios pair the runs of one round, which ran seconds apart on the same load.
         ratios = [s.requests_per_s / b.requests_per_s for s, b in zip(squall_runs, bare_runs)]
+        floor_ratios = [f.requests_per_s / b.requests_per_s for f, b in zip(floor_runs, bare_runs)]
         table.append(
             {
                 "connections": connections,
                 "squall_rps": median([r.requests_per_s for r in squall_runs]),
                 "bare_rps": median([r.requests_per_s for r in bare_runs]),
                 "ratio": median(ratios),
+                "floor_rps": median([r.requests_per_s for r in floor_runs]),
+                "floor_ratio": median(floor_ratios),
+                "floor_cpu_us_per_request": median([r.cpu_us_per_request for r in floor_runs]),
                 "squall_p50_ms": median([r.p50_ms for r in squall_runs]),
                 "squall_p99_ms": median([r.p99_ms for r in squall_runs]),
                 "bare_p50_ms": median([r.p50_ms for r in bare_runs]),
@@ -171,7 +179,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 "squall_cpu_us_per_request": median([r.cpu_us_per_request for r in squall_runs]),
                 "bare_cpu_us_per_request": median([r.cpu_us_per_request for r in bare_runs]),
                 "instances_cpu_us_per_request": median([r.instances_cpu_us_per_request for r in squall_runs]),
-                "errors": sum(r.non_2xx + r.socket_errors for r in squall_runs + bare_runs),
+                "errors": sum(r.non_2xx + r.socket_errors for r in squall_runs + bare_runs + floor_runs),
             }
         )
 
@@ -193,14 +201,15 @@ def run(quick: bool = False) -> dict[str, Any]:
     print_table(
         "warm throughput (medians over rounds; latency in ms, CPU in microseconds per request)",
         ["conns", "squall rps", "bare rps", "ratio", "", "squall p50", "squall p99", "bare p50", "bare p99",
-         "squall CPU", "", "bare CPU", "instance CPU", "errors"],
+         "squall CPU", "", "bare CPU", "instance CPU", "floor rps", "floor ratio", "floor CPU", "errors"],
         [
             [
                 row["connections"], row["squall_rps"], row["bare_rps"], row["ratio"],
                 verdict(row["ratio"], GOAL_RATIO, lower_is_better=False),
                 row["squall_p50_ms"], row["squall_p99_ms"], row["bare_p50_ms"], row["bare_p99_ms"],
                 row["squall_cpu_us_per_request"], verdict(row["squall_cpu_us_per_request"], GOAL_CPU_US),
-                row["bare_cpu_us_per_request"], row["instances_cpu_us_per_request"], row["errors"],
+                row["bare_cpu_us_per_request"], row["instances_cpu_us_per_request"],
+                row["floor_rps"], row["floor_ratio"], row["floor_cpu_us_per_request"], row["errors"],
             ]
             for row in table
         ],
