@@ -204,6 +204,8 @@ class Dispatcher:
         self._version_lock = asyncio.Lock()
         self._arns: dict[tuple[str, str | None], str] = {}
         self._failure_warned_at: dict[str, float] = {}  # function: when its last failure warning was logged
+        # Pools a redeploy replaced, while calls they started still run.
+        self._retiring: list[FunctionPool] = []
 
     # Lifecycle
 
@@ -258,9 +260,15 @@ class Dispatcher:
         return self._all_pools()
 
     def function_pools(self, function: str) -> list[FunctionPool]:
-        """Return the pools of one function: its $LATEST and its published versions started so far."""
+        """Return the pools of one function: its $LATEST, its published versions started so far, and the retiring ones."""
         latest = [self._pools[function]] if function in self._pools else []
-        return latest + [pool for (name, _), pool in list(self._versioned.items()) if name == function]
+        self._note_retiring([])
+        retiring = [pool for pool in self._retiring if pool.spec.name == function]
+        return latest + [pool for (name, _), pool in list(self._versioned.items()) if name == function] + retiring
+
+    def _note_retiring(self, retired: list[FunctionPool]) -> None:
+        """Keep the retired pools that still run calls, and forget the ones that stopped."""
+        self._retiring = [pool for pool in self._retiring + retired if not pool.stopped]
 
     def arn(self, function: str, qualifier: str | None = None) -> str:
         """Return the function's ARN, qualified when the caller named a version or alias."""
@@ -313,6 +321,7 @@ class Dispatcher:
             self.budget.pools = self._all_pools() + [p for p in retired if p not in fresh.values()]
             for pool in retired:
                 pool.retire()
+            self._note_retiring(retired)
             logger.info("deployed service %s (revision %d): %s", service.service, self._revision, ", ".join(fresh) or "no functions")
             return list(fresh)
 
@@ -469,6 +478,7 @@ class Dispatcher:
             return
         self.budget.pools = self._all_pools() + [pool]
         pool.retire()
+        self._note_retiring([pool])
         logger.info("stopped the instances of version %s of %s", version, function)
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:

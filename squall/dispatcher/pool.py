@@ -201,6 +201,11 @@ class FunctionPool:
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
+    @property
+    def stopped(self) -> bool:
+        """True once a retired pool's last instance ended."""
+        return self._stopped.is_set()
+
     # Handing out instances
 
     async def acquire(self, wait_s: float) -> Lease:

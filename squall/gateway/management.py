@@ -182,7 +182,7 @@ class ManagementApi:
                             "idle": sum(pool.idle_count for pool in pools),
                             "busy": sum(pool.busy_count for pool in pools),
                             # Provisioned instances initialised now; fewer than "provisioned" while memory is short.
-                            "provisioned_ready": sum(pool.provisioned_ready for pool in pools),
+                            "provisioned_ready": sum(pool.provisioned_ready for pool in pools if not pool.retiring),
                         },
                         "version": "$LATEST",
                     }
