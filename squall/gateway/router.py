@@ -163,7 +163,7 @@ def _reserved_by(method: str, segments: list[str | None]) -> str | None:
 
 
 def reserved_route_problem(event: HttpEvent) -> str | None:
-    """Explain why the gateway would answer a route's requests itself, or return None when they reach the function.
+    """Explain why the gateway would respond to a route's requests itself, or return None when they reach the function.
 
     Manifest readers call this to list a reserved route with a manifest's
     other mistakes. An invalid template returns None, because Router reports it.

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from squall.deploy.layers import PATH_RULE, check_function_layers, check_layer
+from squall.errors import ManifestError
 from squall.manifest.sam_events import EventReader, rule_schedules
 from squall.manifest.sam_intrinsics import (
     NO_VALUE,
@@ -69,6 +70,7 @@ from squall.manifest.spec import (
     Destination,
     FunctionSpec,
     LayerSpec,
+    Resources,
     ServiceSpec,
     Trigger,
 )
@@ -81,11 +83,12 @@ from squall.manifest.validate import (
     SERVICE_NAME_RE,
     SERVICE_NAME_RULE,
     KeyPath,
+    ManifestProblems,
     ManifestSource,
     Route,
-    check_handler,
-    check_routes_unique,
     check_environment_names,
+    check_handler,
+    check_routes,
     describe,
     environment_value,
     expected,
@@ -151,6 +154,17 @@ class _Property:
     key: KeyPath
 
 
+class _TemplateProblems(ManifestProblems):
+    """The mistakes of one template, where a value Squall cannot compute is one too."""
+
+    caught = (ManifestError, Unresolvable)
+
+    def as_manifest_error(self, error: Exception) -> ManifestError:
+        if isinstance(error, Unresolvable):
+            return self.source.error(error.key, error.reason)
+        return super().as_manifest_error(error)
+
+
 @dataclass
 class _Template:
     """The state shared by every step of one template's translation."""
@@ -159,6 +173,7 @@ class _Template:
     evaluator: Evaluator
     catalog: ResourceCatalog
     warnings: Warnings
+    problems: ManifestProblems
     globals: dict[str, Any] = field(default_factory=dict)
 
 
@@ -173,6 +188,10 @@ def parse_sam_template(
     `parameters` overrides the template's parameter values and `stack_name`
     names the service, as `sam deploy --parameter-overrides` and
     `--stack-name` do; both default to samconfig.toml, then to the template.
+
+    The sections every function depends on (Parameters, Resources, Globals)
+    stop the translation at their first mistake. After them, one error lists
+    every mistake of the layers, rules, functions and data resources.
     """
     try:
         return _translate(document, source, parameters, stack_name)
@@ -207,33 +226,47 @@ def _translate(
         catalog.lookup,
     )
     catalog.evaluator = evaluator
-    template = _Template(source, evaluator, catalog, warnings, _read_globals(source, document.get("Globals"), warnings))
+    problems = _TemplateProblems(source, document)
+    template = _Template(
+        source, evaluator, catalog, warnings, problems, _read_globals(source, document.get("Globals"), warnings)
+    )
 
     created = [resource for resource in resources.values() if catalog.is_created(resource)]
     function_ids = {resource.logical_id for resource in created if resource.type == FUNCTION_TYPE}
     scheduled: dict[str, list[Trigger]] = {}
     layers: dict[str, LayerSpec] = {}
+    layers_read = True
     for resource in created:
-        if resource.type == RULE_TYPE:
-            for function, trigger in rule_schedules(evaluator, warnings, resource, function_ids):
-                scheduled.setdefault(function, []).append(trigger)
-        elif resource.type == LAYER_TYPE:
-            layers[resource.logical_id] = _read_layer(template, resource)
-        elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
-            _warn_other_resource(template, resource)
+        with problems.collect() as attempt:
+            if resource.type == RULE_TYPE:
+                for function, trigger in rule_schedules(evaluator, warnings, resource, function_ids):
+                    scheduled.setdefault(function, []).append(trigger)
+            elif resource.type == LAYER_TYPE:
+                layers[resource.logical_id] = _read_layer(template, resource)
+            elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
+                _warn_other_resource(template, resource)
+        if attempt.failed and resource.type == LAYER_TYPE:
+            layers_read = False
+    if not function_ids:
+        problems.add(source.error(("Resources",), f"no resource of Type {FUNCTION_TYPE}, expected at least one function"))
 
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     for resource in created:
         if resource.type != FUNCTION_TYPE:
             continue
-        function, function_routes = _read_function(template, resource, scheduled.get(resource.logical_id, []), layers)
-        functions[function.name] = function
+        # A function's Layers are checked against the declared layers, so not when one of those failed.
+        function, function_routes = _read_function(
+            template, resource, scheduled.get(resource.logical_id, []), layers if layers_read else None
+        )
+        if function is not None:
+            functions[function.name] = function
         routes.extend(function_routes)
-    if not functions:
-        raise source.error(("Resources",), f"no resource of Type {FUNCTION_TYPE}, expected at least one function")
-    check_routes_unique(source, routes)
-    data_resources = catalog.build_resources()  # before the warnings are collected, since it adds some
+    check_routes(problems, routes)
+    data_resources = Resources()
+    with problems.collect():
+        data_resources = catalog.build_resources()  # before the warnings are collected, since it adds some
+    problems.raise_if_any()
 
     spec = ServiceSpec(
         service=stack,
@@ -501,12 +534,21 @@ def _merge_maps(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 def _read_function(
-    template: _Template, resource: TemplateResource, scheduled: list[Trigger], layers: dict[str, LayerSpec]
-) -> tuple[FunctionSpec, list[Route]]:
-    source = template.source
+    template: _Template, resource: TemplateResource, scheduled: list[Trigger], layers: dict[str, LayerSpec] | None
+) -> tuple[FunctionSpec | None, list[Route]]:
+    """Check one function and return its spec (None after a mistake) with its valid routes.
+
+    `layers` is None when a declared layer failed its check, which skips the
+    check of the function's Layers.
+    """
+    source, problems = template.source, template.problems
     name = resource.logical_id
     if not FUNCTION_NAME_RE.match(name):
-        raise source.error(resource.key, expected(f"a logical id that is a function name of {FUNCTION_NAME_RULE}", name))
+        problems.add(
+            source.error(resource.key, expected(f"a logical id that is a function name of {FUNCTION_NAME_RULE}", name))
+        )
+        return None, []
+    problems_before = len(problems)
 
     properties = _merged_properties(template, resource)
     for property_name, found in properties.items():
@@ -527,27 +569,46 @@ def _read_function(
             return None, key
         return PropertyReader(template.evaluator, {property_name: value}, key[:-1]).value(property_name), key
 
-    _check_package_type(template, properties, read)
-    handler = _read_handler(template, read)
-    runtime, runtime_key = read("Runtime")
-    if runtime is None:
-        raise source.error(runtime_key, 'missing, expected a Python runtime such as "python3.12"')
-    if not isinstance(runtime, str) or not _PYTHON_RUNTIME_RE.match(runtime):
-        raise source.error(runtime_key, expected('a Python runtime such as "python3.12" (Squall runs only Python)', runtime))
+    with problems.collect():
+        _check_package_type(template, properties, read)
+    handler = ""
+    with problems.collect():
+        handler = _read_handler(template, read)
+    runtime = ""
+    with problems.collect():
+        runtime = _read_runtime(template, read)
 
-    memory, memory_key = read("MemorySize")
-    timeout, timeout_key = read("Timeout")
-    reserved_value, reserved_key = read("ReservedConcurrentExecutions")
-    reserved = None if reserved_value is None else _integer(template, reserved_key, reserved_value, 0, None, "a whole number of instances")
-    provisioned = _read_provisioned(template, read, reserved)
+    memory_mb = 128
+    with problems.collect():
+        memory, memory_key = read("MemorySize")
+        if memory is not None:
+            memory_mb = _integer(template, memory_key, memory, MIN_MEMORY_MB, MAX_MEMORY_MB, "whole megabytes")
+    timeout_s = 3
+    with problems.collect():
+        timeout, timeout_key = read("Timeout")
+        if timeout is not None:
+            timeout_s = _integer(template, timeout_key, timeout, 1, MAX_TIMEOUT_S, "whole seconds")
+    reserved: int | None = None
+    with problems.collect() as reserved_read:
+        reserved_value, reserved_key = read("ReservedConcurrentExecutions")
+        if reserved_value is not None:
+            reserved = _integer(template, reserved_key, reserved_value, 0, None, "a whole number of instances")
+    provisioned = 0
+    with problems.collect():
+        # After a mistake in the reserved count, the provisioned one is checked alone.
+        provisioned = _read_provisioned(template, read, None if reserved_read.failed else reserved)
 
     events = EventReader(template.evaluator, template.warnings, name)
-    found_events = events.read(*raw("Events"))
-    invoke_config, invoke_key = raw("EventInvokeConfig")
-    async_config = events.async_config(invoke_config, invoke_key)
-    async_config = _with_failure_destinations(template, events, read, async_config, found_events.stream_failures)
+    found_events = events.read(*raw("Events"), problems)
+    async_config: AsyncConfig | None = None
+    with problems.collect():
+        invoke_config, invoke_key = raw("EventInvokeConfig")
+        async_config = events.async_config(invoke_config, invoke_key)
+        async_config = _with_failure_destinations(template, events, read, async_config, found_events.stream_failures)
 
-    alias = _read_auto_publish_alias(template, read)
+    alias = None
+    with problems.collect():
+        alias = _read_auto_publish_alias(template, read)
     routes = found_events.routes
     triggers = tuple(found_events.triggers) + tuple(scheduled)
     if alias is not None:
@@ -555,22 +616,41 @@ def _read_function(
         routes = [dataclasses.replace(route, event=dataclasses.replace(route.event, qualifier=alias)) for route in routes]
         triggers = tuple(dataclasses.replace(trigger, qualifier=alias) for trigger in triggers)
 
+    environment: dict[str, str] = {}
+    with problems.collect():
+        environment = _read_environment(template, properties.get("Environment"))
+    function_layers: tuple[str, ...] = ()
+    if layers is not None:
+        with problems.collect():
+            function_layers = _read_function_layers(template, *raw("Layers"), layers)
+    if len(problems) > problems_before or async_config is None:
+        return None, routes
+
     function = FunctionSpec(
         name=name,
         handler=handler,
-        memory_mb=128 if memory is None else _integer(template, memory_key, memory, MIN_MEMORY_MB, MAX_MEMORY_MB, "whole megabytes"),
-        timeout_s=3 if timeout is None else _integer(template, timeout_key, timeout, 1, MAX_TIMEOUT_S, "whole seconds"),
-        environment=_read_environment(template, properties.get("Environment")),
+        memory_mb=memory_mb,
+        timeout_s=timeout_s,
+        environment=environment,
         reserved_concurrency=reserved,
         provisioned=provisioned,
         http=tuple(route.event for route in routes),
         triggers=triggers,
         async_config=async_config,
         runtime=runtime,
-        layers=_read_function_layers(template, *raw("Layers"), layers),
+        layers=function_layers,
         auto_publish_alias=alias,
     )
     return function, routes
+
+
+def _read_runtime(template: _Template, read: _PropertyLookup) -> str:
+    runtime, key = read("Runtime")
+    if runtime is None:
+        raise template.source.error(key, 'missing, expected a Python runtime such as "python3.12"')
+    if not isinstance(runtime, str) or not _PYTHON_RUNTIME_RE.match(runtime):
+        raise template.source.error(key, expected('a Python runtime such as "python3.12" (Squall runs only Python)', runtime))
+    return runtime
 
 
 def _read_auto_publish_alias(template: _Template, read: _PropertyLookup) -> str | None:

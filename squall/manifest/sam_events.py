@@ -45,6 +45,7 @@ from squall.manifest.squall_events import BUCKET_NAME_PATTERN, QUEUE_NAME_PATTER
 from squall.manifest.validate import (
     FUNCTION_NAME_RE,
     KeyPath,
+    ManifestProblems,
     ManifestSource,
     Route,
     check_http_path,
@@ -100,24 +101,26 @@ class EventReader:
     def source(self) -> ManifestSource:
         return self.evaluator.source
 
-    def read(self, events: Any, key: KeyPath) -> FunctionEvents:
-        """Translate the function's Events mapping, {Name: {Type, Properties}}."""
+    def read(self, events: Any, key: KeyPath, problems: ManifestProblems) -> FunctionEvents:
+        """Translate the function's Events mapping, {Name: {Type, Properties}}, recording each event's mistake in `problems`."""
         found = FunctionEvents()
         if events is None:
             return found
         if not isinstance(events, dict):
-            raise self.source.error(key, expected("a mapping of event names to {Type, Properties}", events))
+            problems.add(self.source.error(key, expected("a mapping of event names to {Type, Properties}", events)))
+            return found
 
         for name, event in events.items():
             event_key = (*key, str(name))
-            if not isinstance(event, dict) or not isinstance(event.get("Type"), str):
-                raise self.source.error(event_key, expected('a mapping with "Type" and "Properties"', event))
-            self.warnings.unsupported_keys(event_key, event, {"Type", "Properties"})
-            properties = event.get("Properties") or {}
-            if not isinstance(properties, dict):
-                raise self.source.error((*event_key, "Properties"), expected("a mapping of event properties", properties))
-            read = PropertyReader(self.evaluator, properties, (*event_key, "Properties"))
-            self._read_one(event["Type"], read, event_key, found)
+            with problems.collect():
+                if not isinstance(event, dict) or not isinstance(event.get("Type"), str):
+                    raise self.source.error(event_key, expected('a mapping with "Type" and "Properties"', event))
+                self.warnings.unsupported_keys(event_key, event, {"Type", "Properties"})
+                properties = event.get("Properties") or {}
+                if not isinstance(properties, dict):
+                    raise self.source.error((*event_key, "Properties"), expected("a mapping of event properties", properties))
+                read = PropertyReader(self.evaluator, properties, (*event_key, "Properties"))
+                self._read_one(event["Type"], read, event_key, found)
         return found
 
     def _read_one(self, kind: str, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:

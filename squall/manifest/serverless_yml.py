@@ -44,6 +44,7 @@ from squall.manifest.spec import (
     MIN_MEMORY_MB,
     Destination,
     FunctionSpec,
+    LayerSpec,
     ServiceSpec,
     Trigger,
     with_rest_stage,
@@ -55,11 +56,12 @@ from squall.manifest.validate import (
     SERVICE_NAME_RE,
     SERVICE_NAME_RULE,
     KeyPath,
+    ManifestProblems,
     ManifestSource,
     Route,
     check_handler,
     check_int,
-    check_routes_unique,
+    check_routes,
     expected,
 )
 
@@ -129,13 +131,26 @@ class _ProviderDefaults:
 
 @dataclass
 class _Context:
-    """The shared state for reading functions: defaults, declared resources, event reader and warnings."""
+    """The shared state for reading functions: defaults, declared resources, event reader and warnings.
 
-    source: ManifestSource
+    `events` is None when the resources or provider.s3 failed to read, so that
+    trigger events, which refer to them, are not checked.
+    """
+
+    problems: ManifestProblems
     defaults: _ProviderDefaults
     catalog: Catalog
-    events: EventReader
+    events: EventReader | None
     warnings: Warnings
+
+    @property
+    def source(self) -> ManifestSource:
+        return self.problems.source
+
+
+# The service name used in place of one that failed its check, so that the
+# remaining checks can run. It names only the resources of a rejected manifest.
+_PLACEHOLDER_SERVICE = "service"
 
 
 def parse_serverless_yml(
@@ -144,7 +159,7 @@ def parse_serverless_yml(
     options: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ServiceSpec:
-    """Translate a parsed serverless.yml into a ServiceSpec, raising ManifestError if invalid.
+    """Translate a parsed serverless.yml into a ServiceSpec, raising one ManifestError that lists every mistake.
 
     `options` replaces the Framework's command-line options for `${opt:...}`
     variables. Its `stage` (default "dev") and `region` (default "us-east-1")
@@ -156,72 +171,59 @@ def parse_serverless_yml(
     if not isinstance(document, dict):
         raise source.error((), expected("a mapping with service, provider and functions", document))
     document = resolve_variables(document, source, options, environ)
+    problems = ManifestProblems(source, document)
 
     warnings = Warnings()
     warnings.unsupported_keys((), document, _TOP_LEVEL_KEYS)
-    read_plugins(source, document.get("plugins"), warnings)
-    package_patterns = read_package(source, ("package",), document.get("package"), warnings, service_level=True)
-    service = _read_service(source, document)
+    with problems.collect():
+        read_plugins(source, document.get("plugins"), warnings)
+    package_patterns: tuple[str, ...] = ()
+    with problems.collect():
+        package_patterns = read_package(source, ("package",), document.get("package"), warnings, service_level=True)
+    service = _PLACEHOLDER_SERVICE
+    with problems.collect():
+        service = _read_service(source, document)
     provider = document.get("provider")
     if provider is None:
         provider = {}
     if not isinstance(provider, dict):
-        raise source.error(
-            ("provider",), expected("a mapping of provider settings, such as name: aws", provider)
+        problems.add(
+            source.error(("provider",), expected("a mapping of provider settings, such as name: aws", provider))
         )
+        provider = {}
     context = StackContext(
         service=service,
         stage=effective_stage(document, options),
         region=effective_region(document, options),
     )
-    catalog = read_resources(source, document.get("resources"), context, warnings)
-    defaults = _read_provider(source, provider, catalog, warnings)
-    reader = _Context(
-        source,
-        defaults,
-        catalog,
-        EventReader(source, catalog, warnings, read_provider_buckets(source, provider, warnings)),
-        warnings,
-    )
+    catalog = Catalog(context)
+    with problems.collect() as resources_read:
+        catalog = read_resources(source, document.get("resources"), context, warnings)
+    defaults = _read_provider(problems, provider, catalog, warnings)
+    events: EventReader | None = None
+    with problems.collect():
+        buckets = read_provider_buckets(source, provider, warnings)
+        if not resources_read.failed:
+            events = EventReader(source, catalog, warnings, buckets)
+    reader = _Context(problems, defaults, catalog, events, warnings)
 
-    functions_value = document.get("functions")
-    if not isinstance(functions_value, dict) or not functions_value:
-        raise source.error(
-            ("functions",),
-            expected(
-                "a mapping of function names to function settings, with at least one",
-                functions_value,
-            ),
-        )
-    layers = read_serverless_layers(source, document.get("layers"), warnings)
-    functions: dict[str, FunctionSpec] = {}
-    routes: list[Route] = []
-    for name, settings in functions_value.items():
-        if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
-            raise source.error(
-                ("functions",), expected(f"function names of {FUNCTION_NAME_RULE}", name)
-            )
-        function, function_routes = _read_function(reader, name, settings)
-        if settings.get("layers") is not None:
-            versions = read_serverless_function_layers(
-                source, ("functions", name, "layers"), settings["layers"], layers, warnings
-            )
-            function = dataclasses.replace(function, layers=versions)
-        functions[name] = function
-        routes.extend(function_routes)
-    check_routes_unique(source, routes)
-    for key, target in reader.events.named_functions:
-        if target not in functions:
-            raise source.error(
-                key, expected("a function of this service (" + ", ".join(functions) + ") or an ARN", target)
-            )
+    functions, routes, layers = _read_functions(reader, document)
+    # A REST API always has a named stage: the service's stage.
+    functions = with_rest_stage(functions, context.stage)
+    staged_routes = [
+        dataclasses.replace(route, event=dataclasses.replace(route.event, stage=context.stage))
+        if route.event.payload == REST_PAYLOAD
+        else route
+        for route in routes
+    ]
+    check_routes(problems, staged_routes)
+    problems.raise_if_any()
 
     spec = ServiceSpec(
         service=service,
         root=source.root,
         manifest_path=source.path,
-        # A REST API always has a named stage: the service's stage.
-        functions=with_rest_stage(functions, context.stage),
+        functions=functions,
         warnings=tuple(warnings.by_key.values()),
         resources=catalog.to_resources(),
         layers=tuple(layers.values()),
@@ -230,6 +232,54 @@ def parse_serverless_yml(
     for warning in spec.warnings:
         logger.debug("%s: %s", source.display, warning)
     return spec
+
+
+def _read_functions(
+    reader: _Context, document: dict[Any, Any]
+) -> tuple[dict[str, FunctionSpec], list[Route], dict[str, LayerSpec]]:
+    """Read the functions and layers, and return the functions without mistakes, every valid route and the layers."""
+    problems, source, warnings = reader.problems, reader.source, reader.warnings
+    functions: dict[str, FunctionSpec] = {}
+    routes: list[Route] = []
+    functions_value = document.get("functions")
+    if not isinstance(functions_value, dict) or not functions_value:
+        problems.add(
+            source.error(
+                ("functions",),
+                expected("a mapping of function names to function settings, with at least one", functions_value),
+            )
+        )
+        return functions, routes, {}
+
+    layers: dict[str, LayerSpec] = {}
+    with problems.collect() as layers_read:
+        layers = read_serverless_layers(source, document.get("layers"), warnings)
+    declared: list[str] = []
+    for name, settings in functions_value.items():
+        if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
+            problems.add(source.error(("functions",), expected(f"function names of {FUNCTION_NAME_RULE}", name)))
+            continue
+        declared.append(name)
+        function, function_routes = _read_function(reader, name, settings)
+        routes.extend(function_routes)
+        # A function's layers are checked against the declared ones, so not when those failed.
+        if isinstance(settings, dict) and settings.get("layers") is not None and not layers_read.failed:
+            with problems.collect():
+                versions = read_serverless_function_layers(
+                    source, ("functions", name, "layers"), settings["layers"], layers, warnings
+                )
+                if function is not None:
+                    function = dataclasses.replace(function, layers=versions)
+        if function is not None:
+            functions[name] = function
+
+    if reader.events is not None:
+        for key, target in reader.events.named_functions:
+            if target not in declared:
+                problems.add(
+                    source.error(key, expected("a function of this service (" + ", ".join(declared) + ") or an ARN", target))
+                )
+    return functions, routes, layers
 
 
 def _read_service(source: ManifestSource, document: dict[Any, Any]) -> str:
@@ -245,8 +295,10 @@ def _read_service(source: ManifestSource, document: dict[Any, Any]) -> str:
 
 
 def _read_provider(
-    source: ManifestSource, provider: dict[Any, Any], catalog: Catalog, warnings: Warnings
+    problems: ManifestProblems, provider: dict[Any, Any], catalog: Catalog, warnings: Warnings
 ) -> _ProviderDefaults:
+    """Read the provider's defaults for functions, using the Framework's own in place of one that fails its check."""
+    source = problems.source
     key: KeyPath = ("provider",)
     warnings.unsupported_keys(key, provider, _PROVIDER_KEYS)
     region = provider.get("region")
@@ -259,68 +311,88 @@ def _read_provider(
         )
     name = provider.get("name", "aws")
     if name != "aws":
-        raise source.error((*key, "name"), expected('"aws"', name))
+        problems.add(source.error((*key, "name"), expected('"aws"', name)))
 
-    runtime = _read_runtime(source, (*key, "runtime"), provider.get("runtime", DEFAULT_RUNTIME))
-    memory_mb = check_int(
-        source,
-        (*key, "memorySize"),
-        provider.get("memorySize", SERVERLESS_DEFAULT_MEMORY_MB),
-        MIN_MEMORY_MB,
-        MAX_MEMORY_MB,
-        _MEMORY_RULE,
-    )
-    timeout_s = check_int(
-        source,
-        (*key, "timeout"),
-        provider.get("timeout", SERVERLESS_DEFAULT_TIMEOUT_S),
-        1,
-        MAX_TIMEOUT_S,
-        _TIMEOUT_RULE,
-    )
-    environment = read_environment(
-        source, (*key, "environment"), provider.get("environment"), catalog, warnings
-    )
+    runtime = DEFAULT_RUNTIME
+    with problems.collect():
+        runtime = _read_runtime(source, (*key, "runtime"), provider.get("runtime", DEFAULT_RUNTIME))
+    memory_mb = SERVERLESS_DEFAULT_MEMORY_MB
+    with problems.collect():
+        memory_mb = check_int(
+            source,
+            (*key, "memorySize"),
+            provider.get("memorySize", SERVERLESS_DEFAULT_MEMORY_MB),
+            MIN_MEMORY_MB,
+            MAX_MEMORY_MB,
+            _MEMORY_RULE,
+        )
+    timeout_s = SERVERLESS_DEFAULT_TIMEOUT_S
+    with problems.collect():
+        timeout_s = check_int(
+            source,
+            (*key, "timeout"),
+            provider.get("timeout", SERVERLESS_DEFAULT_TIMEOUT_S),
+            1,
+            MAX_TIMEOUT_S,
+            _TIMEOUT_RULE,
+        )
+    environment: dict[str, str] = {}
+    with problems.collect():
+        environment = read_environment(source, (*key, "environment"), provider.get("environment"), catalog, warnings)
     return _ProviderDefaults(runtime, memory_mb, timeout_s, environment)
 
 
-def _read_function(reader: _Context, name: str, settings: Any) -> tuple[FunctionSpec, list[Route]]:
-    source, defaults, warnings = reader.source, reader.defaults, reader.warnings
+def _read_function(reader: _Context, name: str, settings: Any) -> tuple[FunctionSpec | None, list[Route]]:
+    """Check one function's settings and return its spec (None after a mistake) with its valid routes."""
+    problems, source, defaults, warnings = reader.problems, reader.source, reader.defaults, reader.warnings
     key: KeyPath = ("functions", name)
     if not isinstance(settings, dict):
-        raise source.error(
-            key, expected("a mapping of function settings with at least a handler", settings)
-        )
+        problems.add(source.error(key, expected("a mapping of function settings with at least a handler", settings)))
+        return None, []
+    problems_before = len(problems)
     warnings.unsupported_keys(key, settings, _FUNCTION_KEYS)
-    read_package(source, (*key, "package"), settings.get("package"), warnings, service_level=False)
+    with problems.collect():
+        read_package(source, (*key, "package"), settings.get("package"), warnings, service_level=False)
 
     handler = settings.get("handler")
     if handler is None:
         hint = " (container images are not supported)" if "image" in settings else ""
-        raise source.error((*key, "handler"), f"missing{hint}, expected {HANDLER_RULE}")
-    check_handler(source, (*key, "handler"), handler)
+        problems.add(source.error((*key, "handler"), f"missing{hint}, expected {HANDLER_RULE}"))
+    else:
+        with problems.collect():
+            check_handler(source, (*key, "handler"), handler)
 
     runtime = defaults.runtime
     if "runtime" in settings:
-        runtime = _read_runtime(source, (*key, "runtime"), settings["runtime"])
+        with problems.collect():
+            runtime = _read_runtime(source, (*key, "runtime"), settings["runtime"])
     memory_mb = defaults.memory_mb
     if "memorySize" in settings:
-        memory_mb = check_int(
-            source, (*key, "memorySize"), settings["memorySize"], MIN_MEMORY_MB, MAX_MEMORY_MB, _MEMORY_RULE
-        )
+        with problems.collect():
+            memory_mb = check_int(
+                source, (*key, "memorySize"), settings["memorySize"], MIN_MEMORY_MB, MAX_MEMORY_MB, _MEMORY_RULE
+            )
     timeout_s = defaults.timeout_s
     if "timeout" in settings:
-        timeout_s = check_int(
-            source, (*key, "timeout"), settings["timeout"], 1, MAX_TIMEOUT_S, _TIMEOUT_RULE
+        with problems.collect():
+            timeout_s = check_int(source, (*key, "timeout"), settings["timeout"], 1, MAX_TIMEOUT_S, _TIMEOUT_RULE)
+    environment = defaults.environment
+    with problems.collect():
+        # A function's variables override the provider's ones of the same name.
+        environment = defaults.environment | read_environment(
+            source, (*key, "environment"), settings.get("environment"), reader.catalog, warnings
         )
-    # A function's variables override the provider's ones of the same name.
-    environment = defaults.environment | read_environment(
-        source, (*key, "environment"), settings.get("environment"), reader.catalog, warnings
-    )
 
-    reserved, provisioned = _read_concurrency(source, key, settings)
+    reserved, provisioned = _read_concurrency(problems, key, settings)
     routes, triggers, stream_failures = _read_events(reader, name, settings.get("events"))
-    async_config = reader.events.async_config(key, settings, stream_failures)
+    async_config = None
+    # Destinations name declared queues and topics, so they are not checked when the resources failed.
+    if reader.events is not None:
+        with problems.collect():
+            async_config = reader.events.async_config(key, settings, stream_failures)
+    if len(problems) > problems_before or async_config is None:
+        return None, routes
+
     function = FunctionSpec(
         name=name,
         handler=handler,
@@ -338,23 +410,30 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
 
 
 def _read_concurrency(
-    source: ManifestSource, key: KeyPath, settings: dict[Any, Any]
+    problems: ManifestProblems, key: KeyPath, settings: dict[Any, Any]
 ) -> tuple[int | None, int]:
     """Return a function's reserved concurrency (None: no cap) and provisioned instances."""
+    source = problems.source
     reserved: int | None = None
+    reserved_read = provisioned_read = True
     if settings.get("reservedConcurrency") is not None:
-        reserved = check_int(
-            source, (*key, "reservedConcurrency"), settings["reservedConcurrency"], 0, None, _COUNT_RULE
-        )
+        with problems.collect() as attempt:
+            reserved = check_int(
+                source, (*key, "reservedConcurrency"), settings["reservedConcurrency"], 0, None, _COUNT_RULE
+            )
+        reserved_read = not attempt.failed
     provisioned = 0
     if settings.get("provisionedConcurrency") is not None:
-        provisioned = check_int(
-            source, (*key, "provisionedConcurrency"), settings["provisionedConcurrency"], 0, None, _COUNT_RULE
-        )
-    if reserved is not None and provisioned > reserved:
-        raise source.error(
-            (*key, "provisionedConcurrency"),
-            expected(f"at most reservedConcurrency ({reserved})", provisioned),
+        with problems.collect() as attempt:
+            provisioned = check_int(
+                source, (*key, "provisionedConcurrency"), settings["provisionedConcurrency"], 0, None, _COUNT_RULE
+            )
+        provisioned_read = not attempt.failed
+    if reserved_read and provisioned_read and reserved is not None and provisioned > reserved:
+        problems.add(
+            source.error(
+                (*key, "provisionedConcurrency"), expected(f"at most reservedConcurrency ({reserved})", provisioned)
+            )
         )
     return reserved, provisioned
 
@@ -368,7 +447,8 @@ def _read_runtime(source: ManifestSource, key: KeyPath, runtime: Any) -> str:
 def _read_events(
     reader: _Context, function: str, events: Any
 ) -> tuple[list[Route], list[Trigger], list[tuple[KeyPath, Destination]]]:
-    source, warnings = reader.source, reader.warnings
+    """Read a function's events, each checked on its own, and trigger events only when the resources were read."""
+    problems, source, warnings = reader.problems, reader.source, reader.warnings
     key: KeyPath = ("functions", function, "events")
     routes: list[Route] = []
     triggers: list[Trigger] = []
@@ -376,24 +456,27 @@ def _read_events(
     if events is None:
         return routes, triggers, stream_failures
     if not isinstance(events, list):
-        raise source.error(key, expected("a list of events", events))
+        problems.add(source.error(key, expected("a list of events", events)))
+        return routes, triggers, stream_failures
 
     for index, entry in enumerate(events):
         if not isinstance(entry, dict) or not entry:
-            raise source.error(
-                (*key, index), expected("an event mapping such as {httpApi: GET /hello}", entry)
-            )
+            problems.add(source.error((*key, index), expected("an event mapping such as {httpApi: GET /hello}", entry)))
+            continue
         for event_type, config in entry.items():
             event_key = (*key, index, str(event_type))
-            if event_type == "http":
-                found = read_rest_event(source, event_key, config, warnings)
-            elif event_type == "httpApi":
-                found = read_http_api_event(source, event_key, config, warnings)
-            elif event_type in TRIGGER_EVENT_TYPES:
-                triggers.extend(reader.events.read(event_key, event_type, config, stream_failures))
-                continue
-            else:
+            if event_type not in ("http", "httpApi") and event_type not in TRIGGER_EVENT_TYPES:
                 warnings.unsupported(event_key, "event type")
                 continue
-            routes.extend(Route(event, function, event_key) for event in found)
+            if event_type in TRIGGER_EVENT_TYPES:
+                if reader.events is not None:
+                    with problems.collect():
+                        triggers.extend(reader.events.read(event_key, event_type, config, stream_failures))
+                continue
+            with problems.collect():
+                if event_type == "http":
+                    found = read_rest_event(source, event_key, config, warnings)
+                else:
+                    found = read_http_api_event(source, event_key, config, warnings)
+                routes.extend(Route(event, function, event_key) for event in found)
     return routes, triggers, stream_failures

@@ -4,8 +4,10 @@ A JSON Schema (Draft 2020-12) checks the structure. Each schema node carries
 an `x-expected` phrase, which turns a validation error into a message such as
 `squall.yml: functions.greet.timeout_s: expected whole seconds between 1 and
 900, got "fast"`. Checks a schema cannot express (handler files, path syntax,
-route conflicts, provisioned within reserved) run after it. Only the first
-error, in the order the keys appear in the file, is reported.
+route conflicts, routes under Squall's own paths, provisioned within
+reserved) run after it. One error lists every mistake, in the order the keys
+appear in the file: the schema's first, and only when the structure is
+valid, since the other checks read it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from squall.manifest.spec import (
     PAYLOAD_VERSIONS,
     FunctionSpec,
     HttpEvent,
+    LayerSpec,
+    Resources,
     ServiceSpec,
     Trigger,
 )
@@ -56,15 +60,16 @@ from squall.manifest.validate import (
     SERVICE_NAME_PATTERN,
     SERVICE_NAME_RULE,
     KeyPath,
+    ManifestProblems,
     ManifestSource,
     Route,
+    check_environment_names,
     check_handler,
     check_http_path,
-    check_routes_unique,
-    check_environment_names,
+    check_routes,
     check_secret_references,
+    combine_errors,
     describe,
-    dotted,
     environment_value,
     expected,
 )
@@ -210,33 +215,41 @@ def _validator() -> Draft202012Validator:
 
 
 def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
-    """Translate a parsed squall.yml into a ServiceSpec, raising ManifestError if invalid."""
+    """Translate a parsed squall.yml into a ServiceSpec, raising one ManifestError that lists every mistake."""
     if document is None:
         raise source.error((), f"the file is empty, expected {SCHEMA['x-expected']}")
     _check_string_keys(source, document, ())
     _check_schema(source, document)
 
-    layers = read_squall_layers(source, document.get("layers"))
+    problems = ManifestProblems(source, document)
+    layers: dict[str, LayerSpec] = {}
+    with problems.collect() as layers_read:
+        layers = read_squall_layers(source, document.get("layers"))
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     for name, settings in document["functions"].items():
-        function = _build_function(source, name, settings)
-        if "layers" in settings:
-            versions = check_function_layers(source, ("functions", name, "layers"), settings["layers"], layers)
-            function = dataclasses.replace(function, layers=versions)
-        functions[name] = function
-        routes.extend(
-            Route(event, name, ("functions", name, "events", index, "http"))
-            for index, event in enumerate(function.http)
-        )
-    check_routes_unique(source, routes)
+        function, function_routes = _build_function(problems, name, settings)
+        routes.extend(function_routes)
+        # A function's layers are checked against the declared ones, so not when those failed.
+        if "layers" in settings and not layers_read.failed:
+            with problems.collect():
+                versions = check_function_layers(source, ("functions", name, "layers"), settings["layers"], layers)
+                if function is not None:
+                    function = dataclasses.replace(function, layers=versions)
+        if function is not None:
+            functions[name] = function
+    check_routes(problems, routes)
+    resources = Resources()
+    with problems.collect():
+        resources = build_resources(source, document.get("resources"))
+    problems.raise_if_any()
 
     return ServiceSpec(
         service=document["service"],
         root=source.root,
         manifest_path=source.path,
         functions=functions,
-        resources=build_resources(source, document.get("resources")),
+        resources=resources,
         layers=tuple(layers.values()),
     )
 
@@ -257,25 +270,10 @@ def _check_string_keys(source: ManifestSource, value: Any, key: KeyPath) -> None
             _check_string_keys(source, child, (*key, index))
 
 
-_MAX_OTHER_PROBLEMS = 10
-
-
 def _check_schema(source: ManifestSource, document: Any) -> None:
-    problems = [_explain(error) for error in _validator().iter_errors(document)]
-    if not problems:
-        return
-    problems.sort(key=lambda problem: _document_position(document, problem[0]))
-    key, message = problems[0]
-    # The first problem is the error; the others are listed after it, so one
-    # run shows every fix the file needs.
-    others: list[str] = []
-    for other_key, other_message in problems[1:]:
-        line = f"\n  also {dotted(other_key)}: {other_message}"
-        if line not in others:
-            others.append(line)
-    if len(others) > _MAX_OTHER_PROBLEMS:
-        others[_MAX_OTHER_PROBLEMS:] = [f"\n  and {len(others) - _MAX_OTHER_PROBLEMS} more"]
-    raise source.error(key, message + "".join(others))
+    errors = [source.error(key, message) for key, message in map(_explain, _validator().iter_errors(document))]
+    if errors:
+        raise combine_errors(document, errors)
 
 
 def _explain(error: ValidationError) -> tuple[KeyPath, str]:
@@ -302,59 +300,54 @@ def _explain(error: ValidationError) -> tuple[KeyPath, str]:
     return key, error.message
 
 
-def _document_position(document: Any, key: KeyPath) -> tuple[int, ...]:
-    """Return where `key` sits in the file, so the first error in the file is reported."""
-    position: list[int] = []
-    value = document
-    for part in key:
-        if isinstance(value, dict) and part in value:
-            position.append(list(value).index(part))
-            value = value[part]
-        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
-            position.append(part)
-            value = value[part]
-        else:
-            # A missing key: report it after its siblings that are present.
-            position.append(len(value) if isinstance(value, (dict, list)) else 0)
-            break
-    return tuple(position)
-
-
-def _build_function(source: ManifestSource, name: str, settings: dict[str, Any]) -> FunctionSpec:
+def _build_function(
+    problems: ManifestProblems, name: str, settings: dict[str, Any]
+) -> tuple[FunctionSpec | None, list[Route]]:
+    """Check one function's settings and return its spec (None after a mistake) with its valid routes."""
+    source = problems.source
     key: KeyPath = ("functions", name)
-    handler = check_handler(source, (*key, "handler"), settings["handler"])
+    problems_before = len(problems)
+    handler = ""
+    with problems.collect():
+        handler = check_handler(source, (*key, "handler"), settings["handler"])
 
     reserved = settings.get("reserved_concurrency")
     provisioned = settings.get("provisioned", 0)
     if reserved is not None and provisioned > reserved:
-        raise source.error(
-            (*key, "provisioned"),
-            expected(f"at most reserved_concurrency ({int(reserved)})", provisioned),
+        problems.add(
+            source.error((*key, "provisioned"), expected(f"at most reserved_concurrency ({int(reserved)})", provisioned))
         )
 
     events: list[HttpEvent] = []
+    routes: list[Route] = []
     triggers: list[Trigger] = []
     for index, event in enumerate(settings.get("events", [])):
         kind, options = next(iter(event.items()))
-        if kind != "http":
-            triggers.append(build_trigger(source, (*key, "events", index, kind), kind, options))
-            continue
-        http = options
-        path = check_http_path(source, (*key, "events", index, "http", "path"), http["path"])
-        payload = http.get("payload", "2.0")
-        if not isinstance(payload, str):
-            payload = f"{float(payload):.1f}"
-        events.append(
-            HttpEvent(method=http["method"].upper(), path=path, payload=payload, qualifier=qualifier_of(http))
-        )
+        with problems.collect():
+            if kind != "http":
+                triggers.append(build_trigger(source, (*key, "events", index, kind), kind, options))
+                continue
+            http = options
+            path = check_http_path(source, (*key, "events", index, "http", "path"), http["path"])
+            payload = http.get("payload", "2.0")
+            if not isinstance(payload, str):
+                payload = f"{float(payload):.1f}"
+            events.append(
+                HttpEvent(method=http["method"].upper(), path=path, payload=payload, qualifier=qualifier_of(http))
+            )
+            routes.append(Route(events[-1], name, (*key, "events", index, "http")))
+
+    environment = _read_environment(problems, (*key, "environment"), settings.get("environment", {}))
+    if len(problems) > problems_before:
+        return None, routes
 
     max_queue = settings.get("max_queue")
-    return FunctionSpec(
+    function = FunctionSpec(
         name=name,
         handler=handler,
         memory_mb=int(settings.get("memory_mb", DEFAULT_MEMORY_MB)),
         timeout_s=int(settings.get("timeout_s", DEFAULT_TIMEOUT_S)),
-        environment=_read_environment(source, (*key, "environment"), settings.get("environment", {})),
+        environment=environment,
         reserved_concurrency=None if reserved is None else int(reserved),
         provisioned=int(provisioned),
         keep_alive_s=int(settings.get("keep_alive_s", DEFAULT_KEEP_ALIVE_S)),
@@ -363,8 +356,16 @@ def _build_function(source: ManifestSource, name: str, settings: dict[str, Any])
         triggers=tuple(triggers),
         async_config=build_async_config(settings),
     )
+    return function, routes
 
 
-def _read_environment(source: ManifestSource, key: KeyPath, variables: dict[str, Any]) -> dict[str, str]:
-    check_environment_names(source, key, variables)
-    return check_secret_references(source, key, {name: environment_value(value) for name, value in variables.items()})
+def _read_environment(problems: ManifestProblems, key: KeyPath, variables: dict[str, Any]) -> dict[str, str]:
+    source = problems.source
+    with problems.collect():
+        check_environment_names(source, key, variables)
+    environment: dict[str, str] = {}
+    for name, value in variables.items():
+        # One call per variable, so that every invalid secret reference is listed.
+        with problems.collect():
+            environment |= check_secret_references(source, key, {name: environment_value(value)})
+    return environment

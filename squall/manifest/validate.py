@@ -2,7 +2,9 @@
 
 Every check raises `ManifestError` with the file as the user named it, the
 dotted key path of the bad value, and a message of the form
-"expected <what is valid>, got <the value>".
+"expected <what is valid>, got <the value>". A reader runs its independent
+checks inside `ManifestProblems.collect()` blocks, so that one error lists
+every mistake of the file.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,6 +323,27 @@ def _route_shape(event: HttpEvent) -> tuple[str, str]:
 
 def check_routes_unique(source: ManifestSource, routes: Iterable[Route]) -> None:
     """Raise if two events, in one function or in two, claim the same method and path."""
+    clash = next(_route_clashes(source, routes), None)
+    if clash is not None:
+        raise clash
+
+
+def check_routes(problems: ManifestProblems, routes: Iterable[Route]) -> None:
+    """Record each route under a path Squall serves itself, and each route that claims an earlier one's requests."""
+    from squall.gateway.router import reserved_route_problem
+
+    served: list[Route] = []
+    for route in routes:
+        problem = reserved_route_problem(route.event)
+        if problem is None:
+            served.append(route)
+        else:
+            problems.add_reserved_route(problems.source.error(route.key, problem))
+    for clash in _route_clashes(problems.source, served):
+        problems.add(clash)
+
+
+def _route_clashes(source: ManifestSource, routes: Iterable[Route]) -> Iterator[ManifestError]:
     seen: dict[tuple[str, str], Route] = {}
     for route in routes:
         shape = _route_shape(route.event)
@@ -334,8 +358,147 @@ def check_routes_unique(source: ManifestSource, routes: Iterable[Route]) -> None
                 f"route {route.event.method} {route.event.path} matches the same requests as "
                 f"{first.event.path}, declared"
             )
-        raise source.error(
+        yield source.error(
             route.key,
             f"{clash} by function {describe(first.function)} at {dotted(first.key)}, expected each "
             "method and path to belong to one function",
         )
+
+
+# Collecting every mistake ---------------------------------------------------
+
+# Lines listed after the first mistake before the rest are only counted.
+MAX_OTHER_PROBLEMS = 10
+
+
+@dataclass
+class Attempt:
+    """The outcome of one `ManifestProblems.collect()` block, to read after the block."""
+
+    failed: bool = False
+
+
+class ManifestProblems:
+    """The mistakes found in one manifest, raised together as one ManifestError.
+
+    A reader runs each independent check in its own `collect()` block, which
+    records the check's ManifestError and lets reading go on. A check that
+    needs the result of a failed one is skipped, so that one mistake is
+    reported once and not again through its consequences.
+    """
+
+    # The exception types `collect()` records. A reader that raises its own
+    # types as well adds them here and translates them in `as_manifest_error`.
+    caught: tuple[type[Exception], ...] = (ManifestError,)
+
+    def __init__(self, source: ManifestSource, document: Any) -> None:
+        self.source = source
+        self._document = document
+        self._errors: list[ManifestError] = []
+        self._reserved_routes: list[ManifestError] = []
+
+    def __len__(self) -> int:
+        return len(self._errors) + len(self._reserved_routes)
+
+    @contextmanager
+    def collect(self) -> Iterator[Attempt]:
+        """Record the error raised in the block instead of letting it end the reading."""
+        attempt = Attempt()
+        try:
+            yield attempt
+        except self.caught as error:
+            attempt.failed = True
+            self._errors.append(self.as_manifest_error(error))
+
+    def as_manifest_error(self, error: Exception) -> ManifestError:
+        """Translate an error of `caught` into a ManifestError."""
+        if not isinstance(error, ManifestError):
+            raise TypeError(f"{type(self).__name__} does not translate {type(error).__name__}") from error
+        return error
+
+    def add(self, error: ManifestError) -> None:
+        self._errors.append(error)
+
+    def add_reserved_route(self, error: ManifestError) -> None:
+        """Record a route under a path Squall serves itself.
+
+        Router rejects such a route too, at plan and at deploy, with its own
+        RouteError. A manifest whose only mistake is one such route is left to
+        it, so that the message and the error type stay what they were before
+        manifests listed every mistake.
+        """
+        self._reserved_routes.append(error)
+
+    def raise_if_any(self) -> None:
+        """Raise one ManifestError naming every recorded mistake, the first in the file first."""
+        if not self._errors and len(self._reserved_routes) <= 1:
+            return
+        raise combine_errors(self._document, [*self._errors, *self._reserved_routes])
+
+
+def combine_errors(document: Any, errors: list[ManifestError]) -> ManifestError:
+    """Build one error from several: the first in the file, with each other one on an "also" line.
+
+    An error of another file (a samconfig.toml beside a template) names its
+    file on its line.
+    """
+    ordered = sorted(errors, key=lambda error: document_position(document, error.key))
+    first = ordered[0]
+    # A mistake in a value that several functions share, such as a SAM
+    # template's Globals, is found once per function but listed once.
+    listed = {(first.path, first.key, first.detail)}
+    others: list[str] = []
+    for error in ordered[1:]:
+        if (error.path, error.key, error.detail) in listed:
+            continue
+        listed.add((error.path, error.key, error.detail))
+        where = f"{error.key}: " if error.key else ""
+        if error.path != first.path:
+            where = f"{error.path}: {where}"
+        others.append(f"\n  also {where}{error.detail}")
+    if len(others) > MAX_OTHER_PROBLEMS:
+        others[MAX_OTHER_PROBLEMS:] = [f"\n  and {len(others) - MAX_OTHER_PROBLEMS} more"]
+    return ManifestError(first.path, first.key, first.detail + "".join(others))
+
+
+def document_position(document: Any, key: str) -> tuple[int, ...]:
+    """Return where a dotted key path such as "functions.greet.events[0].http" sits in the file.
+
+    Mappings keep the order of the file, so the indexes of the keys along the
+    path sort mistakes as they appear. A key missing from the document sorts
+    after its present siblings.
+    """
+    position: list[int] = []
+    value = document
+    rest = key
+    while rest:
+        if rest.startswith("["):
+            end = rest.find("]")
+            index_text = rest[1:end] if end > 0 else ""
+            if not (isinstance(value, list) and index_text.isdigit() and int(index_text) < len(value)):
+                position.append(len(value) if isinstance(value, list) else 0)
+                break
+            position.append(int(index_text))
+            value = value[int(index_text)]
+            rest = rest[end + 1 :].removeprefix(".")
+            continue
+
+        # A key may contain "." or "[" itself, so the longest key of the
+        # mapping that the rest of the path starts with is taken.
+        part = _leading_key(value, rest) if isinstance(value, dict) else None
+        if part is None:
+            position.append(len(value) if isinstance(value, (dict, list)) else 0)
+            break
+        position.append(list(value).index(part))
+        value = value[part]
+        rest = rest[len(str(part)) :].removeprefix(".")
+    return tuple(position)
+
+
+def _leading_key(mapping: dict[Any, Any], path: str) -> Any:
+    matches = [
+        name
+        for name in mapping
+        if path == str(name) or path.startswith((f"{name}.", f"{name}["))
+    ]
+    return max(matches, key=lambda name: len(str(name)), default=None)
