@@ -84,6 +84,9 @@ class Platform:
     # first update once every service of the last run is deployed again.
     schedules_ready: bool = False
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
+    # Service name -> the manifest warnings its last deploy logged, so that a
+    # redeploy under `squall up` does not repeat them all on each save.
+    logged_warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     async def deploy_folder(self, folder: Path, variables: DeployVariables | None = None) -> ServiceSpec:
         """Load the folder's manifest, copy its code and deploy it; the previous version keeps serving on failure.
@@ -122,8 +125,9 @@ class Platform:
                 f"{source}; deploy it from there, remove it first with `squall remove {service.service}`, "
                 "or give this service another name in its manifest"
             )
-        for warning in service.warnings:
-            logger.warning("%s: %s", service.manifest_path.name, warning)
+        if self.logged_warnings.get(service.service) != service.warnings:
+            for warning in service.warnings:
+                logger.warning("%s: %s", service.manifest_path.name, warning)
 
         code_dir = self.dispatcher.settings.data_dir / "code"
         root = await asyncio.to_thread(
@@ -143,6 +147,7 @@ class Platform:
         else:
             await self.deploy(service)
         self.sources[service.service] = recorded
+        self.logged_warnings[service.service] = service.warnings
         # A restart deploys the copy, so edits that were never deployed stay out.
         manifest = root / service.manifest_path.name
         await asyncio.to_thread(self.store.save_service, service.service, str(recorded), str(manifest))

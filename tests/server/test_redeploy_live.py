@@ -72,3 +72,22 @@ def test_broken_manifest_keeps_old_version(serve: Any, app_folder: Path) -> None
     assert failed, "the server never reported the broken manifest"
     assert answer_of(server.endpoint) == "first"
     assert httpx.get(server.endpoint + HEALTH_PATH, timeout=10).status_code == 200
+
+
+def test_manifest_warnings_not_repeated_on_redeploy(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "serverless.yml").write_text(
+        "service: warned\nprovider: {name: aws, runtime: python3.12}\nplugins: [serverless-offline]\n"
+        "functions:\n  answer:\n    handler: handlers.answer\n    events:\n      - httpApi: {method: GET, path: /answer}\n"
+    )
+    (folder / "handlers.py").write_text('ANSWER = "first"\n\ndef answer(event, context):\n    return {"answer": ANSWER}\n')
+    server = serve(folder)
+    assert answer_of(server.endpoint) == "first"
+
+    change_answer(folder, "second")
+    redeployed = wait_for(lambda: answer_of(server.endpoint) == "second", REDEPLOY_TIMEOUT_S)
+
+    assert redeployed, "the edited handler was not served within 20 s"
+    warnings = [line for line in server.output if "plugins" in line and "WARNING" in line]
+    assert len(warnings) == 1, warnings
