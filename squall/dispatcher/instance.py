@@ -175,7 +175,7 @@ class Instance:
                 self._result.set_result((orjson.loads(meta), body))
         elif kind == Kind.READY:
             info = orjson.loads(meta)
-            self.max_memory_mb = _megabytes(info.get("max_rss_kb", 0))
+            self._note_memory(info.get("max_rss_kb", 0))
             # The init's output comes in the frame's body.
             output = kept_output(body, info.get("log_bytes") or len(body))
             outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=output)
@@ -184,7 +184,7 @@ class Instance:
             if not self._ready.done():
                 self._ready.set_result(outcome)
         elif kind == Kind.INIT_ERROR:
-            self.max_memory_mb = _megabytes(orjson.loads(meta).get("max_rss_kb", 0))
+            self._note_memory(orjson.loads(meta).get("max_rss_kb", 0))
             error_type = orjson.loads(body).get("errorType")
             outcome = InitOutcome(ok=False, init_ms=0.0, error_body=body, error_type=error_type, output=self._read_output())
             self.init_outcome = outcome
@@ -400,7 +400,10 @@ class Instance:
         return RawResult(body, outcome, error_type, duration_ms, memory, output)
 
     def _note_memory(self, max_rss_kb: int) -> int:
-        self.max_memory_mb = _megabytes(max_rss_kb)
+        # The peak resident size also counts pages shared with the zygote,
+        # which the instance's memory limit does not charge, so it can pass
+        # the limit by a little. Lambda's Max Memory Used never does.
+        self.max_memory_mb = min(_megabytes(max_rss_kb), self.memory_mb)
         return self.max_memory_mb
 
     # Logs and teardown
