@@ -40,7 +40,7 @@ LATEST = "$LATEST"
 # name of 65 to 256 characters passes them, and AWS returns
 # ResourceNotFoundException for it because no function can have such a name.
 _FUNCTION_NAME_GROUPS = re.compile(
-    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?"
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?(?P<region>(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(?P<account>\d{12}:)?(function:)?"
     r"(?P<name>[a-zA-Z0-9-_\.]+)(:(?P<qualifier>\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
 )
 FUNCTION_NAME_PATTERN = re.sub(r"\?P<\w+>", "", _FUNCTION_NAME_GROUPS.pattern)
@@ -147,6 +147,26 @@ def target_of(raw_name: str, qualifier_parameter: str | None, invocation_type: s
     return name, name_qualifier if qualifier_parameter is None else qualifier_parameter
 
 
+def check_reachable(raw_name: str, region: str, account: str) -> None:
+    """Raise ApiError (404) when a function ARN names another region or another account than this node's."""
+    match = _FUNCTION_NAME_GROUPS.fullmatch(raw_name)
+    if match is None:
+        return
+    named_region = (match["region"] or "").rstrip(":")
+    if named_region and named_region != region:
+        raise ApiError(
+            404, "ResourceNotFoundException", f"Functions from '{named_region}' are not reachable in this region ('{region}')"
+        )
+    named_account = (match["account"] or "").rstrip(":")
+    if named_account and named_account != account:
+        qualifier = f":{match['qualifier']}" if match["qualifier"] else f":{LATEST}"
+        raise ApiError(
+            404,
+            "ResourceNotFoundException",
+            f"Function not found: arn:aws:lambda:{region}:{named_account}:function:{match['name']}{qualifier}",
+        )
+
+
 class InvokeApi:
     """Serves the Invoke operation for every deployed function."""
 
@@ -170,6 +190,8 @@ class InvokeApi:
         qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
         invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
         name, qualifier = target_of(raw_name, qualifier_parameter, invocation_type)
+        settings = self._dispatcher.settings
+        check_reachable(raw_name, settings.region, settings.account_id)
 
         arn = self._dispatcher.arn(name)
         try:

@@ -230,3 +230,28 @@ def test_validation_precedes_lookup(client: Any) -> None:
 
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "ValidationException"
+
+
+# ARNs of another region or account
+
+
+def test_other_region_matches_recording(client: Any) -> None:
+    expected = recording(
+        "TestLambdaFunction::test_get_function_wrong_region[invoke]", "wrong_region_exception", source=LAMBDA_API_RECORDINGS
+    )
+
+    error = client_error(client, FunctionName="arn:aws:lambda:eu-west-1:000000000000:function:echo")
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == expected["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert error["Error"]["Code"] == expected["Error"]["Code"]
+    assert matches_template(expected["Message"], error["Error"]["Message"]), error["Error"]["Message"]
+    assert error["Error"]["Message"] == "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"
+
+
+@pytest.mark.parametrize("function_name", ["arn:aws:lambda:us-east-1:123456789012:function:echo", "123456789012:function:echo"])
+def test_other_account_is_not_found(client: Any, function_name: str) -> None:
+    error = client_error(client, FunctionName=function_name)
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert error["Error"]["Code"] == "ResourceNotFoundException"
+    assert error["Error"]["Message"] == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST"
