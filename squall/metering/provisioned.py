@@ -1,9 +1,12 @@
 """Recording of provisioned instance time, sampled from the dispatcher's pools.
 
 AWS bills provisioned concurrency for the concurrency configured and the
-time it stays configured, used or not. The sampler reads every pool's
-configured `provisioned` count and memory at each tick and writes one
-`ProvisionedUsage` period per function for the time since the previous tick.
+time it stays configured, used or not. The sampler reads how many of every
+pool's configured `provisioned` instances are initialised, and its memory,
+at each tick and writes one `ProvisionedUsage` period per function for the
+time since the previous tick. Instances that wait for room in the memory
+budget are not billed, as AWS does not bill a configuration it could not
+allocate.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ class _Spec(Protocol):
 class _Pool(Protocol):
     spec: _Spec
     retiring: bool
+
+    @property
+    def provisioned_ready(self) -> int: ...
 
 
 class _Pools(Protocol):
@@ -74,12 +80,15 @@ class ProvisionedSampler:
         for pool in sorted(self._dispatcher.running_pools(), key=lambda pool: pool.spec.name):
             if pool.retiring or pool.spec.provisioned <= 0:
                 continue
+            instances = min(pool.spec.provisioned, pool.provisioned_ready)
+            if instances <= 0:
+                continue
             periods.append(
                 ProvisionedUsage(
                     function=pool.spec.name,
                     started_at=previous,
                     ended_at=now,
-                    instances=pool.spec.provisioned,
+                    instances=instances,
                     memory_mb=pool.spec.memory_mb,
                 )
             )

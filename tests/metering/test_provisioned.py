@@ -25,6 +25,11 @@ class FakeSpec:
 class FakePool:
     spec: FakeSpec
     retiring: bool = False
+    ready: int | None = None  # initialised provisioned instances; None: all of them
+
+    @property
+    def provisioned_ready(self) -> int:
+        return self.spec.provisioned if self.ready is None else self.ready
 
 
 @dataclass
@@ -102,6 +107,18 @@ def test_sample_bills_published_versions() -> None:
     periods = sampler.sample()
 
     assert periods == [ProvisionedUsage("api", T0, T0 + 60, 2, 512)]
+
+
+@pytest.mark.parametrize(("ready", "billed"), [(1, [1]), (0, [])])
+def test_sample_bills_only_initialised_instances(ready: int, billed: list[int]) -> None:
+    clock = Clock()
+    dispatcher = FakeDispatcher({"api": FakePool(FakeSpec("api", 512, 2), ready=ready)})
+    sampler = ProvisionedSampler(dispatcher, FakeStore(), clock=clock)
+    sampler.sample()
+
+    clock.now += 60
+
+    assert [period.instances for period in sampler.sample()] == billed
 
 
 async def test_run_records_and_closes_last_interval() -> None:
