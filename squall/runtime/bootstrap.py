@@ -287,6 +287,21 @@ def _flush_output(log_fd: int) -> int:
     return os.lseek(log_fd, 0, os.SEEK_CUR)
 
 
+def _empty_log_file(log_fd: int, read_bytes: int) -> None:
+    """Empty the log file for the next invocation, keeping what was written after the server's last read.
+
+    A thread the handler started may print between invocations; that output
+    goes into the next invocation's log instead of being lost.
+    NOTE: a line written between the read and the truncation is still lost.
+    """
+    end = os.lseek(log_fd, 0, os.SEEK_CUR)
+    later = os.pread(log_fd, min(end - read_bytes, MAX_LOG_BYTES), read_bytes) if end > read_bytes else b""
+    os.ftruncate(log_fd, 0)
+    os.lseek(log_fd, 0, os.SEEK_SET)
+    if later:
+        os.write(log_fd, later)
+
+
 def _max_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -327,8 +342,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         # The server reads this invocation's output from the log file once the
         # result arrives, so each invocation starts with an empty file.
         if log_bytes:
-            os.ftruncate(log_fd, 0)
-            os.lseek(log_fd, 0, os.SEEK_SET)
+            _empty_log_file(log_fd, log_bytes)
 
         context = LambdaContext(
             request_id=_request_id,

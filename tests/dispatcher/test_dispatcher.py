@@ -304,6 +304,21 @@ async def test_runtime_failures_are_told_on_the_server_log(
     ]
 
 
+async def test_output_between_calls_reaches_next_log(make_dispatcher: Callable[..., Dispatcher], tmp_path: Path) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="print_later", handler="handlers.print_later")))
+    done = tmp_path / "done"
+
+    await call(dispatcher, "print_later", {"done": str(done)})
+    await wait_until(done.exists)
+    await call(dispatcher, "print_later", {"done": str(tmp_path / "second")})
+
+    first, second = (entry.text for entry in dispatcher.sinks.logs)
+    assert "printed by the call" in first
+    assert "printed by a thread after the call" not in first
+    assert "printed by a thread after the call\nprinted by the call" in second
+
+
 async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     spec = FunctionSpec(name="sleep", handler="handlers.sleep")

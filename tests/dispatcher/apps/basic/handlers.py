@@ -59,3 +59,19 @@ def fork_child(event, context):
         os._exit(1)
     time.sleep(event.get("seconds", 0))
     return {"pid": os.getpid(), "child": child}
+
+
+def print_later(event, context):
+    """Print now, and from a thread once the invocation has ended; the thread then creates event["done"]."""
+    import threading
+
+    print("printed by the call")
+
+    def later():
+        time.sleep(0.2)
+        print("printed by a thread after the call")
+        with open(event["done"], "w"):
+            pass
+
+    threading.Thread(target=later).start()
+    return {}
