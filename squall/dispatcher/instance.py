@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from squall.metering.records import Outcome
-from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_FRAME_BYTES, MAX_LOG_BYTES, Kind, encode, kept_output
+from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_FRAME_BYTES, Kind, encode, read_kept_output
 
 if TYPE_CHECKING:
     from squall.dispatcher.teardown import Sandbox
@@ -176,9 +176,8 @@ class Instance:
         elif kind == Kind.READY:
             info = orjson.loads(meta)
             self._note_memory(info.get("max_rss_kb", 0))
-            # The init's output comes in the frame's body.
-            output = kept_output(body, info.get("log_bytes") or len(body))
-            outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=output)
+            # The init's output comes in the frame's body, already cut to what a log keeps.
+            outcome = InitOutcome(ok=True, init_ms=info["init_ms"], output=body)
             self.init_outcome = outcome
             self.state = InstanceState.IDLE
             if not self._ready.done():
@@ -417,10 +416,9 @@ class Instance:
                 size = os.fstat(self._log_fd).st_size
             if size == 0:
                 return b""
-            data = os.pread(self._log_fd, min(size, MAX_LOG_BYTES), 0)
+            return read_kept_output(self._log_fd, size)
         except OSError:
             return b""
-        return kept_output(data, size)
 
     def kill_for_stop(self) -> None:
         """Kill the instance because the server is stopping; a call it was running ends as cancelled."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from squall.runtime.context import LambdaContext
-from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_LOG_BYTES, MAX_RESPONSE_BYTES, Kind, encode
+from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_LOG_BYTES, MAX_RESPONSE_BYTES, Kind, encode, read_kept_output
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__)) + os.sep
@@ -328,7 +328,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
     log_bytes = _flush_output(log_fd)
     # The init's output travels in the frame: the invocation, often already
     # waiting, empties the log file before the server could read it there.
-    init_output = os.pread(log_fd, min(log_bytes, MAX_LOG_BYTES), 0) if log_bytes else b""
+    init_output = read_kept_output(log_fd, log_bytes) if log_bytes else b""
     channel.send(Kind.READY, {"init_ms": init_ms, "max_rss_kb": _max_rss_kb(), "log_bytes": log_bytes}, init_output)
 
     while True:

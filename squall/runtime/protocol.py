@@ -8,6 +8,7 @@ are never parsed by the side that only forwards them (payloads and results).
 from __future__ import annotations
 
 import enum
+import os
 import struct
 
 HEADER = struct.Struct("<BII")
@@ -20,6 +21,8 @@ MAX_RESPONSE_BYTES = 6_291_556
 
 # The most of one invocation's (or one init's) output that its log keeps.
 MAX_LOG_BYTES = 256 * 1024
+# Of those, the bytes kept from the end of longer output.
+KEPT_TAIL_BYTES = 32 * 1024
 
 # Generous bound on one frame, so a broken instance cannot make the server
 # buffer without end: the largest result plus room for its metadata.
@@ -42,24 +45,40 @@ def encode(kind: Kind, meta: bytes, body: bytes = b"") -> bytes:
     return HEADER.pack(kind, len(meta), len(body)) + meta + body
 
 
-def kept_output(data: bytes, size: int) -> bytes:
-    """Return the part of `size` bytes of output that a log keeps, given its first bytes `data`.
+def read_kept_output(fd: int, size: int) -> bytes:
+    """Read the part of a log file's first `size` bytes that a log keeps.
 
-    Output over MAX_LOG_BYTES is cut at a character boundary (when it is
-    UTF-8) and ends with a note of how much was cut.
+    Output up to MAX_LOG_BYTES is kept whole. Longer output keeps its start
+    and its last KEPT_TAIL_BYTES, where a failing handler's error usually is,
+    around a note of how much was cut. Both cuts fall on character
+    boundaries when the output is UTF-8.
     """
     if size <= MAX_LOG_BYTES:
-        return data
-    data = data[:MAX_LOG_BYTES]
-    # Step back over a UTF-8 sequence the cut left incomplete: at most 3 bytes.
+        return os.pread(fd, size, 0)
+    head = _without_cut_character_at_end(os.pread(fd, MAX_LOG_BYTES - KEPT_TAIL_BYTES, 0))
+    tail = _without_cut_character_at_start(os.pread(fd, KEPT_TAIL_BYTES, size - KEPT_TAIL_BYTES))
+    cut = size - len(head) - len(tail)
+    return head + f"\n[squall: {cut} of {size} bytes of output cut here]\n".encode() + tail
+
+
+def _without_cut_character_at_end(data: bytes) -> bytes:
+    """Drop a UTF-8 sequence that the end of `data` leaves incomplete: at most 3 bytes."""
     for back in range(1, min(4, len(data)) + 1):
         byte = data[-back]
         if byte & 0xC0 == 0x80:
             continue  # a continuation byte, so the last character starts further back
         if _utf8_length(byte) > back:
-            data = data[:-back]
+            return data[:-back]
         break
-    return data + f"\n[squall: output cut at {len(data)} of {size} bytes]\n".encode()
+    return data
+
+
+def _without_cut_character_at_start(data: bytes) -> bytes:
+    """Drop the continuation bytes of a character that began before `data`: at most 3."""
+    start = 0
+    while start < min(3, len(data)) and data[start] & 0xC0 == 0x80:
+        start += 1
+    return data[start:]
 
 
 def _utf8_length(lead: int) -> int:

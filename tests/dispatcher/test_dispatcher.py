@@ -169,7 +169,9 @@ async def test_log_cap_cuts_at_character(make_dispatcher: Callable[..., Dispatch
 
     text = dispatcher.sinks.logs[0].text
     assert "\ufffd" not in text
-    assert re.search(r"✓\n\[squall: output cut at \d+ of 600001 bytes\]\n", text)
+    # The start and the end are kept: the end is where a failing handler's error is.
+    assert re.search(r"✓\n\[squall: \d+ of 600015 bytes of output cut here\]\n✓", text)
+    assert "✓✓\nthe last line\nEND RequestId" in text
 
 
 async def test_reserved_concurrency_throttles_past_queue(make_dispatcher: Callable[..., Dispatcher]) -> None:
