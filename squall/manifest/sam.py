@@ -92,6 +92,7 @@ from squall.manifest.validate import (
     describe,
     environment_value,
     expected,
+    names_other_language,
 )
 
 __all__ = ["SAM_TRANSFORM", "SamLoader", "parse_sam_template", "read_samconfig"]
@@ -139,6 +140,7 @@ _LAYER_KEYS = frozenset(
 _DATA_TYPES = frozenset({QUEUE_TYPE, BUCKET_TYPE, TABLE_TYPE, SIMPLE_TABLE_TYPE, STREAM_TYPE})
 _PARAMETER_TYPES_RULE = "String, Number, CommaDelimitedList, List<...> or AWS::SSM::Parameter::Value<...>"
 _PYTHON_RUNTIME_RE = re.compile(r"^python3\.\d+$")
+_RUNTIME_RULE = 'a Python 3 runtime "python3.N", such as "python3.12"'
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -571,12 +573,17 @@ def _read_function(
 
     with problems.collect():
         _check_package_type(template, properties, read)
+    # The runtime comes first: the handler of a Node.js or Java function names
+    # no .py file, and its runtime is the one mistake to report.
+    runtime = ""
+    python_runtime = True
+    with problems.collect():
+        runtime_value, runtime_key = read("Runtime")
+        python_runtime = not names_other_language(runtime_value)
+        runtime = _check_runtime(template, runtime_key, runtime_value)
     handler = ""
     with problems.collect():
-        handler = _read_handler(template, read)
-    runtime = ""
-    with problems.collect():
-        runtime = _read_runtime(template, read)
+        handler = _read_handler(template, read) if python_runtime else _require_handler(template, read)
 
     memory_mb = 128
     with problems.collect():
@@ -644,12 +651,11 @@ def _read_function(
     return function, routes
 
 
-def _read_runtime(template: _Template, read: _PropertyLookup) -> str:
-    runtime, key = read("Runtime")
+def _check_runtime(template: _Template, key: KeyPath, runtime: Any) -> str:
     if runtime is None:
-        raise template.source.error(key, 'missing, expected a Python runtime such as "python3.12"')
+        raise template.source.error(key, f"missing, expected {_RUNTIME_RULE}")
     if not isinstance(runtime, str) or not _PYTHON_RUNTIME_RE.match(runtime):
-        raise template.source.error(key, expected('a Python runtime such as "python3.12" (Squall runs only Python)', runtime))
+        raise template.source.error(key, expected(f"{_RUNTIME_RULE} (Squall runs Python 3 functions only)", runtime))
     return runtime
 
 
@@ -730,6 +736,14 @@ def _check_package_type(template: _Template, properties: dict[str, _Property], r
         )
     if "ImageUri" in properties:
         raise template.source.error(properties["ImageUri"].key, "container images are not supported by Squall")
+
+
+def _require_handler(template: _Template, read: _PropertyLookup) -> str:
+    """Return the handler of a function in another language, checking only that it is there, because it names no .py file."""
+    handler, handler_key = read("Handler")
+    if handler is None:
+        raise template.source.error(handler_key, f"missing, expected {HANDLER_RULE}")
+    return str(handler)
 
 
 def _read_handler(template: _Template, read: _PropertyLookup) -> str:

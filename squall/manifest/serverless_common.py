@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from squall.manifest.validate import KeyPath, StrictLoader, describe, dotted
+from squall.manifest.validate import KeyPath, StrictLoader, describe, document_position, dotted
 
 
 @dataclass(frozen=True)
@@ -48,19 +48,38 @@ ServerlessLoader.add_multi_constructor("!", _construct_cloudformation_tag)
 
 @dataclass
 class Warnings:
-    """Warnings keyed by the dotted key path, so each key is listed once."""
+    """Warnings keyed by the dotted key path, so each key is listed once.
+
+    `by_key` contains one warning per key, which is how a SAM template lists them.
+    `listed()` joins the keys that are only "not supported by Squall yet"
+    into one warning, which is how a serverless.yml lists them.
+    """
 
     by_key: dict[str, str] = field(default_factory=dict)
+    # The dotted keys added through `unsupported`, each with what it is ("" for a plain key), in the order found.
+    unsupported_kinds: dict[str, str] = field(default_factory=dict)
 
     def add(self, key: KeyPath, message: str) -> None:
         self.by_key.setdefault(dotted(key), f"{dotted(key)}: {message}")
 
     def unsupported(self, key: KeyPath, kind: str | None = None) -> None:
+        if dotted(key) in self.by_key:
+            return
         subject = f"{kind} not" if kind else "not"
         self.add(key, f"{subject} supported by Squall yet, ignored")
+        self.unsupported_kinds[dotted(key)] = kind or ""
 
     def unsupported_keys(self, key: KeyPath, mapping: dict[Any, Any], known: Iterable[str]) -> None:
         known = frozenset(known)
         for name in mapping:
             if name not in known:
                 self.unsupported((*key, str(name)))
+
+    def listed(self, document: Any) -> tuple[str, ...]:
+        """Return every warning, with the not-supported keys joined into one last warning in file order."""
+        others = tuple(message for key, message in self.by_key.items() if key not in self.unsupported_kinds)
+        if not self.unsupported_kinds:
+            return others
+        keys = sorted(self.unsupported_kinds, key=lambda key: document_position(document, key))
+        names = [f"{key} ({self.unsupported_kinds[key]})" if self.unsupported_kinds[key] else key for key in keys]
+        return (*others, "not supported by Squall yet, ignored: " + ", ".join(names))

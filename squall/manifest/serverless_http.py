@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from squall.manifest.serverless_common import Warnings
+from squall.manifest.serverless_keys import (
+    FRAMEWORK_HTTP_API_EVENT_KEYS,
+    FRAMEWORK_HTTP_EVENT_KEYS,
+    check_keys,
+    misspelling_hint,
+)
 from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, HttpEvent
 from squall.manifest.validate import KeyPath, ManifestSource, check_http_path, expected
 
@@ -13,7 +19,9 @@ HTTP_API_PAYLOAD = "2.0"
 _HTTP_EVENT_KEYS = frozenset({"method", "path"})
 
 
-def _split_method_and_path(source: ManifestSource, key: KeyPath, config: Any) -> tuple[Any, Any]:
+def _split_method_and_path(
+    source: ManifestSource, key: KeyPath, config: Any, framework_keys: frozenset[str]
+) -> tuple[Any, Any]:
     """Split the string form of an event ("GET /hello") or read its mapping form."""
     if isinstance(config, str):
         parts = config.split()
@@ -25,7 +33,8 @@ def _split_method_and_path(source: ManifestSource, key: KeyPath, config: Any) ->
         raise source.error(key, expected('"METHOD path" or a mapping with method and path', config))
     for required in ("method", "path"):
         if required not in config:
-            raise source.error((*key, required), f"missing, expected the route's {required}")
+            hint = misspelling_hint(config, required, framework_keys)
+            raise source.error((*key, required), f"missing, expected the route's {required}{hint}")
     return config["method"], config["path"]
 
 
@@ -56,9 +65,9 @@ def read_rest_event(
     source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings
 ) -> list[HttpEvent]:
     """Read an `http` event: a REST API route with a payload 1.0 proxy event."""
-    method, path = _split_method_and_path(source, key, config)
     if isinstance(config, dict):
-        warnings.unsupported_keys(key, config, _HTTP_EVENT_KEYS)
+        check_keys(warnings, key, config, _HTTP_EVENT_KEYS, FRAMEWORK_HTTP_EVENT_KEYS)
+    method, path = _split_method_and_path(source, key, config, FRAMEWORK_HTTP_EVENT_KEYS)
     return [
         HttpEvent(
             method=_read_method(
@@ -77,9 +86,9 @@ def read_http_api_event(
     """Read an `httpApi` event: an HTTP API route with a payload 2.0 event."""
     if config == "*":
         return _catch_all("ANY")
-    method, path = _split_method_and_path(source, key, config)
     if isinstance(config, dict):
-        warnings.unsupported_keys(key, config, _HTTP_EVENT_KEYS)
+        check_keys(warnings, key, config, _HTTP_EVENT_KEYS, FRAMEWORK_HTTP_API_EVENT_KEYS)
+    method, path = _split_method_and_path(source, key, config, FRAMEWORK_HTTP_API_EVENT_KEYS)
 
     method = _read_method(source, _field_key(key, config, "method"), method, star_means_any=True)
     if path == "*":

@@ -62,7 +62,7 @@ def read_resources(
         for section, content in fragment.items():
             if section != "Resources":
                 reason = "section" if section in _TEMPLATE_SECTIONS else "key"
-                warnings.add((*fragment_key, str(section)), f"CloudFormation {reason} not supported by Squall yet, ignored")
+                warnings.unsupported((*fragment_key, str(section)), f"CloudFormation {reason}")
                 continue
             if not isinstance(content, dict):
                 raise source.error((*fragment_key, "Resources"), expected("a mapping of logical ids to resources", content))
@@ -75,7 +75,7 @@ def read_resources(
             raise source.error(resource_key, expected('a resource mapping with "Type" and "Properties"', resource))
         resource_type = resource["Type"]
         if resource_type not in _NAMING:
-            warnings.add(resource_key, f"resource type {describe(resource_type)} not supported by Squall yet, ignored")
+            warnings.unsupported(resource_key, f"resource type {describe(resource_type)}")
             continue
         properties = _properties(source, resource_key, resource)
         name = _resource_name(source, catalog, resource_key, logical_id, resource_type, properties)

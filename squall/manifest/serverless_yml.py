@@ -6,9 +6,11 @@ the service name, the provider's runtime, memory, timeout and environment,
 each function's handler, settings, asynchronous-invocation keys and events
 (`http`, `httpApi`, `sqs`, `s3`, `schedule`, `stream`, `eventBridge`
 schedules), and the queues, buckets, tables and streams of
-`resources.Resources`. Every other key is listed once in
-`ServiceSpec.warnings` and ignored, never silently dropped, so that an
-existing project loads as it is.
+`resources.Resources`. Every other key is ignored, never silently dropped,
+so that an existing project loads as it is: the Framework keys Squall does
+not support yet are listed together in one of `ServiceSpec.warnings`, and a
+key the Framework does not define has a warning of its own that names the
+key it probably misspells.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from typing import Any
 from squall.deploy.layers import read_serverless_function_layers, read_serverless_layers
 from squall.manifest.serverless_common import CloudFormationTag, ServerlessLoader, Warnings
 from squall.manifest.serverless_events import TRIGGER_EVENT_TYPES, EventReader
+from squall.manifest.serverless_keys import (
+    FRAMEWORK_FUNCTION_KEYS,
+    FRAMEWORK_PROVIDER_KEYS,
+    FRAMEWORK_TOP_LEVEL_KEYS,
+    check_keys,
+    misspelling_hint,
+)
 from squall.manifest.serverless_http import (
     HTTP_API_PAYLOAD,
     REST_PAYLOAD,
@@ -63,6 +72,7 @@ from squall.manifest.validate import (
     check_int,
     check_routes,
     expected,
+    names_other_language,
 )
 
 __all__ = [
@@ -88,7 +98,7 @@ SERVERLESS_DEFAULT_TIMEOUT_S = 6
 # Python only, and check_handler confirms that the handler is a .py file.
 DEFAULT_RUNTIME = "python3"
 _PYTHON_RUNTIME_RE = re.compile(r"^python3(?:\.\d+)?$")
-_RUNTIME_RULE = 'a Python runtime such as "python3.12"'
+_RUNTIME_RULE = 'a Python 3 runtime "python3.N", such as "python3.12" (Squall runs Python 3 functions only)'
 
 _MEMORY_RULE = f"whole megabytes between {MIN_MEMORY_MB} and {MAX_MEMORY_MB}"
 _TIMEOUT_RULE = f"whole seconds between 1 and {MAX_TIMEOUT_S}"
@@ -124,6 +134,8 @@ _FUNCTION_KEYS = frozenset(
 @dataclass(frozen=True)
 class _ProviderDefaults:
     runtime: str
+    # False when provider.runtime names another language, such as "nodejs20.x".
+    python_runtime: bool
     memory_mb: int
     timeout_s: int
     environment: dict[str, str]
@@ -174,7 +186,7 @@ def parse_serverless_yml(
     problems = ManifestProblems(source, document)
 
     warnings = Warnings()
-    warnings.unsupported_keys((), document, _TOP_LEVEL_KEYS)
+    check_keys(warnings, (), document, _TOP_LEVEL_KEYS, FRAMEWORK_TOP_LEVEL_KEYS)
     with problems.collect():
         read_plugins(source, document.get("plugins"), warnings)
     package_patterns: tuple[str, ...] = ()
@@ -224,7 +236,7 @@ def parse_serverless_yml(
         root=source.root,
         manifest_path=source.path,
         functions=functions,
-        warnings=tuple(warnings.by_key.values()),
+        warnings=warnings.listed(document),
         resources=catalog.to_resources(),
         layers=tuple(layers.values()),
         package_patterns=package_patterns,
@@ -300,7 +312,7 @@ def _read_provider(
     """Read the provider's defaults for functions, using the Framework's own in place of one that fails its check."""
     source = problems.source
     key: KeyPath = ("provider",)
-    warnings.unsupported_keys(key, provider, _PROVIDER_KEYS)
+    check_keys(warnings, key, provider, _PROVIDER_KEYS, FRAMEWORK_PROVIDER_KEYS)
     region = provider.get("region")
     if region is not None and region != DEFAULT_REGION:
         # Variables see it, but functions run in the server's region.
@@ -314,8 +326,9 @@ def _read_provider(
         problems.add(source.error((*key, "name"), expected('"aws"', name)))
 
     runtime = DEFAULT_RUNTIME
+    runtime_value = provider.get("runtime", DEFAULT_RUNTIME)
     with problems.collect():
-        runtime = _read_runtime(source, (*key, "runtime"), provider.get("runtime", DEFAULT_RUNTIME))
+        runtime = _read_runtime(source, (*key, "runtime"), runtime_value)
     memory_mb = SERVERLESS_DEFAULT_MEMORY_MB
     with problems.collect():
         memory_mb = check_int(
@@ -339,7 +352,7 @@ def _read_provider(
     environment: dict[str, str] = {}
     with problems.collect():
         environment = read_environment(source, (*key, "environment"), provider.get("environment"), catalog, warnings)
-    return _ProviderDefaults(runtime, memory_mb, timeout_s, environment)
+    return _ProviderDefaults(runtime, not names_other_language(runtime_value), memory_mb, timeout_s, environment)
 
 
 def _read_function(reader: _Context, name: str, settings: Any) -> tuple[FunctionSpec | None, list[Route]]:
@@ -350,22 +363,28 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
         problems.add(source.error(key, expected("a mapping of function settings with at least a handler", settings)))
         return None, []
     problems_before = len(problems)
-    warnings.unsupported_keys(key, settings, _FUNCTION_KEYS)
+    check_keys(warnings, key, settings, _FUNCTION_KEYS, FRAMEWORK_FUNCTION_KEYS)
     with problems.collect():
         read_package(source, (*key, "package"), settings.get("package"), warnings, service_level=False)
+
+    # The runtime comes first: the handler of a Node.js or Java function names
+    # no .py file, and its runtime is the one mistake to report.
+    runtime = defaults.runtime
+    python_runtime = defaults.python_runtime
+    if "runtime" in settings:
+        python_runtime = not names_other_language(settings["runtime"])
+        with problems.collect():
+            runtime = _read_runtime(source, (*key, "runtime"), settings["runtime"])
 
     handler = settings.get("handler")
     if handler is None:
         hint = " (container images are not supported)" if "image" in settings else ""
-        problems.add(source.error((*key, "handler"), f"missing{hint}, expected {HANDLER_RULE}"))
-    else:
+        typo = misspelling_hint(settings, "handler", FRAMEWORK_FUNCTION_KEYS)
+        problems.add(source.error((*key, "handler"), f"missing{hint}, expected {HANDLER_RULE}{typo}"))
+    elif python_runtime:
         with problems.collect():
             check_handler(source, (*key, "handler"), handler)
 
-    runtime = defaults.runtime
-    if "runtime" in settings:
-        with problems.collect():
-            runtime = _read_runtime(source, (*key, "runtime"), settings["runtime"])
     memory_mb = defaults.memory_mb
     if "memorySize" in settings:
         with problems.collect():

@@ -252,6 +252,15 @@ def check_handler(source: ManifestSource, key: KeyPath, handler: Any) -> str:
     return handler
 
 
+def names_other_language(runtime: Any) -> bool:
+    """Tell whether a Lambda runtime names a language other than Python, such as "nodejs20.x" or "java21".
+
+    The handler of such a function names no .py file, so the readers skip its
+    check and report the runtime alone.
+    """
+    return isinstance(runtime, str) and not runtime.startswith("python")
+
+
 def check_http_path(source: ManifestSource, key: KeyPath, path: Any) -> str:
     """Check an API Gateway route path such as "/users/{id}" or "/files/{proxy+}"."""
     if not isinstance(path, str) or not path.startswith("/"):

@@ -397,8 +397,8 @@ def test_shared_globals_mistake_listed_once(write_service: WriteService) -> None
 
     lines = str(error).splitlines()
     assert lines[0] == (
-        'template.yaml: Globals.Function.Runtime: expected a Python runtime such as "python3.12" '
-        '(Squall runs only Python), got "python2.7"'
+        'template.yaml: Globals.Function.Runtime: expected a Python 3 runtime "python3.N", such as "python3.12" '
+        '(Squall runs Python 3 functions only), got "python2.7"'
     )
     assert lines[1] == "  also Globals.Function.Timeout: expected whole seconds between 1 and 900, got 0"
     assert len(lines) == 2

@@ -48,8 +48,18 @@ def _sample_event(name: str, **changes: Any) -> dict[str, Any]:
     return event
 
 
+UNSUPPORTED_PREFIX = "not supported by Squall yet, ignored: "
+
+
 def _warning_keys(spec: ServiceSpec) -> list[str]:
-    return [warning.split(": ", 1)[0] for warning in spec.warnings]
+    """Return the key each warning names, and each key of the one warning that lists the keys Squall does not support."""
+    keys: list[str] = []
+    for warning in spec.warnings:
+        if warning.startswith(UNSUPPORTED_PREFIX):
+            keys += [name.split(" (", 1)[0] for name in warning.removeprefix(UNSUPPORTED_PREFIX).split(", ")]
+        else:
+            keys.append(warning.split(": ", 1)[0])
+    return keys
 
 
 # The HTTP API example -------------------------------------------------------
@@ -356,8 +366,7 @@ def test_warning_messages_say_what_happens(write_service: WriteService) -> None:
     warnings = load_service(Path(".")).warnings
 
     assert warnings == (
-        "provider.tracing: not supported by Squall yet, ignored",
-        "functions.hello.events[0].sns: event type not supported by Squall yet, ignored",
+        "not supported by Squall yet, ignored: provider.tracing, functions.hello.events[0].sns (event type)",
     )
 
 
@@ -385,9 +394,9 @@ def test_cloudformation_tags_are_warned(write_service: WriteService) -> None:
 
     assert spec.functions["hello"].environment == {"PLAIN": "kept"}
     assert _warning_keys(spec) == [
-        "resources.Outputs",
         "provider.environment.BUCKET",
         "provider.environment.QUEUE_URL",
+        "resources.Outputs",
     ]
     assert "needs AWS to evaluate" in spec.warnings[1]
     assert "not set" in spec.warnings[1]
@@ -428,13 +437,13 @@ BAD_SERVERLESS = [
         "provider runtime nodejs",
         _one_function("- httpApi: GET /", provider="runtime: nodejs18.x"),
         "provider.runtime",
-        ['got "nodejs18.x"', 'a Python runtime such as "python3.12"'],
+        ['got "nodejs18.x"', 'a Python 3 runtime "python3.N", such as "python3.12"'],
     ),
     (
         "function runtime java",
         _one_function("- httpApi: GET /", extra="runtime: java21"),
         "functions.hello.runtime",
-        ['got "java21"', "a Python runtime"],
+        ['got "java21"', "a Python 3 runtime"],
     ),
     (
         "runtime variable",

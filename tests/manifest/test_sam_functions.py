@@ -97,13 +97,13 @@ def test_code_uri_joins_handler(write_service: WriteService) -> None:
             "Handler: app.greet\nRuntime: nodejs20.x\n",
             ("app.py",),
             "Resources.Fn.Properties.Runtime",
-            'expected a Python runtime such as "python3.12" (Squall runs only Python), got "nodejs20.x"',
+            'expected a Python 3 runtime "python3.N", such as "python3.12" (Squall runs Python 3 functions only), got "nodejs20.x"',
         ),
         (
             "Handler: app.greet\n",
             ("app.py",),
             "Resources.Fn.Properties.Runtime",
-            'missing, expected a Python runtime such as "python3.12"',
+            'missing, expected a Python 3 runtime "python3.N", such as "python3.12"',
         ),
         (
             "Runtime: python3.12\n",
