@@ -60,17 +60,63 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# Lambda's application log levels (AWS_LAMBDA_LOG_LEVEL) as Python's levels.
+_LOG_LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+}
+
+
+class _JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object, the fields Lambda's JSON log format gives Python's `logging`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": _request_id,
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            entry["errorType"] = type(error).__name__
+            entry["errorMessage"] = str(error)
+            entry["stackTrace"] = traceback.format_tb(error.__traceback__)
+        return json.dumps(entry, default=str)
+
+
 def install_logging() -> None:
-    """Send `logging` output to stdout in Lambda's format, tagged with the request id."""
+    """Send `logging` output to stdout in Lambda's format, tagged with the request id.
+
+    AWS_LAMBDA_LOG_FORMAT=JSON gives one JSON object per line, and
+    AWS_LAMBDA_LOG_LEVEL sets the root logger's level, as Lambda's logging
+    controls do. With JSON and no level, the level is INFO; with text and no
+    level, Python's default (WARNING) stays.
+    NOTE: the START, END and REPORT lines stay text in either format.
+    """
     handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-        "%Y-%m-%dT%H:%M:%S",
-    )
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
-    handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
+    json_format = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+    if json_format:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+        handler.addFilter(_RequestIdFilter())
+    level = _LOG_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+    if level is not None:
+        root.setLevel(level)
+    elif json_format:
+        root.setLevel(logging.INFO)
     root.handlers[:] = [handler]
 
 

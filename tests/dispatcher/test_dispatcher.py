@@ -321,6 +321,44 @@ async def test_output_between_calls_reaches_next_log(make_dispatcher: Callable[.
     assert "printed by a thread after the call\nprinted by the call" in second
 
 
+@pytest.mark.parametrize(
+    ("environment", "present", "absent"),
+    [
+        ({}, ["[WARNING]\t", "\ta warning line\n"], ["an info line"]),
+        ({"AWS_LAMBDA_LOG_LEVEL": "DEBUG"}, ["[DEBUG]\t", "\ta debug line\n"], []),
+        ({"AWS_LAMBDA_LOG_FORMAT": "JSON"}, ['"level": "INFO"', '"message": "an info line"'], ["a debug line", "[WARNING]"]),
+    ],
+    ids=["text", "text-debug", "json"],
+)
+async def test_logging_follows_lambda_log_settings(
+    make_dispatcher: Callable[..., Dispatcher], environment: dict[str, str], present: list[str], absent: list[str]
+) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="log_levels", handler="handlers.log_levels", environment=environment)))
+
+    await call(dispatcher, "log_levels")
+
+    text = dispatcher.sinks.logs[-1].text
+    for part in present:
+        assert part in text
+    for part in absent:
+        assert part not in text
+
+
+async def test_json_log_lines_carry_request_and_error(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    await dispatcher.deploy(service(FunctionSpec(name="log_levels", handler="handlers.log_levels", environment=environment)))
+
+    result = await dispatcher.invoke(Invocation("log_levels", b"{}", "test"))
+
+    lines = [json.loads(line) for line in dispatcher.sinks.logs[-1].text.splitlines() if line.startswith("{")]
+    error = next(line for line in lines if line["message"] == "it failed")
+    assert error["requestId"] == result.request_id
+    assert (error["level"], error["logger"], error["errorType"], error["errorMessage"]) == ("ERROR", "app", "ValueError", "a logged error")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", error["timestamp"])
+
+
 async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     spec = FunctionSpec(name="sleep", handler="handlers.sleep")

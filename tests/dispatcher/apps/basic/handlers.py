@@ -75,3 +75,17 @@ def print_later(event, context):
 
     threading.Thread(target=later).start()
     return {}
+
+
+def log_levels(event, context):
+    """Log one line at each level, and an exception."""
+    import logging
+
+    logging.debug("a debug line")
+    logging.info("an info line")
+    logging.warning("a warning line")
+    try:
+        raise ValueError("a logged error")
+    except ValueError:
+        logging.getLogger("app").exception("it failed")
+    return {}
