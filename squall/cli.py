@@ -406,6 +406,7 @@ TIME_POINT = TimePointType()
 
 LogParams = dict[str, str | int | float | list[str]]
 DEFAULT_LOG_ENTRIES = 1000  # as many as the server sends when not asked for a number
+FOLLOW_BACKLOG_ENTRIES = 10  # what --follow prints before new entries, unless --since or --limit says otherwise
 MAX_LOG_ENTRIES = 10_000  # the maximum the server sends
 
 
@@ -451,7 +452,7 @@ MAX_LOG_ENTRIES = 10_000  # the maximum the server sends
     type=click.IntRange(1, MAX_LOG_ENTRIES),
     default=DEFAULT_LOG_ENTRIES,
     show_default=True,
-    help="Print at most this many entries, the newest ones (without --follow).",
+    help=f"Print at most this many entries, the newest ones (with --follow: {FOLLOW_BACKLOG_ENTRIES} unless --since is given).",
 )
 @client_options
 @click.pass_context
@@ -516,8 +517,11 @@ def logs(
             )
         return
 
+    # As `tail -f`, start with the last few entries unless told where to start.
+    limit_given = ctx.get_parameter_source("limit") is not click.core.ParameterSource.DEFAULT
+    backlog = limit if limit_given or since is not None else FOLLOW_BACKLOG_ENTRIES
     try:
-        for entry in follow_log_entries(client, params, settings.sleep):
+        for entry in follow_log_entries(client, params, settings.sleep, backlog):
             show(entry)
     except KeyboardInterrupt:
         # Ctrl-C is how the user ends --follow, so it is a normal exit.
@@ -531,14 +535,18 @@ def fetch_log_entries(client: ApiClient, params: LogParams) -> list[dict[str, An
 
 
 def follow_log_entries(
-    client: ApiClient, params: LogParams, sleep: Callable[[float], None]
+    client: ApiClient, params: LogParams, sleep: Callable[[float], None], backlog: int = DEFAULT_LOG_ENTRIES
 ) -> Iterator[dict[str, Any]]:
-    """Yield log entries forever, polling with after=<last id> and pausing only when nothing is new."""
+    """Yield the newest `backlog` entries, then new ones forever, polling with after=<last id> and pausing only when nothing is new."""
     last_id: int | None = None
+    first = True
     while True:
         query = dict(params)
         if last_id is not None:
             query["after"] = last_id
+        if first:
+            query["limit"] = backlog
+            first = False
 
         fresh = [
             entry

@@ -339,6 +339,29 @@ def test_logs_follow_polls_after_last_id(run: Run, api: FakeApi, sleep: Recorder
     assert sleep.pauses == [FOLLOW_POLL_INTERVAL_S, FOLLOW_POLL_INTERVAL_S]
 
 
+@pytest.mark.parametrize(
+    ("arguments", "first_limit"),
+    [((), "10"), (("--limit", "50"), "50"), (("--since", "1h"), "1000")],
+    ids=["last-ten", "limit", "since"],
+)
+def test_logs_follow_starts_with_recent_entries(
+    run: Run, api: FakeApi, sleep: Recorder, arguments: tuple[str, ...], first_limit: str
+) -> None:
+    def serve_page(request: httpx.Request) -> httpx.Response:
+        if len(api.requests) > 2:
+            raise KeyboardInterrupt
+        return json_response(200, {"entries": [ENTRY_1] if len(api.requests) == 1 else []})
+
+    api.route("GET", "/_squall/api/logs", serve_page)
+
+    result = run("logs", "hello", "--follow", *arguments)
+
+    assert result.exit_code == 0
+    limits = [request.url.params.get("limit") for request in api.requests]
+    # Only the first poll is limited: later ones ask for what is newer than the last entry.
+    assert limits == [first_limit, None, None]
+
+
 def test_logs_follow_skips_entries_already_printed(run: Run, api: FakeApi, sleep: Recorder) -> None:
     """A server that ignores `after` must not make --follow print an entry twice."""
     max_polls = 3
