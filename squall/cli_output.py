@@ -65,21 +65,24 @@ def parse_time_point(text: str, now: float) -> float:
 
 
 def format_significant(value: float, digits: int = 3) -> str:
-    """Format a number with two decimals, or with `digits` significant digits when it is below 0.01.
+    """Format a number with two decimals, or with `digits` significant digits when it is below 1.
 
     Costs and GB-seconds of a few invocations are tiny (a 128 MB call of 1 ms is
-    0.000125 GB-s), so two decimals alone would print them as zero.
+    0.000125 GB-s), so two decimals alone would print them as zero, and a
+    column mixing 0.01 and 0.00137 would hide that the first is 0.0134.
     """
     if value == 0:
         return "0"
-    if not math.isfinite(value) or abs(value) >= 0.01:
+    if not math.isfinite(value) or abs(value) >= 1:
         return f"{value:,.2f}"
     magnitude = math.floor(math.log10(abs(value)))
     return f"{value:.{digits - 1 - magnitude}f}"
 
 
 def format_usd(amount: float) -> str:
-    """Format an amount of US dollars so that small amounts keep their significant digits."""
+    """Format an amount of US dollars in cents, or with its significant digits when it is below a cent."""
+    if amount == 0 or not math.isfinite(amount) or abs(amount) >= 0.01:
+        return f"${amount:,.2f}" if amount else "$0"
     return "$" + format_significant(amount)
 
 

@@ -38,7 +38,10 @@ def test_time_point_of_zero_duration_says_why(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(0.0, "0"), (0.000125, "0.000125"), (0.0000002083, "0.000000208"), (0.5, "0.50"), (1234.5678, "1,234.57")],
+    [
+        (0.0, "0"), (0.000125, "0.000125"), (0.0000002083, "0.000000208"), (0.0134, "0.0134"), (0.5, "0.500"),
+        (1.0, "1.00"), (1234.5678, "1,234.57"),
+    ],
 )
 def test_format_significant_keeps_small_numbers(value: float, expected: str) -> None:
     assert format_significant(value) == expected
