@@ -147,6 +147,18 @@ def target_of(raw_name: str, qualifier_parameter: str | None, invocation_type: s
     return name, name_qualifier if qualifier_parameter is None else qualifier_parameter
 
 
+def _parse_problem(payload: bytes, error: orjson.JSONDecodeError) -> str:
+    """Describe why a payload is not JSON, in AWS's words when it is not UTF-8."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        if bad.reason == "unexpected end of data":
+            return f"Unexpected end of input inside a UTF-8 character at byte {bad.start + 1}"
+        kind = "start" if bad.reason == "invalid start byte" else "middle"
+        return f"Invalid UTF-8 {kind} byte 0x{payload[bad.start]:02x} at byte {bad.start + 1}"
+    return str(error)
+
+
 def check_reachable(raw_name: str, region: str, account: str) -> None:
     """Raise ApiError (404) when a function ARN names another region or another account than this node's."""
     match = _FUNCTION_NAME_GROUPS.fullmatch(raw_name)
@@ -218,7 +230,7 @@ class InvokeApi:
                 raise ApiError(
                     400,
                     "InvalidRequestContentException",
-                    f"Could not parse request body into json: Could not parse payload into json: {error}",
+                    f"Could not parse request body into json: Could not parse payload into json: {_parse_problem(payload, error)}",
                 ) from None
 
         client_context = _client_context(scope)

@@ -281,6 +281,20 @@ def test_invalid_json_payload_rejected(client: Any) -> None:
     assert error["Error"]["Message"].startswith(prefix)
 
 
+def test_payload_not_utf8_named_as_aws_does(client: Any) -> None:
+    expected = recording(
+        "TestLambdaErrors::test_lambda_invoke_payload_encoding_error", "invoke_function_invalid_payload_body", "body-"
+    )
+
+    error = client_error(client, FunctionName="echo", Payload=b"n\x87r")
+
+    assert error["Error"]["Code"] == expected["Error"]["Code"] == "InvalidRequestContentException"
+    # AWS's parser adds its own position note after the clause.
+    clause = "Could not parse request body into json: Could not parse payload into json: Invalid UTF-8 start byte 0x87"
+    assert expected["Error"]["Message"].startswith(clause)
+    assert error["Error"]["Message"] == clause + " at byte 2"
+
+
 def test_payload_over_6mb_rejected(client: Any) -> None:
     oversized = b'"' + b"x" * MAX_REQUEST_BYTES + b'"'
 
