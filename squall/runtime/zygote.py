@@ -40,6 +40,11 @@ from squall.runtime import bootstrap
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once here so that forks skip dlopen
+# From <sched.h> and <sys/mount.h>.
+_CLONE_NEWNS = 0x00020000
+_MS_BIND = 4096
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
 
 
 def _die_with_parent() -> None:
@@ -94,6 +99,27 @@ def _create_cgroup(config: dict) -> str | None:
 def _write(path: str, text: str) -> None:
     with open(path, "w") as file:
         file.write(text)
+
+
+def _own_tmp(tmp_dir: str, needed: list[str]) -> bool:
+    """Show the instance its own folder at /tmp, as Lambda gives each execution environment its /tmp.
+
+    The instance gets a mount namespace of its own, where its mounts are
+    private, and its TMPDIR is bound over /tmp there. That needs
+    CAP_SYS_ADMIN (a server run as root); without it, if a step fails, or
+    if a folder the instance imports from is under /tmp (which the mount
+    would hide), /tmp stays the host's. Returns whether /tmp is the
+    instance's own.
+    """
+    host_tmp = os.path.realpath("/tmp") + os.sep
+    if any(os.path.realpath(folder).startswith(host_tmp) for folder in needed):
+        return False
+    if _libc.unshare(_CLONE_NEWNS) != 0:
+        return False
+    # Without this, the bind mount below could reach the host's namespace.
+    if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return False
+    return _libc.mount(tmp_dir.encode(), b"/tmp", None, _MS_BIND, None) == 0
 
 
 def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
@@ -153,7 +179,10 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     # starts when the instance ends, where no cgroup contains them.
     os.setpgid(0, 0)
     _limit_memory(config["memory_mb"], cgroup)
-    os.environ["TMPDIR"] = tmp_dir
+    # Every folder the instance may still import from, the code and the runtime's own.
+    needed = [folder for folder in sys.path if folder] + [config["root"]]
+    # The instance's folder is also at /tmp then, where code that writes to /tmp by name expects it.
+    os.environ["TMPDIR"] = "/tmp" if _own_tmp(tmp_dir, needed) else tmp_dir
     # Importing a module and encoding JSON once copies the pages that the
     # handler's import and the first frames write to, before any request waits.
     importlib.import_module("squall.runtime._warmup")

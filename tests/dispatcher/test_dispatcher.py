@@ -306,14 +306,14 @@ async def test_runtime_failures_are_told_on_the_server_log(
     ]
 
 
-async def test_output_between_calls_reaches_next_log(make_dispatcher: Callable[..., Dispatcher], tmp_path: Path) -> None:
+async def test_output_between_calls_reaches_next_log(make_dispatcher: Callable[..., Dispatcher], outside_tmp: Path) -> None:
     dispatcher = make_dispatcher()
     await dispatcher.deploy(service(FunctionSpec(name="print_later", handler="handlers.print_later")))
-    done = tmp_path / "done"
+    done = outside_tmp / "done"
 
     await call(dispatcher, "print_later", {"done": str(done)})
     await wait_until(done.exists)
-    await call(dispatcher, "print_later", {"done": str(tmp_path / "second")})
+    await call(dispatcher, "print_later", {"done": str(outside_tmp / "second")})
 
     first, second = (entry.text for entry in dispatcher.sinks.logs)
     assert "printed by the call" in first
@@ -357,6 +357,22 @@ async def test_json_log_lines_carry_request_and_error(make_dispatcher: Callable[
     assert error["requestId"] == result.request_id
     assert (error["level"], error["logger"], error["errorType"], error["errorMessage"]) == ("ERROR", "app", "ValueError", "a logged error")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", error["timestamp"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a private /tmp needs a mount namespace, which needs root")
+async def test_each_instance_has_its_own_tmp(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="tmp_note", handler="handlers.tmp_note")))
+
+    # Two calls at once run on two instances, each writing the same /tmp name.
+    first, second = await asyncio.gather(
+        call(dispatcher, "tmp_note", {"note": "first"}), call(dispatcher, "tmp_note", {"note": "second"})
+    )
+
+    assert (first["read"], second["read"]) == ("first", "second")
+    # /tmp is the instance's TMPDIR, and the host's /tmp never saw the file.
+    assert first["tmpdir_files"] == second["tmpdir_files"] == ["squall-test-note.txt"]
+    assert not os.path.exists("/tmp/squall-test-note.txt")
 
 
 async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[..., Dispatcher]) -> None:

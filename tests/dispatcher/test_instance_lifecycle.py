@@ -144,12 +144,12 @@ CHILD_SLEEP_S = 30  # how long the child of handlers.fork_child sleeps
 @pytest.mark.parametrize("memory_limit", MEMORY_LIMITS)
 @pytest.mark.parametrize("ending", ENDINGS)
 async def test_forked_child_ends_with_instance(
-    make_dispatcher: Callable[..., Dispatcher], tmp_path: Path, memory_limit: str, ending: str
+    make_dispatcher: Callable[..., Dispatcher], outside_tmp: Path, memory_limit: str, ending: str
 ) -> None:
     dispatcher = make_dispatcher(memory_limit=memory_limit, reap_interval_s=0.05)
     spec = FunctionSpec(name="fork", handler="handlers.fork_child", keep_alive_s=1, timeout_s=1)
     await dispatcher.deploy(service(spec))
-    pid_file = tmp_path / "child.pid"
+    pid_file = outside_tmp / "child.pid"
     event = {"pid_file": str(pid_file), "seconds": 5 if ending == "timeout" else 0, "crash": ending == "crash"}
 
     started = time.monotonic()

@@ -89,3 +89,13 @@ def log_levels(event, context):
     except ValueError:
         logging.getLogger("app").exception("it failed")
     return {}
+
+
+def tmp_note(event, context):
+    """Write this call's note to a fixed name under /tmp, wait, and read it back."""
+    path = "/tmp/squall-test-note.txt"
+    with open(path, "w") as note:
+        note.write(event["note"])
+    time.sleep(event.get("seconds", 0.3))
+    with open(path) as note:
+        return {"read": note.read(), "tmpdir_files": sorted(os.listdir(os.environ["TMPDIR"]))}
