@@ -587,7 +587,7 @@ class Dispatcher:
         return log_text
 
     def _warn_failure(self, function: str, raw: RawResult) -> None:
-        """Tell whoever watches the server that a function fails in the runtime: its code does not load, it crashed or timed out.
+        """Log a warning when a function fails in the runtime: its code does not load, it crashed or timed out.
 
         An exception the handler raised is the function's own answer and is
         left to its log. At most one warning per function every
@@ -597,7 +597,7 @@ class Dispatcher:
         if raw.outcome is Outcome.ERROR and not error_type.startswith("Runtime."):
             return
         if error_type == CANCELLED_ERROR_TYPE:
-            return  # the server is stopping, and says so
+            return  # the server is stopping and logs that itself
         now = time.monotonic()
         if now - self._failure_warned_at.get(function, -FAILURE_WARNING_INTERVAL_S) < FAILURE_WARNING_INTERVAL_S:
             return

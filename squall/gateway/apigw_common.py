@@ -379,7 +379,7 @@ def status_code(result: dict[str, Any], digits_allowed: bool = False) -> int:
 def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) -> HttpResponse:
     """Encode the headers, drop framing headers and add content-type and content-length.
 
-    A 204, 205 or 304 answer goes out without the function's body, because
+    A 204, 205 or 304 response goes out without the function's body, because
     HTTP forbids content in them (RFC 9110, 15.3.5, 15.3.6, 15.4.5): sent, it
     would be read as the start of the next response on the connection.
     """
@@ -398,7 +398,7 @@ def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) ->
         encoded.append(JSON_CONTENT_TYPE)
     if status in _WITHOUT_CONTENT:
         if status == 205:
-            # The one status without content that may say so.
+            # The one status without content that may carry Content-Length: 0.
             encoded.append((b"content-length", b"0"))
         return HttpResponse(status, encoded, b"")
     encoded.append((b"content-length", str(len(body)).encode()))

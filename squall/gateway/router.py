@@ -303,7 +303,7 @@ class Router:
         return "1.0" if self._payloads == {"1.0"} else "2.0"
 
     def unmatched_payload(self, raw_path: str) -> str:
-        """The payload version whose "not found" answer suits a request no route matched.
+        """Return the payload version whose "not found" response suits a request no route matched.
 
         In a service with both kinds of routes, the API a request was meant
         for is the one whose route has this path under another method, or the

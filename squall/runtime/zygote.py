@@ -106,10 +106,10 @@ def _own_tmp(tmp_dir: str, needed: list[str]) -> bool:
 
     The instance gets a mount namespace of its own, where its mounts are
     private, and its TMPDIR is bound over /tmp there. That needs
-    CAP_SYS_ADMIN (a server run as root); without it, if a step fails, or
-    if a folder the instance imports from is under /tmp (which the mount
-    would hide), /tmp stays the host's. Returns whether /tmp is the
-    instance's own.
+    CAP_SYS_ADMIN, as a server run as root has. /tmp stays the host's
+    without it, when a step fails, or when a folder the instance imports
+    from is under /tmp, because the mount would hide that folder. Returns
+    whether /tmp is the instance's own.
     """
     host_tmp = os.path.realpath("/tmp") + os.sep
     if any(os.path.realpath(folder).startswith(host_tmp) for folder in needed):
