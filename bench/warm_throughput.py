@@ -140,11 +140,7 @@ def instances_cpu(server_pid: int) -> dict[int, float]:
     """Return the CPU seconds of every grandchild of the server (its instances, and the zygotes' spares)."""
     readings: dict[int, float] = {}
     for zygote in children_of(server_pid):
-        for pid in children_of(zygote):
-            try:
-                readings[pid] = cpu_seconds(pid)
-            except OSError:
-                continue  # exited while we looked
+        readings.update(children_cpu(zygote))
     return readings
 
 

@@ -25,12 +25,17 @@ async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, A
 
 
 def main() -> None:
+    serve(app)
+
+
+def serve(asgi_app: Callable[..., Awaitable[None]]) -> None:
+    """Serve `asgi_app` as the benchmarks' baselines run: uvicorn, httptools, uvloop, a free port on 127.0.0.1."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     config = uvicorn.Config(
-        app, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="warning"
+        asgi_app, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="warning"
     )
     server = uvicorn.Server(config)
     print(f"serving on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)

@@ -25,7 +25,8 @@ from collections import deque
 from typing import Any, Awaitable, Callable
 
 import orjson
-import uvicorn
+
+from bench.apps.bare_asgi import serve
 
 WORKERS = 32  # one per connection at the benchmark's highest level
 _LENGTH = struct.Struct("!I")
@@ -145,16 +146,7 @@ async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, A
 
 
 def main() -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    config = uvicorn.Config(
-        app, loop="uvloop", http="httptools", lifespan="off", access_log=False, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    print(f"serving on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    server.run(sockets=[sock])
+    serve(app)
 
 
 if __name__ == "__main__":
