@@ -177,30 +177,38 @@ def _plan_streams(hub: ServiceHub, streams: tuple[StreamResource, ...]) -> list[
 
 
 def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
+    """Raise one DeployError naming every trigger and destination whose resource does not exist."""
     where = service.manifest_path.name
     resources = service.resources
     queues = {queue.name: queue.visibility_timeout_s for queue in resources.queues}
     buckets = {bucket.name for bucket in resources.buckets}
     tables = {table.name for table in resources.tables}
     streams = {stream.name for stream in resources.streams}
+    problems: list[str] = []
 
     for spec in service.functions.values():
-        for index, trigger in enumerate(spec.triggers):
-            key = f"functions.{spec.name}.events[{index}]"
+        for trigger in spec.triggers:
+            # Triggers do not keep their place among the manifest's events, so the event is named by its resource.
             try:
                 if isinstance(trigger, QueueTrigger):
+                    key = f"functions.{spec.name}: the event of queue {trigger.queue!r}"
                     visibility = queues.get(trigger.queue)
                     if visibility is None:
                         visibility = hub.store("queues").get_queue(trigger.queue).settings.visibility_timeout_s
-                    _check_visibility(where, f"{key}.queue", spec.timeout_s, visibility, trigger.queue)
+                    _check_visibility(where, key, spec.timeout_s, visibility, trigger.queue)
                 elif isinstance(trigger, ObjectTrigger) and trigger.bucket not in buckets:
+                    key = f"functions.{spec.name}: the event of bucket {trigger.bucket!r}"
                     hub.store("objects").head_bucket(trigger.bucket)
                 elif isinstance(trigger, TableStreamTrigger) and trigger.table not in tables:
+                    key = f"functions.{spec.name}: the event of table {trigger.table!r}"
                     hub.store("tables").describe_table(trigger.table)
                 elif isinstance(trigger, StreamTrigger) and trigger.stream not in streams:
+                    key = f"functions.{spec.name}: the event of stream {trigger.stream!r}"
                     hub.store("streams").describe_stream(trigger.stream)
             except ResourceNotFound as error:
-                raise DeployError(f"{where}: {key}: {error}") from None
+                problems.append(f"{key}: {error}")
+            except DeployError as error:
+                problems.append(str(error).removeprefix(f"{where}: "))
         for name, destination in (("on_success", spec.async_config.on_success),
                                   ("on_failure", spec.async_config.on_failure)):
             if destination is None or destination.kind != "queue" or destination.name in queues:
@@ -208,7 +216,9 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
             try:
                 hub.store("queues").get_queue(destination.name)
             except ResourceNotFound as error:
-                raise DeployError(f"{where}: functions.{spec.name}.{name}: {error}") from None
+                problems.append(f"functions.{spec.name}.{name}: {error}")
+    if problems:
+        raise DeployError(f"{where}: " + "\n  also ".join(problems))
 
 
 def _check_visibility(where: str, key: str, timeout_s: int, visibility_s: int, queue: str) -> None:

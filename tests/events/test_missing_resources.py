@@ -1,0 +1,29 @@
+"""A deploy whose triggers name resources that do not exist lists every one of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from squall.errors import DeployError
+from squall.events.resources import prepare_resources
+from squall.manifest.spec import FunctionSpec, ObjectTrigger, QueueTrigger, ServiceSpec
+from squall.services.hub import ServiceHub
+
+
+def test_every_missing_resource_is_named(tmp_path: Path) -> None:
+    hub = ServiceHub(tmp_path / "services")
+    consume = FunctionSpec(name="consume", handler="app.consume", triggers=(QueueTrigger(queue="nosuchqueue"),))
+    resize = FunctionSpec(name="resize", handler="app.resize", triggers=(ObjectTrigger(bucket="nosuchbucket"),))
+    service = ServiceSpec(
+        service="s", root=tmp_path, manifest_path=tmp_path / "squall.yml", functions={"consume": consume, "resize": resize}
+    )
+
+    with pytest.raises(DeployError) as raised:
+        prepare_resources(hub, service)
+
+    message = str(raised.value)
+    assert message.startswith("squall.yml: functions.consume: the event of queue 'nosuchqueue': ")
+    assert "\n  also functions.resize: the event of bucket 'nosuchbucket': " in message
+    assert "events[" not in message
