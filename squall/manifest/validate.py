@@ -206,8 +206,21 @@ def environment_value(value: str | int | float | bool) -> str:
     return str(value)
 
 
+# Lambda's logging settings (LoggingConfig), which Squall reads from these variables.
+LOG_SETTING_VALUES = {
+    "AWS_LAMBDA_LOG_LEVEL": ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"),
+    "AWS_LAMBDA_LOG_FORMAT": ("Text", "JSON"),
+}
+
+
 def check_environment_names(source: ManifestSource, key: KeyPath, names: Iterable[object]) -> None:
-    """Refuse the variables the platform sets itself, all of them in one error; `key` names the environment mapping."""
+    """Refuse the variables the platform sets itself, all of them in one error; `key` names the environment mapping.
+
+    When `names` is the mapping itself, the values of Lambda's logging
+    settings are checked too.
+    """
+    if isinstance(names, dict):
+        _check_log_settings(source, key, names)
     reserved = [name for name in names if isinstance(name, str) and name in RESERVED_ENVIRONMENT_NAMES]
     if not reserved:
         return
@@ -218,6 +231,15 @@ def check_environment_names(source: ManifestSource, key: KeyPath, names: Iterabl
         f"{listed} {verb} set by the platform in every instance and cannot be changed, as on Lambda; "
         "expected other variable names (TZ, LANG, PATH, LD_LIBRARY_PATH and PYTHONPATH may be set)",
     )
+
+
+def _check_log_settings(source: ManifestSource, key: KeyPath, environment: dict[Any, Any]) -> None:
+    for name, valid in LOG_SETTING_VALUES.items():
+        value = environment.get(name)
+        if value is None or (isinstance(value, str) and "${" in value):
+            continue  # unset, or resolved later
+        if not isinstance(value, str) or value.upper() not in {option.upper() for option in valid}:
+            raise source.error((*key, name), expected(f"one of {', '.join(valid)}", value))
 
 
 def check_secret_references(source: ManifestSource, key: KeyPath, environment: dict[str, str]) -> dict[str, str]:

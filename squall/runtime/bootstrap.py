@@ -71,12 +71,17 @@ _LOG_LEVELS = {
 }
 
 
+def _utc_stamp(moment: float) -> str:
+    """Format a Unix time as Lambda's log lines do: 2026-12-05T06:47:16.123Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
+
+
 class _JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object, the fields Lambda's JSON log format gives Python's `logging`."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "timestamp": _utc_stamp(record.created),
             "level": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
@@ -219,6 +224,19 @@ def _error_body(error_type: str, message: str, request_id: str, stack: list[str]
 
 
 def _log_error(error_type: str, message: str, stack: list[str]) -> None:
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        # One line, as Lambda's runtime writes an error in the JSON log format.
+        entry = {
+            "timestamp": _utc_stamp(time.time()),
+            "level": "ERROR",
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": _request_id,
+            "stackTrace": stack,
+        }
+        sys.stdout.write(json.dumps(entry, default=str) + "\n")
+        sys.stdout.flush()
+        return
     text = f"[ERROR] {error_type}: {message}\n"
     if stack:
         text += "Traceback (most recent call last):\n" + "".join(stack)

@@ -375,6 +375,20 @@ async def test_each_instance_has_its_own_tmp(make_dispatcher: Callable[..., Disp
     assert not os.path.exists("/tmp/squall-test-note.txt")
 
 
+async def test_json_log_format_writes_handler_error_as_one_line(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    await dispatcher.deploy(service(FunctionSpec(name="fail", handler="handlers.fail", environment=environment)))
+
+    result = await dispatcher.invoke(Invocation("fail", b"{}", "test"))
+
+    text = dispatcher.sinks.logs[-1].text
+    assert "Traceback" not in text
+    error = json.loads(next(line for line in text.splitlines() if line.startswith("{")))
+    assert (error["level"], error["errorType"], error["requestId"]) == ("ERROR", result.error_type, result.request_id)
+    assert error["stackTrace"]
+
+
 async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     spec = FunctionSpec(name="sleep", handler="handlers.sleep")

@@ -97,3 +97,29 @@ def test_settable_name_is_kept(
     spec = load_service(Path("."))
 
     assert spec.functions[function].environment[name] == "VALUE"
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+@pytest.mark.parametrize(
+    ("name", "value", "valid"),
+    [("AWS_LAMBDA_LOG_LEVEL", "LOUD", "TRACE, DEBUG, INFO, WARN, ERROR, FATAL"), ("AWS_LAMBDA_LOG_FORMAT", "XML", "Text, JSON")],
+)
+def test_invalid_log_setting_is_refused(
+    write_service: WriteService, manifest: str, text: str, key: str, function: str, name: str, value: str, valid: str
+) -> None:
+    write_service(text.replace("NAME: VALUE", f"{name}: {value}"), name=manifest)
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == f"{key}.{name}"
+    assert f"expected one of {valid}, got \"{value}\"" in str(raised.value)
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+def test_valid_log_settings_are_kept(write_service: WriteService, manifest: str, text: str, key: str, function: str) -> None:
+    write_service(text.replace("NAME: VALUE", "AWS_LAMBDA_LOG_LEVEL: debug"), name=manifest)
+
+    spec = load_service(Path("."))
+
+    assert spec.functions[function].environment["AWS_LAMBDA_LOG_LEVEL"] == "debug"
