@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import fcntl
 import ipaddress
 import logging
 import os
@@ -392,6 +393,28 @@ def local_endpoint(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def lock_data_folder(data: Path) -> int | None:
+    """Take the data folder for this server, or print why not and return None.
+
+    Two servers on one folder would both run its schedules and asynchronous
+    retries. The lock is the kernel's, so it ends with the process, however
+    the process ends.
+    """
+    path = data / "server.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        print(f"squall: the data folder {data} is in use by another Squall server (pid {holder}); "
+              "stop that server, or choose another folder with --data", file=sys.stderr)
+        return None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -429,8 +452,22 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     except InvalidVariables as error:
         print(f"squall: --stage: {error}", file=sys.stderr)
         return 2
+    # Bind first, so that a port in use stops the start before anything is written,
+    # and instances started by the first deploy know the server's address.
+    try:
+        sock = bind(host, port)
+    except OSError as error:
+        print(f"squall: cannot listen on {host}:{port}: {error.strerror or error}; stop what uses that port, "
+              "or choose another with --port (--port 0 takes a free one)", file=sys.stderr)
+        return 2
+    bound_port = sock.getsockname()[1]
+
     # Logs, records and secrets live here: a new data folder is the owner's alone.
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_lock = lock_data_folder(data)
+    if data_lock is None:
+        sock.close()
+        return 2
     try:
         token = None if is_loopback(host) else load_or_create_token(data)
     except TokenFileError as error:
@@ -448,10 +485,6 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     from squall.observability import tracing
 
     tracing.configure_from_environment()
-
-    # Bind first, so that instances started by the first deploy know the server's address.
-    sock = bind(host, port)
-    bound_port = sock.getsockname()[1]
 
     # Open the store and start the dispatcher.
     store = SqliteStore(data / "squall.db")
@@ -564,6 +597,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         version_store.close()
         # Tracing: export the spans still buffered.
         await asyncio.to_thread(tracing.shutdown)
+        os.close(data_lock)  # another server may take the folder now
         logger.info("stopped")
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +74,35 @@ def test_sigterm_removes_memory_cgroups(serve: Any, tmp_path: Path) -> None:
     server.stop()
 
     assert not cgroup.exists()
+
+
+def start_second(folder: Path, data: Path, port: int) -> subprocess.CompletedProcess[str]:
+    """Run `squall up` where the first server already is, and wait for it to give up."""
+    command = [sys.executable, "-m", "squall", "up", str(folder), "--port", str(port), "--data", str(data)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_second_server_on_same_data_folder_is_refused(serve: Any, tmp_path: Path) -> None:
+    folder = copy_app("cli", tmp_path)
+    first = serve(folder)
+
+    second = start_second(folder, first.data, 0)
+
+    assert second.returncode == 2
+    pid = first.process.pid
+    assert f"the data folder {first.data} is in use by another Squall server (pid {pid})" in second.stderr
+    assert httpx.get(first.endpoint + HEALTH_PATH, timeout=10).status_code == 200
+
+
+def test_port_in_use_is_named(serve: Any, tmp_path: Path) -> None:
+    folder = copy_app("cli", tmp_path)
+    first = serve(folder)
+    port = int(first.endpoint.rsplit(":", 1)[1])
+
+    second = start_second(folder, tmp_path / "other-data", port)
+
+    assert second.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+    assert "--port 0 takes a free one" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert not (tmp_path / "other-data").exists()
