@@ -73,17 +73,25 @@ def format_significant(value: float, digits: int = 3) -> str:
     """
     if value == 0:
         return "0"
-    if not math.isfinite(value) or abs(value) >= 1:
+    if not math.isfinite(value):
         return f"{value:,.2f}"
-    magnitude = math.floor(math.log10(abs(value)))
-    return f"{value:.{digits - 1 - magnitude}f}"
+    # Round first, so that 0.9996 reads 1.00 and 0.009996 reads 0.0100.
+    rounded = float(f"{value:.{digits - 1}e}")
+    if abs(rounded) >= 1:
+        return f"{value:,.2f}"
+    magnitude = math.floor(math.log10(abs(rounded)))
+    return f"{rounded:.{digits - 1 - magnitude}f}"
 
 
 def format_usd(amount: float) -> str:
     """Format an amount of US dollars in cents, or with its significant digits when it is below a cent."""
-    if amount == 0 or not math.isfinite(amount) or abs(amount) >= 0.01:
-        return f"${amount:,.2f}" if amount else "$0"
-    return "$" + format_significant(amount)
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount == 0:
+        return "$0"
+    if not math.isfinite(amount) or round(amount, 2) >= 0.01:
+        return f"{sign}${amount:,.2f}"
+    return f"{sign}$" + format_significant(amount)
 
 
 def format_exact(value: float) -> str:

@@ -40,15 +40,19 @@ def test_time_point_of_zero_duration_says_why(text: str) -> None:
     ("value", "expected"),
     [
         (0.0, "0"), (0.000125, "0.000125"), (0.0000002083, "0.000000208"), (0.0134, "0.0134"), (0.5, "0.500"),
-        (1.0, "1.00"), (1234.5678, "1,234.57"),
+        (1.0, "1.00"), (1234.5678, "1,234.57"), (0.9996, "1.00"), (0.009996, "0.0100"), (-0.0134, "-0.0134"),
     ],
 )
 def test_format_significant_keeps_small_numbers(value: float, expected: str) -> None:
     assert format_significant(value) == expected
 
 
-def test_format_usd_prefixes_dollar() -> None:
-    assert format_usd(0.0000166667) == "$0.0000167"
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [(0.0000166667, "$0.0000167"), (0.0, "$0"), (0.36, "$0.36"), (-0.5, "-$0.50"), (0.009996, "$0.01"), (1234.5, "$1,234.50")],
+)
+def test_format_usd(amount: float, expected: str) -> None:
+    assert format_usd(amount) == expected
 
 
 def test_function_error_with_string_stack_trace() -> None:
