@@ -612,11 +612,10 @@ async def _watch(platform: Platform, folder: Path, variables: DeployVariables | 
         names = sorted({Path(p).name for _, p in changes})
         logger.info("change in %s: %s; redeploying", folder, ", ".join(names[:5]))
         try:
-            service = await platform.deploy_folder(folder, variables)
+            # The deploy logs its outcome: a new revision, or a service that did not change.
+            await platform.deploy_folder(folder, variables)
         except (SquallError, ValueError, OSError) as error:
             logger.error("redeploy failed, the previous version keeps serving: %s", error)
-            continue
-        logger.info("redeployed %s", service.service)
 
 
 def _ignore_signal(number: int, frame: object) -> None:

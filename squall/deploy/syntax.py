@@ -14,8 +14,8 @@ from squall.manifest.spec import ServiceSpec
 
 
 def syntax_warnings(service: ServiceSpec) -> list[str]:
-    """Describe each function whose handler module does not compile, one line each."""
-    warnings: list[str] = []
+    """Describe each handler module that does not compile, one line each, naming the functions it serves."""
+    functions_of: dict[str, list[str]] = {}
     for spec in service.functions.values():
         module = spec.handler.rsplit(".", 1)[0]
         parts = re.split(r"[./]", module)
@@ -27,14 +27,19 @@ def syntax_warnings(service: ServiceSpec) -> list[str]:
             ),
             None,
         )
-        if relative is None:
-            continue  # the manifest checks already refused a missing module
+        if relative is not None:  # else the manifest checks already refused a missing module
+            functions_of.setdefault(relative, []).append(spec.name)
+
+    warnings: list[str] = []
+    for relative, functions in functions_of.items():
         problem = _compile_problem(service.root / relative)
-        if problem is not None:
-            warnings.append(
-                f"functions.{spec.name}.handler: {relative} does not compile ({problem});"
-                " its calls fail with Runtime.UserCodeSyntaxError until it does"
-            )
+        if problem is None:
+            continue
+        keys = ", ".join(f"functions.{name}.handler" for name in functions)
+        warnings.append(
+            f"{keys}: {relative} does not compile ({problem});"
+            " its calls fail with Runtime.UserCodeSyntaxError until it does"
+        )
     return warnings
 
 

@@ -26,7 +26,7 @@ import orjson
 
 from squall.dispatcher.budget import MemoryBudget
 from squall.dispatcher.instance import CANCELLED_ERROR_TYPE, DEFAULT_INIT_TIMEOUT_S, RawResult
-from squall.dispatcher.limits import MemoryCgroups
+from squall.dispatcher.limits import MemoryCgroups, log_tmp_isolation
 from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSettings
 from squall.dispatcher.teardown import Teardown
 from squall.errors import FunctionNotFound, Throttled
@@ -177,6 +177,7 @@ class Dispatcher:
         self.settings = settings
         self.budget = MemoryBudget(settings.memory_budget_mb)
         self.cgroups = MemoryCgroups(use_cgroups=settings.memory_limit == "auto")
+        log_tmp_isolation(settings.data_dir)
         # Ends the processes of finished instances and removes their cgroups and TMPDIRs.
         self.teardown = Teardown(self.cgroups)
         self._pools: dict[str, FunctionPool] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -163,3 +164,16 @@ def _remove_stale(base: Path) -> None:
             os.rmdir(stale)
         except OSError as error:
             logger.debug("cannot remove stale cgroup %s: %s", stale, error)
+
+
+def log_tmp_isolation(data_dir: Path) -> None:
+    """Log whether instances get a /tmp of their own, which the zygote decides per spare by the same rules."""
+    host_tmp = os.path.realpath("/tmp") + os.sep
+    if os.geteuid() != 0:
+        logger.info("instances share the host's /tmp: a /tmp per instance needs a server run as root")
+    elif (os.path.realpath(data_dir) + os.sep).startswith(host_tmp):
+        logger.info("instances share the host's /tmp: the data folder %s is under /tmp", data_dir)
+    elif any((os.path.realpath(prefix) + os.sep).startswith(host_tmp) for prefix in (sys.prefix, sys.base_prefix)):
+        logger.info("instances share the host's /tmp: Squall's Python (%s) is under /tmp", sys.prefix)
+    else:
+        logger.info("each instance gets a /tmp of its own")

@@ -32,3 +32,12 @@ def test_compiling_is_not_running(tmp_path: Path) -> None:
 
     assert syntax_warnings(service_of(tmp_path, f="app.handler")) == []
     assert not marker.exists()
+
+
+def test_shared_module_is_named_once(tmp_path: Path) -> None:
+    (tmp_path / "handlers.py").write_text("def first(event, context):\n    return (\n")
+
+    warnings = syntax_warnings(service_of(tmp_path, a="handlers.first", b="handlers.second"))
+
+    assert len(warnings) == 1
+    assert warnings[0].startswith("functions.a.handler, functions.b.handler: handlers.py does not compile (")
