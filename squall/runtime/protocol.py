@@ -57,6 +57,10 @@ def read_kept_output(fd: int, size: int) -> bytes:
         return os.pread(fd, size, 0)
     head = _without_cut_character_at_end(os.pread(fd, MAX_LOG_BYTES - KEPT_TAIL_BYTES, 0))
     tail = _without_cut_character_at_start(os.pread(fd, KEPT_TAIL_BYTES, size - KEPT_TAIL_BYTES))
+    # The end resumes at a line's start when one begins soon after the cut.
+    newline = tail.find(b"\n", 0, 1024)
+    if newline >= 0:
+        tail = tail[newline + 1 :]
     cut = size - len(head) - len(tail)
     return head + f"\n[squall: {cut} of {size} bytes of output cut here]\n".encode() + tail
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import os
 import uuid
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from squall.dispatcher.dispatcher import new_request_id
 from squall.dispatcher.instance import _FrameReader
 from squall.runtime.bootstrap import _result_meta, decode_json, encode_result
-from squall.runtime.protocol import Kind, encode
+from squall.runtime.protocol import Kind, encode, read_kept_output
 
 DECODE_CASES = [
     b'{"a": 1, "b": [true, null, 2.5]}',
@@ -146,3 +147,19 @@ def test_new_request_id_is_uuid4() -> None:
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
         assert str(parsed) == request_id
+
+
+def test_kept_output_resumes_at_a_line_start() -> None:
+    lines = b"".join(f"line {number:06d} ".encode() + b"x" * 80 + b"\n" for number in range(5000))
+    fd = os.memfd_create("output")
+    try:
+        os.write(fd, lines)
+        kept = read_kept_output(fd, len(lines))
+    finally:
+        os.close(fd)
+
+    start, note, end = kept.partition(b" bytes of output cut here]\n")
+    assert note
+    assert start.startswith(b"line 000000 ")
+    assert end.startswith(b"line ")
+    assert end.endswith(b"line 004999 " + b"x" * 80 + b"\n")
