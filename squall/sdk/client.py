@@ -77,10 +77,15 @@ class Client:
                 response = connection.getresponse()
                 data = response.read()
                 return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest) as error:
                 # A kept-alive connection the server closed: open a new one once.
                 connection.close()
                 self._local.connection = None
+                if isinstance(error, ConnectionRefusedError):
+                    raise ConnectionRefusedError(
+                        f"no Squall server is listening at {self.endpoint}: start one with `squall up`,"
+                        " or name a running one in SQUALL_ENDPOINT"
+                    ) from None
                 if attempt == 2 or not isinstance(body, (bytes, type(None))):
                     raise
         raise AssertionError("unreachable")
