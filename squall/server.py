@@ -31,7 +31,7 @@ from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
 from squall.deploy.snapshot import snapshot
-from squall.deploy.syntax import syntax_warnings
+from squall.deploy.syntax import runtime_warnings, syntax_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
@@ -88,6 +88,8 @@ class Platform:
     # Service name -> the manifest warnings its last deploy logged, so that a
     # redeploy under `squall up` does not repeat them all on each save.
     logged_warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The same for the warnings about the deployed copy (missing versions, syntax, runtime).
+    logged_deploy_warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     async def deploy_folder(self, folder: Path, variables: DeployVariables | None = None) -> ServiceSpec:
         """Load the folder's manifest, copy its code and deploy it; the previous version keeps serving on failure.
@@ -154,8 +156,11 @@ class Platform:
         await asyncio.to_thread(self.store.save_service, service.service, str(recorded), str(manifest))
         missing = await asyncio.to_thread(self._missing_qualifiers, service)
         missing += await asyncio.to_thread(syntax_warnings, service)
-        for warning in missing:
-            logger.warning("%s: %s", service.manifest_path.name, warning)
+        missing += runtime_warnings(service)
+        if self.logged_deploy_warnings.get(service.service) != tuple(missing):
+            for warning in missing:
+                logger.warning("%s: %s", service.manifest_path.name, warning)
+        self.logged_deploy_warnings[service.service] = tuple(missing)
         return dataclasses.replace(service, warnings=service.warnings + tuple(missing))
 
     def _missing_qualifiers(self, service: ServiceSpec) -> list[str]:

@@ -1,13 +1,16 @@
-"""A deploy-time look at whether each handler module compiles.
+"""Deploy-time looks at the code: whether each handler module compiles, and which Python runs it.
 
 A module with a syntax error still deploys, as on Lambda, where its calls
 fail with `Runtime.UserCodeSyntaxError`. The deploy warns about it at once,
-so that the mistake shows where the developer is looking.
+so that the mistake shows where the developer is looking. A declared
+runtime other than the server's Python also gets a warning, since the
+function runs on the server's Python all the same.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from squall.manifest.spec import ServiceSpec
@@ -52,3 +55,18 @@ def _compile_problem(path: Path) -> str | None:
     except (OSError, ValueError) as error:
         return str(error)
     return None
+
+
+def runtime_warnings(service: ServiceSpec) -> list[str]:
+    """Describe each declared Python runtime that is not the server's Python, naming the functions that declare it."""
+    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    functions_of: dict[str, list[str]] = {}
+    for spec in service.functions.values():
+        # A bare "python3" names no minor version, so any Python 3 fits it.
+        if spec.runtime not in (running, "python3"):
+            functions_of.setdefault(spec.runtime, []).append(spec.name)
+    return [
+        f"{', '.join(f'functions.{name}.runtime' for name in functions)}: {runtime} is declared, but Squall runs"
+        f" every function on the server's Python ({running})"
+        for runtime, functions in functions_of.items()
+    ]

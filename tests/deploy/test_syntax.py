@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from squall.deploy.syntax import syntax_warnings
+from squall.deploy.syntax import runtime_warnings, syntax_warnings
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 
 
-def service_of(root: Path, **handlers: str) -> ServiceSpec:
-    functions = {name: FunctionSpec(name=name, handler=handler) for name, handler in handlers.items()}
+def service_of(root: Path, runtime: str = "python3", **handlers: str) -> ServiceSpec:
+    functions = {name: FunctionSpec(name=name, handler=handler, runtime=runtime) for name, handler in handlers.items()}
     return ServiceSpec(service="s", root=root, manifest_path=root / "squall.yml", functions=functions)
 
 
@@ -41,3 +42,17 @@ def test_shared_module_is_named_once(tmp_path: Path) -> None:
 
     assert len(warnings) == 1
     assert warnings[0].startswith("functions.a.handler, functions.b.handler: handlers.py does not compile (")
+
+
+def test_other_python_runtime_is_named(tmp_path: Path) -> None:
+    running = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    other = "python3.99"
+
+    warnings = runtime_warnings(service_of(tmp_path, other, a="app.a", b="app.b"))
+
+    assert warnings == [
+        f"functions.a.runtime, functions.b.runtime: {other} is declared, but Squall runs every function"
+        f" on the server's Python ({running})"
+    ]
+    assert runtime_warnings(service_of(tmp_path, running, a="app.a")) == []
+    assert runtime_warnings(service_of(tmp_path, "python3", a="app.a")) == []
