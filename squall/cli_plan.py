@@ -134,6 +134,33 @@ def missing_secret_rows(client: Any, service: Any) -> list[tuple[str, str, str]]
     ]
 
 
+def missing_trigger_rows(service: Any, existing: Mapping[str, set[str]]) -> list[tuple[str, str, str]]:
+    """Return a row for each resource a trigger or destination uses that is neither declared nor on the server."""
+    from squall.manifest.spec import ObjectTrigger, QueueTrigger, StreamTrigger, TableStreamTrigger
+
+    declared = {kind: set(names) for kind, names in resource_names(service).items()}
+    used: dict[tuple[str, str], list[str]] = {}
+    for spec in service.functions.values():
+        for trigger in spec.triggers:
+            if isinstance(trigger, QueueTrigger):
+                used.setdefault(("queue", trigger.queue), []).append(spec.name)
+            elif isinstance(trigger, ObjectTrigger):
+                used.setdefault(("bucket", trigger.bucket), []).append(spec.name)
+            elif isinstance(trigger, TableStreamTrigger):
+                used.setdefault(("table", trigger.table), []).append(spec.name)
+            elif isinstance(trigger, StreamTrigger):
+                used.setdefault(("stream", trigger.stream), []).append(spec.name)
+        for destination in (spec.async_config.on_success, spec.async_config.on_failure):
+            if destination is not None and destination.kind == "queue":
+                used.setdefault(("queue", destination.name), []).append(spec.name)
+    return [
+        ("missing", f"{kind} {name}",
+         f"the deploy would fail: used by {', '.join(sorted(set(functions)))}; declare it under resources or create it")
+        for (kind, name), functions in sorted(used.items())
+        if name not in declared[kind] and name not in existing[kind]
+    ]
+
+
 def existing_resources(client: Any) -> dict[str, set[str]]:
     """Ask the server which queues, buckets, tables and streams exist."""
 
@@ -219,6 +246,7 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, endpoint: str, tok
     owners = {f["name"]: f.get("service") for f in functions if f.get("service") != service.service}
     rows = [_conflict(row, owners) if row[0] == "add" and row[1] in owners else row for row in rows]
     rows += missing_secret_rows(client, service)
+    rows += missing_trigger_rows(service, existing)
     for kind, names in resource_names(service).items():
         rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]
     changes = Table(box=None, pad_edge=False, header_style="bold")

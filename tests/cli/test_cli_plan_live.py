@@ -116,6 +116,22 @@ def test_plan_sees_code_environment_and_secrets(serve: Any, tmp_path: Path) -> N
     assert any(line.startswith("missing secret db") for line in lines)
 
 
+def test_plan_flags_trigger_on_missing_resource(serve: Any, tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    extra = "      - queue: {name: nosuchqueue}\n      - objects: {bucket: nosuchbucket}\n"
+    write(app, FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', "") + extra)
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert any(line.startswith("missing bucket nosuchbucket the deploy would fail: used by worker;") for line in lines)
+    assert any(line.startswith("missing queue nosuchqueue the deploy would fail: used by worker;") for line in lines)
+    # The declared queue is kept, not missing.
+    assert any(line.startswith("keep queue orders") for line in lines)
+
+
 def test_plan_flags_foreign_function(serve: Any, tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
     server = serve(app, "--no-watch")
