@@ -157,6 +157,12 @@ class Platform:
         missing = await asyncio.to_thread(self._missing_qualifiers, service)
         missing += await asyncio.to_thread(syntax_warnings, service)
         missing += runtime_warnings(service)
+        limit_mb = self.dispatcher.budget.limit_mb
+        missing += [
+            f"functions.{spec.name}.memory_mb: {spec.memory_mb} MB is more than the node's whole memory budget "
+            f"({limit_mb} MB), so every call is throttled; raise --memory-budget-mb or lower memory_mb"
+            for spec in service.functions.values() if spec.memory_mb > limit_mb
+        ]
         if self.logged_deploy_warnings.get(service.service) != tuple(missing):
             for warning in missing:
                 logger.warning("%s: %s", service.manifest_path.name, warning)

@@ -25,6 +25,8 @@ class MemoryBudget:
         self.evictions = 0
         # Pools with fewer provisioned instances than configured because memory was short.
         self.short: set[FunctionPool] = set()
+        # Pools with calls queued for an instance, which an instance going idle elsewhere may let start.
+        self.waiting: set[FunctionPool] = set()
 
     def reserve(self, requester: FunctionPool, memory_mb: int, evict: bool = True, provisioned: bool = False) -> bool:
         """Count `memory_mb` as used if it fits, evicting idle on-demand instances first.
@@ -32,6 +34,8 @@ class MemoryBudget:
         An on-demand instance evicts other functions' idle instances only. A
         provisioned one also evicts its own function's idle on-demand instances.
         """
+        if memory_mb > self.limit_mb:
+            return False  # no eviction could make room
         if self.used_mb + memory_mb > self.limit_mb and evict:
             self._evict_for(requester, self.used_mb + memory_mb - self.limit_mb, include_requester=provisioned)
         if self.used_mb + memory_mb > self.limit_mb:
@@ -50,6 +54,14 @@ class MemoryBudget:
                 pool._serve_waiters()
                 if self.used_mb >= self.limit_mb:
                     return
+
+    def serve_waiting_calls(self, idle_in: FunctionPool) -> None:
+        """Let calls queued in other pools start instances, evicting the idle instance `idle_in` just got if need be."""
+        for pool in list(self.waiting):
+            if not pool.waiting_count:
+                self.waiting.discard(pool)
+            elif pool is not idle_in:
+                pool._serve_waiters()
 
     def fill_provisioned(self) -> None:
         """Start the missing provisioned instances of every pool that lacked memory, as far as memory allows."""

@@ -223,11 +223,14 @@ class FunctionPool:
             raise Throttled(self.spec.name, "the function is being redeployed")
         if self._may_start():
             return await self._start_on_demand()
+        if self.spec.memory_mb > self._budget.limit_mb:
+            raise self._throttled(f"memory_mb {self.spec.memory_mb} is more than the whole budget")
 
         if len(self._waiters) >= self.max_queue:
             raise self._throttled(f"{self.live_count} instances busy and {len(self._waiters)} calls queued")
         future: asyncio.Future[Instance | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
+        self._budget.waiting.add(self)
         try:
             instance = await asyncio.wait_for(future, wait_s)
         except TimeoutError:
@@ -382,6 +385,9 @@ class FunctionPool:
         if self._budget.short and not instance.provisioned:
             # An idle on-demand instance gives way to missing provisioned ones.
             self._budget.fill_provisioned()
+        if self._budget.waiting:
+            # Calls of other functions may wait for the memory this idle instance holds.
+            self._budget.serve_waiting_calls(self)
 
     def _serve_waiters(self) -> None:
         """Let queued calls start instances now that capacity freed up."""

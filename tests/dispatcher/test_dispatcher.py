@@ -389,6 +389,42 @@ async def test_json_log_format_writes_handler_error_as_one_line(make_dispatcher:
     assert error["stackTrace"]
 
 
+async def test_call_waiting_for_memory_starts_when_an_instance_goes_idle(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(memory_budget_mb=256)
+    await dispatcher.deploy(service(
+        FunctionSpec(name="big", handler="handlers.sleep", memory_mb=128),
+        FunctionSpec(name="small", handler="handlers.sleep", memory_mb=128, timeout_s=30),
+    ))
+
+    # Two calls of big fill the budget; small's call waits for memory.
+    busy = [asyncio.create_task(call(dispatcher, "big", {"seconds": 1.0})) for _ in range(2)]
+    await wait_until(lambda: dispatcher.pools["big"].busy_count == 2)
+    started = time.monotonic()
+    small = asyncio.create_task(call(dispatcher, "small", {"seconds": 0}))
+    await asyncio.gather(*busy)
+
+    # The idle big instances give their memory to the waiting call long before its 30 s wait ends.
+    await asyncio.wait_for(small, POLL_LIMIT_S)
+    assert time.monotonic() - started < 10
+
+
+async def test_function_larger_than_budget_throttles_without_evicting(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(memory_budget_mb=256)
+    await dispatcher.deploy(service(
+        FunctionSpec(name="count", handler="handlers.count", memory_mb=128),
+        FunctionSpec(name="huge", handler="handlers.count", memory_mb=512, timeout_s=30),
+    ))
+    await call(dispatcher, "count")
+
+    started = time.monotonic()
+    with pytest.raises(Throttled) as raised:
+        await dispatcher.invoke(Invocation("huge", b"{}", "test"))
+
+    assert time.monotonic() - started < 5
+    assert "more than the whole budget" in str(raised.value)
+    assert dispatcher.pools["count"].idle_count == 1
+
+
 async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     spec = FunctionSpec(name="sleep", handler="handlers.sleep")

@@ -174,3 +174,17 @@ def test_unchanged_redeploy_keeps_instances(serve: Any, tmp_path: Path) -> None:
 
     assert again.returncode == 0, again.stderr
     assert idle["extra"] == 1
+
+
+def test_function_larger_than_budget_is_warned(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "squall.yml").write_text("service: huge\nfunctions:\n  huge:\n    handler: app.handler\n    memory_mb: 1024\n")
+    (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+
+    server = serve(folder, "--memory-budget-mb", "512")
+
+    assert any(
+        "functions.huge.memory_mb: 1024 MB is more than the node's whole memory budget (512 MB)" in line
+        for line in server.output
+    )
