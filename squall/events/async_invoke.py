@@ -93,6 +93,7 @@ class AsyncInvoker:
         self._due: list[tuple[float, int]] = []  # heap of (due_at, row id)
         self._entries: dict[int, QueuedInvocation] = {}
         self._blocked: dict[str, deque[int]] = {}  # due, but the function is at its concurrency
+        self._closing = False  # set by close(): no invocation starts any more
         self._running: dict[str, int] = {}
         self._throttles: dict[int, int] = {}  # throttled attempts per row, for the back-off
         self._tasks: set[asyncio.Task[None]] = set()
@@ -115,6 +116,7 @@ class AsyncInvoker:
 
     async def close(self) -> None:
         """Stop starting invocations, give running ones a moment, then close the store."""
+        self._closing = True
         if self._loop_task is not None:
             self._loop_task.cancel()
         tasks = list(self._tasks)
@@ -222,7 +224,8 @@ class AsyncInvoker:
     def _finished(self, entry: QueuedInvocation) -> None:
         self._running[entry.function] -= 1
         blocked = self._blocked.get(entry.function)
-        if blocked:
+        # While the server stops, blocked invocations stay in the store and run after a restart.
+        if blocked and not self._closing:
             row_id = blocked.popleft()
             if not blocked:
                 del self._blocked[entry.function]

@@ -162,3 +162,33 @@ async def test_unknown_qualifier_rejected(tmp_path: Path) -> None:
     await invoker.close()
 
     assert AsyncStore(tmp_path / "async.db").count() == 0
+
+
+class SlowDispatcher(FakeDispatcher):
+    """A dispatcher whose function allows one invocation at a time, each taking a moment."""
+
+    def __init__(self) -> None:
+        super().__init__(["ok"] * 10, AsyncConfig())
+        self._pool.spec.reserved_concurrency = 1
+        self.started: list[str] = []
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        self.started.append(invocation.request_id)
+        await asyncio.sleep(0.2)
+        return await super().invoke(invocation)
+
+
+async def test_close_starts_no_blocked_invocation(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dispatcher = SlowDispatcher()
+    invoker = AsyncInvoker(dispatcher, AsyncStore(tmp_path / "async.db"), AsyncSettings())  # type: ignore[arg-type]
+    await invoker.start()
+    for _ in range(4):
+        await invoker.accept(Invocation("fn", b"{}", "event"))
+    await run_until(lambda: len(dispatcher.started) == 1)
+
+    await invoker.close()
+
+    # The running one ended; the three blocked ones wait in the store for the next start.
+    assert len(dispatcher.started) == 1
+    assert AsyncStore(tmp_path / "async.db").count() == 3
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
