@@ -73,7 +73,7 @@ class GatewayError(Enum):
     # or INTEGRATION_TIMEOUT_HTTP_API_S), which may still be running.
     INTEGRATION_TIMEOUT = "integration_timeout"
     THROTTLED = "throttled"  # the function is at its concurrency cap and queue limit
-    PAYLOAD_TOO_LARGE = "payload_too_large"  # the request body exceeds the invocation limit
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # the request body, or the event built from it, exceeds the invocation limit
 
 
 # How long API Gateway waits for a Lambda integration before it responds to

@@ -144,6 +144,11 @@ class GatewayApp:
             return
 
         event = build_event(scope, body, match, request_id, int(time.time() * 1000))
+        if len(event) > MAX_REQUEST_BYTES:
+            # Lambda's 6 MB limit applies to the event, which base64 and the
+            # headers make larger than the body.
+            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, version), version, request_id)
+            return
         traceparent = tracing.current_traceparent() if tracing.enabled else None
         invocation = Invocation(
             match.function, event, "http", request_id, qualifier=match.event.qualifier, traceparent=traceparent

@@ -185,3 +185,16 @@ async def test_informational_status_is_malformed(
     answer = await gateway.client.get(f"{prefix}/status", params={"code": "101"})
 
     assert (answer.status_code, answer.json()) == expected
+
+
+@pytest.mark.parametrize(("prefix", "message"), [("", "Request Entity Too Large"), ("/rest", "Request Too Long")],
+                         ids=["payload2", "payload1"])
+async def test_binary_body_whose_event_passes_limit_is_refused(gateway: LiveGateway, prefix: str, message: str) -> None:
+    # Five MB of binary content is under the body limit, but its base64 in the event is not.
+    body = bytes(range(256)) * (5 * 1024 * 4)
+
+    answer = await gateway.client.post(f"{prefix}/echo", content=body, headers={"content-type": "image/png"})
+
+    assert (answer.status_code, answer.json()) == (413, {"message": message})
+    # The function never ran.
+    assert [record for record in gateway.records if record.function == "echo"] == []
