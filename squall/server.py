@@ -163,6 +163,13 @@ class Platform:
             f"({limit_mb} MB), so every call is throttled; raise --memory-budget-mb or lower memory_mb"
             for spec in service.functions.values() if spec.memory_mb > limit_mb
         ]
+        provisioned_mb = sum(spec.provisioned * spec.memory_mb for spec in service.functions.values())
+        if provisioned_mb > limit_mb:
+            missing.append(
+                f"provisioned instances need {provisioned_mb} MB, more than the node's memory budget ({limit_mb} MB): "
+                "some will wait for memory, and other calls wait or are throttled; raise --memory-budget-mb "
+                "or lower provisioned"
+            )
         if self.logged_deploy_warnings.get(service.service) != tuple(missing):
             for warning in missing:
                 logger.warning("%s: %s", service.manifest_path.name, warning)

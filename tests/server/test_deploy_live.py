@@ -188,3 +188,18 @@ def test_function_larger_than_budget_is_warned(serve: Any, tmp_path: Path) -> No
         "functions.huge.memory_mb: 1024 MB is more than the node's whole memory budget (512 MB)" in line
         for line in server.output
     )
+
+
+def test_provisioned_beyond_budget_is_warned(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "squall.yml").write_text(
+        "service: warm\nfunctions:\n  warm:\n    handler: app.handler\n    memory_mb: 256\n    provisioned: 3\n"
+    )
+    (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+
+    server = serve(folder, "--memory-budget-mb", "512")
+
+    assert any(
+        "provisioned instances need 768 MB, more than the node's memory budget (512 MB)" in line for line in server.output
+    )
