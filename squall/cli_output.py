@@ -188,10 +188,17 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
             f"{function.get('timeout_s', MISSING)} s",
             MISSING if reserved is None else str(reserved),
             _provisioned(function.get("provisioned", 0), instances.get("provisioned_ready")),
-            f"{instances.get('idle', 0)}/{instances.get('busy', 0)}",
+            _instances(instances),
             "\n".join(routes) if routes else MISSING,
         )
     return table
+
+
+def _instances(instances: Mapping[str, Any]) -> str:
+    """Show idle and busy instances as "2/1", and the calls queued for one as "0/1 +3 queued"."""
+    shown = f"{instances.get('idle', 0)}/{instances.get('busy', 0)}"
+    waiting = instances.get("waiting") or 0
+    return f"{shown} +{waiting} queued" if waiting else shown
 
 
 def _provisioned(configured: int, ready: int | None) -> str:

@@ -181,6 +181,8 @@ class ManagementApi:
                         "instances": {
                             "idle": sum(pool.idle_count for pool in pools),
                             "busy": sum(pool.busy_count for pool in pools),
+                            # Calls queued for an instance: at the function's cap, or short of node memory.
+                            "waiting": sum(pool.waiting_count for pool in pools),
                             # Provisioned instances initialised now; fewer than "provisioned" while memory is short.
                             "provisioned_ready": sum(pool.provisioned_ready for pool in pools if not pool.retiring),
                         },

@@ -243,6 +243,16 @@ def test_ls_shows_provisioned_instances_that_could_not_start(run: Run, api: Fake
     assert "1 of 2 ready" in hello_row
 
 
+def test_ls_shows_queued_calls(run: Run, api: FakeApi) -> None:
+    queued = {**HELLO, "instances": {"idle": 0, "busy": 1, "waiting": 3}}
+    api.respond("GET", "/_squall/api/functions", 200, {"functions": [queued]})
+
+    result = run("ls")
+
+    hello_row = next(line for line in result.stdout.splitlines() if line.startswith("hello"))
+    assert "0/1 +3 queued" in hello_row
+
+
 def test_ls_without_functions_says_how_to_deploy(run: Run, api: FakeApi) -> None:
     api.respond("GET", "/_squall/api/functions", 200, {"functions": []})
 
