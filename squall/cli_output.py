@@ -196,9 +196,9 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
 
 def _instances(instances: Mapping[str, Any]) -> str:
     """Show idle and busy instances as "2/1", and the calls queued for one as "0/1 +3 queued"."""
-    shown = f"{instances.get('idle', 0)}/{instances.get('busy', 0)}"
+    idle_busy = f"{instances.get('idle', 0)}/{instances.get('busy', 0)}"
     waiting = instances.get("waiting") or 0
-    return f"{shown} +{waiting} queued" if waiting else shown
+    return f"{idle_busy} +{waiting} queued" if waiting else idle_busy
 
 
 def _provisioned(configured: int, ready: int | None) -> str:
