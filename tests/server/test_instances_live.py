@@ -28,8 +28,8 @@ def counted(response: httpx.Response) -> dict[str, Any]:
 
 
 def test_provisioned_instance_idle_before_call(server: Any, client: httpx.Client) -> None:
-    assert instance_counts(server.endpoint, "standby") == {"idle": 1, "busy": 0, "provisioned_ready": 1}
-    assert instance_counts(server.endpoint, "counter") == {"idle": 0, "busy": 0, "provisioned_ready": 0}
+    assert instance_counts(server.endpoint, "standby") == {"idle": 1, "busy": 0, "waiting": 0, "provisioned_ready": 1}
+    assert instance_counts(server.endpoint, "counter") == {"idle": 0, "busy": 0, "waiting": 0, "provisioned_ready": 0}
 
     served = counted(client.get("/standby"))
 
