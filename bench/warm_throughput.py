@@ -3,9 +3,9 @@
 Three servers run side by side for the whole benchmark: Squall serving
 bench/apps/noop; bench/apps/bare_asgi (uvicorn, httptools, uvloop, one
 process), the goal's baseline; and bench/apps/ipc_floor, the same uvicorn
-making one round trip to a worker process per request, which is the least a
-server of Squall's design can do. For each round and each concurrency level,
-`wrk` loads each server in turn (the order alternates between rounds), with
+making one round trip to a worker process per request. The floor is the
+minimal work per request of a server built as Squall is. For each round and
+each concurrency level, `wrk` loads each server in turn (the order alternates between rounds), with
 one wrk thread and a fixed duration. Around each wrk run the benchmark reads the server
 process's utime+stime from /proc/PID/stat: the server process only, all its
 threads included, and not the instance processes, whose CPU is the

@@ -406,7 +406,7 @@ TIME_POINT = TimePointType()
 
 LogParams = dict[str, str | int | float | list[str]]
 DEFAULT_LOG_ENTRIES = 1000  # as many as the server sends when not asked for a number
-FOLLOW_BACKLOG_ENTRIES = 10  # what --follow prints before new entries, unless --since or --limit says otherwise
+FOLLOW_BACKLOG_ENTRIES = 10  # entries --follow prints before new ones when neither --since nor --limit is given
 MAX_LOG_ENTRIES = 10_000  # the maximum the server sends
 
 
@@ -517,7 +517,7 @@ def logs(
             )
         return
 
-    # As `tail -f`, start with the last few entries unless told where to start.
+    # As `tail -f` does, start with the last few entries unless --since or --limit sets the start.
     limit_given = ctx.get_parameter_source("limit") is not click.core.ParameterSource.DEFAULT
     backlog = limit if limit_given or since is not None else FOLLOW_BACKLOG_ENTRIES
     try:

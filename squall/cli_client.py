@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def no_server_message(endpoint: str) -> str:
-    """The error of a command that found no server at `endpoint`."""
+    """Return the error message of a command that found no server at `endpoint`."""
     return (
         f"no Squall server is listening at {endpoint}: start one with `squall up`,"
         " or name a running one with --endpoint URL or SQUALL_ENDPOINT"

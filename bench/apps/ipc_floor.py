@@ -1,4 +1,4 @@
-"""The least a server of Squall's design can do per call: uvicorn, one round trip to a worker process.
+"""The minimal work per call of a server built as Squall is: uvicorn, one round trip to a worker process.
 
 Run as `python -m bench.apps.ipc_floor`; it binds 127.0.0.1 on a free port and
 prints `serving on http://127.0.0.1:PORT` once it listens. Like the bare
@@ -56,7 +56,7 @@ _FRAME = _LENGTH.pack(len(_EVENT)) + _EVENT
 
 
 def work(sock: socket.socket) -> None:
-    """Answer frames until the server closes the socket: decode the event, encode a response."""
+    """Reply to frames until the server closes the socket: decode the event, encode a response."""
     decoder = json.JSONDecoder()
     encoder = json.JSONEncoder()
     buffer = b""
@@ -74,7 +74,7 @@ def work(sock: socket.socket) -> None:
 
 
 class _Worker(asyncio.Protocol):
-    """The server's end of one worker's socketpair; each read holds one whole answer."""
+    """The server's end of one worker's socketpair. Each read contains one whole response."""
 
     def __init__(self) -> None:
         self.transport: Any = None  # set as the connection is made, before the worker is lent out

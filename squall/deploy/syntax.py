@@ -9,27 +9,19 @@ function runs on the server's Python all the same.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 from squall.manifest.spec import ServiceSpec
+from squall.manifest.validate import handler_module_files
 
 
 def syntax_warnings(service: ServiceSpec) -> list[str]:
     """Describe each handler module that does not compile, one line each, naming the functions it serves."""
     functions_of: dict[str, list[str]] = {}
     for spec in service.functions.values():
-        module = spec.handler.rsplit(".", 1)[0]
-        parts = re.split(r"[./]", module)
-        relative = next(
-            (
-                candidate
-                for candidate in ("/".join(parts) + ".py", "/".join(parts) + "/__init__.py")
-                if (service.root / candidate).is_file()
-            ),
-            None,
-        )
+        files = handler_module_files(spec.handler)
+        relative = next((candidate for candidate in files if (service.root / candidate).is_file()), None)
         if relative is not None:  # else the manifest checks already refused a missing module
             functions_of.setdefault(relative, []).append(spec.name)
 

@@ -590,7 +590,7 @@ class Dispatcher:
     def _warn_failure(self, function: str, raw: RawResult) -> None:
         """Log a warning when a function fails in the runtime: its code does not load, it crashed or timed out.
 
-        An exception the handler raised is the function's own answer and is
+        An exception the handler raised is the function's own result and is
         left to its log. At most one warning per function every
         FAILURE_WARNING_INTERVAL_S.
         """

@@ -161,6 +161,8 @@ def _parse_problem(payload: bytes, error: orjson.JSONDecodeError) -> str:
 
 def check_reachable(raw_name: str, region: str, account: str) -> None:
     """Raise ApiError (404) when a function ARN names another region or another account than this node's."""
+    if ":" not in raw_name:
+        return  # a plain name, the common case, names no region or account
     match = _FUNCTION_NAME_GROUPS.fullmatch(raw_name)
     if match is None:
         return

@@ -160,7 +160,7 @@ class _Context:
         return self.problems.source
 
 
-# The service name used in place of one that failed its check, so that the
+# The service name used when the manifest's name is invalid, so that the
 # remaining checks can run. It names only the resources of a rejected manifest.
 _PLACEHOLDER_SERVICE = "service"
 
@@ -309,7 +309,7 @@ def _read_service(source: ManifestSource, document: dict[Any, Any]) -> str:
 def _read_provider(
     problems: ManifestProblems, provider: dict[Any, Any], catalog: Catalog, warnings: Warnings
 ) -> _ProviderDefaults:
-    """Read the provider's defaults for functions, using the Framework's own in place of one that fails its check."""
+    """Read the provider's defaults for functions, using the Framework's default for each invalid value."""
     source = problems.source
     key: KeyPath = ("provider",)
     check_keys(warnings, key, provider, _PROVIDER_KEYS, FRAMEWORK_PROVIDER_KEYS)

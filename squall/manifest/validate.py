@@ -257,18 +257,23 @@ def check_secret_references(source: ManifestSource, key: KeyPath, environment: d
     return environment
 
 
+def handler_module_files(handler: str) -> tuple[str, str]:
+    """Return the two files, relative to the code root, that a handler's module can be: MODULE.py or MODULE/__init__.py."""
+    path = "/".join(re.split(r"[./]", handler.rsplit(".", 1)[0]))
+    return f"{path}.py", f"{path}/__init__.py"
+
+
 def check_handler(source: ManifestSource, key: KeyPath, handler: Any) -> str:
     """Check a handler's form and that its module file exists under the root."""
     if not isinstance(handler, str) or not HANDLER_RE.match(handler):
         raise source.error(key, expected(HANDLER_RULE, handler))
 
-    module = handler.rsplit(".", 1)[0]
-    parts = re.split(r"[./]", module)
-    candidates = ["/".join(parts) + ".py", "/".join(parts) + "/__init__.py"]
+    candidates = handler_module_files(handler)
     if not any((source.root / candidate).is_file() for candidate in candidates):
+        module = candidates[0].removesuffix(".py").replace("/", ".")
         raise source.error(
             key,
-            f"handler {describe(handler)} names module {describe('.'.join(parts))}, but neither "
+            f"handler {describe(handler)} names module {describe(module)}, but neither "
             f"{candidates[0]} nor {candidates[1]} exists in {source.root}",
         )
     return handler

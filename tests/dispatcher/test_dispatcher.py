@@ -278,7 +278,7 @@ async def test_crash_replaces_instance(make_dispatcher: Callable[..., Dispatcher
     assert orjson.loads(result.payload)["errorMessage"].endswith("Runtime exited with error: exit status 1")
     # The instance died before reporting its peak memory again, so the last report is used, not the limit.
     assert 0 < dispatcher.sinks.records[-1].max_memory_mb < 128
-    # The log says why, between START and END, as Lambda's does.
+    # The log gives the reason between START and END, as Lambda's does.
     log = dispatcher.sinks.logs[-1].text
     assert f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 1\nRuntime.ExitError\nEND" in log
     await wait_until(lambda: dispatcher.pools["crash"].live_count == 0)
@@ -298,7 +298,7 @@ async def test_runtime_failures_are_told_on_the_server_log(
         await dispatcher.invoke(Invocation("crash", b"{}", "test"))
         await dispatcher.invoke(Invocation("crash", b"{}", "test"))
 
-    # The handler's own exception is left to its log; a crash is told once per interval.
+    # The handler's own exception is left to its log, and a crash is logged once per interval.
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert warnings == [
         "function crash failed with Runtime.ExitError: Runtime exited with error: exit status 1"
@@ -375,7 +375,7 @@ async def test_each_instance_has_its_own_tmp(make_dispatcher: Callable[..., Disp
     assert not os.path.exists("/tmp/squall-test-note.txt")
 
 
-async def test_json_log_format_writes_handler_error_as_one_line(make_dispatcher: Callable[..., Dispatcher]) -> None:
+async def test_json_log_handler_error_one_line(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
     await dispatcher.deploy(service(FunctionSpec(name="fail", handler="handlers.fail", environment=environment)))
@@ -389,7 +389,7 @@ async def test_json_log_format_writes_handler_error_as_one_line(make_dispatcher:
     assert error["stackTrace"]
 
 
-async def test_call_waiting_for_memory_starts_when_an_instance_goes_idle(make_dispatcher: Callable[..., Dispatcher]) -> None:
+async def test_memory_waiter_starts_on_idle_instance(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher(memory_budget_mb=256)
     await dispatcher.deploy(service(
         FunctionSpec(name="big", handler="handlers.sleep", memory_mb=128),

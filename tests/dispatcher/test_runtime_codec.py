@@ -154,11 +154,11 @@ def test_kept_output_resumes_at_a_line_start() -> None:
     fd = os.memfd_create("output")
     try:
         os.write(fd, lines)
-        kept = read_kept_output(fd, len(lines))
+        output = read_kept_output(fd, len(lines))
     finally:
         os.close(fd)
 
-    start, note, end = kept.partition(b" bytes of output cut here]\n")
+    start, note, end = output.partition(b" bytes of output cut here]\n")
     assert note
     assert start.startswith(b"line 000000 ")
     assert end.startswith(b"line ")

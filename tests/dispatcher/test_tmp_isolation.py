@@ -1,4 +1,4 @@
-"""The server says at start whether instances get a /tmp of their own."""
+"""The server logs at start whether instances get a /tmp of their own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SDK says where it looked when no server is there."""
+"""The SDK names its endpoint when no server listens there."""
 
 from __future__ import annotations
 

@@ -33,6 +33,6 @@ def malformed(event, context):
 
 
 def status(event, context):
-    """Answer with the status in the query string and a body, which some statuses must not carry."""
+    """Return the status in the query string with a body, which some statuses must not carry."""
     code = int((event.get("queryStringParameters") or {})["code"])
     return {"statusCode": code, "headers": {"content-type": "text/plain"}, "body": "a body the status forbids"}
