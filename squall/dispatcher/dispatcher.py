@@ -639,6 +639,8 @@ class Dispatcher:
     def _log_text(
         self, request_id: str, spec: FunctionSpec, raw: RawResult, init: Any, version: str, billed: int
     ) -> str:
+        if spec.environment.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+            return _json_log_text(request_id, spec, raw, init, version, billed)
         if init is None and not raw.output and raw.outcome is Outcome.SUCCESS:
             # A warm call that printed nothing, the common case, in one step.
             return (
@@ -727,6 +729,51 @@ def _record(
         error_type=error_type,
     )
 
+
+
+def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: Any, version: str, billed: int) -> str:
+    """Return an invocation's log in Lambda's JSON log format.
+
+    The platform's lines are `platform.start` and `platform.report` objects,
+    as Lambda writes its system logs in that format; the function's own
+    output sits between them as the runtime wrote it.
+    """
+    now = time.time()
+    stamp = _utc_stamp(now - raw.duration_ms / 1000)
+    parts: list[str] = []
+    if init is not None and init.output:
+        output = init.output.decode(errors="replace")
+        parts.append(output if output.endswith("\n") else output + "\n")
+    start = {"time": stamp, "type": "platform.start", "record": {"requestId": request_id, "version": version}}
+    parts.append(orjson.dumps(start).decode() + "\n")
+    if raw.output:
+        output = raw.output.decode(errors="replace")
+        parts.append(output if output.endswith("\n") else output + "\n")
+    metrics: dict[str, Any] = {
+        "durationMs": round(raw.duration_ms, 2),
+        "billedDurationMs": billed,
+        "memorySizeMB": spec.memory_mb,
+        "maxMemoryUsedMB": raw.max_memory_mb,
+    }
+    if init is not None and init.init_ms:
+        metrics["initDurationMs"] = round(init.init_ms, 2)
+    record: dict[str, Any] = {"requestId": request_id, "metrics": metrics}
+    # As in the text REPORT line: a handler's exception is the function's
+    # answer, so only a timeout or a crash changes the status.
+    if raw.outcome is Outcome.TIMEOUT:
+        record["status"] = "timeout"
+    elif raw.outcome is Outcome.CRASH:
+        record["status"] = "error"
+        record["errorType"] = raw.error_type
+    else:
+        record["status"] = "success"
+    parts.append(orjson.dumps({"time": _utc_stamp(now), "type": "platform.report", "record": record}).decode() + "\n")
+    return "".join(parts)
+
+
+def _utc_stamp(moment: float) -> str:
+    """Format a Unix time as Lambda's log lines do: 2026-12-05T06:47:16.123Z."""
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(moment))}.{int(moment * 1000) % 1000:03d}Z"
 
 
 def _error_message(body: bytes) -> str:

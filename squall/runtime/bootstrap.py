@@ -102,7 +102,6 @@ def install_logging() -> None:
     AWS_LAMBDA_LOG_LEVEL sets the root logger's level, as Lambda's logging
     controls do. With JSON and no level, the level is INFO; with text and no
     level, Python's default (WARNING) stays.
-    NOTE: the START, END and REPORT lines stay text in either format.
     """
     handler = logging.StreamHandler(sys.stdout)
     root = logging.getLogger()

@@ -352,8 +352,8 @@ async def test_json_log_lines_carry_request_and_error(make_dispatcher: Callable[
 
     result = await dispatcher.invoke(Invocation("log_levels", b"{}", "test"))
 
-    lines = [json.loads(line) for line in dispatcher.sinks.logs[-1].text.splitlines() if line.startswith("{")]
-    error = next(line for line in lines if line["message"] == "it failed")
+    lines = [json.loads(line) for line in dispatcher.sinks.logs[-1].text.splitlines()]
+    error = next(line for line in lines if line.get("message") == "it failed")
     assert error["requestId"] == result.request_id
     assert (error["level"], error["logger"], error["errorType"], error["errorMessage"]) == ("ERROR", "app", "ValueError", "a logged error")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", error["timestamp"])
@@ -384,7 +384,9 @@ async def test_json_log_handler_error_one_line(make_dispatcher: Callable[..., Di
 
     text = dispatcher.sinks.logs[-1].text
     assert "Traceback" not in text
-    error = json.loads(next(line for line in text.splitlines() if line.startswith("{")))
+    # The one line between the platform's start and report objects.
+    start, error, report = (json.loads(line) for line in text.splitlines())
+    assert (start["type"], report["type"]) == ("platform.start", "platform.report")
     assert (error["level"], error["errorType"], error["requestId"]) == ("ERROR", result.error_type, result.request_id)
     assert error["stackTrace"]
 
@@ -628,3 +630,46 @@ class OneVersion:
 
     def load(self, function: str, version: str) -> ServiceSpec:
         return self.deployed
+
+
+async def test_json_log_format_platform_lines(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    await dispatcher.deploy(service(
+        FunctionSpec(name="log_levels", handler="handlers.log_levels", environment=environment, memory_mb=256)
+    ))
+
+    first = await dispatcher.invoke(Invocation("log_levels", b"{}", "test"))
+    await dispatcher.invoke(Invocation("log_levels", b"{}", "test"))
+
+    cold, warm = (entry.text for entry in dispatcher.sinks.logs[-2:])
+    # Every line is one JSON object: no text START, END or REPORT line is left.
+    lines = [json.loads(line) for line in cold.splitlines()]
+    start, report = lines[0], lines[-1]
+    assert (start["type"], start["record"]) == ("platform.start", {"requestId": first.request_id, "version": "$LATEST"})
+    assert report["type"] == "platform.report"
+    assert report["record"]["requestId"] == first.request_id
+    assert report["record"]["status"] == "success"
+    metrics = report["record"]["metrics"]
+    assert metrics["memorySizeMB"] == 256
+    assert metrics["billedDurationMs"] >= metrics["durationMs"] > 0
+    assert 0 < metrics["maxMemoryUsedMB"] <= 256
+    assert metrics["initDurationMs"] > 0
+    assert start["time"] <= report["time"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", report["time"])
+    # Only a cold start reports an init duration.
+    assert "initDurationMs" not in json.loads(warm.splitlines()[-1])["record"]["metrics"]
+
+
+async def test_json_log_format_reports_timeout(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    await dispatcher.deploy(service(
+        FunctionSpec(name="sleep", handler="handlers.sleep", environment=environment, timeout_s=1)
+    ))
+
+    result = await dispatcher.invoke(Invocation("sleep", b'{"seconds": 5}', "test"))
+
+    report = json.loads(dispatcher.sinks.logs[-1].text.splitlines()[-1])
+    assert result.error_type is not None
+    assert (report["type"], report["record"]["status"]) == ("platform.report", "timeout")
