@@ -38,6 +38,8 @@ import uuid
 
 from squall.runtime import bootstrap
 
+# Lambda's quota of file descriptors per execution environment.
+MAX_OPEN_FILES = 1024
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once here so that forks skip dlopen
 # From <sched.h> and <sys/mount.h>.
@@ -138,6 +140,14 @@ def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def _limit_files() -> None:
+    """Allow the instance at most Lambda's 1,024 open files, or the host's lower limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, MAX_OPEN_FILES)
+    soft = limit if soft == resource.RLIM_INFINITY else min(soft, limit)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, limit))
+
+
 def _offer_spare(control: socket.socket, config: dict, closing: list[int]) -> None:
     """Fork a spare and hand its assignment socket to the server."""
     cgroup = _create_cgroup(config)
@@ -179,6 +189,7 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     # starts when the instance ends, where no cgroup contains them.
     os.setpgid(0, 0)
     _limit_memory(config["memory_mb"], cgroup)
+    _limit_files()
     # Every folder the instance may still import from, the code and the runtime's own.
     needed = [folder for folder in sys.path if folder] + [config["root"]]
     # The instance's folder is also at /tmp then, where code that writes to /tmp by name expects it.

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import resource
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -673,3 +674,22 @@ async def test_json_log_format_reports_timeout(make_dispatcher: Callable[..., Di
     report = json.loads(dispatcher.sinks.logs[-1].text.splitlines()[-1])
     assert result.error_type is not None
     assert (report["type"], report["record"]["status"]) == ("platform.report", "timeout")
+
+
+_HOST_FILES = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+@pytest.mark.skipif(
+    _HOST_FILES != resource.RLIM_INFINITY and _HOST_FILES < 1024,
+    reason="the host allows fewer open files than Lambda's quota",
+)
+async def test_instance_opens_at_most_lambdas_1024_files(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="open_files", handler="handlers.open_files")))
+
+    answer = await call(dispatcher, "open_files")
+
+    assert answer["limit"] == [1024, 1024]
+    # The runtime itself holds a few descriptors; the handler gets the rest, and no more.
+    assert 1000 < answer["opened"] < 1024
+    assert answer["error"] == "Too many open files"

@@ -99,3 +99,20 @@ def tmp_note(event, context):
     time.sleep(event.get("seconds", 0.3))
     with open(path) as note:
         return {"read": note.read(), "tmpdir_files": sorted(os.listdir(os.environ["TMPDIR"]))}
+
+
+def open_files(event, context):
+    """Open files until the instance's limit refuses one; report the limit and how many opened."""
+    import resource
+
+    opened = []
+    try:
+        while len(opened) < 5000:
+            opened.append(open(os.devnull))
+        error = None
+    except OSError as exc:
+        error = exc.strerror
+    finally:
+        for file in opened:
+            file.close()
+    return {"limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)), "opened": len(opened), "error": error}
