@@ -314,7 +314,9 @@ class Instance:
         self.settle()
         error_type = result_meta.get("error_type")
         if result_meta.get("fatal"):
+            # Dead from now on, so that no call gets it before its socket closes.
             self.kill()
+            self.state = InstanceState.DEAD
         return RawResult(
             body=body,
             outcome=Outcome.ERROR if error_type else Outcome.SUCCESS,
@@ -467,7 +469,17 @@ def describe_exit(status: int | None) -> str:
         return "Runtime exited without providing a reason"
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted"}
+        # Lambda words signals as its Go runtime names them.
+        names = {
+            signal.SIGKILL: "killed",
+            signal.SIGSEGV: "segmentation fault",
+            signal.SIGABRT: "aborted",
+            signal.SIGINT: "interrupt",
+            signal.SIGTERM: "terminated",
+            signal.SIGBUS: "bus error",
+            signal.SIGFPE: "floating point exception",
+            signal.SIGILL: "illegal instruction",
+        }
         try:
             name = names.get(signal.Signals(number), signal.Signals(number).name)
         except ValueError:

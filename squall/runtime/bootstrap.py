@@ -13,7 +13,9 @@ import importlib
 import json
 import logging
 import os
+import re
 import resource
+import signal
 import socket
 import sys
 import time
@@ -39,6 +41,9 @@ _JSON_DECODER = json.JSONDecoder()
 _NOT_PLAIN_UTF8_START = frozenset(b"\x00\xef\xfe\xff")
 
 _request_id = ""  # the invocation being served; read by the log filter
+# Whether a memory cgroup holds this instance, so that the kernel ends it when
+# it passes its memory size; set by the zygote before the handler loads.
+memory_cgroup = False
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,10 @@ def _log_error(error_type: str, message: str, stack: list[str]) -> None:
     text = f"[ERROR] {error_type}: {message}\n"
     if stack:
         text += "Traceback (most recent call last):\n" + "".join(stack)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    # A message may hold a lone surrogate, which UTF-8 cannot encode: write it escaped.
+    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     sys.stdout.flush()
 
 
@@ -293,11 +301,21 @@ def decode_json(data: bytes) -> Any:
 
 
 def encode_result(value: Any) -> bytes:
-    """Serialise a handler's return value as `json.dumps` with Decimal support would.
+    """Serialise a handler's return value as Lambda's Python runtime does.
 
-    Raises TypeError or ValueError when the value cannot be serialised.
+    Bytes are the payload as they are. Anything else becomes JSON, where a
+    Decimal keeps its own digits (`1.10` stays `1.10`, 38 digits stay 38)
+    and a Decimal NaN is `NaN`. Raises TypeError or ValueError when the value
+    cannot be serialised.
     """
-    return _RESULT_ENCODER.encode(value).encode()
+    if isinstance(value, bytes):
+        return value
+    text = _RESULT_ENCODER.encode(value)
+    if _decimals_seen:
+        _decimals_seen.clear()
+        # The encoder wrote each Decimal as a marked string: put its digits in place.
+        text = _MARKED_DECIMAL.sub(_unmark_decimal, text)
+    return text.encode()
 
 
 def _result_meta(error_type: str | None, fatal: bool, max_rss_kb: int, log_bytes: int) -> bytes:
@@ -316,8 +334,23 @@ def _result_meta(error_type: str | None, fatal: bool, max_rss_kb: int, log_bytes
 
 def _to_json_default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        # The json module cannot write a number it did not format itself, so
+        # the Decimal goes out as a string with a mark that encode_result()
+        # then replaces with the number.
+        _decimals_seen.append(True)
+        return f"{_DECIMAL_MARK}{'NaN' if value.is_nan() else value}{_DECIMAL_MARK}"
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _unmark_decimal(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
+# The mark is NUL, a fixed word and a random part, so no string a handler
+# returns can pass for a Decimal. JSON text writes the NUL as \u0000.
+_DECIMAL_MARK = f"\x00squall-decimal-{os.urandom(6).hex()}\x00"
+_MARKED_DECIMAL = re.compile(re.escape(json.dumps(_DECIMAL_MARK)[:-1]) + r"([^\"\\]*)" + re.escape(json.dumps(_DECIMAL_MARK)[1:]))
+_decimals_seen: list[bool] = []
 
 
 # Built once, because `json.dumps` with a `default` builds a new encoder on every call.
@@ -385,6 +418,8 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         channel.send(Kind.INIT_ERROR, {"max_rss_kb": _max_rss_kb()}, body)
         channel.drain()
         os._exit(0)
+    except BaseException as error:  # noqa: BLE001 - KeyboardInterrupt and the like end the process
+        _exit_on_uncaught(error)
 
     init_ms = (time.perf_counter() - started) * 1000
     memory_limit_in_mb = str(settings.memory_mb)
@@ -429,6 +464,8 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
                 result_meta, result = _run_traced(invoke, body, context, traceparent)
         except SystemExit as exit_request:
             _exit_like_python(exit_request)
+        except BaseException as error:  # noqa: BLE001 - KeyboardInterrupt and the like end the process
+            _exit_on_uncaught(error)
         log_bytes = _flush_output(log_fd)
         encoded_meta = _result_meta(result_meta.get("error_type"), result_meta.get("fatal", False), _max_rss_kb(), log_bytes)
         channel.send_encoded(Kind.RESULT, encoded_meta, result)
@@ -447,6 +484,22 @@ def _exit_like_python(exit_request: SystemExit) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def _exit_on_uncaught(error: BaseException) -> None:
+    """End the process as Python ends on an uncaught exception that is not an Exception.
+
+    Lambda's runtime catches only Exception, so KeyboardInterrupt,
+    GeneratorExit and the like end the process with their traceback.
+    """
+    traceback.print_exception(error)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if isinstance(error, KeyboardInterrupt):
+        # Python re-raises SIGINT to die of it, so the exit tells the signal.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(1)
 
 
 def _run_traced(invoke: _Invoker, body: bytes, context: LambdaContext, traceparent: str) -> tuple[dict[str, Any], bytes]:
@@ -475,6 +528,22 @@ def _run_traced(invoke: _Invoker, body: bytes, context: LambdaContext, tracepare
     return result_meta, result
 
 
+def _handler_error(error: BaseException, request_id: str) -> tuple[dict[str, Any], bytes]:
+    error_type = type(error).__name__
+    stack = _handler_frames(error.__traceback__)
+    message = _message_of(error)
+    _log_error(error_type, message, stack)
+    return {"error_type": error_type}, _error_body(error_type, message, request_id, stack)
+
+
+def _message_of(error: BaseException) -> str:
+    """Return `str(error)`, or a placeholder when the exception's own `__str__` fails."""
+    try:
+        return str(error)
+    except Exception:  # noqa: BLE001 - the handler's exception class decides what str() does
+        return f"<exception str() failed for {type(error).__name__}>"
+
+
 def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dict[str, Any], bytes]:
     request_id = context.aws_request_id
     try:
@@ -486,17 +555,19 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
 
     try:
         value = invoke(event, context)
-    except MemoryError:
-        # The heap of an instance that ran out of memory cannot be trusted,
-        # so the server replaces the instance after this result.
+    except MemoryError as error:
+        if memory_cgroup:
+            # The kernel ends an instance that passes its memory size, so this
+            # is the handler's own error, as on Lambda: an allocation too large.
+            return _handler_error(error, request_id)
+        # Under an address-space limit this is how the instance ran out of
+        # memory. Its heap cannot be trusted, so the server replaces it.
         _log_error("Runtime.OutOfMemory", "MemoryError", [])
-        body = _error_body("Runtime.OutOfMemory", "Runtime exited with error: out of memory", request_id, [])
+        message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+        body = _error_body("Runtime.OutOfMemory", message, request_id, [])
         return {"error_type": "Runtime.OutOfMemory", "fatal": True}, body
     except Exception as error:  # noqa: BLE001 - every handler failure becomes a Lambda error
-        error_type = type(error).__name__
-        stack = _handler_frames(error.__traceback__)
-        _log_error(error_type, str(error), stack)
-        return {"error_type": error_type}, _error_body(error_type, str(error), request_id, stack)
+        return _handler_error(error, request_id)
 
     try:
         result = encode_result(value)

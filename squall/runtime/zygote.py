@@ -128,6 +128,7 @@ def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
     if cgroup:
         try:
             _write(os.path.join(cgroup, "cgroup.procs"), str(os.getpid()))
+            bootstrap.memory_cgroup = True
             return
         except OSError as error:
             sys.stderr.write(f"squall: cannot join memory cgroup {cgroup}: {error}; using an rlimit\n")

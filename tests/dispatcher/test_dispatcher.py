@@ -693,3 +693,55 @@ async def test_instance_opens_at_most_lambdas_1024_files(make_dispatcher: Callab
     # The runtime itself holds a few descriptors; the handler gets the rest, and no more.
     assert 1000 < answer["opened"] < 1024
     assert answer["error"] == "Too many open files"
+
+
+async def test_raised_memory_error_leaves_later_calls_working(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(
+        FunctionSpec(name="memory_error", handler="handlers.raise_memory_error"),
+        FunctionSpec(name="count", handler="handlers.count"),
+    ))
+
+    failed = await dispatcher.invoke(Invocation("memory_error", b"{}", "test"))
+    # A plain error under a memory cgroup; out of memory under an address-space limit.
+    assert failed.error_type in ("MemoryError", "Runtime.OutOfMemory")
+    again = [await dispatcher.invoke(Invocation("memory_error", b"{}", "test")) for _ in range(5)]
+
+    # No later call meets an instance the earlier error doomed.
+    assert [result.error_type for result in again] == [failed.error_type] * 5
+
+
+async def test_result_encoding_follows_lambdas_runtime(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(
+        FunctionSpec(name="decimals", handler="handlers.decimals"),
+        FunctionSpec(name="raw_bytes", handler="handlers.raw_bytes"),
+    ))
+
+    decimals = await dispatcher.invoke(Invocation("decimals", b"{}", "test"))
+    raw = await dispatcher.invoke(Invocation("raw_bytes", b"{}", "test"))
+
+    # A Decimal keeps its digits; NaN and infinity are written as Python's json writes floats.
+    assert decimals.payload == (
+        b'{"price": 1.10, "big": 12345678901234567890.123, "whole": 7, "infinite": Infinity, "nan": NaN}'
+    )
+    # Bytes are the payload as they are.
+    assert (raw.error_type, raw.payload) == (None, b"\x89PNG not json")
+
+
+async def test_unusual_exceptions_do_not_lose_the_error(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(
+        FunctionSpec(name="lone_surrogate", handler="handlers.lone_surrogate"),
+        FunctionSpec(name="interrupt", handler="handlers.interrupt"),
+    ))
+
+    surrogate = await dispatcher.invoke(Invocation("lone_surrogate", b"{}", "test"))
+    interrupted = await dispatcher.invoke(Invocation("interrupt", b"{}", "test"))
+
+    assert surrogate.error_type == "ValueError"
+    assert "[ERROR] ValueError: bad \\ud800 text" in dispatcher.sinks.logs[-2].text
+    # KeyboardInterrupt is not an Exception: the process ends of SIGINT, with its traceback logged.
+    assert interrupted.error_type == "Runtime.ExitError"
+    assert orjson.loads(interrupted.payload)["errorMessage"].endswith("Runtime exited with error: signal: interrupt")
+    assert "KeyboardInterrupt" in dispatcher.sinks.logs[-1].text

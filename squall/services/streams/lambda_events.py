@@ -94,7 +94,7 @@ def failed_sequence_number(answer: bytes, batch: Sequence[StreamRecord]) -> str 
     try:
         parsed = json.loads(answer)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        # NOTE: Lambda's Python runtime always returns JSON, so AWS documents no
+        # NOTE: only a handler that returns bytes gets here, and AWS documents no
         # rule for this case. Failing the batch retries it instead of losing records.
         logger.warning("stream batch response is not JSON; retrying the whole batch from %s", first)
         return first

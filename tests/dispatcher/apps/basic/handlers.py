@@ -116,3 +116,26 @@ def open_files(event, context):
         for file in opened:
             file.close()
     return {"limit": list(resource.getrlimit(resource.RLIMIT_NOFILE)), "opened": len(opened), "error": error}
+
+
+def raise_memory_error(event, context):
+    raise MemoryError("an allocation too large")
+
+
+def decimals(event, context):
+    from decimal import Decimal
+
+    return {"price": Decimal("1.10"), "big": Decimal("12345678901234567890.123"), "whole": Decimal("7"),
+            "infinite": Decimal("Infinity"), "nan": Decimal("sNaN")}
+
+
+def raw_bytes(event, context):
+    return b"\x89PNG not json"
+
+
+def lone_surrogate(event, context):
+    raise ValueError("bad \ud800 text")
+
+
+def interrupt(event, context):
+    raise KeyboardInterrupt
