@@ -214,6 +214,9 @@ class VersionStore:
         if qualifier in (None, "", LATEST):
             return LATEST
         if qualifier.isdigit():
+            if str(int(qualifier)) != qualifier:
+                # As on Lambda, a qualifier names a version only in its own spelling: "01" names none.
+                raise QualifierNotFound(function, qualifier)
             return self._check_version(function, qualifier)
         with self._lock:
             row = self._db.execute(

@@ -93,7 +93,7 @@ class GatewayApp:
                 await self._management(scope, receive, send)
             else:
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
-        elif path.startswith(invoke_api.PREFIX):
+        elif path.startswith(invoke_api.PREFIX) or path == invoke_api.LIST_PATH:
             if self._authorised(scope):
                 # Tracing: a server span, the parent of the invocation's span.
                 if tracing.enabled:

@@ -29,10 +29,14 @@ MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 logger = logging.getLogger(__name__)
 
 PREFIX = "/2015-03-31/functions/"
+LIST_PATH = "/2015-03-31/functions"  # ListFunctions, which Squall does not serve
 SUFFIX = "/invocations"
 # In the order that AWS's ValidationException for an unknown invocation type lists them (seen in 2017).
 INVOCATION_TYPES = ("DryRun", "RequestResponse", "Event")
 LATEST = "$LATEST"
+LOG_TYPES = ("None", "Tail")  # as the Lambda API model lists them; the case counts
+# The Invoke API reference allows a client context of up to 3,583 bytes of base64.
+MAX_CLIENT_CONTEXT_BYTES = 3583
 
 # Constraints on Invoke's FunctionName (from the Lambda API model in botocore
 # 1.44) and Qualifier (as AWS's ValidationException quotes it in 2025). The
@@ -124,7 +128,9 @@ def split_function_name(raw: str) -> tuple[str, str | None]:
     return match["name"], match["qualifier"]
 
 
-def target_of(raw_name: str, qualifier_parameter: str | None, invocation_type: str) -> tuple[str, str | None]:
+def target_of(
+    raw_name: str, qualifier_parameter: str | None, invocation_type: str, log_type: str = "None"
+) -> tuple[str, str | None]:
     """Validate the request parameters that name the target, and return its (function, qualifier).
 
     Every violated constraint goes into one ValidationException, as AWS lists
@@ -138,6 +144,9 @@ def target_of(raw_name: str, qualifier_parameter: str | None, invocation_type: s
     if invocation_type not in INVOCATION_TYPES:
         allowed = ", ".join(INVOCATION_TYPES)
         violations.append(constraint_violation("invocationType", invocation_type, f"satisfy enum value set: [{allowed}]"))
+    if log_type not in LOG_TYPES:
+        allowed = ", ".join(LOG_TYPES)
+        violations.append(constraint_violation("logType", log_type, f"satisfy enum value set: [{allowed}]"))
     if violations:
         raise validation_error(violations)
 
@@ -198,12 +207,13 @@ class InvokeApi:
     async def _invoke(self, scope: dict[str, Any], receive: Receive, send: Send, request_id: str) -> None:
         path: str = scope["path"]
         if scope["method"] != "POST" or not path.endswith(SUFFIX):
-            raise ApiError(404, "ResourceNotFoundException", f"No operation at {scope['method']} {path}")
+            raise _unsupported(scope["method"], path)
         raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
         invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
-        name, qualifier = target_of(raw_name, qualifier_parameter, invocation_type)
+        log_type = (header(scope, b"x-amz-log-type") or b"None").decode("latin-1")
+        name, qualifier = target_of(raw_name, qualifier_parameter, invocation_type, log_type)
         settings = self._dispatcher.settings
         check_reachable(raw_name, settings.region, settings.account_id)
 
@@ -214,11 +224,10 @@ class InvokeApi:
         except FunctionNotFound:
             raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
 
-        log_type = (header(scope, b"x-amz-log-type") or b"None").decode("latin-1")
-
         limit = MAX_ASYNC_REQUEST_BYTES if invocation_type == "Event" else MAX_REQUEST_BYTES
         try:
-            payload = await read_body(receive, limit)
+            # "Smaller than" the limit, as AWS's message says.
+            payload = await read_body(receive, limit - 1)
         except BodyTooLarge:
             raise ApiError(
                 413,
@@ -286,10 +295,44 @@ class InvokeApi:
         await respond(send, 200, headers, result.payload)
 
 
+# Lambda API operations that clients often call next to Invoke, by method and the path's last segment.
+_OTHER_OPERATIONS = {
+    ("GET", ""): "ListFunctions",
+    ("GET", "configuration"): "GetFunctionConfiguration",
+    ("GET", "concurrency"): "GetFunctionConcurrency",
+    ("GET", "versions"): "ListVersionsByFunction",
+    ("GET", "aliases"): "ListAliases",
+    ("DELETE", None): "DeleteFunction",
+    ("GET", None): "GetFunction",
+}
+
+
+def _unsupported(method: str, path: str) -> ApiError:
+    """Name the Lambda API operation a request asks for, which Squall does not serve: only Invoke is."""
+    rest = path[len(PREFIX):].rstrip("/")
+    segments = rest.split("/") if rest else []
+    last = "" if not segments else (segments[-1] if len(segments) > 1 else None)
+    operation = _OTHER_OPERATIONS.get((method, last))
+    asked = f"{operation} ({method} {path})" if operation else f"{method} {path}"
+    return ApiError(
+        400,
+        "UnsupportedOperationException",
+        f"Squall's Lambda API serves only Invoke (POST {PREFIX}NAME{SUFFIX}), not {asked};"
+        " `squall ls` lists the deployed functions",
+    )
+
+
 def _client_context(scope: dict[str, Any]) -> Any:
     raw = header(scope, b"x-amz-client-context")
     if not raw:
         return None
+    if len(raw) > MAX_CLIENT_CONTEXT_BYTES:
+        raise ApiError(
+            400,
+            "InvalidRequestContentException",
+            f"Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes of Base64-encoded data;"
+            f" this one has {len(raw)} bytes.",
+        )
     try:
         decoded = orjson.loads(base64.b64decode(raw, validate=True))
     except (binascii.Error, orjson.JSONDecodeError):

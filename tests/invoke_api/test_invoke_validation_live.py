@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -255,3 +256,51 @@ def test_other_account_is_not_found(client: Any, function_name: str) -> None:
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert error["Error"]["Code"] == "ResourceNotFoundException"
     assert error["Error"]["Message"] == "Function not found: arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST"
+
+
+def test_unknown_log_type_is_invalid(client: Any) -> None:
+    allowed = client.meta.service_model.shape_for("LogType").enum
+
+    error = client_error(client, FunctionName="echo", LogType="tail")
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["Error"]["Message"] == (
+        "1 validation error detected: Value 'tail' at 'logType' failed to satisfy constraint: "
+        "Member must satisfy enum value set: [None, Tail]"
+    )
+    assert sorted(allowed) == ["None", "Tail"]
+
+
+def test_client_context_over_limit_is_refused(client: Any) -> None:
+    # The Invoke API reference allows up to 3,583 bytes of base64.
+    fits = base64.b64encode(json.dumps({"custom": {"pad": "x" * 2600}}).encode()).decode()
+    too_long = base64.b64encode(json.dumps({"custom": {"pad": "x" * 2700}}).encode()).decode()
+    assert len(fits) <= 3583 < len(too_long)
+
+    assert client.invoke(FunctionName="echo", Payload=b"{}", ClientContext=fits)["StatusCode"] == 200
+    error = client_error(client, FunctionName="echo", ClientContext=too_long)
+
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "InvalidRequestContentException"
+    assert "3583" in error["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "arguments", "named"),
+    [
+        ("get_function", {"FunctionName": "echo"}, "GetFunction"),
+        ("get_function_configuration", {"FunctionName": "echo"}, "GetFunctionConfiguration"),
+        ("list_functions", {}, "ListFunctions"),
+    ],
+)
+def test_other_operations_say_only_invoke_is_served(client: Any, operation: str, arguments: dict[str, Any], named: str) -> None:
+    with pytest.raises(ClientError) as raised:
+        getattr(client, operation)(**arguments)
+
+    error = raised.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "UnsupportedOperationException"
+    # Not a ResourceNotFoundException, which would tell the caller the function does not exist.
+    assert f"serves only Invoke" in error["Error"]["Message"]
+    assert named in error["Error"]["Message"]

@@ -65,7 +65,7 @@ def test_resolve_qualifier(store: VersionStore, tmp_path: Path, qualifier: str |
     assert store.resolve("fn", qualifier) == expected
 
 
-@pytest.mark.parametrize("qualifier", ["3", "0", "staging"])
+@pytest.mark.parametrize("qualifier", ["3", "0", "staging", "01", "001"])
 def test_resolve_unknown_qualifier(store: VersionStore, tmp_path: Path, qualifier: str) -> None:
     publish_copy(store, tmp_path, "aaa")
     with pytest.raises(QualifierNotFound, match=repr(qualifier)):
