@@ -11,8 +11,10 @@ guide, "Routing API requests"):
 4. last, the `$default` route, for any method and path.
 
 A route whose method does not fit the request is skipped, so a more general
-template of the right method can still match. Path parameter values are
-percent-decoded, as API Gateway decodes them before calling the integration.
+template of the right method can still match. Routes match the decoded
+path. An HTTP API route's path parameters are percent-decoded, and a REST
+route's (payload 1.0) stay as the client encoded them, as each API passes
+them to the integration.
 
 A REST route with a stage also matches under "/STAGE/...", as its invoke URL
 does. Such a staged match beats a match that only a greedy route made, but not
@@ -88,6 +90,7 @@ class _Route:
     route_key: str
     param_names: tuple[str, ...]  # one per variable segment, greedy last
     greedy: bool
+    param_positions: tuple[int, ...] = ()  # the index of each variable segment in the path
 
 
 @dataclass(slots=True)
@@ -105,6 +108,15 @@ def _pick(routes: dict[str, _Route], method: str) -> _Route | None:
     if route is None:
         route = routes.get(ANY_METHOD)
     return route
+
+
+def _raw_values(route: _Route, raw_path: str) -> list[str]:
+    """Return a matched route's path parameter values as they are in the request path, still percent-encoded."""
+    segments = raw_path[1:].removesuffix("/").split("/")
+    values = [segments[index] for index in route.param_positions]
+    if route.greedy:
+        values[-1] = "/".join(segments[route.param_positions[-1]:])
+    return values
 
 
 def _to_match(route: _Route, values: list[str] | None, staged_path: str | None = None) -> RouteMatch:
@@ -213,7 +225,7 @@ class Router:
     time to match grows with the depth of the path, not the number of routes.
     """
 
-    def __init__(self, routes: Iterable[tuple[str, HttpEvent]]) -> None:
+    def __init__(self, routes: Iterable[tuple[str, HttpEvent]], *, all_of_stage: bool = False) -> None:
         # Literal path -> {method: route}; the common case costs one dict lookup.
         self._literal: dict[str, dict[str, _Route]] = {}
         self._root = _Node()
@@ -221,9 +233,15 @@ class Router:
         self._stages: set[str] = set()  # stages of REST routes, which may lead a request path
         self._default: RouteMatch | None = None  # the $default route's match, the same for every request
         seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]] = {}
-
+        routes = list(routes)
         for function, event in routes:
             self._add(function, event, seen)
+        # Under "/STAGE/..." only the routes of that stage compete, in a table of their own.
+        self._by_stage: dict[str, Router] = {}
+        if not all_of_stage:
+            for stage in self._stages:
+                staged = [(function, event) for function, event in routes if event.stage == stage]
+                self._by_stage[stage] = Router(staged, all_of_stage=True)
 
     def _add(
         self,
@@ -260,6 +278,7 @@ class Router:
             route_key=f"{method} {event.path}",
             param_names=tuple(names),
             greedy=greedy,
+            param_positions=tuple(index for index, segment in enumerate(segments) if segment is None),
         )
         self._payloads.add(event.payload)
         if event.stage is not None:
@@ -341,11 +360,12 @@ class Router:
     def _find_staged(self, method: str, raw_path: str) -> RouteMatch | None:
         """Match the path after a leading REST stage against the routes of that stage."""
         stage, _, rest = raw_path[1:].partition("/")
-        if stage not in self._stages:
+        routes = self._by_stage.get(stage)
+        if routes is None:
             return None
         inner = "/" + rest
-        found = self._find(method, inner)
-        if found is None or found[0].event.stage != stage:
+        found = routes._find(method, inner)
+        if found is None:
             return None
         return _to_match(*found, staged_path=inner)
 
@@ -377,6 +397,10 @@ class Router:
             route = self._search_greedy(self._root, segments, 0, method, values)
         if route is None:
             return None
+        if route.event.payload == "1.0" and "%" in raw_path:
+            # A REST API passes path parameters as the client encoded them;
+            # only an HTTP API decodes them.
+            values = _raw_values(route, raw_path)
         return route, values
 
     def allowed_methods(self, raw_path: str) -> frozenset[str]:

@@ -453,7 +453,8 @@ def test_v1_event_keeps_path_encoded() -> None:
 
     assert event["path"] == "/hello/Chester%20Mall"
     assert event["requestContext"]["path"] == "/hello/Chester%20Mall"
-    assert event["pathParameters"] == {"name": "Chester Mall"}
+    # A REST API passes path parameters as the client encoded them.
+    assert event["pathParameters"] == {"name": "Chester%20Mall"}
 
 
 def test_v1_event_greedy_proxy() -> None:

@@ -121,6 +121,32 @@ def test_match_decodes_parameters(router: Router, path: str, parameters: dict[st
     assert match.path_parameters == parameters
 
 
+@pytest.mark.parametrize(
+    ("path", "parameters"),
+    [
+        ("/v1/a%2Fb/c%20d", {"proxy": "a%2Fb/c%20d"}),
+        ("/v1/%E2%98%83%20x/", {"proxy": "%E2%98%83%20x"}),
+        ("/v1/plain/path", {"proxy": "plain/path"}),
+    ],
+)
+def test_rest_route_keeps_parameters_encoded(router: Router, path: str, parameters: dict[str, str]) -> None:
+    # A REST API (payload 1.0) passes path parameters as the client encoded them.
+    match = router.match("GET", path)
+
+    assert match is not None
+    assert match.function == "any_v1_proxy"
+    assert match.path_parameters == parameters
+
+
+def test_staged_rest_parameter_stays_encoded() -> None:
+    router = Router([("item", HttpEvent("GET", "/items/{id}", "1.0", stage="dev"))])
+
+    match = router.match("GET", "/dev/items/a%20b")
+
+    assert match is not None
+    assert match.path_parameters == {"id": "a%20b"}
+
+
 def test_match_encoded_literal_path(router: Router) -> None:
     match = router.match("GET", "/p%65ts")
 
@@ -427,3 +453,18 @@ def test_second_default_route_rejected() -> None:
 
     assert raised.value.other_function == "one"
     assert "an API has one default route" in str(raised.value)
+
+
+def test_staged_greedy_route_wins_over_an_http_api_route_of_the_same_path() -> None:
+    # A REST catch-all with a stage next to an HTTP API route: "/dev/items/7" is the REST API's invoke URL.
+    router = Router([
+        ("rest", HttpEvent("ANY", "/{proxy+}", "1.0", stage="dev")),
+        ("http", HttpEvent("GET", "/items/{id}")),
+    ])
+
+    staged = router.match("GET", "/dev/items/7")
+    plain = router.match("GET", "/items/7")
+
+    assert staged is not None
+    assert (staged.function, staged.path_parameters, staged.staged_path) == ("rest", {"proxy": "items/7"}, "/items/7")
+    assert plain is not None and plain.function == "http"
