@@ -16,7 +16,43 @@ from squall.manifest.validate import KeyPath, ManifestSource, check_http_path, e
 
 REST_PAYLOAD = "1.0"
 HTTP_API_PAYLOAD = "2.0"
-_HTTP_EVENT_KEYS = frozenset({"method", "path"})
+# `authorizer` and `private` are read only to warn that Squall serves the route without them.
+_HTTP_EVENT_KEYS = frozenset({"method", "path", "authorizer", "private"})
+_PAYLOAD_RULE = 'a payload format version, "1.0" or "2.0"'
+
+
+def read_payload_version(source: ManifestSource, key: KeyPath, value: Any) -> str:
+    """Read an `httpApi.payload` setting; YAML reads an unquoted 1.0 as a number, which counts too."""
+    text = str(value) if isinstance(value, (str, float)) else None
+    if text not in ("1.0", "2.0"):
+        raise source.error(key, expected(_PAYLOAD_RULE, value))
+    return text
+
+
+def read_http_api_settings(
+    source: ManifestSource, key: KeyPath, settings: Any, warnings: Warnings, default: str
+) -> str:
+    """Read a provider's or function's `httpApi` settings and return the payload version its routes use."""
+    if settings is None:
+        return default
+    if not isinstance(settings, dict):
+        raise source.error(key, expected("a mapping of HTTP API settings, such as {payload: '1.0'}", settings))
+    warnings.unsupported_keys(key, settings, {"payload"})
+    if "payload" not in settings:
+        return default
+    return read_payload_version(source, (*key, "payload"), settings["payload"])
+
+
+def _warn_unprotected(key: KeyPath, config: Any, warnings: Warnings) -> None:
+    if not isinstance(config, dict):
+        return
+    if config.get("authorizer") is not None:
+        warnings.add(
+            (*key, "authorizer"),
+            "Squall has no authorizers: the route is served to every caller that reaches the server",
+        )
+    if config.get("private"):
+        warnings.add((*key, "private"), "Squall has no API keys: the route is served without one")
 
 
 def _split_method_and_path(
@@ -62,11 +98,12 @@ def _read_path(source: ManifestSource, key: KeyPath, path: Any, strip_trailing: 
 
 
 def read_rest_event(
-    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings
+    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings, stage: str | None = None
 ) -> list[HttpEvent]:
-    """Read an `http` event: a REST API route with a payload 1.0 proxy event."""
+    """Read an `http` event: a REST API route under `stage` with a payload 1.0 proxy event."""
     if isinstance(config, dict):
         check_keys(warnings, key, config, _HTTP_EVENT_KEYS, FRAMEWORK_HTTP_EVENT_KEYS)
+    _warn_unprotected(key, config, warnings)
     method, path = _split_method_and_path(source, key, config, FRAMEWORK_HTTP_EVENT_KEYS)
     return [
         HttpEvent(
@@ -76,35 +113,41 @@ def read_rest_event(
             # Serverless removes a trailing "/" from REST API paths.
             path=_read_path(source, _field_key(key, config, "path"), path, strip_trailing=True),
             payload=REST_PAYLOAD,
+            stage=stage,
         )
     ]
 
 
 def read_http_api_event(
-    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings
+    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings, payload: str = HTTP_API_PAYLOAD
 ) -> list[HttpEvent]:
-    """Read an `httpApi` event: an HTTP API route with a payload 2.0 event."""
+    """Read an `httpApi` event: an HTTP API route whose events have the `payload` format, 2.0 by default."""
     if config == "*":
-        return _catch_all("ANY")
+        return _catch_all("ANY", payload)
     if isinstance(config, dict):
         check_keys(warnings, key, config, _HTTP_EVENT_KEYS, FRAMEWORK_HTTP_API_EVENT_KEYS)
+    _warn_unprotected(key, config, warnings)
     method, path = _split_method_and_path(source, key, config, FRAMEWORK_HTTP_API_EVENT_KEYS)
 
     method = _read_method(source, _field_key(key, config, "method"), method, star_means_any=True)
     if path == "*":
-        return _catch_all(method)
-    path = _read_path(source, _field_key(key, config, "path"), path, strip_trailing=False)
-    return [HttpEvent(method=method, path=path, payload=HTTP_API_PAYLOAD)]
+        return _catch_all(method, payload)
+    path_key = _field_key(key, config, "path")
+    if isinstance(path, str) and not path.startswith("/"):
+        # The Framework's schema requires "METHOD /path" for an HTTP API route.
+        raise source.error(path_key, expected('a path starting with "/", such as "/users/{id}"', path))
+    path = _read_path(source, path_key, path, strip_trailing=False)
+    return [HttpEvent(method=method, path=path, payload=payload)]
 
 
-def _catch_all(method: str) -> list[HttpEvent]:
+def _catch_all(method: str, payload: str) -> list[HttpEvent]:
     # Any method on any path is the HTTP API's default route, which receives
     # every request no other route matches. One method on any path is no
     # route API Gateway has: it becomes "/{proxy+}", which does not match "/"
     # itself, plus "/" on its own.
     if method == "ANY":
-        return [HttpEvent(method=method, path=DEFAULT_ROUTE, payload=HTTP_API_PAYLOAD)]
+        return [HttpEvent(method=method, path=DEFAULT_ROUTE, payload=payload)]
     return [
-        HttpEvent(method=method, path="/", payload=HTTP_API_PAYLOAD),
-        HttpEvent(method=method, path="/{proxy+}", payload=HTTP_API_PAYLOAD),
+        HttpEvent(method=method, path="/", payload=payload),
+        HttpEvent(method=method, path="/{proxy+}", payload=payload),
     ]

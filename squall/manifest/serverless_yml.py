@@ -36,6 +36,7 @@ from squall.manifest.serverless_http import (
     HTTP_API_PAYLOAD,
     REST_PAYLOAD,
     read_http_api_event,
+    read_http_api_settings,
     read_rest_event,
 )
 from squall.manifest.serverless_resources import Catalog, StackContext
@@ -56,7 +57,6 @@ from squall.manifest.spec import (
     LayerSpec,
     ServiceSpec,
     Trigger,
-    with_rest_stage,
 )
 from squall.manifest.validate import (
     FUNCTION_NAME_RE,
@@ -112,7 +112,7 @@ _TOP_LEVEL_KEYS = frozenset(
      "frameworkVersion", "app", "org"}
 )
 _PROVIDER_KEYS = frozenset(
-    {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3"}
+    {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3", "httpApi"}
 )
 _FUNCTION_KEYS = frozenset(
     {
@@ -128,6 +128,7 @@ _FUNCTION_KEYS = frozenset(
         "maximumRetryAttempts",
         "maximumEventAge",
         "layers",
+        "httpApi",
         "package",
     }
 )
@@ -139,6 +140,7 @@ class _ProviderDefaults:
     memory_mb: int
     timeout_s: int
     environment: dict[str, str]
+    http_api_payload: str = HTTP_API_PAYLOAD  # provider.httpApi.payload
 
 
 @dataclass
@@ -154,6 +156,7 @@ class _Context:
     catalog: Catalog
     events: EventReader | None
     warnings: Warnings
+    stage: str  # the service's stage, which every REST API (`http`) route is under
 
     @property
     def source(self) -> ManifestSource:
@@ -217,18 +220,10 @@ def parse_serverless_yml(
         buckets = read_provider_buckets(source, provider, warnings)
         if not resources_read.failed:
             events = EventReader(source, catalog, warnings, buckets)
-    reader = _Context(problems, defaults, catalog, events, warnings)
+    reader = _Context(problems, defaults, catalog, events, warnings, context.stage)
 
     functions, routes, layers = _read_functions(reader, document)
-    # A REST API always has a named stage: the service's stage.
-    functions = with_rest_stage(functions, context.stage)
-    staged_routes = [
-        dataclasses.replace(route, event=dataclasses.replace(route.event, stage=context.stage))
-        if route.event.payload == REST_PAYLOAD
-        else route
-        for route in routes
-    ]
-    check_routes(problems, staged_routes)
+    check_routes(problems, routes)
     problems.raise_if_any()
 
     spec = ServiceSpec(
@@ -352,7 +347,14 @@ def _read_provider(
     environment: dict[str, str] = {}
     with problems.collect():
         environment = read_environment(source, (*key, "environment"), provider.get("environment"), catalog, warnings)
-    return _ProviderDefaults(runtime, not names_other_language(runtime_value), memory_mb, timeout_s, environment)
+    http_api_payload = HTTP_API_PAYLOAD
+    with problems.collect():
+        http_api_payload = read_http_api_settings(
+            source, (*key, "httpApi"), provider.get("httpApi"), warnings, HTTP_API_PAYLOAD
+        )
+    return _ProviderDefaults(
+        runtime, not names_other_language(runtime_value), memory_mb, timeout_s, environment, http_api_payload
+    )
 
 
 def _read_function(reader: _Context, name: str, settings: Any) -> tuple[FunctionSpec | None, list[Route]]:
@@ -403,7 +405,12 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
         )
 
     reserved, provisioned = _read_concurrency(problems, key, settings)
-    routes, triggers, stream_failures = _read_events(reader, name, settings.get("events"))
+    http_api_payload = defaults.http_api_payload
+    with problems.collect():
+        http_api_payload = read_http_api_settings(
+            source, (*key, "httpApi"), settings.get("httpApi"), warnings, defaults.http_api_payload
+        )
+    routes, triggers, stream_failures = _read_events(reader, name, settings.get("events"), http_api_payload)
     async_config = None
     # Destinations name declared queues and topics, so they are not checked when the resources failed.
     if reader.events is not None:
@@ -464,7 +471,7 @@ def _read_runtime(source: ManifestSource, key: KeyPath, runtime: Any) -> str:
 
 
 def _read_events(
-    reader: _Context, function: str, events: Any
+    reader: _Context, function: str, events: Any, http_api_payload: str = HTTP_API_PAYLOAD
 ) -> tuple[list[Route], list[Trigger], list[tuple[KeyPath, Destination]]]:
     """Read a function's events, each checked on its own, and trigger events only when the resources were read."""
     problems, source, warnings = reader.problems, reader.source, reader.warnings
@@ -494,8 +501,9 @@ def _read_events(
                 continue
             with problems.collect():
                 if event_type == "http":
-                    found = read_rest_event(source, event_key, config, warnings)
+                    # A REST API always has a named stage: the service's stage.
+                    found = read_rest_event(source, event_key, config, warnings, reader.stage)
                 else:
-                    found = read_http_api_event(source, event_key, config, warnings)
+                    found = read_http_api_event(source, event_key, config, warnings, http_api_payload)
                 routes.extend(Route(event, function, event_key) for event in found)
     return routes, triggers, stream_failures

@@ -225,21 +225,6 @@ class Resources:
     streams: tuple[StreamResource, ...] = ()
 
 
-def with_rest_stage(functions: dict[str, FunctionSpec], stage: str) -> dict[str, FunctionSpec]:
-    """Return the functions with `stage` set on their REST API (payload 1.0) routes."""
-    import dataclasses
-
-    return {
-        name: dataclasses.replace(
-            spec,
-            http=tuple(
-                dataclasses.replace(event, stage=stage) if event.payload == "1.0" else event for event in spec.http
-            ),
-        )
-        for name, spec in functions.items()
-    }
-
-
 @dataclass(frozen=True)
 class ServiceSpec:
     """A whole deployable folder: its functions and where its code lives."""

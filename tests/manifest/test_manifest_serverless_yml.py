@@ -355,6 +355,68 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
     assert spec.functions["other"].environment == {"STAGE": "dev"}
 
 
+@pytest.mark.parametrize(
+    ("provider", "extra", "payload"),
+    [
+        pytest.param("httpApi: {payload: '1.0'}", "", "1.0", id="provider"),
+        pytest.param("httpApi: {payload: 1.0}", "", "1.0", id="provider unquoted"),
+        pytest.param("httpApi: {payload: '1.0'}", "httpApi: {payload: '2.0'}", "2.0", id="function overrides"),
+        pytest.param("", "httpApi: {payload: '1.0'}", "1.0", id="function"),
+    ],
+)
+def test_http_api_payload_setting(write_service: WriteService, provider: str, extra: str, payload: str) -> None:
+    events = "- httpApi: GET /hello\n- httpApi: '*'\n- http: GET rest"
+    write_service(
+        _one_function(events, provider=f"name: aws\nruntime: python3.12\n{provider}", extra=extra),
+        name="serverless.yml",
+    )
+
+    spec = load_service(Path("."))
+
+    assert spec.functions["hello"].http == (
+        HttpEvent("GET", "/hello", payload),
+        HttpEvent("ANY", "$default", payload),
+        HttpEvent("GET", "/rest", "1.0", "dev"),
+    )
+    assert spec.warnings == ()
+
+
+def test_http_api_payload_must_be_a_version(write_service: WriteService) -> None:
+    write_service(
+        _one_function("- httpApi: GET /hello", provider="name: aws\nruntime: python3.12\nhttpApi: {payload: '3.0'}"),
+        name="serverless.yml",
+    )
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert "provider.httpApi.payload" in str(raised.value)
+    assert '"1.0" or "2.0"' in str(raised.value)
+
+
+def test_http_api_path_needs_leading_slash(write_service: WriteService) -> None:
+    write_service(_one_function("- httpApi: GET files"), name="serverless.yml")
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert "functions.hello.events[0].httpApi" in str(raised.value)
+    assert 'a path starting with "/"' in str(raised.value)
+
+
+def test_authorizers_get_a_warning_of_their_own(write_service: WriteService) -> None:
+    write_service(
+        _one_function("- http: {path: hello, method: get, private: true}\n- httpApi: {method: GET, path: /hi, authorizer: {name: jwt}}"),
+        name="serverless.yml",
+    )
+
+    warnings = load_service(Path(".")).warnings
+
+    assert any("functions.hello.events[1].httpApi.authorizer: Squall has no authorizers" in warning for warning in warnings)
+    assert any("functions.hello.events[0].http.private: Squall has no API keys" in warning for warning in warnings)
+    assert not any("not supported" in warning for warning in warnings)
+
+
 def test_warning_messages_say_what_happens(write_service: WriteService) -> None:
     write_service(
         _one_function(
