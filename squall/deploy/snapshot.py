@@ -21,10 +21,14 @@ from squall.errors import DeployError
 
 logger = logging.getLogger(__name__)
 
-# Folders that hold tools' state rather than a function's code.
+# Folders that hold tools' state rather than a function's code. `.serverless`
+# and `.aws-sam` hold the Serverless Framework's and SAM's build output: old
+# zip files and copies of the code, which the Framework leaves out too.
 EXCLUDED_DIRS = frozenset(
-    {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".squall", ".pytest_cache", ".mypy_cache"}
+    {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".squall", ".pytest_cache", ".mypy_cache",
+     ".serverless", ".serverless_plugins", ".aws-sam"}
 )
+EXCLUDED_FILES = frozenset({".DS_Store"})
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
 
@@ -49,7 +53,7 @@ def code_files(
         )
         for name in files:
             path = current / name
-            if name.endswith((".pyc", "~")) or not path.is_file():
+            if name.endswith((".pyc", "~")) or name in EXCLUDED_FILES or not path.is_file():
                 continue
             relative = path.relative_to(folder).as_posix()
             if relative == keep or chosen.includes(relative):

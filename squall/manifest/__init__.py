@@ -9,6 +9,8 @@ raised as `squall.errors.ManifestError`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,7 +62,6 @@ def find_manifest(folder: Path) -> Path:
                 str(folder), "", f"both {names[0]} and {names[1]} exist, expected only one of them"
             )
         if present:
-            _log_ignored_serverless_manifest(folder, present[0])
             return present[0]
 
     message = "no manifest found, looked for " + ", ".join(MANIFEST_NAMES)
@@ -78,7 +79,14 @@ def load_service(
     `parameters` overrides the parameters of a SAM template, and `variables`
     the stage and environment of a serverless.yml; other formats ignore them.
     """
-    return load_manifest_file(find_manifest(folder), parameters, variables=variables)
+    path = find_manifest(folder)
+    spec = load_manifest_file(path, parameters, variables=variables)
+    ignored = [name for name in SERVERLESS_MANIFEST_NAMES + SAM_MANIFEST_NAMES
+               if name != path.name and (path.parent / name).is_file()]
+    if ignored:
+        note = f"{', '.join(ignored)} in the same folder is ignored: {path.name} comes first"
+        spec = dataclasses.replace(spec, warnings=(*spec.warnings, note))
+    return spec
 
 
 def load_manifest_file(
@@ -121,9 +129,3 @@ def load_manifest_file(
         len(spec.warnings),
     )
     return spec
-
-
-def _log_ignored_serverless_manifest(folder: Path, chosen: Path) -> None:
-    for name in SERVERLESS_MANIFEST_NAMES + SAM_MANIFEST_NAMES:
-        if name != chosen.name and (folder / name).is_file():
-            logger.info("%s: using %s, %s is ignored", folder, chosen.name, name)

@@ -58,6 +58,12 @@ FRAMEWORK_HTTP_EVENT_KEYS = frozenset({
 
 FRAMEWORK_HTTP_API_EVENT_KEYS = frozenset({"authorizer", "method", "path"})
 
+FRAMEWORK_EVENT_TYPES = frozenset({
+    "activemq", "alb", "alexaSkill", "alexaSmartHome", "cloudFront", "cloudwatchEvent", "cloudwatchLog",
+    "cognitoUserPool", "eventBridge", "http", "httpApi", "iot", "iotFleetProvisioning", "kafka", "msk", "rabbitmq",
+    "s3", "schedule", "sns", "sqs", "stream", "websocket",
+})
+
 
 def check_keys(
     warnings: Warnings, key: KeyPath, mapping: dict[Any, Any], read: Iterable[str], framework: Iterable[str]

@@ -282,11 +282,12 @@ class _Resolver:
 
         primary = self.substitute(candidates[0].strip(), where)
         # Squall starts without command-line options, so a bare ${opt:stage}
-        # or ${opt:region} means the stage or region it deploys to.
+        # or ${opt:region} means the stage or region it deploys to. In
+        # provider.stage or provider.region itself, that is the default.
         if primary == "opt:stage":
-            return self.stage(where)
+            return DEFAULT_STAGE if where == ("provider", "stage") else self.stage(where)
         if primary == "opt:region":
-            return self.region(where)
+            return DEFAULT_REGION if where == ("provider", "region") else self.region(where)
         raise self.source.error(
             where,
             f"cannot resolve ${{{expression}}}: {'; '.join(reasons)}, and no fallback applies; "

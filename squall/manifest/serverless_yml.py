@@ -28,10 +28,13 @@ from squall.manifest.serverless_events import TRIGGER_EVENT_TYPES, EventReader
 from squall.manifest.serverless_keys import (
     FRAMEWORK_FUNCTION_KEYS,
     FRAMEWORK_PROVIDER_KEYS,
+    FRAMEWORK_EVENT_TYPES,
     FRAMEWORK_TOP_LEVEL_KEYS,
     check_keys,
+    closest_key,
     misspelling_hint,
 )
+from squall.deploy.requirements import REQUIREMENTS_FILE
 from squall.manifest.serverless_http import (
     HTTP_API_PAYLOAD,
     REST_PAYLOAD,
@@ -103,6 +106,7 @@ _RUNTIME_RULE = 'a Python 3 runtime "python3.N", such as "python3.12" (Squall ru
 _MEMORY_RULE = f"whole megabytes between {MIN_MEMORY_MB} and {MAX_MEMORY_MB}"
 _TIMEOUT_RULE = f"whole seconds between 1 and {MAX_TIMEOUT_S}"
 _COUNT_RULE = "a whole number of instances, 0 or more"
+_EVENT_TYPES = ("http", "httpApi", *TRIGGER_EVENT_TYPES)
 
 # `custom`, `params` and `stages` only hold values for variables, which are
 # resolved by the time the keys are read. `frameworkVersion`, `app` and `org`
@@ -192,6 +196,7 @@ def parse_serverless_yml(
     check_keys(warnings, (), document, _TOP_LEVEL_KEYS, FRAMEWORK_TOP_LEVEL_KEYS)
     with problems.collect():
         read_plugins(source, document.get("plugins"), warnings)
+    _warn_requirements_file(document.get("custom"), warnings)
     package_patterns: tuple[str, ...] = ()
     with problems.collect():
         package_patterns = read_package(source, ("package",), document.get("package"), warnings, service_level=True)
@@ -250,10 +255,12 @@ def _read_functions(
     routes: list[Route] = []
     functions_value = document.get("functions")
     if not isinstance(functions_value, dict) or not functions_value:
+        typo = misspelling_hint(document, "functions", FRAMEWORK_TOP_LEVEL_KEYS) if functions_value is None else ""
         problems.add(
             source.error(
                 ("functions",),
-                expected("a mapping of function names to function settings, with at least one", functions_value),
+                expected("a mapping of function names to function settings, with at least one", functions_value)
+                + typo,
             )
         )
         return functions, routes, {}
@@ -299,6 +306,18 @@ def _read_service(source: ManifestSource, document: dict[Any, Any]) -> str:
             ("service",), expected(f"a service name of {SERVICE_NAME_RULE}", service)
         )
     return service
+
+
+def _warn_requirements_file(custom: Any, warnings: Warnings) -> None:
+    """Warn when serverless-python-requirements is told to read a file other than requirements.txt."""
+    settings = custom.get("pythonRequirements") if isinstance(custom, dict) else None
+    name = settings.get("fileName") if isinstance(settings, dict) else None
+    if name is not None and name != REQUIREMENTS_FILE:
+        warnings.add(
+            ("custom", "pythonRequirements", "fileName"),
+            f"Squall installs the {REQUIREMENTS_FILE} nearest each handler, not {name!r}:"
+            f" name that file {REQUIREMENTS_FILE} to have its packages installed",
+        )
 
 
 def _read_provider(
@@ -492,7 +511,11 @@ def _read_events(
         for event_type, config in entry.items():
             event_key = (*key, index, str(event_type))
             if event_type not in ("http", "httpApi") and event_type not in TRIGGER_EVENT_TYPES:
-                warnings.unsupported(event_key, "event type")
+                meant = None if event_type in FRAMEWORK_EVENT_TYPES else closest_key(str(event_type), _EVENT_TYPES)
+                if meant is None:
+                    warnings.unsupported(event_key, "event type")
+                else:
+                    warnings.add(event_key, f'unknown event type, did you mean "{meant}"? ignored')
                 continue
             if event_type in TRIGGER_EVENT_TYPES:
                 if reader.events is not None:

@@ -15,9 +15,10 @@ def make_service(folder: Path) -> Path:
     (folder / "app.py").write_text("ANSWER = 1\n")
     (folder / "pkg" / "__init__.py").write_text("")
     (folder / "squall.yml").write_text("service: s\nfunctions: {}\n")
-    for skipped in (".git", "__pycache__", ".venv", "node_modules"):
+    for skipped in (".git", "__pycache__", ".venv", "node_modules", ".serverless", ".aws-sam"):
         (folder / skipped).mkdir()
         (folder / skipped / "junk.py").write_text("junk\n")
+    (folder / "pkg" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     return folder
 
 

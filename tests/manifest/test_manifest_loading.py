@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,17 +40,15 @@ def test_each_manifest_name_is_found(
     assert spec.root == folder.resolve()
 
 
-def test_squall_yml_wins_over_serverless_yml(
-    write_service: WriteService, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_squall_yml_wins_over_serverless_yml(write_service: WriteService) -> None:
     write_service(SERVERLESS_TEXT, name="serverless.yml")
     folder = write_service(SQUALL_TEXT, name="squall.yml")
 
-    with caplog.at_level(logging.INFO, logger="squall.manifest"):
-        spec = load_service(folder)
+    spec = load_service(folder)
 
     assert spec.service == "native"
-    assert "using squall.yml, serverless.yml is ignored" in caplog.text
+    # A warning, which a deploy prints.
+    assert "serverless.yml in the same folder is ignored: squall.yml comes first" in spec.warnings
 
 
 def test_both_spellings_are_rejected(write_service: WriteService) -> None:

@@ -722,3 +722,48 @@ def test_package_patterns_must_be_globs(write_service: WriteService) -> None:
 
     assert raised.value.key == "package.patterns"
     assert "expected a list of glob patterns such as '!tests/**'" in raised.value.detail
+
+
+def test_event_type_typo_gets_a_suggestion(write_service: WriteService) -> None:
+    write_service(_one_function("- htttp: GET hello\n- websocket: $connect"), name="serverless.yml")
+
+    warnings = load_service(Path(".")).warnings
+
+    assert 'functions.hello.events[0].htttp: unknown event type, did you mean "http"? ignored' in warnings
+    # A Framework event type Squall does not serve is listed as not supported, not as a typo.
+    assert any("functions.hello.events[1].websocket (event type)" in warning for warning in warnings)
+
+
+def test_misspelt_functions_key_is_named(write_service: WriteService) -> None:
+    write_service("service: typo\nprovider: {name: aws}\nfunction:\n  hello: {handler: app.greet}\n", name="serverless.yml")
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert 'found "function", did you mean "functions"?' in str(raised.value)
+
+
+def test_other_requirements_file_is_warned(write_service: WriteService) -> None:
+    write_service(
+        _one_function("- httpApi: GET /hello").replace(
+            "service: forms\n", "service: forms\ncustom: {pythonRequirements: {fileName: requirements/prod.txt}}\n"
+        ),
+        name="serverless.yml",
+    )
+
+    warnings = load_service(Path(".")).warnings
+
+    assert any(
+        warning.startswith("custom.pythonRequirements.fileName: Squall installs the requirements.txt nearest each handler")
+        for warning in warnings
+    )
+
+
+def test_squall_yml_beside_serverless_yml_is_said(write_service: WriteService) -> None:
+    write_service(_one_function("- httpApi: GET /hello"), name="serverless.yml")
+    write_service("service: first\nfunctions:\n  hello: {handler: app.greet}\n", name="squall.yml")
+
+    spec = load_service(Path("."))
+
+    assert spec.service == "first"
+    assert "serverless.yml in the same folder is ignored: squall.yml comes first" in spec.warnings

@@ -205,3 +205,17 @@ def test_secret_references_kept(tmp_path: Path) -> None:
     environment = load_service(tmp_path).functions["hello"].environment
 
     assert environment == {"DSN": "pg://app:${secret:DB_PASSWORD}@db", "KEY": "${secret:API_KEY}"}
+
+
+def test_provider_stage_from_the_stage_option(tmp_path: Path) -> None:
+    text = """
+service: shop
+provider: {stage: "${opt:stage}", region: "${opt:region}"}
+custom: {table: "${self:service}-${sls:stage}"}
+"""
+    given = _resolve(tmp_path, text, {"stage": "prod", "region": "eu-central-1"})
+    default = _resolve(tmp_path, text)
+
+    assert (given["provider"], given["custom"]["table"]) == ({"stage": "prod", "region": "eu-central-1"}, "shop-prod")
+    # Without the options, Squall deploys to the default stage and region instead of reporting a cycle.
+    assert (default["provider"], default["custom"]["table"]) == ({"stage": "dev", "region": "us-east-1"}, "shop-dev")
