@@ -33,6 +33,7 @@ from squall.errors import FunctionNotFound, Throttled
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
 from squall.observability import tracing
+from squall.runtime.protocol import utc_stamp
 from squall.secrets.references import SecretLookup, resolve_environment
 
 logger = logging.getLogger(__name__)
@@ -661,10 +662,9 @@ class Dispatcher:
         if raw.outcome is Outcome.TIMEOUT:
             # The error message ends with what timed out: the task, or the init.
             # Lambda stamps the line to the millisecond: 2026-12-05T02:43:49.123Z.
-            now = time.time()
-            stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now * 1000) % 1000:03d}"
+            stamp = utc_stamp(time.time())
             what = orjson.loads(raw.body).get("errorMessage", "").partition(" Error: ")[2] or "Task timed out"
-            parts.append(f"{stamp}Z {request_id} {what}\n")
+            parts.append(f"{stamp} {request_id} {what}\n")
         elif raw.outcome is Outcome.CRASH:
             # As Lambda logs a runtime that exited: its error message, then the error type.
             message = _error_message(raw.body) or f"RequestId: {request_id} Error: Runtime exited"
@@ -734,12 +734,12 @@ def _record(
 def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: Any, version: str, billed: int) -> str:
     """Return an invocation's log in Lambda's JSON log format.
 
-    The platform's lines are `platform.start` and `platform.report` objects,
-    as Lambda writes its system logs in that format; the function's own
-    output sits between them as the runtime wrote it.
+    The platform writes `platform.start` and `platform.report` objects, as
+    Lambda writes its system logs in that format. The function's own output
+    comes between them as the runtime wrote it.
     """
     now = time.time()
-    stamp = _utc_stamp(now - raw.duration_ms / 1000)
+    stamp = utc_stamp(now - raw.duration_ms / 1000)
     parts: list[str] = []
     if init is not None and init.output:
         output = init.output.decode(errors="replace")
@@ -758,8 +758,8 @@ def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: An
     if init is not None and init.init_ms:
         metrics["initDurationMs"] = round(init.init_ms, 2)
     record: dict[str, Any] = {"requestId": request_id, "metrics": metrics}
-    # As in the text REPORT line: a handler's exception is the function's
-    # answer, so only a timeout or a crash changes the status.
+    # As in the text REPORT line, a handler's exception is the function's
+    # result, so only a timeout or a crash changes the status.
     if raw.outcome is Outcome.TIMEOUT:
         record["status"] = "timeout"
     elif raw.outcome is Outcome.CRASH:
@@ -767,13 +767,8 @@ def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: An
         record["errorType"] = raw.error_type
     else:
         record["status"] = "success"
-    parts.append(orjson.dumps({"time": _utc_stamp(now), "type": "platform.report", "record": record}).decode() + "\n")
+    parts.append(orjson.dumps({"time": utc_stamp(now), "type": "platform.report", "record": record}).decode() + "\n")
     return "".join(parts)
-
-
-def _utc_stamp(moment: float) -> str:
-    """Format a Unix time as Lambda's log lines do: 2026-12-05T06:47:16.123Z."""
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(moment))}.{int(moment * 1000) % 1000:03d}Z"
 
 
 def _error_message(body: bytes) -> str:

@@ -226,7 +226,7 @@ class InvokeApi:
 
         limit = MAX_ASYNC_REQUEST_BYTES if invocation_type == "Event" else MAX_REQUEST_BYTES
         try:
-            # "Smaller than" the limit, as AWS's message says.
+            # The payload must be smaller than the limit, as AWS's error message puts it.
             payload = await read_body(receive, limit - 1)
         except BodyTooLarge:
             raise ApiError(
@@ -308,10 +308,15 @@ _OTHER_OPERATIONS = {
 
 
 def _unsupported(method: str, path: str) -> ApiError:
-    """Name the Lambda API operation a request asks for, which Squall does not serve: only Invoke is."""
+    """Build the error for a Lambda API request other than Invoke, naming its operation where known."""
     rest = path[len(PREFIX):].rstrip("/")
     segments = rest.split("/") if rest else []
-    last = "" if not segments else (segments[-1] if len(segments) > 1 else None)
+    if not segments:
+        last: str | None = ""  # the functions collection itself
+    elif len(segments) == 1:
+        last = None  # one function
+    else:
+        last = segments[-1]
     operation = _OTHER_OPERATIONS.get((method, last))
     asked = f"{operation} ({method} {path})" if operation else f"{method} {path}"
     return ApiError(

@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from squall.runtime.context import LambdaContext
-from squall.runtime.protocol import HEADER, HEADER_SIZE, MAX_LOG_BYTES, MAX_RESPONSE_BYTES, Kind, encode, read_kept_output
+from squall.runtime.protocol import (
+    HEADER,
+    HEADER_SIZE,
+    MAX_LOG_BYTES,
+    MAX_RESPONSE_BYTES,
+    Kind,
+    encode,
+    read_kept_output,
+    utc_stamp,
+)
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__)) + os.sep
@@ -41,7 +50,7 @@ _JSON_DECODER = json.JSONDecoder()
 _NOT_PLAIN_UTF8_START = frozenset(b"\x00\xef\xfe\xff")
 
 _request_id = ""  # the invocation being served; read by the log filter
-# Whether a memory cgroup holds this instance, so that the kernel ends it when
+# Whether a memory cgroup contains this instance, so that the kernel ends it when
 # it passes its memory size; set by the zygote before the handler loads.
 memory_cgroup = False
 
@@ -76,17 +85,12 @@ _LOG_LEVELS = {
 }
 
 
-def _utc_stamp(moment: float) -> str:
-    """Format a Unix time as Lambda's log lines do: 2026-12-05T06:47:16.123Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
-
-
 class _JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object, the fields Lambda's JSON log format gives Python's `logging`."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": _utc_stamp(record.created),
+            "timestamp": utc_stamp(record.created),
             "level": record.levelname,
             "message": record.getMessage(),
             "logger": record.name,
@@ -231,7 +235,7 @@ def _log_error(error_type: str, message: str, stack: list[str]) -> None:
     if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
         # One line, as Lambda's runtime writes an error in the JSON log format.
         entry = {
-            "timestamp": _utc_stamp(time.time()),
+            "timestamp": utc_stamp(time.time()),
             "level": "ERROR",
             "errorMessage": message,
             "errorType": error_type,
@@ -496,7 +500,7 @@ def _exit_on_uncaught(error: BaseException) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if isinstance(error, KeyboardInterrupt):
-        # Python re-raises SIGINT to die of it, so the exit tells the signal.
+        # Python re-raises SIGINT to die of it, so the exit status shows the signal.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     os._exit(1)

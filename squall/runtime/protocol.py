@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import struct
+import time
 
 HEADER = struct.Struct("<BII")
 HEADER_SIZE = HEADER.size
@@ -94,3 +95,8 @@ def _utf8_length(lead: int) -> int:
     if lead >= 0xC0:
         return 2
     return 1
+
+
+def utc_stamp(moment: float) -> str:
+    """Format a Unix time as Lambda's log lines do: 2026-12-05T06:47:16.123Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}Z"
