@@ -24,6 +24,7 @@ from squall.deploy.layers import (
     check_function_layers,
     read_squall_layers,
 )
+from squall.errors import ManifestError
 from squall.manifest.spec import (
     DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MEMORY_MB,
@@ -271,9 +272,21 @@ def _check_string_keys(source: ManifestSource, value: Any, key: KeyPath) -> None
 
 
 def _check_schema(source: ManifestSource, document: Any) -> None:
-    errors = [source.error(key, message) for key, message in map(_explain, _validator().iter_errors(document))]
-    if errors:
-        raise combine_errors(document, errors)
+    explained = [_explain(error) for error in _validator().iter_errors(document)]
+    if not explained:
+        return
+    errors = [source.error(key, message) for key, message in explained]
+    # Missing handler modules come in the same error, so that one round of fixes covers them too.
+    reported = {key for key, _ in explained}
+    functions = document.get("functions") if isinstance(document, dict) else None
+    for name, settings in functions.items() if isinstance(functions, dict) else ():
+        key = ("functions", name, "handler")
+        if isinstance(settings, dict) and isinstance(settings.get("handler"), str) and key not in reported:
+            try:
+                check_handler(source, key, settings["handler"])
+            except ManifestError as error:
+                errors.append(error)
+    raise combine_errors(document, errors)
 
 
 def _explain(error: ValidationError) -> tuple[KeyPath, str]:

@@ -114,6 +114,7 @@ def test_relative_file_named_as_given_in_errors(write_service: WriteService) -> 
     )
     (folder / "svc").mkdir()
     (folder / "squall.yml").rename(folder / "svc" / "squall.yml")
+    (folder / "app.py").rename(folder / "svc" / "app.py")
 
     with pytest.raises(ManifestError) as raised:
         load_manifest_file(Path("svc/squall.yml"))

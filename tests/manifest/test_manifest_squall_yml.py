@@ -558,3 +558,24 @@ def test_any_and_get_on_one_path_may_coexist(write_service: WriteService) -> Non
     spec = load_service(Path("."))
 
     assert spec.functions["rest"].http == (HttpEvent("ANY", "/items", "2.0"),)
+
+
+def test_missing_module_listed_with_schema_errors(write_service: WriteService) -> None:
+    write_service(
+        """
+        service: hello
+        functions:
+          first: {handler: nomodule.greet, timeout_s: 0}
+          second: {handler: app.greet, memory_mb: 1}
+        """
+    )
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    # One round: the missing module comes with the schema's errors, in file order.
+    lines = str(raised.value).splitlines()
+    assert lines[0].startswith('squall.yml: functions.first.handler: handler "nomodule.greet" names module "nomodule"')
+    assert lines[1] == "  also functions.first.timeout_s: expected whole seconds between 1 and 900, got 0"
+    assert lines[2] == "  also functions.second.memory_mb: expected whole megabytes between 128 and 10240, got 1"
+    assert len(lines) == 3
