@@ -20,6 +20,7 @@ from squall.dispatcher.dispatcher import Dispatcher, Invocation, new_request_id
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_invoke import AsyncInvoker
 from squall.services.errors import StorageFull
+from squall.gateway import lambda_functions
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.runtime.protocol import MAX_REQUEST_BYTES
 
@@ -29,7 +30,7 @@ MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 logger = logging.getLogger(__name__)
 
 PREFIX = "/2015-03-31/functions/"
-LIST_PATH = "/2015-03-31/functions"  # ListFunctions, which Squall does not serve
+LIST_PATH = "/2015-03-31/functions"  # ListFunctions
 SUFFIX = "/invocations"
 # In the order that AWS's ValidationException for an unknown invocation type lists them (seen in 2017).
 INVOCATION_TYPES = ("DryRun", "RequestResponse", "Event")
@@ -204,8 +205,15 @@ class InvokeApi:
         except ApiError as error:
             await send_api_error(send, error, request_id)
 
+    async def _describe(self, scope: dict[str, Any], send: Send, request_id: str) -> None:
+        answer = await _describe_answer(self._dispatcher, scope)
+        await respond_json(send, 200, answer, [(b"x-amzn-requestid", request_id.encode())])
+
     async def _invoke(self, scope: dict[str, Any], receive: Receive, send: Send, request_id: str) -> None:
         path: str = scope["path"]
+        if scope["method"] == "GET":
+            await self._describe(scope, send, request_id)
+            return
         if scope["method"] != "POST" or not path.endswith(SUFFIX):
             raise _unsupported(scope["method"], path)
         raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
@@ -322,9 +330,33 @@ def _unsupported(method: str, path: str) -> ApiError:
     return ApiError(
         400,
         "UnsupportedOperationException",
-        f"Squall's Lambda API serves only Invoke (POST {PREFIX}NAME{SUFFIX}), not {asked};"
-        " `squall ls` lists the deployed functions",
+        f"Squall's Lambda API serves only Invoke (POST {PREFIX}NAME{SUFFIX}) and the operations that"
+        f" describe functions, not {asked}; deploy changes with `squall deploy`",
     )
+
+
+async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dict[str, Any]:
+    """Serve ListFunctions, GetFunction or GetFunctionConfiguration; raise ApiError for any other GET."""
+    path: str = scope["path"]
+    rest = path[len(PREFIX):].rstrip("/") if path.startswith(PREFIX) else ""
+    if not rest:
+        return lambda_functions.list_functions(dispatcher)
+    raw_name, _, operation = unquote(rest).partition("/")
+    if operation not in ("", "configuration"):
+        raise _unsupported("GET", path)
+
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
+    name, qualifier = target_of(raw_name, qualifier_parameter, "RequestResponse")
+    settings = dispatcher.settings
+    check_reachable(raw_name, settings.region, settings.account_id)
+    try:
+        if operation == "configuration":
+            return await lambda_functions.get_function_configuration(dispatcher, name, qualifier)
+        return await lambda_functions.get_function(dispatcher, name, qualifier)
+    except FunctionNotFound:
+        arn = dispatcher.arn(name, qualifier)
+        raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}") from None
 
 
 def _client_context(scope: dict[str, Any]) -> Any:

@@ -289,9 +289,8 @@ def test_client_context_over_limit_is_refused(client: Any) -> None:
 @pytest.mark.parametrize(
     ("operation", "arguments", "named"),
     [
-        ("get_function", {"FunctionName": "echo"}, "GetFunction"),
-        ("get_function_configuration", {"FunctionName": "echo"}, "GetFunctionConfiguration"),
-        ("list_functions", {}, "ListFunctions"),
+        ("delete_function", {"FunctionName": "echo"}, "DeleteFunction"),
+        ("update_function_configuration", {"FunctionName": "echo", "Timeout": 5}, "PUT"),
     ],
 )
 def test_other_operations_say_only_invoke_is_served(client: Any, operation: str, arguments: dict[str, Any], named: str) -> None:
@@ -302,5 +301,5 @@ def test_other_operations_say_only_invoke_is_served(client: Any, operation: str,
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "UnsupportedOperationException"
     # Not a ResourceNotFoundException, which would tell the caller the function does not exist.
-    assert f"serves only Invoke" in error["Error"]["Message"]
+    assert "serves only Invoke" in error["Error"]["Message"]
     assert named in error["Error"]["Message"]

@@ -1,0 +1,145 @@
+"""Lambda API operations that describe functions: GetFunction, GetFunctionConfiguration, ListFunctions.
+
+They answer with the fields of Lambda's FunctionConfiguration that Squall
+has a value for, so that boto3 callers that check a function's existence or
+settings before invoking it work. Squall has no IAM, so `Role` names a role
+that does not exist, and `Code.Location` is the code copy's folder on the
+server instead of a download URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import platform
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from squall.dispatcher.dispatcher import Dispatcher
+from squall.errors import FunctionNotFound
+from squall.manifest.spec import FunctionSpec, ServiceSpec
+
+LATEST = "$LATEST"
+EPHEMERAL_STORAGE_MB = 512  # Lambda's default /tmp size
+_ARCHITECTURES = {"aarch64": "arm64", "arm64": "arm64"}
+
+
+def function_configuration(
+    dispatcher: Dispatcher, service: ServiceSpec, spec: FunctionSpec, version: str = LATEST
+) -> dict[str, Any]:
+    """Build Lambda's FunctionConfiguration of one function version."""
+    settings = dispatcher.settings
+    root = Path(service.root)
+    log_format = "JSON" if spec.environment.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON" else "Text"
+    logging_config: dict[str, Any] = {"LogFormat": log_format, "LogGroup": f"/aws/lambda/{spec.name}"}
+    if log_format == "JSON":
+        logging_config["ApplicationLogLevel"] = spec.environment.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+        logging_config["SystemLogLevel"] = "INFO"
+    arn = dispatcher.arn(spec.name)
+    return {
+        "FunctionName": spec.name,
+        "FunctionArn": arn if version == LATEST else f"{arn}:{version}",
+        "Runtime": _runtime(spec.runtime),
+        "Role": f"arn:aws:iam::{settings.account_id}:role/{service.service}-role",
+        "Handler": spec.handler,
+        "CodeSize": _folder_bytes(root),
+        "Description": "",
+        "Timeout": spec.timeout_s,
+        "MemorySize": spec.memory_mb,
+        "LastModified": _last_modified(root),
+        "CodeSha256": _code_sha256(root),
+        "Version": version,
+        "Environment": {"Variables": dict(spec.environment)},
+        "TracingConfig": {"Mode": "PassThrough"},
+        # The code copy's digest names the revision: it changes with every change of code or manifest.
+        "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}:{version}:{root.name}")),
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": [_ARCHITECTURES.get(platform.machine(), "x86_64")],
+        "EphemeralStorage": {"Size": EPHEMERAL_STORAGE_MB},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": logging_config,
+    }
+
+
+async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None) -> dict[str, Any]:
+    """Build GetFunction's response; raises FunctionNotFound for an unknown function or qualifier."""
+    service, spec, version = await _find(dispatcher, name, qualifier)
+    response: dict[str, Any] = {
+        "Configuration": function_configuration(dispatcher, service, spec, version),
+        "Code": {"RepositoryType": "S3", "Location": str(service.root)},
+    }
+    if spec.reserved_concurrency is not None:
+        response["Concurrency"] = {"ReservedConcurrentExecutions": spec.reserved_concurrency}
+    return response
+
+
+async def get_function_configuration(dispatcher: Dispatcher, name: str, qualifier: str | None) -> dict[str, Any]:
+    """Build GetFunctionConfiguration's response; raises FunctionNotFound as get_function does."""
+    service, spec, version = await _find(dispatcher, name, qualifier)
+    return function_configuration(dispatcher, service, spec, version)
+
+
+def list_functions(dispatcher: Dispatcher) -> dict[str, Any]:
+    """Build ListFunctions' response: the `$LATEST` configuration of every deployed function, by name."""
+    found = [
+        (spec.name, function_configuration(dispatcher, service, spec))
+        for service in dispatcher.services.values()
+        for spec in service.functions.values()
+    ]
+    return {"Functions": [configuration for _, configuration in sorted(found, key=lambda pair: pair[0])]}
+
+
+async def _find(dispatcher: Dispatcher, name: str, qualifier: str | None) -> tuple[ServiceSpec, FunctionSpec, str]:
+    """Return the service and spec of a function version, and the version ("$LATEST" or a number)."""
+    version = dispatcher.resolve_version(name, qualifier)
+    if version == LATEST or dispatcher.versions is None:
+        for service in dispatcher.services.values():
+            if name in service.functions:
+                return service, service.functions[name], LATEST
+        raise FunctionNotFound(name)
+    try:
+        published = dispatcher.versions.load(name, version)
+    except LookupError:
+        raise FunctionNotFound(name) from None
+    return published, published.functions[name], version
+
+
+def _runtime(declared: str) -> str:
+    # Every function runs on the server's Python, which a bare "python3" leaves unnamed.
+    if declared.count(".") == 1:
+        return declared
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _folder_bytes(root: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(folder, name))
+            except OSError:
+                continue  # removed while it was being counted
+    return total
+
+
+def _last_modified(root: Path) -> str:
+    # Lambda's format: 2026-12-05T08:00:00.000+0000. A code copy is written once, at its deploy.
+    try:
+        moment = root.stat().st_mtime
+    except OSError:
+        moment = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment * 1000) % 1000:03d}+0000"
+
+
+def _code_sha256(root: Path) -> str:
+    # Lambda gives the SHA-256 of the zip file in base64. Squall has no zip,
+    # so this is the code copy's own digest (its folder name) in base64.
+    try:
+        return base64.b64encode(bytes.fromhex(root.name)).decode()
+    except ValueError:
+        return base64.b64encode(root.name.encode()).decode()
