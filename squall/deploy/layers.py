@@ -42,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from squall.deploy.snapshot import EXCLUDED_DIRS, code_files
+from squall.deploy.snapshot import EXCLUDED_DIRS, code_files, compile_bytecode
 from squall.errors import DeployError
 
 if TYPE_CHECKING:
@@ -435,6 +435,7 @@ def store_layer(code_root: Path, layer: LayerSpec) -> LayerSpec:
                 shutil.copy2(path, destination)
         else:
             extract_zip(source, staging)
+        compile_bytecode(staging)
         os.rename(staging, target)
     except (LayerContentError, OSError) as error:
         shutil.rmtree(staging, ignore_errors=True)

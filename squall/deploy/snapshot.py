@@ -8,6 +8,7 @@ of a deploy runs the same code.
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import logging
 import os
@@ -100,6 +101,7 @@ def snapshot(
         staging.mkdir(exist_ok=True)
         if variables is not None and not variables.empty:
             write_copy_variables(staging, variables)
+        compile_bytecode(staging)
         os.rename(staging, target)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
@@ -115,6 +117,14 @@ def code_digest(
 ) -> str:
     """Return the digest a deploy of `folder` would give its code copy, without copying anything."""
     return _digest(code_files(folder, None, patterns, keep), variables)
+
+
+def compile_bytecode(folder: Path) -> None:
+    """Write the bytecode of every module in `folder`, which instances cannot write where their code is read-only.
+
+    A module that does not compile is skipped: importing it reports the error.
+    """
+    compileall.compile_dir(folder, quiet=2, workers=1)
 
 
 class PackagePatterns:

@@ -38,6 +38,12 @@ from squall.secrets.references import SecretLookup, resolve_environment
 
 logger = logging.getLogger(__name__)
 
+# The credentials every instance gets in place of an execution role's, so that
+# boto3 clients aimed at SQUALL_ENDPOINT can sign their requests.
+LOCAL_ACCESS_KEY_ID = "SQUALLLOCALACCESSKEY"
+LOCAL_SECRET_ACCESS_KEY = "squall-local-secret-access-key"
+LOCAL_SESSION_TOKEN = "squall-local-session-token"
+
 LOG_TAIL_BYTES = 4096  # what `X-Amz-Log-Type: Tail` returns, as Lambda does
 LATEST = "$LATEST"
 CGROUP_CLEANUP_TIMEOUT_S = 5.0
@@ -399,6 +405,11 @@ class Dispatcher:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": version,
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+                # Lambda sets the execution role's credentials. Squall has no IAM, and its
+                # own APIs ignore AWS signatures, so these only let AWS SDK clients start.
+                "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
+                "AWS_SESSION_TOKEN": LOCAL_SESSION_TOKEN,
             }
         )
         if self.settings.endpoint:
@@ -748,7 +759,11 @@ def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: An
     parts.append(orjson.dumps(start).decode() + "\n")
     if raw.output:
         output = raw.output.decode(errors="replace")
-        parts.append(output if output.endswith("\n") else output + "\n")
+        minimum = _APPLICATION_LOG_LEVELS.get(spec.environment.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+        if minimum is not None:
+            output = _lines_at_level(output, minimum)
+        if output:
+            parts.append(output if output.endswith("\n") else output + "\n")
     metrics: dict[str, Any] = {
         "durationMs": round(raw.duration_ms, 2),
         "billedDurationMs": billed,
@@ -769,6 +784,32 @@ def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: An
         record["status"] = "success"
     parts.append(orjson.dumps({"time": utc_stamp(now), "type": "platform.report", "record": record}).decode() + "\n")
     return "".join(parts)
+
+
+# Lambda's application log levels in order, with the names Python's logging gives two of them.
+_APPLICATION_LOG_LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4, "FATAL": 5}
+_LINE_LEVELS = {**_APPLICATION_LOG_LEVELS, "WARNING": 3, "CRITICAL": 5}
+
+
+def _lines_at_level(output: str, minimum: int) -> str:
+    """Keep the output lines at or above a log level, as Lambda filters a function's JSON logs.
+
+    A line's level is the `level` field of its JSON object. Lambda counts a
+    line without one, such as a print, as INFO.
+    """
+    kept = []
+    for line in output.splitlines(keepends=True):
+        level = _LINE_LEVELS["INFO"]
+        if line.startswith("{"):
+            try:
+                fields = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                fields = None
+            if isinstance(fields, dict) and isinstance(fields.get("level"), str):
+                level = _LINE_LEVELS.get(fields["level"].upper(), level)
+        if level >= minimum:
+            kept.append(line)
+    return "".join(kept)
 
 
 def _error_message(body: bytes) -> str:

@@ -8,6 +8,7 @@ that idle instances stay small.
 
 from __future__ import annotations
 
+import atexit
 import decimal
 import importlib
 import json
@@ -86,7 +87,11 @@ _LOG_LEVELS = {
 
 
 class _JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object, the fields Lambda's JSON log format gives Python's `logging`."""
+    """Formats a record as one JSON object, the fields Lambda's JSON log format gives Python's `logging`.
+
+    Attributes a call adds with `extra=` become fields of their own, and an
+    exception adds its type, message, stack trace and location.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -101,7 +106,15 @@ class _JsonFormatter(logging.Formatter):
             entry["errorType"] = type(error).__name__
             entry["errorMessage"] = str(error)
             entry["stackTrace"] = traceback.format_tb(error.__traceback__)
+            entry["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        for name, value in record.__dict__.items():
+            if name not in _RECORD_ATTRIBUTES and name not in entry and value is not None:
+                entry[name] = value
         return json.dumps(entry, default=str)
+
+
+# The attributes every LogRecord has, and those formatters add; any other one came from `extra=`.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "aws_request_id"}
 
 
 def install_logging() -> None:
@@ -485,6 +498,8 @@ def _exit_like_python(exit_request: SystemExit) -> None:
     else:
         sys.stderr.write(f"{code}\n")
         status = 1
+    # The interpreter ends as after a normal exit, so the handler's atexit functions run.
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
@@ -497,6 +512,7 @@ def _exit_on_uncaught(error: BaseException) -> None:
     GeneratorExit and the like end the process with their traceback.
     """
     traceback.print_exception(error)
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     if isinstance(error, KeyboardInterrupt):

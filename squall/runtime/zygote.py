@@ -26,6 +26,7 @@ import ctypes
 import gc
 import importlib
 import importlib.util
+import io
 import json
 import os
 import resource
@@ -44,6 +45,8 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once here so that forks skip dlopen
 # From <sched.h> and <sys/mount.h>.
 _CLONE_NEWNS = 0x00020000
+_MS_RDONLY = 1
+_MS_REMOUNT = 32
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
@@ -124,6 +127,19 @@ def _own_tmp(tmp_dir: str, needed: list[str]) -> bool:
     return _libc.mount(tmp_dir.encode(), b"/tmp", None, _MS_BIND, None) == 0
 
 
+def _read_only(folders: list[str]) -> None:
+    """Remount folders read-only in the instance's own mount namespace, as Lambda's /var/task and /opt are.
+
+    A handler then cannot change the deployed code, which other instances,
+    later deploys of the same code and published versions share. A folder
+    that cannot be remounted stays writable.
+    """
+    for folder in folders:
+        path = os.fsencode(folder)
+        if _libc.mount(path, path, None, _MS_BIND | _MS_REC, None) == 0:
+            _libc.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None)
+
+
 def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
     if cgroup:
         try:
@@ -194,7 +210,12 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     # Every folder the instance may still import from, the code and the runtime's own.
     needed = [folder for folder in sys.path if folder] + [config["root"]]
     # The instance's folder is also at /tmp then, where code that writes to /tmp by name expects it.
-    os.environ["TMPDIR"] = "/tmp" if _own_tmp(tmp_dir, needed) else tmp_dir
+    private_mounts = _own_tmp(tmp_dir, needed)
+    os.environ["TMPDIR"] = "/tmp" if private_mounts else tmp_dir
+    if private_mounts:
+        _read_only([config["root"], *config.get("site_packages", ()), *config.get("layers", ())])
+        # The working folder was entered before the remount: enter it again through the read-only mount.
+        os.chdir(config["root"])
     # Importing a module and encoding JSON once copies the pages that the
     # handler's import and the first frames write to, before any request waits.
     importlib.import_module("squall.runtime._warmup")
@@ -231,6 +252,12 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
         bootstrap.serve(sock, 1, settings)
     finally:
         os._exit(0)
+
+
+def _unbuffered(fd: int, stream: io.TextIOWrapper) -> io.TextIOWrapper:
+    """Return a text stream on `fd`, with the encoding of `stream`, that passes each write to the file."""
+    raw = open(fd, "wb", buffering=0, closefd=False)  # noqa: SIM115 - lives as long as the process
+    return io.TextIOWrapper(raw, encoding=stream.encoding, errors=stream.errors, write_through=True)
 
 
 def _prime_finder(handler: str) -> None:
@@ -273,8 +300,10 @@ def main() -> None:
     # Layers come after the function's own packages, as Lambda puts /opt after /var/task.
     for position, folder in enumerate(config.get("layers", ()), start=1 + len(config.get("site_packages", ()))):
         sys.path.insert(position, folder)
-    sys.stdout.reconfigure(line_buffering=True)
-    sys.stderr.reconfigure(line_buffering=True)
+    # Each write reaches the log file at once, as Lambda's runtime flushes every
+    # write, so output before a crash or a timeout is kept, even without a newline.
+    sys.stdout = _unbuffered(1, sys.stdout)
+    sys.stderr = _unbuffered(2, sys.stderr)
     bootstrap.install_logging()
     for name in config.get("preload", ()):
         importlib.import_module(name)

@@ -22,12 +22,30 @@ def make_service(folder: Path) -> Path:
     return folder
 
 
+def source_files(copy: Path) -> list[str]:
+    """List a code copy's files, without the bytecode the deploy writes."""
+    return sorted(
+        path.relative_to(copy).as_posix() for path in copy.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+    )
+
+
+def test_copy_has_bytecode_of_its_modules(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    (folder / "broken.py").write_text("def broken(:\n")
+
+    copy = snapshot(folder, tmp_path / "code")
+
+    # Instances may not write where the code is, so the deploy writes the bytecode.
+    compiled = sorted(path.relative_to(copy).as_posix() for path in copy.rglob("*.pyc"))
+    assert [name.split(".")[0] for name in compiled] == ["__pycache__/app", "pkg/__pycache__/__init__"]
+
+
 def test_copy_has_code_without_tool_folders(tmp_path: Path) -> None:
     folder = make_service(tmp_path / "svc")
 
     copy = snapshot(folder, tmp_path / "code")
 
-    assert sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file()) == [
+    assert source_files(copy) == [
         "app.py",
         "pkg/__init__.py",
         "squall.yml",
@@ -98,4 +116,4 @@ def test_package_patterns_choose_copied_files(tmp_path: Path, patterns: tuple[st
 
     copy = snapshot(folder, tmp_path / "code", patterns=patterns, keep="serverless.yml")
 
-    assert sorted(path.relative_to(copy).as_posix() for path in copy.rglob("*") if path.is_file()) == expected
+    assert source_files(copy) == expected

@@ -124,6 +124,9 @@ async def test_environment_is_not_inherited(make_dispatcher: Callable[..., Dispa
     assert environment["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
     assert environment["AWS_LAMBDA_LOG_STREAM_NAME"].split("]")[0].endswith("[$LATEST")
     assert Path(environment["TMPDIR"]).is_dir()
+    # Credentials in place of an execution role's, for AWS SDK clients.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        assert environment[name]
 
 
 async def test_manifest_may_override_tz_lang_and_path(make_dispatcher: Callable[..., Dispatcher]) -> None:
@@ -374,6 +377,18 @@ async def test_each_instance_has_its_own_tmp(make_dispatcher: Callable[..., Disp
     # /tmp is the instance's TMPDIR, and the host's /tmp never saw the file.
     assert first["tmpdir_files"] == second["tmpdir_files"] == ["squall-test-note.txt"]
     assert not os.path.exists("/tmp/squall-test-note.txt")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a read-only code folder needs a mount namespace, which needs root")
+async def test_code_folder_is_read_only(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="write_code_folder", handler="handlers.write_code_folder")))
+
+    errors = await call(dispatcher, "write_code_folder")
+
+    # As Lambda's /var/task, the deployed code cannot be changed by a handler.
+    assert errors == {"module": "Read-only file system", "cwd": "Read-only file system"}
+    assert not (APP / "written.txt").exists()
 
 
 async def test_json_log_handler_error_one_line(make_dispatcher: Callable[..., Dispatcher]) -> None:
@@ -745,3 +760,66 @@ async def test_unusual_exceptions_do_not_lose_the_error(make_dispatcher: Callabl
     assert interrupted.error_type == "Runtime.ExitError"
     assert orjson.loads(interrupted.payload)["errorMessage"].endswith("Runtime exited with error: signal: interrupt")
     assert "KeyboardInterrupt" in dispatcher.sinks.logs[-1].text
+
+
+async def test_sys_exit_runs_atexit_functions(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="exit_after_atexit", handler="handlers.exit_after_atexit")))
+
+    result = await dispatcher.invoke(Invocation("exit_after_atexit", b'{"code": 3}', "test"))
+
+    assert result.error_type == "Runtime.ExitError"
+    assert orjson.loads(result.payload)["errorMessage"].endswith("exit status 3")
+    assert "atexit function ran" in dispatcher.sinks.logs[-1].text
+
+
+@pytest.mark.parametrize("how", ["exit", "timeout"])
+async def test_output_without_newline_survives_death(make_dispatcher: Callable[..., Dispatcher], how: str) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="partial_line", handler="handlers.partial_line", timeout_s=1)))
+
+    result = await dispatcher.invoke(Invocation("partial_line", orjson.dumps({"how": how}), "test"))
+
+    assert result.error_type is not None
+    text = dispatcher.sinks.logs[-1].text
+    assert "progress 50%" in text
+    assert "half a line on stderr" in text
+
+
+@pytest.mark.parametrize(
+    ("level", "kept"),
+    [
+        ("WARN", ["a warning line", "an error line"]),
+        ("INFO", ["a printed line", "an info line", "a warning line", "an error line"]),
+        ("DEBUG", ["a printed line", "a debug line", "an info line", "a warning line", "an error line"]),
+    ],
+)
+async def test_json_log_level_filters_every_line(
+    make_dispatcher: Callable[..., Dispatcher], level: str, kept: list[str]
+) -> None:
+    dispatcher = make_dispatcher()
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": level}
+    await dispatcher.deploy(service(
+        FunctionSpec(name="levels", handler="handlers.log_levels_everywhere", environment=environment)
+    ))
+
+    await call(dispatcher, "levels")
+
+    # As on Lambda, lines below the level are dropped whichever logger wrote them, and a print counts as INFO.
+    lines = [json.loads(line) if line.startswith("{") else line for line in dispatcher.sinks.logs[-1].text.splitlines()]
+    shown = [line if isinstance(line, str) else line.get("message") for line in lines[1:-1]]
+    assert shown == kept
+
+
+async def test_json_log_keeps_extra_fields(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
+    await dispatcher.deploy(service(
+        FunctionSpec(name="levels", handler="handlers.log_levels_everywhere", environment=environment)
+    ))
+
+    await call(dispatcher, "levels")
+
+    lines = [json.loads(line) for line in dispatcher.sinks.logs[-1].text.splitlines() if line.startswith("{")]
+    info = next(line for line in lines if line.get("message") == "an info line")
+    assert (info["order"], info["amount"], info["logger"]) == ({"id": 7}, 3, "chatty")

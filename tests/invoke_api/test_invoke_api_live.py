@@ -319,6 +319,14 @@ def test_zero_reserved_concurrency_matches_recording(client: Any) -> None:
     assert error["Type"] == expected["Type"]
 
 
+def test_function_invokes_another_with_boto3(client: Any) -> None:
+    # The instance's AWS credentials let boto3 sign its request to SQUALL_ENDPOINT.
+    response, payload = invoke(client, "chain")
+
+    assert "FunctionError" not in response, payload
+    assert json.loads(payload) == {"from": "chain"}
+
+
 def test_server_survives_failures(app: LiveApp, client: Any) -> None:
     health = httpx.get(app.endpoint + live_server.HEALTH_PATH, timeout=10)
 

@@ -1,4 +1,5 @@
 import os
+import sys
 import time
 
 calls = 0
@@ -139,3 +140,47 @@ def lone_surrogate(event, context):
 
 def interrupt(event, context):
     raise KeyboardInterrupt
+
+
+def exit_after_atexit(event, context):
+    """Register an atexit function that prints, then call sys.exit."""
+    import atexit
+
+    atexit.register(lambda: print("atexit function ran", flush=True))
+    sys.exit(event.get("code", 0))
+
+
+def partial_line(event, context):
+    """Write output without a final newline, then end as the event says: exit, or block until the timeout."""
+    print("progress 50%", end="")
+    sys.stderr.write("half a line on stderr")
+    if event.get("how") == "exit":
+        os._exit(3)
+    time.sleep(60)
+
+
+def log_levels_everywhere(event, context):
+    """Print a line, log at each level on a logger of its own level, and log with extra fields."""
+    import logging
+
+    print("a printed line")
+    chatty = logging.getLogger("chatty")
+    chatty.setLevel(logging.DEBUG)
+    chatty.debug("a debug line")
+    chatty.info("an info line", extra={"order": {"id": 7}, "amount": 3})
+    chatty.warning("a warning line")
+    chatty.error("an error line")
+    return {}
+
+
+def write_code_folder(event, context):
+    """Try to write a file beside the handler's module and in the working folder; report each error."""
+    errors = {}
+    for place, path in (("module", os.path.join(os.path.dirname(__file__), "written.txt")), ("cwd", "written-cwd.txt")):
+        try:
+            with open(path, "w") as file:
+                file.write("changed by a handler")
+            errors[place] = None
+        except OSError as error:
+            errors[place] = error.strerror
+    return errors

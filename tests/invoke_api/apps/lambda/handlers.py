@@ -94,3 +94,14 @@ def parse_text(event, context):
     import json
 
     return json.loads(event["text"])
+
+
+def chain(event, context):
+    """Invoke another function with boto3, as a Lambda function calls another one, without credentials of its own."""
+    import json
+
+    import boto3
+
+    client = boto3.client("lambda", endpoint_url=os.environ["SQUALL_ENDPOINT"], region_name=os.environ["AWS_REGION"])
+    answer = client.invoke(FunctionName="echo", Payload=json.dumps({"from": context.function_name}))
+    return json.loads(answer["Payload"].read())
