@@ -117,7 +117,7 @@ async def install_service_requirements(
     """
     users: dict[Path, list[str]] = collections.defaultdict(list)
     for spec in service.functions.values():
-        requirements = find_requirements(service.root, spec.handler)
+        requirements = find_requirements(service.root, spec.handler_path)
         if requirements is not None:
             users[requirements].append(spec.name)
 

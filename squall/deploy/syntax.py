@@ -20,7 +20,7 @@ def syntax_warnings(service: ServiceSpec) -> list[str]:
     """Describe each handler module that does not compile, one line each, naming the functions it serves."""
     functions_of: dict[str, list[str]] = {}
     for spec in service.functions.values():
-        files = handler_module_files(spec.handler)
+        files = handler_module_files(spec.handler_path)
         relative = next((candidate for candidate in files if (service.root / candidate).is_file()), None)
         if relative is not None:  # else the manifest checks already refused a missing module
             functions_of.setdefault(relative, []).append(spec.name)

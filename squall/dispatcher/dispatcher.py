@@ -395,7 +395,7 @@ class Dispatcher:
         environment.update(resolve_environment(spec.name, spec.environment, self.secrets))
         environment.update(
             {
-                "LAMBDA_TASK_ROOT": str(service.root),
+                "LAMBDA_TASK_ROOT": str(spec.code_root(Path(service.root))),
                 "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parents[1] / "runtime"),
                 "_HANDLER": spec.handler,
                 "AWS_REGION": self.settings.region,

@@ -148,10 +148,14 @@ class FunctionPool:
         if self._zygote is not None and self._zygote.alive:
             return self._zygote
         config = {
-            "root": str(self.settings.root),
+            "root": str(self.spec.code_root(self.settings.root)),
+            # The whole code copy, which instances may not change.
+            "service_root": str(self.settings.root),
             "function_name": self.spec.name,
             "function_version": self.settings.version,
             "handler": self.spec.handler,
+            # The handler relative to the service folder, where requirements are looked up.
+            "handler_path": self.spec.handler_path,
             "memory_mb": self.spec.memory_mb,
             "log_group_name": f"/aws/lambda/{self.spec.name}",
             "preload": list(self.settings.preload),

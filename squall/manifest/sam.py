@@ -8,10 +8,9 @@ these choices of its own:
   the template's folder. `AWS::StackName` resolves to that name.
 - Parameter values come from the `parameters` argument, else from
   `parameter_overrides` in samconfig.toml, else from each `Default`.
-- Each AWS::Serverless::Function is named by its logical id. Its handler
-  becomes `CodeUri/Handler`, relative to the template's folder: with
-  `CodeUri: src/` and `Handler: app.handler` the spec's handler is
-  `src/app.handler`, and the module is imported as `src.app`.
+- Each AWS::Serverless::Function is named by its logical id. Its `CodeUri`
+  folder is its code root, as on Lambda: with `CodeUri: src/` and
+  `Handler: app.handler`, instances run in `src` and import `app` from it.
 - Data resources are named as sam_resources.py describes.
 
 A property Squall cannot translate is listed once in `ServiceSpec.warnings`
@@ -141,7 +140,6 @@ _DATA_TYPES = frozenset({QUEUE_TYPE, BUCKET_TYPE, TABLE_TYPE, SIMPLE_TABLE_TYPE,
 _PARAMETER_TYPES_RULE = "String, Number, CommaDelimitedList, List<...> or AWS::SSM::Parameter::Value<...>"
 _PYTHON_RUNTIME_RE = re.compile(r"^python3\.\d+$")
 _RUNTIME_RULE = 'a Python 3 runtime "python3.N", such as "python3.12"'
-_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 # Reads one merged function property: its resolved value (None when absent) and its key path.
@@ -581,9 +579,12 @@ def _read_function(
         runtime_value, runtime_key = read("Runtime")
         python_runtime = not names_other_language(runtime_value)
         runtime = _check_runtime(template, runtime_key, runtime_value)
-    handler = ""
+    handler, code_dir = "", ""
     with problems.collect():
-        handler = _read_handler(template, read) if python_runtime else _require_handler(template, read)
+        if python_runtime:
+            handler, code_dir = _read_handler(template, read)
+        else:
+            handler = _require_handler(template, read)
 
     memory_mb = 128
     with problems.collect():
@@ -647,6 +648,7 @@ def _read_function(
         runtime=runtime,
         layers=function_layers,
         auto_publish_alias=alias,
+        code_dir=code_dir,
     )
     return function, routes
 
@@ -746,8 +748,8 @@ def _require_handler(template: _Template, read: _PropertyLookup) -> str:
     return str(handler)
 
 
-def _read_handler(template: _Template, read: _PropertyLookup) -> str:
-    """Return the handler as a path relative to the template folder: CodeUri joined with Handler."""
+def _read_handler(template: _Template, read: _PropertyLookup) -> tuple[str, str]:
+    """Return the handler and its code folder (CodeUri) relative to the template folder, "" for that folder."""
     source = template.source
     handler, handler_key = read("Handler")
     if handler is None:
@@ -757,7 +759,7 @@ def _read_handler(template: _Template, read: _PropertyLookup) -> str:
 
     code_uri, code_key = read("CodeUri")
     if code_uri is None:
-        return check_handler(source, handler_key, handler)
+        return check_handler(source, handler_key, handler), ""
     if not isinstance(code_uri, str) or "://" in code_uri:
         raise source.error(
             code_key, expected("a folder relative to the template, such as src/ (S3 locations are not supported)", code_uri)
@@ -769,20 +771,10 @@ def _read_handler(template: _Template, read: _PropertyLookup) -> str:
         raise source.error(code_key, f"folder {describe(code_uri)} not found in {source.root}, expected the function's code folder")
     relative = folder.relative_to(source.root).as_posix()
     if relative == ".":
-        return check_handler(source, handler_key, handler)
-
-    # NOTE: the module is imported as a submodule of the CodeUri folder
-    # ("src.app"), so modules beside the handler must be imported through the
-    # package too ("from src import util"); Lambda would put the folder itself
-    # on sys.path. Lifting this needs a code folder per function in the spec.
-    for part in relative.split("/"):
-        if not _IDENTIFIER_RE.match(part):
-            raise source.error(
-                code_key,
-                f"folder name {describe(part)} in CodeUri is not a Python identifier, expected letters, digits and "
-                "underscores, because Squall imports the handler's module through the folder (src/app.py as src.app)",
-            )
-    return check_handler(source, handler_key, f"{relative}/{handler}")
+        return check_handler(source, handler_key, handler), ""
+    # As on Lambda, the CodeUri folder is the function's code root: its
+    # instances import the handler and the modules beside it from there.
+    return check_handler(dataclasses.replace(source, root=folder), handler_key, handler), relative
 
 
 def _read_provisioned(template: _Template, read: _PropertyLookup, reserved: int | None) -> int:

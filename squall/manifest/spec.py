@@ -163,6 +163,10 @@ class FunctionSpec:
     # An alias that each deploy moves to a newly published version of changed
     # code, as SAM's AutoPublishAlias does; the function's events invoke it.
     auto_publish_alias: str | None = None
+    # The function's own code folder inside the service's, as SAM's CodeUri
+    # names it ("src" or "functions/users"); "" is the service folder. The
+    # handler is relative to it, and instances run in it.
+    code_dir: str = ""
 
     @property
     def module(self) -> str:
@@ -173,6 +177,15 @@ class FunctionSpec:
     def attribute(self) -> str:
         """The handler's function name inside its module."""
         return self.handler.rsplit(".", 1)[-1]
+
+    @property
+    def handler_path(self) -> str:
+        """The handler relative to the service folder ("src/app.greet" for handler app.greet in code_dir src)."""
+        return f"{self.code_dir}/{self.handler}" if self.code_dir else self.handler
+
+    def code_root(self, service_root: Path) -> Path:
+        """Return the folder the function's instances import from and run in."""
+        return service_root / self.code_dir if self.code_dir else service_root
 
 
 @dataclass(frozen=True)

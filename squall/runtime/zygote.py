@@ -213,7 +213,8 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     private_mounts = _own_tmp(tmp_dir, needed)
     os.environ["TMPDIR"] = "/tmp" if private_mounts else tmp_dir
     if private_mounts:
-        _read_only([config["root"], *config.get("site_packages", ()), *config.get("layers", ())])
+        code = config.get("service_root", config["root"])
+        _read_only([code, *config.get("site_packages", ()), *config.get("layers", ())])
         # The working folder was entered before the remount: enter it again through the read-only mount.
         os.chdir(config["root"])
     # Importing a module and encoding JSON once copies the pages that the

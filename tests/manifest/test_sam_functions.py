@@ -83,11 +83,13 @@ def test_lambda_defaults(write_service: WriteService) -> None:
     assert function == FunctionSpec(name="Fn", handler="app.greet", runtime="python3.12")
 
 
-def test_code_uri_joins_handler(write_service: WriteService) -> None:
-    function = load(write_service, template(BASE + "CodeUri: functions/greeter/\n"), modules=("functions/greeter/app.py",))
+def test_code_uri_is_code_root(write_service: WriteService) -> None:
+    function = load(write_service, template(BASE + "CodeUri: functions/get-user/\n"), modules=("functions/get-user/app.py",))
 
-    assert function.handler == "functions/greeter/app.greet"
-    assert function.module == "functions.greeter.app"
+    # As on Lambda, the handler's module is imported from the CodeUri folder, whatever its name.
+    assert (function.handler, function.code_dir) == ("app.greet", "functions/get-user")
+    assert function.module == "app"
+    assert function.handler_path == "functions/get-user/app.greet"
 
 
 @pytest.mark.parametrize(
@@ -128,12 +130,6 @@ def test_code_uri_joins_handler(write_service: WriteService) -> None:
             ("app.py",),
             "Resources.Fn.Properties.CodeUri",
             "expected a folder relative to the template, such as src/ (S3 locations are not supported)",
-        ),
-        (
-            BASE + "CodeUri: hello-world/\n",
-            ("hello-world/app.py",),
-            "Resources.Fn.Properties.CodeUri",
-            'folder name "hello-world" in CodeUri is not a Python identifier',
         ),
         (
             BASE + "PackageType: Image\n",

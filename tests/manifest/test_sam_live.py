@@ -100,6 +100,20 @@ def test_rest_api_route_responds(serve: Any, tmp_path: Path) -> None:
     assert response.json() == {"id": "42", "table": "apigw-rest-lambda-ItemsTable", "stage": "dev"}
 
 
+def test_code_uri_folder_is_code_root(serve: Any, tmp_path: Path) -> None:
+    server = serve_pattern(serve, tmp_path, "code-uri-lambda")
+
+    response = httpx.get(server.endpoint + "/users/7", timeout=30)
+
+    # The handler imports a module beside it and opens a file by a relative path, as on Lambda.
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["user"] == "Ada Lovelace"
+    assert answer["handler"] == "app.handler"
+    assert answer["task_root"].endswith("/functions/get-user")
+    assert answer["cwd"] == answer["task_root"]
+
+
 def test_sqs_message_reaches_handler(serve: Any, tmp_path: Path) -> None:
     server = serve_pattern(serve, tmp_path, "sqs-lambda-dlq")
     client = Client(server.endpoint)

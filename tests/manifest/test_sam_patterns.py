@@ -31,7 +31,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
         {
             "GetItemFunction": FunctionSpec(
                 name="GetItemFunction",
-                handler="src/items.get_item",
+                handler="items.get_item", code_dir="src",
                 memory_mb=256,
                 timeout_s=10,
                 # Globals' variables merged in; the function's LOG_LEVEL (an Fn::If) wins.
@@ -41,7 +41,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
             ),
             "PutItemFunction": FunctionSpec(
                 name="PutItemFunction",
-                handler="src/items.put_item",
+                handler="items.put_item", code_dir="src",
                 memory_mb=512,
                 timeout_s=10,
                 environment={"STAGE": "dev", "LOG_LEVEL": "INFO", "TABLE_NAME": "apigw-rest-lambda-ItemsTable"},
@@ -63,7 +63,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
         {
             "HelloWorldFunction": FunctionSpec(
                 name="HelloWorldFunction",
-                handler="hello_world/app.lambda_handler",
+                handler="app.lambda_handler", code_dir="hello_world",
                 environment={"GREETING": "hello from httpapi-lambda in us-east-1"},
                 http=(HttpEvent("GET", "/hello/{name}", "2.0"), HttpEvent("GET", "/legacy/hello", "1.0")),
                 runtime="python3.12",
@@ -71,7 +71,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
             # An HttpApi event without a path is the API's catch-all route.
             "FallbackFunction": FunctionSpec(
                 name="FallbackFunction",
-                handler="hello_world/app.fallback",
+                handler="app.fallback", code_dir="hello_world",
                 http=(HttpEvent("ANY", "$default", "2.0"),),
                 runtime="python3.12",
             ),
@@ -86,7 +86,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
         {
             "OrderConsumerFunction": FunctionSpec(
                 name="OrderConsumerFunction",
-                handler="src/consumer.handler",
+                handler="consumer.handler", code_dir="src",
                 timeout_s=30,
                 environment={"RESULTS_QUEUE": "sqs-lambda-dlq-ResultsQueue"},
                 triggers=(QueueTrigger("sqs-lambda-dlq-orders", batch_size=5, batch_window_s=1.0, max_concurrency=2),),
@@ -111,7 +111,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
         {
             "ObjectCreatedFunction": FunctionSpec(
                 name="ObjectCreatedFunction",
-                handler="src/on_upload.handler",
+                handler="on_upload.handler", code_dir="src",
                 environment={"RESULTS_QUEUE": "s3-lambda-results", "BUCKET_ARN": "arn:aws:s3:::s3-lambda-uploadsbucket"},
                 triggers=(ObjectTrigger("s3-lambda-uploadsbucket", ("s3:ObjectCreated:*",), "uploads/", ".txt"),),
                 runtime="python3.11",
@@ -124,7 +124,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
         {
             "ChangeProcessorFunction": FunctionSpec(
                 name="ChangeProcessorFunction",
-                handler="src/changes.handler",
+                handler="changes.handler", code_dir="src",
                 triggers=(
                     TableStreamTrigger(
                         "orders", batch_size=10, starting_position="trim_horizon", batch_window_s=2.0,
@@ -145,7 +145,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
         {
             "ClickConsumerFunction": FunctionSpec(
                 name="ClickConsumerFunction",
-                handler="src/clicks.handler",
+                handler="clicks.handler", code_dir="src",
                 memory_mb=1024,
                 triggers=(StreamTrigger("kinesis-lambda-ClickStream", batch_size=50, starting_position="latest"),),
                 runtime="python3.13",
@@ -161,7 +161,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
         {
             "CleanupFunction": FunctionSpec(
                 name="CleanupFunction",
-                handler="src/jobs.cleanup",
+                handler="jobs.cleanup", code_dir="src",
                 triggers=(
                     ScheduleTrigger("cron(0 3 * * ? *)", input={"job": "cleanup", "dry_run": False}),
                     ScheduleTrigger("rate(1 hour)", enabled=False),
@@ -172,7 +172,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
             # Scheduled by an AWS::Events::Rule resource that targets it.
             "ReportFunction": FunctionSpec(
                 name="ReportFunction",
-                handler="src/jobs.report",
+                handler="jobs.report", code_dir="src",
                 triggers=(
                     ScheduleTrigger(
                         "cron(0 9 ? * MON *)", input={"report": "weekly"},
@@ -188,11 +188,11 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
     "lambda-destinations": (
         {
             "FailureHandlerFunction": FunctionSpec(
-                name="FailureHandlerFunction", handler="src/app.on_failure", runtime="python3.12"
+                name="FailureHandlerFunction", handler="app.on_failure", code_dir="src", runtime="python3.12"
             ),
             "WorkerFunction": FunctionSpec(
                 name="WorkerFunction",
-                handler="src/app.worker",
+                handler="app.worker", code_dir="src",
                 async_config=AsyncConfig(
                     max_retry_attempts=1,
                     max_event_age_s=3600,
@@ -229,7 +229,7 @@ def test_pattern_handlers_exist(pattern: str) -> None:
     spec = load_service(folder)
 
     for function in spec.functions.values():
-        module = folder / (function.module.replace(".", "/") + ".py")
+        module = function.code_root(folder) / (function.module.replace(".", "/") + ".py")
         assert module.is_file(), f"{function.name}: {module} is missing"
         assert f"def {function.attribute}(" in module.read_text()
 

@@ -1,0 +1,2 @@
+def display_name(user):
+    return f"{user['first']} {user['last']}"
