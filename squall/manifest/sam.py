@@ -79,6 +79,7 @@ from squall.manifest.validate import (
     FUNCTION_NAME_RE,
     FUNCTION_NAME_RULE,
     HANDLER_RULE,
+    LOG_SETTING_VALUES,
     SERVICE_NAME_RE,
     SERVICE_NAME_RULE,
     KeyPath,
@@ -111,7 +112,7 @@ _RESOURCE_KEYS = frozenset(
 _FUNCTION_KEYS = frozenset(
     {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
      "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType",
-     "Layers", "AutoPublishAlias",
+     "Layers", "AutoPublishAlias", "LoggingConfig",
      # Squall publishes a new version whenever the code or any setting changes,
      # which is what these two ask SAM for.
      "AutoPublishAliasAllProperties", "AutoPublishCodeSha256"}
@@ -627,6 +628,8 @@ def _read_function(
     environment: dict[str, str] = {}
     with problems.collect():
         environment = _read_environment(template, properties.get("Environment"))
+    with problems.collect():
+        environment = environment | _read_logging_config(template, properties.get("LoggingConfig"))
     function_layers: tuple[str, ...] = ()
     if layers is not None:
         with problems.collect():
@@ -824,6 +827,30 @@ def _read_environment(template: _Template, environment: _Property | None) -> dic
             raise template.source.error(key, expected("a string, number or boolean", resolved))
         result[name] = environment_value(resolved)
     return result
+
+
+def _read_logging_config(template: _Template, config: _Property | None) -> dict[str, str]:
+    """Return the variables Lambda sets from LoggingConfig: the log format, and the level of JSON logs."""
+    if config is None:
+        return {}
+    value = config.value
+    if is_function(value):
+        value = template.evaluator.resolve(value, config.key)
+    if not isinstance(value, dict):
+        raise template.source.error(config.key, expected('a mapping with "LogFormat"', value))
+    template.warnings.unsupported_keys(config.key, value, {"LogFormat", "ApplicationLogLevel"})
+    settings = {"LogFormat": "AWS_LAMBDA_LOG_FORMAT", "ApplicationLogLevel": "AWS_LAMBDA_LOG_LEVEL"}
+    variables: dict[str, str] = {}
+    for name, variable in settings.items():
+        if name not in value:
+            continue
+        key = (*config.key, name)
+        setting = template.evaluator.resolve(value[name], key)
+        valid = LOG_SETTING_VALUES[variable]
+        if setting not in valid:
+            raise template.source.error(key, expected("one of " + ", ".join(valid), setting))
+        variables[variable] = setting
+    return variables
 
 
 def _with_failure_destinations(

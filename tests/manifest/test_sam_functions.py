@@ -544,3 +544,19 @@ def test_both_template_spellings_rejected(write_service: WriteService) -> None:
         find_manifest(folder)
 
     assert raised.value.detail == "both template.yaml and template.yml exist, expected only one of them"
+
+
+def test_logging_config_sets_lambdas_variables(write_service: WriteService) -> None:
+    globals_text = """\
+        LoggingConfig: {LogFormat: JSON}
+    """
+    function = load(write_service, template(BASE + "LoggingConfig: {LogFormat: JSON, ApplicationLogLevel: WARN}\n", globals_text))
+
+    assert function.environment == {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"}
+
+
+def test_logging_config_rejects_unknown_format(write_service: WriteService) -> None:
+    error = load_error(write_service, template(BASE + "LoggingConfig: {LogFormat: Yaml}\n"))
+
+    assert error.key == "Resources.Fn.Properties.LoggingConfig.LogFormat"
+    assert "one of Text, JSON" in str(error)
