@@ -108,7 +108,7 @@ class QueueTriggers:
                 async with self._filling.setdefault(key, asyncio.Lock()):
                     batch = await self._fill_batch(store, key.queue, trigger)
                 if batch:
-                    await self._deliver(store, key, queue_arn, batch, trigger.qualifier)
+                    await self._deliver(store, key, queue_arn, batch, trigger)
             except asyncio.CancelledError:
                 raise
             except FunctionNotFound:
@@ -157,7 +157,8 @@ class QueueTriggers:
                            key.queue, qualifier, key.function)
         return False
 
-    async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any], qualifier: str | None) -> None:
+    async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any], trigger: QueueTrigger) -> None:
+        qualifier = trigger.qualifier
         from squall.services.queues import DeleteEntry
         from squall.services.queues.lambda_events import failed_message_ids, sqs_event
 
@@ -177,7 +178,8 @@ class QueueTriggers:
                         key.function, len(batch), key.queue, result.error_type)
             return
 
-        failed = failed_message_ids(result.payload, ids)
+        # Without ReportBatchItemFailures, Lambda ignores the result: the whole batch succeeded.
+        failed = failed_message_ids(result.payload, ids) if trigger.report_batch_item_failures else set()
         done = [message for message in batch if message.message_id not in failed]
         for start in range(0, len(done), MAX_RECEIVE):
             chunk = done[start : start + MAX_RECEIVE]

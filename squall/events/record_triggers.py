@@ -312,7 +312,9 @@ class RecordTriggers:
             if pending is None:
                 continue
 
-            attempt = await self._invoke(function, source, pending.records, trigger.qualifier)
+            attempt = await self._invoke(
+                function, source, pending.records, trigger.qualifier, trigger.report_batch_item_failures
+            )
             invocations = pending.invocations + 1
             if attempt.outcome is _Outcome.SUCCESS:
                 await source.checkpoint(pending.records[-1])
@@ -344,7 +346,12 @@ class RecordTriggers:
             await asyncio.sleep(self._backoff_s)
 
     async def _invoke(
-        self, function: str, source: RecordSource, records: Sequence[SourceRecord], qualifier: str | None = None
+        self,
+        function: str,
+        source: RecordSource,
+        records: Sequence[SourceRecord],
+        qualifier: str | None = None,
+        report_failures: bool = True,
     ) -> _Attempt:
         from squall.services.streams import StreamRecord, failed_sequence_number
 
@@ -364,6 +371,9 @@ class RecordTriggers:
 
         if result.error_type is not None:
             return _Attempt(_Outcome.ERROR, 0, result.request_id)
+        if not report_failures:
+            # Without ReportBatchItemFailures, Lambda ignores the result: the whole batch succeeded.
+            return _Attempt(_Outcome.SUCCESS, 0, result.request_id)
         # failed_sequence_number reads only `.sequence_number`, which SourceRecord has too.
         failed = failed_sequence_number(result.payload, cast(Sequence[StreamRecord], records))
         if failed is None:

@@ -208,7 +208,7 @@ class EventReader:
             if scaling_read.has("MaximumConcurrency"):
                 # Lambda's range for the maximum concurrency of an SQS event source.
                 concurrency = scaling_read.integer("MaximumConcurrency", 2, 2, 1000, "a whole number of concurrent batches")
-        self._function_response_types(read)
+        report_failures = self._function_response_types(read)
         return QueueTrigger(
             queue=queue,
             batch_size=read.integer("BatchSize", 10, 1, _MAX_BATCH_SIZE, "a whole number of messages"),
@@ -217,15 +217,17 @@ class EventReader:
             ),
             max_concurrency=concurrency,
             enabled=read.boolean("Enabled", True),
+            report_batch_item_failures=report_failures,
         )
 
-    def _function_response_types(self, read: PropertyReader) -> None:
-        # Squall always reads a batchItemFailures response, so opting in changes nothing.
+    def _function_response_types(self, read: PropertyReader) -> bool:
+        """Return whether the event turns on ReportBatchItemFailures, which Lambda needs to read batchItemFailures."""
         types = read.value("FunctionResponseTypes")
-        if types is not None and types != ["ReportBatchItemFailures"]:
+        if types is not None and types not in ([], ["ReportBatchItemFailures"]):
             raise self.source.error(
                 read.key("FunctionResponseTypes"), expected('[ReportBatchItemFailures] or nothing', types)
             )
+        return types == ["ReportBatchItemFailures"]
 
     def queue_name(self, read: PropertyReader, name: str) -> str:
         """Read a queue given by ARN (`!GetAtt Queue.Arn`) or by name (`!Ref Queue`)."""
@@ -340,7 +342,7 @@ class EventReader:
         self._known(
             read,
             {"Stream", "StartingPosition", "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
-             "BisectBatchOnFunctionError", "DestinationConfig", "Enabled"},
+             "BisectBatchOnFunctionError", "DestinationConfig", "Enabled", "FunctionResponseTypes"},
         )
         service, what = ("dynamodb", "table stream") if kind == "DynamoDB" else ("kinesis", "stream")
         stream_value = read.value("Stream")
@@ -367,6 +369,7 @@ class EventReader:
             ),
             "max_retries": read.integer("MaximumRetryAttempts", -1, -1, _MAX_BATCH_SIZE, "a whole number of retries"),
             "bisect_on_error": read.boolean("BisectBatchOnFunctionError", False),
+            "report_batch_item_failures": self._function_response_types(read),
         }
 
         destination = read.value("DestinationConfig")

@@ -100,9 +100,7 @@ class EventReader:
         if queue is None:
             raise self.source.error(arn_key, expected(_QUEUE_ARN_RULE, _shown(config["arn"])))
 
-        # NOTE: Squall honours a batchItemFailures response whether or not
-        # functionResponseType is set; Lambda ignores it unless it is set.
-        self._check_response_type(key, config)
+        report_failures = self._check_response_type(key, config)
         concurrency = config.get("maximumConcurrency")
         return [
             QueueTrigger(
@@ -113,6 +111,7 @@ class EventReader:
                 if concurrency is None
                 else self._int(key, config, "maximumConcurrency", 0, 2, 1000, "a whole number of concurrent batches"),
                 enabled=self._bool(key, config, "enabled", True),
+                report_batch_item_failures=report_failures,
             )
         ]
 
@@ -268,8 +267,9 @@ class EventReader:
         if position not in _STARTING_POSITIONS:
             raise self.source.error((*key, "startingPosition"), expected('"LATEST" or "TRIM_HORIZON"', position))
         window_key = "batchWindow" if "batchWindow" in config else "maximumBatchingWindow"
-        self._check_response_type(key, config)
+        report_failures = self._check_response_type(key, config)
         settings = {
+            "report_batch_item_failures": report_failures,
             "batch_size": self._int(key, config, "batchSize", 10, 1, 10_000, "a whole number of records"),
             "starting_position": _STARTING_POSITIONS[position],
             "batch_window_s": self._int(key, config, window_key, 0, 0, 300, "whole seconds"),
@@ -402,10 +402,12 @@ class EventReader:
             raise self.source.error((*key, name), expected("true or false", value))
         return value
 
-    def _check_response_type(self, key: KeyPath, config: dict[str, Any]) -> None:
+    def _check_response_type(self, key: KeyPath, config: dict[str, Any]) -> bool:
+        """Return whether the event turns on ReportBatchItemFailures, which Lambda needs to read batchItemFailures."""
         value = config.get("functionResponseType")
         if value is not None and value != _REPORT_BATCH_ITEM_FAILURES:
             raise self.source.error((*key, "functionResponseType"), expected(f'"{_REPORT_BATCH_ITEM_FAILURES}"', value))
+        return value is not None
 
 
 def _shown(value: Any) -> Any:

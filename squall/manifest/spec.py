@@ -56,6 +56,9 @@ class QueueTrigger:
     max_concurrency: int | None = None  # concurrent batches; None: up to the function's own cap
     enabled: bool = True
     qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
+    # Whether a batchItemFailures result keeps only the listed messages, as
+    # Lambda's ReportBatchItemFailures does; otherwise a success deletes the batch.
+    report_batch_item_failures: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class TableStreamTrigger:
     max_retries: int = -1  # -1: retry until the record leaves the stream, as Lambda's default
     bisect_on_error: bool = False
     qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
+    # Whether a batchItemFailures result resumes at the first failed record, as
+    # Lambda's ReportBatchItemFailures does; otherwise a success checkpoints the batch.
+    report_batch_item_failures: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,9 @@ class StreamTrigger:
     max_retries: int = -1
     bisect_on_error: bool = False
     qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
+    # Whether a batchItemFailures result resumes at the first failed record, as
+    # Lambda's ReportBatchItemFailures does; otherwise a success checkpoints the batch.
+    report_batch_item_failures: bool = True
 
 
 @dataclass(frozen=True)

@@ -294,3 +294,36 @@ def test_queue_named_by_url_or_arn(server: Any) -> None:
     assert by_url.name == "orders"
     assert by_arn.name == "orders"
     assert by_arn.info()["queue"]["name"] == "orders"
+
+
+SERVERLESS_MANIFEST = """service: queuetest
+provider: {{name: aws, runtime: python3.12, timeout: 3, environment: {{OUT: {out!r}}}}}
+functions:
+  consume:
+    handler: app.consume
+    events:
+      - sqs: {{arn: !GetAtt Orders.Arn}}
+resources:
+  Resources:
+    Orders:
+      Type: AWS::SQS::Queue
+      Properties: {{QueueName: orders, VisibilityTimeout: 30}}
+"""
+
+
+def test_failures_ignored_without_report_batch_item_failures(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(APP)
+    (app / "serverless.yml").write_text(SERVERLESS_MANIFEST.format(out=str(out)))
+    server = serve(app)
+    orders = Queue("orders", Client(server.endpoint))
+
+    orders.send("fail-me")
+
+    # Without functionResponseType, Lambda ignores batchItemFailures: the batch succeeded and is deleted.
+    wait_for(lambda: delivered_bodies(out) == ["fail-me"])
+    wait_for(lambda: orders.info()["stats"]["in_flight"] == 0)
+    assert orders.info()["stats"]["visible"] == 0

@@ -328,6 +328,18 @@ async def test_partial_failure_retries_from_failed_record(harness: Harness, kind
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_partial_failure_ignored_without_opt_in(harness: Harness, kind: str) -> None:
+    harness.dispatcher.responder = report_failed("c")
+    harness.start(make_trigger(kind, batch_size=10, batch_window_s=0.5, report_batch_item_failures=False))
+    numbers = put_on_one_shard(harness, kind, ["a", "b", "c", "d"])
+
+    # Without ReportBatchItemFailures, Lambda ignores the result: the batch succeeded once.
+    await wait_until(lambda: checkpoint_of(harness, kind) == numbers[-1])
+
+    assert len(harness.dispatcher.events) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_bisect_isolates_bad_record(harness: Harness, kind: str) -> None:
     def reject_poison(event: dict[str, Any]) -> Answer:
         return "ValueError" if any(value_of(r) == "poison" for r in event["Records"]) else b"null"

@@ -289,14 +289,15 @@ def test_api_settings_warn(write_service: WriteService) -> None:
 def test_sqs_event_defaults(write_service: WriteService) -> None:
     function = load(write_service, template(BASE + "Events:\n  Q: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, Enabled: false}}\n"))
 
-    assert function.triggers == (QueueTrigger("jobs", enabled=False),)
+    # Without FunctionResponseTypes, a batchItemFailures result is ignored, as on Lambda.
+    assert function.triggers == (QueueTrigger("jobs", enabled=False, report_batch_item_failures=False),)
 
 
 def test_sqs_event_takes_literal_arn(write_service: WriteService) -> None:
     queue_arn = "arn:aws:sqs:eu-west-1:123456789012:existing-queue"
     function = load(write_service, template(BASE + f"Events:\n  Q: {{Type: SQS, Properties: {{Queue: {queue_arn}}}}}\n"))
 
-    assert function.triggers == (QueueTrigger("existing-queue"),)
+    assert function.triggers == (QueueTrigger("existing-queue", report_batch_item_failures=False),)
 
 
 def test_s3_event_names(write_service: WriteService) -> None:

@@ -128,7 +128,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                 triggers=(
                     TableStreamTrigger(
                         "orders", batch_size=10, starting_position="trim_horizon", batch_window_s=2.0,
-                        max_retries=3, bisect_on_error=True,
+                        max_retries=3, bisect_on_error=True, report_batch_item_failures=False,
                     ),
                 ),
                 async_config=AsyncConfig(on_failure=Destination("queue", "dynamodb-stream-lambda-StreamFailuresQueue")),
@@ -147,7 +147,12 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                 name="ClickConsumerFunction",
                 handler="clicks.handler", code_dir="src",
                 memory_mb=1024,
-                triggers=(StreamTrigger("kinesis-lambda-ClickStream", batch_size=50, starting_position="latest"),),
+                triggers=(
+                    StreamTrigger(
+                        "kinesis-lambda-ClickStream", batch_size=50, starting_position="latest",
+                        report_batch_item_failures=False,
+                    ),
+                ),
                 runtime="python3.13",
             ),
         },

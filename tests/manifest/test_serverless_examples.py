@@ -98,7 +98,8 @@ def test_sqs_worker_with_dead_letter_queue(write_service: WriteService) -> None:
     assert worker.reserved_concurrency == 4
     assert worker.triggers == (
         QueueTrigger(queue="sqs-worker-dev-jobs", batch_size=5, batch_window_s=2, max_concurrency=3),
-        QueueTrigger(queue="legacy-jobs"),
+        # Only the first event turns on functionResponseType.
+        QueueTrigger(queue="legacy-jobs", report_batch_item_failures=False),
     )
     assert spec.functions["producer"].environment == {"QUEUE_NAME": "sqs-worker-dev-jobs"}
     assert spec.resources.queues == (
@@ -286,9 +287,12 @@ def test_dynamodb_stream_processor(write_service: WriteService) -> None:
             batch_window_s=5,
             max_retries=3,
             bisect_on_error=True,
+            report_batch_item_failures=False,
         ),
         # The Framework's defaults: 10 records from TRIM_HORIZON.
-        TableStreamTrigger(table="legacy-orders", batch_size=10, starting_position="trim_horizon"),
+        TableStreamTrigger(
+            table="legacy-orders", batch_size=10, starting_position="trim_horizon", report_batch_item_failures=False
+        ),
     )
     assert project.async_config.on_failure == Destination("queue", "orders-stream-dev-OrdersFailures")
     assert spec.resources.tables == (
@@ -335,7 +339,10 @@ def test_kinesis_consumer(write_service: WriteService) -> None:
     spec = _load(write_service, KINESIS_CONSUMER)
 
     assert spec.functions["consume"].triggers == (
-        StreamTrigger(stream="clicks-dev-ClickStream", batch_size=500, starting_position="trim_horizon"),
+        StreamTrigger(
+            stream="clicks-dev-ClickStream", batch_size=500, starting_position="trim_horizon",
+            report_batch_item_failures=False,
+        ),
     )
     assert spec.resources.streams == (StreamResource("clicks-dev-ClickStream", shards=4, retention_h=48),)
     assert _warning_keys(spec) == [
