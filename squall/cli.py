@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
 import json
 import logging
 import sys
@@ -417,7 +418,8 @@ MAX_LOG_ENTRIES = 10_000  # the maximum the server sends
     "--since",
     type=TIME_POINT,
     metavar="TIME",
-    help="Only entries from this time on: a duration before now (30s, 10m, 2h, 1d) or an ISO 8601 time.",
+    help="Only entries from this time on: a duration before now (30s, 10m, 2h, 1d) or an ISO 8601 time"
+    " (local time unless it has a UTC offset).",
 )
 @click.option(
     "--until",
@@ -475,6 +477,11 @@ def logs(
     settings = settings_of(ctx)
     if since is not None and until is not None and since > until:
         raise click.BadParameter("--since must be earlier than --until", param_hint="'--since'")
+    if not name.strip():
+        # An empty name would match every function, as an unset shell variable would ask by mistake.
+        raise click.BadParameter("expected a function name, got an empty one", param_hint="'NAME'")
+    if request_id is not None and not request_id.strip():
+        raise click.BadParameter("expected a request id, got an empty one", param_hint="'--request-id'")
     if contains == "":
         raise click.BadParameter("expected a non-empty TEXT", param_hint="'--filter'")
     for field in fields:
@@ -592,18 +599,18 @@ def price_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @cli.command()
 @click.option(
     "--since",
-    type=DURATION,
     default="1h",
     show_default=True,
-    metavar="DURATION",
-    help="Time window to summarise, such as 30m, 2h or 1d.",
+    metavar="TIME",
+    help="Start of the window to summarise: a duration before now (30m, 2h, 1d) or an ISO 8601 time"
+    " (local time unless it has a UTC offset).",
 )
 @price_options
 @client_options
 @click.pass_context
 def stats(
     ctx: click.Context,
-    since: int,
+    since: str,
     price_gb_second: float | None,
     price_request: float | None,
     endpoint: str,
@@ -612,8 +619,9 @@ def stats(
 ) -> None:
     """Show invocations, errors, latency and cost per function."""
     settings = settings_of(ctx)
+    start, window = _stats_window(since, settings.clock())
     client = open_client(ctx, endpoint, token, data)
-    query: dict[str, Any] = {"since": settings.clock() - since}
+    query: dict[str, Any] = {"since": start}
     if price_gb_second is not None:
         query["per_gb_second"] = price_gb_second
     if price_request is not None:
@@ -621,10 +629,10 @@ def stats(
     summary = client.get_json(f"{API_PREFIX}/stats", query)
 
     if not summary.get("functions"):
-        click.echo(f"no invocations in the last {describe_seconds(since)}")
+        click.echo(f"no invocations {window}")
         return
     print_table(stats_table(summary))
-    click.echo(describe_price(summary.get("price") or {}, f"last {describe_seconds(since)}"))
+    click.echo(describe_price(summary.get("price") or {}, window.removeprefix("in the ")))
     click.echo("Cost covers invocations only; `squall cost` adds the time of provisioned instances.")
 
 
@@ -634,7 +642,8 @@ def stats(
     default="7d",
     show_default=True,
     metavar="TIME",
-    help="Start of the window to price: a duration before now (12h, 7d) or an ISO 8601 time.",
+    help="Start of the window to price: a duration before now (12h, 7d) or an ISO 8601 time"
+    " (local time unless it has a UTC offset).",
 )
 @click.option(
     "--by",
@@ -709,6 +718,19 @@ def _is_iso_time(text: str) -> bool:
     except ValueError:
         return True
     return False
+
+
+def _stats_window(since: str, now: float) -> tuple[float, str]:
+    """Return the start of a stats window given as --since, and words for it ("in the last 1h", "since 2026-...")."""
+    try:
+        seconds = parse_duration(since)
+    except ValueError:
+        try:
+            start = parse_time_point(since, now)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--since'") from None
+        return start, f"since {datetime.datetime.fromtimestamp(start).isoformat(timespec='seconds')}"
+    return now - seconds, f"in the last {describe_seconds(seconds)}"
 
 
 def describe_seconds(seconds: int) -> str:

@@ -471,6 +471,29 @@ def test_stats_since_option(run: Run, api: FakeApi) -> None:
     assert result.stdout == "no invocations in the last 2d\n"
 
 
+def test_stats_since_iso_time(run: Run, api: FakeApi) -> None:
+    api.respond("GET", "/_squall/api/stats", 200, {"functions": [], "price": STATS["price"]})
+
+    result = run("stats", "--since", "2024-05-01T14:00:00+00:00")
+
+    assert result.exit_code == 0, result.output
+    assert float(api.last.url.params["since"]) == 1714572000.0
+    assert result.stdout.startswith("no invocations since ")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "hint"), [(["logs", ""], "NAME"), (["logs", "hello", "--request-id", ""], "--request-id")]
+)
+def test_logs_rejects_empty_values(run: Run, api: FakeApi, arguments: list[str], hint: str) -> None:
+    result = run(*arguments)
+
+    # An empty value would match every entry, which is never what was meant.
+    assert result.exit_code == 2
+    assert hint in result.output
+    assert "empty" in result.output
+    assert api.requests == []
+
+
 def test_up_calls_serve_with_resolved_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[dict[str, object]] = []
     fake_server = types.ModuleType("squall.server")
