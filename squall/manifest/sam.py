@@ -100,6 +100,9 @@ __all__ = ["SAM_TRANSFORM", "SamLoader", "parse_sam_template", "read_samconfig"]
 logger = logging.getLogger(__name__)
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+REST_API_TYPE = "AWS::Serverless::Api"
+# API Gateway's rule for stage names.
+_STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 SAMCONFIG_NAME = "samconfig.toml"
 
 _TOP_LEVEL_KEYS = frozenset(
@@ -176,6 +179,8 @@ class _Template:
     warnings: Warnings
     problems: ManifestProblems
     globals: dict[str, Any] = field(default_factory=dict)
+    # The StageName of each AWS::Serverless::Api, by logical id, for Api events that name it in RestApiId.
+    rest_stages: dict[str, str] = field(default_factory=dict)
 
 
 def parse_sam_template(
@@ -244,6 +249,10 @@ def _translate(
                     scheduled.setdefault(function, []).append(trigger)
             elif resource.type == LAYER_TYPE:
                 layers[resource.logical_id] = _read_layer(template, resource)
+            elif resource.type == REST_API_TYPE:
+                template.rest_stages[resource.logical_id] = _read_stage_name(template, resource)
+                # Its other settings (authorizers, CORS, domains) are listed as not supported.
+                template.warnings.unsupported_keys((*resource.key, "Properties"), resource.properties, {"StageName"})
             elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
                 _warn_other_resource(template, resource)
         if attempt.failed and resource.type == LAYER_TYPE:
@@ -486,14 +495,25 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
     return section.get("Function") or {}
 
 
+def _read_stage_name(template: _Template, resource: TemplateResource) -> str:
+    """Return the StageName of an AWS::Serverless::Api, under which its routes are served."""
+    key = (*resource.key, "Properties", "StageName")
+    if "StageName" not in resource.properties:
+        raise template.source.error(key, "missing, expected the API's stage name, such as Prod")
+    stage = template.evaluator.resolve(resource.properties["StageName"], key)
+    if not isinstance(stage, str) or not _STAGE_NAME_RE.match(stage):
+        raise template.source.error(key, expected("a stage name of letters, digits, - and _", stage))
+    return stage
+
+
 def _warn_other_resource(template: _Template, resource: TemplateResource) -> None:
     if resource.type in PERMISSION_TYPES:
         template.warnings.add(resource.key, f"{resource.type} is not needed: Squall checks no permissions, ignored")
-    elif resource.type in ("AWS::Serverless::Api", "AWS::Serverless::HttpApi"):
+    elif resource.type == "AWS::Serverless::HttpApi":
         template.warnings.add(
             resource.key,
             f"{resource.type} settings (stages, authorizers, CORS, domains) are not supported by Squall yet, ignored; "
-            "the routes of the functions' Api and HttpApi events are served",
+            "the routes of the functions' HttpApi events are served",
         )
     else:
         template.warnings.add(resource.key, f"resources of type {resource.type} are not supported by Squall yet, ignored")
@@ -607,7 +627,7 @@ def _read_function(
         # After a mistake in the reserved count, the provisioned one is checked alone.
         provisioned = _read_provisioned(template, read, None if reserved_read.failed else reserved)
 
-    events = EventReader(template.evaluator, template.warnings, name)
+    events = EventReader(template.evaluator, template.warnings, name, template.rest_stages)
     found_events = events.read(*raw("Events"), problems)
     async_config: AsyncConfig | None = None
     with problems.collect():

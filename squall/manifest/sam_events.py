@@ -96,6 +96,8 @@ class EventReader:
     evaluator: Evaluator
     warnings: Warnings
     function: str
+    # The stage of each AWS::Serverless::Api of the template, by logical id.
+    rest_stages: dict[str, str] = field(default_factory=dict)
 
     @property
     def source(self) -> ManifestSource:
@@ -125,9 +127,9 @@ class EventReader:
 
     def _read_one(self, kind: str, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
         if kind == "Api":
-            self._known(read, {"Path", "Method"})
-            # SAM names the stage of the REST API it creates for Api events "Prod".
-            event = HttpEvent(self._method(read, required=True), self._path(read, required=True), "1.0", SAM_REST_STAGE)
+            self._known(read, {"Path", "Method", "RestApiId"})
+            stage = self._rest_stage(read)
+            event = HttpEvent(self._method(read, required=True), self._path(read, required=True), "1.0", stage)
             found.routes.append(Route(event, self.function, key))
         elif kind == "HttpApi":
             self._http_api(read, key, found)
@@ -151,6 +153,20 @@ class EventReader:
             )
         else:
             self.warnings.add((*key, "Type"), f"event type {describe(kind)} is not supported by Squall yet, ignored")
+
+    def _rest_stage(self, read: PropertyReader) -> str:
+        """Return the stage of an Api event's REST API: its RestApiId's StageName, or SAM's own API's "Prod"."""
+        if not read.has("RestApiId"):
+            return SAM_REST_STAGE
+        target = read.mapping["RestApiId"]
+        api = target.get("Ref") if isinstance(target, dict) else None
+        if not isinstance(api, str) or api not in self.rest_stages:
+            declared = ", ".join(sorted(self.rest_stages)) or "none is declared"
+            raise self.source.error(
+                read.key("RestApiId"),
+                expected(f"!Ref of an AWS::Serverless::Api of this template ({declared})", read.mapping["RestApiId"]),
+            )
+        return self.rest_stages[api]
 
     def _known(self, read: PropertyReader, known: set[str]) -> None:
         self.warnings.unsupported_keys(read.base, read.mapping, known)

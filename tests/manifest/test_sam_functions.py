@@ -273,17 +273,28 @@ def test_http_events(write_service: WriteService, events: str, routes: tuple[Htt
     assert function.http == routes
 
 
-def test_api_settings_warn(write_service: WriteService) -> None:
+def test_api_event_takes_stage_of_its_rest_api(write_service: WriteService) -> None:
     events = "Events:\n  A: {Type: Api, Properties: {Path: /a, Method: get, RestApiId: !Ref MyApi, Auth: {ApiKeyRequired: true}}}\n"
-    resources = RESOURCES + "  MyApi: {Type: AWS::Serverless::Api, Properties: {StageName: prod}}\n"
+    resources = RESOURCES + "  MyApi: {Type: AWS::Serverless::Api, Properties: {StageName: prod, Cors: '*'}}\n"
     write_service(template(BASE + events, resources=resources), name="template.yaml")
 
     spec = load_service(Path("."))
 
-    assert spec.functions["Fn"].http == (HttpEvent("GET", "/a", "1.0", "Prod"),)
-    assert "Resources.Fn.Properties.Events.A.Properties.RestApiId: not supported by Squall yet, ignored" in spec.warnings
+    # Served under the explicit API's stage, as its invoke URL is.
+    assert spec.functions["Fn"].http == (HttpEvent("GET", "/a", "1.0", "prod"),)
     assert "Resources.Fn.Properties.Events.A.Properties.Auth: not supported by Squall yet, ignored" in spec.warnings
-    assert any(warning.startswith("Resources.MyApi: AWS::Serverless::Api settings") for warning in spec.warnings)
+    assert "Resources.MyApi.Properties.Cors: not supported by Squall yet, ignored" in spec.warnings
+    assert not any("StageName" in warning or "RestApiId" in warning for warning in spec.warnings)
+
+
+def test_rest_api_id_must_name_an_api(write_service: WriteService) -> None:
+    events = "Events:\n  A: {Type: Api, Properties: {Path: /a, Method: get, RestApiId: !Ref Missing}}\n"
+    resources = RESOURCES + "  MyApi: {Type: AWS::Serverless::Api, Properties: {StageName: prod}}\n"
+
+    error = load_error(write_service, template(BASE + events, resources=resources))
+
+    assert error.key == "Resources.Fn.Properties.Events.A.Properties.RestApiId"
+    assert "!Ref of an AWS::Serverless::Api of this template (MyApi)" in str(error)
 
 
 def test_sqs_event_defaults(write_service: WriteService) -> None:
