@@ -60,6 +60,7 @@ from squall.manifest.sam_resources import (
     ResourceCatalog,
     TemplateResource,
 )
+from squall.manifest.serverless_keys import closest_key
 from squall.manifest.spec import (
     ALIAS_PATTERN,
     MAX_MEMORY_MB,
@@ -101,6 +102,20 @@ logger = logging.getLogger(__name__)
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 REST_API_TYPE = "AWS::Serverless::Api"
+# The properties SAM defines for AWS::Serverless::Function (SAM specification,
+# 2025); SAM rejects any other. Squall reads those in _FUNCTION_KEYS.
+SAM_FUNCTION_PROPERTIES = frozenset({
+    "Architectures", "AssumeRolePolicyDocument", "AutoPublishAlias", "AutoPublishAliasAllProperties",
+    "AutoPublishCodeSha256", "CapacityProviderConfig", "CodeSigningConfigArn", "CodeUri", "DeadLetterQueue",
+    "DeploymentPreference", "Description", "DurableConfig", "Environment", "EphemeralStorage", "EventInvokeConfig",
+    "Events", "FileSystemConfigs", "FunctionName", "FunctionScalingConfig", "FunctionUrlConfig", "Handler",
+    "ImageConfig", "ImageUri", "InlineCode", "KmsKeyArn", "Layers", "LoggingConfig", "MemorySize", "PackageType",
+    "PermissionsBoundary", "Policies", "PropagateTags", "ProvisionedConcurrencyConfig", "PublishToLatestPublished",
+    "RecursiveLoop", "ReservedConcurrentExecutions", "Role", "RolePath", "Runtime", "RuntimeManagementConfig",
+    "SnapStart", "SourceKMSKeyArn", "Tags", "TenancyConfig", "Timeout", "Tracing", "VersionDeletionPolicy",
+    "VersionDescription", "VpcConfig",
+})
+_GLOBALS_SECTIONS = ("Function", "Api", "HttpApi", "SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider")
 # API Gateway's rule for stage names.
 _STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 SAMCONFIG_NAME = "samconfig.toml"
@@ -488,11 +503,28 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
     if not isinstance(section, dict):
         raise source.error(("Globals",), expected("a mapping with Function and other resource types", section))
     for name, value in section.items():
+        if name not in _GLOBALS_SECTIONS:
+            meant = closest_key(str(name), _GLOBALS_SECTIONS)
+            hint = f' (did you mean "{meant}"?)' if meant else ""
+            raise source.error(
+                ("Globals", str(name)), f"unknown Globals section{hint}, expected one of: {', '.join(_GLOBALS_SECTIONS)}"
+            )
         if name != "Function":
             warnings.unsupported(("Globals", str(name)))
         elif not isinstance(value, dict):
             raise source.error(("Globals", "Function"), expected("a mapping of function properties", value))
-    return section.get("Function") or {}
+    function = section.get("Function") or {}
+    for name in function:
+        if name not in SAM_FUNCTION_PROPERTIES:
+            raise source.error(("Globals", "Function", str(name)), _unknown_property(str(name)))
+    return function
+
+
+def _unknown_property(name: str) -> str:
+    """Describe a property that AWS::Serverless::Function does not have, which SAM rejects."""
+    meant = closest_key(name, SAM_FUNCTION_PROPERTIES)
+    hint = f' (did you mean "{meant}"?)' if meant else ""
+    return f"unknown property of AWS::Serverless::Function{hint}, expected a property SAM defines"
 
 
 def _read_stage_name(template: _Template, resource: TemplateResource) -> str:
@@ -575,8 +607,11 @@ def _read_function(
     for property_name, found in properties.items():
         if property_name in _FUNCTION_KEY_WARNINGS:
             template.warnings.add(found.key, _FUNCTION_KEY_WARNINGS[property_name])
-        elif property_name not in _FUNCTION_KEYS:
-            template.warnings.unsupported(found.key)
+        elif property_name in SAM_FUNCTION_PROPERTIES:
+            if property_name not in _FUNCTION_KEYS:
+                template.warnings.unsupported(found.key)
+        elif found.key[0] != "Globals":  # _read_globals reports those once
+            problems.add(source.error(found.key, _unknown_property(property_name)))
 
     def raw(property_name: str) -> tuple[Any, KeyPath]:
         found = properties.get(property_name)

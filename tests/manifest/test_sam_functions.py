@@ -572,3 +572,38 @@ def test_logging_config_rejects_unknown_format(write_service: WriteService) -> N
 
     assert error.key == "Resources.Fn.Properties.LoggingConfig.LogFormat"
     assert "one of Text, JSON" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("properties", "globals_text", "key", "meant"),
+    [
+        (BASE + "MemmorySize: 256\n", "", "Resources.Fn.Properties.MemmorySize", "MemorySize"),
+        (BASE + "timeout: 5\n", "", "Resources.Fn.Properties.timeout", "Timeout"),
+        (BASE, "Timout: 5\n", "Globals.Function.Timout", "Timeout"),
+    ],
+)
+def test_misspelt_property_is_rejected(
+    write_service: WriteService, properties: str, globals_text: str, key: str, meant: str
+) -> None:
+    # SAM rejects a property it does not define, so the function does not deploy with a default by mistake.
+    error = load_error(write_service, template(properties, globals_text))
+
+    assert error.key == key
+    assert f'did you mean "{meant}"?' in str(error)
+
+
+def test_misspelt_globals_section_is_rejected(write_service: WriteService) -> None:
+    text = template(BASE).replace("Resources:\n", "Globals:\n  Funtion: {Timeout: 5}\nResources:\n", 1)
+
+    error = load_error(write_service, text)
+
+    assert error.key == "Globals.Funtion"
+    assert 'did you mean "Function"?' in str(error)
+
+
+def test_sam_property_squall_lacks_is_a_warning(write_service: WriteService) -> None:
+    write_service(template(BASE + "SnapStart: {ApplyOn: PublishedVersions}\n"), name="template.yaml")
+
+    spec = load_service(Path("."))
+
+    assert "Resources.Fn.Properties.SnapStart: not supported by Squall yet, ignored" in spec.warnings
