@@ -288,10 +288,16 @@ def _reap(control: socket.socket) -> None:
 def main() -> None:
     control_fd = int(sys.argv[1])
     config = json.loads(sys.argv[2])
+    # Handlers see the runtime's script as their argv, as on Lambda, not the zygote's arguments.
+    sys.argv[:] = [bootstrap.__file__]
     control = socket.socket(fileno=control_fd)
     _die_with_parent()
     _yield_on_wake_up()
 
+    # `python -m` put the folder the zygote started in first on sys.path; the
+    # function's code root takes its place, so it is there once.
+    if sys.path and sys.path[0] == os.getcwd():
+        del sys.path[0]
     root = config["root"]
     os.chdir(root)
     sys.path.insert(0, root)

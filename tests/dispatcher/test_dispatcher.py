@@ -823,3 +823,16 @@ async def test_json_log_keeps_extra_fields(make_dispatcher: Callable[..., Dispat
     lines = [json.loads(line) for line in dispatcher.sinks.logs[-1].text.splitlines() if line.startswith("{")]
     info = next(line for line in lines if line.get("message") == "an info line")
     assert (info["order"], info["amount"], info["logger"]) == ({"id": 7}, 3, "chatty")
+
+
+async def test_argv_and_path_as_on_lambda(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="interpreter", handler="handlers.interpreter")))
+
+    answer = await call(dispatcher, "interpreter")
+
+    # No zygote arguments leak into the handler's argv, and the code folder is first on sys.path, once.
+    assert len(answer["argv"]) == 1
+    assert answer["argv"][0].endswith("bootstrap.py")
+    assert answer["path"][0] == str(APP)
+    assert answer["path"].count(str(APP)) == 1

@@ -184,3 +184,8 @@ def write_code_folder(event, context):
         except OSError as error:
             errors[place] = error.strerror
     return errors
+
+
+def interpreter(event, context):
+    """Report sys.argv and sys.path."""
+    return {"argv": sys.argv, "path": sys.path}
