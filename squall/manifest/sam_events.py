@@ -49,6 +49,7 @@ from squall.manifest.validate import (
     ManifestSource,
     Route,
     check_http_path,
+    check_queue_batch,
     describe,
     expected,
 )
@@ -225,12 +226,13 @@ class EventReader:
                 # Lambda's range for the maximum concurrency of an SQS event source.
                 concurrency = scaling_read.integer("MaximumConcurrency", 2, 2, 1000, "a whole number of concurrent batches")
         report_failures = self._function_response_types(read)
+        batch_size = read.integer("BatchSize", 10, 1, _MAX_BATCH_SIZE, "a whole number of messages")
+        batch_window_s = read.integer("MaximumBatchingWindowInSeconds", 0, 0, _MAX_BATCH_WINDOW_S, "whole seconds")
+        check_queue_batch(self.source, read.key("BatchSize"), batch_size, batch_window_s, "MaximumBatchingWindowInSeconds")
         return QueueTrigger(
             queue=queue,
-            batch_size=read.integer("BatchSize", 10, 1, _MAX_BATCH_SIZE, "a whole number of messages"),
-            batch_window_s=float(
-                read.integer("MaximumBatchingWindowInSeconds", 0, 0, _MAX_BATCH_WINDOW_S, "whole seconds")
-            ),
+            batch_size=batch_size,
+            batch_window_s=float(batch_window_s),
             max_concurrency=concurrency,
             enabled=read.boolean("Enabled", True),
             report_batch_item_failures=report_failures,

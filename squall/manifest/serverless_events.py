@@ -31,7 +31,7 @@ from squall.manifest.spec import (
     Trigger,
 )
 from squall.manifest.squall_events import BUCKET_NAME_PATTERN, BUCKET_NAME_RULE
-from squall.manifest.validate import KeyPath, ManifestSource, check_int, describe, expected
+from squall.manifest.validate import KeyPath, ManifestSource, check_int, check_queue_batch, describe, expected
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +102,14 @@ class EventReader:
 
         report_failures = self._check_response_type(key, config)
         concurrency = config.get("maximumConcurrency")
+        batch_size = self._int(key, config, "batchSize", 10, 1, 10_000, "a whole number of messages")
+        batch_window_s = self._int(key, config, "maximumBatchingWindow", 0, 0, 300, "whole seconds")
+        check_queue_batch(self.source, (*key, "batchSize"), batch_size, batch_window_s, "maximumBatchingWindow")
         return [
             QueueTrigger(
                 queue=queue,
-                batch_size=self._int(key, config, "batchSize", 10, 1, 10_000, "a whole number of messages"),
-                batch_window_s=self._int(key, config, "maximumBatchingWindow", 0, 0, 300, "whole seconds"),
+                batch_size=batch_size,
+                batch_window_s=batch_window_s,
                 max_concurrency=None
                 if concurrency is None
                 else self._int(key, config, "maximumConcurrency", 0, 2, 1000, "a whole number of concurrent batches"),

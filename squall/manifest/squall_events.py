@@ -28,7 +28,7 @@ from squall.manifest.spec import (
     TableStreamTrigger,
     Trigger,
 )
-from squall.manifest.validate import KeyPath, ManifestSource, expected
+from squall.manifest.validate import KeyPath, ManifestSource, check_queue_batch, expected
 
 # Name rules, as AWS sets them for SQS queues, S3 buckets, DynamoDB tables
 # and Kinesis streams. The services check them again on every request.
@@ -281,6 +281,10 @@ def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dic
     qualifier = qualifier_of(settings)
     if kind == "queue":
         concurrency = settings.get("max_concurrency")
+        check_queue_batch(
+            source, (*key, "batch_size"), int(settings.get("batch_size", 10)), float(settings.get("batch_window_s", 0)),
+            "batch_window_s",
+        )
         return QueueTrigger(
             queue=settings["name"],
             batch_size=int(settings.get("batch_size", 10)),

@@ -263,6 +263,20 @@ def handler_module_files(handler: str) -> tuple[str, str]:
     return f"{path}.py", f"{path}/__init__.py"
 
 
+# Lambda takes more than 10 messages per SQS batch only with a batching window of at least 1 second.
+MAX_UNWINDOWED_QUEUE_BATCH = 10
+
+
+def check_queue_batch(source: ManifestSource, key: KeyPath, batch_size: int, window_s: float, window_name: str) -> None:
+    """Raise ManifestError at `key` (the batch size) when a queue batch above 10 has no batching window."""
+    if batch_size > MAX_UNWINDOWED_QUEUE_BATCH and window_s < 1:
+        raise source.error(
+            key,
+            f"{batch_size} messages per batch needs {window_name} of at least 1 second, as Lambda requires for a "
+            f"batch above {MAX_UNWINDOWED_QUEUE_BATCH}; set it, or a batch size of {MAX_UNWINDOWED_QUEUE_BATCH} or less",
+        )
+
+
 def check_handler(source: ManifestSource, key: KeyPath, handler: Any) -> str:
     """Check a handler's form and that its module file exists under the root."""
     if not isinstance(handler, str) or not HANDLER_RE.match(handler):

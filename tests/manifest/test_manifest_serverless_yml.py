@@ -767,3 +767,15 @@ def test_squall_yml_beside_serverless_yml_is_said(write_service: WriteService) -
 
     assert spec.service == "first"
     assert "serverless.yml in the same folder is ignored: squall.yml comes first" in spec.warnings
+
+
+def test_sqs_batch_above_ten_needs_window(write_service: WriteService) -> None:
+    write_service(
+        _one_function("- sqs: {arn: 'arn:aws:sqs:us-east-1:123456789012:jobs', batchSize: 20}"), name="serverless.yml"
+    )
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == "functions.hello.events[0].sqs.batchSize"
+    assert "maximumBatchingWindow of at least 1 second" in str(raised.value)

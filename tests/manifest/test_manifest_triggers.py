@@ -68,6 +68,7 @@ functions:
         ('{schedule: {expression: "rate(5 minutes)", timezone: Mars/Olympus}}', "functions.worker.events[0].schedule.timezone", "Mars/Olympus"),
         ("{queue: {name: 'bad name'}}", "functions.worker.events[0].queue.name", "bad name"),
         ("{queue: {name: orders, batch_size: 0}}", "functions.worker.events[0].queue.batch_size", "0"),
+        ("{queue: {name: orders, batch_size: 50}}", "functions.worker.events[0].queue.batch_size", "batch_window_s of at least 1"),
         ("{objects: {bucket: Uploads}}", "functions.worker.events[0].objects.bucket", "Uploads"),
         ("{carrier_pigeon: {}}", "functions.worker.events[0].carrier_pigeon", "carrier_pigeon"),
         ("{queue: {name: orders, qualifier: 'live:1'}}", "functions.worker.events[0].queue.qualifier", "live:1"),

@@ -607,3 +607,13 @@ def test_sam_property_squall_lacks_is_a_warning(write_service: WriteService) -> 
     spec = load_service(Path("."))
 
     assert "Resources.Fn.Properties.SnapStart: not supported by Squall yet, ignored" in spec.warnings
+
+
+def test_sqs_batch_above_ten_needs_window(write_service: WriteService) -> None:
+    events = "Events:\n  Q: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, BatchSize: 50}}\n"
+
+    error = load_error(write_service, template(BASE + events))
+
+    # Lambda takes more than 10 messages per batch only with a batching window.
+    assert error.key == "Resources.Fn.Properties.Events.Q.Properties.BatchSize"
+    assert "MaximumBatchingWindowInSeconds of at least 1 second" in str(error)
