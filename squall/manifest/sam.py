@@ -825,6 +825,10 @@ def _read_handler(template: _Template, read: _PropertyLookup) -> tuple[str, str]
     folder = (source.root / code_uri).resolve()
     if not folder.is_relative_to(source.root):
         raise source.error(code_key, expected("a folder inside the template's folder", code_uri))
+    if folder.is_file():
+        raise source.error(
+            code_key, f"{describe(code_uri)} is a file, expected the function's code folder (a .zip CodeUri is not supported)"
+        )
     if not folder.is_dir():
         raise source.error(code_key, f"folder {describe(code_uri)} not found in {source.root}, expected the function's code folder")
     relative = folder.relative_to(source.root).as_posix()

@@ -56,6 +56,9 @@ from squall.manifest.validate import (
 
 logger = logging.getLogger(__name__)
 
+# The event types Squall translates, for messages.
+_EVENT_TYPES_TEXT = "Api, HttpApi, SQS, S3, Schedule, ScheduleV2, DynamoDB or Kinesis"
+
 # The stage of the REST API SAM creates for Api events when a template names none.
 SAM_REST_STAGE = "Prod"
 
@@ -116,6 +119,8 @@ class EventReader:
         for name, event in events.items():
             event_key = (*key, str(name))
             with problems.collect():
+                if isinstance(event, dict) and "Type" not in event:
+                    raise self.source.error((*event_key, "Type"), f"missing, expected an event type: {_EVENT_TYPES_TEXT}")
                 if not isinstance(event, dict) or not isinstance(event.get("Type"), str):
                     raise self.source.error(event_key, expected('a mapping with "Type" and "Properties"', event))
                 self.warnings.unsupported_keys(event_key, event, {"Type", "Properties"})
@@ -374,6 +379,8 @@ class EventReader:
             )
 
         position = read.value("StartingPosition")
+        if position is None:
+            raise self.source.error(read.key("StartingPosition"), 'missing, expected "LATEST" or "TRIM_HORIZON"')
         if position not in _STARTING_POSITIONS:
             raise self.source.error(
                 read.key("StartingPosition"),

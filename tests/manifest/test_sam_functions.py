@@ -617,3 +617,23 @@ def test_sqs_batch_above_ten_needs_window(write_service: WriteService) -> None:
     # Lambda takes more than 10 messages per batch only with a batching window.
     assert error.key == "Resources.Fn.Properties.Events.Q.Properties.BatchSize"
     assert "MaximumBatchingWindowInSeconds of at least 1 second" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("properties", "modules", "key", "message"),
+    [
+        (BASE + "Events:\n  E: {Properties: {Path: /a, Method: get}}\n", ("app.py",),
+         "Resources.Fn.Properties.Events.E.Type", "missing, expected an event type: Api, HttpApi"),
+        (BASE + "Events:\n  K: {Type: Kinesis, Properties: {Stream: !GetAtt Clicks.Arn}}\n", ("app.py",),
+         "Resources.Fn.Properties.Events.K.Properties.StartingPosition", 'missing, expected "LATEST" or "TRIM_HORIZON"'),
+        (BASE + "CodeUri: src/app.py\n", ("src/app.py",),
+         "Resources.Fn.Properties.CodeUri", "is a file, expected the function's code folder"),
+    ],
+)
+def test_mistake_named_plainly(
+    write_service: WriteService, properties: str, modules: tuple[str, ...], key: str, message: str
+) -> None:
+    error = load_error(write_service, template(properties), modules=modules)
+
+    assert error.key == key
+    assert message in str(error)
