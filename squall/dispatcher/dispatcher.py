@@ -797,7 +797,7 @@ def _lines_at_level(output: str, minimum: int) -> str:
     A line's level is the `level` field of its JSON object. Lambda counts a
     line without one, such as a print, as INFO.
     """
-    kept = []
+    at_level = []
     for line in output.splitlines(keepends=True):
         level = _LINE_LEVELS["INFO"]
         if line.startswith("{"):
@@ -808,8 +808,8 @@ def _lines_at_level(output: str, minimum: int) -> str:
             if isinstance(fields, dict) and isinstance(fields.get("level"), str):
                 level = _LINE_LEVELS.get(fields["level"].upper(), level)
         if level >= minimum:
-            kept.append(line)
-    return "".join(kept)
+            at_level.append(line)
+    return "".join(at_level)
 
 
 def _error_message(body: bytes) -> str:

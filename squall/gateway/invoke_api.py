@@ -326,12 +326,12 @@ def _unsupported(method: str, path: str) -> ApiError:
     else:
         last = segments[-1]
     operation = _OTHER_OPERATIONS.get((method, last))
-    asked = f"{operation} ({method} {path})" if operation else f"{method} {path}"
+    requested = f"{operation} ({method} {path})" if operation else f"{method} {path}"
     return ApiError(
         400,
         "UnsupportedOperationException",
         f"Squall's Lambda API serves only Invoke (POST {PREFIX}NAME{SUFFIX}) and the operations that"
-        f" describe functions, not {asked}; deploy changes with `squall deploy`",
+        f" describe functions, not {requested}; deploy changes with `squall deploy`",
     )
 
 

@@ -1,7 +1,7 @@
 """Lambda API operations that describe functions: GetFunction, GetFunctionConfiguration, ListFunctions.
 
-They answer with the fields of Lambda's FunctionConfiguration that Squall
-has a value for, so that boto3 callers that check a function's existence or
+They return the fields of Lambda's FunctionConfiguration that Squall has a
+value for, so that boto3 callers that check a function's existence or
 settings before invoking it work. Squall has no IAM, so `Role` names a role
 that does not exist, and `Code.Location` is the code copy's folder on the
 server instead of a download URL.

@@ -51,8 +51,8 @@ _JSON_DECODER = json.JSONDecoder()
 _NOT_PLAIN_UTF8_START = frozenset(b"\x00\xef\xfe\xff")
 
 _request_id = ""  # the invocation being served; read by the log filter
-# Whether a memory cgroup contains this instance, so that the kernel ends it when
-# it passes its memory size; set by the zygote before the handler loads.
+# Whether a memory cgroup contains this instance. The kernel then ends the
+# instance when it passes its memory size. The zygote sets it before the handler loads.
 memory_cgroup = False
 
 
