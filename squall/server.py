@@ -21,6 +21,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 import watchfiles
@@ -571,7 +572,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             server_header=False,
             timeout_graceful_shutdown=5,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         shown_host = f"[{host}]" if ":" in host else host
         restored = [other for name, other in dispatcher.services.items() if name != service.service]
         also = ""
@@ -637,7 +638,19 @@ async def _watch(platform: Platform, folder: Path, variables: DeployVariables | 
 
 
 def _ignore_signal(number: int, frame: object) -> None:
-    logger.info("received signal %d: stopping", number)
+    logger.debug("signal %d raised again after the shutdown", number)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which says that it stops when the signal arrives, before it waits for calls in flight."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if not self.should_exit:
+            logger.info(
+                "received signal %d: stopping; calls in flight get up to %s s to finish",
+                sig, self.config.timeout_graceful_shutdown,
+            )
+        super().handle_exit(sig, frame)
 
 
 def _count(number: int, noun: str) -> str:

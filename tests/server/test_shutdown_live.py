@@ -91,6 +91,10 @@ def test_call_cut_by_stop_is_logged(
 
     assert answers[0].status_code == status
     assert {key: answers[0].json().get(key) for key in body} == body
+    # The stop is logged when the signal arrives, before the calls in flight are cut.
+    stopping = next(index for index, line in enumerate(server.output) if "received signal 15: stopping" in line)
+    cut = next(index for index, line in enumerate(server.output) if "Cancel" in line and "running task" in line)
+    assert stopping < cut
     restarted = serve(STOPPING, "--no-watch", data=server.data)
     entries = httpx.get(restarted.endpoint + "/_squall/api/logs", params={"function": "slow"}, timeout=10).json()["entries"]
     assert len(entries) == 1
