@@ -24,6 +24,7 @@ from squall.manifest.sam_intrinsics import (
     name_from_arn,
 )
 from squall.manifest.sam_resources import RULE_TYPE, TemplateResource
+from squall.manifest.serverless_keys import closest_key
 from squall.manifest.spec import (
     DEFAULT_ASYNC_RETRIES,
     DEFAULT_MAX_EVENT_AGE_S,
@@ -58,6 +59,11 @@ logger = logging.getLogger(__name__)
 
 # The event types Squall translates, for messages.
 _EVENT_TYPES_TEXT = "Api, HttpApi, SQS, S3, Schedule, ScheduleV2, DynamoDB or Kinesis"
+# Every event type SAM defines for AWS::Serverless::Function (SAM specification, 2025).
+SAM_EVENT_TYPES = frozenset({
+    "AlexaSkill", "Api", "CloudWatchEvent", "CloudWatchLogs", "Cognito", "DocumentDB", "DynamoDB", "EventBridgeRule",
+    "HttpApi", "IoTRule", "Kinesis", "MQ", "MSK", "S3", "SNS", "SQS", "Schedule", "ScheduleV2", "SelfManagedKafka",
+})
 
 # The stage of the REST API SAM creates for Api events when a template names none.
 SAM_REST_STAGE = "Prod"
@@ -157,8 +163,13 @@ class EventReader:
                 f"{kind} events match event patterns, which Squall does not support yet, ignored; for a schedule "
                 "use an event of Type Schedule or ScheduleV2",
             )
-        else:
+        elif kind in SAM_EVENT_TYPES:
             self.warnings.add((*key, "Type"), f"event type {describe(kind)} is not supported by Squall yet, ignored")
+        else:
+            # SAM rejects an event type it does not define.
+            meant = closest_key(kind, SAM_EVENT_TYPES)
+            hint = f' (did you mean "{meant}"?)' if meant else ""
+            raise self.source.error((*key, "Type"), f"unknown event type {describe(kind)}{hint}, expected one of: {_EVENT_TYPES_TEXT}")
 
     def _rest_stage(self, read: PropertyReader) -> str:
         """Return the stage of an Api event's REST API: its RestApiId's StageName, or SAM's own API's "Prod"."""

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from squall.manifest.serverless_common import likely_typo
 from squall.manifest.validate import KeyPath, ManifestSource, StrictLoader, describe, dotted, expected
 
 logger = logging.getLogger(__name__)
@@ -145,10 +146,16 @@ class Warnings:
         self.add(key, f"{reason}, ignored")
 
     def unsupported_keys(self, key: KeyPath, mapping: Mapping[Any, Any], known: Iterable[str]) -> None:
+        """List each key of `mapping` outside `known` as not supported, or as a likely typo of a known key."""
         known = set(known)
         for name in mapping:
-            if name not in known:
+            if name in known:
+                continue
+            meant = likely_typo(str(name), known)
+            if meant is None:
                 self.unsupported((*key, str(name)))
+            else:
+                self.add((*key, str(name)), f'unknown key, did you mean "{meant}"? ignored')
 
 
 def is_function(value: Any) -> bool:

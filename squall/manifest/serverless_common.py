@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,17 @@ class CloudFormationTag:
 
 class ServerlessLoader(StrictLoader):
     """The strict YAML loader, plus CloudFormation tags, which serverless.yml allows."""
+
+
+def likely_typo(name: str, known: Iterable[str]) -> str | None:
+    """Return the known key that `name` misspells by a letter or two, ignoring case, or None.
+
+    The bar is high because a key Squall does not read is usually a real key
+    of the Framework or SAM that it does not support yet.
+    """
+    by_folded = {key.casefold(): key for key in known}
+    matches = difflib.get_close_matches(name.casefold(), list(by_folded), n=1, cutoff=0.85)
+    return by_folded[matches[0]] if matches else None
 
 
 def _construct_cloudformation_tag(
@@ -70,10 +83,16 @@ class Warnings:
         self.unsupported_kinds[dotted(key)] = kind or ""
 
     def unsupported_keys(self, key: KeyPath, mapping: dict[Any, Any], known: Iterable[str]) -> None:
+        """List each key of `mapping` outside `known` as not supported, or as a likely typo of a known key."""
         known = frozenset(known)
         for name in mapping:
-            if name not in known:
+            if name in known:
+                continue
+            meant = likely_typo(str(name), known)
+            if meant is None:
                 self.unsupported((*key, str(name)))
+            else:
+                self.add((*key, str(name)), f'unknown key, did you mean "{meant}"? ignored')
 
     def listed(self, document: Any) -> tuple[str, ...]:
         """Return every warning, with the not-supported keys joined into one last warning in file order."""

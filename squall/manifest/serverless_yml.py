@@ -133,6 +133,8 @@ _FUNCTION_KEYS = frozenset(
         "maximumEventAge",
         "layers",
         "httpApi",
+        # serverless-python-requirements' per-function folder, read only to warn about it.
+        "module",
         "package",
     }
 )
@@ -385,6 +387,12 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
         return None, []
     problems_before = len(problems)
     check_keys(warnings, key, settings, _FUNCTION_KEYS, FRAMEWORK_FUNCTION_KEYS)
+    if "module" in settings:
+        warnings.add(
+            (*key, "module"),
+            "a serverless-python-requirements setting Squall does not read: handlers are found from the service "
+            f"folder, so name the handler with its folder, such as {settings['module']}/{settings.get('handler', 'app.handler')}",
+        )
     with problems.collect():
         read_package(source, (*key, "package"), settings.get("package"), warnings, service_level=False)
 

@@ -779,3 +779,25 @@ def test_sqs_batch_above_ten_needs_window(write_service: WriteService) -> None:
 
     assert raised.value.key == "functions.hello.events[0].sqs.batchSize"
     assert "maximumBatchingWindow of at least 1 second" in str(raised.value)
+
+
+def test_requirements_plugin_module_key_is_explained(write_service: WriteService) -> None:
+    write_service(_one_function("- httpApi: GET /hello", extra="module: functions/greeter"), name="serverless.yml")
+
+    warnings = load_service(Path(".")).warnings
+
+    assert any(
+        warning.startswith("functions.hello.module: a serverless-python-requirements setting")
+        and "functions/greeter/app.greet" in warning
+        for warning in warnings
+    )
+
+
+def test_event_key_typo_gets_a_suggestion(write_service: WriteService) -> None:
+    write_service(
+        _one_function("- sqs: {arn: 'arn:aws:sqs:us-east-1:123456789012:jobs', batchSise: 5}"), name="serverless.yml"
+    )
+
+    warnings = load_service(Path(".")).warnings
+
+    assert 'functions.hello.events[0].sqs.batchSise: unknown key, did you mean "batchSize"? ignored' in warnings
