@@ -392,6 +392,10 @@ class Dispatcher:
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
         }
+        if self.settings.endpoint:
+            # boto3 and the other AWS SDKs send Lambda calls here, so a function
+            # invokes another with a plain boto3.client("lambda").
+            environment["AWS_ENDPOINT_URL_LAMBDA"] = self.settings.endpoint
         environment.update(resolve_environment(spec.name, spec.environment, self.secrets))
         environment.update(
             {

@@ -286,7 +286,10 @@ class Instance:
             if not outcome.ok:
                 self._drop_result()
                 return await self.init_failure(request_id)
-        self.state = InstanceState.BUSY
+        if self.state is not InstanceState.DEAD:
+            # An instance that died while the call waited for its init stays dead,
+            # so that the pool does not take it back as idle.
+            self.state = InstanceState.BUSY
         self.invocations += 1
         now = time.perf_counter()
         started = self._handler_start(sent_at, now) if starting else now

@@ -372,8 +372,8 @@ class FunctionPool:
 
     def release(self, instance: Instance) -> None:
         """Take an instance back after its invocation."""
-        if instance.state is InstanceState.DEAD:
-            return
+        if instance.state is InstanceState.DEAD or instance not in self._instances:
+            return  # it died during the call, and its death already freed its place
         if self.retiring:
             self._close(instance)
             return

@@ -700,7 +700,7 @@ _HOST_FILES = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 )
 async def test_instance_opens_at_most_lambdas_1024_files(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
-    await dispatcher.deploy(service(FunctionSpec(name="open_files", handler="handlers.open_files")))
+    await dispatcher.deploy(service(FunctionSpec(name="open_files", handler="handlers.open_files", timeout_s=30)))
 
     answer = await call(dispatcher, "open_files")
 
@@ -836,3 +836,18 @@ async def test_argv_and_path_as_on_lambda(make_dispatcher: Callable[..., Dispatc
     assert answer["argv"][0].endswith("bootstrap.py")
     assert answer["path"][0] == str(APP)
     assert answer["path"].count(str(APP)) == 1
+
+
+async def test_instances_crashing_at_once_leave_no_idle_ghosts(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="crash", handler="handlers.crash")))
+
+    # Many cold instances crash right after their init, while their calls still wait for it.
+    for _ in range(3):
+        results = await asyncio.gather(*(dispatcher.invoke(Invocation("crash", b"{}", "test")) for _ in range(16)))
+        assert {result.error_type for result in results} == {"Runtime.ExitError"}
+
+    # A dead instance never comes back as idle, where the next call would find it gone.
+    pool = dispatcher.pools["crash"]
+    assert pool.idle_count == 0
+    assert pool.busy_count == 0

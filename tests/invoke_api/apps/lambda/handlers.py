@@ -102,6 +102,7 @@ def chain(event, context):
 
     import boto3
 
-    client = boto3.client("lambda", endpoint_url=os.environ["SQUALL_ENDPOINT"], region_name=os.environ["AWS_REGION"])
+    # No endpoint_url: AWS_ENDPOINT_URL_LAMBDA, which Squall sets, sends the call to the server.
+    client = boto3.client("lambda")
     answer = client.invoke(FunctionName="echo", Payload=json.dumps({"from": context.function_name}))
     return json.loads(answer["Payload"].read())
