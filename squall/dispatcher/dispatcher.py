@@ -708,6 +708,7 @@ class Dispatcher:
             for pool in self._all_pools():
                 try:
                     reaped = pool.reap_idle(now)
+                    pool.freeze_idle(now)
                 except Exception:  # noqa: BLE001 - the reaper must outlive a broken pool
                     logger.exception("reaping idle instances of %s failed", pool.spec.name)
                     continue

@@ -150,6 +150,7 @@ class Instance:
         self._exit_status: asyncio.Future[int] = self._loop.create_future()
         self._killed_for_timeout = False
         self._killed_for_stop = False
+        self.frozen = False  # its processes are stopped while it is idle
         self._replace_spare = replace_spare  # ask the zygote for the next spare once settled
 
     # Start-up
@@ -425,6 +426,31 @@ class Instance:
         except OSError:
             return b""
 
+    def freeze(self) -> None:
+        """Stop an idle instance and the processes it started, as Lambda freezes an idle execution environment.
+
+        Threads and processes the handler left running then use no CPU until
+        the next invocation thaws the instance.
+        """
+        if self.frozen or self._released or self.state is not InstanceState.IDLE:
+            return
+        try:
+            os.killpg(self._sandbox.pid, signal.SIGSTOP)
+        except OSError as error:
+            logger.debug("cannot freeze instance %d: %s", self._sandbox.pid, error)
+            return
+        self.frozen = True
+
+    def thaw(self) -> None:
+        """Let a frozen instance run again, before it gets an invocation or is closed."""
+        if not self.frozen:
+            return
+        self.frozen = False
+        try:
+            os.killpg(self._sandbox.pid, signal.SIGCONT)
+        except OSError as error:
+            logger.debug("cannot thaw instance %d: %s", self._sandbox.pid, error)
+
     def kill_for_stop(self) -> None:
         """Kill the instance because the server is stopping; a call it was running ends as cancelled."""
         self._killed_for_stop = True
@@ -438,6 +464,7 @@ class Instance:
 
     def close(self) -> None:
         """Stop the instance: it exits by itself once its socket closes."""
+        self.thaw()  # a stopped process would not see its socket close
         self.state = InstanceState.DEAD
         transport = self._reader.transport
         if transport is not None:

@@ -32,6 +32,10 @@ DEFAULT_MAX_QUEUE = 100
 # With reserved concurrency, the queue takes this many calls per instance,
 # so a burst far above the cap waits for instances rather than failing.
 QUEUE_PER_INSTANCE = 10
+# Lambda freezes an execution environment as soon as its invocation ends.
+# Squall lets an idle instance run this long first, then freezes it at the
+# reaper's next pass, so that an instance in steady use is never stopped.
+FREEZE_AFTER_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,7 @@ class FunctionPool:
         """
         if self._idle:
             instance = self._idle.pop()
+            instance.thaw()
             instance.state = InstanceState.BUSY
             return Lease(instance, False)
 
@@ -434,6 +439,12 @@ class FunctionPool:
             self._idle.remove(instance)
             self._close(instance)
         return len(expired)
+
+    def freeze_idle(self, now: float) -> None:
+        """Freeze the instances idle for FREEZE_AFTER_S or longer, as Lambda freezes idle execution environments."""
+        for instance in self._idle:
+            if not instance.frozen and now - instance.idle_since >= FREEZE_AFTER_S:
+                instance.freeze()
 
     def evict_one_idle(self) -> bool:
         """Close the least recently used idle on-demand instance; its memory counts as free at once."""

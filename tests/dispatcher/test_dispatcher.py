@@ -851,3 +851,21 @@ async def test_instances_crashing_at_once_leave_no_idle_ghosts(make_dispatcher: 
     pool = dispatcher.pools["crash"]
     assert pool.idle_count == 0
     assert pool.busy_count == 0
+
+
+def process_state(pid: int) -> str:
+    """Return the one-letter state of a process from /proc: R running, S sleeping, T stopped."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+async def test_idle_instance_is_frozen_and_thawed(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(reap_interval_s=0.05)
+    await dispatcher.deploy(service(FunctionSpec(name="spin", handler="handlers.spin_after_return")))
+
+    pid = (await call(dispatcher, "spin"))["pid"]
+
+    # Idle, its busy thread is stopped, as Lambda freezes an idle execution environment.
+    await wait_until(lambda: process_state(pid) == "T")
+    # The next call thaws it and runs on the same instance.
+    assert (await call(dispatcher, "spin"))["pid"] == pid
+    assert process_state(pid) != "T"

@@ -189,3 +189,15 @@ def write_code_folder(event, context):
 def interpreter(event, context):
     """Report sys.argv and sys.path."""
     return {"argv": sys.argv, "path": sys.path}
+
+
+def spin_after_return(event, context):
+    """Start a thread that keeps working after the call returns, and return the instance's pid."""
+    import threading
+
+    def spin():
+        while True:
+            sum(range(1000))
+
+    threading.Thread(target=spin, daemon=True).start()
+    return {"pid": os.getpid()}
