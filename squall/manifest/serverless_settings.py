@@ -9,6 +9,7 @@ from squall.manifest.serverless_resources import Catalog
 from squall.manifest.validate import (
     ENVIRONMENT_NAME_RE,
     ENVIRONMENT_NAME_RULE,
+    LOG_SETTING_VALUES,
     KeyPath,
     ManifestSource,
     check_environment_names,
@@ -122,3 +123,26 @@ def read_environment(
             raise source.error(value_key, expected("a string, number or boolean", value))
         environment[name] = environment_value(value)
     return environment
+
+
+# The Framework's advanced logging settings, as the variables Lambda sets from them.
+_LOGGING_VARIABLES = {"logFormat": "AWS_LAMBDA_LOG_FORMAT", "applicationLogLevel": "AWS_LAMBDA_LOG_LEVEL"}
+
+
+def read_logging(source: ManifestSource, key: KeyPath, settings: Any, warnings: Warnings) -> dict[str, str]:
+    """Return the variables a `logs` mapping of Lambda logging settings sets (provider.logs.lambda or a function's logs)."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise source.error(key, expected("a mapping of Lambda logging settings, such as {logFormat: JSON}", settings))
+    warnings.unsupported_keys(key, settings, _LOGGING_VARIABLES)
+    variables: dict[str, str] = {}
+    for name, variable in _LOGGING_VARIABLES.items():
+        if name not in settings:
+            continue
+        valid = LOG_SETTING_VALUES[variable]
+        if settings[name] not in valid:
+            raise source.error((*key, name), expected("one of " + ", ".join(valid), settings[name]))
+        variables[variable] = settings[name]
+    return variables
+

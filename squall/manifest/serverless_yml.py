@@ -46,6 +46,7 @@ from squall.manifest.serverless_resources import Catalog, StackContext
 from squall.manifest.serverless_template import read_resources
 from squall.manifest.serverless_settings import (
     read_environment,
+    read_logging,
     read_package,
     read_plugins,
     read_provider_buckets,
@@ -116,7 +117,7 @@ _TOP_LEVEL_KEYS = frozenset(
      "frameworkVersion", "app", "org"}
 )
 _PROVIDER_KEYS = frozenset(
-    {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3", "httpApi"}
+    {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3", "httpApi", "logs"}
 )
 _FUNCTION_KEYS = frozenset(
     {
@@ -133,6 +134,7 @@ _FUNCTION_KEYS = frozenset(
         "maximumEventAge",
         "layers",
         "httpApi",
+        "logs",
         # serverless-python-requirements' per-function folder, read only to warn about it.
         "module",
         "package",
@@ -310,6 +312,17 @@ def _read_service(source: ManifestSource, document: dict[Any, Any]) -> str:
     return service
 
 
+def _read_provider_logs(source: ManifestSource, logs: Any, warnings: Warnings) -> dict[str, str]:
+    """Return the variables that provider.logs.lambda sets; the logs of API Gateway and others are warned about."""
+    key: KeyPath = ("provider", "logs")
+    if logs is None:
+        return {}
+    if not isinstance(logs, dict):
+        raise source.error(key, expected("a mapping such as {lambda: {logFormat: JSON}}", logs))
+    warnings.unsupported_keys(key, logs, {"lambda"})
+    return read_logging(source, (*key, "lambda"), logs.get("lambda"), warnings)
+
+
 def _warn_requirements_file(custom: Any, warnings: Warnings) -> None:
     """Warn when serverless-python-requirements is told to read a file other than requirements.txt."""
     settings = custom.get("pythonRequirements") if isinstance(custom, dict) else None
@@ -368,6 +381,8 @@ def _read_provider(
     environment: dict[str, str] = {}
     with problems.collect():
         environment = read_environment(source, (*key, "environment"), provider.get("environment"), catalog, warnings)
+    with problems.collect():
+        environment = environment | _read_provider_logs(source, provider.get("logs"), warnings)
     http_api_payload = HTTP_API_PAYLOAD
     with problems.collect():
         http_api_payload = read_http_api_settings(
@@ -430,6 +445,9 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
         environment = defaults.environment | read_environment(
             source, (*key, "environment"), settings.get("environment"), reader.catalog, warnings
         )
+    with problems.collect():
+        # A function's logging settings override the provider's.
+        environment = environment | read_logging(source, (*key, "logs"), settings.get("logs"), warnings)
 
     reserved, provisioned = _read_concurrency(problems, key, settings)
     http_api_payload = defaults.http_api_payload

@@ -801,3 +801,20 @@ def test_event_key_typo_gets_a_suggestion(write_service: WriteService) -> None:
     warnings = load_service(Path(".")).warnings
 
     assert 'functions.hello.events[0].sqs.batchSise: unknown key, did you mean "batchSize"? ignored' in warnings
+
+
+def test_logs_settings_set_lambdas_variables(write_service: WriteService) -> None:
+    write_service(
+        _one_function(
+            "- httpApi: GET /hello",
+            provider="name: aws\nruntime: python3.12\nlogs: {lambda: {logFormat: JSON, applicationLogLevel: INFO}}",
+            extra="logs: {applicationLogLevel: DEBUG}",
+        ),
+        name="serverless.yml",
+    )
+
+    spec = load_service(Path("."))
+
+    # The function's level overrides the provider's, as the Framework's logging settings do.
+    assert spec.functions["hello"].environment == {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"}
+    assert spec.warnings == ()
