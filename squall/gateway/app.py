@@ -103,6 +103,9 @@ class GatewayApp:
             else:
                 error = invoke_api.ApiError(403, "UnrecognizedClientException", _TOKEN_HELP)
                 await invoke_api.send_api_error(send, error, new_request_id())
+        elif path.startswith(invoke_api.API_VERSION_PREFIX):
+            # Another operation of the Lambda API's version that Invoke belongs to.
+            await invoke_api.send_api_error(send, invoke_api.unsupported(scope["method"], path), new_request_id())
         elif path.startswith(_RESERVED_PREFIXES) or path in _RESERVED_ROOTS:
             # The router rejects function routes on these paths, so a greedy or
             # $default route must not take them either.
@@ -129,6 +132,10 @@ class GatewayApp:
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         match = router.match(scope["method"], path)
+        if match is None and path.startswith(invoke_api.OTHER_API_PREFIXES):
+            # A Lambda API operation other than those Squall serves, as an AWS SDK calls it.
+            await invoke_api.send_api_error(send, invoke_api.unsupported(scope["method"], path), request_id)
+            return
         if match is None:
             version = router.unmatched_payload(path)
             await _send(send, error_response(GatewayError.NOT_FOUND, version), version, request_id)

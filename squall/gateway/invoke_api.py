@@ -29,8 +29,16 @@ MAX_ASYNC_REQUEST_BYTES = 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
+API_VERSION_PREFIX = "/2015-03-31/"
 PREFIX = "/2015-03-31/functions/"
 LIST_PATH = "/2015-03-31/functions"  # ListFunctions
+# The path prefixes of the Lambda API's other versions, under which Squall serves no operation
+# (event source mappings, concurrency, layers, account settings, function URLs, ...).
+OTHER_API_PREFIXES = tuple(
+    f"/{version}/"
+    for version in ("2014-11-13", "2016-08-19", "2017-03-31", "2017-10-31", "2018-10-31", "2019-09-25",
+                    "2019-09-30", "2020-04-22", "2020-06-30", "2021-10-31", "2021-11-15")
+)
 SUFFIX = "/invocations"
 # In the order that AWS's ValidationException for an unknown invocation type lists them (seen in 2017).
 INVOCATION_TYPES = ("DryRun", "RequestResponse", "Event")
@@ -215,7 +223,7 @@ class InvokeApi:
             await self._describe(scope, send, request_id)
             return
         if scope["method"] != "POST" or not path.endswith(SUFFIX):
-            raise _unsupported(scope["method"], path)
+            raise unsupported(scope["method"], path)
         raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
@@ -315,17 +323,19 @@ _OTHER_OPERATIONS = {
 }
 
 
-def _unsupported(method: str, path: str) -> ApiError:
+def unsupported(method: str, path: str) -> ApiError:
     """Build the error for a Lambda API request other than Invoke, naming its operation where known."""
-    rest = path[len(PREFIX):].rstrip("/")
-    segments = rest.split("/") if rest else []
-    if not segments:
-        last: str | None = ""  # the functions collection itself
-    elif len(segments) == 1:
-        last = None  # one function
-    else:
-        last = segments[-1]
-    operation = _OTHER_OPERATIONS.get((method, last))
+    operation = None
+    if path.startswith(PREFIX) or path == LIST_PATH:
+        rest = path[len(PREFIX):].rstrip("/")
+        segments = rest.split("/") if rest else []
+        if not segments:
+            last: str | None = ""  # the functions collection itself
+        elif len(segments) == 1:
+            last = None  # one function
+        else:
+            last = segments[-1]
+        operation = _OTHER_OPERATIONS.get((method, last))
     requested = f"{operation} ({method} {path})" if operation else f"{method} {path}"
     return ApiError(
         400,
@@ -343,7 +353,7 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
         return lambda_functions.list_functions(dispatcher)
     raw_name, _, operation = unquote(rest).partition("/")
     if operation not in ("", "configuration"):
-        raise _unsupported("GET", path)
+        raise unsupported("GET", path)
 
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None

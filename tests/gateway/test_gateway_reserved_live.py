@@ -66,7 +66,7 @@ def test_deploy_allows_catch_all(serve: Any, tmp_path: Path) -> None:
     assert health.json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("path", ["/_squall", "/_squall/other", "/2015-03-31", "/2015-03-31/layers"])
+@pytest.mark.parametrize("path", ["/_squall", "/_squall/other", "/2015-03-31"])
 def test_catch_all_skips_reserved_paths(serve: Any, tmp_path: Path, path: str) -> None:
     server = serve(write_app(tmp_path / "site", "site", "ANY", "/{proxy+}"), "--no-watch")
 
@@ -74,6 +74,17 @@ def test_catch_all_skips_reserved_paths(serve: Any, tmp_path: Path, path: str) -
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == f"Squall serves nothing at {path}"
+
+
+def test_catch_all_skips_lambda_api_paths(serve: Any, tmp_path: Path) -> None:
+    server = serve(write_app(tmp_path / "site", "site", "ANY", "/{proxy+}"), "--no-watch")
+
+    response = httpx.get(server.endpoint + "/2015-03-31/layers", timeout=10)
+
+    # A Lambda API operation Squall does not serve, answered in AWS's error shape.
+    assert response.status_code == 400
+    assert response.headers["x-amzn-errortype"] == "UnsupportedOperationException"
+    assert "GET /2015-03-31/layers" in response.json()["message"]
 
 
 def test_rejected_deploy_is_logged(serve: Any, tmp_path: Path) -> None:

@@ -291,6 +291,10 @@ def test_client_context_over_limit_is_refused(client: Any) -> None:
     [
         ("delete_function", {"FunctionName": "echo"}, "DeleteFunction"),
         ("update_function_configuration", {"FunctionName": "echo", "Timeout": 5}, "PUT"),
+        # Operations under the Lambda API's other version prefixes.
+        ("get_function_concurrency", {"FunctionName": "echo"}, "GET /2019-09-30/functions/echo/concurrency"),
+        ("list_event_source_mappings", {}, "GET /2015-03-31/event-source-mappings"),
+        ("get_account_settings", {}, "GET /2016-08-19/account-settings"),
     ],
 )
 def test_other_operations_say_only_invoke_is_served(client: Any, operation: str, arguments: dict[str, Any], named: str) -> None:
