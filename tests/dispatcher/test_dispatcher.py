@@ -448,7 +448,7 @@ async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[...
     spec = FunctionSpec(name="sleep", handler="handlers.sleep")
     await dispatcher.deploy(service(spec))
 
-    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 0.5}))
+    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 2}))
     await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
     old_pool = dispatcher.pools["sleep"]
     await dispatcher.deploy(service(spec))
@@ -622,7 +622,7 @@ async def test_reserved_concurrency_counts_every_version(make_dispatcher: Callab
     await dispatcher.deploy(service(spec))
     dispatcher.versions = OneVersion(service(spec))
 
-    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 0.5}))
+    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 3}))
     await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
     with pytest.raises(Throttled):
         await dispatcher.invoke(Invocation("sleep", b'{"seconds": 0}', "test", qualifier="1"))
