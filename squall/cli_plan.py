@@ -197,13 +197,19 @@ def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
 
 
 def _check_routes(service: Any) -> None:
-    """Fail as a deploy would on a route the server cannot serve, such as one under Squall's own paths."""
+    """Fail as a deploy would on a route the server cannot serve, or a declared queue too short for its function."""
+    from squall.errors import DeployError
+    from squall.events.resources import check_declared_queues
     from squall.gateway.router import RouteError, Router
 
     try:
         Router((spec.name, event) for spec in service.functions.values() for event in spec.http)
     except RouteError as error:
         raise CommandFailed(f"{service.manifest_path.name}: {error}") from None
+    try:
+        check_declared_queues(service)
+    except DeployError as error:
+        raise CommandFailed(str(error)) from None
 
 
 @click.command()

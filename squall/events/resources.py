@@ -221,6 +221,27 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
         raise DeployError(f"{where}: " + "\n  also ".join(problems))
 
 
+def check_declared_queues(service: ServiceSpec) -> None:
+    """Raise DeployError when a queue the manifest declares hides a message for less than its function's timeout.
+
+    Unlike the deploy's own check, this needs no server, so `squall plan` can report it.
+    """
+    where = service.manifest_path.name
+    queues = {queue.name: queue.visibility_timeout_s for queue in service.resources.queues}
+    problems: list[str] = []
+    for spec in service.functions.values():
+        for trigger in spec.triggers:
+            if not isinstance(trigger, QueueTrigger) or trigger.queue not in queues:
+                continue
+            key = f"functions.{spec.name}: the event of queue {trigger.queue!r}"
+            try:
+                _check_visibility(where, key, spec.timeout_s, queues[trigger.queue], trigger.queue)
+            except DeployError as error:
+                problems.append(str(error).removeprefix(f"{where}: "))
+    if problems:
+        raise DeployError(f"{where}: " + "\n  also ".join(problems))
+
+
 def _check_visibility(where: str, key: str, timeout_s: int, visibility_s: int, queue: str) -> None:
     # Lambda rejects an SQS trigger whose queue would show a message again
     # while the function may still be working on it.

@@ -99,6 +99,22 @@ def test_plan_refuses_a_route_under_squall_paths(tmp_path: Path) -> None:
     assert "the function would never be called" in result.output
 
 
+def test_plan_refuses_a_queue_shorter_than_its_function(tmp_path: Path) -> None:
+    manifest = (
+        "service: shop\n"
+        "resources: {queues: {jobs: {visibility_timeout_s: 20}}}\n"
+        "functions:\n"
+        "  worker: {handler: app.greet, timeout_s: 30, events: [{queue: {name: jobs}}]}\n"
+    )
+    app = write(tmp_path / "shop", manifest)
+
+    # A deploy would fail on this, so plan says so without a server.
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
+
+    assert result.exit_code == 1
+    assert "queue 'jobs' has a visibility timeout of 20 s, less than the function's timeout of 30 s" in result.output
+
+
 def test_plan_sees_code_environment_and_secrets(serve: Any, tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
     server = serve(app, "--no-watch")
