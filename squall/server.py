@@ -123,6 +123,13 @@ class Platform:
         """Deploy the service in `folder`, and remember `recorded` as the folder a restart deploys it from."""
         service = await asyncio.to_thread(load_service, folder, None, variables)
         source = self.sources.get(service.service)
+        uploads = self.dispatcher.settings.data_dir / "uploads"
+        if source is not None and source != recorded and recorded.parent == uploads:
+            raise DeployError(
+                f"service {service.service!r} is deployed from the folder {source} on the server, which an upload "
+                f"(--upload) cannot replace; deploy without --upload, or remove it first with "
+                f"`squall remove {service.service}`"
+            )
         if source is not None and source != recorded:
             raise DeployError(
                 f"{recorded / service.manifest_path.name}: service {service.service!r} is already deployed from "

@@ -146,6 +146,22 @@ def test_upload_deploy_and_restore(serve: Any, tmp_path: Path) -> None:
     assert httpx.get(second.endpoint + "/remote", timeout=20).json() == "remote-v1"
 
 
+def test_upload_of_folder_deployed_service_is_explained(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    server = serve(main)
+
+    uploaded = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(main), "--upload", "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+
+    # The service runs from its folder on the server, which an upload does not replace.
+    assert uploaded.returncode == 1
+    assert f"service 'main' is deployed from the folder {main.resolve()} on the server" in uploaded.stderr
+    assert "deploy without --upload" in uploaded.stderr
+    assert httpx.get(server.endpoint + "/main", timeout=20).json() == "main-v1"
+
+
 def test_upload_of_broken_manifest_keeps_version(serve: Any, tmp_path: Path) -> None:
     main = write_service(tmp_path / "main", "main", "main", "main-v1")
     remote = write_service(tmp_path / "remote", "remote", "remote", "remote-v1")
