@@ -649,7 +649,7 @@ def _ignore_signal(number: int, frame: object) -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, which says that it stops when the signal arrives, before it waits for calls in flight."""
+    """uvicorn's server, which logs the stop when the signal arrives, before it waits for calls in flight."""
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if not self.should_exit:

@@ -655,7 +655,7 @@ class Dispatcher:
     def _log_text(
         self, request_id: str, spec: FunctionSpec, raw: RawResult, init: Any, version: str, billed: int
     ) -> str:
-        if spec.environment.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
+        if spec.json_logs:
             return _json_log_text(request_id, spec, raw, init, version, billed)
         if init is None and not raw.output and raw.outcome is Outcome.SUCCESS:
             # A warm call that printed nothing, the common case, in one step.

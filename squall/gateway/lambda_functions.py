@@ -33,7 +33,7 @@ def function_configuration(
     """Build Lambda's FunctionConfiguration of one function version."""
     settings = dispatcher.settings
     root = Path(service.root)
-    log_format = "JSON" if spec.environment.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON" else "Text"
+    log_format = "JSON" if spec.json_logs else "Text"
     logging_config: dict[str, Any] = {"LogFormat": log_format, "LogGroup": f"/aws/lambda/{spec.name}"}
     if log_format == "JSON":
         logging_config["ApplicationLogLevel"] = spec.environment.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()

@@ -80,7 +80,6 @@ from squall.manifest.validate import (
     FUNCTION_NAME_RE,
     FUNCTION_NAME_RULE,
     HANDLER_RULE,
-    LOG_SETTING_VALUES,
     SERVICE_NAME_RE,
     SERVICE_NAME_RULE,
     KeyPath,
@@ -93,6 +92,7 @@ from squall.manifest.validate import (
     describe,
     environment_value,
     expected,
+    log_setting_variables,
     names_other_language,
 )
 
@@ -115,6 +115,8 @@ SAM_FUNCTION_PROPERTIES = frozenset({
     "SnapStart", "SourceKMSKeyArn", "Tags", "TenancyConfig", "Timeout", "Tracing", "VersionDeletionPolicy",
     "VersionDescription", "VpcConfig",
 })
+# The LoggingConfig settings Squall reads, as the variables Lambda sets from them.
+_LOGGING_VARIABLES = {"LogFormat": "AWS_LAMBDA_LOG_FORMAT", "ApplicationLogLevel": "AWS_LAMBDA_LOG_LEVEL"}
 _GLOBALS_SECTIONS = ("Function", "Api", "HttpApi", "SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider")
 # API Gateway's rule for stage names.
 _STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -897,19 +899,13 @@ def _read_logging_config(template: _Template, config: _Property | None) -> dict[
         value = template.evaluator.resolve(value, config.key)
     if not isinstance(value, dict):
         raise template.source.error(config.key, expected('a mapping with "LogFormat"', value))
-    template.warnings.unsupported_keys(config.key, value, {"LogFormat", "ApplicationLogLevel"})
-    settings = {"LogFormat": "AWS_LAMBDA_LOG_FORMAT", "ApplicationLogLevel": "AWS_LAMBDA_LOG_LEVEL"}
-    variables: dict[str, str] = {}
-    for name, variable in settings.items():
-        if name not in value:
-            continue
-        key = (*config.key, name)
-        setting = template.evaluator.resolve(value[name], key)
-        valid = LOG_SETTING_VALUES[variable]
-        if setting not in valid:
-            raise template.source.error(key, expected("one of " + ", ".join(valid), setting))
-        variables[variable] = setting
-    return variables
+    template.warnings.unsupported_keys(config.key, value, _LOGGING_VARIABLES)
+    resolved = {
+        name: template.evaluator.resolve(setting, (*config.key, name))
+        for name, setting in value.items()
+        if name in _LOGGING_VARIABLES
+    }
+    return log_setting_variables(template.source, config.key, resolved, _LOGGING_VARIABLES)
 
 
 def _with_failure_destinations(

@@ -9,13 +9,13 @@ from squall.manifest.serverless_resources import Catalog
 from squall.manifest.validate import (
     ENVIRONMENT_NAME_RE,
     ENVIRONMENT_NAME_RULE,
-    LOG_SETTING_VALUES,
     KeyPath,
     ManifestSource,
     check_environment_names,
     describe,
     environment_value,
     expected,
+    log_setting_variables,
 )
 
 # Squall runs handlers with the packages of the Python environment it runs
@@ -136,13 +136,4 @@ def read_logging(source: ManifestSource, key: KeyPath, settings: Any, warnings: 
     if not isinstance(settings, dict):
         raise source.error(key, expected("a mapping of Lambda logging settings, such as {logFormat: JSON}", settings))
     warnings.unsupported_keys(key, settings, _LOGGING_VARIABLES)
-    variables: dict[str, str] = {}
-    for name, variable in _LOGGING_VARIABLES.items():
-        if name not in settings:
-            continue
-        valid = LOG_SETTING_VALUES[variable]
-        if settings[name] not in valid:
-            raise source.error((*key, name), expected("one of " + ", ".join(valid), settings[name]))
-        variables[variable] = settings[name]
-    return variables
-
+    return log_setting_variables(source, key, settings, _LOGGING_VARIABLES)

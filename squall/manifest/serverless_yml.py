@@ -324,7 +324,7 @@ def _read_provider_logs(source: ManifestSource, logs: Any, warnings: Warnings) -
 
 
 def _warn_requirements_file(custom: Any, warnings: Warnings) -> None:
-    """Warn when serverless-python-requirements is told to read a file other than requirements.txt."""
+    """Warn when serverless-python-requirements is set to read a file other than requirements.txt."""
     settings = custom.get("pythonRequirements") if isinstance(custom, dict) else None
     name = settings.get("fileName") if isinstance(settings, dict) else None
     if name is not None and name != REQUIREMENTS_FILE:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,11 @@ class FunctionSpec:
     def attribute(self) -> str:
         """The handler's function name inside its module."""
         return self.handler.rsplit(".", 1)[-1]
+
+    @functools.cached_property
+    def json_logs(self) -> bool:
+        """Whether the function logs in Lambda's JSON format (AWS_LAMBDA_LOG_FORMAT=JSON); read once per spec."""
+        return self.environment.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
 
     @property
     def handler_path(self) -> str:

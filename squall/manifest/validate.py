@@ -242,6 +242,26 @@ def _check_log_settings(source: ManifestSource, key: KeyPath, environment: dict[
             raise source.error((*key, name), expected(f"one of {', '.join(valid)}", value))
 
 
+def log_setting_variables(
+    source: ManifestSource, key: KeyPath, settings: dict[Any, Any], variables: dict[str, str]
+) -> dict[str, str]:
+    """Return the AWS_LAMBDA_LOG_* variables that a manifest's logging settings set.
+
+    `variables` maps each setting's name (LogFormat, logFormat, ...) to the
+    variable Lambda sets from it. A value Lambda does not accept raises
+    ManifestError at the setting's key.
+    """
+    found: dict[str, str] = {}
+    for name, variable in variables.items():
+        if name not in settings:
+            continue
+        valid = LOG_SETTING_VALUES[variable]
+        if settings[name] not in valid:
+            raise source.error((*key, name), expected("one of " + ", ".join(valid), settings[name]))
+        found[variable] = settings[name]
+    return found
+
+
 def check_secret_references(source: ManifestSource, key: KeyPath, environment: dict[str, str]) -> dict[str, str]:
     """Check the name of each `${secret:NAME}` in an environment's values, and return the environment.
 

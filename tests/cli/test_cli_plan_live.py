@@ -108,7 +108,7 @@ def test_plan_refuses_a_queue_shorter_than_its_function(tmp_path: Path) -> None:
     )
     app = write(tmp_path / "shop", manifest)
 
-    # A deploy would fail on this, so plan says so without a server.
+    # A deploy would fail on this, so plan reports it without a server.
     result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
 
     assert result.exit_code == 1

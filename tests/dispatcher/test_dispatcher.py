@@ -705,7 +705,7 @@ async def test_instance_opens_at_most_lambdas_1024_files(make_dispatcher: Callab
     answer = await call(dispatcher, "open_files")
 
     assert answer["limit"] == [1024, 1024]
-    # The runtime itself holds a few descriptors; the handler gets the rest, and no more.
+    # The runtime itself uses a few descriptors, and the handler gets the rest, no more.
     assert 1000 < answer["opened"] < 1024
     assert answer["error"] == "Too many open files"
 
@@ -807,8 +807,8 @@ async def test_json_log_level_filters_every_line(
 
     # As on Lambda, lines below the level are dropped whichever logger wrote them, and a print counts as INFO.
     lines = [json.loads(line) if line.startswith("{") else line for line in dispatcher.sinks.logs[-1].text.splitlines()]
-    shown = [line if isinstance(line, str) else line.get("message") for line in lines[1:-1]]
-    assert shown == kept
+    messages = [line if isinstance(line, str) else line.get("message") for line in lines[1:-1]]
+    assert messages == kept
 
 
 async def test_json_log_keeps_extra_fields(make_dispatcher: Callable[..., Dispatcher]) -> None:

@@ -81,7 +81,7 @@ def test_catch_all_skips_lambda_api_paths(serve: Any, tmp_path: Path) -> None:
 
     response = httpx.get(server.endpoint + "/2015-03-31/layers", timeout=10)
 
-    # A Lambda API operation Squall does not serve, answered in AWS's error shape.
+    # A Lambda API operation Squall does not serve gets an error in AWS's shape.
     assert response.status_code == 400
     assert response.headers["x-amzn-errortype"] == "UnsupportedOperationException"
     assert "GET /2015-03-31/layers" in response.json()["message"]

@@ -455,7 +455,7 @@ def test_second_default_route_rejected() -> None:
     assert "an API has one default route" in str(raised.value)
 
 
-def test_staged_greedy_route_wins_over_an_http_api_route_of_the_same_path() -> None:
+def test_staged_catch_all_beats_http_route() -> None:
     # A REST catch-all with a stage next to an HTTP API route: "/dev/items/7" is the REST API's invoke URL.
     router = Router([
         ("rest", HttpEvent("ANY", "/{proxy+}", "1.0", stage="dev")),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambda_apps import APPS, LiveApp, live_server
+from lambda_apps import APPS, LiveApp, lambda_client, live_server
 
 
 @pytest.fixture(scope="module")
@@ -25,3 +25,15 @@ def serve_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     yield _serve
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def app(serve_module: Callable[..., Any]) -> LiveApp:
+    """A server on apps/lambda, for the module; a module that needs other settings defines its own."""
+    return serve_module("lambda")
+
+
+@pytest.fixture(scope="module")
+def client(app: LiveApp) -> Any:
+    """A boto3 Lambda client of the module's server."""
+    return lambda_client(app.endpoint)

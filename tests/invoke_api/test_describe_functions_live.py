@@ -8,18 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_apps import LiveApp, lambda_client
+from lambda_apps import LiveApp
 from recordings import LAMBDA_API_RECORDINGS, matches_template, recording
-
-
-@pytest.fixture(scope="module")
-def app(serve_module: Any) -> LiveApp:
-    return serve_module("lambda")
-
-
-@pytest.fixture(scope="module")
-def client(app: LiveApp) -> Any:
-    return lambda_client(app.endpoint)
 
 
 def recorded_function() -> dict[str, Any]:

@@ -19,23 +19,13 @@ from botocore.exceptions import ClientError
 
 import squall
 
-from lambda_apps import LiveApp, lambda_client, live_server
+from lambda_apps import LiveApp, live_server
 from recordings import matches_template, recording, response_keys
 
 # Lambda's limit on a synchronous request payload.
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 RUNTIME_EXIT = "TestLambdaErrors::test_lambda_runtime_exit"
 SQUALL_PACKAGE = str(Path(squall.__file__).resolve().parent)
-
-
-@pytest.fixture(scope="module")
-def app(serve_module: Any) -> LiveApp:
-    return serve_module("lambda")
-
-
-@pytest.fixture(scope="module")
-def client(app: LiveApp) -> Any:
-    return lambda_client(app.endpoint)
 
 
 def invoke(client: Any, function: str, payload: Any = None, **options: Any) -> tuple[dict[str, Any], bytes]:
@@ -296,7 +286,7 @@ def test_payload_not_utf8_named_as_aws_does(client: Any) -> None:
 
 
 def test_payload_of_6mb_rejected(client: Any) -> None:
-    # Exactly the limit is refused: AWS's message asks for a request smaller than it.
+    # A payload of exactly the limit is rejected: AWS's message requires a request smaller than it.
     oversized = b'"' + b"x" * (MAX_REQUEST_BYTES - 2) + b'"'
     assert len(oversized) == MAX_REQUEST_BYTES
 

@@ -11,21 +11,10 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from lambda_apps import LiveApp, lambda_client
 from recordings import LAMBDA_API_RECORDINGS, matches_template, recording, response_keys
 
 ARN_PREFIX = "arn:aws:lambda:us-east-1:000000000000:function:"
 NAME_VALIDATION = "TestLambdaFunction::test_function_name_and_qualifier_validation"
-
-
-@pytest.fixture(scope="module")
-def app(serve_module: Any) -> LiveApp:
-    return serve_module("lambda")
-
-
-@pytest.fixture(scope="module")
-def client(app: LiveApp) -> Any:
-    return lambda_client(app.endpoint)
 
 
 def client_error(client: Any, **arguments: Any) -> dict[str, Any]:

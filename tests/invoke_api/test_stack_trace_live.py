@@ -19,11 +19,6 @@ SQUALL_PACKAGE = str(Path(squall.__file__).resolve().parent)
 FRAME_FUNCTION = re.compile(r'  File ".+", line \d+, in (\S+)\n')
 
 
-@pytest.fixture(scope="module")
-def app(serve_module: Any) -> LiveApp:
-    return serve_module("lambda")
-
-
 def error_of(app: LiveApp, function: str, payload: Any = None) -> dict[str, Any]:
     """Invoke a function that fails and return its error payload."""
     body = json.dumps({} if payload is None else payload).encode()

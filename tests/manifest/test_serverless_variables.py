@@ -213,9 +213,9 @@ service: shop
 provider: {stage: "${opt:stage}", region: "${opt:region}"}
 custom: {table: "${self:service}-${sls:stage}"}
 """
-    given = _resolve(tmp_path, text, {"stage": "prod", "region": "eu-central-1"})
+    with_options = _resolve(tmp_path, text, {"stage": "prod", "region": "eu-central-1"})
     default = _resolve(tmp_path, text)
 
-    assert (given["provider"], given["custom"]["table"]) == ({"stage": "prod", "region": "eu-central-1"}, "shop-prod")
+    assert (with_options["provider"], with_options["custom"]["table"]) == ({"stage": "prod", "region": "eu-central-1"}, "shop-prod")
     # Without the options, Squall deploys to the default stage and region instead of reporting a cycle.
     assert (default["provider"], default["custom"]["table"]) == ({"stage": "dev", "region": "us-east-1"}, "shop-dev")

@@ -151,7 +151,7 @@ def exit_after_atexit(event, context):
 
 
 def partial_line(event, context):
-    """Write output without a final newline, then end as the event says: exit, or block until the timeout."""
+    """Write output without a final newline, then exit or block until the timeout, as event["how"] selects."""
     print("progress 50%", end="")
     sys.stderr.write("half a line on stderr")
     if event.get("how") == "exit":
