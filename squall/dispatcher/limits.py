@@ -5,6 +5,10 @@ cgroup per instance below it (see `squall/runtime/zygote.py`), and the
 forked instance moves itself in before it imports user code. When no
 writable memory cgroup is found, `MemoryCgroups.available` is False and each
 instance caps its address space with RLIMIT_AS instead (see the zygote).
+
+Where the host also lets the server use the pids controller, the same
+cgroup (cgroup v2), or one of the same name in the pids hierarchy (cgroup
+v1), caps the instance at Lambda's 1,024 processes and threads.
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 _V1_ROOT = Path("/sys/fs/cgroup/memory")
+_V1_PIDS_ROOT = Path("/sys/fs/cgroup/pids")
 _V2_ROOT = Path("/sys/fs/cgroup")
 
 
-def _own_cgroup_v1() -> Path | None:
+def _own_cgroup_v1(controller: str = "memory", root: Path = _V1_ROOT) -> Path | None:
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
         return None
     for line in lines:
         _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            return _V1_ROOT / path.lstrip("/")
+        if controller in controllers.split(","):
+            return root / path.lstrip("/")
     return None
 
 
@@ -52,8 +57,14 @@ class MemoryCgroups:
     def __init__(self, use_cgroups: bool = True) -> None:
         self.version: int | None = None
         self.parent: Path | None = None
+        # Whether instance cgroups also cap processes and threads. On cgroup v1
+        # each instance's pids cgroup has its memory cgroup's name, under `pids_parent`.
+        self.pids = False
+        self.pids_parent: Path | None = None
         if use_cgroups:
             self._find_parent()
+            if self.parent is not None:
+                self._find_pids_parent()
 
     @property
     def available(self) -> bool:
@@ -78,11 +89,40 @@ class MemoryCgroups:
             return
         logger.info("no writable memory cgroup: memory limits use RLIMIT_AS")
 
+    def _find_pids_parent(self) -> None:
+        assert self.parent is not None
+        if self.version == 2:
+            try:
+                (self.parent / "cgroup.subtree_control").write_text("+pids")
+                self.pids = True
+                logger.info("instances are capped at 1,024 processes and threads by cgroup v2 under %s", self.parent)
+            except OSError as error:
+                logger.info("no pids controller under %s (%s): instances may start any number of processes", self.parent, error)
+            return
+        base = _own_cgroup_v1("pids", _V1_PIDS_ROOT)
+        if base is None or not base.is_dir():
+            logger.info("no pids cgroup: instances may start any number of processes")
+            return
+        _remove_stale(base)
+        parent = base / self.parent.name
+        try:
+            parent.mkdir(exist_ok=True)
+        except OSError as error:
+            logger.info("pids cgroup at %s is not writable (%s): instances may start any number of processes", base, error)
+            return
+        self.pids, self.pids_parent = True, parent
+        logger.info("instances are capped at 1,024 processes and threads by cgroup v1 under %s", parent)
+
     def settings(self) -> dict | None:
         """Return what a zygote needs to create instance cgroups itself, or None for rlimits."""
         if self.parent is None:
             return None
-        return {"parent": str(self.parent), "version": self.version}
+        return {
+            "parent": str(self.parent),
+            "version": self.version,
+            "pids": self.pids,
+            "pids_parent": str(self.pids_parent) if self.pids_parent else None,
+        }
 
     def was_oom_killed(self, path: str | None) -> bool:
         """Tell whether the kernel's OOM killer acted inside this cgroup."""
@@ -123,16 +163,25 @@ class MemoryCgroups:
         return len(pids)
 
     def remove(self, path: str | None) -> bool:
-        """Remove an empty cgroup; return False while it still contains a process."""
+        """Remove an empty cgroup, and its pids cgroup on cgroup v1; return False while it still contains a process."""
         if not path:
             return True
         try:
             os.rmdir(path)
         except FileNotFoundError:
-            return True
+            pass
         except OSError as error:
             logger.debug("cannot remove cgroup %s: %s", path, error)
             return False
+        if self.pids_parent is not None:
+            # Its processes were the memory cgroup's, so it is empty now too.
+            pids = self.pids_parent / os.path.basename(path)
+            try:
+                os.rmdir(pids)
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                logger.debug("cannot remove cgroup %s: %s", pids, error)
         return True
 
     def close(self) -> bool:
@@ -147,7 +196,15 @@ class MemoryCgroups:
             if child.is_dir():
                 self.kill_all(str(child))
                 self.remove(str(child))
-        self.remove(str(self.parent))
+        try:
+            os.rmdir(self.parent)
+        except OSError as error:
+            logger.debug("cannot remove cgroup %s: %s", self.parent, error)
+        if self.pids_parent is not None:
+            try:
+                os.rmdir(self.pids_parent)
+            except OSError as error:
+                logger.debug("cannot remove cgroup %s: %s", self.pids_parent, error)
         return not self.parent.exists()
 
 

@@ -41,6 +41,8 @@ from squall.runtime import bootstrap
 
 # Lambda's quota of file descriptors per execution environment.
 MAX_OPEN_FILES = 1024
+# Lambda's quota of processes and threads per execution environment.
+MAX_TASKS = 1024
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once here so that forks skip dlopen
 # From <sched.h> and <sys/mount.h>.
@@ -98,7 +100,29 @@ def _create_cgroup(config: dict) -> str | None:
         except OSError:
             pass
         return None
+    _cap_tasks(path, settings)
     return path
+
+
+def _pids_cgroup(path: str, settings: dict) -> str | None:
+    """Return the cgroup that counts an instance's processes: its memory cgroup (v2), or one of the same name (v1)."""
+    if not settings.get("pids"):
+        return None
+    parent = settings.get("pids_parent")
+    return os.path.join(parent, os.path.basename(path)) if parent else path
+
+
+def _cap_tasks(path: str, settings: dict) -> None:
+    """Cap the instance's processes and threads together at Lambda's quota, where the pids controller allows."""
+    pids = _pids_cgroup(path, settings)
+    if pids is None:
+        return
+    try:
+        if pids != path:
+            os.mkdir(pids)
+        _write(os.path.join(pids, "pids.max"), str(MAX_TASKS))
+    except OSError as error:
+        sys.stderr.write(f"squall: cannot cap processes in cgroup {pids}: {error}; the instance has no such cap\n")
 
 
 def _write(path: str, text: str) -> None:
@@ -140,8 +164,14 @@ def _read_only(folders: list[str]) -> None:
             _libc.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None)
 
 
-def _limit_memory(memory_mb: int, cgroup: str | None) -> None:
+def _limit_memory(memory_mb: int, cgroup: str | None, settings: dict | None) -> None:
     if cgroup:
+        pids = _pids_cgroup(cgroup, settings or {})
+        if pids is not None and pids != cgroup:
+            try:
+                _write(os.path.join(pids, "cgroup.procs"), str(os.getpid()))
+            except OSError as error:
+                sys.stderr.write(f"squall: cannot join pids cgroup {pids}: {error}; the instance has no process cap\n")
         try:
             _write(os.path.join(cgroup, "cgroup.procs"), str(os.getpid()))
             bootstrap.memory_cgroup = True
@@ -205,7 +235,7 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     # A group of its own lets the server kill the processes the handler
     # starts when the instance ends, where no cgroup contains them.
     os.setpgid(0, 0)
-    _limit_memory(config["memory_mb"], cgroup)
+    _limit_memory(config["memory_mb"], cgroup, config.get("cgroup"))
     _limit_files()
     # Every folder the instance may still import from, the code and the runtime's own.
     needed = [folder for folder in sys.path if folder] + [config["root"]]

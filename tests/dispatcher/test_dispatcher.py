@@ -710,6 +710,23 @@ async def test_instance_opens_at_most_lambdas_1024_files(make_dispatcher: Callab
     assert answer["error"] == "Too many open files"
 
 
+async def test_instance_caps_processes_and_threads(
+    make_dispatcher: Callable[..., Dispatcher],
+) -> None:
+    dispatcher = make_dispatcher()
+    if not dispatcher.cgroups.pids:
+        pytest.skip("the host gives the server no pids cgroup controller")
+    await dispatcher.deploy(service(FunctionSpec(name="tasks", handler="handlers.tasks", memory_mb=512, timeout_s=30)))
+
+    answer = await call(dispatcher, "tasks")
+
+    # The handler's own thread counts too, as it does against Lambda's quota.
+    assert answer == {"threads": 1023, "thread_error": "can't start new thread", "fork_error": "Resource temporarily unavailable"}
+    # The threads ended, so the same instance starts as many again.
+    assert (await call(dispatcher, "tasks"))["threads"] == 1023
+    assert dispatcher.sinks.records[-1].cold is False
+
+
 async def test_raised_memory_error_leaves_later_calls_working(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     await dispatcher.deploy(service(

@@ -201,3 +201,31 @@ def spin_after_return(event, context):
 
     threading.Thread(target=spin, daemon=True).start()
     return {"pid": os.getpid()}
+
+
+def tasks(event, context):
+    """Start threads until the instance's cap rejects one, then try a fork at the cap. Return both errors."""
+    import threading
+
+    stop = threading.Event()
+    threads = []
+    thread_error = None
+    try:
+        while len(threads) < 3000:
+            thread = threading.Thread(target=stop.wait, daemon=True)
+            thread.start()
+            threads.append(thread)
+    except RuntimeError as exc:
+        thread_error = str(exc)
+    fork_error = None
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    except OSError as exc:
+        fork_error = exc.strerror
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return {"threads": len(threads), "thread_error": thread_error, "fork_error": fork_error}
