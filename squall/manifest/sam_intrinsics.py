@@ -123,7 +123,10 @@ class ResourceRef:
     """The values `Ref` and `Fn::GetAtt` return for one resource of the template.
 
     `ref` is None for a resource type Squall does not model, and
-    `unsupported` then gives the reason.
+    `unsupported` then gives the reason. `type_attributes` lists every
+    attribute CloudFormation defines for the resource's type, which Squall
+    may resolve or not; it is empty for a type whose attributes Squall does
+    not know.
     """
 
     logical_id: str
@@ -131,6 +134,7 @@ class ResourceRef:
     ref: str | None
     attributes: Mapping[str, str] = field(default_factory=dict)
     unsupported: str = ""
+    type_attributes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -317,6 +321,13 @@ class Evaluator:
         resource = self._resource(logical_id, key)
         if attribute in resource.attributes:
             return resource.attributes[attribute]
+        if resource.type_attributes and attribute not in resource.type_attributes:
+            # CloudFormation rejects the whole template for an attribute its type does not have.
+            raise self.source.error(
+                key,
+                f"{describe(attribute)} is not an attribute of {logical_id} ({resource.type}), expected one of: "
+                + ", ".join(resource.type_attributes),
+            )
         if resource.ref is None:
             raise Unresolvable(
                 key, f"Fn::GetAtt of {logical_id} ({resource.type}) is not supported: {resource.unsupported}"

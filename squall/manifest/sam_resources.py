@@ -14,6 +14,7 @@ and account (us-east-1, 000000000000).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -66,6 +67,34 @@ PERMISSION_TYPES = frozenset(
     {"AWS::Lambda::Permission", "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SQS::QueuePolicy",
      "AWS::S3::BucketPolicy"}
 )
+
+
+_LAMBDA_FUNCTION_ATTRIBUTES = (
+    "Arn", "SnapStartResponse", "SnapStartResponse.ApplyOn", "SnapStartResponse.OptimizationStatus"
+)
+_TABLE_ATTRIBUTES = ("Arn", "StreamArn")
+# The attributes Fn::GetAtt accepts for each resource type, from the return
+# values in CloudFormation's template reference. A SAM type has those
+# of the resource SAM generates for it (AWS::Lambda::Function for a function,
+# AWS::DynamoDB::Table for a SimpleTable, ...).
+TYPE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    FUNCTION_TYPE: _LAMBDA_FUNCTION_ATTRIBUTES,
+    "AWS::Lambda::Function": _LAMBDA_FUNCTION_ATTRIBUTES,
+    QUEUE_TYPE: ("Arn", "QueueName", "QueueUrl"),
+    BUCKET_TYPE: (
+        "Arn", "DomainName", "DualStackDomainName", "RegionalDomainName", "WebsiteURL",
+        "MetadataTableConfiguration.S3TablesDestination.TableArn",
+        "MetadataTableConfiguration.S3TablesDestination.TableNamespace",
+    ),
+    TABLE_TYPE: _TABLE_ATTRIBUTES,
+    SIMPLE_TABLE_TYPE: _TABLE_ATTRIBUTES,
+    STREAM_TYPE: ("Arn",),
+    LAYER_TYPE: ("LayerVersionArn",),
+    "AWS::Lambda::LayerVersion": ("LayerVersionArn",),
+    RULE_TYPE: ("Arn",),
+    "AWS::SNS::Topic": ("TopicArn", "TopicName"),
+    "AWS::IAM::Role": ("Arn", "RoleId"),
+}
 
 
 @dataclass(frozen=True)
@@ -157,6 +186,7 @@ class ResourceCatalog:
             reference = self._reference(resource)
         finally:
             self._in_progress.pop()
+        reference = dataclasses.replace(reference, type_attributes=TYPE_ATTRIBUTES.get(resource.type, ()))
         self._refs[logical_id] = reference
         return reference
 
@@ -189,7 +219,8 @@ class ResourceCatalog:
             return ResourceRef(logical_id, kind, name, {"Arn": arn("kinesis", f"stream/{name}")})
         if kind == LAYER_TYPE:
             layer = self._optional_string(resource, "LayerName") or f"{self.stack_name}-{logical_id}"
-            return ResourceRef(logical_id, kind, arn("lambda", f"layer:{layer}:1"))
+            layer_arn = arn("lambda", f"layer:{layer}:1")
+            return ResourceRef(logical_id, kind, layer_arn, {"LayerVersionArn": layer_arn})
         if kind == RULE_TYPE:
             name = self._optional_string(resource, "Name") or f"{self.stack_name}-{logical_id}"
             return ResourceRef(logical_id, kind, name, {"Arn": arn("events", f"rule/{name}")})
