@@ -50,9 +50,11 @@ from squall.manifest.sam_intrinsics import (
 from squall.manifest.sam_resources import (
     BUCKET_TYPE,
     FUNCTION_TYPE,
+    HTTP_API_TYPE,
     LAYER_TYPE,
     PERMISSION_TYPES,
     QUEUE_TYPE,
+    REST_API_TYPE,
     RULE_TYPE,
     SIMPLE_TABLE_TYPE,
     STREAM_TYPE,
@@ -101,7 +103,6 @@ __all__ = ["SAM_TRANSFORM", "SamLoader", "parse_sam_template", "read_samconfig"]
 logger = logging.getLogger(__name__)
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
-REST_API_TYPE = "AWS::Serverless::Api"
 # The properties SAM defines for AWS::Serverless::Function (SAM specification,
 # 2025); SAM rejects any other. Squall reads those in _FUNCTION_KEYS.
 SAM_FUNCTION_PROPERTIES = frozenset({
@@ -253,6 +254,7 @@ def _translate(
     template = _Template(
         source, evaluator, catalog, warnings, problems, _read_globals(source, document.get("Globals"), warnings)
     )
+    catalog.function_globals = template.globals
 
     created = [resource for resource in resources.values() if catalog.is_created(resource)]
     function_ids = {resource.logical_id for resource in created if resource.type == FUNCTION_TYPE}
@@ -543,7 +545,7 @@ def _read_stage_name(template: _Template, resource: TemplateResource) -> str:
 def _warn_other_resource(template: _Template, resource: TemplateResource) -> None:
     if resource.type in PERMISSION_TYPES:
         template.warnings.add(resource.key, f"{resource.type} is not needed: Squall checks no permissions, ignored")
-    elif resource.type == "AWS::Serverless::HttpApi":
+    elif resource.type == HTTP_API_TYPE:
         template.warnings.add(
             resource.key,
             f"{resource.type} settings (stages, authorizers, CORS, domains) are not supported by Squall yet, ignored; "

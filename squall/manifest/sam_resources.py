@@ -6,6 +6,11 @@ would make up `STACK-LogicalId-RANDOM`; Squall uses `STACK-LogicalId`
 without the random part, so the name stays the same across deploys. Bucket
 names are lowercased and every name is cut to its service's maximum length.
 
+The resources SAM generates can be referenced where SAM would create them:
+a function's role (`HelloFunctionRole`), the implicit APIs
+(`ServerlessRestApi`, `ServerlessHttpApi`) and their stages. `Ref` of an
+API returns the apiId of Squall's route events.
+
 `Ref` of a queue, bucket, table or stream returns its name. For a queue that
 differs from CloudFormation, which returns the queue's URL: Squall's queues
 are reached by name. `Fn::GetAtt X.Arn` returns an ARN in Squall's region
@@ -22,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squall.manifest.sam_intrinsics import (
+    ACCOUNT_ID,
+    PARTITION,
     Evaluator,
     PropertyReader,
     ResourceRef,
@@ -60,6 +67,23 @@ SIMPLE_TABLE_TYPE = "AWS::Serverless::SimpleTable"
 STREAM_TYPE = "AWS::Kinesis::Stream"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
 RULE_TYPE = "AWS::Events::Rule"
+REST_API_TYPE = "AWS::Serverless::Api"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+
+# Ref of an API returns the apiId that the gateway puts in every route's
+# events (squall.gateway.apigw_common.API_ID, which a test compares).
+API_ID = "squall"
+# The APIs SAM generates for the functions' Api and HttpApi events that name
+# no API (no RestApiId, no ApiId), and their stages. The implicit REST API's
+# stage is always Prod, and the implicit HTTP API's is $default.
+IMPLICIT_REST_API = "ServerlessRestApi"
+IMPLICIT_REST_STAGE = "ServerlessRestApiProdStage"
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+IMPLICIT_HTTP_STAGE = "ServerlessHttpApiApiGatewayDefaultStage"
+# SAM names the role it generates for a function without a Role property <LogicalId>Role.
+IMPLICIT_ROLE_SUFFIX = "Role"
+# IAM's maximum length of a role name.
+MAX_ROLE_NAME_LENGTH = 64
 
 # Types whose only purpose is to let AWS services call a function or read a
 # resource. Squall checks no permissions, so nothing is lost without them.
@@ -94,6 +118,10 @@ TYPE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     RULE_TYPE: ("Arn",),
     "AWS::SNS::Topic": ("TopicArn", "TopicName"),
     "AWS::IAM::Role": ("Arn", "RoleId"),
+    REST_API_TYPE: ("RestApiId", "RootResourceId"),
+    "AWS::ApiGateway::RestApi": ("RestApiId", "RootResourceId"),
+    HTTP_API_TYPE: ("ApiEndpoint", "ApiId"),
+    "AWS::ApiGatewayV2::Api": ("ApiEndpoint", "ApiId"),
 }
 
 
@@ -142,6 +170,8 @@ class ResourceCatalog:
 
     `evaluator` is set once the Evaluator exists, because resource names may
     themselves use intrinsic functions (`QueueName: !Sub ${AWS::StackName}-jobs`).
+    `function_globals` is the template's Globals.Function, which may give
+    every function a Role.
     """
 
     source: ManifestSource
@@ -149,6 +179,7 @@ class ResourceCatalog:
     resources: dict[str, TemplateResource]
     warnings: Warnings
     evaluator: Evaluator | None = None
+    function_globals: dict[str, Any] = field(default_factory=dict)
     _refs: dict[str, ResourceRef] = field(default_factory=dict)
     _in_progress: list[str] = field(default_factory=list)
 
@@ -165,10 +196,14 @@ class ResourceCatalog:
         return self.resolver.condition(resource.condition, (*resource.key, "Condition"))
 
     def lookup(self, logical_id: str, key: KeyPath) -> ResourceRef | None:
-        """Return what references to `logical_id` resolve to, or None if no resource has that id."""
+        """Return what references to `logical_id` resolve to, or None if no resource has that id.
+
+        The resources SAM generates (a function's role, the implicit APIs and
+        their stages) count where the template would have them on AWS.
+        """
         resource = self.resources.get(logical_id)
         if resource is None:
-            return None
+            return self._generated(logical_id)
         if logical_id in self._refs:
             return self._refs[logical_id]
         if logical_id in self._in_progress:
@@ -224,7 +259,59 @@ class ResourceCatalog:
         if kind == RULE_TYPE:
             name = self._optional_string(resource, "Name") or f"{self.stack_name}-{logical_id}"
             return ResourceRef(logical_id, kind, name, {"Arn": arn("events", f"rule/{name}")})
+        if kind == REST_API_TYPE:
+            return ResourceRef(logical_id, kind, API_ID, {"RestApiId": API_ID})
+        if kind == HTTP_API_TYPE:
+            return ResourceRef(logical_id, kind, API_ID, {"ApiId": API_ID})
         return ResourceRef(logical_id, kind, None, unsupported=f"Squall does not create {kind} resources")
+
+    def _generated(self, logical_id: str) -> ResourceRef | None:
+        """Return the reference of a resource SAM would generate under `logical_id`, or None if it would not."""
+        if logical_id in (IMPLICIT_REST_API, IMPLICIT_REST_STAGE) and self._has_implicit_api("Api", "RestApiId"):
+            if logical_id == IMPLICIT_REST_STAGE:
+                return ResourceRef(logical_id, "AWS::ApiGateway::Stage", "Prod")
+            return ResourceRef(
+                logical_id, "AWS::ApiGateway::RestApi", API_ID, {"RestApiId": API_ID},
+                type_attributes=TYPE_ATTRIBUTES["AWS::ApiGateway::RestApi"],
+            )
+        if logical_id in (IMPLICIT_HTTP_API, IMPLICIT_HTTP_STAGE) and self._has_implicit_api("HttpApi", "ApiId"):
+            if logical_id == IMPLICIT_HTTP_STAGE:
+                return ResourceRef(logical_id, "AWS::ApiGatewayV2::Stage", "$default")
+            # NOTE: ApiEndpoint is left unresolved, because the server's URL is not known when the template is read.
+            return ResourceRef(
+                logical_id, "AWS::ApiGatewayV2::Api", API_ID, {"ApiId": API_ID},
+                type_attributes=TYPE_ATTRIBUTES["AWS::ApiGatewayV2::Api"],
+            )
+        if logical_id.endswith(IMPLICIT_ROLE_SUFFIX):
+            function = self.resources.get(logical_id.removesuffix(IMPLICIT_ROLE_SUFFIX))
+            if function is not None and function.type == FUNCTION_TYPE and self._has_implicit_role(function):
+                # CloudFormation names it STACK-LogicalId-RANDOM; Squall leaves out the random part.
+                name = f"{self.stack_name}-{logical_id}"[:MAX_ROLE_NAME_LENGTH]
+                return ResourceRef(
+                    logical_id, "AWS::IAM::Role", name, {"Arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}"},
+                    type_attributes=TYPE_ATTRIBUTES["AWS::IAM::Role"],
+                )
+        return None
+
+    def _has_implicit_api(self, event_type: str, api_property: str) -> bool:
+        """Return whether a created function has an event of `event_type` without `api_property`, so SAM creates the API."""
+        for resource in self.resources.values():
+            if resource.type != FUNCTION_TYPE or not self.is_created(resource):
+                continue
+            events = resource.properties.get("Events")
+            for event in events.values() if isinstance(events, dict) else ():
+                if not isinstance(event, dict) or event.get("Type") != event_type:
+                    continue
+                properties = event.get("Properties")
+                if not isinstance(properties, dict) or api_property not in properties:
+                    return True
+        return False
+
+    def _has_implicit_role(self, function: TemplateResource) -> bool:
+        """Return whether SAM generates a role for the function: it exists and sets no Role, nor do the Globals."""
+        if "Role" in function.properties or "Role" in self.function_globals:
+            return False
+        return self.is_created(function)
 
     def _optional_string(self, resource: TemplateResource, name: str) -> str | None:
         value = resource.properties.get(name)
