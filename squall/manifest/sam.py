@@ -4,10 +4,12 @@ Squall reads a SAM template the way `sam deploy` would translate it, with
 these choices of its own:
 
 - The service (the stack) is named by the `stack_name` argument, else by
-  `stack_name` in samconfig.toml (`[default.deploy.parameters]`), else by
-  the template's folder. `AWS::StackName` resolves to that name.
+  `stack_name` in samconfig.toml or samconfig.yaml (`default.deploy.parameters`,
+  else `default.global.parameters`), else by the template's folder.
+  `AWS::StackName` resolves to that name.
 - Parameter values come from the `parameters` argument, else from
-  `parameter_overrides` in samconfig.toml, else from each `Default`.
+  `parameter_overrides` in that file, else from each `Default`. The
+  warnings name the settings read from the file.
 - Each AWS::Serverless::Function is named by its logical id. Its `CodeUri`
   folder is its code root, as on Lambda: with `CodeUri: src/` and
   `Handler: app.handler`, instances run in `src` and import `app` from it.
@@ -32,6 +34,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from squall.deploy.layers import PATH_RULE, check_function_layers, check_layer
 from squall.errors import ManifestError
@@ -122,6 +126,11 @@ _GLOBALS_SECTIONS = ("Function", "Api", "HttpApi", "SimpleTable", "LayerVersion"
 # API Gateway's rule for stage names.
 _STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 SAMCONFIG_NAME = "samconfig.toml"
+# The SAM CLI's configuration files. `sam deploy` reads samconfig.toml, and a
+# YAML one only when there is no samconfig.toml.
+SAMCONFIG_NAMES = (SAMCONFIG_NAME, "samconfig.yaml", "samconfig.yml")
+# The config environment `sam deploy` reads without --config-env.
+SAMCONFIG_ENVIRONMENT = "default"
 
 _TOP_LEVEL_KEYS = frozenset(
     {"AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Mappings", "Conditions",
@@ -235,6 +244,9 @@ def _translate(
     warnings = Warnings()
     _check_top_level(source, document, warnings)
     config = read_samconfig(source)
+    config_summary = config.summary()
+    if config_summary is not None:
+        warnings.add((config.file_name,), config_summary)
 
     stack = _stack_name(source, stack_name or config.stack_name)
     overrides = {**config.parameter_overrides, **(parameters or {})}
@@ -311,47 +323,79 @@ def _translate(
     return spec
 
 
-# samconfig.toml ---------------------------------------------------------------
+# samconfig.toml / samconfig.yaml -------------------------------------------------
 
 
 @dataclass(frozen=True)
 class SamConfig:
-    """The deploy settings of samconfig.toml that Squall uses."""
+    """The deploy settings of the SAM CLI's configuration file that Squall uses."""
 
     stack_name: str | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # The file read ("samconfig.toml"), "" when the template's folder has none.
+    file_name: str = ""
+    # The table each setting was read from, such as "default.deploy.parameters".
+    tables: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str | None:
+        """Describe which settings were read from which table, without the parameter values; None if none were."""
+        parts = []
+        for name, table in self.tables.items():
+            if name == "parameter_overrides":
+                names = ", ".join(self.parameter_overrides) or "none"
+                parts.append(f"parameter_overrides ({names}) from {table}")
+            else:
+                parts.append(f"{name} from {table}")
+        if not parts:
+            return None
+        return "read " + " and ".join(parts)
 
 
 def read_samconfig(source: ManifestSource) -> SamConfig:
-    """Read stack_name and parameter_overrides of the default environment from samconfig.toml, if it exists.
+    """Read stack_name and parameter_overrides of the default environment from the SAM CLI's configuration file.
 
-    The deploy command's table wins over the global one, as in the SAM CLI.
+    The file sits beside the template: samconfig.toml, else samconfig.yaml
+    or samconfig.yml, as `sam deploy` looks for them. The deploy command's
+    table wins over the global one, as in the SAM CLI.
     """
-    path = source.root / SAMCONFIG_NAME
-    if not path.is_file():
+    path = next((source.root / name for name in SAMCONFIG_NAMES if (source.root / name).is_file()), None)
+    if path is None:
         return SamConfig()
-    config_source = ManifestSource(display=str(Path(source.display).parent / SAMCONFIG_NAME), path=path, root=source.root)
+    config_source = ManifestSource(display=str(Path(source.display).parent / path.name), path=path, root=source.root)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+        document = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError) as error:
         raise config_source.error((), f"cannot be read: {error}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise config_source.error((), expected("a mapping of config environments such as default", document))
 
-    settings: dict[str, Any] = {}
-    default = document.get("default") if isinstance(document.get("default"), dict) else {}
+    # Each setting with the key path of the table it came from.
+    settings: dict[str, tuple[Any, KeyPath]] = {}
+    environment = document.get(SAMCONFIG_ENVIRONMENT)
     for command in ("global", "deploy"):
-        table = default.get(command, {}).get("parameters", {}) if isinstance(default.get(command), dict) else {}
-        if isinstance(table, dict):
-            settings.update(table)
+        section = environment.get(command) if isinstance(environment, dict) else None
+        table = section.get("parameters") if isinstance(section, dict) else None
+        if not isinstance(table, dict):
+            continue
+        for name in ("stack_name", "parameter_overrides"):
+            if name in table:
+                settings[name] = (table[name], (SAMCONFIG_ENVIRONMENT, command, "parameters", name))
 
-    stack_name = settings.get("stack_name")
+    stack_name, stack_key = settings.get("stack_name", (None, ()))
     if stack_name is not None and not isinstance(stack_name, str):
-        raise config_source.error(("default", "deploy", "parameters", "stack_name"), expected("a stack name", stack_name))
-    return SamConfig(stack_name, _parameter_overrides(config_source, settings.get("parameter_overrides")))
+        raise config_source.error(stack_key, expected("a stack name", stack_name))
+    overrides, overrides_key = settings.get("parameter_overrides", (None, ()))
+    tables = {name: ".".join(str(part) for part in key[:-1]) for name, (_, key) in settings.items()}
+    return SamConfig(
+        stack_name, _parameter_overrides(config_source, overrides_key, overrides), file_name=path.name, tables=tables
+    )
 
 
-def _parameter_overrides(source: ManifestSource, value: Any) -> dict[str, str]:
+def _parameter_overrides(source: ManifestSource, key: KeyPath, value: Any) -> dict[str, str]:
     """Parse "Key=Value Other='two words'" or ["Key=Value", ...], as the SAM CLI accepts them."""
-    key: KeyPath = ("default", "deploy", "parameters", "parameter_overrides")
     if value is None:
         return {}
     if isinstance(value, str):
