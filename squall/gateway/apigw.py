@@ -3,8 +3,9 @@
 The server calls `build_event` to turn a routed request into the event a
 function receives, and `map_response` to turn the function's result into the
 HTTP response, each for the payload version of the route: "2.0" for an HTTP
-API, "1.0" for a REST API. `error_response` builds API Gateway's own responses
-for failures that never reach, or never come back from, the function.
+API, "1.0" for a REST API or an HTTP API that uses the older format.
+`error_response` builds API Gateway's own responses for failures that never
+reach, or never come back from, the function, by the type of the route's API.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from squall.gateway.apigw_common import (
 from squall.gateway.apigw_v1 import build_v1_event, map_v1_response
 from squall.gateway.apigw_v2 import build_v2_event, map_v2_response
 from squall.gateway.router import RouteMatch
+from squall.manifest.spec import ApiType
 
 __all__ = [
     "GatewayError",
@@ -43,10 +45,6 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], bytes, RouteMatch, str, int], byt
     "1.0": build_v1_event,
     "2.0": build_v2_event,
 }
-_MAPPERS: dict[str, Callable[[bytes, RoutedRequest | None], HttpResponse]] = {
-    "1.0": map_v1_response,
-    "2.0": map_v2_response,
-}
 
 
 def build_event(scope: dict[str, Any], body: bytes, match: RouteMatch, request_id: str, now_ms: int) -> bytes:
@@ -54,14 +52,18 @@ def build_event(scope: dict[str, Any], body: bytes, match: RouteMatch, request_i
     return _BUILDERS[match.event.payload](scope, body, match, request_id, now_ms)
 
 
-def map_response(payload_version: str, payload: bytes, request: RoutedRequest | None = None) -> HttpResponse:
+def map_response(
+    payload_version: str, payload: bytes, request: RoutedRequest | None = None, api: ApiType | None = None
+) -> HttpResponse:
     """Turn a function's result into the HTTP response for the given payload version.
 
     `request` names the function, route key and request id in the warning
-    logged when the result is invalid.
+    logged when the result is invalid. `api` is the type of the route's API,
+    whose error response an invalid result gets; None means a REST API for
+    payload 1.0 (payload 2.0 exists only in HTTP APIs).
     """
-    try:
-        mapper = _MAPPERS[payload_version]
-    except KeyError:
-        raise ValueError(f"invalid payload version {payload_version!r}: expected '1.0' or '2.0'") from None
-    return mapper(payload, request)
+    if payload_version == "2.0":
+        return map_v2_response(payload, request)
+    if payload_version == "1.0":
+        return map_v1_response(payload, request, api or ApiType.REST)
+    raise ValueError(f"invalid payload version {payload_version!r}: expected '1.0' or '2.0'")

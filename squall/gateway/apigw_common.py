@@ -16,6 +16,8 @@ from enum import Enum
 from typing import Any
 from urllib.parse import unquote_plus
 
+from squall.manifest.spec import ApiType
+
 logger = logging.getLogger(__name__)
 
 # Squall runs no AWS account or API, but the events carry these fields, and
@@ -85,50 +87,52 @@ INTEGRATION_TIMEOUT_REST_S = 29.0
 INTEGRATION_TIMEOUT_HTTP_API_S = 30.0
 
 
-def integration_timeout_s(payload_version: str) -> float:
-    """Return how long the API of this payload version waits for the function, in seconds.
+def integration_timeout_s(api: ApiType) -> float:
+    """Return how long an API of this type waits for the function, in seconds.
 
     Read at each call, so that a test that shortens the module constants
     affects requests already being served.
     """
-    if payload_version == "1.0":
+    if api is ApiType.REST:
         return INTEGRATION_TIMEOUT_REST_S
     return INTEGRATION_TIMEOUT_HTTP_API_S
 
 
 # Response headers that carry the API Gateway request id (the event's
 # requestContext.requestId): REST APIs send x-amzn-RequestId, HTTP APIs
-# apigw-requestid. Names are lower case, as every header the gateway sends.
-_REQUEST_ID_HEADERS = {"1.0": b"x-amzn-requestid", "2.0": b"apigw-requestid"}
+# apigw-requestid, whatever their payload version. Names are lower case, as
+# every header the gateway sends.
+_REQUEST_ID_HEADERS = {ApiType.REST: b"x-amzn-requestid", ApiType.HTTP: b"apigw-requestid"}
 
 
-def request_id_header(payload_version: str, request_id: str) -> tuple[bytes, bytes]:
-    """Return the header that names the request id on a response of this payload version."""
-    return _REQUEST_ID_HEADERS[payload_version], request_id.encode("ascii")
+def request_id_header(api: ApiType, request_id: str) -> tuple[bytes, bytes]:
+    """Return the header that names the request id on a response of an API of this type."""
+    return _REQUEST_ID_HEADERS[api], request_id.encode("ascii")
 
 
-# HTTP API (payload 2.0): 404 and 500 bodies are the ones the HTTP API
-# developer guide shows. REST API (payload 1.0): status codes are the defaults
-# of its gateway response types (MISSING_AUTHENTICATION_TOKEN 403,
-# INTEGRATION_TIMEOUT 504, THROTTLED 429, REQUEST_TOO_LARGE 413). A function
-# error or a response in the wrong format is a 502 ("Handling Lambda errors
-# with an API Gateway API", Lambda developer guide), and a function that runs
-# past its own timeout is a function error to Lambda (Sandbox.Timedout).
+# HTTP API: 404 and 500 bodies are the ones the HTTP API developer guide
+# shows, and an HTTP API sends them whichever payload version its routes use.
+# REST API: status codes are the defaults of its gateway response types
+# (MISSING_AUTHENTICATION_TOKEN 403, INTEGRATION_TIMEOUT 504, THROTTLED 429,
+# REQUEST_TOO_LARGE 413). A function error or a response in the wrong format
+# is a 502 ("Handling Lambda errors with an API Gateway API", Lambda developer
+# guide), and a function that runs past its own timeout is a function error
+# to Lambda (Sandbox.Timedout).
 # NOTE: the 413 and 503 message texts are from observed API Gateway responses,
 # not from its documentation.
-_ERRORS: dict[tuple[GatewayError, str], tuple[int, bytes]] = {
-    (GatewayError.NOT_FOUND, "2.0"): (404, b'{"message":"Not Found"}'),
-    (GatewayError.FUNCTION_ERROR, "2.0"): (500, b'{"message":"Internal Server Error"}'),
-    (GatewayError.MALFORMED_RESPONSE, "2.0"): (500, b'{"message":"Internal Server Error"}'),
-    (GatewayError.INTEGRATION_TIMEOUT, "2.0"): (503, b'{"message":"Service Unavailable"}'),
-    (GatewayError.THROTTLED, "2.0"): (429, b'{"message":"Too Many Requests"}'),
-    (GatewayError.PAYLOAD_TOO_LARGE, "2.0"): (413, b'{"message":"Request Entity Too Large"}'),
-    (GatewayError.NOT_FOUND, "1.0"): (403, b'{"message":"Missing Authentication Token"}'),
-    (GatewayError.FUNCTION_ERROR, "1.0"): (502, b'{"message": "Internal server error"}'),
-    (GatewayError.MALFORMED_RESPONSE, "1.0"): (502, b'{"message": "Internal server error"}'),
-    (GatewayError.INTEGRATION_TIMEOUT, "1.0"): (504, b'{"message": "Endpoint request timed out"}'),
-    (GatewayError.THROTTLED, "1.0"): (429, b'{"message":"Too Many Requests"}'),
-    (GatewayError.PAYLOAD_TOO_LARGE, "1.0"): (413, b'{"message":"Request Too Long"}'),
+_ERRORS: dict[tuple[GatewayError, ApiType], tuple[int, bytes]] = {
+    (GatewayError.NOT_FOUND, ApiType.HTTP): (404, b'{"message":"Not Found"}'),
+    (GatewayError.FUNCTION_ERROR, ApiType.HTTP): (500, b'{"message":"Internal Server Error"}'),
+    (GatewayError.MALFORMED_RESPONSE, ApiType.HTTP): (500, b'{"message":"Internal Server Error"}'),
+    (GatewayError.INTEGRATION_TIMEOUT, ApiType.HTTP): (503, b'{"message":"Service Unavailable"}'),
+    (GatewayError.THROTTLED, ApiType.HTTP): (429, b'{"message":"Too Many Requests"}'),
+    (GatewayError.PAYLOAD_TOO_LARGE, ApiType.HTTP): (413, b'{"message":"Request Entity Too Large"}'),
+    (GatewayError.NOT_FOUND, ApiType.REST): (403, b'{"message":"Missing Authentication Token"}'),
+    (GatewayError.FUNCTION_ERROR, ApiType.REST): (502, b'{"message": "Internal server error"}'),
+    (GatewayError.MALFORMED_RESPONSE, ApiType.REST): (502, b'{"message": "Internal server error"}'),
+    (GatewayError.INTEGRATION_TIMEOUT, ApiType.REST): (504, b'{"message": "Endpoint request timed out"}'),
+    (GatewayError.THROTTLED, ApiType.REST): (429, b'{"message":"Too Many Requests"}'),
+    (GatewayError.PAYLOAD_TOO_LARGE, ApiType.REST): (413, b'{"message":"Request Too Long"}'),
 }
 
 
@@ -148,12 +152,9 @@ def describe_request(request: RoutedRequest | None) -> str:
     return f"function {request.function!r}, route {request.route_key!r}, request id {request.request_id}"
 
 
-def error_response(kind: GatewayError, payload_version: str) -> HttpResponse:
-    """Build API Gateway's own response to a failure, as the API of this payload version sends it."""
-    try:
-        status, body = _ERRORS[(kind, payload_version)]
-    except KeyError:
-        raise ValueError(f"invalid payload version {payload_version!r}: expected '1.0' or '2.0'") from None
+def error_response(kind: GatewayError, api: ApiType) -> HttpResponse:
+    """Build API Gateway's own response to a failure, as an API of this type sends it."""
+    status, body = _ERRORS[(kind, api)]
     return HttpResponse(status, [JSON_CONTENT_TYPE, (b"content-length", str(len(body)).encode())], body)
 
 

@@ -40,6 +40,7 @@ from squall.gateway.apigw_common import (
     status_code,
 )
 from squall.gateway.router import RouteMatch
+from squall.manifest.spec import ApiType
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +117,18 @@ def build_v1_event(
     return orjson.dumps(event)
 
 
-def map_v1_response(payload: bytes, request: RoutedRequest | None = None) -> HttpResponse:
-    """Turn a function's result into the HTTP response a REST API (payload 1.0) sends.
+def map_v1_response(
+    payload: bytes, request: RoutedRequest | None = None, api: ApiType = ApiType.REST
+) -> HttpResponse:
+    """Turn a function's result into the HTTP response an API with payload 1.0 sends.
 
     The result must be a JSON object with an integer statusCode (or its digits as a string). Headers and
     multiValueHeaders are merged as API Gateway documents: a name in both
     keeps the multiValueHeaders values, plus the headers value when it is not
-    already among them. Anything else gets the REST API's 502
-    {"message": "Internal server error"}.
+    already among them. An HTTP API documents the same response format for
+    payload 1.0 as a REST API. Anything else gets the error response of `api`:
+    a REST API's 502 {"message": "Internal server error"}, or an HTTP API's
+    500 {"message":"Internal Server Error"}.
 
     A warning about an invalid result names the function, route key and
     request id of `request`.
@@ -131,22 +136,25 @@ def map_v1_response(payload: bytes, request: RoutedRequest | None = None) -> Htt
     try:
         result = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
+        answer = error_response(GatewayError.MALFORMED_RESPONSE, api)
         logger.warning(
-            "function result is not valid JSON (%s); returning 502 (%s)", error, describe_request(request)
+            "function result is not valid JSON (%s); returning %d (%s)", error, answer.status, describe_request(request)
         )
-        return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
+        return answer
 
     try:
         if not isinstance(result, dict):
             raise MalformedResponse(f"expected a JSON object with a statusCode, got {type(result).__name__}")
         return _map_proxy_response(result)
     except MalformedResponse as error:
+        answer = error_response(GatewayError.MALFORMED_RESPONSE, api)
         logger.warning(
-            "function result is not a valid payload 1.0 response: %s; returning 502 (%s)",
+            "function result is not a valid payload 1.0 response: %s; returning %d (%s)",
             error,
+            answer.status,
             describe_request(request),
         )
-        return error_response(GatewayError.MALFORMED_RESPONSE, "1.0")
+        return answer
 
 
 def _map_proxy_response(result: dict[str, Any]) -> HttpResponse:

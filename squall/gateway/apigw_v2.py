@@ -38,6 +38,7 @@ from squall.gateway.apigw_common import (
     status_code,
 )
 from squall.gateway.router import RouteMatch
+from squall.manifest.spec import ApiType
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def map_v2_response(payload: bytes, request: RoutedRequest | None = None) -> Htt
         logger.warning(
             "function result is not valid JSON (%s); returning 500 (%s)", error, describe_request(request)
         )
-        return error_response(GatewayError.MALFORMED_RESPONSE, "2.0")
+        return error_response(GatewayError.MALFORMED_RESPONSE, ApiType.HTTP)
 
     if not isinstance(result, dict) or "statusCode" not in result:
         return HttpResponse(200, [JSON_CONTENT_TYPE, (b"content-length", str(len(payload)).encode())], payload)
@@ -139,7 +140,7 @@ def map_v2_response(payload: bytes, request: RoutedRequest | None = None) -> Htt
             error,
             describe_request(request),
         )
-        return error_response(GatewayError.MALFORMED_RESPONSE, "2.0")
+        return error_response(GatewayError.MALFORMED_RESPONSE, ApiType.HTTP)
 
 
 def _map_proxy_response(result: dict[str, Any]) -> HttpResponse:

@@ -28,6 +28,7 @@ from squall.gateway.apigw import (
 )
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS
+from squall.manifest.spec import ApiType
 from squall.observability import tracing
 from squall.runtime.protocol import MAX_REQUEST_BYTES
 
@@ -137,48 +138,49 @@ class GatewayApp:
             await invoke_api.send_api_error(send, invoke_api.unsupported(scope["method"], path), request_id)
             return
         if match is None:
-            version = router.unmatched_payload(path)
-            await _send(send, error_response(GatewayError.NOT_FOUND, version), version, request_id)
+            api = router.unmatched_api(path)
+            await _send(send, error_response(GatewayError.NOT_FOUND, api), api, request_id)
             return
         if tracing.enabled:
             tracing.name_route(scope["method"], match.event.path)
 
-        version = match.event.payload
+        # The API type decides the gateway's own responses, the payload version the event.
+        api = match.event.api
         try:
             body = await read_body(receive, MAX_REQUEST_BYTES)
         except BodyTooLarge:
-            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, version), version, request_id)
+            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, api), api, request_id)
             return
 
         event = build_event(scope, body, match, request_id, int(time.time() * 1000))
         if len(event) > MAX_REQUEST_BYTES:
             # Lambda's 6 MB limit applies to the event, which base64 and the
             # headers make larger than the body.
-            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, version), version, request_id)
+            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, api), api, request_id)
             return
         traceparent = tracing.current_traceparent() if tracing.enabled else None
         invocation = Invocation(
             match.function, event, "http", request_id, qualifier=match.event.qualifier, traceparent=traceparent
         )
         try:
-            limit_s = integration_timeout_s(version)
+            limit_s = integration_timeout_s(api)
             if self._ends_within(match.function, match.event.qualifier, limit_s):
                 result = await self._platform.dispatcher.invoke(invocation)
             else:
                 result = await self._invoke_within(invocation, limit_s)
         except Throttled:
-            await _send(send, error_response(GatewayError.THROTTLED, version), version, request_id)
+            await _send(send, error_response(GatewayError.THROTTLED, api), api, request_id)
             return
         except asyncio.CancelledError:
             # The server's graceful shutdown ran out of time. The client gets
             # the response the gateway sends when it stops waiting.
             logger.warning("route %s: the server stopped waiting for function %s (request id %s)",
                            match.route_key, match.function, request_id)
-            await _send(send, error_response(GatewayError.INTEGRATION_TIMEOUT, version), version, request_id)
+            await _send(send, error_response(GatewayError.INTEGRATION_TIMEOUT, api), api, request_id)
             return
         except FunctionNotFound:
             if match.event.qualifier is None:
-                await _send(send, error_response(GatewayError.NOT_FOUND, version), version, request_id)
+                await _send(send, error_response(GatewayError.NOT_FOUND, api), api, request_id)
                 return
             # The route exists but its version or alias does not, as when API
             # Gateway's integration names a missing alias: a server-side error.
@@ -187,22 +189,24 @@ class GatewayApp:
                 match.route_key, match.event.qualifier, match.function, request_id,
                 qualifier_hint(match.function, match.event.qualifier),
             )
-            await _send(send, error_response(GatewayError.FUNCTION_ERROR, version), version, request_id)
+            await _send(send, error_response(GatewayError.FUNCTION_ERROR, api), api, request_id)
             return
 
         if result is None:
-            answer = error_response(GatewayError.INTEGRATION_TIMEOUT, version)
+            answer = error_response(GatewayError.INTEGRATION_TIMEOUT, api)
             logger.warning(
                 "route %s: function %s did not respond within the %g s integration timeout (request id %s); "
                 "returning %d while the invocation continues",
-                match.route_key, match.function, integration_timeout_s(version), request_id, answer.status,
+                match.route_key, match.function, integration_timeout_s(api), request_id, answer.status,
             )
         elif result.error_type is not None:
             # A handler error, a crash and the function's own timeout alike.
-            answer = error_response(GatewayError.FUNCTION_ERROR, version)
+            answer = error_response(GatewayError.FUNCTION_ERROR, api)
         else:
-            answer = map_response(version, result.payload, RoutedRequest(match.function, match.route_key, request_id))
-        await _send(send, answer, version, request_id)
+            answer = map_response(
+                match.event.payload, result.payload, RoutedRequest(match.function, match.route_key, request_id), api
+            )
+        await _send(send, answer, api, request_id)
 
     def _ends_within(self, function: str, qualifier: str | None, limit_s: float) -> bool:
         """Tell whether an unqualified call surely ends before `limit_s`, so the gateway need not time it.
@@ -290,9 +294,9 @@ _TOKEN_HELP = (
 )
 
 
-async def _send(send: Send, answer: HttpResponse, payload_version: str, request_id: str) -> None:
-    """Send a response of the API of this payload version, with its request id header."""
-    answer.headers.append(request_id_header(payload_version, request_id))
+async def _send(send: Send, answer: HttpResponse, api: ApiType, request_id: str) -> None:
+    """Send a response of an API of this type, with its request id header."""
+    answer.headers.append(request_id_header(api, request_id))
     await respond(send, answer.status, answer.headers, answer.body)
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from squall.errors import SquallError
-from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, PAYLOAD_VERSIONS, HttpEvent
+from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, PAYLOAD_VERSIONS, ApiType, HttpEvent
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class Router:
         # Literal path -> {method: route}; the common case costs one dict lookup.
         self._literal: dict[str, dict[str, _Route]] = {}
         self._root = _Node()
-        self._payloads: set[str] = set()
+        self._apis: set[ApiType] = set()
         self._stages: set[str] = set()  # stages of REST routes, which may lead a request path
         self._default: RouteMatch | None = None  # the $default route's match, the same for every request
         seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]] = {}
@@ -280,7 +280,7 @@ class Router:
             greedy=greedy,
             param_positions=tuple(index for index, segment in enumerate(segments) if segment is None),
         )
-        self._payloads.add(event.payload)
+        self._apis.add(event.api)
         if event.stage is not None:
             self._stages.add(event.stage)
 
@@ -311,21 +311,21 @@ class Router:
             )
         # The default route's event has no path parameters and names the route "$default".
         self._default = RouteMatch(function, event, DEFAULT_ROUTE, DEFAULT_ROUTE, None)
-        self._payloads.add(event.payload)
+        self._apis.add(event.api)
 
     @property
-    def default_payload(self) -> str:
-        """The payload version whose error responses suit a request no route matches.
+    def default_api(self) -> ApiType:
+        """The API type whose error responses suit a request no route matches.
 
-        "1.0" when every route is a REST API (1.0) route, otherwise "2.0".
+        A REST API when every route belongs to one, otherwise an HTTP API.
         """
-        return "1.0" if self._payloads == {"1.0"} else "2.0"
+        return ApiType.REST if self._apis == {ApiType.REST} else ApiType.HTTP
 
-    def unmatched_payload(self, raw_path: str) -> str:
-        """Return the payload version whose "not found" response suits a request no route matched.
+    def unmatched_api(self, raw_path: str) -> ApiType:
+        """Return the API type whose "not found" response suits a request no route matched.
 
-        In a service with both kinds of routes, the API a request was meant
-        for is the one whose route has this path under another method, or the
+        In a service with both types of API, the API a request was meant for
+        is the one whose route has this path under another method, or the
         REST API when the path starts with one of its stages.
         """
         for method in HTTP_METHODS:
@@ -333,10 +333,10 @@ class Router:
                 continue
             match = self.match(method, raw_path)
             if match is not None:
-                return match.event.payload
+                return match.event.api
         if self._stages and raw_path[1:].partition("/")[0] in self._stages:
-            return "1.0"
-        return self.default_payload
+            return ApiType.REST
+        return self.default_api
 
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
         """Return the route for a request, or None when no route fits.

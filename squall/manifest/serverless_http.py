@@ -11,7 +11,7 @@ from squall.manifest.serverless_keys import (
     check_keys,
     misspelling_hint,
 )
-from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, HttpEvent
+from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, ApiType, HttpEvent
 from squall.manifest.validate import KeyPath, ManifestSource, check_http_path, expected
 
 REST_PAYLOAD = "1.0"
@@ -114,6 +114,7 @@ def read_rest_event(
             path=_read_path(source, _field_key(key, config, "path"), path, strip_trailing=True),
             payload=REST_PAYLOAD,
             stage=stage,
+            api=ApiType.REST,
         )
     ]
 
@@ -137,7 +138,7 @@ def read_http_api_event(
         # The Framework's schema requires "METHOD /path" for an HTTP API route.
         raise source.error(path_key, expected('a path starting with "/", such as "/users/{id}"', path))
     path = _read_path(source, path_key, path, strip_trailing=False)
-    return [HttpEvent(method=method, path=path, payload=payload)]
+    return [HttpEvent(method=method, path=path, payload=payload, api=ApiType.HTTP)]
 
 
 def _catch_all(method: str, payload: str) -> list[HttpEvent]:
@@ -146,8 +147,8 @@ def _catch_all(method: str, payload: str) -> list[HttpEvent]:
     # route API Gateway has: it becomes "/{proxy+}", which does not match "/"
     # itself, plus "/" on its own.
     if method == "ANY":
-        return [HttpEvent(method=method, path=DEFAULT_ROUTE, payload=payload)]
+        return [HttpEvent(method=method, path=DEFAULT_ROUTE, payload=payload, api=ApiType.HTTP)]
     return [
-        HttpEvent(method=method, path="/", payload=payload),
-        HttpEvent(method=method, path="/{proxy+}", payload=payload),
+        HttpEvent(method=method, path="/", payload=payload, api=ApiType.HTTP),
+        HttpEvent(method=method, path="/{proxy+}", payload=payload, api=ApiType.HTTP),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 DEFAULT_MEMORY_MB = 128
@@ -22,13 +23,25 @@ DEFAULT_ROUTE = "$default"
 ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
+class ApiType(Enum):
+    """The type of API Gateway API a route belongs to.
+
+    It decides the gateway's own responses (errors, the request id header,
+    the integration timeout), while the payload version decides the event.
+    """
+
+    HTTP = "http"  # an HTTP API, with payload 2.0 or 1.0 events
+    REST = "rest"  # a REST API, whose Lambda proxy events are payload 1.0
+
+
 @dataclass(frozen=True)
 class HttpEvent:
     """One HTTP route that invokes a function.
 
     `path` uses API Gateway's template syntax ("/hello/{name}", "/v1/{proxy+}");
     `method` is one of HTTP_METHODS; `payload` is the API Gateway payload
-    format version: "2.0" for an HTTP API, "1.0" for a REST API proxy.
+    format version: "2.0" for an HTTP API, "1.0" for a REST API proxy or an
+    HTTP API that sends payload 1.0 events.
     """
 
     method: str
@@ -39,6 +52,15 @@ class HttpEvent:
     stage: str | None = None
     # The version number or alias the route invokes; None runs $LATEST.
     qualifier: str | None = None
+    # The API the route belongs to. None takes it from `payload`: a REST API
+    # for "1.0", an HTTP API for "2.0". After construction it is never None.
+    api: ApiType | None = None
+
+    def __post_init__(self) -> None:
+        if self.api is None:
+            api = ApiType.REST if self.payload == "1.0" else ApiType.HTTP
+            # The dataclass is frozen, so the default is set as its own __init__ would set it.
+            object.__setattr__(self, "api", api)
 
 
 # Lambda's defaults for asynchronous invocation: two retries, six hours.

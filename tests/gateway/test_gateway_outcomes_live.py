@@ -14,6 +14,7 @@ import pytest
 
 from live_gateway import LiveGateway, StartGateway
 from squall.gateway import apigw_common
+from squall.manifest.spec import ApiType
 from squall.metering.records import InvocationRecord, Outcome
 
 REST_ERROR = (502, {"message": "Internal server error"})
@@ -91,8 +92,8 @@ async def test_integration_timeout_responds_early(
 
 async def test_integration_timeout_defaults() -> None:
     # API Gateway's quotas: REST APIs wait 29 s for an integration, HTTP APIs 30 s.
-    assert apigw_common.integration_timeout_s("1.0") == 29.0
-    assert apigw_common.integration_timeout_s("2.0") == 30.0
+    assert apigw_common.integration_timeout_s(ApiType.REST) == 29.0
+    assert apigw_common.integration_timeout_s(ApiType.HTTP) == 30.0
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from squall.gateway.apigw import (
     map_v2_response,
     request_id_header,
 )
+from squall.manifest.spec import ApiType
 
 V2_ERROR = (500, b'{"message":"Internal Server Error"}')
 V1_ERROR = (502, b'{"message": "Internal server error"}')
@@ -303,24 +304,24 @@ def test_map_response_invalid_version() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "version", "status", "message"),
+    ("kind", "api", "status", "message"),
     [
-        (GatewayError.NOT_FOUND, "2.0", 404, "Not Found"),
-        (GatewayError.FUNCTION_ERROR, "2.0", 500, "Internal Server Error"),
-        (GatewayError.MALFORMED_RESPONSE, "2.0", 500, "Internal Server Error"),
-        (GatewayError.INTEGRATION_TIMEOUT, "2.0", 503, "Service Unavailable"),
-        (GatewayError.THROTTLED, "2.0", 429, "Too Many Requests"),
-        (GatewayError.PAYLOAD_TOO_LARGE, "2.0", 413, "Request Entity Too Large"),
-        (GatewayError.NOT_FOUND, "1.0", 403, "Missing Authentication Token"),
-        (GatewayError.FUNCTION_ERROR, "1.0", 502, "Internal server error"),
-        (GatewayError.MALFORMED_RESPONSE, "1.0", 502, "Internal server error"),
-        (GatewayError.INTEGRATION_TIMEOUT, "1.0", 504, "Endpoint request timed out"),
-        (GatewayError.THROTTLED, "1.0", 429, "Too Many Requests"),
-        (GatewayError.PAYLOAD_TOO_LARGE, "1.0", 413, "Request Too Long"),
+        (GatewayError.NOT_FOUND, ApiType.HTTP, 404, "Not Found"),
+        (GatewayError.FUNCTION_ERROR, ApiType.HTTP, 500, "Internal Server Error"),
+        (GatewayError.MALFORMED_RESPONSE, ApiType.HTTP, 500, "Internal Server Error"),
+        (GatewayError.INTEGRATION_TIMEOUT, ApiType.HTTP, 503, "Service Unavailable"),
+        (GatewayError.THROTTLED, ApiType.HTTP, 429, "Too Many Requests"),
+        (GatewayError.PAYLOAD_TOO_LARGE, ApiType.HTTP, 413, "Request Entity Too Large"),
+        (GatewayError.NOT_FOUND, ApiType.REST, 403, "Missing Authentication Token"),
+        (GatewayError.FUNCTION_ERROR, ApiType.REST, 502, "Internal server error"),
+        (GatewayError.MALFORMED_RESPONSE, ApiType.REST, 502, "Internal server error"),
+        (GatewayError.INTEGRATION_TIMEOUT, ApiType.REST, 504, "Endpoint request timed out"),
+        (GatewayError.THROTTLED, ApiType.REST, 429, "Too Many Requests"),
+        (GatewayError.PAYLOAD_TOO_LARGE, ApiType.REST, 413, "Request Too Long"),
     ],
 )
-def test_error_response(kind: GatewayError, version: str, status: int, message: str) -> None:
-    response = error_response(kind, version)
+def test_error_response(kind: GatewayError, api: ApiType, status: int, message: str) -> None:
+    response = error_response(kind, api)
 
     assert response.status == status
     assert orjson.loads(response.body) == {"message": message}
@@ -330,30 +331,25 @@ def test_error_response(kind: GatewayError, version: str, status: int, message: 
 
 def test_error_response_covers_every_kind() -> None:
     for kind in GatewayError:
-        for version in ("1.0", "2.0"):
-            assert error_response(kind, version).status >= 400
-
-
-def test_error_response_invalid_version() -> None:
-    with pytest.raises(ValueError, match="invalid payload version '2'"):
-        error_response(GatewayError.INTEGRATION_TIMEOUT, "2")
+        for api in ApiType:
+            assert error_response(kind, api).status >= 400
 
 
 def test_error_responses_not_shared() -> None:
-    first = error_response(GatewayError.NOT_FOUND, "2.0")
+    first = error_response(GatewayError.NOT_FOUND, ApiType.HTTP)
     first.headers.append((b"x-extra", b"1"))
 
-    second = error_response(GatewayError.NOT_FOUND, "2.0")
+    second = error_response(GatewayError.NOT_FOUND, ApiType.HTTP)
 
     assert (b"x-extra", b"1") not in second.headers
 
 
 @pytest.mark.parametrize(
-    ("version", "name"),
-    [("1.0", b"x-amzn-requestid"), ("2.0", b"apigw-requestid")],
+    ("api", "name"),
+    [(ApiType.REST, b"x-amzn-requestid"), (ApiType.HTTP, b"apigw-requestid")],
 )
-def test_request_id_header_name(version: str, name: bytes) -> None:
-    assert request_id_header(version, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef") == (
+def test_request_id_header_name(api: ApiType, name: bytes) -> None:
+    assert request_id_header(api, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef") == (
         name,
         b"c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
     )

@@ -6,7 +6,7 @@ import pytest
 
 from squall.gateway import invoke_api, management, objects_api, services_api
 from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS, RouteError, RouteMatch, Router
-from squall.manifest.spec import HttpEvent
+from squall.manifest.spec import ApiType, HttpEvent
 
 # Each route's function name says which route it is, so a test can name the
 # route it expects.
@@ -203,12 +203,18 @@ def test_allowed_methods(router: Router) -> None:
 
 @pytest.mark.parametrize(
     ("payloads", "expected"),
-    [(["1.0"], "1.0"), (["1.0", "1.0"], "1.0"), (["2.0"], "2.0"), (["1.0", "2.0"], "2.0"), ([], "2.0")],
+    [
+        (["1.0"], ApiType.REST),
+        (["1.0", "1.0"], ApiType.REST),
+        (["2.0"], ApiType.HTTP),
+        (["1.0", "2.0"], ApiType.HTTP),
+        ([], ApiType.HTTP),
+    ],
 )
-def test_default_payload(payloads: list[str], expected: str) -> None:
+def test_default_api(payloads: list[str], expected: ApiType) -> None:
     routes = [(f"f{index}", HttpEvent("GET", f"/r{index}", payload)) for index, payload in enumerate(payloads)]
 
-    assert Router(routes).default_payload == expected
+    assert Router(routes).default_api == expected
 
 
 MIXED = Router([
@@ -221,15 +227,15 @@ MIXED = Router([
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("/v1/x", "1.0"),  # a REST route has this path under GET
-        ("/v2/x", "2.0"),  # an HTTP API route has it under POST
-        ("/prod/nothing", "1.0"),  # under a REST stage
-        ("/elsewhere", "2.0"),  # nothing fits: the HTTP API of a mixed service
+        ("/v1/x", ApiType.REST),  # a REST route has this path under GET
+        ("/v2/x", ApiType.HTTP),  # an HTTP API route has it under POST
+        ("/prod/nothing", ApiType.REST),  # under a REST stage
+        ("/elsewhere", ApiType.HTTP),  # nothing fits: the HTTP API of a mixed service
     ],
 )
-def test_unmatched_payload_in_a_mixed_service(path: str, expected: str) -> None:
+def test_unmatched_api_in_a_mixed_service(path: str, expected: ApiType) -> None:
     assert MIXED.match("DELETE", path) is None
-    assert MIXED.unmatched_payload(path) == expected
+    assert MIXED.unmatched_api(path) == expected
 
 
 def test_match_many_routes_picks_right_one() -> None:
@@ -400,7 +406,7 @@ def test_reserved_path_rejected(event: HttpEvent, served_by: str) -> None:
     ],
 )
 def test_unreserved_path_allowed(event: HttpEvent) -> None:
-    assert Router([("allowed", event)]).default_payload in ("1.0", "2.0")
+    assert Router([("allowed", event)]).default_api in ApiType
 
 
 def test_reserved_segments_cover_gateway_prefixes() -> None:
