@@ -5,6 +5,9 @@ value for, so that boto3 callers that check a function's existence or
 settings before invoking it work. Squall has no IAM, so `Role` names a role
 that does not exist, and `Code.Location` is the code copy's folder on the
 server instead of a download URL.
+
+`Layers` lists a function's layers in the order it declares them, and is
+left out for a function without layers, as Lambda leaves it out.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from squall.deploy.layers import split_layer_version
+from squall.deploy.snapshot import code_files
 from squall.dispatcher.dispatcher import Dispatcher
 from squall.errors import FunctionNotFound
-from squall.manifest.spec import FunctionSpec, ServiceSpec
+from squall.manifest.spec import FunctionSpec, LayerSpec, ServiceSpec
 
 LATEST = "$LATEST"
 EPHEMERAL_STORAGE_MB = 512  # Lambda's default /tmp size
@@ -39,7 +44,7 @@ def function_configuration(
         logging_config["ApplicationLogLevel"] = spec.environment.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
         logging_config["SystemLogLevel"] = "INFO"
     arn = dispatcher.arn(spec.name)
-    return {
+    configuration: dict[str, Any] = {
         "FunctionName": spec.name,
         "FunctionArn": arn if version == LATEST else f"{arn}:{version}",
         "Runtime": _runtime(spec.runtime),
@@ -64,6 +69,45 @@ def function_configuration(
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": logging_config,
     }
+    if spec.layers:
+        configuration["Layers"] = _layers(dispatcher, service, spec)
+    return configuration
+
+
+def layer_version_arn(dispatcher: Dispatcher, name: str, digest: str) -> str:
+    """Return the ARN of a layer version: "arn:aws:lambda:REGION:ACCOUNT:layer:NAME:DIGEST".
+
+    NOTE: Lambda numbers layer versions 1, 2, 3, ... and Squall names them by
+    the digest of their content, so the last part is hexadecimal, not a number.
+    """
+    settings = dispatcher.settings
+    return f"arn:aws:lambda:{settings.region}:{settings.account_id}:layer:{name}:{digest}"
+
+
+def _layers(dispatcher: Dispatcher, service: ServiceSpec, spec: FunctionSpec) -> list[dict[str, Any]]:
+    """List a function's layers as Lambda's FunctionConfiguration does: the ARN and size of each, in order."""
+    declared = {layer.name: layer for layer in service.layers}
+    layers = []
+    for version in spec.layers:
+        name, digest = split_layer_version(version)
+        layer = declared.get(name)
+        size = _layer_bytes(Path(service.root), layer) if layer is not None else 0
+        layers.append({"Arn": layer_version_arn(dispatcher, name, digest), "CodeSize": size})
+    return layers
+
+
+def _layer_bytes(root: Path, layer: LayerSpec) -> int:
+    """Return a layer's size in the code copy: a .zip file's size, as Lambda's CodeSize, or the sum of a folder's files.
+
+    A folder counts the files its digest covers, without the bytecode a deploy adds.
+    """
+    path = root / layer.path
+    try:
+        if path.is_dir():
+            return sum(file.stat().st_size for _, file in code_files(path))
+        return path.stat().st_size
+    except OSError:
+        return 0  # removed while it was being measured
 
 
 async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None) -> dict[str, Any]:

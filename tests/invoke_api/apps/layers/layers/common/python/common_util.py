@@ -1,0 +1,3 @@
+"""A module of the folder layer "common"."""
+
+NAME = "common"
