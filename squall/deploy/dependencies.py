@@ -39,7 +39,6 @@ from squall.deploy.requirements import (
     find_requirements,
     interpreter_tag,
     normalise_requirements,
-    record_code_dirs,
 )
 from squall.errors import DeployError
 from squall.manifest.spec import ServiceSpec
@@ -121,13 +120,6 @@ async def install_service_requirements(
         requirements = find_requirements(service.root, spec.handler_path, spec.code_dir)
         if requirements is not None:
             users[requirements].append(spec.name)
-    # The zygotes look up the requirements by the handler's path alone, so they need the code folders.
-    code_dirs = {spec.handler_path: spec.code_dir for spec in service.functions.values() if spec.code_dir}
-    if code_dirs:
-        try:
-            record_code_dirs(service.root, code_dirs)
-        except OSError as error:
-            raise DeployError(f"cannot record the code folders of the functions of {service.root}: {error}") from error
 
     environments: dict[str, Environment] = {}
     for requirements, functions in users.items():

@@ -9,10 +9,9 @@ has none when that folder has none. Its normalised text and the interpreter's
 tag name an environment, `DATA/envs/<digest>`, so functions with the same
 requirements share one.
 
-The environment is a function of the code copy and of each function's code
-folder. A deploy records the code folders of a copy in
-`DATA/envs/bindings/<copy digest>.json`, so the zygote, which knows only the
-handler's path in the copy, finds the environment the deploy installed.
+Everything here is a pure function of the code copy and the function's
+code folder, so the deploy that installs an environment and the zygote that
+imports from it find the same folder without passing it along.
 """
 
 from __future__ import annotations
@@ -20,12 +19,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import platform
-import json
-import os
 import re
 import sys
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +28,6 @@ logger = logging.getLogger(__name__)
 
 REQUIREMENTS_FILE = "requirements.txt"
 ENVIRONMENTS_DIR = "envs"
-# Under ENVIRONMENTS_DIR: the code folder of each handler path of one code copy.
-BINDINGS_DIR = "bindings"
 SITE_PACKAGES_DIR = "site-packages"
 # Written last into a finished environment, so a folder without it is never used.
 COMPLETE_MARKER = ".complete"
@@ -129,50 +122,16 @@ def environment_for(code_root: Path, requirements: Path) -> Environment:
     return Environment(digest, environments_dir(code_root) / digest)
 
 
-def _bindings_path(code_root: Path) -> Path:
-    # A code copy's digest covers its manifest, so it names the code folders the manifest sets.
-    return environments_dir(code_root) / BINDINGS_DIR / f"{code_root.name}.json"
-
-
-def record_code_dirs(code_root: Path, code_dirs: Mapping[str, str]) -> None:
-    """Record the code folder of each handler path (relative to `code_root`) whose function has one of its own.
-
-    Raises OSError when the record cannot be written.
-    """
-    path = _bindings_path(code_root)
-    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging.write_text(json.dumps({"code_dirs": dict(code_dirs)}, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
-
-
-def recorded_code_dir(code_root: Path, handler: str) -> str:
-    """Return the code folder a deploy recorded for `handler` in this code copy, "" when it recorded none."""
-    path = _bindings_path(code_root)
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return ""
-    except (OSError, ValueError) as error:
-        logger.warning("cannot read the code folder of handler %s from %s: %s", handler, path, error)
-        return ""
-    code_dirs = recorded.get("code_dirs") if isinstance(recorded, dict) else None
-    code_dir = code_dirs.get(handler, "") if isinstance(code_dirs, dict) else ""
-    return code_dir if isinstance(code_dir, str) else ""
-
-
-def site_packages_for(code_root: Path, handler: str) -> tuple[str, ...]:
+def site_packages_for(code_root: Path, handler: str, code_dir: str = "") -> tuple[str, ...]:
     """Return the folders a function's instances import installed packages from, after its code.
 
-    `handler` is the handler's path in the code copy. Empty when no
+    `handler` is the handler's path in the code copy, and `code_dir` the
+    function's own code folder in it, if any (see find_requirements). Empty when no
     requirements file applies. A requirements file without a complete
     environment (deleted since the deploy) is logged, and the function
     starts without it, so its imports fail as Lambda reports them.
     """
-    requirements = find_requirements(code_root, handler, recorded_code_dir(code_root, handler))
+    requirements = find_requirements(code_root, handler, code_dir)
     if requirements is None:
         return ()
     try:

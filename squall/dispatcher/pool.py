@@ -160,6 +160,7 @@ class FunctionPool:
             "handler": self.spec.handler,
             # The handler relative to the service folder, where requirements are looked up.
             "handler_path": self.spec.handler_path,
+            "code_dir": self.spec.code_dir,
             "memory_mb": self.spec.memory_mb,
             "log_group_name": f"/aws/lambda/{self.spec.name}",
             "preload": list(self.settings.preload),

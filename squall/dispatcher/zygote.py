@@ -81,7 +81,7 @@ class Zygote:
         """Start the process and wait until it has imported the runtime."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # The installed requirements of the function's code, which the zygote puts on sys.path after the code.
-        site_packages = site_packages_for(self._root, self._config["handler_path"])
+        site_packages = site_packages_for(self._root, self._config["handler_path"], self._config.get("code_dir", ""))
         config = {**self._config, "site_packages": list(site_packages)}
         # The function's layer versions that the deploy of this code copy stored, imported after its requirements.
         config["layers"] = list(layer_paths_for(self._root, self.name))

@@ -55,7 +55,7 @@ async def test_zygote_finds_deployed_environment(tmp_path: Path, monkeypatch: py
 
     assert sorted(environments) == ["Pinned", "Top"]
     assert environments["Pinned"] != environments["Top"]
-    # The zygote knows only the handler's path in the copy, and finds what the deploy installed.
+    # The zygote finds what the deploy installed.
     assert site_packages_for(root, "app.handler") == (str(environments["Top"].site_packages),)
-    assert site_packages_for(root, "own/app.handler") == ()
-    assert site_packages_for(root, "pinned/app.handler") == (str(environments["Pinned"].site_packages),)
+    assert site_packages_for(root, "own/app.handler", "own") == ()
+    assert site_packages_for(root, "pinned/app.handler", "pinned") == (str(environments["Pinned"].site_packages),)
