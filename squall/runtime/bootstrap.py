@@ -549,11 +549,31 @@ def _run_traced(invoke: _Invoker, body: bytes, context: LambdaContext, tracepare
 
 
 def _handler_error(error: BaseException, request_id: str) -> tuple[dict[str, Any], bytes]:
+    """Log a handler's exception and return its error result.
+
+    An error result is held to the same 6 MB limit as a successful one, so a
+    message or stack that makes it larger gives Function.ResponseSizeTooLarge
+    instead. The handler's own error stays in the log.
+    NOTE: AWS documents the limit for responses, not what Lambda returns for
+    a larger error result; this follows its recorded oversized response.
+    """
     error_type = type(error).__name__
     stack = _handler_frames(error.__traceback__)
     message = _message_of(error)
     _log_error(error_type, message, stack)
-    return {"error_type": error_type}, _error_body(error_type, message, request_id, stack)
+    body = _error_body(error_type, message, request_id, stack)
+    if len(body) > MAX_RESPONSE_BYTES:
+        return _response_too_large(len(body))
+    return {"error_type": error_type}, body
+
+
+def _response_too_large(size: int) -> tuple[dict[str, Any], bytes]:
+    """Log and return Lambda's error for a result of `size` bytes, over its 6 MB response limit."""
+    message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+    _log_error("Function.ResponseSizeTooLarge", f"{message} The response was {size} bytes.", [])
+    # Without requestId and stackTrace, as AWS's recorded response of this error has neither.
+    body = json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode()
+    return {"error_type": "Function.ResponseSizeTooLarge"}, body
 
 
 def _message_of(error: BaseException) -> str:
@@ -597,8 +617,5 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
         return {"error_type": "Runtime.MarshalError"}, _error_body("Runtime.MarshalError", message, request_id, [])
 
     if len(result) > MAX_RESPONSE_BYTES:
-        message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
-        _log_error("Function.ResponseSizeTooLarge", f"{message} The response was {len(result)} bytes.", [])
-        error_body = json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode()
-        return {"error_type": "Function.ResponseSizeTooLarge"}, error_body
+        return _response_too_large(len(result))
     return {}, result
