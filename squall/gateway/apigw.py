@@ -14,11 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from squall.gateway.apigw_common import (
+    MAX_REQUEST_HEAD_BYTES,
     GatewayError,
     HttpResponse,
     RoutedRequest,
     error_response,
     integration_timeout_s,
+    request_head_bytes,
     request_id_header,
 )
 from squall.gateway.apigw_v1 import build_v1_event, map_v1_response
@@ -27,6 +29,7 @@ from squall.gateway.router import RouteMatch
 from squall.manifest.spec import ApiType
 
 __all__ = [
+    "MAX_REQUEST_HEAD_BYTES",
     "GatewayError",
     "HttpResponse",
     "RoutedRequest",
@@ -38,6 +41,7 @@ __all__ = [
     "map_response",
     "map_v1_response",
     "map_v2_response",
+    "request_head_bytes",
     "request_id_header",
 ]
 

@@ -76,6 +76,7 @@ class GatewayError(Enum):
     INTEGRATION_TIMEOUT = "integration_timeout"
     THROTTLED = "throttled"  # the function is at its concurrency cap and queue limit
     PAYLOAD_TOO_LARGE = "payload_too_large"  # the request body, or the event built from it, exceeds the invocation limit
+    HEADERS_TOO_LARGE = "headers_too_large"  # the header values (and request line) exceed MAX_REQUEST_HEAD_BYTES
 
 
 # How long API Gateway waits for a Lambda integration before it responds to
@@ -127,13 +128,43 @@ _ERRORS: dict[tuple[GatewayError, ApiType], tuple[int, bytes]] = {
     (GatewayError.INTEGRATION_TIMEOUT, ApiType.HTTP): (503, b'{"message":"Service Unavailable"}'),
     (GatewayError.THROTTLED, ApiType.HTTP): (429, b'{"message":"Too Many Requests"}'),
     (GatewayError.PAYLOAD_TOO_LARGE, ApiType.HTTP): (413, b'{"message":"Request Entity Too Large"}'),
+    (GatewayError.HEADERS_TOO_LARGE, ApiType.HTTP): (413, b'{"message":"Request Entity Too Large"}'),
     (GatewayError.NOT_FOUND, ApiType.REST): (403, b'{"message":"Missing Authentication Token"}'),
     (GatewayError.FUNCTION_ERROR, ApiType.REST): (502, b'{"message": "Internal server error"}'),
     (GatewayError.MALFORMED_RESPONSE, ApiType.REST): (502, b'{"message": "Internal server error"}'),
     (GatewayError.INTEGRATION_TIMEOUT, ApiType.REST): (504, b'{"message": "Endpoint request timed out"}'),
     (GatewayError.THROTTLED, ApiType.REST): (429, b'{"message":"Too Many Requests"}'),
     (GatewayError.PAYLOAD_TOO_LARGE, ApiType.REST): (413, b'{"message":"Request Too Long"}'),
+    (GatewayError.HEADERS_TOO_LARGE, ApiType.REST): (413, b'{"message":"Request Too Long"}'),
 }
+
+# API Gateway's quota on a request's size without its body, not adjustable:
+# for an HTTP API the total of the request line and the header values, for a
+# REST API the total of the header values (its quotas pages). Header names
+# do not count, by the quotas' wording.
+# NOTE: AWS does not document its response past the quota. Squall sends the
+# 413 of the REST API's REQUEST_TOO_LARGE gateway response type, and an HTTP
+# API's 413 for a request too large.
+MAX_REQUEST_HEAD_BYTES = 10240
+
+
+def request_head_bytes(scope: dict[str, Any], api: ApiType) -> int:
+    """Return the bytes of a request that count toward MAX_REQUEST_HEAD_BYTES for an API of this type.
+
+    Those are the header values, and for an HTTP API also the request line
+    ("GET /path?query HTTP/1.1").
+    """
+    values = sum(len(value) for _, value in scope.get("headers") or ())
+    if api is ApiType.REST:
+        return values
+
+    target = len(scope.get("raw_path") or scope["path"].encode("utf-8"))
+    query = scope.get("query_string")
+    if query:
+        target += 1 + len(query)  # "?" and the query
+    protocol = len("HTTP/") + len(scope.get("http_version", "1.1"))
+    line = len(scope["method"]) + 1 + target + 1 + protocol
+    return line + values
 
 
 @dataclass(frozen=True, slots=True)

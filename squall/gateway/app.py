@@ -17,6 +17,7 @@ from squall.dispatcher.dispatcher import Invocation, InvocationResult, new_reque
 from squall.errors import FunctionNotFound, Throttled
 from squall.gateway import invoke_api, management, objects_api, services_api
 from squall.gateway.apigw import (
+    MAX_REQUEST_HEAD_BYTES,
     GatewayError,
     HttpResponse,
     RoutedRequest,
@@ -25,6 +26,7 @@ from squall.gateway.apigw import (
     integration_timeout_s,
     map_response,
     request_id_header,
+    request_head_bytes,
 )
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS
@@ -153,11 +155,13 @@ class GatewayApp:
             return
 
         event = build_event(scope, body, match, request_id, int(time.time() * 1000))
-        if len(event) > MAX_REQUEST_BYTES:
-            # Lambda's 6 MB limit applies to the event, which base64 and the
-            # headers make larger than the body.
-            await _send(send, error_response(GatewayError.PAYLOAD_TOO_LARGE, api), api, request_id)
-            return
+        if len(event) > _EVENTS_CHECKED_OVER_BYTES:
+            # Only a large event can come from a request over a size limit,
+            # so a small one costs this comparison alone.
+            too_large = _size_error(scope, event, api)
+            if too_large is not None:
+                await _send(send, error_response(too_large, api), api, request_id)
+                return
         traceparent = tracing.current_traceparent() if tracing.enabled else None
         invocation = Invocation(
             match.function, event, "http", request_id, qualifier=match.event.qualifier, traceparent=traceparent
@@ -269,6 +273,28 @@ class GatewayApp:
                                invocation.request_id, invocation.function, error)
 
         invoking.add_done_callback(forget)
+
+
+# An event contains the method, the protocol and every header value, and the
+# request target: a v1 event the path as sent, a v2 event the decoded path
+# twice, and the query raw (v2) or decoded (v1). Decoding leaves at least a
+# third of the bytes, so an event is at least a third as large as the request
+# line and header values it came from. An event of this size or smaller
+# therefore comes from a request within the quota.
+# NOTE: a v2 event drops empty cookies and the spaces around them, so a
+# Cookie header made mostly of ";" and spaces can pass unchecked.
+_EVENTS_CHECKED_OVER_BYTES = MAX_REQUEST_HEAD_BYTES // 3
+
+
+def _size_error(scope: dict[str, Any], event: bytes, api: ApiType) -> GatewayError | None:
+    """Return the error for a request over API Gateway's header quota or an event over Lambda's 6 MB, else None."""
+    if request_head_bytes(scope, api) > MAX_REQUEST_HEAD_BYTES:
+        return GatewayError.HEADERS_TOO_LARGE
+    if len(event) > MAX_REQUEST_BYTES:
+        # Lambda's 6 MB limit applies to the event, which base64 and the
+        # headers make larger than the body.
+        return GatewayError.PAYLOAD_TOO_LARGE
+    return None
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
