@@ -26,6 +26,7 @@ from squall.manifest.sam_intrinsics import (
 from squall.manifest.sam_resources import RULE_TYPE, TemplateResource
 from squall.manifest.serverless_keys import closest_key
 from squall.manifest.spec import (
+    ApiType,
     DEFAULT_ASYNC_RETRIES,
     DEFAULT_MAX_EVENT_AGE_S,
     DEFAULT_ROUTE,
@@ -220,9 +221,10 @@ class EventReader:
         if not read.has("Path"):
             # Without a path the function serves the API's $default route: every
             # request no other route matches.
-            found.routes.append(Route(HttpEvent("ANY", DEFAULT_ROUTE, payload), self.function, key))
+            found.routes.append(Route(HttpEvent("ANY", DEFAULT_ROUTE, payload, api=ApiType.HTTP), self.function, key))
             return
-        found.routes.append(Route(HttpEvent(method, self._path(read, required=True), payload), self.function, key))
+        event = HttpEvent(method, self._path(read, required=True), payload, api=ApiType.HTTP)
+        found.routes.append(Route(event, self.function, key))
 
     # Queues and buckets ----------------------------------------------------
 

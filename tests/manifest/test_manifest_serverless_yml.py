@@ -20,7 +20,7 @@ from squall.manifest.serverless_yml import (
     SERVERLESS_DEFAULT_MEMORY_MB,
     SERVERLESS_DEFAULT_TIMEOUT_S,
 )
-from squall.manifest.spec import FunctionSpec, HttpEvent, ServiceSpec
+from squall.manifest.spec import ApiType, FunctionSpec, HttpEvent, ServiceSpec
 
 WriteService = Callable[..., Path]
 
@@ -374,9 +374,9 @@ def test_http_api_payload_setting(write_service: WriteService, provider: str, ex
     spec = load_service(Path("."))
 
     assert spec.functions["hello"].http == (
-        HttpEvent("GET", "/hello", payload),
-        HttpEvent("ANY", "$default", payload),
-        HttpEvent("GET", "/rest", "1.0", "dev"),
+        HttpEvent("GET", "/hello", payload, api=ApiType.HTTP),
+        HttpEvent("ANY", "$default", payload, api=ApiType.HTTP),
+        HttpEvent("GET", "/rest", "1.0", "dev", api=ApiType.REST),
     )
     assert spec.warnings == ()
 

@@ -10,6 +10,7 @@ import pytest
 from squall.errors import ManifestError
 from squall.manifest import find_manifest, load_service
 from squall.manifest.spec import (
+    ApiType,
     AsyncConfig,
     Destination,
     FunctionSpec,
@@ -262,8 +263,9 @@ def test_reference_to_absent_resource_is_error(write_service: WriteService) -> N
         ("A: {Type: Api, Properties: {Path: /a, Method: any}}", (HttpEvent("ANY", "/a", "1.0", "Prod"),)),
         ('A: {Type: HttpApi, Properties: {Path: "/a/{id}", Method: delete}}', (HttpEvent("DELETE", "/a/{id}", "2.0"),)),
         ("A: {Type: HttpApi, Properties: {Path: /a}}", (HttpEvent("ANY", "/a", "2.0"),)),
+        # An HTTP API that sends payload 1.0 events is still an HTTP API.
         ("A: {Type: HttpApi, Properties: {Path: /a, Method: GET, PayloadFormatVersion: 1.0}}",
-         (HttpEvent("GET", "/a", "1.0"),)),
+         (HttpEvent("GET", "/a", "1.0", api=ApiType.HTTP),)),
         ("A: {Type: HttpApi}", (HttpEvent("ANY", "$default", "2.0"),)),
     ],
 )

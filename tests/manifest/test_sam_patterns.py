@@ -8,6 +8,7 @@ import pytest
 
 from squall.manifest import find_manifest, load_service
 from squall.manifest.spec import (
+    ApiType,
     AsyncConfig,
     BucketResource,
     Destination,
@@ -65,7 +66,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                 name="HelloWorldFunction",
                 handler="app.lambda_handler", code_dir="hello_world",
                 environment={"GREETING": "hello from httpapi-lambda in us-east-1"},
-                http=(HttpEvent("GET", "/hello/{name}", "2.0"), HttpEvent("GET", "/legacy/hello", "1.0")),
+                http=(HttpEvent("GET", "/hello/{name}", "2.0"), HttpEvent("GET", "/legacy/hello", "1.0", api=ApiType.HTTP)),
                 runtime="python3.12",
             ),
             # An HttpApi event without a path is the API's catch-all route.
