@@ -189,6 +189,8 @@ class Dispatcher:
         self.teardown = Teardown(self.cgroups)
         self._pools: dict[str, FunctionPool] = {}
         self._services: dict[str, ServiceSpec] = {}
+        # Each function's AWS name (FunctionSpec.aws_name) to its name on this node.
+        self._aws_names: dict[str, str] = {}
         self._revision = 0
         self._on_record = on_record
         self._on_log = on_log
@@ -322,6 +324,7 @@ class Dispatcher:
                 self._pools.pop(name, None)
             self._pools.update(fresh)
             self._services[service.service] = service
+            self._index_aws_names()
             for name in old_names - set(fresh):
                 self._gates.pop(name, None)
             for spec in service.functions.values():
@@ -340,6 +343,7 @@ class Dispatcher:
         """
         async with self._deploy_lock:
             service = self._services.pop(service_name)
+            self._index_aws_names()
             for name in service.functions:
                 self._gates.pop(name, None)
             retired = [self._pools.pop(name) for name in service.functions if name in self._pools]
@@ -359,6 +363,31 @@ class Dispatcher:
         gate = self._gates.get(spec.name)
         if gate is None or (gate.cap, gate.max_queue) != (spec.reserved_concurrency, max_queue):
             self._gates[spec.name] = ConcurrencyGate(spec.reserved_concurrency, max_queue)
+
+    def _index_aws_names(self) -> None:
+        """Map the AWS name of every deployed function to its name here; a function's own name always wins."""
+        names: dict[str, str] = {}
+        for service in self._services.values():
+            for spec in service.functions.values():
+                if spec.aws_name is None or spec.aws_name == spec.name:
+                    continue
+                if spec.aws_name in self._pools or spec.aws_name in names:
+                    logger.warning(
+                        "function %s of service %s cannot also be called %s: that name is taken by function %s",
+                        spec.name, service.service, spec.aws_name, names.get(spec.aws_name, spec.aws_name),
+                    )
+                    continue
+                names[spec.aws_name] = spec.name
+        self._aws_names = names
+
+    def function_name(self, name: str) -> str:
+        """Return the name on this node of the function that `name` names: its own, or its AWS name.
+
+        A name that names no function is returned as it is, for the caller's lookup to fail on.
+        """
+        if name in self._pools:
+            return name
+        return self._aws_names.get(name, name)
 
     def owner_of(self, function: str) -> str | None:
         """Return the name of the deployed service that has `function`, or None."""

@@ -233,7 +233,9 @@ class InvokeApi:
         settings = self._dispatcher.settings
         check_reachable(raw_name, settings.region, settings.account_id)
 
+        # Errors name the function as the caller did, and the call runs under its name on this node.
         arn = self._dispatcher.arn(name)
+        name = self._dispatcher.function_name(name)
         try:
             # Checked before the body is read, so an unknown version or alias costs no upload.
             self._dispatcher.resolve_version(name, qualifier)
@@ -360,10 +362,12 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
     name, qualifier = target_of(raw_name, qualifier_parameter, "RequestResponse")
     settings = dispatcher.settings
     check_reachable(raw_name, settings.region, settings.account_id)
+    # The function may be named by the name AWS would deploy it under.
+    local_name = dispatcher.function_name(name)
     try:
         if operation == "configuration":
-            return await lambda_functions.get_function_configuration(dispatcher, name, qualifier)
-        return await lambda_functions.get_function(dispatcher, name, qualifier)
+            return await lambda_functions.get_function_configuration(dispatcher, local_name, qualifier)
+        return await lambda_functions.get_function(dispatcher, local_name, qualifier)
     except FunctionNotFound:
         arn = dispatcher.arn(name, qualifier)
         raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}") from None

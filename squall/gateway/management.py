@@ -21,6 +21,7 @@ from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
 from squall.manifest.spec import (
     DEFAULT_ROUTE,
+    ApiType,
     AsyncConfig,
     HttpEvent,
     ObjectTrigger,
@@ -62,9 +63,14 @@ def _variables(sent: Any) -> DeployVariables | None:
 
 
 def describe_route(event: HttpEvent) -> str:
-    """Describe a route in one line for `squall ls`: "GET /hello/{name}", "ANY /v1/{proxy+} (REST 1.0) -> live"."""
+    """Describe a route in one line for `squall ls`: "GET /hello/{name}", "ANY /v1/{proxy+} (REST 1.0) -> live".
+
+    An HTTP API route with payload 1.0 events reads "GET /old (HTTP 1.0)".
+    """
     route = event.path if event.path == DEFAULT_ROUTE else f"{event.method} {event.path}"
-    text = route + (" (REST 1.0)" if event.payload == "1.0" else "")
+    if event.payload == "1.0":
+        route += " (REST 1.0)" if event.api is ApiType.REST else " (HTTP 1.0)"
+    text = route
     return text if event.qualifier is None else f"{text} -> {event.qualifier}"
 
 
@@ -161,6 +167,8 @@ class ManagementApi:
                 functions.append(
                     {
                         "name": spec.name,
+                        # The name AWS would deploy it under, which the Invoke API also takes.
+                        "aws_name": spec.aws_name,
                         "service": service.service,
                         "handler": spec.handler,
                         "memory_mb": spec.memory_mb,
@@ -328,6 +336,9 @@ class ManagementApi:
     async def _logs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """Return log entries; `contains` and repeated `field=KEY=VALUE` keep entries with a matching line."""
         function = query.get("function") or None
+        if function is not None:
+            # Also by its AWS name, as a log group is named.
+            function = self._platform.dispatcher.function_name(function)
         since = _number(query, "since", float)
         until = _number(query, "until", float)
         after = _number(query, "after", int)

@@ -121,6 +121,7 @@ _PROVIDER_KEYS = frozenset(
 )
 _FUNCTION_KEYS = frozenset(
     {
+        "name",
         "handler",
         "runtime",
         "memorySize",
@@ -165,6 +166,7 @@ class _Context:
     events: EventReader | None
     warnings: Warnings
     stage: str  # the service's stage, which every REST API (`http`) route is under
+    service: str
 
     @property
     def source(self) -> ManifestSource:
@@ -229,7 +231,7 @@ def parse_serverless_yml(
         buckets = read_provider_buckets(source, provider, warnings)
         if not resources_read.failed:
             events = EventReader(source, catalog, warnings, buckets)
-    reader = _Context(problems, defaults, catalog, events, warnings, context.stage)
+    reader = _Context(problems, defaults, catalog, events, warnings, context.stage, service)
 
     functions, routes, layers = _read_functions(reader, document)
     check_routes(problems, routes)
@@ -449,6 +451,9 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
         # A function's logging settings override the provider's.
         environment = environment | read_logging(source, (*key, "logs"), settings.get("logs"), warnings)
 
+    aws_name = None
+    with problems.collect():
+        aws_name = _aws_name(reader, key, settings)
     reserved, provisioned = _read_concurrency(problems, key, settings)
     http_api_payload = defaults.http_api_payload
     with problems.collect():
@@ -476,8 +481,24 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
         triggers=tuple(triggers),
         async_config=async_config,
         runtime=runtime,
+        aws_name=aws_name,
     )
     return function, routes
+
+
+def _aws_name(reader: _Context, key: KeyPath, settings: dict[Any, Any]) -> str | None:
+    """Return the name the Framework deploys a function under: its `name` setting, else SERVICE-STAGE-KEY.
+
+    None when that default is no valid Lambda function name (longer than 64
+    characters, say), which the Framework's own deploy would fail on.
+    """
+    name = settings.get("name")
+    if name is None:
+        default = f"{reader.service}-{reader.stage}-{key[-1]}"
+        return default if FUNCTION_NAME_RE.match(default) else None
+    if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
+        raise reader.source.error((*key, "name"), expected(f"a function name of {FUNCTION_NAME_RULE}", name))
+    return name
 
 
 def _read_concurrency(

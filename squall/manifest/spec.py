@@ -199,6 +199,10 @@ class FunctionSpec:
     # names it ("src" or "functions/users"); "" is the service folder. The
     # handler is relative to it, and instances run in it.
     code_dir: str = ""
+    # The name AWS would give the deployed function, when it differs from the
+    # manifest's key: serverless.yml's SERVICE-STAGE-KEY or its `name`
+    # setting. Callers of the Invoke API may name the function by it.
+    aws_name: str | None = None
 
     @property
     def module(self) -> str:

@@ -20,7 +20,7 @@ T0 = 1_700_006_400.0  # 2023-11-15T00:00:00Z
 
 @pytest.fixture
 async def http(store: SqliteStore) -> AsyncIterator[httpx.AsyncClient]:
-    dispatcher = SimpleNamespace(pools={"orders": object()}, services={})
+    dispatcher = SimpleNamespace(pools={"orders": object()}, services={}, function_name=lambda name: name)
     platform = SimpleNamespace(
         dispatcher=dispatcher, router=Router([]), async_invoker=None, hub=None, store=store, prices=AWS_LAMBDA_X86
     )

@@ -1,0 +1,146 @@
+"""serverless.yml functions answer to the names the Framework deploys them under: SERVICE-STAGE-KEY or `name`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from squall.deploy.variables import DeployVariables
+from squall.errors import ManifestError
+from squall.manifest import load_service
+
+from collections.abc import Callable
+
+WriteService = Callable[..., Path]
+
+MANIFEST = """
+service: shop
+provider:
+  name: aws
+  runtime: python3.12
+functions:
+  target:
+    handler: app.greet
+  caller:
+    handler: app.greet
+    name: shop-caller-custom
+"""
+
+
+def test_default_name_is_service_stage_key(write_service: WriteService) -> None:
+    spec = load_service(write_service(MANIFEST, name="serverless.yml"))
+    assert spec.functions["target"].aws_name == "shop-dev-target"
+
+
+def test_stage_option_changes_the_name(write_service: WriteService) -> None:
+    spec = load_service(write_service(MANIFEST, name="serverless.yml"), variables=DeployVariables(stage="prod"))
+    assert spec.functions["target"].aws_name == "shop-prod-target"
+
+
+def test_name_setting_replaces_the_default(write_service: WriteService) -> None:
+    spec = load_service(write_service(MANIFEST, name="serverless.yml"))
+    assert spec.functions["caller"].aws_name == "shop-caller-custom"
+    assert "name" not in " ".join(spec.warnings)
+
+
+def test_invalid_name_setting_is_an_error(write_service: WriteService) -> None:
+    folder = write_service(MANIFEST.replace("shop-caller-custom", "'has spaces'"), name="serverless.yml")
+    with pytest.raises(ManifestError) as raised:
+        load_service(folder)
+    message = str(raised.value)
+    assert "functions.caller.name" in message
+    assert "has spaces" in message
+    assert "1 to 64 ASCII letters" in message
+
+
+def test_default_name_over_64_characters_is_not_used(write_service: WriteService) -> None:
+    long_key = "k" * 60
+    folder = write_service(MANIFEST.replace("  target:", f"  {long_key}:"), name="serverless.yml")
+    assert load_service(folder).functions[long_key].aws_name is None
+
+
+HANDLERS = '''
+import json, os
+import boto3
+
+def target(event, context):
+    return {"name": context.function_name, "got": event}
+
+def caller(event, context):
+    client = boto3.client("lambda")
+    answer = client.invoke(FunctionName=os.environ["TARGET"], Payload=json.dumps({"from": "caller"}))
+    return json.loads(answer["Payload"].read())
+'''
+
+LIVE_MANIFEST = """
+service: shop
+provider:
+  name: aws
+  runtime: python3.12
+  timeout: 10
+functions:
+  target:
+    handler: handlers.target
+  caller:
+    handler: handlers.caller
+    name: shop-caller-custom
+    environment:
+      TARGET: ${self:service}-${sls:stage}-target
+"""
+
+
+def _client(endpoint: str) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 0}, read_timeout=30, connect_timeout=5),
+    )
+
+
+def test_functions_are_invoked_by_their_aws_names(serve: Any, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "handlers.py").write_text(HANDLERS)
+    (app / "serverless.yml").write_text(LIVE_MANIFEST)
+    server = serve(app)
+    client = _client(server.endpoint)
+
+    # One function calls the other by the name its environment builds, as on AWS.
+    answer = client.invoke(FunctionName="shop-caller-custom", Payload=b"{}")
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.loads(answer["Payload"].read()) == {"name": "target", "got": {"from": "caller"}}
+
+    # get_function knows the AWS name, and a full ARN with a qualifier works with it too.
+    described = client.get_function(FunctionName="shop-dev-target")["Configuration"]
+    assert described["FunctionName"] == "target"
+    account = described["FunctionArn"].split(":")[4]
+    arn = f"arn:aws:lambda:us-east-1:{account}:function:shop-dev-target:$LATEST"
+    answer = client.invoke(FunctionName=arn, Payload=b"{}")
+    assert json.loads(answer["Payload"].read()) == {"name": "target", "got": {}}
+
+    # The other stage's name names nothing.
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke(FunctionName="shop-prod-target", Payload=b"{}")
+
+    # `squall logs` finds the function's log by the AWS name as well, once the store wrote it.
+    deadline = time.monotonic() + 20
+    while True:
+        logs = subprocess.run(
+            [sys.executable, "-m", "squall", "logs", "shop-dev-target", "--endpoint", server.endpoint],
+            capture_output=True, text=True, timeout=60,
+        )
+        if "START RequestId:" in logs.stdout or time.monotonic() > deadline:
+            break
+    assert logs.returncode == 0, logs.stderr
+    assert "START RequestId:" in logs.stdout
