@@ -27,6 +27,7 @@ from squall.gateway.apigw_common import (
     RoutedRequest,
     describe_request,
     body_as_text_v1,
+    body_as_text_v2,
     decode_body,
     domain_name,
     error_response,
@@ -58,16 +59,21 @@ def build_v1_event(
     multi_headers = read_headers(scope)
     headers = {name: values[-1] for name, values in multi_headers.items()}
 
-    # REST APIs pass the path still percent-encoded, without the stage.
-    raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
-    if match.staged_path is not None:
-        path = match.staged_path
-
     query = parse_query(scope.get("query_string") or b"")
     method = scope["method"]
     domain = domain_name(multi_headers, scope)
-    text, is_base64 = body_as_text_v1(body)
+    if match.event.api is ApiType.HTTP:
+        # An HTTP API sending payload 1.0 events decodes the path and picks
+        # base64 bodies by media type, as it does for payload 2.0.
+        path = scope["path"]
+        text, is_base64 = body_as_text_v2(body, headers.get("content-type"))
+    else:
+        # REST APIs pass the path still percent-encoded, without the stage.
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        if match.staged_path is not None:
+            path = match.staged_path
+        text, is_base64 = body_as_text_v1(body)
 
     event: dict[str, Any] = {
         "version": "1.0",

@@ -397,7 +397,7 @@ class Router:
             route = self._search_greedy(self._root, segments, 0, method, values)
         if route is None:
             return None
-        if route.event.payload == "1.0" and "%" in raw_path:
+        if route.event.api is ApiType.REST and "%" in raw_path:
             # A REST API passes path parameters as the client encoded them;
             # only an HTTP API decodes them.
             values = _raw_values(route, raw_path)

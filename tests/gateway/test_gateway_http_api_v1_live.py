@@ -37,6 +37,26 @@ async def test_event_keeps_payload_1_shape(gateway: LiveGateway) -> None:
     assert "x-amzn-requestid" not in response.headers
 
 
+async def test_path_and_parameters_are_decoded(gateway: LiveGateway) -> None:
+    event = (await gateway.client.get("/items/a%20b")).json()
+
+    # As for payload 2.0, where a REST API would pass both still encoded.
+    assert event["path"] == "/items/a b"
+    assert event["pathParameters"] == {"id": "a b"}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "is_base64"),
+    [("application/json", False), ("text/plain", False), ("application/octet-stream", True)],
+)
+async def test_body_encoding_follows_media_type(gateway: LiveGateway, content_type: str, is_base64: bool) -> None:
+    response = await gateway.client.post("/echo", content=b'{"a": 1}', headers={"content-type": content_type})
+    event = response.json()
+
+    assert event["isBase64Encoded"] is is_base64
+    assert event["body"] == ("eyJhIjogMX0=" if is_base64 else '{"a": 1}')
+
+
 @pytest.mark.parametrize(
     ("method", "path", "content", "status", "message"),
     [
