@@ -180,8 +180,12 @@ def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
             *(function.get("triggers") or []),
             *(function.get("destinations") or []),
         ]
+        name = str(function.get("name", ""))
+        if function.get("aws_name"):
+            # The name AWS would deploy it under, which the Invoke API also takes.
+            name += f"\n{function['aws_name']}"
         table.add_row(
-            str(function.get("name", "")),
+            name,
             str(function.get("service", MISSING)),
             str(function.get("handler", "")),
             f"{function.get('memory_mb', MISSING)} MB",

@@ -233,6 +233,15 @@ def test_ls_shows_functions_table(run: Run, api: FakeApi) -> None:
     ]
 
 
+def test_ls_shows_aws_name_below_name(run: Run, api: FakeApi) -> None:
+    api.respond("GET", "/_squall/api/functions", 200, {"functions": [{**HELLO, "aws_name": "greeter-dev-hello"}]})
+
+    lines = run("ls").stdout.splitlines()
+
+    hello_at = next(index for index, line in enumerate(lines) if line.startswith("hello"))
+    assert lines[hello_at + 1].split()[0] == "greeter-dev-hello"
+
+
 def test_ls_shows_provisioned_instances_that_could_not_start(run: Run, api: FakeApi) -> None:
     short = {**HELLO, "provisioned": 2, "instances": {"idle": 1, "busy": 0, "provisioned_ready": 1}}
     api.respond("GET", "/_squall/api/functions", 200, {"functions": [short]})
