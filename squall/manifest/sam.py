@@ -142,7 +142,7 @@ _RESOURCE_KEYS = frozenset(
 _FUNCTION_KEYS = frozenset(
     {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
      "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType",
-     "Layers", "AutoPublishAlias", "LoggingConfig",
+     "Layers", "AutoPublishAlias", "LoggingConfig", "FunctionName",
      # Squall publishes a new version whenever the code or any setting changes,
      # which is what these two ask SAM for.
      "AutoPublishAliasAllProperties", "AutoPublishCodeSha256"}
@@ -159,7 +159,6 @@ _FUNCTION_KEY_WARNINGS = {
     "Tracing": "ignored, because X-Ray tracing is not supported by Squall",
     "VpcConfig": "ignored, because Squall has no VPCs",
     "Tags": "ignored, because tags are not supported by Squall",
-    "FunctionName": "ignored, because Squall names each function by its logical id",
     "DeploymentPreference": _NO_GRADUAL,
 }
 # Layer properties that change nothing in Squall, accepted without a warning.
@@ -737,6 +736,12 @@ def _read_function(
     if layers is not None:
         with problems.collect():
             function_layers = _read_function_layers(template, *raw("Layers"), layers)
+    aws_name = None
+    with problems.collect():
+        # Squall names the function by its logical id; callers of the Invoke API may use this name too.
+        aws_name, aws_name_key = read("FunctionName")
+        if aws_name is not None and (not isinstance(aws_name, str) or not FUNCTION_NAME_RE.match(aws_name)):
+            raise source.error(aws_name_key, expected(f"a function name of {FUNCTION_NAME_RULE}", aws_name))
     if len(problems) > problems_before or async_config is None:
         return None, routes
 
@@ -755,6 +760,7 @@ def _read_function(
         layers=function_layers,
         auto_publish_alias=alias,
         code_dir=code_dir,
+        aws_name=aws_name,
     )
     return function, routes
 

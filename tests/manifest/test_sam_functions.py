@@ -206,8 +206,19 @@ def test_unsupported_properties_warn(write_service: WriteService) -> None:
     assert set(spec.functions) == {"Fn"}
     assert "Resources.Fn.Properties.Tracing: ignored, because X-Ray tracing is not supported by Squall" in spec.warnings
     assert "Resources.Fn.Properties.SnapStart: not supported by Squall yet, ignored" in spec.warnings
-    assert "Resources.Fn.Properties.FunctionName: ignored, because Squall names each function by its logical id" \
-        in spec.warnings
+    # FunctionName is another name the Invoke API takes, not an unsupported property.
+    assert spec.functions["Fn"].aws_name == "greeter"
+    assert not any("FunctionName" in warning for warning in spec.warnings)
+
+
+def test_invalid_function_name_is_an_error(write_service: WriteService) -> None:
+    write_service(template(BASE + "FunctionName: 'has spaces'\n", resources=RESOURCES), name="template.yaml")
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert "Resources.Fn.Properties.FunctionName" in str(raised.value)
+    assert "has spaces" in str(raised.value)
 
 
 def test_false_condition_leaves_resources_out(write_service: WriteService) -> None:
