@@ -118,6 +118,50 @@ def resource_names(service: Any) -> dict[str, list[str]]:
     }
 
 
+def resource_conflicts(client: Any, service: Any, existing: Mapping[str, set[str]]) -> list[tuple[str, str]]:
+    """Return (what, detail) for each declared table or stream that exists with other settings.
+
+    A deploy fails on those, because a table's keys and a stream's shards cannot change in place.
+    """
+    def call(service_name: str, operation: str, **arguments: Any) -> Any:
+        response = client.send("POST", f"{API_PREFIX}/services/{service_name}/{operation}", json_body=arguments)
+        return client.decode_json(response).get("result")
+
+    conflicts = []
+    for table in service.resources.tables:
+        if table.name not in existing["table"]:
+            continue
+        found = call("tables", "describe_table", name=table.name)
+        sort = found.get("sort_key")
+        keys = (
+            (found["partition_key"]["name"], found["partition_key"]["type"]),
+            (sort["name"], sort["type"]) if sort else None,
+            found.get("ttl_attribute"),
+        )
+        if keys != (tuple(table.partition_key), tuple(table.sort_key) if table.sort_key else None, table.ttl_attribute):
+            conflicts.append((
+                f"table {table.name}",
+                f"exists with partition key {_key(keys[0])}, sort key {_key(keys[1])} and TTL attribute "
+                f"{keys[2] or '-'}; the deploy would fail: change the manifest to match, or delete the table first "
+                f"(`squall table drop {table.name}`)",
+            ))
+    for stream in service.resources.streams:
+        if stream.name not in existing["stream"]:
+            continue
+        found = call("streams", "describe_stream", stream=stream.name)
+        if (found["shard_count"], found["retention_h"]) != (stream.shards, stream.retention_h):
+            conflicts.append((
+                f"stream {stream.name}",
+                f"exists with {found['shard_count']} shard(s) and {found['retention_h']} h retention; the deploy "
+                f"would fail: change the manifest to match, or delete the stream first (`squall stream delete {stream.name}`)",
+            ))
+    return conflicts
+
+
+def _key(key: tuple[str, str] | None) -> str:
+    return f"{key[0]}:{key[1]}" if key else "-"
+
+
 def missing_secret_rows(client: Any, service: Any) -> list[tuple[str, str, str]]:
     """Return a row for each secret the manifest references that the server does not have."""
     from squall.secrets.references import environment_references
@@ -255,6 +299,8 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, endpoint: str, tok
     rows += missing_trigger_rows(service, existing)
     for kind, names in resource_names(service).items():
         rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]
+    conflicts = dict(resource_conflicts(client, service, existing))
+    rows = [("conflict", row[1], conflicts[row[1]]) if row[1] in conflicts else row for row in rows]
     changes = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ACTION", "WHAT", "DETAIL"):
         changes.add_column(column, overflow="fold")

@@ -175,3 +175,24 @@ def test_route_clash_names_service(serve: Any, tmp_path: Path) -> None:
     assert deploy.exit_code == 1
     assert "clashes with the route GET /items of function 'api'" in deploy.output
     assert "which service 'shop' deployed" in deploy.output
+
+
+def test_plan_flags_table_and_stream_that_cannot_change(serve: Any, tmp_path: Path) -> None:
+    declared = FIRST.replace(
+        "    orders: {}\n", "    orders: {}\n  tables:\n    users: {partition_key: id}\n  streams:\n    clicks: {shards: 1}\n"
+    )
+    app = write(tmp_path / "shop", declared.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    changed = declared.replace("partition_key: id}", "partition_key: {name: id, type: N}}").replace("shards: 1", "shards: 2")
+    write(app, changed.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+
+    plan = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+    deploy = CliRunner().invoke(cli, ["deploy", str(app), "--endpoint", server.endpoint])
+
+    assert plan.exit_code == 0, plan.output
+    lines = [" ".join(line.split()) for line in plan.output.splitlines()]
+    assert any(line.startswith("conflict table users exists with partition key id:S") for line in lines), lines
+    assert any(line.startswith("conflict stream clicks exists with 1 shard(s)") for line in lines), lines
+    # What plan calls a conflict, the deploy rejects.
+    assert deploy.exit_code == 1
+    assert "table 'users' exists with partition key" in deploy.output
