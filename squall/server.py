@@ -317,10 +317,10 @@ class Platform:
     async def _move_auto_aliases(self, service: ServiceSpec) -> None:
         """Publish each function that has an auto-publish alias, and point the alias at a newly published version.
 
-        Publishing code and settings identical to the latest version returns
-        that version, and then the alias stays where it is: an unchanged
-        redeploy or a restart keeps a rollback (`squall alias set`) and its
-        weights. The provisioned instances of such a function belong to the
+        A function whose code folder and settings equal the latest version's
+        keeps that version, and then the alias stays where it is: a redeploy
+        that changed other files, or a restart, keeps a rollback (`squall
+        alias set`) and its weights. The provisioned instances of such a function belong to the
         alias's version, and start now.
         """
         functions = [spec for spec in service.functions.values() if spec.auto_publish_alias]
@@ -333,7 +333,9 @@ class Platform:
             previous = {a.name: a for a in await asyncio.to_thread(store.aliases, spec.name)}.get(alias)
             published = await asyncio.to_thread(store.versions, spec.name)
             latest_before = published[-1].version if published else None
-            version = await asyncio.to_thread(store.publish, spec.name, service.service, service.root, manifest=manifest)
+            version = await asyncio.to_thread(
+                store.publish_if_changed, spec, service.service, service.root, manifest=manifest
+            )
             if previous is None or version != latest_before:
                 await asyncio.to_thread(store.set_alias, spec.name, alias, version)
                 target = str(version)

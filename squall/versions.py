@@ -11,6 +11,7 @@ configuration does.
 from __future__ import annotations
 
 import dataclasses
+import filecmp
 import logging
 import random as random_module
 import sqlite3
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from squall.errors import SquallError
-from squall.manifest.spec import ALIAS_PATTERN, ServiceSpec
+from squall.manifest.spec import ALIAS_PATTERN, FunctionSpec, ServiceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,26 @@ class VersionStore:
             )
         logger.info("published %s version %d from %s", function, version, root)
         return version
+
+    def publish_if_changed(self, spec: FunctionSpec, service: str, root: Path, *, manifest: Path) -> int:
+        """Publish the function as deployed from `root`, unless its code folder and settings equal the latest version's.
+
+        Return the new version, or the latest one when nothing of the function
+        changed. Unlike `publish`, a change elsewhere in the service folder
+        (another function's folder, a README) publishes nothing, as SAM's
+        AutoPublishAlias publishes on a change of the function's own code.
+        """
+        published = self.versions(spec.name)
+        if published:
+            latest = published[-1]
+            try:
+                before = self.load(spec.name, str(latest.version)).functions[spec.name]
+            except (OSError, LookupError, SquallError) as error:
+                logger.warning("comparing %s with its version %d failed (%s), so a new version is published", spec.name, latest.version, error)
+            else:
+                if before == spec and same_files(latest.root / spec.code_dir, Path(root) / spec.code_dir):
+                    return latest.version
+        return self.publish(spec.name, service, root, manifest=manifest)
 
     def versions(self, function: str) -> list[PublishedVersion]:
         """Return the function's published versions, oldest first."""
@@ -249,6 +270,23 @@ class VersionStore:
             hint = "" if published else f" (publish one with `squall publish {function}`)"
             raise QualifierNotFound(function, version, f"function {function!r} has no version {version}; "
                                     f"its versions are {choices}{hint}") from None
+
+
+def same_files(first: Path, second: Path) -> bool:
+    """Return whether two folders contain the same files with the same bytes, bytecode caches aside."""
+    if first == second:
+        return True
+
+    def listing(folder: Path) -> list[str]:
+        return sorted(
+            str(path.relative_to(folder)) for path in folder.rglob("*")
+            if path.is_file() and "__pycache__" not in path.relative_to(folder).parts
+        )
+
+    names = listing(first)
+    if names != listing(second):
+        return False
+    return all(filecmp.cmp(first / name, second / name, shallow=False) for name in names)
 
 
 def _version_of(row: tuple) -> PublishedVersion:

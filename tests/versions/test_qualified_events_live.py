@@ -194,3 +194,49 @@ def test_auto_publish_alias_follows_code(serve: Any, tmp_path: Path) -> None:
     assert [(alias["name"], alias["version"]) for alias in listing["aliases"]] == [("live", "1")]
     assert table.exit_code == 0, table.output
     assert all(version["code"] in table.output for version in listing["versions"])
+
+
+TWO_FOLDERS = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: app.handler, AutoPublishAlias: live}
+Resources:
+  FirstFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: first/
+      Events:
+        Get: {Type: HttpApi, Properties: {Method: GET, Path: /first}}
+  SecondFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: second/
+      Events:
+        Get: {Type: HttpApi, Properties: {Method: GET, Path: /second}}
+"""
+
+
+def test_auto_publish_alias_ignores_other_folders(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "two"
+    for name in ("first", "second"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "app.py").write_text(HANDLER.format(code=1))
+    (folder / "template.yaml").write_text(TWO_FOLDERS)
+    server = serve(folder, "--no-watch")
+
+    # A change to one function's folder and a file beside the template.
+    (folder / "second" / "app.py").write_text(HANDLER.format(code=2))
+    (folder / "README.md").write_text("notes\n")
+    deploy(folder, server.endpoint)
+
+    first = httpx.get(server.endpoint + "/first", timeout=20).json()
+    second = httpx.get(server.endpoint + "/second", timeout=20).json()
+    assert first == {"code": 1, "version": "1"}
+    assert second == {"code": 2, "version": "2"}
+
+    # A setting of the function publishes too, as with AutoPublishAliasAllProperties.
+    (folder / "template.yaml").write_text(TWO_FOLDERS.replace("CodeUri: first/", "CodeUri: first/\n      MemorySize: 256"))
+    deploy(folder, server.endpoint)
+    assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"code": 1, "version": "2"}
+    assert httpx.get(server.endpoint + "/second", timeout=20).json() == {"code": 2, "version": "2"}
