@@ -167,8 +167,8 @@ class Platform:
         missing += runtime_warnings(service)
         limit_mb = self.dispatcher.budget.limit_mb
         missing += [
-            f"functions.{spec.name}.memory_mb: {spec.memory_mb} MB is more than the node's whole memory budget "
-            f"({limit_mb} MB), so every call is throttled; raise --memory-budget-mb or lower memory_mb"
+            f"{service.function_key(spec.name, 'memory_mb')}: {spec.memory_mb} MB is more than the node's whole memory "
+            f"budget ({limit_mb} MB), so every call is throttled; raise --memory-budget-mb or lower the memory size"
             for spec in service.functions.values() if spec.memory_mb > limit_mb
         ]
         provisioned_mb = sum(spec.provisioned * spec.memory_mb for spec in service.functions.values())

@@ -30,7 +30,7 @@ def syntax_warnings(service: ServiceSpec) -> list[str]:
         problem = _compile_problem(service.root / relative)
         if problem is None:
             continue
-        keys = ", ".join(f"functions.{name}.handler" for name in functions)
+        keys = ", ".join(service.function_key(name, "handler") for name in functions)
         warnings.append(
             f"{keys}: {relative} does not compile ({problem});"
             " its calls fail with Runtime.UserCodeSyntaxError until it does"
@@ -58,7 +58,7 @@ def runtime_warnings(service: ServiceSpec) -> list[str]:
         if spec.runtime not in (running, "python3"):
             functions_of.setdefault(spec.runtime, []).append(spec.name)
     return [
-        f"{', '.join(f'functions.{name}.runtime' for name in functions)}: {runtime} is declared, but Squall runs"
+        f"{', '.join(service.function_key(name, 'runtime') for name in functions)}: {runtime} is declared, but Squall runs"
         f" every function on the server's Python ({running})"
         for runtime, functions in functions_of.items()
     ]

@@ -191,19 +191,19 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
             # Triggers do not keep their place among the manifest's events, so the event is named by its resource.
             try:
                 if isinstance(trigger, QueueTrigger):
-                    key = f"functions.{spec.name}: the event of queue {trigger.queue!r}"
+                    key = f"{service.function_key(spec.name, 'events')}: the event of queue {trigger.queue!r}"
                     visibility = queues.get(trigger.queue)
                     if visibility is None:
                         visibility = hub.store("queues").get_queue(trigger.queue).settings.visibility_timeout_s
                     _check_visibility(where, key, spec.timeout_s, visibility, trigger.queue)
                 elif isinstance(trigger, ObjectTrigger) and trigger.bucket not in buckets:
-                    key = f"functions.{spec.name}: the event of bucket {trigger.bucket!r}"
+                    key = f"{service.function_key(spec.name, 'events')}: the event of bucket {trigger.bucket!r}"
                     hub.store("objects").head_bucket(trigger.bucket)
                 elif isinstance(trigger, TableStreamTrigger) and trigger.table not in tables:
-                    key = f"functions.{spec.name}: the event of table {trigger.table!r}"
+                    key = f"{service.function_key(spec.name, 'events')}: the event of table {trigger.table!r}"
                     hub.store("tables").describe_table(trigger.table)
                 elif isinstance(trigger, StreamTrigger) and trigger.stream not in streams:
-                    key = f"functions.{spec.name}: the event of stream {trigger.stream!r}"
+                    key = f"{service.function_key(spec.name, 'events')}: the event of stream {trigger.stream!r}"
                     hub.store("streams").describe_stream(trigger.stream)
             except ResourceNotFound as error:
                 problems.append(f"{key}: {error}")
@@ -216,7 +216,7 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
             try:
                 hub.store("queues").get_queue(destination.name)
             except ResourceNotFound as error:
-                problems.append(f"functions.{spec.name}.{name}: {error}")
+                problems.append(f"{service.function_key(spec.name, name)}: {error}")
     if problems:
         raise DeployError(f"{where}: " + "\n  also ".join(problems))
 
@@ -233,7 +233,7 @@ def check_declared_queues(service: ServiceSpec) -> None:
         for trigger in spec.triggers:
             if not isinstance(trigger, QueueTrigger) or trigger.queue not in queues:
                 continue
-            key = f"functions.{spec.name}: the event of queue {trigger.queue!r}"
+            key = f"{service.function_key(spec.name, 'events')}: the event of queue {trigger.queue!r}"
             try:
                 _check_visibility(where, key, spec.timeout_s, queues[trigger.queue], trigger.queue)
             except DeployError as error:

@@ -293,3 +293,32 @@ class ServiceSpec:
     # Globs choosing the files a deploy copies, in order; "!glob" leaves files out
     # and a later "glob" takes some back, as serverless.yml's package.patterns do.
     package_patterns: tuple[str, ...] = ()
+
+    def function_key(self, function: str, setting: str | None = None) -> str:
+        """Return the key path of a function, or of one of its settings, as this service's manifest spells it.
+
+        `setting` is a squall.yml name (handler, runtime, memory_mb, events,
+        on_success, on_failure): "functions.api.memory_mb" in a squall.yml,
+        "functions.api.memorySize" in a serverless.yml and
+        "Resources.Api.Properties.MemorySize" in a SAM template.
+        """
+        manifest = self.manifest_path.name
+        if manifest.startswith("template."):
+            key = f"Resources.{function}.Properties"
+            return key if setting is None else f"{key}.{_SAM_SETTINGS.get(setting, setting)}"
+        key = f"functions.{function}"
+        if setting is None:
+            return key
+        return f"{key}.{_SERVERLESS_SETTINGS.get(setting, setting)}" if manifest.startswith("serverless.") else f"{key}.{setting}"
+
+
+# How serverless.yml and SAM templates name the function settings that Squall's messages name.
+_SERVERLESS_SETTINGS = {"memory_mb": "memorySize", "on_success": "destinations.onSuccess", "on_failure": "destinations.onFailure"}
+_SAM_SETTINGS = {
+    "handler": "Handler",
+    "runtime": "Runtime",
+    "memory_mb": "MemorySize",
+    "events": "Events",
+    "on_success": "EventInvokeConfig.DestinationConfig.OnSuccess",
+    "on_failure": "EventInvokeConfig.DestinationConfig.OnFailure",
+}
