@@ -21,7 +21,9 @@ from squall.manifest.sam_intrinsics import (
     Evaluator,
     PropertyReader,
     Warnings,
+    check_defined_keys,
     name_from_arn,
+    unknown_key_error,
 )
 from squall.manifest.sam_resources import RULE_TYPE, TemplateResource
 from squall.manifest.serverless_keys import closest_key
@@ -65,6 +67,38 @@ SAM_EVENT_TYPES = frozenset({
     "AlexaSkill", "Api", "CloudWatchEvent", "CloudWatchLogs", "Cognito", "DocumentDB", "DynamoDB", "EventBridgeRule",
     "HttpApi", "IoTRule", "Kinesis", "MQ", "MSK", "S3", "SNS", "SQS", "Schedule", "ScheduleV2", "SelfManagedKafka",
 })
+
+_RECORD_SOURCE_PROPERTIES = frozenset({
+    "BatchSize", "BisectBatchOnFunctionError", "DestinationConfig", "Enabled", "FilterCriteria", "FunctionResponseTypes",
+    "KmsKeyArn", "MaximumBatchingWindowInSeconds", "MaximumRecordAgeInSeconds", "MaximumRetryAttempts", "MetricsConfig",
+    "ParallelizationFactor", "StartingPosition", "StartingPositionTimestamp", "Stream", "TumblingWindowInSeconds",
+})
+# The properties SAM defines for each event type Squall reads (SAM developer
+# guide, "EventSource" and its pages per type, 2025). SAM rejects any other.
+SAM_EVENT_PROPERTIES: dict[str, frozenset[str]] = {
+    "Api": frozenset({
+        "Auth", "Method", "Path", "RequestModel", "RequestParameters", "ResponseTransferMode", "RestApiId",
+        "TimeoutInMillis",
+    }),
+    "HttpApi": frozenset({"ApiId", "Auth", "Method", "Path", "PayloadFormatVersion", "RouteSettings", "TimeoutInMillis"}),
+    "SQS": frozenset({
+        "BatchSize", "Enabled", "FilterCriteria", "FunctionResponseTypes", "KmsKeyArn", "MaximumBatchingWindowInSeconds",
+        "MetricsConfig", "ProvisionedPollerConfig", "Queue", "ScalingConfig",
+    }),
+    "S3": frozenset({"Bucket", "Events", "Filter"}),
+    "Schedule": frozenset({
+        "DeadLetterConfig", "Description", "Enabled", "Input", "Name", "RetryPolicy", "Schedule", "State",
+    }),
+    "ScheduleV2": frozenset({
+        "DeadLetterConfig", "Description", "EndDate", "FlexibleTimeWindow", "GroupName", "Input", "KmsKeyArn", "Name",
+        "OmitName", "PermissionsBoundary", "RetryPolicy", "RoleArn", "ScheduleExpression", "ScheduleExpressionTimezone",
+        "StartDate", "State",
+    }),
+    "DynamoDB": _RECORD_SOURCE_PROPERTIES,
+    "Kinesis": _RECORD_SOURCE_PROPERTIES,
+}
+# The keys of one entry of Events.
+_EVENT_KEYS = ("Properties", "Type")
 
 # The stage of the REST API SAM creates for Api events when a template names none.
 SAM_REST_STAGE = "Prod"
@@ -130,7 +164,7 @@ class EventReader:
                     raise self.source.error((*event_key, "Type"), f"missing, expected an event type: {_EVENT_TYPES_TEXT}")
                 if not isinstance(event, dict) or not isinstance(event.get("Type"), str):
                     raise self.source.error(event_key, expected('a mapping with "Type" and "Properties"', event))
-                self.warnings.unsupported_keys(event_key, event, {"Type", "Properties"})
+                self._check_event_keys(event_key, event)
                 properties = event.get("Properties") or {}
                 if not isinstance(properties, dict):
                     raise self.source.error((*event_key, "Properties"), expected("a mapping of event properties", properties))
@@ -138,7 +172,20 @@ class EventReader:
                 self._read_one(event["Type"], read, event_key, found)
         return found
 
+    def _check_event_keys(self, key: KeyPath, event: dict[Any, Any]) -> None:
+        """Reject a key beside Type and Properties, which SAM rejects; a property written there is named as one."""
+        kind = event["Type"]
+        for name in event:
+            if name in _EVENT_KEYS:
+                continue
+            hint = ""
+            if name in SAM_EVENT_PROPERTIES.get(kind, ()):
+                hint = f"; {name} is a property of {kind} events, so it belongs under Properties"
+            raise unknown_key_error(self.source, key, name, _EVENT_KEYS, "an event", hint)
+
     def _read_one(self, kind: str, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
+        if kind in SAM_EVENT_PROPERTIES:
+            check_defined_keys(self.source, read.base, read.mapping, SAM_EVENT_PROPERTIES[kind], f"{kind} events")
         if kind == "Api":
             self._known(read, {"Path", "Method", "RestApiId"})
             stage = self._rest_stage(read)
@@ -187,7 +234,14 @@ class EventReader:
         return self.rest_stages[api]
 
     def _known(self, read: PropertyReader, known: set[str]) -> None:
-        self.warnings.unsupported_keys(read.base, read.mapping, known)
+        """List each key of `read` outside `known` as not supported; callers first reject the keys SAM does not define."""
+        for name in read.mapping:
+            if name not in known:
+                self.warnings.unsupported((*read.base, str(name)))
+
+    def _check_nested(self, read: PropertyReader, defined: set[str], what: str) -> None:
+        """Reject a key of a nested setting (ScalingConfig, DestinationConfig, ...) that SAM does not define."""
+        check_defined_keys(self.source, read.base, read.mapping, defined, what)
 
     # HTTP --------------------------------------------------------------------
 
@@ -239,7 +293,7 @@ class EventReader:
             if not isinstance(scaling, dict):
                 raise self.source.error(read.key("ScalingConfig"), expected('a mapping with "MaximumConcurrency"', scaling))
             scaling_read = PropertyReader(self.evaluator, scaling, read.key("ScalingConfig"))
-            self._known(scaling_read, {"MaximumConcurrency"})
+            self._check_nested(scaling_read, {"MaximumConcurrency"}, "ScalingConfig")
             if scaling_read.has("MaximumConcurrency"):
                 # Lambda's range for the maximum concurrency of an SQS event source.
                 concurrency = scaling_read.integer("MaximumConcurrency", 2, 2, 1000, "a whole number of concurrent batches")
@@ -259,11 +313,16 @@ class EventReader:
     def _function_response_types(self, read: PropertyReader) -> bool:
         """Return whether the event turns on ReportBatchItemFailures, which Lambda needs to read batchItemFailures."""
         types = read.value("FunctionResponseTypes")
-        if types is not None and types not in ([], ["ReportBatchItemFailures"]):
-            raise self.source.error(
-                read.key("FunctionResponseTypes"), expected('[ReportBatchItemFailures] or nothing', types)
-            )
-        return types == ["ReportBatchItemFailures"]
+        key = read.key("FunctionResponseTypes")
+        if types is None:
+            return False
+        if not isinstance(types, list):
+            raise self.source.error(key, expected("a list such as [ReportBatchItemFailures]", types))
+        for index, item in enumerate(types):
+            # Lambda defines this one response type.
+            if item != "ReportBatchItemFailures":
+                raise self.source.error((*key, index), expected('"ReportBatchItemFailures", the one response type', item))
+        return bool(types)
 
     def queue_name(self, read: PropertyReader, name: str) -> str:
         """Read a queue given by ARN (`!GetAtt Queue.Arn`) or by name (`!Ref Queue`)."""
@@ -415,8 +474,10 @@ class EventReader:
             on_failure = destination.get("OnFailure") if isinstance(destination, dict) else None
             if not isinstance(on_failure, dict):
                 raise self.source.error(read.key("DestinationConfig"), expected('a mapping with "OnFailure"', destination))
+            self._check_nested(PropertyReader(self.evaluator, destination, read.key("DestinationConfig")), {"OnFailure"},
+                               "DestinationConfig")
             failure_read = PropertyReader(self.evaluator, on_failure, (*read.key("DestinationConfig"), "OnFailure"))
-            self._known(failure_read, {"Destination", "Type"})
+            self._check_nested(failure_read, {"Destination", "Type"}, "OnFailure")
             target = self.destination(failure_read, allowed=("SQS",))
             if target is not None:
                 found.stream_failures.append((target, failure_read.base))
@@ -484,7 +545,7 @@ class EventReader:
         if not isinstance(invoke_config, dict):
             raise self.source.error(key, expected("a mapping of asynchronous invocation settings", invoke_config))
         read = PropertyReader(self.evaluator, invoke_config, key)
-        self._known(read, {"MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"})
+        self._check_nested(read, {"MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"}, "EventInvokeConfig")
 
         destinations: dict[str, Destination | None] = {"OnSuccess": None, "OnFailure": None}
         config = invoke_config.get("DestinationConfig")
@@ -492,7 +553,7 @@ class EventReader:
             if not isinstance(config, dict):
                 raise self.source.error(read.key("DestinationConfig"), expected("a mapping with OnSuccess and OnFailure", config))
             config_read = PropertyReader(self.evaluator, config, read.key("DestinationConfig"))
-            self._known(config_read, set(destinations))
+            self._check_nested(config_read, set(destinations), "DestinationConfig")
             for name in destinations:
                 entry = config.get(name)
                 if entry is None:
@@ -500,7 +561,7 @@ class EventReader:
                 if not isinstance(entry, dict):
                     raise self.source.error(config_read.key(name), expected('a mapping with "Type" and "Destination"', entry))
                 entry_read = PropertyReader(self.evaluator, entry, config_read.key(name))
-                self._known(entry_read, {"Type", "Destination"})
+                self._check_nested(entry_read, {"Type", "Destination"}, name)
                 destinations[name] = self.destination(entry_read, allowed=("SQS", "Lambda"))
 
         return AsyncConfig(

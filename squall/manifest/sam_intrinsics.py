@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from squall.errors import ManifestError
 from squall.manifest.serverless_common import likely_typo
+from squall.manifest.serverless_keys import closest_key
 from squall.manifest.validate import KeyPath, ManifestSource, StrictLoader, describe, dotted, expected
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,48 @@ class Warnings:
                 self.unsupported((*key, str(name)))
             else:
                 self.add((*key, str(name)), f'unknown key, did you mean "{meant}"? ignored')
+
+
+def unknown_key_error(
+    source: ManifestSource, key: KeyPath, name: Any, defined: Iterable[str], what: str, hint: str = ""
+) -> ManifestError:
+    """Build the error for a key that `what` (such as "an SQS event") does not define, which SAM or CloudFormation rejects.
+
+    The message names the closest defined key when one is close, then every defined key.
+    """
+    defined = sorted(defined)
+    meant = closest_key(str(name), defined)
+    suggestion = f' (did you mean "{meant}"?)' if meant else ""
+    return source.error(
+        (*key, str(name)),
+        f"unknown property {describe(name)} of {what}{suggestion}, expected one of: " + ", ".join(defined) + hint,
+    )
+
+
+def check_defined_keys(
+    source: ManifestSource,
+    key: KeyPath,
+    mapping: Mapping[Any, Any],
+    defined: Iterable[str],
+    what: str,
+    warnings: Warnings | None = None,
+    read: Iterable[str] | None = None,
+) -> None:
+    """Raise ManifestError for the first key of `mapping` outside `defined`, as SAM and CloudFormation reject it.
+
+    With `warnings` and `read`, each defined key that Squall does not read is
+    listed as not supported.
+    """
+    defined = frozenset(defined)
+    for name in mapping:
+        if name not in defined:
+            raise unknown_key_error(source, key, name, defined, what)
+    if warnings is None or read is None:
+        return
+    read = frozenset(read)
+    for name in mapping:
+        if name not in read:
+            warnings.unsupported((*key, str(name)))
 
 
 def is_function(value: Any) -> bool:

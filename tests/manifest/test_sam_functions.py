@@ -657,14 +657,3 @@ def test_event_type_typo_is_rejected(write_service: WriteService) -> None:
 
     assert error.key == "Resources.Fn.Properties.Events.Q.Type"
     assert 'did you mean "SQS"?' in str(error)
-
-
-def test_event_property_typo_gets_a_suggestion(write_service: WriteService) -> None:
-    write_service(
-        template(BASE + "Events:\n  Q: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, BatchSise: 5}}\n"),
-        name="template.yaml",
-    )
-
-    warnings = load_service(Path(".")).warnings
-
-    assert 'Resources.Fn.Properties.Events.Q.Properties.BatchSise: unknown key, did you mean "BatchSize"? ignored' in warnings
