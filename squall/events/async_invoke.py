@@ -30,6 +30,7 @@ from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_store import AsyncStore, NewInvocation, QueuedInvocation
 from squall.manifest.spec import Destination
 from squall.observability import tracing
+from squall.services.errors import LimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,11 @@ THROTTLE_BACKOFF_S = (1.0, 300.0)
 # In-flight invocations get this long to finish at shutdown. Their rows stay
 # in the store either way, so an unfinished one runs again after a restart.
 DRAIN_TIMEOUT_S = 5.0
+
+# The largest record sent whole to a destination: an asynchronous invocation's
+# payload limit, which a function destination's record must meet. Larger ones
+# go without their payloads.
+MAX_DESTINATION_RECORD_BYTES = 1024 * 1024
 
 # Sends a destination record to a queue: (queue name, message body).
 QueueSender = Callable[[str, str], Awaitable[None]]
@@ -333,27 +339,51 @@ class AsyncInvoker:
         result: InvocationResult | None,
         last_error: bytes | None,
     ) -> None:
-        """Send the invocation record to the destination, before the caller removes the row."""
+        """Send the invocation record to the destination, before the caller removes the row.
+
+        A record too large for the destination goes without its request and
+        response payloads, as Lambda drops them. A record that still cannot be
+        delivered is logged and lost: the invocation has ended, and it never
+        runs again for its destination's sake.
+        """
         if destination is None:
             return
-        record = invocation_record(
-            condition=condition,
-            request_id=entry.request_id,
-            function_arn=self._dispatcher.arn(entry.function, entry.qualifier or LATEST),
-            executed_version=result.executed_version if result is not None else None,
-            request_payload=payload,
-            invoke_count=attempts,
-            response=result.payload if result is not None else last_error,
-            function_error=result is None or result.error_type is not None,
-        )
+
+        def record(with_payloads: bool) -> bytes:
+            return invocation_record(
+                condition=condition,
+                request_id=entry.request_id,
+                function_arn=self._dispatcher.arn(entry.function, entry.qualifier or LATEST),
+                executed_version=result.executed_version if result is not None else None,
+                request_payload=payload if with_payloads else None,
+                invoke_count=attempts,
+                response=(result.payload if result is not None else last_error) if with_payloads else None,
+                function_error=result is None or result.error_type is not None,
+            )
+
+        full = record(with_payloads=True)
+        try:
+            try:
+                await self._deliver(destination, full if len(full) <= MAX_DESTINATION_RECORD_BYTES else None)
+            except LimitExceeded as error:
+                logger.warning("the record of asynchronous invocation %s is too large for %s %s (%s); "
+                               "sending it without its payloads", entry.request_id, destination.kind,
+                               destination.name, error)
+                await self._deliver(destination, record(with_payloads=False))
+        except Exception as error:  # noqa: BLE001 - a lost record must not run the invocation again
+            logger.error("delivering the record of asynchronous invocation %s of %s to %s %s failed: %s",
+                         entry.request_id, entry.function, destination.kind, destination.name, error)
+
+    async def _deliver(self, destination: Destination, record: bytes | None) -> None:
+        """Send one record; None stands for a record over MAX_DESTINATION_RECORD_BYTES, which raises LimitExceeded."""
+        if record is None:
+            raise LimitExceeded(f"the record exceeds {MAX_DESTINATION_RECORD_BYTES} bytes")
         if destination.kind == "function":
-            target = Invocation(destination.name, record, "destination")
-            await self.accept(target)
+            await self.accept(Invocation(destination.name, record, "destination"))
         elif self.queue_sender is not None:
             await self.queue_sender(destination.name, record.decode())
         else:
-            logger.error("cannot send the record of %s to queue %s: no queue service is running",
-                         entry.request_id, destination.name)
+            raise RuntimeError("no queue service is running")
 
     async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
@@ -370,7 +400,7 @@ def invocation_record(
     condition: str,
     request_id: str,
     function_arn: str,
-    request_payload: bytes,
+    request_payload: bytes | None,
     invoke_count: int,
     response: bytes | None,
     function_error: bool,
@@ -391,9 +421,11 @@ def invocation_record(
             "condition": condition,
             "approximateInvokeCount": invoke_count,
         },
-        "requestPayload": _json_or_text(request_payload),
-        "responseContext": response_context,
     }
+    # Left out when the record is too large for its destination, as Lambda drops them.
+    if request_payload is not None:
+        record["requestPayload"] = _json_or_text(request_payload)
+    record["responseContext"] = response_context
     if response is not None:
         record["responsePayload"] = _json_or_text(response)
     return orjson.dumps(record)

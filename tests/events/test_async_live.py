@@ -222,3 +222,26 @@ def test_failure_record_sent_to_queue(serve: Any, tmp_path: Path) -> None:
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestPayload"] == {"message": "m1"}
+
+
+def test_record_too_large_for_queue_goes_without_payloads(serve: Any, tmp_path: Path) -> None:
+    from squall.sdk import Client
+    from squall.sdk.queues import Queue
+
+    out = tmp_path / "out"
+    app = write_app(tmp_path / "app", out, function("ok", "ok", out, "    on_success: {queue: successes}\n"))
+    manifest = app / "squall.yml"
+    manifest.write_text(manifest.read_text() + "resources:\n  queues:\n    successes: {}\n")
+    server = serve(app, env=FAST_RETRIES)
+    # Over the queue's 256 KiB message limit with the request and the response, under the 1 MiB async limit.
+    payload = json.dumps({"pad": "x" * 300_000}).encode()
+
+    lambda_client(server.endpoint).invoke(FunctionName="ok", InvocationType="Event", Payload=payload)
+
+    successes = Queue("successes", Client(server.endpoint))
+    record = json.loads(wait_for(lambda: successes.receive(max_messages=1, wait_s=1))[0]["body"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert "requestPayload" not in record
+    assert "responsePayload" not in record
+    # The function ran once: a record it could not send whole does not run it again.
+    assert len(notes(out, "ok")) == 1
