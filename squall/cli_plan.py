@@ -158,6 +158,38 @@ def resource_conflicts(client: Any, service: Any, existing: Mapping[str, set[str
     return conflicts
 
 
+def queue_changes(client: Any, service: Any) -> list[tuple[str, str]]:
+    """Return (what, detail) for each declared queue whose settings the deploy would change."""
+    if not service.resources.queues:
+        return []
+    response = client.send("POST", f"{API_PREFIX}/services/queues/list_queues", json_body={})
+    existing = {queue["name"]: queue.get("settings") or {} for queue in client.decode_json(response).get("result") or []}
+    changes = []
+    for queue in service.resources.queues:
+        current = existing.get(queue.name)
+        if current is None:
+            continue
+        dead_letter = current.get("dead_letter") or {}
+        before = {
+            "visibility_timeout_s": current.get("visibility_timeout_s"),
+            "retention_s": current.get("retention_s"),
+            "delay_s": current.get("delay_s"),
+            "receive_wait_s": current.get("receive_wait_s"),
+            "dead_letter": f"{dead_letter['target']} after {dead_letter['max_receive_count']}" if dead_letter else "-",
+        }
+        after = {
+            "visibility_timeout_s": queue.visibility_timeout_s,
+            "retention_s": queue.retention_s,
+            "delay_s": queue.delay_s,
+            "receive_wait_s": queue.receive_wait_s,
+            "dead_letter": f"{queue.dead_letter_queue} after {queue.max_receive_count}" if queue.dead_letter_queue else "-",
+        }
+        differences = [f"{name}: {before[name]} -> {after[name]}" for name in after if before[name] != after[name]]
+        if differences:
+            changes.append((f"queue {queue.name}", "; ".join(differences)))
+    return changes
+
+
 def _key(key: tuple[str, str] | None) -> str:
     return f"{key[0]}:{key[1]}" if key else "-"
 
@@ -301,6 +333,8 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, endpoint: str, tok
         rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]
     conflicts = dict(resource_conflicts(client, service, existing))
     rows = [("conflict", row[1], conflicts[row[1]]) if row[1] in conflicts else row for row in rows]
+    changed = dict(queue_changes(client, service))
+    rows = [("change", row[1], changed[row[1]]) if row[0] == "keep" and row[1] in changed else row for row in rows]
     changes = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ACTION", "WHAT", "DETAIL"):
         changes.add_column(column, overflow="fold")

@@ -196,3 +196,16 @@ def test_plan_flags_table_and_stream_that_cannot_change(serve: Any, tmp_path: Pa
     # What plan calls a conflict, the deploy rejects.
     assert deploy.exit_code == 1
     assert "table 'users' exists with partition key" in deploy.output
+
+
+def test_plan_shows_queue_setting_changes(serve: Any, tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    changed = FIRST.replace("    orders: {}\n", "    orders: {visibility_timeout_s: 45}\n")
+    write(app, changed.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+
+    plan = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert plan.exit_code == 0, plan.output
+    lines = [" ".join(line.split()) for line in plan.output.splitlines()]
+    assert "change queue orders visibility_timeout_s: 30 -> 45" in lines, lines
