@@ -48,6 +48,7 @@ from squall.manifest.sam_intrinsics import (
     SamLoader,
     Unresolvable,
     Warnings,
+    check_defined_keys,
     is_function,
     read_integer,
 )
@@ -63,6 +64,7 @@ from squall.manifest.sam_resources import (
     SIMPLE_TABLE_TYPE,
     STREAM_TYPE,
     TABLE_TYPE,
+    RESOURCE_PROPERTIES,
     ResourceCatalog,
     TemplateResource,
 )
@@ -122,6 +124,8 @@ SAM_FUNCTION_PROPERTIES = frozenset({
 })
 # The LoggingConfig settings Squall reads, as the variables Lambda sets from them.
 _LOGGING_VARIABLES = {"LogFormat": "AWS_LAMBDA_LOG_FORMAT", "ApplicationLogLevel": "AWS_LAMBDA_LOG_LEVEL"}
+# The keys CloudFormation defines in a function's Environment.
+_ENVIRONMENT_KEYS = ("Variables",)
 _GLOBALS_SECTIONS = ("Function", "Api", "HttpApi", "SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider")
 # API Gateway's rule for stage names.
 _STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -161,11 +165,6 @@ _FUNCTION_KEY_WARNINGS = {
     "Tags": "ignored, because tags are not supported by Squall",
     "DeploymentPreference": _NO_GRADUAL,
 }
-# Layer properties that change nothing in Squall, accepted without a warning.
-_LAYER_KEYS = frozenset(
-    {"ContentUri", "LayerName", "Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo",
-     "RetentionPolicy"}
-)
 _DATA_TYPES = frozenset({QUEUE_TYPE, BUCKET_TYPE, TABLE_TYPE, SIMPLE_TABLE_TYPE, STREAM_TYPE})
 _PARAMETER_TYPES_RULE = "String, Number, CommaDelimitedList, List<...> or AWS::SSM::Parameter::Value<...>"
 _PYTHON_RUNTIME_RE = re.compile(r"^python3\.\d+$")
@@ -280,9 +279,9 @@ def _translate(
             elif resource.type == LAYER_TYPE:
                 layers[resource.logical_id] = _read_layer(template, resource)
             elif resource.type == REST_API_TYPE:
-                template.rest_stages[resource.logical_id] = _read_stage_name(template, resource)
                 # Its other settings (authorizers, CORS, domains) are listed as not supported.
-                template.warnings.unsupported_keys((*resource.key, "Properties"), resource.properties, {"StageName"})
+                template.catalog.check_properties(resource, {"StageName"})
+                template.rest_stages[resource.logical_id] = _read_stage_name(template, resource)
             elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
                 _warn_other_resource(template, resource)
         if attempt.failed and resource.type == LAYER_TYPE:
@@ -564,7 +563,14 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
     for name in function:
         if name not in SAM_FUNCTION_PROPERTIES:
             raise source.error(("Globals", "Function", str(name)), _unknown_property(str(name)))
+    _check_environment_keys(source, ("Globals", "Function", "Environment"), function.get("Environment"))
     return function
+
+
+def _check_environment_keys(source: ManifestSource, key: KeyPath, environment: Any) -> None:
+    """Reject a key of a function's Environment other than Variables, which CloudFormation rejects."""
+    if isinstance(environment, dict) and not is_function(environment):
+        check_defined_keys(source, key, environment, _ENVIRONMENT_KEYS, "Environment")
 
 
 def _unknown_property(name: str) -> str:
@@ -589,6 +595,9 @@ def _warn_other_resource(template: _Template, resource: TemplateResource) -> Non
     if resource.type in PERMISSION_TYPES:
         template.warnings.add(resource.key, f"{resource.type} is not needed: Squall checks no permissions, ignored")
     elif resource.type == HTTP_API_TYPE:
+        check_defined_keys(
+            template.source, resource.properties_key, resource.properties, RESOURCE_PROPERTIES[HTTP_API_TYPE], HTTP_API_TYPE
+        )
         template.warnings.add(
             resource.key,
             f"{resource.type} settings (stages, authorizers, CORS, domains) are not supported by Squall yet, ignored; "
@@ -672,6 +681,8 @@ def _read_function(
             return None, key
         return PropertyReader(template.evaluator, {property_name: value}, key[:-1]).value(property_name), key
 
+    with problems.collect():
+        _check_environment_keys(source, (*resource.properties_key, "Environment"), resource.properties.get("Environment"))
     with problems.collect():
         _check_package_type(template, properties, read)
     # The runtime comes first: the handler of a Node.js or Java function names
@@ -789,7 +800,8 @@ def _read_auto_publish_alias(template: _Template, read: _PropertyLookup) -> str 
 
 def _read_layer(template: _Template, resource: TemplateResource) -> LayerSpec:
     """Read an AWS::Serverless::LayerVersion, named by its logical id; its ContentUri is a folder or .zip file."""
-    template.warnings.unsupported_keys(resource.properties_key, resource.properties, _LAYER_KEYS)
+    # The properties that change nothing in Squall are accepted without a warning.
+    template.catalog.check_properties(resource, RESOURCE_PROPERTIES[LAYER_TYPE] - {"PublishLambdaVersion"})
     reader = PropertyReader(template.evaluator, resource.properties, resource.properties_key)
     key = reader.key("ContentUri")
     content_uri = reader.value("ContentUri")
@@ -915,7 +927,7 @@ def _read_environment(template: _Template, environment: _Property | None) -> dic
         value = template.evaluator.resolve(value, environment.key)
     if not isinstance(value, dict):
         raise template.source.error(environment.key, expected('a mapping with "Variables"', value))
-    template.warnings.unsupported_keys(environment.key, value, {"Variables"})
+    # Unknown keys are rejected where they are written, before Globals are merged in.
     variables_key = (*environment.key, "Variables")
     variables = value.get("Variables") or {}
     if is_function(variables):

@@ -25,7 +25,7 @@ from squall.manifest.sam_intrinsics import (
     name_from_arn,
     unknown_key_error,
 )
-from squall.manifest.sam_resources import RULE_TYPE, TemplateResource
+from squall.manifest.sam_resources import RESOURCE_PROPERTIES, RULE_TYPE, TemplateResource
 from squall.manifest.serverless_keys import closest_key
 from squall.manifest.spec import (
     ApiType,
@@ -625,7 +625,10 @@ def rule_schedules(
     """Read an AWS::Events::Rule: each target that is a function of the template gets the rule's schedule."""
     source = evaluator.source
     read = PropertyReader(evaluator, rule.properties, rule.properties_key)
-    warnings.unsupported_keys(read.base, read.mapping, {"ScheduleExpression", "State", "Targets", "Description", "Name"})
+    check_defined_keys(
+        source, read.base, read.mapping, RESOURCE_PROPERTIES[RULE_TYPE], RULE_TYPE, warnings,
+        {"ScheduleExpression", "State", "Targets", "Description", "Name"},
+    )
     if not read.has("ScheduleExpression"):
         warnings.add(
             rule.key, f"{RULE_TYPE} without ScheduleExpression matches event patterns, which Squall does not support yet, ignored"

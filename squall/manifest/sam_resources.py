@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from squall.manifest.sam_intrinsics import (
     ResourceRef,
     Warnings,
     arn,
+    check_defined_keys,
     name_from_arn,
     read_boolean,
     whole_number,
@@ -92,6 +94,63 @@ PERMISSION_TYPES = frozenset(
      "AWS::S3::BucketPolicy"}
 )
 
+
+# The properties CloudFormation (for AWS:: types) or SAM (for AWS::Serverless::
+# types) defines for each resource type Squall reads, from their template
+# references (2025). Both reject a template with any other property.
+RESOURCE_PROPERTIES: dict[str, frozenset[str]] = {
+    QUEUE_TYPE: frozenset({
+        "ContentBasedDeduplication", "DeduplicationScope", "DelaySeconds", "FifoQueue", "FifoThroughputLimit",
+        "KmsDataKeyReusePeriodSeconds", "KmsMasterKeyId", "MaximumMessageSize", "MessageRetentionPeriod", "QueueName",
+        "ReceiveMessageWaitTimeSeconds", "RedriveAllowPolicy", "RedrivePolicy", "SqsManagedSseEnabled", "Tags",
+        "VisibilityTimeout",
+    }),
+    BUCKET_TYPE: frozenset({
+        "AbacStatus", "AccelerateConfiguration", "AccessControl", "AnalyticsConfigurations", "BucketEncryption",
+        "BucketName", "CorsConfiguration", "IntelligentTieringConfigurations", "InventoryConfigurations",
+        "LifecycleConfiguration", "LoggingConfiguration", "MetadataConfiguration", "MetadataTableConfiguration",
+        "MetricsConfigurations", "NotificationConfiguration", "ObjectLockConfiguration", "ObjectLockEnabled",
+        "OwnershipControls", "PublicAccessBlockConfiguration", "ReplicationConfiguration", "Tags",
+        "VersioningConfiguration", "WebsiteConfiguration",
+    }),
+    TABLE_TYPE: frozenset({
+        "AttributeDefinitions", "BillingMode", "ContributorInsightsSpecification", "DeletionProtectionEnabled",
+        "GlobalSecondaryIndexes", "ImportSourceSpecification", "KeySchema", "KinesisStreamSpecification",
+        "LocalSecondaryIndexes", "OnDemandThroughput", "PointInTimeRecoverySpecification", "ProvisionedThroughput",
+        "ResourcePolicy", "SSESpecification", "StreamSpecification", "TableClass", "TableName", "Tags",
+        "TimeToLiveSpecification", "WarmThroughput",
+    }),
+    SIMPLE_TABLE_TYPE: frozenset({
+        "PointInTimeRecoverySpecification", "PrimaryKey", "ProvisionedThroughput", "SSESpecification", "TableName", "Tags",
+    }),
+    STREAM_TYPE: frozenset({
+        "DesiredShardLevelMetrics", "MaxRecordSizeInKiB", "Name", "RetentionPeriodHours", "ShardCount",
+        "StreamEncryption", "StreamModeDetails", "Tags", "WarmThroughputMiBps",
+    }),
+    LAYER_TYPE: frozenset({
+        "CompatibleArchitectures", "CompatibleRuntimes", "ContentUri", "Description", "LayerName", "LicenseInfo",
+        "PublishLambdaVersion", "RetentionPolicy",
+    }),
+    REST_API_TYPE: frozenset({
+        "AccessLogSetting", "AlwaysDeploy", "ApiKeySourceType", "Auth", "BinaryMediaTypes", "CacheClusterEnabled",
+        "CacheClusterSize", "CanarySetting", "Cors", "DefinitionBody", "DefinitionUri", "Description",
+        "DisableExecuteApiEndpoint", "Domain", "EndpointConfiguration", "FailOnWarnings", "GatewayResponses",
+        "MergeDefinitions", "MethodSettings", "MinimumCompressionSize", "Mode", "Models", "Name", "OpenApiVersion",
+        "Policy", "PropagateTags", "StageName", "Tags", "TracingEnabled", "Variables",
+    }),
+    # NOTE: SAM's guide spells the log setting AccessLogSettings and its CDK
+    # bindings AccessLogSetting, so both are accepted.
+    HTTP_API_TYPE: frozenset({
+        "AccessLogSetting", "AccessLogSettings", "Auth", "CorsConfiguration", "DefaultRouteSettings", "DefinitionBody",
+        "DefinitionUri", "Description", "DisableExecuteApiEndpoint", "Domain", "FailOnWarnings", "Name",
+        "PropagateTags", "RouteSettings", "StageName", "StageVariables", "Tags",
+    }),
+    RULE_TYPE: frozenset({
+        "Description", "EventBusName", "EventPattern", "Name", "RoleArn", "ScheduleExpression", "State", "Targets",
+    }),
+}
+# The keys SQS defines in a queue's RedrivePolicy; it requires both.
+_REDRIVE_KEYS = ("deadLetterTargetArn", "maxReceiveCount")
 
 _LAMBDA_FUNCTION_ATTRIBUTES = (
     "Arn", "SnapStartResponse", "SnapStartResponse.ApplyOn", "SnapStartResponse.OptimizationStatus"
@@ -375,10 +434,17 @@ class ResourceCatalog:
                 streams.append(self._stream(resource))
         return Resources(tuple(queues), tuple(buckets), tuple(tables), tuple(streams))
 
+    def check_properties(self, resource: TemplateResource, read: Iterable[str]) -> None:
+        """Reject a property the resource's type does not define, and list each defined one Squall ignores."""
+        check_defined_keys(
+            self.source, resource.properties_key, resource.properties, RESOURCE_PROPERTIES[resource.type],
+            f"{resource.type}", self.warnings, read,
+        )
+
     def _queue(self, resource: TemplateResource) -> QueueResource:
         known = {"QueueName", "FifoQueue", "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds",
                  "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "ContentBasedDeduplication"}
-        self.warnings.unsupported_keys(resource.properties_key, resource.properties, known)
+        self.check_properties(resource, known)
         read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
         name = self.name_of(resource)
 
@@ -412,15 +478,19 @@ class ResourceCatalog:
                 redrive = json.loads(redrive)
             except ValueError:
                 raise self.source.error(key, expected("a mapping or JSON text", redrive)) from None
-        if not isinstance(redrive, dict) or "deadLetterTargetArn" not in redrive:
+        if not isinstance(redrive, dict):
             raise self.source.error(key, expected('a mapping with "deadLetterTargetArn" and "maxReceiveCount"', redrive))
+        check_defined_keys(self.source, key, redrive, _REDRIVE_KEYS, "a RedrivePolicy")
+        for required in _REDRIVE_KEYS:
+            if required not in redrive:
+                raise self.source.error((*key, required), f"missing, SQS requires both {' and '.join(_REDRIVE_KEYS)}")
         target = redrive["deadLetterTargetArn"]
         queue = name_from_arn(target, "sqs") if isinstance(target, str) else None
         if queue is None:
             raise self.source.error(
                 (*key, "deadLetterTargetArn"), expected("the ARN of a queue, such as !GetAtt DeadLetterQueue.Arn", target)
             )
-        count = whole_number(redrive.get("maxReceiveCount", 5))
+        count = whole_number(redrive["maxReceiveCount"])
         if count is None or not 1 <= count <= 1000:
             raise self.source.error(
                 (*key, "maxReceiveCount"),
@@ -429,12 +499,12 @@ class ResourceCatalog:
         return queue, count
 
     def _bucket(self, resource: TemplateResource) -> BucketResource:
-        self.warnings.unsupported_keys(resource.properties_key, resource.properties, {"BucketName"})
+        self.check_properties(resource, {"BucketName"})
         return BucketResource(name=self.name_of(resource))
 
     def _table(self, resource: TemplateResource) -> TableResource:
         known = {"TableName", "KeySchema", "AttributeDefinitions", "TimeToLiveSpecification", "StreamSpecification"}
-        self.warnings.unsupported_keys(resource.properties_key, resource.properties, known)
+        self.check_properties(resource, known)
         read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
         name = self.name_of(resource)
 
@@ -502,7 +572,7 @@ class ResourceCatalog:
         return found["HASH"], found.get("RANGE")
 
     def _simple_table(self, resource: TemplateResource) -> TableResource:
-        self.warnings.unsupported_keys(resource.properties_key, resource.properties, {"TableName", "PrimaryKey"})
+        self.check_properties(resource, {"TableName", "PrimaryKey"})
         read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
         # SimpleTable's documented default primary key: a string attribute named "id".
         primary = read.value("PrimaryKey")
@@ -518,7 +588,7 @@ class ResourceCatalog:
 
     def _stream(self, resource: TemplateResource) -> StreamResource:
         known = {"Name", "ShardCount", "RetentionPeriodHours", "StreamModeDetails"}
-        self.warnings.unsupported_keys(resource.properties_key, resource.properties, known)
+        self.check_properties(resource, known)
         read = PropertyReader(self.resolver, resource.properties, resource.properties_key)
         mode = read.value("StreamModeDetails")
         if isinstance(mode, dict) and mode.get("StreamMode") == "ON_DEMAND":
