@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import logging
 import time
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from squall.dispatcher.dispatcher import Invocation, InvocationResult, new_request_id
 from squall.errors import FunctionNotFound, Throttled
@@ -139,6 +142,12 @@ class GatewayApp:
             # A Lambda API operation other than those Squall serves, as an AWS SDK calls it.
             await invoke_api.send_api_error(send, invoke_api.unsupported(scope["method"], path), request_id)
             return
+        if match is None:
+            service = signed_service(scope)
+            if service is not None and service != "lambda":
+                # An AWS SDK client of another service, such as boto3's SQS client.
+                await _send_other_service_error(send, service, request_id)
+                return
         if match is None:
             api = router.unmatched_api(path)
             await _send(send, error_response(GatewayError.NOT_FOUND, api), api, request_id)
@@ -295,6 +304,36 @@ def _size_error(scope: dict[str, Any], event: bytes, api: ApiType) -> GatewayErr
         # headers make larger than the body.
         return GatewayError.PAYLOAD_TOO_LARGE
     return None
+
+
+def signed_service(scope: dict[str, Any]) -> str | None:
+    """Return the AWS service a request's Signature Version 4 names ("sqs", "s3", ...), or None when it is not signed."""
+    value = header(scope, b"authorization")
+    if value is None or not value.startswith(b"AWS4-HMAC-SHA256 "):
+        return None
+    # Credential=KEY/DATE/REGION/SERVICE/aws4_request
+    credential = value.partition(b"Credential=")[2].partition(b",")[0].split(b"/")
+    return credential[3].decode("latin-1") if len(credential) == 5 else None
+
+
+async def _send_other_service_error(send: Send, service: str, request_id: str) -> None:
+    message = (
+        f"Squall does not serve the AWS {service} API, only Lambda's; reach Squall's queues, buckets, tables "
+        "and streams with the squall SDK (from squall import Queue, Bucket, Table, Stream)"
+    )
+    if service == "s3":
+        # S3 clients read errors as XML.
+        body = (
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
+            f"<Message>{html.escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        content_type = b"application/xml"
+    else:
+        body = orjson.dumps({"__type": "UnsupportedOperation", "message": message})
+        content_type = b"application/x-amz-json-1.0"
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+               (b"x-amzn-requestid", request_id.encode())]
+    await respond(send, 501 if service == "s3" else 400, headers, body)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

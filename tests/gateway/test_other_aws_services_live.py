@@ -1,0 +1,49 @@
+"""AWS SDK clients of services other than Lambda, aimed at a running gateway, get an error that says why."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from live_gateway import LiveGateway, StartGateway
+
+
+@pytest.fixture
+async def gateway(start_gateway: StartGateway) -> LiveGateway:
+    return await start_gateway("http_api_v1")
+
+
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 0}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "call"),
+    [
+        ("sqs", lambda client: client.send_message(QueueUrl="http://x/000000000000/orders", MessageBody="m")),
+        ("dynamodb", lambda client: client.get_item(TableName="users", Key={"id": {"S": "1"}})),
+        ("s3", lambda client: client.get_object(Bucket="uploads", Key="a.txt")),
+    ],
+    ids=["sqs", "dynamodb", "s3"],
+)
+async def test_other_service_names_the_sdk(gateway: LiveGateway, service: str, call: Any) -> None:
+    client = _client(service, str(gateway.client.base_url))
+
+    with pytest.raises(ClientError) as raised:
+        await asyncio.to_thread(call, client)
+
+    message = raised.value.response["Error"]["Message"]
+    assert f"does not serve the AWS {service} API" in message
+    assert "squall SDK" in message
