@@ -86,6 +86,9 @@ class Platform:
     # first update once every service of the last run is deployed again.
     schedules_ready: bool = False
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
+    # Folders whose service `squall remove` removed: `squall up` stops redeploying
+    # them on changes, until a deploy of the folder serves it again.
+    removed_folders: set[Path] = field(default_factory=set)
     # Service name -> the manifest warnings its last deploy logged, so that a
     # redeploy under `squall up` does not repeat them all on each save.
     logged_warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -100,7 +103,9 @@ class Platform:
         immutable copy instances import from.
         """
         folder = folder.resolve()
-        return await self._deploy_from(folder, folder, variables)
+        service = await self._deploy_from(folder, folder, variables)
+        self.removed_folders.discard(folder)
+        return service
 
     async def deploy_package(self, package: bytes, variables: DeployVariables | None = None) -> ServiceSpec:
         """Deploy a service sent as a package (see squall.deploy.package); its files are kept in DATA/uploads.
@@ -263,7 +268,9 @@ class Platform:
         ]
         self.router = Router(remaining)
         functions = await self.dispatcher.remove(name)
-        self.sources.pop(name, None)
+        source = self.sources.pop(name, None)
+        if source is not None:
+            self.removed_folders.add(source)
         await asyncio.to_thread(self.store.remove_service, name)
         self.queue_triggers.update(self.dispatcher.services)
         self.object_triggers.update(self.dispatcher.services)
@@ -637,6 +644,10 @@ async def _watch(platform: Platform, folder: Path, variables: DeployVariables | 
         return not (path.startswith(str(data_dir)) or "__pycache__" in path or path.endswith((".pyc", "~")))
 
     async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_DEBOUNCE_MS, recursive=True):
+        if folder in platform.removed_folders:
+            logger.info("change in %s: not redeployed, because its service was removed; "
+                        "`squall deploy %s` serves it again", folder, folder)
+            continue
         names = sorted({Path(p).name for _, p in changes})
         logger.info("change in %s: %s; redeploying", folder, ", ".join(names[:5]))
         try:

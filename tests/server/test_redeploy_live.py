@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -91,3 +93,28 @@ def test_manifest_warnings_not_repeated_on_redeploy(serve: Any, tmp_path: Path) 
     assert redeployed, "the edited handler was not served within 20 s"
     warnings = [line for line in server.output if "plugins" in line and "WARNING" in line]
     assert len(warnings) == 1, warnings
+
+
+def test_removed_service_not_redeployed_on_change(serve: Any, app_folder: Path) -> None:
+    server = serve(app_folder)
+    listing = httpx.get(server.endpoint + "/_squall/api/functions", timeout=20).json()["functions"]
+    service = listing[0]["service"]
+    removed = subprocess.run(
+        [sys.executable, "-m", "squall", "remove", service, "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert removed.returncode == 0, removed.stderr
+
+    change_answer(app_folder, "second")
+
+    ignored = wait_for(lambda: any("not redeployed, because its service was removed" in line for line in server.output),
+                       REDEPLOY_TIMEOUT_S)
+    assert ignored, "the server did not report the ignored change"
+    assert httpx.get(server.endpoint + "/_squall/api/functions", timeout=20).json()["functions"] == []
+    # An explicit deploy serves the folder again.
+    deployed = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(app_folder), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    assert answer_of(server.endpoint) == "second"
