@@ -136,9 +136,11 @@ SAMCONFIG_NAMES = (SAMCONFIG_NAME, "samconfig.yaml", "samconfig.yml")
 # The config environment `sam deploy` reads without --config-env.
 SAMCONFIG_ENVIRONMENT = "default"
 
+# The sections CloudFormation defines (its "template sections" page), plus
+# SAM's Globals.
 _TOP_LEVEL_KEYS = frozenset(
-    {"AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Mappings", "Conditions",
-     "Globals", "Resources"}
+    {"AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Rules", "Mappings",
+     "Conditions", "Globals", "Resources", "Outputs"}
 )
 _RESOURCE_KEYS = frozenset(
     {"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy"}
@@ -426,21 +428,43 @@ def _check_top_level(source: ManifestSource, document: dict[Any, Any], warnings:
         if not isinstance(name, str):
             raise source.error((), f"key {describe(name)} is not a string, expected a section name")
     for name in document:
+        if name not in _TOP_LEVEL_KEYS:
+            # CloudFormation rejects a template with a section it does not define.
+            meant = closest_key(name, _TOP_LEVEL_KEYS)
+            hint = f' (did you mean "{meant}"?)' if meant else ""
+            raise source.error(
+                (name,), f"unknown template section{hint}, expected one of: {', '.join(sorted(_TOP_LEVEL_KEYS))}"
+            )
         if name == "Outputs":
             warnings.add(("Outputs",), "stack outputs are not shown by Squall, ignored")
-        elif name not in _TOP_LEVEL_KEYS:
-            warnings.unsupported((name,))
+        elif name == "Rules":
+            warnings.add(("Rules",), "parameter rules are not checked by Squall, ignored")
 
     transform = document.get("Transform")
     transforms = transform if isinstance(transform, list) else [transform]
     if SAM_TRANSFORM not in transforms:
-        warnings.add(
-            ("Transform",),
-            f"expected {SAM_TRANSFORM}, got {describe(transform)}; the template is read as a SAM template anyway",
-        )
+        serverless = _serverless_resource(document.get("Resources"))
+        if serverless is not None:
+            # Only the SAM transform turns AWS::Serverless:: types into resources CloudFormation knows.
+            found = "missing" if transform is None else f"got {describe(transform)}"
+            raise source.error(
+                ("Transform",),
+                f"{found}, expected {SAM_TRANSFORM}: CloudFormation rejects {serverless} without the SAM transform",
+            )
     for other in transforms:
         if other not in (None, SAM_TRANSFORM):
             warnings.add(("Transform",), f"the transform {describe(other)} is not run by Squall, ignored")
+
+
+def _serverless_resource(resources: Any) -> str | None:
+    """Return the first AWS::Serverless:: type of the Resources section, or None when it has none."""
+    if not isinstance(resources, dict):
+        return None
+    for entry in resources.values():
+        kind = entry.get("Type") if isinstance(entry, dict) else None
+        if isinstance(kind, str) and kind.startswith("AWS::Serverless::"):
+            return kind
+    return None
 
 
 def _stack_name(source: ManifestSource, given: str | None) -> str:

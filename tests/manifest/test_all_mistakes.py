@@ -169,7 +169,7 @@ def test_every_mistake_listed(
         ),
         (
             "template.yaml",
-            "Resources:\n  List:\n    Type: AWS::Serverless::Function\n"
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  List:\n    Type: AWS::Serverless::Function\n"
             "    Properties: {Handler: missing.greet, Runtime: python3.12}\n",
             "Resources.List.Properties.Handler",
         ),
@@ -235,6 +235,7 @@ def test_single_mistake_message_unchanged(write_service: WriteService, name: str
         pytest.param(
             "template.yaml",
             """\
+            Transform: AWS::Serverless-2016-10-31
             Resources:
               List:
                 Type: AWS::Serverless::Function
@@ -364,6 +365,7 @@ def test_unresolvable_template_value_listed(write_service: WriteService) -> None
         write_service,
         "template.yaml",
         """\
+        Transform: AWS::Serverless-2016-10-31
         Resources:
           List:
             Type: AWS::Serverless::Function
@@ -385,6 +387,7 @@ def test_shared_globals_mistake_listed_once(write_service: WriteService) -> None
         write_service,
         "template.yaml",
         """\
+        Transform: AWS::Serverless-2016-10-31
         Globals:
           Function:
             Runtime: python2.7
