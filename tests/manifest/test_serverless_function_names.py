@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from squall.deploy.variables import DeployVariables
 from squall.errors import ManifestError
 from squall.manifest import load_service
+from tests.invoke_api.lambda_apps import lambda_client
 
 from collections.abc import Callable
 
@@ -97,24 +96,13 @@ functions:
 """
 
 
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 0}, read_timeout=30, connect_timeout=5),
-    )
-
-
 def test_functions_are_invoked_by_their_aws_names(serve: Any, tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "handlers.py").write_text(HANDLERS)
     (app / "serverless.yml").write_text(LIVE_MANIFEST)
     server = serve(app)
-    client = _client(server.endpoint)
+    client = lambda_client(server.endpoint)
 
     # One function calls the other by the name its environment builds, as on AWS.
     answer = client.invoke(FunctionName="shop-caller-custom", Payload=b"{}")
