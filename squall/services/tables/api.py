@@ -16,7 +16,7 @@ from typing import Any
 
 from squall.services.args import Args
 from squall.services.errors import InvalidParameter
-from squall.services.tables.model import Item, Page, ReturnValues, TableInfo, TableStore
+from squall.services.tables.model import DEFAULT_STREAM_VIEW_TYPE, Item, Page, ReturnValues, TableInfo, TableStore
 from squall.services.tables.values import from_typed, item_from_typed, item_to_typed
 
 RESOURCE_ARGUMENT = "table"
@@ -91,6 +91,7 @@ def _create_table(store: TableStore, args: Args) -> TableInfo:
         sort_key=_key_attribute(args, "sort_key"),
         ttl_attribute=args.text("ttl_attribute", None),
         stream=args.flag("stream", True),
+        stream_view_type=args.text("stream_view_type", DEFAULT_STREAM_VIEW_TYPE.value),
     )
 
 
@@ -202,7 +203,7 @@ OPERATIONS: dict[str, Callable[[TableStore, Args], Any]] = {
 
 # The arguments each operation reads; the hub rejects any other name before the call.
 ARGUMENTS = {
-    "create_table": ('name', 'partition_key', 'sort_key', 'stream', 'ttl_attribute'),
+    "create_table": ('name', 'partition_key', 'sort_key', 'stream', 'stream_view_type', 'ttl_attribute'),
     "describe_table": ('name',),
     "list_tables": (),
     "delete_table": ('name',),

@@ -1,7 +1,7 @@
 """The event a Lambda function receives from a table's change stream.
 
-It has the shape of a DynamoDB Streams event with the NEW_AND_OLD_IMAGES
-view: each record carries the keys and both images in typed JSON.
+It has the shape of a DynamoDB Streams event: each record carries the keys
+in typed JSON, and the images its StreamViewType names.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _record(change: Change, source_arn: str, region: str) -> dict[str, Any]:
         body["OldImage"] = item_to_typed(change.old_image)
     body["SequenceNumber"] = sequence_number(change.seq)
     body["SizeBytes"] = change.size_bytes
-    body["StreamViewType"] = "NEW_AND_OLD_IMAGES"
+    body["StreamViewType"] = change.view_type.value
 
     record: dict[str, Any] = {
         "eventID": uuid.uuid5(uuid.NAMESPACE_URL, f"{source_arn}#{change.seq}").hex,

@@ -65,6 +65,28 @@ class ReturnValues(str, enum.Enum):
     UPDATED_NEW = "UPDATED_NEW"
 
 
+class StreamViewType(str, enum.Enum):
+    """The part of a changed item that its change records carry besides the keys, as DynamoDB Streams names it."""
+
+    KEYS_ONLY = "KEYS_ONLY"
+    NEW_IMAGE = "NEW_IMAGE"
+    OLD_IMAGE = "OLD_IMAGE"
+    NEW_AND_OLD_IMAGES = "NEW_AND_OLD_IMAGES"
+
+    @property
+    def keeps_old_image(self) -> bool:
+        return self in (StreamViewType.OLD_IMAGE, StreamViewType.NEW_AND_OLD_IMAGES)
+
+    @property
+    def keeps_new_image(self) -> bool:
+        return self in (StreamViewType.NEW_IMAGE, StreamViewType.NEW_AND_OLD_IMAGES)
+
+
+# The view type of a stream that no one chose: both images, as Squall's
+# streams carried before the view type existed.
+DEFAULT_STREAM_VIEW_TYPE = StreamViewType.NEW_AND_OLD_IMAGES
+
+
 class ChangeEvent(str, enum.Enum):
     """The kind of write a change record describes."""
 
@@ -83,13 +105,17 @@ class KeyAttribute:
 
 @dataclass(frozen=True)
 class TableInfo:
-    """A table's settings and its current item count and size (in bytes)."""
+    """A table's settings and its current item count and size (in bytes).
+
+    `stream_view_type` is None when the table has no change stream.
+    """
 
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None
     ttl_attribute: str | None
     stream_enabled: bool
+    stream_view_type: StreamViewType | None
     created_at: float
     item_count: int
     size_bytes: int
@@ -112,12 +138,13 @@ class TableInfo:
 class Change:
     """One record of a table's change stream.
 
-    `old_image` is None for an INSERT and `new_image` is None for a REMOVE.
-    `size_bytes` counts the keys and both images as DynamoDB Streams does.
-    `created_at` is in epoch seconds. `user_identity` is set only on the
-    REMOVE records that the TTL sweep writes. `traceparent` is the W3C trace
-    context of the write, or None. It is Squall's own and never part of the
-    DynamoDB Streams record.
+    `old_image` is None for an INSERT and `new_image` is None for a REMOVE,
+    and either is None when `view_type`, the table's view type when the
+    record was written, leaves it out. `size_bytes` counts the keys and the
+    images the record carries, as DynamoDB Streams does. `created_at` is in
+    epoch seconds. `user_identity` is set only on the REMOVE records that the
+    TTL sweep writes. `traceparent` is the W3C trace context of the write, or
+    None. It is Squall's own and never part of the DynamoDB Streams record.
     """
 
     seq: int
@@ -129,6 +156,7 @@ class Change:
     created_at: float
     user_identity: Mapping[str, str] | None = None
     traceparent: str | None = None
+    view_type: StreamViewType = DEFAULT_STREAM_VIEW_TYPE
 
 
 @dataclass(frozen=True)
@@ -156,8 +184,22 @@ class TableStore(Protocol):
         sort_key: tuple[str, str] | None = None,
         ttl_attribute: str | None = None,
         stream: bool = True,
+        stream_view_type: StreamViewType | str = DEFAULT_STREAM_VIEW_TYPE,
     ) -> TableInfo:
-        """Create a table, or return it if it exists with the same settings."""
+        """Create a table, or return it if it exists with the same settings.
+
+        `stream` and `stream_view_type` are DynamoDB's StreamSpecification:
+        whether the table records its changes, and what each record carries.
+        """
+        ...
+
+    def update_stream(
+        self,
+        name: str,
+        stream: bool,
+        stream_view_type: StreamViewType | str = DEFAULT_STREAM_VIEW_TYPE,
+    ) -> TableInfo:
+        """Turn a table's change stream on or off, or change its view type."""
         ...
 
     def describe_table(self, name: str) -> TableInfo:
@@ -308,6 +350,15 @@ def parse_key_attribute(role: str, spec: object) -> KeyAttribute:
     return KeyAttribute(name, kind)
 
 
+def parse_stream_view_type(value: StreamViewType | str) -> StreamViewType:
+    """Return the StreamViewType member named by `value`, or raise InvalidParameter."""
+    try:
+        return StreamViewType(value)
+    except ValueError:
+        valid = ", ".join(member.value for member in StreamViewType)
+        raise InvalidParameter(f"stream view type {value!r} is invalid: use one of {valid}") from None
+
+
 def parse_return_values(value: ReturnValues | str) -> ReturnValues:
     """Return the ReturnValues member named by `value`, or raise InvalidParameter."""
     try:
@@ -447,8 +498,13 @@ def ttl_expiry(table: TableInfo, item: Mapping[str, Any]) -> float | None:
     return float(value)
 
 
+def stream_images(view_type: StreamViewType, old: Item | None, new: Item | None) -> tuple[Item | None, Item | None]:
+    """Return the old and new images a change record of this view type carries."""
+    return (old if view_type.keeps_old_image else None, new if view_type.keeps_new_image else None)
+
+
 def change_size(keys: Mapping[str, Any], old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> int:
-    """Return a change record's size: the keys plus both images, as DynamoDB Streams counts it."""
+    """Return a change record's size: the keys plus the images it carries, as DynamoDB Streams counts it."""
     size = item_size(dict(keys))
     if old is not None:
         size += item_size(dict(old))

@@ -45,6 +45,7 @@ from squall.services.tables.expressions import (
     parse_update,
 )
 from squall.services.tables.model import (
+    DEFAULT_STREAM_VIEW_TYPE,
     MAX_CHANGES_PER_CALL,
     MAX_PAGE_BYTES,
     TTL_USER_IDENTITY,
@@ -55,6 +56,7 @@ from squall.services.tables.model import (
     KeyType,
     Page,
     ReturnValues,
+    StreamViewType,
     TableInfo,
     TableStoreClosed,
     change_size,
@@ -65,8 +67,10 @@ from squall.services.tables.model import (
     extract_key,
     parse_key_attribute,
     parse_return_values,
+    parse_stream_view_type,
     same_item,
     select_return_values,
+    stream_images,
     ttl_expiry,
     validate_attribute_name,
     validate_table_name,
@@ -128,6 +132,14 @@ _MIGRATIONS: tuple[str, ...] = (
     -- invocation joins the writer's trace. NULL when none was sent.
     ALTER TABLE changes ADD COLUMN traceparent TEXT;
     """,
+    """
+    -- DynamoDB's StreamViewType: what a change record carries besides the
+    -- keys. NULL while the table has no stream. Streams made before this
+    -- column existed kept both images, and so did their records.
+    ALTER TABLE tables ADD COLUMN stream_view_type TEXT;
+    UPDATE tables SET stream_view_type = 'NEW_AND_OLD_IMAGES' WHERE stream = 1;
+    ALTER TABLE changes ADD COLUMN view_type TEXT NOT NULL DEFAULT 'NEW_AND_OLD_IMAGES';
+    """,
 )
 
 # How long a statement waits for another process's write lock before SQLite
@@ -136,9 +148,11 @@ _BUSY_TIMEOUT_S = 5.0
 
 _TABLE_COLUMNS = (
     "id, name, partition_name, partition_type, sort_name, sort_type, ttl_attribute,"
-    " stream, created_at, item_count, size_bytes"
+    " stream, stream_view_type, created_at, item_count, size_bytes"
 )
-_CHANGE_COLUMNS = "seq, event_name, keys, old_image, new_image, size_bytes, created_at, by_ttl, traceparent"
+_CHANGE_COLUMNS = (
+    "seq, event_name, keys, old_image, new_image, size_bytes, created_at, by_ttl, traceparent, view_type"
+)
 
 # Rows fetched per step of a query or scan. The cursor is read in steps
 # because the filter may drop rows, so a page's row count is not known ahead.
@@ -202,9 +216,12 @@ class SqliteTables:
         sort_key: tuple[str, str] | None = None,
         ttl_attribute: str | None = None,
         stream: bool = True,
+        stream_view_type: StreamViewType | str = DEFAULT_STREAM_VIEW_TYPE,
     ) -> TableInfo:
         """Create a table, or return it if it exists with the same settings.
 
+        With `stream`, every write adds a change record that carries what
+        `stream_view_type` names; the view type is not used without it.
         Raises ResourceExists if a table of this name has other settings.
         """
         validate_table_name(name)
@@ -217,22 +234,23 @@ class SqliteTables:
             )
         if ttl_attribute is not None:
             validate_attribute_name("TTL", ttl_attribute)
+        view_type = parse_stream_view_type(stream_view_type) if stream else None
 
         with self._transaction() as db:
             existing = self._find_table(db, name)
             if existing is not None:
                 info = existing[1]
-                settings = (info.partition_key, info.sort_key, info.ttl_attribute, info.stream_enabled)
-                if settings != (partition, sort, ttl_attribute, bool(stream)):
+                settings = (info.partition_key, info.sort_key, info.ttl_attribute, info.stream_view_type)
+                if settings != (partition, sort, ttl_attribute, view_type):
                     raise ResourceExists(
                         f"table {name!r} exists with other settings: partition key"
                         f" {_describe_key(info.partition_key)}, sort key {_describe_key(info.sort_key)},"
-                        f" TTL attribute {info.ttl_attribute or 'none'}, change stream {'on' if info.stream_enabled else 'off'}"
+                        f" TTL attribute {info.ttl_attribute or 'none'}, {_describe_stream(info.stream_view_type)}"
                     )
                 return info
             db.execute(
                 "INSERT INTO tables (name, partition_name, partition_type, sort_name, sort_type,"
-                " ttl_attribute, stream, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " ttl_attribute, stream, stream_view_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     partition.name,
@@ -240,13 +258,50 @@ class SqliteTables:
                     sort.name if sort else None,
                     sort.type.value if sort else None,
                     ttl_attribute,
-                    int(bool(stream)),
+                    int(view_type is not None),
+                    view_type.value if view_type is not None else None,
                     self._clock(),
                 ),
             )
             created = self._find_table(db, name)
         logger.info("created table %s", name)
         return created[1] if created else self.describe_table(name)
+
+    def update_stream(
+        self,
+        name: str,
+        stream: bool,
+        stream_view_type: StreamViewType | str = DEFAULT_STREAM_VIEW_TYPE,
+    ) -> TableInfo:
+        """Turn a table's change stream on or off, or change its view type, and return the table.
+
+        This is DynamoDB's UpdateTable with a StreamSpecification, except that
+        one call may change the view type, where DynamoDB needs the stream
+        disabled first. Records written before a change of view type keep
+        what they carry. Turning the stream off deletes the table's change
+        records, because nothing can read them any more.
+
+        NOTE: DynamoDB gives a stream turned on again, or with a new view
+        type, a new label and so a new stream ARN. Here the label stays the
+        table's, so a trigger on the table goes on from its checkpoint.
+        """
+        view_type = parse_stream_view_type(stream_view_type) if stream else None
+        with self._transaction() as db:
+            table_id, info = self._table(db, name)
+            if info.stream_view_type == view_type:
+                return info
+            db.execute(
+                "UPDATE tables SET stream = ?, stream_view_type = ? WHERE id = ?",
+                (int(view_type is not None), view_type.value if view_type is not None else None, table_id),
+            )
+            if view_type is None:
+                db.execute("DELETE FROM changes WHERE table_id = ?", (table_id,))
+            updated = self._table_by_id(db, table_id)
+        logger.info(
+            "table %s: %s, was %s",
+            name, _describe_stream(view_type), _describe_stream(info.stream_view_type),
+        )
+        return updated
 
     def describe_table(self, name: str) -> TableInfo:
         """Return a table's settings, item count and size; raise ResourceNotFound if missing."""
@@ -601,11 +656,15 @@ class SqliteTables:
         by_ttl: bool,
         traceparent: str | None = None,
     ) -> None:
-        if not info.stream_enabled:
+        view_type = info.stream_view_type
+        if view_type is None:
             return
+        # Only what the view type names is stored, so a KEYS_ONLY stream
+        # never holds a copy of the item's other attributes.
+        old, new = stream_images(view_type, old, new)
         db.execute(
             "INSERT INTO changes (table_id, event_name, keys, old_image, new_image, size_bytes,"
-            " created_at, by_ttl, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, by_ttl, traceparent, view_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 table_id,
                 event.value,
@@ -616,6 +675,7 @@ class SqliteTables:
                 self._clock(),
                 int(by_ttl),
                 traceparent,
+                view_type.value,
             ),
         )
 
@@ -689,14 +749,19 @@ def _describe_key(key: KeyAttribute | None) -> str:
     return "none" if key is None else f"{key.name!r} ({key.type.value})"
 
 
+def _describe_stream(view_type: StreamViewType | None) -> str:
+    return "no change stream" if view_type is None else f"change stream {view_type.value}"
+
+
 def _table_from_row(row: tuple[Any, ...]) -> TableInfo:
-    _, name, partition_name, partition_type, sort_name, sort_type, ttl, stream, created, count, size = row
+    _, name, partition_name, partition_type, sort_name, sort_type, ttl, stream, view_type, created, count, size = row
     return TableInfo(
         name=name,
         partition_key=KeyAttribute(partition_name, KeyType(partition_type)),
         sort_key=KeyAttribute(sort_name, KeyType(sort_type)) if sort_name is not None else None,
         ttl_attribute=ttl,
         stream_enabled=bool(stream),
+        stream_view_type=StreamViewType(view_type) if stream else None,
         created_at=created,
         item_count=count,
         size_bytes=size,
@@ -704,7 +769,7 @@ def _table_from_row(row: tuple[Any, ...]) -> TableInfo:
 
 
 def _change_from_row(row: tuple[Any, ...]) -> Change:
-    seq, event, keys, old, new, size, created, by_ttl, traceparent = row
+    seq, event, keys, old, new, size, created, by_ttl, traceparent, view_type = row
     return Change(
         seq=seq,
         event_name=ChangeEvent(event),
@@ -715,13 +780,15 @@ def _change_from_row(row: tuple[Any, ...]) -> Change:
         created_at=created,
         user_identity=dict(TTL_USER_IDENTITY) if by_ttl else None,
         traceparent=traceparent,
+        view_type=StreamViewType(view_type),
     )
 
 
 def _require_stream(info: TableInfo) -> None:
     if not info.stream_enabled:
         raise ResourceNotFound(
-            f"table {info.name!r} has no change stream: it was created with stream=False"
+            f"table {info.name!r} has no change stream: it was created with stream=False or its"
+            " stream was turned off; turn it on with a stream view type, such as NEW_AND_OLD_IMAGES"
         )
 
 
