@@ -166,22 +166,11 @@ class MemoryCgroups:
         """Remove an empty cgroup, and its pids cgroup on cgroup v1; return False while it still contains a process."""
         if not path:
             return True
-        try:
-            os.rmdir(path)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            logger.debug("cannot remove cgroup %s: %s", path, error)
+        if not _remove_cgroup(path):
             return False
         if self.pids_parent is not None:
             # Its processes were the memory cgroup's, so it is empty now too.
-            pids = self.pids_parent / os.path.basename(path)
-            try:
-                os.rmdir(pids)
-            except FileNotFoundError:
-                pass
-            except OSError as error:
-                logger.debug("cannot remove cgroup %s: %s", pids, error)
+            _remove_cgroup(self.pids_parent / os.path.basename(path))
         return True
 
     def close(self) -> bool:
@@ -196,16 +185,22 @@ class MemoryCgroups:
             if child.is_dir():
                 self.kill_all(str(child))
                 self.remove(str(child))
-        try:
-            os.rmdir(self.parent)
-        except OSError as error:
-            logger.debug("cannot remove cgroup %s: %s", self.parent, error)
+        _remove_cgroup(self.parent)
         if self.pids_parent is not None:
-            try:
-                os.rmdir(self.pids_parent)
-            except OSError as error:
-                logger.debug("cannot remove cgroup %s: %s", self.pids_parent, error)
+            _remove_cgroup(self.pids_parent)
         return not self.parent.exists()
+
+
+def _remove_cgroup(path: str | Path) -> bool:
+    """Remove an empty cgroup folder; return False when it still contains a process or a cgroup."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError as error:
+        logger.debug("cannot remove cgroup %s: %s", path, error)
+        return False
+    return True
 
 
 def _remove_stale(base: Path) -> None:
