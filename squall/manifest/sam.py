@@ -260,6 +260,7 @@ def _translate(
         _mapping_section(source, document, "Conditions"),
         _mapping_section(source, document, "Mappings"),
         catalog.lookup,
+        resources,
     )
     catalog.evaluator = evaluator
     problems = _TemplateProblems(source, document)
@@ -304,6 +305,8 @@ def _translate(
             functions[function.name] = function
         routes.extend(function_routes)
     check_routes(problems, routes)
+    for error in _unresolved_references(template, document, resources):
+        problems.add(error)
     data_resources = Resources()
     with problems.collect():
         data_resources = catalog.build_resources()  # before the warnings are collected, since it adds some
@@ -321,6 +324,20 @@ def _translate(
     for warning in spec.warnings:
         logger.debug("%s: %s", source.display, warning)
     return spec
+
+
+def _unresolved_references(
+    template: _Template, document: dict[str, Any], resources: dict[str, TemplateResource]
+) -> list[ManifestError]:
+    """Return an error for each reference to a name the template does not declare, in every section that may hold one."""
+    evaluator = template.evaluator
+    errors: list[ManifestError] = []
+    for section in ("Conditions", "Globals", "Outputs"):
+        if isinstance(document.get(section), dict):
+            errors.extend(evaluator.check_references(document[section], (section,)))
+    for resource in resources.values():
+        errors.extend(evaluator.check_references(resource.properties, resource.properties_key))
+    return errors
 
 
 # samconfig.toml / samconfig.yaml -------------------------------------------------

@@ -237,8 +237,11 @@ class Evaluator:
         conditions: Mapping[str, Any],
         mappings: Mapping[str, Any],
         lookup: ResourceLookup,
+        declared_ids: Iterable[str] = (),
     ) -> None:
         self.source = source
+        # The logical ids of the Resources section, for "did you mean" suggestions.
+        self._declared_ids = tuple(declared_ids)
         self.stack_name = stack_name
         self.parameters = parameters
         self._conditions = conditions
@@ -385,12 +388,91 @@ class Evaluator:
     def _resource(self, logical_id: str, key: KeyPath) -> ResourceRef:
         resource = self._lookup(logical_id, key)
         if resource is None:
-            raise self.source.error(
-                key,
-                f"{describe(logical_id)} is not a parameter, resource or pseudo parameter of this template, "
-                "expected a name declared under Parameters or Resources, or one such as AWS::Region",
-            )
+            raise self._unknown_name(logical_id, key)
         return resource
+
+    def _unknown_name(self, name: str, key: KeyPath) -> ManifestError:
+        meant = closest_key(name, [*self.parameters, *self._declared_ids])
+        hint = f' (did you mean "{meant}"?)' if meant else ""
+        return self.source.error(
+            key,
+            f"{describe(name)} is not a parameter, resource or pseudo parameter of this template{hint}, "
+            "expected a name declared under Parameters or Resources, or one such as AWS::Region",
+        )
+
+    # Reference checks ----------------------------------------------------------
+
+    def check_references(self, value: Any, key: KeyPath) -> list[ManifestError]:
+        """Return an error for each Ref, Fn::GetAtt and Fn::Sub variable in `value` that names nothing.
+
+        CloudFormation rejects such a template ("Unresolved resource
+        dependencies") wherever the reference is, so this runs on sections
+        whose values Squall never computes (Outputs, Policies) as well.
+        """
+        errors: list[ManifestError] = []
+        self._check_value(value, key, errors)
+        return errors
+
+    def _check_value(self, value: Any, key: KeyPath, errors: list[ManifestError]) -> None:
+        if is_function(value):
+            name, argument = next(iter(value.items()))
+            function_key = (*key, name)
+            try:
+                self._check_call(name, argument, function_key, errors)
+            except (ManifestError, Unresolvable):
+                pass  # a malformed call is reported where Squall computes it
+            return
+        if isinstance(value, dict):
+            for child_key, child in value.items():
+                self._check_value(child, (*key, str(child_key)), errors)
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                self._check_value(child, (*key, index), errors)
+
+    def _check_call(self, name: str, argument: Any, key: KeyPath, errors: list[ManifestError]) -> None:
+        if name == "Ref" and isinstance(argument, str):
+            self._check_target(argument, None, key, errors)
+        elif name == "Fn::GetAtt":
+            parts = argument.split(".", 1) if isinstance(argument, str) else argument
+            if isinstance(parts, list) and len(parts) == 2 and isinstance(parts[0], str):
+                attribute = parts[1] if isinstance(parts[1], str) else None
+                self._check_target(parts[0], attribute, key, errors)
+                if not isinstance(parts[1], str):
+                    self._check_value(parts[1], (*key, 1), errors)
+        elif name == "Fn::Sub":
+            text, variables = (argument[0], argument[1]) if isinstance(argument, list) and len(argument) == 2 else (
+                argument, {})
+            if isinstance(variables, dict):
+                self._check_value(variables, (*key, 1), errors)
+            if isinstance(text, str):
+                for match in _SUB_VARIABLE_RE.finditer(text):
+                    variable = match.group(1).strip()
+                    if variable.startswith("!") or (isinstance(variables, dict) and variable in variables):
+                        continue
+                    logical_id, dot, attribute = variable.partition(".")
+                    if dot and not variable.startswith("AWS::"):
+                        self._check_target(logical_id, attribute, key, errors)
+                    else:
+                        self._check_target(variable, None, key, errors)
+        else:
+            self._check_value(argument, key, errors)
+
+    def _check_target(self, name: str, attribute: str | None, key: KeyPath, errors: list[ManifestError]) -> None:
+        """Record an error when `name` (with `attribute`, for Fn::GetAtt) is not declared."""
+        if attribute is None and (name in self.parameters or name in self.pseudo_parameters()):
+            return
+        try:
+            resource = self._lookup(name, key)
+        except (ManifestError, Unresolvable):
+            return  # the resource exists; its own mistake is reported where it is read
+        if resource is None:
+            errors.append(self._unknown_name(name, key))
+        elif attribute is not None and resource.type_attributes and attribute not in resource.type_attributes:
+            errors.append(self.source.error(
+                key,
+                f"{describe(attribute)} is not an attribute of {name} ({resource.type}), expected one of: "
+                + ", ".join(resource.type_attributes),
+            ))
 
     def _sub(self, argument: Any, key: KeyPath) -> str:
         variables: dict[str, Any] = {}
