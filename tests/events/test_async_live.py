@@ -197,15 +197,20 @@ def test_accepted_survive_sigkill(serve: Any, tmp_path: Path) -> None:
 
 
 
+def queue_destination_app(tmp_path: Path, out: Path, handler: str, condition: str, queue: str) -> Path:
+    """Write an app whose one function sends its `condition` records to a declared queue."""
+    app = write_app(tmp_path / "app", out, function(handler, handler, out, f"    {condition}: {{queue: {queue}}}\n"))
+    manifest = app / "squall.yml"
+    manifest.write_text(manifest.read_text() + f"resources:\n  queues:\n    {queue}: {{}}\n")
+    return app
+
+
 def test_failure_record_sent_to_queue(serve: Any, tmp_path: Path) -> None:
     from squall.sdk import Client
     from squall.sdk.queues import Queue
 
     out = tmp_path / "out"
-    app = write_app(tmp_path / "app", out, function("fail", "fail", out, "    on_failure: {queue: failures}\n"))
-    manifest = app / "squall.yml"
-    manifest.write_text(manifest.read_text() + "resources:\n  queues:\n    failures: {}\n")
-    server = serve(app, env=FAST_RETRIES)
+    server = serve(queue_destination_app(tmp_path, out, "fail", "on_failure", "failures"), env=FAST_RETRIES)
 
     lambda_client(server.endpoint).invoke(FunctionName="fail", InvocationType="Event", Payload=b'{"message": "m1"}')
 
@@ -229,10 +234,7 @@ def test_record_too_large_for_queue_goes_without_payloads(serve: Any, tmp_path: 
     from squall.sdk.queues import Queue
 
     out = tmp_path / "out"
-    app = write_app(tmp_path / "app", out, function("ok", "ok", out, "    on_success: {queue: successes}\n"))
-    manifest = app / "squall.yml"
-    manifest.write_text(manifest.read_text() + "resources:\n  queues:\n    successes: {}\n")
-    server = serve(app, env=FAST_RETRIES)
+    server = serve(queue_destination_app(tmp_path, out, "ok", "on_success", "successes"), env=FAST_RETRIES)
     # Over the queue's 256 KiB message limit with the request and the response, under the 1 MiB async limit.
     payload = json.dumps({"pad": "x" * 300_000}).encode()
 
