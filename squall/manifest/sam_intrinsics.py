@@ -63,6 +63,8 @@ _UNSUPPORTED_FUNCTIONS = {
 }
 
 _SUB_VARIABLE_RE = re.compile(r"\$\{([^}]*)\}")
+# SAM's names for the alias and version of a function with AutoPublishAlias, as in `!Ref Function.Alias`.
+_PUBLISHED_SUFFIXES = (".Alias", ".Version")
 
 
 class SamLoader(StrictLoader):
@@ -450,7 +452,9 @@ class Evaluator:
                     if variable.startswith("!") or (isinstance(variables, dict) and variable in variables):
                         continue
                     logical_id, dot, attribute = variable.partition(".")
-                    if dot and not variable.startswith("AWS::"):
+                    if variable.endswith(_PUBLISHED_SUFFIXES):
+                        self._check_target(variable, None, key, errors)
+                    elif dot and not variable.startswith("AWS::"):
                         self._check_target(logical_id, attribute, key, errors)
                     else:
                         self._check_target(variable, None, key, errors)
@@ -490,7 +494,9 @@ class Evaluator:
                 return "${" + name[1:] + "}"  # ${!Literal} writes ${Literal} as it is
             if name in variables:
                 return self.resolve_string(variables[name], (*key, 1, name), "a string")
-            if "." in name and not name.startswith("AWS::"):
+            if name.endswith(_PUBLISHED_SUFFIXES) and self._lookup(name, key) is not None:
+                value = self._ref(name, key)  # SAM's ${Function.Alias}, a Ref of the generated alias
+            elif "." in name and not name.startswith("AWS::"):
                 value = self._get_att(name.split(".", 1), key)
             else:
                 value = self._ref(name, key)

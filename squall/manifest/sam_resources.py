@@ -84,6 +84,10 @@ IMPLICIT_HTTP_API = "ServerlessHttpApi"
 IMPLICIT_HTTP_STAGE = "ServerlessHttpApiApiGatewayDefaultStage"
 # SAM names the role it generates for a function without a Role property <LogicalId>Role.
 IMPLICIT_ROLE_SUFFIX = "Role"
+# What SAM puts between a function's logical id and its alias name or code
+# hash in the ids of the alias and version it generates for AutoPublishAlias.
+ALIAS_SUFFIX = "Alias"
+VERSION_SUFFIX = "Version"
 # IAM's maximum length of a role name.
 MAX_ROLE_NAME_LENGTH = 64
 
@@ -175,6 +179,8 @@ TYPE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     LAYER_TYPE: ("LayerVersionArn",),
     "AWS::Lambda::LayerVersion": ("LayerVersionArn",),
     RULE_TYPE: ("Arn",),
+    "AWS::Lambda::Alias": ("AliasArn",),
+    "AWS::Lambda::Version": ("FunctionArn", "Version"),
     "AWS::SNS::Topic": ("TopicArn", "TopicName"),
     "AWS::IAM::Role": ("Arn", "RoleId"),
     REST_API_TYPE: ("RestApiId", "RootResourceId"),
@@ -341,6 +347,9 @@ class ResourceCatalog:
                 logical_id, "AWS::ApiGatewayV2::Api", API_ID, {"ApiId": API_ID},
                 type_attributes=TYPE_ATTRIBUTES["AWS::ApiGatewayV2::Api"],
             )
+        published = self._published(logical_id)
+        if published is not None:
+            return published
         if logical_id.endswith(IMPLICIT_ROLE_SUFFIX):
             function = self.resources.get(logical_id.removesuffix(IMPLICIT_ROLE_SUFFIX))
             if function is not None and function.type == FUNCTION_TYPE and self._has_implicit_role(function):
@@ -351,6 +360,43 @@ class ResourceCatalog:
                     type_attributes=TYPE_ATTRIBUTES["AWS::IAM::Role"],
                 )
         return None
+
+    def _published(self, logical_id: str) -> ResourceRef | None:
+        """Return the alias or version SAM generates for a function with AutoPublishAlias, or None.
+
+        SAM names them `<Function>Alias<alias>` and `<Function>Version<hash>`,
+        and also resolves `<Function>.Alias` and `<Function>.Version` to them.
+        Ref of the alias returns its ARN. Ref of the version returns the ARN
+        with the version number, which Squall assigns only when it publishes
+        at deploy, so it stays unresolved.
+        """
+        for function_id, function in self.resources.items():
+            if function.type != FUNCTION_TYPE or not logical_id.startswith(function_id):
+                continue
+            rest = logical_id.removeprefix(function_id)
+            alias = self._auto_publish_alias(function) if rest in (".Alias", ".Version") or rest.isalnum() else None
+            if alias is None:
+                continue
+            if rest == ".Alias" or rest == ALIAS_SUFFIX + re.sub(r"[^A-Za-z0-9]", "", alias):
+                alias_arn = arn("lambda", f"function:{function_id}:{alias}")
+                return ResourceRef(
+                    logical_id, "AWS::Lambda::Alias", alias_arn, {"AliasArn": alias_arn},
+                    type_attributes=TYPE_ATTRIBUTES["AWS::Lambda::Alias"],
+                )
+            if rest == ".Version" or (rest.startswith(VERSION_SUFFIX) and len(rest) > len(VERSION_SUFFIX)):
+                return ResourceRef(
+                    logical_id, "AWS::Lambda::Version", None,
+                    unsupported="its version number is assigned when Squall publishes the version at deploy",
+                    type_attributes=TYPE_ATTRIBUTES["AWS::Lambda::Version"],
+                )
+        return None
+
+    def _auto_publish_alias(self, function: TemplateResource) -> str | None:
+        """Return the function's AutoPublishAlias, from its properties or the Globals, or None without one."""
+        value = function.properties.get("AutoPublishAlias", self.function_globals.get("AutoPublishAlias"))
+        if value is None or not self.is_created(function):
+            return None
+        return self.resolver.resolve_string(value, (*function.properties_key, "AutoPublishAlias"), "an alias name")
 
     def _has_implicit_api(self, event_type: str, api_property: str) -> bool:
         """Return whether a created function has an event of `event_type` without `api_property`, so SAM creates the API."""
