@@ -93,7 +93,11 @@ def check_pattern(pattern: Any, data_key: str | None = None) -> str:
         except ValueError as error:
             raise InvalidFilterPattern((), f"expected a JSON object, got text that is not JSON ({error})") from None
     else:
-        text = json.dumps(pattern, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text = json.dumps(pattern, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError) as error:
+            # YAML reads a bare 2024-01-31 as a date, which JSON has no form for.
+            raise InvalidFilterPattern((), f"expected JSON values only (quote dates and times), got {error}") from None
     if len(text) > MAX_PATTERN_CHARS:
         raise InvalidFilterPattern(
             (), f"expected a pattern of at most {MAX_PATTERN_CHARS} characters as JSON, got {len(text)}"
@@ -109,14 +113,18 @@ def check_pattern(pattern: Any, data_key: str | None = None) -> str:
     return json.dumps(pattern, separators=(",", ":"), ensure_ascii=False)
 
 
+_MAX_SHOWN_CHARS = 80
+
+
 def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "a mapping" if value else "an empty mapping"
-    if isinstance(value, list):
-        return "a list" if value else "an empty list"
-    return json.dumps(value)
+    """Format a pattern's value for a message: as JSON, or by its kind when the JSON is long."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+    if len(text) <= _MAX_SHOWN_CHARS or not isinstance(value, (dict, list)):
+        return text
+    return "a mapping" if isinstance(value, dict) else "a list"
 
 
 def _expected(path: PatternPath, valid: str, value: Any) -> InvalidFilterPattern:
@@ -352,7 +360,7 @@ def _numeric_comparisons(argument: Any, path: PatternPath) -> tuple[tuple[str, f
     if len(comparisons) == 2:
         (low_operator, low), (high_operator, high) = comparisons
         if low_operator not in _LOWER_BOUNDS or high_operator not in _UPPER_BOUNDS or low >= high:
-            raise _expected(path, f"{valid}: a lower bound, then a greater upper bound", argument)
+            raise _expected(path, '[">" or ">=", LOW, "<" or "<=", HIGH] with LOW below HIGH', argument)
     return tuple(comparisons)
 
 

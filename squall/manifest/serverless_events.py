@@ -30,7 +30,8 @@ from squall.manifest.spec import (
     TableStreamTrigger,
     Trigger,
 )
-from squall.manifest.squall_events import BUCKET_NAME_PATTERN, BUCKET_NAME_RULE
+from squall.events.filters import MAX_FILTERS
+from squall.manifest.squall_events import BUCKET_NAME_PATTERN, BUCKET_NAME_RULE, filter_patterns_of
 from squall.manifest.validate import KeyPath, ManifestSource, check_int, check_queue_batch, describe, expected
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,10 @@ class EventReader:
             self.warnings.unsupported_keys(
                 key,
                 config,
-                ("arn", "batchSize", "maximumBatchingWindow", "maximumConcurrency", "functionResponseType", "enabled"),
+                (
+                    "arn", "batchSize", "maximumBatchingWindow", "maximumConcurrency", "functionResponseType", "enabled",
+                    "filterPatterns",
+                ),
             )
         if config.get("arn") is None:
             raise self.source.error(arn_key, f"missing, expected {_QUEUE_ARN_RULE}")
@@ -115,6 +119,7 @@ class EventReader:
                 else self._int(key, config, "maximumConcurrency", 0, 2, 1000, "a whole number of concurrent batches"),
                 enabled=self._bool(key, config, "enabled", True),
                 report_batch_item_failures=report_failures,
+                filter_patterns=self._filter_patterns(key, config),
             )
         ]
 
@@ -258,7 +263,7 @@ class EventReader:
                 (
                     "arn", "type", "batchSize", "startingPosition", "enabled", "batchWindow",
                     "maximumBatchingWindow", "maximumRetryAttempts", "bisectBatchOnFunctionError",
-                    "functionResponseType", "destinations",
+                    "functionResponseType", "destinations", "filterPatterns",
                 ),
             )
         kind, name = self._stream_source(arn_key, config.get("arn"))
@@ -278,6 +283,7 @@ class EventReader:
             "batch_window_s": self._int(key, config, window_key, 0, 0, 300, "whole seconds"),
             "max_retries": self._int(key, config, "maximumRetryAttempts", -1, -1, 10_000, "a whole number of retries (-1: until the record expires)"),
             "bisect_on_error": self._bool(key, config, "bisectBatchOnFunctionError", False),
+            "filter_patterns": self._filter_patterns(key, config, "dynamodb" if kind == "dynamodb" else "data"),
         }
         if config.get("destinations") is not None:
             failures.append(self._stream_failure((*key, "destinations"), config["destinations"]))
@@ -404,6 +410,18 @@ class EventReader:
         if not isinstance(value, bool):
             raise self.source.error((*key, name), expected("true or false", value))
         return value
+
+    def _filter_patterns(self, key: KeyPath, config: dict[str, Any], data_key: str | None = None) -> tuple[str, ...]:
+        """Read `filterPatterns`, whose pattern objects the Framework passes to FilterCriteria one by one."""
+        patterns = config.get("filterPatterns")
+        if patterns is None:
+            return ()
+        if not isinstance(patterns, list) or not 1 <= len(patterns) <= MAX_FILTERS:
+            raise self.source.error(
+                (*key, "filterPatterns"),
+                expected(f"a list of 1 to {MAX_FILTERS} filter patterns such as [{{eventName: [INSERT]}}]", patterns),
+            )
+        return filter_patterns_of(self.source, key, patterns, data_key, "filterPatterns")
 
     def _check_response_type(self, key: KeyPath, config: dict[str, Any]) -> bool:
         """Return whether the event turns on ReportBatchItemFailures, which Lambda needs to read batchItemFailures."""

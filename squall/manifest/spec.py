@@ -82,6 +82,10 @@ class QueueTrigger:
     # Whether a batchItemFailures result keeps only the listed messages, as
     # Lambda's ReportBatchItemFailures does; otherwise a success deletes the batch.
     report_batch_item_failures: bool = True
+    # Lambda event filter patterns, each as compact JSON text (see
+    # squall.events.filters). A record reaches the function when it matches
+    # one of them, and every record does when there are none.
+    filter_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ class TableStreamTrigger:
     # Whether a batchItemFailures result resumes at the first failed record, as
     # Lambda's ReportBatchItemFailures does; otherwise a success checkpoints the batch.
     report_batch_item_failures: bool = True
+    # Lambda event filter patterns, each as compact JSON text (see
+    # squall.events.filters). A record reaches the function when it matches
+    # one of them, and every record does when there are none.
+    filter_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,10 @@ class StreamTrigger:
     # Whether a batchItemFailures result resumes at the first failed record, as
     # Lambda's ReportBatchItemFailures does; otherwise a success checkpoints the batch.
     report_batch_item_failures: bool = True
+    # Lambda event filter patterns, each as compact JSON text (see
+    # squall.events.filters). A record reaches the function when it matches
+    # one of them, and every record does when there are none.
+    filter_patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
+from squall.events.filters import MAX_FILTERS, InvalidFilterPattern, check_pattern
 from squall.manifest.spec import (
     DEFAULT_ASYNC_RETRIES,
     DEFAULT_MAX_EVENT_AGE_S,
@@ -83,6 +84,15 @@ _STARTING_POSITION: dict[str, Any] = {
 # Lambda's batching limits for each kind of event source mapping.
 _MAX_BATCH_SIZE = 10_000
 _MAX_BATCH_WINDOW_S = 300
+# Lambda event filter patterns: the schema checks the list, and
+# filter_patterns_of checks each pattern's rules.
+_FILTER_PATTERNS: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_FILTERS,
+    "items": {"type": "object", "x-expected": "a filter pattern such as {body: {kind: [order]}}"},
+    "x-expected": f"a list of 1 to {MAX_FILTERS} filter patterns, as Lambda's FilterCriteria takes",
+}
 
 
 def _record_source(key: str, name_schema: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +110,7 @@ def _record_source(key: str, name_schema: dict[str, Any]) -> dict[str, Any]:
             "max_retries": _integer(-1, _MAX_BATCH_SIZE, "a whole number of retries (-1: until the record expires)"),
             "bisect_on_error": _BOOLEAN,
             "qualifier": QUALIFIER_SCHEMA,
+            "filter_patterns": _FILTER_PATTERNS,
         },
     }
 
@@ -107,7 +118,7 @@ def _record_source(key: str, name_schema: dict[str, Any]) -> dict[str, Any]:
 TRIGGER_SCHEMAS: dict[str, dict[str, Any]] = {
     "queue": {
         "type": "object",
-        "x-expected": 'a mapping with "name" and optional batch_size, batch_window_s, max_concurrency, enabled',
+        "x-expected": 'a mapping with "name" and optional batch_size, batch_window_s, max_concurrency, enabled, filter_patterns',
         "required": ["name"],
         "additionalProperties": False,
         "properties": {
@@ -118,6 +129,7 @@ TRIGGER_SCHEMAS: dict[str, dict[str, Any]] = {
             "max_concurrency": _integer(2, 1000, "a whole number of concurrent batches"),
             "enabled": _BOOLEAN,
             "qualifier": QUALIFIER_SCHEMA,
+            "filter_patterns": _FILTER_PATTERNS,
         },
     },
     "objects": {
@@ -292,6 +304,7 @@ def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dic
             max_concurrency=None if concurrency is None else int(concurrency),
             enabled=bool(settings.get("enabled", True)),
             qualifier=qualifier,
+            filter_patterns=filter_patterns_of(source, key, settings.get("filter_patterns")),
         )
     if kind == "objects":
         return ObjectTrigger(
@@ -309,6 +322,9 @@ def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dic
             "max_retries": int(settings.get("max_retries", -1)),
             "bisect_on_error": bool(settings.get("bisect_on_error", False)),
             "qualifier": qualifier,
+            "filter_patterns": filter_patterns_of(
+                source, key, settings.get("filter_patterns"), "dynamodb" if kind == "table_stream" else "data"
+            ),
         }
         if kind == "table_stream":
             return TableStreamTrigger(table=settings["table"], **common)
@@ -339,6 +355,26 @@ def _build_schedule(source: ManifestSource, key: KeyPath, settings: dict[str, An
         enabled=bool(settings.get("enabled", True)),
         qualifier=qualifier_of(settings),
     )
+
+
+def filter_patterns_of(
+    source: ManifestSource,
+    key: KeyPath,
+    patterns: list[Any] | None,
+    data_key: str | None = None,
+    name: str = "filter_patterns",
+) -> tuple[str, ...]:
+    """Check a trigger's filter patterns, listed under `name`, and return them as JSON text.
+
+    `data_key` is the field of a stream record that Lambda filters only as JSON.
+    """
+    checked = []
+    for index, pattern in enumerate(patterns or ()):
+        try:
+            checked.append(check_pattern(pattern, data_key))
+        except InvalidFilterPattern as error:
+            raise source.error((*key, name, index, *error.path), error.message) from None
+    return tuple(checked)
 
 
 def qualifier_of(settings: dict[str, Any]) -> str | None:
