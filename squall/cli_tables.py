@@ -23,7 +23,15 @@ from rich.table import Table as RichTable
 from squall.cli_client import CommandFailed, client_options, open_sdk_client, reporting_sdk_errors
 from squall.cli_output import MISSING, print_table
 from squall.sdk.client import RemoteError
-from squall.sdk.tables import Table, TableDescription, create_table, delete_table, list_tables
+from squall.sdk.tables import (
+    DEFAULT_STREAM_VIEW_TYPE,
+    STREAM_VIEW_TYPES,
+    Table,
+    TableDescription,
+    create_table,
+    delete_table,
+    list_tables,
+)
 
 JSON_INDENT = "  "
 
@@ -135,18 +143,34 @@ def group() -> None:
 )
 @click.option("--sort-key", metavar="NAME:TYPE", help="Sort key attribute, where TYPE is S, N or B.")
 @click.option("--ttl-attribute", metavar="NAME", help="Attribute whose epoch seconds say when an item expires.")
+@click.option(
+    "--stream-view-type",
+    type=click.Choice(STREAM_VIEW_TYPES, case_sensitive=False),
+    default=DEFAULT_STREAM_VIEW_TYPE,
+    show_default=True,
+    help="What each change record carries besides the keys: no image, the item after or before the write, or both.",
+)
+@click.option("--no-stream", is_flag=True, help="Create the table without a change stream, so no trigger can read its changes.")
 @client_options
 @click.pass_context
 def create_command(ctx: click.Context, name: str, partition_key: str, sort_key: str | None,
-                   ttl_attribute: str | None, endpoint: str, token: str | None, data: Path) -> None:
+                   ttl_attribute: str | None, stream_view_type: str, no_stream: bool,
+                   endpoint: str, token: str | None, data: Path) -> None:
     """Create table NAME. An existing table with the same settings is left as it is."""
     partition = parse_key_option(partition_key, "--partition-key")
     sort = parse_key_option(sort_key, "--sort-key") if sort_key is not None else None
+    if no_stream and ctx.get_parameter_source("stream_view_type") is click.core.ParameterSource.COMMANDLINE:
+        raise click.BadParameter("a table without a stream has no view type: drop one of the two options",
+                                 param_hint="'--stream-view-type' / '--no-stream'")
+    view_type = None if no_stream else stream_view_type.upper()
     client = open_sdk_client(ctx, endpoint, token, data)
     with reporting_sdk_errors(client):
-        description = create_table(name, partition, sort, ttl_attribute, client=client).describe()
+        description = create_table(
+            name, partition, sort, ttl_attribute, client=client, stream_view_type=view_type
+        ).describe()
     ttl = f", TTL attribute {description.ttl_attribute}" if description.ttl_attribute else ""
-    click.echo(f"table {description.name}: key {describe_keys(description)}{ttl}")
+    stream = f"stream {description.stream_view_type}" if description.stream_view_type else "no stream"
+    click.echo(f"table {description.name}: key {describe_keys(description)}{ttl}, {stream}")
 
 
 @group.command(name="ls")

@@ -12,6 +12,7 @@ from typing import Any
 
 from squall.errors import DeployError
 from squall.manifest.spec import (
+    DEFAULT_STREAM_VIEW_TYPE,
     ObjectTrigger,
     QueueResource,
     QueueTrigger,
@@ -46,6 +47,7 @@ def prepare_resources(hub: ServiceHub, service: ServiceSpec) -> list[Callable[[]
     except ServiceError as error:
         raise DeployError(f"{where}: resources: {error}") from None
     _check_triggers(hub, service)
+    _check_table_streams(hub, service)
     return creations
 
 
@@ -133,12 +135,14 @@ def _plan_tables(hub: ServiceHub, tables: tuple[TableResource, ...]) -> list[Cal
     store = hub.store("tables") if tables else None
     creations = []
     for table in tables:
+        stream = table.stream_view_type is not None
+        view_type = table.stream_view_type or DEFAULT_STREAM_VIEW_TYPE
         try:
             info = store.describe_table(table.name)
         except ResourceNotFound:
-            creations.append(lambda table=table: store.create_table(
+            creations.append(lambda table=table, stream=stream, view_type=view_type: store.create_table(
                 table.name, partition_key=table.partition_key, sort_key=table.sort_key,
-                ttl_attribute=table.ttl_attribute,
+                ttl_attribute=table.ttl_attribute, stream=stream, stream_view_type=view_type,
             ))
             continue
         existing = (
@@ -151,7 +155,23 @@ def _plan_tables(hub: ServiceHub, tables: tuple[TableResource, ...]) -> list[Cal
                 f"table {table.name!r} exists with partition key {existing[0]}, sort key {existing[1]} and TTL "
                 f"attribute {existing[2]!r}; change the manifest to match, or delete the table first"
             )
+        current = info.stream_view_type.value if info.stream_view_type is not None else None
+        if current != table.stream_view_type:
+            # CloudFormation changes a table's stream in place, as UpdateTable does.
+            creations.append(lambda table=table, current=current: _update_table_stream(store, table, current))
     return creations
+
+
+def _update_table_stream(store: Any, table: TableResource, current: str | None) -> None:
+    view_type = table.stream_view_type
+    store.update_stream(table.name, view_type is not None, view_type or DEFAULT_STREAM_VIEW_TYPE)
+    if view_type is None:
+        logger.warning(
+            "table %s: turned its stream (%s) off and deleted its change records, because the manifest "
+            "declares the table without a stream", table.name, current,
+        )
+    else:
+        logger.info("table %s: stream view type %s, was %s", table.name, view_type, current or "no stream")
 
 
 def _plan_streams(hub: ServiceHub, streams: tuple[StreamResource, ...]) -> list[Callable[[], Any]]:
@@ -217,6 +237,32 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
                 hub.store("queues").get_queue(destination.name)
             except ResourceNotFound as error:
                 problems.append(f"{service.function_key(spec.name, name)}: {error}")
+    if problems:
+        raise DeployError(f"{where}: " + "\n  also ".join(problems))
+
+
+def _check_table_streams(hub: ServiceHub, service: ServiceSpec) -> None:
+    """Raise one DeployError naming every table-stream trigger whose table has no stream."""
+    where = service.manifest_path.name
+    declared = {table.name: table.stream_view_type is not None for table in service.resources.tables}
+    problems: list[str] = []
+    for spec in service.functions.values():
+        for trigger in spec.triggers:
+            if not isinstance(trigger, TableStreamTrigger):
+                continue
+            has_stream = declared.get(trigger.table)
+            if has_stream is None:
+                try:
+                    has_stream = hub.store("tables").describe_table(trigger.table).stream_enabled
+                except ResourceNotFound:
+                    continue  # _check_triggers reports a missing table
+            if not has_stream:
+                problems.append(
+                    f"{service.function_key(spec.name, 'events')}: the event of table {trigger.table!r}: "
+                    f"table {trigger.table!r} has no stream, so the trigger would never receive a record; "
+                    "declare the table with a stream: StreamSpecification with a StreamViewType in serverless.yml "
+                    "or a SAM template, or the table under resources.tables in squall.yml"
+                )
     if problems:
         raise DeployError(f"{where}: " + "\n  also ".join(problems))
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from squall.errors import ManifestError
 from squall.manifest.serverless_common import CloudFormationTag
 from squall.manifest.serverless_variables import DEFAULT_ACCOUNT_ID
 from squall.manifest.spec import BucketResource, QueueResource, Resources, StreamResource, TableResource
@@ -60,6 +61,8 @@ class Catalog:
     buckets: list[BucketResource] = field(default_factory=list)
     tables: list[TableResource] = field(default_factory=list)
     streams: list[StreamResource] = field(default_factory=list)
+    # The error a reference to the stream of a table without one raises, by the table's logical id.
+    missing_streams: dict[str, ManifestError] = field(default_factory=dict)
 
     def add_bucket(self, name: str) -> None:
         if all(bucket.name != name for bucket in self.buckets):
@@ -69,7 +72,10 @@ class Catalog:
         return Resources(tuple(self.queues), tuple(self.buckets), tuple(self.tables), tuple(self.streams))
 
     def arn(self, resource: DeclaredResource, attribute: str = "Arn") -> str | None:
-        """Return the ARN `Fn::GetAtt` would give, or the queue name for `QueueName`."""
+        """Return the ARN `Fn::GetAtt` would give, or the queue name for `QueueName`.
+
+        Raises ManifestError for the StreamArn of a table declared without a stream.
+        """
         region, account, name = self.context.region, self.context.account, resource.name
         if resource.type == QUEUE_TYPE:
             if attribute == "QueueName":
@@ -79,6 +85,8 @@ class Catalog:
             return f"arn:aws:s3:::{name}" if attribute == "Arn" else None
         if resource.type == TABLE_TYPE:
             table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+            if attribute == "StreamArn" and resource.logical_id in self.missing_streams:
+                raise self.missing_streams[resource.logical_id]
             # A real stream ARN ends in the stream's creation time, which exists only after a deploy.
             return {"Arn": table_arn, "StreamArn": f"{table_arn}/stream/squall"}.get(attribute)
         if resource.type == STREAM_TYPE:

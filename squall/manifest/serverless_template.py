@@ -22,7 +22,13 @@ from squall.manifest.serverless_resources import (
     StackContext,
     queue_name_from_arn,
 )
-from squall.manifest.spec import QueueResource, StreamResource, TableResource
+from squall.manifest.spec import (
+    DEFAULT_STREAM_VIEW_TYPE,
+    STREAM_VIEW_TYPES,
+    QueueResource,
+    StreamResource,
+    TableResource,
+)
 from squall.manifest.squall_events import (
     BUCKET_NAME_PATTERN,
     BUCKET_NAME_RULE,
@@ -255,14 +261,9 @@ def _read_table(
     warnings: Warnings,
 ) -> None:
     for name in properties:
-        if name == "StreamSpecification":
-            warnings.add(
-                (*key, name),
-                "not needed: every Squall table records its changes for table-stream triggers; the view type is ignored",
-            )
-        elif name in ("BillingMode", "ProvisionedThroughput"):
+        if name in ("BillingMode", "ProvisionedThroughput"):
             warnings.add((*key, name), "Squall tables have no capacity settings, ignored")
-        elif name not in ("TableName", "KeySchema", "AttributeDefinitions", "TimeToLiveSpecification"):
+        elif name not in ("TableName", "KeySchema", "AttributeDefinitions", "TimeToLiveSpecification", "StreamSpecification"):
             warnings.unsupported((*key, name))
 
     types: dict[str, str] = {}
@@ -305,7 +306,42 @@ def _read_table(
             raise source.error((*key, "TimeToLiveSpecification"), expected("a mapping with AttributeName and Enabled", ttl))
         if _boolean(source, (*key, "TimeToLiveSpecification", "Enabled"), ttl.get("Enabled", False)):
             ttl_attribute = ttl["AttributeName"]
-    catalog.tables.append(TableResource(resource.name, keys["HASH"], keys.get("RANGE"), ttl_attribute))
+    view_type = _read_stream_specification(source, catalog, key, resource, properties.get("StreamSpecification"), warnings)
+    catalog.tables.append(TableResource(resource.name, keys["HASH"], keys.get("RANGE"), ttl_attribute, view_type))
+
+
+def _read_stream_specification(
+    source: ManifestSource,
+    catalog: Catalog,
+    key: KeyPath,
+    resource: DeclaredResource,
+    specification: Any,
+    warnings: Warnings,
+) -> str | None:
+    """Return the table's stream view type, or None when it declares no stream, as on AWS."""
+    stream_key = (*key, "StreamSpecification")
+    if specification is None:
+        # On AWS a table without StreamSpecification has no stream, so its
+        # StreamArn has no value. A reference to it raises this error, which
+        # names the place to fix.
+        catalog.missing_streams[resource.logical_id] = source.error(
+            stream_key,
+            f"missing, but Fn::GetAtt [{resource.logical_id}, StreamArn] refers to the table's stream, and a table "
+            f"has a stream only with StreamSpecification; add StreamSpecification: {{StreamViewType: "
+            f"{DEFAULT_STREAM_VIEW_TYPE}}} (or {', '.join(STREAM_VIEW_TYPES[:-1])})",
+        )
+        return None
+    if not isinstance(specification, dict):
+        raise source.error(stream_key, expected("a mapping with StreamViewType", specification))
+    warnings.unsupported_keys(stream_key, specification, ("StreamViewType",))
+    if "StreamViewType" not in specification:
+        raise source.error(
+            stream_key, f"missing StreamViewType, which CloudFormation requires: one of {', '.join(STREAM_VIEW_TYPES)}"
+        )
+    view_type = specification["StreamViewType"]
+    if view_type not in STREAM_VIEW_TYPES:
+        raise source.error((*stream_key, "StreamViewType"), expected(", ".join(STREAM_VIEW_TYPES), view_type))
+    return str(view_type)
 
 
 def _read_stream(

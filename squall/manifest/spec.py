@@ -262,14 +262,25 @@ class BucketResource:
     name: str
 
 
+# DynamoDB's StreamViewType values: what a table's change records carry besides the keys.
+STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+DEFAULT_STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+
+
 @dataclass(frozen=True)
 class TableResource:
-    """A table the service declares; key types are "S", "N" or "B"."""
+    """A table the service declares; key types are "S", "N" or "B".
+
+    `stream_view_type` is one of STREAM_VIEW_TYPES, or None for a table
+    without a change stream, such as a CloudFormation table without
+    StreamSpecification.
+    """
 
     name: str
     partition_key: tuple[str, str]
     sort_key: tuple[str, str] | None = None
     ttl_attribute: str | None = None
+    stream_view_type: str | None = DEFAULT_STREAM_VIEW_TYPE
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ from squall.sdk.client import Client, default_client
 from squall.services.errors import InvalidParameter
 
 SERVICE = "tables"
+# DynamoDB's StreamViewType values: what a change record carries besides the keys.
+STREAM_VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+DEFAULT_STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
 Item = dict[str, Any]
 
@@ -43,13 +46,19 @@ class KeyAttribute:
 
 @dataclass(frozen=True)
 class TableDescription:
-    """A table's settings, item count and size in bytes; `created_at` is in epoch seconds."""
+    """A table's settings, item count and size in bytes; `created_at` is in epoch seconds.
+
+    `stream_view_type` is what the table's change records carry besides the
+    keys (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES), or None
+    when the table has no change stream.
+    """
 
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None
     ttl_attribute: str | None
     stream_enabled: bool
+    stream_view_type: str | None
     created_at: float
     item_count: int
     size_bytes: int
@@ -276,15 +285,21 @@ def create_table(
     sort_key: tuple[str, str] | str | None = None,
     ttl_attribute: str | None = None,
     client: Client | None = None,
+    stream_view_type: str | None = DEFAULT_STREAM_VIEW_TYPE,
 ) -> Table:
     """Create a table, or find it if it exists with the same settings, and return it.
 
         orders = create_table("orders", ("customer", "S"), sort_key=("order", "N"), ttl_attribute="expires")
 
     A key is a pair (attribute name, "S" | "N" | "B") or the text "name:TYPE".
-    An existing table with other settings raises RemoteError ResourceInUseException.
+    `stream_view_type` is what each change record carries besides the keys,
+    as in DynamoDB: "KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE" or
+    "NEW_AND_OLD_IMAGES". None creates the table without a change stream, so
+    no table-stream trigger can read it. An existing table with other
+    settings raises RemoteError ResourceInUseException.
     """
     table = Table(name, client)
+    stream = {"stream": False} if stream_view_type is None else {"stream_view_type": stream_view_type}
     table.client.call(
         SERVICE,
         "create_table",
@@ -292,6 +307,7 @@ def create_table(
         partition_key=_key_spec("partition_key", partition_key),
         sort_key=_key_spec("sort_key", sort_key) if sort_key is not None else None,
         ttl_attribute=ttl_attribute,
+        **stream,
     )
     return table
 
@@ -440,6 +456,7 @@ def _description(result: Mapping[str, Any]) -> TableDescription:
         sort_key=KeyAttribute(sort["name"], sort["type"]) if sort is not None else None,
         ttl_attribute=result.get("ttl_attribute"),
         stream_enabled=result["stream_enabled"],
+        stream_view_type=result.get("stream_view_type"),
         created_at=result["created_at"],
         item_count=result["item_count"],
         size_bytes=result["size_bytes"],
