@@ -1,7 +1,9 @@
 """Queue triggers: poll a queue, deliver SQS-format batches, delete what the function handled.
 
-Squall follows Lambda's SQS behaviour. A batch is deleted only after the
-function succeeds. When the result lists `batchItemFailures`, only the
+Squall follows Lambda's SQS behaviour. A trigger with filter patterns
+deletes each received message that matches none of them, unseen by the
+function, and fills its batch with the matching ones. A batch is deleted
+only after the function succeeds. When the result lists `batchItemFailures`, only the
 listed messages stay. A malformed result or a function error leaves the whole
 batch, which comes back after the queue's visibility timeout and goes to the
 dead-letter queue after `max_receive_count` receives.
@@ -20,6 +22,7 @@ import orjson
 
 from squall.dispatcher.dispatcher import Dispatcher, Invocation
 from squall.errors import FunctionNotFound, Throttled
+from squall.events.filters import FilterCriteria, compile_filters, sqs_filter_view
 from squall.manifest.spec import QueueTrigger, ServiceSpec
 from squall.services.errors import ServiceError
 from squall.services.hub import ServiceHub
@@ -96,6 +99,7 @@ class QueueTriggers:
     async def _poll(self, key: _Key, trigger: QueueTrigger) -> None:
         store = self._hub.store("queues")
         queue_arn: str | None = None
+        filters = compile_filters(trigger.filter_patterns)
         while True:
             try:
                 if queue_arn is None:
@@ -106,7 +110,7 @@ class QueueTriggers:
                     await asyncio.sleep(BACKOFF_S)
                     continue
                 async with self._filling.setdefault(key, asyncio.Lock()):
-                    batch = await self._fill_batch(store, key.queue, trigger)
+                    batch = await self._fill_batch(store, key, queue_arn, trigger, filters)
                 if batch:
                     await self._deliver(store, key, queue_arn, batch, trigger)
             except asyncio.CancelledError:
@@ -123,20 +127,28 @@ class QueueTriggers:
                 logger.exception("polling queue %s for %s failed; retrying in %.0f s", key.queue, key.function, BACKOFF_S)
                 await asyncio.sleep(BACKOFF_S)
 
-    async def _fill_batch(self, store: Any, queue: str, trigger: QueueTrigger) -> list[Any]:
-        """Receive up to batch_size messages, waiting up to batch_window_s once the first has come."""
+    async def _fill_batch(
+        self, store: Any, key: _Key, queue_arn: str, trigger: QueueTrigger, filters: FilterCriteria | None
+    ) -> list[Any]:
+        """Receive up to batch_size matching messages, waiting up to batch_window_s once the first has come."""
+        queue = key.queue
         batch: list[Any] = []
         window_ends: float | None = None
         while len(batch) < trigger.batch_size:
             requested = min(MAX_RECEIVE, trigger.batch_size - len(batch))
             received = await self._hub.run(store.receive, queue, requested)
-            batch.extend(received)
-            if received:
+            matching = received
+            if filters is not None and received:
+                matching = await self._discard_unmatched(store, key, queue_arn, received, filters)
+            batch.extend(matching)
+            if matching:
                 if window_ends is None:
                     window_ends = time.monotonic() + trigger.batch_window_s
                 if len(received) < requested and trigger.batch_window_s == 0:
                     break  # the queue is drained and there is no window to wait in
                 continue
+            if received:
+                continue  # every message was filtered out, and more may be waiting
             if batch:
                 remaining = (window_ends or 0.0) - time.monotonic()
                 if remaining <= 0:
@@ -145,6 +157,35 @@ class QueueTriggers:
             else:
                 await self._hub.wait_for_change("queues", queue, IDLE_POLL_S)
         return batch
+
+    async def _discard_unmatched(
+        self, store: Any, key: _Key, queue_arn: str, received: list[Any], filters: FilterCriteria
+    ) -> list[Any]:
+        """Delete the received messages that match no filter pattern, as Lambda does, and return the others."""
+        from squall.services.queues.lambda_events import sqs_event
+
+        records = sqs_event(received, queue_arn, self._hub.region)["Records"]
+        matching: list[Any] = []
+        unmatched: list[Any] = []
+        for message, record in zip(received, records, strict=True):
+            (matching if filters.matches(sqs_filter_view(record)) else unmatched).append(message)
+        if unmatched:
+            await self._delete(store, key.queue, unmatched)
+            logger.info("deleted %d message(s) from queue %s that match no filter pattern of function %s",
+                        len(unmatched), key.queue, key.function)
+        return matching
+
+    async def _delete(self, store: Any, queue: str, messages: list[Any]) -> None:
+        """Delete messages by their receipt handles, ten per call, logging the ones that could not be deleted."""
+        from squall.services.queues import DeleteEntry
+
+        for start in range(0, len(messages), MAX_RECEIVE):
+            chunk = messages[start : start + MAX_RECEIVE]
+            entries = [DeleteEntry(str(index), message.receipt_handle) for index, message in enumerate(chunk)]
+            outcome = await self._hub.run(store.delete_batch, queue, entries)
+            if outcome.failed:
+                logger.warning("deleting %d message(s) from queue %s failed: %s",
+                               len(outcome.failed), queue, dict(outcome.failed))
 
     def _qualifier_ready(self, key: _Key, qualifier: str) -> bool:
         """Return whether the trigger's version or alias exists, logging the first wait for it."""
@@ -159,7 +200,6 @@ class QueueTriggers:
 
     async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any], trigger: QueueTrigger) -> None:
         qualifier = trigger.qualifier
-        from squall.services.queues import DeleteEntry
         from squall.services.queues.lambda_events import failed_message_ids, sqs_event
 
         event = sqs_event(batch, queue_arn, self._hub.region)
@@ -181,13 +221,7 @@ class QueueTriggers:
         # Without ReportBatchItemFailures, Lambda ignores the result: the whole batch succeeded.
         failed = failed_message_ids(result.payload, ids) if trigger.report_batch_item_failures else set()
         done = [message for message in batch if message.message_id not in failed]
-        for start in range(0, len(done), MAX_RECEIVE):
-            chunk = done[start : start + MAX_RECEIVE]
-            entries = [DeleteEntry(str(index), message.receipt_handle) for index, message in enumerate(chunk)]
-            outcome = await self._hub.run(store.delete_batch, key.queue, entries)
-            if outcome.failed:
-                logger.warning("deleting %d handled message(s) from queue %s failed: %s",
-                               len(outcome.failed), key.queue, dict(outcome.failed))
+        await self._delete(store, key.queue, done)
         if failed:
             logger.info("%d of %d message(s) from queue %s stay on the queue after the result of function %s",
                         len(failed), len(batch), key.queue, key.function)

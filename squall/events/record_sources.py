@@ -15,12 +15,13 @@ import logging
 import sqlite3
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from squall.events.filters import dynamodb_filter_view, kinesis_filter_view
 from squall.services.hub import ServiceHub
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ class RecordSource(abc.ABC):
     @abc.abstractmethod
     def batch_info(self, records: Sequence[SourceRecord]) -> dict[str, Any]:
         """Describe a batch for an on-failure destination record."""
+
+    @abc.abstractmethod
+    def filter_view(self, event_record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Return a record of the event as Lambda's filter patterns see it."""
 
     def describe(self) -> str:
         """Name the source for log lines."""
@@ -160,6 +165,9 @@ class StreamShardSource(RecordSource):
 
     def batch_info(self, records: Sequence[SourceRecord]) -> dict[str, Any]:
         return _batch_info(self, records, timespec="milliseconds")
+
+    def filter_view(self, event_record: Mapping[str, Any]) -> Mapping[str, Any]:
+        return kinesis_filter_view(event_record)
 
 
 # Tables
@@ -300,6 +308,9 @@ class TableSource(RecordSource):
     def batch_info(self, records: Sequence[SourceRecord]) -> dict[str, Any]:
         # DynamoDB Streams reports arrival times in whole seconds.
         return _batch_info(self, records, timespec="seconds")
+
+    def filter_view(self, event_record: Mapping[str, Any]) -> Mapping[str, Any]:
+        return dynamodb_filter_view(event_record)
 
 
 def _last_change_seq(store: Any, table: str) -> int:

@@ -12,7 +12,9 @@ They follow Lambda's event source mappings for Kinesis and DynamoDB Streams:
 - after `max_retries` retries (-1: until the records expire) the batch's
   description goes to the function's `on_failure` destination and the
   poller moves past it;
-- throttles are retried after a back-off without counting.
+- throttles are retried after a back-off without counting;
+- with filter patterns, only the records that match one of them are
+  delivered, and the checkpoint moves past the others.
 
 While tracing is on, a batch's invocation joins the trace of the first of its
 records whose writer sent a W3C traceparent.
@@ -35,6 +37,7 @@ import orjson
 from squall.dispatcher.dispatcher import Dispatcher, Invocation
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_invoke import AsyncInvoker
+from squall.events.filters import FilterCriteria, compile_filters
 from squall.events.record_sources import (
     FailureCondition,
     RecordSource,
@@ -238,6 +241,7 @@ class RecordTriggers:
     async def _poll(self, function: str, source: RecordSource, trigger: RecordTrigger) -> None:
         opened = False
         failures_in_row = 0
+        filters = compile_filters(trigger.filter_patterns)
         while True:
             try:
                 if not opened:
@@ -249,7 +253,7 @@ class RecordTriggers:
                 batch = await self._fill_batch(source, trigger)
                 self._newest_read[(function, source.resource, source.shard_id)] = batch[-1].arrival_s if batch else None
                 if batch:
-                    await self._deliver(function, source, trigger, batch)
+                    await self._deliver(function, source, trigger, batch, filters)
                 failures_in_row = 0
             except asyncio.CancelledError:
                 raise
@@ -299,14 +303,25 @@ class RecordTriggers:
     # Delivering one batch
 
     async def _deliver(
-        self, function: str, source: RecordSource, trigger: RecordTrigger, batch: Sequence[SourceRecord]
+        self,
+        function: str,
+        source: RecordSource,
+        trigger: RecordTrigger,
+        batch: Sequence[SourceRecord],
+        filters: FilterCriteria | None = None,
     ) -> None:
         """Deliver a batch until every record is handled or given up on, checkpointing as it goes.
 
         NOTE: the retry count lives in memory, so a restart or a redeploy that
         changes the trigger delivers the batch again with a fresh count.
         """
-        work: deque[_Pending] = deque([_Pending(tuple(batch))])
+        matching = _matching(source, batch, filters)
+        if not matching:
+            # Lambda invokes nothing for records that no filter matches and moves past them.
+            await source.checkpoint(batch[-1])
+            return
+
+        work: deque[_Pending] = deque([_Pending(tuple(matching))])
         while work:
             pending = await self._drop_expired(function, source, work.popleft())
             if pending is None:
@@ -344,6 +359,9 @@ class RecordTriggers:
                         function, len(remaining), source.describe(), failures, self._backoff_s)
             work.appendleft(_Pending(remaining, failures, invocations, attempt.request_id))
             await asyncio.sleep(self._backoff_s)
+
+        if matching[-1] is not batch[-1]:
+            await source.checkpoint(batch[-1])  # past the filtered-out records at the batch's end
 
     async def _invoke(
         self,
@@ -450,6 +468,25 @@ class RecordTriggers:
         logger.warning("function %s: skipped %d record(s) %s of %s (%s after %d invocation(s));"
                        " sent their description to %s %s", function, len(records), span, source.describe(),
                        condition.value, invocations, destination.kind, destination.name)
+
+
+def _matching(
+    source: RecordSource, batch: Sequence[SourceRecord], filters: FilterCriteria | None
+) -> Sequence[SourceRecord]:
+    """Return the records of a batch that match one of the trigger's filter patterns, or all without patterns.
+
+    NOTE: Lambda fills a batch with matching records only, while here the
+    matching records of the next batch_size read make the batch, so a
+    filtered trigger may deliver smaller batches than Lambda would.
+    """
+    if filters is None:
+        return batch
+    event_records = source.event(batch)["Records"]
+    return [
+        record
+        for record, event_record in zip(batch, event_records, strict=True)
+        if filters.matches(source.filter_view(event_record))
+    ]
 
 
 def first_traceparent(records: Sequence[SourceRecord]) -> str | None:
