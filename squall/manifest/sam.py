@@ -250,7 +250,10 @@ def _translate(
 
     stack = _stack_name(source, stack_name or config.stack_name)
     overrides = {**config.parameter_overrides, **(parameters or {})}
-    template_parameters = _read_parameters(source, document.get("Parameters"), overrides)
+    from_config = {name for name in config.parameter_overrides if name not in (parameters or {})}
+    template_parameters = _read_parameters(
+        source, document.get("Parameters"), overrides, _OverrideOrigin.of(source, config, from_config)
+    )
     resources = _read_resource_entries(source, document.get("Resources"), warnings)
     catalog = ResourceCatalog(source, stack, resources, warnings)
     evaluator = Evaluator(
@@ -508,7 +511,31 @@ def _mapping_section(source: ManifestSource, document: dict[str, Any], name: str
     return value
 
 
-def _read_parameters(source: ManifestSource, section: Any, overrides: Mapping[str, str]) -> dict[str, Parameter]:
+@dataclass(frozen=True)
+class _OverrideOrigin:
+    """The samconfig file and table of parameter_overrides, named in the error for a bad value read there."""
+
+    source: ManifestSource
+    key: KeyPath
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, template: ManifestSource, config: SamConfig, names: set[str]) -> _OverrideOrigin | None:
+        table = config.tables.get("parameter_overrides")
+        if not names or table is None:
+            return None
+        path = template.root / config.file_name
+        display = str(Path(template.display).parent / config.file_name)
+        source = ManifestSource(display=display, path=path, root=template.root)
+        return cls(source, (*table.split("."), "parameter_overrides"), frozenset(names))
+
+    def error(self, name: str, detail: str, template: ManifestSource) -> ManifestError:
+        return self.source.error(self.key, f"{name}: {detail} (see Parameters.{name} in {template.display})")
+
+
+def _read_parameters(
+    source: ManifestSource, section: Any, overrides: Mapping[str, str], origin: _OverrideOrigin | None = None
+) -> dict[str, Parameter]:
     if section is None:
         section = {}
     if not isinstance(section, dict):
@@ -516,7 +543,10 @@ def _read_parameters(source: ManifestSource, section: Any, overrides: Mapping[st
     unknown = sorted(set(overrides) - set(section))
     if unknown:
         valid = ", ".join(section) or "none are declared"
-        raise source.error(("Parameters",), f"no parameter named {describe(unknown[0])}, expected one of: {valid}")
+        message = f"no parameter named {describe(unknown[0])}, expected one of: {valid}"
+        if origin is not None and unknown[0] in origin.names:
+            raise origin.source.error(origin.key, f"{message} (the Parameters of {source.display})")
+        raise source.error(("Parameters",), message)
 
     parameters: dict[str, Parameter] = {}
     for name, declaration in section.items():
@@ -539,7 +569,13 @@ def _read_parameters(source: ManifestSource, section: Any, overrides: Mapping[st
                 key, "has no Default and no value was given; add a Default or set it in parameter_overrides of "
                 f"{SAMCONFIG_NAME}"
             )
-        parameters[name] = Parameter(name, kind, _parameter_value(source, key, declaration, kind, text))
+        try:
+            value = _parameter_value(source, key, declaration, kind, text)
+        except ManifestError as error:
+            if origin is None or name not in origin.names:
+                raise
+            raise origin.error(name, error.detail, source) from None
+        parameters[name] = Parameter(name, kind, value)
     return parameters
 
 

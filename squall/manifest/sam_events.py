@@ -325,13 +325,20 @@ class EventReader:
         return bool(types)
 
     def queue_name(self, read: PropertyReader, name: str) -> str:
-        """Read a queue given by ARN (`!GetAtt Queue.Arn`) or by name (`!Ref Queue`)."""
+        """Read a queue given by its ARN (`!GetAtt Queue.Arn`), as SAM passes it to EventSourceArn."""
+        written = read.mapping.get(name)
+        target = written.get("Ref") if isinstance(written, dict) and len(written) == 1 else None
+        if isinstance(target, str) and target not in self.evaluator.parameters:
+            # On AWS, Ref of a queue returns its URL, which the event source mapping rejects as an ARN.
+            raise self.source.error(
+                read.key(name),
+                f"!Ref {target} gives the queue's URL on AWS, not the ARN SAM needs as the event source, "
+                f"expected !GetAtt {target}.Arn",
+            )
         value = read.value(name)
         if value is None:
             raise self.source.error(read.key(name), "missing, expected the queue's ARN, such as !GetAtt MyQueue.Arn")
         queue = name_from_arn(value, "sqs") if isinstance(value, str) else None
-        if queue is None and isinstance(value, str) and _QUEUE_NAME_RE.match(value):
-            queue = value
         if queue is None:
             raise self.source.error(read.key(name), expected("the ARN of a queue, such as !GetAtt MyQueue.Arn", value))
         return queue
