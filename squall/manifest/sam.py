@@ -215,19 +215,21 @@ def parse_sam_template(
     source: ManifestSource,
     parameters: Mapping[str, str] | None = None,
     stack_name: str | None = None,
+    config_env: str = SAMCONFIG_ENVIRONMENT,
 ) -> ServiceSpec:
     """Translate a parsed SAM template into a ServiceSpec, raising ManifestError if it cannot be.
 
     `parameters` overrides the template's parameter values and `stack_name`
     names the service, as `sam deploy --parameter-overrides` and
     `--stack-name` do; both default to samconfig.toml, then to the template.
+    `config_env` chooses the samconfig environment, as `--config-env` does.
 
     The sections every function depends on (Parameters, Resources, Globals)
     stop the translation at their first mistake. After them, one error lists
     every mistake of the layers, rules, functions and data resources.
     """
     try:
-        return _translate(document, source, parameters, stack_name)
+        return _translate(document, source, parameters, stack_name, config_env)
     except Unresolvable as problem:
         # Where a value may be left out, its reader turns this into a warning;
         # everywhere else Squall needs the value, so it is an error.
@@ -235,7 +237,11 @@ def parse_sam_template(
 
 
 def _translate(
-    document: Any, source: ManifestSource, parameters: Mapping[str, str] | None, stack_name: str | None
+    document: Any,
+    source: ManifestSource,
+    parameters: Mapping[str, str] | None,
+    stack_name: str | None,
+    config_env: str = SAMCONFIG_ENVIRONMENT,
 ) -> ServiceSpec:
     if document is None:
         raise source.error((), "the file is empty, expected an AWS SAM template with Resources")
@@ -243,7 +249,7 @@ def _translate(
         raise source.error((), expected("a mapping with Transform and Resources", document))
     warnings = Warnings()
     _check_top_level(source, document, warnings)
-    config = read_samconfig(source)
+    config = read_samconfig(source, config_env)
     config_summary = config.summary()
     if config_summary is not None:
         warnings.add((config.file_name,), config_summary)
@@ -371,15 +377,21 @@ class SamConfig:
         return "read " + " and ".join(parts)
 
 
-def read_samconfig(source: ManifestSource) -> SamConfig:
-    """Read stack_name and parameter_overrides of the default environment from the SAM CLI's configuration file.
+def read_samconfig(source: ManifestSource, config_env: str = SAMCONFIG_ENVIRONMENT) -> SamConfig:
+    """Read stack_name and parameter_overrides of one environment from the SAM CLI's configuration file.
 
     The file sits beside the template: samconfig.toml, else samconfig.yaml
     or samconfig.yml, as `sam deploy` looks for them. The deploy command's
-    table wins over the global one, as in the SAM CLI.
+    table wins over the global one, as in the SAM CLI. An environment other
+    than "default" that the file lacks is an error, so that a deploy meant
+    for it does not silently take the template's defaults.
     """
     path = next((source.root / name for name in SAMCONFIG_NAMES if (source.root / name).is_file()), None)
     if path is None:
+        if config_env != SAMCONFIG_ENVIRONMENT:
+            raise source.error(
+                (), f"config environment {describe(config_env)} requested, but there is no {SAMCONFIG_NAME} beside it"
+            )
         return SamConfig()
     config_source = ManifestSource(display=str(Path(source.display).parent / path.name), path=path, root=source.root)
     try:
@@ -394,7 +406,10 @@ def read_samconfig(source: ManifestSource) -> SamConfig:
 
     # Each setting with the key path of the table it came from.
     settings: dict[str, tuple[Any, KeyPath]] = {}
-    environment = document.get(SAMCONFIG_ENVIRONMENT)
+    environment = document.get(config_env)
+    if config_env != SAMCONFIG_ENVIRONMENT and not isinstance(environment, dict):
+        valid = ", ".join(str(name) for name in document) or "none"
+        raise config_source.error((), f"no config environment {describe(config_env)}, expected one of: {valid}")
     for command in ("global", "deploy"):
         section = environment.get(command) if isinstance(environment, dict) else None
         table = section.get("parameters") if isinstance(section, dict) else None
@@ -402,7 +417,7 @@ def read_samconfig(source: ManifestSource) -> SamConfig:
             continue
         for name in ("stack_name", "parameter_overrides"):
             if name in table:
-                settings[name] = (table[name], (SAMCONFIG_ENVIRONMENT, command, "parameters", name))
+                settings[name] = (table[name], (config_env, command, "parameters", name))
 
     stack_name, stack_key = settings.get("stack_name", (None, ()))
     if stack_name is not None and not isinstance(stack_name, str):

@@ -6,11 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from squall.deploy.syntax import runtime_warnings
 from squall.errors import DeployError, ManifestError
 from squall.events.resources import check_declared_queues
 from squall.manifest import load_service
+from squall.manifest.sam import SamLoader, parse_sam_template
+from squall.manifest.validate import ManifestSource
 from tests.manifest.conftest import WriteService
 from tests.manifest.test_sam_functions import BASE, load, load_error, template
 
@@ -102,3 +105,41 @@ def test_runtime_warning_uses_template_keys(write_service: WriteService) -> None
         f"Resources.Fn.Properties.Runtime: {other} is declared, but Squall runs every function on the server's Python "
         f"(python{sys.version_info.major}.{sys.version_info.minor})"
     ]
+
+
+CONFIG = """\
+version = 0.1
+[default.deploy.parameters]
+stack_name = "shop-dev"
+[prod.deploy.parameters]
+stack_name = "shop-prod"
+parameter_overrides = "Stage=prod"
+"""
+
+
+def test_config_env_chooses_samconfig_table(write_service: WriteService) -> None:
+    folder = write_service(TEMPLATE, name="template.yaml")
+    (folder / "samconfig.toml").write_text(CONFIG)
+    document = yaml.load(TEMPLATE, Loader=SamLoader)
+    source = ManifestSource(display="template.yaml", path=folder / "template.yaml", root=folder)
+
+    spec = parse_sam_template(document, source, config_env="prod")
+
+    assert spec.service == "shop-prod"
+    assert spec.functions["Fn"].environment == {"STAGE": "prod"}
+    assert (
+        "samconfig.toml: read stack_name from prod.deploy.parameters and parameter_overrides (Stage) from "
+        "prod.deploy.parameters"
+    ) in spec.warnings
+
+
+def test_missing_config_env_rejected(write_service: WriteService) -> None:
+    folder = write_service(TEMPLATE, name="template.yaml")
+    (folder / "samconfig.toml").write_text(CONFIG)
+    document = yaml.load(TEMPLATE, Loader=SamLoader)
+    source = ManifestSource(display="template.yaml", path=folder / "template.yaml", root=folder)
+
+    with pytest.raises(ManifestError) as raised:
+        parse_sam_template(document, source, config_env="staging")
+
+    assert str(raised.value) == 'samconfig.toml: no config environment "staging", expected one of: version, default, prod'
