@@ -24,6 +24,6 @@ def test_every_missing_resource_is_named(tmp_path: Path) -> None:
         prepare_resources(hub, service)
 
     message = str(raised.value)
-    assert message.startswith("squall.yml: functions.consume: the event of queue 'nosuchqueue': ")
-    assert "\n  also functions.resize: the event of bucket 'nosuchbucket': " in message
+    assert message.startswith("squall.yml: functions.consume.events: the event of queue 'nosuchqueue': ")
+    assert "\n  also functions.resize.events: the event of bucket 'nosuchbucket': " in message
     assert "events[" not in message

@@ -301,7 +301,6 @@ def test_dynamodb_stream_processor(write_service: WriteService) -> None:
     assert spec.resources.queues == (QueueResource("orders-stream-dev-OrdersFailures"),)
     assert _warning_keys(spec) == [
         "resources.Resources.OrdersTable.Properties.BillingMode",
-        "resources.Resources.OrdersTable.Properties.StreamSpecification",
     ]
 
 
