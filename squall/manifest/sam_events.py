@@ -239,9 +239,9 @@ class EventReader:
             if name not in known:
                 self.warnings.unsupported((*read.base, str(name)))
 
-    def _check_nested(self, read: PropertyReader, defined: set[str], what: str) -> None:
+    def _check_nested(self, read: PropertyReader, defined: set[str], setting: str) -> None:
         """Reject a key of a nested setting (ScalingConfig, DestinationConfig, ...) that SAM does not define."""
-        check_defined_keys(self.source, read.base, read.mapping, defined, what)
+        check_defined_keys(self.source, read.base, read.mapping, defined, setting)
 
     # HTTP --------------------------------------------------------------------
 

@@ -167,9 +167,9 @@ class Warnings:
 
 
 def unknown_key_error(
-    source: ManifestSource, key: KeyPath, name: Any, defined: Iterable[str], what: str, hint: str = ""
+    source: ManifestSource, key: KeyPath, name: Any, defined: Iterable[str], owner: str, hint: str = ""
 ) -> ManifestError:
-    """Build the error for a key that `what` (such as "an SQS event") does not define, which SAM or CloudFormation rejects.
+    """Build the error for a key that `owner` (such as "SQS events") does not define, which SAM or CloudFormation rejects.
 
     The message names the closest defined key when one is close, then every defined key.
     """
@@ -178,7 +178,7 @@ def unknown_key_error(
     suggestion = f' (did you mean "{meant}"?)' if meant else ""
     return source.error(
         (*key, str(name)),
-        f"unknown property {describe(name)} of {what}{suggestion}, expected one of: " + ", ".join(defined) + hint,
+        f"unknown property {describe(name)} of {owner}{suggestion}, expected one of: " + ", ".join(defined) + hint,
     )
 
 
@@ -187,7 +187,7 @@ def check_defined_keys(
     key: KeyPath,
     mapping: Mapping[Any, Any],
     defined: Iterable[str],
-    what: str,
+    owner: str,
     warnings: Warnings | None = None,
     read: Iterable[str] | None = None,
 ) -> None:
@@ -199,7 +199,7 @@ def check_defined_keys(
     defined = frozenset(defined)
     for name in mapping:
         if name not in defined:
-            raise unknown_key_error(source, key, name, defined, what)
+            raise unknown_key_error(source, key, name, defined, owner)
     if warnings is None or read is None:
         return
     read = frozenset(read)
