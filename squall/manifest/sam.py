@@ -18,6 +18,9 @@ these choices of its own:
 A property Squall cannot translate is listed once in `ServiceSpec.warnings`
 with its key path, such as `Resources.Worker.Properties.Policies`. A value
 Squall needs but cannot compute (a handler, a trigger's source) is an error.
+So is what `sam deploy` rejects: a section, property or event key that SAM
+or CloudFormation does not define, and a reference to an undeclared name
+in any section.
 The template's `Metadata`, a resource's `DependsOn`, `Metadata`,
 `DeletionPolicy` and `UpdateReplacePolicy`, and `Description` anywhere
 change nothing in Squall and are accepted silently.

@@ -8,7 +8,8 @@ names are lowercased and every name is cut to its service's maximum length.
 
 The resources SAM generates can be referenced where SAM would create them:
 a function's role (`HelloFunctionRole`), the implicit APIs
-(`ServerlessRestApi`, `ServerlessHttpApi`) and their stages. `Ref` of an
+(`ServerlessRestApi`, `ServerlessHttpApi`) and their stages, and the alias
+of a function with AutoPublishAlias (`HelloFunction.Alias`). `Ref` of an
 API returns the apiId of Squall's route events.
 
 `Ref` of a queue, bucket, table or stream returns its name. For a queue that
