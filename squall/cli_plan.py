@@ -118,10 +118,12 @@ def resource_names(service: Any) -> dict[str, list[str]]:
     }
 
 
-def resource_conflicts(client: Any, service: Any, existing: Mapping[str, set[str]]) -> list[tuple[str, str]]:
-    """Return (what, detail) for each declared table or stream that exists with other settings.
+def resource_conflicts(client: Any, service: Any, existing: Mapping[str, set[str]]) -> list[tuple[str, str, str]]:
+    """Return (action, what, detail) for each declared table or stream that exists with other settings.
 
-    A deploy fails on those, because a table's keys and a stream's shards cannot change in place.
+    The action is "conflict" where the deploy fails, because a table's keys
+    and a stream's shards cannot change in place, and "change" for a table
+    stream's view type, which the deploy changes.
     """
     def call(service_name: str, operation: str, **arguments: Any) -> Any:
         response = client.send("POST", f"{API_PREFIX}/services/{service_name}/{operation}", json_body=arguments)
@@ -140,17 +142,22 @@ def resource_conflicts(client: Any, service: Any, existing: Mapping[str, set[str
         )
         if keys != (tuple(table.partition_key), tuple(table.sort_key) if table.sort_key else None, table.ttl_attribute):
             conflicts.append((
+                "conflict",
                 f"table {table.name}",
                 f"exists with partition key {_key(keys[0])}, sort key {_key(keys[1])} and TTL attribute "
                 f"{keys[2] or '-'}; the deploy would fail: change the manifest to match, or delete the table first "
                 f"(`squall table drop {table.name}`)",
             ))
+        elif found.get("stream_view_type") != table.stream_view_type:
+            before, after = found.get("stream_view_type") or "none", table.stream_view_type or "none"
+            conflicts.append(("change", f"table {table.name}", f"stream: {before} -> {after}"))
     for stream in service.resources.streams:
         if stream.name not in existing["stream"]:
             continue
         found = call("streams", "describe_stream", stream=stream.name)
         if (found["shard_count"], found["retention_h"]) != (stream.shards, stream.retention_h):
             conflicts.append((
+                "conflict",
                 f"stream {stream.name}",
                 f"exists with {found['shard_count']} shard(s) and {found['retention_h']} h retention; the deploy "
                 f"would fail: change the manifest to match, or delete the stream first (`squall stream delete {stream.name}`)",
@@ -331,8 +338,8 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, endpoint: str, tok
     rows += missing_trigger_rows(service, existing)
     for kind, names in resource_names(service).items():
         rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]
-    conflicts = dict(resource_conflicts(client, service, existing))
-    rows = [("conflict", row[1], conflicts[row[1]]) if row[1] in conflicts else row for row in rows]
+    differences = {what: (action, what, detail) for action, what, detail in resource_conflicts(client, service, existing)}
+    rows = [differences.get(row[1], row) for row in rows]
     changed = dict(queue_changes(client, service))
     rows = [("change", row[1], changed[row[1]]) if row[0] == "keep" and row[1] in changed else row for row in rows]
     changes = Table(box=None, pad_edge=False, header_style="bold")

@@ -14,7 +14,9 @@ from squall.events.filters import MAX_FILTERS, InvalidFilterPattern, check_patte
 from squall.manifest.spec import (
     DEFAULT_ASYNC_RETRIES,
     DEFAULT_MAX_EVENT_AGE_S,
+    DEFAULT_STREAM_VIEW_TYPE,
     MIN_MAX_EVENT_AGE_S,
+    STREAM_VIEW_TYPES,
     AsyncConfig,
     BucketResource,
     Destination,
@@ -258,13 +260,19 @@ RESOURCES_SCHEMA: dict[str, Any] = {
             "table",
             {
                 "type": "object",
-                "x-expected": 'a mapping with "partition_key" and optionally "sort_key" and "ttl_attribute"',
+                "x-expected": 'a mapping with "partition_key" and optionally "sort_key", "ttl_attribute" and '
+                '"stream_view_type"',
                 "required": ["partition_key"],
                 "additionalProperties": False,
                 "properties": {
                     "partition_key": _KEY_SCHEMA,
                     "sort_key": _KEY_SCHEMA,
                     "ttl_attribute": {"type": "string", "minLength": 1, "x-expected": "an attribute name"},
+                    # What each change record carries besides the keys, as DynamoDB's StreamViewType.
+                    "stream_view_type": {
+                        "enum": list(STREAM_VIEW_TYPES),
+                        "x-expected": '"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE" or "NEW_AND_OLD_IMAGES"',
+                    },
                 },
             },
         ),
@@ -433,6 +441,7 @@ def build_resources(source: ManifestSource, settings: dict[str, Any] | None) -> 
             partition_key=_key(options["partition_key"]),
             sort_key=None if options.get("sort_key") is None else _key(options["sort_key"]),
             ttl_attribute=options.get("ttl_attribute"),
+            stream_view_type=options.get("stream_view_type", DEFAULT_STREAM_VIEW_TYPE),
         )
         for name, options in (settings.get("tables") or {}).items()
     ]

@@ -209,3 +209,18 @@ def test_plan_shows_queue_setting_changes(serve: Any, tmp_path: Path) -> None:
     assert plan.exit_code == 0, plan.output
     lines = [" ".join(line.split()) for line in plan.output.splitlines()]
     assert "change queue orders visibility_timeout_s: 30 -> 45" in lines, lines
+
+
+def test_plan_shows_table_stream_change(serve: Any, tmp_path: Path) -> None:
+    declared = FIRST.replace(
+        "    orders: {}\n", "    orders: {}\n  tables:\n    users: {partition_key: id, stream_view_type: KEYS_ONLY}\n"
+    ).replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', "")
+    app = write(tmp_path / "shop", declared)
+    server = serve(app, "--no-watch")
+    write(app, declared.replace("KEYS_ONLY", "NEW_IMAGE"))
+
+    plan = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert plan.exit_code == 0, plan.output
+    lines = [" ".join(line.split()) for line in plan.output.splitlines()]
+    assert "change table users stream: KEYS_ONLY -> NEW_IMAGE" in lines, lines

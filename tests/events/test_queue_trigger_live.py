@@ -202,7 +202,7 @@ def test_failed_deploy_creates_nothing(serve: Any, tmp_path: Path) -> None:
     )
 
     assert result.returncode == 1
-    assert "functions.slow: the event of queue 'shortvis'" in result.stderr
+    assert "functions.slow.events: the event of queue 'shortvis'" in result.stderr
     assert "visibility timeout of 5 s" in result.stderr
     assert [queue["name"] for queue in list_queues(client=Client(server.endpoint))] == []
 
