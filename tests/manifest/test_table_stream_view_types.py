@@ -178,3 +178,30 @@ def test_deploy_rejects_existing_streamless_table(tmp_path: Path) -> None:
         _deploy(hub, service)
 
     assert "table 'legacy' has no stream" in str(raised.value)
+
+
+SQUALL_YML = """
+service: orders
+resources:
+  tables:
+    orders: {{partition_key: id{extra}}}
+functions:
+  greet:
+    handler: app.greet
+"""
+
+
+@pytest.mark.parametrize(("extra", "view_type"), [("", "NEW_AND_OLD_IMAGES"), (", stream_view_type: KEYS_ONLY", "KEYS_ONLY")])
+def test_squall_yml_stream_view_type(write_service: WriteService, extra: str, view_type: str) -> None:
+    spec = load_service(write_service(SQUALL_YML.format(extra=extra)))
+
+    assert spec.resources.tables[0].stream_view_type == view_type
+
+
+def test_squall_yml_invalid_stream_view_type(write_service: WriteService) -> None:
+    with pytest.raises(ManifestError) as raised:
+        load_service(write_service(SQUALL_YML.format(extra=", stream_view_type: KEYS")))
+
+    message = str(raised.value)
+    assert "resources.tables.orders.stream_view_type" in message
+    assert '"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE" or "NEW_AND_OLD_IMAGES"' in message
