@@ -139,6 +139,9 @@ class ResourceRef:
     attributes: Mapping[str, str] = field(default_factory=dict)
     unsupported: str = ""
     type_attributes: tuple[str, ...] = ()
+    # Attributes of the type that this resource does not have on AWS either,
+    # each with the error that Fn::GetAtt of it raises.
+    absent: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -370,6 +373,8 @@ class Evaluator:
         resource = self._resource(logical_id, key)
         if attribute in resource.attributes:
             return resource.attributes[attribute]
+        if attribute in resource.absent:
+            raise self.source.error(key, resource.absent[attribute])
         if resource.type_attributes and attribute not in resource.type_attributes:
             # CloudFormation rejects the whole template for an attribute its type does not have.
             raise self.source.error(

@@ -42,6 +42,8 @@ from squall.manifest.sam_intrinsics import (
     whole_number,
 )
 from squall.manifest.spec import (
+    DEFAULT_STREAM_VIEW_TYPE,
+    STREAM_VIEW_TYPES,
     BucketResource,
     QueueResource,
     Resources,
@@ -309,12 +311,20 @@ class ResourceCatalog:
         if kind in (TABLE_TYPE, SIMPLE_TABLE_TYPE):
             name = self.name_of(resource)
             attributes = {"Arn": arn("dynamodb", f"table/{name}")}
+            absent: dict[str, str] = {}
             if kind == TABLE_TYPE and resource.properties.get("StreamSpecification") is not None:
                 # A real stream ARN ends in a label made of the stream's creation
                 # time, unknown before the table exists. Triggers only read the
                 # table's name out of it.
                 attributes["StreamArn"] = arn("dynamodb", f"table/{name}/stream/latest")
-            return ResourceRef(logical_id, kind, name, attributes)
+            elif kind == TABLE_TYPE:
+                # On AWS a table without StreamSpecification has no stream, so no StreamArn.
+                absent["StreamArn"] = (
+                    f"{logical_id} has no stream, because its Properties have no StreamSpecification, so it has no "
+                    f"StreamArn; add StreamSpecification: {{StreamViewType: {DEFAULT_STREAM_VIEW_TYPE}}} to "
+                    f"{logical_id} (or {', '.join(STREAM_VIEW_TYPES[:-1])})"
+                )
+            return ResourceRef(logical_id, kind, name, attributes, absent=absent)
         if kind == STREAM_TYPE:
             name = self.name_of(resource)
             return ResourceRef(logical_id, kind, name, {"Arn": arn("kinesis", f"stream/{name}")})
@@ -570,14 +580,33 @@ class ResourceCatalog:
                     raise self.source.error((*ttl_key, "AttributeName"), expected("an attribute name", attribute))
                 ttl_attribute = attribute
 
-        stream = read.value("StreamSpecification")
-        if isinstance(stream, dict) and stream.get("StreamViewType", "NEW_AND_OLD_IMAGES") != "NEW_AND_OLD_IMAGES":
-            self.warnings.add(
-                (*resource.properties_key, "StreamSpecification", "StreamViewType"),
-                f"{describe(stream.get('StreamViewType'))} is not supported: Squall's table stream records "
-                "always carry the keys and both images (NEW_AND_OLD_IMAGES)",
+        stream_view_type = self._stream_view_type(resource, read.value("StreamSpecification"))
+        return TableResource(
+            name=name,
+            partition_key=partition_key,
+            sort_key=sort_key,
+            ttl_attribute=ttl_attribute,
+            stream_view_type=stream_view_type,
+        )
+
+    def _stream_view_type(self, resource: TemplateResource, stream: Any) -> str | None:
+        """Return the table's StreamViewType, or None without StreamSpecification: such a table has no stream on AWS."""
+        if stream is None:
+            return None
+        key = (*resource.properties_key, "StreamSpecification")
+        if not isinstance(stream, dict):
+            raise self.source.error(key, expected('a mapping with "StreamViewType"', stream))
+        check_defined_keys(self.source, key, stream, ("StreamViewType", "ResourcePolicy"), "a StreamSpecification")
+        if "ResourcePolicy" in stream:
+            self.warnings.add((*key, "ResourcePolicy"), "ignored, because Squall checks no permissions")
+        if "StreamViewType" not in stream:
+            raise self.source.error(
+                key, f"missing StreamViewType, which CloudFormation requires: one of {', '.join(STREAM_VIEW_TYPES)}"
             )
-        return TableResource(name=name, partition_key=partition_key, sort_key=sort_key, ttl_attribute=ttl_attribute)
+        view_type = stream["StreamViewType"]
+        if view_type not in STREAM_VIEW_TYPES:
+            raise self.source.error((*key, "StreamViewType"), expected(", ".join(STREAM_VIEW_TYPES), view_type))
+        return str(view_type)
 
     def _attribute_types(self, resource: TemplateResource, definitions: Any) -> dict[str, str]:
         key = (*resource.properties_key, "AttributeDefinitions")
@@ -631,7 +660,12 @@ class ResourceCatalog:
         kind = primary.get("Type")
         if kind not in _SIMPLE_TABLE_KEY_TYPES:
             raise self.source.error((*key, "Type"), expected('"String", "Number" or "Binary"', kind))
-        return TableResource(name=self.name_of(resource), partition_key=(primary["Name"], _SIMPLE_TABLE_KEY_TYPES[kind]))
+        # The table SAM generates for a SimpleTable has no StreamSpecification, so no stream.
+        return TableResource(
+            name=self.name_of(resource),
+            partition_key=(primary["Name"], _SIMPLE_TABLE_KEY_TYPES[kind]),
+            stream_view_type=None,
+        )
 
     def _stream(self, resource: TemplateResource) -> StreamResource:
         known = {"Name", "ShardCount", "RetentionPeriodHours", "StreamModeDetails"}

@@ -54,7 +54,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                 auto_publish_alias="live",
             ),
         },
-        Resources(tables=(TableResource("apigw-rest-lambda-ItemsTable", ("itemId", "S")),)),
+        Resources(tables=(TableResource("apigw-rest-lambda-ItemsTable", ("itemId", "S"), stream_view_type=None),)),
         (
             "Resources.GetItemFunction.Properties.Policies: ignored, because Squall checks no IAM permissions",
             "Outputs: stack outputs are not shown by Squall, ignored",

@@ -205,3 +205,45 @@ def test_squall_yml_invalid_stream_view_type(write_service: WriteService) -> Non
     message = str(raised.value)
     assert "resources.tables.orders.stream_view_type" in message
     assert '"KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE" or "NEW_AND_OLD_IMAGES"' in message
+
+
+SAM_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{{AttributeName: id, AttributeType: S}}]
+      KeySchema: [{{AttributeName: id, KeyType: HASH}}]
+      BillingMode: PAY_PER_REQUEST
+{stream}
+  Users:
+    Type: AWS::Serverless::SimpleTable
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.greet
+      Runtime: python3.12
+      Environment:
+        Variables:
+          STREAM: !GetAtt Orders.StreamArn
+"""
+
+
+def test_sam_stream_view_type(write_service: WriteService) -> None:
+    stream = "      StreamSpecification: {StreamViewType: KEYS_ONLY}"
+    spec = load_service(write_service(SAM_TEMPLATE.format(stream=stream), name="template.yaml"))
+
+    view_types = {table.name.rsplit("-", 1)[-1]: table.stream_view_type for table in spec.resources.tables}
+    # A SimpleTable has no stream, as on AWS.
+    assert view_types == {"Orders": "KEYS_ONLY", "Users": None}
+
+
+def test_sam_stream_arn_needs_stream_specification(write_service: WriteService) -> None:
+    with pytest.raises(ManifestError) as raised:
+        load_service(write_service(SAM_TEMPLATE.format(stream=""), name="template.yaml"))
+
+    message = str(raised.value)
+    assert "Orders has no stream" in message
+    assert "StreamSpecification" in message
