@@ -17,6 +17,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
+from squall.events.filters import MAX_FILTERS, InvalidFilterPattern, check_pattern
 from squall.manifest.sam_intrinsics import (
     Evaluator,
     PropertyReader,
@@ -284,7 +285,9 @@ class EventReader:
 
     def _sqs(self, read: PropertyReader) -> QueueTrigger:
         self._known(
-            read, {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig", "Enabled", "FunctionResponseTypes"}
+            read,
+            {"Queue", "BatchSize", "MaximumBatchingWindowInSeconds", "ScalingConfig", "Enabled", "FunctionResponseTypes",
+             "FilterCriteria"},
         )
         queue = self.queue_name(read, "Queue")
         concurrency: int | None = None
@@ -308,7 +311,47 @@ class EventReader:
             max_concurrency=concurrency,
             enabled=read.boolean("Enabled", True),
             report_batch_item_failures=report_failures,
+            filter_patterns=self._filter_criteria(read),
         )
+
+    def _filter_criteria(self, read: PropertyReader, data_key: str | None = None) -> tuple[str, ...]:
+        """Read FilterCriteria, {Filters: [{Pattern: JSON text}]}, as Lambda's event source mapping takes it.
+
+        `data_key` is the record field a pattern must give as an object
+        ("dynamodb" or "data" for streams), None for queues.
+        """
+        criteria = read.value("FilterCriteria")
+        if criteria is None:
+            return ()
+        key = read.key("FilterCriteria")
+        if not isinstance(criteria, dict):
+            raise self.source.error(key, expected('a mapping with "Filters"', criteria))
+        criteria_read = PropertyReader(self.evaluator, criteria, key)
+        self._check_nested(criteria_read, {"Filters"}, "FilterCriteria")
+        filters = criteria_read.value("Filters")
+        filters_key = (*key, "Filters")
+        if not filters:
+            return ()  # an empty FilterCriteria filters nothing
+        if not isinstance(filters, list) or len(filters) > MAX_FILTERS:
+            raise self.source.error(filters_key, expected(f"a list of up to {MAX_FILTERS} {{Pattern: JSON text}}", filters))
+        patterns = []
+        for index, entry in enumerate(filters):
+            entry_key = (*filters_key, index)
+            if not isinstance(entry, dict):
+                raise self.source.error(entry_key, expected('a mapping with "Pattern"', entry))
+            entry_read = PropertyReader(self.evaluator, entry, entry_key)
+            self._check_nested(entry_read, {"Pattern"}, "Filters")
+            pattern = entry_read.string("Pattern", "a filter pattern")
+            if pattern is None:
+                raise self.source.error(
+                    (*entry_key, "Pattern"), 'missing, expected JSON text such as \'{"body": {"kind": ["order"]}}\''
+                )
+            try:
+                patterns.append(check_pattern(pattern, data_key))
+            except InvalidFilterPattern as error:
+                where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path)
+                raise self.source.error((*entry_key, "Pattern"), f"invalid at pattern{where}: {error.message}") from None
+        return tuple(patterns)
 
     def _function_response_types(self, read: PropertyReader) -> bool:
         """Return whether the event turns on ReportBatchItemFailures, which Lambda needs to read batchItemFailures."""
@@ -444,7 +487,7 @@ class EventReader:
         self._known(
             read,
             {"Stream", "StartingPosition", "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts",
-             "BisectBatchOnFunctionError", "DestinationConfig", "Enabled", "FunctionResponseTypes"},
+             "BisectBatchOnFunctionError", "DestinationConfig", "Enabled", "FunctionResponseTypes", "FilterCriteria"},
         )
         service, what = ("dynamodb", "table stream") if kind == "DynamoDB" else ("kinesis", "stream")
         stream_value = read.value("Stream")
@@ -474,6 +517,7 @@ class EventReader:
             "max_retries": read.integer("MaximumRetryAttempts", -1, -1, _MAX_BATCH_SIZE, "a whole number of retries"),
             "bisect_on_error": read.boolean("BisectBatchOnFunctionError", False),
             "report_batch_item_failures": self._function_response_types(read),
+            "filter_patterns": self._filter_criteria(read, "dynamodb" if kind == "DynamoDB" else "data"),
         }
 
         destination = read.value("DestinationConfig")

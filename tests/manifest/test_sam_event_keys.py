@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -75,12 +76,34 @@ def test_unknown_event_key_rejected(write_service: WriteService) -> None:
 
 
 def test_defined_property_squall_lacks_warns(write_service: WriteService) -> None:
-    event = "{Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, FilterCriteria: {Filters: []}}}"
+    event = "{Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, KmsKeyArn: 'arn:aws:kms:us-east-1:000000000000:key/k'}}"
     write_service(template(BASE + "Events:\n  E: " + event + "\n"), name="template.yaml")
 
     warnings = load_service(Path(".")).warnings
 
-    assert f"{EVENTS}.E.Properties.FilterCriteria: not supported by Squall yet, ignored" in warnings
+    assert f"{EVENTS}.E.Properties.KmsKeyArn: not supported by Squall yet, ignored" in warnings
+
+
+def test_filter_criteria_read_into_trigger(write_service: WriteService) -> None:
+    criteria = "FilterCriteria: {Filters: [{Pattern: '{\"body\": {\"kind\": [\"order\"]}}'}]}"
+    event = "{Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, " + criteria + "}}"
+    write_service(template(BASE + "Events:\n  E: " + event + "\n"), name="template.yaml")
+
+    spec = load_service(Path("."))
+
+    (trigger,) = spec.functions["Fn"].triggers
+    assert [json.loads(pattern) for pattern in trigger.filter_patterns] == [{"body": {"kind": ["order"]}}]
+    assert not any("FilterCriteria" in warning for warning in spec.warnings)
+
+
+def test_invalid_filter_pattern_is_an_error(write_service: WriteService) -> None:
+    criteria = "FilterCriteria: {Filters: [{Pattern: '{\"body\": {\"kind\": \"order\"}}'}]}"
+    event = "{Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, " + criteria + "}}"
+
+    error = load_error(write_service, template(BASE + "Events:\n  E: " + event + "\n"))
+
+    assert error.key == f"{EVENTS}.E.Properties.FilterCriteria.Filters[0].Pattern"
+    assert "body.kind" in error.detail
 
 
 @pytest.mark.parametrize(
