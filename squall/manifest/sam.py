@@ -887,6 +887,13 @@ def _read_auto_publish_alias(template: _Template, read: _PropertyLookup) -> str 
         raise template.source.error(
             key, expected("an alias name of 1 to 128 letters, digits, '-' or '_', not only digits", alias)
         )
+    all_properties, all_key = read("AutoPublishAliasAllProperties")
+    if all_properties is False:
+        template.warnings.add(
+            all_key,
+            "Squall publishes a new version when the function's settings change too, as with "
+            "AutoPublishAliasAllProperties: true; with false, SAM would publish only on a change of the code",
+        )
     return alias
 
 

@@ -657,3 +657,15 @@ def test_event_type_typo_is_rejected(write_service: WriteService) -> None:
 
     assert error.key == "Resources.Fn.Properties.Events.Q.Type"
     assert 'did you mean "SQS"?' in str(error)
+
+
+def test_auto_publish_all_properties_false_warns(write_service: WriteService) -> None:
+    extra = "AutoPublishAlias: live\nAutoPublishAliasAllProperties: false\n"
+    write_service(template(BASE + extra, resources=RESOURCES), name="template.yaml")
+
+    warnings = load_service(Path(".")).warnings
+
+    assert any(
+        warning.startswith("Resources.Fn.Properties.AutoPublishAliasAllProperties: Squall publishes a new version")
+        for warning in warnings
+    ), warnings
