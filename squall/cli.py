@@ -89,6 +89,7 @@ def main() -> None:
 )
 @click.option("--no-watch", is_flag=True, help="Do not redeploy when FOLDER changes.")
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `sls deploy --stage` sets it [default: the manifest's, else dev].")
+@click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `sam deploy --config-env` chooses it [default: default].")
 @click.option(
     "--log-retention-days",
     type=click.FloatRange(min=0, min_open=True),
@@ -108,7 +109,7 @@ def main() -> None:
     help="Delete invocation records and provisioned-usage periods older than this many days [default: keep them].",
 )
 def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool,
-       stage: str | None, log_retention_days: float | None, log_retention_mb: float | None,
+       stage: str | None, config_env: str | None, log_retention_days: float | None, log_retention_mb: float | None,
        record_retention_days: float | None) -> None:
     """Start a server in the foreground for the service in FOLDER."""
     # Imported here so that the client commands never load the server and its dependencies.
@@ -132,6 +133,7 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
                 log_days=log_retention_days, log_mb=log_retention_mb, record_days=record_retention_days
             ),
             stage=stage,
+            config_env=config_env,
         )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
@@ -148,17 +150,18 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
     help="Send the folder's files to the server as a package [default: only when the server is not on this machine's loopback].",
 )
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `sls deploy --stage` sets it [default: the manifest's, else dev].")
+@click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `sam deploy --config-env` chooses it [default: default].")
 @client_options
 @click.pass_context
-def deploy(ctx: click.Context, folder: Path, upload: bool | None, stage: str | None, endpoint: str,
-           token: str | None, data: Path) -> None:
+def deploy(ctx: click.Context, folder: Path, upload: bool | None, stage: str | None, config_env: str | None,
+           endpoint: str, token: str | None, data: Path) -> None:
     """Deploy the service whose manifest is in FOLDER.
 
     A server on this machine reads FOLDER itself; any other server gets its
     files as a package over the authenticated API. Either way, the `${env:NAME}`
     variables of a serverless.yml take their values from this shell.
     """
-    variables = shell_variables(folder, stage)
+    variables = shell_variables(folder, stage, config_env)
     client = open_client(ctx, endpoint, token, data)
     if upload is None:
         upload = not is_local_endpoint(client.endpoint)
@@ -205,8 +208,8 @@ def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, d
         click.echo(f"  {name}")
 
 
-def shell_variables(folder: Path, stage: str | None) -> dict[str, Any]:
-    """Return the stage and this shell's values of the manifest's `${env:}` variables, as the deploy API takes them."""
+def shell_variables(folder: Path, stage: str | None, config_env: str | None = None) -> dict[str, Any]:
+    """Return the stage, this shell's values of the manifest's `${env:}` variables and the samconfig environment, as the deploy API takes them."""
     from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
     from squall.errors import ManifestError
     from squall.manifest import find_manifest
@@ -217,9 +220,10 @@ def shell_variables(folder: Path, stage: str | None) -> dict[str, Any]:
         # The server reports a folder without a manifest in its own words.
         return DeployVariables(stage).to_json() if stage else {}
     try:
-        return deploying_shell_variables(manifest, stage).to_json()
+        return deploying_shell_variables(manifest, stage, config_env=config_env).to_json()
     except InvalidVariables as error:
-        raise click.BadParameter(str(error), param_hint="'--stage'") from None
+        hint = "'--config-env'" if "config environment" in str(error) else "'--stage'"
+        raise click.BadParameter(str(error), param_hint=hint) from None
 
 
 @contextlib.contextmanager

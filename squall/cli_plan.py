@@ -298,19 +298,22 @@ def _check_routes(service: Any) -> None:
 @click.command()
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it.")
+@click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `squall deploy --config-env` would send it.")
 @client_options
 @click.pass_context
-def plan(ctx: click.Context, folder: Path, stage: str | None, endpoint: str, token: str | None, data: Path) -> None:
+def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None, endpoint: str,
+         token: str | None, data: Path) -> None:
     """Show what FOLDER's manifest translates to, and what deploying it would add, change and remove."""
     from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
     from squall.errors import ManifestError
     from squall.manifest import find_manifest, load_service
 
     try:
-        variables = deploying_shell_variables(find_manifest(folder.resolve()), stage)
+        variables = deploying_shell_variables(find_manifest(folder.resolve()), stage, config_env=config_env)
         service = load_service(folder.resolve(), variables=variables)
     except InvalidVariables as error:
-        raise click.BadParameter(str(error), param_hint="'--stage'") from None
+        hint = "'--config-env'" if "config environment" in str(error) else "'--stage'"
+        raise click.BadParameter(str(error), param_hint=hint) from None
     except ManifestError as error:
         raise CommandFailed(str(error)) from None
     _check_routes(service)

@@ -462,7 +462,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = Path(".squall"),
           memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None,
-          stage: str | None = None) -> int:
+          stage: str | None = None, config_env: str | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -473,19 +473,20 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = 
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch,
-                                 retention or RetentionPolicy(), stage))
+                                 retention or RetentionPolicy(), stage, config_env))
 
 
 async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool,
-                 retention: RetentionPolicy, stage: str | None = None) -> int:
+                 retention: RetentionPolicy, stage: str | None = None, config_env: str | None = None) -> int:
     # The folder is deployed from this shell, so its ${env:} values are kept as
     # `squall deploy` would send them, and a restart elsewhere resolves the same.
     try:
-        variables: DeployVariables | None = deploying_shell_variables(find_manifest(folder), stage)
+        variables: DeployVariables | None = deploying_shell_variables(find_manifest(folder), stage, config_env=config_env)
     except ManifestError:
         variables = None  # the deploy below reports the missing manifest
     except InvalidVariables as error:
-        print(f"squall: --stage: {error}", file=sys.stderr)
+        option = "--config-env" if "config environment" in str(error) else "--stage"
+        print(f"squall: {option}: {error}", file=sys.stderr)
         return 2
     # Bind first, so that a port in use stops the start before anything is written,
     # and instances started by the first deploy know the server's address.

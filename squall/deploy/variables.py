@@ -1,4 +1,4 @@
-"""What the person deploying decides for a serverless.yml: the stage, and the values of `${env:NAME}`.
+"""What the person deploying decides: a serverless.yml's stage and `${env:NAME}` values, a SAM samconfig environment.
 
 The Serverless Framework reads `${opt:stage}` from `--stage` and `${env:NAME}`
 from the environment of the machine that runs `sls deploy`. Squall's CLI
@@ -8,7 +8,8 @@ in another shell, resolves the manifest as the deploying shell would.
 A deploy keeps them in its code copy (`VARIABLES_FILE`, owner-only), so a
 restart or a published version resolves the manifest the same way again.
 They are part of the copy's digest: the same code deployed to another stage
-is another copy.
+is another copy. A SAM template's samconfig environment (`--config-env`)
+travels the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from typing import Any
 VARIABLES_FILE = ".squall/deploy-variables.json"
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 STAGE_RULE = "1 to 64 letters, digits or hyphens"
+CONFIG_ENV_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CONFIG_ENV_RULE = "1 to 64 letters, digits, hyphens or underscores"
 _ENV_REFERENCE = re.compile(r"\$\{\s*env:\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -34,14 +37,17 @@ class InvalidVariables(ValueError):
 
 @dataclass(frozen=True)
 class DeployVariables:
-    """The stage (None: the manifest's default) and `${env:}` values (None: this process's environment)."""
+    """The stage (None: the manifest's default), `${env:}` values (None: this process's environment) and samconfig environment."""
 
     stage: str | None = None
     environment: Mapping[str, str] | None = field(default=None, hash=False)
+    config_env: str | None = None  # the samconfig environment of a SAM template; None: "default"
 
     def __post_init__(self) -> None:
         if self.stage is not None and not STAGE_PATTERN.match(self.stage):
             raise InvalidVariables(f"stage {self.stage!r} is invalid: expected {STAGE_RULE}")
+        if self.config_env is not None and not CONFIG_ENV_PATTERN.match(self.config_env):
+            raise InvalidVariables(f"config environment {self.config_env!r} is invalid: expected {CONFIG_ENV_RULE}")
         if self.environment is not None and not all(
             isinstance(name, str) and isinstance(value, str) for name, value in self.environment.items()
         ):
@@ -49,7 +55,7 @@ class DeployVariables:
 
     @property
     def empty(self) -> bool:
-        return self.stage is None and self.environment is None
+        return self.stage is None and self.environment is None and self.config_env is None
 
     def options(self) -> dict[str, str]:
         """Return the Framework's command-line options these stand for: `--stage`."""
@@ -61,6 +67,8 @@ class DeployVariables:
             data["stage"] = self.stage
         if self.environment is not None:
             data["environment"] = dict(sorted(self.environment.items()))
+        if self.config_env is not None:
+            data["config_env"] = self.config_env
         return data
 
     @classmethod
@@ -68,15 +76,20 @@ class DeployVariables:
         """Read what `to_json` wrote, or what a client sent. Raise InvalidVariables naming what is wrong."""
         if data is None:
             return cls()
-        if not isinstance(data, dict) or not set(data) <= {"stage", "environment"}:
-            raise InvalidVariables(f'deploy variables must be {{"stage": NAME, "environment": {{...}}}}, got {data!r}')
+        if not isinstance(data, dict) or not set(data) <= {"stage", "environment", "config_env"}:
+            raise InvalidVariables(
+                f'deploy variables must be {{"stage": NAME, "environment": {{...}}, "config_env": NAME}}, got {data!r}'
+            )
         stage = data.get("stage")
         environment = data.get("environment")
+        config_env = data.get("config_env")
         if stage is not None and not isinstance(stage, str):
             raise InvalidVariables(f"stage must be a string, got {stage!r}")
         if environment is not None and not isinstance(environment, dict):
             raise InvalidVariables(f"environment must be a mapping, got {environment!r}")
-        return cls(stage, environment)
+        if config_env is not None and not isinstance(config_env, str):
+            raise InvalidVariables(f"config_env must be a string, got {config_env!r}")
+        return cls(stage, environment, config_env)
 
     def file_content(self) -> bytes:
         return json.dumps(self.to_json(), sort_keys=True, indent=2).encode() + b"\n"
@@ -106,13 +119,18 @@ def referenced_environment(manifest_text: str) -> list[str]:
     return sorted(set(_ENV_REFERENCE.findall(manifest_text)))
 
 
-def deploying_shell_variables(manifest: Path, stage: str | None, environ: Mapping[str, str] | None = None) -> DeployVariables:
-    """Return what a deploy from this shell sends: the stage, and the shell's values of the manifest's `${env:}` names.
+def deploying_shell_variables(
+    manifest: Path, stage: str | None, environ: Mapping[str, str] | None = None, config_env: str | None = None
+) -> DeployVariables:
+    """Return what a deploy from this shell sends: the stage, this shell's `${env:}` values, and the samconfig environment.
 
-    Only serverless.yml has such variables; other manifests send the stage alone.
-    A name the shell does not set is left out, so the manifest's default applies.
+    Only serverless.yml has `${env:}` variables and only a SAM template a
+    samconfig environment; other manifests send the stage alone. A name the
+    shell does not set is left out, so the manifest's default applies.
     """
     environ = os.environ if environ is None else environ
+    if manifest.name.startswith("template"):
+        return DeployVariables(stage, config_env=config_env)
     if not manifest.name.startswith("serverless"):
         return DeployVariables(stage)
     names = referenced_environment(manifest.read_text(encoding="utf-8", errors="replace"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from squall.deploy.variables import DeployVariables, read_copy_variables
 from squall.errors import ManifestError
-from squall.manifest.sam import SamLoader, parse_sam_template
+from squall.manifest.sam import SAMCONFIG_ENVIRONMENT, SamLoader, parse_sam_template
 from squall.manifest.serverless_yml import ServerlessLoader, parse_serverless_yml
 from squall.manifest.spec import ServiceSpec
 from squall.manifest.squall_yml import parse_squall_yml
@@ -118,7 +118,10 @@ def load_manifest_file(
         environ = variables.environment if variables is not None else None
         spec = parse_serverless_yml(read_yaml(source, ServerlessLoader), source, options, environ)
     elif path.name.startswith("template"):
-        spec = parse_sam_template(read_yaml(source, SamLoader), source, parameters, service_name)
+        config_env = variables.config_env if variables is not None else None
+        spec = parse_sam_template(
+            read_yaml(source, SamLoader), source, parameters, service_name, config_env or SAMCONFIG_ENVIRONMENT
+        )
     else:
         spec = parse_squall_yml(read_yaml(source, StrictLoader), source)
     logger.debug(

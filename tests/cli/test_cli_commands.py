@@ -525,6 +525,7 @@ def test_up_calls_serve_with_resolved_paths(monkeypatch: pytest.MonkeyPatch, tmp
             "watch": True,
             "retention": RetentionPolicy(),
             "stage": "prod",
+            "config_env": None,
         }
     ]
 
@@ -548,6 +549,7 @@ def test_up_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "watch": True,
             "retention": RetentionPolicy(),
             "stage": None,
+            "config_env": None,
         }
     ]
 

@@ -224,3 +224,44 @@ def test_plan_shows_table_stream_change(serve: Any, tmp_path: Path) -> None:
     assert plan.exit_code == 0, plan.output
     lines = [" ".join(line.split()) for line in plan.output.splitlines()]
     assert "change table users stream: KEYS_ONLY -> NEW_IMAGE" in lines, lines
+
+
+SAM_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Size: {Type: Number, Default: 128}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      MemorySize: !Ref Size
+"""
+
+SAMCONFIG = """\
+version = 0.1
+[default.deploy.parameters]
+parameter_overrides = "Size=256"
+[prod.deploy.parameters]
+parameter_overrides = "Size=512"
+"""
+
+
+def test_plan_reads_the_chosen_samconfig_environment(tmp_path: Path) -> None:
+    app = tmp_path / "sam"
+    app.mkdir()
+    (app / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (app / "template.yaml").write_text(SAM_TEMPLATE)
+    (app / "samconfig.toml").write_text(SAMCONFIG)
+    endpoint = f"http://127.0.0.1:{unused_port()}"
+
+    default = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", endpoint])
+    prod = CliRunner().invoke(cli, ["plan", str(app), "--config-env", "prod", "--endpoint", endpoint])
+    missing = CliRunner().invoke(cli, ["plan", str(app), "--config-env", "staging", "--endpoint", endpoint])
+
+    assert "256 MB" in default.output, default.output
+    assert "512 MB" in prod.output, prod.output
+    assert missing.exit_code != 0
+    assert "staging" in missing.output

@@ -71,7 +71,21 @@ def test_shell_sends_only_referenced_names(tmp_path: Path) -> None:
     assert unset.to_json() == {"environment": {}}
 
 
-@pytest.mark.parametrize("sent", [{"stage": "prod/eu"}, {"stage": 3}, {"environment": {"A": 1}}, {"region": "x"}, []])
+def test_sam_template_sends_config_env(tmp_path: Path) -> None:
+    manifest = tmp_path / "template.yaml"
+    manifest.write_text("Resources: {}\n")
+
+    variables = deploying_shell_variables(manifest, None, {}, config_env="prod")
+
+    assert variables.to_json() == {"config_env": "prod"}
+    assert DeployVariables.from_json(variables.to_json()) == variables
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [{"stage": "prod/eu"}, {"stage": 3}, {"environment": {"A": 1}}, {"region": "x"}, [], {"config_env": "a b"},
+     {"config_env": 1}],
+)
 def test_invalid_variables_named(sent: Any) -> None:
     with pytest.raises(InvalidVariables):
         DeployVariables.from_json(sent)
