@@ -157,11 +157,12 @@ class Platform:
         service = await asyncio.to_thread(store_service_layers, service)
         # Install the functions' requirements before anything switches, so a failed install keeps the old version.
         await install_service_requirements(service, install_timeout_from_environment(), self.installs)
+        alias_warnings: list[str] = []
         if _same_version(self.dispatcher.services.get(service.service), service):
             # The same code and settings again: warm instances stay.
             logger.info("service %s is unchanged; its instances keep running", service.service)
         else:
-            await self.deploy(service)
+            alias_warnings = await self.deploy(service)
         self.sources[service.service] = recorded
         self.logged_warnings[service.service] = service.warnings
         # A restart deploys the copy, so edits that were never deployed stay out.
@@ -170,6 +171,7 @@ class Platform:
         missing = await asyncio.to_thread(self._missing_qualifiers, service)
         missing += await asyncio.to_thread(syntax_warnings, service)
         missing += runtime_warnings(service)
+        missing += alias_warnings
         limit_mb = self.dispatcher.budget.limit_mb
         missing += [
             f"{service.function_key(spec.name, 'memory_mb')}: {spec.memory_mb} MB is more than the node's whole memory "
@@ -279,7 +281,8 @@ class Platform:
             self.scheduler.update(self.dispatcher.services)
         return functions
 
-    async def deploy(self, service: ServiceSpec) -> None:
+    async def deploy(self, service: ServiceSpec) -> list[str]:
+        """Serve the service's functions, routes and triggers; return warnings about auto-published aliases."""
         # Function names are global. This check comes before the routes, whose
         # clash would name only the function and not the service that owns it.
         for function in service.functions:
@@ -313,16 +316,20 @@ class Platform:
         await self.hub.run(create_resources, creations, service)
 
         await self.dispatcher.deploy(service)
-        await self._move_auto_aliases(service)
+        warnings = await self._move_auto_aliases(service)
         self.router = router
         self.queue_triggers.update(self.dispatcher.services)
         self.object_triggers.update(self.dispatcher.services)
         self.record_triggers.update(self.dispatcher.services)
         if self.schedules_ready:
             self.scheduler.update(self.dispatcher.services)
+        return warnings
 
-    async def _move_auto_aliases(self, service: ServiceSpec) -> None:
+    async def _move_auto_aliases(self, service: ServiceSpec) -> list[str]:
         """Publish each function that has an auto-publish alias, and point the alias at a newly published version.
+
+        Return a warning for each alias that stayed because the new version's
+        provisioned instances failed their init.
 
         A function whose code folder and settings equal the latest version's
         keeps that version, and then the alias stays where it is: a redeploy
@@ -331,8 +338,9 @@ class Platform:
         alias's version, and start now.
         """
         functions = [spec for spec in service.functions.values() if spec.auto_publish_alias]
+        warnings: list[str] = []
         if not functions or self.versions is None:
-            return
+            return warnings
         store = self.versions
         manifest = service.root / service.manifest_path.name
         for spec in functions:
@@ -344,11 +352,38 @@ class Platform:
                 store.publish_if_changed, spec, service.service, service.root, manifest=manifest
             )
             if previous is None or version != latest_before:
+                if previous is not None and spec.provisioned and not await self._provisioned_start(spec.name, str(version)):
+                    # As CloudFormation rolls back a version whose provisioned concurrency fails its init.
+                    warnings.append(
+                        f"{service.function_key(spec.name, 'auto_publish_alias')}: alias {alias} stays at version "
+                        f"{previous.version}, because the provisioned instances of the new version {version} failed "
+                        f"their init (`squall logs {spec.name}` shows why); fix the code and deploy again"
+                    )
+                    continue
                 await asyncio.to_thread(store.set_alias, spec.name, alias, version)
                 target = str(version)
             else:
                 target = previous.version
             await self.alias_moved(spec.name, alias, target)
+        return warnings
+
+    async def _provisioned_start(self, function: str, version: str) -> bool:
+        """Start a new version's provisioned instances before its alias moves; return whether their init succeeded.
+
+        On failure the version's pool stops, and the provisioned instances stay with the alias's current version.
+        """
+        before = self.dispatcher.provisioned_versions.get(function)
+        self.dispatcher.provisioned_versions[function] = version
+        pool = await self.dispatcher.version_pool(function, version)
+        # Until the alias moves, the current version keeps its place; alias_moved then retires it.
+        if before is None:
+            del self.dispatcher.provisioned_versions[function]
+        else:
+            self.dispatcher.provisioned_versions[function] = before
+        if pool.provisioned_failed:
+            self.dispatcher.retire_version(function, version)
+            return False
+        return True
 
     async def alias_moved(self, function: str, alias: str, version: str) -> None:
         """Give the provisioned instances of a function to its auto-publish alias's new version, if it has one.

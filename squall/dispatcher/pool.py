@@ -120,6 +120,11 @@ class FunctionPool:
         return len(self._waiters)
 
     @property
+    def provisioned_failed(self) -> bool:
+        """Whether a provisioned instance failed its init; they start again only at the next deploy."""
+        return self._provisioned_failed
+
+    @property
     def provisioned_ready(self) -> int:
         """Provisioned instances that finished their init and are alive; fewer than `spec.provisioned` when some are missing."""
         return sum(

@@ -240,3 +240,19 @@ def test_auto_publish_alias_ignores_other_folders(serve: Any, tmp_path: Path) ->
     deploy(folder, server.endpoint)
     assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"code": 1, "version": "2"}
     assert httpx.get(server.endpoint + "/second", timeout=20).json() == {"code": 2, "version": "2"}
+
+
+def test_alias_stays_when_new_version_fails_init(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "autopublish"
+    write_sam(folder, 1)
+    server = serve(folder, "--no-watch")
+    assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 1, "version": "1"}
+
+    (folder / "app.py").write_text("def handler(event, context:\n")
+    output = deploy(folder, server.endpoint)
+
+    assert "alias live stays at version 1" in output, output
+    assert "new version 2 failed their init" in output
+    # The alias's callers still get the version that works, on its provisioned instance.
+    assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 1, "version": "1"}
+    assert provisioned_by_version(server.endpoint) == {"1": 1}
