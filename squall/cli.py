@@ -88,6 +88,11 @@ def main() -> None:
     help="Sum of memory_mb over all live instances of this node (default 8192).",
 )
 @click.option("--no-watch", is_flag=True, help="Do not redeploy when FOLDER changes.")
+@click.option(
+    "--no-deploy",
+    is_flag=True,
+    help="Serve only what the data folder's last run deployed, without deploying FOLDER (implies --no-watch).",
+)
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `sls deploy --stage` sets it [default: the manifest's, else dev].")
 @click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `sam deploy --config-env` chooses it [default: default].")
 @click.option(
@@ -109,7 +114,7 @@ def main() -> None:
     help="Delete invocation records and provisioned-usage periods older than this many days [default: keep them].",
 )
 def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool,
-       stage: str | None, config_env: str | None, log_retention_days: float | None, log_retention_mb: float | None,
+       no_deploy: bool, stage: str | None, config_env: str | None, log_retention_days: float | None, log_retention_mb: float | None,
        record_retention_days: float | None) -> None:
     """Start a server in the foreground for the service in FOLDER."""
     # Imported here so that the client commands never load the server and its dependencies.
@@ -128,7 +133,8 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
             port=port,
             data=data.resolve(),
             memory_budget_mb=memory_budget_mb,
-            watch=not no_watch,
+            watch=not (no_watch or no_deploy),
+            deploy=not no_deploy,
             retention=RetentionPolicy(
                 log_days=log_retention_days, log_mb=log_retention_mb, record_days=record_retention_days
             ),

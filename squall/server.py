@@ -497,8 +497,12 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = Path(".squall"),
           memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None,
-          stage: str | None = None, config_env: str | None = None) -> int:
-    """Run the server until SIGINT or SIGTERM; return the process exit code."""
+          stage: str | None = None, config_env: str | None = None, deploy: bool = True) -> int:
+    """Run the server until SIGINT or SIGTERM; return the process exit code.
+
+    Without `deploy`, the server serves only the services the data folder's
+    last run deployed, and `folder` is not read.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         import uvloop
@@ -508,15 +512,18 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = 
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch,
-                                 retention or RetentionPolicy(), stage, config_env))
+                                 retention or RetentionPolicy(), stage, config_env, deploy))
 
 
 async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool,
-                 retention: RetentionPolicy, stage: str | None = None, config_env: str | None = None) -> int:
+                 retention: RetentionPolicy, stage: str | None = None, config_env: str | None = None,
+                 deploy: bool = True) -> int:
     # The folder is deployed from this shell, so its ${env:} values are kept as
     # `squall deploy` would send them, and a restart elsewhere resolves the same.
     try:
-        variables: DeployVariables | None = deploying_shell_variables(find_manifest(folder), stage, config_env=config_env)
+        variables: DeployVariables | None = None
+        if deploy:
+            variables = deploying_shell_variables(find_manifest(folder), stage, config_env=config_env)
     except ManifestError:
         variables = None  # the deploy below reports the missing manifest
     except InvalidVariables as error:
@@ -589,15 +596,21 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
+        service: ServiceSpec | None = None
         try:
-            service = await platform.deploy_folder(folder, variables)
+            if deploy:
+                service = await platform.deploy_folder(folder, variables)
         except ManifestError as error:
             print(f"squall: {error}", file=sys.stderr)
             return 2
         except (SquallError, ValueError) as error:
             print(f"squall: cannot deploy {folder}: {error}", file=sys.stderr)
             return 2
-        await platform.restore(skip={service.service})
+        await platform.restore(skip={service.service} if service is not None else set())
+        if service is None and not dispatcher.services:
+            print(f"squall: --no-deploy: the data folder {data} has no deployed service to serve; "
+                  "start without --no-deploy to deploy the folder", file=sys.stderr)
+            return 2
         # Invocations accepted before the last stop run once their functions are deployed again.
         await async_invoker.start()
         platform.schedules_ready = True
@@ -625,26 +638,26 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             timeout_graceful_shutdown=5,
         )
         server = _Server(config)
+        # From the line below on, a client may stop the server: a signal that
+        # comes before uvicorn takes over the handlers stops it gracefully too.
+        # uvicorn raises its signal again with these handlers once it has shut
+        # down, and then the cleanup below runs instead of the process dying.
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, server.handle_exit)
         shown_host = f"[{host}]" if ":" in host else host
-        restored = [other for name, other in dispatcher.services.items() if name != service.service]
-        also = ""
-        if restored:
-            count = sum(len(other.functions) for other in restored)
-            also = f" and {_count(len(restored), 'restored service')} ({_count(count, 'function')})"
-        print(
-            f"Squall {__version__} serving {service.service} ({_count(len(service.functions), 'function')}){also} "
-            f"on http://{shown_host}:{bound_port}",
-            flush=True,
-        )
+        restored = [other for name, other in dispatcher.services.items() if service is None or name != service.service]
+        count = sum(len(other.functions) for other in restored)
+        if service is None:
+            serving = f"{_count(len(restored), 'restored service')} ({_count(count, 'function')})"
+        else:
+            serving = f"{service.service} ({_count(len(service.functions), 'function')})"
+            if restored:
+                serving += f" and {_count(len(restored), 'restored service')} ({_count(count, 'function')})"
+        print(f"Squall {__version__} serving {serving} on http://{shown_host}:{bound_port}", flush=True)
         if token:
             print(f"The management and Invoke APIs need the token in {data / 'token'}", flush=True)
 
         watcher = asyncio.create_task(_watch(platform, folder, variables)) if watch else None
-        # uvicorn shuts down gracefully on SIGINT and SIGTERM, then raises the
-        # signal again with the handlers it found. No-op handlers let that
-        # return here, so the cleanup below runs instead of the process dying.
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, _ignore_signal)
         await server.serve(sockets=[sock])
         sweeper.cancel()
         # Cancelling the sampler writes its last partial interval, so wait for it before the store closes.
@@ -691,10 +704,6 @@ async def _watch(platform: Platform, folder: Path, variables: DeployVariables | 
             await platform.deploy_folder(folder, variables)
         except (SquallError, ValueError, OSError) as error:
             logger.error("redeploy failed, the previous version keeps serving: %s", error)
-
-
-def _ignore_signal(number: int, frame: object) -> None:
-    logger.debug("signal %d raised again after the shutdown", number)
 
 
 class _Server(uvicorn.Server):

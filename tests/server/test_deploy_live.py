@@ -219,3 +219,29 @@ def test_provisioned_beyond_budget_is_warned(serve: Any, tmp_path: Path) -> None
     assert any(
         "provisioned instances need 768 MB, more than the node's memory budget (512 MB)" in line for line in server.output
     )
+
+
+def test_no_deploy_serves_only_what_was_deployed(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "main-v1")
+    first = serve(main)
+    assert first.stop() == 0
+    # An edit that was never deployed stays out of a restart with --no-deploy.
+    (main / "app.py").write_text("def version(event, context):\n    return 'never deployed'\n")
+
+    second = serve(main, "--no-deploy", data=first.data)
+
+    assert any("serving 1 restored service (1 function)" in line for line in second.output)
+    assert httpx.get(second.endpoint + "/main", timeout=20).json() == "main-v1"
+
+
+def test_no_deploy_without_deployed_services_fails(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "up", str(empty), "--no-deploy", "--port", "0", "--data", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "has no deployed service to serve" in result.stderr
