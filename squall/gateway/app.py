@@ -33,7 +33,7 @@ from squall.gateway.apigw import (
 )
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS
-from squall.manifest.spec import ApiType
+from squall.manifest.spec import DEFAULT_ROUTE, ApiType
 from squall.observability import tracing
 from squall.runtime.protocol import MAX_REQUEST_BYTES
 
@@ -142,10 +142,11 @@ class GatewayApp:
             # A Lambda API operation other than those Squall serves, as an AWS SDK calls it.
             await invoke_api.send_api_error(send, invoke_api.unsupported(scope["method"], path), request_id)
             return
-        if match is None:
+        if match is None or match.event.path == DEFAULT_ROUTE or match.resource == _ROOT_GREEDY:
+            # An AWS SDK client of another service, such as boto3's SQS client,
+            # gets no route, or only a catch-all that was never meant for it.
             service = signed_service(scope)
-            if service is not None and service != "lambda":
-                # An AWS SDK client of another service, such as boto3's SQS client.
+            if service is not None and service not in _SERVED_SIGNING_NAMES:
                 await _send_other_service_error(send, service, request_id)
                 return
         if match is None:
@@ -304,6 +305,12 @@ def _size_error(scope: dict[str, Any], event: bytes, api: ApiType) -> GatewayErr
         # headers make larger than the body.
         return GatewayError.PAYLOAD_TOO_LARGE
     return None
+
+
+# Signing names of requests that are Squall's to answer: the Lambda API, and
+# API Gateway's own name for calls to an API with IAM authorization.
+_SERVED_SIGNING_NAMES = frozenset({"lambda", "execute-api"})
+_ROOT_GREEDY = "/{proxy+}"
 
 
 def signed_service(scope: dict[str, Any]) -> str | None:

@@ -47,3 +47,29 @@ async def test_other_service_names_the_sdk(gateway: LiveGateway, service: str, c
     message = raised.value.response["Error"]["Message"]
     assert f"does not serve the AWS {service} API" in message
     assert "squall SDK" in message
+
+
+@pytest.fixture
+async def catch_all(start_gateway: StartGateway) -> LiveGateway:
+    return await start_gateway("staged")  # has an HTTP API "$default" route
+
+
+async def test_catch_all_route_does_not_take_other_services(catch_all: LiveGateway) -> None:
+    client = _client("dynamodb", str(catch_all.client.base_url))
+
+    with pytest.raises(ClientError) as raised:
+        await asyncio.to_thread(client.get_item, TableName="users", Key={"id": {"S": "1"}})
+
+    assert "does not serve the AWS dynamodb API" in raised.value.response["Error"]["Message"]
+    assert catch_all.records == []
+
+
+async def test_catch_all_route_takes_api_gateway_signed_calls(catch_all: LiveGateway) -> None:
+    # A call signed for API Gateway itself, as a client of an API with IAM authorization sends it.
+    authorization = (
+        "AWS4-HMAC-SHA256 Credential=x/20261205/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=0"
+    )
+
+    response = await catch_all.client.get("/anything", headers={"authorization": authorization})
+
+    assert response.status_code == 200
