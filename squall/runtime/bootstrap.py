@@ -474,6 +474,9 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         )
         # Tracing: the server sends a traceparent only while its tracing is on.
         traceparent = meta.get("traceparent")
+        # Lambda gives every invocation an X-Ray trace header, sampled or not.
+        # Tracing libraries such as the X-Ray SDK read it, and stay quiet when it is not sampled.
+        os.environ["_X_AMZN_TRACE_ID"] = xray_trace_header(traceparent)
         try:
             if traceparent is None:
                 result_meta, result = _run_one(invoke, body, context)
@@ -486,6 +489,20 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         log_bytes = _flush_output(log_fd)
         encoded_meta = _result_meta(result_meta.get("error_type"), result_meta.get("fatal", False), _max_rss_kb(), log_bytes)
         channel.send_encoded(Kind.RESULT, encoded_meta, result)
+
+
+def xray_trace_header(traceparent: str | None) -> str:
+    """Return an X-Ray trace header ("Root=1-...;Parent=...;Sampled=0") for one invocation.
+
+    With Squall's tracing on, it names the W3C trace and span of the
+    invocation and is sampled; otherwise it is a new, unsampled trace.
+    """
+    if traceparent is not None:
+        parts = traceparent.split("-")
+        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
+            return f"Root=1-{parts[1][:8]}-{parts[1][8:]};Parent={parts[2]};Sampled=1"
+    random = os.urandom(20).hex()
+    return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0"
 
 
 def _exit_like_python(exit_request: SystemExit) -> None:

@@ -71,6 +71,16 @@ def test_lambda_variables_present(app: LiveApp, probe: Probe) -> None:
     assert environment["PROBE_SETTING"] == "from-manifest"
 
 
+def test_each_call_gets_an_unsampled_xray_trace_header(app: LiveApp, probe: Probe) -> None:
+    _, seen = probe
+    again = json.loads(lambda_client(app.endpoint).invoke(FunctionName="probe", Payload=b"{}")["Payload"].read())
+
+    header = seen["environment"]["_X_AMZN_TRACE_ID"]
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", header)
+    # A new trace for each invocation, as Lambda gives each one its own.
+    assert again["environment"]["_X_AMZN_TRACE_ID"] != header
+
+
 def test_server_environment_not_inherited(probe: Probe) -> None:
     _, seen = probe
 
