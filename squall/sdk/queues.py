@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
@@ -38,7 +39,7 @@ class Queue:
         Inside a traced invocation, the message carries the invocation's trace
         as a `traceparent` attribute, so the function it triggers joins that trace.
         """
-        return self._call("send", body=body, delay_s=delay_s, attributes=with_trace(attributes, body),
+        return self._call("send", body=body, delay_s=delay_s, attributes=with_trace(api_attributes(attributes), body),
                           group_id=group_id, dedup_id=dedup_id)
 
     def send_batch(self, messages: list[str | dict[str, Any]]) -> dict[str, Any]:
@@ -52,6 +53,8 @@ class Queue:
         entries = []
         for index, message in enumerate(messages):
             entry = {"body": message} if isinstance(message, str) else dict(message)
+            if entry.get("attributes") is not None:
+                entry["attributes"] = api_attributes(entry["attributes"])
             entries.append({**entry, "id": str(index)})
         return self._call("send_batch", entries=entries)
 
@@ -80,6 +83,32 @@ TRACE_ATTRIBUTE = "traceparent"
 # than make a message that fits without it fail.
 _MAX_ATTRIBUTES = 10
 _TRACE_ROOM_BYTES = 255 * 1024
+
+
+def api_attributes(attributes: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return message attributes as the server's API takes them.
+
+    Each attribute may be written as Squall's API takes it ({"data_type",
+    "string_value" or "binary_value"}) or as SQS and boto3 write it
+    ({"DataType", "StringValue" or "BinaryValue"}). Binary values may be
+    bytes or base64 text.
+    """
+    if attributes is None:
+        return None
+    converted: dict[str, Any] = {}
+    for name, attribute in attributes.items():
+        if isinstance(attribute, dict) and "DataType" in attribute:
+            attribute = {
+                "data_type": attribute["DataType"],
+                "string_value": attribute.get("StringValue"),
+                "binary_value": attribute.get("BinaryValue"),
+            }
+        if isinstance(attribute, dict) and isinstance(attribute.get("binary_value"), (bytes, bytearray)):
+            attribute = {**attribute, "binary_value": base64.b64encode(attribute["binary_value"]).decode()}
+        if isinstance(attribute, dict):
+            attribute = {key: value for key, value in attribute.items() if value is not None}
+        converted[name] = attribute
+    return converted
 
 
 def with_trace(attributes: dict[str, Any] | None, body: str) -> dict[str, Any] | None:
