@@ -49,8 +49,9 @@ from squall.gateway.router import RouteError, Router
 from squall.manifest import find_manifest, load_manifest_file, load_service
 from squall.manifest.spec import ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
-from squall.metering.records import InvocationRecord
+from squall.metering.records import InvocationRecord, LogEntry
 from squall.observability import Metrics
+from squall.observability.emf import EMF_MARKER
 from squall.metering.provisioned import ProvisionedSampler
 from squall.metering.retention import RetentionPolicy, run_retention
 from squall.secrets.errors import SecretKeyError
@@ -577,7 +578,13 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         if metrics is not None:
             metrics.observe(record)
 
-    dispatcher = Dispatcher(settings, on_record, store.add_log)
+    def on_log(entry: LogEntry) -> None:
+        store.add_log(entry)
+        # One substring search for output without EMF documents; only output with "_aws" is parsed.
+        if metrics is not None and EMF_MARKER in entry.text:
+            metrics.observe_log(entry)
+
+    dispatcher = Dispatcher(settings, on_record, on_log)
     dispatcher.secrets = secret_store
     version_store = VersionStore(data / "versions.db")
     dispatcher.versions = version_store

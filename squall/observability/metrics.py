@@ -29,7 +29,8 @@ from prometheus_client.utils import floatToGoString
 from squall.dispatcher.pool import PoolSettings
 from squall.manifest.spec import FunctionSpec
 from squall.metering.pricing import gb_seconds
-from squall.metering.records import InvocationRecord, Outcome
+from squall.metering.records import InvocationRecord, LogEntry, Outcome
+from squall.observability.emf import EmfMetrics
 from squall.services.errors import ServiceError
 from squall.services.hub import ServiceHub
 from squall.services.queues import QueueDoesNotExist
@@ -152,7 +153,8 @@ class Metrics:
     """The platform's Prometheus metrics, in a registry of their own.
 
     Call `observe` on the event loop thread for every invocation record,
-    throttles included, and `render` from the event loop to serve a scrape.
+    throttles included, `observe_log` for log entries that contain
+    `emf.EMF_MARKER`, and `render` from the event loop to serve a scrape.
     """
 
     def __init__(self, platform: MetricSources) -> None:
@@ -160,12 +162,14 @@ class Metrics:
         self._totals: dict[tuple[str, str], _FunctionTotals] = {}
         self._queues: list[QueueReading] = []
         self._queue_failures = 0
+        self.emf = EmfMetrics()
         self.content_type = CONTENT_TYPE
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self._collect_invocations))
         self.registry.register(_Collector(self._collect_instances))
         self.registry.register(_Collector(self._collect_queues))
         self.registry.register(_Collector(self._collect_iterator_ages))
+        self.registry.register(_Collector(self.emf.collect))
         # The server's own CPU time, memory and open files, read from /proc.
         ProcessCollector(registry=self.registry)
 
@@ -195,6 +199,10 @@ class Metrics:
             totals.init.add(record.init_ms / 1000)
         totals.duration.add(record.duration_ms / 1000)
         totals.gb_seconds += gb_seconds(record.billed_ms, record.memory_mb)
+
+    def observe_log(self, entry: LogEntry) -> None:
+        """Add the EMF metrics that a function printed; invalid documents are counted and skipped."""
+        self.emf.observe(entry)
 
     # Scraping
 
