@@ -316,7 +316,8 @@ class Platform:
         creations = await self.hub.run(prepare_resources, self.hub, service)
         await self.hub.run(create_resources, creations, service)
 
-        await self.dispatcher.deploy(service)
+        # A function whose code and settings did not change keeps its warm instances.
+        await self.dispatcher.deploy(service, keep_unchanged=True)
         warnings = await self._move_auto_aliases(service)
         self.router = router
         self.queue_triggers.update(self.dispatcher.services)

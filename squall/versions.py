@@ -11,7 +11,6 @@ configuration does.
 from __future__ import annotations
 
 import dataclasses
-import filecmp
 import logging
 import random as random_module
 import sqlite3
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from squall.deploy.snapshot import same_files
 from squall.errors import SquallError
 from squall.manifest.spec import ALIAS_PATTERN, FunctionSpec, ServiceSpec
 
@@ -270,23 +270,6 @@ class VersionStore:
             hint = "" if published else f" (publish one with `squall publish {function}`)"
             raise QualifierNotFound(function, version, f"function {function!r} has no version {version}; "
                                     f"its versions are {choices}{hint}") from None
-
-
-def same_files(first: Path, second: Path) -> bool:
-    """Return whether two folders contain the same files with the same bytes, bytecode caches aside."""
-    if first == second:
-        return True
-
-    def listing(folder: Path) -> list[str]:
-        return sorted(
-            str(path.relative_to(folder)) for path in folder.rglob("*")
-            if path.is_file() and "__pycache__" not in path.relative_to(folder).parts
-        )
-
-    names = listing(first)
-    if names != listing(second):
-        return False
-    return all(filecmp.cmp(first / name, second / name, shallow=False) for name in names)
 
 
 def _version_of(row: tuple) -> PublishedVersion:

@@ -9,6 +9,7 @@ of a deploy runs the same code.
 from __future__ import annotations
 
 import compileall
+import filecmp
 import hashlib
 import logging
 import os
@@ -187,3 +188,28 @@ def _digest(files: list[tuple[str, Path]], variables: DeployVariables | None = N
             while chunk := file.read(_READ_CHUNK_BYTES):
                 digest.update(chunk)
     return digest.hexdigest()[:20]
+
+
+def same_files(first: Path, second: Path, ignore: frozenset[str] = frozenset()) -> bool:
+    """Return whether two folders contain the same files with the same bytes, bytecode caches aside.
+
+    `ignore` names paths relative to the folders (files, or folders with all they contain) left out of the comparison.
+    """
+    if first == second:
+        return True
+
+    def listing(folder: Path) -> list[str]:
+        names = []
+        for path in folder.rglob("*"):
+            relative = path.relative_to(folder)
+            if not path.is_file() or "__pycache__" in relative.parts:
+                continue
+            if any(str(Path(*relative.parts[:depth])) in ignore for depth in range(1, len(relative.parts) + 1)):
+                continue
+            names.append(str(relative))
+        return sorted(names)
+
+    names = listing(first)
+    if names != listing(second):
+        return False
+    return all(filecmp.cmp(first / name, second / name, shallow=False) for name in names)

@@ -29,6 +29,7 @@ from squall.dispatcher.instance import CANCELLED_ERROR_TYPE, DEFAULT_INIT_TIMEOU
 from squall.dispatcher.limits import MemoryCgroups, log_tmp_isolation
 from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSettings
 from squall.dispatcher.teardown import Teardown
+from squall.deploy.snapshot import same_files
 from squall.errors import FunctionNotFound, Throttled
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
@@ -285,15 +286,18 @@ class Dispatcher:
         arn = f"arn:aws:lambda:{self.settings.region}:{self.settings.account_id}:function:{function}"
         return f"{arn}:{qualifier}" if qualifier else arn
 
-    async def deploy(self, service: ServiceSpec) -> list[str]:
+    async def deploy(self, service: ServiceSpec, keep_unchanged: bool = False) -> list[str]:
         """Start pools for every function of `service`, then switch to them at once.
 
         Invocations already running finish on the instances they started on;
-        the previous pools stop once those are done.
+        the previous pools stop once those are done. With `keep_unchanged`,
+        a function whose code and settings did not change keeps its pool and
+        its instances (see _unchanged_pool).
         """
         async with self._deploy_lock:
             self._revision += 1
             fresh: dict[str, FunctionPool] = {}
+            kept: dict[str, FunctionPool] = {}
             try:
                 for spec in service.functions.values():
                     owner = self.owner_of(spec.name)
@@ -303,9 +307,12 @@ class Dispatcher:
                         )
                     # SAM keeps the provisioned instances of an auto-published function on its alias's version.
                     latest = dataclasses.replace(spec, provisioned=0) if spec.auto_publish_alias else spec
-                    fresh[spec.name] = FunctionPool(
-                        latest, self._pool_settings(service, spec), self.budget, self.cgroups, self.teardown
-                    )
+                    settings = self._pool_settings(service, spec)
+                    unchanged = await self._unchanged_pool(service, latest, settings) if keep_unchanged else None
+                    if unchanged is not None:
+                        kept[spec.name] = unchanged
+                        continue
+                    fresh[spec.name] = FunctionPool(latest, settings, self.budget, self.cgroups, self.teardown)
                 # Zygotes start in parallel: each waits mostly on its own interpreter start.
                 results = await asyncio.gather(*(pool.start() for pool in fresh.values()), return_exceptions=True)
                 for result in results:
@@ -319,13 +326,17 @@ class Dispatcher:
             # Switch with one dict update, so a request gets either the old pool or the new one.
             previous = self._services.get(service.service)
             old_names = set(previous.functions) if previous else set()
-            retired = [self._pools[name] for name in old_names if name in self._pools]
-            for name in old_names - set(fresh):
+            retired = [self._pools[name] for name in old_names if name in self._pools and name not in kept]
+            if kept:
+                logger.info("service %s: kept the running instances of %s, whose code and settings did not change",
+                            service.service, ", ".join(sorted(kept)))
+            gone = old_names - set(fresh) - set(kept)
+            for name in gone:
                 self._pools.pop(name, None)
             self._pools.update(fresh)
             self._services[service.service] = service
             self._index_aws_names()
-            for name in old_names - set(fresh):
+            for name in gone:
                 self._gates.pop(name, None)
             for spec in service.functions.values():
                 self._update_gate(spec)
@@ -334,7 +345,7 @@ class Dispatcher:
                 pool.retire()
             self._note_retiring(retired)
             logger.info("deployed service %s (revision %d): %s", service.service, self._revision, ", ".join(fresh) or "no functions")
-            return list(fresh)
+            return list(fresh) + list(kept)
 
     async def remove(self, service_name: str) -> list[str]:
         """Stop serving every function of a service; invocations already running finish first.
@@ -363,6 +374,31 @@ class Dispatcher:
         gate = self._gates.get(spec.name)
         if gate is None or (gate.cap, gate.max_queue) != (spec.reserved_concurrency, max_queue):
             self._gates[spec.name] = ConcurrencyGate(spec.reserved_concurrency, max_queue)
+
+    async def _unchanged_pool(self, service: ServiceSpec, spec: FunctionSpec, settings: PoolSettings) -> FunctionPool | None:
+        """Return the running pool of a function that a redeploy leaves as it was, or None when it must start anew.
+
+        The function is unchanged when its spec, its instances' environment
+        (secrets resolved) and the files of its code folder are, the
+        manifest aside. On Lambda, too, deploying one function of a service
+        leaves the instances of the others alone.
+        """
+        pool = self._pools.get(spec.name)
+        if pool is None or pool.retiring or pool.settings.service != service.service or pool.spec != spec:
+            return None
+        if pool.provisioned_failed:
+            return None  # a deploy is how its provisioned instances start again
+        before, after = dict(pool.settings.environment), dict(settings.environment)
+        # The code folder is in another copy, so its path differs when its files do not.
+        before.pop("LAMBDA_TASK_ROOT", None)
+        after.pop("LAMBDA_TASK_ROOT", None)
+        if before != after or pool.settings.preload != settings.preload:
+            return None
+        old_root, new_root = spec.code_root(pool.settings.root), spec.code_root(service.root)
+        ignore = frozenset({service.manifest_path.name, ".squall"})
+        if not await asyncio.to_thread(same_files, old_root, new_root, ignore):
+            return None
+        return pool
 
     def _index_aws_names(self) -> None:
         """Map the AWS name of every deployed function to its name here; a function's own name always wins."""

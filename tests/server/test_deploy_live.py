@@ -245,3 +245,36 @@ def test_no_deploy_without_deployed_services_fails(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "has no deployed service to serve" in result.stderr
+
+
+PIDS_APP = """\
+service: pids
+functions:
+  first:
+    handler: app.pid
+    events:
+      - http: {method: GET, path: /first}
+  second:
+    handler: app.pid
+    environment: {COLOUR: blue}
+    events:
+      - http: {method: GET, path: /second}
+"""
+
+
+def test_redeploy_keeps_instances_of_unchanged_functions(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "pids"
+    folder.mkdir()
+    (folder / "app.py").write_text("import os\n\ndef pid(event, context):\n    return os.getpid()\n")
+    (folder / "squall.yml").write_text(PIDS_APP)
+    server = serve(folder, "--no-watch")
+    first_before = httpx.get(server.endpoint + "/first", timeout=20).json()
+    second_before = httpx.get(server.endpoint + "/second", timeout=20).json()
+
+    # Only the second function's settings change.
+    (folder / "squall.yml").write_text(PIDS_APP.replace("blue", "green"))
+    assert deploy(server.endpoint, folder).returncode == 0
+
+    assert httpx.get(server.endpoint + "/first", timeout=20).json() == first_before
+    assert httpx.get(server.endpoint + "/second", timeout=20).json() != second_before
+    assert any("kept the running instances of first," in line for line in server.output)
