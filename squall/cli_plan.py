@@ -322,7 +322,10 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
 
     click.echo(f"service {service.service} ({service.manifest_path.name}): {len(planned)} function(s)")
     print_table(specification_table(planned))
-    for warning in service.warnings:
+    from squall.deploy.syntax import runtime_warnings, syntax_warnings
+
+    # The deploy warns about these too, once the code is copied.
+    for warning in (*service.warnings, *syntax_warnings(service), *runtime_warnings(service)):
         click.secho(f"warning: {warning}", err=True, fg="yellow")
 
     client = open_client(ctx, endpoint, token, data)

@@ -265,3 +265,13 @@ def test_plan_reads_the_chosen_samconfig_environment(tmp_path: Path) -> None:
     assert "512 MB" in prod.output, prod.output
     assert missing.exit_code != 0
     assert "staging" in missing.output
+
+
+def test_plan_warns_of_code_that_does_not_compile(tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    (app / "app.py").write_text("def handler(event, context:\n    return 'ok'\n")
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
+
+    assert "app.py does not compile" in result.output
+    assert "Runtime.UserCodeSyntaxError" in result.output
