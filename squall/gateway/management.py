@@ -45,6 +45,7 @@ PREFIX = "/_squall/api/"
 TREND_BUCKETS = 12
 TREND_WINDOW_S = 3600.0
 MAX_BODY_BYTES = 1024 * 1024
+MAX_DESCRIPTION_CHARS = 256
 MAX_LOG_ENTRIES = 10_000
 
 
@@ -248,6 +249,11 @@ class ManagementApi:
         description = request.get("description") or ""
         if not isinstance(description, str):
             raise _BadRequest(f"publish request: description must be a string, got {description!r}")
+        if len(description) > MAX_DESCRIPTION_CHARS:
+            # Lambda's limit on a version's description.
+            raise _BadRequest(
+                f"publish request: description is {len(description)} characters long, at most {MAX_DESCRIPTION_CHARS} are allowed"
+            )
         service = next((s for s in self._platform.dispatcher.services.values() if function in s.functions), None)
         if service is None:
             return 404, _error("ResourceNotFoundException", f"function not found: {function!r}; deploy it first")
@@ -315,6 +321,9 @@ class ManagementApi:
             extra = {int(key): float(value) for key, value in weights.items()}
         except (TypeError, ValueError):
             raise _BadRequest(f"alias request: weights must map version numbers to fractions, got {weights!r}") from None
+        deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
+        if not deployed and not await asyncio.to_thread(store.versions, function):
+            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}")
         try:
             result = await asyncio.to_thread(store.set_alias, function, alias, version, extra)
         except LookupError as error:

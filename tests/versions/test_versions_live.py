@@ -138,6 +138,22 @@ def test_alias_rejects_invalid_weight(versioned_server: Any) -> None:
     assert "has no version 2; its versions are $LATEST, 1" in result.output
 
 
+def test_alias_of_unknown_function_not_found(versioned_server: Any) -> None:
+    result = CliRunner().invoke(cli_versions.set_command, ["nosuch", "live", "1", "--endpoint", versioned_server.endpoint])
+
+    assert result.exit_code == 1
+    assert "function not found: 'nosuch'" in result.output
+
+
+def test_publish_rejects_long_description(versioned_server: Any) -> None:
+    result = CliRunner().invoke(
+        cli_versions.publish, ["fn", "--description", "x" * 257, "--endpoint", versioned_server.endpoint]
+    )
+
+    assert result.exit_code == 1
+    assert "description is 257 characters long, at most 256 are allowed" in result.output
+
+
 ROUTED = """\
 service: routed
 functions:
