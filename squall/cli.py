@@ -615,12 +615,18 @@ def price_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Start of the window to summarise: a duration before now (30m, 2h, 1d) or an ISO 8601 time"
     " (local time unless it has a UTC offset).",
 )
+@click.option(
+    "--by-version",
+    is_flag=True,
+    help="One row per version of each function (NAME:VERSION), to compare the versions a weighted alias splits calls between.",
+)
 @price_options
 @client_options
 @click.pass_context
 def stats(
     ctx: click.Context,
     since: str,
+    by_version: bool,
     price_gb_second: float | None,
     price_request: float | None,
     endpoint: str,
@@ -632,6 +638,8 @@ def stats(
     start, window = _stats_window(since, settings.clock())
     client = open_client(ctx, endpoint, token, data)
     query: dict[str, Any] = {"since": start}
+    if by_version:
+        query["by"] = "version"
     if price_gb_second is not None:
         query["per_gb_second"] = price_gb_second
     if price_request is not None:

@@ -400,11 +400,12 @@ class ManagementApi:
     async def _stats(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         since = _number(query, "since", float)
         prices = _prices(self._platform.prices, query)
+        by_version = query.get("by") == "version"
         records = await asyncio.to_thread(self._platform.store.records, since=since)
-        stats = function_stats(records, prices)
+        stats = function_stats(records, prices, by_version)
         now = time.time()
         recent = await asyncio.to_thread(self._platform.store.records, since=now - TREND_WINDOW_S)
-        trend = hourly_trend(recent, now)
+        trend = hourly_trend(recent, now, by_version=by_version)
         rows = []
         for item in stats:
             data = item.to_dict()

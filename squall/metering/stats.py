@@ -54,30 +54,36 @@ class FunctionStats:
 
 
 def hourly_trend(
-    records: Iterable[InvocationRecord], now: float, buckets: int = 12, bucket_s: float = 300.0
+    records: Iterable[InvocationRecord], now: float, buckets: int = 12, bucket_s: float = 300.0,
+    by_version: bool = False,
 ) -> dict[str, list[int]]:
-    """Count each function's invocations (throttles left out) in `buckets` windows ending at `now`, oldest first."""
+    """Count each function's invocations (throttles left out) in `buckets` windows ending at `now`, oldest first.
+
+    With `by_version`, each version of a function counts apart, as "NAME:VERSION".
+    """
     start = now - buckets * bucket_s
     trend: dict[str, list[int]] = {}
     for record in records:
         if record.outcome is Outcome.THROTTLED or not start <= record.started_at < now:
             continue
-        counts = trend.setdefault(record.function, [0] * buckets)
+        counts = trend.setdefault(_row_name(record, by_version), [0] * buckets)
         counts[min(buckets - 1, int((record.started_at - start) // bucket_s))] += 1
     return trend
 
 
 def function_stats(
-    records: Iterable[InvocationRecord], prices: PriceTable
+    records: Iterable[InvocationRecord], prices: PriceTable, by_version: bool = False
 ) -> list[FunctionStats]:
     """Summarise `records` per function, ordered by function name.
 
+    With `by_version`, each version of a function ("$LATEST", "3") gets a row
+    of its own, named "NAME:VERSION", so a weighted alias's versions compare.
     Free tiers are not subtracted: `cost` is what the usage would cost at
     `prices` from the first request on.
     """
     by_function: dict[str, list[InvocationRecord]] = defaultdict(list)
     for record in records:
-        by_function[record.function].append(record)
+        by_function[_row_name(record, by_version)].append(record)
     return [
         _summarise(function, by_function[function], prices) for function in sorted(by_function)
     ]
@@ -122,3 +128,7 @@ def nearest_rank(sorted_values: Sequence[float], percent: float) -> float | None
     # is 7.000000000000001, which would round up to rank 8.
     rank = math.ceil(percent * len(sorted_values) / 100)
     return sorted_values[rank - 1]
+
+
+def _row_name(record: InvocationRecord, by_version: bool) -> str:
+    return f"{record.function}:{record.version}" if by_version else record.function

@@ -480,6 +480,15 @@ def test_stats_since_option(run: Run, api: FakeApi) -> None:
     assert result.stdout == "no invocations in the last 2d\n"
 
 
+def test_stats_by_version_asks_for_version_rows(run: Run, api: FakeApi) -> None:
+    api.respond("GET", "/_squall/api/stats", 200, {"functions": [], "price": STATS["price"]})
+
+    result = run("stats", "--by-version")
+
+    assert result.exit_code == 0
+    assert api.last.url.params["by"] == "version"
+
+
 def test_stats_since_iso_time(run: Run, api: FakeApi) -> None:
     api.respond("GET", "/_squall/api/stats", 200, {"functions": [], "price": STATS["price"]})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -161,3 +162,19 @@ def test_nearest_rank_empty() -> None:
 def test_nearest_rank_rejects_percent(percent: float) -> None:
     with pytest.raises(ValueError, match="percent"):
         nearest_rank([1.0], percent)
+
+
+def test_by_version_gives_each_version_a_row() -> None:
+    canary = _record("rel", Outcome.ERROR, 10.0, 10)
+    stable = [
+        dataclasses.replace(_record("rel", Outcome.SUCCESS, float(index), 1), version="4", request_id=f"s{index}")
+        for index in range(3)
+    ]
+
+    rows = {row.function: row for row in function_stats([canary, *stable], ROUND_PRICES, by_version=True)}
+    together = function_stats([canary, *stable], ROUND_PRICES)
+
+    assert sorted(rows) == ["rel:1", "rel:4"]
+    assert (rows["rel:1"].invocations, rows["rel:1"].errors) == (1, 1)
+    assert (rows["rel:4"].invocations, rows["rel:4"].errors) == (3, 0)
+    assert [(row.function, row.invocations) for row in together] == [("rel", 4)]
