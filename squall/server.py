@@ -336,8 +336,8 @@ class Platform:
         A function whose code folder and settings equal the latest version's
         keeps that version, and then the alias stays where it is: a redeploy
         that changed other files, or a restart, keeps a rollback (`squall
-        alias set`) and its weights. The provisioned instances of such a function belong to the
-        alias's version, and start now.
+        alias set`) and its weights. The provisioned instances of such a
+        function belong to the alias's version, and start now.
         """
         functions = [spec for spec in service.functions.values() if spec.auto_publish_alias]
         warnings: list[str] = []

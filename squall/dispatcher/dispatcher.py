@@ -297,7 +297,7 @@ class Dispatcher:
         async with self._deploy_lock:
             self._revision += 1
             fresh: dict[str, FunctionPool] = {}
-            kept: dict[str, FunctionPool] = {}
+            unchanged_pools: dict[str, FunctionPool] = {}
             try:
                 for spec in service.functions.values():
                     owner = self.owner_of(spec.name)
@@ -310,7 +310,7 @@ class Dispatcher:
                     settings = self._pool_settings(service, spec)
                     unchanged = await self._unchanged_pool(service, latest, settings) if keep_unchanged else None
                     if unchanged is not None:
-                        kept[spec.name] = unchanged
+                        unchanged_pools[spec.name] = unchanged
                         continue
                     fresh[spec.name] = FunctionPool(latest, settings, self.budget, self.cgroups, self.teardown)
                 # Zygotes start in parallel: each waits mostly on its own interpreter start.
@@ -326,17 +326,17 @@ class Dispatcher:
             # Switch with one dict update, so a request gets either the old pool or the new one.
             previous = self._services.get(service.service)
             old_names = set(previous.functions) if previous else set()
-            retired = [self._pools[name] for name in old_names if name in self._pools and name not in kept]
-            if kept:
+            retired = [self._pools[name] for name in old_names if name in self._pools and name not in unchanged_pools]
+            if unchanged_pools:
                 logger.info("service %s: kept the running instances of %s, whose code and settings did not change",
-                            service.service, ", ".join(sorted(kept)))
-            gone = old_names - set(fresh) - set(kept)
-            for name in gone:
+                            service.service, ", ".join(sorted(unchanged_pools)))
+            removed_names = old_names - set(fresh) - set(unchanged_pools)
+            for name in removed_names:
                 self._pools.pop(name, None)
             self._pools.update(fresh)
             self._services[service.service] = service
             self._index_aws_names()
-            for name in gone:
+            for name in removed_names:
                 self._gates.pop(name, None)
             for spec in service.functions.values():
                 self._update_gate(spec)
@@ -345,7 +345,7 @@ class Dispatcher:
                 pool.retire()
             self._note_retiring(retired)
             logger.info("deployed service %s (revision %d): %s", service.service, self._revision, ", ".join(fresh) or "no functions")
-            return list(fresh) + list(kept)
+            return list(fresh) + list(unchanged_pools)
 
     async def remove(self, service_name: str) -> list[str]:
         """Stop serving every function of a service; invocations already running finish first.

@@ -307,7 +307,7 @@ def _size_error(scope: dict[str, Any], event: bytes, api: ApiType) -> GatewayErr
     return None
 
 
-# Signing names of requests that are Squall's to answer: the Lambda API, and
+# Signing names of requests that Squall serves: the Lambda API, and
 # API Gateway's own name for calls to an API with IAM authorization.
 _SERVED_SIGNING_NAMES = frozenset({"lambda", "execute-api"})
 _ROOT_GREEDY = "/{proxy+}"
