@@ -349,6 +349,8 @@ class AsyncInvoker:
         if destination is None:
             return
 
+        response = result.payload if result is not None else last_error
+
         def record(with_payloads: bool) -> bytes:
             return invocation_record(
                 condition=condition,
@@ -357,7 +359,7 @@ class AsyncInvoker:
                 executed_version=result.executed_version if result is not None else None,
                 request_payload=payload if with_payloads else None,
                 invoke_count=attempts,
-                response=(result.payload if result is not None else last_error) if with_payloads else None,
+                response=response if with_payloads else None,
                 function_error=result is None or result.error_type is not None,
             )
 

@@ -213,7 +213,8 @@ class FunctionSpec:
     code_dir: str = ""
     # The name AWS would give the deployed function, when it differs from the
     # manifest's key: serverless.yml's SERVICE-STAGE-KEY or its `name`
-    # setting. Callers of the Invoke API may name the function by it.
+    # setting, or a SAM function's FunctionName. Callers of the Invoke API
+    # may name the function by it.
     aws_name: str | None = None
 
     @property
