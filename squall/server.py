@@ -47,7 +47,7 @@ from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
 from squall.gateway.router import RouteError, Router
 from squall.manifest import find_manifest, load_manifest_file, load_service
-from squall.manifest.spec import ServiceSpec
+from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
 from squall.metering.records import InvocationRecord, LogEntry
 from squall.observability import Metrics
@@ -158,12 +158,11 @@ class Platform:
         service = await asyncio.to_thread(store_service_layers, service)
         # Install the functions' requirements before anything switches, so a failed install keeps the old version.
         await install_service_requirements(service, install_timeout_from_environment(), self.installs)
-        alias_warnings: list[str] = []
         if _same_version(self.dispatcher.services.get(service.service), service):
             # The same code and settings again: warm instances stay.
             logger.info("service %s is unchanged; its instances keep running", service.service)
         else:
-            alias_warnings = await self.deploy(service)
+            await self.deploy(service)
         self.sources[service.service] = recorded
         self.logged_warnings[service.service] = service.warnings
         # A restart deploys the copy, so edits that were never deployed stay out.
@@ -172,7 +171,6 @@ class Platform:
         missing = await asyncio.to_thread(self._missing_qualifiers, service)
         missing += await asyncio.to_thread(syntax_warnings, service)
         missing += runtime_warnings(service)
-        missing += alias_warnings
         limit_mb = self.dispatcher.budget.limit_mb
         missing += [
             f"{service.function_key(spec.name, 'memory_mb')}: {spec.memory_mb} MB is more than the node's whole memory "
@@ -282,8 +280,12 @@ class Platform:
             self.scheduler.update(self.dispatcher.services)
         return functions
 
-    async def deploy(self, service: ServiceSpec) -> list[str]:
-        """Serve the service's functions, routes and triggers; return warnings about auto-published aliases."""
+    async def deploy(self, service: ServiceSpec) -> None:
+        """Serve the service's functions, routes and triggers.
+
+        Raises DeployError, and serves what it served before, when a new
+        version's provisioned instances fail their init.
+        """
         # Function names are global. This check comes before the routes, whose
         # clash would name only the function and not the service that owns it.
         for function in service.functions:
@@ -317,34 +319,44 @@ class Platform:
         await self.hub.run(create_resources, creations, service)
 
         # A function whose code and settings did not change keeps its warm instances.
+        previous = self.dispatcher.services.get(service.service)
         await self.dispatcher.deploy(service, keep_unchanged=True)
-        warnings = await self._move_auto_aliases(service)
+        failures = await self._move_auto_aliases(service)
+        if failures:
+            # As CloudFormation rolls a stack back, every function returns to the code it ran before.
+            if previous is not None:
+                await self.dispatcher.deploy(previous, keep_unchanged=True)
+            else:
+                await self.dispatcher.remove(service.service)
+            raise DeployError("\n  also ".join(failures) + "; the deploy was rolled back, so the previous code keeps serving")
         self.router = router
         self.queue_triggers.update(self.dispatcher.services)
         self.object_triggers.update(self.dispatcher.services)
         self.record_triggers.update(self.dispatcher.services)
         if self.schedules_ready:
             self.scheduler.update(self.dispatcher.services)
-        return warnings
 
     async def _move_auto_aliases(self, service: ServiceSpec) -> list[str]:
         """Publish each function that has an auto-publish alias, and point the alias at a newly published version.
-
-        Return a warning for each alias that stayed because the new version's
-        provisioned instances failed their init.
 
         A function whose code folder and settings equal the latest version's
         keeps that version, and then the alias stays where it is: a redeploy
         that changed other files, or a restart, keeps a rollback (`squall
         alias set`) and its weights. The provisioned instances of such a
         function belong to the alias's version, and start now.
+
+        A new version with provisioned instances starts them before any alias
+        moves. When some fail their init, no alias moves, and the failures
+        are returned, one message each, for the caller to roll the deploy back.
         """
         functions = [spec for spec in service.functions.values() if spec.auto_publish_alias]
-        warnings: list[str] = []
         if not functions or self.versions is None:
-            return warnings
+            return []
         store = self.versions
         manifest = service.root / service.manifest_path.name
+        moves: list[tuple[FunctionSpec, str, str, bool]] = []  # (spec, alias, version, whether the alias moves)
+        failures: list[str] = []
+        started: list[tuple[str, str]] = []  # the new versions whose provisioned instances started
         for spec in functions:
             alias = spec.auto_publish_alias or ""
             previous = {a.name: a for a in await asyncio.to_thread(store.aliases, spec.name)}.get(alias)
@@ -353,21 +365,29 @@ class Platform:
             version = await asyncio.to_thread(
                 store.publish_if_changed, spec, service.service, service.root, manifest=manifest
             )
-            if previous is None or version != latest_before:
-                if previous is not None and spec.provisioned and not await self._provisioned_start(spec.name, str(version)):
-                    # As CloudFormation rolls back a version whose provisioned concurrency fails its init.
-                    warnings.append(
-                        f"{service.function_key(spec.name, 'auto_publish_alias')}: alias {alias} stays at version "
-                        f"{previous.version}, because the provisioned instances of the new version {version} failed "
-                        f"their init (`squall logs {spec.name}` shows why); fix the code and deploy again"
+            if previous is not None and version == latest_before:
+                moves.append((spec, alias, previous.version, False))
+                continue
+            if previous is not None and spec.provisioned:
+                if not await self._provisioned_start(spec.name, str(version)):
+                    # As CloudFormation rolls back a deploy whose provisioned concurrency fails its init.
+                    failures.append(
+                        f"{service.function_key(spec.name, 'auto_publish_alias')}: the provisioned instances of the "
+                        f"new version {version} failed their init (`squall logs {spec.name}` shows why), so alias "
+                        f"{alias} stays at version {previous.version}"
                     )
                     continue
+                started.append((spec.name, str(version)))
+            moves.append((spec, alias, str(version), True))
+        if failures:
+            for function, version in started:
+                self.dispatcher.retire_version(function, version)
+            return failures
+        for spec, alias, version, moved in moves:
+            if moved:
                 await asyncio.to_thread(store.set_alias, spec.name, alias, version)
-                target = str(version)
-            else:
-                target = previous.version
-            await self.alias_moved(spec.name, alias, target)
-        return warnings
+            await self.alias_moved(spec.name, alias, version)
+        return []
 
     async def _provisioned_start(self, function: str, version: str) -> bool:
         """Start a new version's provisioned instances before its alias moves; return whether their init succeeded.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +252,19 @@ def test_alias_stays_when_new_version_fails_init(serve: Any, tmp_path: Path) -> 
     assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 1, "version": "1"}
 
     (folder / "app.py").write_text("def handler(event, context:\n")
-    output = deploy(folder, server.endpoint)
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=120,
+    )
+    output = result.stdout + result.stderr
 
-    assert "alias live stays at version 1" in output, output
-    assert "new version 2 failed their init" in output
+    # As CloudFormation rolls the stack back, the deploy fails and $LATEST keeps its code too.
+    assert result.returncode == 1, output
+    assert "new version 2 failed their init" in output, output
+    assert "alias live stays at version 1" in output
+    assert "the deploy was rolled back" in output
+    latest = lambda_client(server.endpoint).invoke(FunctionName="VersionFunction", Payload=b"{}")
+    assert json.loads(latest["Payload"].read()) == {"code": 1, "version": "$LATEST"}
     # The alias's callers still get the version that works, on its provisioned instance.
     assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 1, "version": "1"}
     assert provisioned_by_version(server.endpoint) == {"1": 1}
