@@ -295,6 +295,7 @@ class Platform:
                     f"function {function!r} of service {service.service!r} is already deployed by service {owner!r}; "
                     f"remove that service first with `squall remove {owner}`, or rename the function"
                 )
+        self._check_aws_names(service)
         # Build the new route table first, so a route conflict fails the
         # deploy before anything switches.
         routes = [
@@ -335,6 +336,41 @@ class Platform:
         self.record_triggers.update(self.dispatcher.services)
         if self.schedules_ready:
             self.scheduler.update(self.dispatcher.services)
+
+    def _check_aws_names(self, service: ServiceSpec) -> None:
+        """Raise DeployError when a function's AWS name is another function's name or AWS name.
+
+        Lambda's function names are unique in an account and region, so AWS
+        would fail such a deploy too.
+        """
+        holders: dict[str, str] = {}
+        for name, other in self.dispatcher.services.items():
+            if name == service.service:
+                continue
+            for spec in other.functions.values():
+                holders[spec.name] = f"function {spec.name!r} of service {name!r}"
+                if spec.aws_name:
+                    holders[spec.aws_name] = f"the AWS name of function {spec.name!r} of service {name!r}"
+        for spec in service.functions.values():
+            holders.setdefault(spec.name, f"function {spec.name!r} of this service")
+        problems = []
+        for spec in service.functions.values():
+            if not spec.aws_name or spec.aws_name == spec.name:
+                continue
+            holder = holders.get(spec.aws_name)
+            if holder is not None:
+                problems.append(f"{service.function_key(spec.name, 'aws_name')}: {spec.aws_name!r} is already {holder}")
+            else:
+                holders[spec.aws_name] = f"the AWS name of function {spec.name!r}"
+        for spec in service.functions.values():
+            holder = holders.get(spec.name, "")
+            if holder.startswith("the AWS name of function") and "of service" in holder:
+                problems.append(f"{service.function_key(spec.name)}: {spec.name!r} is already {holder}")
+        if problems:
+            raise DeployError(
+                f"{service.manifest_path.name}: " + "\n  also ".join(problems)
+                + "; function names are unique on a server, as in an AWS account and region: rename one"
+            )
 
     async def _move_auto_aliases(self, service: ServiceSpec) -> list[str]:
         """Publish each function that has an auto-publish alias, and point the alias at a newly published version.

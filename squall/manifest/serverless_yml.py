@@ -489,13 +489,19 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
 def _aws_name(reader: _Context, key: KeyPath, settings: dict[Any, Any]) -> str | None:
     """Return the name the Framework deploys a function under: its `name` setting, else SERVICE-STAGE-KEY.
 
-    None when that default is no valid Lambda function name (longer than 64
-    characters, say), which the Framework's own deploy would fail on.
+    A default longer than Lambda's 64 characters is an error, as the
+    Framework's own deploy fails on it.
     """
     name = settings.get("name")
     if name is None:
         default = f"{reader.service}-{reader.stage}-{key[-1]}"
-        return default if FUNCTION_NAME_RE.match(default) else None
+        if not FUNCTION_NAME_RE.match(default):
+            raise reader.source.error(
+                key,
+                f"the name the Framework deploys this function under, {default!r}, is {len(default)} characters "
+                f"long, but Lambda allows {FUNCTION_NAME_RULE}; set a shorter one with name:",
+            )
+        return default
     if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
         raise reader.source.error((*key, "name"), expected(f"a function name of {FUNCTION_NAME_RULE}", name))
     return name

@@ -337,9 +337,15 @@ class ServiceSpec:
 
 
 # How serverless.yml and SAM templates name the function settings that Squall's messages name.
-_SERVERLESS_SETTINGS = {"memory_mb": "memorySize", "on_success": "destinations.onSuccess", "on_failure": "destinations.onFailure"}
+_SERVERLESS_SETTINGS = {
+    "aws_name": "name",
+    "memory_mb": "memorySize",
+    "on_success": "destinations.onSuccess",
+    "on_failure": "destinations.onFailure",
+}
 _SAM_SETTINGS = {
     "auto_publish_alias": "AutoPublishAlias",
+    "aws_name": "FunctionName",
     "handler": "Handler",
     "runtime": "Runtime",
     "memory_mb": "MemorySize",

@@ -60,10 +60,32 @@ def test_invalid_name_setting_is_an_error(write_service: WriteService) -> None:
     assert "1 to 64 ASCII letters" in message
 
 
-def test_default_name_over_64_characters_is_not_used(write_service: WriteService) -> None:
+def test_default_name_over_64_characters_is_an_error(write_service: WriteService) -> None:
     long_key = "k" * 60
     folder = write_service(MANIFEST.replace("  target:", f"  {long_key}:"), name="serverless.yml")
-    assert load_service(folder).functions[long_key].aws_name is None
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(folder)
+
+    message = str(raised.value)
+    assert f"functions.{long_key}" in message
+    assert f"'shop-dev-{long_key}', is 69 characters long" in message
+    assert "set a shorter one with name:" in message
+
+
+def test_name_taken_by_another_function_fails_the_deploy(tmp_path: Path) -> None:
+    app = tmp_path / "clash"
+    app.mkdir()
+    (app / "handlers.py").write_text(HANDLERS)
+    (app / "serverless.yml").write_text(LIVE_MANIFEST.replace("name: shop-caller-custom", "name: target"))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "up", str(app), "--port", "0", "--data", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 2
+    assert "functions.caller.name: 'target' is already function 'target' of this service" in result.stderr
 
 
 HANDLERS = '''
@@ -132,3 +154,23 @@ def test_functions_are_invoked_by_their_aws_names(serve: Any, tmp_path: Path) ->
             break
     assert logs.returncode == 0, logs.stderr
     assert "START RequestId:" in logs.stdout
+
+
+def test_function_named_as_another_services_aws_name_fails(serve: Any, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "handlers.py").write_text(HANDLERS)
+    (app / "serverless.yml").write_text(LIVE_MANIFEST)
+    server = serve(app)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (other / "squall.yml").write_text("service: other\nfunctions:\n  shop-dev-target:\n    handler: app.handler\n")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(other), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "'shop-dev-target' is already the AWS name of function 'target' of service 'shop'" in result.stderr
