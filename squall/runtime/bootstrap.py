@@ -491,16 +491,25 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         channel.send_encoded(Kind.RESULT, encoded_meta, result)
 
 
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
 def xray_trace_header(traceparent: str | None) -> str:
     """Return an X-Ray trace header ("Root=1-...;Parent=...;Sampled=0") for one invocation.
 
     With Squall's tracing on, it names the W3C trace and span of the
-    invocation and is sampled; otherwise it is a new, unsampled trace.
+    invocation, sampled as the traceparent's flags say; otherwise it is a
+    new, unsampled trace.
     """
     if traceparent is not None:
         parts = traceparent.split("-")
-        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-            return f"Root=1-{parts[1][:8]}-{parts[1][8:]};Parent={parts[2]};Sampled=1"
+        if len(parts) != 4:
+            parts = ["", "", "", ""]
+        flags = parts[3]
+        if len(parts[1]) == 32 and len(parts[2]) == 16 and len(flags) == 2 and all(c in _HEX_DIGITS for c in flags):
+            # Bit 0 of the W3C flags is "sampled".
+            sampled = int(flags, 16) & 1
+            return f"Root=1-{parts[1][:8]}-{parts[1][8:]};Parent={parts[2]};Sampled={sampled}"
     random = os.urandom(20).hex()
     return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0"
 
