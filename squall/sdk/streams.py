@@ -285,9 +285,13 @@ def _entry(index: int, record: Mapping[str, Any] | tuple[bytes | str, str]) -> d
     if not isinstance(record, Mapping):
         raise TypeError(f"{where} is a {type(record).__name__}, expected a (data, partition_key) tuple or a mapping")
 
-    entry = {"data": _encode(record.get("data"), f"{where} data"), "partition_key": record.get("partition_key")}
-    if record.get("explicit_hash_key") is not None:
-        entry["explicit_hash_key"] = record["explicit_hash_key"]
+    if "data" not in record:
+        keys = ", ".join(repr(key) for key in record) or "none"
+        raise TypeError(f"{where} has no 'data': expected data, partition_key and optionally explicit_hash_key, got {keys}")
+    # Other keys go to the server as they are, which rejects them by name.
+    entry = {**record, "data": _encode(record.get("data"), f"{where} data"), "partition_key": record.get("partition_key")}
+    if entry.get("explicit_hash_key") is None:
+        entry.pop("explicit_hash_key", None)
     return entry
 
 

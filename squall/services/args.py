@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import decimal
+import difflib
 import enum
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -59,6 +60,16 @@ class Args:
                 raise InvalidParameter(f"{self.operation}: argument {name!r} is missing")
             return default
         return value
+
+    def only(self, *known: str) -> None:
+        """Raise InvalidParameter naming the first key outside `known`, and the closest known one."""
+        for name in self.values:
+            if name not in known:
+                close = difflib.get_close_matches(str(name), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InvalidParameter(
+                    f"{self.operation}: unknown key {name!r}{hint}; valid keys: {', '.join(known)}"
+                )
 
     def binary(self, name: str, default: Any = _MISSING) -> Any:
         """Read bytes sent as a base64 string."""

@@ -105,6 +105,7 @@ def send_batch(store: SqliteQueues, args: Args) -> Any:
         if not isinstance(entry, dict):
             raise InvalidParameter(f"send_batch: entries[{index}] is {entry!r}, expected an object")
         item = Args(f"send_batch entries[{index}]", entry)
+        item.only("id", "body", "delay_s", "attributes", "group_id", "dedup_id")
         entries.append(
             BatchEntry(
                 id=item.text("id"),

@@ -163,6 +163,7 @@ def _put_records_entry(index: int, value: Any) -> PutRecordsEntry:
             f"{where} is {value!r}, expected a JSON object with data, partition_key and optionally explicit_hash_key"
         )
     entry = Args(where, value)
+    entry.only("data", "partition_key", "explicit_hash_key")
     return PutRecordsEntry(
         data=entry.binary("data"),
         partition_key=entry.text("partition_key"),

@@ -132,3 +132,15 @@ def test_delete_batch_request_errors(queues: Queues, orders: str) -> None:
         queues.delete_batch(orders, [])
     with pytest.raises(BatchEntryIdsNotDistinct):
         queues.delete_batch(orders, [DeleteEntry("a", "h1"), DeleteEntry("a", "h2")])
+
+
+def test_send_batch_api_rejects_a_misspelt_entry_key(queues: Queues, orders: str) -> None:
+    from squall.services.args import Args
+    from squall.services.queues import api
+
+    request = Args("send_batch", {"queue": orders, "entries": [{"id": "m1", "body": "x", "delay": 30}]})
+
+    with pytest.raises(InvalidParameter) as caught:
+        api.send_batch(queues, request)
+    assert "send_batch entries[0]: unknown key 'delay' (did you mean 'delay_s'?)" in caught.value.message
+    assert queues.stats(orders).visible == 0

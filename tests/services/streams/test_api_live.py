@@ -174,6 +174,19 @@ def test_put_many_reports_each_record(stream: Stream) -> None:
     assert stored == [b"one", b"three"]
 
 
+def test_put_many_rejects_a_misspelt_key(stream: Stream) -> None:
+    with pytest.raises(RemoteError) as raised:
+        stream.put_many([{"data": "a", "partition_key": "k", "explicit_hashkey": "0"}])
+
+    assert "unknown key 'explicit_hashkey' (did you mean 'explicit_hash_key'?)" in str(raised.value)
+    assert not stream.read(FIRST_SHARD).records
+
+
+def test_put_many_names_a_missing_data_key(stream: Stream) -> None:
+    with pytest.raises(TypeError, match="records\\[0\\] has no 'data'.*got 'Data', 'PartitionKey'"):
+        stream.put_many([{"Data": "a", "PartitionKey": "k"}])
+
+
 def test_explicit_hash_key_picks_shard(client: Client) -> None:
     stream = create_stream("hashed", shards=2, client=client)
 
