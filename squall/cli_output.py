@@ -11,6 +11,7 @@ import datetime
 import io
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -108,13 +109,33 @@ def format_ms(value: float | None) -> str:
 
 
 def format_payload(body: bytes) -> str:
-    """Return a response payload as indented JSON when it parses, else as text."""
+    """Return a response payload as indented JSON when it parses, else as text.
+
+    Numbers keep the digits the function wrote (0.30000000000000000000000000000000000002
+    stays as it is), as `aws lambda invoke` writes the payload byte for byte.
+    """
     text = body.decode("utf-8", errors="replace")
     try:
-        parsed = json.loads(text)
+        # Each fraction or exponent number is kept as a marked string, put back as written below.
+        parsed = json.loads(text, parse_float=_mark_number)
     except json.JSONDecodeError:
         return text
-    return json.dumps(parsed, indent=2, ensure_ascii=False)
+    return _MARKED_NUMBER.sub(_unmark_number, json.dumps(parsed, indent=2, ensure_ascii=False))
+
+
+# NUL, a fixed word and a random part: no string in a payload passes for a marked number.
+_NUMBER_MARK = f"\x00squall-number-{os.urandom(6).hex()}\x00"
+_MARKED_NUMBER = re.compile(
+    re.escape(json.dumps(_NUMBER_MARK)[:-1]) + r"([-+.0-9eE]+)" + re.escape(json.dumps(_NUMBER_MARK)[1:])
+)
+
+
+def _mark_number(text: str) -> str:
+    return f"{_NUMBER_MARK}{text}{_NUMBER_MARK}"
+
+
+def _unmark_number(match: re.Match[str]) -> str:
+    return match.group(1)
 
 
 def format_function_error(body: bytes) -> str:

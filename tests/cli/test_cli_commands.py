@@ -102,6 +102,22 @@ def test_invoke_prints_pretty_json(run: Run, api: FakeApi) -> None:
     assert "X-Amz-Log-Type" not in api.last.headers
 
 
+def test_invoke_keeps_the_digits_of_numbers(run: Run, api: FakeApi) -> None:
+    payload = b'{"a": 0.30000000000000000000000000000000000002, "b": 1.10, "c": 12345678901234567890123}'
+    api.route(
+        "POST",
+        "/2015-03-31/functions/hello/invocations",
+        lambda request: httpx.Response(200, content=payload, headers={"Content-Type": "application/json"}),
+    )
+
+    result = run("invoke", "hello")
+
+    assert result.exit_code == 0
+    assert result.stdout == (
+        '{\n  "a": 0.30000000000000000000000000000000000002,\n  "b": 1.10,\n  "c": 12345678901234567890123\n}\n'
+    )
+
+
 def test_invoke_default_payload_is_empty_object(run: Run, api: FakeApi) -> None:
     api.respond("POST", "/2015-03-31/functions/hello/invocations", 200, None)
 
