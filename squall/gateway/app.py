@@ -147,7 +147,7 @@ class GatewayApp:
             # gets no route, or only a catch-all that was never meant for it.
             service = signed_service(scope)
             if service is not None and service not in _SERVED_SIGNING_NAMES:
-                await _send_other_service_error(send, service, request_id)
+                await _send_other_service_error(send, scope, service, request_id)
                 return
         if match is None:
             api = router.unmatched_api(path)
@@ -323,24 +323,40 @@ def signed_service(scope: dict[str, Any]) -> str | None:
     return credential[3].decode("latin-1") if len(credential) == 5 else None
 
 
-async def _send_other_service_error(send: Send, service: str, request_id: str) -> None:
-    message = (
-        f"Squall does not serve the AWS {service} API, only Lambda's; reach Squall's queues, buckets, tables "
-        "and streams with the squall SDK (from squall import Queue, Bucket, Table, Stream)"
+# The squall SDK's class for each AWS service that Squall has a counterpart of.
+_SDK_COUNTERPARTS = {"sqs": "Queue", "s3": "Bucket", "dynamodb": "Table", "kinesis": "Stream"}
+
+
+async def _send_other_service_error(send: Send, scope: dict[str, Any], service: str, request_id: str) -> None:
+    """Answer a request signed for another AWS service with an error its SDK client can read and show."""
+    counterpart = _SDK_COUNTERPARTS.get(service)
+    hint = (
+        f"use the squall SDK's {counterpart} (from squall import {counterpart}) for Squall's own"
+        if counterpart
+        else "Squall has no counterpart of it"
     )
+    message = f"Squall does not serve the AWS {service} API, only Lambda's; {hint}"
+    content_type_sent = header(scope, b"content-type") or b""
     if service == "s3":
         # S3 clients read errors as XML.
         body = (
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
             f"<Message>{html.escape(message)}</Message><RequestId>{request_id}</RequestId></Error>"
         ).encode()
-        content_type = b"application/xml"
+        content_type, status = b"application/xml", 501
+    elif content_type_sent.startswith(b"application/x-www-form-urlencoded"):
+        # Clients of AWS's query protocol (SNS, STS, IAM, ...) read errors as this XML.
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>UnsupportedOperation</Code>"
+            f"<Message>{html.escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        content_type, status = b"text/xml", 400
     else:
         body = orjson.dumps({"__type": "UnsupportedOperation", "message": message})
-        content_type = b"application/x-amz-json-1.0"
+        content_type, status = b"application/x-amz-json-1.0", 400
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                (b"x-amzn-requestid", request_id.encode())]
-    await respond(send, 501 if service == "s3" else 400, headers, body)
+    await respond(send, status, headers, body)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -49,6 +49,25 @@ async def test_other_service_names_the_sdk(gateway: LiveGateway, service: str, c
     assert "squall SDK" in message
 
 
+@pytest.mark.parametrize(
+    ("service", "call"),
+    [
+        ("sns", lambda client: client.publish(TopicArn="arn:aws:sns:us-east-1:000000000000:t", Message="m")),
+        ("sts", lambda client: client.get_caller_identity()),
+    ],
+    ids=["sns", "sts"],
+)
+async def test_query_protocol_clients_read_the_error(gateway: LiveGateway, service: str, call: Any) -> None:
+    client = _client(service, str(gateway.client.base_url))
+
+    with pytest.raises(ClientError) as raised:
+        await asyncio.to_thread(call, client)
+
+    message = raised.value.response["Error"]["Message"]
+    assert f"does not serve the AWS {service} API" in message
+    assert "Squall has no counterpart of it" in message
+
+
 @pytest.fixture
 async def catch_all(start_gateway: StartGateway) -> LiveGateway:
     return await start_gateway("staged")  # has an HTTP API "$default" route
