@@ -411,7 +411,8 @@ def read_samconfig(source: ManifestSource, config_env: str = SAMCONFIG_ENVIRONME
     settings: dict[str, tuple[Any, KeyPath]] = {}
     environment = document.get(config_env)
     if config_env != SAMCONFIG_ENVIRONMENT and not isinstance(environment, dict):
-        valid = ", ".join(str(name) for name in document) or "none"
+        # The top-level "version" is the file format's, not an environment.
+        valid = ", ".join(str(name) for name in document if name != "version") or "none"
         raise config_source.error((), f"no config environment {describe(config_env)}, expected one of: {valid}")
     for command in ("global", "deploy"):
         section = environment.get(command) if isinstance(environment, dict) else None

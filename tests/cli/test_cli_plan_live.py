@@ -264,7 +264,8 @@ def test_plan_reads_the_chosen_samconfig_environment(tmp_path: Path) -> None:
     assert "256 MB" in default.output, default.output
     assert "512 MB" in prod.output, prod.output
     assert missing.exit_code != 0
-    assert "staging" in missing.output
+    assert "no config environment" in missing.output
+    assert "expected one of: default, prod" in missing.output
 
 
 def test_plan_warns_of_code_that_does_not_compile(tmp_path: Path) -> None:
