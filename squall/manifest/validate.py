@@ -111,7 +111,9 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
-        return "a list" if value else "an empty list"
+        if not value:
+            return "an empty list"
+        return "a list of 1 item" if len(value) == 1 else f"a list of {len(value)} items"
     return str(value)
 
 

@@ -142,4 +142,4 @@ def test_missing_config_env_rejected(write_service: WriteService) -> None:
     with pytest.raises(ManifestError) as raised:
         parse_sam_template(document, source, config_env="staging")
 
-    assert str(raised.value) == 'samconfig.toml: no config environment "staging", expected one of: version, default, prod'
+    assert str(raised.value) == 'samconfig.toml: no config environment "staging", expected one of: default, prod'
