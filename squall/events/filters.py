@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import math
 import re
@@ -111,6 +112,46 @@ def check_pattern(pattern: Any, data_key: str | None = None) -> str:
             f"got {_shown(pattern[data_key])}",
         )
     return json.dumps(pattern, separators=(",", ":"), ensure_ascii=False)
+
+
+# The top-level fields of each source's record as filters see it (see the views
+# below), by the `data_key` of check_pattern: None for SQS messages.
+RECORD_FIELDS: dict[str | None, tuple[str, ...]] = {
+    None: ("messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
+           "md5OfMessageAttributes", "eventSource", "eventSourceARN", "awsRegion"),
+    "dynamodb": ("eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb", "eventSourceARN",
+                 "userIdentity"),
+    "data": ("kinesisSchemaVersion", "partitionKey", "sequenceNumber", "data", "approximateArrivalTimestamp",
+             "encryptionType"),
+}
+
+
+def check_record_fields(pattern: Any, data_key: str | None, path: PatternPath = ()) -> None:
+    """Raise InvalidFilterPattern for a top-level field the source's records never have.
+
+    `pattern` is a checked pattern (see check_pattern), as a mapping or JSON
+    text. Lambda accepts a pattern with such a field and then drops every
+    record, which for a queue deletes every message, so the manifests reject
+    a misspelt field.
+    """
+    if isinstance(pattern, str):
+        pattern = json.loads(pattern)
+    if not isinstance(pattern, dict):
+        return
+    fields = RECORD_FIELDS[data_key]
+    for name, value in pattern.items():
+        if name == OR_KEY and isinstance(value, list):
+            for index, alternative in enumerate(value):
+                check_record_fields(alternative, data_key, (*path, OR_KEY, index))
+            continue
+        if name not in fields:
+            close = difflib.get_close_matches(str(name), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidFilterPattern(
+                (*path, name),
+                f"no record has a field {name!r}{hint}, so the pattern would drop every one; "
+                f"expected one of: {', '.join(fields)}",
+            )
 
 
 _MAX_SHOWN_CHARS = 80

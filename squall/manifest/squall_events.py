@@ -10,7 +10,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
-from squall.events.filters import MAX_FILTERS, InvalidFilterPattern, check_pattern
+from squall.events.filters import MAX_FILTERS, InvalidFilterPattern, check_pattern, check_record_fields
 from squall.manifest.spec import (
     DEFAULT_ASYNC_RETRIES,
     DEFAULT_MAX_EVENT_AGE_S,
@@ -380,6 +380,7 @@ def filter_patterns_of(
     for index, pattern in enumerate(patterns or ()):
         try:
             checked.append(check_pattern(pattern, data_key))
+            check_record_fields(checked[-1], data_key)
         except InvalidFilterPattern as error:
             raise source.error((*key, name, index, *error.path), error.message) from None
     return tuple(checked)

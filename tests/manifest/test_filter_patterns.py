@@ -188,3 +188,23 @@ def test_serverless_invalid_pattern(write_service: WriteService, patterns: str, 
         load_service(folder)
 
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        ("- body: {kind", "- bdy: {kind", "events[0].queue.filter_patterns[0].bdy",
+         "no record has a field 'bdy' (did you mean 'body'?), so the pattern would drop every one"),
+        ("- eventName: [MODIFY]", "- $or: [{eventName: [MODIFY]}, {evntName: [INSERT]}]",
+         "events[1].table_stream.filter_patterns[0].$or[1].evntName", "did you mean 'eventName'?"),
+        ("- data: {page", "- partitionKey: [a]\n            - Data: {page", "events[2].stream.filter_patterns[1].Data",
+         "did you mean 'data'?"),
+    ],
+    ids=["queue", "table-stream-or", "stream"],
+)
+def test_field_no_record_has_is_an_error(write_service: WriteService, old: str, new: str, key: str, message: str) -> None:
+    with pytest.raises(ManifestError) as raised:
+        load_service(write_service(SQUALL_YML.replace(old, new)))
+
+    assert f"functions.greet.{key}" in str(raised.value)
+    assert message in str(raised.value)
