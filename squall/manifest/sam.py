@@ -18,12 +18,14 @@ these choices of its own:
 A property Squall cannot translate is listed once in `ServiceSpec.warnings`
 with its key path, such as `Resources.Worker.Properties.Policies`. A value
 Squall needs but cannot compute (a handler, a trigger's source) is an error.
-So is what `sam deploy` rejects: a section, property or event key that SAM
-or CloudFormation does not define, and a reference to an undeclared name
-in any section.
+So is what `sam deploy` rejects: a section, property, event key or
+resource attribute that SAM or CloudFormation does not define. A reference
+to an undeclared name in any section is an error too, such as a resource in
+`DependsOn` or a condition in `Condition` or `!Condition`.
 The template's `Metadata`, a resource's `DependsOn`, `Metadata`,
 `DeletionPolicy` and `UpdateReplacePolicy`, and `Description` anywhere
-change nothing in Squall and are accepted silently.
+change nothing in Squall. They are checked as CloudFormation checks them
+and otherwise accepted silently.
 """
 
 from __future__ import annotations
@@ -145,9 +147,28 @@ _TOP_LEVEL_KEYS = frozenset(
     {"AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters", "Rules", "Mappings",
      "Conditions", "Globals", "Resources", "Outputs"}
 )
+# The keys of a resource: Type, Properties and the resource attributes
+# CloudFormation defines (its "resource attribute reference", 2025), which
+# rejects any other. Description and Version are accepted too, because the
+# AWS CDK writes them into its templates.
 _RESOURCE_KEYS = frozenset(
-    {"Type", "Properties", "Condition", "DependsOn", "Metadata", "DeletionPolicy", "UpdateReplacePolicy"}
+    {"Type", "Properties", "Condition", "CreationPolicy", "DeletionPolicy", "DependsOn", "Metadata", "UpdatePolicy",
+     "UpdateReplacePolicy", "Description", "Version"}
 )
+# The resource attributes of SAM's own, which the SAM transform removes before CloudFormation reads the template.
+_SAM_RESOURCE_KEYS = frozenset({"Connectors", "IgnoreGlobals"})
+# Warnings for the resource keys that would change what AWS deploys; the others change nothing in Squall.
+_RESOURCE_KEY_WARNINGS = {
+    "CreationPolicy": "not supported by Squall yet, ignored",
+    "UpdatePolicy": "not supported by Squall yet, ignored",
+    "Connectors": "ignored, because Squall checks no permissions",
+    "IgnoreGlobals": "not supported by Squall, ignored: the Globals apply to this resource",
+}
+# The options CloudFormation defines for DeletionPolicy and UpdateReplacePolicy.
+_POLICY_OPTIONS = {
+    "DeletionPolicy": ("Delete", "Retain", "RetainExceptOnCreate", "Snapshot"),
+    "UpdateReplacePolicy": ("Delete", "Retain", "Snapshot"),
+}
 _FUNCTION_KEYS = frozenset(
     {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
      "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType",
@@ -281,6 +302,7 @@ def _translate(
     )
     catalog.function_globals = template.globals
 
+    _check_resource_attributes(template, document["Resources"])
     created = [resource for resource in resources.values() if catalog.is_created(resource)]
     function_ids = {resource.logical_id for resource in created if resource.type == FUNCTION_TYPE}
     scheduled: dict[str, list[Trigger]] = {}
@@ -344,9 +366,16 @@ def _unresolved_references(
     """Return an error for each reference to a name the template does not declare, in every section that may hold one."""
     evaluator = template.evaluator
     errors: list[ManifestError] = []
-    for section in ("Conditions", "Globals", "Outputs"):
+    errors.extend(evaluator.check_conditions())
+    for section in ("Globals", "Outputs"):
         if isinstance(document.get(section), dict):
             errors.extend(evaluator.check_references(document[section], (section,)))
+    outputs = document.get("Outputs")
+    for name, output in outputs.items() if isinstance(outputs, dict) else ():
+        if isinstance(output, dict) and "Condition" in output:
+            error = evaluator.unknown_condition(output["Condition"], ("Outputs", str(name), "Condition"))
+            if error is not None:
+                errors.append(error)
     for resource in resources.values():
         errors.extend(evaluator.check_references(resource.properties, resource.properties_key))
     return errors
@@ -627,7 +656,7 @@ def _read_resource_entries(source: ManifestSource, section: Any, warnings: Warni
             raise source.error(("Resources",), expected("logical ids of letters and digits", logical_id))
         if not isinstance(entry, dict) or not isinstance(entry.get("Type"), str):
             raise source.error(key, expected('a mapping with "Type" and "Properties"', entry))
-        warnings.unsupported_keys(key, entry, _RESOURCE_KEYS)
+        _check_resource_keys(source, key, entry, warnings)
         properties = entry.get("Properties") or {}
         if not isinstance(properties, dict):
             raise source.error((*key, "Properties"), expected("a mapping of properties", properties))
@@ -636,6 +665,72 @@ def _read_resource_entries(source: ManifestSource, section: Any, warnings: Warni
             raise source.error((*key, "Condition"), expected("the name of a condition", condition))
         resources[logical_id] = TemplateResource(logical_id, entry["Type"], properties, condition)
     return resources
+
+
+def _check_resource_keys(source: ManifestSource, key: KeyPath, entry: dict[Any, Any], warnings: Warnings) -> None:
+    """Reject a key of a resource that is no resource attribute, as CloudFormation does, and list the ignored ones."""
+    defined = _RESOURCE_KEYS | _SAM_RESOURCE_KEYS
+    for name in entry:
+        if name not in defined:
+            meant = closest_key(str(name), defined)
+            hint = f' (did you mean "{meant}"?)' if meant else ""
+            raise source.error(
+                (*key, str(name)), f"unknown resource attribute{hint}, expected one of: {', '.join(sorted(defined))}"
+            )
+        if name in _RESOURCE_KEY_WARNINGS:
+            warnings.add((*key, name), _RESOURCE_KEY_WARNINGS[name])
+
+
+def _check_resource_attributes(template: _Template, section: dict[str, Any]) -> None:
+    """Check the DependsOn, DeletionPolicy and UpdateReplacePolicy of every resource, which CloudFormation validates.
+
+    Squall uses none of them, but CloudFormation rejects the whole template
+    for a dependency on no resource or for a policy it does not define.
+    """
+    for logical_id, entry in section.items():
+        key: KeyPath = ("Resources", logical_id)
+        if "DependsOn" in entry:
+            with template.problems.collect():
+                _check_depends_on(template, (*key, "DependsOn"), entry["DependsOn"])
+        for name, options in _POLICY_OPTIONS.items():
+            if name in entry:
+                with template.problems.collect():
+                    _check_policy(template, (*key, name), entry[name], options)
+
+
+def _check_depends_on(template: _Template, key: KeyPath, value: Any) -> None:
+    names = value if isinstance(value, list) else [value]
+    if not names or not all(isinstance(name, str) for name in names):
+        raise template.source.error(
+            key, expected("a logical id, or a list of logical ids, of this template's Resources", value)
+        )
+
+    declared = list(template.catalog.resources)
+    for index, name in enumerate(names):
+        if template.catalog.declares(name):
+            continue
+        meant = closest_key(name, declared)
+        hint = f' (did you mean "{meant}"?)' if meant else ""
+        # CloudFormation reports it as an unresolved resource dependency.
+        raise template.source.error(
+            (*key, index) if isinstance(value, list) else key,
+            f"{describe(name)} is not a resource of this template{hint}, expected the logical id of a resource "
+            "under Resources",
+        )
+
+
+def _check_policy(template: _Template, key: KeyPath, value: Any, options: tuple[str, ...]) -> None:
+    # The AWS::LanguageExtensions transform allows an intrinsic function here, which must resolve to an option.
+    if is_function(value):
+        try:
+            value = template.evaluator.resolve(value, key)
+        except Unresolvable:
+            return
+    if value in options:
+        return
+    meant = closest_key(value, options) if isinstance(value, str) else None
+    hint = f' (did you mean "{meant}"?)' if meant else ""
+    raise template.source.error(key, expected(", ".join(options[:-1]) + f" or {options[-1]}", value) + hint)
 
 
 def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> dict[str, Any]:

@@ -341,6 +341,7 @@ class EventReader:
                 raise self.source.error(entry_key, expected('a mapping with "Pattern"', entry))
             entry_read = PropertyReader(self.evaluator, entry, entry_key)
             self._check_nested(entry_read, {"Pattern"}, "Filters")
+            _check_pattern_is_text(self.source, (*entry_key, "Pattern"), entry_read.value("Pattern"))
             pattern = entry_read.string("Pattern", "a filter pattern")
             if pattern is None:
                 raise self.source.error(
@@ -626,6 +627,20 @@ class EventReader:
             on_success=destinations["OnSuccess"],
             on_failure=destinations["OnFailure"],
         )
+
+
+def _check_pattern_is_text(source: ManifestSource, key: KeyPath, pattern: Any) -> None:
+    """Reject a filter pattern written as a YAML mapping or list, since Lambda takes the pattern as JSON text only.
+
+    The message shows the user's own pattern as the quoted JSON text to write.
+    """
+    if not isinstance(pattern, (dict, list)):
+        return
+    text = json.dumps(pattern, ensure_ascii=False, default=str).replace("'", "''")
+    raise source.error(
+        key,
+        f"expected JSON text, got {describe(pattern)}; quote the pattern as a string, such as Pattern: '{text}'",
+    )
 
 
 def parse_input(source: ManifestSource, key: KeyPath, value: Any) -> object:

@@ -410,7 +410,7 @@ class Evaluator:
     # Reference checks ----------------------------------------------------------
 
     def check_references(self, value: Any, key: KeyPath) -> list[ManifestError]:
-        """Return an error for each Ref, Fn::GetAtt and Fn::Sub variable in `value` that names nothing.
+        """Return an error for each Ref, Fn::GetAtt, Fn::Sub variable and condition name in `value` that names nothing.
 
         CloudFormation rejects such a template ("Unresolved resource
         dependencies") wherever the reference is, so this runs on sections
@@ -436,9 +436,50 @@ class Evaluator:
             for index, child in enumerate(value):
                 self._check_value(child, (*key, index), errors)
 
+    def check_conditions(self) -> list[ManifestError]:
+        """Return an error for each reference in the Conditions section to an undeclared condition, parameter or resource.
+
+        CloudFormation rejects the template for such a name even when no
+        resource uses the condition, so Squall checks every entry, not only
+        the conditions it evaluates.
+        """
+        errors: list[ManifestError] = []
+        for name, value in self._conditions.items():
+            key = ("Conditions", str(name))
+            if isinstance(value, dict) and set(value) == {"Condition"}:
+                self._check_condition_name(value["Condition"], (*key, "Condition"), errors)
+            else:
+                self._check_value(value, key, errors)
+        return errors
+
+    def unknown_condition(self, name: Any, key: KeyPath) -> ManifestError | None:
+        """Return the error for `name` when it is no condition of the Conditions section, else None."""
+        if isinstance(name, str) and name in self._conditions:
+            return None
+        valid = ", ".join(self._conditions) or "none are declared"
+        meant = closest_key(name, self._conditions) if isinstance(name, str) else None
+        hint = f' (did you mean "{meant}"?)' if meant else ""
+        return self.source.error(key, expected(f"a condition name from Conditions ({valid})", name) + hint)
+
+    def _check_condition_name(self, name: Any, key: KeyPath, errors: list[ManifestError]) -> None:
+        error = self.unknown_condition(name, key)
+        if error is not None:
+            errors.append(error)
+
     def _check_call(self, name: str, argument: Any, key: KeyPath, errors: list[ManifestError]) -> None:
         if name == "Ref" and isinstance(argument, str):
             self._check_target(argument, None, key, errors)
+        elif name == "Fn::If":
+            if isinstance(argument, list) and argument and isinstance(argument[0], str):
+                self._check_condition_name(argument[0], (*key, 0), errors)
+            self._check_value(argument, key, errors)
+        elif name in ("Fn::Not", "Fn::And", "Fn::Or") and isinstance(argument, list):
+            # Inside a value, `!Condition Name` is valid only as an argument of these three.
+            for index, item in enumerate(argument):
+                if isinstance(item, dict) and set(item) == {"Condition"}:
+                    self._check_condition_name(item["Condition"], (*key, index, "Condition"), errors)
+                else:
+                    self._check_value(item, (*key, index), errors)
         elif name == "Fn::GetAtt":
             parts = argument.split(".", 1) if isinstance(argument, str) else argument
             if isinstance(parts, list) and len(parts) == 2 and isinstance(parts[0], str):
@@ -569,9 +610,9 @@ class Evaluator:
 
     def condition(self, name: Any, key: KeyPath) -> bool:
         """Return the value of a named condition from the Conditions section."""
-        if not isinstance(name, str) or name not in self._conditions:
-            valid = ", ".join(self._conditions) or "none are declared"
-            raise self.source.error(key, expected(f"a condition name from Conditions ({valid})", name))
+        unknown = self.unknown_condition(name, key)
+        if unknown is not None:
+            raise unknown
         if name in self._condition_values:
             return self._condition_values[name]
         if name in self._conditions_in_progress:

@@ -28,12 +28,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from squall.errors import ManifestError
 from squall.manifest.sam_intrinsics import (
     ACCOUNT_ID,
     PARTITION,
     Evaluator,
     PropertyReader,
     ResourceRef,
+    Unresolvable,
     Warnings,
     arn,
     check_defined_keys,
@@ -317,7 +319,14 @@ class ResourceCatalog:
                 # time, unknown before the table exists. Triggers only read the
                 # table's name out of it.
                 attributes["StreamArn"] = arn("dynamodb", f"table/{name}/stream/latest")
-            elif kind == TABLE_TYPE:
+            elif kind == SIMPLE_TABLE_TYPE:
+                # The table SAM generates for a SimpleTable has no StreamSpecification, so on AWS it has no stream.
+                absent["StreamArn"] = (
+                    f"{logical_id} is an {SIMPLE_TABLE_TYPE}, which has no stream on AWS either, so it has no "
+                    f"StreamArn; declare it as an {TABLE_TYPE} with StreamSpecification: "
+                    f"{{StreamViewType: {DEFAULT_STREAM_VIEW_TYPE}}} to read its changes"
+                )
+            else:
                 # On AWS a table without StreamSpecification has no stream, so no StreamArn.
                 absent["StreamArn"] = (
                     f"{logical_id} has no stream, because its Properties have no StreamSpecification, so it has no "
@@ -340,6 +349,15 @@ class ResourceCatalog:
         if kind == HTTP_API_TYPE:
             return ResourceRef(logical_id, kind, API_ID, {"ApiId": API_ID})
         return ResourceRef(logical_id, kind, None, unsupported=f"Squall does not create {kind} resources")
+
+    def declares(self, logical_id: str) -> bool:
+        """Return whether `logical_id` names a resource of the template or one SAM generates, whatever its Condition."""
+        if logical_id in self.resources:
+            return True
+        try:
+            return self._generated(logical_id) is not None
+        except (ManifestError, Unresolvable):
+            return True  # it is SAM's, and its own mistake is reported where it is read
 
     def _generated(self, logical_id: str) -> ResourceRef | None:
         """Return the reference of a resource SAM would generate under `logical_id`, or None if it would not."""
