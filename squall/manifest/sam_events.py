@@ -17,7 +17,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from squall.events.filters import MAX_FILTERS, InvalidFilterPattern, check_pattern
+from squall.events.filters import MAX_FILTERS, InvalidFilterPattern, check_pattern, check_record_fields
 from squall.manifest.sam_intrinsics import (
     Evaluator,
     PropertyReader,
@@ -349,6 +349,7 @@ class EventReader:
                 )
             try:
                 patterns.append(check_pattern(pattern, data_key))
+                check_record_fields(patterns[-1], data_key)
             except InvalidFilterPattern as error:
                 where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.path)
                 raise self.source.error((*entry_key, "Pattern"), f"invalid at pattern{where}: {error.message}") from None

@@ -138,3 +138,13 @@ def test_invoke_config_key_rejected(write_service: WriteService, config: str, ke
 
     assert error.key == key
     assert f'did you mean "{meant}"?' in error.detail
+
+
+def test_filter_on_a_field_no_record_has_is_an_error(write_service: WriteService) -> None:
+    criteria = "FilterCriteria: {Filters: [{Pattern: '{\"bdy\": {\"kind\": [\"order\"]}}'}]}"
+    event = "{Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, " + criteria + "}}"
+
+    error = load_error(write_service, template(BASE + "Events:\n  E: " + event + "\n"))
+
+    assert error.key == f"{EVENTS}.E.Properties.FilterCriteria.Filters[0].Pattern"
+    assert "no record has a field 'bdy' (did you mean 'body'?)" in error.detail
