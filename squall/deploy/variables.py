@@ -129,8 +129,18 @@ def deploying_shell_variables(
     shell does not set is left out, so the manifest's default applies.
     """
     environ = os.environ if environ is None else environ
+    if config_env is not None and not manifest.name.startswith("template"):
+        raise InvalidVariables(
+            f"config environment {config_env!r} chooses a samconfig environment of a SAM template, "
+            f"but the manifest is {manifest.name}; leave --config-env out"
+        )
     if manifest.name.startswith("template"):
-        return DeployVariables(stage, config_env=config_env)
+        if stage is not None:
+            raise InvalidVariables(
+                f"stage {stage!r} is a serverless.yml setting, and a SAM template has none; "
+                "choose a samconfig environment with --config-env instead"
+            )
+        return DeployVariables(config_env=config_env)
     if not manifest.name.startswith("serverless"):
         return DeployVariables(stage)
     names = referenced_environment(manifest.read_text(encoding="utf-8", errors="replace"))

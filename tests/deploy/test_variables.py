@@ -81,6 +81,18 @@ def test_sam_template_sends_config_env(tmp_path: Path) -> None:
     assert DeployVariables.from_json(variables.to_json()) == variables
 
 
+def test_options_of_another_format_are_rejected(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources: {}\n")
+    squall_yml = tmp_path / "squall.yml"
+    squall_yml.write_text("service: s\n")
+
+    with pytest.raises(InvalidVariables, match="a SAM template has none; choose a samconfig environment"):
+        deploying_shell_variables(template, "prod", {})
+    with pytest.raises(InvalidVariables, match="the manifest is squall.yml; leave --config-env out"):
+        deploying_shell_variables(squall_yml, None, {}, config_env="prod")
+
+
 @pytest.mark.parametrize(
     "sent",
     [{"stage": "prod/eu"}, {"stage": 3}, {"environment": {"A": 1}}, {"region": "x"}, [], {"config_env": "a b"},
