@@ -29,7 +29,7 @@ from squall.gateway.services_api import request_traceparent
 from squall.services.args import to_json
 from squall.services.errors import InvalidParameter, ServiceError
 from squall.services.hub import ServiceHub
-from squall.services.objects.errors import InvalidRange
+from squall.services.objects.errors import InvalidRange, PreconditionFailed
 from squall.services.objects.model import GetResult, ObjectInfo, ObjectReader, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,15 @@ class ObjectsApi:
         reader = result.body
         try:
             headers = _object_headers(result.info)
+            # Conditional reads, as S3 answers them: 304 when the ETag matches If-None-Match,
+            # 412 when it matches no entity tag of If-Match.
+            if _etag_listed(header(scope, b"if-none-match"), result.info.etag):
+                await respond(send, 304, headers, b"")
+                return
+            if_match = header(scope, b"if-match")
+            if if_match is not None and not _etag_listed(if_match, result.info.etag):
+                await _send_error(send, PreconditionFailed("At least one of the pre-conditions you specified did not hold"))
+                return
             headers.append((b"content-length", str(result.content_length).encode()))
             status = 200
             if result.byte_range is not None:
@@ -302,6 +311,14 @@ def _read_metadata(scope: dict[str, Any]) -> dict[str, str]:
         if name.startswith(prefix):
             metadata[name[len(prefix) :].decode("latin-1")] = _decode_header_value(value)
     return metadata
+
+
+def _etag_listed(value: bytes | None, etag: str) -> bool:
+    """Return whether a conditional header (If-Match, If-None-Match) lists the object's entity tag, or is "*"."""
+    if value is None:
+        return False
+    tags = [tag.strip().removeprefix("W/").strip('"') for tag in value.decode("latin-1").split(",")]
+    return "*" in tags or etag.strip('"') in tags
 
 
 def _decode_header_value(value: bytes) -> str:

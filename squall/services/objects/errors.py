@@ -85,7 +85,11 @@ class MetadataTooLarge(LimitExceeded):
 
 
 class PreconditionFailed(ConditionFailed):
-    """Raised when a put with `if_none_match=True` names a key that already exists."""
+    """Raised when a condition of a request does not hold.
+
+    A put with `if_none_match=True` names a key that already exists, or a read's
+    If-Match lists no entity tag of the object.
+    """
 
     code = "PreconditionFailed"
     status = 412

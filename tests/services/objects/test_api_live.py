@@ -258,6 +258,25 @@ def test_get_headers(bucket: Bucket, server: RunningServer) -> None:
     assert response.headers["x-squall-meta-lang"] == "en"
 
 
+def test_conditional_get_by_etag(bucket: Bucket, server: RunningServer) -> None:
+    info = bucket.put("page.html", b"<p>hi</p>")
+    url = object_url(server, bucket, "page.html")
+
+    unchanged = httpx.get(url, headers={"If-None-Match": info.etag}, timeout=20)
+    changed = httpx.get(url, headers={"If-None-Match": '"0123"'}, timeout=20)
+    other = httpx.get(url, headers={"If-Match": '"0123"'}, timeout=20)
+    same = httpx.get(url, headers={"If-Match": info.etag}, timeout=20)
+
+    # As S3 answers conditional reads.
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert unchanged.headers["etag"] == info.etag
+    assert changed.status_code == 200
+    assert other.status_code == 412
+    assert same.status_code == 200
+    assert same.content == b"<p>hi</p>"
+
+
 def test_ranged_get_returns_206(bucket: Bucket, server: RunningServer) -> None:
     bucket.put("digits", b"0123456789")
 
