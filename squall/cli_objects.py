@@ -22,7 +22,7 @@ import click
 from rich.table import Table
 
 from squall.cli_client import client_options, fail, no_server_message, open_sdk_client
-from squall.cli_output import MISSING, print_table
+from squall.cli_output import MISSING, output_option, print_json_document, print_table
 from squall.sdk.client import Client, RemoteError
 from squall.sdk.objects import Bucket, CommonPrefix, ObjectInfo, create_bucket, delete_bucket, list_buckets
 
@@ -95,10 +95,15 @@ def remove_bucket(ctx: click.Context, bucket: str, endpoint: str, token: str | N
 @group.command(name="ls")
 @click.argument("path", required=False, metavar="[BUCKET[/PREFIX]]")
 @click.option("--recursive", "-r", is_flag=True, help="List every key under the prefix instead of grouping at '/'.")
+@output_option(
+    "table for reading; json for scripts: one document, {\"buckets\": [...]} without BUCKET, else"
+    " {\"bucket\", \"prefix\", \"objects\": [...], \"common_prefixes\": [...]} with sizes in bytes"
+    " and times in epoch seconds."
+)
 @client_options
 @click.pass_context
 def list_command(
-    ctx: click.Context, path: str | None, recursive: bool, endpoint: str, token: str | None, data: Path
+    ctx: click.Context, path: str | None, recursive: bool, output: str, endpoint: str, token: str | None, data: Path
 ) -> None:
     """List buckets, or the objects of BUCKET whose keys start with PREFIX.
 
@@ -108,6 +113,9 @@ def list_command(
     if path is None:
         with _reported(client):
             buckets = list_buckets(client)
+        if output == "json":
+            print_json_document({"buckets": [dataclasses.asdict(info) for info in buckets]})
+            return
         if not buckets:
             click.echo("no buckets: create one with `squall object mb BUCKET`")
             return
@@ -122,10 +130,23 @@ def list_command(
     bucket, prefix = split_object_path(path, key_required=False)
     with _reported(client):
         entries = list(Bucket(bucket, client).list(prefix=prefix, delimiter=None if recursive else "/"))
+    if output == "json":
+        print_json_document(objects_document(bucket, prefix, entries))
+        return
     if not entries:
         click.echo(f"no objects in {bucket} with keys starting {prefix!r}" if prefix else f"bucket {bucket} is empty")
         return
     print_table(objects_table(entries))
+
+
+def objects_document(bucket: str, prefix: str, entries: list[ObjectInfo | CommonPrefix]) -> dict[str, Any]:
+    """Build the `squall object ls BUCKET --output json` document, with objects and common prefixes apart."""
+    return {
+        "bucket": bucket,
+        "prefix": prefix,
+        "objects": [dataclasses.asdict(entry) for entry in entries if isinstance(entry, ObjectInfo)],
+        "common_prefixes": [entry.prefix for entry in entries if isinstance(entry, CommonPrefix)],
+    }
 
 
 def objects_table(entries: list[ObjectInfo | CommonPrefix]) -> Table:
@@ -191,9 +212,14 @@ def get_command(
 
 @group.command(name="head")
 @click.argument("source", metavar="BUCKET/KEY")
+@output_option(
+    "Only json: the metadata is always one JSON document; scripts may pass --output json to every command.",
+    formats=("json",),
+    default="json",
+)
 @client_options
 @click.pass_context
-def head_command(ctx: click.Context, source: str, endpoint: str, token: str | None, data: Path) -> None:
+def head_command(ctx: click.Context, source: str, output: str, endpoint: str, token: str | None, data: Path) -> None:
     """Print the metadata of BUCKET/KEY as JSON."""
     bucket, key = split_object_path(source)
     client = open_sdk_client(ctx, endpoint, token, data)

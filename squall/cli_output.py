@@ -13,10 +13,11 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -378,3 +379,41 @@ def describe_cost_prices(report: Mapping[str, Any], period: str) -> str:
         f"{period}; COST USD uses the price table {name!r}{rates_text}; AWS LAMBDA USD is the"
         " x86 us-east-1 price of the same usage, without the free tier"
     )
+
+
+OUTPUT_FORMATS = ("table", "json")
+
+
+def output_option(
+    help_text: str, formats: Sequence[str] = OUTPUT_FORMATS, default: str = "table"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add `--output FORMAT` to a command, passed to it as `output`."""
+    return click.option(
+        "--output",
+        type=click.Choice(list(formats)),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def print_json_document(value: Any) -> None:
+    """Print `value` as one indented JSON document, for `--output json` of a command that returns one result."""
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def print_json_line(value: Any) -> None:
+    """Print `value` as one JSON object on one line, for `--output json` of a command that prints results one by one."""
+    click.echo(json.dumps(value, ensure_ascii=False))
+
+
+_VISIBLE_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def escape_line_breaks(text: str) -> str:
+    """Write line breaks and tabs as \\n, \\r and \\t, so user data stays on one table row.
+
+    Backslashes are doubled, so that data containing a backslash and an "n"
+    reads differently from data containing a line break.
+    """
+    return text.translate(_VISIBLE_ESCAPES)

@@ -13,8 +13,16 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
-from squall.cli_output import print_table
+from squall.cli_output import (
+    MISSING,
+    escape_line_breaks,
+    output_option,
+    print_json_document,
+    print_json_line,
+    print_table,
+)
 from squall.cli_client import client_options, open_client
 
 SERVICE_PATH = "/_squall/api/services/queues"
@@ -67,15 +75,23 @@ def create(ctx: click.Context, name: str, visibility_timeout_s: int | None, dead
 
 
 @group.command(name="ls")
+@output_option("table for reading; json for scripts: one document {\"queues\": [...]} with each queue's settings and stats.")
 @client_options
 @click.pass_context
-def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Any) -> None:
+def list_command(ctx: click.Context, output: str, endpoint: str, token: str | None, data: Any) -> None:
     """List queues with their message counts."""
     client = open_client(ctx, endpoint, token, data)
-    table = Table("queue", "visible", "in flight", "delayed", "oldest (s)", "dead letter")
+    queues = []
     for queue in call(client, "list_queues"):
         info = call(client, "get_queue", queue=queue["name"])
-        stats = info["stats"]
+        queues.append({**queue, "stats": info["stats"]})
+
+    if output == "json":
+        print_json_document({"queues": queues})
+        return
+    table = Table("queue", "visible", "in flight", "delayed", "oldest (s)", "dead letter")
+    for queue in queues:
+        stats = queue["stats"]
         dead_letter = (queue["settings"].get("dead_letter") or {}).get("target", "")
         oldest = stats["oldest_age_s"]
         table.add_row(queue["name"], str(stats["visible"]), str(stats["in_flight"]), str(stats["delayed"]),
@@ -108,15 +124,57 @@ def send(ctx: click.Context, name: str, body: str, delay_s: int | None, group_id
 @click.option("--max-messages", type=int, default=1, show_default=True)
 @click.option("--wait-s", type=float, default=0, show_default=True, help="Seconds to wait for a first message.")
 @click.option("--delete", "delete_after", is_flag=True, help="Delete each message once printed.")
+# JSON lines stay the default because scripts written for earlier versions parse them.
+@output_option(
+    "json: one JSON object per message and line, with its receipt handle, message attributes and system"
+    " attributes; table for reading.",
+    default="json",
+)
 @client_options
 @click.pass_context
-def receive(ctx: click.Context, name: str, max_messages: int, wait_s: float, delete_after: bool,
+def receive(ctx: click.Context, name: str, max_messages: int, wait_s: float, delete_after: bool, output: str,
             endpoint: str, token: str | None, data: Any) -> None:
-    """Receive messages from queue NAME and print them as JSON lines."""
+    """Receive messages from queue NAME and print them, by default as JSON lines."""
     client = open_client(ctx, endpoint, token, data)
     messages = call(client, "receive", queue=name, max_messages=max_messages, wait_s=wait_s)
+
+    if output == "table":
+        if messages:
+            print_table(messages_table(messages))
+        else:
+            click.echo(f"no messages received from queue {name}")
     for message in messages:
-        click.echo(json.dumps({"message_id": message["message_id"], "body": message["body"],
-                               "receipt_handle": message["receipt_handle"]}))
+        # Each line is printed before its message is deleted, so a failed delete leaves a whole line behind.
+        if output == "json":
+            print_json_line(message)
         if delete_after:
             call(client, "delete", queue=name, receipt_handle=message["receipt_handle"])
+
+
+def messages_table(messages: list[dict[str, Any]]) -> Table:
+    """Build the `squall queue receive --output table` table; line breaks in bodies show as \\n."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("MESSAGE ID", no_wrap=True)
+    table.add_column("RECEIVES", justify="right", no_wrap=True)
+    table.add_column("BODY", overflow="fold")
+    table.add_column("MESSAGE ATTRIBUTES", overflow="fold")
+    for message in messages:
+        attributes = message.get("message_attributes") or {}
+        attribute_lines = [f"{name}={describe_attribute(value)}" for name, value in sorted(attributes.items())]
+        table.add_row(
+            str(message.get("message_id", "")),
+            str((message.get("attributes") or {}).get("ApproximateReceiveCount", MISSING)),
+            # Text, not a markup string, so that "[bold]" in a body prints as typed.
+            Text(escape_line_breaks(str(message.get("body", "")))),
+            Text("\n".join(escape_line_breaks(line) for line in attribute_lines) if attribute_lines else MISSING),
+        )
+    return table
+
+
+def describe_attribute(attribute: dict[str, Any]) -> str:
+    """Show a message attribute as its value, with the data type unless it is String: "3 (Number)"."""
+    data_type = str(attribute.get("data_type", ""))
+    if attribute.get("binary_value") is not None:
+        return f"{attribute['binary_value']} ({data_type}, base64)"
+    value = str(attribute.get("string_value", ""))
+    return value if data_type == "String" else f"{value} ({data_type})"

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from squall.cli_client import client_options, open_client
-from squall.cli_output import MISSING, print_table
+from squall.cli_output import MISSING, escape_line_breaks, output_option, print_json_document, print_table
 from squall.services.streams.model import MAX_READ_LIMIT
 
 if TYPE_CHECKING:
@@ -65,9 +65,10 @@ def create(
 
 
 @group.command(name="ls")
+@output_option("table for reading; json for scripts: one document {\"streams\": [...]} with the fields of `describe`.")
 @client_options
 @click.pass_context
-def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> None:
+def list_command(ctx: click.Context, output: str, endpoint: str, token: str | None, data: Path) -> None:
     """List the streams with their shard counts and retention periods."""
     client = open_client(ctx, endpoint, token, data)
     names = call(client, "list_streams").get("streams") or []
@@ -79,6 +80,9 @@ def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Pat
             # A stream deleted between the listing and its description is left out.
             if not failure.message.startswith("ResourceNotFoundException"):
                 raise
+    if output == "json":
+        print_json_document({"streams": descriptions})
+        return
     if not descriptions:
         click.echo("no streams")
         return
@@ -87,9 +91,14 @@ def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Pat
 
 @group.command()
 @click.argument("name")
+@output_option(
+    "Only json: the description is always one JSON document; scripts may pass --output json to every command.",
+    formats=("json",),
+    default="json",
+)
 @client_options
 @click.pass_context
-def describe(ctx: click.Context, name: str, endpoint: str, token: str | None, data: Path) -> None:
+def describe(ctx: click.Context, name: str, output: str, endpoint: str, token: str | None, data: Path) -> None:
     """Print the settings and shards of the stream NAME as JSON."""
     client = open_client(ctx, endpoint, token, data)
     print_json(call(client, "describe_stream", stream=name))
@@ -173,6 +182,10 @@ def put(
     show_default=True,
     help="Maximum number of records to print.",
 )
+@output_option(
+    "table for reading; json for scripts: one document with \"records\" (data in base64, and as \"text\" when"
+    " it is UTF-8) and the \"next_position\" to continue from."
+)
 @client_options
 @click.pass_context
 def read(
@@ -182,13 +195,15 @@ def read(
     start: str,
     after_sequence_number: str | None,
     limit: int,
+    output: str,
     endpoint: str,
     token: str | None,
     data: Path,
 ) -> None:
     """Print records of one shard of the stream NAME as a table.
 
-    Data is shown as text when it is UTF-8, else as base64. The position to
+    Data is shown as text when it is printable UTF-8, else as base64, with
+    line breaks and tabs written as \\n, \\r and \\t. The position to
     continue from goes to stderr.
     """
     if after_sequence_number is not None:
@@ -200,6 +215,10 @@ def read(
     result = call(client, "read", stream=name, shard_id=shard_id, position=position, limit=limit)
 
     records = result.get("records") or []
+    if output == "json":
+        # One document, as the read is one bounded batch and a script needs its next_position to page on.
+        print_json_document({**result, "records": [{**record, "text": decode_text(record)} for record in records]})
+        return
     if records:
         print_table(records_table(records))
     else:
@@ -241,10 +260,10 @@ def records_table(records: Sequence[Mapping[str, Any]]) -> Table:
         table.add_row(
             str(record.get("sequence_number", "")),
             # Text, not a markup string, so that "[bold]" in user data prints as typed.
-            Text(str(record.get("partition_key", ""))),
+            Text(escape_line_breaks(str(record.get("partition_key", "")))),
             format_time(record.get("approximate_arrival_timestamp")),
             encoding,
-            Text(displayed),
+            Text(escape_line_breaks(displayed)),
         )
     return table
 
@@ -263,6 +282,14 @@ def show_data(encoded: str) -> tuple[str, str]:
     if all(character.isprintable() or character in "\t\n\r" for character in text):
         return "text", text
     return "base64", encoded
+
+
+def decode_text(record: Mapping[str, Any]) -> str | None:
+    """Return a record's data decoded as UTF-8, or None when its bytes are not UTF-8."""
+    try:
+        return base64.b64decode(str(record.get("data", ""))).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
 
 
 def format_time(epoch_s: Any) -> str:

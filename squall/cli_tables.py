@@ -20,8 +20,8 @@ from typing import Any
 import click
 from rich.table import Table as RichTable
 
-from squall.cli_client import CommandFailed, client_options, open_sdk_client, reporting_sdk_errors
-from squall.cli_output import MISSING, print_table
+from squall.cli_client import client_options, open_sdk_client, reporting_sdk_errors
+from squall.cli_output import MISSING, output_option, print_json_document, print_table
 from squall.sdk.client import RemoteError
 from squall.sdk.tables import (
     DEFAULT_STREAM_VIEW_TYPE,
@@ -174,9 +174,10 @@ def create_command(ctx: click.Context, name: str, partition_key: str, sort_key: 
 
 
 @group.command(name="ls")
+@output_option("table for reading; json for scripts: one document {\"tables\": [...]} with the fields of `describe`.")
 @client_options
 @click.pass_context
-def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> None:
+def list_command(ctx: click.Context, output: str, endpoint: str, token: str | None, data: Path) -> None:
     """List the tables with their keys, item counts and sizes."""
     client = open_sdk_client(ctx, endpoint, token, data)
     descriptions = []
@@ -188,6 +189,9 @@ def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Pat
                 # A table deleted between the listing and its description is skipped.
                 if error.status != 404:
                     raise
+    if output == "json":
+        print_json_document({"tables": [dataclasses.asdict(description) for description in descriptions]})
+        return
     if not descriptions:
         click.echo("no tables: create one with `squall table create NAME --partition-key id:S`")
         return
@@ -196,14 +200,20 @@ def list_command(ctx: click.Context, endpoint: str, token: str | None, data: Pat
 
 @group.command(name="describe")
 @click.argument("name")
+@output_option(
+    "Only json: the description is always one JSON document; scripts may pass --output json to every command.",
+    formats=("json",),
+    default="json",
+)
 @client_options
 @click.pass_context
-def describe_command(ctx: click.Context, name: str, endpoint: str, token: str | None, data: Path) -> None:
+def describe_command(ctx: click.Context, name: str, output: str, endpoint: str, token: str | None,
+                     data: Path) -> None:
     """Print the settings, item count and size of table NAME as JSON."""
     client = open_sdk_client(ctx, endpoint, token, data)
     with reporting_sdk_errors(client):
         description = Table(name, client).describe()
-    click.echo(json.dumps(dataclasses.asdict(description), indent=2))
+    print_json_document(dataclasses.asdict(description))
 
 
 @group.command(name="drop")
@@ -249,13 +259,24 @@ def put_command(ctx: click.Context, name: str, item: str, condition: str | None,
 @click.pass_context
 def get_command(ctx: click.Context, name: str, key: str, projection: str | None,
                 endpoint: str, token: str | None, data: Path) -> None:
-    """Print the item of table NAME whose key is KEY, a JSON object. Exit 1 when it does not exist."""
+    """Print the item of table NAME whose key is KEY, a JSON object.
+
+    \b
+    Exit status:
+      0  the item was printed, or no item has this key. For a missing item
+         stdout stays empty and a note goes to stderr, because `aws
+         dynamodb get-item` also prints nothing and exits 0 for one.
+      1  the request failed, such as for a missing table or a key that
+         does not match the table's key attributes.
+      2  the arguments are invalid.
+    """
     parsed = parse_json_argument(key, "key", "'KEY'")
     client = open_sdk_client(ctx, endpoint, token, data)
     with reporting_sdk_errors(client):
         found = Table(name, client).get(parsed, projection=projection)
     if found is None:
-        raise CommandFailed(f"item with key {key} not found in table {name!r}")
+        click.echo(f"no item with key {key} in table {name}", err=True)
+        return
     click.echo(format_json(found))
 
 

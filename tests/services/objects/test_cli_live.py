@@ -129,6 +129,35 @@ def test_ls_groups_prefixes(run: Runner, bucket: Bucket) -> None:
     assert "top.txt" not in recursive.stdout
 
 
+def test_ls_json_keeps_keys_and_sizes(run: Runner, bucket: Bucket) -> None:
+    bucket.put("annual report.pdf", b"x" * 1024, content_type="application/pdf")
+    bucket.put("logs/a.log", b"x")
+
+    result = run("ls", bucket.name, "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert listing["bucket"] == bucket.name
+    assert [entry["key"] for entry in listing["objects"]] == ["annual report.pdf"]
+    assert listing["objects"][0]["size"] == 1024
+    assert listing["objects"][0]["content_type"] == "application/pdf"
+    assert listing["common_prefixes"] == ["logs/"]
+
+
+def test_ls_json_empty_bucket(run: Runner, bucket: Bucket) -> None:
+    result = run("ls", bucket.name, "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["objects"] == []
+
+
+def test_ls_json_lists_buckets(run: Runner, bucket: Bucket) -> None:
+    result = run("ls", "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    assert bucket.name in [info["name"] for info in json.loads(result.stdout)["buckets"]]
+
+
 def test_ls_empty_bucket(run: Runner, bucket: Bucket) -> None:
     result = run("ls", bucket.name)
 
@@ -152,9 +181,12 @@ def test_head_prints_json(run: Runner, bucket: Bucket) -> None:
     bucket.put("meta", b"x", metadata={"owner": "ana"})
 
     result = run("head", f"{bucket.name}/meta")
+    with_option = run("head", f"{bucket.name}/meta", "--output", "json")
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["metadata"] == {"owner": "ana"}
+    assert with_option.exit_code == 0, with_option.output
+    assert json.loads(with_option.stdout) == json.loads(result.stdout)
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,18 @@ def test_ls_and_describe(stream_cli: Any, stream_name: str) -> None:
     assert json.loads(described.stdout)["shards"][0]["shard_id"] == FIRST_SHARD
 
 
+def test_ls_and_describe_json(stream_cli: Any, stream_name: str) -> None:
+    listed = stream_cli("ls", "--output", "json")
+    described = stream_cli("describe", stream_name, "--output", "json")
+
+    assert listed.exit_code == 0, listed.output
+    streams = {stream["name"]: stream for stream in json.loads(listed.stdout)["streams"]}
+    assert streams[stream_name]["shard_count"] == 1
+    assert streams[stream_name]["retention_h"] == 24
+    assert described.exit_code == 0, described.output
+    assert json.loads(described.stdout)["name"] == stream_name
+
+
 def test_delete_removes_stream(stream_cli: Any) -> None:
     assert stream_cli("create", "doomed").exit_code == 0
 
@@ -102,6 +114,42 @@ def test_read_shows_text_and_binary(stream_cli: Any, stream_name: str) -> None:
     assert re.search(r"text-key\s+\S+\s+text\s+\[bold\]plain\[/bold\]\s*$", result.stdout, re.MULTILINE)
     assert re.search(rf"binary-key\s+\S+\s+base64\s+{re.escape(binary)}\s*$", result.stdout, re.MULTILINE)
     assert "continue with: --after 49" in result.stderr
+
+
+def test_read_table_escapes_line_breaks(stream_cli: Any, stream_name: str) -> None:
+    stream_cli("put", stream_name, "line one\nline two", "-k", "multi\nline key")
+
+    result = stream_cli("read", stream_name)
+
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()
+    assert len(rows) == 2  # the header and one record
+    assert re.search(r"multi\\nline key\s+\S+\s+text\s+line one\\nline two\s*$", rows[1])
+
+
+def test_read_json_document(stream_cli: Any, stream_name: str) -> None:
+    binary = base64.b64encode(b"\xff\x00").decode()
+    stream_cli("put", stream_name, "line one\nline two", "-k", "k")
+    stream_cli("put", stream_name, binary, "-k", "k", "--base64")
+
+    result = stream_cli("read", stream_name, "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    text_record, binary_record = document["records"]
+    assert text_record["text"] == "line one\nline two"
+    assert base64.b64decode(text_record["data"]) == b"line one\nline two"
+    assert text_record["partition_key"] == "k"
+    assert binary_record["text"] is None
+    assert binary_record["data"] == binary
+    assert document["next_position"]["sequence_number"] == binary_record["sequence_number"]
+
+
+def test_read_json_without_records(stream_cli: Any, stream_name: str) -> None:
+    result = stream_cli("read", stream_name, "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["records"] == []
 
 
 def test_read_after_continues(stream_cli: Any, stream_name: str) -> None:

@@ -80,6 +80,34 @@ def test_ls_shows_table(run: Run, table_name: str) -> None:
     assert " 1 " in row
 
 
+def test_ls_json_lists_descriptions(run: Run, table_name: str) -> None:
+    run("put", table_name, '{"customer": "a", "order": 1}')
+
+    result = run("ls", "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    listed = {table["name"]: table for table in json.loads(result.stdout)["tables"]}
+    assert listed[table_name]["partition_key"] == {"name": "customer", "type": "S"}
+    assert listed[table_name]["sort_key"] == {"name": "order", "type": "N"}
+    assert listed[table_name]["item_count"] == 1
+    assert isinstance(listed[table_name]["size_bytes"], int)
+
+
+def test_describe_accepts_output_json(run: Run, table_name: str) -> None:
+    result = run("describe", table_name, "--output", "json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["name"] == table_name
+
+
+def test_get_missing_item_exits_0(run: Run, table_name: str) -> None:
+    result = run("get", table_name, '{"customer": "a", "order": 99}')
+
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "no item with key" in result.stderr
+
+
 def test_describe_prints_json(run: Run, table_name: str) -> None:
     result = run("describe", table_name)
 
@@ -166,7 +194,7 @@ def test_drop_table(run: Run, table_name: str) -> None:
         (("create", "good-name", "--partition-key", "id:Z"), "'Z'"),
         (("put", "{table}", '{"customer": "a", "order": 1, "data": "' + "x" * 409_600 + '"}'), "ValidationException"),
         (("put", "{table}", '{"customer": 5, "order": 1}'), "'customer'"),
-        (("get", "{table}", '{"customer": "a", "order": 99}'), "not found in table"),
+        (("get", "{table}", '{"customer": "a"}'), "ValidationException"),
         (("query", "{table}", "--key-condition", "customer = :c", "--values", '{":other": 1}'), ":c"),
     ],
 )
