@@ -31,7 +31,7 @@ from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSetting
 from squall.dispatcher.teardown import Teardown
 from squall.deploy.snapshot import same_files
 from squall.errors import FunctionNotFound, Throttled
-from squall.manifest.spec import FunctionSpec, ServiceSpec
+from squall.manifest.spec import AsyncConfig, FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
 from squall.observability import tracing
 from squall.runtime.protocol import utc_stamp
@@ -384,7 +384,9 @@ class Dispatcher:
         leaves the instances of the others alone.
         """
         pool = self._pools.get(spec.name)
-        if pool is None or pool.retiring or pool.settings.service != service.service or pool.spec != spec:
+        if pool is None or pool.retiring or pool.settings.service != service.service:
+            return None
+        if _instance_settings(pool.spec) != _instance_settings(spec):
             return None
         if pool.provisioned_failed:
             return None  # a deploy is how its provisioned instances start again
@@ -398,6 +400,8 @@ class Dispatcher:
         ignore = frozenset({service.manifest_path.name, ".squall"})
         if not await asyncio.to_thread(same_files, old_root, new_root, ignore):
             return None
+        # The events and destinations may have changed: they are read from the spec, never from an instance.
+        pool.spec = spec
         return pool
 
     def _index_aws_names(self) -> None:
@@ -779,6 +783,11 @@ class Dispatcher:
                     continue
                 if reaped:
                     logger.info("reaped %d idle instance(s) of %s", reaped, pool.spec.name)
+
+
+def _instance_settings(spec: FunctionSpec) -> FunctionSpec:
+    """Return the spec without what its instances never see: its events, destinations and AWS name."""
+    return dataclasses.replace(spec, http=(), triggers=(), async_config=AsyncConfig(), aws_name=None)
 
 
 def _record(

@@ -278,3 +278,12 @@ def test_redeploy_keeps_instances_of_unchanged_functions(serve: Any, tmp_path: P
     assert httpx.get(server.endpoint + "/first", timeout=20).json() == first_before
     assert httpx.get(server.endpoint + "/second", timeout=20).json() != second_before
     assert any("kept the running instances of first," in line for line in server.output)
+
+    # A new event does not touch the function's instances either, and its route serves at once.
+    (folder / "squall.yml").write_text(
+        PIDS_APP.replace("blue", "green").replace("      - http: {method: GET, path: /first}\n",
+                                                   "      - http: {method: GET, path: /first}\n"
+                                                   "      - http: {method: GET, path: /also-first}\n")
+    )
+    assert deploy(server.endpoint, folder).returncode == 0
+    assert httpx.get(server.endpoint + "/also-first", timeout=20).json() == first_before
