@@ -298,6 +298,7 @@ class Dispatcher:
             self._revision += 1
             fresh: dict[str, FunctionPool] = {}
             unchanged_pools: dict[str, FunctionPool] = {}
+            unchanged_specs: dict[str, FunctionSpec] = {}
             try:
                 for spec in service.functions.values():
                     owner = self.owner_of(spec.name)
@@ -311,6 +312,7 @@ class Dispatcher:
                     unchanged = await self._unchanged_pool(service, latest, settings) if keep_unchanged else None
                     if unchanged is not None:
                         unchanged_pools[spec.name] = unchanged
+                        unchanged_specs[spec.name] = latest
                         continue
                     fresh[spec.name] = FunctionPool(latest, settings, self.budget, self.cgroups, self.teardown)
                 # Zygotes start in parallel: each waits mostly on its own interpreter start.
@@ -330,6 +332,9 @@ class Dispatcher:
             if unchanged_pools:
                 logger.info("service %s: kept the running instances of %s, whose code and settings did not change",
                             service.service, ", ".join(sorted(unchanged_pools)))
+            # Their events and destinations may have changed, which are read from the spec, never by an instance.
+            for name, pool in unchanged_pools.items():
+                pool.spec = unchanged_specs[name]
             removed_names = old_names - set(fresh) - set(unchanged_pools)
             for name in removed_names:
                 self._pools.pop(name, None)
@@ -400,8 +405,6 @@ class Dispatcher:
         ignore = frozenset({service.manifest_path.name, ".squall"})
         if not await asyncio.to_thread(same_files, old_root, new_root, ignore):
             return None
-        # The events and destinations may have changed: they are read from the spec, never from an instance.
-        pool.spec = spec
         return pool
 
     def _index_aws_names(self) -> None:
