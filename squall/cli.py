@@ -228,8 +228,7 @@ def shell_variables(folder: Path, stage: str | None, config_env: str | None = No
     try:
         return deploying_shell_variables(manifest, stage, config_env=config_env).to_json()
     except InvalidVariables as error:
-        hint = "'--config-env'" if "config environment" in str(error) else "'--stage'"
-        raise click.BadParameter(str(error), param_hint=hint) from None
+        raise click.BadParameter(str(error), param_hint=f"'{error.option}'") from None
 
 
 @contextlib.contextmanager

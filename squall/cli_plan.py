@@ -312,8 +312,7 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
         variables = deploying_shell_variables(find_manifest(folder.resolve()), stage, config_env=config_env)
         service = load_service(folder.resolve(), variables=variables)
     except InvalidVariables as error:
-        hint = "'--config-env'" if "config environment" in str(error) else "'--stage'"
-        raise click.BadParameter(str(error), param_hint=hint) from None
+        raise click.BadParameter(str(error), param_hint=f"'{error.option}'") from None
     except ManifestError as error:
         raise CommandFailed(str(error)) from None
     _check_routes(service)

@@ -585,8 +585,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     except ManifestError:
         variables = None  # the deploy below reports the missing manifest
     except InvalidVariables as error:
-        option = "--config-env" if "config environment" in str(error) else "--stage"
-        print(f"squall: {option}: {error}", file=sys.stderr)
+        print(f"squall: {error.option}: {error}", file=sys.stderr)
         return 2
     # Bind first, so that a port in use stops the start before anything is written,
     # and instances started by the first deploy know the server's address.

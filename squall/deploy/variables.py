@@ -32,7 +32,14 @@ _ENV_REFERENCE = re.compile(r"\$\{\s*env:\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class InvalidVariables(ValueError):
-    """Raised when deploy variables are not a stage name and a mapping of strings."""
+    """Raised when deploy variables are not a stage name and a mapping of strings.
+
+    `option` names the command-line option the mistake came from.
+    """
+
+    def __init__(self, message: str, option: str = "--stage") -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,9 @@ class DeployVariables:
         if self.stage is not None and not STAGE_PATTERN.match(self.stage):
             raise InvalidVariables(f"stage {self.stage!r} is invalid: expected {STAGE_RULE}")
         if self.config_env is not None and not CONFIG_ENV_PATTERN.match(self.config_env):
-            raise InvalidVariables(f"config environment {self.config_env!r} is invalid: expected {CONFIG_ENV_RULE}")
+            raise InvalidVariables(
+                f"config environment {self.config_env!r} is invalid: expected {CONFIG_ENV_RULE}", "--config-env"
+            )
         if self.environment is not None and not all(
             isinstance(name, str) and isinstance(value, str) for name, value in self.environment.items()
         ):
@@ -132,7 +141,8 @@ def deploying_shell_variables(
     if config_env is not None and not manifest.name.startswith("template"):
         raise InvalidVariables(
             f"config environment {config_env!r} chooses a samconfig environment of a SAM template, "
-            f"but the manifest is {manifest.name}; leave --config-env out"
+            f"but the manifest is {manifest.name}; leave --config-env out",
+            "--config-env",
         )
     if manifest.name.startswith("template"):
         if stage is not None:

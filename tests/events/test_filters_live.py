@@ -9,6 +9,7 @@ from squall.sdk import Client
 from squall.sdk.queues import Queue
 from squall.sdk.tables import Table
 from tests.events.test_async_live import notes, wait_for
+from tests.events.test_record_triggers_live import records_of
 
 APP = '''
 import json, os, time
@@ -66,10 +67,6 @@ def start(serve: Any, tmp_path: Path) -> Any:
     server = serve(app)
     server.out = out
     return server
-
-
-def records_of(out: Path, kind: str) -> list[dict[str, Any]]:
-    return [record for event in notes(out, kind) for record in event["Records"]]
 
 
 def queue_is_empty(queue: Queue) -> bool:

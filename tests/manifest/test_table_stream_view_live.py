@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,8 @@ from click.testing import CliRunner
 from squall.cli_tables import group
 from squall.sdk import Client
 from squall.sdk.tables import Table
+from tests.events.test_async_live import wait_for
 
-WAIT_S = 30.0
 
 HANDLER = '''
 import json, os, time
@@ -92,16 +91,6 @@ def _received(out: Path) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted(out.glob("*.json"))]
 
 
-def _wait_for(check: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {WAIT_S} s")
-
-
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from tests.conftest import start_server
@@ -119,7 +108,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Any:
         table.put({"id": "u1", "email": "ann@example.com"})
         table.put({"id": "u1", "email": "bob@example.com"})
         table.delete({"id": "u1"})
-    received = _wait_for(lambda: (records := _received(out)) and len(records) >= 3 * len(VIEW_TYPES) and records)
+    received = wait_for(lambda: (records := _received(out)) and len(records) >= 3 * len(VIEW_TYPES) and records)
     yield server, received
     server.stop()
 
