@@ -328,7 +328,7 @@ _SDK_COUNTERPARTS = {"sqs": "Queue", "s3": "Bucket", "dynamodb": "Table", "kines
 
 
 async def _send_other_service_error(send: Send, scope: dict[str, Any], service: str, request_id: str) -> None:
-    """Answer a request signed for another AWS service with an error its SDK client can read and show."""
+    """Send a request signed for another AWS service an error that its SDK client can read and show."""
     counterpart = _SDK_COUNTERPARTS.get(service)
     hint = (
         f"use the squall SDK's {counterpart} (from squall import {counterpart}) for Squall's own"

@@ -133,7 +133,7 @@ class ObjectsApi:
         reader = result.body
         try:
             headers = _object_headers(result.info)
-            # Conditional reads, as S3 answers them: 304 when the ETag matches If-None-Match,
+            # Conditional reads, as S3 responds to them: 304 when the ETag matches If-None-Match,
             # 412 when it matches no entity tag of If-Match.
             if _etag_listed(header(scope, b"if-none-match"), result.info.etag):
                 await respond(send, 304, headers, b"")

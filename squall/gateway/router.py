@@ -315,7 +315,7 @@ class Router:
 
     @property
     def default_api(self) -> ApiType:
-        """The API type whose error responses suit a request no route matches.
+        """Return the API type whose error responses suit a request no route matches.
 
         A REST API when every route belongs to one, otherwise an HTTP API.
         """

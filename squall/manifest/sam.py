@@ -363,7 +363,7 @@ def _translate(
 def _unresolved_references(
     template: _Template, document: dict[str, Any], resources: dict[str, TemplateResource]
 ) -> list[ManifestError]:
-    """Return an error for each reference to a name the template does not declare, in every section that may hold one."""
+    """Return an error for each reference to a name the template does not declare, in every section that may contain one."""
     evaluator = template.evaluator
     errors: list[ManifestError] = []
     errors.extend(evaluator.check_conditions())
@@ -513,7 +513,7 @@ def _check_top_level(source: ManifestSource, document: dict[Any, Any], warnings:
     if SAM_TRANSFORM not in transforms:
         serverless = _serverless_resource(document.get("Resources"))
         if serverless is not None:
-            # Only the SAM transform turns AWS::Serverless:: types into resources CloudFormation knows.
+            # Only the SAM transform turns AWS::Serverless:: types into resources CloudFormation defines.
             found = "missing" if transform is None else f"got {describe(transform)}"
             raise source.error(
                 ("Transform",),

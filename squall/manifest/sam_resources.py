@@ -89,8 +89,8 @@ IMPLICIT_HTTP_API = "ServerlessHttpApi"
 IMPLICIT_HTTP_STAGE = "ServerlessHttpApiApiGatewayDefaultStage"
 # SAM names the role it generates for a function without a Role property <LogicalId>Role.
 IMPLICIT_ROLE_SUFFIX = "Role"
-# What SAM puts between a function's logical id and its alias name or code
-# hash in the ids of the alias and version it generates for AutoPublishAlias.
+# The words SAM puts between a function's logical id and its alias name or
+# code hash, in the ids of the alias and version it generates for AutoPublishAlias.
 ALIAS_SUFFIX = "Alias"
 VERSION_SUFFIX = "Version"
 # IAM's maximum length of a role name.

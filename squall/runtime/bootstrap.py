@@ -498,7 +498,7 @@ def xray_trace_header(traceparent: str | None) -> str:
     """Return an X-Ray trace header ("Root=1-...;Parent=...;Sampled=0") for one invocation.
 
     With Squall's tracing on, it names the W3C trace and span of the
-    invocation, sampled as the traceparent's flags say; otherwise it is a
+    invocation, sampled as the traceparent's flags set it. Otherwise it is a
     new, unsampled trace.
     """
     if traceparent is not None:

@@ -96,7 +96,7 @@ async def test_many_small_headers_over_quota(gateway: LiveGateway) -> None:
 
 
 async def test_long_query_counts_for_http_api(gateway: LiveGateway) -> None:
-    # Percent-encoded bytes count as sent, although the event holds them decoded.
+    # Percent-encoded bytes count as sent, although the event contains them decoded.
     query = "q=" + "%41" * 3500
 
     status, content = await send_raw(gateway, f"GET /echo?{query} HTTP/1.1", [("Host", "squall.test")])

@@ -1,4 +1,4 @@
-"""AWS SDK clients of services other than Lambda, aimed at a running gateway, get an error that says why."""
+"""AWS SDK clients of services other than Lambda, aimed at a running gateway, get an error that explains why."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ def test_invoke_config_key_rejected(write_service: WriteService, config: str, ke
     assert f'did you mean "{meant}"?' in error.detail
 
 
-def test_filter_on_a_field_no_record_has_is_an_error(write_service: WriteService) -> None:
+def test_filter_on_unknown_field_rejected(write_service: WriteService) -> None:
     criteria = "FilterCriteria: {Filters: [{Pattern: '{\"bdy\": {\"kind\": [\"order\"]}}'}]}"
     event = "{Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn, " + criteria + "}}"
 

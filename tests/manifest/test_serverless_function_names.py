@@ -1,4 +1,4 @@
-"""serverless.yml functions answer to the names the Framework deploys them under: SERVICE-STAGE-KEY or `name`."""
+"""serverless.yml functions are also invoked by the names the Framework deploys them under: SERVICE-STAGE-KEY or `name`."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_functions_are_invoked_by_their_aws_names(serve: Any, tmp_path: Path) ->
     assert "FunctionError" not in answer, answer["Payload"].read()
     assert json.loads(answer["Payload"].read()) == {"name": "target", "got": {"from": "caller"}}
 
-    # get_function knows the AWS name, and a full ARN with a qualifier works with it too.
+    # get_function finds the function by its AWS name, and a full ARN with a qualifier works with it too.
     described = client.get_function(FunctionName="shop-dev-target")["Configuration"]
     assert described["FunctionName"] == "target"
     account = described["FunctionArn"].split(":")[4]

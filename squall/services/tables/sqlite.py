@@ -660,7 +660,7 @@ class SqliteTables:
         if view_type is None:
             return
         # Only what the view type names is stored, so a KEYS_ONLY stream
-        # never holds a copy of the item's other attributes.
+        # never contains a copy of the item's other attributes.
         old, new = stream_images(view_type, old, new)
         db.execute(
             "INSERT INTO changes (table_id, event_name, keys, old_image, new_image, size_bytes,"

@@ -267,7 +267,7 @@ def test_conditional_get_by_etag(bucket: Bucket, server: RunningServer) -> None:
     other = httpx.get(url, headers={"If-Match": '"0123"'}, timeout=20)
     same = httpx.get(url, headers={"If-Match": info.etag}, timeout=20)
 
-    # As S3 answers conditional reads.
+    # As S3 responds to conditional reads.
     assert unchanged.status_code == 304
     assert unchanged.content == b""
     assert unchanged.headers["etag"] == info.etag

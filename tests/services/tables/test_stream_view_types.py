@@ -64,9 +64,11 @@ def test_size_bytes_counts_kept_images(store: TableStore, view_type: StreamViewT
     _write_all(store)
     insert, modify, remove = store.changes("users")
 
-    assert insert.size_bytes == KEY_BYTES + (ITEM_BYTES if keeps_new else 0)
-    assert modify.size_bytes == KEY_BYTES + (ITEM_BYTES if keeps_old else 0) + (ITEM_BYTES if keeps_new else 0)
-    assert remove.size_bytes == KEY_BYTES + (ITEM_BYTES if keeps_old else 0)
+    old_bytes = ITEM_BYTES if keeps_old else 0
+    new_bytes = ITEM_BYTES if keeps_new else 0
+    assert insert.size_bytes == KEY_BYTES + new_bytes
+    assert modify.size_bytes == KEY_BYTES + old_bytes + new_bytes
+    assert remove.size_bytes == KEY_BYTES + old_bytes
 
 
 @pytest.mark.parametrize("view_type", list(VIEW_TYPES))
