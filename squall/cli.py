@@ -44,6 +44,7 @@ from squall.cli_client import (
     FOLLOW_POLL_INTERVAL_S,
     INVOKE_TIMEOUT_S,
     client_options,
+    parameter_overrides_option,
     open_client,
     settings_of,
 )
@@ -95,6 +96,7 @@ def main() -> None:
 )
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `sls deploy --stage` sets it [default: the manifest's, else dev].")
 @click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `sam deploy --config-env` chooses it [default: default].")
+@parameter_overrides_option
 @click.option(
     "--log-retention-days",
     type=click.FloatRange(min=0, min_open=True),
@@ -114,7 +116,8 @@ def main() -> None:
     help="Delete invocation records and provisioned-usage periods older than this many days [default: keep them].",
 )
 def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool,
-       no_deploy: bool, stage: str | None, config_env: str | None, log_retention_days: float | None, log_retention_mb: float | None,
+       no_deploy: bool, stage: str | None, config_env: str | None, parameter_overrides: dict[str, str] | None,
+       log_retention_days: float | None, log_retention_mb: float | None,
        record_retention_days: float | None) -> None:
     """Start a server in the foreground for the service in FOLDER."""
     # Imported here so that the client commands never load the server and its dependencies.
@@ -140,6 +143,7 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
             ),
             stage=stage,
             config_env=config_env,
+            parameter_overrides=parameter_overrides,
         )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
@@ -157,17 +161,18 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
 )
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `sls deploy --stage` sets it [default: the manifest's, else dev].")
 @click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `sam deploy --config-env` chooses it [default: default].")
+@parameter_overrides_option
 @client_options
 @click.pass_context
 def deploy(ctx: click.Context, folder: Path, upload: bool | None, stage: str | None, config_env: str | None,
-           endpoint: str, token: str | None, data: Path) -> None:
+           parameter_overrides: dict[str, str] | None, endpoint: str, token: str | None, data: Path) -> None:
     """Deploy the service whose manifest is in FOLDER.
 
     A server on this machine reads FOLDER itself; any other server gets its
     files as a package over the authenticated API. Either way, the `${env:NAME}`
     variables of a serverless.yml take their values from this shell.
     """
-    variables = shell_variables(folder, stage, config_env)
+    variables = shell_variables(folder, stage, config_env, parameter_overrides)
     client = open_client(ctx, endpoint, token, data)
     if upload is None:
         upload = not is_local_endpoint(client.endpoint)
@@ -214,8 +219,9 @@ def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, d
         click.echo(f"  {name}")
 
 
-def shell_variables(folder: Path, stage: str | None, config_env: str | None = None) -> dict[str, Any]:
-    """Return the stage, this shell's values of the manifest's `${env:}` variables and the samconfig environment, as the deploy API takes them."""
+def shell_variables(folder: Path, stage: str | None, config_env: str | None = None,
+                    parameter_overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the stage, this shell's values of the manifest's `${env:}` variables and a SAM template's settings, as the deploy API takes them."""
     from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
     from squall.errors import ManifestError
     from squall.manifest import find_manifest
@@ -226,7 +232,9 @@ def shell_variables(folder: Path, stage: str | None, config_env: str | None = No
         # The server reports a folder without a manifest in its own words.
         return DeployVariables(stage).to_json() if stage else {}
     try:
-        return deploying_shell_variables(manifest, stage, config_env=config_env).to_json()
+        return deploying_shell_variables(
+            manifest, stage, config_env=config_env, parameter_overrides=parameter_overrides
+        ).to_json()
     except InvalidVariables as error:
         raise click.BadParameter(str(error), param_hint=f"'{error.option}'") from None
 

@@ -247,6 +247,30 @@ def normalise_endpoint(endpoint: str) -> str:
     return cleaned
 
 
+def _parameter_overrides(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:
+    from squall.deploy.variables import parse_parameter_overrides
+
+    overrides: dict[str, str] = {}
+    for value in values:
+        try:
+            overrides.update(parse_parameter_overrides(value))
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+    return overrides or None
+
+
+def parameter_overrides_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --parameter-overrides, the values of a SAM template's Parameters, as a dict (None when not given)."""
+    return click.option(
+        "--parameter-overrides",
+        multiple=True,
+        callback=_parameter_overrides,
+        metavar="'NAME=VALUE ...'",
+        help="Values for a SAM template's Parameters, as `sam deploy --parameter-overrides` takes them; "
+        "they win over samconfig's parameter_overrides. May be repeated.",
+    )(command)
+
+
 def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --endpoint, --token and --data to a command that talks to the server."""
     command = click.option(

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from squall.cli_client import API_PREFIX, CommandFailed, client_options, open_client
+from squall.cli_client import API_PREFIX, CommandFailed, client_options, open_client, parameter_overrides_option
 from squall.cli_output import MISSING, print_table
 
 # The fields of GET /_squall/api/functions a plan compares, with their labels.
@@ -299,17 +299,20 @@ def _check_routes(service: Any) -> None:
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it.")
 @click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `squall deploy --config-env` would send it.")
+@parameter_overrides_option
 @client_options
 @click.pass_context
-def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None, endpoint: str,
-         token: str | None, data: Path) -> None:
+def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None,
+         parameter_overrides: dict[str, str] | None, endpoint: str, token: str | None, data: Path) -> None:
     """Show what FOLDER's manifest translates to, and what deploying it would add, change and remove."""
     from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
     from squall.errors import ManifestError
     from squall.manifest import find_manifest, load_service
 
     try:
-        variables = deploying_shell_variables(find_manifest(folder.resolve()), stage, config_env=config_env)
+        variables = deploying_shell_variables(
+            find_manifest(folder.resolve()), stage, config_env=config_env, parameter_overrides=parameter_overrides
+        )
         service = load_service(folder.resolve(), variables=variables)
     except InvalidVariables as error:
         raise click.BadParameter(str(error), param_hint=f"'{error.option}'") from None

@@ -18,7 +18,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -555,7 +555,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = Path(".squall"),
           memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None,
-          stage: str | None = None, config_env: str | None = None, deploy: bool = True) -> int:
+          stage: str | None = None, config_env: str | None = None, deploy: bool = True,
+          parameter_overrides: Mapping[str, str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit code.
 
     Without `deploy`, the server serves only the services the data folder's
@@ -570,18 +571,20 @@ def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = 
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch,
-                                 retention or RetentionPolicy(), stage, config_env, deploy))
+                                 retention or RetentionPolicy(), stage, config_env, deploy, parameter_overrides))
 
 
 async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool,
                  retention: RetentionPolicy, stage: str | None = None, config_env: str | None = None,
-                 deploy: bool = True) -> int:
+                 deploy: bool = True, parameter_overrides: Mapping[str, str] | None = None) -> int:
     # The folder is deployed from this shell, so its ${env:} values are kept as
     # `squall deploy` would send them, and a restart elsewhere resolves the same.
     try:
         variables: DeployVariables | None = None
         if deploy:
-            variables = deploying_shell_variables(find_manifest(folder), stage, config_env=config_env)
+            variables = deploying_shell_variables(
+                find_manifest(folder), stage, config_env=config_env, parameter_overrides=parameter_overrides
+            )
     except ManifestError:
         variables = None  # the deploy below reports the missing manifest
     except InvalidVariables as error:

@@ -9,7 +9,7 @@ A deploy keeps them in its code copy (`VARIABLES_FILE`, owner-only), so a
 restart or a published version resolves the manifest the same way again.
 They are part of the copy's digest: the same code deployed to another stage
 is another copy. A SAM template's samconfig environment (`--config-env`)
-travels the same way.
+and parameter values (`--parameter-overrides`) travel the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ STAGE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 STAGE_RULE = "1 to 64 letters, digits or hyphens"
 CONFIG_ENV_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CONFIG_ENV_RULE = "1 to 64 letters, digits, hyphens or underscores"
+# CloudFormation's rule for a parameter's logical name.
+PARAMETER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,255}$")
+PARAMETER_OVERRIDES_RULE = '"Name=Value" pairs separated by spaces, or "ParameterKey=Name,ParameterValue=Value"'
 _ENV_REFERENCE = re.compile(r"\$\{\s*env:\s*([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -42,13 +46,41 @@ class InvalidVariables(ValueError):
         self.option = option
 
 
+def parse_parameter_overrides(value: str | list[str]) -> dict[str, str]:
+    """Parse "Key=Value Other='two words'" or ["Key=Value", ...] as `sam deploy --parameter-overrides` does.
+
+    Each item is `Name=Value` or the long form `ParameterKey=Name,ParameterValue=Value`.
+    A later value of a name replaces an earlier one. Raise ValueError naming the bad item.
+    """
+    if isinstance(value, str):
+        try:
+            items = shlex.split(value)
+        except ValueError as error:
+            raise ValueError(f"{value!r} cannot be split into Name=Value pairs: {error}") from None
+    else:
+        items = list(value)
+    overrides: dict[str, str] = {}
+    for item in items:
+        name, separator, text = item.partition("=")
+        if name == "ParameterKey" and ",ParameterValue=" in text:
+            name, _, text = text.partition(",ParameterValue=")
+        if not separator or not name:
+            raise ValueError(f"{item!r} is not a parameter value: expected {PARAMETER_OVERRIDES_RULE}")
+        if not PARAMETER_NAME_PATTERN.match(name):
+            raise ValueError(f"{name!r} is not a parameter name: expected letters and digits only, as in the template's Parameters")
+        overrides[name] = text
+    return overrides
+
+
 @dataclass(frozen=True)
 class DeployVariables:
-    """The stage (None: the manifest's default), `${env:}` values (None: this process's environment) and samconfig environment."""
+    """The stage (None: the manifest's default), `${env:}` values (None: this process's environment), samconfig environment and SAM parameter values."""
 
     stage: str | None = None
     environment: Mapping[str, str] | None = field(default=None, hash=False)
     config_env: str | None = None  # the samconfig environment of a SAM template; None: "default"
+    # SAM parameter values given on the command line; they win over samconfig's parameter_overrides.
+    parameter_overrides: Mapping[str, str] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.stage is not None and not STAGE_PATTERN.match(self.stage):
@@ -61,10 +93,18 @@ class DeployVariables:
             isinstance(name, str) and isinstance(value, str) for name, value in self.environment.items()
         ):
             raise InvalidVariables("environment must map variable names to string values")
+        if self.parameter_overrides is not None:
+            for name, value in self.parameter_overrides.items():
+                if not isinstance(name, str) or not PARAMETER_NAME_PATTERN.match(name) or not isinstance(value, str):
+                    raise InvalidVariables(
+                        f"parameter override {name!r}={value!r} is invalid: expected {PARAMETER_OVERRIDES_RULE}",
+                        "--parameter-overrides",
+                    )
 
     @property
     def empty(self) -> bool:
-        return self.stage is None and self.environment is None and self.config_env is None
+        return (self.stage is None and self.environment is None and self.config_env is None
+                and self.parameter_overrides is None)
 
     def options(self) -> dict[str, str]:
         """Return the Framework's command-line options these stand for: `--stage`."""
@@ -78,6 +118,8 @@ class DeployVariables:
             data["environment"] = dict(sorted(self.environment.items()))
         if self.config_env is not None:
             data["config_env"] = self.config_env
+        if self.parameter_overrides is not None:
+            data["parameter_overrides"] = dict(sorted(self.parameter_overrides.items()))
         return data
 
     @classmethod
@@ -85,20 +127,24 @@ class DeployVariables:
         """Read what `to_json` wrote, or what a client sent. Raise InvalidVariables naming what is wrong."""
         if data is None:
             return cls()
-        if not isinstance(data, dict) or not set(data) <= {"stage", "environment", "config_env"}:
+        if not isinstance(data, dict) or not set(data) <= {"stage", "environment", "config_env", "parameter_overrides"}:
             raise InvalidVariables(
-                f'deploy variables must be {{"stage": NAME, "environment": {{...}}, "config_env": NAME}}, got {data!r}'
+                'deploy variables must be {"stage": NAME, "environment": {...}, "config_env": NAME, '
+                f'"parameter_overrides": {{...}}}}, got {data!r}'
             )
         stage = data.get("stage")
         environment = data.get("environment")
         config_env = data.get("config_env")
+        overrides = data.get("parameter_overrides")
         if stage is not None and not isinstance(stage, str):
             raise InvalidVariables(f"stage must be a string, got {stage!r}")
         if environment is not None and not isinstance(environment, dict):
             raise InvalidVariables(f"environment must be a mapping, got {environment!r}")
         if config_env is not None and not isinstance(config_env, str):
             raise InvalidVariables(f"config_env must be a string, got {config_env!r}")
-        return cls(stage, environment, config_env)
+        if overrides is not None and not isinstance(overrides, dict):
+            raise InvalidVariables(f"parameter_overrides must be a mapping, got {overrides!r}", "--parameter-overrides")
+        return cls(stage, environment, config_env, overrides)
 
     def file_content(self) -> bytes:
         return json.dumps(self.to_json(), sort_keys=True, indent=2).encode() + b"\n"
@@ -129,28 +175,41 @@ def referenced_environment(manifest_text: str) -> list[str]:
 
 
 def deploying_shell_variables(
-    manifest: Path, stage: str | None, environ: Mapping[str, str] | None = None, config_env: str | None = None
+    manifest: Path,
+    stage: str | None,
+    environ: Mapping[str, str] | None = None,
+    config_env: str | None = None,
+    parameter_overrides: Mapping[str, str] | None = None,
 ) -> DeployVariables:
-    """Return what a deploy from this shell sends: the stage, this shell's `${env:}` values, and the samconfig environment.
+    """Return what a deploy from this shell sends: the stage, this shell's `${env:}` values, and a SAM template's settings.
 
     Only serverless.yml has `${env:}` variables and only a SAM template a
-    samconfig environment; other manifests send the stage alone. A name the
-    shell does not set is left out, so the manifest's default applies.
+    samconfig environment and parameters; other manifests send the stage
+    alone. A name the shell does not set is left out, so the manifest's
+    default applies.
     """
     environ = os.environ if environ is None else environ
-    if config_env is not None and not manifest.name.startswith("template"):
-        raise InvalidVariables(
-            f"config environment {config_env!r} chooses a samconfig environment of a SAM template, "
-            f"but the manifest is {manifest.name}; leave --config-env out",
-            "--config-env",
-        )
+    if not manifest.name.startswith("template"):
+        if config_env is not None:
+            raise InvalidVariables(
+                f"config environment {config_env!r} chooses a samconfig environment of a SAM template, "
+                f"but the manifest is {manifest.name}; leave --config-env out",
+                "--config-env",
+            )
+        if parameter_overrides:
+            names = ", ".join(parameter_overrides)
+            raise InvalidVariables(
+                f"parameter overrides ({names}) set the Parameters of a SAM template, "
+                f"but the manifest is {manifest.name}; leave --parameter-overrides out",
+                "--parameter-overrides",
+            )
     if manifest.name.startswith("template"):
         if stage is not None:
             raise InvalidVariables(
                 f"stage {stage!r} is a serverless.yml setting, and a SAM template has none; "
                 "choose a samconfig environment with --config-env instead"
             )
-        return DeployVariables(config_env=config_env)
+        return DeployVariables(config_env=config_env, parameter_overrides=dict(parameter_overrides or {}) or None)
     if not manifest.name.startswith("serverless"):
         return DeployVariables(stage)
     names = referenced_environment(manifest.read_text(encoding="utf-8", errors="replace"))

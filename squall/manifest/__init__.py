@@ -119,6 +119,8 @@ def load_manifest_file(
         spec = parse_serverless_yml(read_yaml(source, ServerlessLoader), source, options, environ)
     elif path.name.startswith("template"):
         config_env = variables.config_env if variables is not None else None
+        if variables is not None and variables.parameter_overrides:
+            parameters = {**variables.parameter_overrides, **(parameters or {})}
         spec = parse_sam_template(
             read_yaml(source, SamLoader), source, parameters, service_name, config_env or SAMCONFIG_ENVIRONMENT
         )

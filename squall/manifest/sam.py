@@ -7,8 +7,9 @@ these choices of its own:
   `stack_name` in samconfig.toml or samconfig.yaml (`default.deploy.parameters`,
   else `default.global.parameters`), else by the template's folder.
   `AWS::StackName` resolves to that name.
-- Parameter values come from the `parameters` argument, else from
-  `parameter_overrides` in that file, else from each `Default`. The
+- Parameter values come from the `parameters` argument (`squall deploy
+  --parameter-overrides`), else from `parameter_overrides` in that file,
+  else from each `Default`. The
   warnings name the settings read from the file.
 - Each AWS::Serverless::Function is named by its logical id. Its `CodeUri`
   folder is its code root, as on Lambda: with `CodeUri: src/` and
@@ -33,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 from squall.deploy.layers import PATH_RULE, check_function_layers, check_layer
+from squall.deploy.variables import parse_parameter_overrides
 from squall.errors import ManifestError
 from squall.manifest.sam_events import EventReader, rule_schedules
 from squall.manifest.sam_intrinsics import (
@@ -466,26 +467,12 @@ def _parameter_overrides(source: ManifestSource, key: KeyPath, value: Any) -> di
     """Parse "Key=Value Other='two words'" or ["Key=Value", ...], as the SAM CLI accepts them."""
     if value is None:
         return {}
-    if isinstance(value, str):
-        try:
-            items = shlex.split(value)
-        except ValueError as error:
-            raise source.error(key, f"cannot be split into Key=Value pairs: {error}") from None
-    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
-        items = value
-    else:
+    if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
         raise source.error(key, expected('"Key=Value Key2=Value2" or a list of "Key=Value"', value))
-
-    overrides: dict[str, str] = {}
-    for item in items:
-        name, separator, text = item.partition("=")
-        # The CLI's long form: ParameterKey=Name,ParameterValue=value.
-        if name == "ParameterKey" and ",ParameterValue=" in text:
-            name, _, text = text.partition(",ParameterValue=")
-        if not separator or not name:
-            raise source.error(key, expected('"Key=Value" pairs', item))
-        overrides[name] = text
-    return overrides
+    try:
+        return parse_parameter_overrides(value)
+    except ValueError as error:
+        raise source.error(key, str(error)) from None
 
 
 # Template sections -------------------------------------------------------------
@@ -591,10 +578,12 @@ def _read_parameters(
     unknown = sorted(set(overrides) - set(section))
     if unknown:
         valid = ", ".join(section) or "none are declared"
-        message = f"no parameter named {describe(unknown[0])}, expected one of: {valid}"
+        meant = closest_key(unknown[0], [str(name) for name in section])
+        hint = f' (did you mean "{meant}"?)' if meant else ""
+        message = f"no parameter named {describe(unknown[0])}{hint}, expected one of: {valid}"
         if origin is not None and unknown[0] in origin.names:
             raise origin.source.error(origin.key, f"{message} (the Parameters of {source.display})")
-        raise source.error(("Parameters",), message)
+        raise source.error(("Parameters",), f"{message}; the name was given with --parameter-overrides")
 
     parameters: dict[str, Parameter] = {}
     for name, declaration in section.items():
@@ -614,15 +603,17 @@ def _read_parameters(
             text = ",".join(map(str, default)) if isinstance(default, list) else environment_value(default)
         else:
             raise source.error(
-                key, "has no Default and no value was given; add a Default or set it in parameter_overrides of "
-                f"{SAMCONFIG_NAME}"
+                key, "has no Default and no value was given; add a Default, set it in parameter_overrides of "
+                f"{SAMCONFIG_NAME}, or give it with --parameter-overrides {name}=VALUE"
             )
         try:
             value = _parameter_value(source, key, declaration, kind, text)
         except ManifestError as error:
-            if origin is None or name not in origin.names:
-                raise
-            raise origin.error(name, error.detail, source) from None
+            if origin is not None and name in origin.names:
+                raise origin.error(name, error.detail, source) from None
+            if name in overrides:
+                raise source.error(key, f"{error.detail}; the value was given with --parameter-overrides") from None
+            raise
         parameters[name] = Parameter(name, kind, value)
     return parameters
 

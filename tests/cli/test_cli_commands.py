@@ -551,6 +551,7 @@ def test_up_calls_serve_with_resolved_paths(monkeypatch: pytest.MonkeyPatch, tmp
             "retention": RetentionPolicy(),
             "stage": "prod",
             "config_env": None,
+            "parameter_overrides": None,
             "deploy": True,
         }
     ]
@@ -576,6 +577,7 @@ def test_up_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "retention": RetentionPolicy(),
             "stage": None,
             "config_env": None,
+            "parameter_overrides": None,
             "deploy": True,
         }
     ]

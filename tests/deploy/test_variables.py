@@ -18,6 +18,7 @@ from squall.deploy.variables import (
     DeployVariables,
     InvalidVariables,
     deploying_shell_variables,
+    parse_parameter_overrides,
     referenced_environment,
 )
 from squall.manifest import load_manifest_file
@@ -91,12 +92,110 @@ def test_options_of_another_format_are_rejected(tmp_path: Path) -> None:
         deploying_shell_variables(template, "prod", {})
     with pytest.raises(InvalidVariables, match="the manifest is squall.yml; leave --config-env out"):
         deploying_shell_variables(squall_yml, None, {}, config_env="prod")
+    with pytest.raises(InvalidVariables, match=r"overrides \(Stage\) .* the manifest is squall.yml"):
+        deploying_shell_variables(squall_yml, None, {}, parameter_overrides={"Stage": "prod"})
+
+
+@pytest.mark.parametrize(
+    ("given", "parsed"),
+    [
+        ("Stage=prod", {"Stage": "prod"}),
+        ("Stage=prod Greeting='good day' Empty=", {"Stage": "prod", "Greeting": "good day", "Empty": ""}),
+        ("ParameterKey=Stage,ParameterValue=prod", {"Stage": "prod"}),
+        ("List=a,b,c Url=https://x.example/?q=1", {"List": "a,b,c", "Url": "https://x.example/?q=1"}),
+        (["Stage=dev", "Stage=prod"], {"Stage": "prod"}),
+    ],
+)
+def test_parameter_overrides_parsed_as_sam_cli_does(given: Any, parsed: dict[str, str]) -> None:
+    assert parse_parameter_overrides(given) == parsed
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [("Stage", "'Stage' is not a parameter value"), ("=prod", "'=prod' is not"), ("Sta-ge=x", "'Sta-ge' is not a parameter name"),
+     ("Stage='open", "cannot be split")],
+)
+def test_bad_parameter_overrides_named(given: str, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        parse_parameter_overrides(given)
+
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
+    AllowedValues: [dev, prod]
+  Greeting:
+    Type: String
+    Default: hello
+Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Variables: {STAGE: !Ref Stage, GREETING: !Ref Greeting}
+      Events:
+        Api:
+          Type: HttpApi
+          Properties: {Path: /hi, Method: GET}
+"""
+
+
+def write_template(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "template.yaml").write_text(TEMPLATE)
+    (folder / "samconfig.toml").write_text(
+        'version = 0.1\n[default.deploy.parameters]\nparameter_overrides = "Stage=dev Greeting=samconfig"\n'
+    )
+    (folder / "app.py").write_text(
+        "import os\n\ndef handler(event, context):\n    return os.environ['STAGE'] + ' / ' + os.environ['GREETING']\n"
+    )
+    return folder
+
+
+def test_parameter_overrides_win_over_samconfig_and_survive_restart(serve: Any, tmp_path: Path) -> None:
+    app = write_template(tmp_path / "app")
+    data = tmp_path / "data"
+    server = serve(app, "--no-watch", "--parameter-overrides", "Stage=prod", data=data)
+    first = httpx.get(server.endpoint + "/hi", timeout=20).json()
+
+    deployed = deploy(app, server.endpoint, "--parameter-overrides", "Greeting='good day'", env={})
+    second = httpx.get(server.endpoint + "/hi", timeout=20).json()
+    server.stop()
+    restarted = serve(app, "--no-deploy", data=data)
+    after_restart = httpx.get(restarted.endpoint + "/hi", timeout=20).json()
+
+    assert first == "prod / samconfig"
+    assert deployed.returncode == 0, deployed.stderr
+    assert second == "dev / good day"
+    assert after_restart == "dev / good day"
+
+
+def test_bad_parameter_override_fails_the_deploy_and_keeps_the_old_one(serve: Any, tmp_path: Path) -> None:
+    app = write_template(tmp_path / "app")
+    server = serve(app, "--no-watch")
+
+    unknown = deploy(app, server.endpoint, "--parameter-overrides", "Stgae=prod", env={})
+    not_allowed = deploy(app, server.endpoint, "--parameter-overrides", "Stage=qa", env={})
+    still = httpx.get(server.endpoint + "/hi", timeout=20).json()
+
+    assert unknown.returncode != 0
+    assert '"Stgae" (did you mean "Stage"?)' in unknown.stderr
+    assert "--parameter-overrides" in unknown.stderr
+    assert not_allowed.returncode != 0
+    assert 'AllowedValues: dev, prod, got "qa"' in not_allowed.stderr
+    assert still == "dev / samconfig"
 
 
 @pytest.mark.parametrize(
     "sent",
     [{"stage": "prod/eu"}, {"stage": 3}, {"environment": {"A": 1}}, {"region": "x"}, [], {"config_env": "a b"},
-     {"config_env": 1}],
+     {"config_env": 1}, {"parameter_overrides": "Stage=prod"}, {"parameter_overrides": {"Sta-ge": "x"}},
+     {"parameter_overrides": {"Stage": 1}}],
 )
 def test_invalid_variables_named(sent: Any) -> None:
     with pytest.raises(InvalidVariables):

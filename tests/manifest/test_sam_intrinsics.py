@@ -233,9 +233,11 @@ def test_stack_name_defaults_to_folder(write_service: WriteService) -> None:
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"Env": "staging"}, 'expected one of the AllowedValues: dev, prod, got "staging"'),
-        ({"Size": "big"}, 'expected a number, got "big"'),
-        ({"Colour": "red"}, 'no parameter named "Colour", expected one of: Env, Size, Names'),
+        ({"Env": "staging"},
+         'expected one of the AllowedValues: dev, prod, got "staging"; the value was given with --parameter-overrides'),
+        ({"Size": "big"}, 'expected a number, got "big"; the value was given with --parameter-overrides'),
+        ({"Colour": "red"}, 'no parameter named "Colour", expected one of: Env, Size, Names; '
+         'the name was given with --parameter-overrides'),
     ],
 )
 def test_invalid_parameter_value(write_service: WriteService, parameters: dict[str, str], message: str) -> None:

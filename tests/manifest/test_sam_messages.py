@@ -58,7 +58,8 @@ def test_sqs_queue_arn_parameter_accepted(write_service: WriteService) -> None:
     [
         ("Stage=staging", 'Stage: expected one of the AllowedValues: dev, prod, got "staging" '
                           "(see Parameters.Stage in template.yaml)"),
-        ("Stag=prod", 'no parameter named "Stag", expected one of: Stage (the Parameters of template.yaml)'),
+        ("Stag=prod", 'no parameter named "Stag" (did you mean "Stage"?), expected one of: Stage '
+         '(the Parameters of template.yaml)'),
     ],
 )
 def test_samconfig_override_error_names_samconfig(write_service: WriteService, overrides: str, message: str) -> None:

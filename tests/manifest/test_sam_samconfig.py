@@ -113,7 +113,7 @@ def test_no_config_no_warning(write_service: WriteService) -> None:
         ("default:\n  global:\n    parameters:\n      stack_name: 7\n", "default.global.parameters.stack_name",
          "expected a stack name, got 7"),
         ("default:\n  deploy:\n    parameters:\n      parameter_overrides: Env\n",
-         "default.deploy.parameters.parameter_overrides", 'expected "Key=Value" pairs, got "Env"'),
+         "default.deploy.parameters.parameter_overrides", "'Env' is not a parameter value: expected \"Name=Value\" pairs"),
     ],
 )
 def test_invalid_yaml_config_is_error(write_service: WriteService, text: str, key: str, message: str) -> None:
