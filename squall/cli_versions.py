@@ -96,6 +96,24 @@ def ls_command(ctx: click.Context, name: str, endpoint: str, token: str | None, 
     _print_aliases(answer["aliases"])
 
 
+@group.command(name="rm")
+@click.argument("name")
+@click.argument("alias")
+@client_options
+@click.pass_context
+def rm_command(ctx: click.Context, name: str, alias: str, endpoint: str, token: str | None, data: Path) -> None:
+    """Delete ALIAS of function NAME; the version it pointed at stays published.
+
+    An alias that the deployed manifest uses (AutoPublishAlias, or an event
+    that invokes it) cannot be deleted until the manifest stops using it.
+    """
+    client = open_client(ctx, endpoint, token, data)
+    answer = client.decode_json(
+        client.send("DELETE", f"{API_PATH}/alias", params={"function": name, "alias": alias})
+    )
+    click.echo(f"deleted alias {alias} of {name}, which pointed at version {answer['version']}")
+
+
 def _parse_weights(weights: tuple[str, ...]) -> dict[str, float]:
     parsed: dict[str, float] = {}
     for item in weights:

@@ -393,6 +393,7 @@ class Platform:
         moves: list[tuple[FunctionSpec, str, str, bool]] = []  # (spec, alias, version, whether the alias moves)
         failures: list[str] = []
         started: list[tuple[str, str]] = []  # the new versions whose provisioned instances started
+        published_now: list[tuple[str, int]] = []  # the versions this deploy published
         for spec in functions:
             alias = spec.auto_publish_alias or ""
             previous = {a.name: a for a in await asyncio.to_thread(store.aliases, spec.name)}.get(alias)
@@ -401,6 +402,8 @@ class Platform:
             version = await asyncio.to_thread(
                 store.publish_if_changed, spec, service.service, service.root, manifest=manifest
             )
+            if version != latest_before:
+                published_now.append((spec.name, version))
             if previous is not None and version == latest_before:
                 moves.append((spec, alias, previous.version, False))
                 continue
@@ -418,6 +421,12 @@ class Platform:
         if failures:
             for function, version in started:
                 self.dispatcher.retire_version(function, version)
+            # As CloudFormation deletes the versions a failed update created; their numbers are not used again.
+            for function, number in published_now:
+                try:
+                    await asyncio.to_thread(store.delete_version, function, number)
+                except SquallError as error:
+                    logger.warning("the rolled-back version %d of %s stays published: %s", number, function, error)
             return failures
         for spec, alias, version, moved in moves:
             if moved:

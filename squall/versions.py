@@ -48,11 +48,20 @@ CREATE TABLE IF NOT EXISTS aliases (
     extra_weight REAL,
     PRIMARY KEY (function, alias)
 );
+-- The highest number each function has published, so that a deleted version's number is never used again.
+CREATE TABLE IF NOT EXISTS version_numbers (
+    function TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
 """
 
 
 class InvalidVersionRequest(SquallError, ValueError):
     """Raised when a publish or alias request names an invalid alias, version or weight."""
+
+
+class VersionInUse(SquallError):
+    """Raised when a version or alias cannot be deleted because something still uses it."""
 
 
 class QualifierNotFound(SquallError, LookupError):
@@ -121,11 +130,13 @@ class VersionStore:
             ).fetchone()
             if row is not None and (row[1], row[2]) == (str(root), str(manifest)):
                 return int(row[0])
-            version = 1 if row is None else int(row[0]) + 1
+            counted = self._db.execute("SELECT last FROM version_numbers WHERE function = ?", (function,)).fetchone()
+            version = max(0 if row is None else int(row[0]), 0 if counted is None else int(counted[0])) + 1
             self._db.execute(
                 "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (function, version, service, str(root), str(manifest), description, time.time()),
             )
+            self._db.execute("INSERT OR REPLACE INTO version_numbers VALUES (?, ?)", (function, version))
         logger.info("published %s version %d from %s", function, version, root)
         return version
 
@@ -180,7 +191,38 @@ class VersionStore:
         # function uses them relies on what the deploy of that code copy stored.
         return dataclasses.replace(service, root=published.root)
 
+    def delete_version(self, function: str, version: int) -> None:
+        """Delete a published version; its number is not used again.
+
+        Raises QualifierNotFound when there is no such version, and
+        VersionInUse when an alias points at it, as Lambda refuses to.
+        """
+        self.get(function, version)
+        users = [
+            alias.name for alias in self.aliases(function) if alias.version == str(version) or alias.extra_version == version
+        ]
+        if users:
+            raise VersionInUse(
+                f"version {version} of {function!r} cannot be deleted: alias {', '.join(users)} points at it; "
+                "move or remove the alias first"
+            )
+        with self._lock:
+            self._db.execute("DELETE FROM versions WHERE function = ? AND version = ?", (function, version))
+        logger.info("deleted %s version %d", function, version)
+
     # Aliases
+
+    def delete_alias(self, function: str, alias: str) -> Alias:
+        """Delete an alias and return what it pointed at; raises QualifierNotFound when the function has no such alias."""
+        aliases = {a.name: a for a in self.aliases(function)}
+        existing = aliases.get(alias)
+        if existing is None:
+            names = ", ".join(sorted(aliases)) or "none"
+            raise QualifierNotFound(function, alias, f"function {function!r} has no alias {alias!r}; its aliases: {names}")
+        with self._lock:
+            self._db.execute("DELETE FROM aliases WHERE function = ? AND alias = ?", (function, alias))
+        logger.info("deleted alias %s of %s", alias, function)
+        return existing
 
     def set_alias(self, function: str, alias: str, version: str | int, extra: dict[int, float] | None = None) -> Alias:
         """Create or move an alias, following Lambda's rules for names, versions and routing weights."""

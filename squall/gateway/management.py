@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -130,6 +130,7 @@ class ManagementApi:
             ("POST", "publish"): self._publish,
             ("GET", "versions"): self._versions,
             ("POST", "alias"): self._alias,
+            ("DELETE", "alias"): self._alias_remove,
         }
         # Platforms built by tests may have no secret store.
         secret_store = getattr(platform, "secrets", None)
@@ -335,6 +336,26 @@ class ManagementApi:
             await alias_moved(function, result.name, result.version)
         return 200, {"function": function, "alias": result.name, "version": result.version, "weights": weights}
 
+    async def _alias_remove(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
+        """Delete `?alias=ALIAS` of `?function=NAME`, unless the deployed manifest or one of its events uses it."""
+        store = self._version_store()
+        function = query.get("function") or ""
+        alias = query.get("alias") or ""
+        if not function or not alias:
+            raise _BadRequest("alias removal needs ?function=NAME&alias=ALIAS")
+        users = _alias_users(self._platform.dispatcher.services.values(), function, alias)
+        if users:
+            return 409, _error(
+                "ResourceConflictException",
+                f"alias {alias!r} of {function!r} is used by {' and '.join(users)}, so the next deploy or call would "
+                "need it again; change the manifest first",
+            )
+        try:
+            removed = await asyncio.to_thread(store.delete_alias, function, alias)
+        except LookupError as error:
+            return 404, _error("ResourceNotFoundException", str(error))
+        return 200, {"function": function, "alias": removed.name, "version": removed.version}
+
     def _version_store(self) -> Any:
         # Platforms built by tests may have no version store.
         store = getattr(self._platform, "versions", None)
@@ -528,6 +549,20 @@ async def _json_request(receive: Receive, operation: str) -> dict[str, Any]:
     if not isinstance(request, dict):
         raise _BadRequest(f"{operation} request must be a JSON object, got {request!r}")
     return request
+
+
+def _alias_users(services: Iterable[ServiceSpec], function: str, alias: str) -> list[str]:
+    """Describe what of the deployed manifests names `alias` of `function`: its auto-publish alias, routes, triggers."""
+    users: list[str] = []
+    for service in services:
+        spec = service.functions.get(function)
+        if spec is None:
+            continue
+        if spec.auto_publish_alias == alias:
+            users.append(f"the {service.function_key(function, 'auto_publish_alias')} setting of {service.manifest_path.name}")
+        users += [f"route {event.method} {event.path}" for event in spec.http if event.qualifier == alias]
+        users += [f"trigger {describe_trigger(trigger)}" for trigger in spec.triggers if trigger.qualifier == alias]
+    return users
 
 
 def _text_field(request: dict[str, Any], key: str, operation: str) -> str:

@@ -268,3 +268,9 @@ def test_alias_stays_when_new_version_fails_init(serve: Any, tmp_path: Path) -> 
     # The alias's callers still get the version that works, on its provisioned instance.
     assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 1, "version": "1"}
     assert provisioned_by_version(server.endpoint) == {"1": 1}
+    # The failed version is deleted with the rollback, and its number is not given again.
+    listing = httpx.get(server.endpoint + "/_squall/api/versions", params={"function": "VersionFunction"}, timeout=20)
+    assert [version["version"] for version in listing.json()["versions"]] == ["1"]
+    write_sam(folder, 3)
+    deploy(folder, server.endpoint)
+    assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 3, "version": "3"}

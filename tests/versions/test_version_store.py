@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from squall.versions import InvalidVersionRequest, QualifierNotFound, VersionStore
+from squall.versions import InvalidVersionRequest, QualifierNotFound, VersionInUse, VersionStore
 
 
 @pytest.fixture
@@ -145,3 +145,38 @@ def test_load_sam_service_in_digest_folder(store: VersionStore, tmp_path: Path) 
     assert service.service == "orders-api"
     assert service.root == root
     assert list(service.functions) == ["Fn"]
+
+
+def test_deleted_version_number_is_not_reused(store: VersionStore, tmp_path: Path) -> None:
+    publish_copy(store, tmp_path, "aaa")
+    publish_copy(store, tmp_path, "bbb")
+
+    store.delete_version("fn", 2)
+
+    assert [v.version for v in store.versions("fn")] == [1]
+    assert publish_copy(store, tmp_path, "ccc") == 3
+    with pytest.raises(QualifierNotFound):
+        store.resolve("fn", "2")
+
+
+def test_version_behind_an_alias_cannot_be_deleted(store: VersionStore, tmp_path: Path) -> None:
+    publish_copy(store, tmp_path, "aaa")
+    publish_copy(store, tmp_path, "bbb")
+    store.set_alias("fn", "live", 1, {2: 0.1})
+
+    with pytest.raises(VersionInUse, match="alias live points at it"):
+        store.delete_version("fn", 2)
+    assert [v.version for v in store.versions("fn")] == [1, 2]
+
+
+def test_delete_alias(store: VersionStore, tmp_path: Path) -> None:
+    publish_copy(store, tmp_path, "aaa")
+    store.set_alias("fn", "live", 1)
+    store.set_alias("fn", "beta", 1)
+
+    removed = store.delete_alias("fn", "live")
+
+    assert (removed.name, removed.version) == ("live", "1")
+    assert [a.name for a in store.aliases("fn")] == ["beta"]
+    with pytest.raises(QualifierNotFound, match="has no alias 'live'; its aliases: beta"):
+        store.delete_alias("fn", "live")

@@ -145,6 +145,38 @@ def test_alias_of_unknown_function_not_found(versioned_server: Any) -> None:
     assert "function not found: 'nosuch'" in result.output
 
 
+def test_alias_rm_deletes_the_alias_and_keeps_its_version(versioned_server: Any) -> None:
+    endpoint = versioned_server.endpoint
+    run_cli(cli_versions.set_command, "fn", "live", "1", "--endpoint", endpoint)
+
+    output = run_cli(cli_versions.rm_command, "fn", "live", "--endpoint", endpoint)
+    again = CliRunner().invoke(cli_versions.rm_command, ["fn", "live", "--endpoint", endpoint])
+
+    assert output.strip() == "deleted alias live of fn, which pointed at version 1"
+    with pytest.raises(ClientError) as caught:
+        lambda_client(endpoint).invoke(FunctionName="fn", Qualifier="live", Payload=b"{}")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert invoke(lambda_client(endpoint), "1")[1] == "1"
+    assert again.exit_code == 1
+    assert "function 'fn' has no alias 'live'; its aliases: none" in again.output
+
+
+def test_alias_rm_refuses_an_alias_the_manifest_uses(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "routed"
+    folder.mkdir()
+    (folder / "squall.yml").write_text(ROUTED)
+    (folder / "app.py").write_text("def handler(event, context):\n    return context.function_version\n")
+    server = serve(folder, "--no-watch")
+    run_cli(cli_versions.publish, "web", "--endpoint", server.endpoint)
+    run_cli(cli_versions.set_command, "web", "live", "1", "--endpoint", server.endpoint)
+
+    result = CliRunner().invoke(cli_versions.rm_command, ["web", "live", "--endpoint", server.endpoint])
+
+    assert result.exit_code == 1
+    assert "alias 'live' of 'web' is used by route GET /live" in result.output
+    assert "live" in run_cli(cli_versions.ls_command, "web", "--endpoint", server.endpoint)
+
+
 def test_publish_rejects_long_description(versioned_server: Any) -> None:
     result = CliRunner().invoke(
         cli_versions.publish, ["fn", "--description", "x" * 257, "--endpoint", versioned_server.endpoint]
