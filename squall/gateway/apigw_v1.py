@@ -106,7 +106,8 @@ def build_v1_event(
                 "userArn": None,
                 "clientCert": None,
             },
-            "path": path if match.event.stage is None else f"/{match.event.stage}{path}",
+            # An HTTP API's path already leads with a named stage, as requested.
+            "path": path if match.event.stage is None or match.event.api is ApiType.HTTP else f"/{match.event.stage}{path}",
             "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
             "requestId": request_id,
             "requestTime": format_request_time(now_ms),

@@ -92,7 +92,7 @@ def build_v2_event(
         },
         "requestId": request_id,
         "routeKey": match.route_key,
-        "stage": STAGE,
+        "stage": match.event.stage or STAGE,
         "time": format_request_time(now_ms),
         "timeEpoch": now_ms,
     }

@@ -66,9 +66,15 @@ def _variables(sent: Any) -> DeployVariables | None:
 def describe_route(event: HttpEvent) -> str:
     """Describe a route in one line for `squall ls`: "GET /hello/{name}", "ANY /v1/{proxy+} (REST 1.0) -> live".
 
-    An HTTP API route with payload 1.0 events reads "GET /old (HTTP 1.0)".
+    An HTTP API route with payload 1.0 events reads "GET /old (HTTP 1.0)". A
+    route of an HTTP API with a named stage shows the path it is called at:
+    "GET /dev/hello/{name}", or "$default under /dev".
     """
-    route = event.path if event.path == DEFAULT_ROUTE else f"{event.method} {event.path}"
+    if event.api is ApiType.HTTP and event.stage is not None:
+        path = f"/{event.stage}{event.path}" if event.path != "/" else f"/{event.stage}"
+        route = f"{DEFAULT_ROUTE} under /{event.stage}" if event.path == DEFAULT_ROUTE else f"{event.method} {path}"
+    else:
+        route = event.path if event.path == DEFAULT_ROUTE else f"{event.method} {event.path}"
     if event.payload == "1.0":
         route += " (REST 1.0)" if event.api is ApiType.REST else " (HTTP 1.0)"
     text = route

@@ -18,7 +18,9 @@ them to the integration.
 
 A REST route with a stage also matches under "/STAGE/...", as its invoke URL
 does. Such a staged match beats a match that only a greedy route made, but not
-a route that matches every segment of the path as requested.
+a route that matches every segment of the path as requested. An HTTP API
+route with a named stage (not "$default") matches only under "/STAGE/...",
+because such an API serves nothing at the root of its invoke URL.
 
 Paths that the gateway serves itself (GET /metrics, /ui, /_squall and
 /2015-03-31) cannot be routed to a function, because the gateway never
@@ -230,11 +232,14 @@ class Router:
         self._literal: dict[str, dict[str, _Route]] = {}
         self._root = _Node()
         self._apis: set[ApiType] = set()
-        self._stages: set[str] = set()  # stages of REST routes, which may lead a request path
+        self._stages: set[str] = set()  # stages of REST routes and named HTTP API stages, which may lead a request path
         self._default: RouteMatch | None = None  # the $default route's match, the same for every request
         seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]] = {}
         routes = list(routes)
         for function, event in routes:
+            if event.stage is not None and event.api is ApiType.HTTP and not all_of_stage:
+                self._stages.add(event.stage)  # served only in its stage's table
+                continue
             self._add(function, event, seen)
         # Under "/STAGE/..." only the routes of that stage compete, in a table of their own.
         self._by_stage: dict[str, Router] = {}
@@ -334,8 +339,9 @@ class Router:
             match = self.match(method, raw_path)
             if match is not None:
                 return match.event.api
-        if self._stages and raw_path[1:].partition("/")[0] in self._stages:
-            return ApiType.REST
+        staged = self._by_stage.get(raw_path[1:].partition("/")[0])
+        if staged is not None:
+            return staged.default_api
         return self.default_api
 
     def match(self, method: str, raw_path: str) -> RouteMatch | None:
@@ -358,7 +364,7 @@ class Router:
         return self._default
 
     def _find_staged(self, method: str, raw_path: str) -> RouteMatch | None:
-        """Match the path after a leading REST stage against the routes of that stage."""
+        """Match the path after a leading stage against the routes of that stage."""
         stage, _, rest = raw_path[1:].partition("/")
         routes = self._by_stage.get(stage)
         if routes is None:
@@ -366,7 +372,8 @@ class Router:
         inner = "/" + rest
         found = routes._find(method, inner)
         if found is None:
-            return None
+            # An HTTP API with a named stage may have a $default route of its own.
+            return routes._default
         return _to_match(*found, staged_path=inner)
 
     def _find(self, method: str, raw_path: str) -> tuple[_Route, list[str] | None] | None:

@@ -135,6 +135,7 @@ _ENVIRONMENT_KEYS = ("Variables",)
 _GLOBALS_SECTIONS = ("Function", "Api", "HttpApi", "SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider")
 # API Gateway's rule for stage names.
 _STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+DEFAULT_STAGE = "$default"
 SAMCONFIG_NAME = "samconfig.toml"
 # The SAM CLI's configuration files. `sam deploy` reads samconfig.toml, and a
 # YAML one only when there is no samconfig.toml.
@@ -233,6 +234,8 @@ class _Template:
     globals: dict[str, Any] = field(default_factory=dict)
     # The StageName of each AWS::Serverless::Api, by logical id, for Api events that name it in RestApiId.
     rest_stages: dict[str, str] = field(default_factory=dict)
+    # The stage of each AWS::Serverless::HttpApi, by logical id (None: "$default"), for HttpApi events that name it in ApiId.
+    http_stages: dict[str, str | None] = field(default_factory=dict)
 
 
 def parse_sam_template(
@@ -320,6 +323,9 @@ def _translate(
                 # Its other settings (authorizers, CORS, domains) are listed as not supported.
                 template.catalog.check_properties(resource, {"StageName"})
                 template.rest_stages[resource.logical_id] = _read_stage_name(template, resource)
+            elif resource.type == HTTP_API_TYPE:
+                _warn_other_resource(template, resource)
+                template.http_stages[resource.logical_id] = _read_http_stage_name(template, resource)
             elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
                 _warn_other_resource(template, resource)
         if attempt.failed and resource.type == LAYER_TYPE:
@@ -773,6 +779,19 @@ def _read_stage_name(template: _Template, resource: TemplateResource) -> str:
     return stage
 
 
+def _read_http_stage_name(template: _Template, resource: TemplateResource) -> str | None:
+    """Return the StageName of an AWS::Serverless::HttpApi, or None for its "$default" stage, served at the root."""
+    if "StageName" not in resource.properties:
+        return None
+    key = (*resource.key, "Properties", "StageName")
+    stage = template.evaluator.resolve(resource.properties["StageName"], key)
+    if stage == DEFAULT_STAGE:
+        return None
+    if not isinstance(stage, str) or not _STAGE_NAME_RE.match(stage):
+        raise template.source.error(key, expected(f"{DEFAULT_STAGE} or a stage name of letters, digits, - and _", stage))
+    return stage
+
+
 def _warn_other_resource(template: _Template, resource: TemplateResource) -> None:
     if resource.type in PERMISSION_TYPES:
         template.warnings.add(resource.key, f"{resource.type} is not needed: Squall checks no permissions, ignored")
@@ -780,11 +799,13 @@ def _warn_other_resource(template: _Template, resource: TemplateResource) -> Non
         check_defined_keys(
             template.source, resource.properties_key, resource.properties, RESOURCE_PROPERTIES[HTTP_API_TYPE], HTTP_API_TYPE
         )
-        template.warnings.add(
-            resource.key,
-            f"{resource.type} settings (stages, authorizers, CORS, domains) are not supported by Squall yet, ignored; "
-            "the routes of the functions' HttpApi events are served",
-        )
+        ignored = sorted(name for name in resource.properties if name != "StageName")
+        if ignored:
+            template.warnings.add(
+                resource.key,
+                f"{resource.type} settings ({', '.join(ignored)}) are not supported by Squall yet, ignored; "
+                "the routes of the functions' HttpApi events are served",
+            )
     else:
         template.warnings.add(resource.key, f"resources of type {resource.type} are not supported by Squall yet, ignored")
 
@@ -902,7 +923,7 @@ def _read_function(
         # After a mistake in the reserved count, the provisioned one is checked alone.
         provisioned = _read_provisioned(template, read, None if reserved_read.failed else reserved)
 
-    events = EventReader(template.evaluator, template.warnings, name, template.rest_stages)
+    events = EventReader(template.evaluator, template.warnings, name, template.rest_stages, template.http_stages)
     found_events = events.read(*raw("Events"), problems)
     async_config: AsyncConfig | None = None
     with problems.collect():

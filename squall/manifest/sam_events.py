@@ -144,6 +144,8 @@ class EventReader:
     function: str
     # The stage of each AWS::Serverless::Api of the template, by logical id.
     rest_stages: dict[str, str] = field(default_factory=dict)
+    # The stage of each AWS::Serverless::HttpApi by logical id; None is its "$default" stage.
+    http_stages: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def source(self) -> ManifestSource:
@@ -262,8 +264,23 @@ class EventReader:
             raise self.source.error(read.key("Path"), 'missing, expected a path such as "/hello/{name}"')
         return check_http_path(self.source, read.key("Path"), path)
 
+    def _http_stage(self, read: PropertyReader) -> str | None:
+        """Return the stage of an HttpApi event's API: its ApiId's StageName, or None for SAM's own API's "$default"."""
+        if not read.has("ApiId"):
+            return None
+        target = read.mapping["ApiId"]
+        api = target.get("Ref") if isinstance(target, dict) else None
+        if not isinstance(api, str) or api not in self.http_stages:
+            declared = ", ".join(sorted(self.http_stages)) or "none is declared"
+            raise self.source.error(
+                read.key("ApiId"),
+                expected(f"!Ref of an AWS::Serverless::HttpApi of this template ({declared})", read.mapping["ApiId"]),
+            )
+        return self.http_stages[api]
+
     def _http_api(self, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
-        self._known(read, {"Path", "Method", "PayloadFormatVersion"})
+        self._known(read, {"Path", "Method", "PayloadFormatVersion", "ApiId"})
+        stage = self._http_stage(read)
         payload = read.value("PayloadFormatVersion")
         if payload is None:
             payload = "2.0"
@@ -276,9 +293,11 @@ class EventReader:
         if not read.has("Path"):
             # Without a path the function serves the API's $default route: every
             # request no other route matches.
-            found.routes.append(Route(HttpEvent("ANY", DEFAULT_ROUTE, payload, api=ApiType.HTTP), self.function, key))
+            found.routes.append(
+                Route(HttpEvent("ANY", DEFAULT_ROUTE, payload, stage=stage, api=ApiType.HTTP), self.function, key)
+            )
             return
-        event = HttpEvent(method, self._path(read, required=True), payload, api=ApiType.HTTP)
+        event = HttpEvent(method, self._path(read, required=True), payload, stage=stage, api=ApiType.HTTP)
         found.routes.append(Route(event, self.function, key))
 
     # Queues and buckets ----------------------------------------------------

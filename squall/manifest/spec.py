@@ -47,8 +47,9 @@ class HttpEvent:
     method: str
     path: str
     payload: str = "2.0"
-    # The REST API stage a payload 1.0 event names; None gives "$default", as
-    # an HTTP API's payload 1.0 events do. Routes do not include the stage.
+    # The stage the event names. A REST route is served at its path and under
+    # "/STAGE"; an HTTP API route with a stage only under "/STAGE", and its
+    # events' paths lead with it. None gives "$default", served at the root.
     stage: str | None = None
     # The version number or alias the route invokes; None runs $LATEST.
     qualifier: str | None = None

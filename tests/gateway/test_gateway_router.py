@@ -332,6 +332,26 @@ def test_rest_route_matches_under_its_stage() -> None:
     assert staged.match("GET", "/prod/web") is None  # An HTTP API route has no stage.
 
 
+def test_http_api_route_with_a_stage_matches_only_under_it() -> None:
+    router = Router([
+        ("staged", HttpEvent("GET", "/hello/{name}", stage="dev")),
+        ("staged_default", HttpEvent("ANY", "$default", stage="dev")),
+        ("root", HttpEvent("GET", "/hello/{name}")),
+        ("rest", HttpEvent("GET", "/items", "1.0", stage="prod")),
+    ])
+
+    staged = router.match("GET", "/dev/hello/ada")
+    at_root = router.match("GET", "/hello/ada")
+    default = router.match("POST", "/dev/elsewhere")
+
+    assert staged is not None and (staged.function, staged.path_parameters) == ("staged", {"name": "ada"})
+    assert at_root is not None and at_root.function == "root"
+    assert default is not None and (default.function, default.route_key) == ("staged_default", "$default")
+    assert router.match("POST", "/elsewhere") is None  # the stage's $default route is not the root's
+    assert router.unmatched_api("/prod/none") is ApiType.REST
+    assert router.unmatched_api("/none") is ApiType.HTTP
+
+
 STAGED_ROUTES = [
     ("short", HttpEvent("GET", "/short-rest/{id}", "1.0", stage="prod")),
     ("items", HttpEvent("GET", "/items/{id}", "1.0", stage="prod")),

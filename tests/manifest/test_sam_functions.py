@@ -300,6 +300,38 @@ def test_api_event_takes_stage_of_its_rest_api(write_service: WriteService) -> N
     assert not any("StageName" in warning or "RestApiId" in warning for warning in spec.warnings)
 
 
+def test_http_api_event_takes_stage_of_its_http_api(write_service: WriteService) -> None:
+    events = (
+        "Events:\n"
+        "  A: {Type: HttpApi, Properties: {Path: /a, Method: get, ApiId: !Ref DevApi}}\n"
+        "  B: {Type: HttpApi, Properties: {ApiId: !Ref DefaultApi}}\n"
+    )
+    resources = RESOURCES + (
+        "  DevApi: {Type: AWS::Serverless::HttpApi, Properties: {StageName: dev, CorsConfiguration: true}}\n"
+        "  DefaultApi: {Type: AWS::Serverless::HttpApi, Properties: {StageName: $default}}\n"
+    )
+    write_service(template(BASE + events, resources=resources), name="template.yaml")
+
+    spec = load_service(Path("."))
+
+    assert spec.functions["Fn"].http == (
+        HttpEvent("GET", "/a", "2.0", stage="dev"),
+        HttpEvent("ANY", "$default", "2.0"),
+    )
+    assert any("Resources.DevApi" in warning and "(CorsConfiguration)" in warning for warning in spec.warnings)
+    assert not any("StageName" in warning or "ApiId" in warning or "DefaultApi" in warning for warning in spec.warnings)
+
+
+def test_http_api_id_must_name_an_http_api(write_service: WriteService) -> None:
+    events = "Events:\n  A: {Type: HttpApi, Properties: {Path: /a, Method: get, ApiId: !Ref MyApi}}\n"
+    resources = RESOURCES + "  MyApi: {Type: AWS::Serverless::Api, Properties: {StageName: prod}}\n"
+
+    error = load_error(write_service, template(BASE + events, resources=resources))
+
+    assert error.key == "Resources.Fn.Properties.Events.A.Properties.ApiId"
+    assert "!Ref of an AWS::Serverless::HttpApi of this template (none is declared)" in str(error)
+
+
 def test_rest_api_id_must_name_an_api(write_service: WriteService) -> None:
     events = "Events:\n  A: {Type: Api, Properties: {Path: /a, Method: get, RestApiId: !Ref Missing}}\n"
     resources = RESOURCES + "  MyApi: {Type: AWS::Serverless::Api, Properties: {StageName: prod}}\n"
