@@ -211,7 +211,12 @@ def deploying_shell_variables(
             )
         return DeployVariables(config_env=config_env, parameter_overrides=dict(parameter_overrides or {}) or None)
     if not manifest.name.startswith("serverless"):
-        return DeployVariables(stage)
+        if stage is not None:
+            # A stage would change nothing but the code copy's digest, so a publish would make a needless version.
+            raise InvalidVariables(
+                f"stage {stage!r} is a serverless.yml setting, and {manifest.name} has none; leave --stage out"
+            )
+        return DeployVariables()
     names = referenced_environment(manifest.read_text(encoding="utf-8", errors="replace"))
     if not names:
         return DeployVariables(stage)

@@ -90,6 +90,8 @@ def test_options_of_another_format_are_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidVariables, match="a SAM template has none; choose a samconfig environment"):
         deploying_shell_variables(template, "prod", {})
+    with pytest.raises(InvalidVariables, match="squall.yml has none; leave --stage out"):
+        deploying_shell_variables(squall_yml, "prod", {})
     with pytest.raises(InvalidVariables, match="the manifest is squall.yml; leave --config-env out"):
         deploying_shell_variables(squall_yml, None, {}, config_env="prod")
     with pytest.raises(InvalidVariables, match=r"overrides \(Stage\) .* the manifest is squall.yml"):
