@@ -25,7 +25,12 @@ from typing import Any, Callable, Protocol
 import orjson
 
 from squall.dispatcher.budget import MemoryBudget
-from squall.dispatcher.instance import CANCELLED_ERROR_TYPE, DEFAULT_INIT_TIMEOUT_S, RawResult
+from squall.dispatcher.instance import (
+    CANCELLED_ERROR_TYPE,
+    DEFAULT_INIT_TIMEOUT_S,
+    DEFAULT_PROVISIONED_INIT_TIMEOUT_S,
+    RawResult,
+)
 from squall.dispatcher.limits import MemoryCgroups, log_tmp_isolation
 from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSettings
 from squall.dispatcher.teardown import Teardown
@@ -65,6 +70,7 @@ class NodeSettings:
     # "rlimit": RLIMIT_AS even where cgroups are available.
     memory_limit: str = "auto"
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S  # Lambda's limit on an instance's init phase
+    provisioned_init_timeout_s: float = DEFAULT_PROVISIONED_INIT_TIMEOUT_S  # the same for provisioned instances
     # The server's own URL as instances reach it, for the data-service SDK;
     # with the token when the server requires one.
     endpoint: str | None = None
@@ -451,6 +457,7 @@ class Dispatcher:
             environment=self._environment(service, spec, version),
             tmp_root=self._tmp_root,
             init_timeout_s=self.settings.init_timeout_s,
+            provisioned_init_timeout_s=self.settings.provisioned_init_timeout_s,
         )
 
     def _environment(self, service: ServiceSpec, spec: FunctionSpec, version: str = LATEST) -> dict[str, str]:

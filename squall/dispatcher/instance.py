@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 REPLACE_SPARE_DELAY_S = 0.05
 # Lambda's limit on the init phase of an on-demand instance.
 DEFAULT_INIT_TIMEOUT_S = 10.0
+# Lambda's init limit for provisioned instances, unless the function's timeout is longer.
+DEFAULT_PROVISIONED_INIT_TIMEOUT_S = 130.0
 
 # The error type of an invocation that was cut short before it ended, as when
 # the server stops while it runs.
@@ -273,17 +275,26 @@ class Instance:
             transport.write(encode(Kind.INVOKE, orjson.dumps(meta), payload))
         sent_at = time.perf_counter()
 
+        suppressed_at: float | None = None  # when the init ran past its limit and became part of the call
         if starting:
             try:
                 outcome = await asyncio.wait_for(asyncio.shield(self._ready), init_timeout_s)
             except TimeoutError:
-                self.kill()
-                self._drop_result()
-                self.init_outcome = InitOutcome(ok=False, init_ms=init_timeout_s * 1000, error_type="Sandbox.Timedout")
-                # NOTE: Lambda retries a timed-out init inside the invoke phase;
-                # Squall fails the invocation at once instead.
-                message = f"RequestId: {request_id} Error: Init timed out after {init_timeout_s:.2f} seconds"
-                return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, 0.0, self._read_output())
+                # As Lambda does with an init past its 10 s, the call goes on: the rest of the init
+                # counts toward the call's duration and timeout. Lambda starts the init again there;
+                # Squall lets it finish, so module-level code runs once.
+                suppressed_at = time.perf_counter()
+                try:
+                    outcome = await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
+                except TimeoutError:
+                    self.kill()
+                    self._drop_result()
+                    init_ms = (time.perf_counter() - sent_at) * 1000
+                    self.init_outcome = InitOutcome(ok=False, init_ms=init_ms, error_type="Sandbox.Timedout")
+                    message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+                    return self._error_result(
+                        "Sandbox.Timedout", message, Outcome.TIMEOUT, timeout_s * 1000, self._read_output()
+                    )
             if not outcome.ok:
                 self._drop_result()
                 return await self.init_failure(request_id)
@@ -293,7 +304,10 @@ class Instance:
             self.state = InstanceState.BUSY
         self.invocations += 1
         now = time.perf_counter()
-        started = self._handler_start(sent_at, now) if starting else now
+        if suppressed_at is not None:
+            started = suppressed_at
+        else:
+            started = self._handler_start(sent_at, now) if starting else now
         timer = self._loop.call_later(max(0.0, started + timeout_s - now), self._on_timeout)
 
         try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Coroutine
 
-from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, Instance, InstanceState
+from squall.dispatcher.instance import DEFAULT_INIT_TIMEOUT_S, DEFAULT_PROVISIONED_INIT_TIMEOUT_S, Instance, InstanceState
 from squall.dispatcher.teardown import Teardown
 from squall.dispatcher.zygote import Zygote, ZygoteError
 from squall.errors import Throttled
@@ -51,6 +51,7 @@ class PoolSettings:
     tmp_root: Path
     preload: tuple[str, ...] = ()
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S
+    provisioned_init_timeout_s: float = DEFAULT_PROVISIONED_INIT_TIMEOUT_S
 
 
 @dataclass(slots=True)
@@ -334,14 +335,16 @@ class FunctionPool:
         finally:
             self._provisioned_reserved -= 1
 
+        # Lambda's limit for a provisioned init: the larger of 130 s and the function's timeout.
+        limit_s = max(self.settings.provisioned_init_timeout_s, self.spec.timeout_s)
         try:
-            outcome = await asyncio.wait_for(instance.wait_ready(), self.settings.init_timeout_s)
+            outcome = await asyncio.wait_for(instance.wait_ready(), limit_s)
         except TimeoutError:
             self._provisioned_failed = True
             instance.kill()
             logger.error(
                 "%s: a provisioned instance's init timed out after %.2f s; provisioned instances restart at the next deploy",
-                self.spec.name, self.settings.init_timeout_s,
+                self.spec.name, limit_s,
             )
             return
         instance.settle()

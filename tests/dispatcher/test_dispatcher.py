@@ -513,14 +513,30 @@ async def test_init_that_hangs_times_out(make_dispatcher: Callable[..., Dispatch
 
     result = await dispatcher.invoke(Invocation("hang", b"{}", "test"))
 
+    # Past its init limit the init becomes part of the call, which then times out as a call does.
     assert result.error_type == "Sandbox.Timedout"
-    assert "Init timed out after 1.00 seconds" in orjson.loads(result.payload)["errorMessage"]
+    assert "Task timed out after 3.00 seconds" in orjson.loads(result.payload)["errorMessage"]
     log = dispatcher.sinks.logs[-1].text
-    assert "Init timed out after 1.00 seconds" in log
-    assert "Init Duration: 1000.00 ms" in log
-    assert dispatcher.sinks.records[-1].init_ms == 1000.0
+    assert "Task timed out after 3.00 seconds" in log
+    assert dispatcher.sinks.records[-1].init_ms >= 4000.0
     await wait_until(lambda: dispatcher.pools["hang"].live_count == 0)
     assert (await call(dispatcher, "count"))["calls"] == 1
+
+
+async def test_init_past_its_limit_finishes_within_the_timeout(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(init_timeout_s=1.0)
+    await dispatcher.deploy(service(FunctionSpec(name="slow", handler="slow_at_import.handler", timeout_s=5)))
+
+    result = await dispatcher.invoke(Invocation("slow", b"{}", "test"))
+    again = await dispatcher.invoke(Invocation("slow", b"{}", "test"))
+
+    # As on Lambda, an init past its limit is retried inside the call, with the call's timeout.
+    assert result.error_type is None, result.payload
+    assert orjson.loads(result.payload) == "ready"
+    # The rest of the init counts toward the call's duration.
+    assert dispatcher.sinks.records[0].duration_ms >= 400.0
+    assert again.error_type is None
+    assert dispatcher.sinks.records[1].cold is False
 
 
 async def test_killed_zygote_is_restarted(make_dispatcher: Callable[..., Dispatcher]) -> None:
