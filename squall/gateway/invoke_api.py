@@ -318,8 +318,8 @@ _OTHER_OPERATIONS = {
     ("GET", ""): "ListFunctions",
     ("GET", "configuration"): "GetFunctionConfiguration",
     ("GET", "concurrency"): "GetFunctionConcurrency",
-    ("GET", "versions"): "ListVersionsByFunction",
-    ("GET", "aliases"): "ListAliases",
+    ("POST", "versions"): "PublishVersion",
+    ("POST", "aliases"): "CreateAlias",
     ("DELETE", None): "DeleteFunction",
     ("GET", None): "GetFunction",
 }
@@ -343,7 +343,8 @@ def unsupported(method: str, path: str) -> ApiError:
         400,
         "UnsupportedOperationException",
         f"Squall's Lambda API serves only Invoke (POST {PREFIX}NAME{SUFFIX}) and the operations that"
-        f" describe functions, not {requested}; deploy changes with `squall deploy`",
+        f" describe functions, versions and aliases, not {requested}; deploy changes with `squall deploy`,"
+        " and publish versions and move aliases with `squall publish` and `squall alias`",
     )
 
 
@@ -351,13 +352,17 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
     """Serve ListFunctions, GetFunction or GetFunctionConfiguration; raise ApiError for any other GET."""
     path: str = scope["path"]
     rest = path[len(PREFIX):].rstrip("/") if path.startswith(PREFIX) else ""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if not rest:
+        if query.get("FunctionVersion") == ["ALL"]:
+            # Each version's manifest is read again, so off the event loop.
+            return await asyncio.to_thread(lambda_functions.list_functions, dispatcher, True)
         return lambda_functions.list_functions(dispatcher)
     raw_name, _, operation = unquote(rest).partition("/")
-    if operation not in ("", "configuration"):
+    operation, _, alias_name = operation.partition("/")
+    if operation not in ("", "configuration", "versions", "aliases") or (alias_name and operation != "aliases"):
         raise unsupported("GET", path)
 
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
     name, qualifier = target_of(raw_name, qualifier_parameter, "RequestResponse")
     settings = dispatcher.settings
@@ -367,6 +372,15 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
     try:
         if operation == "configuration":
             return await lambda_functions.get_function_configuration(dispatcher, local_name, qualifier)
+        if operation == "versions":
+            return await asyncio.to_thread(lambda_functions.list_versions, dispatcher, local_name)
+        if operation == "aliases" and not alias_name:
+            return await asyncio.to_thread(lambda_functions.list_aliases, dispatcher, local_name)
+        if operation == "aliases":
+            alias = await asyncio.to_thread(lambda_functions.get_alias, dispatcher, local_name, alias_name)
+            if alias is None:
+                raise ApiError(404, "ResourceNotFoundException", f"Alias not found: {dispatcher.arn(name, alias_name)}")
+            return alias
         return await lambda_functions.get_function(dispatcher, local_name, qualifier)
     except FunctionNotFound:
         arn = dispatcher.arn(name, qualifier)

@@ -1,4 +1,7 @@
-"""Lambda API operations that describe functions: GetFunction, GetFunctionConfiguration, ListFunctions.
+"""Lambda API operations that describe functions and their versions and aliases.
+
+GetFunction, GetFunctionConfiguration, ListFunctions, ListVersionsByFunction,
+ListAliases and GetAlias.
 
 They return the fields of Lambda's FunctionConfiguration that Squall has a
 value for, so that boto3 callers that check a function's existence or
@@ -13,6 +16,7 @@ left out for a function without layers, as Lambda leaves it out.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import platform
 import sys
@@ -24,8 +28,9 @@ from typing import Any
 from squall.deploy.layers import split_layer_version
 from squall.deploy.snapshot import code_files
 from squall.dispatcher.dispatcher import Dispatcher
-from squall.errors import FunctionNotFound
+from squall.errors import FunctionNotFound, SquallError
 from squall.manifest.spec import FunctionSpec, LayerSpec, ServiceSpec
+from squall.versions import Alias
 
 LATEST = "$LATEST"
 EPHEMERAL_STORAGE_MB = 512  # Lambda's default /tmp size
@@ -128,14 +133,76 @@ async def get_function_configuration(dispatcher: Dispatcher, name: str, qualifie
     return function_configuration(dispatcher, service, spec, version)
 
 
-def list_functions(dispatcher: Dispatcher) -> dict[str, Any]:
-    """Build ListFunctions' response: the `$LATEST` configuration of every deployed function, by name."""
-    found = [
-        (spec.name, function_configuration(dispatcher, service, spec))
-        for service in dispatcher.services.values()
-        for spec in service.functions.values()
-    ]
-    return {"Functions": [configuration for _, configuration in sorted(found, key=lambda pair: pair[0])]}
+def list_functions(dispatcher: Dispatcher, all_versions: bool = False) -> dict[str, Any]:
+    """Build ListFunctions' response: the `$LATEST` configuration of every deployed function, by name.
+
+    With `all_versions` (FunctionVersion=ALL), each function's published versions follow its `$LATEST`.
+    """
+    found: list[dict[str, Any]] = []
+    for service, spec in sorted(_deployed(dispatcher), key=lambda pair: pair[1].name):
+        found.append(function_configuration(dispatcher, service, spec))
+        if all_versions:
+            found += _published_configurations(dispatcher, spec.name)
+    return {"Functions": found}
+
+
+def list_versions(dispatcher: Dispatcher, name: str) -> dict[str, Any]:
+    """Build ListVersionsByFunction's response: `$LATEST`, then each published version, oldest first."""
+    for service, spec in _deployed(dispatcher):
+        if spec.name == name:
+            latest = function_configuration(dispatcher, service, spec)
+            return {"Versions": [latest, *_published_configurations(dispatcher, name)]}
+    raise FunctionNotFound(name)
+
+
+def list_aliases(dispatcher: Dispatcher, name: str) -> dict[str, Any]:
+    """Build ListAliases' response; raises FunctionNotFound for a function that is not deployed."""
+    if not any(spec.name == name for _, spec in _deployed(dispatcher)):
+        raise FunctionNotFound(name)
+    aliases = dispatcher.versions.aliases(name) if dispatcher.versions is not None else []
+    return {"Aliases": [_alias_configuration(dispatcher, alias) for alias in aliases]}
+
+
+def get_alias(dispatcher: Dispatcher, name: str, alias_name: str) -> dict[str, Any] | None:
+    """Build GetAlias's response, or None when the function has no such alias; raises FunctionNotFound as list_aliases does."""
+    for alias in list_aliases(dispatcher, name)["Aliases"]:
+        if alias["Name"] == alias_name:
+            return alias
+    return None
+
+
+def _deployed(dispatcher: Dispatcher) -> list[tuple[ServiceSpec, FunctionSpec]]:
+    return [(service, spec) for service in dispatcher.services.values() for spec in service.functions.values()]
+
+
+def _published_configurations(dispatcher: Dispatcher, name: str) -> list[dict[str, Any]]:
+    if dispatcher.versions is None:
+        return []
+    configurations = []
+    for published in dispatcher.versions.versions(name):
+        try:
+            service = dispatcher.versions.load(name, str(published.version))
+        except (LookupError, OSError, SquallError):
+            continue  # its code copy is gone; Invoke answers for it
+        configuration = function_configuration(dispatcher, service, service.functions[name], str(published.version))
+        configuration["Description"] = published.description
+        configurations.append(configuration)
+    return configurations
+
+
+def _alias_configuration(dispatcher: Dispatcher, alias: Alias) -> dict[str, Any]:
+    arn = f"{dispatcher.arn(alias.function)}:{alias.name}"
+    configuration: dict[str, Any] = {
+        "AliasArn": arn,
+        "Name": alias.name,
+        "FunctionVersion": alias.version,
+        "Description": "",
+        # Changes whenever the alias points elsewhere, as Lambda's revision id does.
+        "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}:{alias.version}:{alias.extra_version}:{alias.extra_weight}")),
+    }
+    if alias.extra_version is not None:
+        configuration["RoutingConfig"] = {"AdditionalVersionWeights": {str(alias.extra_version): alias.extra_weight}}
+    return configuration
 
 
 async def _find(dispatcher: Dispatcher, name: str, qualifier: str | None) -> tuple[ServiceSpec, FunctionSpec, str]:
@@ -181,9 +248,7 @@ def _last_modified(root: Path) -> str:
 
 
 def _code_sha256(root: Path) -> str:
-    # Lambda gives the SHA-256 of the zip file in base64. Squall has no zip,
-    # so this is the code copy's own digest (its folder name) in base64.
-    try:
-        return base64.b64encode(bytes.fromhex(root.name)).decode()
-    except ValueError:
-        return base64.b64encode(root.name.encode()).decode()
+    # Lambda gives the SHA-256 of the zip file in base64. Squall has no zip, so
+    # this is the SHA-256 of the code copy's own digest (its folder name): it has
+    # Lambda's length and changes whenever the code or the manifest does.
+    return base64.b64encode(hashlib.sha256(root.name.encode()).digest()).decode()

@@ -177,6 +177,32 @@ def test_alias_rm_refuses_an_alias_the_manifest_uses(serve: Any, tmp_path: Path)
     assert "live" in run_cli(cli_versions.ls_command, "web", "--endpoint", server.endpoint)
 
 
+def test_boto3_lists_versions_and_aliases(versioned_server: Any) -> None:
+    endpoint = versioned_server.endpoint
+    client = lambda_client(endpoint)
+    run_cli(cli_versions.publish, "fn", "--description", "second", "--endpoint", endpoint)
+    run_cli(cli_versions.set_command, "fn", "live", "1", "--weight", "2=0.25", "--endpoint", endpoint)
+
+    versions = client.list_versions_by_function(FunctionName="fn")["Versions"]
+    everything = client.list_functions(FunctionVersion="ALL")["Functions"]
+    plain = client.list_functions()["Functions"]
+    aliases = client.list_aliases(FunctionName="fn")["Aliases"]
+    alias = client.get_alias(FunctionName="fn", Name="live")
+    with pytest.raises(ClientError) as missing:
+        client.get_alias(FunctionName="fn", Name="beta")
+
+    assert [(v["Version"], v["Description"]) for v in versions] == [("$LATEST", ""), ("1", "first"), ("2", "second")]
+    assert versions[1]["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:fn:1"
+    assert [f["Version"] for f in everything if f["FunctionName"] == "fn"] == ["$LATEST", "1", "2"]
+    assert [f["Version"] for f in plain if f["FunctionName"] == "fn"] == ["$LATEST"]
+    assert [(a["Name"], a["FunctionVersion"]) for a in aliases] == [("live", "1")]
+    assert alias["AliasArn"] == "arn:aws:lambda:us-east-1:000000000000:function:fn:live"
+    assert alias["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.25}}
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # Lambda's CodeSha256 is a base64 SHA-256: 44 characters.
+    assert len(versions[0]["CodeSha256"]) == 44
+
+
 def test_publish_rejects_long_description(versioned_server: Any) -> None:
     result = CliRunner().invoke(
         cli_versions.publish, ["fn", "--description", "x" * 257, "--endpoint", versioned_server.endpoint]
