@@ -45,7 +45,7 @@ from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
 from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
-from squall.gateway.router import RouteError, Router
+from squall.gateway.router import RouteError, Router, route_warnings
 from squall.manifest import find_manifest, load_manifest_file, load_service
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
@@ -171,6 +171,7 @@ class Platform:
         missing = await asyncio.to_thread(self._missing_qualifiers, service)
         missing += await asyncio.to_thread(syntax_warnings, service)
         missing += runtime_warnings(service)
+        missing += route_warnings((spec.name, event) for spec in service.functions.values() for event in spec.http)
         limit_mb = self.dispatcher.budget.limit_mb
         missing += [
             f"{service.function_key(spec.name, 'memory_mb')}: {spec.memory_mb} MB is more than the node's whole memory "

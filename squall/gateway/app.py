@@ -220,6 +220,10 @@ class GatewayApp:
             answer = map_response(
                 match.event.payload, result.payload, RoutedRequest(match.function, match.route_key, request_id), api
             )
+            if not answer.body and scope["method"] == "HEAD":
+                # The function answered HEAD without the body, so the length of that
+                # empty body would misstate what GET sends (RFC 9110, 8.6): none is sent.
+                answer.headers[:] = [pair for pair in answer.headers if pair[0] != b"content-length"]
         await _send(send, answer, api, request_id)
 
     def _ends_within(self, function: str, qualifier: str | None, limit_s: float) -> bool:

@@ -53,6 +53,39 @@ METRICS_PATH = "/metrics"
 RESERVED_PATHS_TEXT = "GET /metrics, and /ui, /_squall, /2015-03-31 and every path under them"
 
 
+def route_warnings(routes: Iterable[tuple[str, HttpEvent]]) -> list[str]:
+    """Describe what a service's routes cannot get although they look as if they would, one line each.
+
+    A greedy route at the root or a $default route never gets the paths the
+    gateway serves itself. A $default route never gets a request when an
+    ANY route ending in a greedy variable at the root of the same stage takes every path.
+    """
+    warnings: list[str] = []
+    catch_alls: dict[str | None, str] = {}  # by stage: an ANY /{proxy+} route
+    defaults: dict[str | None, str] = {}
+    for function, event in routes:
+        # An HTTP API route with a stage is served only under it, never at the gateway's own paths.
+        staged_only = event.api is ApiType.HTTP and event.stage is not None
+        if event.path == DEFAULT_ROUTE:
+            defaults[event.stage if staged_only else None] = function
+            description = f"the {DEFAULT_ROUTE} route of function {function!r}"
+        elif event.path.count("/") == 1 and event.path.endswith("+}"):
+            description = f"route {event.method} {event.path} of function {function!r}"
+            if event.method.upper() == ANY_METHOD:
+                catch_alls[event.stage if staged_only else None] = description
+        else:
+            continue
+        if not staged_only:
+            warnings.append(f"{description} does not get {RESERVED_PATHS_TEXT}: Squall serves those itself")
+    for stage, function in defaults.items():
+        if stage in catch_alls:
+            warnings.append(
+                f"the {DEFAULT_ROUTE} route of function {function!r} is never called: {catch_alls[stage]} "
+                "takes every path first"
+            )
+    return warnings
+
+
 class RouteError(SquallError):
     """Raised when an HTTP route is invalid or clashes with another route.
 

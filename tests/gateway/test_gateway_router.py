@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from squall.gateway import invoke_api, management, objects_api, services_api
-from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS, RouteError, RouteMatch, Router
+from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS, RouteError, RouteMatch, Router, route_warnings
 from squall.manifest.spec import ApiType, HttpEvent
 
 # Each route's function name says which route it is, so a test can name the
@@ -494,3 +494,25 @@ def test_staged_catch_all_beats_http_route() -> None:
     assert staged is not None
     assert (staged.function, staged.path_parameters, staged.staged_path) == ("rest", {"proxy": "items/7"}, "/items/7")
     assert plain is not None and plain.function == "http"
+
+
+def test_route_warnings_name_what_a_catch_all_never_gets() -> None:
+    routes = [
+        ("app", HttpEvent("ANY", "/{proxy+}", "1.0", stage="dev")),
+        ("site", HttpEvent("ANY", "$default")),
+        ("staged", HttpEvent("ANY", "/{proxy+}", stage="beta")),
+        ("plain", HttpEvent("GET", "/items/{proxy+}")),
+    ]
+
+    warnings = route_warnings(routes)
+
+    assert warnings == [
+        "route ANY /{proxy+} of function 'app' does not get GET /metrics, and /ui, /_squall, /2015-03-31 and every "
+        "path under them: Squall serves those itself",
+        "the $default route of function 'site' does not get GET /metrics, and /ui, /_squall, /2015-03-31 and every "
+        "path under them: Squall serves those itself",
+        "the $default route of function 'site' is never called: route ANY /{proxy+} of function 'app' takes every "
+        "path first",
+    ]
+    assert route_warnings([("one", HttpEvent("GET", "/{proxy+}"))])[0].startswith("route GET /{proxy+} of function 'one'")
+    assert route_warnings([("x", HttpEvent("GET", "/a"))]) == []
