@@ -178,6 +178,14 @@ class Platform:
             f"budget ({limit_mb} MB), so every call is throttled; raise --memory-budget-mb or lower the memory size"
             for spec in service.functions.values() if spec.memory_mb > limit_mb
         ]
+        for spec in service.functions.values():
+            pool = self.dispatcher.pools.get(spec.name)
+            if spec.provisioned and pool is not None and pool.provisioned_failed:
+                missing.append(
+                    f"{service.function_key(spec.name, 'provisioned')}: the provisioned instances failed their init "
+                    f"(`squall logs {spec.name}` shows why); calls start instances on demand until a deploy "
+                    "starts the provisioned ones again"
+                )
         provisioned_mb = sum(spec.provisioned * spec.memory_mb for spec in service.functions.values())
         if provisioned_mb > limit_mb:
             missing.append(

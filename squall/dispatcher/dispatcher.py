@@ -355,7 +355,14 @@ class Dispatcher:
             for pool in retired:
                 pool.retire()
             self._note_retiring(retired)
-            logger.info("deployed service %s (revision %d): %s", service.service, self._revision, ", ".join(fresh) or "no functions")
+            if fresh:
+                logger.info("deployed service %s (revision %d): new instances for %s",
+                            service.service, self._revision, ", ".join(fresh))
+            elif service.functions:
+                logger.info("deployed service %s (revision %d): every function keeps its instances",
+                            service.service, self._revision)
+            else:
+                logger.info("deployed service %s (revision %d): it has no functions", service.service, self._revision)
             return list(fresh) + list(unchanged_pools)
 
     async def remove(self, service_name: str) -> list[str]:

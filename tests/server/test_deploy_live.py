@@ -221,6 +221,22 @@ def test_provisioned_beyond_budget_is_warned(serve: Any, tmp_path: Path) -> None
     )
 
 
+def test_provisioned_init_failure_is_warned_by_the_deploy(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "squall.yml").write_text("service: warm\nfunctions:\n  warm:\n    handler: app.handler\n    provisioned: 1\n")
+    (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    server = serve(folder, "--no-watch")
+
+    (folder / "app.py").write_text("raise RuntimeError('init broke')\n")
+    result = deploy(server.endpoint, folder)
+
+    assert result.returncode == 0, result.stderr
+    assert "functions.warm.provisioned: the provisioned instances failed their init (`squall logs warm` shows why)" in (
+        result.stderr
+    )
+
+
 def test_no_deploy_serves_only_what_was_deployed(serve: Any, tmp_path: Path) -> None:
     main = write_service(tmp_path / "main", "main", "main", "main-v1")
     first = serve(main)
