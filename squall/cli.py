@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import difflib
 import json
 import logging
 import sys
@@ -268,9 +269,29 @@ def is_local_endpoint(endpoint: str) -> bool:
         return False
 
 
+def _deployed_hint(client: ApiClient, name: str) -> str:
+    """Return a hint naming the deployed function closest to `name`, or "" when there is none to give."""
+    try:
+        listed = client.get_json(f"{API_PREFIX}/functions").get("functions") or []
+    except CommandFailed:
+        return ""
+    names = [str(entry.get("name")) for entry in listed if isinstance(entry, dict)]
+    if name in names:
+        return ""  # the function exists; the version or alias does not
+    close = difflib.get_close_matches(name, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def read_payload(value: str) -> bytes:
-    """Return the bytes of --payload: inline JSON, or "@path" for a file's content; either must be JSON."""
-    if value.startswith("@"):
+    """Return the bytes of --payload: inline JSON, "@path" for a file's content, or "@-" for standard input; each must be JSON."""
+    if value == "@":
+        raise click.BadParameter(
+            "'@' names no file: expected @path/to/event.json, or @- for standard input", param_hint="'--payload'"
+        )
+    if value == "@-":
+        where = "payload from standard input"
+        payload = click.get_binary_stream("stdin").read()
+    elif value.startswith("@"):
         path = Path(value[1:]).expanduser()
         where = f"payload file {str(path)!r}"
         try:
@@ -334,13 +355,18 @@ def invoke(
     headers = {"X-Amz-Invocation-Type": "Event" if run_async else "RequestResponse"}
     if log_tail:
         headers["X-Amz-Log-Type"] = "Tail"
-    response = client.send(
-        "POST",
-        f"/2015-03-31/functions/{quote(name, safe=':')}/invocations",
-        content=body,
-        headers=headers,
-        timeout_s=INVOKE_TIMEOUT_S,
-    )
+    try:
+        response = client.send(
+            "POST",
+            f"/2015-03-31/functions/{quote(name, safe=':')}/invocations",
+            content=body,
+            headers=headers,
+            timeout_s=INVOKE_TIMEOUT_S,
+        )
+    except CommandFailed as error:
+        if not str(error).startswith("ResourceNotFoundException: Function not found"):
+            raise
+        raise CommandFailed(f"{error}{_deployed_hint(client, name.partition(':')[0])}") from None
 
     if run_async:
         request_id = response.headers.get("x-amzn-RequestId", "(no request id returned)")

@@ -118,13 +118,21 @@ def _parse_weights(weights: tuple[str, ...]) -> dict[str, float]:
     parsed: dict[str, float] = {}
     for item in weights:
         version, separator, fraction = item.partition("=")
+        version = version.strip()
+        if separator and version == "$LATEST":
+            # Lambda routes an alias's extra share only to a published version.
+            raise click.BadParameter(
+                f"{item!r}: $LATEST cannot take a share of an alias's calls; publish it first with "
+                "`squall publish` and name its version number",
+                param_hint="'--weight'",
+            )
         try:
-            if not separator or not version.strip().isdigit():
+            if not separator or not version.isdigit():
                 raise ValueError(item)
-            parsed[version.strip()] = float(fraction)
+            parsed[version] = float(fraction)
         except ValueError:
-            raise CommandFailed(
-                f"--weight {item!r} is invalid: expected VERSION=FRACTION, such as 2=0.1"
+            raise click.BadParameter(
+                f"{item!r} is invalid: expected VERSION=FRACTION, such as 2=0.1", param_hint="'--weight'"
             ) from None
     return parsed
 

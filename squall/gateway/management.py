@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import time
 from collections.abc import Awaitable, Iterable
@@ -61,6 +62,9 @@ def _variables(sent: Any) -> DeployVariables | None:
         return DeployVariables.from_json(sent)
     except InvalidVariables as error:
         raise _BadRequest(f"deploy request: {error}") from None
+
+
+_SUGGESTED_NAMES = 10  # deployed function names listed after an unknown one
 
 
 def describe_route(event: HttpEvent) -> str:
@@ -263,7 +267,9 @@ class ManagementApi:
             )
         service = next((s for s in self._platform.dispatcher.services.values() if function in s.functions), None)
         if service is None:
-            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}; deploy it first")
+            return 404, _error(
+                "ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}; deploy it first"
+            )
         manifest = service.root / service.manifest_path.name
         published = await asyncio.to_thread(store.versions, function)
         try:
@@ -291,7 +297,7 @@ class ManagementApi:
         aliases = await asyncio.to_thread(store.aliases, function)
         deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
         if not deployed and not versions:
-            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}")
+            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}")
         return 200, {
             "function": function,
             "versions": [
@@ -330,7 +336,7 @@ class ManagementApi:
             raise _BadRequest(f"alias request: weights must map version numbers to fractions, got {weights!r}") from None
         deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
         if not deployed and not await asyncio.to_thread(store.versions, function):
-            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}")
+            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}")
         try:
             result = await asyncio.to_thread(store.set_alias, function, alias, version, extra)
         except LookupError as error:
@@ -361,6 +367,17 @@ class ManagementApi:
         except LookupError as error:
             return 404, _error("ResourceNotFoundException", str(error))
         return 200, {"function": function, "alias": removed.name, "version": removed.version}
+
+    def _suggest(self, function: str) -> str:
+        """Return " (did you mean 'greet'?)" for a name close to a deployed function's, else the deployed names."""
+        names = sorted(name for service in self._platform.dispatcher.services.values() for name in service.functions)
+        close = difflib.get_close_matches(function, names, n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+        if not names:
+            return " (no functions are deployed)"
+        shown = ", ".join(names[:_SUGGESTED_NAMES]) + (", ..." if len(names) > _SUGGESTED_NAMES else "")
+        return f" (deployed: {shown})"
 
     def _version_store(self) -> Any:
         # Platforms built by tests may have no version store.
@@ -403,7 +420,9 @@ class ManagementApi:
         )
         # A function that is gone keeps its logs; only a name never seen is an error.
         if function is not None and not entries and not await self._function_known(function):
-            return 404, _error("FunctionNotFound", f"function not found: {function!r}, and no logs are stored for it")
+            return 404, _error(
+                "FunctionNotFound", f"function not found: {function!r}{self._suggest(function)}, and no logs are stored for it"
+            )
         rows = []
         for entry in entries:
             row: dict[str, Any] = {

@@ -212,6 +212,7 @@ def test_bad_since_names_value_and_forms(run: Run, api: FakeApi, command: list[s
         ('{"a": 1,\n}', "line 2, column 1"),
         ("@missing.json", "payload file 'missing.json' does not exist"),
         ("@broken.json", "payload file 'broken.json' is not valid JSON: Expecting value (line 1, column 1)"),
+        ("@", "'@' names no file: expected @path/to/event.json, or @- for standard input"),
     ],
 )
 def test_bad_payload_rejected_locally(run: Run, api: FakeApi, tmp_path: Path, payload: str, expected: str) -> None:

@@ -138,6 +138,26 @@ def test_alias_rejects_invalid_weight(versioned_server: Any) -> None:
     assert "has no version 2; its versions are $LATEST, 1" in result.output
 
 
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [("$LATEST=0.3", "$LATEST cannot take a share of an alias's calls"), ("2", "'2' is invalid: expected VERSION=FRACTION")],
+)
+def test_bad_weight_is_a_usage_error(versioned_server: Any, weight: str, message: str) -> None:
+    result = CliRunner().invoke(
+        cli_versions.set_command, ["fn", "live", "1", "--weight", weight, "--endpoint", versioned_server.endpoint]
+    )
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_unknown_function_names_the_closest(versioned_server: Any) -> None:
+    result = CliRunner().invoke(cli_versions.publish, ["fnn", "--endpoint", versioned_server.endpoint])
+
+    assert result.exit_code == 1
+    assert "function not found: 'fnn' (did you mean 'fn'?); deploy it first" in result.output
+
+
 def test_alias_of_unknown_function_not_found(versioned_server: Any) -> None:
     result = CliRunner().invoke(cli_versions.set_command, ["nosuch", "live", "1", "--endpoint", versioned_server.endpoint])
 
