@@ -118,6 +118,30 @@ def resource_names(service: Any) -> dict[str, list[str]]:
     }
 
 
+def route_conflicts(service: Any, others: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """Return a "conflict" row when a route of `service` clashes with a route another service deployed."""
+    from squall.gateway.router import RouteError, Router
+    from squall.manifest.spec import ApiType, HttpEvent
+
+    routes = []
+    for function in others:
+        for route in function.get("http") or []:
+            api = ApiType(route["api"]) if route.get("api") else None
+            event = HttpEvent(route["method"], route["path"], route["payload"], route.get("stage"), api=api)
+            routes.append((str(function["name"]), event))
+    owners = {str(function["name"]): function.get("service") for function in others}
+    routes += [(spec.name, event) for spec in service.functions.values() for event in spec.http]
+    try:
+        Router(routes)
+    except RouteError as error:
+        owner = owners.get(error.other_function or "")
+        if owner is None:
+            return []  # a clash within the service, which the checks above report
+        return [("conflict", f"route {error.path} of {error.function}",
+                 f"{error}, which service {owner!r} deployed: the deploy would fail")]
+    return []
+
+
 def resource_conflicts(client: Any, service: Any, existing: Mapping[str, set[str]]) -> list[tuple[str, str, str]]:
     """Return (action, what, detail) for each declared table or stream that exists with other settings.
 
@@ -345,6 +369,7 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
     rows: list[Sequence[str]] = list(function_changes(planned, deployed))
     owners = {f["name"]: f.get("service") for f in functions if f.get("service") != service.service}
     rows = [_conflict(row, owners) if row[0] == "add" and row[1] in owners else row for row in rows]
+    rows += route_conflicts(service, [f for f in functions if f.get("service") != service.service])
     rows += missing_secret_rows(client, service)
     rows += missing_trigger_rows(service, existing)
     for kind, names in resource_names(service).items():

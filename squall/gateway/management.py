@@ -188,6 +188,12 @@ class ManagementApi:
                         "reserved_concurrency": spec.reserved_concurrency,
                         "provisioned": spec.provisioned,
                         "routes": [describe_route(event) for event in spec.http],
+                        # The same routes as data, for a plan to check against its own.
+                        "http": [
+                            {"method": event.method, "path": event.path, "payload": event.payload,
+                             "stage": event.stage, "api": event.api.value if event.api else None}
+                            for event in spec.http
+                        ],
                         "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
                         "destinations": describe_destinations(spec.async_config),
                         # The code copy's digest, and a digest of the environment that shows no value.

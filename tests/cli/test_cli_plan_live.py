@@ -170,11 +170,17 @@ def test_route_clash_names_service(serve: Any, tmp_path: Path) -> None:
     other = write(tmp_path / "other", "service: other\nfunctions:\n  listing:\n    handler: app.handler\n"
                   "    events:\n      - http: {method: GET, path: /items}\n")
 
+    plan = CliRunner().invoke(cli, ["plan", str(other), "--endpoint", server.endpoint])
     deploy = CliRunner().invoke(cli, ["deploy", str(other), "--endpoint", server.endpoint])
 
     assert deploy.exit_code == 1
     assert "clashes with the route GET /items of function 'api'" in deploy.output
     assert "which service 'shop' deployed" in deploy.output
+    # What the deploy rejects, the plan calls a conflict.
+    assert plan.exit_code == 0, plan.output
+    conflicts = [line for line in plan.output.splitlines() if line.startswith("conflict")]
+    assert len(conflicts) == 1, plan.output
+    assert "route /items of listing" in conflicts[0]
 
 
 def test_plan_flags_table_and_stream_that_cannot_change(serve: Any, tmp_path: Path) -> None:
