@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
 import time
@@ -318,19 +319,23 @@ def body_as_text_v2(body: bytes, content_type: str | None) -> tuple[str | None, 
         return base64.b64encode(body).decode("ascii"), True
 
 
-def body_as_text_v1(body: bytes) -> tuple[str | None, bool]:
-    """Return (body, isBase64Encoded) for a payload 1.0 event.
+def body_as_text_v1(
+    body: bytes, content_type: str | None = None, binary_media_types: tuple[str, ...] = ()
+) -> tuple[str | None, bool]:
+    """Return (body, isBase64Encoded) for a REST API's payload 1.0 event.
 
-    A REST API sends every body as text unless its media type is listed in
-    the API's binaryMediaTypes, which Squall has no setting for. Squall's
-    rule: text when the bytes are valid UTF-8, base64 otherwise, so bytes
-    that text would corrupt still arrive intact.
+    A REST API base64-encodes a body whose Content-Type matches one of its
+    `binary_media_types` and sends any other body as text.
     """
     if not body:
         return None, False
+    if binary_media_types and is_binary_media_type(request_media_type(content_type), binary_media_types):
+        return base64.b64encode(body).decode("ascii"), True
     try:
         return body.decode("utf-8"), False
     except UnicodeDecodeError:
+        # NOTE: a REST API would pass these bytes on as text, which corrupts
+        # them. Squall base64-encodes them instead, so that they arrive intact.
         return base64.b64encode(body).decode("ascii"), True
 
 
@@ -339,6 +344,52 @@ def _is_text_media_type(content_type: str) -> bool:
     if media_type.startswith("text/") or media_type in _TEXT_MEDIA_TYPES:
         return True
     return media_type.endswith("+json") or media_type.endswith("+xml")
+
+
+# --- binary media types of REST APIs ----------------------------------------
+
+# The media type a REST API assumes for a request without a Content-Type
+# ("Method request behavior for payloads without mapping templates", API
+# Gateway developer guide).
+# NOTE: AWS documents this default for choosing mapping templates. Squall
+# assumes binaryMediaTypes use it too, and likewise for a missing Accept.
+DEFAULT_REST_MEDIA_TYPE = "application/json"
+
+
+def request_media_type(content_type: str | None) -> str:
+    """Return the media type of a Content-Type value, lower-case and without parameters."""
+    if content_type is None:
+        return DEFAULT_REST_MEDIA_TYPE
+    return content_type.partition(";")[0].strip().lower()
+
+
+def first_accept_media_type(accept: str | None) -> str:
+    """Return the first media type of an Accept value, lower-case and without parameters such as ";q=0.9".
+
+    A REST API reads only that one to decide whether a response goes out as
+    binary: "image/webp,image/*,*/*;q=0.8" gives "image/webp".
+    """
+    if accept is None:
+        return DEFAULT_REST_MEDIA_TYPE
+    return accept.partition(",")[0].partition(";")[0].strip().lower()
+
+
+def is_binary_media_type(media_type: str, binary_media_types: tuple[str, ...]) -> bool:
+    """Tell whether a lower-case media type matches one of a REST API's binaryMediaTypes.
+
+    An entry matches its own media type in any case, and "*" in it matches
+    any characters, so "image/*" matches "image/png" and "*/*" matches every
+    media type, "*/*" itself included.
+    """
+    return _binary_media_types_pattern(binary_media_types).fullmatch(media_type) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _binary_media_types_pattern(binary_media_types: tuple[str, ...]) -> re.Pattern[str]:
+    # One pattern per route's list, compiled once, since every request of
+    # the route tests against it.
+    alternatives = [re.escape(entry.lower()).replace(r"\*", ".*") for entry in binary_media_types]
+    return re.compile("|".join(alternatives) if alternatives else "(?!)")
 
 
 # --- response side ----------------------------------------------------------
@@ -371,8 +422,13 @@ def encode_header(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def decode_body(result: dict[str, Any]) -> bytes:
-    """Return the raw bytes of the response body, decoding base64 when flagged."""
+def decode_body(result: dict[str, Any], binary_allowed: bool = True) -> bytes:
+    """Return the bytes of the response body, decoding base64 when flagged and `binary_allowed`.
+
+    Without `binary_allowed` a body flagged isBase64Encoded goes out as the
+    base64 text itself, as from a REST API whose binaryMediaTypes do not
+    match the request's Accept header.
+    """
     body = result.get("body")
     is_base64 = result.get("isBase64Encoded")
     if is_base64 is not None and not isinstance(is_base64, bool):
@@ -381,7 +437,7 @@ def decode_body(result: dict[str, Any]) -> bytes:
         return b""
     if not isinstance(body, str):
         raise MalformedResponse(f"body: expected a string, got {type(body).__name__}")
-    if is_base64:
+    if is_base64 and binary_allowed:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as error:

@@ -8,11 +8,20 @@ in `requestContext.stage` and leads `requestContext.path` with it, as a REST
 API does; the request may name it too ("/prod/items"), as the API's invoke URL
 does. Other routes have the stage "$default", as in the payload 1.0 example
 of the HTTP API developer guide, and no stage prefix.
+
+A REST route base64-encodes request bodies and decodes base64 responses by
+its API's binaryMediaTypes ("Binary media types for REST APIs in API
+Gateway", API Gateway developer guide). A body whose Content-Type matches
+reaches the function base64-encoded. A result with isBase64Encoded true goes
+out as binary only when the request's first Accept media type matches, and
+as the base64 text otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -32,9 +41,11 @@ from squall.gateway.apigw_common import (
     domain_name,
     error_response,
     finish_response,
+    first_accept_media_type,
     format_request_time,
     header_name,
     header_value,
+    is_binary_media_type,
     parse_query,
     read_headers,
     source_ip,
@@ -44,6 +55,22 @@ from squall.gateway.router import RouteMatch
 from squall.manifest.spec import ApiType
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _BinaryResponse:
+    """Whether a REST route's response to one request may go out as binary."""
+
+    request_id: str
+    binary_allowed: bool
+
+
+# Set by build_v1_event for a REST route and read by map_v1_response, because
+# the gateway gives map_response only the request's function, route key and
+# request id, not its Accept header or route. Each ASGI request runs in a
+# task of its own, so the value never reaches another request, and the
+# request id checks that again.
+_binary_response: ContextVar[_BinaryResponse | None] = ContextVar("squall_rest_binary_response", default=None)
 
 
 def build_v1_event(
@@ -73,7 +100,13 @@ def build_v1_event(
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         if match.staged_path is not None:
             path = match.staged_path
-        text, is_base64 = body_as_text_v1(body)
+        binary_media_types = match.event.binary_media_types
+        text, is_base64 = body_as_text_v1(body, headers.get("content-type"), binary_media_types)
+        accept = multi_headers.get("accept")
+        binary_allowed = bool(binary_media_types) and is_binary_media_type(
+            first_accept_media_type(accept[0] if accept else None), binary_media_types
+        )
+        _binary_response.set(_BinaryResponse(request_id, binary_allowed))
 
     event: dict[str, Any] = {
         "version": "1.0",
@@ -125,7 +158,10 @@ def build_v1_event(
 
 
 def map_v1_response(
-    payload: bytes, request: RoutedRequest | None = None, api: ApiType = ApiType.REST
+    payload: bytes,
+    request: RoutedRequest | None = None,
+    api: ApiType = ApiType.REST,
+    binary_allowed: bool | None = None,
 ) -> HttpResponse:
     """Turn a function's result into the HTTP response an API with payload 1.0 sends.
 
@@ -136,6 +172,12 @@ def map_v1_response(
     payload 1.0 as a REST API. Anything else gets the error response of `api`:
     a REST API's 502 {"message": "Internal server error"}, or an HTTP API's
     500 {"message":"Internal Server Error"}.
+
+    `binary_allowed` tells whether a body with isBase64Encoded true goes out
+    decoded. An HTTP API always decodes it. For a REST API, None takes what
+    build_v1_event found for the request `request` names: whether the first
+    Accept media type matches the route's binaryMediaTypes. Without that, it
+    is false, as for a REST API without binaryMediaTypes.
 
     A warning about an invalid result names the function, route key and
     request id of `request`.
@@ -152,7 +194,9 @@ def map_v1_response(
     try:
         if not isinstance(result, dict):
             raise MalformedResponse(f"expected a JSON object with a statusCode, got {type(result).__name__}")
-        return _map_proxy_response(result)
+        if binary_allowed is None:
+            binary_allowed = api is ApiType.HTTP or _found_binary_allowed(request)
+        return _map_proxy_response(result, binary_allowed)
     except MalformedResponse as error:
         answer = error_response(GatewayError.MALFORMED_RESPONSE, api)
         logger.warning(
@@ -164,7 +208,15 @@ def map_v1_response(
         return answer
 
 
-def _map_proxy_response(result: dict[str, Any]) -> HttpResponse:
+def _found_binary_allowed(request: RoutedRequest | None) -> bool:
+    """Return what build_v1_event found for this request, or False when it built no REST event for it."""
+    found = _binary_response.get()
+    if request is None or found is None or found.request_id != request.request_id:
+        return False
+    return found.binary_allowed
+
+
+def _map_proxy_response(result: dict[str, Any], binary_allowed: bool) -> HttpResponse:
     # A REST API takes "201" as well as 201 (checked against AWS by LocalStack's tests).
     status = status_code(result, digits_allowed=True)
 
@@ -188,4 +240,4 @@ def _map_proxy_response(result: dict[str, Any]) -> HttpResponse:
             values.append(text)
 
     headers = [(name, value) for name, values in merged.items() for value in values]
-    return finish_response(status, headers, decode_body(result))
+    return finish_response(status, headers, decode_body(result, binary_allowed))

@@ -75,6 +75,7 @@ from squall.manifest.sam_resources import (
     TemplateResource,
 )
 from squall.manifest.serverless_keys import closest_key
+from squall.manifest.squall_events import read_binary_media_types
 from squall.manifest.spec import (
     ALIAS_PATTERN,
     MAX_MEMORY_MB,
@@ -234,6 +235,10 @@ class _Template:
     globals: dict[str, Any] = field(default_factory=dict)
     # The StageName of each AWS::Serverless::Api, by logical id, for Api events that name it in RestApiId.
     rest_stages: dict[str, str] = field(default_factory=dict)
+    # Globals.Api.BinaryMediaTypes, which apply to every REST API, SAM's own one included.
+    globals_binary_media_types: tuple[str, ...] = ()
+    # The BinaryMediaTypes of each AWS::Serverless::Api by logical id, with those of Globals.Api first.
+    rest_binary_media_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The stage of each AWS::Serverless::HttpApi, by logical id (None: "$default"), for HttpApi events that name it in ApiId.
     http_stages: dict[str, str | None] = field(default_factory=dict)
 
@@ -305,6 +310,7 @@ def _translate(
         source, evaluator, catalog, warnings, problems, _read_globals(source, document.get("Globals"), warnings)
     )
     catalog.function_globals = template.globals
+    template.globals_binary_media_types = _read_globals_api(template, document.get("Globals"))
 
     _check_resource_attributes(template, document["Resources"])
     created = [resource for resource in resources.values() if catalog.is_created(resource)]
@@ -321,8 +327,15 @@ def _translate(
                 layers[resource.logical_id] = _read_layer(template, resource)
             elif resource.type == REST_API_TYPE:
                 # Its other settings (authorizers, CORS, domains) are listed as not supported.
-                template.catalog.check_properties(resource, {"StageName"})
-                template.rest_stages[resource.logical_id] = _read_stage_name(template, resource)
+                template.catalog.check_properties(resource, {"StageName", "BinaryMediaTypes"})
+                stage = _read_stage_name(template, resource)
+                binary_media_types = _read_binary_media_types(
+                    template, (*resource.properties_key, "BinaryMediaTypes"), resource.properties.get("BinaryMediaTypes")
+                )
+                template.rest_stages[resource.logical_id] = stage
+                template.rest_binary_media_types[resource.logical_id] = (
+                    template.globals_binary_media_types + binary_media_types
+                )
             elif resource.type == HTTP_API_TYPE:
                 _warn_other_resource(template, resource)
                 template.http_stages[resource.logical_id] = _read_http_stage_name(template, resource)
@@ -743,9 +756,9 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
             raise source.error(
                 ("Globals", str(name)), f"unknown Globals section{hint}, expected one of: {', '.join(_GLOBALS_SECTIONS)}"
             )
-        if name != "Function":
+        if name not in ("Function", "Api"):
             warnings.unsupported(("Globals", str(name)))
-        elif not isinstance(value, dict):
+        elif name == "Function" and not isinstance(value, dict):
             raise source.error(("Globals", "Function"), expected("a mapping of function properties", value))
     function = section.get("Function") or {}
     for name in function:
@@ -753,6 +766,30 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
             raise source.error(("Globals", "Function", str(name)), _unknown_property(str(name)))
     _check_environment_keys(source, ("Globals", "Function", "Environment"), function.get("Environment"))
     return function
+
+
+def _read_globals_api(template: _Template, section: Any) -> tuple[str, ...]:
+    """Return Globals.Api.BinaryMediaTypes; the other keys of Globals.Api are reported as not supported."""
+    api = section.get("Api") if isinstance(section, dict) else None
+    if api is None:
+        return ()
+    key: KeyPath = ("Globals", "Api")
+    if not isinstance(api, dict):
+        raise template.source.error(key, expected("a mapping of AWS::Serverless::Api properties", api))
+    for name in api:
+        if name != "BinaryMediaTypes":
+            template.warnings.unsupported((*key, str(name)))
+    return _read_binary_media_types(template, (*key, "BinaryMediaTypes"), api.get("BinaryMediaTypes"))
+
+
+def _read_binary_media_types(template: _Template, key: KeyPath, value: Any) -> tuple[str, ...]:
+    """Resolve and check a REST API's BinaryMediaTypes, where SAM documents "~1" in place of "/" ("image~1png")."""
+    if value is None:
+        return ()
+    resolved = template.evaluator.resolve(value, key)
+    if resolved is NO_VALUE:
+        return ()
+    return read_binary_media_types(template.source, key, resolved, slash_escaped=True)
 
 
 def _check_environment_keys(source: ManifestSource, key: KeyPath, environment: Any) -> None:
@@ -923,7 +960,15 @@ def _read_function(
         # After a mistake in the reserved count, the provisioned one is checked alone.
         provisioned = _read_provisioned(template, read, None if reserved_read.failed else reserved)
 
-    events = EventReader(template.evaluator, template.warnings, name, template.rest_stages, template.http_stages)
+    events = EventReader(
+        template.evaluator,
+        template.warnings,
+        name,
+        template.rest_stages,
+        template.http_stages,
+        template.rest_binary_media_types,
+        template.globals_binary_media_types,
+    )
     found_events = events.read(*raw("Events"), problems)
     async_config: AsyncConfig | None = None
     with problems.collect():

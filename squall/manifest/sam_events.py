@@ -146,6 +146,10 @@ class EventReader:
     rest_stages: dict[str, str] = field(default_factory=dict)
     # The stage of each AWS::Serverless::HttpApi by logical id; None is its "$default" stage.
     http_stages: dict[str, str | None] = field(default_factory=dict)
+    # The BinaryMediaTypes of each AWS::Serverless::Api by logical id.
+    rest_binary_media_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The BinaryMediaTypes of the REST API SAM creates for Api events without a RestApiId (Globals.Api's).
+    implicit_rest_binary_media_types: tuple[str, ...] = ()
 
     @property
     def source(self) -> ManifestSource:
@@ -191,8 +195,14 @@ class EventReader:
             check_defined_keys(self.source, read.base, read.mapping, SAM_EVENT_PROPERTIES[kind], f"{kind} events")
         if kind == "Api":
             self._known(read, {"Path", "Method", "RestApiId"})
-            stage = self._rest_stage(read)
-            event = HttpEvent(self._method(read, required=True), self._path(read, required=True), "1.0", stage)
+            stage, binary_media_types = self._rest_api(read)
+            event = HttpEvent(
+                self._method(read, required=True),
+                self._path(read, required=True),
+                "1.0",
+                stage,
+                binary_media_types=binary_media_types,
+            )
             found.routes.append(Route(event, self.function, key))
         elif kind == "HttpApi":
             self._http_api(read, key, found)
@@ -222,10 +232,13 @@ class EventReader:
             hint = f' (did you mean "{meant}"?)' if meant else ""
             raise self.source.error((*key, "Type"), f"unknown event type {describe(kind)}{hint}, expected one of: {_EVENT_TYPES_TEXT}")
 
-    def _rest_stage(self, read: PropertyReader) -> str:
-        """Return the stage of an Api event's REST API: its RestApiId's StageName, or SAM's own API's "Prod"."""
+    def _rest_api(self, read: PropertyReader) -> tuple[str, tuple[str, ...]]:
+        """Return the stage and binary media types of an Api event's REST API: its RestApiId's, or SAM's own API's.
+
+        SAM's own API is served under "Prod" and takes the binary media types of Globals.Api.
+        """
         if not read.has("RestApiId"):
-            return SAM_REST_STAGE
+            return SAM_REST_STAGE, self.implicit_rest_binary_media_types
         target = read.mapping["RestApiId"]
         api = target.get("Ref") if isinstance(target, dict) else None
         if not isinstance(api, str) or api not in self.rest_stages:
@@ -234,7 +247,7 @@ class EventReader:
                 read.key("RestApiId"),
                 expected(f"!Ref of an AWS::Serverless::Api of this template ({declared})", read.mapping["RestApiId"]),
             )
-        return self.rest_stages[api]
+        return self.rest_stages[api], self.rest_binary_media_types.get(api, ())
 
     def _known(self, read: PropertyReader, known: set[str]) -> None:
         """List each key of `read` outside `known` as not supported; callers first reject the keys SAM does not define."""

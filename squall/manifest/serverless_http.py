@@ -12,6 +12,7 @@ from squall.manifest.serverless_keys import (
     misspelling_hint,
 )
 from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, ApiType, HttpEvent
+from squall.manifest.squall_events import read_binary_media_types
 from squall.manifest.validate import KeyPath, ManifestSource, check_http_path, expected
 
 REST_PAYLOAD = "1.0"
@@ -41,6 +42,16 @@ def read_http_api_settings(
     if "payload" not in settings:
         return default
     return read_payload_version(source, (*key, "payload"), settings["payload"])
+
+
+def read_api_gateway_settings(source: ManifestSource, key: KeyPath, settings: Any, warnings: Warnings) -> tuple[str, ...]:
+    """Read `provider.apiGateway`, the settings of the REST API of `http` events, and return its binaryMediaTypes."""
+    if settings is None:
+        return ()
+    if not isinstance(settings, dict):
+        raise source.error(key, expected("a mapping of REST API settings, such as {binaryMediaTypes: ['image/png']}", settings))
+    warnings.unsupported_keys(key, settings, {"binaryMediaTypes"})
+    return read_binary_media_types(source, (*key, "binaryMediaTypes"), settings.get("binaryMediaTypes"))
 
 
 def _warn_unprotected(key: KeyPath, config: Any, warnings: Warnings) -> None:
@@ -98,9 +109,17 @@ def _read_path(source: ManifestSource, key: KeyPath, path: Any, strip_trailing: 
 
 
 def read_rest_event(
-    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings, stage: str | None = None
+    source: ManifestSource,
+    key: KeyPath,
+    config: Any,
+    warnings: Warnings,
+    stage: str | None = None,
+    binary_media_types: tuple[str, ...] = (),
 ) -> list[HttpEvent]:
-    """Read an `http` event: a REST API route under `stage` with a payload 1.0 proxy event."""
+    """Read an `http` event: a REST API route under `stage` with a payload 1.0 proxy event.
+
+    `binary_media_types` are the REST API's (provider.apiGateway.binaryMediaTypes).
+    """
     if isinstance(config, dict):
         check_keys(warnings, key, config, _HTTP_EVENT_KEYS, FRAMEWORK_HTTP_EVENT_KEYS)
     _warn_unprotected(key, config, warnings)
@@ -115,6 +134,7 @@ def read_rest_event(
             payload=REST_PAYLOAD,
             stage=stage,
             api=ApiType.REST,
+            binary_media_types=binary_media_types,
         )
     ]
 

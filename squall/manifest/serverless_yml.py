@@ -38,6 +38,7 @@ from squall.deploy.requirements import REQUIREMENTS_FILE
 from squall.manifest.serverless_http import (
     HTTP_API_PAYLOAD,
     REST_PAYLOAD,
+    read_api_gateway_settings,
     read_http_api_event,
     read_http_api_settings,
     read_rest_event,
@@ -117,7 +118,8 @@ _TOP_LEVEL_KEYS = frozenset(
      "frameworkVersion", "app", "org"}
 )
 _PROVIDER_KEYS = frozenset(
-    {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3", "httpApi", "logs"}
+    {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3", "httpApi", "logs",
+     "apiGateway"}
 )
 _FUNCTION_KEYS = frozenset(
     {
@@ -150,6 +152,7 @@ class _ProviderDefaults:
     timeout_s: int
     environment: dict[str, str]
     http_api_payload: str = HTTP_API_PAYLOAD  # provider.httpApi.payload
+    rest_binary_media_types: tuple[str, ...] = ()  # provider.apiGateway.binaryMediaTypes
 
 
 @dataclass
@@ -390,8 +393,19 @@ def _read_provider(
         http_api_payload = read_http_api_settings(
             source, (*key, "httpApi"), provider.get("httpApi"), warnings, HTTP_API_PAYLOAD
         )
+    rest_binary_media_types: tuple[str, ...] = ()
+    with problems.collect():
+        rest_binary_media_types = read_api_gateway_settings(
+            source, (*key, "apiGateway"), provider.get("apiGateway"), warnings
+        )
     return _ProviderDefaults(
-        runtime, not names_other_language(runtime_value), memory_mb, timeout_s, environment, http_api_payload
+        runtime,
+        not names_other_language(runtime_value),
+        memory_mb,
+        timeout_s,
+        environment,
+        http_api_payload,
+        rest_binary_media_types,
     )
 
 
@@ -578,7 +592,9 @@ def _read_events(
             with problems.collect():
                 if event_type == "http":
                     # A REST API always has a named stage: the service's stage.
-                    found = read_rest_event(source, event_key, config, warnings, reader.stage)
+                    found = read_rest_event(
+                        source, event_key, config, warnings, reader.stage, reader.defaults.rest_binary_media_types
+                    )
                 else:
                     found = read_http_api_event(source, event_key, config, warnings, http_api_payload)
                 routes.extend(Route(event, function, event_key) for event in found)

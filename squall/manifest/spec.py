@@ -56,6 +56,11 @@ class HttpEvent:
     # The API the route belongs to. None takes it from `payload`: a REST API
     # for "1.0", an HTTP API for "2.0". After construction it is never None.
     api: ApiType | None = None
+    # The REST API's binaryMediaTypes, such as ("image/png", "*/*"). Request
+    # bodies of these Content-Types reach the function base64-encoded, and a
+    # base64 response goes out as binary only when the request's first Accept
+    # media type is among them. Empty for HTTP API routes, which have none.
+    binary_media_types: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.api is None:

@@ -2,11 +2,14 @@
 
 The schemas here plug into the squall.yml schema, so their errors read the
 same way (`x-expected` phrases). The builders turn checked settings into
-the specification's dataclasses.
+the specification's dataclasses. The binary media types of REST routes are
+here too, because serverless.yml and SAM templates check theirs by the same
+rule.
 """
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from typing import Any
 
@@ -45,6 +48,15 @@ STREAM_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
 STREAM_NAME_RULE = "1 to 128 letters, digits, dots, hyphens or underscores"
 FUNCTION_TARGET_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
+# A media type as a REST API's binaryMediaTypes take it: "type/subtype" of
+# RFC 9110 token characters, where "*" matches any characters.
+MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+/[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
+MEDIA_TYPE_RULE = 'a media type such as "image/png", where * matches any characters ("image/*", "*/*")'
+_MEDIA_TYPE_RE = re.compile(MEDIA_TYPE_PATTERN)
+_MEDIA_TYPES_RULE = 'a list of media types, such as ["image/png", "application/octet-stream"]'
+# The payload version of REST API routes, the only routes with binary media types.
+_REST_PAYLOAD = "1.0"
+
 OBJECT_EVENT_KINDS = ("created", "removed")
 STARTING_POSITIONS = ("latest", "trim_horizon")
 
@@ -78,6 +90,12 @@ QUALIFIER_SCHEMA: dict[str, Any] = {
     "type": ["string", "integer"],
     "pattern": "^(?:[0-9]+|[A-Za-z0-9_-]{1,128}|\\$LATEST)$",
     "x-expected": 'a published version number or an alias name, such as 3 or "live"',
+}
+# An http event's binary_media_types. binary_media_types_of checks that the route is a REST route.
+BINARY_MEDIA_TYPES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "pattern": MEDIA_TYPE_PATTERN, "x-expected": MEDIA_TYPE_RULE},
+    "x-expected": _MEDIA_TYPES_RULE,
 }
 _STARTING_POSITION: dict[str, Any] = {
     "enum": list(STARTING_POSITIONS),
@@ -384,6 +402,45 @@ def filter_patterns_of(
         except InvalidFilterPattern as error:
             raise source.error((*key, name, index, *error.path), error.message) from None
     return tuple(checked)
+
+
+def binary_media_types_of(source: ManifestSource, key: KeyPath, http: dict[str, Any], payload: str) -> tuple[str, ...]:
+    """Return a schema-checked http event's binary_media_types, which only a REST route (payload "1.0") may have.
+
+    `key` is the event's key path, and `payload` its payload version.
+    """
+    if "binary_media_types" not in http:
+        return ()
+    if payload != _REST_PAYLOAD:
+        raise source.error(
+            (*key, "binary_media_types"),
+            f'valid only on a REST API route (payload "1.0"), got it on a route with payload "{payload}". '
+            'Set payload: "1.0", or remove the key, since an HTTP API has no binary media types: it '
+            "base64-encodes request bodies by their Content-Type and always decodes isBase64Encoded responses",
+        )
+    return tuple(http["binary_media_types"])
+
+
+def read_binary_media_types(
+    source: ManifestSource, key: KeyPath, value: Any, slash_escaped: bool = False
+) -> tuple[str, ...]:
+    """Check a binaryMediaTypes list of a serverless.yml or SAM template and return its media types.
+
+    With `slash_escaped`, "~1" in an entry is read as "/", as SAM documents
+    for its BinaryMediaTypes ("image~1png").
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise source.error(key, expected(_MEDIA_TYPES_RULE, value))
+    media_types: list[str] = []
+    for index, entry in enumerate(value):
+        if isinstance(entry, str) and slash_escaped:
+            entry = entry.replace("~1", "/")
+        if not isinstance(entry, str) or not _MEDIA_TYPE_RE.match(entry):
+            raise source.error((*key, index), expected(MEDIA_TYPE_RULE, value[index]))
+        media_types.append(entry)
+    return tuple(media_types)
 
 
 def qualifier_of(settings: dict[str, Any]) -> str | None:

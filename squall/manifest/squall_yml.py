@@ -43,9 +43,11 @@ from squall.manifest.spec import (
 )
 from squall.manifest.squall_events import (
     ASYNC_FUNCTION_PROPERTIES,
+    BINARY_MEDIA_TYPES_SCHEMA,
     QUALIFIER_SCHEMA,
     RESOURCES_SCHEMA,
     TRIGGER_SCHEMAS,
+    binary_media_types_of,
     build_async_config,
     build_resources,
     build_trigger,
@@ -85,7 +87,7 @@ _METHODS_TEXT = ", ".join(HTTP_METHODS[:-1]) + " or " + HTTP_METHODS[-1]
 
 _HTTP_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "x-expected": 'a mapping with "method", "path" and optionally "payload" and "qualifier"',
+    "x-expected": 'a mapping with "method", "path" and optionally "payload", "qualifier" and "binary_media_types"',
     "required": ["method", "path"],
     "additionalProperties": False,
     "properties": {
@@ -105,6 +107,7 @@ _HTTP_EVENT_SCHEMA: dict[str, Any] = {
             "enum": [*PAYLOAD_VERSIONS, *(float(version) for version in PAYLOAD_VERSIONS)],
             "x-expected": '"1.0" (REST API proxy event) or "2.0" (HTTP API event)',
         },
+        "binary_media_types": BINARY_MEDIA_TYPES_SCHEMA,
     },
 }
 
@@ -345,8 +348,15 @@ def _build_function(
             payload = http.get("payload", "2.0")
             if not isinstance(payload, str):
                 payload = f"{float(payload):.1f}"
+            binary_media_types = binary_media_types_of(source, (*key, "events", index, "http"), http, payload)
             events.append(
-                HttpEvent(method=http["method"].upper(), path=path, payload=payload, qualifier=qualifier_of(http))
+                HttpEvent(
+                    method=http["method"].upper(),
+                    path=path,
+                    payload=payload,
+                    qualifier=qualifier_of(http),
+                    binary_media_types=binary_media_types,
+                )
             )
             routes.append(Route(events[-1], name, (*key, "events", index, "http")))
 

@@ -202,17 +202,6 @@ def test_v2_malformed_response_is_500(payload: bytes) -> None:
             b"",
         ),
         (
-            {
-                "statusCode": 200,
-                "headers": {"Content-Type": "image/png"},
-                "body": base64.b64encode(PNG).decode(),
-                "isBase64Encoded": True,
-            },
-            200,
-            [(b"content-type", b"image/png")],
-            PNG,
-        ),
-        (
             {"statusCode": 404, "headers": None, "multiValueHeaders": None, "body": None, "isBase64Encoded": None},
             404,
             [(b"content-type", b"application/json")],
@@ -261,7 +250,6 @@ def test_v1_proxy_response(
         b'{"statusCode": 200, "multiValueHeaders": ["x"]}',
         b'{"statusCode": 200, "multiValueHeaders": {"x": [{"a": 1}]}}',
         b'{"statusCode": 200, "headers": {"x": "a\\nb"}}',
-        b'{"statusCode": 200, "body": "###", "isBase64Encoded": true}',
         b'{"statusCode": 200, "isBase64Encoded": 1}',
     ],
 )
@@ -270,6 +258,46 @@ def test_v1_malformed_response_is_502(payload: bytes) -> None:
 
     assert (response.status, response.body) == V1_ERROR
     assert_well_framed(response)
+
+
+@pytest.mark.parametrize(
+    ("api", "binary_allowed", "body"),
+    [
+        (ApiType.REST, True, PNG),
+        # A REST API sends the base64 text unless the Accept header matches its binaryMediaTypes.
+        (ApiType.REST, False, base64.b64encode(PNG)),
+        # No event was built for the request, as for a REST API without binaryMediaTypes.
+        (ApiType.REST, None, base64.b64encode(PNG)),
+        # An HTTP API with payload 1.0 decodes whatever the Accept header.
+        (ApiType.HTTP, None, PNG),
+    ],
+    ids=["rest-binary-allowed", "rest-binary-not-allowed", "rest-unknown-request", "http-api"],
+)
+def test_v1_base64_body_decoded_only_when_binary(api: ApiType, binary_allowed: bool | None, body: bytes) -> None:
+    result = {
+        "statusCode": 200,
+        "headers": {"Content-Type": "image/png"},
+        "body": base64.b64encode(PNG).decode(),
+        "isBase64Encoded": True,
+    }
+
+    response = map_v1_response(encode(result), api=api, binary_allowed=binary_allowed)
+
+    assert response.status == 200
+    assert response.body == body
+    assert header_list(response, b"content-type") == [b"image/png"]
+    assert_well_framed(response)
+
+
+def test_v1_invalid_base64_is_502_only_when_decoded() -> None:
+    payload = b'{"statusCode": 200, "body": "###", "isBase64Encoded": true}'
+
+    decoded = map_v1_response(payload, binary_allowed=True)
+    passed_on = map_v1_response(payload, binary_allowed=False)
+
+    assert (decoded.status, decoded.body) == V1_ERROR
+    # Not decoded, the body is passed on as the text it is.
+    assert (passed_on.status, passed_on.body) == (200, b"###")
 
 
 @pytest.mark.parametrize("value", ["café", "vålue ✓"])
