@@ -50,6 +50,11 @@ _JSON_DECODER = json.JSONDecoder()
 # UTF-8: a byte-order mark, or the NUL bytes of UTF-16 and UTF-32 text.
 _NOT_PLAIN_UTF8_START = frozenset(b"\x00\xef\xfe\xff")
 
+# The import path before the zygote puts the function's folders first. The
+# runtime imports what it needs after that from here, so that no module of
+# the function takes the place of one of the standard library's.
+_RUNTIME_SYS_PATH = tuple(sys.path)
+
 _request_id = ""  # the invocation being served; read by the log filter
 # Whether a memory cgroup contains this instance. The kernel then ends the
 # instance when it passes its memory size. The zygote sets it before the handler loads.
@@ -105,6 +110,7 @@ class _JsonFormatter(logging.Formatter):
             error = record.exc_info[1]
             entry["errorType"] = type(error).__name__
             entry["errorMessage"] = str(error)
+            # Lambda's JSON log format writes this trace with format_tb, column marks and all.
             entry["stackTrace"] = traceback.format_tb(error.__traceback__)
             entry["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
         for name, value in record.__dict__.items():
@@ -125,6 +131,10 @@ def install_logging() -> None:
     controls do. With JSON and no level, the level is INFO; with text and no
     level, Python's default (WARNING) stays.
     """
+    # Lambda's runtime makes every formatter, the function's own too, write
+    # times in UTC. A TZ in the function's environment then changes the
+    # times its code reads but not the times in its log.
+    logging.Formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stdout)
     root = logging.getLogger()
     json_format = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
@@ -135,7 +145,6 @@ def install_logging() -> None:
             "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
             "%Y-%m-%dT%H:%M:%S",
         )
-        formatter.converter = time.gmtime
         handler.setFormatter(formatter)
         handler.addFilter(_RequestIdFilter())
     level = _LOG_LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
@@ -212,12 +221,12 @@ def _module_frames(tb: Any) -> list[str]:
     Python runtime reports them.
     """
     frames = [f for f in traceback.extract_tb(tb) if not f.filename.startswith(_RUNTIME_DIR)]
-    return traceback.format_list(frames)
+    return _format_frames(frames)
 
 
 def _own_frames(tb: Any) -> list[str]:
     """Format only the frames of the function's own code and the packages it uses."""
-    return traceback.format_list([f for f in traceback.extract_tb(tb) if not _is_platform_frame(f)])
+    return _format_frames([f for f in traceback.extract_tb(tb) if not _is_platform_frame(f)])
 
 
 def _handler_frames(tb: Any) -> list[str]:
@@ -235,7 +244,17 @@ def _handler_frames(tb: Any) -> list[str]:
         shown = [f for f in frames if not f.filename.startswith(_RUNTIME_DIR)]
     else:
         shown = frames[start:]
-    return traceback.format_list(shown)
+    return _format_frames(shown)
+
+
+def _format_frames(frames: list[traceback.FrameSummary]) -> list[str]:
+    """Format frames as Lambda's Python runtime does: from file, line number, function and source line only.
+
+    Python 3.11 and later add a line of `^` and `~` marks under the source
+    line of a frame that records its columns. Lambda's runtime formats each
+    frame without its columns, so its stackTrace has no such lines.
+    """
+    return traceback.format_list([(frame.filename, frame.lineno, frame.name, frame.line) for frame in frames])
 
 
 def _error_body(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
@@ -284,6 +303,11 @@ def load_handler(handler: str) -> Callable[..., Any]:
         module_name, attribute = handler.rsplit(".", 1)
     except ValueError as error:
         raise InitError("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {error}", []) from None
+    # A built-in module is always imported in place of a file of the same
+    # name, so the function's own `time.py` could never be its handler.
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        message = f"Cannot use built-in module {module_name} as a handler module"
+        raise InitError("Runtime.BuiltInModuleConflict", message, [])
     module_name = module_name.replace("/", ".")
 
     try:
@@ -310,7 +334,8 @@ def load_handler(handler: str) -> Callable[..., Any]:
 def decode_json(data: bytes) -> Any:
     """Parse JSON bytes exactly as `json.loads` does, without its encoding detection for plain UTF-8.
 
-    Raises ValueError (json.JSONDecodeError or UnicodeDecodeError) as `json.loads` would.
+    Raises ValueError (json.JSONDecodeError or UnicodeDecodeError) as `json.loads` would,
+    and RecursionError for a document nested about 1,000 levels deep.
     """
     if len(data) < 2 or data[0] in _NOT_PLAIN_UTF8_START or data[1] == 0:
         return json.loads(data)
@@ -323,7 +348,7 @@ def encode_result(value: Any) -> bytes:
     Bytes are the payload as they are. Anything else becomes JSON, where a
     Decimal keeps its own digits (`1.10` stays `1.10`, 38 digits stay 38)
     and a Decimal NaN is `NaN`. Raises TypeError or ValueError when the value
-    cannot be serialised.
+    cannot be serialised, and RecursionError when it is nested too deeply.
     """
     if isinstance(value, bytes):
         return value
@@ -383,14 +408,27 @@ class _Invoker:
         self._loop: Any = None
         if code is not None and code.co_flags & _CO_COROUTINE:
             # Only instances of async handlers load asyncio, during their init.
-            import asyncio
-
-            self._loop = asyncio.new_event_loop()
+            self._loop = _import_asyncio().new_event_loop()
 
     def __call__(self, event: Any, context: LambdaContext) -> Any:
         if self._loop is None:
             return self._function(event, context)
         return self._loop.run_until_complete(self._function(event, context))
+
+
+def _import_asyncio() -> Any:
+    """Import asyncio, and the standard library modules it needs, from the runtime's own import path.
+
+    A module of the function named like one of them (`selectors.py`,
+    `heapq.py`) then cannot take that module's place inside asyncio.
+    """
+    code_path = sys.path[:]
+    sys.path[:] = _RUNTIME_SYS_PATH
+    try:
+        import asyncio
+    finally:
+        sys.path[:] = code_path
+    return asyncio
 
 
 def _flush_output(log_fd: int) -> int:
@@ -614,7 +652,7 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
     request_id = context.aws_request_id
     try:
         event = decode_json(body) if body else {}
-    except ValueError as error:
+    except Exception as error:  # noqa: BLE001 - also RecursionError, from an event nested about 1,000 levels deep
         message = f"Unable to unmarshal input: {error}"
         _log_error("Runtime.UnmarshalError", message, [])
         return {"error_type": "Runtime.UnmarshalError"}, _error_body("Runtime.UnmarshalError", message, request_id, [])
@@ -637,8 +675,10 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
 
     try:
         result = encode_result(value)
-    except (TypeError, ValueError) as error:
-        message = f"Unable to marshal response: {error}"
+    except Exception as error:  # noqa: BLE001 - Lambda reports any failure to encode as a MarshalError
+        # A failure part way through can leave the mark of a Decimal already written.
+        _decimals_seen.clear()
+        message = f"Unable to marshal response: {_message_of(error)}"
         _log_error("Runtime.MarshalError", message, [])
         return {"error_type": "Runtime.MarshalError"}, _error_body("Runtime.MarshalError", message, request_id, [])
 

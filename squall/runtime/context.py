@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -64,7 +65,9 @@ class LambdaContext:
 
     `memory_limit_in_mb` is a string, as in AWS's Python runtime, which
     reads it from the environment. `identity` is always an object, and
-    `client_context` is None unless the caller sent one.
+    `client_context` is None unless the caller sent one. On Lambda,
+    `tenant_id` names the tenant of the invocation when the function has
+    tenant isolation on. Squall has no tenant isolation, so it is None.
     """
 
     __slots__ = (
@@ -77,6 +80,7 @@ class LambdaContext:
         "log_stream_name",
         "identity",
         "client_context",
+        "tenant_id",
         "_deadline_ms",
     )
 
@@ -93,6 +97,7 @@ class LambdaContext:
         deadline_ms: int,
         client_context: dict[str, Any] | None = None,
         cognito_identity: dict[str, Any] | None = None,
+        tenant_id: str | None = None,
     ) -> None:
         self.aws_request_id = request_id
         self.function_name = function_name
@@ -103,11 +108,19 @@ class LambdaContext:
         self.log_stream_name = log_stream_name
         self.identity = CognitoIdentity(cognito_identity)
         self.client_context = ClientContext(client_context) if isinstance(client_context, dict) else None
+        self.tenant_id = tenant_id
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:
         """Return the milliseconds left before the invocation times out."""
         return max(0, int(self._deadline_ms - time.time() * 1000))
+
+    def log(self, msg: Any) -> None:
+        """Write `str(msg)` to the function's log, as `print` would but without adding a newline.
+
+        The parameter keeps the name it has in Lambda's runtime, for calls that pass it by keyword.
+        """
+        sys.stdout.write(str(msg))
 
     def __repr__(self) -> str:
         return (
