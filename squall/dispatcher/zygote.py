@@ -85,7 +85,7 @@ class Zygote:
         config = {**self._config, "site_packages": list(site_packages)}
         # The function's layer versions that the deploy of this code copy stored, imported after its requirements.
         config["layers"] = list(layer_paths_for(self._root, self.name))
-        command = [sys.executable, "-m", "squall.runtime.zygote", str(theirs.fileno()), orjson.dumps(config).decode()]
+        command = [sys.executable, "-P", "-m", "squall.runtime.zygote", str(theirs.fileno()), orjson.dumps(config).decode()]
         self._process = subprocess.Popen(
             command,
             cwd=self._root,

@@ -22,35 +22,28 @@ Control messages travel over a SOCK_SEQPACKET socket as JSON, one per packet:
 
 from __future__ import annotations
 
-import os  # os and sys are loaded with the interpreter, before any folder of the function is on sys.path
+import ctypes
+import gc
+import importlib
+import importlib.util
+import io
+import json
+import os
+import resource
+import select
+import signal
+import socket
 import sys
+import tempfile
+import uuid
 
-# `python -m` put the folder the zygote started in, the function's code,
-# first on sys.path. It leaves before the imports below, so that a module of
-# the function named like one of the standard library's (`math.py`) cannot
-# take that module's place in the runtime. main() puts the folder back first
-# once the runtime has all it needs.
-# Limitation: what `python -m` imports before this module runs (runpy,
-# typing, _typing, the squall package) still comes from the code folder
-# when it holds a namesake, such as a `typing.py`. Starting the zygote with
-# `python -P` (squall/dispatcher/zygote.py) would lift that.
-if sys.path and sys.path[0] == os.getcwd():
-    del sys.path[0]
+from squall.runtime import bootstrap
 
-import ctypes  # noqa: E402
-import gc  # noqa: E402
-import importlib  # noqa: E402
-import importlib.util  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import select  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import tempfile  # noqa: E402
-import uuid  # noqa: E402
-
-from squall.runtime import bootstrap  # noqa: E402
+# The dispatcher starts the zygote with `python -P`, so the folder it runs in,
+# the function's code, is not on sys.path while the runtime imports what it
+# needs: a module of the function named like one of the standard library's
+# (`math.py`, `typing.py`) cannot take that module's place. main() puts the
+# folder first once the runtime has all it needs.
 
 # Lambda's quota of file descriptors per execution environment.
 MAX_OPEN_FILES = 1024

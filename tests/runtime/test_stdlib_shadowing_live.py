@@ -14,11 +14,6 @@ from typing import Any
 
 from tests.runtime.live import invoke, write_service
 
-# `python -m`, which starts the zygote, imports these with the service folder
-# first on sys.path, before the runtime's own code runs (see the limitation
-# marked in squall/runtime/zygote.py).
-IMPORTED_BEFORE_THE_RUNTIME = {"runpy", "typing", "_typing"}
-
 HANDLERS = '''\
 import logging
 import os
@@ -58,7 +53,7 @@ functions:
 
 def shadowing_service(folder: Path) -> Path:
     files = {"handlers.py": HANDLERS, "squall.yml": MANIFEST}
-    for name in sys.stdlib_module_names - IMPORTED_BEFORE_THE_RUNTIME:
+    for name in sys.stdlib_module_names:
         files[f"{name}.py"] = f'raise RuntimeError("the runtime imported the service\'s {name}.py")\n'
     return write_service(folder, files)
 
