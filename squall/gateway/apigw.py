@@ -23,7 +23,7 @@ from squall.gateway.apigw_common import (
     request_head_bytes,
     request_id_header,
 )
-from squall.gateway.apigw_v1 import build_v1_event, map_v1_response
+from squall.gateway.apigw_v1 import binary_response_allowed, build_v1_event, map_v1_response
 from squall.gateway.apigw_v2 import build_v2_event, map_v2_response
 from squall.gateway.router import RouteMatch
 from squall.manifest.spec import ApiType
@@ -33,6 +33,7 @@ __all__ = [
     "GatewayError",
     "HttpResponse",
     "RoutedRequest",
+    "binary_response_allowed",
     "build_event",
     "build_v1_event",
     "build_v2_event",
@@ -57,17 +58,22 @@ def build_event(scope: dict[str, Any], body: bytes, match: RouteMatch, request_i
 
 
 def map_response(
-    payload_version: str, payload: bytes, request: RoutedRequest | None = None, api: ApiType | None = None
+    payload_version: str,
+    payload: bytes,
+    request: RoutedRequest | None = None,
+    api: ApiType | None = None,
+    binary_allowed: bool | None = None,
 ) -> HttpResponse:
     """Turn a function's result into the HTTP response for the given payload version.
 
     `request` names the function, route key and request id in the warning
     logged when the result is invalid. `api` is the type of the route's API,
     whose error response an invalid result gets; None means a REST API for
-    payload 1.0 (payload 2.0 exists only in HTTP APIs).
+    payload 1.0 (payload 2.0 exists only in HTTP APIs). `binary_allowed` is
+    what binary_response_allowed says of the request, for payload 1.0.
     """
     if payload_version == "2.0":
         return map_v2_response(payload, request)
     if payload_version == "1.0":
-        return map_v1_response(payload, request, api or ApiType.REST)
+        return map_v1_response(payload, request, api or ApiType.REST, binary_allowed)
     raise ValueError(f"invalid payload version {payload_version!r}: expected '1.0' or '2.0'")

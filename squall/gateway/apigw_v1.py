@@ -20,8 +20,6 @@ as the base64 text otherwise.
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -51,26 +49,27 @@ from squall.gateway.apigw_common import (
     source_ip,
     status_code,
 )
+from squall.gateway.http import header
 from squall.gateway.router import RouteMatch
 from squall.manifest.spec import ApiType
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class _BinaryResponse:
-    """Whether a REST route's response to one request may go out as binary."""
+def binary_response_allowed(scope: dict[str, Any], match: RouteMatch) -> bool:
+    """Tell whether a REST route may answer this request with a binary body.
 
-    request_id: str
-    binary_allowed: bool
-
-
-# Set by build_v1_event for a REST route and read by map_v1_response, because
-# the gateway gives map_response only the request's function, route key and
-# request id, not its Accept header or route. Each ASGI request runs in a
-# task of its own, so the value never reaches another request, and the
-# request id checks that again.
-_binary_response: ContextVar[_BinaryResponse | None] = ContextVar("squall_rest_binary_response", default=None)
+    As a REST API decides it: the first media type of the request's first
+    Accept header must match one of the route's binaryMediaTypes. An HTTP API
+    always may.
+    """
+    if match.event.api is ApiType.HTTP:
+        return True
+    binary_media_types = match.event.binary_media_types
+    if not binary_media_types:
+        return False
+    accept = header(scope, b"accept")
+    return is_binary_media_type(first_accept_media_type(accept.decode("latin-1") if accept else None), binary_media_types)
 
 
 def build_v1_event(
@@ -102,11 +101,6 @@ def build_v1_event(
             path = match.staged_path
         binary_media_types = match.event.binary_media_types
         text, is_base64 = body_as_text_v1(body, headers.get("content-type"), binary_media_types)
-        accept = multi_headers.get("accept")
-        binary_allowed = bool(binary_media_types) and is_binary_media_type(
-            first_accept_media_type(accept[0] if accept else None), binary_media_types
-        )
-        _binary_response.set(_BinaryResponse(request_id, binary_allowed))
 
     event: dict[str, Any] = {
         "version": "1.0",
@@ -174,10 +168,8 @@ def map_v1_response(
     500 {"message":"Internal Server Error"}.
 
     `binary_allowed` tells whether a body with isBase64Encoded true goes out
-    decoded. An HTTP API always decodes it. For a REST API, None takes what
-    build_v1_event found for the request `request` names: whether the first
-    Accept media type matches the route's binaryMediaTypes. Without that, it
-    is false, as for a REST API without binaryMediaTypes.
+    decoded (see binary_response_allowed). None means what the API does
+    without binaryMediaTypes: an HTTP API decodes it, a REST API does not.
 
     A warning about an invalid result names the function, route key and
     request id of `request`.
@@ -195,7 +187,7 @@ def map_v1_response(
         if not isinstance(result, dict):
             raise MalformedResponse(f"expected a JSON object with a statusCode, got {type(result).__name__}")
         if binary_allowed is None:
-            binary_allowed = api is ApiType.HTTP or _found_binary_allowed(request)
+            binary_allowed = api is ApiType.HTTP
         return _map_proxy_response(result, binary_allowed)
     except MalformedResponse as error:
         answer = error_response(GatewayError.MALFORMED_RESPONSE, api)
@@ -206,14 +198,6 @@ def map_v1_response(
             describe_request(request),
         )
         return answer
-
-
-def _found_binary_allowed(request: RoutedRequest | None) -> bool:
-    """Return what build_v1_event found for this request, or False when it built no REST event for it."""
-    found = _binary_response.get()
-    if request is None or found is None or found.request_id != request.request_id:
-        return False
-    return found.binary_allowed
 
 
 def _map_proxy_response(result: dict[str, Any], binary_allowed: bool) -> HttpResponse:

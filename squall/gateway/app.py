@@ -24,6 +24,7 @@ from squall.gateway.apigw import (
     GatewayError,
     HttpResponse,
     RoutedRequest,
+    binary_response_allowed,
     build_event,
     error_response,
     integration_timeout_s,
@@ -217,8 +218,10 @@ class GatewayApp:
             # A handler error, a crash and the function's own timeout alike.
             answer = error_response(GatewayError.FUNCTION_ERROR, api)
         else:
+            binary_allowed = binary_response_allowed(scope, match) if match.event.payload == "1.0" else None
             answer = map_response(
-                match.event.payload, result.payload, RoutedRequest(match.function, match.route_key, request_id), api
+                match.event.payload, result.payload, RoutedRequest(match.function, match.route_key, request_id), api,
+                binary_allowed,
             )
             if not answer.body and scope["method"] == "HEAD":
                 # The function answered HEAD without the body, so the length of that

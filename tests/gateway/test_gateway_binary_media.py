@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import contextvars
 from typing import Any
 
 import orjson
 import pytest
 
-from squall.gateway.apigw import RoutedRequest, build_event, build_v1_event, map_response
+from squall.gateway.apigw import RoutedRequest, binary_response_allowed, build_v1_event, map_response
 from squall.gateway.apigw_common import first_accept_media_type, is_binary_media_type, request_media_type
 from squall.gateway.router import RouteMatch, Router
 from squall.manifest.spec import ApiType, HttpEvent
@@ -49,11 +48,11 @@ def route(binary_media_types: tuple[str, ...], payload: str = "1.0", api: ApiTyp
     return match
 
 
-def respond(headers: list[tuple[bytes, bytes]], match: RouteMatch, request_id: str = REQUEST_ID) -> bytes:
-    """Build the event of a GET with `headers`, map PNG_RESULT for the request `request_id` names, and return the body."""
-    build_event(scope_of("GET", headers), b"", match, REQUEST_ID, NOW_MS)
-    request = RoutedRequest("image", match.route_key, request_id)
-    return map_response(match.event.payload, PNG_RESULT, request, match.event.api).body
+def respond(headers: list[tuple[bytes, bytes]], match: RouteMatch) -> bytes:
+    """Map PNG_RESULT as the gateway does for a GET with `headers`, and return the body."""
+    allowed = binary_response_allowed(scope_of("GET", headers), match)
+    request = RoutedRequest("image", match.route_key, REQUEST_ID)
+    return map_response(match.event.payload, PNG_RESULT, request, match.event.api, allowed).body
 
 
 # --- matching ----------------------------------------------------------------------
@@ -178,7 +177,7 @@ def test_rest_response_binary_by_first_accept(
 ) -> None:
     headers = [] if accept is None else [(b"accept", accept)]
 
-    body = contextvars.copy_context().run(respond, headers, route(binary_media_types))
+    body = respond(headers, route(binary_media_types))
 
     assert body == (PNG if binary else base64.b64encode(PNG))
 
@@ -186,19 +185,19 @@ def test_rest_response_binary_by_first_accept(
 def test_rest_response_reads_first_accept_header() -> None:
     headers = [(b"accept", b"image/png"), (b"accept", b"text/html")]
 
-    body = contextvars.copy_context().run(respond, headers, route(("image/png",)))
+    body = respond(headers, route(("image/png",)))
 
     assert body == PNG
 
 
-def test_rest_response_of_other_request_not_decoded() -> None:
-    # The decision build_v1_event stored belongs to its own request id only.
-    body = contextvars.copy_context().run(respond, [(b"accept", b"image/png")], route(("image/png",)), "other-id")
+def test_rest_response_without_a_decision_not_decoded() -> None:
+    # As a REST API without binaryMediaTypes does.
+    body = map_response("1.0", PNG_RESULT, RoutedRequest("image", "ANY /image", REQUEST_ID)).body
 
     assert body == base64.b64encode(PNG)
 
 
 def test_http_api_payload1_response_always_binary() -> None:
-    body = contextvars.copy_context().run(respond, [(b"accept", b"text/html")], route((), api=ApiType.HTTP))
+    body = respond([(b"accept", b"text/html")], route((), api=ApiType.HTTP))
 
     assert body == PNG

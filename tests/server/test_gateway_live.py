@@ -186,6 +186,7 @@ RESPONSE_CASES = {
         {"content-type": ["application/octet-stream"]},
         BINARY,
     ),
+    # A REST API without binaryMediaTypes sends the base64 text as it is.
     "binary-payload1": ResponseCase(
         V1,
         {
@@ -196,7 +197,7 @@ RESPONSE_CASES = {
         },
         200,
         {"content-type": ["application/octet-stream"]},
-        BINARY,
+        base64.b64encode(BINARY),
     ),
     "cookies-payload2": ResponseCase(
         V2,
