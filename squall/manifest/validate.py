@@ -55,9 +55,12 @@ RESERVED_ENVIRONMENT_NAMES = frozenset({
 })
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+# A module path's part: Lambda's runtime imports it with importlib, which also
+# finds a folder or file whose name has a hyphen ("my-handlers/api").
+_MODULE_PART = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
 # "app.greet", "pkg.app.greet" and "src/app.greet": the last dotted part is the
 # function, everything before it the module, with "/" or "." between its parts.
-HANDLER_PATTERN = rf"^{_IDENTIFIER}(?:[./]{_IDENTIFIER})*\.{_IDENTIFIER}$"
+HANDLER_PATTERN = rf"^{_MODULE_PART}(?:[./]{_MODULE_PART})*\.{_IDENTIFIER}$"
 HANDLER_RULE = 'a handler as "module.function", such as "app.handler" or "src/app.handler"'
 HANDLER_RE = re.compile(HANDLER_PATTERN)
 

@@ -113,6 +113,9 @@ def test_whole_float_counts_as_integer(write_service: WriteService) -> None:
         ("src/app.greet", "src/app.py", "src.app"),
         ("src/pkg.app.greet", "src/pkg/app.py", "src.pkg.app"),
         ("pkg.greet", "pkg/__init__.py", "pkg"),
+        # Lambda's runtime imports these with importlib, which takes a hyphen in a file or folder name.
+        ("my-handlers/api.greet", "my-handlers/api.py", "my-handlers.api"),
+        ("user-api.greet", "user-api.py", "user-api"),
     ],
 )
 def test_handler_forms(

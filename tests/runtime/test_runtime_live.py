@@ -121,3 +121,14 @@ def test_stack_trace_has_no_column_marks(serve: Any, tmp_path: Path) -> None:
         f'  File "{task_root(server) / "handlers.py"}", line {line}, in subscript\n'
         '    return values["a"] + values["missing"]\n'
     ]
+
+
+def test_handler_in_a_hyphenated_folder_runs(serve: Any, tmp_path: Path) -> None:
+    manifest = "service: hyphens\nfunctions:\n  api:\n    handler: my-handlers/user-api.handler\n"
+    folder = write_service(tmp_path / "hyphens", {"squall.yml": manifest})
+    write_service(folder / "my-handlers", {"user-api.py": "def handler(event, context):\n    return 'imported'\n"})
+    server = serve(folder, "--no-watch")
+
+    called = invoke(server, "api")
+
+    assert (called.payload, called.function_error) == ("imported", None)
