@@ -30,6 +30,7 @@ from squall import __version__
 from squall.dispatcher.dispatcher import LATEST, Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
+from squall.deploy.requirements import unread_dependency_warnings
 from squall.deploy.progress import InstallBoard
 from squall.deploy.snapshot import snapshot
 from squall.deploy.syntax import runtime_warnings, syntax_warnings
@@ -172,6 +173,7 @@ class Platform:
         missing += await asyncio.to_thread(syntax_warnings, service)
         missing += runtime_warnings(service)
         missing += route_warnings((spec.name, event) for spec in service.functions.values() for event in spec.http)
+        missing += await asyncio.to_thread(unread_dependency_warnings, service.root, _handlers(service))
         limit_mb = self.dispatcher.budget.limit_mb
         missing += [
             f"{service.function_key(spec.name, 'memory_mb')}: {spec.memory_mb} MB is more than the node's whole memory "
@@ -475,6 +477,11 @@ class Platform:
         if before is not None and before != version and before != LATEST:
             self.dispatcher.retire_version(function, before)
         await self.dispatcher.version_pool(function, version)
+
+
+def _handlers(service: ServiceSpec) -> dict[str, tuple[str, str]]:
+    """Each function's handler and code folder, as requirements are looked up by."""
+    return {spec.name: (spec.handler_path, spec.code_dir) for spec in service.functions.values()}
 
 
 def hub_queue_sender(hub: ServiceHub) -> Callable[[str, str], Awaitable[None]]:

@@ -21,6 +21,7 @@ import logging
 import platform
 import re
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +115,54 @@ def find_requirements(code_root: Path, handler: str, code_dir: str = "") -> Path
         if candidate.is_file():
             return candidate
     return None
+
+
+def unread_dependency_warnings(code_root: Path, functions: dict[str, tuple[str, str]]) -> list[str]:
+    """Warn about dependencies that a Poetry, PEP 621 or Pipenv file declares where no requirements.txt applies.
+
+    `functions` maps each function's name to its handler and code folder.
+    Squall installs only requirements.txt, so such a function would fail to
+    import its dependencies at run time (serverless-python-requirements
+    exports these files; `sam build` does not read them either).
+    """
+    users: dict[Path, list[str]] = {}
+    for name, (handler, code_dir) in functions.items():
+        if find_requirements(code_root, handler, code_dir) is not None:
+            continue
+        for folder in _search_folders(code_root, handler, code_dir):
+            found = next((path for path in (folder / "pyproject.toml", folder / "Pipfile") if _declares_packages(path)), None)
+            if found is not None:
+                users.setdefault(found, []).append(name)
+                break
+    return [
+        f"{path.relative_to(code_root).as_posix()}: declares dependencies, but Squall installs only {REQUIREMENTS_FILE}, "
+        f"so {', '.join(names)} would run without them; export them next to it "
+        f"({'`poetry export -o requirements.txt`' if path.name == 'pyproject.toml' else '`pipenv requirements > requirements.txt`'})"
+        for path, names in users.items()
+    ]
+
+
+def _search_folders(code_root: Path, handler: str, code_dir: str) -> list[Path]:
+    """The folders find_requirements looks in, nearest first."""
+    if code_dir:
+        return [code_root / code_dir]
+    module = handler.rsplit(".", 1)[0].replace("/", ".")
+    parts = [part for part in module.split(".")[:-1] if part]
+    return [code_root.joinpath(*parts[:depth]) for depth in range(len(parts), -1, -1)]
+
+
+def _declares_packages(path: Path) -> bool:
+    """Tell whether a pyproject.toml or Pipfile lists packages to install (Python itself aside)."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    if path.name == "Pipfile":
+        return bool(document.get("packages"))
+    poetry = document.get("tool", {}).get("poetry", {})
+    poetry_packages = {name for name in poetry.get("dependencies", {}) if name.lower() != "python"}
+    project = document.get("project", {})
+    return bool(poetry_packages) or bool(project.get("dependencies"))
 
 
 def environment_for(code_root: Path, requirements: Path) -> Environment:
