@@ -34,12 +34,10 @@ _COMPARED = {
 
 def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str, Any]]:
     """Describe the manifest's functions in the shape GET /_squall/api/functions uses."""
-    from squall.deploy.snapshot import code_digest, environment_digest
+    from squall.deploy.snapshot import code_digest, environment_digest, kept_paths
     from squall.gateway.management import describe_route, describe_trigger
 
-    code = code_digest(
-        service.root, variables, service.package_patterns, service.manifest_path.relative_to(service.root).as_posix()
-    )
+    code = code_digest(service.root, variables, service.package_patterns, kept_paths(service, service.root))
     return {
         spec.name: {
             "handler": spec.handler,

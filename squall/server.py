@@ -32,7 +32,7 @@ from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.requirements import unread_dependency_warnings
 from squall.deploy.progress import InstallBoard
-from squall.deploy.snapshot import snapshot
+from squall.deploy.snapshot import kept_paths, snapshot
 from squall.deploy.syntax import runtime_warnings, syntax_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
@@ -150,7 +150,7 @@ class Platform:
         code_dir = self.dispatcher.settings.data_dir / "code"
         root = await asyncio.to_thread(
             snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables, service.package_patterns,
-            service.manifest_path.relative_to(folder).as_posix(),
+            kept_paths(service, folder),
         )
         service = dataclasses.replace(service, root=root)
         # Store the layers of the copy, and record the versions each function uses, before anything switches.

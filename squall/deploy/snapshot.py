@@ -17,9 +17,13 @@ import re
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from squall.deploy.variables import VARIABLES_FILE, DeployVariables, write_copy_variables
 from squall.errors import DeployError
+
+if TYPE_CHECKING:
+    from squall.manifest.spec import ServiceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +40,18 @@ _READ_CHUNK_BYTES = 1024 * 1024
 
 
 def code_files(
-    folder: Path, exclude: Path | None = None, patterns: tuple[str, ...] = (), keep: str | None = None
+    folder: Path, exclude: Path | None = None, patterns: tuple[str, ...] = (), keep: str | tuple[str, ...] | None = None
 ) -> list[tuple[str, Path]]:
     """List (relative path, path) of the files a deploy of `folder` copies, sorted.
 
     `patterns` choose among them as serverless.yml's package.patterns do (see
-    `PackagePatterns`). The file `keep`, a relative path such as the manifest's,
-    is copied whatever the patterns match.
+    `PackagePatterns`). What `keep` names, relative paths such as the
+    manifest's or a layer's folder, is copied whatever the patterns match: a
+    file, or a folder with everything in it.
     """
     chosen = PackagePatterns(patterns)
+    kept = (keep,) if isinstance(keep, str) else tuple(keep or ())
+    kept_folders = tuple(f"{path.rstrip('/')}/" for path in kept)
     found: list[tuple[str, Path]] = []
     for directory, subdirectories, files in os.walk(folder):
         current = Path(directory)
@@ -58,7 +65,7 @@ def code_files(
             if name.endswith((".pyc", "~")) or name in EXCLUDED_FILES or not path.is_file():
                 continue
             relative = path.relative_to(folder).as_posix()
-            if relative == keep or chosen.includes(relative):
+            if relative in kept or relative.startswith(kept_folders) or chosen.includes(relative):
                 found.append((relative, path))
     found.sort()
     return found
@@ -70,7 +77,7 @@ def snapshot(
     exclude: Path | None = None,
     variables: DeployVariables | None = None,
     patterns: tuple[str, ...] = (),
-    keep: str | None = None,
+    keep: str | tuple[str, ...] | None = None,
 ) -> Path:
     """Copy `folder` into `code_dir/<digest>` unless that copy exists, and return the copy's path.
 
@@ -113,8 +120,20 @@ def snapshot(
     return target
 
 
+def kept_paths(service: ServiceSpec, folder: Path) -> tuple[str, ...]:
+    """The paths a deploy copies whatever package.patterns say: the manifest, and each layer's folder or file.
+
+    The Serverless Framework packages a layer from its own path, so a pattern
+    that leaves the layer out of the functions' package is common.
+    """
+    return (service.manifest_path.relative_to(folder).as_posix(), *(layer.path for layer in service.layers))
+
+
 def code_digest(
-    folder: Path, variables: DeployVariables | None = None, patterns: tuple[str, ...] = (), keep: str | None = None
+    folder: Path,
+    variables: DeployVariables | None = None,
+    patterns: tuple[str, ...] = (),
+    keep: str | tuple[str, ...] | None = None,
 ) -> str:
     """Return the digest a deploy of `folder` would give its code copy, without copying anything."""
     return _digest(code_files(folder, None, patterns, keep), variables)

@@ -65,3 +65,16 @@ def test_other_manifests_use_layers(serve: Any, tmp_path: Path, app: str) -> Non
 
     assert greet["greeting"] == FIRST_GREETING
     assert greet["module_file"].startswith(str(server.data / "layers"))
+
+
+def test_layer_left_out_of_the_package_still_deploys(serve: Any, tmp_path: Path) -> None:
+    # The Framework packages a layer from its own path, so leaving it out of the functions' package is usual.
+    folder = copy_app(tmp_path, "serverless")
+    manifest = folder / "serverless.yml"
+    manifest.write_text(manifest.read_text().replace("layers:\n  common:", "package:\n  patterns: ['!layers/**']\nlayers:\n  common:", 1))
+    server = serve(folder, "--no-watch")
+
+    greet = get_json(server.endpoint, "/greet")
+
+    assert greet["greeting"] == FIRST_GREETING
+    assert greet["module_file"].startswith(str(server.data / "layers"))
