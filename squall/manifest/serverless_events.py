@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squall.manifest.serverless_common import Warnings
-from squall.manifest.serverless_resources import Catalog, as_intrinsic, queue_name_from_arn
+from squall.manifest.serverless_resources import BUCKET_TYPE, Catalog, queue_name_from_arn
+from squall.manifest.serverless_resources import intrinsic_text as _shown
 from squall.manifest.spec import (
     DEFAULT_ASYNC_RETRIES,
     DEFAULT_MAX_EVENT_AGE_S,
@@ -148,6 +149,8 @@ class EventReader:
         name = self.catalog.evaluate(value)
         if isinstance(value, str) and value in self.provider_buckets:
             name = self.provider_buckets[value]
+        if not self.catalog.refers_to(value, BUCKET_TYPE):
+            name = None
         if name is None or not re.match(BUCKET_NAME_PATTERN, name):
             raise self.source.error(key, expected(f"a bucket name of {BUCKET_NAME_RULE}, or Ref of a bucket under resources.Resources", _shown(value)))
         return name
@@ -334,8 +337,9 @@ class EventReader:
 
         match = _ARN_RE.match(text)
         if match is None:
-            if declared_type not in (None, "function"):
-                raise self.source.error(key, expected(_DESTINATION_RULE, text))
+            # Only a plain string names a function, because Ref of a queue or bucket also gives a name.
+            if declared_type not in (None, "function") or not isinstance(target, str):
+                raise self.source.error(key, expected(_DESTINATION_RULE, _shown(target)))
             return Destination("function", text)
         service, resource = match.group(1), match.group(4)
         if service == "sqs":
@@ -429,15 +433,3 @@ class EventReader:
         if value is not None and value != _REPORT_BATCH_ITEM_FAILURES:
             raise self.source.error((*key, "functionResponseType"), expected(f'"{_REPORT_BATCH_ITEM_FAILURES}"', value))
         return value is not None
-
-
-def _shown(value: Any) -> Any:
-    """Return a value as a message should show it: a CloudFormation function in its long form."""
-    value = as_intrinsic(value)
-    if isinstance(value, dict) and len(value) == 1:
-        function, argument = next(iter(value.items()))
-        if isinstance(argument, list):
-            argument = "[" + ", ".join(str(part) for part in argument) + "]"
-        return f"{function} {argument}"
-    return value
-

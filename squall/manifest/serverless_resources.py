@@ -3,6 +3,12 @@
 Intrinsic functions are evaluated where a name or an ARN is needed and the
 result can be computed without AWS: `Ref` and `Fn::GetAtt` of a declared resource
 or of a pseudo parameter, and `Fn::Sub` and `Fn::Join` over those.
+
+`Ref` of a queue, bucket, table or stream returns its name, as it does in a
+SAM template (see sam_resources). For a queue that differs from
+CloudFormation, whose `Ref` returns the queue's URL: Squall's queues are
+reached by name, and the SDK's `Queue()` takes the name or a URL.
+`Fn::GetAtt [Queue, QueueUrl]` returns the name too.
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ TABLE_TYPE = "AWS::DynamoDB::Table"
 STREAM_TYPE = "AWS::Kinesis::Stream"
 
 _QUEUE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sqs:[^:]*:[^:]*:([^:/]+)$")
+
+# The Fn::GetAtt attributes Squall evaluates, by resource type. CloudFormation
+# defines more for some types (a bucket's DomainName, ...), which need AWS.
+ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    QUEUE_TYPE: ("Arn", "QueueName", "QueueUrl"),
+    BUCKET_TYPE: ("Arn",),
+    TABLE_TYPE: ("Arn", "StreamArn"),
+    STREAM_TYPE: ("Arn",),
+}
 
 
 @dataclass(frozen=True)
@@ -72,13 +87,14 @@ class Catalog:
         return Resources(tuple(self.queues), tuple(self.buckets), tuple(self.tables), tuple(self.streams))
 
     def arn(self, resource: DeclaredResource, attribute: str = "Arn") -> str | None:
-        """Return the ARN `Fn::GetAtt` would give, or the queue name for `QueueName`.
+        """Return the ARN `Fn::GetAtt` would give, or the queue name for `QueueName` and `QueueUrl`.
 
-        Raises ManifestError for the StreamArn of a table declared without a stream.
+        Returns None for an attribute Squall does not evaluate. Raises
+        ManifestError for the StreamArn of a table declared without a stream.
         """
         region, account, name = self.context.region, self.context.account, resource.name
         if resource.type == QUEUE_TYPE:
-            if attribute == "QueueName":
+            if attribute in ("QueueName", "QueueUrl"):
                 return name
             return f"arn:aws:sqs:{region}:{account}:{name}" if attribute == "Arn" else None
         if resource.type == BUCKET_TYPE:
@@ -126,10 +142,42 @@ class Catalog:
         if name in pseudo:
             return pseudo[name]
         resource = self.declared.get(name)
-        # Ref of a queue is its URL, which Squall's SDK does not use.
-        if resource is None or resource.type == QUEUE_TYPE:
-            return None
-        return resource.name
+        return None if resource is None else resource.name
+
+    def refers_to(self, value: Any, resource_type: str) -> bool:
+        """Return False when `value` is a Ref of a declared resource of another type than `resource_type`."""
+        value = as_intrinsic(value)
+        if not isinstance(value, dict) or set(value) != {"Ref"} or not isinstance(value["Ref"], str):
+            return True
+        resource = self.declared.get(value["Ref"])
+        return resource is None or resource.type == resource_type
+
+    def unevaluated_reason(self, value: Any) -> str:
+        """Return why `evaluate` returns None for `value`, naming the logical id or attribute at fault."""
+        value = as_intrinsic(value)
+        function, argument = next(iter(value.items())) if isinstance(value, dict) and len(value) == 1 else (None, None)
+        if function == "Fn::GetAtt" and isinstance(argument, str):
+            argument = argument.split(".", 1)
+        if function == "Ref" and isinstance(argument, str):
+            logical_id, attribute = argument, None
+        elif function == "Fn::GetAtt" and isinstance(argument, list) and len(argument) == 2:
+            logical_id, attribute = str(argument[0]), str(argument[1])
+        else:
+            return (
+                "Squall evaluates only Ref, Fn::GetAtt, Fn::Sub and Fn::Join of the queues, buckets, tables "
+                "and streams under resources.Resources and of pseudo parameters"
+            )
+
+        resource = self.declared.get(logical_id)
+        if resource is None:
+            return (
+                f"{logical_id} is neither a queue, bucket, table or stream under resources.Resources "
+                "nor a pseudo parameter such as AWS::Region"
+            )
+        return (
+            f"{logical_id} is an {resource.type}, and Squall evaluates its attributes "
+            f"{', '.join(ATTRIBUTES[resource.type])}, not {attribute}"
+        )
 
     def _get_att(self, argument: Any) -> str | None:
         if isinstance(argument, str):
@@ -177,6 +225,17 @@ def as_intrinsic(value: Any) -> Any:
     if value.tag == "GetAtt" and isinstance(value.value, str):
         return {"Fn::GetAtt": value.value.split(".", 1)}
     return {f"Fn::{value.tag}": value.value}
+
+
+def intrinsic_text(value: Any) -> Any:
+    """Return a value as a message shows it: a CloudFormation function in its long form, such as "Ref Jobs"."""
+    value = as_intrinsic(value)
+    if isinstance(value, dict) and len(value) == 1:
+        function, argument = next(iter(value.items()))
+        if isinstance(argument, list):
+            argument = "[" + ", ".join(str(part) for part in argument) + "]"
+        return f"{function} {argument}"
+    return value
 
 
 def queue_name_from_arn(arn: str) -> str | None:

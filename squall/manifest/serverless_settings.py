@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from squall.manifest.serverless_common import CloudFormationTag, Warnings
-from squall.manifest.serverless_resources import Catalog
+from squall.manifest.serverless_resources import Catalog, intrinsic_text
 from squall.manifest.validate import (
     ENVIRONMENT_NAME_RE,
     ENVIRONMENT_NAME_RULE,
     KeyPath,
     ManifestSource,
     check_environment_names,
-    describe,
     environment_value,
     expected,
     log_setting_variables,
@@ -108,14 +107,13 @@ def read_environment(
             raise source.error(key, expected(f"variable names of {ENVIRONMENT_NAME_RULE}", name))
         value_key = (*key, name)
         if isinstance(value, (CloudFormationTag, dict)):
-            # Ref of a declared bucket, table or stream is its name, as in CloudFormation.
+            # Ref of a declared resource gives its name, even for a queue, whose Ref on AWS gives its URL.
             text = catalog.evaluate(value)
             if text is None:
                 warnings.add(
                     value_key,
-                    f"{describe(value)} needs AWS to evaluate (Squall evaluates Ref, Fn::GetAtt, "
-                    "Fn::Sub and Fn::Join of declared resources and pseudo parameters), so the "
-                    "variable is not set",
+                    f"Squall cannot evaluate {intrinsic_text(value)}, so the variable is not set: "
+                    f"{catalog.unevaluated_reason(value)}",
                 )
                 continue
             value = text

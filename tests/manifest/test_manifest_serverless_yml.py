@@ -460,8 +460,10 @@ def test_cloudformation_tags_are_warned(write_service: WriteService) -> None:
         "provider.environment.QUEUE_URL",
         "resources.Outputs",
     ]
-    assert "needs AWS to evaluate" in spec.warnings[1]
-    assert "not set" in spec.warnings[1]
+    assert spec.warnings[1] == (
+        "provider.environment.QUEUE_URL: Squall cannot evaluate Ref Jobs, so the variable is not set: Jobs is "
+        "neither a queue, bucket, table or stream under resources.Resources nor a pseudo parameter such as AWS::Region"
+    )
 
 
 def test_variable_in_service_name_resolved(
