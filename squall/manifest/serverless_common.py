@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import difflib
-
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from squall.manifest.validate import KeyPath, StrictLoader, describe, document_position, dotted
+from squall.errors import ManifestError
+from squall.manifest.validate import (
+    KeyPath,
+    ManifestSource,
+    StrictLoader,
+    check_int,
+    describe,
+    document_position,
+    dotted,
+    expected,
+)
+
+_NUMBER_TEXT_RE = re.compile(r"^\s*[-+]?[0-9]+(?:\.[0-9]+)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,25 @@ class CloudFormationTag:
 
 class ServerlessLoader(StrictLoader):
     """The strict YAML loader, plus CloudFormation tags, which serverless.yml allows."""
+
+
+def check_number(source: ManifestSource, key: KeyPath, value: Any, low: int, high: int | None, rule: str) -> int:
+    """Return a whole-number setting in [low, high], also when it is written as a string such as "256".
+
+    The Framework (v3 and v4) validates serverless.yml with Ajv's type
+    coercion, which turns a numeric string into the number its schema
+    expects, so `memorySize: ${env:MEMORY, 128}` works with MEMORY=256.
+    NOTE: only decimal text is accepted here, while Ajv also converts forms
+    such as "0x10" and "1e3". Any other string is rejected.
+    """
+    number = value
+    if isinstance(value, str) and _NUMBER_TEXT_RE.match(value):
+        number = float(value) if "." in value else int(value)
+    try:
+        return check_int(source, key, number, low, high, rule)
+    except ManifestError:
+        # The message shows the value as the file or variable wrote it.
+        raise source.error(key, expected(rule, value)) from None
 
 
 def likely_typo(name: str, known: Iterable[str]) -> str | None:

@@ -15,7 +15,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from squall.manifest.serverless_common import Warnings
+from squall.manifest.serverless_common import Warnings, check_number
 from squall.manifest.serverless_resources import BUCKET_TYPE, Catalog, queue_name_from_arn
 from squall.manifest.serverless_resources import intrinsic_text as _shown
 from squall.manifest.spec import (
@@ -33,7 +33,7 @@ from squall.manifest.spec import (
 )
 from squall.events.filters import MAX_FILTERS
 from squall.manifest.squall_events import BUCKET_NAME_PATTERN, BUCKET_NAME_RULE, filter_patterns_of
-from squall.manifest.validate import KeyPath, ManifestSource, check_int, check_queue_batch, describe, expected
+from squall.manifest.validate import KeyPath, ManifestSource, check_queue_batch, describe, expected
 
 logger = logging.getLogger(__name__)
 
@@ -363,13 +363,13 @@ class EventReader:
         source = self.source
         retries = DEFAULT_ASYNC_RETRIES
         if settings.get("maximumRetryAttempts") is not None:
-            retries = check_int(
+            retries = check_number(
                 source, (*key, "maximumRetryAttempts"), settings["maximumRetryAttempts"], 0,
                 DEFAULT_ASYNC_RETRIES, f"a whole number of retries between 0 and {DEFAULT_ASYNC_RETRIES}",
             )
         max_age_s = DEFAULT_MAX_EVENT_AGE_S
         if settings.get("maximumEventAge") is not None:
-            max_age_s = check_int(
+            max_age_s = check_number(
                 source, (*key, "maximumEventAge"), settings["maximumEventAge"], MIN_MAX_EVENT_AGE_S,
                 DEFAULT_MAX_EVENT_AGE_S, f"whole seconds between {MIN_MAX_EVENT_AGE_S} and {DEFAULT_MAX_EVENT_AGE_S}",
             )
@@ -407,7 +407,7 @@ class EventReader:
     def _int(self, key: KeyPath, config: dict[str, Any], name: str, default: int, low: int, high: int, unit: str) -> int:
         if config.get(name) is None:
             return default
-        return check_int(self.source, (*key, name), config[name], low, high, f"{unit} between {low} and {high}")
+        return check_number(self.source, (*key, name), config[name], low, high, f"{unit} between {low} and {high}")
 
     def _bool(self, key: KeyPath, config: dict[str, Any], name: str, default: bool) -> bool:
         value = config.get(name, default)

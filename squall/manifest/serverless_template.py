@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from squall.manifest.serverless_common import Warnings
+from squall.manifest.serverless_common import Warnings, check_number
 from squall.manifest.serverless_resources import (
     BUCKET_TYPE,
     QUEUE_TYPE,
@@ -39,7 +39,7 @@ from squall.manifest.squall_events import (
     TABLE_NAME_PATTERN,
     TABLE_NAME_RULE,
 )
-from squall.manifest.validate import KeyPath, ManifestSource, check_int, describe, expected
+from squall.manifest.validate import KeyPath, ManifestSource, describe, expected
 
 # Each type's name property and name limits, as the AWS services set them.
 _NAMING: dict[str, tuple[str, str, str, int]] = {
@@ -157,9 +157,7 @@ def _derived_name(context: StackContext, logical_id: str, resource_type: str, li
 
 def _integer(source: ManifestSource, key: KeyPath, value: Any, low: int, high: int, unit: str) -> int:
     # CloudFormation templates often quote numbers ("60"), and CloudFormation accepts them.
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    return check_int(source, key, value, low, high, f"{unit} between {low} and {high}")
+    return check_number(source, key, value, low, high, f"{unit} between {low} and {high}")
 
 
 def _boolean(source: ManifestSource, key: KeyPath, value: Any) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from squall.deploy.layers import read_serverless_function_layers, read_serverless_layers
-from squall.manifest.serverless_common import CloudFormationTag, ServerlessLoader, Warnings
+from squall.manifest.serverless_common import CloudFormationTag, ServerlessLoader, Warnings, check_number
 from squall.manifest.serverless_events import TRIGGER_EVENT_TYPES, EventReader
 from squall.manifest.serverless_keys import (
     FRAMEWORK_FUNCTION_KEYS,
@@ -74,7 +74,6 @@ from squall.manifest.validate import (
     ManifestSource,
     Route,
     check_handler,
-    check_int,
     check_routes,
     expected,
     names_other_language,
@@ -365,7 +364,7 @@ def _read_provider(
         runtime = _read_runtime(source, (*key, "runtime"), runtime_value)
     memory_mb = SERVERLESS_DEFAULT_MEMORY_MB
     with problems.collect():
-        memory_mb = check_int(
+        memory_mb = check_number(
             source,
             (*key, "memorySize"),
             provider.get("memorySize", SERVERLESS_DEFAULT_MEMORY_MB),
@@ -375,7 +374,7 @@ def _read_provider(
         )
     timeout_s = SERVERLESS_DEFAULT_TIMEOUT_S
     with problems.collect():
-        timeout_s = check_int(
+        timeout_s = check_number(
             source,
             (*key, "timeout"),
             provider.get("timeout", SERVERLESS_DEFAULT_TIMEOUT_S),
@@ -448,13 +447,13 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
     memory_mb = defaults.memory_mb
     if "memorySize" in settings:
         with problems.collect():
-            memory_mb = check_int(
+            memory_mb = check_number(
                 source, (*key, "memorySize"), settings["memorySize"], MIN_MEMORY_MB, MAX_MEMORY_MB, _MEMORY_RULE
             )
     timeout_s = defaults.timeout_s
     if "timeout" in settings:
         with problems.collect():
-            timeout_s = check_int(source, (*key, "timeout"), settings["timeout"], 1, MAX_TIMEOUT_S, _TIMEOUT_RULE)
+            timeout_s = check_number(source, (*key, "timeout"), settings["timeout"], 1, MAX_TIMEOUT_S, _TIMEOUT_RULE)
     environment = defaults.environment
     with problems.collect():
         # A function's variables override the provider's ones of the same name.
@@ -530,14 +529,14 @@ def _read_concurrency(
     reserved_read = provisioned_read = True
     if settings.get("reservedConcurrency") is not None:
         with problems.collect() as attempt:
-            reserved = check_int(
+            reserved = check_number(
                 source, (*key, "reservedConcurrency"), settings["reservedConcurrency"], 0, None, _COUNT_RULE
             )
         reserved_read = not attempt.failed
     provisioned = 0
     if settings.get("provisionedConcurrency") is not None:
         with problems.collect() as attempt:
-            provisioned = check_int(
+            provisioned = check_number(
                 source, (*key, "provisionedConcurrency"), settings["provisionedConcurrency"], 0, None, _COUNT_RULE
             )
         provisioned_read = not attempt.failed

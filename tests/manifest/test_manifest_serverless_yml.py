@@ -537,9 +537,9 @@ BAD_SERVERLESS = [
     ),
     (
         "timeout text",
-        _one_function("- httpApi: GET /", extra="timeout: '30'"),
+        _one_function("- httpApi: GET /", extra="timeout: thirty"),
         "functions.hello.timeout",
-        ['got "30"', "whole seconds"],
+        ['got "thirty"', "whole seconds"],
     ),
     (
         "provisioned above reserved",
