@@ -22,6 +22,7 @@ from squall.manifest.spec import (
     TableResource,
     TableStreamTrigger,
 )
+from squall.manifest.validate import MAX_FIFO_QUEUE_BATCH, is_fifo_queue
 from squall.services.errors import ResourceNotFound, ServiceError
 from squall.services.hub import ServiceHub
 
@@ -46,6 +47,7 @@ def prepare_resources(hub: ServiceHub, service: ServiceSpec) -> list[Callable[[]
         creations += _plan_streams(hub, service.resources.streams)
     except ServiceError as error:
         raise DeployError(f"{where}: resources: {error}") from None
+    check_fifo_queues(service)
     _check_triggers(hub, service)
     _check_table_streams(hub, service)
     return creations
@@ -267,11 +269,51 @@ def _check_table_streams(hub: ServiceHub, service: ServiceSpec) -> None:
         raise DeployError(f"{where}: " + "\n  also ".join(problems))
 
 
-def check_declared_queues(service: ServiceSpec) -> None:
-    """Raise DeployError when a queue the manifest declares hides a message for less than its function's timeout.
+def check_fifo_queues(service: ServiceSpec) -> None:
+    """Raise one DeployError naming every FIFO queue trigger and destination that Lambda would reject.
 
-    Unlike the deploy's own check, this needs no server, so `squall plan` can report it.
+    A FIFO queue trigger takes at most 10 messages per batch and no batching
+    window, and a FIFO queue cannot be a destination. The manifest readers
+    check this at the exact key path. This check of the specification covers
+    a reader that does not, and it needs no server.
     """
+    where = service.manifest_path.name
+    problems: list[str] = []
+    for spec in service.functions.values():
+        for trigger in spec.triggers:
+            if not isinstance(trigger, QueueTrigger) or not is_fifo_queue(trigger.queue):
+                continue
+            key = f"{service.function_key(spec.name, 'events')}: the event of queue {trigger.queue!r}"
+            if trigger.batch_size > MAX_FIFO_QUEUE_BATCH:
+                problems.append(
+                    f"{key}: batch size {trigger.batch_size} is above {MAX_FIFO_QUEUE_BATCH}, the maximum Lambda "
+                    f"allows for a FIFO queue; set a batch size of {MAX_FIFO_QUEUE_BATCH} or less"
+                )
+            if trigger.batch_window_s > 0:
+                problems.append(
+                    f"{key}: batching window {trigger.batch_window_s:g} s is not supported by Lambda for a FIFO "
+                    "queue; remove the batching window"
+                )
+        for name, destination in (("on_success", spec.async_config.on_success),
+                                  ("on_failure", spec.async_config.on_failure)):
+            if destination is not None and destination.kind == "queue" and is_fifo_queue(destination.name):
+                problems.append(
+                    f"{service.function_key(spec.name, name)}: queue {destination.name!r} is a FIFO queue, which "
+                    "cannot be a destination, as on AWS; use a standard queue"
+                )
+    if problems:
+        raise DeployError(f"{where}: " + "\n  also ".join(problems))
+
+
+def check_declared_queues(service: ServiceSpec) -> None:
+    """Raise DeployError for the queue mistakes a deploy rejects that need no server to find.
+
+    They are the FIFO queue rules of `check_fifo_queues`, and a queue the
+    manifest declares that hides a message for less than its function's
+    timeout. Unlike the deploy's own checks, these need no server, so
+    `squall plan` can report them.
+    """
+    check_fifo_queues(service)
     where = service.manifest_path.name
     queues = {queue.name: queue.visibility_timeout_s for queue in service.resources.queues}
     problems: list[str] = []

@@ -53,6 +53,7 @@ from squall.manifest.validate import (
     ManifestProblems,
     ManifestSource,
     Route,
+    check_destination_queue,
     check_http_path,
     check_queue_batch,
     describe,
@@ -335,7 +336,9 @@ class EventReader:
         report_failures = self._function_response_types(read)
         batch_size = read.integer("BatchSize", 10, 1, _MAX_BATCH_SIZE, "a whole number of messages")
         batch_window_s = read.integer("MaximumBatchingWindowInSeconds", 0, 0, _MAX_BATCH_WINDOW_S, "whole seconds")
-        check_queue_batch(self.source, read.key("BatchSize"), batch_size, batch_window_s, "MaximumBatchingWindowInSeconds")
+        check_queue_batch(
+            self.source, read.key("BatchSize"), batch_size, batch_window_s, "MaximumBatchingWindowInSeconds", queue=queue
+        )
         return QueueTrigger(
             queue=queue,
             batch_size=batch_size,
@@ -617,7 +620,7 @@ class EventReader:
             name = name_from_arn(target_value, "sqs") or (target_value if _QUEUE_NAME_RE.match(target_value) else None)
             if name is None:
                 raise self.source.error(target_key, expected("the ARN of a queue", target_value))
-            return Destination("queue", name)
+            return Destination("queue", check_destination_queue(self.source, target_key, name))
         name = name_from_arn(target_value, "lambda") or (target_value if FUNCTION_NAME_RE.match(target_value) else None)
         if name is None:
             raise self.source.error(target_key, expected("the ARN of a function", target_value))

@@ -34,7 +34,7 @@ from squall.manifest.spec import (
     TableStreamTrigger,
     Trigger,
 )
-from squall.manifest.validate import KeyPath, ManifestSource, check_queue_batch, expected
+from squall.manifest.validate import DESTINATION_QUEUE_RULE, KeyPath, ManifestSource, check_queue_batch, expected
 
 # Name rules, as AWS sets them for SQS queues, S3 buckets, DynamoDB tables
 # and Kinesis streams. The services check them again on every request.
@@ -198,7 +198,12 @@ _DESTINATION_SCHEMA: dict[str, Any] = {
     "maxProperties": 1,
     "additionalProperties": False,
     "properties": {
-        "queue": _name(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, "queue"),
+        "queue": {
+            "allOf": [
+                _name(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, "queue"),
+                {"not": {"type": "string", "pattern": r"\.fifo$"}, "x-expected": DESTINATION_QUEUE_RULE},
+            ],
+        },
         "function": _name(FUNCTION_TARGET_PATTERN, "1 to 64 letters, digits, hyphens or underscores", "function"),
     },
 }
@@ -319,14 +324,16 @@ def build_trigger(source: ManifestSource, key: KeyPath, kind: str, settings: dic
     qualifier = qualifier_of(settings)
     if kind == "queue":
         concurrency = settings.get("max_concurrency")
+        batch_size = int(settings.get("batch_size", 10))
+        # As written, so that a message shows 5 and not 5.0.
+        batch_window_s = settings.get("batch_window_s", 0)
         check_queue_batch(
-            source, (*key, "batch_size"), int(settings.get("batch_size", 10)), float(settings.get("batch_window_s", 0)),
-            "batch_window_s",
+            source, (*key, "batch_size"), batch_size, batch_window_s, "batch_window_s", queue=settings["name"]
         )
         return QueueTrigger(
             queue=settings["name"],
-            batch_size=int(settings.get("batch_size", 10)),
-            batch_window_s=float(settings.get("batch_window_s", 0)),
+            batch_size=batch_size,
+            batch_window_s=float(batch_window_s),
             max_concurrency=None if concurrency is None else int(concurrency),
             enabled=bool(settings.get("enabled", True)),
             qualifier=qualifier,

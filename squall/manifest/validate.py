@@ -290,16 +290,65 @@ def handler_module_files(handler: str) -> tuple[str, str]:
 
 # Lambda takes more than 10 messages per SQS batch only with a batching window of at least 1 second.
 MAX_UNWINDOWED_QUEUE_BATCH = 10
+# The most messages Lambda takes per batch from a FIFO queue, which takes no
+# batching window either (Lambda developer guide, "Lambda parameters for
+# Amazon SQS event source mappings").
+MAX_FIFO_QUEUE_BATCH = 10
+# What a destination queue must be, as AWS lists destinations ("Capturing
+# records of Lambda asynchronous invocations"): a standard SQS queue.
+DESTINATION_QUEUE_RULE = "a standard queue, since a FIFO queue cannot be a destination, as on AWS"
 
 
-def check_queue_batch(source: ManifestSource, key: KeyPath, batch_size: int, window_s: float, window_name: str) -> None:
-    """Raise ManifestError at `key` (the batch size) when a queue batch above 10 has no batching window."""
+def is_fifo_queue(name: str) -> bool:
+    """Tell whether a queue name is a FIFO queue's, which SQS decides by the ".fifo" suffix."""
+    return name.endswith(".fifo")
+
+
+def check_queue_batch(
+    source: ManifestSource,
+    key: KeyPath,
+    batch_size: int,
+    window_s: float,
+    window_name: str,
+    queue: str | None = None,
+) -> None:
+    """Raise ManifestError when a queue trigger's batch size and batching window break Lambda's rules.
+
+    `key` is the batch size's key path, and `window_name` the name of the
+    batching window's key beside it. With the `queue` name given, a FIFO
+    queue's batch is held to at most 10 messages and no batching window,
+    and a batch size and a window that are both wrong are listed together.
+    """
+    if queue is not None and is_fifo_queue(queue):
+        errors: list[ManifestError] = []
+        if batch_size > MAX_FIFO_QUEUE_BATCH:
+            errors.append(source.error(key, expected(
+                f"a batch size between 1 and {MAX_FIFO_QUEUE_BATCH}, the maximum Lambda allows for "
+                f"FIFO queue {describe(queue)}", batch_size,
+            )))
+        if window_s > 0:
+            errors.append(source.error((*key[:-1], window_name), expected(
+                f"no batching window (0 seconds), since Lambda supports none for FIFO queue {describe(queue)}",
+                window_s,
+            )))
+        if errors:
+            # Without the document to sort by, the errors keep this order, the batch size first.
+            raise combine_errors(None, errors)
+        return
+
     if batch_size > MAX_UNWINDOWED_QUEUE_BATCH and window_s < 1:
         raise source.error(
             key,
             f"{batch_size} messages per batch needs {window_name} of at least 1 second, as Lambda requires for a "
             f"batch above {MAX_UNWINDOWED_QUEUE_BATCH}; set it, or a batch size of {MAX_UNWINDOWED_QUEUE_BATCH} or less",
         )
+
+
+def check_destination_queue(source: ManifestSource, key: KeyPath, queue: str) -> str:
+    """Return the name of a destination queue, raising ManifestError at `key` for a FIFO queue."""
+    if is_fifo_queue(queue):
+        raise source.error(key, expected(DESTINATION_QUEUE_RULE, queue))
+    return queue
 
 
 def check_handler(source: ManifestSource, key: KeyPath, handler: Any) -> str:
