@@ -4,7 +4,8 @@ A source is one ordered sequence of records: one shard of a stream, or the
 change stream of a table. It reads from just after its checkpoint, saves the
 checkpoint after each handled batch, builds the event the function receives,
 and builds the batch description (KinesisBatchInfo or DDBStreamBatchInfo)
-that an on-failure destination receives.
+that an on-failure destination receives. The size of an event, which every
+trigger keeps within Lambda's payload limit, is measured here too.
 """
 
 from __future__ import annotations
@@ -21,10 +22,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from squall.events.filters import dynamodb_filter_view, kinesis_filter_view
+from squall.runtime.protocol import MAX_REQUEST_BYTES
 from squall.services.hub import ServiceHub
 
 logger = logging.getLogger(__name__)
+
+# Lambda delivers a trigger's batch in one call of at most the 6 MB payload
+# limit of synchronous invocation (Lambda API reference, BatchSize of
+# CreateEventSourceMapping), so the JSON of one event stays within it.
+MAX_EVENT_BYTES = MAX_REQUEST_BYTES
+# The JSON of an event without records, {"Records":[]}, as orjson writes it.
+EMPTY_EVENT_BYTES = len(orjson.dumps({"Records": []}))
 
 # DynamoDB Streams keeps change records for 24 hours; Squall's table store
 # keeps them longer, so a table source applies this limit itself.
@@ -90,6 +101,24 @@ class RecordSource(abc.ABC):
     def describe(self) -> str:
         """Name the source for log lines."""
         return f"{self.service[:-1]} {self.resource} shard {self.shard_id}"
+
+
+def added_event_bytes(event_record: Mapping[str, Any], position: int) -> int:
+    """Return how many bytes a record adds to the JSON of a {"Records": [...]} event at `position` (0 is the first)."""
+    separator = 1 if position else 0
+    return len(orjson.dumps(event_record)) + separator
+
+
+def count_within_payload_limit(event_records: Sequence[Mapping[str, Any]], limit: int = MAX_EVENT_BYTES) -> int:
+    """Return how many leading records fit in an event of at most `limit` bytes of JSON, which is 0 when the first cannot."""
+    if len(orjson.dumps({"Records": event_records})) <= limit:
+        return len(event_records)  # the common case, in one call
+    size = EMPTY_EVENT_BYTES
+    for position, event_record in enumerate(event_records):
+        size += added_event_bytes(event_record, position)
+        if size > limit:
+            return position
+    return len(event_records)
 
 
 # Streams

@@ -39,6 +39,7 @@ from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_invoke import AsyncInvoker
 from squall.events.filters import FilterCriteria, compile_filters
 from squall.events.record_sources import (
+    MAX_EVENT_BYTES,
     FailureCondition,
     RecordSource,
     SourceRecord,
@@ -46,6 +47,7 @@ from squall.events.record_sources import (
     StreamShardSource,
     TableCheckpoints,
     TableSource,
+    count_within_payload_limit,
     failure_record,
 )
 from squall.manifest.spec import Destination, ServiceSpec, StreamTrigger, TableStreamTrigger
@@ -109,6 +111,8 @@ class RecordTriggers:
     `backoff_s` is the pause before each retry, after a throttle and after a
     failure in Squall itself; tests shorten it. `clock` returns epoch seconds
     and decides when records expire and the timestamp of on-failure records.
+    `max_event_bytes` bounds the JSON of each event, Lambda's 6 MB unless a
+    test sets less.
     """
 
     def __init__(
@@ -118,12 +122,14 @@ class RecordTriggers:
         async_invoker: AsyncInvoker,
         clock: Callable[[], float] = time.time,
         backoff_s: float = DEFAULT_BACKOFF_S,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self._hub = hub
         self._dispatcher = dispatcher
         self._async_invoker = async_invoker
         self._clock = clock
         self._backoff_s = backoff_s
+        self._max_event_bytes = max_event_bytes
         self._pollers: dict[_Key, tuple[RecordTrigger, asyncio.Task[None]]] = {}
         self._on_failure: dict[str, Destination | None] = {}
         self._table_checkpoints: TableCheckpoints | None = None
@@ -285,20 +291,44 @@ class RecordTriggers:
         return False
 
     async def _fill_batch(self, source: RecordSource, trigger: RecordTrigger) -> list[SourceRecord]:
-        """Read up to batch_size records, waiting up to batch_window_s once the first has come."""
-        records = await source.read(trigger.batch_size)
+        """Read up to batch_size records, waiting up to batch_window_s once the first has come.
+
+        The batch ends early where its event would exceed the payload limit
+        (Lambda's 6 MB), and the records after that come in the next batch.
+        """
+        records, full = self._within_payload_limit(source, await source.read(trigger.batch_size))
         if not records:
             await self._hub.wait_for_change(source.service, source.resource, IDLE_POLL_S)
             return []
 
         window_ends = time.monotonic() + trigger.batch_window_s
-        while len(records) < trigger.batch_size:
+        while len(records) < trigger.batch_size and not full:
             remaining = window_ends - time.monotonic()
             if remaining <= 0:
                 break
             if await self._hub.wait_for_change(source.service, source.resource, remaining):
-                records = await source.read(trigger.batch_size)
+                records, full = self._within_payload_limit(source, await source.read(trigger.batch_size))
         return records
+
+    def _within_payload_limit(
+        self, source: RecordSource, records: list[SourceRecord]
+    ) -> tuple[list[SourceRecord], bool]:
+        """Return the leading records whose event fits the payload limit, and whether any were left out.
+
+        A record whose event alone is past the limit makes a batch of its own,
+        so that it cannot stop the shard.
+        """
+        if not records:
+            return records, False
+        count = count_within_payload_limit(source.event(records)["Records"], self._max_event_bytes)
+        if count == 0:
+            # NOTE: Lambda documents no behaviour for a record too large for any
+            # event. A stream record, at most 1 MiB of data, cannot be one, but a
+            # table change whose two images hold many small attributes may come close.
+            logger.warning("record %s of %s alone makes an event above %d bytes; delivering it in a batch of its own",
+                           records[0].sequence_number, source.describe(), self._max_event_bytes)
+            count = 1
+        return records[:count], count < len(records)
 
     # Delivering one batch
 

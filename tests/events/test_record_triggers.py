@@ -25,6 +25,7 @@ from squall.manifest.spec import (
     TableStreamTrigger,
 )
 from squall.metering.records import Outcome
+from squall.runtime.protocol import MAX_REQUEST_BYTES
 from squall.services.hub import ServiceHub
 from tests.conftest import CONFORMANCE
 
@@ -53,6 +54,7 @@ class FakeDispatcher:
     def __init__(self, responder: Responder = succeed) -> None:
         self.responder = responder
         self.events: list[dict[str, Any]] = []
+        self.payload_sizes: list[int] = []  # bytes of each recorded event's JSON
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         event = orjson.loads(invocation.payload)
@@ -60,6 +62,7 @@ class FakeDispatcher:
         if isinstance(answer, BaseException):
             raise answer
         self.events.append(event)
+        self.payload_sizes.append(len(invocation.payload))
         if isinstance(answer, str):
             body = orjson.dumps({"errorType": answer, "errorMessage": "failed"})
             return InvocationResult(invocation.request_id, body, Outcome.ERROR, answer, "$LATEST")
@@ -93,8 +96,9 @@ class Harness:
     triggers: list[RecordTriggers] = field(default_factory=list)
 
     def start(self, trigger: StreamTrigger | TableStreamTrigger, on_failure: Destination | None = None,
-              clock: Callable[[], float] = time.time) -> RecordTriggers:
-        triggers = RecordTriggers(self.hub, self.dispatcher, self.invoker, clock=clock, backoff_s=BACKOFF_S)  # type: ignore[arg-type]
+              clock: Callable[[], float] = time.time, max_event_bytes: int = MAX_REQUEST_BYTES) -> RecordTriggers:
+        triggers = RecordTriggers(self.hub, self.dispatcher, self.invoker, clock=clock, backoff_s=BACKOFF_S,  # type: ignore[arg-type]
+                                  max_event_bytes=max_event_bytes)
         triggers.update(services(trigger, on_failure))
         self.triggers.append(triggers)
         return triggers
@@ -501,3 +505,54 @@ async def test_failure_record_matches_recording(harness: Harness, kind: str, sna
     recorded_stamp = recorded[info_key]["approximateArrivalOfFirstRecord"]
     # Kinesis stamps carry milliseconds and DynamoDB Streams stamps whole seconds.
     assert record[info_key]["approximateArrivalOfFirstRecord"].count(".") == recorded_stamp.count(".")
+
+
+# Lambda's 6 MB payload limit: 8 stream records of 1,000,000 bytes (1,333,336 in
+# base64) make 4 per event, and 20 table items of 390,000 bytes make 16.
+LARGE_RECORDS = {"stream": (8, 1_000_000, [4, 4]), "table": (20, 390_000, [16, 4])}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_batch_cut_at_payload_limit(harness: Harness, kind: str) -> None:
+    count, size, expected_batches = LARGE_RECORDS[kind]
+    values = [f"{number:02d}" for number in range(count)]
+    for value in values:
+        if kind == "stream":
+            harness.hub.store("streams").put_record("clicks", value.encode() + b"x" * (size - 2), "same-key")
+        else:
+            harness.hub.store("tables").put("users", {"id": value, "blob": "x" * size})
+    # Started after the puts, so the first read returns every record.
+    harness.start(make_trigger(kind, batch_size=100))
+
+    await wait_until(lambda: len(harness.delivered()) >= count, timeout_s=30)
+
+    assert [value[:2] for value in harness.delivered()] == values
+    assert [len(event["Records"]) for event in harness.dispatcher.events] == expected_batches
+    assert max(harness.dispatcher.payload_sizes) <= MAX_REQUEST_BYTES
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_record_above_payload_limit_goes_alone(harness: Harness, kind: str) -> None:
+    big = ["b" * 1500, "c" * 1500]
+    values = [big[0], "s1", "s2", big[1], "s3"]
+    put_on_one_shard(harness, kind, values)
+    # A limit of 2,000 bytes, which one small record fits and each big one passes on its own.
+    harness.start(make_trigger(kind, batch_size=100), max_event_bytes=2000)
+
+    await wait_until(lambda: len(harness.delivered()) >= len(values))
+
+    batches = [[value_of(record) for record in event["Records"]] for event in harness.dispatcher.events]
+    assert batches == [[big[0]], ["s1", "s2"], [big[1]], ["s3"]]
+    assert checkpoint_of(harness, kind) is not None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_full_batch_skips_batch_window(harness: Harness, kind: str) -> None:
+    values = ["b" * 1500, "s1"]
+    put_on_one_shard(harness, kind, values)
+    # The first record fills the 2,000-byte event, so its batch goes without waiting out the 60 s window.
+    harness.start(make_trigger(kind, batch_size=100, batch_window_s=60), max_event_bytes=2000)
+
+    await wait_until(lambda: harness.delivered(), timeout_s=5)
+
+    assert harness.delivered()[0] == values[0]
