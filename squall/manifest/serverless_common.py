@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 import difflib
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,7 +39,12 @@ class CloudFormationTag:
 
 
 class ServerlessLoader(StrictLoader):
-    """The strict YAML loader, plus CloudFormation tags, which serverless.yml allows."""
+    """The strict YAML loader with YAML 1.2's core schema, plus CloudFormation tags, which serverless.yml allows.
+
+    The Framework reads serverless.yml with js-yaml 4, whose plain scalars
+    follow YAML 1.2's core schema rather than PyYAML's YAML 1.1: `no`, `on`
+    and `12:30` are strings, and `010` is ten.
+    """
 
 
 def check_number(source: ManifestSource, key: KeyPath, value: Any, low: int, high: int | None, rule: str) -> int:
@@ -88,6 +95,83 @@ def _construct_cloudformation_tag(
 
 
 ServerlessLoader.add_multi_constructor("!", _construct_cloudformation_tag)
+
+
+# The tag resolution of YAML 1.2's core schema (YAML 1.2.2, section 10.3.2),
+# with the first characters PyYAML looks each pattern up by. Every other plain
+# scalar is a string. `<<` keeps its meaning, a merge key, as in js-yaml.
+# NOTE: js-yaml's default schema also reads timestamps (2024-01-01), which
+# the Framework turns into ISO text. Squall keeps them as written.
+_CORE_SCHEMA_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ("~", "n", "N", "")),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+    ("tag:yaml.org,2002:merge", r"^<<$", "<"),
+)
+
+
+def _construct_core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    # Base 10 even with leading zeros: "010" is ten, where YAML 1.1 reads it as octal.
+    return int(text, 10)
+
+
+def _construct_core_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node))
+    unsigned = text.lstrip("+-").lower()
+    if unsigned in (".inf", ".nan"):
+        value = math.inf if unsigned == ".inf" else math.nan
+        return -value if text.startswith("-") else value
+    return float(text)
+
+
+ServerlessLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in _CORE_SCHEMA_RESOLVERS:
+    ServerlessLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+ServerlessLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
+ServerlessLoader.add_constructor("tag:yaml.org,2002:float", _construct_core_float)
+
+
+def javascript_number_text(value: int | float) -> str:
+    """Return a number as JavaScript's String(number) writes it, which is what the Framework puts in text.
+
+    So `1e3` and `2.0` become "1000" and "2", as in the Framework, not Python's "1000.0" and "2.0".
+    """
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"
+
+    # The shortest digits that read back as `value` (Python's repr finds them, as JavaScript does),
+    # and the position n of the decimal point: value = 0.DIGITS x 10^n.
+    _, digit_tuple, exponent = decimal.Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(str(digit) for digit in digit_tuple)
+    position = len(digits) + int(exponent)
+    sign = "-" if value < 0 else ""
+
+    # ECMAScript's Number::toString picks a form by the point's position.
+    if len(digits) <= position <= 21:
+        return sign + digits + "0" * (position - len(digits))
+    if 0 < position <= 21:
+        return sign + digits[:position] + "." + digits[position:]
+    if -6 < position <= 0:
+        return sign + "0." + "0" * -position + digits
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    power = position - 1
+    return f"{sign}{mantissa}e{'+' if power >= 0 else '-'}{abs(power)}"
 
 
 @dataclass

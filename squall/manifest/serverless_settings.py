@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from squall.manifest.serverless_common import CloudFormationTag, Warnings
+from squall.manifest.serverless_common import CloudFormationTag, Warnings, javascript_number_text
 from squall.manifest.serverless_resources import Catalog, intrinsic_text
 from squall.manifest.validate import (
     ENVIRONMENT_NAME_RE,
@@ -119,6 +119,8 @@ def read_environment(
             value = text
         if value is None or not isinstance(value, (str, int, float, bool)):
             raise source.error(value_key, expected("a string, number or boolean", value))
+        if isinstance(value, float):
+            value = javascript_number_text(value)
         environment[name] = environment_value(value)
     return environment
 

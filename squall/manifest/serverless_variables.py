@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from squall.manifest.serverless_common import CloudFormationTag, ServerlessLoader
+from squall.manifest.serverless_common import CloudFormationTag, ServerlessLoader, javascript_number_text
 from squall.manifest.validate import KeyPath, ManifestSource, describe, dotted
 
 logger = logging.getLogger(__name__)
@@ -241,8 +241,10 @@ class _Resolver:
             value = self.resolve_expression(part, where)
             if isinstance(value, bool):
                 pieces.append("true" if value else "false")
-            elif isinstance(value, (str, int, float)):
-                pieces.append(str(value))
+            elif isinstance(value, (int, float)):
+                pieces.append(javascript_number_text(value))
+            elif isinstance(value, str):
+                pieces.append(value)
             else:
                 raise self.source.error(
                     where,

@@ -121,7 +121,7 @@ def test_serverless_default_has_no_binary_media_types(write_service: WriteServic
     [
         ("apiGateway:\n  binaryMediaTypes: [image/png, png]", "provider.apiGateway.binaryMediaTypes[1]", 'got "png"'),
         ("apiGateway:\n  binaryMediaTypes: image/png", "provider.apiGateway.binaryMediaTypes", 'got "image/png"'),
-        ("apiGateway: yes", "provider.apiGateway", "got true"),
+        ("apiGateway: true", "provider.apiGateway", "got true"),
     ],
 )
 def test_serverless_invalid_binary_media_types(write_service: WriteService, api_gateway: str, key: str, got: str) -> None:
