@@ -6,7 +6,9 @@ function, and fills its batch with the matching ones. A batch is deleted
 only after the function succeeds. When the result lists `batchItemFailures`, only the
 listed messages stay. A malformed result or a function error leaves the whole
 batch, which comes back after the queue's visibility timeout and goes to the
-dead-letter queue after `max_receive_count` receives.
+dead-letter queue after `max_receive_count` receives. A batch's event stays
+within Lambda's 6 MB payload limit, and the messages that would pass it are
+left on the queue for the next batch.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import orjson
 from squall.dispatcher.dispatcher import Dispatcher, Invocation
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.filters import FilterCriteria, compile_filters, sqs_filter_view
+from squall.events.record_sources import EMPTY_EVENT_BYTES, MAX_EVENT_BYTES, added_event_bytes
 from squall.manifest.spec import QueueTrigger, ServiceSpec
 from squall.services.errors import ServiceError
 from squall.services.hub import ServiceHub
@@ -38,6 +41,12 @@ IDLE_POLL_S = 1.0
 # Pause after a throttle or a failure in Squall itself before polling again.
 BACKOFF_S = 1.0
 MAX_RECEIVE = 10  # SQS returns at most ten messages per receive
+# Bytes a record adds to an event besides twice its message's size, since
+# JSON escaping at most doubles a body or attribute value. They cover the ids,
+# receipt handle, MD5s, system attributes and JSON keys. An estimate with
+# room to spare, since a FIFO message with 128-character ids and the longest
+# queue name measured 1.3 KB.
+RECORD_OVERHEAD_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,11 @@ def _traceparent(batch: list[Any]) -> str | None:
 class QueueTriggers:
     """Runs one set of pollers per (function, queue) trigger of the deployed services."""
 
-    def __init__(self, hub: ServiceHub, dispatcher: Dispatcher) -> None:
+    def __init__(self, hub: ServiceHub, dispatcher: Dispatcher, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        """`max_event_bytes` bounds the JSON of each event, Lambda's 6 MB unless a test sets less."""
         self._hub = hub
         self._dispatcher = dispatcher
+        self._max_event_bytes = max_event_bytes
         self._pollers: dict[_Key, tuple[QueueTrigger, list[asyncio.Task[None]]]] = {}
         # One poller of a trigger fills a batch at a time, so that a batch window
         # gathers the messages of a slow trickle into one batch instead of one per poller.
@@ -130,20 +141,41 @@ class QueueTriggers:
     async def _fill_batch(
         self, store: Any, key: _Key, queue_arn: str, trigger: QueueTrigger, filters: FilterCriteria | None
     ) -> list[Any]:
-        """Receive up to batch_size matching messages, waiting up to batch_window_s once the first has come."""
+        """Receive up to batch_size matching messages, waiting up to batch_window_s once the first has come.
+
+        The batch also ends before its event would exceed the payload limit.
+        Each receive requests no more messages than fit at the largest size
+        the queue accepts, so a message the batch cannot carry stays on the
+        queue unreceived, with its receive count and its place in a FIFO
+        group unchanged.
+
+        Limitation: that size is taken after JSON escaping doubles it, so a
+        queue that accepts large messages gets fewer messages per receive, and
+        smaller batches, than the payload limit alone allows: 2 per receive at
+        1 MiB. Keeping the received messages that do not fit for the next
+        batch, instead of not receiving them, would lift it.
+        """
         queue = key.queue
+        settings = (await self._hub.run(store.get_queue, queue)).settings
+        largest_record_bytes = 2 * settings.max_message_bytes + RECORD_OVERHEAD_BYTES
         batch: list[Any] = []
+        event_bytes = EMPTY_EVENT_BYTES
         window_ends: float | None = None
         while len(batch) < trigger.batch_size:
-            requested = min(MAX_RECEIVE, trigger.batch_size - len(batch))
+            fitting = (self._max_event_bytes - event_bytes) // largest_record_bytes
+            if batch and fitting == 0:
+                break  # the next message might not fit
+            requested = min(MAX_RECEIVE, trigger.batch_size - len(batch), max(fitting, 1))
             received = await self._hub.run(store.receive, queue, requested)
             matching = received
             if filters is not None and received:
                 matching = await self._discard_unmatched(store, key, queue_arn, received, filters)
-            batch.extend(matching)
+            event_bytes, full = await self._add_within_limit(store, key, queue_arn, batch, event_bytes, matching)
             if matching:
                 if window_ends is None:
                     window_ends = time.monotonic() + trigger.batch_window_s
+                if full:
+                    break
                 if len(received) < requested and trigger.batch_window_s == 0:
                     break  # the queue is drained and there is no window to wait in
                 continue
@@ -157,6 +189,45 @@ class QueueTriggers:
             else:
                 await self._hub.wait_for_change("queues", queue, IDLE_POLL_S)
         return batch
+
+    async def _add_within_limit(
+        self, store: Any, key: _Key, queue_arn: str, batch: list[Any], event_bytes: int, messages: list[Any]
+    ) -> tuple[int, bool]:
+        """Append the leading messages whose records fit the event to `batch`, and return its new size and whether it is full.
+
+        The messages that do not fit are made visible again at once. That
+        happens only for a message larger than the queue accepts now, one sent
+        before its maximum message size was lowered, and it counts a receive.
+        The first message of a batch is always taken, since no message fits
+        any better on its own.
+        """
+        from squall.services.queues.lambda_events import sqs_event
+
+        records = sqs_event(messages, queue_arn, self._hub.region)["Records"]
+        left_out: list[Any] = []
+        for message, record in zip(messages, records, strict=True):
+            added = added_event_bytes(record, len(batch))
+            if left_out or (batch and event_bytes + added > self._max_event_bytes):
+                left_out.append(message)
+                continue
+            batch.append(message)
+            event_bytes += added
+        if left_out:
+            await self._release(store, key, left_out)
+        return event_bytes, bool(left_out)
+
+    async def _release(self, store: Any, key: _Key, messages: list[Any]) -> None:
+        """Make received messages visible again at once, for a later batch."""
+        for message in messages:
+            try:
+                await self._hub.run(store.change_visibility, key.queue, message.receipt_handle, 0)
+            except ServiceError as error:
+                # The message comes back after its visibility timeout instead.
+                logger.warning("making message %s of queue %s visible again failed: %s",
+                               message.message_id, key.queue, error)
+        logger.warning("%d message(s) of queue %s are larger than the queue accepts now and do not fit the batch "
+                       "for function %s; they are visible again for the next batch",
+                       len(messages), key.queue, key.function)
 
     async def _discard_unmatched(
         self, store: Any, key: _Key, queue_arn: str, received: list[Any], filters: FilterCriteria
