@@ -15,7 +15,7 @@ v4 keeps for these sources):
 
 Sources: `self` (a key of this file, itself resolved), `env` (the environment
 of the Squall process), `opt` (the loader's options: `stage`, `region`, ...),
-`sls:stage`, `aws:region`, `aws:accountId`, `param` (`params.<stage>` or v4's
+`sls:stage`, `sls:instanceId`, `aws:region`, `aws:accountId`, `param` (`params.<stage>` or v4's
 `stages.<stage>.params`, then their `default`), `file(path)` with an optional
 `:key.path`, and `strToBool(...)`. Sources that read AWS (`ssm`, `s3`, `cf`,
 ...) find nothing, so only their fallback can apply.
@@ -23,6 +23,7 @@ of the Squall process), `opt` (the loader's options: `stage`, `region`, ...),
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -353,7 +354,11 @@ class _Resolver:
         if name == "sls":
             if address == "stage":
                 return self.stage(where)
-            raise self.source.error(where, f'unsupported address {describe(address)} of the "sls" source, expected "stage"')
+            if address == "instanceId":
+                return self.instance_id()
+            raise self.source.error(
+                where, f'unsupported address {describe(address)} of the "sls" source, expected "stage" or "instanceId"'
+            )
         if name == "aws":
             if address == "region":
                 return self.region(where)
@@ -391,6 +396,19 @@ class _Resolver:
             return self.options["stage"]
         value = self.lookup(["provider", "stage"], where)
         return DEFAULT_STAGE if value is _MISSING or value in (None, "") else str(value)
+
+    def instance_id(self) -> str:
+        """Return `${sls:instanceId}`: 13 digits that change when the manifest or the stage and region options change.
+
+        The Framework uses the time its CLI started, in milliseconds, which is
+        new at every deploy. Squall resolves a deployed manifest again at each
+        restart and for each published version, so its id is a digest of the
+        unresolved file and the options instead, the same every time.
+        """
+        # repr is deterministic for what YAML builds (mappings keep the file's order) and takes any key type.
+        content = repr((self.raw, sorted(self.options.items())))
+        digest = hashlib.sha256(content.encode()).digest()
+        return str(int.from_bytes(digest[:8], "big") % 10**13).zfill(13)
 
     def region(self, where: KeyPath) -> str:
         if self.options.get("region"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ def _resolve(
         pytest.param("${self:custom.${sls:stage}.bucket}", "dev-bucket", id="nested in address"),
         pytest.param("${self:custom.indirect}", 512, id="self to a variable"),
         pytest.param("${ssm:/shop/key, 'local-key'}", "local-key", id="remote source fallback"),
+        pytest.param("${cf:shop-db.TableName, 'local-table'}", "local-table", id="stack output fallback"),
+        pytest.param("${aws:region}", "us-east-1", id="aws region"),
         pytest.param("${strToBool(${env:MISSING, 'false'})}", False, id="strToBool"),
         pytest.param("${param:tableName}", "shop-items", id="param default"),
         pytest.param("${AWS::Region}-${MyQueue.Arn}", "${AWS::Region}-${MyQueue.Arn}", id="CloudFormation kept"),
@@ -134,6 +137,12 @@ BAD_VARIABLES = [
         ["option size was not given"],
     ),
     (
+        "stack output",
+        "custom:\n  table: ${cf:shop-db.TableName}\n",
+        "custom.table",
+        ['the "cf" source', "Squall does not do"],
+    ),
+    (
         "remote source",
         "custom:\n  key: ${ssm:/shop/key}\n",
         "custom.key",
@@ -171,9 +180,9 @@ BAD_VARIABLES = [
     ),
     (
         "sls unknown address",
-        "custom:\n  id: ${sls:instanceId}\n",
+        "custom:\n  id: ${sls:instanceName}\n",
         "custom.id",
-        ['"instanceId"', 'expected "stage"'],
+        ['"instanceName"', 'expected "stage" or "instanceId"'],
     ),
 ]
 
@@ -219,3 +228,34 @@ custom: {table: "${self:service}-${sls:stage}"}
     assert (with_options["provider"], with_options["custom"]["table"]) == ({"stage": "prod", "region": "eu-central-1"}, "shop-prod")
     # Without the options, Squall deploys to the default stage and region instead of reporting a cycle.
     assert (default["provider"], default["custom"]["table"]) == ({"stage": "dev", "region": "us-east-1"}, "shop-dev")
+
+
+def test_instance_id_stable_per_manifest_and_stage(tmp_path: Path) -> None:
+    text = "service: shop\ncustom: {id: '${sls:instanceId}', queue: 'jobs-${sls:instanceId}'}\n"
+
+    first = _resolve(tmp_path, text)["custom"]
+    again = _resolve(tmp_path, text)["custom"]
+    prod = _resolve(tmp_path, text, {"stage": "prod"})["custom"]
+    edited = _resolve(tmp_path, text + "provider: {memorySize: 256}\n")["custom"]
+
+    assert re.fullmatch(r"[0-9]{13}", first["id"])
+    assert first["queue"] == f"jobs-{first['id']}"
+    assert again == first
+    assert prod["id"] != first["id"]
+    assert edited["id"] != first["id"]
+
+
+def test_instance_id_same_in_code_copy(tmp_path: Path) -> None:
+    """A deploy resolves the manifest in the service folder and a restart the one in the code copy, to one id."""
+    manifest = (
+        "service: shop\nprovider:\n  name: aws\n  runtime: python3.12\n  environment:\n"
+        "    DEPLOY_ID: ${sls:instanceId}\nfunctions:\n  hello:\n    handler: handler.hello\n"
+    )
+    ids = []
+    for folder in (tmp_path / "service", tmp_path / "code" / "0f3a"):
+        folder.mkdir(parents=True)
+        (folder / "handler.py").write_text("def hello(event, context):\n    return 1\n")
+        (folder / "serverless.yml").write_text(manifest)
+        ids.append(load_service(folder).functions["hello"].environment["DEPLOY_ID"])
+
+    assert ids[0] == ids[1]
