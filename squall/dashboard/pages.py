@@ -222,6 +222,11 @@ def _charts(charts: Iterable[tuple[str, str]]) -> str:
 # Fragments
 
 
+def _provisioned_cost(cost: float) -> str:
+    # Without invocations, the cost is that of the provisioned instances alone.
+    return f"; its provisioned instances cost {_usd(cost)}" if cost else ""
+
+
 def functions_table(functions: Sequence[FunctionRow], window: Window) -> str:
     """Render the functions with their routes, triggers, status and statistics over the window."""
     if not functions:
@@ -242,7 +247,7 @@ def functions_table(functions: Sequence[FunctionRow], window: Window) -> str:
             f'<td class="number">{stats.cold_starts if stats else 0}</td>'
             f'<td class="number">{_ms(stats.p50_ms if stats else None)}</td>'
             f'<td class="number">{_ms(stats.p99_ms if stats else None)}</td>'
-            f'<td class="number">{_usd(stats.cost if stats else 0.0)}</td>'
+            f'<td class="number">{_usd(row.cost)}</td>'
             "</tr>"
         )
     return (
@@ -342,9 +347,9 @@ def function_summary(row: FunctionRow, consumers: Sequence[StreamConsumer], wind
     stats = row.stats
     totals = (
         f'<p class="totals">{stats.invocations} invocations, {stats.errors} errors, {stats.throttles} throttles, '
-        f"{stats.cold_starts} cold starts, p50 {_ms(stats.p50_ms)}, p99 {_ms(stats.p99_ms)}, cost {_usd(stats.cost)}</p>\n"
+        f"{stats.cold_starts} cold starts, p50 {_ms(stats.p50_ms)}, p99 {_ms(stats.p99_ms)}, cost {_usd(row.cost)}</p>\n"
         if stats
-        else '<p class="totals">No invocation in this window.</p>\n'
+        else f'<p class="totals">No invocation in this window{_provisioned_cost(row.cost)}.</p>\n'
     )
     return settings + totals + consumers_table(consumers, window)
 

@@ -70,6 +70,8 @@ def _function(row: FunctionRow) -> dict[str, Any]:
         "stats": None if row.stats is None else {
             key: value for key, value in row.stats.to_dict().items() if key != "function"
         },
+        # Over the window, with provisioned time, which stats.cost leaves out.
+        "cost": row.cost,
     }
 
 

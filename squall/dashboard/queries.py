@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from squall.gateway.management import describe_destinations, describe_route, describe_trigger
 from squall.manifest.spec import FunctionSpec
+from squall.metering.cost import CostGrouping, cost_report
 from squall.metering.pricing import PriceTable
 from squall.metering.records import InvocationRecord, LogEntry, Outcome, ProvisionedUsage
 from squall.metering.stats import FunctionStats, function_stats
@@ -84,6 +85,8 @@ class FunctionRow:
     idle: int
     busy: int
     stats: FunctionStats | None  # None without records in the window
+    # Requests, duration and provisioned time over the window, at the server's prices.
+    cost: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +172,7 @@ async def read_overview(platform: DashboardSources, window: Window, now: float) 
         generated_at=now,
         window=window,
         series=bucket_series(records, usage, window, now, platform.prices),
-        functions=tuple(_function_rows(platform, records)),
+        functions=tuple(_function_rows(platform, records, _costs(records, usage, platform.prices, start))),
         queues=tuple(queues),
         streams=tuple(streams),
         consumers=tuple(_consumers(platform)),
@@ -185,10 +188,11 @@ async def read_function(platform: DashboardSources, name: str, window: Window, n
         return None
 
     stats = function_stats(reads.records, platform.prices)
+    cost = _costs(reads.records, reads.usage, platform.prices, now - window.seconds).get(name, 0.0)
     return FunctionDetail(
         generated_at=now,
         window=window,
-        function=_function_row(platform, name, deployed, stats[0] if stats else None),
+        function=_function_row(platform, name, deployed, stats[0] if stats else None, cost),
         series=bucket_series(reads.records, reads.usage, window, now, platform.prices),
         recent=tuple(_recent(reads.recent_records, reads.logs)),
         consumers=tuple(consumer for consumer in _consumers(platform) if consumer.function == name),
@@ -240,18 +244,32 @@ def _deployed(platform: DashboardSources) -> dict[str, tuple[str, FunctionSpec]]
     return functions
 
 
-def _function_rows(platform: DashboardSources, records: Sequence[InvocationRecord]) -> list[FunctionRow]:
+def _costs(
+    records: Sequence[InvocationRecord], usage: Sequence[ProvisionedUsage], prices: PriceTable, since: float
+) -> dict[str, float]:
+    """Each function's cost over the window, provisioned time included, as `squall cost --by function` prices it."""
+    report = cost_report(records, usage, CostGrouping.FUNCTION, prices, since)
+    return {row.key: row.cost for row in report.rows}
+
+
+def _function_rows(
+    platform: DashboardSources, records: Sequence[InvocationRecord], costs: Mapping[str, float]
+) -> list[FunctionRow]:
     deployed = _deployed(platform)
     stats = {item.function: item for item in function_stats(records, platform.prices)}
-    names = sorted(set(deployed) | set(stats))
-    return [_function_row(platform, name, deployed.get(name), stats.get(name)) for name in names]
+    names = sorted(set(deployed) | set(stats) | set(costs))
+    return [_function_row(platform, name, deployed.get(name), stats.get(name), costs.get(name, 0.0)) for name in names]
 
 
 def _function_row(
-    platform: DashboardSources, name: str, deployed: tuple[str, FunctionSpec] | None, stats: FunctionStats | None
+    platform: DashboardSources,
+    name: str,
+    deployed: tuple[str, FunctionSpec] | None,
+    stats: FunctionStats | None,
+    cost: float = 0.0,
 ) -> FunctionRow:
     if deployed is None:
-        return FunctionRow(name, None, None, None, None, (), (), (), FunctionStatus.REMOVED, 0, 0, stats)
+        return FunctionRow(name, None, None, None, None, (), (), (), FunctionStatus.REMOVED, 0, 0, stats, cost)
 
     service, spec = deployed
     # Instances of published versions count too: an alias may take all the traffic.
@@ -280,6 +298,7 @@ def _function_row(
         idle=idle,
         busy=busy,
         stats=stats,
+        cost=cost,
     )
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from squall.gateway.app import GatewayApp
-from squall.metering.records import LogEntry
+from squall.metering.records import LogEntry, ProvisionedUsage
 from squall.services.hub import ServiceHub
 from squall.store.sqlite import SqliteStore
 from tests.dashboard.conftest import HANDLER_OUTPUT, TOKEN, fake_platform
@@ -100,6 +100,21 @@ async def test_overview_data_counts_window(http: httpx.AsyncClient, stored: dict
     assert functions["closed"]["status"] == "throttled"
     assert functions["closed"]["stats"] is None
     assert set(data["html"]) == {"status", "functions", "queues", "streams", "problems"}
+
+
+async def test_function_cost_includes_provisioned_time(http: httpx.AsyncClient, store: SqliteStore) -> None:
+    # One provisioned 1 GB instance for 100 s, and no invocation.
+    now = time.time()
+    store.add_usage([ProvisionedUsage("closed", now - 200, now - 100, 1, 1024)])
+
+    data = (await http.get("/ui/data/overview", params={"window": "15m"})).json()
+    page = (await http.get("/ui/functions/closed")).text
+
+    functions = {row["name"]: row for row in data["functions"]}
+    # 100 GB-seconds at AWS's provisioned price, as `squall cost` prices them.
+    assert functions["closed"]["cost"] == pytest.approx(100 * 0.0000041667)
+    assert functions["closed"]["stats"] is None
+    assert "No invocation in this window; its provisioned instances cost" in page
 
 
 async def test_overview_shows_queues_and_streams(http: httpx.AsyncClient, hub: ServiceHub) -> None:
