@@ -118,7 +118,7 @@ _TOP_LEVEL_KEYS = frozenset(
 )
 _PROVIDER_KEYS = frozenset(
     {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3", "httpApi", "logs",
-     "apiGateway"}
+     "apiGateway", "layers"}
 )
 _FUNCTION_KEYS = frozenset(
     {
@@ -276,6 +276,7 @@ def _read_functions(
     layers: dict[str, LayerSpec] = {}
     with problems.collect() as layers_read:
         layers = read_serverless_layers(source, document.get("layers"), warnings)
+    provider_layers = _read_provider_layers(reader, document, layers) if not layers_read.failed else ()
     declared: list[str] = []
     for name, settings in functions_value.items():
         if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
@@ -292,6 +293,9 @@ def _read_functions(
                 )
                 if function is not None:
                     function = dataclasses.replace(function, layers=versions)
+        elif function is not None and provider_layers:
+            # As in the Framework, a function's own `layers` replace provider.layers, even an empty list.
+            function = dataclasses.replace(function, layers=provider_layers)
         if function is not None:
             functions[name] = function
 
@@ -302,6 +306,20 @@ def _read_functions(
                     source.error(key, expected("a function of this service (" + ", ".join(declared) + ") or an ARN", target))
                 )
     return functions, routes, layers
+
+
+def _read_provider_layers(reader: _Context, document: dict[Any, Any], layers: dict[str, LayerSpec]) -> tuple[str, ...]:
+    """Return the layer versions of provider.layers, which every function without its own `layers` uses."""
+    provider = document.get("provider")
+    entries = provider.get("layers") if isinstance(provider, dict) else None
+    if entries is None:
+        return ()
+    versions: tuple[str, ...] = ()
+    with reader.problems.collect():
+        versions = read_serverless_function_layers(
+            reader.source, ("provider", "layers"), entries, layers, reader.warnings
+        )
+    return versions
 
 
 def _read_service(source: ManifestSource, document: dict[Any, Any]) -> str:
