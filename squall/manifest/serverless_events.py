@@ -57,6 +57,9 @@ _S3_EVENT_KINDS = {"s3:ObjectCreated:": "created", "s3:ObjectRemoved:": "removed
 _DEFAULT_S3_EVENT = "s3:ObjectCreated:*"
 _STARTING_POSITIONS = {"LATEST": "latest", "TRIM_HORIZON": "trim_horizon"}
 _REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+# EventBridge's rule names, which the Framework's schema for a schedule's name repeats.
+_RULE_NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
+_RULE_NAME_RULE = "a rule name of 1 to 64 letters, digits, '.', '-' or '_'"
 
 
 @dataclass
@@ -191,21 +194,37 @@ class EventReader:
     def schedule(self, key: KeyPath, config: Any) -> list[Trigger]:
         if not isinstance(config, dict):
             return [self._schedule_trigger(key, config, None, True, "UTC")]
-        self.warnings.unsupported_keys(key, config, ("rate", "enabled", "input", "method", "timezone"))
+        self.warnings.unsupported_keys(key, config, ("rate", "enabled", "input", "method", "timezone", "name"))
         if "rate" not in config:
             raise self.source.error((*key, "rate"), 'missing, expected a schedule expression such as "rate(5 minutes)" or a list of them')
         rates = config["rate"]
         enabled = self._bool(key, config, "enabled", True)
         event_input = self._schedule_input((*key, "input"), config.get("input"))
         timezone = self._timezone((*key, "timezone"), config.get("timezone", "UTC"))
+        rule_name = self._rule_name((*key, "name"), config.get("name"))
         if isinstance(rates, list):
             if not rates:
                 raise self.source.error((*key, "rate"), expected("at least one schedule expression", rates))
+            if rule_name is not None and len(rates) > 1:
+                # The Framework rejects this too, as each expression becomes a rule of its own.
+                raise self.source.error(
+                    (*key, "name"),
+                    f"a name names one rule, but rate lists {len(rates)} schedule expressions; "
+                    "give each expression a schedule event of its own, or leave the name out",
+                )
             return [
-                self._schedule_trigger((*key, "rate", index), rate, event_input, enabled, timezone)
+                self._schedule_trigger((*key, "rate", index), rate, event_input, enabled, timezone, rule_name)
                 for index, rate in enumerate(rates)
             ]
-        return [self._schedule_trigger((*key, "rate"), rates, event_input, enabled, timezone)]
+        return [self._schedule_trigger((*key, "rate"), rates, event_input, enabled, timezone, rule_name)]
+
+    def _rule_name(self, key: KeyPath, value: Any) -> str | None:
+        """Read a schedule's `name`, the name of its EventBridge rule, which the Scheduled Event's resources carry."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _RULE_NAME_RE.match(value):
+            raise self.source.error(key, expected(_RULE_NAME_RULE, value))
+        return value
 
     def event_bridge(self, key: KeyPath, config: Any) -> list[Trigger]:
         if not isinstance(config, dict):
@@ -218,7 +237,9 @@ class EventReader:
         enabled = self._bool(key, config, "enabled", True)
         return [self._schedule_trigger((*key, "schedule"), config["schedule"], event_input, enabled, "UTC")]
 
-    def _schedule_trigger(self, key: KeyPath, expression: Any, event_input: Any, enabled: bool, timezone: str) -> ScheduleTrigger:
+    def _schedule_trigger(
+        self, key: KeyPath, expression: Any, event_input: Any, enabled: bool, timezone: str, rule_name: str | None = None
+    ) -> ScheduleTrigger:
         from squall.services.errors import InvalidParameter
         from squall.services.schedules import parse_schedule
 
@@ -228,7 +249,9 @@ class EventReader:
             parse_schedule(expression)
         except InvalidParameter as error:
             raise self.source.error(key, str(error)) from None
-        return ScheduleTrigger(expression=expression, timezone=timezone, input=event_input, enabled=enabled)
+        return ScheduleTrigger(
+            expression=expression, timezone=timezone, input=event_input, enabled=enabled, rule_name=rule_name
+        )
 
     def _schedule_input(self, key: KeyPath, value: Any) -> Any:
         # EventBridge's Input is JSON text; the Framework also takes a mapping,
