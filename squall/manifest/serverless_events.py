@@ -33,7 +33,14 @@ from squall.manifest.spec import (
 )
 from squall.events.filters import MAX_FILTERS
 from squall.manifest.squall_events import BUCKET_NAME_PATTERN, BUCKET_NAME_RULE, filter_patterns_of
-from squall.manifest.validate import KeyPath, ManifestSource, check_queue_batch, describe, expected
+from squall.manifest.validate import (
+    KeyPath,
+    ManifestSource,
+    check_destination_queue,
+    check_queue_batch,
+    describe,
+    expected,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +119,9 @@ class EventReader:
         concurrency = config.get("maximumConcurrency")
         batch_size = self._int(key, config, "batchSize", 10, 1, 10_000, "a whole number of messages")
         batch_window_s = self._int(key, config, "maximumBatchingWindow", 0, 0, 300, "whole seconds")
-        check_queue_batch(self.source, (*key, "batchSize"), batch_size, batch_window_s, "maximumBatchingWindow")
+        check_queue_batch(
+            self.source, (*key, "batchSize"), batch_size, batch_window_s, "maximumBatchingWindow", queue=queue
+        )
         return [
             QueueTrigger(
                 queue=queue,
@@ -366,7 +375,7 @@ class EventReader:
             return Destination("function", text)
         service, resource = match.group(1), match.group(4)
         if service == "sqs":
-            return Destination("queue", resource)
+            return Destination("queue", check_destination_queue(self.source, key, resource))
         function = _LAMBDA_RESOURCE_RE.match(resource)
         if service == "lambda" and function:
             return Destination("function", function.group(1))

@@ -182,7 +182,7 @@ def test_sam_fifo_destination_rejected(write_service: WriteService, properties: 
     assert error.detail == f'{NO_DESTINATION}, got "failed.fifo"'
 
 
-# serverless.yml, whose reader leaves these rules to the deploy's check of the specification
+# serverless.yml
 
 SERVERLESS = """\
 service: shop
@@ -201,49 +201,44 @@ SQS_EVENT = '{arn: {"Fn::GetAtt": [Jobs, Arn]}, batchSize: 10}'
 
 
 @pytest.mark.parametrize(
-    ("sqs", "function_keys", "message"),
+    ("sqs", "function_keys", "key", "detail"),
     [
         (
-            '{arn: {"Fn::GetAtt": [Jobs, Arn]}, batchSize: 20, maximumBatchingWindow: 1}',
+            '{arn: {"Fn::GetAtt": [Jobs, Arn]}, batchSize: 20}',
             "",
-            "serverless.yml: functions.worker.events: the event of queue 'jobs.fifo': batch size 20 is above 10, "
-            "the maximum Lambda allows for a FIFO queue; set a batch size of 10 or less",
+            "functions.worker.events[0].sqs.batchSize",
+            'expected a batch size between 1 and 10, the maximum Lambda allows for FIFO queue "jobs.fifo", got 20',
         ),
         (
             '{arn: {"Fn::GetAtt": [Jobs, Arn]}, maximumBatchingWindow: 4}',
             "",
-            "serverless.yml: functions.worker.events: the event of queue 'jobs.fifo': batching window 4 s is not "
-            "supported by Lambda for a FIFO queue; remove the batching window",
+            "functions.worker.events[0].sqs.maximumBatchingWindow",
+            'expected no batching window (0 seconds), since Lambda supports none for FIFO queue "jobs.fifo", got 4',
         ),
         (
             SQS_EVENT,
             '    destinations: {onSuccess: {type: sqs, arn: {"Fn::GetAtt": [Failed, Arn]}}}\n',
-            "serverless.yml: functions.worker.destinations.onSuccess: queue 'failed.fifo' is a FIFO queue, which "
-            "cannot be a destination, as on AWS; use a standard queue",
+            "functions.worker.destinations.onSuccess",
+            f'{NO_DESTINATION}, got "failed.fifo"',
         ),
         (
             SQS_EVENT,
             "    destinations: {onFailure: 'arn:aws:sqs:us-east-1:000000000000:outside.fifo'}\n",
-            "serverless.yml: functions.worker.destinations.onFailure: queue 'outside.fifo' is a FIFO queue, which "
-            "cannot be a destination, as on AWS; use a standard queue",
+            "functions.worker.destinations.onFailure",
+            f'{NO_DESTINATION}, got "outside.fifo"',
         ),
     ],
 )
-def test_serverless_fifo_mistake_fails_deploy(
-    write_service: WriteService, tmp_path: Path, sqs: str, function_keys: str, message: str
+def test_serverless_fifo_mistake_is_a_manifest_error(
+    write_service: WriteService, sqs: str, function_keys: str, key: str, detail: str
 ) -> None:
     write_service(SERVERLESS.format(sqs=sqs, function_keys=function_keys), name="serverless.yml")
-    service = load_service(Path("."))
-    hub = ServiceHub(tmp_path / "services")
 
-    with pytest.raises(DeployError) as planned:
-        check_declared_queues(service)
-    with pytest.raises(DeployError) as deployed:
-        prepare_resources(hub, service)
-    hub.close()
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
 
-    assert str(planned.value).startswith(message)
-    assert str(deployed.value) == str(planned.value)
+    assert raised.value.key == key
+    assert raised.value.detail == detail
 
 
 def test_serverless_fifo_batch_of_ten_deploys(write_service: WriteService, tmp_path: Path) -> None:
