@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from squall.errors import DeployError, ManifestError
-from squall.events.resources import check_declared_queues, prepare_resources
+from squall.errors import ManifestError
+from squall.events.resources import prepare_resources
 from squall.manifest import load_service
 from squall.manifest.spec import Destination, QueueTrigger
 from squall.services.hub import ServiceHub
