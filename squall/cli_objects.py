@@ -21,7 +21,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from squall.cli_client import client_options, fail, no_server_message, open_sdk_client
+from squall.cli_client import CommandFailed, client_options, fail, no_server_message, open_sdk_client
 from squall.cli_output import MISSING, output_option, print_json_document, print_table
 from squall.sdk.client import Client, RemoteError
 from squall.sdk.objects import Bucket, CommonPrefix, ObjectInfo, create_bucket, delete_bucket, list_buckets
@@ -70,14 +70,39 @@ def group() -> None:
 
 @group.command(name="mb")
 @click.argument("bucket")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Create it in the data folder (--data) directly, for a server that is not running yet, such as before "
+    "the first `squall up` of a manifest whose event names an existing bucket.",
+)
 @client_options
 @click.pass_context
-def make_bucket(ctx: click.Context, bucket: str, endpoint: str, token: str | None, data: Path) -> None:
+def make_bucket(ctx: click.Context, bucket: str, local: bool, endpoint: str, token: str | None, data: Path) -> None:
     """Create BUCKET (creating one that exists succeeds)."""
+    if local:
+        _make_bucket_locally(data, bucket)
+        return
     client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
         create_bucket(bucket, client)
     click.echo(f"created bucket {bucket}")
+
+
+def _make_bucket_locally(data: Path, bucket: str) -> None:
+    """Create a bucket in the data folder's own object store, which a server started later serves."""
+    from squall.services.errors import ServiceError
+    from squall.services.hub import ServiceHub
+
+    data.mkdir(parents=True, exist_ok=True)
+    hub = ServiceHub(data / "services")
+    try:
+        hub.store("objects").create_bucket(bucket)
+    except ServiceError as error:
+        raise CommandFailed(f"{type(error).__name__}: {error}") from None
+    finally:
+        hub.close()
+    click.echo(f"created bucket {bucket} in {data}")
 
 
 @group.command(name="rb")

@@ -220,7 +220,13 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
                     _check_visibility(where, key, spec.timeout_s, visibility, trigger.queue)
                 elif isinstance(trigger, ObjectTrigger) and trigger.bucket not in buckets:
                     key = f"{service.function_key(spec.name, 'events')}: the event of bucket {trigger.bucket!r}"
-                    hub.store("objects").head_bucket(trigger.bucket)
+                    try:
+                        hub.store("objects").head_bucket(trigger.bucket)
+                    except ResourceNotFound as error:
+                        # Such as serverless.yml's `existing: true`, which tells the deploy not to create it.
+                        raise ResourceNotFound(
+                            f"{error} (`squall object mb {trigger.bucket}`, or with --local before the server starts)"
+                        ) from None
                 elif isinstance(trigger, TableStreamTrigger) and trigger.table not in tables:
                     key = f"{service.function_key(spec.name, 'events')}: the event of table {trigger.table!r}"
                     hub.store("tables").describe_table(trigger.table)

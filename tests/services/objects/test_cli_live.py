@@ -227,3 +227,33 @@ def test_no_server_listening(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     assert result.exit_code == 1
     assert f"no Squall server is listening at {endpoint}" in result.stderr
+
+
+EXISTING_BUCKET_MANIFEST = """\
+service: archive
+provider: {name: aws, runtime: python3.12}
+functions:
+  archive:
+    handler: handlers.hello
+    events:
+      - s3: {bucket: media-archive-dev, existing: true}
+"""
+
+
+def test_local_bucket_lets_a_manifest_with_an_existing_bucket_start(tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "serverless.yml").write_text(EXISTING_BUCKET_MANIFEST)
+    (folder / "handlers.py").write_text("def hello(event, context):\n    return 'hello'\n")
+    data = tmp_path / "data"
+
+    made = CliRunner().invoke(group, ["mb", "media-archive-dev", "--local", "--data", str(data)])
+    running = start_server(folder, data)
+    try:
+        listed = CliRunner().invoke(group, ["ls", "--endpoint", running.endpoint, "--data", str(data)])
+    finally:
+        running.stop()
+
+    assert made.exit_code == 0, made.output
+    assert made.output.strip() == f"created bucket media-archive-dev in {data}"
+    assert "media-archive-dev" in listed.output
