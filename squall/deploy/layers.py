@@ -346,14 +346,26 @@ def read_serverless_layers(source: ManifestSource, section: Any, warnings: Any) 
     return layers
 
 
+# The layer serverless-python-requirements makes of requirements.txt with `custom.pythonRequirements.layer`.
+PYTHON_REQUIREMENTS_LAYER = "PythonRequirementsLambdaLayer"
+
+
 def read_serverless_function_layers(
-    source: ManifestSource, key: KeyPath, entries: Any, layers: Mapping[str, LayerSpec], warnings: Any
+    source: ManifestSource,
+    key: KeyPath,
+    entries: Any,
+    layers: Mapping[str, LayerSpec],
+    warnings: Any,
+    requirements_layer: bool = False,
 ) -> tuple[str, ...]:
     """Read a serverless.yml function's `layers`: `{Ref: NameLambdaLayer}` or ARNs, in order.
 
     An ARN names a layer of this service when its layer name is a declared
     layer's key. Any other ARN is a layer published on AWS, which
-    Squall cannot fetch: it is listed as a warning and left out.
+    Squall cannot fetch: it is listed as a warning and left out. With
+    `requirements_layer`, `{Ref: PythonRequirementsLambdaLayer}` is left out
+    silently: Squall installs the function's requirements.txt, which is what
+    that plugin's layer holds.
     """
     from squall.manifest.serverless_common import CloudFormationTag
     from squall.manifest.validate import describe, expected
@@ -367,10 +379,15 @@ def read_serverless_function_layers(
         if isinstance(entry, CloudFormationTag) and entry.tag == "Ref":
             entry = {"Ref": entry.value}
         if isinstance(entry, dict) and set(entry) == {"Ref"}:
+            if entry["Ref"] == PYTHON_REQUIREMENTS_LAYER and requirements_layer:
+                continue
             target = by_logical_id.get(entry["Ref"]) if isinstance(entry["Ref"], str) else None
             if target is None:
                 valid = ", ".join(by_logical_id) or "no layers are declared under the top-level layers key"
-                raise source.error(entry_key, f"unknown layer {describe(entry['Ref'])}, expected one of: {valid}")
+                hint = ""
+                if entry["Ref"] == PYTHON_REQUIREMENTS_LAYER:
+                    hint = "; serverless-python-requirements makes it when custom.pythonRequirements.layer is set"
+                raise source.error(entry_key, f"unknown layer {describe(entry['Ref'])}, expected one of: {valid}{hint}")
             names.append(target)
         elif isinstance(entry, str) and entry.startswith("arn:") and ":layer:" in entry:
             layer_name = entry.split(":layer:", 1)[1].split(":", 1)[0]

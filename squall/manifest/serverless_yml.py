@@ -276,7 +276,10 @@ def _read_functions(
     layers: dict[str, LayerSpec] = {}
     with problems.collect() as layers_read:
         layers = read_serverless_layers(source, document.get("layers"), warnings)
-    provider_layers = _read_provider_layers(reader, document, layers) if not layers_read.failed else ()
+    requirements_layer = _requirements_layer(document.get("custom"))
+    provider_layers = (
+        _read_provider_layers(reader, document, layers, requirements_layer) if not layers_read.failed else ()
+    )
     declared: list[str] = []
     for name, settings in functions_value.items():
         if not isinstance(name, str) or not FUNCTION_NAME_RE.match(name):
@@ -289,7 +292,7 @@ def _read_functions(
         if isinstance(settings, dict) and settings.get("layers") is not None and not layers_read.failed:
             with problems.collect():
                 versions = read_serverless_function_layers(
-                    source, ("functions", name, "layers"), settings["layers"], layers, warnings
+                    source, ("functions", name, "layers"), settings["layers"], layers, warnings, requirements_layer
                 )
                 if function is not None:
                     function = dataclasses.replace(function, layers=versions)
@@ -308,7 +311,16 @@ def _read_functions(
     return functions, routes, layers
 
 
-def _read_provider_layers(reader: _Context, document: dict[Any, Any], layers: dict[str, LayerSpec]) -> tuple[str, ...]:
+def _requirements_layer(custom: Any) -> bool:
+    """Tell whether serverless-python-requirements is set to make its layer (`custom.pythonRequirements.layer`)."""
+    settings = custom.get("pythonRequirements") if isinstance(custom, dict) else None
+    layer = settings.get("layer") if isinstance(settings, dict) else None
+    return layer is not None and layer is not False
+
+
+def _read_provider_layers(
+    reader: _Context, document: dict[Any, Any], layers: dict[str, LayerSpec], requirements_layer: bool = False
+) -> tuple[str, ...]:
     """Return the layer versions of provider.layers, which every function without its own `layers` uses."""
     provider = document.get("provider")
     entries = provider.get("layers") if isinstance(provider, dict) else None
@@ -317,7 +329,7 @@ def _read_provider_layers(reader: _Context, document: dict[Any, Any], layers: di
     versions: tuple[str, ...] = ()
     with reader.problems.collect():
         versions = read_serverless_function_layers(
-            reader.source, ("provider", "layers"), entries, layers, reader.warnings
+            reader.source, ("provider", "layers"), entries, layers, reader.warnings, requirements_layer
         )
     return versions
 
