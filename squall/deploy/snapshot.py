@@ -121,7 +121,7 @@ def snapshot(
 
 
 def kept_paths(service: ServiceSpec, folder: Path) -> tuple[str, ...]:
-    """The paths a deploy copies whatever package.patterns say: the manifest, and each layer's folder or file.
+    """The paths a deploy copies whatever package.patterns match: the manifest, and each layer's folder or file.
 
     The Serverless Framework packages a layer from its own path, so a pattern
     that leaves the layer out of the functions' package is common.

@@ -223,7 +223,7 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
                     try:
                         hub.store("objects").head_bucket(trigger.bucket)
                     except ResourceNotFound as error:
-                        # Such as serverless.yml's `existing: true`, which tells the deploy not to create it.
+                        # Such as serverless.yml's `existing: true`, with which the deploy creates no bucket.
                         raise ResourceNotFound(
                             f"{error} (`squall object mb {trigger.bucket}`, or with --local before the server starts)"
                         ) from None

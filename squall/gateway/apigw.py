@@ -70,7 +70,7 @@ def map_response(
     logged when the result is invalid. `api` is the type of the route's API,
     whose error response an invalid result gets; None means a REST API for
     payload 1.0 (payload 2.0 exists only in HTTP APIs). `binary_allowed` is
-    what binary_response_allowed says of the request, for payload 1.0.
+    the result of binary_response_allowed for the request, for payload 1.0.
     """
     if payload_version == "2.0":
         return map_v2_response(payload, request)

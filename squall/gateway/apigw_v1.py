@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 
 def binary_response_allowed(scope: dict[str, Any], match: RouteMatch) -> bool:
-    """Tell whether a REST route may answer this request with a binary body.
+    """Tell whether a REST route may send a binary response body for this request.
 
     As a REST API decides it: the first media type of the request's first
     Accept header must match one of the route's binaryMediaTypes. An HTTP API

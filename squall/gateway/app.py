@@ -224,7 +224,7 @@ class GatewayApp:
                 binary_allowed,
             )
             if not answer.body and scope["method"] == "HEAD":
-                # The function answered HEAD without the body, so the length of that
+                # The function's response to HEAD has no body, so the length of that
                 # empty body would misstate what GET sends (RFC 9110, 8.6): none is sent.
                 answer.headers[:] = [pair for pair in answer.headers if pair[0] != b"content-length"]
         await _send(send, answer, api, request_id)

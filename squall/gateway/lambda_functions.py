@@ -183,7 +183,7 @@ def _published_configurations(dispatcher: Dispatcher, name: str) -> list[dict[st
         try:
             service = dispatcher.versions.load(name, str(published.version))
         except (LookupError, OSError, SquallError):
-            continue  # its code copy is gone; Invoke answers for it
+            continue  # its code copy is gone; an Invoke of it returns the error
         configuration = function_configuration(dispatcher, service, service.functions[name], str(published.version))
         configuration["Description"] = published.description
         configurations.append(configuration)

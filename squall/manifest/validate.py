@@ -290,7 +290,7 @@ def handler_module_files(handler: str) -> tuple[str, str]:
 
 # Lambda takes more than 10 messages per SQS batch only with a batching window of at least 1 second.
 MAX_UNWINDOWED_QUEUE_BATCH = 10
-# The most messages Lambda takes per batch from a FIFO queue, which takes no
+# The maximum batch size Lambda takes from a FIFO queue, which takes no
 # batching window either (Lambda developer guide, "Lambda parameters for
 # Amazon SQS event source mappings").
 MAX_FIFO_QUEUE_BATCH = 10
