@@ -38,6 +38,7 @@ from squall.deploy.variables import DeployVariables, InvalidVariables, deploying
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
 from squall.events.async_store import AsyncStore
+from squall.events.filters import queue_filter_warnings
 from squall.events.object_trigger import ObjectTriggers
 from squall.events.queue_trigger import QueueTriggers
 from squall.events.record_triggers import RecordTriggers
@@ -173,6 +174,7 @@ class Platform:
         missing += await asyncio.to_thread(syntax_warnings, service)
         missing += runtime_warnings(service)
         missing += route_warnings((spec.name, event) for spec in service.functions.values() for event in spec.http)
+        missing += queue_filter_warnings(service)
         missing += await asyncio.to_thread(unread_dependency_warnings, service.root, _handlers(service))
         limit_mb = self.dispatcher.budget.limit_mb
         missing += [

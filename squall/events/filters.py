@@ -35,7 +35,10 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from squall.manifest.spec import ServiceSpec
 
 # Lambda's default quota of filters per event source mapping, and the
 # maximum length of one pattern (FilterCriteria.Filters[].Pattern).
@@ -516,3 +519,41 @@ def kinesis_filter_view(record: Mapping[str, Any]) -> dict[str, Any]:
 def dynamodb_filter_view(record: Mapping[str, Any]) -> Mapping[str, Any]:
     """Return a DynamoDB Streams event record as filters see it: as the function gets it."""
     return record
+
+
+def queue_filter_warnings(service: ServiceSpec) -> list[str]:
+    """Warn about queue filter patterns on fields other than `body`, one line per trigger.
+
+    AWS documents that SQS event source mappings filter on the `body` key
+    only. Squall matches the other fields of the record too, so such a
+    pattern may select other messages on AWS.
+    """
+    # The manifest readers import this module, so the spec is imported at call time.
+    from squall.manifest.spec import QueueTrigger
+
+    warnings = []
+    for spec in service.functions.values():
+        for trigger in spec.triggers:
+            if not isinstance(trigger, QueueTrigger) or not trigger.filter_patterns:
+                continue
+            fields = sorted({name for text in trigger.filter_patterns for name in _top_level_fields(json.loads(text))} - {"body"})
+            if fields:
+                warnings.append(
+                    f"{service.function_key(spec.name, 'events')}: the filter patterns of queue {trigger.queue!r} match "
+                    f"{', '.join(fields)}, but Lambda filters SQS messages on body only; Squall matches those fields, "
+                    "so the patterns may select other messages on AWS"
+                )
+    return warnings
+
+
+def _top_level_fields(pattern: Any) -> set[str]:
+    if not isinstance(pattern, dict):
+        return set()
+    fields = set()
+    for name, value in pattern.items():
+        if name == OR_KEY and isinstance(value, list):
+            for alternative in value:
+                fields |= _top_level_fields(alternative)
+        else:
+            fields.add(name)
+    return fields

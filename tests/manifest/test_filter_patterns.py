@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from squall.errors import ManifestError
+from squall.events.filters import queue_filter_warnings
 from squall.manifest import load_service
 from squall.manifest.spec import QueueTrigger, StreamTrigger, TableStreamTrigger
 from tests.manifest.conftest import WriteService
@@ -44,6 +45,18 @@ def test_squall_yml_filter_patterns(write_service: WriteService) -> None:
     assert table.filter_patterns == ('{"eventName":["MODIFY"]}',)
     assert isinstance(stream, StreamTrigger)
     assert stream.filter_patterns == ('{"data":{"page":[{"prefix":"/shop"}]}}',)
+
+
+def test_queue_patterns_beyond_body_are_warned(write_service: WriteService) -> None:
+    service = load_service(write_service(SQUALL_YML))
+
+    warnings = queue_filter_warnings(service)
+
+    # Lambda filters SQS messages on body only; the table and stream patterns are not queue patterns.
+    assert warnings == [
+        "functions.greet.events: the filter patterns of queue 'orders' match messageAttributes, but Lambda filters "
+        "SQS messages on body only; Squall matches those fields, so the patterns may select other messages on AWS"
+    ]
 
 
 def test_trigger_without_patterns(write_service: WriteService) -> None:
