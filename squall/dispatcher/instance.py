@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import os
@@ -262,6 +263,9 @@ class Instance:
         # before the invocation is sent): either way the init decides.
         starting = not (self._ready.done() and self._ready.result().ok)
         meta: dict[str, Any] = {"id": request_id, "timeout_ms": int(timeout_s * 1000), "arn": arn}
+        if starting:
+            # An init past this limit goes on inside the call, and the rest of it counts toward the timeout.
+            meta["init_limit_ms"] = int(init_timeout_s * 1000)
         if client_context is not None:
             meta["client_context"] = client_context
         # The runtime opens a handler span only when this key is present.
@@ -298,6 +302,9 @@ class Instance:
             if not outcome.ok:
                 self._drop_result()
                 return await self.init_failure(request_id)
+            if suppressed_at is not None:
+                # Its init phase ended at the limit; the rest of the init is part of the call's duration.
+                self.init_outcome = dataclasses.replace(outcome, init_ms=init_timeout_s * 1000)
         if self.state is not InstanceState.DEAD:
             # An instance that died while the call waited for its init stays dead,
             # so that the pool does not take it back as idle.

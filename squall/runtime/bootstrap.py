@@ -453,6 +453,14 @@ def _empty_log_file(log_fd: int, read_bytes: int) -> None:
         os.write(log_fd, later)
 
 
+def _time_left_ms(meta: dict[str, Any], init_ms: float) -> int:
+    """Return the call's timeout less the part of the init that ran past its limit, which the call's timeout covers."""
+    limit = meta.get("init_limit_ms")
+    if limit is None or init_ms <= limit:
+        return meta["timeout_ms"]
+    return max(0, meta["timeout_ms"] - int(init_ms - limit))
+
+
 def _max_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -506,7 +514,7 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
             log_group_name=settings.log_group_name,
             log_stream_name=settings.log_stream_name,
             # The deadline counts from now: a cold instance reads this frame only after its init.
-            deadline_ms=int(time.time() * 1000) + meta["timeout_ms"],
+            deadline_ms=int(time.time() * 1000) + _time_left_ms(meta, init_ms),
             client_context=meta.get("client_context"),
             cognito_identity=meta.get("cognito_identity"),
         )

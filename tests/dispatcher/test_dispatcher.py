@@ -539,6 +539,22 @@ async def test_init_past_its_limit_finishes_within_the_timeout(make_dispatcher: 
     assert dispatcher.sinks.records[1].cold is False
 
 
+async def test_init_past_its_limit_shortens_the_handlers_time(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(init_timeout_s=1.0)
+    await dispatcher.deploy(service(FunctionSpec(name="slow", handler="slow_remaining.handler", timeout_s=5)))
+
+    result = await dispatcher.invoke(Invocation("slow", b"{}", "test"))
+
+    assert result.error_type is None, result.payload
+    # About 0.5 s of the init ran past its 1 s limit, inside the call's 5 s.
+    assert 4000 <= orjson.loads(result.payload) <= 4600
+    record = dispatcher.sinks.records[-1]
+    # The init phase is billed up to its limit, and the rest of the init is in the duration.
+    assert record.init_ms == 1000.0
+    assert 400 <= record.duration_ms
+    assert "Init Duration: 1000.00 ms" in dispatcher.sinks.logs[-1].text
+
+
 async def test_killed_zygote_is_restarted(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher(reap_interval_s=0.05)
     await dispatcher.deploy(service(FunctionSpec(name="count", handler="handlers.count", keep_alive_s=1)))
