@@ -269,17 +269,43 @@ class Router:
         self._default: RouteMatch | None = None  # the $default route's match, the same for every request
         seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]] = {}
         routes = list(routes)
+        staged_only: list[tuple[str, HttpEvent]] = []
         for function, event in routes:
             if event.stage is not None and event.api is ApiType.HTTP and not all_of_stage:
                 self._stages.add(event.stage)  # served only in its stage's table
+                staged_only.append((function, event))
                 continue
             self._add(function, event, seen)
+        for function, event in staged_only:
+            self._check_not_hidden(function, event)
         # Under "/STAGE/..." only the routes of that stage compete, in a table of their own.
         self._by_stage: dict[str, Router] = {}
         if not all_of_stage:
             for stage in self._stages:
                 staged = [(function, event) for function, event in routes if event.stage == stage]
                 self._by_stage[stage] = Router(staged, all_of_stage=True)
+
+    def _check_not_hidden(self, function: str, event: HttpEvent) -> None:
+        """Raise RouteError when a route at the root takes the requests an HTTP API route gets under its stage.
+
+        A root route that matches "/STAGE/..." in full wins over the staged
+        one (see match), which would then never be called.
+        """
+        if event.path == DEFAULT_ROUTE:
+            return
+        # A request the staged route matches: each variable filled with one segment.
+        sample = "/".join("_" if segment.startswith("{") else segment for segment in event.path.split("/"))
+        staged = f"/{event.stage}{sample}" if sample != "/" else f"/{event.stage}"
+        method = event.method.upper()
+        found = self._find("GET" if method == ANY_METHOD else method, staged)
+        if found is not None and not found[0].greedy:
+            route = found[0]
+            raise RouteError(
+                function, event.path,
+                f"{method} under stage {event.stage!r} is also matched by the route {route.route_key} of function "
+                f"{route.function!r}, which takes {staged} first; change one of the paths",
+                route.function,
+            )
 
     def _add(
         self,

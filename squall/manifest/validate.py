@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from squall.errors import ManifestError
-from squall.manifest.spec import HttpEvent
+from squall.manifest.spec import DEFAULT_ROUTE, ApiType, HttpEvent
 from squall.secrets import SECRET_NAME_RULE, InvalidSecretName, referenced_names
 
 logger = logging.getLogger(__name__)
@@ -432,9 +432,13 @@ class Route:
 
 def _route_shape(event: HttpEvent) -> tuple[str, str]:
     # "/users/{id}" and "/users/{name}" match the same requests, so parameter
-    # names do not count when two routes are compared.
+    # names do not count when two routes are compared. An HTTP API route with
+    # a stage is served only under "/STAGE", so that is part of its path.
+    path = event.path
+    if event.api is ApiType.HTTP and event.stage is not None:
+        path = f"{event.stage} {path}" if path == DEFAULT_ROUTE else f"/{event.stage}{path}".rstrip("/")
     segments = []
-    for segment in event.path.split("/"):
+    for segment in path.split("/"):
         match = _PATH_PARAMETER_RE.match(segment)
         if match is None:
             segments.append(segment)

@@ -516,3 +516,19 @@ def test_route_warnings_name_what_a_catch_all_never_gets() -> None:
     ]
     assert route_warnings([("one", HttpEvent("GET", "/{proxy+}"))])[0].startswith("route GET /{proxy+} of function 'one'")
     assert route_warnings([("x", HttpEvent("GET", "/a"))]) == []
+
+
+def test_http_api_stages_keep_their_routes_apart() -> None:
+    router = Router([
+        ("beta", HttpEvent("GET", "/x", stage="beta")),
+        ("gamma", HttpEvent("GET", "/x", stage="gamma")),
+        ("root", HttpEvent("GET", "/x")),
+    ])
+
+    assert [router.match("GET", path).function for path in ("/beta/x", "/gamma/x", "/x")] == ["beta", "gamma", "root"]
+
+
+@pytest.mark.parametrize("root", [HttpEvent("GET", "/beta/x"), HttpEvent("ANY", "/beta/x"), HttpEvent("GET", "/beta/{id}")])
+def test_root_route_that_hides_a_staged_route_rejected(root: HttpEvent) -> None:
+    with pytest.raises(RouteError, match=r"GET under stage 'beta' is also matched by the route .* of function 'root'"):
+        Router([("root", root), ("staged", HttpEvent("GET", "/x", stage="beta"))])

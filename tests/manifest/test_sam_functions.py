@@ -322,6 +322,38 @@ def test_http_api_event_takes_stage_of_its_http_api(write_service: WriteService)
     assert not any("StageName" in warning or "ApiId" in warning or "DefaultApi" in warning for warning in spec.warnings)
 
 
+def test_routes_of_other_http_api_stages_do_not_clash(write_service: WriteService) -> None:
+    events = (
+        "Events:\n"
+        "  B: {Type: HttpApi, Properties: {Path: /x, Method: get, ApiId: !Ref Beta}}\n"
+        "  G: {Type: HttpApi, Properties: {Path: /x, Method: get, ApiId: !Ref Gamma}}\n"
+        "  R: {Type: HttpApi, Properties: {Path: /x, Method: get}}\n"
+    )
+    resources = RESOURCES + (
+        "  Beta: {Type: AWS::Serverless::HttpApi, Properties: {StageName: beta}}\n"
+        "  Gamma: {Type: AWS::Serverless::HttpApi, Properties: {StageName: gamma}}\n"
+    )
+    write_service(template(BASE + events, resources=resources), name="template.yaml")
+
+    spec = load_service(Path("."))
+
+    assert [event.stage for event in spec.functions["Fn"].http] == ["beta", "gamma", None]
+
+
+def test_root_route_on_a_staged_path_clashes(write_service: WriteService) -> None:
+    events = (
+        "Events:\n"
+        "  B: {Type: HttpApi, Properties: {Path: /x, Method: get, ApiId: !Ref Beta}}\n"
+        "  R: {Type: HttpApi, Properties: {Path: /beta/x, Method: get}}\n"
+    )
+    resources = RESOURCES + "  Beta: {Type: AWS::Serverless::HttpApi, Properties: {StageName: beta}}\n"
+
+    error = load_error(write_service, template(BASE + events, resources=resources))
+
+    assert error.key == "Resources.Fn.Properties.Events.R"
+    assert "matches the same requests as /x, declared by function" in error.detail
+
+
 def test_http_api_id_must_name_an_http_api(write_service: WriteService) -> None:
     events = "Events:\n  A: {Type: HttpApi, Properties: {Path: /a, Method: get, ApiId: !Ref MyApi}}\n"
     resources = RESOURCES + "  MyApi: {Type: AWS::Serverless::Api, Properties: {StageName: prod}}\n"
