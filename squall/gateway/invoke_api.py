@@ -313,6 +313,9 @@ class InvokeApi:
         await respond(send, 200, headers, result.payload)
 
 
+# The largest MaxItems Lambda's list operations take.
+MAX_LIST_ITEMS = 10_000
+
 # Lambda API operations that clients often call next to Invoke, by method and the path's last segment.
 _OTHER_OPERATIONS = {
     ("GET", ""): "ListFunctions",
@@ -356,8 +359,10 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
     if not rest:
         if query.get("FunctionVersion") == ["ALL"]:
             # Each version's manifest is read again, so off the event loop.
-            return await asyncio.to_thread(lambda_functions.list_functions, dispatcher, True)
-        return lambda_functions.list_functions(dispatcher)
+            listed = await asyncio.to_thread(lambda_functions.list_functions, dispatcher, True)
+        else:
+            listed = lambda_functions.list_functions(dispatcher)
+        return _page(listed, "Functions", query)
     raw_name, _, operation = unquote(rest).partition("/")
     operation, _, alias_name = operation.partition("/")
     if operation not in ("", "configuration", "versions", "aliases") or (alias_name and operation != "aliases"):
@@ -373,9 +378,15 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
         if operation == "configuration":
             return await lambda_functions.get_function_configuration(dispatcher, local_name, qualifier)
         if operation == "versions":
-            return await asyncio.to_thread(lambda_functions.list_versions, dispatcher, local_name)
+            versions = await asyncio.to_thread(lambda_functions.list_versions, dispatcher, local_name)
+            return _page(versions, "Versions", query)
         if operation == "aliases" and not alias_name:
-            return await asyncio.to_thread(lambda_functions.list_aliases, dispatcher, local_name)
+            aliases = await asyncio.to_thread(lambda_functions.list_aliases, dispatcher, local_name)
+            if "FunctionVersion" in query:
+                # As Lambda does: only the aliases that invoke this version.
+                chosen = query["FunctionVersion"][0]
+                aliases["Aliases"] = [alias for alias in aliases["Aliases"] if alias["FunctionVersion"] == chosen]
+            return _page(aliases, "Aliases", query)
         if operation == "aliases":
             alias = await asyncio.to_thread(lambda_functions.get_alias, dispatcher, local_name, alias_name)
             if alias is None:
@@ -385,6 +396,34 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
     except FunctionNotFound:
         arn = dispatcher.arn(name, qualifier)
         raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}") from None
+
+
+def _page(listed: dict[str, Any], key: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    """Return one page of a list operation's items: MaxItems of them from Marker on, with NextMarker when more follow.
+
+    The marker is the index of the next item, which Lambda keeps opaque.
+    """
+    items = listed[key]
+    start = 0
+    if "Marker" in query:
+        marker = query["Marker"][0]
+        if not marker.isdigit() or int(marker) > len(items):
+            raise ApiError(400, "InvalidParameterValueException", f"Invalid Marker: {marker!r}")
+        start = int(marker)
+    end = len(items)
+    if "MaxItems" in query:
+        text = query["MaxItems"][0]
+        if not text.isdigit() or not 1 <= int(text) <= MAX_LIST_ITEMS:
+            raise ApiError(
+                400, "InvalidParameterValueException",
+                f"1 validation error detected: Value '{text}' at 'maxItems' failed to satisfy constraint: "
+                f"Member must have value between 1 and {MAX_LIST_ITEMS}",
+            )
+        end = min(end, start + int(text))
+    page = {**listed, key: items[start:end]}
+    if end < len(items):
+        page["NextMarker"] = str(end)
+    return page
 
 
 def _client_context(scope: dict[str, Any]) -> Any:

@@ -15,6 +15,7 @@ left out for a function without layers, as Lambda leaves it out.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -119,7 +120,7 @@ async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None)
     """Build GetFunction's response; raises FunctionNotFound for an unknown function or qualifier."""
     service, spec, version = await _find(dispatcher, name, qualifier)
     response: dict[str, Any] = {
-        "Configuration": function_configuration(dispatcher, service, spec, version),
+        "Configuration": await _configuration(dispatcher, service, spec, version),
         "Code": {"RepositoryType": "S3", "Location": str(service.root)},
     }
     if spec.reserved_concurrency is not None:
@@ -130,7 +131,16 @@ async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None)
 async def get_function_configuration(dispatcher: Dispatcher, name: str, qualifier: str | None) -> dict[str, Any]:
     """Build GetFunctionConfiguration's response; raises FunctionNotFound as get_function does."""
     service, spec, version = await _find(dispatcher, name, qualifier)
-    return function_configuration(dispatcher, service, spec, version)
+    return await _configuration(dispatcher, service, spec, version)
+
+
+async def _configuration(dispatcher: Dispatcher, service: ServiceSpec, spec: FunctionSpec, version: str) -> dict[str, Any]:
+    """Build a version's configuration, with the description it was published with."""
+    configuration = function_configuration(dispatcher, service, spec, version)
+    if version != LATEST and dispatcher.versions is not None:
+        published = await asyncio.to_thread(dispatcher.versions.get, spec.name, int(version))
+        configuration["Description"] = published.description
+    return configuration
 
 
 def list_functions(dispatcher: Dispatcher, all_versions: bool = False) -> dict[str, Any]:

@@ -221,6 +221,28 @@ def test_boto3_lists_versions_and_aliases(versioned_server: Any) -> None:
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
     # Lambda's CodeSha256 is a base64 SHA-256: 44 characters.
     assert len(versions[0]["CodeSha256"]) == 44
+    assert client.get_function(FunctionName="fn", Qualifier="2")["Configuration"]["Description"] == "second"
+    assert client.list_aliases(FunctionName="fn", FunctionVersion="1")["Aliases"][0]["Name"] == "live"
+    assert client.list_aliases(FunctionName="fn", FunctionVersion="2")["Aliases"] == []
+
+
+def test_list_operations_page_with_max_items(versioned_server: Any) -> None:
+    client = lambda_client(versioned_server.endpoint)
+    run_cli(cli_versions.publish, "fn", "--endpoint", versioned_server.endpoint)
+
+    first = client.list_versions_by_function(FunctionName="fn", MaxItems=2)
+    rest = client.list_versions_by_function(FunctionName="fn", MaxItems=2, Marker=first["NextMarker"])
+    pages = client.get_paginator("list_versions_by_function").paginate(
+        FunctionName="fn", PaginationConfig={"PageSize": 1}
+    )
+    with pytest.raises(ClientError) as too_many:
+        client.list_functions(MaxItems=20000)
+
+    assert [v["Version"] for v in first["Versions"]] == ["$LATEST", "1"]
+    assert [v["Version"] for v in rest["Versions"]] == ["2"]
+    assert "NextMarker" not in rest
+    assert [[v["Version"] for v in page["Versions"]] for page in pages] == [["$LATEST"], ["1"], ["2"]]
+    assert too_many.value.response["Error"]["Code"] == "InvalidParameterValueException"
 
 
 def test_publish_rejects_long_description(versioned_server: Any) -> None:
