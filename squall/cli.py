@@ -306,6 +306,9 @@ def read_payload(value: str) -> bytes:
 
     try:
         json.loads(payload)
+    except RecursionError:
+        # Nested deeper than Python's parser goes: the server and the function decide, as for any payload.
+        return payload
     except UnicodeDecodeError as exc:
         raise click.BadParameter(
             f"{where} is not UTF-8 text: {exc.reason} at byte {exc.start}", param_hint="'--payload'"

@@ -94,6 +94,12 @@ def _make_bucket_locally(data: Path, bucket: str) -> None:
     from squall.services.errors import ServiceError
     from squall.services.hub import ServiceHub
 
+    from squall.services.objects.validation import validate_bucket_name
+
+    try:
+        validate_bucket_name(bucket)
+    except ServiceError as error:
+        raise CommandFailed(f"{type(error).__name__}: {error}") from None
     data.mkdir(parents=True, exist_ok=True)
     hub = ServiceHub(data / "services")
     try:

@@ -126,18 +126,20 @@ def unread_dependency_warnings(code_root: Path, functions: dict[str, tuple[str, 
     exports these files; `sam build` does not read them either).
     """
     users: dict[Path, list[str]] = {}
+    exports: dict[Path, str] = {}
     for name, (handler, code_dir) in functions.items():
         if find_requirements(code_root, handler, code_dir) is not None:
             continue
         for folder in _search_folders(code_root, handler, code_dir):
-            found = next((path for path in (folder / "pyproject.toml", folder / "Pipfile") if _declares_packages(path)), None)
-            if found is not None:
-                users.setdefault(found, []).append(name)
+            found = [(path, _export_command(path)) for path in (folder / "pyproject.toml", folder / "Pipfile")]
+            declared = next(((path, command) for path, command in found if command is not None), None)
+            if declared is not None:
+                users.setdefault(declared[0], []).append(name)
+                exports[declared[0]] = declared[1]
                 break
     return [
         f"{path.relative_to(code_root).as_posix()}: declares dependencies, but Squall installs only {REQUIREMENTS_FILE}, "
-        f"so {', '.join(names)} would run without them; export them next to it "
-        f"({'`poetry export -o requirements.txt`' if path.name == 'pyproject.toml' else '`pipenv requirements > requirements.txt`'})"
+        f"so {', '.join(names)} would run without them; export them next to it ({exports[path]})"
         for path, names in users.items()
     ]
 
@@ -151,18 +153,20 @@ def _search_folders(code_root: Path, handler: str, code_dir: str) -> list[Path]:
     return [code_root.joinpath(*parts[:depth]) for depth in range(len(parts), -1, -1)]
 
 
-def _declares_packages(path: Path) -> bool:
-    """Tell whether a pyproject.toml or Pipfile lists packages to install (Python itself aside)."""
+def _export_command(path: Path) -> str | None:
+    """Return the command that writes requirements.txt from a pyproject.toml or Pipfile listing packages, else None."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False
+        return None
     if path.name == "Pipfile":
-        return bool(document.get("packages"))
+        return "`pipenv requirements > requirements.txt`" if document.get("packages") else None
     poetry = document.get("tool", {}).get("poetry", {})
-    poetry_packages = {name for name in poetry.get("dependencies", {}) if name.lower() != "python"}
-    project = document.get("project", {})
-    return bool(poetry_packages) or bool(project.get("dependencies"))
+    if any(name.lower() != "python" for name in poetry.get("dependencies", {})):
+        return "`poetry export -o requirements.txt`"
+    if document.get("project", {}).get("dependencies"):
+        return "`uv pip compile pyproject.toml -o requirements.txt`"
+    return None
 
 
 def environment_for(code_root: Path, requirements: Path) -> Environment:

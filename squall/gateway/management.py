@@ -361,6 +361,9 @@ class ManagementApi:
         alias = query.get("alias") or ""
         if not function or not alias:
             raise _BadRequest("alias removal needs ?function=NAME&alias=ALIAS")
+        deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
+        if not deployed and not await asyncio.to_thread(store.versions, function):
+            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}")
         users = _alias_users(self._platform.dispatcher.services.values(), function, alias)
         if users:
             return 409, _error(

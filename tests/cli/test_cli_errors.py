@@ -234,3 +234,13 @@ def test_up_without_server_module(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert result.exit_code == 1
     assert "no server module" in result.stderr
+
+
+def test_payload_too_deep_for_the_parser_is_sent_as_it_is(tmp_path: Path) -> None:
+    from squall.cli import read_payload
+
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    (tmp_path / "deep.json").write_bytes(deep)
+
+    # The server and the function decide about it, as for any payload.
+    assert read_payload(f"@{tmp_path / 'deep.json'}") == deep

@@ -41,3 +41,11 @@ def test_no_warning_where_requirements_apply_or_nothing_is_declared(tmp_path: Pa
     (tmp_path / "other" / "pyproject.toml").write_text(POETRY_PYTHON_ONLY)
 
     assert unread_dependency_warnings(tmp_path, {"api": ("app.handler", ""), "other": ("app.handler", "other")}) == []
+
+
+def test_pep_621_project_gets_its_own_export_command(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(PROJECT)
+
+    warnings = unread_dependency_warnings(tmp_path, {"api": ("app.handler", "")})
+
+    assert warnings[0].endswith("(`uv pip compile pyproject.toml -o requirements.txt`)")

@@ -153,9 +153,12 @@ def test_bad_weight_is_a_usage_error(versioned_server: Any, weight: str, message
 
 def test_unknown_function_names_the_closest(versioned_server: Any) -> None:
     result = CliRunner().invoke(cli_versions.publish, ["fnn", "--endpoint", versioned_server.endpoint])
+    removal = CliRunner().invoke(cli_versions.rm_command, ["fnn", "live", "--endpoint", versioned_server.endpoint])
 
     assert result.exit_code == 1
     assert "function not found: 'fnn' (did you mean 'fn'?); deploy it first" in result.output
+    assert removal.exit_code == 1
+    assert "function not found: 'fnn' (did you mean 'fn'?)" in removal.output
 
 
 def test_alias_of_unknown_function_not_found(versioned_server: Any) -> None:

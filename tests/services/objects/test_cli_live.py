@@ -257,3 +257,13 @@ def test_local_bucket_lets_a_manifest_with_an_existing_bucket_start(tmp_path: Pa
     assert made.exit_code == 0, made.output
     assert made.output.strip() == f"created bucket media-archive-dev in {data}"
     assert "media-archive-dev" in listed.output
+
+
+def test_local_bucket_with_an_invalid_name_writes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+
+    made = CliRunner().invoke(group, ["mb", "Bad_Name", "--local", "--data", str(data)])
+
+    assert made.exit_code == 1
+    assert "bucket name 'Bad_Name' is invalid" in made.output
+    assert not data.exists()
