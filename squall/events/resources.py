@@ -323,6 +323,13 @@ def check_declared_queues(service: ServiceSpec) -> None:
     where = service.manifest_path.name
     queues = {queue.name: queue.visibility_timeout_s for queue in service.resources.queues}
     problems: list[str] = []
+    for queue in service.resources.queues:
+        target = queue.dead_letter_queue
+        if target is None or target not in queues or target.endswith(".fifo") == queue.name.endswith(".fifo"):
+            continue
+        kind = "a FIFO" if queue.name.endswith(".fifo") else "a standard"
+        # SQS requires a dead-letter queue of the same kind as its source queue.
+        problems.append(f"resources.queues.{queue.name}.dead_letter.queue: {target!r} must be {kind} queue like {queue.name!r}")
     for spec in service.functions.values():
         for trigger in spec.triggers:
             if not isinstance(trigger, QueueTrigger) or trigger.queue not in queues:

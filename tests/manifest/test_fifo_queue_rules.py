@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from squall.errors import ManifestError
-from squall.events.resources import prepare_resources
+from squall.errors import DeployError, ManifestError
+from squall.events.resources import check_declared_queues, prepare_resources
 from squall.manifest import load_service
 from squall.manifest.spec import Destination, QueueTrigger
 from squall.services.hub import ServiceHub
@@ -252,3 +252,18 @@ def test_serverless_fifo_batch_of_ten_deploys(write_service: WriteService, tmp_p
         hub.close()
 
     assert len(creations) == 2  # the two queues
+
+
+def test_plan_rejects_a_dead_letter_queue_of_the_other_kind(write_service: WriteService) -> None:
+    write_service(
+        "service: q\n"
+        "resources:\n  queues:\n    jobs.fifo: {dead_letter: {queue: std, max_receive_count: 2}}\n    std: {}\n"
+        "functions:\n  w:\n    handler: app.greet\n    events:\n      - queue: {name: jobs.fifo}\n"
+    )
+    service = load_service(Path("."))
+
+    # SQS requires a FIFO queue's dead-letter queue to be FIFO too; `squall plan` runs this check.
+    with pytest.raises(DeployError) as raised:
+        check_declared_queues(service)
+
+    assert str(raised.value) == "squall.yml: resources.queues.jobs.fifo.dead_letter.queue: 'std' must be a FIFO queue like 'jobs.fifo'"
