@@ -39,6 +39,7 @@ from squall.manifest.validate import (
     check_destination_queue,
     check_queue_batch,
     describe,
+    dotted,
     expected,
 )
 
@@ -79,6 +80,8 @@ class EventReader:
     provider_buckets: dict[str, str] = field(default_factory=dict)  # provider.s3 key -> bucket name
     # Destinations written as a bare function name, checked once every function is known.
     named_functions: list[tuple[KeyPath, str]] = field(default_factory=list)
+    # The schedule rule names read so far, with where each was set: a rule name is unique on its event bus.
+    rule_names: dict[str, KeyPath] = field(default_factory=dict)
 
     def read(self, key: KeyPath, event_type: str, config: Any, failures: list[tuple[KeyPath, Destination]]) -> list[Trigger]:
         """Return the triggers of one event; a stream's onFailure destination is added to `failures`."""
@@ -233,6 +236,12 @@ class EventReader:
             return None
         if not isinstance(value, str) or not _RULE_NAME_RE.match(value):
             raise self.source.error(key, expected(_RULE_NAME_RULE, value))
+        first = self.rule_names.setdefault(value, key)
+        if first != key:
+            # CloudFormation cannot create two EventBridge rules of one name on the default bus.
+            raise self.source.error(
+                key, f"rule name {describe(value)} is already the name at {dotted(first)}; give each schedule its own name"
+            )
         return value
 
     def event_bridge(self, key: KeyPath, config: Any) -> list[Trigger]:

@@ -101,3 +101,20 @@ async def test_scheduled_event_carries_rule_name(write_service: WriteService, tm
     (event,) = [orjson.loads(invocation.payload) for invocation in accepted]
     assert event["detail-type"] == "Scheduled Event"
     assert event["resources"] == ["arn:aws:events:us-east-1:000000000000:rule/nightly-report"]
+
+
+def test_two_schedules_of_one_rule_name_rejected(write_service: WriteService) -> None:
+    events = (
+        "- schedule: {rate: rate(1 minute), name: my-tick-rule}\n"
+        "- schedule: {rate: rate(5 minutes), name: my-tick-rule}\n"
+    )
+    write_service(_service(events), name="serverless.yml")
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == "functions.nightly.events[1].schedule.name"
+    assert raised.value.detail == (
+        'rule name "my-tick-rule" is already the name at functions.nightly.events[0].schedule.name; '
+        "give each schedule its own name"
+    )
