@@ -98,8 +98,8 @@ async def run_retention(
     if not policy.enabled:
         return
     logger.info(
-        "retention: keeping logs for %s days and up to %s MB, records for %s days",
-        policy.log_days, policy.log_mb, policy.record_days,
+        "retention: keeping logs for %s and up to %s, records for %s",
+        _limit(policy.log_days, "days"), _limit(policy.log_mb, "MB"), _limit(policy.record_days, "days"),
     )
     while True:
         try:
@@ -123,3 +123,8 @@ async def _delete_in_batches(delete: Callable[..., int], bound: float, batch_row
         if count < batch_rows:
             break
     return deleted
+
+
+def _limit(value: float | None, unit: str) -> str:
+    """Describe one retention limit for the log: "7 days", or "no limit" when it is not set."""
+    return "no limit" if value is None else f"{value:g} {unit}"

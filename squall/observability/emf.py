@@ -264,11 +264,19 @@ class _Series:
 
 
 class _Family:
-    __slots__ = ("help", "series")
+    __slots__ = ("help", "metric", "series")
 
-    def __init__(self, help_text: str) -> None:
+    def __init__(self, help_text: str, metric: tuple[str, str, str]) -> None:
         self.help = help_text
+        self.metric = metric  # the EMF namespace, metric name and unit the family was made for
         self.series: dict[tuple[tuple[str, str], ...], _Series] = {}
+
+
+# The names of Squall's own EMF counters, with and without the suffix Prometheus adds.
+_RESERVED_FAMILIES = frozenset({
+    "squall_emf_invalid_documents", "squall_emf_invalid_documents_total",
+    "squall_emf_dropped_values", "squall_emf_dropped_values_total",
+})
 
 
 class EmfMetrics:
@@ -309,6 +317,17 @@ class EmfMetrics:
 
     def _add(self, function: str, values: MetricValues) -> None:
         name = family_name(values.namespace, values.name)
+        metric = (values.namespace, values.name, values.unit)
+        family = self._families.get(name)
+        if name in _RESERVED_FAMILIES or (family is not None and family.metric != metric):
+            # CloudWatch keeps each name and unit apart, so adding these values to another metric would mix them.
+            taken = "Squall's own counter" if family is None else (
+                f"metric {family.metric[1]!r} of namespace {family.metric[0]!r} with unit {family.metric[2]}"
+            )
+            self._warn_once_per_interval(function, "metric %r of namespace %r with unit %s maps to the Prometheus "
+                                         "name %s, which %s has; skipping it", values.name, values.namespace,
+                                         values.unit, name, taken)
+            return
         labels = [("function", function)]
         for key, value in values.dimensions:
             labels.append((label_name(key), value))
@@ -316,7 +335,6 @@ class EmfMetrics:
         labels.sort()
         key = tuple(labels)
 
-        family = self._families.get(name)
         series = family.series.get(key) if family is not None else None
         if series is None:
             if len({label for label, _ in key}) < len(key):
@@ -333,10 +351,10 @@ class EmfMetrics:
                                    self.max_series, name, function)
                 return
             if family is None:
-                # NOTE: two EMF metrics whose names differ only in case or punctuation share this family.
                 family = self._families[name] = _Family(
                     f"CloudWatch EMF metric {values.name} in namespace {values.namespace}, unit {values.unit}: "
-                    "_count is the number of values printed, _sum their total."
+                    "_count is the number of values printed, _sum their total.",
+                    metric,
                 )
             series = family.series[key] = _Series()
             self._series_count += 1

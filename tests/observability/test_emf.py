@@ -331,3 +331,36 @@ def test_observe_functions_get_own_series() -> None:
 
     assert value(samples, "squall_emf_shopapp_itemcreated_count", function="orders", service="shop") == 1
     assert value(samples, "squall_emf_shopapp_itemcreated_count", function="billing", service="shop") == 1
+
+
+def test_observe_keeps_another_unit_or_spelling_apart(caplog: pytest.LogCaptureFixture) -> None:
+    emf = EmfMetrics()
+    milliseconds = document(metrics=[{"Name": "Lat", "Unit": "Milliseconds"}], dimensions=[[]], Lat=1500)
+    seconds = document(metrics=[{"Name": "Lat", "Unit": "Seconds"}], dimensions=[[]], Lat=2)
+    dotted = document(metrics=[{"Name": "Item.Created", "Unit": "Count"}], dimensions=[[]], **{"Item.Created": 5})
+    underscored = document(metrics=[{"Name": "Item_Created", "Unit": "Count"}], dimensions=[[]], Item_Created=7)
+
+    with caplog.at_level("WARNING"):
+        for root in (milliseconds, seconds, dotted):
+            emf.observe(entry(line(root)))
+        emf.observe(entry(line(underscored), function="other"))
+    samples = scrape(emf)
+
+    # The first metric of a name keeps it; values that CloudWatch keeps apart are never added together.
+    assert value(samples, "squall_emf_shopapp_lat_sum", function="shop") == 1500
+    assert value(samples, "squall_emf_shopapp_lat_count", function="shop") == 1
+    assert value(samples, "squall_emf_shopapp_item_created_sum", function="shop") == 5
+    assert value(samples, "squall_emf_shopapp_item_created_sum", function="other") is None
+    assert "metric 'Lat' of namespace 'ShopApp' with unit Seconds maps to the Prometheus name" in caplog.text
+    assert "metric 'Item_Created' of namespace 'ShopApp' with unit Count" in caplog.text
+
+
+def test_observe_cannot_take_squalls_own_counter_names() -> None:
+    emf = EmfMetrics()
+    taken = document(namespace="Invalid", metrics=[{"Name": "Documents", "Unit": "Count"}], dimensions=[[]], Documents=1)
+
+    emf.observe(entry(line(taken)))
+    text = generate_latest(type("Registry", (), {"collect": lambda self: emf.collect()})()).decode()
+
+    assert text.count("# TYPE squall_emf_invalid_documents") == 1
+    assert "squall_emf_invalid_documents_sum" not in text
