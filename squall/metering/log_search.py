@@ -13,6 +13,7 @@ per line, which is what the field filter reads.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,13 +51,18 @@ class FieldMatch:
         found = _lookup(document, self.path)
         if found is _MISSING:
             return False
+        number = _number(self.value)
+        if number is not None and isinstance(found, (int, float)) and not isinstance(found, bool):
+            # As CloudWatch's filter patterns do, numbers compare by value: 1.50 matches 1.5.
+            return found == number
         return _as_text(found) == self.value
 
     def text_hints(self) -> list[str]:
         """Return substrings that any matching raw line must contain, for a cheap pre-filter."""
         hints = []
         last_key = self.path.rsplit(".", 1)[-1]
-        for text in (last_key, self.value):
+        # A number may be written otherwise in the line (1.5 for 1.50), so only its key is a hint.
+        for text in (last_key,) if _number(self.value) is not None else (last_key, self.value):
             if text and _JSON_SAFE.fullmatch(text):
                 hints.append(text)
         return hints
@@ -162,3 +168,12 @@ def _as_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _number(text: str) -> float | None:
+    """Return the number a field value on the command line spells, or None for other text."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

@@ -27,6 +27,11 @@ ENTRY = (
         (["level=INFO"], ["received"]),
         (["order.id=7"], ["received", "payment failed"]),
         (["order.total=12.5"], ["received"]),
+        # Numbers compare by value, as in CloudWatch's filter patterns.
+        (["order.total=12.50"], ["received"]),
+        (["order.id=07"], ["received", "payment failed"]),
+        (["order.id=7.0"], ["received", "payment failed"]),
+        (["order.id=8"], []),
         (["retry=true"], ["payment failed"]),
         (["level=ERROR", "order.id=7"], ["payment failed"]),
         (["level=ERROR", "order.total=12.5"], []),  # both fields must be on one line
@@ -71,6 +76,13 @@ def test_field_value_written_as_typed(value: object, text: str) -> None:
     line = json.dumps({"value": value})
 
     assert FieldMatch("value", text).matches(json.loads(line))
+
+
+def test_number_spelled_as_text_in_the_line_compares_as_text() -> None:
+    line = json.dumps({"code": "07"})
+
+    assert FieldMatch("code", "07").matches(json.loads(line))
+    assert not FieldMatch("code", "7").matches(json.loads(line))
 
 
 def test_powertools_json_logger_lines() -> None:
@@ -118,7 +130,9 @@ def test_build_filter_rejects_empty_substring() -> None:
     ("log_filter", "hints"),
     [
         (LogFilter(contains="boom"), ["boom"]),
-        (LogFilter(fields=(FieldMatch("order.id", "7"),)), ["id", "7"]),
+        (LogFilter(fields=(FieldMatch("level", "ERROR"),)), ["level", "ERROR"]),
+        # A number may be written otherwise in the line (7.0 for 7), so only its key is a hint.
+        (LogFilter(fields=(FieldMatch("order.id", "7"),)), ["id"]),
         # Quotes and non-ASCII may be escaped inside JSON text, so they give no hint.
         (LogFilter(fields=(FieldMatch("message", 'said "hi"'),)), ["message"]),
         (LogFilter(fields=(FieldMatch("city", "Zürich"),)), ["city"]),
