@@ -56,8 +56,8 @@ RESERVED_PATHS_TEXT = "GET /metrics, and /ui, /_squall, /2015-03-31 and every pa
 def route_warnings(routes: Iterable[tuple[str, HttpEvent]]) -> list[str]:
     """Describe what a service's routes cannot get although they look as if they would, one line each.
 
-    A greedy route at the root or a $default route never gets the paths the
-    gateway serves itself. A $default route never gets a request when an
+    A greedy route at the root, a route whose first segment is a variable, or
+    a $default route never gets the paths the gateway serves itself. A $default route never gets a request when an
     ANY route ending in a greedy variable at the root of the same stage takes every path.
     """
     warnings: list[str] = []
@@ -73,6 +73,9 @@ def route_warnings(routes: Iterable[tuple[str, HttpEvent]]) -> list[str]:
             description = f"route {event.method} {event.path} of function {function!r}"
             if event.method.upper() == ANY_METHOD:
                 catch_alls[event.stage if staged_only else None] = description
+        elif event.path.startswith("/{"):
+            # A variable first segment, such as /{page}, also matches /ui and /metrics.
+            description = f"route {event.method} {event.path} of function {function!r}"
         else:
             continue
         if not staged_only:

@@ -516,6 +516,9 @@ def test_route_warnings_name_what_a_catch_all_never_gets() -> None:
     ]
     assert route_warnings([("one", HttpEvent("GET", "/{proxy+}"))])[0].startswith("route GET /{proxy+} of function 'one'")
     assert route_warnings([("x", HttpEvent("GET", "/a"))]) == []
+    assert route_warnings([("page", HttpEvent("GET", "/{page}"))])[0].startswith(
+        "route GET /{page} of function 'page' does not get GET /metrics"
+    )
 
 
 def test_http_api_stages_keep_their_routes_apart() -> None:
