@@ -192,6 +192,17 @@ def test_overview_charts_and_function_logs(server: Any, page: Any) -> None:
     assert chart_sum(page, "activity", 1) == 4
     assert chart_sum(page, "activity", 2) == 1
     assert chart_sum(page, "cost", 1) > 0
+    # The cost axis is as wide as its longest label, such as "$0.0000600", so no label is cut.
+    axis_px, label_px = page.evaluate(
+        """() => {
+            const chart = window.squallCharts.cost;
+            const labels = chart.axes[1]._values || [];
+            const context = document.createElement("canvas").getContext("2d");
+            context.font = chart.axes[1].font[0];
+            return [chart.axes[1]._size, Math.max(0, ...labels.map((text) => context.measureText(String(text)).width))];
+        }"""
+    )
+    assert axis_px > label_px
     assert drawn_pixels(page, "activity", (0x25, 0x63, 0xEB)) > 0
     assert drawn_pixels(page, "activity", (0xDC, 0x26, 0x26)) > 0
     functions = page.locator('[data-fragment="functions"] tbody tr')

@@ -71,7 +71,11 @@
       scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
       axes: [
         { space: 80, values: (u, ticks) => ticks.map((tick) => timeLabel(tick, u.scales.x.max - u.scales.x.min)) },
-        { size: 72, values: (u, ticks) => ticks.map((tick) => format(spec.kind, tick)) },
+        {
+          // Wide enough for the longest label, such as "$0.0000600", at about 7 px a character.
+          size: (u, values) => Math.max(48, 18 + 7 * Math.max(0, ...(values || []).map((text) => String(text).length))),
+          values: (u, ticks) => ticks.map((tick) => format(spec.kind, tick)),
+        },
       ],
       series: [{}].concat(
         spec.lines.map(([, label, colour]) => ({
