@@ -340,9 +340,11 @@ class Platform:
             # As CloudFormation rolls a stack back, every function returns to the code it ran before.
             if previous is not None:
                 await self.dispatcher.deploy(previous, keep_unchanged=True)
+                outcome = "the previous code keeps serving"
             else:
                 await self.dispatcher.remove(service.service)
-            raise DeployError("\n  also ".join(failures) + "; the deploy was rolled back, so the previous code keeps serving")
+                outcome = "the service is not served"
+            raise DeployError("\n  also ".join(failures) + f"; the deploy was rolled back, so {outcome}")
         self.router = router
         self.queue_triggers.update(self.dispatcher.services)
         self.object_triggers.update(self.dispatcher.services)

@@ -274,3 +274,20 @@ def test_alias_stays_when_new_version_fails_init(serve: Any, tmp_path: Path) -> 
     write_sam(folder, 3)
     deploy(folder, server.endpoint)
     assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 3, "version": "3"}
+
+
+def test_restart_with_code_that_fails_init_serves_nothing(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "autopublish"
+    data = tmp_path / "data"
+    write_sam(folder, 1)
+    serve(folder, "--no-watch", data=data).stop()
+
+    (folder / "app.py").write_text("raise RuntimeError('init broke')\n")
+    started = subprocess.run(
+        [sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--data", str(data), "--no-watch"],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    # No earlier deploy of this server process serves the service, so the rollback leaves nothing.
+    assert started.returncode != 0
+    assert "the deploy was rolled back, so the service is not served" in started.stderr
