@@ -346,18 +346,10 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
 
     click.echo(f"service {service.service} ({service.manifest_path.name}): {len(planned)} function(s)")
     print_table(specification_table(planned))
-    from squall.deploy.syntax import runtime_warnings, syntax_warnings
+    from squall.deploy.warnings import service_warnings
 
-    from squall.deploy.requirements import unread_dependency_warnings
-    from squall.events.filters import queue_filter_warnings
-    from squall.gateway.router import route_warnings
-
-    routes = ((spec.name, event) for spec in service.functions.values() for event in spec.http)
-    handlers = {spec.name: (spec.handler_path, spec.code_dir) for spec in service.functions.values()}
-    dependencies = [*unread_dependency_warnings(service.root, handlers), *queue_filter_warnings(service)]
     # The deploy warns about these too, once the code is copied.
-    for warning in (*service.warnings, *syntax_warnings(service), *runtime_warnings(service), *route_warnings(routes),
-                    *dependencies):
+    for warning in (*service.warnings, *service_warnings(service)):
         click.secho(f"warning: {warning}", err=True, fg="yellow")
 
     client = open_client(ctx, endpoint, token, data)

@@ -30,15 +30,13 @@ from squall import __version__
 from squall.dispatcher.dispatcher import LATEST, Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
-from squall.deploy.requirements import unread_dependency_warnings
 from squall.deploy.progress import InstallBoard
 from squall.deploy.snapshot import kept_paths, snapshot
-from squall.deploy.syntax import runtime_warnings, syntax_warnings
+from squall.deploy.warnings import service_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
 from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
 from squall.events.async_store import AsyncStore
-from squall.events.filters import queue_filter_warnings
 from squall.events.object_trigger import ObjectTriggers
 from squall.events.queue_trigger import QueueTriggers
 from squall.events.record_triggers import RecordTriggers
@@ -47,7 +45,7 @@ from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
 from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
-from squall.gateway.router import RouteError, Router, route_warnings
+from squall.gateway.router import RouteError, Router
 from squall.manifest import find_manifest, load_manifest_file, load_service
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
@@ -171,11 +169,7 @@ class Platform:
         manifest = root / service.manifest_path.name
         await asyncio.to_thread(self.store.save_service, service.service, str(recorded), str(manifest))
         missing = await asyncio.to_thread(self._missing_qualifiers, service)
-        missing += await asyncio.to_thread(syntax_warnings, service)
-        missing += runtime_warnings(service)
-        missing += route_warnings((spec.name, event) for spec in service.functions.values() for event in spec.http)
-        missing += queue_filter_warnings(service)
-        missing += await asyncio.to_thread(unread_dependency_warnings, service.root, _handlers(service))
+        missing += await asyncio.to_thread(service_warnings, service)
         limit_mb = self.dispatcher.budget.limit_mb
         missing += [
             f"{service.function_key(spec.name, 'memory_mb')}: {spec.memory_mb} MB is more than the node's whole memory "
@@ -481,11 +475,6 @@ class Platform:
         if before is not None and before != version and before != LATEST:
             self.dispatcher.retire_version(function, before)
         await self.dispatcher.version_pool(function, version)
-
-
-def _handlers(service: ServiceSpec) -> dict[str, tuple[str, str]]:
-    """Each function's handler and code folder, as requirements are looked up by."""
-    return {spec.name: (spec.handler_path, spec.code_dir) for spec in service.functions.values()}
 
 
 def hub_queue_sender(hub: ServiceHub) -> Callable[[str, str], Awaitable[None]]:

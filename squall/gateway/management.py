@@ -301,9 +301,8 @@ class ManagementApi:
             raise _BadRequest("versions request needs ?function=NAME")
         versions = await asyncio.to_thread(store.versions, function)
         aliases = await asyncio.to_thread(store.aliases, function)
-        deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
-        if not deployed and not versions:
-            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}")
+        if not versions and not self._deployed(function):
+            return self._function_not_found(function)
         return 200, {
             "function": function,
             "versions": [
@@ -340,9 +339,8 @@ class ManagementApi:
             extra = {int(key): float(value) for key, value in weights.items()}
         except (TypeError, ValueError):
             raise _BadRequest(f"alias request: weights must map version numbers to fractions, got {weights!r}") from None
-        deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
-        if not deployed and not await asyncio.to_thread(store.versions, function):
-            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}")
+        if not await self._has_function(store, function):
+            return self._function_not_found(function)
         try:
             result = await asyncio.to_thread(store.set_alias, function, alias, version, extra)
         except LookupError as error:
@@ -361,9 +359,8 @@ class ManagementApi:
         alias = query.get("alias") or ""
         if not function or not alias:
             raise _BadRequest("alias removal needs ?function=NAME&alias=ALIAS")
-        deployed = any(function in service.functions for service in self._platform.dispatcher.services.values())
-        if not deployed and not await asyncio.to_thread(store.versions, function):
-            return 404, _error("ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}")
+        if not await self._has_function(store, function):
+            return self._function_not_found(function)
         users = _alias_users(self._platform.dispatcher.services.values(), function, alias)
         if users:
             return 409, _error(
@@ -377,6 +374,16 @@ class ManagementApi:
             return 404, _error("ResourceNotFoundException", str(error))
         return 200, {"function": function, "alias": removed.name, "version": removed.version}
 
+    def _deployed(self, function: str) -> bool:
+        return any(function in service.functions for service in self._platform.dispatcher.services.values())
+
+    async def _has_function(self, store: Any, function: str) -> bool:
+        """Tell whether `function` is deployed or has published versions."""
+        return self._deployed(function) or bool(await asyncio.to_thread(store.versions, function))
+
+    def _function_not_found(self, function: str) -> tuple[int, Any]:
+        return 404, _error("ResourceNotFoundException", f"function not found: {function!r}{self._suggest(function)}")
+
     def _suggest(self, function: str) -> str:
         """Return " (did you mean 'greet'?)" for a name close to a deployed function's, else the deployed names."""
         names = sorted(name for service in self._platform.dispatcher.services.values() for name in service.functions)
@@ -385,8 +392,8 @@ class ManagementApi:
             return f" (did you mean {close[0]!r}?)"
         if not names:
             return " (no functions are deployed)"
-        shown = ", ".join(names[:_SUGGESTED_NAMES]) + (", ..." if len(names) > _SUGGESTED_NAMES else "")
-        return f" (deployed: {shown})"
+        listed = ", ".join(names[:_SUGGESTED_NAMES]) + (", ..." if len(names) > _SUGGESTED_NAMES else "")
+        return f" (deployed: {listed})"
 
     def _version_store(self) -> Any:
         # Platforms built by tests may have no version store.
