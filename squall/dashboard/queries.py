@@ -247,7 +247,7 @@ def _deployed(platform: DashboardSources) -> dict[str, tuple[str, FunctionSpec]]
 def _costs(
     records: Sequence[InvocationRecord], usage: Sequence[ProvisionedUsage], prices: PriceTable, since: float
 ) -> dict[str, float]:
-    """Each function's cost over the window, provisioned time included, as `squall cost --by function` prices it."""
+    """Return each function's cost over the window, provisioned time included, as `squall cost --by function` prices it."""
     report = cost_report(records, usage, CostGrouping.FUNCTION, prices, since)
     return {row.key: row.cost for row in report.rows}
 

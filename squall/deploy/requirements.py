@@ -122,8 +122,8 @@ def unread_dependency_warnings(code_root: Path, functions: dict[str, tuple[str, 
 
     `functions` maps each function's name to its handler and code folder.
     Squall installs only requirements.txt, so such a function would fail to
-    import its dependencies at run time (serverless-python-requirements
-    exports these files; `sam build` does not read them either).
+    import its dependencies at run time. The serverless-python-requirements
+    plugin exports these files, and `sam build` does not read them either.
     """
     users: dict[Path, list[str]] = {}
     exports: dict[Path, str] = {}
@@ -145,7 +145,7 @@ def unread_dependency_warnings(code_root: Path, functions: dict[str, tuple[str, 
 
 
 def _search_folders(code_root: Path, handler: str, code_dir: str) -> list[Path]:
-    """The folders find_requirements looks in, nearest first."""
+    """Return the folders find_requirements looks in, nearest first."""
     if code_dir:
         return [code_root / code_dir]
     module = handler.rsplit(".", 1)[0].replace("/", ".")

@@ -50,8 +50,8 @@ def code_files(
     file, or a folder with everything in it.
     """
     chosen = PackagePatterns(patterns)
-    kept = (keep,) if isinstance(keep, str) else tuple(keep or ())
-    kept_folders = tuple(f"{path.rstrip('/')}/" for path in kept)
+    always_copied = (keep,) if isinstance(keep, str) else tuple(keep or ())
+    copied_folders = tuple(f"{path.rstrip('/')}/" for path in always_copied)
     found: list[tuple[str, Path]] = []
     for directory, subdirectories, files in os.walk(folder):
         current = Path(directory)
@@ -65,7 +65,7 @@ def code_files(
             if name.endswith((".pyc", "~")) or name in EXCLUDED_FILES or not path.is_file():
                 continue
             relative = path.relative_to(folder).as_posix()
-            if relative in kept or relative.startswith(kept_folders) or chosen.includes(relative):
+            if relative in always_copied or relative.startswith(copied_folders) or chosen.includes(relative):
                 found.append((relative, path))
     found.sort()
     return found
@@ -121,7 +121,7 @@ def snapshot(
 
 
 def kept_paths(service: ServiceSpec, folder: Path) -> tuple[str, ...]:
-    """The paths a deploy copies whatever package.patterns match: the manifest, and each layer's folder or file.
+    """Return the paths a deploy copies whatever package.patterns match: the manifest, and each layer's folder or file.
 
     The Serverless Framework packages a layer from its own path, so a pattern
     that leaves the layer out of the functions' package is common.

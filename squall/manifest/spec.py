@@ -48,8 +48,8 @@ class HttpEvent:
     path: str
     payload: str = "2.0"
     # The stage the event names. A REST route is served at its path and under
-    # "/STAGE"; an HTTP API route with a stage only under "/STAGE", and its
-    # events' paths lead with it. None gives "$default", served at the root.
+    # "/STAGE". An HTTP API route with a stage is served only under "/STAGE",
+    # and its events' paths start with it. None gives "$default", at the root.
     stage: str | None = None
     # The version number or alias the route invokes; None runs $LATEST.
     qualifier: str | None = None

@@ -294,8 +294,8 @@ MAX_UNWINDOWED_QUEUE_BATCH = 10
 # batching window either (Lambda developer guide, "Lambda parameters for
 # Amazon SQS event source mappings").
 MAX_FIFO_QUEUE_BATCH = 10
-# What a destination queue must be, as AWS lists destinations ("Capturing
-# records of Lambda asynchronous invocations"): a standard SQS queue.
+# The rule for a destination queue: AWS accepts a standard SQS queue only
+# ("Capturing records of Lambda asynchronous invocations").
 DESTINATION_QUEUE_RULE = "a standard queue, since a FIFO queue cannot be a destination, as on AWS"
 
 

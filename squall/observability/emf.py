@@ -321,12 +321,12 @@ class EmfMetrics:
         family = self._families.get(name)
         if name in _RESERVED_FAMILIES or (family is not None and family.metric != metric):
             # CloudWatch keeps each name and unit apart, so adding these values to another metric would mix them.
-            taken = "Squall's own counter" if family is None else (
+            owner = "Squall's own counter" if family is None else (
                 f"metric {family.metric[1]!r} of namespace {family.metric[0]!r} with unit {family.metric[2]}"
             )
             self._warn_once_per_interval(function, "metric %r of namespace %r with unit %s maps to the Prometheus "
                                          "name %s, which %s has; skipping it", values.name, values.namespace,
-                                         values.unit, name, taken)
+                                         values.unit, name, owner)
             return
         labels = [("function", function)]
         for key, value in values.dimensions:

@@ -236,7 +236,7 @@ def test_up_without_server_module(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "no server module" in result.stderr
 
 
-def test_payload_too_deep_for_the_parser_is_sent_as_it_is(tmp_path: Path) -> None:
+def test_deep_payload_sent_unparsed(tmp_path: Path) -> None:
     from squall.cli import read_payload
 
     deep = b'{"a":' * 5000 + b"1" + b"}" * 5000

@@ -102,7 +102,7 @@ async def test_overview_data_counts_window(http: httpx.AsyncClient, stored: dict
     assert set(data["html"]) == {"status", "functions", "queues", "streams", "problems"}
 
 
-async def test_function_cost_includes_provisioned_time(http: httpx.AsyncClient, store: SqliteStore) -> None:
+async def test_function_cost_includes_provisioned(http: httpx.AsyncClient, store: SqliteStore) -> None:
     # One provisioned 1 GB instance for 100 s, and no invocation.
     now = time.time()
     store.add_usage([ProvisionedUsage("closed", now - 200, now - 100, 1, 1024)])

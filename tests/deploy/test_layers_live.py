@@ -67,7 +67,7 @@ def test_other_manifests_use_layers(serve: Any, tmp_path: Path, app: str) -> Non
     assert greet["module_file"].startswith(str(server.data / "layers"))
 
 
-def test_layer_left_out_of_the_package_still_deploys(serve: Any, tmp_path: Path) -> None:
+def test_layer_excluded_by_patterns_deploys(serve: Any, tmp_path: Path) -> None:
     # The Framework packages a layer from its own path, so leaving it out of the functions' package is usual.
     folder = copy_app(tmp_path, "serverless")
     manifest = folder / "serverless.yml"

@@ -12,7 +12,7 @@ PROJECT = '[project]\nname = "shop"\ndependencies = ["requests>=2"]\n'
 PIPFILE = '[packages]\nrequests = "*"\n'
 
 
-def test_poetry_project_without_requirements_is_warned(tmp_path: Path) -> None:
+def test_poetry_without_requirements_warned(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(POETRY)
 
     warnings = unread_dependency_warnings(tmp_path, {"api": ("app.handler", ""), "worker": ("jobs/run.handler", "")})
@@ -23,7 +23,7 @@ def test_poetry_project_without_requirements_is_warned(tmp_path: Path) -> None:
     ]
 
 
-def test_pipfile_in_a_code_folder_is_warned(tmp_path: Path) -> None:
+def test_pipfile_in_code_folder_warned(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "Pipfile").write_text(PIPFILE)
 
@@ -34,7 +34,7 @@ def test_pipfile_in_a_code_folder_is_warned(tmp_path: Path) -> None:
     assert "`pipenv requirements > requirements.txt`" in warnings[0]
 
 
-def test_no_warning_where_requirements_apply_or_nothing_is_declared(tmp_path: Path) -> None:
+def test_no_warning_when_covered(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(PROJECT)
     (tmp_path / "requirements.txt").write_text("requests\n")
     (tmp_path / "other").mkdir()
@@ -43,7 +43,7 @@ def test_no_warning_where_requirements_apply_or_nothing_is_declared(tmp_path: Pa
     assert unread_dependency_warnings(tmp_path, {"api": ("app.handler", ""), "other": ("app.handler", "other")}) == []
 
 
-def test_pep_621_project_gets_its_own_export_command(tmp_path: Path) -> None:
+def test_pep_621_export_command(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(PROJECT)
 
     warnings = unread_dependency_warnings(tmp_path, {"api": ("app.handler", "")})

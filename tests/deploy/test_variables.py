@@ -108,7 +108,7 @@ def test_options_of_another_format_are_rejected(tmp_path: Path) -> None:
         (["Stage=dev", "Stage=prod"], {"Stage": "prod"}),
     ],
 )
-def test_parameter_overrides_parsed_as_sam_cli_does(given: Any, parsed: dict[str, str]) -> None:
+def test_parameter_overrides_parsed(given: Any, parsed: dict[str, str]) -> None:
     assert parse_parameter_overrides(given) == parsed
 
 
@@ -159,7 +159,7 @@ def write_template(folder: Path) -> Path:
     return folder
 
 
-def test_parameter_overrides_win_over_samconfig_and_survive_restart(serve: Any, tmp_path: Path) -> None:
+def test_overrides_beat_samconfig_and_restart(serve: Any, tmp_path: Path) -> None:
     app = write_template(tmp_path / "app")
     data = tmp_path / "data"
     server = serve(app, "--no-watch", "--parameter-overrides", "Stage=prod", data=data)
@@ -177,7 +177,7 @@ def test_parameter_overrides_win_over_samconfig_and_survive_restart(serve: Any, 
     assert after_restart == "dev / good day"
 
 
-def test_bad_parameter_override_fails_the_deploy_and_keeps_the_old_one(serve: Any, tmp_path: Path) -> None:
+def test_bad_override_keeps_old_deploy(serve: Any, tmp_path: Path) -> None:
     app = write_template(tmp_path / "app")
     server = serve(app, "--no-watch")
 

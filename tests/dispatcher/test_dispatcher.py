@@ -523,7 +523,7 @@ async def test_init_that_hangs_times_out(make_dispatcher: Callable[..., Dispatch
     assert (await call(dispatcher, "count"))["calls"] == 1
 
 
-async def test_init_past_its_limit_finishes_within_the_timeout(make_dispatcher: Callable[..., Dispatcher]) -> None:
+async def test_long_init_finishes_within_timeout(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher(init_timeout_s=1.0)
     await dispatcher.deploy(service(FunctionSpec(name="slow", handler="slow_at_import.handler", timeout_s=5)))
 
@@ -539,7 +539,7 @@ async def test_init_past_its_limit_finishes_within_the_timeout(make_dispatcher: 
     assert dispatcher.sinks.records[1].cold is False
 
 
-async def test_init_past_its_limit_shortens_the_handlers_time(make_dispatcher: Callable[..., Dispatcher]) -> None:
+async def test_long_init_shortens_remaining_time(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher(init_timeout_s=1.0)
     await dispatcher.deploy(service(FunctionSpec(name="slow", handler="slow_remaining.handler", timeout_s=5)))
 

@@ -332,7 +332,7 @@ def test_rest_route_matches_under_its_stage() -> None:
     assert staged.match("GET", "/prod/web") is None  # An HTTP API route has no stage.
 
 
-def test_http_api_route_with_a_stage_matches_only_under_it() -> None:
+def test_staged_http_route_only_under_stage() -> None:
     router = Router([
         ("staged", HttpEvent("GET", "/hello/{name}", stage="dev")),
         ("staged_default", HttpEvent("ANY", "$default", stage="dev")),
@@ -496,7 +496,7 @@ def test_staged_catch_all_beats_http_route() -> None:
     assert plain is not None and plain.function == "http"
 
 
-def test_route_warnings_name_what_a_catch_all_never_gets() -> None:
+def test_route_warnings_for_catch_alls() -> None:
     routes = [
         ("app", HttpEvent("ANY", "/{proxy+}", "1.0", stage="dev")),
         ("site", HttpEvent("ANY", "$default")),
@@ -521,7 +521,7 @@ def test_route_warnings_name_what_a_catch_all_never_gets() -> None:
     )
 
 
-def test_http_api_stages_keep_their_routes_apart() -> None:
+def test_http_stages_keep_routes_apart() -> None:
     router = Router([
         ("beta", HttpEvent("GET", "/x", stage="beta")),
         ("gamma", HttpEvent("GET", "/x", stage="gamma")),
@@ -532,6 +532,6 @@ def test_http_api_stages_keep_their_routes_apart() -> None:
 
 
 @pytest.mark.parametrize("root", [HttpEvent("GET", "/beta/x"), HttpEvent("ANY", "/beta/x"), HttpEvent("GET", "/beta/{id}")])
-def test_root_route_that_hides_a_staged_route_rejected(root: HttpEvent) -> None:
+def test_root_route_hiding_staged_rejected(root: HttpEvent) -> None:
     with pytest.raises(RouteError, match=r"GET under stage 'beta' is also matched by the route .* of function 'root'"):
         Router([("root", root), ("staged", HttpEvent("GET", "/x", stage="beta"))])

@@ -41,7 +41,7 @@ def server(serve: Any, tmp_path: Path) -> Any:
 
 
 @pytest.mark.parametrize("path", ["/page", "/rest/page"])
-def test_head_without_body_claims_no_empty_length(server: Any, path: str) -> None:
+def test_head_without_body_no_zero_length(server: Any, path: str) -> None:
     get = httpx.get(server.endpoint + path, timeout=20)
     head = httpx.head(server.endpoint + path, timeout=20)
 
@@ -51,7 +51,7 @@ def test_head_without_body_claims_no_empty_length(server: Any, path: str) -> Non
     assert head.content == b""
 
 
-def test_head_with_the_get_body_gives_its_length(server: Any) -> None:
+def test_head_with_body_gives_length(server: Any) -> None:
     head = httpx.head(server.endpoint + "/page?with_body=1", timeout=20)
 
     assert head.headers["content-length"] == "392"

@@ -229,7 +229,7 @@ SQS_EVENT = '{arn: {"Fn::GetAtt": [Jobs, Arn]}, batchSize: 10}'
         ),
     ],
 )
-def test_serverless_fifo_mistake_is_a_manifest_error(
+def test_serverless_fifo_mistake_rejected(
     write_service: WriteService, sqs: str, function_keys: str, key: str, detail: str
 ) -> None:
     write_service(SERVERLESS.format(sqs=sqs, function_keys=function_keys), name="serverless.yml")
@@ -254,7 +254,7 @@ def test_serverless_fifo_batch_of_ten_deploys(write_service: WriteService, tmp_p
     assert len(creations) == 2  # the two queues
 
 
-def test_plan_rejects_a_dead_letter_queue_of_the_other_kind(write_service: WriteService) -> None:
+def test_plan_rejects_mismatched_dead_letter_queue(write_service: WriteService) -> None:
     write_service(
         "service: q\n"
         "resources:\n  queues:\n    jobs.fifo: {dead_letter: {queue: std, max_receive_count: 2}}\n    std: {}\n"

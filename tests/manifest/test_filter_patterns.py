@@ -47,7 +47,7 @@ def test_squall_yml_filter_patterns(write_service: WriteService) -> None:
     assert stream.filter_patterns == ('{"data":{"page":[{"prefix":"/shop"}]}}',)
 
 
-def test_queue_patterns_beyond_body_are_warned(write_service: WriteService) -> None:
+def test_queue_patterns_beyond_body_warned(write_service: WriteService) -> None:
     service = load_service(write_service(SQUALL_YML))
 
     warnings = queue_filter_warnings(service)

@@ -300,7 +300,7 @@ def test_api_event_takes_stage_of_its_rest_api(write_service: WriteService) -> N
     assert not any("StageName" in warning or "RestApiId" in warning for warning in spec.warnings)
 
 
-def test_http_api_event_takes_stage_of_its_http_api(write_service: WriteService) -> None:
+def test_http_api_event_stage_from_api(write_service: WriteService) -> None:
     events = (
         "Events:\n"
         "  A: {Type: HttpApi, Properties: {Path: /a, Method: get, ApiId: !Ref DevApi}}\n"
@@ -322,7 +322,7 @@ def test_http_api_event_takes_stage_of_its_http_api(write_service: WriteService)
     assert not any("StageName" in warning or "ApiId" in warning or "DefaultApi" in warning for warning in spec.warnings)
 
 
-def test_routes_of_other_http_api_stages_do_not_clash(write_service: WriteService) -> None:
+def test_http_api_stages_do_not_clash(write_service: WriteService) -> None:
     events = (
         "Events:\n"
         "  B: {Type: HttpApi, Properties: {Path: /x, Method: get, ApiId: !Ref Beta}}\n"
@@ -340,7 +340,7 @@ def test_routes_of_other_http_api_stages_do_not_clash(write_service: WriteServic
     assert [event.stage for event in spec.functions["Fn"].http] == ["beta", "gamma", None]
 
 
-def test_root_route_on_a_staged_path_clashes(write_service: WriteService) -> None:
+def test_root_route_on_staged_path_clashes(write_service: WriteService) -> None:
     events = (
         "Events:\n"
         "  B: {Type: HttpApi, Properties: {Path: /x, Method: get, ApiId: !Ref Beta}}\n"
@@ -354,7 +354,7 @@ def test_root_route_on_a_staged_path_clashes(write_service: WriteService) -> Non
     assert "matches the same requests as /x, declared by function" in error.detail
 
 
-def test_http_api_id_must_name_an_http_api(write_service: WriteService) -> None:
+def test_http_api_id_names_http_api(write_service: WriteService) -> None:
     events = "Events:\n  A: {Type: HttpApi, Properties: {Path: /a, Method: get, ApiId: !Ref MyApi}}\n"
     resources = RESOURCES + "  MyApi: {Type: AWS::Serverless::Api, Properties: {StageName: prod}}\n"
 

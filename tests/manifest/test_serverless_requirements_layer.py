@@ -36,7 +36,7 @@ def write(tmp_path: Path, custom: str, provider_layers: str = "") -> Path:
 
 
 @pytest.mark.parametrize("setting", ["true", "{name: shop-deps}"])
-def test_requirements_layer_reference_is_the_functions_requirements(tmp_path: Path, setting: str) -> None:
+def test_requirements_layer_accepted(tmp_path: Path, setting: str) -> None:
     folder = write(tmp_path, f"custom:\n  pythonRequirements:\n    layer: {setting}\n")
 
     service = load_service(folder)
@@ -46,7 +46,7 @@ def test_requirements_layer_reference_is_the_functions_requirements(tmp_path: Pa
     assert not any("PythonRequirementsLambdaLayer" in warning for warning in service.warnings)
 
 
-def test_requirements_layer_without_the_setting_is_an_error(tmp_path: Path) -> None:
+def test_requirements_layer_needs_setting(tmp_path: Path) -> None:
     folder = write(tmp_path, "")
 
     with pytest.raises(ManifestError) as raised:

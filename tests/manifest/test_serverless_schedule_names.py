@@ -103,7 +103,7 @@ async def test_scheduled_event_carries_rule_name(write_service: WriteService, tm
     assert event["resources"] == ["arn:aws:events:us-east-1:000000000000:rule/nightly-report"]
 
 
-def test_two_schedules_of_one_rule_name_rejected(write_service: WriteService) -> None:
+def test_duplicate_rule_name_rejected(write_service: WriteService) -> None:
     events = (
         "- schedule: {rate: rate(1 minute), name: my-tick-rule}\n"
         "- schedule: {rate: rate(5 minutes), name: my-tick-rule}\n"

@@ -78,7 +78,7 @@ def test_field_value_written_as_typed(value: object, text: str) -> None:
     assert FieldMatch("value", text).matches(json.loads(line))
 
 
-def test_number_spelled_as_text_in_the_line_compares_as_text() -> None:
+def test_field_text_number_compares_as_text() -> None:
     line = json.dumps({"code": "07"})
 
     assert FieldMatch("code", "07").matches(json.loads(line))

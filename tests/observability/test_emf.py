@@ -333,7 +333,7 @@ def test_observe_functions_get_own_series() -> None:
     assert value(samples, "squall_emf_shopapp_itemcreated_count", function="billing", service="shop") == 1
 
 
-def test_observe_keeps_another_unit_or_spelling_apart(caplog: pytest.LogCaptureFixture) -> None:
+def test_observe_keeps_units_apart(caplog: pytest.LogCaptureFixture) -> None:
     emf = EmfMetrics()
     milliseconds = document(metrics=[{"Name": "Lat", "Unit": "Milliseconds"}], dimensions=[[]], Lat=1500)
     seconds = document(metrics=[{"Name": "Lat", "Unit": "Seconds"}], dimensions=[[]], Lat=2)
@@ -355,11 +355,11 @@ def test_observe_keeps_another_unit_or_spelling_apart(caplog: pytest.LogCaptureF
     assert "metric 'Item_Created' of namespace 'ShopApp' with unit Count" in caplog.text
 
 
-def test_observe_cannot_take_squalls_own_counter_names() -> None:
+def test_observe_skips_reserved_names() -> None:
     emf = EmfMetrics()
-    taken = document(namespace="Invalid", metrics=[{"Name": "Documents", "Unit": "Count"}], dimensions=[[]], Documents=1)
+    colliding = document(namespace="Invalid", metrics=[{"Name": "Documents", "Unit": "Count"}], dimensions=[[]], Documents=1)
 
-    emf.observe(entry(line(taken)))
+    emf.observe(entry(line(colliding)))
     text = generate_latest(type("Registry", (), {"collect": lambda self: emf.collect()})()).decode()
 
     assert text.count("# TYPE squall_emf_invalid_documents") == 1

@@ -123,7 +123,7 @@ def test_stack_trace_has_no_column_marks(serve: Any, tmp_path: Path) -> None:
     ]
 
 
-def test_handler_in_a_hyphenated_folder_runs(serve: Any, tmp_path: Path) -> None:
+def test_hyphenated_handler_folder_runs(serve: Any, tmp_path: Path) -> None:
     manifest = "service: hyphens\nfunctions:\n  api:\n    handler: my-handlers/user-api.handler\n"
     folder = write_service(tmp_path / "hyphens", {"squall.yml": manifest})
     write_service(folder / "my-handlers", {"user-api.py": "def handler(event, context):\n    return 'imported'\n"})

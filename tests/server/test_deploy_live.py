@@ -221,7 +221,7 @@ def test_provisioned_beyond_budget_is_warned(serve: Any, tmp_path: Path) -> None
     )
 
 
-def test_provisioned_init_failure_is_warned_by_the_deploy(serve: Any, tmp_path: Path) -> None:
+def test_provisioned_init_failure_warned(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "squall.yml").write_text("service: warm\nfunctions:\n  warm:\n    handler: app.handler\n    provisioned: 1\n")

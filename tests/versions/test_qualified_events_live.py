@@ -276,7 +276,7 @@ def test_alias_stays_when_new_version_fails_init(serve: Any, tmp_path: Path) -> 
     assert httpx.get(server.endpoint + "/version", timeout=20).json() == {"code": 3, "version": "3"}
 
 
-def test_restart_with_code_that_fails_init_serves_nothing(serve: Any, tmp_path: Path) -> None:
+def test_restart_failing_init_serves_nothing(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "autopublish"
     data = tmp_path / "data"
     write_sam(folder, 1)

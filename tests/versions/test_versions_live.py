@@ -142,7 +142,7 @@ def test_alias_rejects_invalid_weight(versioned_server: Any) -> None:
     ("weight", "message"),
     [("$LATEST=0.3", "$LATEST cannot take a share of an alias's calls"), ("2", "'2' is invalid: expected VERSION=FRACTION")],
 )
-def test_bad_weight_is_a_usage_error(versioned_server: Any, weight: str, message: str) -> None:
+def test_bad_weight_usage_error(versioned_server: Any, weight: str, message: str) -> None:
     result = CliRunner().invoke(
         cli_versions.set_command, ["fn", "live", "1", "--weight", weight, "--endpoint", versioned_server.endpoint]
     )
@@ -151,7 +151,7 @@ def test_bad_weight_is_a_usage_error(versioned_server: Any, weight: str, message
     assert message in result.output
 
 
-def test_unknown_function_names_the_closest(versioned_server: Any) -> None:
+def test_unknown_function_suggests_closest(versioned_server: Any) -> None:
     result = CliRunner().invoke(cli_versions.publish, ["fnn", "--endpoint", versioned_server.endpoint])
     removal = CliRunner().invoke(cli_versions.rm_command, ["fnn", "live", "--endpoint", versioned_server.endpoint])
 
@@ -168,7 +168,7 @@ def test_alias_of_unknown_function_not_found(versioned_server: Any) -> None:
     assert "function not found: 'nosuch'" in result.output
 
 
-def test_alias_rm_deletes_the_alias_and_keeps_its_version(versioned_server: Any) -> None:
+def test_alias_rm_keeps_version(versioned_server: Any) -> None:
     endpoint = versioned_server.endpoint
     run_cli(cli_versions.set_command, "fn", "live", "1", "--endpoint", endpoint)
 
@@ -184,7 +184,7 @@ def test_alias_rm_deletes_the_alias_and_keeps_its_version(versioned_server: Any)
     assert "function 'fn' has no alias 'live'; its aliases: none" in again.output
 
 
-def test_alias_rm_refuses_an_alias_the_manifest_uses(serve: Any, tmp_path: Path) -> None:
+def test_alias_rm_rejects_used_alias(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "routed"
     folder.mkdir()
     (folder / "squall.yml").write_text(ROUTED)
@@ -200,7 +200,7 @@ def test_alias_rm_refuses_an_alias_the_manifest_uses(serve: Any, tmp_path: Path)
     assert "live" in run_cli(cli_versions.ls_command, "web", "--endpoint", server.endpoint)
 
 
-def test_boto3_lists_versions_and_aliases(versioned_server: Any) -> None:
+def test_boto3_lists_versions_aliases(versioned_server: Any) -> None:
     endpoint = versioned_server.endpoint
     client = lambda_client(endpoint)
     run_cli(cli_versions.publish, "fn", "--description", "second", "--endpoint", endpoint)
@@ -229,7 +229,7 @@ def test_boto3_lists_versions_and_aliases(versioned_server: Any) -> None:
     assert client.list_aliases(FunctionName="fn", FunctionVersion="2")["Aliases"] == []
 
 
-def test_list_operations_page_with_max_items(versioned_server: Any) -> None:
+def test_list_operations_page_max_items(versioned_server: Any) -> None:
     client = lambda_client(versioned_server.endpoint)
     run_cli(cli_versions.publish, "fn", "--endpoint", versioned_server.endpoint)
 

@@ -240,30 +240,30 @@ functions:
 """
 
 
-def test_local_bucket_lets_a_manifest_with_an_existing_bucket_start(tmp_path: Path) -> None:
+def test_local_bucket_before_first_start(tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     folder.mkdir()
     (folder / "serverless.yml").write_text(EXISTING_BUCKET_MANIFEST)
     (folder / "handlers.py").write_text("def hello(event, context):\n    return 'hello'\n")
     data = tmp_path / "data"
 
-    made = CliRunner().invoke(group, ["mb", "media-archive-dev", "--local", "--data", str(data)])
+    created = CliRunner().invoke(group, ["mb", "media-archive-dev", "--local", "--data", str(data)])
     running = start_server(folder, data)
     try:
         listed = CliRunner().invoke(group, ["ls", "--endpoint", running.endpoint, "--data", str(data)])
     finally:
         running.stop()
 
-    assert made.exit_code == 0, made.output
-    assert made.output.strip() == f"created bucket media-archive-dev in {data}"
+    assert created.exit_code == 0, created.output
+    assert created.output.strip() == f"created bucket media-archive-dev in {data}"
     assert "media-archive-dev" in listed.output
 
 
-def test_local_bucket_with_an_invalid_name_writes_nothing(tmp_path: Path) -> None:
+def test_local_bucket_invalid_name_rejected(tmp_path: Path) -> None:
     data = tmp_path / "data"
 
-    made = CliRunner().invoke(group, ["mb", "Bad_Name", "--local", "--data", str(data)])
+    rejected = CliRunner().invoke(group, ["mb", "Bad_Name", "--local", "--data", str(data)])
 
-    assert made.exit_code == 1
-    assert "bucket name 'Bad_Name' is invalid" in made.output
+    assert rejected.exit_code == 1
+    assert "bucket name 'Bad_Name' is invalid" in rejected.output
     assert not data.exists()
