@@ -92,6 +92,11 @@ def new_request_id() -> str:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+def _never_draw_extra() -> float:
+    # A draw no alias weight exceeds, so VersionStore.resolve returns the alias's main version.
+    return 1.0
+
+
 @dataclass(slots=True)
 class Invocation:
     """One request to run a function."""
@@ -518,8 +523,12 @@ class Dispatcher:
             raise FunctionNotFound(function)
         return pool
 
-    def resolve_version(self, function: str, qualifier: str | None) -> str:
-        """Return "$LATEST" or the version number a qualifier selects; raises FunctionNotFound when it selects none."""
+    def resolve_version(self, function: str, qualifier: str | None, *, weighted: bool = True) -> str:
+        """Return "$LATEST" or the version number a qualifier selects; raises FunctionNotFound when it selects none.
+
+        A weighted alias picks its additional version at random by its
+        weight, unless `weighted` is False, which always selects the main one.
+        """
         if function not in self._pools:
             raise FunctionNotFound(function)
         if qualifier in (None, "", LATEST):
@@ -527,7 +536,9 @@ class Dispatcher:
         if self.versions is None:
             raise FunctionNotFound(function)
         try:
-            return self.versions.resolve(function, qualifier)
+            if weighted:
+                return self.versions.resolve(function, qualifier)
+            return self.versions.resolve(function, qualifier, random=_never_draw_extra)
         except LookupError:
             raise FunctionNotFound(function) from None
 

@@ -315,14 +315,19 @@ class InvokeApi:
 
 # The largest MaxItems Lambda's list operations take.
 MAX_LIST_ITEMS = 10_000
+# ListFunctions and ListVersionsByFunction return at most this many per call, whatever MaxItems asks.
+MAX_PAGE_FUNCTIONS = 50
 
 # Lambda API operations that clients often call next to Invoke, by method and the path's last segment.
 _OTHER_OPERATIONS = {
     ("GET", ""): "ListFunctions",
     ("GET", "configuration"): "GetFunctionConfiguration",
     ("GET", "concurrency"): "GetFunctionConcurrency",
+    ("POST", ""): "CreateFunction",
     ("POST", "versions"): "PublishVersion",
     ("POST", "aliases"): "CreateAlias",
+    ("PUT", "code"): "UpdateFunctionCode",
+    ("PUT", "configuration"): "UpdateFunctionConfiguration",
     ("DELETE", None): "DeleteFunction",
     ("GET", None): "GetFunction",
 }
@@ -357,12 +362,19 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
     rest = path[len(PREFIX):].rstrip("/") if path.startswith(PREFIX) else ""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     if not rest:
-        if query.get("FunctionVersion") == ["ALL"]:
+        function_version = query.get("FunctionVersion", [None])[0]
+        if function_version not in (None, "ALL"):
+            raise ApiError(
+                400, "ValidationException",
+                f"1 validation error detected: Value '{function_version}' at 'functionVersion' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [ALL]",
+            )
+        if function_version == "ALL":
             # Each version's manifest is read again, so off the event loop.
             listed = await asyncio.to_thread(lambda_functions.list_functions, dispatcher, True)
         else:
             listed = lambda_functions.list_functions(dispatcher)
-        return _page(listed, "Functions", query)
+        return _page(listed, "Functions", query, MAX_PAGE_FUNCTIONS)
     raw_name, _, operation = unquote(rest).partition("/")
     operation, _, alias_name = operation.partition("/")
     if operation not in ("", "configuration", "versions", "aliases") or (alias_name and operation != "aliases"):
@@ -379,7 +391,7 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
             return await lambda_functions.get_function_configuration(dispatcher, local_name, qualifier)
         if operation == "versions":
             versions = await asyncio.to_thread(lambda_functions.list_versions, dispatcher, local_name)
-            return _page(versions, "Versions", query)
+            return _page(versions, "Versions", query, MAX_PAGE_FUNCTIONS)
         if operation == "aliases" and not alias_name:
             aliases = await asyncio.to_thread(lambda_functions.list_aliases, dispatcher, local_name)
             if "FunctionVersion" in query:
@@ -398,10 +410,13 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
         raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}") from None
 
 
-def _page(listed: dict[str, Any], key: str, query: dict[str, list[str]]) -> dict[str, Any]:
-    """Return one page of a list operation's items: MaxItems of them from Marker on, with NextMarker when more follow.
+def _page(
+    listed: dict[str, Any], key: str, query: dict[str, list[str]], max_page: int = MAX_LIST_ITEMS
+) -> dict[str, Any]:
+    """Return one page of a list operation's items, from Marker on, with NextMarker when more follow.
 
-    The marker is the index of the next item, which Lambda keeps opaque.
+    A page holds MaxItems items, and never more than `max_page`. The marker
+    is the index of the next item, which Lambda keeps opaque.
     """
     items = listed[key]
     start = 0
@@ -410,12 +425,12 @@ def _page(listed: dict[str, Any], key: str, query: dict[str, list[str]]) -> dict
         if not marker.isdigit() or int(marker) > len(items):
             raise ApiError(400, "InvalidParameterValueException", f"Invalid Marker: {marker!r}")
         start = int(marker)
-    end = len(items)
+    end = min(len(items), start + max_page)
     if "MaxItems" in query:
         text = query["MaxItems"][0]
         if not text.isdigit() or not 1 <= int(text) <= MAX_LIST_ITEMS:
             raise ApiError(
-                400, "InvalidParameterValueException",
+                400, "ValidationException",
                 f"1 validation error detected: Value '{text}' at 'maxItems' failed to satisfy constraint: "
                 f"Member must have value between 1 and {MAX_LIST_ITEMS}",
             )

@@ -11,6 +11,14 @@ server instead of a download URL.
 
 `Layers` lists a function's layers in the order it declares them, and is
 left out for a function without layers, as Lambda leaves it out.
+
+As on Lambda, the list operations leave out `State`, `LastUpdateStatus` and
+`RuntimeVersionConfig`, which only GetFunction and GetFunctionConfiguration
+return. A list names `$LATEST` by its qualified ARN (`...:fn:$LATEST`),
+except ListFunctions without FunctionVersion=ALL, which gives the
+unqualified one. A get operation's `FunctionArn` ends with the qualifier the
+caller gave, so that an alias's ARN ends with the alias name, while
+`Version` is the alias's main version.
 """
 
 from __future__ import annotations
@@ -39,9 +47,16 @@ _ARCHITECTURES = {"aarch64": "arm64", "arm64": "arm64"}
 
 
 def function_configuration(
-    dispatcher: Dispatcher, service: ServiceSpec, spec: FunctionSpec, version: str = LATEST
+    dispatcher: Dispatcher,
+    service: ServiceSpec,
+    spec: FunctionSpec,
+    version: str = LATEST,
+    arn_qualifier: str | None = None,
 ) -> dict[str, Any]:
-    """Build Lambda's FunctionConfiguration of one function version."""
+    """Build the FunctionConfiguration fields that Lambda's list operations return for one function version.
+
+    `FunctionArn` ends with `arn_qualifier` ("$LATEST", a version or an alias), or has none when it is None.
+    """
     settings = dispatcher.settings
     root = Path(service.root)
     log_format = "JSON" if spec.json_logs else "Text"
@@ -52,7 +67,7 @@ def function_configuration(
     arn = dispatcher.arn(spec.name)
     configuration: dict[str, Any] = {
         "FunctionName": spec.name,
-        "FunctionArn": arn if version == LATEST else f"{arn}:{version}",
+        "FunctionArn": arn if arn_qualifier is None else f"{arn}:{arn_qualifier}",
         "Runtime": _runtime(spec.runtime),
         "Role": f"arn:aws:iam::{settings.account_id}:role/{service.service}-role",
         "Handler": spec.handler,
@@ -67,8 +82,6 @@ def function_configuration(
         "TracingConfig": {"Mode": "PassThrough"},
         # The code copy's digest names the revision: it changes with every change of code or manifest.
         "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}:{version}:{root.name}")),
-        "State": "Active",
-        "LastUpdateStatus": "Successful",
         "PackageType": "Zip",
         "Architectures": [_ARCHITECTURES.get(platform.machine(), "x86_64")],
         "EphemeralStorage": {"Size": EPHEMERAL_STORAGE_MB},
@@ -120,7 +133,7 @@ async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None)
     """Build GetFunction's response; raises FunctionNotFound for an unknown function or qualifier."""
     service, spec, version = await _find(dispatcher, name, qualifier)
     response: dict[str, Any] = {
-        "Configuration": await _configuration(dispatcher, service, spec, version),
+        "Configuration": await _configuration(dispatcher, service, spec, version, qualifier),
         "Code": {"RepositoryType": "S3", "Location": str(service.root)},
     }
     if spec.reserved_concurrency is not None:
@@ -131,12 +144,17 @@ async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None)
 async def get_function_configuration(dispatcher: Dispatcher, name: str, qualifier: str | None) -> dict[str, Any]:
     """Build GetFunctionConfiguration's response; raises FunctionNotFound as get_function does."""
     service, spec, version = await _find(dispatcher, name, qualifier)
-    return await _configuration(dispatcher, service, spec, version)
+    return await _configuration(dispatcher, service, spec, version, qualifier)
 
 
-async def _configuration(dispatcher: Dispatcher, service: ServiceSpec, spec: FunctionSpec, version: str) -> dict[str, Any]:
-    """Build a version's configuration, with the description it was published with."""
-    configuration = function_configuration(dispatcher, service, spec, version)
+async def _configuration(
+    dispatcher: Dispatcher, service: ServiceSpec, spec: FunctionSpec, version: str, qualifier: str | None
+) -> dict[str, Any]:
+    """Build a version's whole configuration, with the description it was published with."""
+    configuration = function_configuration(dispatcher, service, spec, version, qualifier or None)
+    configuration["State"] = "Active"
+    configuration["LastUpdateStatus"] = "Successful"
+    configuration["RuntimeVersionConfig"] = {"RuntimeVersionArn": _runtime_version_arn(dispatcher)}
     if version != LATEST and dispatcher.versions is not None:
         published = await asyncio.to_thread(dispatcher.versions.get, spec.name, int(version))
         configuration["Description"] = published.description
@@ -150,9 +168,11 @@ def list_functions(dispatcher: Dispatcher, all_versions: bool = False) -> dict[s
     """
     found: list[dict[str, Any]] = []
     for service, spec in sorted(_deployed(dispatcher), key=lambda pair: pair[1].name):
-        found.append(function_configuration(dispatcher, service, spec))
         if all_versions:
+            found.append(function_configuration(dispatcher, service, spec, LATEST, LATEST))
             found += _published_configurations(dispatcher, spec.name)
+        else:
+            found.append(function_configuration(dispatcher, service, spec))
     return {"Functions": found}
 
 
@@ -160,7 +180,7 @@ def list_versions(dispatcher: Dispatcher, name: str) -> dict[str, Any]:
     """Build ListVersionsByFunction's response: `$LATEST`, then each published version, oldest first."""
     for service, spec in _deployed(dispatcher):
         if spec.name == name:
-            latest = function_configuration(dispatcher, service, spec)
+            latest = function_configuration(dispatcher, service, spec, LATEST, LATEST)
             return {"Versions": [latest, *_published_configurations(dispatcher, name)]}
     raise FunctionNotFound(name)
 
@@ -194,7 +214,8 @@ def _published_configurations(dispatcher: Dispatcher, name: str) -> list[dict[st
             service = dispatcher.versions.load(name, str(published.version))
         except (LookupError, OSError, SquallError):
             continue  # its code copy is gone; an Invoke of it returns the error
-        configuration = function_configuration(dispatcher, service, service.functions[name], str(published.version))
+        version = str(published.version)
+        configuration = function_configuration(dispatcher, service, service.functions[name], version, version)
         configuration["Description"] = published.description
         configurations.append(configuration)
     return configurations
@@ -216,8 +237,11 @@ def _alias_configuration(dispatcher: Dispatcher, alias: Alias) -> dict[str, Any]
 
 
 async def _find(dispatcher: Dispatcher, name: str, qualifier: str | None) -> tuple[ServiceSpec, FunctionSpec, str]:
-    """Return the service and spec of a function version, and the version ("$LATEST" or a number)."""
-    version = dispatcher.resolve_version(name, qualifier)
+    """Return the service and spec of a function version, and the version ("$LATEST" or a number).
+
+    A weighted alias selects its main version.
+    """
+    version = dispatcher.resolve_version(name, qualifier, weighted=False)
     if version == LATEST or dispatcher.versions is None:
         for service in dispatcher.services.values():
             if name in service.functions:
@@ -235,6 +259,13 @@ def _runtime(declared: str) -> str:
     if declared.count(".") == 1:
         return declared
     return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _runtime_version_arn(dispatcher: Dispatcher) -> str:
+    # Lambda names a runtime version by a 64-digit hexadecimal id; here it
+    # follows the Python that runs every instance.
+    digest = hashlib.sha256(sys.version.encode()).hexdigest()
+    return f"arn:aws:lambda:{dispatcher.settings.region}::runtime:{digest}"
 
 
 def _folder_bytes(root: Path) -> int:

@@ -21,9 +21,45 @@ def test_get_function_has_recorded_keys(client: Any) -> None:
 
     response = client.get_function(FunctionName="probe")
 
-    # Squall has no runtime version ARN to give.
-    assert set(response["Configuration"]) == set(expected["Configuration"]) - {"RuntimeVersionConfig"}
+    assert set(response["Configuration"]) == set(expected["Configuration"])
     assert set(response["Code"]) == set(expected["Code"])
+
+
+def test_list_functions_has_recorded_keys(client: Any) -> None:
+    expected = recording("TestLambdaFunction::test_list_functions", "list_default", source=LAMBDA_API_RECORDINGS)
+
+    listed = client.list_functions()["Functions"]
+
+    # A list leaves out State, LastUpdateStatus and RuntimeVersionConfig, as Lambda's does.
+    assert {key for function in listed for key in function} == set(expected["Functions"][0])
+    assert all(function["FunctionArn"].endswith(f":function:{function['FunctionName']}") for function in listed)
+
+
+def test_list_all_qualifies_latest_arn(client: Any) -> None:
+    listed = client.list_functions(FunctionVersion="ALL")["Functions"]
+
+    arns = {function["FunctionArn"] for function in listed if function["FunctionName"] == "echo"}
+    assert arns == {"arn:aws:lambda:us-east-1:000000000000:function:echo:$LATEST"}
+
+
+def test_list_functions_rejects_bad_version(client: Any) -> None:
+    expected = recording(
+        "TestLambdaFunction::test_list_functions", "list_functions_invalid_functionversion", source=LAMBDA_API_RECORDINGS
+    )
+
+    with pytest.raises(ClientError) as raised:
+        client.list_functions(FunctionVersion="invalid")
+
+    error = raised.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"] == expected["Error"]
+
+
+def test_explicit_latest_qualifies_arn(client: Any) -> None:
+    configuration = client.get_function_configuration(FunctionName="echo", Qualifier="$LATEST")
+
+    assert configuration["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:echo:$LATEST"
+    assert configuration["Version"] == "$LATEST"
 
 
 def test_get_function_shows_manifest_settings(client: Any) -> None:

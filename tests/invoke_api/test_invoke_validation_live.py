@@ -279,7 +279,9 @@ def test_client_context_over_limit_is_refused(client: Any) -> None:
     ("operation", "arguments", "named"),
     [
         ("delete_function", {"FunctionName": "echo"}, "DeleteFunction"),
-        ("update_function_configuration", {"FunctionName": "echo", "Timeout": 5}, "PUT"),
+        ("update_function_configuration", {"FunctionName": "echo", "Timeout": 5}, "UpdateFunctionConfiguration"),
+        ("update_function_code", {"FunctionName": "echo", "ZipFile": b"PK"}, "UpdateFunctionCode"),
+        ("create_function", {"FunctionName": "new", "Role": "r", "Code": {"ZipFile": b"PK"}}, "CreateFunction"),
         # Operations under the Lambda API's other version prefixes.
         ("get_function_concurrency", {"FunctionName": "echo"}, "GET /2019-09-30/functions/echo/concurrency"),
         ("list_event_source_mappings", {}, "GET /2015-03-31/event-source-mappings"),

@@ -245,7 +245,23 @@ def test_list_operations_page_max_items(versioned_server: Any) -> None:
     assert [v["Version"] for v in rest["Versions"]] == ["2"]
     assert "NextMarker" not in rest
     assert [[v["Version"] for v in page["Versions"]] for page in pages] == [["$LATEST"], ["1"], ["2"]]
-    assert too_many.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert too_many.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_weighted_alias_describes_main_version(versioned_server: Any) -> None:
+    endpoint = versioned_server.endpoint
+    client = lambda_client(endpoint)
+    run_cli(cli_versions.publish, "fn", "--endpoint", endpoint)
+    run_cli(cli_versions.set_command, "fn", "live", "1", "--weight", "2=0.5", "--endpoint", endpoint)
+
+    described = [client.get_function_configuration(FunctionName="fn", Qualifier="live") for _ in range(12)]
+    whole = client.get_function(FunctionName="fn", Qualifier="live")["Configuration"]
+
+    # As Lambda's GetFunction of an alias: its main version, under the alias's ARN.
+    assert {configuration["Version"] for configuration in described} == {"1"}
+    assert whole["Version"] == "1"
+    assert whole["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:fn:live"
+    assert whole["Description"] == "first"
 
 
 def test_publish_rejects_long_description(versioned_server: Any) -> None:
