@@ -29,6 +29,8 @@ from squall.dispatcher.instance import (
     CANCELLED_ERROR_TYPE,
     DEFAULT_INIT_TIMEOUT_S,
     DEFAULT_PROVISIONED_INIT_TIMEOUT_S,
+    InitOutcome,
+    InitPhaseTimedOut,
     RawResult,
 )
 from squall.dispatcher.limits import MemoryCgroups, log_tmp_isolation
@@ -650,14 +652,42 @@ class Dispatcher:
         # Tracing: spans of the wait for an instance and of its cold start.
         acquired_ns = tracing.record_acquire(span, started_at, lease.cold) if span is not None else 0
         try:
-            raw = await instance.invoke(
+            raw = await self._call_instance(pool, lease, invocation, span, version, started_at)
+        except InitPhaseTimedOut as overrun:
+            return await self._retry_init(invocation, pool, version, started_at, overrun)
+        init = instance.init_outcome if lease.cold else None
+        if span is not None and init is not None and init.init_ms:
+            tracing.record_cold_start(span, acquired_ns, init.init_ms)
+
+        log_text = self._finish(invocation, spec, raw, init, version, started_at)
+        tail = None
+        if invocation.log_tail:
+            tail = log_text.encode()[-LOG_TAIL_BYTES:]
+        return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
+
+    async def _call_instance(
+        self,
+        pool: FunctionPool,
+        lease: Lease,
+        invocation: Invocation,
+        span: Any,
+        version: str,
+        started_at: float,
+        init_in_call: bool = False,
+    ) -> RawResult:
+        """Run the invocation on the lease's instance and give the instance back to its pool."""
+        instance = lease.instance
+        spec = pool.spec
+        try:
+            return await instance.invoke(
                 invocation.request_id,
                 invocation.payload,
-                self._cached_arn(spec.name, qualifier),
+                self._cached_arn(spec.name, invocation.qualifier),
                 invocation.client_context,
                 spec.timeout_s,
                 self.settings.init_timeout_s,
                 traceparent=tracing.traceparent_of(span) if span is not None else None,
+                init_in_call=init_in_call,
             )
         except asyncio.CancelledError:
             # The invocation still gets its log and record, as one cut short.
@@ -673,23 +703,45 @@ class Dispatcher:
             raise
         finally:
             pool.release(instance)
-        init = instance.init_outcome if lease.cold else None
-        if span is not None and init is not None and init.init_ms:
-            tracing.record_cold_start(span, acquired_ns, init.init_ms)
 
-        log_text = self._finish(invocation, spec, raw, init, version, started_at)
-        tail = None
-        if invocation.log_tail:
-            tail = log_text.encode()[-LOG_TAIL_BYTES:]
+    async def _retry_init(
+        self, invocation: Invocation, pool: FunctionPool, version: str, started_at: float, overrun: InitPhaseTimedOut
+    ) -> InvocationResult:
+        """Run the call on a new instance after the first one's init ran past its limit, as Lambda does.
+
+        Lambda logs an INIT_REPORT with `Status: timeout`, then runs the init
+        again as part of the call: the module-level code starts over, and the
+        whole second init counts toward the call's duration and timeout. The
+        first init is billed up to its limit, and the REPORT line has no Init
+        Duration, since the second init is in the call's Duration.
+        """
+        spec = pool.spec
+        failed_init = InitOutcome(ok=False, init_ms=overrun.init_ms, error_type="Sandbox.Timedout", output=overrun.output)
+        try:
+            lease = await pool.acquire(wait_s=spec.timeout_s)
+        except Throttled:
+            self._record_throttle(invocation, spec, started_at, version)
+            raise
+        raw = await self._call_instance(pool, lease, invocation, None, version, started_at, init_in_call=True)
+        retried = lease.instance.init_outcome if lease.cold else None
+        log_text = self._finish(invocation, spec, raw, failed_init, version, started_at, retried_init=retried)
+        tail = log_text.encode()[-LOG_TAIL_BYTES:] if invocation.log_tail else None
         return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
 
     def _finish(
-        self, invocation: Invocation, spec: FunctionSpec, raw: RawResult, init: Any, version: str, started_at: float
+        self,
+        invocation: Invocation,
+        spec: FunctionSpec,
+        raw: RawResult,
+        init: Any,
+        version: str,
+        started_at: float,
+        retried_init: InitOutcome | None = None,
     ) -> str:
         """Write an ended invocation's log entry and record; return the log text."""
         init_ms = init.init_ms if init else None
         billed = billed_ms(raw.duration_ms, init_ms)
-        log_text = self._log_text(invocation.request_id, spec, raw, init, version, billed)
+        log_text = self._log_text(invocation.request_id, spec, raw, init, version, billed, retried_init)
         if raw.outcome is not Outcome.SUCCESS:
             self._warn_failure(spec.name, raw)
         self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))
@@ -750,10 +802,17 @@ class Dispatcher:
         return arn
 
     def _log_text(
-        self, request_id: str, spec: FunctionSpec, raw: RawResult, init: Any, version: str, billed: int
+        self,
+        request_id: str,
+        spec: FunctionSpec,
+        raw: RawResult,
+        init: Any,
+        version: str,
+        billed: int,
+        retried_init: InitOutcome | None = None,
     ) -> str:
         if spec.json_logs:
-            return _json_log_text(request_id, spec, raw, init, version, billed)
+            return _json_log_text(request_id, spec, raw, init, version, billed, retried_init)
         if init is None and not raw.output and raw.outcome is Outcome.SUCCESS:
             # A warm call that printed nothing, the common case, in one step.
             return (
@@ -766,6 +825,11 @@ class Dispatcher:
         parts: list[str] = []
         if init is not None and init.output:
             output = init.output.decode(errors="replace")
+            parts.append(output if output.endswith("\n") else output + "\n")
+        if init is not None and not init.ok:
+            parts.append(_init_report_line(init))
+        if retried_init is not None and retried_init.output:
+            output = retried_init.output.decode(errors="replace")
             parts.append(output if output.endswith("\n") else output + "\n")
         parts.append(f"START RequestId: {request_id} Version: {version}\n")
         if raw.output:
@@ -787,11 +851,11 @@ class Dispatcher:
             f"Billed Duration: {billed} ms\t"
             f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {raw.max_memory_mb} MB\t"
         )
-        if init is not None and init.init_ms:
+        if init is not None and init.ok and init.init_ms:
             report += f"Init Duration: {init.init_ms:.2f} ms\t"
         if raw.outcome is Outcome.TIMEOUT:
             report += "Status: timeout"
-        elif raw.outcome is Outcome.CRASH:
+        elif raw.outcome is Outcome.CRASH or _failed_init(init, retried_init):
             report += f"Status: error\tError Type: {raw.error_type}"
         parts.append(report + "\n")
         return "".join(parts)
@@ -849,7 +913,29 @@ def _record(
 
 
 
-def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: Any, version: str, billed: int) -> str:
+def _failed_init(init: InitOutcome | None, retried_init: InitOutcome | None) -> bool:
+    """Tell whether the call failed in an init (its first one, or the one run again inside the call)."""
+    last = retried_init if retried_init is not None else init
+    return last is not None and not last.ok and last.error_type != "Sandbox.Timedout"
+
+
+def _init_report_line(init: InitOutcome) -> str:
+    """Return Lambda's INIT_REPORT line of an init that failed or ran past its limit."""
+    line = f"INIT_REPORT Init Duration: {init.init_ms:.2f} ms\tPhase: init\t"
+    if init.error_type == "Sandbox.Timedout":
+        return line + "Status: timeout\n"
+    return line + f"Status: error\tError Type: {init.error_type}\n"
+
+
+def _json_log_text(
+    request_id: str,
+    spec: FunctionSpec,
+    raw: RawResult,
+    init: Any,
+    version: str,
+    billed: int,
+    retried_init: InitOutcome | None = None,
+) -> str:
     """Return an invocation's log in Lambda's JSON log format.
 
     The platform writes `platform.start` and `platform.report` objects, as
@@ -861,6 +947,11 @@ def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: An
     parts: list[str] = []
     if init is not None and init.output:
         output = init.output.decode(errors="replace")
+        parts.append(output if output.endswith("\n") else output + "\n")
+    if init is not None and not init.ok:
+        parts.append(orjson.dumps(_init_report_object(init, now - raw.duration_ms / 1000)).decode() + "\n")
+    if retried_init is not None and retried_init.output:
+        output = retried_init.output.decode(errors="replace")
         parts.append(output if output.endswith("\n") else output + "\n")
     start = {"time": stamp, "type": "platform.start", "record": {"requestId": request_id, "version": version}}
     parts.append(orjson.dumps(start).decode() + "\n")
@@ -877,20 +968,35 @@ def _json_log_text(request_id: str, spec: FunctionSpec, raw: RawResult, init: An
         "memorySizeMB": spec.memory_mb,
         "maxMemoryUsedMB": raw.max_memory_mb,
     }
-    if init is not None and init.init_ms:
+    if init is not None and init.ok and init.init_ms:
         metrics["initDurationMs"] = round(init.init_ms, 2)
     record: dict[str, Any] = {"requestId": request_id, "metrics": metrics}
     # As in the text REPORT line, a handler's exception is the function's
     # result, so only a timeout or a crash changes the status.
     if raw.outcome is Outcome.TIMEOUT:
         record["status"] = "timeout"
-    elif raw.outcome is Outcome.CRASH:
+    elif raw.outcome is Outcome.CRASH or _failed_init(init, retried_init):
         record["status"] = "error"
         record["errorType"] = raw.error_type
     else:
         record["status"] = "success"
     parts.append(orjson.dumps({"time": utc_stamp(now), "type": "platform.report", "record": record}).decode() + "\n")
     return "".join(parts)
+
+
+def _init_report_object(init: InitOutcome, moment: float) -> dict[str, Any]:
+    """Return the `platform.initReport` object of an init that failed or ran past its limit, in Lambda's JSON log format."""
+    record: dict[str, Any] = {
+        "initializationType": "on-demand",
+        "phase": "init",
+        "metrics": {"durationMs": round(init.init_ms, 2)},
+    }
+    if init.error_type == "Sandbox.Timedout":
+        record["status"] = "timeout"
+    else:
+        record["status"] = "error"
+        record["errorType"] = init.error_type
+    return {"time": utc_stamp(moment), "type": "platform.initReport", "record": record}
 
 
 # Lambda's application log levels in order, with the names Python's logging gives two of them.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import logging
 import os
@@ -66,6 +65,15 @@ class InitOutcome:
     error_body: bytes = b""
     error_type: str | None = None
     output: bytes = b""
+
+
+class InitPhaseTimedOut(Exception):
+    """An on-demand instance's init ran past its limit; the instance is killed, and the call should start another."""
+
+    def __init__(self, init_ms: float, output: bytes) -> None:
+        super().__init__(f"the init phase timed out after {init_ms:.0f} ms")
+        self.init_ms = init_ms
+        self.output = output  # what the init printed before it was killed
 
 
 class _FrameReader(asyncio.Protocol):
@@ -189,7 +197,9 @@ class Instance:
         elif kind == Kind.INIT_ERROR:
             self._note_memory(orjson.loads(meta).get("max_rss_kb", 0))
             error_type = orjson.loads(body).get("errorType")
-            outcome = InitOutcome(ok=False, init_ms=0.0, error_body=body, error_type=error_type, output=self._read_output())
+            # The init's length for the INIT_REPORT line, on the server's clock: the instance sends none with an error.
+            init_ms = (time.perf_counter() - self._assigned_at) * 1000
+            outcome = InitOutcome(ok=False, init_ms=init_ms, error_body=body, error_type=error_type, output=self._read_output())
             self.init_outcome = outcome
             if not self._ready.done():
                 self._ready.set_result(outcome)
@@ -252,20 +262,25 @@ class Instance:
         timeout_s: float,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
         traceparent: str | None = None,
+        init_in_call: bool = False,
     ) -> RawResult:
         """Run one invocation and return its result; the instance may be dead afterwards.
 
         A cold instance gets the invocation while it is still in its init, so
         the frame is waiting when the handler is ready. The duration and the
         timeout then count from the end of the init (see `_handler_start`).
+        An init that runs past `init_timeout_s` raises InitPhaseTimedOut after
+        killing the instance. Lambda then runs the init again inside the call,
+        and `init_in_call` is that second run: the init has no limit of its
+        own, and it counts toward the call's duration and timeout.
         """
         # Not ready yet, or already failed its init (a fast failure can arrive
         # before the invocation is sent): either way the init decides.
         starting = not (self._ready.done() and self._ready.result().ok)
         meta: dict[str, Any] = {"id": request_id, "timeout_ms": int(timeout_s * 1000), "arn": arn}
-        if starting:
-            # An init past this limit goes on inside the call, and the rest of it counts toward the timeout.
-            meta["init_limit_ms"] = int(init_timeout_s * 1000)
+        if starting and init_in_call:
+            # The handler gets what the init left of the timeout.
+            meta["init_limit_ms"] = 0
         if client_context is not None:
             meta["client_context"] = client_context
         # The runtime opens a handler span only when this key is present.
@@ -279,40 +294,31 @@ class Instance:
             transport.write(encode(Kind.INVOKE, orjson.dumps(meta), payload))
         sent_at = time.perf_counter()
 
-        suppressed_at: float | None = None  # when the init ran past its limit and became part of the call
         if starting:
             try:
-                outcome = await asyncio.wait_for(asyncio.shield(self._ready), init_timeout_s)
+                outcome = await asyncio.wait_for(asyncio.shield(self._ready), timeout_s if init_in_call else init_timeout_s)
             except TimeoutError:
-                # As Lambda does with an init past its 10 s, the call goes on: the rest of the init
-                # counts toward the call's duration and timeout. Lambda starts the init again there;
-                # Squall lets it finish, so module-level code runs once.
-                suppressed_at = time.perf_counter()
-                try:
-                    outcome = await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
-                except TimeoutError:
-                    self.kill()
-                    self._drop_result()
-                    init_ms = (time.perf_counter() - sent_at) * 1000
-                    self.init_outcome = InitOutcome(ok=False, init_ms=init_ms, error_type="Sandbox.Timedout")
-                    message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-                    return self._error_result(
-                        "Sandbox.Timedout", message, Outcome.TIMEOUT, timeout_s * 1000, self._read_output()
-                    )
+                # Dead from now on, so that the pool does not take it back as idle.
+                self.kill()
+                self.state = InstanceState.DEAD
+                self._drop_result()
+                output = self._read_output()
+                if not init_in_call:
+                    raise InitPhaseTimedOut(init_timeout_s * 1000, output) from None
+                self.init_outcome = InitOutcome(ok=False, init_ms=timeout_s * 1000, error_type="Sandbox.Timedout")
+                message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+                return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, timeout_s * 1000, output)
             if not outcome.ok:
                 self._drop_result()
                 return await self.init_failure(request_id)
-            if suppressed_at is not None:
-                # Its init phase ended at the limit; the rest of the init is part of the call's duration.
-                self.init_outcome = dataclasses.replace(outcome, init_ms=init_timeout_s * 1000)
         if self.state is not InstanceState.DEAD:
             # An instance that died while the call waited for its init stays dead,
             # so that the pool does not take it back as idle.
             self.state = InstanceState.BUSY
         self.invocations += 1
         now = time.perf_counter()
-        if suppressed_at is not None:
-            started = suppressed_at
+        if starting and init_in_call:
+            started = sent_at
         else:
             started = self._handler_start(sent_at, now) if starting else now
         timer = self._loop.call_later(max(0.0, started + timeout_s - now), self._on_timeout)
