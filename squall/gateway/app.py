@@ -18,7 +18,7 @@ import orjson
 
 from squall.dispatcher.dispatcher import Invocation, InvocationResult, new_request_id
 from squall.errors import FunctionNotFound, Throttled
-from squall.gateway import invoke_api, management, objects_api, services_api
+from squall.gateway import code_download, invoke_api, lambda_functions, management, objects_api, services_api
 from squall.gateway.apigw import (
     MAX_REQUEST_HEAD_BYTES,
     GatewayError,
@@ -95,6 +95,8 @@ class GatewayApp:
                 # A browser cannot send the Bearer header, so the dashboard also accepts its own sign-in cookie.
                 bearer = self._authorised(scope)
                 await serve_with_sign_in(self._platform, self._token, scope, receive, send, bearer=bearer)
+        elif path.startswith(code_download.PREFIX):
+            await self._code_download(scope, send)
         elif path.startswith(management.PREFIX):
             if self._authorised(scope):
                 await self._management(scope, receive, send)
@@ -123,6 +125,25 @@ class GatewayApp:
                 await tracing.serve_traced(self._route, scope, receive, send)
             else:
                 await self._route(scope, receive, send)
+
+    async def _code_download(self, scope: dict[str, Any], send: Send) -> None:
+        """Send a function version's code as a zip file, to a request with a valid signature or the server's token."""
+        path: str = scope["path"]
+        named = code_download.target(path)
+        if named is None or scope["method"] != "GET":
+            await respond_json(send, 404, {"error": {"type": "NotFound", "message": f"Squall serves nothing at {path}"}})
+            return
+        signed = code_download.signature_valid(path, scope.get("query_string", b""))
+        if not signed and not (self._token is not None and self._authorised(scope)):
+            await code_download.send_denied(send, "Request has expired or its signature does not match")
+            return
+        function, version = named
+        try:
+            root = await lambda_functions.code_root(self._platform.dispatcher, function, version)
+        except FunctionNotFound:
+            await respond_json(send, 404, {"error": {"type": "NotFound", "message": f"version {version} of function {function} is not deployed"}})
+            return
+        await code_download.send_package(send, path, root)
 
     def _authorised(self, scope: dict[str, Any]) -> bool:
         if self._token is None:

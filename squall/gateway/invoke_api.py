@@ -404,7 +404,7 @@ async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dic
             if alias is None:
                 raise ApiError(404, "ResourceNotFoundException", f"Alias not found: {dispatcher.arn(name, alias_name)}")
             return alias
-        return await lambda_functions.get_function(dispatcher, local_name, qualifier)
+        return await lambda_functions.get_function(dispatcher, local_name, qualifier, scope)
     except FunctionNotFound:
         arn = dispatcher.arn(name, qualifier)
         raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}") from None

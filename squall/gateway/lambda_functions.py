@@ -6,8 +6,9 @@ ListAliases and GetAlias.
 They return the fields of Lambda's FunctionConfiguration that Squall has a
 value for, so that boto3 callers that check a function's existence or
 settings before invoking it work. Squall has no IAM, so `Role` names a role
-that does not exist, and `Code.Location` is the code copy's folder on the
-server instead of a download URL.
+that does not exist. `Code.Location` downloads the version's code as a zip
+file (see `code_download`), but `CodeSha256` and `CodeSize` describe the
+code copy, not that file.
 
 `Layers` lists a function's layers in the order it declares them, and is
 left out for a function without layers, as Lambda leaves it out.
@@ -38,6 +39,7 @@ from squall.deploy.layers import split_layer_version
 from squall.deploy.snapshot import code_files
 from squall.dispatcher.dispatcher import Dispatcher
 from squall.errors import FunctionNotFound, SquallError
+from squall.gateway import code_download
 from squall.manifest.spec import FunctionSpec, LayerSpec, ServiceSpec
 from squall.versions import Alias
 
@@ -129,16 +131,25 @@ def _layer_bytes(root: Path, layer: LayerSpec) -> int:
         return 0  # removed while it was being measured
 
 
-async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None) -> dict[str, Any]:
-    """Build GetFunction's response; raises FunctionNotFound for an unknown function or qualifier."""
+async def get_function(dispatcher: Dispatcher, name: str, qualifier: str | None, scope: dict[str, Any]) -> dict[str, Any]:
+    """Build GetFunction's response; raises FunctionNotFound for an unknown function or qualifier.
+
+    `scope` is the request's, whose host the code's download URL names.
+    """
     service, spec, version = await _find(dispatcher, name, qualifier)
     response: dict[str, Any] = {
         "Configuration": await _configuration(dispatcher, service, spec, version, qualifier),
-        "Code": {"RepositoryType": "S3", "Location": str(service.root)},
+        "Code": {"RepositoryType": "S3", "Location": code_download.location(scope, name, version)},
     }
     if spec.reserved_concurrency is not None:
         response["Concurrency"] = {"ReservedConcurrentExecutions": spec.reserved_concurrency}
     return response
+
+
+async def code_root(dispatcher: Dispatcher, name: str, version: str) -> Path:
+    """Return the folder of a function version's code copy; raises FunctionNotFound as get_function does."""
+    service, spec, _ = await _find(dispatcher, name, version)
+    return spec.code_root(Path(service.root))
 
 
 async def get_function_configuration(dispatcher: Dispatcher, name: str, qualifier: str | None) -> dict[str, Any]:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import re
 import sys
+import urllib.error
+import urllib.request
+import zipfile
 from typing import Any
 
 import pytest
@@ -118,3 +123,31 @@ def test_unknown_qualifier_not_found(client: Any) -> None:
     error = raised.value.response
     assert error["Error"]["Code"] == "ResourceNotFoundException"
     assert error["Error"]["Message"].endswith("function:echo:nosuchalias")
+
+
+def test_code_location_downloads_zip(client: Any) -> None:
+    location = client.get_function(FunctionName="probe")["Code"]["Location"]
+
+    # As Lambda's presigned URL: a plain GET, without credentials, returns the package.
+    with urllib.request.urlopen(location, timeout=30) as response:
+        package = response.read()
+        content_type = response.headers["Content-Type"]
+
+    assert content_type == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        names = archive.namelist()
+    assert "handlers.py" in names
+    assert "squall.yml" in names
+    assert not any(name.endswith(".pyc") for name in names)
+
+
+def test_code_location_rejects_changed_url(client: Any) -> None:
+    location = client.get_function(FunctionName="probe")["Code"]["Location"]
+    other_function = location.replace("/probe/", "/echo/")
+    expired = re.sub(r"Expires=\d+", "Expires=1000", location)
+
+    for url in (other_function, expired):
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            urllib.request.urlopen(url, timeout=30)
+        assert denied.value.code == 403
+        assert b"<Code>AccessDenied</Code>" in denied.value.read()
