@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ from squall.errors import ManifestError
 from squall.manifest.sam_events import EventReader, rule_schedules
 from squall.manifest.sam_intrinsics import (
     NO_VALUE,
+    REGION,
     Evaluator,
     Parameter,
     PropertyReader,
@@ -56,7 +59,10 @@ from squall.manifest.sam_intrinsics import (
     Warnings,
     check_defined_keys,
     is_function,
+    read_boolean,
     read_integer,
+    unknown_key_error,
+    whole_number,
 )
 from squall.manifest.sam_resources import (
     BUCKET_TYPE,
@@ -73,6 +79,7 @@ from squall.manifest.sam_resources import (
     RESOURCE_PROPERTIES,
     ResourceCatalog,
     TemplateResource,
+    misspelt_type,
 )
 from squall.manifest.serverless_keys import closest_key
 from squall.manifest.squall_events import read_binary_media_types
@@ -134,6 +141,14 @@ _LOGGING_VARIABLES = {"LogFormat": "AWS_LAMBDA_LOG_FORMAT", "ApplicationLogLevel
 # The keys CloudFormation defines in a function's Environment.
 _ENVIRONMENT_KEYS = ("Variables",)
 _GLOBALS_SECTIONS = ("Function", "Api", "HttpApi", "SimpleTable", "LayerVersion", "StateMachine", "CapacityProvider")
+# The properties SAM accepts in Globals.Api (its Globals plugin and the "Globals section" page of
+# the SAM guide, 2025). The transform fails on any other, StageName and DefinitionBody included.
+_GLOBALS_API_PROPERTIES = frozenset({
+    "AccessLogSetting", "AlwaysDeploy", "Auth", "BinaryMediaTypes", "CacheClusterEnabled", "CacheClusterSize",
+    "CanarySetting", "Cors", "DefinitionUri", "Domain", "EndpointConfiguration", "GatewayResponses",
+    "MergeDefinitions", "MethodSettings", "MinimumCompressionSize", "Name", "OpenApiVersion", "PropagateTags",
+    "TracingEnabled", "Variables",
+})
 # API Gateway's rule for stage names.
 _STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 DEFAULT_STAGE = "$default"
@@ -175,7 +190,7 @@ _POLICY_OPTIONS = {
 _FUNCTION_KEYS = frozenset(
     {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
      "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType",
-     "Layers", "AutoPublishAlias", "LoggingConfig", "FunctionName",
+     "Layers", "AutoPublishAlias", "LoggingConfig", "FunctionName", "DeploymentPreference",
      # Squall publishes a new version whenever the code or any setting changes,
      # which is what these two ask SAM for.
      "AutoPublishAliasAllProperties", "AutoPublishCodeSha256"}
@@ -192,10 +207,19 @@ _FUNCTION_KEY_WARNINGS = {
     "Tracing": "ignored, because X-Ray tracing is not supported by Squall",
     "VpcConfig": "ignored, because Squall has no VPCs",
     "Tags": "ignored, because tags are not supported by Squall",
-    "DeploymentPreference": _NO_GRADUAL,
 }
 _DATA_TYPES = frozenset({QUEUE_TYPE, BUCKET_TYPE, TABLE_TYPE, SIMPLE_TABLE_TYPE, STREAM_TYPE})
 _PARAMETER_TYPES_RULE = "String, Number, CommaDelimitedList, List<...> or AWS::SSM::Parameter::Value<...>"
+# The properties CloudFormation defines for a parameter (its "Parameters section syntax" page).
+# CloudFormation rejects a template with any other.
+_PARAMETER_PROPERTIES = frozenset({
+    "AllowedPattern", "AllowedValues", "ConstraintDescription", "Default", "Description", "MaxLength", "MaxValue",
+    "MinLength", "MinValue", "NoEcho", "Type",
+})
+# A value of a Number parameter, which CloudFormation documents as "an integer or float".
+# NOTE: CloudFormation gives no grammar. This accepts decimal notation with an optional
+# exponent and rejects inf, nan, surrounding spaces and "_" digit separators.
+_NUMBER_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _PYTHON_RUNTIME_RE = re.compile(r"^python3\.\d+$")
 _RUNTIME_RULE = 'a Python 3 runtime "python3.N", such as "python3.12"'
 
@@ -410,13 +434,18 @@ class SamConfig:
 
     stack_name: str | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # The region `sam deploy` would deploy to. Squall always runs as REGION, so it is only reported.
+    region: str | None = None
     # The file read ("samconfig.toml"), "" when the template's folder has none.
     file_name: str = ""
     # The table each setting was read from, such as "default.deploy.parameters".
     tables: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str | None:
-        """Describe which settings were read from which table, without the parameter values; None if none were."""
+        """Describe which settings were read from which table, without the parameter values; None if none were.
+
+        A region other than Squall's is named, because Squall does not use it.
+        """
         parts = []
         for name, table in self.tables.items():
             if name == "parameter_overrides":
@@ -426,11 +455,17 @@ class SamConfig:
                 parts.append(f"{name} from {table}")
         if not parts:
             return None
-        return "read " + " and ".join(parts)
+        summary = "read " + " and ".join(parts)
+        if self.region is not None and self.region != REGION:
+            summary += (
+                f". Squall ignores the region {describe(self.region)}, because functions run in the server's region "
+                f"{REGION} (AWS_REGION and the events' awsRegion) and AWS::Region resolves to {REGION}"
+            )
+        return summary
 
 
 def read_samconfig(source: ManifestSource, config_env: str = SAMCONFIG_ENVIRONMENT) -> SamConfig:
-    """Read stack_name and parameter_overrides of one environment from the SAM CLI's configuration file.
+    """Read stack_name, parameter_overrides and region of one environment from the SAM CLI's configuration file.
 
     The file sits beside the template: samconfig.toml, else samconfig.yaml
     or samconfig.yml, as `sam deploy` looks for them. The deploy command's
@@ -468,17 +503,24 @@ def read_samconfig(source: ManifestSource, config_env: str = SAMCONFIG_ENVIRONME
         table = section.get("parameters") if isinstance(section, dict) else None
         if not isinstance(table, dict):
             continue
-        for name in ("stack_name", "parameter_overrides"):
+        for name in ("stack_name", "parameter_overrides", "region"):
             if name in table:
                 settings[name] = (table[name], (config_env, command, "parameters", name))
 
     stack_name, stack_key = settings.get("stack_name", (None, ()))
     if stack_name is not None and not isinstance(stack_name, str):
         raise config_source.error(stack_key, expected("a stack name", stack_name))
+    region, region_key = settings.get("region", (None, ()))
+    if region is not None and not isinstance(region, str):
+        raise config_source.error(region_key, expected(f"a region name such as {REGION}", region))
     overrides, overrides_key = settings.get("parameter_overrides", (None, ()))
     tables = {name: ".".join(str(part) for part in key[:-1]) for name, (_, key) in settings.items()}
     return SamConfig(
-        stack_name, _parameter_overrides(config_source, overrides_key, overrides), file_name=path.name, tables=tables
+        stack_name,
+        _parameter_overrides(config_source, overrides_key, overrides),
+        region=region,
+        file_name=path.name,
+        tables=tables,
     )
 
 
@@ -609,6 +651,7 @@ def _read_parameters(
         key: KeyPath = ("Parameters", str(name))
         if not isinstance(declaration, dict):
             raise source.error(key, expected("a mapping with Type and optionally Default", declaration))
+        check_defined_keys(source, key, declaration, _PARAMETER_PROPERTIES, "a parameter")
         kind = declaration.get("Type")
         if not isinstance(kind, str) or not (
             kind in ("String", "Number", "CommaDelimitedList") or kind.startswith(("List<", "AWS::"))
@@ -625,8 +668,9 @@ def _read_parameters(
                 key, "has no Default and no value was given; add a Default, set it in parameter_overrides of "
                 f"{SAMCONFIG_NAME}, or give it with --parameter-overrides {name}=VALUE"
             )
+        bounds = _parameter_bounds(source, key, declaration, kind)
         try:
-            value = _parameter_value(source, key, declaration, kind, text)
+            value = _parameter_value(source, key, declaration, kind, text, bounds)
         except ManifestError as error:
             if origin is not None and name in origin.names:
                 raise origin.error(name, error.detail, source) from None
@@ -637,23 +681,109 @@ def _read_parameters(
     return parameters
 
 
+class _HiddenValue:
+    """The stand-in for a NoEcho parameter's value in messages, which must not show it."""
+
+    def __str__(self) -> str:
+        return "a value hidden by NoEcho"
+
+
 def _parameter_value(
-    source: ManifestSource, key: KeyPath, declaration: dict[str, Any], kind: str, text: str
+    source: ManifestSource, key: KeyPath, declaration: dict[str, Any], kind: str, text: str, bounds: dict[str, Any]
 ) -> str | list[str]:
+    """Check a parameter's value against its Type and constraints, and return it, as a list for the list types.
+
+    `bounds` are the parameter's checked MinValue, MaxValue, MinLength and
+    MaxLength that apply to its Type. A CommaDelimitedList's AllowedPattern
+    must match each item, as CloudFormation documents it.
+    """
+    is_list = kind == "CommaDelimitedList" or kind.startswith("List<")
+    items = [item.strip() for item in text.split(",")] if text else []
+    hidden = str(declaration.get("NoEcho")).lower() == "true"
+
+    def shown(value: str) -> Any:
+        return _HiddenValue() if hidden else value
+
+    def violated(rule: str, value: str, length: bool = False) -> ManifestError:
+        message = expected(rule, shown(value))
+        if length and not hidden:
+            message += f" of {_characters(len(value))}"
+        description = declaration.get("ConstraintDescription")
+        if isinstance(description, str) and description:
+            message += f" (ConstraintDescription: {description})"
+        return source.error(key, message)
+
+    if kind == "Number" and not _NUMBER_RE.fullmatch(text):
+        raise source.error(key, expected("a number", shown(text)))
+    if kind == "List<Number>":
+        for item in items:
+            if not _NUMBER_RE.fullmatch(item):
+                raise source.error(key, expected("a comma-separated list of numbers", shown(text)))
+
     allowed = declaration.get("AllowedValues")
     if isinstance(allowed, list) and text not in [environment_value(item) for item in allowed]:
-        raise source.error(key, expected("one of the AllowedValues: " + ", ".join(map(str, allowed)), text))
+        raise violated("one of the AllowedValues: " + ", ".join(map(str, allowed)), text)
     pattern = declaration.get("AllowedPattern")
-    if isinstance(pattern, str) and re.fullmatch(pattern, text) is None:
-        raise source.error(key, expected(f"a value matching the AllowedPattern {pattern}", text))
+    if isinstance(pattern, str):
+        for value in items if kind == "CommaDelimitedList" else [text]:
+            if re.fullmatch(pattern, value) is None:
+                item_rule = "items" if kind == "CommaDelimitedList" else "a value"
+                raise violated(f"{item_rule} matching the AllowedPattern {pattern}", value)
+
+    if "MinValue" in bounds and Decimal(text) < bounds["MinValue"]:
+        raise violated(f"a number of at least {declaration['MinValue']} (MinValue)", text)
+    if "MaxValue" in bounds and Decimal(text) > bounds["MaxValue"]:
+        raise violated(f"a number of at most {declaration['MaxValue']} (MaxValue)", text)
+    if "MinLength" in bounds and len(text) < bounds["MinLength"]:
+        raise violated(f"at least {_characters(bounds['MinLength'])} (MinLength)", text, length=True)
+    if "MaxLength" in bounds and len(text) > bounds["MaxLength"]:
+        raise violated(f"at most {_characters(bounds['MaxLength'])} (MaxLength)", text, length=True)
+    return items if is_list else text
+
+
+def _parameter_bounds(source: ManifestSource, key: KeyPath, declaration: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Check and return the bounds that apply to the parameter's Type, by name.
+
+    CloudFormation documents MinValue and MaxValue for Number parameters and
+    MinLength and MaxLength for String ones.
+    """
+    # NOTE: Squall ignores a bound on another Type, such as MinValue on a List<Number>,
+    # because CloudFormation does not document what it does with one.
     if kind == "Number":
-        try:
-            float(text)
-        except ValueError:
-            raise source.error(key, expected("a number", text)) from None
-    if kind == "CommaDelimitedList" or kind.startswith("List<"):
-        return [item.strip() for item in text.split(",")] if text else []
-    return text
+        names, convert, rule = ("MinValue", "MaxValue"), _decimal, "a number"
+    elif kind == "String":
+        names, convert, rule = ("MinLength", "MaxLength"), _length, "a whole number of characters, 0 or more"
+    else:
+        return {}
+    bounds: dict[str, Any] = {}
+    for name in names:
+        if name not in declaration:
+            continue
+        bound = convert(declaration[name])
+        if bound is None:
+            raise source.error((*key, name), expected(rule, declaration[name]))
+        bounds[name] = bound
+    return bounds
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """Return a MinValue or MaxValue as a Decimal, which YAML gives as a number or a string; None if it is neither."""
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if isinstance(value, str) and _NUMBER_RE.fullmatch(value):
+        return Decimal(value)
+    return None
+
+
+def _characters(count: int) -> str:
+    return "1 character" if count == 1 else f"{count} characters"
+
+
+def _length(value: Any) -> int | None:
+    number = whole_number(value)
+    return number if number is not None and number >= 0 else None
 
 
 def _read_resource_entries(source: ManifestSource, section: Any, warnings: Warnings) -> dict[str, TemplateResource]:
@@ -769,7 +899,7 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
 
 
 def _read_globals_api(template: _Template, section: Any) -> tuple[str, ...]:
-    """Return Globals.Api.BinaryMediaTypes; the other keys of Globals.Api are reported as not supported."""
+    """Return Globals.Api.BinaryMediaTypes, rejecting the keys SAM rejects and listing the others as not supported."""
     api = section.get("Api") if isinstance(section, dict) else None
     if api is None:
         return ()
@@ -777,9 +907,24 @@ def _read_globals_api(template: _Template, section: Any) -> tuple[str, ...]:
     if not isinstance(api, dict):
         raise template.source.error(key, expected("a mapping of AWS::Serverless::Api properties", api))
     for name in api:
+        if name not in _GLOBALS_API_PROPERTIES:
+            raise _globals_api_error(template.source, key, name)
         if name != "BinaryMediaTypes":
             template.warnings.unsupported((*key, str(name)))
     return _read_binary_media_types(template, (*key, "BinaryMediaTypes"), api.get("BinaryMediaTypes"))
+
+
+def _globals_api_error(source: ManifestSource, key: KeyPath, name: Any) -> ManifestError:
+    """Build the error for a key that SAM rejects in Globals.Api: an API property it does not merge, or none."""
+    if name not in RESOURCE_PROPERTIES[REST_API_TYPE]:
+        return unknown_key_error(source, key, name, _GLOBALS_API_PROPERTIES, "Globals.Api")
+    message = (
+        f"{name} cannot be set in Globals.Api, because SAM does not merge it into the APIs, expected it on each "
+        f"{REST_API_TYPE}"
+    )
+    if name == "StageName":
+        message += ". The API that SAM creates for Api events without a RestApiId always has the stage Prod"
+    return source.error((*key, str(name)), message)
 
 
 def _read_binary_media_types(template: _Template, key: KeyPath, value: Any) -> tuple[str, ...]:
@@ -843,6 +988,12 @@ def _warn_other_resource(template: _Template, resource: TemplateResource) -> Non
                 f"{resource.type} settings ({', '.join(ignored)}) are not supported by Squall yet, ignored; "
                 "the routes of the functions' HttpApi events are served",
             )
+    elif (meant := misspelt_type(resource.type)) is not None:
+        template.warnings.add(
+            resource.key,
+            f"unknown resource type {resource.type}, did you mean {meant}? ignored (CloudFormation rejects a type "
+            "it does not define)",
+        )
     else:
         template.warnings.add(resource.key, f"resources of type {resource.type} are not supported by Squall yet, ignored")
 
@@ -955,10 +1106,13 @@ def _read_function(
         reserved_value, reserved_key = read("ReservedConcurrentExecutions")
         if reserved_value is not None:
             reserved = _integer(template, reserved_key, reserved_value, 0, None, "a whole number of instances")
+    has_alias = _has_auto_publish_alias(read)
     provisioned = 0
     with problems.collect():
         # After a mistake in the reserved count, the provisioned one is checked alone.
-        provisioned = _read_provisioned(template, read, None if reserved_read.failed else reserved)
+        provisioned = _read_provisioned(template, read, None if reserved_read.failed else reserved, name, has_alias)
+    with problems.collect():
+        _check_deployment_preference(template, read, name, has_alias)
 
     events = EventReader(
         template.evaluator,
@@ -1160,7 +1314,10 @@ def _read_handler(template: _Template, read: _PropertyLookup) -> tuple[str, str]
     return check_handler(dataclasses.replace(source, root=folder), handler_key, handler), relative
 
 
-def _read_provisioned(template: _Template, read: _PropertyLookup, reserved: int | None) -> int:
+def _read_provisioned(
+    template: _Template, read: _PropertyLookup, reserved: int | None, function: str, has_alias: bool
+) -> int:
+    """Return the ProvisionedConcurrentExecutions of a function, 0 without a ProvisionedConcurrencyConfig."""
     config, key = read("ProvisionedConcurrencyConfig")
     if config is None:
         return 0
@@ -1171,7 +1328,55 @@ def _read_provisioned(template: _Template, read: _PropertyLookup, reserved: int 
     count = _integer(template, count_key, config["ProvisionedConcurrentExecutions"], 0, None, "a whole number of instances")
     if reserved is not None and count > reserved:
         raise template.source.error(count_key, expected(f"at most ReservedConcurrentExecutions ({reserved})", count))
+    if not has_alias:
+        # SAM's transform (samtranslator/model/sam_resources.py) fails with
+        # "To set ProvisionedConcurrencyConfig AutoPublishALias must be defined on the function".
+        raise template.source.error(
+            key,
+            f"{_missing_alias(function)}, because SAM provisions the instances for that alias and rejects "
+            "ProvisionedConcurrencyConfig without one",
+        )
     return count
+
+
+def _missing_alias(function: str) -> str:
+    return f"missing AutoPublishAlias on function {function}, expected an alias such as AutoPublishAlias: live"
+
+
+def _has_auto_publish_alias(read: _PropertyLookup) -> bool:
+    """Return whether the function sets an AutoPublishAlias, as SAM tests it: present and not empty.
+
+    An alias that cannot be resolved counts as set, because its own error is
+    reported where AutoPublishAlias is read.
+    """
+    try:
+        alias, _ = read("AutoPublishAlias")
+    except ManifestError:
+        return True
+    return alias not in (None, "")
+
+
+def _check_deployment_preference(template: _Template, read: _PropertyLookup, function: str, has_alias: bool) -> None:
+    """Reject an enabled DeploymentPreference without AutoPublishAlias, as SAM does, and list an enabled one as ignored.
+
+    SAM reads a missing Enabled as true. A disabled preference creates
+    nothing on AWS, so it needs no alias and gets no warning.
+    """
+    preference, key = read("DeploymentPreference")
+    if preference is None:
+        return
+    if not isinstance(preference, dict):
+        raise template.source.error(key, expected('a mapping with "Type"', preference))
+    enabled = preference.get("Enabled", True)
+    if not read_boolean(template.evaluator, (*key, "Enabled"), enabled):
+        return
+    if not has_alias:
+        raise template.source.error(
+            key,
+            f"{_missing_alias(function)}, because SAM shifts traffic to each new version through that alias and "
+            "rejects an enabled DeploymentPreference without one",
+        )
+    template.warnings.add(key, _NO_GRADUAL)
 
 
 def _read_environment(template: _Template, environment: _Property | None) -> dict[str, str]:

@@ -158,6 +158,11 @@ RESOURCE_PROPERTIES: dict[str, frozenset[str]] = {
         "Description", "EventBusName", "EventPattern", "Name", "RoleArn", "ScheduleExpression", "State", "Targets",
     }),
 }
+# The resource types Squall translates, which a misspelt type is compared with.
+TRANSLATED_TYPES = frozenset(RESOURCE_PROPERTIES) | {FUNCTION_TYPE}
+# A type at most this many edits from a translated one is reported as its likely misspelling.
+_MAX_TYPE_EDITS = 2
+
 # The keys SQS defines in a queue's RedrivePolicy; it requires both.
 _REDRIVE_KEYS = ("deadLetterTargetArn", "maxReceiveCount")
 
@@ -193,6 +198,40 @@ TYPE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     HTTP_API_TYPE: ("ApiEndpoint", "ApiId"),
     "AWS::ApiGatewayV2::Api": ("ApiEndpoint", "ApiId"),
 }
+
+
+def misspelt_type(kind: str) -> str | None:
+    """Return the type Squall translates that `kind` misspells by one or two letters, ignoring case, or None.
+
+    CloudFormation rejects a type it does not define. Squall cannot tell such
+    a type from a real one it does not translate, so both get a warning, and
+    this names the likely intended type. The two-edit limit keeps real types
+    apart: AWS::DynamoDB::GlobalTable is six edits from AWS::DynamoDB::Table.
+    """
+    if kind in TRANSLATED_TYPES:
+        return None
+    distances = {known: _edit_distance(kind.casefold(), known.casefold()) for known in TRANSLATED_TYPES}
+    closest = min(sorted(distances), key=distances.__getitem__)
+    return closest if distances[closest] <= _MAX_TYPE_EDITS else None
+
+
+def _edit_distance(first: str, second: str) -> int:
+    """Return the optimal string alignment distance between two strings.
+
+    It counts the insertions, deletions, substitutions and swaps of
+    neighbouring letters that turn one string into the other, so "Queu" and
+    "Qeueu" are each one edit from "Queue".
+    """
+    previous_row: list[int] = []
+    row = list(range(len(second) + 1))
+    for i, first_char in enumerate(first, start=1):
+        earlier_row, previous_row, row = previous_row, row, [i] + [0] * len(second)
+        for j, second_char in enumerate(second, start=1):
+            cost = 0 if first_char == second_char else 1
+            row[j] = min(previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + cost)
+            if i > 1 and j > 1 and first_char == second[j - 2] and first[i - 2] == second_char:
+                row[j] = min(row[j], earlier_row[j - 2] + 1)
+    return row[-1]
 
 
 @dataclass(frozen=True)
@@ -348,7 +387,9 @@ class ResourceCatalog:
             return ResourceRef(logical_id, kind, API_ID, {"RestApiId": API_ID})
         if kind == HTTP_API_TYPE:
             return ResourceRef(logical_id, kind, API_ID, {"ApiId": API_ID})
-        return ResourceRef(logical_id, kind, None, unsupported=f"Squall does not create {kind} resources")
+        meant = misspelt_type(kind)
+        hint = f", did you mean {meant}?" if meant else ""
+        return ResourceRef(logical_id, kind, None, unsupported=f"Squall does not create {kind} resources{hint}")
 
     def declares(self, logical_id: str) -> bool:
         """Return whether `logical_id` names a resource of the template or one SAM generates, whatever its Condition."""
