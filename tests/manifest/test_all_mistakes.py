@@ -243,6 +243,7 @@ def test_single_mistake_message_unchanged(write_service: WriteService, name: str
                   Handler: app.greet
                   Runtime: python3.12
                   ReservedConcurrentExecutions: -1
+                  AutoPublishAlias: live
                   ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 2}
             """,
             "template.yaml: Resources.List.Properties.ReservedConcurrentExecutions: expected a whole number of "
