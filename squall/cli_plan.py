@@ -255,8 +255,8 @@ def missing_trigger_rows(service: Any, existing: Mapping[str, set[str]]) -> list
                 used.setdefault(("table", trigger.table), []).append(spec.name)
             elif isinstance(trigger, StreamTrigger):
                 used.setdefault(("stream", trigger.stream), []).append(spec.name)
-        for destination in (spec.async_config.on_success, spec.async_config.on_failure):
-            if destination is not None and destination.kind == "queue":
+        for _, destination in spec.async_config.destinations():
+            if destination.kind == "queue":
                 used.setdefault(("queue", destination.name), []).append(spec.name)
     return [
         ("missing", f"{kind} {name}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fcntl
+import functools
 import ipaddress
 import logging
 import os
@@ -18,7 +19,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from squall.deploy.snapshot import kept_paths, snapshot
 from squall.deploy.warnings import service_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
-from squall.events.async_invoke import AsyncInvoker, async_settings_from_environment
+from squall.events.async_invoke import AsyncInvoker, QueueSender, async_settings_from_environment
 from squall.events.async_store import AsyncStore
 from squall.events.object_trigger import ObjectTriggers
 from squall.events.queue_trigger import QueueTriggers
@@ -43,6 +44,7 @@ from squall.events.record_triggers import RecordTriggers
 from squall.events.scheduler import Scheduler
 from squall.events.resources import create_resources, prepare_resources
 from squall.services.hub import ServiceHub, sweep_interval_from_environment
+from squall.services.queues.model import MessageAttribute
 from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
 from squall.gateway.router import RouteError, Router
@@ -477,11 +479,11 @@ class Platform:
         await self.dispatcher.version_pool(function, version)
 
 
-def hub_queue_sender(hub: ServiceHub) -> Callable[[str, str], Awaitable[None]]:
-    """Return a function that sends a message to a queue of the hub, as destinations do."""
+def hub_queue_sender(hub: ServiceHub) -> QueueSender:
+    """Return a function that sends a message to a queue of the hub, as destinations and dead-letter queues do."""
 
-    async def send(queue: str, body: str) -> None:
-        await hub.run(hub.store("queues").send, queue, body)
+    async def send(queue: str, body: str, attributes: Mapping[str, MessageAttribute] | None = None) -> None:
+        await hub.run(functools.partial(hub.store("queues").send, queue, body, attributes=attributes))
         hub.notify("queues", queue)
 
     return send

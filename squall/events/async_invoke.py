@@ -5,7 +5,8 @@ fails, it is retried up to `max_retry_attempts` times, one minute and then
 two minutes later. Throttles are retried with a growing back-off and do not
 count as attempts. An event older than `max_event_age_s` is dropped. The
 final outcome goes to the function's `on_success` or `on_failure`
-destination as an invocation record.
+destination as an invocation record. A dropped event also goes, unchanged,
+to the function's dead-letter queue.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import dataclasses
 import heapq
 import logging
 import os
+import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -31,6 +33,7 @@ from squall.events.async_store import AsyncStore, NewInvocation, QueuedInvocatio
 from squall.manifest.spec import Destination
 from squall.observability import tracing
 from squall.services.errors import LimitExceeded
+from squall.services.queues.model import MessageAttribute
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +52,19 @@ DRAIN_TIMEOUT_S = 5.0
 # go without their payloads.
 MAX_DESTINATION_RECORD_BYTES = 1024 * 1024
 
-# Sends a destination record to a queue: (queue name, message body).
-QueueSender = Callable[[str, str], Awaitable[None]]
+# Lambda cuts a dead-letter message's ErrorMessage attribute to 1 KB (AWS
+# Lambda Developer Guide, "Dead-letter queues").
+MAX_DEAD_LETTER_ERROR_MESSAGE_BYTES = 1024
+# Characters SQS rejects in a message attribute value, which an error message may contain.
+_INVALID_SQS_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class QueueSender(Protocol):
+    """Sends one message, with optional SQS message attributes, to a queue of the queue service."""
+
+    def __call__(
+        self, queue: str, body: str, attributes: Mapping[str, MessageAttribute] | None = None
+    ) -> Awaitable[None]: ...
 
 
 @dataclass(frozen=True)
@@ -273,6 +287,7 @@ class AsyncInvoker:
             logger.warning("asynchronous invocation %s of %s is older than %d s; dropping it",
                            entry.request_id, entry.function, config.max_event_age_s)
             await self._report(config.on_failure, "EventAgeExceeded", entry, payload, entry.attempts, None, last_error)
+            await self._send_dead_letter(config.dead_letter_queue, entry, payload, last_error)
             await self._remove(entry)
             return
 
@@ -310,6 +325,7 @@ class AsyncInvoker:
         logger.warning("asynchronous invocation %s of %s failed with %s after %d attempt(s)",
                        entry.request_id, entry.function, result.error_type, attempts)
         await self._report(config.on_failure, "RetriesExhausted", entry, payload, attempts, result, None)
+        await self._send_dead_letter(config.dead_letter_queue, entry, payload, result.payload)
         await self._remove(entry)
 
     async def _retry_throttled(self, entry: QueuedInvocation) -> None:
@@ -387,6 +403,26 @@ class AsyncInvoker:
         else:
             raise RuntimeError("no queue service is running")
 
+    async def _send_dead_letter(
+        self, queue: str | None, entry: QueuedInvocation, payload: bytes, error: bytes | None
+    ) -> None:
+        """Send a dropped event, unchanged, to the dead-letter queue, before the caller removes the row.
+
+        `error` is the error JSON of the last failed attempt. A message the
+        queue rejects, such as one over its size limit, is logged and lost, as
+        Lambda drops it.
+        """
+        if queue is None:
+            return
+        try:
+            if self.queue_sender is None:
+                raise RuntimeError("no queue service is running")
+            await self.queue_sender(queue, payload.decode(errors="replace"),
+                                    dead_letter_attributes(entry.request_id, error))
+        except Exception as failure:  # noqa: BLE001 - a lost message must not run the invocation again
+            logger.error("sending the event of asynchronous invocation %s of %s to dead-letter queue %s failed: %s",
+                         entry.request_id, entry.function, queue, failure)
+
     async def _in_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
@@ -431,6 +467,38 @@ def invocation_record(
     if response is not None:
         record["responsePayload"] = _json_or_text(response)
     return orjson.dumps(record)
+
+
+def dead_letter_attributes(request_id: str, error: bytes | None) -> dict[str, MessageAttribute]:
+    """Build the message attributes Lambda adds to an event it sends to a dead-letter queue.
+
+    `error` is the error JSON of the last failed attempt, or None when no
+    attempt failed, as for an event that aged out while throttled.
+    """
+    # NOTE: AWS documents ErrorCode only as a 3-digit HTTP status code. After a
+    # function error AWS sends 200, the status code of its Invoke response, as LocalStack
+    # recorded it (tests/aws/services/lambda_/test_lambda_destinations.snapshot.json,
+    # TestLambdaDLQ). 200 for an event that aged out without a failed attempt is a guess.
+    return {
+        "RequestID": MessageAttribute("String", request_id),
+        "ErrorCode": MessageAttribute("Number", "200"),
+        "ErrorMessage": MessageAttribute("String", _dead_letter_error_message(error)),
+    }
+
+
+def _dead_letter_error_message(error: bytes | None) -> str:
+    """Return the error's errorMessage, else its errorType, cut to 1 KB and cleaned of characters SQS rejects."""
+    details = _json_or_text(error) if error else None
+    message = ""
+    if isinstance(details, dict):
+        message = details.get("errorMessage") or details.get("errorType") or ""
+    elif isinstance(details, str):
+        message = details
+    if not isinstance(message, str) or not message:
+        # SQS rejects an empty attribute value.
+        message = "the event was not processed"
+    cut = message.encode(errors="replace")[:MAX_DEAD_LETTER_ERROR_MESSAGE_BYTES].decode(errors="ignore")
+    return _INVALID_SQS_CHARACTER.sub("\ufffd", cut)
 
 
 def _json_or_text(data: bytes) -> Any:

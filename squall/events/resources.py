@@ -237,9 +237,8 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
                 problems.append(f"{key}: {error}")
             except DeployError as error:
                 problems.append(str(error).removeprefix(f"{where}: "))
-        for name, destination in (("on_success", spec.async_config.on_success),
-                                  ("on_failure", spec.async_config.on_failure)):
-            if destination is None or destination.kind != "queue" or destination.name in queues:
+        for name, destination in spec.async_config.destinations():
+            if destination.kind != "queue" or destination.name in queues:
                 continue
             try:
                 hub.store("queues").get_queue(destination.name)
@@ -300,9 +299,8 @@ def check_fifo_queues(service: ServiceSpec) -> None:
                     f"{key}: batching window {trigger.batch_window_s:g} s is not supported by Lambda for a FIFO "
                     "queue; remove the batching window"
                 )
-        for name, destination in (("on_success", spec.async_config.on_success),
-                                  ("on_failure", spec.async_config.on_failure)):
-            if destination is not None and destination.kind == "queue" and is_fifo_queue(destination.name):
+        for name, destination in spec.async_config.destinations():
+            if destination.kind == "queue" and is_fifo_queue(destination.name):
                 problems.append(
                     f"{service.function_key(spec.name, name)}: queue {destination.name!r} is a FIFO queue, which "
                     "cannot be a destination, as on AWS; use a standard queue"

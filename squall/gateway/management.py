@@ -115,11 +115,7 @@ def _object_kind(kind: str) -> str:
 
 def describe_destinations(config: AsyncConfig) -> list[str]:
     """Describe where a function's asynchronous outcomes go: "on_failure: queue orders-dlq"."""
-    return [
-        f"{label}: {destination.kind} {destination.name}"
-        for label, destination in (("on_success", config.on_success), ("on_failure", config.on_failure))
-        if destination is not None
-    ]
+    return [f"{label}: {destination.kind} {destination.name}" for label, destination in config.destinations()]
 
 
 class ManagementApi:

@@ -1439,27 +1439,21 @@ def _with_failure_destinations(
     config: AsyncConfig,
     stream_failures: list[tuple[Destination, KeyPath]],
 ) -> AsyncConfig:
-    """Fold DeadLetterQueue and the stream triggers' OnFailure into the function's one on-failure destination."""
-    on_failure = config.on_failure
+    """Set the dead-letter queue from DeadLetterQueue, and the on-failure destination from stream triggers' OnFailure."""
+    dead_letter_queue = config.dead_letter_queue
     dead_letter, dead_letter_key = read("DeadLetterQueue")
     if dead_letter is not None:
         if not isinstance(dead_letter, dict):
             raise template.source.error(dead_letter_key, expected('a mapping with "Type" and "TargetArn"', dead_letter))
         template.warnings.unsupported_keys(dead_letter_key, dead_letter, {"Type", "TargetArn"})
+        # None for Type SNS, which `destination` warns about.
         queue = events.destination(
             PropertyReader(template.evaluator, dead_letter, dead_letter_key), allowed=("SQS",), target="TargetArn"
         )
-        if queue is not None and on_failure is not None:
-            template.warnings.add(
-                dead_letter_key, "EventInvokeConfig's OnFailure is used instead: Squall keeps one on-failure destination"
-            )
-        elif queue is not None:
-            template.warnings.add(
-                dead_letter_key,
-                "the queue receives Lambda's destination record, with the event under requestPayload, not the bare event",
-            )
-            on_failure = queue
+        if queue is not None:
+            dead_letter_queue = queue.name
 
+    on_failure = config.on_failure
     for destination, key in stream_failures:
         if on_failure is None:
             on_failure = destination
@@ -1470,7 +1464,4 @@ def _with_failure_destinations(
                 f"{on_failure.kind} {describe(on_failure.name)}, expected the same destination: Squall keeps one "
                 "on-failure destination per function",
             )
-    if on_failure is config.on_failure:
-        return config
-    return AsyncConfig(config.max_retry_attempts, config.max_event_age_s, config.on_success, on_failure)
-
+    return dataclasses.replace(config, on_failure=on_failure, dead_letter_queue=dead_letter_queue)

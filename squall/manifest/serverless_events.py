@@ -400,7 +400,7 @@ class EventReader:
         settings: dict[Any, Any],
         stream_failures: list[tuple[KeyPath, Destination]],
     ) -> AsyncConfig:
-        """Read a function's destinations, maximumRetryAttempts and maximumEventAge."""
+        """Read a function's destinations, onError, maximumRetryAttempts and maximumEventAge."""
         source = self.source
         retries = DEFAULT_ASYNC_RETRIES
         if settings.get("maximumRetryAttempts") is not None:
@@ -441,7 +441,21 @@ class EventReader:
                     f"Squall sends failed batches to the function's one failure destination "
                     f"({found['onFailure'].kind} {found['onFailure'].name}), so this one is ignored",
                 )
-        return AsyncConfig(retries, max_age_s, found["onSuccess"], found["onFailure"])
+        dead_letter_queue = None
+        if settings.get("onError") is not None:
+            dead_letter_queue = self._dead_letter_queue((*key, "onError"), settings["onError"])
+        return AsyncConfig(retries, max_age_s, found["onSuccess"], found["onFailure"], dead_letter_queue)
+
+    def _dead_letter_queue(self, key: KeyPath, value: Any) -> str | None:
+        """Read onError, the function's DeadLetterConfig: a queue name, or None with a warning for an SNS topic."""
+        text = self.catalog.evaluate(value)
+        match = _ARN_RE.match(text) if text is not None else None
+        if match is None or match.group(1) not in ("sqs", "sns"):
+            raise self.source.error(key, expected(_QUEUE_ARN_RULE, _shown(value)))
+        if match.group(1) == "sns":
+            self.warnings.add(key, "SNS topics are not supported by Squall as dead-letter queues yet, ignored")
+            return None
+        return check_destination_queue(self.source, key, match.group(4))
 
     # values ------------------------------------------------------------------
 

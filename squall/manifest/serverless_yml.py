@@ -134,6 +134,7 @@ _FUNCTION_KEYS = frozenset(
         "destinations",
         "maximumRetryAttempts",
         "maximumEventAge",
+        "onError",
         "layers",
         "httpApi",
         "logs",

@@ -176,6 +176,16 @@ class AsyncConfig:
     max_event_age_s: int = DEFAULT_MAX_EVENT_AGE_S
     on_success: Destination | None = None
     on_failure: Destination | None = None  # also receives what stream triggers give up on
+    # Lambda's DeadLetterConfig: the name of the queue that gets a dropped event
+    # itself, where on_failure gets an invocation record.
+    dead_letter_queue: str | None = None
+
+    def destinations(self) -> list[tuple[str, Destination]]:
+        """Return each destination that is set, with the name of its setting ("on_failure")."""
+        settings = [("on_success", self.on_success), ("on_failure", self.on_failure)]
+        if self.dead_letter_queue is not None:
+            settings.append(("dead_letter_queue", Destination("queue", self.dead_letter_queue)))
+        return [(name, destination) for name, destination in settings if destination is not None]
 
 
 @dataclass(frozen=True)
@@ -330,7 +340,8 @@ class ServiceSpec:
         `setting` is a squall.yml name (handler, runtime, memory_mb, events,
         on_success, on_failure): "functions.api.memory_mb" in a squall.yml,
         "functions.api.memorySize" in a serverless.yml and
-        "Resources.Api.Properties.MemorySize" in a SAM template.
+        "Resources.Api.Properties.MemorySize" in a SAM template. It may also be
+        dead_letter_queue, which only serverless.yml and SAM templates set.
         """
         manifest = self.manifest_path.name
         if manifest.startswith("template."):
@@ -348,6 +359,7 @@ _SERVERLESS_SETTINGS = {
     "memory_mb": "memorySize",
     "on_success": "destinations.onSuccess",
     "on_failure": "destinations.onFailure",
+    "dead_letter_queue": "onError",
 }
 _SAM_SETTINGS = {
     "auto_publish_alias": "AutoPublishAlias",
@@ -358,4 +370,5 @@ _SAM_SETTINGS = {
     "events": "Events",
     "on_success": "EventInvokeConfig.DestinationConfig.OnSuccess",
     "on_failure": "EventInvokeConfig.DestinationConfig.OnFailure",
+    "dead_letter_queue": "DeadLetterQueue.TargetArn",
 }

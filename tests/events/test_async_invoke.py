@@ -13,10 +13,12 @@ import pytest
 
 from squall.dispatcher.dispatcher import Invocation, InvocationResult
 from squall.errors import FunctionNotFound, Throttled
-from squall.events.async_invoke import AsyncInvoker, AsyncSettings
+from squall.services.errors import LimitExceeded
+from squall.events.async_invoke import AsyncInvoker, AsyncSettings, dead_letter_attributes
 from squall.events.async_store import AsyncStore, NewInvocation
 from squall.manifest.spec import AsyncConfig, Destination
 from squall.metering.records import Outcome
+from squall.services.queues.model import MessageAttribute
 
 ERROR = b'{"errorType": "ValueError", "errorMessage": "no"}'
 
@@ -77,7 +79,7 @@ async def start(tmp_path: Path, script: list[str], config: AsyncConfig, clock: A
                            AsyncSettings(retry_delays_s=(0.05, 0.05), throttle_backoff_s=(0.01, 0.05)), clock)
     sent: list[Any] = []
 
-    async def queue_sender(queue: str, body: str) -> None:
+    async def queue_sender(queue: str, body: str, attributes: Any = None) -> None:
         sent.append((queue, json.loads(body)))
 
     invoker.queue_sender = queue_sender
@@ -102,6 +104,111 @@ async def test_old_event_dropped_with_record(tmp_path: Path) -> None:
     assert record["requestContext"]["approximateInvokeCount"] == 1
     assert record["responsePayload"]["errorType"] == "ValueError"
     assert len(dispatcher.calls) == 1
+
+
+Message = tuple[str, str, dict[str, MessageAttribute] | None]
+
+
+def capture_messages(invoker: AsyncInvoker) -> list[Message]:
+    """Replace the invoker's queue sender with one that keeps each message whole: (queue, body, attributes)."""
+    messages: list[Message] = []
+
+    async def queue_sender(queue: str, body: str, attributes: Any = None) -> None:
+        messages.append((queue, body, None if attributes is None else dict(attributes)))
+
+    invoker.queue_sender = queue_sender
+    return messages
+
+
+async def test_dead_letter_gets_event_as_is(tmp_path: Path) -> None:
+    config = AsyncConfig(max_retry_attempts=1, on_failure=Destination("queue", "failures"), dead_letter_queue="dlq")
+    invoker, dispatcher, _ = await start(tmp_path, ["error", "error"], config, time.time)
+    messages = capture_messages(invoker)
+
+    await invoker.accept(Invocation("fn", b'{"order": 7,  "spaced": true}', "event", request_id="r-7"))
+    await run_until(lambda: len(messages) == 2)
+    await invoker.close()
+
+    by_queue = {queue: (body, attributes) for queue, body, attributes in messages}
+    body, attributes = by_queue["dlq"]
+    assert body == '{"order": 7,  "spaced": true}'
+    assert attributes == {
+        "RequestID": MessageAttribute("String", "r-7"),
+        "ErrorCode": MessageAttribute("Number", "200"),
+        "ErrorMessage": MessageAttribute("String", "no"),
+    }
+    record = json.loads(by_queue["failures"][0])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"order": 7, "spaced": True}
+    assert len(dispatcher.calls) == 2
+
+
+async def test_old_event_sent_to_dead_letter(tmp_path: Path) -> None:
+    clock = Clock()
+    config = AsyncConfig(max_event_age_s=60, dead_letter_queue="dlq")
+    invoker, dispatcher, _ = await start(tmp_path, ["error"], config, clock)
+    messages = capture_messages(invoker)
+
+    await invoker.accept(Invocation("fn", b'{"n": 1}', "event", request_id="r-1"))
+    await run_until(lambda: len(dispatcher.calls) == 1)
+    clock.now += 120  # the retry comes due after the event is too old
+    await run_until(lambda: messages)
+    await invoker.close()
+
+    queue, body, attributes = messages[0]
+    assert queue == "dlq"
+    assert body == '{"n": 1}'
+    assert attributes is not None
+    assert attributes["RequestID"].string_value == "r-1"
+    assert attributes["ErrorMessage"].string_value == "no"  # from the last failed attempt
+    assert len(dispatcher.calls) == 1
+
+
+async def test_no_dead_letter_on_success(tmp_path: Path) -> None:
+    invoker, dispatcher, _ = await start(tmp_path, ["ok"], AsyncConfig(dead_letter_queue="dlq"), time.time)
+    messages = capture_messages(invoker)
+
+    await invoker.accept(Invocation("fn", b"{}", "event"))
+    await run_until(lambda: invoker.pending_count() == 0 and dispatcher.calls)
+    await invoker.close()
+
+    assert messages == []
+
+
+async def test_dead_letter_failure_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = AsyncConfig(max_retry_attempts=0, dead_letter_queue="dlq")
+    invoker, dispatcher, _ = await start(tmp_path, ["error"], config, time.time)
+
+    async def rejecting_sender(queue: str, body: str, attributes: Any = None) -> None:
+        raise LimitExceeded("the message exceeds 262144 bytes")
+
+    invoker.queue_sender = rejecting_sender
+    await invoker.accept(Invocation("fn", b"{}", "event", request_id="r-2"))
+    await run_until(lambda: invoker.pending_count() == 0)
+    await invoker.close()
+
+    errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert errors == ["sending the event of asynchronous invocation r-2 of fn to dead-letter queue dlq failed: "
+                      "the message exceeds 262144 bytes"]
+    assert len(dispatcher.calls) == 1  # a lost message does not run the invocation again
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        pytest.param(b'{"errorType": "KeyError", "errorMessage": ""}', "KeyError", id="empty message gives type"),
+        pytest.param(None, "the event was not processed", id="no failed attempt"),
+        pytest.param(b"not json", "not json", id="text error"),
+        pytest.param(b'{"errorMessage": "bell \\u0007 rang"}', "bell \ufffd rang", id="character SQS rejects"),
+        pytest.param(json.dumps({"errorMessage": "\u00e9" * 600}).encode(), "\u00e9" * 512, id="cut to 1 KB"),
+        pytest.param(json.dumps({"errorMessage": "a" + "\u00e9" * 600}).encode(), "a" + "\u00e9" * 511,
+                     id="cut between characters"),
+    ],
+)
+def test_dead_letter_error_message(error: bytes | None, message: str) -> None:
+    attributes = dead_letter_attributes("r-1", error)
+
+    assert attributes["ErrorMessage"] == MessageAttribute("String", message)
 
 
 async def test_throttles_not_counted_as_attempts(tmp_path: Path) -> None:

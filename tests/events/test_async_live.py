@@ -247,3 +247,54 @@ def test_record_too_large_for_queue_goes_without_payloads(serve: Any, tmp_path: 
     assert "responsePayload" not in record
     # The function ran once: a record it could not send whole does not run it again.
     assert len(notes(out, "ok")) == 1
+
+
+DEAD_LETTER_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  DeadLetters: {{Type: AWS::SQS::Queue, Properties: {{QueueName: dead-letters}}}}
+  Failures: {{Type: AWS::SQS::Queue, Properties: {{QueueName: failures}}}}
+  Fail:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.fail
+      Runtime: python3.12
+      Environment: {{Variables: {{OUT: {out}}}}}
+      DeadLetterQueue: {{Type: SQS, TargetArn: !GetAtt DeadLetters.Arn}}
+      EventInvokeConfig:
+        MaximumRetryAttempts: 1
+        DestinationConfig: {{OnFailure: {{Type: SQS, Destination: !GetAtt Failures.Arn}}}}
+"""
+
+
+def test_dead_letter_queue_gets_event_as_is(serve: Any, tmp_path: Path) -> None:
+    from squall.sdk import Client
+    from squall.sdk.queues import Queue
+
+    out = tmp_path / "out"
+    app = tmp_path / "app"
+    app.mkdir()
+    out.mkdir()
+    (app / "app.py").write_text(APP)
+    (app / "template.yaml").write_text(DEAD_LETTER_TEMPLATE.format(out=json.dumps(str(out))))
+    server = serve(app, env=FAST_RETRIES)
+    payload = b'{"order": 7,   "note": "kept as sent"}'
+
+    response = lambda_client(server.endpoint).invoke(FunctionName="Fail", InvocationType="Event", Payload=payload)
+
+    assert response["StatusCode"] == 202
+    client = Client(server.endpoint)
+    [message] = wait_for(lambda: Queue("dead-letters", client).receive(max_messages=10, wait_s=1))
+    assert message["body"] == payload.decode()
+    assert message["message_attributes"] == {
+        "RequestID": {"data_type": "String", "string_value": response["ResponseMetadata"]["RequestId"],
+                      "binary_value": None},
+        "ErrorCode": {"data_type": "Number", "string_value": "200", "binary_value": None},
+        "ErrorMessage": {"data_type": "String", "string_value": "always fails", "binary_value": None},
+    }
+    assert len(notes(out, "fail")) == 2  # the first attempt and the one retry the template allows
+    # The on-failure destination gets its invocation record as well.
+    [failure] = wait_for(lambda: Queue("failures", client).receive(max_messages=10, wait_s=1))
+    record = json.loads(failure["body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"order": 7, "note": "kept as sent"}

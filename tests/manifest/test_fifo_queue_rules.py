@@ -227,6 +227,12 @@ SQS_EVENT = '{arn: {"Fn::GetAtt": [Jobs, Arn]}, batchSize: 10}'
             "functions.worker.destinations.onFailure",
             f'{NO_DESTINATION}, got "outside.fifo"',
         ),
+        (
+            SQS_EVENT,
+            '    onError: {"Fn::GetAtt": [Failed, Arn]}\n',
+            "functions.worker.onError",
+            f'{NO_DESTINATION}, got "failed.fifo"',
+        ),
     ],
 )
 def test_serverless_fifo_mistake_rejected(

@@ -15,6 +15,8 @@ from squall.manifest.spec import FunctionSpec, ServiceSpec
         ("squall.yml", "memory_mb", "functions.api.memory_mb"),
         ("serverless.yml", "memory_mb", "functions.api.memorySize"),
         ("serverless.yml", "on_failure", "functions.api.destinations.onFailure"),
+        ("serverless.yml", "dead_letter_queue", "functions.api.onError"),
+        ("template.yaml", "dead_letter_queue", "Resources.api.Properties.DeadLetterQueue.TargetArn"),
         ("template.yaml", "memory_mb", "Resources.api.Properties.MemorySize"),
         ("template.yaml", "events", "Resources.api.Properties.Events"),
         ("template.yml", None, "Resources.api.Properties"),

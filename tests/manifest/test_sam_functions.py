@@ -424,14 +424,52 @@ def test_pattern_events_warn(write_service: WriteService) -> None:
         in spec.warnings
 
 
-def test_dead_letter_queue_becomes_on_failure(write_service: WriteService) -> None:
+def test_dead_letter_queue_kept_apart(write_service: WriteService) -> None:
     write_service(template(BASE + "DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt Failed.Arn}\n"), name="template.yaml")
 
     spec = load_service(Path("."))
 
-    assert spec.functions["Fn"].async_config == AsyncConfig(on_failure=Destination("queue", "failed"))
-    assert any(warning.startswith("Resources.Fn.Properties.DeadLetterQueue: the queue receives Lambda's destination")
-               for warning in spec.warnings)
+    assert spec.functions["Fn"].async_config == AsyncConfig(dead_letter_queue="failed")
+    assert not any("DeadLetterQueue" in warning for warning in spec.warnings)
+
+
+def test_dead_letter_queue_beside_on_failure(write_service: WriteService) -> None:
+    properties = (
+        "DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt Failed.Arn}\n"
+        "EventInvokeConfig: {DestinationConfig: {OnFailure: {Type: SQS, Destination: !GetAtt Jobs.Arn}}}\n"
+    )
+    write_service(template(BASE + properties), name="template.yaml")
+
+    spec = load_service(Path("."))
+
+    config = spec.functions["Fn"].async_config
+    assert config.dead_letter_queue == "failed"
+    assert config.on_failure == Destination("queue", "jobs")
+    assert not any("DeadLetterQueue" in warning for warning in spec.warnings)
+
+
+def test_dead_letter_queue_beside_stream_on_failure(write_service: WriteService) -> None:
+    properties = (
+        "DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt Jobs.Arn}\n"
+        "Events:\n  K: {Type: Kinesis, Properties: {Stream: !GetAtt Clicks.Arn, StartingPosition: LATEST, "
+        "DestinationConfig: {OnFailure: {Destination: !GetAtt Failed.Arn}}}}\n"
+    )
+
+    function = load(write_service, template(BASE + properties))
+
+    assert function.async_config.dead_letter_queue == "jobs"
+    assert function.async_config.on_failure == Destination("queue", "failed")
+
+
+def test_sns_dead_letter_queue_ignored(write_service: WriteService) -> None:
+    properties = "DeadLetterQueue: {Type: SNS, TargetArn: arn:aws:sns:us-east-1:123456789012:alerts}\n"
+    write_service(template(BASE + properties), name="template.yaml")
+
+    spec = load_service(Path("."))
+
+    assert spec.functions["Fn"].async_config == AsyncConfig()
+    assert "Resources.Fn.Properties.DeadLetterQueue.Type: SNS destinations are not supported by Squall yet, ignored" \
+        in spec.warnings
 
 
 @pytest.mark.parametrize(

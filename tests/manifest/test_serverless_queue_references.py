@@ -132,3 +132,54 @@ def test_queue_ref_is_no_bucket(write_service: WriteService) -> None:
 
     assert raised.value.key == "functions.hello.events[0].s3"
     assert raised.value.detail.endswith('got "Ref JobsQueue"')
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param("!GetAtt JobsQueue.Arn", "jobs", id="GetAtt Arn"),
+        pytest.param("'arn:aws:sqs:us-east-1:000000000000:outside'", "outside", id="literal ARN"),
+    ],
+)
+def test_on_error_sets_dead_letter_queue(write_service: WriteService, value: str, expected: str) -> None:
+    events = f"onError: {value}\ndestinations:\n  onFailure: !GetAtt JobsQueue.Arn\n"
+    write_service(_service("PLAIN: kept\n", events), name="serverless.yml")
+
+    spec = load_service(Path("."))
+
+    config = spec.functions["hello"].async_config
+    assert config.dead_letter_queue == expected
+    assert config.on_failure is not None
+    assert config.on_failure.name == "jobs"
+    assert spec.warnings == ()
+
+
+def test_on_error_sns_topic_warned(write_service: WriteService) -> None:
+    events = "onError: 'arn:aws:sns:us-east-1:000000000000:alerts'\n"
+    write_service(_service("PLAIN: kept\n", events), name="serverless.yml")
+
+    spec = load_service(Path("."))
+
+    assert spec.functions["hello"].async_config.dead_letter_queue is None
+    assert spec.warnings == (
+        "functions.hello.onError: SNS topics are not supported by Squall as dead-letter queues yet, ignored",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        pytest.param("!Ref JobsQueue", 'got "Ref JobsQueue"', id="Ref gives no ARN"),
+        pytest.param("hello", 'got "hello"', id="function name"),
+        pytest.param("'arn:aws:lambda:us-east-1:000000000000:function:other'", "function:other", id="function ARN"),
+    ],
+)
+def test_on_error_needs_queue_arn(write_service: WriteService, value: str, got: str) -> None:
+    write_service(_service("PLAIN: kept\n", f"onError: {value}\n"), name="serverless.yml")
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == "functions.hello.onError"
+    assert raised.value.detail.startswith("expected an SQS queue ARN")
+    assert got in raised.value.detail
