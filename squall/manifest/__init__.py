@@ -21,7 +21,7 @@ from squall.manifest.sam import SAMCONFIG_ENVIRONMENT, SamLoader, parse_sam_temp
 from squall.manifest.serverless_yml import ServerlessLoader, parse_serverless_yml
 from squall.manifest.spec import ServiceSpec
 from squall.manifest.squall_yml import parse_squall_yml
-from squall.manifest.validate import ManifestSource, StrictLoader, read_yaml
+from squall.manifest.validate import ManifestSource, StrictLoader, check_environment_size, read_yaml
 
 __all__ = [
     "MANIFEST_NAMES",
@@ -126,6 +126,7 @@ def load_manifest_file(
         )
     else:
         spec = parse_squall_yml(read_yaml(source, StrictLoader), source)
+    _check_environment_sizes(source, spec, sam=path.name.startswith("template"))
     logger.debug(
         "loaded %s: service %r with %d functions and %d warnings",
         source.display,
@@ -134,3 +135,10 @@ def load_manifest_file(
         len(spec.warnings),
     )
     return spec
+
+
+def _check_environment_sizes(source: ManifestSource, spec: ServiceSpec, sam: bool) -> None:
+    """Check each function's whole environment, Globals or provider variables included, against Lambda's quota."""
+    for name, function in spec.functions.items():
+        key = ("Resources", name, "Properties", "Environment", "Variables") if sam else ("functions", name, "environment")
+        check_environment_size(source, key, dict(function.environment))

@@ -88,7 +88,9 @@ _BOOLEAN: dict[str, Any] = {"type": "boolean", "x-expected": "true or false"}
 # The version or alias an HTTP route or a trigger invokes. YAML reads a bare 3 as a number.
 QUALIFIER_SCHEMA: dict[str, Any] = {
     "type": ["string", "integer"],
-    "pattern": "^(?:[0-9]+|[A-Za-z0-9_-]{1,128}|\\$LATEST)$",
+    # Lambda numbers versions from 1, and an alias name is never all digits.
+    "minimum": 1,
+    "pattern": "^(?:[1-9][0-9]*|(?![0-9]+$)[A-Za-z0-9_-]{1,128}|\\$LATEST)$",
     "x-expected": 'a published version number or an alias name, such as 3 or "live"',
 }
 # An http event's binary_media_types. binary_media_types_of checks that the route is a REST route.

@@ -53,6 +53,12 @@ RESERVED_ENVIRONMENT_NAMES = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
+# Variables Squall sets in every instance so that the SDK finds the server;
+# a manifest's value would be replaced without a word.
+SQUALL_ENVIRONMENT_NAMES = frozenset({"SQUALL_ENDPOINT", "SQUALL_TOKEN"})
+# Lambda's quota on a function's environment variables: the JSON object of
+# names and values, written without spaces, at most 4 KB ("Lambda quotas").
+MAX_ENVIRONMENT_BYTES = 4096
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 # A module path's part: Lambda's runtime imports it with importlib, which also
@@ -227,14 +233,35 @@ def check_environment_names(source: ManifestSource, key: KeyPath, names: Iterabl
     if isinstance(names, dict):
         _check_log_settings(source, key, names)
     reserved = [name for name in names if isinstance(name, str) and name in RESERVED_ENVIRONMENT_NAMES]
-    if not reserved:
+    if reserved:
+        listed = ", ".join(reserved)
+        verb = "is" if len(reserved) == 1 else "are"
+        raise source.error(
+            (*key, reserved[0]),
+            f"{listed} {verb} set by the platform in every instance and cannot be changed, as on Lambda; "
+            "expected other variable names (TZ, LANG, PATH, LD_LIBRARY_PATH and PYTHONPATH may be set)",
+        )
+    squall_names = [name for name in names if isinstance(name, str) and name in SQUALL_ENVIRONMENT_NAMES]
+    if squall_names:
+        raise source.error(
+            (*key, squall_names[0]),
+            f"{squall_names[0]} is set by Squall in every instance, so that the SDK finds the server that runs"
+            " the function, and cannot be changed; expected another variable name (a script outside a function"
+            " sets SQUALL_ENDPOINT in its own environment, or passes `client=Client(URL)` to the SDK)",
+        )
+
+
+def check_environment_size(source: ManifestSource, key: KeyPath, environment: dict[str, str]) -> None:
+    """Reject a function's environment over Lambda's 4 KB quota, measured as Lambda measures it."""
+    measured = json.dumps(environment, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(measured) <= MAX_ENVIRONMENT_BYTES:
         return
-    listed = ", ".join(reserved)
-    verb = "is" if len(reserved) == 1 else "are"
+    largest = max(environment, key=lambda name: len(name) + len(environment[name].encode()))
     raise source.error(
-        (*key, reserved[0]),
-        f"{listed} {verb} set by the platform in every instance and cannot be changed, as on Lambda; "
-        "expected other variable names (TZ, LANG, PATH, LD_LIBRARY_PATH and PYTHONPATH may be set)",
+        key,
+        f"the environment variables take {len(measured):,} bytes as a JSON object, over Lambda's limit of"
+        f" {MAX_ENVIRONMENT_BYTES:,} bytes (4 KB); the largest is {largest} ({len(environment[largest].encode()):,}"
+        " bytes): expected less, for example with a large value moved to a file in the code folder or to a secret",
     )
 
 

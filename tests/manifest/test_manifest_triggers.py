@@ -73,6 +73,9 @@ functions:
         ("{carrier_pigeon: {}}", "functions.worker.events[0].carrier_pigeon", "carrier_pigeon"),
         ("{queue: {name: orders, qualifier: 'live:1'}}", "functions.worker.events[0].queue.qualifier", "live:1"),
         ('{schedule: {expression: "rate(5 minutes)", qualifier: ""}}', "functions.worker.events[0].schedule.qualifier", 'got ""'),
+        # Versions start at 1, and an alias name cannot be all digits.
+        ("{queue: {name: orders, qualifier: 0}}", "functions.worker.events[0].queue.qualifier", "got 0"),
+        ("{queue: {name: orders, qualifier: '007'}}", "functions.worker.events[0].queue.qualifier", 'got "007"'),
     ],
 )
 def test_bad_trigger_named(tmp_path: Path, event: str, key: str, fragment: str) -> None:

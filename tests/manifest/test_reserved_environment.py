@@ -123,3 +123,49 @@ def test_valid_log_settings_are_kept(write_service: WriteService, manifest: str,
     spec = load_service(Path("."))
 
     assert spec.functions[function].environment["AWS_LAMBDA_LOG_LEVEL"] == "debug"
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+@pytest.mark.parametrize("name", ["SQUALL_ENDPOINT", "SQUALL_TOKEN"])
+def test_squall_name_is_refused(
+    write_service: WriteService, manifest: str, text: str, key: str, function: str, name: str
+) -> None:
+    write_service(text.replace("NAME", name), name=manifest)
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == f"{key}.{name}"
+    assert f"{name} is set by Squall in every instance" in str(raised.value)
+
+
+# The function key path of each format's whole environment, where the size error points.
+SIZE_KEYS = {
+    "squall.yml": "functions.greet.environment",
+    "serverless.yml": "functions.greet.environment",
+    "template.yaml": "Resources.Greet.Properties.Environment.Variables",
+}
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+def test_environment_at_4kb_is_kept(write_service: WriteService, manifest: str, text: str, key: str, function: str) -> None:
+    # {"NAME":"<4,085 x>"} is 4,096 bytes of JSON, exactly the limit, as AWS's recorded call near it shows.
+    write_service(text.replace("VALUE", "x" * 4085), name=manifest)
+
+    spec = load_service(Path("."))
+
+    assert len(spec.functions[function].environment["NAME"]) == 4085
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+def test_environment_over_4kb_is_refused(
+    write_service: WriteService, manifest: str, text: str, key: str, function: str
+) -> None:
+    write_service(text.replace("VALUE", "x" * 4086), name=manifest)
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == SIZE_KEYS[manifest]
+    assert "4,097 bytes as a JSON object, over Lambda's limit of 4,096 bytes" in str(raised.value)
+    assert "the largest is NAME (4,086 bytes)" in str(raised.value)
