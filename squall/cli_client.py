@@ -9,12 +9,15 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 import httpx
@@ -22,6 +25,8 @@ from click.core import ParameterSource
 
 from squall import __version__
 from squall.manifest.spec import MAX_TIMEOUT_S
+from squall.sdk.client import Client as SdkClient
+from squall.sdk.client import RemoteError
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +37,19 @@ def no_server_message(endpoint: str) -> str:
         f"no Squall server is listening at {endpoint}: start one with `squall up`,"
         " or name a running one with --endpoint URL or SQUALL_ENDPOINT"
     )
+
+
+def not_squall_message(endpoint: str, status: int, request: str = "") -> str:
+    """Return the error message of a command whose endpoint responded, but not as a Squall server responds.
+
+    `request` is the method and path, such as "GET /_squall/api/functions", when they are known.
+    """
+    response = f"HTTP {status} for {request}" if request else f"HTTP {status}"
+    return (
+        f"the endpoint {endpoint} did not respond as a Squall server ({response}): "
+        "check that --endpoint or SQUALL_ENDPOINT names the address `squall up` printed"
+    )
+
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 DEFAULT_DATA = ".squall"
@@ -157,8 +175,9 @@ class ApiClient:
             body = None
         if not isinstance(body, dict):
             raise CommandFailed(
-                f"the server at {self.endpoint} returned a response that is not a JSON object "
-                f"for {response.request.method} {response.request.url.path}: {response.text[:200]!r}"
+                not_squall_message(
+                    self.endpoint, response.status_code, f"{response.request.method} {response.request.url.path}"
+                )
             )
         return body
 
@@ -170,11 +189,17 @@ class ApiClient:
         if error is not None:
             raise CommandFailed(f"{error.type}: {error.message}")
 
-        snippet = response.text.strip()[:200] or "(empty body)"
-        raise CommandFailed(
-            f"the server at {self.endpoint} returned HTTP {response.status_code} "
-            f"for {response.request.method} {response.request.url.path}: {snippet}"
-        )
+        method, path = response.request.method, response.request.url.path
+        snippet = response.text.strip()[:200]
+        is_html = "html" in response.headers.get("Content-Type", "") or snippet.startswith("<")
+        if response.status_code >= 500 and not is_html:
+            # A proxy in front of Squall, or the web server under its API, responds with a short plain-text body.
+            raise CommandFailed(
+                f"the server at {self.endpoint} returned HTTP {response.status_code} for {method} {path}: "
+                f"{snippet or '(empty body)'}"
+            )
+        # Squall's API gives every client error a JSON body with its type, so this response came from another server.
+        raise CommandFailed(not_squall_message(self.endpoint, response.status_code, f"{method} {path}"))
 
     def _describe_missing_token(self) -> str:
         credentials = self.credentials
@@ -237,14 +262,57 @@ def read_credentials(token_option: str | None, token_option_source: ParameterSou
     return Credentials(token, TokenSource.FILE, token_file)
 
 
-def normalise_endpoint(endpoint: str) -> str:
-    """Strip a trailing slash and check that the endpoint is an http(s) URL."""
+def normalise_endpoint(endpoint: str, param_hint: str = "'--endpoint'") -> str:
+    """Strip a trailing slash and check that the endpoint is an http(s) URL whose port, if given, is valid.
+
+    `param_hint` names where the value came from in the usage error.
+    """
     cleaned = endpoint.strip().rstrip("/")
     if not cleaned.startswith(("http://", "https://")):
         raise click.BadParameter(
-            f"{endpoint!r} is not an http:// or https:// URL, such as {DEFAULT_ENDPOINT}", param_hint="'--endpoint'"
+            f"{endpoint!r} is not an http:// or https:// URL, such as {DEFAULT_ENDPOINT}", param_hint=param_hint
+        )
+    try:
+        # urlsplit reads the port lazily and raises ValueError for one that is not a number from 0 to 65535.
+        port = urlsplit(cleaned).port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise click.BadParameter(
+            f"{endpoint!r} has an invalid port: expected a number from 1 to 65535, such as {DEFAULT_ENDPOINT}",
+            param_hint=param_hint,
         )
     return cleaned
+
+
+def endpoint_hint(ctx: click.Context) -> str:
+    """Name the source of the endpoint for a usage error: the --endpoint option or SQUALL_ENDPOINT."""
+    if ctx.get_parameter_source("endpoint") is ParameterSource.ENVIRONMENT:
+        return "'--endpoint' (from SQUALL_ENDPOINT)"
+    return "'--endpoint'"
+
+
+def ensure_data_folder(data: Path) -> None:
+    """Create the data folder, owner-only, if it is missing, and check that files can be created in it.
+
+    Raises click.BadParameter for --data naming the folder, the OS error and
+    the fix, so that a command writing into the folder fails before it starts.
+    """
+    fix = "choose a folder you can write with --data or SQUALL_DATA, or make this one writable"
+    try:
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot create the data folder {data}: {error.strerror or error}; {fix}", param_hint="'--data'"
+        ) from None
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".write-check-", dir=data)
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot write in the data folder {data}: {error.strerror or error}; {fix}", param_hint="'--data'"
+        ) from None
+    os.close(descriptor)
+    os.unlink(probe)
 
 
 def _parameter_overrides(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:
@@ -300,7 +368,7 @@ def client_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def open_client(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> ApiClient:
     """Build the API client for a command and close it when the command ends."""
     credentials = read_credentials(token, ctx.get_parameter_source("token"), data)
-    client = ApiClient(normalise_endpoint(endpoint), credentials, settings_of(ctx).transport)
+    client = ApiClient(normalise_endpoint(endpoint, endpoint_hint(ctx)), credentials, settings_of(ctx).transport)
     ctx.call_on_close(client.close)
     return client
 
@@ -309,15 +377,43 @@ def settings_of(ctx: click.Context) -> CliContext:
     return ctx.find_object(CliContext) or CliContext()
 
 
-def open_sdk_client(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> Any:
-    """Build the SDK client (squall.sdk.Client) for a data-service command from its connection options."""
-    from squall.sdk.client import Client
+class CheckedSdkClient(SdkClient):
+    """The SDK client, which raises CommandFailed for a response that cannot come from a Squall server.
 
+    Squall's API returns a JSON object for every request except an object
+    download, and the object of an error has an "error" member.
+    """
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        status, response_headers, data = super().request(method, path, body, headers)
+        if status < 300 and method == "GET":
+            return status, response_headers, data  # object bytes, which may be anything
+        try:
+            document = json.loads(data) if data else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            document = None
+        if not isinstance(document, dict) or (status >= 300 and not isinstance(document.get("error"), dict)):
+            raise CommandFailed(not_squall_message(self.endpoint, status, f"{method} {path}"))
+        return status, response_headers, data
+
+
+def is_foreign_error(error: RemoteError) -> bool:
+    """Tell whether an SDK error came from a response without Squall's error body.
+
+    The SDK names such an error "Error", a type Squall's API never sends.
+    """
+    return error.code == "Error" and error.message.startswith(f"HTTP {error.status}")
+
+
+def open_sdk_client(ctx: click.Context, endpoint: str, token: str | None, data: Path) -> CheckedSdkClient:
+    """Build the SDK client (squall.sdk.Client) for a data-service command from its connection options."""
+    hint = endpoint_hint(ctx)
     credentials = read_credentials(token, ctx.get_parameter_source("token"), data)
     try:
-        return Client(normalise_endpoint(endpoint), credentials.token)
+        return CheckedSdkClient(normalise_endpoint(endpoint, hint), credentials.token)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="'--endpoint'") from None
+        raise click.BadParameter(str(error), param_hint=hint) from None
 
 
 @contextmanager
@@ -327,8 +423,12 @@ def reporting_sdk_errors(client: Any) -> Iterator[None]:
 
     try:
         yield
+    except RemoteError as error:
+        if is_foreign_error(error):
+            raise CommandFailed(not_squall_message(client.endpoint, error.status)) from None
+        raise CommandFailed(f"{error.code}: {error.message}") from None
     except ServiceError as error:
-        # RemoteError is a ServiceError too; the others were raised before the request was sent.
+        # The SDK raised these before the request was sent.
         raise CommandFailed(f"{error.code}: {error.message}") from None
     except ConnectionRefusedError:
         raise CommandFailed(no_server_message(client.endpoint)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import mimetypes
+import os
 import shutil
 import sys
 import time
@@ -21,7 +22,16 @@ from typing import Any
 import click
 from rich.table import Table
 
-from squall.cli_client import CommandFailed, client_options, fail, no_server_message, open_sdk_client
+from squall.cli_client import (
+    CommandFailed,
+    client_options,
+    ensure_data_folder,
+    fail,
+    is_foreign_error,
+    no_server_message,
+    not_squall_message,
+    open_sdk_client,
+)
 from squall.cli_output import MISSING, output_option, print_json_document, print_table
 from squall.sdk.client import Client, RemoteError
 from squall.sdk.objects import Bucket, CommonPrefix, ObjectInfo, create_bucket, delete_bucket, list_buckets
@@ -36,6 +46,8 @@ def _reported(client: Client) -> Iterator[None]:
     try:
         yield
     except RemoteError as error:
+        if is_foreign_error(error):
+            fail(not_squall_message(client.endpoint, error.status))
         fail(f"{error.code}: {error.message}")
     except ConnectionRefusedError:
         fail(no_server_message(client.endpoint))
@@ -100,7 +112,7 @@ def _make_bucket_locally(data: Path, bucket: str) -> None:
         validate_bucket_name(bucket)
     except ServiceError as error:
         raise CommandFailed(f"{type(error).__name__}: {error}") from None
-    data.mkdir(parents=True, exist_ok=True)
+    ensure_data_folder(data)
     hub = ServiceHub(data / "services")
     try:
         hub.store("objects").create_bucket(bucket)
@@ -229,16 +241,45 @@ def get_command(
 ) -> None:
     """Download BUCKET/KEY into FILE (default: the key's last part in this folder; - for stdout)."""
     bucket, key = split_object_path(source)
+    to_stdout = file is not None and str(file) == STDIO
+    target = file if file is not None else Path(key.rstrip("/").rsplit("/", 1)[-1] or bucket)
+    if not to_stdout:
+        check_download_target(target)
     client = open_sdk_client(ctx, endpoint, token, data)
     with _reported(client):
-        if file is not None and str(file) == STDIO:
+        if to_stdout:
             with Bucket(bucket, client).open(key) as stream:
                 shutil.copyfileobj(stream, sys.stdout.buffer, COPY_CHUNK_BYTES)
             sys.stdout.buffer.flush()
             return
-        target = file if file is not None else Path(key.rstrip("/").rsplit("/", 1)[-1] or bucket)
-        info = Bucket(bucket, client).download(key, target)
+        try:
+            info = Bucket(bucket, client).download(key, target)
+        except OSError as error:
+            if error.filename is None:
+                raise  # a network error, which _reported describes
+            # The download writes FILE.part first, so name the file the user gave instead.
+            fail(f"cannot write {target}: {error.strerror or error}")
     click.echo(f"downloaded {bucket}/{key} ({info.size:,} bytes) to {target}", err=True)
+
+
+def check_download_target(target: Path) -> None:
+    """Raise click.BadParameter when FILE cannot be written because of its folder, before any request is sent."""
+    folder = target.parent
+    if not folder.exists():
+        raise click.BadParameter(
+            f"cannot write {target}: the folder {folder} does not exist; create it first, or choose another FILE",
+            param_hint="'FILE'",
+        )
+    if not folder.is_dir():
+        raise click.BadParameter(f"cannot write {target}: {folder} is not a folder", param_hint="'FILE'")
+    if target.is_dir():
+        raise click.BadParameter(
+            f"cannot write {target}: it is a folder; name a file such as {target / 'object.bin'}", param_hint="'FILE'"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(
+            f"cannot write {target}: the folder {folder} is not writable; choose another FILE", param_hint="'FILE'"
+        )
 
 
 @group.command(name="head")

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from squall.cli_client import CommandFailed, client_options, open_client
+from squall.cli_client import CommandFailed, client_options, ensure_data_folder, open_client
 from squall.cli_output import print_table
 from squall.secrets import InvalidSecretName, InvalidSecretValue, check_secret_name, check_secret_value
 
@@ -53,6 +53,9 @@ def set_command(ctx: click.Context, name: str, from_file: Path | None, keep_newl
     instances get the new value.
     """
     _check_name(name)
+    if local:
+        # Before the value is read, so that a prompt does not ask for a value that cannot be stored.
+        ensure_data_folder(data)
     value = _read_value(from_file, keep_newline, name)
     try:
         check_secret_value(value)
@@ -78,7 +81,6 @@ def _set_locally(data: Path, name: str, value: str) -> None:
     from squall.secrets.errors import SecretKeyError
     from squall.secrets.store import open_secret_store
 
-    data.mkdir(parents=True, exist_ok=True)
     try:
         store = open_secret_store(data)
     except SecretKeyError as error:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import fcntl
 import functools
 import ipaddress
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -563,12 +565,57 @@ def lock_data_folder(data: Path) -> int | None:
     return fd
 
 
+DATA_FOLDER_FIX = "choose a folder you can write with --data or SQUALL_DATA, or make this one writable"
+
+
+def describe_bind_error(host: str, port: int, error: OSError) -> str:
+    """Describe why the server cannot listen on host:port, with the advice that fits the error."""
+    reason = error.strerror or str(error)
+    if isinstance(error, socket.gaierror):
+        # getaddrinfo found no address: a mistyped IP address or a host name that does not resolve.
+        return (f"invalid --host {host!r}: {reason}; use an IP address of this machine, such as 127.0.0.1, "
+                "0.0.0.0 (every IPv4 interface) or ::1, or a host name that resolves to one")
+    if error.errno == errno.EADDRNOTAVAIL:
+        return (f"cannot listen on {host}:{port}: {reason}; --host must be an address of this machine, "
+                "such as 127.0.0.1, 0.0.0.0 (every IPv4 interface) or ::1")
+    if error.errno == errno.EACCES and 0 < port < 1024:
+        return (f"cannot listen on {host}:{port}: {reason}; on Linux, ports below 1024 need root or "
+                "CAP_NET_BIND_SERVICE, so choose a port from 1024 up with --port (--port 0 takes a free one)")
+    if error.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {host}:{port}: {reason}; stop what uses that port, "
+                "or choose another with --port (--port 0 takes a free one)")
+    return f"cannot listen on {host}:{port}: {reason}; check --host and --port"
+
+
+def check_address_literal(host: str) -> None:
+    """Raise socket.gaierror for a host that is written like an IP address but is not one, without a DNS lookup.
+
+    Digits and dots are read as inet_aton reads them, so a short form such as 127.1 stays valid, as for bind().
+    """
+    if ":" in host:
+        try:
+            # A link-local address may end with its zone, such as "%eth0", which inet_pton does not read.
+            socket.inet_pton(socket.AF_INET6, host.partition("%")[0])
+        except OSError:
+            raise socket.gaierror(socket.EAI_NONAME, "not a valid IPv6 address") from None
+    elif host and all(character.isdigit() or character == "." for character in host):
+        try:
+            socket.inet_aton(host)
+        except OSError:
+            raise socket.gaierror(socket.EAI_NONAME, "not a valid IPv4 address") from None
+
+
 def bind(host: str, port: int) -> socket.socket:
+    check_address_literal(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -615,14 +662,25 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     try:
         sock = bind(host, port)
     except OSError as error:
-        print(f"squall: cannot listen on {host}:{port}: {error.strerror or error}; stop what uses that port, "
-              "or choose another with --port (--port 0 takes a free one)", file=sys.stderr)
+        print(f"squall: {describe_bind_error(host, port, error)}", file=sys.stderr)
         return 2
     bound_port = sock.getsockname()[1]
 
     # Logs, records and secrets live here: a new data folder is the owner's alone.
-    data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    data_lock = lock_data_folder(data)
+    try:
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        sock.close()
+        print(f"squall: cannot create the data folder {data}: {error.strerror or error}; {DATA_FOLDER_FIX}",
+              file=sys.stderr)
+        return 2
+    try:
+        data_lock = lock_data_folder(data)
+    except OSError as error:
+        sock.close()
+        print(f"squall: cannot write in the data folder {data}: {error.strerror or error}; {DATA_FOLDER_FIX}",
+              file=sys.stderr)
+        return 2
     if data_lock is None:
         sock.close()
         return 2
@@ -688,9 +746,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
                 service = await platform.deploy_folder(folder, variables)
         except ManifestError as error:
             print(f"squall: {error}", file=sys.stderr)
+            await _print_no_deploy_hint(store, data)
             return 2
         except (SquallError, ValueError) as error:
             print(f"squall: cannot deploy {folder}: {error}", file=sys.stderr)
+            await _print_no_deploy_hint(store, data)
             return 2
         await platform.restore(skip={service.service} if service is not None else set())
         if service is None and not dispatcher.services:
@@ -769,6 +829,15 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         await asyncio.to_thread(tracing.shutdown)
         os.close(data_lock)  # another server may take the folder now
         logger.info("stopped")
+
+
+async def _print_no_deploy_hint(store: SqliteStore, data: Path) -> None:
+    """After a failed deploy, tell how to serve what the data folder deployed before, if it deployed anything."""
+    names = [entry.name for entry in await asyncio.to_thread(store.services)]
+    if not names:
+        return
+    print(f"squall: the data folder contains the previous deploy of {', '.join(names)}: "
+          f"`squall up --no-deploy --data {shlex.quote(str(data))}` serves it meanwhile", file=sys.stderr)
 
 
 async def _watch(platform: Platform, folder: Path, variables: DeployVariables | None = None) -> None:

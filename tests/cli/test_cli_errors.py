@@ -174,8 +174,8 @@ def test_response_not_json_object(run: Run, api: FakeApi) -> None:
     result = run("ls")
 
     assert result.exit_code == 1
-    assert "not a JSON object" in result.stderr
-    assert "'<html>'" in result.stderr
+    assert "did not respond as a Squall server (HTTP 200 for GET /_squall/api/functions)" in result.stderr
+    assert "<html>" not in result.stderr
 
 
 def test_timeout_names_request(run: Run, api: FakeApi) -> None:
