@@ -266,6 +266,24 @@ def missing_trigger_rows(service: Any, existing: Mapping[str, set[str]]) -> list
     ]
 
 
+def missing_destination_rows(service: Any, functions: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """Return a row for each function a destination names that neither `service` nor another deployed service has.
+
+    `functions` are the deployed functions as GET /_squall/api/functions lists them.
+    """
+    from squall.manifest.resource_checks import missing_function_destinations
+
+    others = {str(f["name"]): f.get("aws_name") for f in functions if f.get("service") != service.service}
+    by_name: dict[str, list[Any]] = {}
+    for missing in missing_function_destinations(service, others):
+        by_name.setdefault(missing.name, []).append(missing)
+    return [
+        ("missing", f"function {name}",
+         f"used by {', '.join(f'{m.function} ({m.setting})' for m in found)}: {found[0].reason}")
+        for name, found in sorted(by_name.items())
+    ]
+
+
 def existing_resources(client: Any) -> dict[str, set[str]]:
     """Ask the server which queues, buckets, tables and streams exist."""
 
@@ -302,9 +320,9 @@ def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
 
 
 def _check_routes(service: Any) -> None:
-    """Fail as a deploy would on a route the server cannot serve, or a declared queue too short for its function."""
+    """Fail as a deploy would on a route, declared resource or object trigger that the server rejects."""
     from squall.errors import DeployError
-    from squall.events.resources import check_declared_queues
+    from squall.events.resources import check_declared_queues, check_declared_resources
     from squall.gateway.router import RouteError, Router
 
     try:
@@ -313,6 +331,7 @@ def _check_routes(service: Any) -> None:
         raise CommandFailed(f"{service.manifest_path.name}: {error}") from None
     try:
         check_declared_queues(service)
+        check_declared_resources(service)
     except DeployError as error:
         raise CommandFailed(str(error)) from None
 
@@ -367,6 +386,7 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
     rows += route_conflicts(service, [f for f in functions if f.get("service") != service.service])
     rows += missing_secret_rows(client, service)
     rows += missing_trigger_rows(service, existing)
+    rows += missing_destination_rows(service, functions)
     for kind, names in resource_names(service).items():
         rows += [("create" if name not in existing[kind] else "keep", f"{kind} {name}", "") for name in names]
     differences = {what: (action, what, detail) for action, what, detail in resource_conflicts(client, service, existing)}

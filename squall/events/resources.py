@@ -7,7 +7,7 @@ the data services as they were.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from squall.errors import DeployError
@@ -22,6 +22,7 @@ from squall.manifest.spec import (
     TableResource,
     TableStreamTrigger,
 )
+from squall.manifest.resource_checks import creation_order, function_destination_problems, service_problems
 from squall.manifest.validate import MAX_FIFO_QUEUE_BATCH, is_fifo_queue
 from squall.services.errors import ResourceNotFound, ServiceError
 from squall.services.hub import ServiceHub
@@ -29,15 +30,20 @@ from squall.services.hub import ServiceHub
 logger = logging.getLogger(__name__)
 
 
-def prepare_resources(hub: ServiceHub, service: ServiceSpec) -> list[Callable[[], Any]]:
+def prepare_resources(
+    hub: ServiceHub, service: ServiceSpec, other_functions: Mapping[str, str | None] | None = None
+) -> list[Callable[[], Any]]:
     """Check the service's resources and triggers against what exists; return the creations still to run.
 
     Blocking: run it on a worker thread. Raises DeployError, naming the
     manifest key, when a declared resource exists with other settings, a
     setting is invalid, or a trigger or destination names a resource that is
-    neither declared nor existing.
+    neither declared nor existing. `other_functions` maps the functions
+    other services deployed to their AWS names, for checking the service's
+    function destinations; without it they are not checked.
     """
     where = service.manifest_path.name
+    check_declared_resources(service)
     creations: list[Callable[[], Any]] = []
     try:
         creations += _plan_queues(hub, service)
@@ -48,9 +54,21 @@ def prepare_resources(hub: ServiceHub, service: ServiceSpec) -> list[Callable[[]
     except ServiceError as error:
         raise DeployError(f"{where}: resources: {error}") from None
     check_fifo_queues(service)
-    _check_triggers(hub, service)
+    _check_triggers(hub, service, other_functions)
     _check_table_streams(hub, service)
     return creations
+
+
+def check_declared_resources(service: ServiceSpec) -> None:
+    """Raise one DeployError naming each declared resource its service would reject, and each overlapping object trigger.
+
+    The checks need no server, so `squall plan` runs them too. A manifest
+    reader makes the same checks at the exact key path, so this catches a
+    specification that did not come from one.
+    """
+    problems = service_problems(service)
+    if problems:
+        raise DeployError(f"{service.manifest_path.name}: " + "\n  also ".join(problems))
 
 
 def create_resources(creations: list[Callable[[], Any]], service: ServiceSpec) -> None:
@@ -98,7 +116,7 @@ def _plan_queues(hub: ServiceHub, service: ServiceSpec) -> list[Callable[[], Any
     declared = {queue.name: queue for queue in service.resources.queues}
     creations = []
     # Dead-letter queues first, since a queue's policy must name an existing queue.
-    for queue in sorted(declared.values(), key=lambda queue: queue.dead_letter_queue is not None):
+    for queue in creation_order(service.resources.queues):
         settings = _queue_settings(queue)
         key = f"queues.{queue.name}"
         if queue.dead_letter_queue is not None:
@@ -198,8 +216,12 @@ def _plan_streams(hub: ServiceHub, streams: tuple[StreamResource, ...]) -> list[
 # Triggers
 
 
-def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
-    """Raise one DeployError naming every trigger and destination whose resource does not exist."""
+def _check_triggers(hub: ServiceHub, service: ServiceSpec, other_functions: Mapping[str, str | None] | None) -> None:
+    """Raise one DeployError naming every trigger and destination whose resource or function does not exist.
+
+    Function destinations are checked only with `other_functions`, the
+    functions other services deployed, by name, with their AWS names.
+    """
     where = service.manifest_path.name
     resources = service.resources
     queues = {queue.name: queue.visibility_timeout_s for queue in resources.queues}
@@ -244,6 +266,8 @@ def _check_triggers(hub: ServiceHub, service: ServiceSpec) -> None:
                 hub.store("queues").get_queue(destination.name)
             except ResourceNotFound as error:
                 problems.append(f"{service.function_key(spec.name, name)}: {error}")
+    if other_functions is not None:
+        problems += function_destination_problems(service, other_functions)
     if problems:
         raise DeployError(f"{where}: " + "\n  also ".join(problems))
 

@@ -46,6 +46,7 @@ from squall.manifest.spec import (
     TableStreamTrigger,
     Trigger,
 )
+from squall.manifest.resource_checks import object_overlap_problem
 from squall.manifest.squall_events import BUCKET_NAME_PATTERN, QUEUE_NAME_PATTERN
 from squall.manifest.validate import (
     FUNCTION_NAME_RE,
@@ -57,6 +58,7 @@ from squall.manifest.validate import (
     check_http_path,
     check_queue_batch,
     describe,
+    dotted,
     expected,
 )
 
@@ -134,6 +136,8 @@ class FunctionEvents:
     triggers: list[Trigger] = field(default_factory=list)
     # On-failure destinations of stream triggers, which Squall keeps once per function.
     stream_failures: list[tuple[Destination, KeyPath]] = field(default_factory=list)
+    # The S3 events read so far, by their key paths, which a later one's filter must not overlap.
+    object_triggers: list[tuple[KeyPath, ObjectTrigger]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,9 @@ class EventReader:
         elif kind == "S3":
             trigger = self._s3(read)
             if trigger is not None:
+                self._check_overlap(key, trigger, found)
                 found.triggers.append(trigger)
+                found.object_triggers.append((key, trigger))
         elif kind == "Schedule":
             found.triggers.append(self._schedule(read))
         elif kind == "ScheduleV2":
@@ -454,6 +460,17 @@ class EventReader:
 
         prefix, suffix = self._s3_filter(read)
         return ObjectTrigger(bucket=bucket, events=tuple(events), prefix=prefix, suffix=suffix)
+
+    def _check_overlap(self, key: KeyPath, trigger: ObjectTrigger, found: FunctionEvents) -> None:
+        """Reject an S3 event whose filter overlaps that of an earlier S3 event of the function.
+
+        NOTE: the events of two functions are compared only by the deploy and
+        `squall plan`, which name the functions' Events and not the events.
+        """
+        for first_key, first in found.object_triggers:
+            problem = object_overlap_problem(dotted(first_key), first, trigger)
+            if problem is not None:
+                raise self.source.error(key, problem)
 
     def _s3_filter(self, read: PropertyReader) -> tuple[str, str]:
         config = read.value("Filter")

@@ -43,6 +43,16 @@ from squall.manifest.sam_intrinsics import (
     read_boolean,
     whole_number,
 )
+from squall.manifest.resource_checks import (
+    FIFO_BY_PROPERTY,
+    attribute_name_problem,
+    bucket_name_problem,
+    dead_letter_cycle,
+    dead_letter_cycle_problem,
+    dead_letter_problem,
+    deduplication_problem,
+    sort_key_problem,
+)
 from squall.manifest.spec import (
     DEFAULT_STREAM_VIEW_TYPE,
     STREAM_VIEW_TYPES,
@@ -535,11 +545,13 @@ class ResourceCatalog:
         buckets: list[BucketResource] = []
         tables: list[TableResource] = []
         streams: list[StreamResource] = []
+        queue_keys: dict[str, KeyPath] = {}
         for resource in self.resources.values():
             if not self.is_created(resource):
                 continue
             if resource.type == QUEUE_TYPE:
                 queues.append(self._queue(resource))
+                queue_keys[queues[-1].name] = (*resource.properties_key, "RedrivePolicy", "deadLetterTargetArn")
             elif resource.type == BUCKET_TYPE:
                 buckets.append(self._bucket(resource))
             elif resource.type == TABLE_TYPE:
@@ -548,7 +560,24 @@ class ResourceCatalog:
                 tables.append(self._simple_table(resource))
             elif resource.type == STREAM_TYPE:
                 streams.append(self._stream(resource))
+        self._check_dead_letter_queues(queues, queue_keys)
         return Resources(tuple(queues), tuple(buckets), tuple(tables), tuple(streams))
+
+    def _check_dead_letter_queues(self, queues: list[QueueResource], keys: dict[str, KeyPath]) -> None:
+        """Reject a dead-letter queue of the other type, FIFO or standard, and a cycle of dead-letter queues.
+
+        `keys` contains the key path of each queue's deadLetterTargetArn.
+        """
+        targets = {queue.name: queue.dead_letter_queue for queue in queues}
+        for queue in queues:
+            if queue.dead_letter_queue is None:
+                continue
+            problem = dead_letter_problem(queue.name, queue.dead_letter_queue)
+            cycle = dead_letter_cycle(queue.name, targets)
+            if problem is None and cycle is not None:
+                problem = dead_letter_cycle_problem(cycle)
+            if problem is not None:
+                raise self.source.error(keys[queue.name], problem)
 
     def check_properties(self, resource: TemplateResource, read: Iterable[str]) -> None:
         """Reject a property the resource's type does not define, and list each defined one Squall ignores."""
@@ -574,6 +603,10 @@ class ResourceCatalog:
                     (*resource.properties_key, "RedrivePolicy"),
                     expected("another queue than the queue itself as deadLetterTargetArn", name),
                 )
+        deduplication = read.boolean("ContentBasedDeduplication", False)
+        problem = deduplication_problem(name, deduplication, FIFO_BY_PROPERTY)
+        if problem is not None:
+            raise self.source.error(read.key("ContentBasedDeduplication"), problem)
         # SQS's defaults and ranges for each attribute.
         return QueueResource(
             name=name,
@@ -583,7 +616,7 @@ class ResourceCatalog:
             receive_wait_s=read.integer("ReceiveMessageWaitTimeSeconds", 0, 0, 20, "whole seconds"),
             dead_letter_queue=dead_letter_queue,
             max_receive_count=max_receive_count,
-            content_based_deduplication=read.boolean("ContentBasedDeduplication", False),
+            content_based_deduplication=deduplication,
         )
 
     def _redrive_policy(self, resource: TemplateResource, redrive: Any) -> tuple[str, int]:
@@ -616,7 +649,13 @@ class ResourceCatalog:
 
     def _bucket(self, resource: TemplateResource) -> BucketResource:
         self.check_properties(resource, {"BucketName"})
-        return BucketResource(name=self.name_of(resource))
+        name = self.name_of(resource)
+        problem = bucket_name_problem(name)
+        if problem is not None:
+            # A name derived from the stack and logical id is the resource's own mistake.
+            key = (*resource.properties_key, "BucketName") if "BucketName" in resource.properties else resource.key
+            raise self.source.error(key, problem)
+        return BucketResource(name=name)
 
     def _table(self, resource: TemplateResource) -> TableResource:
         known = {"TableName", "KeySchema", "AttributeDefinitions", "TimeToLiveSpecification", "StreamSpecification"}
@@ -637,6 +676,9 @@ class ResourceCatalog:
                 attribute = ttl.get("AttributeName")
                 if not isinstance(attribute, str) or not attribute:
                     raise self.source.error((*ttl_key, "AttributeName"), expected("an attribute name", attribute))
+                problem = attribute_name_problem("TTL", attribute)
+                if problem is not None:
+                    raise self.source.error((*ttl_key, "AttributeName"), problem)
                 ttl_attribute = attribute
 
         stream_view_type = self._stream_view_type(resource, read.value("StreamSpecification"))
@@ -690,6 +732,7 @@ class ResourceCatalog:
         if not isinstance(schema, list) or not 1 <= len(schema) <= 2:
             raise self.source.error(key, expected("a list of one HASH key and optionally one RANGE key", schema))
         found: dict[str, tuple[str, str]] = {}
+        indexes: dict[str, int] = {}  # the place of each KeyType in the list
         for index, entry in enumerate(schema):
             if not isinstance(entry, dict):
                 raise self.source.error((*key, index), expected("a mapping with AttributeName and KeyType", entry))
@@ -701,9 +744,17 @@ class ResourceCatalog:
                     (*key, index, "AttributeName"),
                     expected("an attribute declared in AttributeDefinitions (" + ", ".join(types) + ")", name),
                 )
+            problem = attribute_name_problem("partition key" if kind == "HASH" else "sort key", name)
+            if problem is not None:
+                raise self.source.error((*key, index, "AttributeName"), problem)
             found[kind] = (name, types[name])
+            indexes[kind] = index
         if "HASH" not in found:
             raise self.source.error(key, 'missing the "HASH" key, expected one partition key')
+        if "RANGE" in found:
+            problem = sort_key_problem(found["HASH"][0], found["RANGE"][0])
+            if problem is not None:
+                raise self.source.error((*key, indexes["RANGE"], "AttributeName"), problem)
         return found["HASH"], found.get("RANGE")
 
     def _simple_table(self, resource: TemplateResource) -> TableResource:
@@ -719,6 +770,9 @@ class ResourceCatalog:
         kind = primary.get("Type")
         if kind not in _SIMPLE_TABLE_KEY_TYPES:
             raise self.source.error((*key, "Type"), expected('"String", "Number" or "Binary"', kind))
+        problem = attribute_name_problem("partition key", primary["Name"])
+        if problem is not None:
+            raise self.source.error((*key, "Name"), problem)
         # The table SAM generates for a SimpleTable has no StreamSpecification, so no stream.
         return TableResource(
             name=self.name_of(resource),

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squall.manifest.serverless_common import Warnings, check_number
-from squall.manifest.serverless_resources import BUCKET_TYPE, Catalog, queue_name_from_arn
+from squall.manifest.resource_checks import bucket_name_problem, object_overlap_problem
+from squall.manifest.serverless_resources import BUCKET_TYPE, Catalog, check_catalog_resources, queue_name_from_arn
 from squall.manifest.serverless_resources import intrinsic_text as _shown
 from squall.manifest.spec import (
     DEFAULT_ASYNC_RETRIES,
@@ -82,6 +83,12 @@ class EventReader:
     named_functions: list[tuple[KeyPath, str]] = field(default_factory=list)
     # The schedule rule names read so far, with where each was set: a rule name is unique on its event bus.
     rule_names: dict[str, KeyPath] = field(default_factory=dict)
+    # The s3 events read so far, with the S3 event each names, which a later one's filter must not overlap.
+    object_events: list[tuple[KeyPath, ObjectTrigger]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The events refer to the declared resources, so those are checked first, once.
+        check_catalog_resources(self.source, self.catalog)
 
     def read(self, key: KeyPath, event_type: str, config: Any, failures: list[tuple[KeyPath, Destination]]) -> list[Trigger]:
         """Return the triggers of one event; a stream's onFailure destination is added to `failures`."""
@@ -151,6 +158,13 @@ class EventReader:
         bucket = self._bucket_name(bucket_key, config.get("bucket"))
         events = self._s3_event(key, config)
         prefix, suffix = self._s3_rules(key, config.get("rules"))
+        # S3 compares the event types as written, so s3:ObjectCreated:Put and s3:ObjectCreated:Copy do not overlap.
+        written = ObjectTrigger(bucket, (config.get("event", _DEFAULT_S3_EVENT),), prefix, suffix)
+        for first_key, first in self.object_events:
+            problem = object_overlap_problem(dotted(first_key), first, written)
+            if problem is not None:
+                raise self.source.error(key, problem)
+        self.object_events.append((key, written))
 
         # The Framework creates the bucket of an s3 event unless it is marked
         # existing; one declared under resources is created from there.
@@ -168,6 +182,9 @@ class EventReader:
             name = None
         if name is None or not re.match(BUCKET_NAME_PATTERN, name):
             raise self.source.error(key, expected(f"a bucket name of {BUCKET_NAME_RULE}, or Ref of a bucket under resources.Resources", _shown(value)))
+        problem = bucket_name_problem(name)
+        if problem is not None:
+            raise self.source.error(key, problem)
         return name
 
     def _s3_event(self, key: KeyPath, config: dict[str, Any]) -> tuple[str, ...]:

@@ -19,9 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squall.errors import ManifestError
+from squall.manifest.resource_checks import (
+    FIFO_BY_PROPERTY,
+    attribute_name_problem,
+    bucket_name_problem,
+    dead_letter_cycle,
+    dead_letter_cycle_problem,
+    dead_letter_problem,
+    deduplication_problem,
+    sort_key_problem,
+)
 from squall.manifest.serverless_common import CloudFormationTag
 from squall.manifest.serverless_variables import DEFAULT_ACCOUNT_ID
 from squall.manifest.spec import BucketResource, QueueResource, Resources, StreamResource, TableResource
+from squall.manifest.validate import KeyPath, ManifestSource, combine_errors
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +225,53 @@ class Catalog:
 
         text = re.sub(r"\$\{([^}]*)\}", replace, argument)
         return None if unresolved else text
+
+
+def check_catalog_resources(source: ManifestSource, catalog: Catalog) -> None:
+    """Raise one ManifestError for the declared queues, buckets and tables their services would reject when created.
+
+    Buckets that s3 events add are checked where the events name them.
+    NOTE: the key paths assume one template fragment under `resources`. For
+    a list of fragments they lack the fragment's index, because the catalog
+    does not keep it.
+    """
+    errors: list[ManifestError] = []
+    queues = {queue.name: queue for queue in catalog.queues}
+    tables = {table.name: table for table in catalog.tables}
+    targets = {queue.name: queue.dead_letter_queue for queue in catalog.queues}
+    order = list(targets)
+    for logical_id, resource in catalog.declared.items():
+        key: KeyPath = ("resources", "Resources", logical_id, "Properties")
+        problems: list[tuple[KeyPath, str | None]] = []
+        if resource.type == QUEUE_TYPE and resource.name in queues:
+            queue = queues[resource.name]
+            problems.append((
+                (*key, "ContentBasedDeduplication"),
+                deduplication_problem(queue.name, queue.content_based_deduplication, FIFO_BY_PROPERTY),
+            ))
+            if queue.dead_letter_queue is not None:
+                cycle = dead_letter_cycle(queue.name, targets)
+                problem = dead_letter_problem(queue.name, queue.dead_letter_queue)
+                # A cycle is reported once, at the queue of it that is declared first.
+                if problem is None and cycle is not None and min(cycle, key=order.index) == queue.name:
+                    problem = dead_letter_cycle_problem(cycle)
+                problems.append(((*key, "RedrivePolicy", "deadLetterTargetArn"), problem))
+        elif resource.type == BUCKET_TYPE:
+            problems.append(((*key, "BucketName"), bucket_name_problem(resource.name)))
+        elif resource.type == TABLE_TYPE and resource.name in tables:
+            table = tables[resource.name]
+            problems.append(((*key, "KeySchema"), attribute_name_problem("partition key", table.partition_key[0])))
+            if table.sort_key is not None:
+                problems.append(((*key, "KeySchema"), attribute_name_problem("sort key", table.sort_key[0])))
+                problems.append(((*key, "KeySchema"), sort_key_problem(table.partition_key[0], table.sort_key[0])))
+            if table.ttl_attribute is not None:
+                problems.append((
+                    (*key, "TimeToLiveSpecification", "AttributeName"), attribute_name_problem("TTL", table.ttl_attribute)
+                ))
+        errors += [source.error(problem_key, problem) for problem_key, problem in problems if problem is not None]
+    if errors:
+        # Without the document to sort by, the errors keep the order of the resources.
+        raise combine_errors(None, errors)
 
 
 def as_intrinsic(value: Any) -> Any:

@@ -37,9 +37,20 @@ from squall.manifest.spec import (
     FunctionSpec,
     HttpEvent,
     LayerSpec,
+    ObjectTrigger,
     Resources,
     ServiceSpec,
     Trigger,
+)
+from squall.manifest.resource_checks import (
+    attribute_name_problem,
+    bucket_name_problem,
+    dead_letter_cycle,
+    dead_letter_cycle_problem,
+    dead_letter_problem,
+    deduplication_problem,
+    object_overlap_problem,
+    sort_key_problem,
 )
 from squall.manifest.squall_events import (
     ASYNC_FUNCTION_PROPERTIES,
@@ -73,6 +84,7 @@ from squall.manifest.validate import (
     check_secret_references,
     combine_errors,
     describe,
+    dotted,
     environment_value,
     expected,
 )
@@ -244,8 +256,11 @@ def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
             functions[name] = function
     check_routes(problems, routes)
     resources = Resources()
-    with problems.collect():
+    with problems.collect() as resources_read:
         resources = build_resources(source, document.get("resources"))
+    if not resources_read.failed:
+        _check_resources(problems, document.get("resources") or {}, resources)
+    _check_object_triggers(problems, document["functions"], functions, (document.get("resources") or {}).get("buckets"))
     problems.raise_if_any()
 
     return ServiceSpec(
@@ -256,6 +271,92 @@ def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
         resources=resources,
         layers=tuple(layers.values()),
     )
+
+
+def _check_resources(problems: ManifestProblems, settings: dict[str, Any], resources: Resources) -> None:
+    """Record each declared queue, bucket or table that its service would reject when a deploy creates it."""
+    _check_queues(problems, resources)
+    for bucket in resources.buckets:
+        problem = bucket_name_problem(bucket.name)
+        if problem is not None:
+            problems.add(problems.source.error(("resources", "buckets", bucket.name), problem))
+    _check_tables(problems, settings.get("tables") or {}, resources)
+
+
+def _check_queues(problems: ManifestProblems, resources: Resources) -> None:
+    source = problems.source
+    order = [queue.name for queue in resources.queues]
+    targets = {queue.name: queue.dead_letter_queue for queue in resources.queues}
+    for queue in resources.queues:
+        key: KeyPath = ("resources", "queues", queue.name)
+        problem = deduplication_problem(queue.name, queue.content_based_deduplication)
+        if problem is not None:
+            problems.add(source.error((*key, "content_based_deduplication"), problem))
+        if queue.dead_letter_queue is None:
+            continue
+        problem = dead_letter_problem(queue.name, queue.dead_letter_queue)
+        cycle = dead_letter_cycle(queue.name, targets)
+        # A cycle is reported once, at the queue of it that comes first in the file.
+        if problem is None and cycle is not None and min(cycle, key=order.index) == queue.name:
+            problem = dead_letter_cycle_problem(cycle)
+        if problem is not None:
+            problems.add(source.error((*key, "dead_letter", "queue"), problem))
+
+
+def _check_tables(problems: ManifestProblems, tables: dict[str, Any], resources: Resources) -> None:
+    source = problems.source
+    for table in resources.tables:
+        key: KeyPath = ("resources", "tables", table.name)
+        written = tables.get(table.name) or {}
+        for role, setting, attribute in (
+            ("partition key", "partition_key", table.partition_key),
+            ("sort key", "sort_key", table.sort_key),
+        ):
+            if attribute is None:
+                continue
+            # A key is written as its attribute name, or as a mapping with "name" and "type".
+            name_key = (*key, setting, "name") if isinstance(written.get(setting), dict) else (*key, setting)
+            problem = attribute_name_problem(role, attribute[0])
+            if problem is None and setting == "sort_key":
+                problem = sort_key_problem(table.partition_key[0], attribute[0])
+            if problem is not None:
+                problems.add(source.error(name_key, problem))
+        if table.ttl_attribute is not None:
+            problem = attribute_name_problem("TTL", table.ttl_attribute)
+            if problem is not None:
+                problems.add(source.error((*key, "ttl_attribute"), problem))
+
+
+def _check_object_triggers(
+    problems: ManifestProblems, settings: dict[str, Any], functions: dict[str, FunctionSpec], buckets: Any
+) -> None:
+    """Record each object trigger on a bucket name S3 rejects, or whose filter overlaps an earlier one's.
+
+    Only functions that were read without a mistake are checked. Their
+    object triggers are in the order of their `objects` events. The name of
+    a bucket under resources.buckets (`buckets`) is checked there instead.
+    """
+    source = problems.source
+    declared = set(buckets or ())
+    seen: list[tuple[str, ObjectTrigger]] = []
+    for name, function in functions.items():
+        keys = [
+            ("functions", name, "events", index, "objects")
+            for index, event in enumerate(settings[name].get("events", []))
+            if "objects" in event
+        ]
+        triggers = [trigger for trigger in function.triggers if isinstance(trigger, ObjectTrigger)]
+        for key, trigger in zip(keys, triggers, strict=True):
+            problem = None if trigger.bucket in declared else bucket_name_problem(trigger.bucket)
+            if problem is not None:
+                problems.add(source.error((*key, "bucket"), problem))
+                continue
+            for first_where, first in seen:
+                problem = object_overlap_problem(first_where, first, trigger)
+                if problem is not None:
+                    problems.add(source.error(key, problem))
+                    break
+            seen.append((dotted(key), trigger))
 
 
 def _check_string_keys(source: ManifestSource, value: Any, key: KeyPath) -> None:

@@ -9,7 +9,7 @@ import pytest
 from squall.errors import DeployError, ManifestError
 from squall.events.resources import check_declared_queues, prepare_resources
 from squall.manifest import load_service
-from squall.manifest.spec import Destination, QueueTrigger
+from squall.manifest.spec import Destination, QueueResource, QueueTrigger, Resources, ServiceSpec
 from squall.services.hub import ServiceHub
 from tests.manifest.conftest import WriteService
 
@@ -260,15 +260,28 @@ def test_serverless_fifo_batch_of_ten_deploys(write_service: WriteService, tmp_p
     assert len(creations) == 2  # the two queues
 
 
-def test_plan_rejects_mismatched_dead_letter_queue(write_service: WriteService) -> None:
-    write_service(
+def test_mismatched_dead_letter_queue_rejected(write_service: WriteService) -> None:
+    manifest = (
         "service: q\n"
         "resources:\n  queues:\n    jobs.fifo: {dead_letter: {queue: std, max_receive_count: 2}}\n    std: {}\n"
         "functions:\n  w:\n    handler: app.greet\n    events:\n      - queue: {name: jobs.fifo}\n"
     )
-    service = load_service(Path("."))
 
-    # SQS requires a FIFO queue's dead-letter queue to be FIFO too; `squall plan` runs this check.
+    # SQS requires a FIFO queue's dead-letter queue to be FIFO too, so reading the manifest fails.
+    error = load_error(write_service, manifest, "squall.yml")
+
+    assert error.key == "resources.queues.jobs.fifo.dead_letter.queue"
+    assert error.detail == (
+        'expected a FIFO queue like "jobs.fifo", since SQS requires a dead-letter queue of the queue\'s own type, '
+        'got "std"'
+    )
+
+
+def test_plan_check_rejects_mismatched_dead_letter_queue(tmp_path: Path) -> None:
+    queues = (QueueResource("jobs.fifo", dead_letter_queue="std"), QueueResource("std"))
+    service = ServiceSpec("q", tmp_path, tmp_path / "squall.yml", {}, resources=Resources(queues=queues))
+
+    # A specification that no manifest reader checked; `squall plan` runs this check.
     with pytest.raises(DeployError) as raised:
         check_declared_queues(service)
 
