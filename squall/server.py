@@ -222,6 +222,15 @@ class Platform:
                     )
         return warnings
 
+    def _other_functions(self, service: ServiceSpec) -> dict[str, str | None]:
+        """Map the functions other deployed services define to their AWS names."""
+        return {
+            spec.name: spec.aws_name
+            for name, other in self.dispatcher.services.items()
+            if name != service.service
+            for spec in other.functions.values()
+        }
+
     async def restore(self, skip: set[str]) -> None:
         """Deploy again the services a previous run had deployed, except those named in `skip`."""
         entries = await asyncio.to_thread(self.store.services)
@@ -327,7 +336,10 @@ class Platform:
 
         # Data services: check the declared resources and every trigger's
         # source first, then create what is missing, before anything switches.
-        creations = await self.hub.run(prepare_resources, self.hub, service)
+        # Function destinations are checked once every service of the last run is deployed again,
+        # because until then a destination may belong to a service not yet restored.
+        others = self._other_functions(service) if self.schedules_ready else None
+        creations = await self.hub.run(prepare_resources, self.hub, service, others)
         await self.hub.run(create_resources, creations, service)
 
         # A function whose code and settings did not change keeps its warm instances.

@@ -397,7 +397,8 @@ class AsyncInvoker:
         if record is None:
             raise LimitExceeded(f"the record exceeds {MAX_DESTINATION_RECORD_BYTES} bytes")
         if destination.kind == "function":
-            await self.accept(Invocation(destination.name, record, "destination"))
+            # A destination may name the function by the name AWS would deploy it under.
+            await self.accept(Invocation(self._dispatcher.function_name(destination.name), record, "destination"))
         elif self.queue_sender is not None:
             await self.queue_sender(destination.name, record.decode())
         else:

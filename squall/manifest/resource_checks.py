@@ -363,31 +363,21 @@ def missing_function_destinations(
 
     `other_functions` maps the name of each function that other services
     deployed to its AWS name (`FunctionSpec.aws_name`), or None. A
-    destination that names an AWS name gets the function's name suggested,
-    because Squall delivers a destination's records to a function by its
-    name only.
+    destination may name a function by either name, as the Invoke API takes both.
     """
     own = set(service.functions)
-    known = own | set(other_functions)
-    specs = [(spec.name, spec.aws_name) for spec in service.functions.values()]
-    by_aws_name = {aws_name: name for name, aws_name in [*other_functions.items(), *specs] if aws_name}
+    aws_names = {spec.aws_name for spec in service.functions.values()} | set(other_functions.values())
+    known = own | set(other_functions) | {name for name in aws_names if name}
     missing = []
     for spec in service.functions.values():
         for setting, destination in spec.async_config.destinations():
             if destination.kind != "function" or destination.name in known:
                 continue
-            named = by_aws_name.get(destination.name)
-            if named is not None:
-                reason = (
-                    f"{destination.name!r} is the AWS name of function {named!r}, but Squall delivers records to a "
-                    f"function by its name; name {named!r} instead"
-                )
-            else:
-                reason = (
-                    f"function {destination.name!r} is neither a function of this service "
-                    f"({', '.join(sorted(own))}) nor deployed on the server, so the records sent to it would be "
-                    "lost; name one that is, or deploy the function's service first"
-                )
+            reason = (
+                f"function {destination.name!r} is neither a function of this service "
+                f"({', '.join(sorted(own))}) nor deployed on the server, so the records sent to it would be "
+                "lost; name one that is, or deploy the function's service first"
+            )
             missing.append(MissingDestination(spec.name, setting, destination.name, reason))
     return missing
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -298,3 +300,53 @@ def test_dead_letter_queue_gets_event_as_is(serve: Any, tmp_path: Path) -> None:
     record = json.loads(failure["body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"order": 7, "note": "kept as sent"}
+
+
+def test_missing_destination_function_rejected(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    server = serve(write_app(tmp_path / "app", out, function("ok", "ok", out)))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "app.py").write_text(APP)
+    (other / "squall.yml").write_text(
+        "service: other\nfunctions:\n  worker:\n    handler: app.fail\n    on_failure: {function: nosuchfn}\n"
+    )
+
+    deployed = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(other), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    # The records would be lost, so the deploy fails before anything is served.
+    assert deployed.returncode != 0
+    assert "functions.worker.on_failure: function 'nosuchfn' is neither a function of this service" in deployed.stderr
+    with pytest.raises(lambda_client(server.endpoint).exceptions.ResourceNotFoundException):
+        lambda_client(server.endpoint).invoke(FunctionName="worker", InvocationType="Event", Payload=b"{}")
+
+
+def test_destination_by_aws_name_delivered(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "app.py").write_text(APP)
+    (folder / "serverless.yml").write_text(
+        "service: shop\n"
+        "provider: {name: aws, runtime: python3.12, stage: dev}\n"
+        "functions:\n"
+        "  ok:\n"
+        "    handler: app.ok\n"
+        f"    environment: {{OUT: {str(out)!r}}}\n"
+        "    destinations: {onSuccess: 'arn:aws:lambda:us-east-1:000000000000:function:shop-dev-collect'}\n"
+        "  collect:\n"
+        "    handler: app.collect\n"
+        f"    environment: {{OUT: {str(out)!r}}}\n"
+    )
+    server = serve(folder)
+
+    lambda_client(server.endpoint).invoke(FunctionName="ok", InvocationType="Event", Payload=b'{"a": 1}')
+
+    # The ARN names the function by the name AWS deploys it under, which delivery maps to `collect`.
+    record = wait_for(lambda: notes(out, "record"))[0]
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["responsePayload"] == {"seen": {"a": 1}}

@@ -107,16 +107,11 @@ def test_known_function_destination_accepted(hub: ServiceHub, tmp_path: Path, ta
     assert prepare_resources(hub, service, other_functions={"audit": None}) == []
 
 
-def test_aws_name_destination_names_function(hub: ServiceHub, tmp_path: Path) -> None:
+def test_aws_name_destination_accepted(hub: ServiceHub, tmp_path: Path) -> None:
+    # A destination may name a function by its AWS name, which delivery maps to the function.
     service = service_of(tmp_path, worker=failing_to("shop-dev-audit"))
 
-    with pytest.raises(DeployError) as raised:
-        prepare_resources(hub, service, other_functions={"audit": "shop-dev-audit"})
-
-    assert str(raised.value) == (
-        "squall.yml: functions.worker.on_failure: 'shop-dev-audit' is the AWS name of function 'audit', but Squall "
-        "delivers records to a function by its name; name 'audit' instead"
-    )
+    assert prepare_resources(hub, service, other_functions={"audit": "shop-dev-audit"}) == []
 
 
 def test_function_destination_unchecked_without_functions(hub: ServiceHub, tmp_path: Path) -> None:
