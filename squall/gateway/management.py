@@ -611,6 +611,18 @@ def _text_field(request: dict[str, Any], key: str, operation: str) -> str:
     return value
 
 
+# What each numeric query parameter of the management API takes, for its error message.
+_NUMBER_MEANINGS = {
+    "since": "a Unix time in seconds, such as 1767225600",
+    "until": "a Unix time in seconds, such as 1767225600",
+    "after": "a log entry id (a whole number)",
+    "limit": "a whole number of entries",
+    "per_gb_second": "a price in USD per GB-second, such as 0.0000166667",
+    "per_request": "a price in USD per request, such as 0.0000002",
+    "per_provisioned_gb_second": "a price in USD per GB-second, such as 0.0000041667",
+}
+
+
 def _number(query: dict[str, str], key: str, kind: type) -> Any:
     value = query.get(key)
     if value in (None, ""):
@@ -618,4 +630,5 @@ def _number(query: dict[str, str], key: str, kind: type) -> Any:
     try:
         return kind(value)
     except ValueError:
-        raise _BadRequest(f"query parameter {key}: expected a {kind.__name__}, got {value!r}") from None
+        meaning = _NUMBER_MEANINGS.get(key, "a whole number" if kind is int else "a number")
+        raise _BadRequest(f"query parameter {key}: expected {meaning}, got {value!r}") from None

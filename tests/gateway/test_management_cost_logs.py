@@ -125,6 +125,20 @@ async def test_cost_rejects_invalid(http: httpx.AsyncClient, params: dict[str, s
     assert fragment in answer.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"since": "yesterday"}, "query parameter since: expected a Unix time in seconds, such as 1767225600, got 'yesterday'"),
+        ({"limit": "abc"}, "query parameter limit: expected a whole number of entries, got 'abc'"),
+    ],
+)
+async def test_logs_number_error_says_unit(http: httpx.AsyncClient, logs: SqliteStore, params: dict[str, str], message: str) -> None:
+    answer = await http.get("/_squall/api/logs", params={"function": "orders", **params})
+
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == message
+
+
 async def test_logs_field_filter(http: httpx.AsyncClient, logs: SqliteStore) -> None:
     answer = await http.get("/_squall/api/logs", params={"function": "orders", "field": "level=ERROR"})
 
