@@ -52,9 +52,28 @@ def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str
             "environment_digest": environment_digest(spec.environment),
             "environment_digests": {name: environment_digest({name: value}) for name, value in spec.environment.items()},
             "layers": list(spec.layers),
+            "other_settings": _other_settings(spec),
         }
         for spec in service.functions.values()
     }
+
+
+def _other_settings(spec: Any) -> list[str]:
+    """Describe the settings a plan's table has no column for, where they differ from their defaults."""
+    from squall.gateway.management import describe_destinations
+    from squall.manifest.spec import DEFAULT_ASYNC_RETRIES, DEFAULT_KEEP_ALIVE_S, DEFAULT_MAX_EVENT_AGE_S
+
+    settings = [f"layer {layer.partition('@')[0]}" for layer in spec.layers]
+    if spec.keep_alive_s != DEFAULT_KEEP_ALIVE_S:
+        settings.append(f"keep_alive_s: {spec.keep_alive_s}")
+    if spec.max_queue is not None:
+        settings.append(f"max_queue: {spec.max_queue}")
+    config = spec.async_config
+    if config.max_retry_attempts != DEFAULT_ASYNC_RETRIES:
+        settings.append(f"max_retry_attempts: {config.max_retry_attempts}")
+    if config.max_event_age_s != DEFAULT_MAX_EVENT_AGE_S:
+        settings.append(f"max_event_age_s: {config.max_event_age_s}")
+    return settings + describe_destinations(config)
 
 
 def function_changes(planned: Mapping[str, Mapping[str, Any]], deployed: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, str]]:
@@ -301,7 +320,7 @@ def existing_resources(client: Any) -> dict[str, set[str]]:
 
 def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("FUNCTION", "HANDLER", "MEMORY", "TIMEOUT", "RESERVED", "PROVISIONED", "EVENTS", "ENVIRONMENT"):
+    for column in ("FUNCTION", "HANDLER", "MEMORY", "TIMEOUT", "RESERVED", "PROVISIONED", "EVENTS", "ENVIRONMENT", "OTHER"):
         table.add_column(column, overflow="fold")
     for name, settings in planned.items():
         events = [*settings["routes"], *settings["triggers"]]
@@ -315,6 +334,7 @@ def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
             "\n".join(events) or MISSING,
             # Names only: values may be secrets or references to them.
             ", ".join(settings["environment"]) or MISSING,
+            "\n".join(settings["other_settings"]) or MISSING,
         )
     return table
 

@@ -89,6 +89,31 @@ def test_plan_without_server_shows_spec(tmp_path: Path) -> None:
     assert "no comparison with a running server" in result.output
 
 
+def test_plan_shows_other_settings(tmp_path: Path) -> None:
+    app = write(
+        tmp_path / "shop",
+        "service: shop\n"
+        "functions:\n"
+        "  worker:\n"
+        "    handler: app.handler\n"
+        "    keep_alive_s: 60\n"
+        "    max_retry_attempts: 0\n"
+        "    on_failure: {function: audit}\n"
+        "  audit: {handler: app.handler}\n",
+    )
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
+
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    worker = lines.index(next(line for line in lines if line.startswith("worker ")))
+    # The OTHER column lists one setting per line, so the worker's settings fill the lines below its row.
+    shown = " ".join(lines[worker : worker + 3])
+    assert "keep_alive_s: 60" in shown
+    assert "max_retry_attempts: 0" in shown
+    assert "on_failure: function audit" in shown
+
+
 def test_plan_refuses_a_route_under_squall_paths(tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST.replace("path: /items", "path: /ui/items"))
 
