@@ -740,7 +740,12 @@ class Dispatcher:
     ) -> str:
         """Write an ended invocation's log entry and record; return the log text."""
         init_ms = init.init_ms if init else None
-        billed = billed_ms(raw.duration_ms, init_ms)
+        duration_ms = raw.duration_ms
+        if raw.outcome is Outcome.TIMEOUT:
+            # A timed-out call is billed up to its timeout, as Lambda bills it, though killing
+            # the instance takes a few milliseconds more.
+            duration_ms = min(duration_ms, spec.timeout_s * 1000)
+        billed = billed_ms(duration_ms, init_ms)
         log_text = self._log_text(invocation.request_id, spec, raw, init, version, billed, retried_init)
         if raw.outcome is not Outcome.SUCCESS:
             self._warn_failure(spec.name, raw)

@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 # concurrency. Lambda shares the account's concurrency instead; a fixed
 # share keeps one busy function from filling the node.
 DEFAULT_CONCURRENCY = 10
+# The Invoke status of a throttled call, which the record of an event that never ran carries.
+# NOTE: AWS shows no record of such an event; 429 is the status its Invoke API gives a throttle.
+THROTTLED_STATUS = 429
 # Lambda retries throttled events with a back-off from 1 second up to 5 minutes.
 THROTTLE_BACKOFF_S = (1.0, 300.0)
 # In-flight invocations get this long to finish at shutdown. Their rows stay
@@ -303,6 +306,15 @@ class AsyncInvoker:
             await self._remove(entry)
             return
         except Throttled:
+            if spec.reserved_concurrency == 0:
+                # As Lambda does for a function whose reserved concurrency is 0: no retries, the
+                # event goes straight to the on-failure destination and the dead-letter queue.
+                logger.warning("asynchronous invocation %s of %s was throttled: its reserved concurrency is 0, "
+                               "so it is dropped without retries", entry.request_id, entry.function)
+                await self._report(config.on_failure, "RetriesExhausted", entry, payload, entry.attempts, None, None)
+                await self._send_dead_letter(config.dead_letter_queue, entry, payload, None)
+                await self._remove(entry)
+                return
             await self._retry_throttled(entry)
             return
 
@@ -376,7 +388,8 @@ class AsyncInvoker:
                 request_payload=payload if with_payloads else None,
                 invoke_count=attempts,
                 response=response if with_payloads else None,
-                function_error=result is None or result.error_type is not None,
+                function_error=(result is not None and result.error_type is not None) or last_error is not None,
+                status_code=THROTTLED_STATUS if result is None and last_error is None else 200,
             )
 
         full = record(with_payloads=True)
@@ -418,8 +431,9 @@ class AsyncInvoker:
         try:
             if self.queue_sender is None:
                 raise RuntimeError("no queue service is running")
+            status_code = 200 if error is not None else THROTTLED_STATUS
             await self.queue_sender(queue, payload.decode(errors="replace"),
-                                    dead_letter_attributes(entry.request_id, error))
+                                    dead_letter_attributes(entry.request_id, error, status_code))
         except Exception as failure:  # noqa: BLE001 - a lost message must not run the invocation again
             logger.error("sending the event of asynchronous invocation %s of %s to dead-letter queue %s failed: %s",
                          entry.request_id, entry.function, queue, failure)
@@ -445,10 +459,16 @@ def invocation_record(
     function_error: bool,
     executed_version: str | None = None,
     now: float | None = None,
+    status_code: int = 200,
 ) -> bytes:
-    """Build the record Lambda sends to an asynchronous invocation's destination."""
+    """Build the record Lambda sends to an asynchronous invocation's destination.
+
+    `status_code` is that of the last attempt's Invoke response: 200 when
+    the function ran, whatever its outcome, and THROTTLED_STATUS when it
+    never ran.
+    """
     stamp = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
-    response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": executed_version or LATEST}
+    response_context: dict[str, Any] = {"statusCode": status_code, "executedVersion": executed_version or LATEST}
     if function_error:
         response_context["functionError"] = "Unhandled"
     record: dict[str, Any] = {
@@ -470,19 +490,19 @@ def invocation_record(
     return orjson.dumps(record)
 
 
-def dead_letter_attributes(request_id: str, error: bytes | None) -> dict[str, MessageAttribute]:
+def dead_letter_attributes(request_id: str, error: bytes | None, status_code: int = 200) -> dict[str, MessageAttribute]:
     """Build the message attributes Lambda adds to an event it sends to a dead-letter queue.
 
     `error` is the error JSON of the last failed attempt, or None when no
-    attempt failed, as for an event that aged out while throttled.
+    attempt failed, as for an event that was throttled until it aged out.
     """
     # NOTE: AWS documents ErrorCode only as a 3-digit HTTP status code. After a
     # function error AWS sends 200, the status code of its Invoke response, as LocalStack
     # recorded it (tests/aws/services/lambda_/test_lambda_destinations.snapshot.json,
-    # TestLambdaDLQ). 200 for an event that aged out without a failed attempt is a guess.
+    # TestLambdaDLQ). THROTTLED_STATUS for an event that never ran is a guess.
     return {
         "RequestID": MessageAttribute("String", request_id),
-        "ErrorCode": MessageAttribute("Number", "200"),
+        "ErrorCode": MessageAttribute("Number", str(status_code)),
         "ErrorMessage": MessageAttribute("String", _dead_letter_error_message(error)),
     }
 

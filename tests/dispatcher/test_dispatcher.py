@@ -765,6 +765,21 @@ async def test_json_log_format_reports_timeout(make_dispatcher: Callable[..., Di
     assert (report["type"], report["record"]["status"]) == ("platform.report", "timeout")
 
 
+async def test_timeout_billed_up_to_timeout(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="sleep", handler="handlers.sleep", timeout_s=1)))
+    await dispatcher.invoke(Invocation("sleep", b'{"seconds": 0}', "test"))
+
+    result = await dispatcher.invoke(Invocation("sleep", b'{"seconds": 5}', "test"))
+
+    # The kill takes a few milliseconds past the timeout, which Lambda does not bill.
+    assert result.error_type == "Sandbox.Timedout"
+    record = dispatcher.sinks.records[-1]
+    assert record.duration_ms >= 1000.0
+    assert record.billed_ms == 1000
+    assert "Billed Duration: 1000 ms" in dispatcher.sinks.logs[-1].text
+
+
 async def test_json_log_format_reports_failed_init(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}

@@ -225,6 +225,31 @@ async def test_throttles_not_counted_as_attempts(tmp_path: Path) -> None:
     assert sent[0][1]["responsePayload"] == "done"
 
 
+async def test_zero_concurrency_fails_without_retries(tmp_path: Path) -> None:
+    config = AsyncConfig(on_failure=Destination("queue", "failures"), dead_letter_queue="dlq")
+    invoker, dispatcher, _ = await start(tmp_path, ["throttle", "ok"], config, time.time)
+    dispatcher._pool.spec.reserved_concurrency = 0
+    messages = capture_messages(invoker)
+
+    await invoker.accept(Invocation("fn", b'{"n": 1}', "event", request_id="r-0"))
+    await run_until(lambda: len(messages) == 2)
+    await invoker.close()
+
+    # As Lambda does with reserved concurrency 0: straight to the destinations, without a retry.
+    assert len(dispatcher.calls) == 1
+    by_queue = {queue: (body, attributes) for queue, body, attributes in messages}
+    record = json.loads(by_queue["failures"][0])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    # The function never ran, so the record claims no function error.
+    assert record["responseContext"] == {"statusCode": 429, "executedVersion": "$LATEST"}
+    assert "responsePayload" not in record
+    body, attributes = by_queue["dlq"]
+    assert body == '{"n": 1}'
+    assert attributes is not None
+    assert attributes["ErrorCode"] == MessageAttribute("Number", "429")
+
+
 async def test_finished_rows_removed(tmp_path: Path) -> None:
     invoker, dispatcher, _ = await start(tmp_path, ["ok", "ok"], AsyncConfig(), time.time)
 
