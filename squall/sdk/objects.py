@@ -284,7 +284,15 @@ class Bucket:
         if self.client.token:
             headers["Authorization"] = f"Bearer {self.client.token}"
         try:
-            connection.request(method, self._path(key), body=body, headers=headers)
+            try:
+                connection.request(method, self._path(key), body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError) as sending:
+                # A server that rejects an upload may answer and close before it reads the
+                # whole body; its answer then says why, where the broken pipe would not.
+                try:
+                    return connection, connection.getresponse()
+                except (OSError, http.client.HTTPException):
+                    raise sending from None
             return connection, connection.getresponse()
         except BaseException:
             connection.close()

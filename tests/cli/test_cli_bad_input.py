@@ -226,9 +226,11 @@ def test_foreign_server_named(foreign_endpoint: str, command: list[str], request
     assert "<html>" not in result.output
 
 
-def test_foreign_server_upload_named(foreign_endpoint: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [4, 16 * 1024 * 1024], ids=["small", "larger than socket buffers"])
+def test_foreign_server_upload_named(foreign_endpoint: str, tmp_path: Path, size: int) -> None:
+    # A large upload is still being sent when the server answers and closes without reading it.
     upload = tmp_path / "upload.txt"
-    upload.write_text("data")
+    upload.write_bytes(b"d" * size)
 
     result = run_live("object", "put", str(upload), "bkt/k", "--endpoint", foreign_endpoint)
 
