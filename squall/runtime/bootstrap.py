@@ -56,6 +56,7 @@ _NOT_PLAIN_UTF8_START = frozenset(b"\x00\xef\xfe\xff")
 _RUNTIME_SYS_PATH = tuple(sys.path)
 
 _request_id = ""  # the invocation being served; read by the log filter
+_runtime_log_fd = 1  # the runtime's own descriptor on the log file; serve() sets it
 # Whether a memory cgroup contains this instance. The kernel then ends the
 # instance when it passes its memory size. The zygote sets it before the handler loads.
 memory_cgroup = False
@@ -274,17 +275,27 @@ def _log_error(error_type: str, message: str, stack: list[str]) -> None:
             "requestId": _request_id,
             "stackTrace": stack,
         }
-        sys.stdout.write(json.dumps(entry, default=str) + "\n")
-        sys.stdout.flush()
+        _write_runtime_log(json.dumps(entry, default=str) + "\n")
         return
     text = f"[ERROR] {error_type}: {message}\n"
     if stack:
         text += "Traceback (most recent call last):\n" + "".join(stack)
     if not text.endswith("\n"):
         text += "\n"
+    _write_runtime_log(text)
+
+
+def _write_runtime_log(text: str) -> None:
+    """Append the runtime's own text to the log, after what the handler printed.
+
+    It goes to the runtime's descriptor on the log file, so it is written even
+    when the handler closed or replaced sys.stdout.
+    """
+    _flush_streams()
     # A message may hold a lone surrogate, which UTF-8 cannot encode: write it escaped.
-    sys.stdout.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
-    sys.stdout.flush()
+    data = memoryview(text.encode("utf-8", "backslashreplace"))
+    while data:
+        data = data[os.write(_runtime_log_fd, data):]
 
 
 class InitError(Exception):
@@ -432,10 +443,21 @@ def _import_asyncio() -> Any:
 
 
 def _flush_output(log_fd: int) -> int:
-    """Flush stdout and stderr and return how many bytes the log file now holds."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    """Flush stdout and stderr and return how many bytes the log file now holds.
+
+    Output still buffered in a stream whose descriptor the handler closed is
+    lost, as it would be on Lambda.
+    """
+    _flush_streams()
     return os.lseek(log_fd, 0, os.SEEK_CUR)
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # its descriptor was closed by the handler
 
 
 def _empty_log_file(log_fd: int, read_bytes: int) -> None:
@@ -467,7 +489,8 @@ def _max_rss_kb() -> int:
 
 def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
     """Run one instance until the server closes its socket. Never returns normally."""
-    global _request_id
+    global _request_id, _runtime_log_fd
+    _runtime_log_fd = log_fd
     channel = _Channel(sock)
     started = time.perf_counter()
 
@@ -568,12 +591,11 @@ def _exit_like_python(exit_request: SystemExit) -> None:
     elif isinstance(code, int):
         status = code & 0xFF
     else:
-        sys.stderr.write(f"{code}\n")
+        _write_runtime_log(f"{code}\n")
         status = 1
     # The interpreter ends as after a normal exit, so the handler's atexit functions run.
     atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush_streams()
     os._exit(status)
 
 

@@ -271,7 +271,9 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
 
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    os.close(log_fd)
+    # The runtime keeps a descriptor of its own on the log file, so that a handler
+    # that closes its stdout and stderr still gets its result through.
+    os.set_inheritable(log_fd, False)
     os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] = request["log_stream"]
     os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"] = request.get("initialization", "on-demand")
 
@@ -286,7 +288,7 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     )
     sock = socket.socket(fileno=sock_fd)
     try:
-        bootstrap.serve(sock, 1, settings)
+        bootstrap.serve(sock, log_fd, settings)
     finally:
         os._exit(0)
 

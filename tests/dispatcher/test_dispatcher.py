@@ -765,6 +765,21 @@ async def test_json_log_format_reports_timeout(make_dispatcher: Callable[..., Di
     assert (report["type"], report["record"]["status"]) == ("platform.report", "timeout")
 
 
+async def test_closed_output_still_returns(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="closer", handler="handlers.close_output")))
+
+    first = await dispatcher.invoke(Invocation("closer", b"{}", "test"))
+    again = await dispatcher.invoke(Invocation("closer", b"{}", "test"))
+
+    # The runtime writes its result and log on descriptors of its own, as Lambda's does.
+    assert first.error_type is None, first.payload
+    assert orjson.loads(first.payload) == "closed"
+    assert "before closing" in dispatcher.sinks.logs[0].text
+    # The instance lives on: the second call's print fails inside the handler, as on Lambda.
+    assert again.error_type == "OSError"
+
+
 async def test_timeout_billed_up_to_timeout(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     await dispatcher.deploy(service(FunctionSpec(name="sleep", handler="handlers.sleep", timeout_s=1)))

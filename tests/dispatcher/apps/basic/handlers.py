@@ -229,3 +229,12 @@ def tasks(event, context):
     for thread in threads:
         thread.join()
     return {"threads": len(threads), "thread_error": thread_error, "fork_error": fork_error}
+
+
+def close_output(event, context):
+    # Code that closes its standard streams, as some daemonizing helpers do.
+    print("before closing")
+    sys.stdout.flush()
+    os.close(1)
+    os.close(2)
+    return "closed"
