@@ -250,9 +250,11 @@ class EventReader:
         api = target.get("Ref") if isinstance(target, dict) else None
         if not isinstance(api, str) or api not in self.rest_stages:
             declared = ", ".join(sorted(self.rest_stages)) or "none is declared"
+            # Name the Ref's target, not the mapping it is written as.
+            shown = f"!Ref {api}" if isinstance(api, str) else describe(target)
             raise self.source.error(
                 read.key("RestApiId"),
-                expected(f"!Ref of an AWS::Serverless::Api of this template ({declared})", read.mapping["RestApiId"]),
+                f"expected !Ref of an AWS::Serverless::Api of this template ({declared}), got {shown}",
             )
         return self.rest_stages[api], self.rest_binary_media_types.get(api, ())
 
@@ -292,9 +294,10 @@ class EventReader:
         api = target.get("Ref") if isinstance(target, dict) else None
         if not isinstance(api, str) or api not in self.http_stages:
             declared = ", ".join(sorted(self.http_stages)) or "none is declared"
+            shown = f"!Ref {api}" if isinstance(api, str) else describe(target)
             raise self.source.error(
                 read.key("ApiId"),
-                expected(f"!Ref of an AWS::Serverless::HttpApi of this template ({declared})", read.mapping["ApiId"]),
+                f"expected !Ref of an AWS::Serverless::HttpApi of this template ({declared}), got {shown}",
             )
         return self.http_stages[api]
 

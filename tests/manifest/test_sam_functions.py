@@ -361,7 +361,7 @@ def test_http_api_id_names_http_api(write_service: WriteService) -> None:
     error = load_error(write_service, template(BASE + events, resources=resources))
 
     assert error.key == "Resources.Fn.Properties.Events.A.Properties.ApiId"
-    assert "!Ref of an AWS::Serverless::HttpApi of this template (none is declared)" in str(error)
+    assert "expected !Ref of an AWS::Serverless::HttpApi of this template (none is declared), got !Ref MyApi" in str(error)
 
 
 def test_rest_api_id_must_name_an_api(write_service: WriteService) -> None:
@@ -371,7 +371,7 @@ def test_rest_api_id_must_name_an_api(write_service: WriteService) -> None:
     error = load_error(write_service, template(BASE + events, resources=resources))
 
     assert error.key == "Resources.Fn.Properties.Events.A.Properties.RestApiId"
-    assert "!Ref of an AWS::Serverless::Api of this template (MyApi)" in str(error)
+    assert "expected !Ref of an AWS::Serverless::Api of this template (MyApi), got !Ref Missing" in str(error)
 
 
 def test_sqs_event_defaults(write_service: WriteService) -> None:
