@@ -949,24 +949,19 @@ def _json_log_text(
     """
     now = time.time()
     stamp = utc_stamp(now - raw.duration_ms / 1000)
+    minimum = _APPLICATION_LOG_LEVELS.get(spec.environment.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
     parts: list[str] = []
+    # The level applies to what the init printed as to what the handler printed.
     if init is not None and init.output:
-        output = init.output.decode(errors="replace")
-        parts.append(output if output.endswith("\n") else output + "\n")
+        parts.append(_output_at_level(init.output, minimum))
     if init is not None and not init.ok:
         parts.append(orjson.dumps(_init_report_object(init, now - raw.duration_ms / 1000)).decode() + "\n")
     if retried_init is not None and retried_init.output:
-        output = retried_init.output.decode(errors="replace")
-        parts.append(output if output.endswith("\n") else output + "\n")
+        parts.append(_output_at_level(retried_init.output, minimum))
     start = {"time": stamp, "type": "platform.start", "record": {"requestId": request_id, "version": version}}
     parts.append(orjson.dumps(start).decode() + "\n")
     if raw.output:
-        output = raw.output.decode(errors="replace")
-        minimum = _APPLICATION_LOG_LEVELS.get(spec.environment.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
-        if minimum is not None:
-            output = _lines_at_level(output, minimum)
-        if output:
-            parts.append(output if output.endswith("\n") else output + "\n")
+        parts.append(_output_at_level(raw.output, minimum))
     metrics: dict[str, Any] = {
         "durationMs": round(raw.duration_ms, 2),
         "billedDurationMs": billed,
@@ -987,6 +982,16 @@ def _json_log_text(
         record["status"] = "success"
     parts.append(orjson.dumps({"time": utc_stamp(now), "type": "platform.report", "record": record}).decode() + "\n")
     return "".join(parts)
+
+
+def _output_at_level(output: bytes, minimum: int | None) -> str:
+    """Return the lines of a function's output at or above the log level `minimum` (all without one), ending in a newline."""
+    text = output.decode(errors="replace")
+    if minimum is not None:
+        text = _lines_at_level(text, minimum)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text
 
 
 def _init_report_object(init: InitOutcome, moment: float) -> dict[str, Any]:

@@ -795,6 +795,20 @@ async def test_timeout_billed_up_to_timeout(make_dispatcher: Callable[..., Dispa
     assert "Billed Duration: 1000 ms" in dispatcher.sinks.logs[-1].text
 
 
+async def test_log_level_filters_init_output(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"}
+    await dispatcher.deploy(service(FunctionSpec(name="loud", handler="init_output.handler", environment=environment)))
+
+    await dispatcher.invoke(Invocation("loud", b"{}", "test"))
+
+    # Prints count as INFO, whether the init or the handler wrote them, so WARN drops both.
+    log = dispatcher.sinks.logs[-1].text
+    assert "loading" not in log
+    assert "handling" not in log
+    assert [json.loads(line)["type"] for line in log.splitlines()] == ["platform.start", "platform.report"]
+
+
 async def test_json_log_format_reports_failed_init(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
