@@ -484,6 +484,9 @@ class Dispatcher:
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
+            # As Lambda sets it, so that the X-Ray SDK logs a missing segment instead of raising.
+            # The daemon address Lambda also sets is left out: nothing listens for X-Ray here.
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
         if self.settings.endpoint:
             # boto3 and the other AWS SDKs send Lambda calls here, so a function

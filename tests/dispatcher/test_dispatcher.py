@@ -148,6 +148,7 @@ async def test_defaults_of_tz_lang_and_path(make_dispatcher: Callable[..., Dispa
     assert environment["TZ"] == ":UTC"
     assert environment["LANG"] == "en_US.UTF-8"
     assert environment["PATH"].endswith(":/usr/local/bin:/usr/bin:/bin")
+    assert environment["AWS_XRAY_CONTEXT_MISSING"] == "LOG_ERROR"
 
 
 async def test_init_output_comes_once_before_start(make_dispatcher: Callable[..., Dispatcher]) -> None:
