@@ -298,7 +298,7 @@ def missing_destination_rows(service: Any, functions: Sequence[Mapping[str, Any]
         by_name.setdefault(missing.name, []).append(missing)
     return [
         ("missing", f"function {name}",
-         f"used by {', '.join(f'{m.function} ({m.setting})' for m in found)}: {found[0].reason}")
+         f"the deploy would fail: used by {', '.join(f'{m.function} ({m.setting})' for m in found)}: {found[0].reason}")
         for name, found in sorted(by_name.items())
     ]
 

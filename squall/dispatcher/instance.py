@@ -209,9 +209,11 @@ class Instance:
         self.state = InstanceState.DEAD
         self.settle()
         if not self._ready.done():
-            self._ready.set_result(
-                InitOutcome(ok=False, init_ms=0.0, error_type="Runtime.ExitError", output=self._read_output())
-            )
+            # The init ended the process: an exit or a signal. Its output and length go to the INIT_REPORT.
+            init_ms = (time.perf_counter() - self._assigned_at) * 1000
+            outcome = InitOutcome(ok=False, init_ms=init_ms, error_type="Runtime.ExitError", output=self._read_output())
+            self.init_outcome = outcome
+            self._ready.set_result(outcome)
         if self._result is not None and not self._result.done():
             self._result.set_exception(ConnectionResetError("instance exited"))
         self._on_death(self)
@@ -305,9 +307,12 @@ class Instance:
                 output = self._read_output()
                 if not init_in_call:
                     raise InitPhaseTimedOut(init_timeout_s * 1000, output) from None
-                self.init_outcome = InitOutcome(ok=False, init_ms=timeout_s * 1000, error_type="Sandbox.Timedout")
+                # The output is the init's, which the log places before START, as for an init that ends in time.
+                self.init_outcome = InitOutcome(
+                    ok=False, init_ms=timeout_s * 1000, error_type="Sandbox.Timedout", output=output
+                )
                 message = f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-                return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, timeout_s * 1000, output)
+                return self._error_result("Sandbox.Timedout", message, Outcome.TIMEOUT, timeout_s * 1000, b"")
             if not outcome.ok:
                 self._drop_result()
                 return await self.init_failure(request_id)

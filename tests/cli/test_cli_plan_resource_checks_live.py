@@ -42,7 +42,7 @@ def test_plan_flags_missing_function_destination(serve: Any, tmp_path: Path) -> 
     lines = [" ".join(line.split()) for line in result.output.splitlines()]
     missing = [line for line in lines if line.startswith("missing")]
     assert missing == [
-        "missing function nosuchfn used by worker (on_failure): function 'nosuchfn' is neither a function of this "
+        "missing function nosuchfn the deploy would fail: used by worker (on_failure): function 'nosuchfn' is neither a function of this "
         "service (retry, worker) nor deployed on the server, so the records sent to it would be lost; name one that "
         "is, or deploy the function's service first"
     ]

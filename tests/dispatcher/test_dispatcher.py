@@ -810,6 +810,38 @@ async def test_log_level_filters_init_output(make_dispatcher: Callable[..., Disp
     assert [json.loads(line)["type"] for line in log.splitlines()] == ["platform.start", "platform.report"]
 
 
+async def test_exit_at_import_writes_init_report(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="exits", handler="exit_at_import.handler")))
+
+    result = await dispatcher.invoke(Invocation("exits", b"{}", "test"))
+
+    assert result.error_type == "Runtime.ExitError"
+    lines = dispatcher.sinks.logs[-1].text.splitlines()
+    # What the init printed, then its INIT_REPORT, all before START.
+    assert lines[0] == "exiting"
+    assert lines[1].startswith("INIT_REPORT Init Duration: ")
+    assert lines[1].endswith("\tPhase: init\tStatus: error\tError Type: Runtime.ExitError")
+    assert lines[2].startswith("START RequestId: ")
+    assert lines[-1].endswith("Status: error\tError Type: Runtime.ExitError")
+
+
+async def test_retried_init_output_before_start(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(init_timeout_s=1.0)
+    await dispatcher.deploy(service(FunctionSpec(name="hang", handler="loud_hang_at_import.handler", timeout_s=2)))
+
+    result = await dispatcher.invoke(Invocation("hang", b"{}", "test"))
+
+    assert result.error_type == "Sandbox.Timedout"
+    lines = dispatcher.sinks.logs[-1].text.splitlines()
+    # Each run of the init prints once; the second run, inside the call, comes before START whatever its end.
+    assert lines[0] == "init starting"
+    assert lines[1].startswith("INIT_REPORT Init Duration: 1000.00 ms\tPhase: init\tStatus: timeout")
+    assert lines[2] == "init starting"
+    assert lines[3].startswith("START RequestId: ")
+    assert "Task timed out after 2.00 seconds" in lines[4]
+
+
 async def test_json_log_format_reports_failed_init(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     environment = {"AWS_LAMBDA_LOG_FORMAT": "JSON"}
