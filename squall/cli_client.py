@@ -273,8 +273,16 @@ def normalise_endpoint(endpoint: str, param_hint: str = "'--endpoint'") -> str:
             f"{endpoint!r} is not an http:// or https:// URL, such as {DEFAULT_ENDPOINT}", param_hint=param_hint
         )
     try:
+        parts = urlsplit(cleaned)
+    except ValueError as error:
+        # urlsplit raises for an unclosed "[" of an IPv6 address, for one.
+        raise click.BadParameter(
+            f"{endpoint!r} is not a valid URL ({error}): expected one such as {DEFAULT_ENDPOINT} or http://[::1]:8080",
+            param_hint=param_hint,
+        ) from None
+    try:
         # urlsplit reads the port lazily and raises ValueError for one that is not a number from 0 to 65535.
-        port = urlsplit(cleaned).port
+        port = parts.port
     except ValueError:
         port = -1
     if port is not None and not 1 <= port <= 65535:

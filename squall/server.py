@@ -605,6 +605,10 @@ def check_address_literal(host: str) -> None:
     Digits and dots are read as inet_aton reads them, so a short form such as 127.1 stays valid, as for bind().
     """
     if ":" in host:
+        name, _, port = host.rpartition(":")
+        if ":" not in name and port.isdigit():
+            # "localhost:80" or "127.0.0.1:80": a port written into the host, where an IPv6 address has two colons or more.
+            raise socket.gaierror(socket.EAI_NONAME, f"a host without a port is expected; give the port with --port {port}")
         try:
             # A link-local address may end with its zone, such as "%eth0", which inet_pton does not read.
             socket.inet_pton(socket.AF_INET6, host.partition("%")[0])

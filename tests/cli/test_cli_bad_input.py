@@ -149,6 +149,17 @@ def test_endpoint_port_invalid(run: Run, api: FakeApi, command: list[str], url: 
     assert api.requests == []
 
 
+def test_endpoint_unclosed_bracket(run: Run, api: FakeApi) -> None:
+    result = run("ls", "--endpoint", "http://[::1")
+
+    assert result.exit_code == 2
+    assert error_lines(result) == [
+        "Error: Invalid value for '--endpoint': 'http://[::1' is not a valid URL (Invalid IPv6 URL): expected one "
+        "such as http://127.0.0.1:8080 or http://[::1]:8080"
+    ]
+    assert api.requests == []
+
+
 @pytest.mark.parametrize("command", [["ls"], ["table", "ls"]], ids=["api-client", "sdk-client"])
 def test_endpoint_port_invalid_from_environment(run: Run, api: FakeApi, command: list[str]) -> None:
     result = run(*command, env={"SQUALL_ENDPOINT": "http://127.0.0.1:99999"})

@@ -63,7 +63,11 @@ def test_data_lock_not_writable(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("host", "reason"),
-    [("999.1.1.1", "not a valid IPv4 address"), ("1:2:3", "not a valid IPv6 address")],
+    [
+        ("999.1.1.1", "not a valid IPv4 address"),
+        ("1:2:3", "not a valid IPv6 address"),
+        ("localhost:80", "a host without a port is expected; give the port with --port 80"),
+    ],
 )
 def test_host_not_an_address(tmp_path: Path, host: str, reason: str) -> None:
     # Written like an IP address, so it is rejected without a DNS lookup.
