@@ -150,9 +150,13 @@ def _lookup(document: dict[str, Any], path: str) -> Any:
         return document[path]
     current: Any = document
     for key in path.split("."):
-        if not isinstance(current, dict) or key not in current:
+        if isinstance(current, list) and key.isdigit() and int(key) < len(current):
+            # A number indexes a list, as in "batchItemFailures.0.itemIdentifier".
+            current = current[int(key)]
+        elif isinstance(current, dict) and key in current:
+            current = current[key]
+        else:
             return _MISSING
-        current = current[key]
     return current
 
 

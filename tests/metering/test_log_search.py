@@ -71,6 +71,14 @@ def test_key_with_dot_matched_before_path() -> None:
     assert LogFilter(fields=(FieldMatch("http.status", "500"),)).matching_lines(line) == [line]
 
 
+def test_number_in_path_indexes_list() -> None:
+    line = json.dumps({"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]})
+
+    assert LogFilter(fields=(FieldMatch("batchItemFailures.1.itemIdentifier", "m-2"),)).matching_lines(line) == [line]
+    assert LogFilter(fields=(FieldMatch("batchItemFailures.0.itemIdentifier", "m-2"),)).matching_lines(line) == []
+    assert LogFilter(fields=(FieldMatch("batchItemFailures.2.itemIdentifier", "m-2"),)).matching_lines(line) == []
+
+
 @pytest.mark.parametrize(("value", "text"), [(7, "7"), (7.0, "7"), (None, "null"), (False, "false"), ([1, 2], "[1,2]")])
 def test_field_value_written_as_typed(value: object, text: str) -> None:
     line = json.dumps({"value": value})
