@@ -199,7 +199,11 @@ def deploy(ctx: click.Context, folder: Path, upload: bool | None, stage: str | N
     deployed = client.decode_json(response)
 
     functions = deployed.get("functions") or []
-    click.echo(f"deployed service {deployed.get('service', '?')} with {len(functions)} function(s)")
+    if deployed.get("unchanged"):
+        click.echo(f"service {deployed.get('service', '?')} is unchanged: the server kept its running version"
+                   f" of {len(functions)} function(s)")
+    else:
+        click.echo(f"deployed service {deployed.get('service', '?')} with {len(functions)} function(s)")
     for name in functions:
         click.echo(f"  {name}")
     for warning in deployed.get("warnings") or []:
@@ -328,8 +332,8 @@ def read_payload(value: str) -> bytes:
     "--payload",
     default="{}",
     show_default=True,
-    metavar="JSON|@FILE",
-    help="Event to send: inline JSON, or @ followed by the path of a JSON file.",
+    metavar="JSON|@FILE|@-",
+    help="Event to send: inline JSON, @ followed by the path of a JSON file, or @- to read it from standard input.",
 )
 @click.option("--async", "run_async", is_flag=True, help="Queue the invocation (type Event) and return at once.")
 @click.option("--log-tail", is_flag=True, help="Print the last 4 KB of the invocation's log to stderr.")

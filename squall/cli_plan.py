@@ -358,8 +358,8 @@ def _check_routes(service: Any) -> None:
 
 @click.command()
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it.")
-@click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `squall deploy --config-env` would send it.")
+@click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it [default: the manifest's, else dev].")
+@click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `squall deploy --config-env` would send it [default: default].")
 @parameter_overrides_option
 @client_options
 @click.pass_context

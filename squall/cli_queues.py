@@ -59,7 +59,10 @@ def group() -> None:
 @click.argument("name")
 @click.option("--visibility-timeout-s", type=int, help="Seconds a received message stays hidden (default 30).")
 @click.option("--dead-letter", metavar="QUEUE", help="Queue that receives messages after --max-receive-count receives.")
-@click.option("--max-receive-count", type=int, default=5, show_default=True)
+@click.option(
+    "--max-receive-count", type=int, default=5, show_default=True,
+    help="Receives after which a message moves to the dead-letter queue.",
+)
 @client_options
 @click.pass_context
 def create(ctx: click.Context, name: str, visibility_timeout_s: int | None, dead_letter: str | None,
@@ -102,7 +105,7 @@ def list_command(ctx: click.Context, output: str, endpoint: str, token: str | No
 @group.command()
 @click.argument("name")
 @click.argument("body", metavar="BODY")
-@click.option("--delay-s", type=int, help="Seconds before the message can be received.")
+@click.option("--delay-s", type=int, help="Seconds before the message can be received [default: the queue's delay].")
 @click.option("--group-id", help="Message group of a FIFO queue.")
 @click.option("--dedup-id", help="Deduplication id of a FIFO queue.")
 @client_options
@@ -121,7 +124,7 @@ def send(ctx: click.Context, name: str, body: str, delay_s: int | None, group_id
 
 @group.command()
 @click.argument("name")
-@click.option("--max-messages", type=int, default=1, show_default=True)
+@click.option("--max-messages", type=int, default=1, show_default=True, help="Most messages to receive, 1 to 10.")
 @click.option("--wait-s", type=float, default=0, show_default=True, help="Seconds to wait for a first message.")
 @click.option("--delete", "delete_after", is_flag=True, help="Delete each message once printed.")
 # JSON lines stay the default because scripts written for earlier versions parse them.

@@ -94,7 +94,10 @@ def _set_locally(data: Path, name: str, value: str) -> None:
 
 
 @group.command(name="ls")
-@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+    help="A table to read, or one JSON document for scripts.",
+)
 @client_options
 @click.pass_context
 def list_command(ctx: click.Context, output: str, endpoint: str, token: str | None, data: Path) -> None:

@@ -146,6 +146,8 @@ def group() -> None:
 @click.option(
     "--stream-view-type",
     type=click.Choice(STREAM_VIEW_TYPES, case_sensitive=False),
+    # Written out, because click lists the choices of a case-insensitive Choice in lower case.
+    metavar="[" + "|".join(STREAM_VIEW_TYPES) + "]",
     default=DEFAULT_STREAM_VIEW_TYPE,
     show_default=True,
     help="What each change record carries besides the keys: no image, the item after or before the write, or both.",

@@ -68,6 +68,9 @@ logger = logging.getLogger("squall.server")
 
 # Changes that arrive within this window become one redeploy.
 WATCH_DEBOUNCE_MS = 300
+# The address `squall up` listens on unless told otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
 
 
 @dataclass
@@ -91,6 +94,8 @@ class Platform:
     # first update once every service of the last run is deployed again.
     schedules_ready: bool = False
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
+    # Services whose last deploy of a folder or package found the same code and settings, and changed nothing.
+    unchanged: set[str] = field(default_factory=set)
     # Folders whose service `squall remove` removed: `squall up` stops redeploying
     # them on changes, until a deploy of the folder serves it again.
     removed_folders: set[Path] = field(default_factory=set)
@@ -165,8 +170,10 @@ class Platform:
         if _same_version(self.dispatcher.services.get(service.service), service):
             # The same code and settings again: warm instances stay.
             logger.info("service %s is unchanged; its instances keep running", service.service)
+            self.unchanged.add(service.service)
         else:
             await self.deploy(service)
+            self.unchanged.discard(service.service)
         self.sources[service.service] = recorded
         self.logged_warnings[service.service] = service.warnings
         # A restart deploys the copy, so edits that were never deployed stay out.
@@ -636,7 +643,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(folder: Path, host: str = "127.0.0.1", port: int = 8080, data: Path = Path(".squall"),
+def serve(folder: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data: Path = Path(".squall"),
           memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None,
           stage: str | None = None, config_env: str | None = None, deploy: bool = True,
           parameter_overrides: Mapping[str, str] | None = None) -> int:
@@ -762,11 +769,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
                 service = await platform.deploy_folder(folder, variables)
         except ManifestError as error:
             print(f"squall: {error}", file=sys.stderr)
-            await _print_no_deploy_hint(store, data)
+            await _print_no_deploy_hint(store, data, host, port)
             return 2
         except (SquallError, ValueError) as error:
             print(f"squall: cannot deploy {folder}: {error}", file=sys.stderr)
-            await _print_no_deploy_hint(store, data)
+            await _print_no_deploy_hint(store, data, host, port)
             return 2
         await platform.restore(skip={service.service} if service is not None else set())
         if service is None and not dispatcher.services:
@@ -847,13 +854,21 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         logger.info("stopped")
 
 
-async def _print_no_deploy_hint(store: SqliteStore, data: Path) -> None:
-    """After a failed deploy, tell how to serve what the data folder deployed before, if it deployed anything."""
+async def _print_no_deploy_hint(store: SqliteStore, data: Path, host: str, port: int) -> None:
+    """After a failed deploy, tell how to serve what the data folder deployed before, if it deployed anything.
+
+    The command keeps the address the user asked for.
+    """
     names = [entry.name for entry in await asyncio.to_thread(store.services)]
     if not names:
         return
+    command = f"squall up --no-deploy --data {shlex.quote(str(data))}"
+    if host != DEFAULT_HOST:
+        command += f" --host {shlex.quote(host)}"
+    if port != DEFAULT_PORT:
+        command += f" --port {port}"
     print(f"squall: the data folder contains the previous deploy of {', '.join(names)}: "
-          f"`squall up --no-deploy --data {shlex.quote(str(data))}` serves it meanwhile", file=sys.stderr)
+          f"`{command}` serves it meanwhile", file=sys.stderr)
 
 
 async def _watch(platform: Platform, folder: Path, variables: DeployVariables | None = None) -> None:

@@ -227,7 +227,7 @@ class ManagementApi:
         if not Path(folder).is_dir():
             raise _BadRequest(f"folder not found on the server: {folder!r}")
         variables = _variables(request.get("variables"))
-        return await _deploy_answer(self._platform.deploy_folder(Path(folder), variables))
+        return await _deploy_answer(self._platform.deploy_folder(Path(folder), variables), self._platform.unchanged)
 
     async def _upload(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """Deploy a service sent as a .tar.gz package, for servers that cannot read the client's folder."""
@@ -242,7 +242,7 @@ class ManagementApi:
             sent = orjson.loads(raw) if raw else None
         except orjson.JSONDecodeError as error:
             raise _BadRequest(f"query parameter variables is not valid JSON: {error}") from None
-        return await _deploy_answer(self._platform.deploy_package(package, _variables(sent)))
+        return await _deploy_answer(self._platform.deploy_package(package, _variables(sent)), self._platform.unchanged)
 
     async def _remove(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         name = _text_field(await _json_request(receive, "remove"), "service", "remove")
@@ -563,8 +563,11 @@ class _BadRequest(Exception):
     pass
 
 
-async def _deploy_answer(deploying: Awaitable[ServiceSpec]) -> tuple[int, Any]:
-    """Run a deploy and return the status and body of the response: the service and its functions, or the error."""
+async def _deploy_answer(deploying: Awaitable[ServiceSpec], unchanged: set[str]) -> tuple[int, Any]:
+    """Run a deploy and return the status and body of the response: the service and its functions, or the error.
+
+    `unchanged` names the services whose last deploy changed nothing.
+    """
     try:
         service = await deploying
     except (SquallError, ValueError) as error:
@@ -573,7 +576,12 @@ async def _deploy_answer(deploying: Awaitable[ServiceSpec]) -> tuple[int, Any]:
         kind = "DeployError" if isinstance(error, ValueError) else type(error).__name__
         return 400, _error(kind, str(error))
     warnings = [f"{service.manifest_path.name}: {warning}" for warning in service.warnings]
-    return 200, {"service": service.service, "functions": list(service.functions), "warnings": warnings}
+    return 200, {
+        "service": service.service,
+        "functions": list(service.functions),
+        "warnings": warnings,
+        "unchanged": service.service in unchanged,
+    }
 
 
 async def _json_request(receive: Receive, operation: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from live_server import wait_for
+from live_server import copy_app, wait_for
 
 INVOCATIONS = 3
 
@@ -115,3 +115,24 @@ def test_stats_rejects_negative_price(squall: Any) -> None:
 
     assert result.returncode == 2
     assert "-1" in result.stderr
+
+
+def test_deploy_says_when_unchanged(serve: Any, tmp_path: Path) -> None:
+    folder = copy_app("cli", tmp_path / "app")
+    server = serve(folder, "--no-watch")
+
+    def deploy() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", server.endpoint],
+            capture_output=True, text=True, timeout=120,
+        )
+
+    again = deploy()
+    (folder / "extra.py").write_text("VALUE = 1\n")
+    changed = deploy()
+
+    # The server deployed the folder at start, so the same files again change nothing.
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("service ") and "is unchanged: the server kept its running version" in again.stdout
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.startswith("deployed service ")

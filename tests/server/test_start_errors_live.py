@@ -110,7 +110,8 @@ def test_broken_manifest_names_previous_deploy(serve: Any, tmp_path: Path) -> No
     assert lines[0].startswith(f"squall: {folder / 'squall.yml'}")
     assert lines[1] == (
         "squall: the data folder contains the previous deploy of cli-checks: "
-        f"`squall up --no-deploy --data {first.data}` serves it meanwhile"
+        # start_up asked for --port 0, which the command keeps.
+        f"`squall up --no-deploy --data {first.data} --port 0` serves it meanwhile"
     )
 
 
