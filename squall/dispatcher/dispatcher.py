@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import logging
 import math
@@ -55,6 +56,8 @@ LOCAL_SESSION_TOKEN = "squall-local-session-token"
 LOG_TAIL_BYTES = 4096  # what `X-Amz-Log-Type: Tail` returns, as Lambda does
 LATEST = "$LATEST"
 CGROUP_CLEANUP_TIMEOUT_S = 5.0
+# How long a call whose instance ran past its init limit waits for the killed instance to be gone.
+INSTANCE_GONE_TIMEOUT_S = 2.0
 # A function whose invocations keep failing in the runtime logs a warning at most this often.
 FAILURE_WARNING_INTERVAL_S = 10.0
 
@@ -657,6 +660,10 @@ class Dispatcher:
         try:
             raw = await self._call_instance(pool, lease, invocation, span, version, started_at)
         except InitPhaseTimedOut as overrun:
+            # The killed instance gives back its place first, so that a function at its
+            # reserved concurrency does not throttle the call's own retry.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(instance.wait_gone(), INSTANCE_GONE_TIMEOUT_S)
             return await self._retry_init(invocation, pool, version, started_at, overrun)
         init = instance.init_outcome if lease.cold else None
         if span is not None and init is not None and init.init_ms:

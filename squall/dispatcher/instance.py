@@ -157,6 +157,7 @@ class Instance:
         self._reader = _FrameReader(self)
         self._loop = asyncio.get_running_loop()
         self._ready: asyncio.Future[InitOutcome] = self._loop.create_future()
+        self._gone: asyncio.Future[None] = self._loop.create_future()  # set once its pool has let it go
         self._result: asyncio.Future[tuple[dict[str, Any], bytes]] | None = None
         self._exit_status: asyncio.Future[int] = self._loop.create_future()
         self._killed_for_timeout = False
@@ -177,6 +178,10 @@ class Instance:
 
     async def wait_ready(self) -> InitOutcome:
         return await self._ready
+
+    async def wait_gone(self) -> None:
+        """Return once the instance's socket closed and its pool gave back its place and memory."""
+        await asyncio.shield(self._gone)
 
     # Frames and process events
 
@@ -217,6 +222,8 @@ class Instance:
         if self._result is not None and not self._result.done():
             self._result.set_exception(ConnectionResetError("instance exited"))
         self._on_death(self)
+        if not self._gone.done():
+            self._gone.set_result(None)
         self._maybe_close_files()
 
     def on_exit(self, status: int) -> None:

@@ -567,6 +567,18 @@ async def test_long_init_shortens_remaining_time(make_dispatcher: Callable[..., 
     assert "Status" not in report
 
 
+async def test_long_init_retried_at_concurrency_cap(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher(init_timeout_s=1.0)
+    spec = FunctionSpec(name="slow", handler="slow_at_import.handler", timeout_s=5, reserved_concurrency=1, max_queue=0)
+    await dispatcher.deploy(service(spec))
+
+    result = await dispatcher.invoke(Invocation("slow", b"{}", "test"))
+
+    # The killed first instance gives back the function's one place before the retry takes it.
+    assert result.error_type is None, result.payload
+    assert orjson.loads(result.payload) == "ready"
+
+
 async def test_long_init_runs_module_again(make_dispatcher: Callable[..., Dispatcher], outside_tmp: Path) -> None:
     dispatcher = make_dispatcher(init_timeout_s=1.0)
     runs = outside_tmp / "runs.txt"
