@@ -96,6 +96,9 @@ class Platform:
     sources: dict[str, Path] = field(default_factory=dict)  # service name -> the folder it came from
     # Services whose last deploy of a folder or package found the same code and settings, and changed nothing.
     unchanged: set[str] = field(default_factory=set)
+    # Held while a deploy or a removal builds and switches the route table and
+    # triggers from the deployed services, so that two at once do not drop each other's routes.
+    switching: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Folders whose service `squall remove` removed: `squall up` stops redeploying
     # them on changes, until a deploy of the folder serves it again.
     removed_folders: set[Path] = field(default_factory=set)
@@ -284,6 +287,10 @@ class Platform:
         Its data (queues, buckets, tables, streams, logs and records) stays.
         Raises DeployError when no such service is deployed.
         """
+        async with self.switching:
+            return await self._remove(name)
+
+    async def _remove(self, name: str) -> list[str]:
         if name not in self.dispatcher.services:
             deployed = ", ".join(sorted(self.dispatcher.services)) or "none"
             raise DeployError(f"service {name!r} is not deployed; deployed services: {deployed}")
@@ -313,6 +320,10 @@ class Platform:
         Raises DeployError, and serves what it served before, when a new
         version's provisioned instances fail their init.
         """
+        async with self.switching:
+            await self._deploy(service)
+
+    async def _deploy(self, service: ServiceSpec) -> None:
         # Function names are global. This check comes before the routes, whose
         # clash would name only the function and not the service that owns it.
         for function in service.functions:

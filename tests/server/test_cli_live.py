@@ -136,3 +136,33 @@ def test_deploy_says_when_unchanged(serve: Any, tmp_path: Path) -> None:
     assert again.stdout.startswith("service ") and "is unchanged: the server kept its running version" in again.stdout
     assert changed.returncode == 0, changed.stderr
     assert changed.stdout.startswith("deployed service ")
+
+
+def test_concurrent_deploys_keep_routes(serve: Any, tmp_path: Path) -> None:
+    server = serve(copy_app("cli", tmp_path / "app"), "--no-watch")
+    folders = []
+    for name in ("first", "second", "third"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "squall.yml").write_text(
+            f"service: {name}\nfunctions:\n  {name}fn:\n    handler: app.main\n    events:\n"
+            f"      - http: {{method: GET, path: /{name}/hi}}\n"
+        )
+        (folder / "app.py").write_text(f"def main(event, context):\n    return {{'service': '{name}'}}\n")
+        folders.append(folder)
+
+    deploys = [
+        subprocess.Popen(
+            [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", server.endpoint],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for folder in folders
+    ]
+    outputs = [deploy.communicate(timeout=120) for deploy in deploys]
+
+    # Each deploy switches the routes in turn, so none drops another's.
+    assert [deploy.returncode for deploy in deploys] == [0, 0, 0], outputs
+    for folder in folders:
+        answer = httpx.get(f"{server.endpoint}/{folder.name}/hi", timeout=30)
+        assert answer.status_code == 200, (folder.name, answer.text)
+        assert answer.json() == {"service": folder.name}
