@@ -23,7 +23,7 @@ import copy
 import enum
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -872,9 +872,35 @@ class Condition:
     names_used: frozenset[str]
     values_used: frozenset[str]
 
+    @property
+    def attribute_names(self) -> frozenset[str]:
+        """Top-level attributes the condition reads (a Query rejects key attributes in its filter)."""
+        return frozenset(str(path[0]) for path in _condition_paths(self.root))
+
     def evaluate(self, item: Mapping[str, Any] | None) -> bool:
         """Return whether the condition holds for `item` (None: the item does not exist)."""
         return self.root.evaluate(item if item is not None else {})
+
+
+def _condition_paths(node: ConditionNode) -> Iterator[DocumentPath]:
+    """Yield every document path that `node` and the nodes under it read."""
+    if isinstance(node, (Not, And, Or)):
+        children = (node.operand,) if isinstance(node, Not) else node.operands
+        for child in children:
+            yield from _condition_paths(child)
+        return
+
+    if isinstance(node, Comparison):
+        operands: tuple[Operand, ...] = (node.left, node.right)
+    elif isinstance(node, Between):
+        operands = (node.operand, node.low, node.high)
+    elif isinstance(node, InList):
+        operands = (node.operand, *node.candidates)
+    else:
+        operands = node.arguments
+    for operand in operands:
+        if isinstance(operand, (PathOperand, SizeOperand)):
+            yield operand.path
 
 
 def parse_condition(

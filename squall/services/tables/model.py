@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from squall.services.errors import InvalidParameter, LimitExceeded, ServiceError
-from squall.services.tables.expressions import DocumentPath, Projection
+from squall.services.tables.expressions import Condition, DocumentPath, Projection
 from squall.services.tables.values import ITEM_SIZE_LIMIT, item_size, values_equal
 
 Item = dict[str, Any]
@@ -378,6 +378,23 @@ def check_limit(name: str, value: int | None, maximum: int | None = None) -> Non
     if not valid:
         upper = f" and at most {maximum}" if maximum is not None else ""
         raise InvalidParameter(f"{name} {value!r} is invalid: use a whole number of at least 1{upper}")
+
+
+def check_query_filter(table: TableInfo, filter_condition: Condition | None) -> None:
+    """Reject a Query filter that reads a key attribute, as DynamoDB does.
+
+    The error names the partition key when the filter reads both keys.
+    Scan filters may read key attributes, so `scan` does not call this.
+    """
+    if filter_condition is None:
+        return
+    for name in table.key_names:
+        if name in filter_condition.attribute_names:
+            raise InvalidParameter(
+                "Filter Expression can only contain non-primary key attributes:"
+                f" Primary key attribute: {name}. Put conditions on key attributes"
+                " in the key condition, or use scan, whose filter may read them"
+            )
 
 
 def key_type_of(value: object) -> KeyType | None:

@@ -63,6 +63,7 @@ from squall.services.tables.model import (
     check_item_size,
     check_key_value,
     check_limit,
+    check_query_filter,
     encode_key_value,
     extract_key,
     parse_key_attribute,
@@ -467,6 +468,7 @@ class SqliteTables:
 
         with self._reading() as db:
             table_id, info = self._table(db, table)
+            check_query_filter(info, keep)
             bounds = _query_bounds(info, key_condition, names, values, _present(keep, project))
             sql = "SELECT item, size_bytes FROM items WHERE table_id = ? AND partition_key = ?"
             parameters: list[Any] = [table_id, bounds.partition]
