@@ -266,6 +266,16 @@ def test_query_filter_counts(orders: Table) -> None:
     assert page.scanned_count == 5
 
 
+def test_query_filter_on_sort_key(orders: Table) -> None:
+    fill_orders(orders, 2)
+
+    error = remote_error(orders.query, "customer = :c", filter="#o = :o", names={"#o": "order"}, values={":c": "alice", ":o": 1})
+
+    assert error.code == "ValidationException"
+    assert error.status == 400
+    assert "Filter Expression can only contain non-primary key attributes: Primary key attribute: order" in error.message
+
+
 def test_scan_all_pages(orders: Table) -> None:
     fill_orders(orders, 4)
 
