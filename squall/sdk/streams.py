@@ -183,11 +183,16 @@ class Stream:
         return PutResult(shard_id=result["shard_id"], sequence_number=result["sequence_number"])
 
     def put_many(self, records: Iterable[Mapping[str, Any] | tuple[bytes | str, str]]) -> PutManyResult:
-        """Append up to 500 records in one request; each record may fail alone.
+        """Append up to 500 records in one request.
 
         A record is a `(data, partition_key)` tuple or a mapping with `data`,
-        `partition_key` and optionally `explicit_hash_key`. Check
-        `failed_record_count`, and retry the entries whose `failed` is true.
+        `partition_key` and optionally `explicit_hash_key`. An invalid record
+        (such as an empty partition key) rejects the whole request with a
+        RemoteError that names its index, and no record is stored.
+        `failed_record_count` and each entry's `failed` follow Kinesis, where a
+        single record fails only for throttling or an internal error. Squall's
+        store has neither, so they are 0 and false here, and code that retries
+        the failed entries still runs unchanged on Kinesis.
 
         Example::
 

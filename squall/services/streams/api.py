@@ -79,7 +79,7 @@ def put_record(store: StreamStore, args: Args, traceparent: str | None = None) -
 
 
 def put_records(store: StreamStore, args: Args, traceparent: str | None = None) -> Any:
-    """Append a batch of records; an entry the store rejects fails alone, with its error in the result."""
+    """Append a batch of records; one invalid record rejects the whole batch, as in Kinesis."""
     stream = args.text("stream")
     entries = [_put_records_entry(index, value) for index, value in enumerate(args.sequence("records"))]
     return store.put_records(stream, entries, traceparent=traceparent)
@@ -155,8 +155,8 @@ def position_to_json(position: Position) -> dict[str, Any]:
 
 
 def _put_records_entry(index: int, value: Any) -> PutRecordsEntry:
-    # A malformed entry fails the whole request, as a malformed Kinesis request
-    # does; a well-formed entry with a bad value fails alone in the store.
+    # A malformed entry fails the whole request here. The store then rejects
+    # the whole request for an entry with a bad value, as Kinesis does.
     where = f"put_records: records[{index}]"
     if not isinstance(value, dict):
         raise InvalidArgument(

@@ -257,7 +257,7 @@ class StreamStore(Protocol):
     def put_records(
         self, stream: str, records: Sequence[PutRecordsEntry], *, traceparent: str | None = None
     ) -> PutRecordsResult:
-        """Append up to 500 records, each with `traceparent`; an invalid record fails alone and is counted."""
+        """Append up to 500 records, each with `traceparent`; an invalid record rejects the whole request."""
         ...
 
     def read(self, stream: str, shard_id: str, position: Position, limit: int = MAX_READ_LIMIT) -> ReadResult:
@@ -355,26 +355,36 @@ def record_size(data: bytes | bytearray | memoryview, partition_key: str) -> int
     return memoryview(data).nbytes + len(partition_key.encode("utf-8", "surrogatepass"))
 
 
-def check_put_records_batch(records: Sequence[PutRecordsEntry]) -> None:
-    """Raise for a `put_records` request that fails as a whole: empty, over 500 records or over 5 MiB."""
+def check_put_records_batch(records: Sequence[PutRecordsEntry]) -> list[int | None]:
+    """Check a whole `put_records` request before any record is stored; return each explicit hash key.
+
+    Kinesis validates a PutRecords request as a whole, so one invalid record
+    rejects the request. An empty request raises InvalidArgument, one over 500
+    records or 5 MiB in all raises LimitExceeded, and an invalid record raises
+    what `check_record` raises, with the record's index in the message.
+    """
     count = len(records)
     if count == 0:
         raise InvalidArgument(f"put_records needs 1 to {MAX_PUT_RECORDS_COUNT} records, got 0")
     if count > MAX_PUT_RECORDS_COUNT:
         raise LimitExceeded(f"put_records got {count} records, over the limit of {MAX_PUT_RECORDS_COUNT}")
 
+    hash_keys: list[int | None] = []
     total = 0
     for index, entry in enumerate(records):
         if not isinstance(entry, PutRecordsEntry):
             raise InvalidArgument(f"put_records entry {index} must be a PutRecordsEntry, got {type(entry).__name__}")
-        # Invalid entries count as far as they can be measured; they fail on their own later.
-        if isinstance(entry.data, bytes | bytearray | memoryview) and isinstance(entry.partition_key, str):
-            total += record_size(entry.data, entry.partition_key)
+        try:
+            hash_keys.append(check_record(entry.data, entry.partition_key, entry.explicit_hash_key))
+        except (InvalidArgument, LimitExceeded) as exc:
+            raise type(exc)(f"put_records stored no record because records[{index}] is invalid: {exc.message}") from None
+        total += record_size(entry.data, entry.partition_key)
     if total > MAX_PUT_RECORDS_BYTES:
         raise LimitExceeded(
             f"put_records got {total} bytes of data and partition keys, over the limit of"
             f" {MAX_PUT_RECORDS_BYTES} bytes (5 MiB)"
         )
+    return hash_keys
 
 
 def check_sequence_number(sequence_number: object) -> str:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from squall.services.errors import LimitExceeded, ResourceExists, ServiceError, StorageFull
+from squall.services.errors import ResourceExists, ServiceError, StorageFull
 from squall.services.streams import keys
 from squall.services.streams import sqlite_rows as rows
 from squall.services.streams.errors import InvalidArgument
@@ -210,27 +210,21 @@ class SqliteStreams:
     ) -> PutRecordsResult:
         """Append up to 500 records in one transaction, each with `traceparent` stored beside it.
 
-        An invalid record fails alone: its result entry carries the error and
-        the others are stored. The whole request raises LimitExceeded past
-        500 records or 5 MiB in all, and InvalidArgument when it is empty.
-
-        NOTE: Kinesis documents only ProvisionedThroughputExceededException and
-        InternalFailure as per-record error codes, so the InvalidArgumentException
-        and LimitExceeded codes of a rejected entry are Squall's own.
+        The request is checked as a whole first, as Kinesis does, so an
+        invalid record stores nothing: it raises InvalidArgument (or
+        LimitExceeded for a record over 1 MiB) naming its index. The request
+        also raises LimitExceeded past 500 records or 5 MiB in all, and
+        InvalidArgument when it is empty. No entry of the result fails here,
+        because Kinesis fails single records only for throttling and internal
+        errors, which this store does not have.
         """
         check_stream_name(stream)
-        check_put_records_batch(records)
+        hash_keys = check_put_records_batch(records)
         with self._transaction(write=True) as conn:
             row = rows.get_stream(conn, stream)
             arrival_ms = self._now_ms()
             results: list[PutRecordsResultEntry] = []
-            for index, entry in enumerate(records):
-                try:
-                    hash_key = check_record(entry.data, entry.partition_key, entry.explicit_hash_key)
-                except (InvalidArgument, LimitExceeded) as exc:
-                    logger.debug("put_records to stream %s: entry %d rejected: %s", stream, index, exc.message)
-                    results.append(PutRecordsResultEntry(error_code=exc.code, error_message=exc.message))
-                    continue
+            for entry, hash_key in zip(records, hash_keys, strict=True):
                 stored = rows.insert_record(
                     conn, row, bytes(entry.data), entry.partition_key, hash_key, arrival_ms, traceparent
                 )

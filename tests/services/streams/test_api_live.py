@@ -163,15 +163,25 @@ def test_iterate_follows_positions(stream: Stream) -> None:
     assert seen == [b"r0", b"r1", b"r2", b"r3", b"r4"]
 
 
-def test_put_many_reports_each_record(stream: Stream) -> None:
-    result = stream.put_many([(b"one", "k"), {"data": "two", "partition_key": ""}, {"data": "three", "partition_key": "k"}])
+def test_put_many_bad_record_rejects_all(stream: Stream) -> None:
+    with pytest.raises(RemoteError) as raised:
+        stream.put_many([(b"one", "k"), {"data": "two", "partition_key": ""}, {"data": "three", "partition_key": "k"}])
 
-    assert result.failed_record_count == 1
-    assert [entry.failed for entry in result.records] == [False, True, False]
-    assert result.records[1].error_code == "InvalidArgumentException"
-    assert "partition key ''" in (result.records[1].error_message or "")
+    assert raised.value.code == "InvalidArgumentException"
+    assert raised.value.status == 400
+    assert "records[1]" in raised.value.message
+    assert "partition key ''" in raised.value.message
+    assert not stream.read(FIRST_SHARD).records
+
+
+def test_put_many_reports_each_record(stream: Stream) -> None:
+    result = stream.put_many([(b"one", "k"), {"data": "two", "partition_key": "k"}])
+
+    assert result.failed_record_count == 0
+    assert [entry.failed for entry in result.records] == [False, False]
+    assert [entry.shard_id for entry in result.records] == [FIRST_SHARD, FIRST_SHARD]
     stored = [record.data for record in stream.read(FIRST_SHARD).records]
-    assert stored == [b"one", b"three"]
+    assert stored == [b"one", b"two"]
 
 
 def test_put_many_rejects_a_misspelt_key(stream: Stream) -> None:

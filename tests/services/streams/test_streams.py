@@ -310,29 +310,25 @@ def test_text_data_rejected(streams: StreamStore) -> None:
 # -- put_records -----------------------------------------------------------------
 
 
-def test_put_records_bad_record_fails_alone(streams: StreamStore) -> None:
+def test_put_records_bad_record_rejects_all(streams: StreamStore) -> None:
     streams.create_stream("s", shard_count=2)
     entries = [
         PutRecordsEntry(b"first", "a"),
         PutRecordsEntry(b"bad", ""),
-        PutRecordsEntry(b"\0" * MIB, "big"),
         PutRecordsEntry(b"last", "b", explicit_hash_key="0"),
     ]
 
-    result = streams.put_records("s", entries)
+    with pytest.raises(InvalidArgument) as caught:
+        streams.put_records("s", entries)
 
-    assert result.failed_record_count == 2
-    assert [entry.failed for entry in result.records] == [False, True, True, False]
-    assert result.records[1].error_code == "InvalidArgumentException"
-    assert "partition key ''" in str(result.records[1].error_message)
-    assert result.records[2].error_code == "LimitExceeded"
-    assert result.records[3].shard_id == "shardId-000000000000"
+    assert "records[1]" in caught.value.message
+    assert "partition key ''" in caught.value.message
     stored = [
         record.data
         for shard in ("shardId-000000000000", "shardId-000000000001")
         for record in streams.read("s", shard, Position.trim_horizon()).records
     ]
-    assert sorted(stored) == [b"first", b"last"]
+    assert stored == []
 
 
 def test_put_records_results_in_order(streams: StreamStore) -> None:
