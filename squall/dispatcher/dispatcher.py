@@ -521,6 +521,8 @@ class Dispatcher:
             # NOTE: this token opens the whole management API to the function's
             # code; per-function permissions would need tokens of their own.
             environment["SQUALL_TOKEN"] = self.settings.token
+            # AWS SDK clients sign with their secret access key, which the server then checks against its token.
+            environment["AWS_SECRET_ACCESS_KEY"] = self.settings.token
         return environment
 
     # Invocations

@@ -18,7 +18,7 @@ import orjson
 
 from squall.dispatcher.dispatcher import Invocation, InvocationResult, new_request_id
 from squall.errors import FunctionNotFound, Throttled
-from squall.gateway import code_download, invoke_api, lambda_functions, management, objects_api, services_api
+from squall.gateway import code_download, invoke_api, lambda_functions, management, objects_api, services_api, sigv4
 from squall.gateway.apigw import (
     MAX_REQUEST_HEAD_BYTES,
     GatewayError,
@@ -103,14 +103,17 @@ class GatewayApp:
             else:
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
         elif path.startswith(invoke_api.PREFIX) or path == invoke_api.LIST_PATH:
-            if self._authorised(scope):
+            if self._token is not None and not self._authorised(scope) and sigv4.is_signed(scope):
+                # An AWS SDK client signs with the token as its secret access key.
+                await self._lambda_api_signed(scope, receive, send)
+            elif self._authorised(scope):
                 # Tracing: a server span, the parent of the invocation's span.
                 if tracing.enabled:
                     await tracing.serve_traced(self._invoke_api, scope, receive, send)
                 else:
                     await self._invoke_api(scope, receive, send)
             else:
-                error = invoke_api.ApiError(403, "UnrecognizedClientException", _TOKEN_HELP)
+                error = invoke_api.ApiError(403, "UnrecognizedClientException", _LAMBDA_TOKEN_HELP)
                 await invoke_api.send_api_error(send, error, new_request_id())
         elif path.startswith(invoke_api.API_VERSION_PREFIX):
             # Another operation of the Lambda API's version that Invoke belongs to.
@@ -144,6 +147,37 @@ class GatewayApp:
             await respond_json(send, 404, {"error": {"type": "NotFound", "message": f"version {version} of function {function} is not deployed"}})
             return
         await code_download.send_package(send, path, root)
+
+    async def _lambda_api_signed(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """Serve a Lambda API request signed with SigV4, once its signature proves the token."""
+        try:
+            body = await read_body(receive, _MAX_SIGNED_BODY_BYTES)
+        except BodyTooLarge:
+            error = invoke_api.ApiError(
+                413, "RequestEntityTooLargeException",
+                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation",
+            )
+            await invoke_api.send_api_error(send, error, new_request_id())
+            return
+        token = (self._token or b"").decode()
+        if not sigv4.verify(scope, body, token):
+            error = invoke_api.ApiError(403, "InvalidSignatureException", _SIGNATURE_HELP)
+            await invoke_api.send_api_error(send, error, new_request_id())
+            return
+
+        replayed = False
+
+        async def receive_body() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        if tracing.enabled:
+            await tracing.serve_traced(self._invoke_api, scope, receive_body, send)
+        else:
+            await self._invoke_api(scope, receive_body, send)
 
     def _authorised(self, scope: dict[str, Any]) -> bool:
         if self._token is None:
@@ -406,10 +440,20 @@ def qualifier_hint(function: str, qualifier: str) -> str:
 _RESERVED_PREFIXES = tuple(f"/{segment}/" for segment in RESERVED_SEGMENTS)
 _RESERVED_ROOTS = frozenset(f"/{segment}" for segment in RESERVED_SEGMENTS)
 
+# A signed request's body is read whole to check its signature, so it gets a bound above the Invoke API's own
+# limit, which then rejects what is over it with its own error.
+_MAX_SIGNED_BODY_BYTES = MAX_REQUEST_BYTES + 1024 * 1024
+_SIGNATURE_HELP = (
+    "The request signature we calculated does not match the signature you provided. This server requires a "
+    "token: sign with it as the secret access key (boto3.client(\"lambda\", endpoint_url=..., "
+    "aws_access_key_id=\"squall\", aws_secret_access_key=TOKEN)), with the value of the 'token' file in the "
+    "server's data folder, and check this machine's clock"
+)
 _TOKEN_HELP = (
     "this server requires a token: send 'Authorization: Bearer <token>' with the value of the "
     "'token' file in the server's data folder (or set SQUALL_TOKEN for the squall CLI)"
 )
+_LAMBDA_TOKEN_HELP = _TOKEN_HELP + ", or sign the request with the token as the secret access key, as an AWS SDK does"
 
 
 async def _send(send: Send, answer: HttpResponse, api: ApiType, request_id: str) -> None:

@@ -34,15 +34,26 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[StartGateway]:
     """Start gateways on copies of app folders. Each stops, with its dispatcher, when the test ends."""
     stops: list[Callable[[], Awaitable[None]]] = []
 
-    async def start(app: str, payload: str | None = None) -> LiveGateway:
-        """Serve the app folder `app`, routing only the routes of version `payload` when one is given."""
+    async def start(app: str, payload: str | None = None, token: str | None = None) -> LiveGateway:
+        """Serve the app folder `app`, routing only the routes of version `payload` when one is given.
+
+        With `token`, the gateway requires it, and instances get it with the gateway's endpoint, as a
+        server bound beyond loopback does.
+        """
         folder = shutil.copytree(APPS / app, tmp_path / f"{app}{len(stops)}", ignore=shutil.ignore_patterns("__pycache__"))
         service = load_service(folder)
         gateway = LiveGateway(httpx.AsyncClient(timeout=CLIENT_TIMEOUT_S))
 
-        dispatcher = Dispatcher(
-            NodeSettings(data_dir=tmp_path / f"data{len(stops)}"), gateway.records.append, gateway.logs.append
-        )
+        # The socket listens before uvicorn starts, so the first request
+        # waits in the backlog instead of failing.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        endpoint = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        settings = NodeSettings(data_dir=tmp_path / f"data{len(stops)}")
+        if token is not None:
+            settings = NodeSettings(data_dir=settings.data_dir, endpoint=endpoint, token=token)
+        dispatcher = Dispatcher(settings, gateway.records.append, gateway.logs.append)
         dispatcher.start()
         await dispatcher.deploy(service)
         routes = [
@@ -53,13 +64,8 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[StartGateway]:
         ]
         platform = SimpleNamespace(router=Router(routes), dispatcher=dispatcher, async_invoker=None, hub=None)
 
-        # The socket listens before uvicorn starts, so the first request
-        # waits in the backlog instead of failing.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
         config = uvicorn.Config(
-            GatewayApp(platform, None),  # type: ignore[arg-type]
+            GatewayApp(platform, token),  # type: ignore[arg-type]
             lifespan="off",
             access_log=False,
             log_level="warning",
@@ -67,7 +73,7 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[StartGateway]:
         )
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve(sockets=[sock]))
-        gateway.client.base_url = httpx.URL(f"http://127.0.0.1:{sock.getsockname()[1]}")
+        gateway.client.base_url = httpx.URL(endpoint)
 
         async def stop() -> None:
             await gateway.client.aclose()
