@@ -182,7 +182,11 @@ class ApiClient:
         return body
 
     def _fail(self, response: httpx.Response) -> NoReturn:
-        if response.status_code == 401:
+        # The Lambda API answers a missing or wrong token with 403 UnrecognizedClientException, the rest with 401.
+        unrecognised = response.status_code == 403 and response.headers.get("x-amzn-ErrorType", "").startswith(
+            "UnrecognizedClientException"
+        )
+        if response.status_code == 401 or unrecognised:
             raise CommandFailed(self._describe_missing_token())
 
         error = parse_api_error(response)

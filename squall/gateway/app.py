@@ -70,7 +70,7 @@ class GatewayApp:
         # them (router.RESERVED_SEGMENTS), because those would never be called.
         if path.startswith(services_api.PREFIX) or path.startswith(objects_api.PREFIX):
             if not self._authorised(scope):
-                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _token_help(scope)}})
             elif path.startswith(objects_api.PREFIX):
                 await self._objects(scope, receive, send)
             else:
@@ -84,7 +84,7 @@ class GatewayApp:
                 ]
                 await respond(send, 200, headers, body)
             else:
-                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _token_help(scope)}})
         elif path == "/ui" or path.startswith("/ui/"):
             # Imported on first use, so the dashboard loads only when a browser requests it.
             from squall.dashboard import serve_dashboard, serve_with_sign_in
@@ -101,7 +101,7 @@ class GatewayApp:
             if self._authorised(scope):
                 await self._management(scope, receive, send)
             else:
-                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _TOKEN_HELP}})
+                await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _token_help(scope)}})
         elif path.startswith(invoke_api.PREFIX) or path == invoke_api.LIST_PATH:
             if self._token is not None and not self._authorised(scope) and sigv4.is_signed(scope):
                 # An AWS SDK client signs with the token as its secret access key.
@@ -113,7 +113,7 @@ class GatewayApp:
                 else:
                     await self._invoke_api(scope, receive, send)
             else:
-                error = invoke_api.ApiError(403, "UnrecognizedClientException", _LAMBDA_TOKEN_HELP)
+                error = invoke_api.ApiError(403, "UnrecognizedClientException", _token_help(scope, _LAMBDA_TOKEN_HELP))
                 await invoke_api.send_api_error(send, error, new_request_id())
         elif path.startswith(invoke_api.API_VERSION_PREFIX):
             # Another operation of the Lambda API's version that Invoke belongs to.
@@ -454,6 +454,15 @@ _TOKEN_HELP = (
     "'token' file in the server's data folder (or set SQUALL_TOKEN for the squall CLI)"
 )
 _LAMBDA_TOKEN_HELP = _TOKEN_HELP + ", or sign the request with the token as the secret access key, as an AWS SDK does"
+_WRONG_TOKEN_HELP = (
+    "this server rejected the bearer token: it does not match the 'token' file in the server's data folder"
+)
+
+
+def _token_help(scope: dict[str, Any], missing: str = _TOKEN_HELP) -> str:
+    """Say why a request without the server's token is refused: no bearer token, or a wrong one."""
+    scheme, _, _ = (header(scope, b"authorization") or b"").partition(b" ")
+    return _WRONG_TOKEN_HELP if scheme.lower() == b"bearer" else missing
 
 
 async def _send(send: Send, answer: HttpResponse, api: ApiType, request_id: str) -> None:

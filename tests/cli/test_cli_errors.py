@@ -90,6 +90,20 @@ def test_unauthorized_names_token_source(
     assert f"rejected the token from {source}" in result.stderr
 
 
+def test_invoke_wrong_token_names_source(run: Run, api: FakeApi) -> None:
+    # The Lambda API refuses a token with 403 UnrecognizedClientException, not 401.
+    api.respond(
+        "POST", "/2015-03-31/functions/hello/invocations", 403,
+        {"Type": "User", "message": "this server rejected the bearer token"},
+        {"x-amzn-ErrorType": "UnrecognizedClientException"},
+    )
+
+    result = run("invoke", "hello", "--token", "wrong")
+
+    assert result.exit_code == 1
+    assert "rejected the token from the --token option" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "env", "expected_token"),
     [

@@ -52,6 +52,20 @@ async def test_invoke_api_rejects_missing_token() -> None:
     assert answer.headers["x-amzn-errortype"] == "UnrecognizedClientException"
 
 
+async def test_wrong_token_named_as_wrong() -> None:
+    wrong = {"Authorization": "Bearer wrong"}
+    async with client(TOKEN) as http:
+        management = await http.get("/_squall/api/health", headers=wrong)
+        invoke = await http.post("/2015-03-31/functions/greet/invocations", content=b"{}", headers=wrong)
+        missing = await http.get("/_squall/api/health")
+
+    # A wrong token is not reported as a missing one.
+    assert management.json()["error"]["message"].startswith("this server rejected the bearer token")
+    assert invoke.status_code == 403
+    assert invoke.json()["message"].startswith("this server rejected the bearer token")
+    assert missing.json()["error"]["message"].startswith("this server requires a token")
+
+
 async def test_no_token_needed_on_loopback() -> None:
     async with client(None) as http:
         answer = await http.get("/_squall/api/health")
