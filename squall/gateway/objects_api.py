@@ -2,7 +2,8 @@
 
 Uploads stream from the ASGI `receive` channel into the store on a worker
 thread, through a bounded queue, so an object is never held whole in
-memory. Downloads stream the stored file back in chunks and honour a
+memory. An upload honours `If-None-Match: *` and `If-Match` as S3's
+conditional writes do. Downloads stream the stored file back in chunks and honour a
 `Range` header (206 with `Content-Range`, or 416 when no byte is in range).
 
 A successful PUT responds with `{"result": ObjectInfo}` and the ETag header.
@@ -101,6 +102,8 @@ class ObjectsApi:
         content_type = header(scope, b"content-type")
         metadata = _read_metadata(scope)
         if_none_match = (header(scope, b"if-none-match") or b"").strip() == b"*"
+        if_match_header = header(scope, b"if-match")
+        if_match = None if if_match_header is None else if_match_header.decode("latin-1")
         body = _BodyQueue(asyncio.get_running_loop())
         # NOTE: an upload occupies one of the hub's worker threads until its body ends, so
         # several slow clients can delay other service calls. A separate executor would lift this.
@@ -114,6 +117,7 @@ class ObjectsApi:
                 None if content_type is None else content_type.decode("latin-1"),
                 metadata,
                 if_none_match,
+                if_match,
                 request_traceparent(scope),
             )
         )
@@ -177,6 +181,7 @@ def _put_streamed(
     content_type: str | None,
     metadata: dict[str, str],
     if_none_match: bool,
+    if_match: str | None,
     traceparent: str | None,
 ) -> ObjectInfo:
     return store.put(
@@ -186,6 +191,7 @@ def _put_streamed(
         content_type=content_type,
         metadata=metadata,
         if_none_match=if_none_match,
+        if_match=if_match,
         traceparent=traceparent,
     )
 

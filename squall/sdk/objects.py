@@ -135,7 +135,8 @@ class Bucket:
         return BucketInfo(**self.client.call(SERVICE, "head_bucket", bucket=self.name))
 
     def put(self, key: str, data: bytes | str | BinaryIO, content_type: str | None = None,
-            metadata: Mapping[str, str] | None = None) -> ObjectInfo:
+            metadata: Mapping[str, str] | None = None, *, if_match: str | None = None,
+            if_none_match: bool = False) -> ObjectInfo:
         """Store `data` under `key`, replacing any earlier object, and return its metadata.
 
         A str is sent as UTF-8 (content type `text/plain; charset=utf-8` unless
@@ -143,9 +144,17 @@ class Bucket:
         `metadata` names are case-insensitive and come back in lower case.
         Inside a traced invocation, a function this upload triggers joins its trace.
 
+        The conditions are S3's conditional writes. With `if_none_match`, the
+        put fails with `PreconditionFailed` (HTTP 412) when the key exists.
+        With `if_match` (an ETag as a put or head returned it), the put fails
+        with `PreconditionFailed` when the object's ETag differs, and with
+        `NoSuchKey` (HTTP 404) when there is no object.
+
             Bucket("logs").put("app/today.log", open("app.log", "rb"))
+            info = Bucket("config").head("app.json")
+            Bucket("config").put("app.json", new_text, if_match=info.etag)
         """
-        headers = _metadata_headers(metadata) | trace_headers()
+        headers = _metadata_headers(metadata) | trace_headers() | _condition_headers(if_match, if_none_match)
         body: bytes
         if isinstance(data, str):
             body = data.encode("utf-8")
@@ -346,6 +355,17 @@ def _metadata_headers(metadata: Mapping[str, str] | None) -> dict[str, Any]:
             raise ValueError(f"metadata value {value!r} of {name!r} is invalid: expected a string")
         # http.client would encode a str as latin-1; the server decodes UTF-8.
         headers[METADATA_HEADER + name] = value.encode("utf-8")
+    return headers
+
+
+def _condition_headers(if_match: str | None, if_none_match: bool) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if if_match is not None:
+        if not isinstance(if_match, str) or not if_match.strip():
+            raise ValueError(f"if_match {if_match!r} is invalid: expected an ETag, such as ObjectInfo.etag")
+        headers["If-Match"] = if_match
+    if if_none_match:
+        headers["If-None-Match"] = "*"
     return headers
 
 

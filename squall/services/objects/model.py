@@ -208,6 +208,16 @@ class ObjectEvent:
         return format_sequencer(self.seq)
 
 
+def etag_matches(if_match: str, etag: str) -> bool:
+    """Return whether an If-Match value lists `etag` or is "*".
+
+    The value may list several entity tags, separated by commas, as HTTP
+    allows. Quotes and a weak `W/` prefix are ignored on both sides.
+    """
+    listed = [tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")]
+    return "*" in listed or etag.removeprefix("W/").strip('"') in listed
+
+
 def format_sequencer(seq: int) -> str:
     """Format an event's sequence number as a sequencer: 18 uppercase hex digits, as in S3's events.
 
@@ -251,9 +261,15 @@ class ObjectStore(Protocol):
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
         *,
+        if_match: str | None = None,
         traceparent: str | None = None,
     ) -> ObjectInfo:
-        """Store `data` under `key`, replacing any earlier version, and log `ObjectCreated:Put` with `traceparent`."""
+        """Store `data` under `key`, replacing any earlier version, and log `ObjectCreated:Put` with `traceparent`.
+
+        With `if_none_match` the put fails when the key exists, and with
+        `if_match` it fails unless the key's ETag matches, as in S3's
+        conditional writes.
+        """
         ...
 
     def get(self, bucket: str, key: str, byte_range: str | ByteRange | None = None) -> GetResult:

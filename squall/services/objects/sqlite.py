@@ -55,6 +55,7 @@ from squall.services.objects.model import (
 from squall.services.objects.ranges import resolve_range
 from squall.services.objects.sqlite_queries import (
     check_absent,
+    check_etag,
     connect,
     fetch_objects,
     insert_event,
@@ -65,6 +66,7 @@ from squall.services.objects.sqlite_queries import (
 from squall.services.objects.validation import (
     validate_bucket_name,
     validate_content_type,
+    validate_if_match,
     validate_key,
     validate_metadata,
 )
@@ -186,26 +188,32 @@ class FileObjects:
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
         *,
+        if_match: str | None = None,
         traceparent: str | None = None,
     ) -> ObjectInfo:
         """Stream `data` into the store under `key`, replacing any earlier version.
 
         The logged event keeps `traceparent`, the uploader's W3C trace
         context. With `if_none_match`, raise `PreconditionFailed` if the key
-        exists (S3's `If-None-Match: *`). Raises `EntityTooLarge` while streaming
-        once `max_object_size` is passed and `StorageFull` when the disk is
-        full; on any error the previous version stays readable.
+        exists (S3's `If-None-Match: *`). With `if_match` (an If-Match value:
+        an ETag, a comma-separated list of them, or "*"), raise `NoSuchKey` if
+        the key is missing and `PreconditionFailed` if its ETag is not listed,
+        as S3's conditional writes do. The commit checks both conditions again,
+        so a write that lands during the upload still fails it. Raises
+        `EntityTooLarge` while streaming once `max_object_size` is passed and
+        `StorageFull` when the disk is full; on any error the previous version
+        stays readable.
         """
         validate_bucket_name(bucket)
         validate_key(key)
         stored_type = validate_content_type(content_type)
         stored_metadata = validate_metadata(metadata)
+        validate_if_match(if_match)
 
         # Fail before streaming what would be refused anyway; the transaction checks again.
         with self._connected() as connection:
             require_bucket(connection, bucket)
-            if if_none_match:
-                check_absent(connection, bucket, key)
+            _check_write_conditions(connection, bucket, key, if_none_match, if_match)
 
         blob = self._blobs.write(data, self.max_object_size, f"{bucket}/{key}")
         info = ObjectInfo(
@@ -219,7 +227,8 @@ class FileObjects:
         )
         try:
             replaced = self._commit_object(
-                info, blob.blob_id, EventName.PUT, if_none_match=if_none_match, traceparent=traceparent
+                info, blob.blob_id, EventName.PUT, if_none_match=if_none_match, if_match=if_match,
+                traceparent=traceparent,
             )
         except BaseException:
             self._blobs.remove(blob.blob_id)
@@ -387,13 +396,19 @@ class FileObjects:
     # -- internals ----------------------------------------------------------
 
     def _commit_object(
-        self, info: ObjectInfo, blob_id: str, event: EventName, *, if_none_match: bool, traceparent: str | None
+        self,
+        info: ObjectInfo,
+        blob_id: str,
+        event: EventName,
+        *,
+        if_none_match: bool,
+        if_match: str | None,
+        traceparent: str | None,
     ) -> str | None:
         """Commit the object row and its event; return the blob id of the version replaced."""
         with self._transaction() as connection:
             require_bucket(connection, info.bucket)
-            if if_none_match:
-                check_absent(connection, info.bucket, info.key)
+            _check_write_conditions(connection, info.bucket, info.key, if_none_match, if_match)
             replaced = upsert_object(connection, info, blob_id)
             insert_event(
                 connection, info.bucket, info.key, event, info.size, info.etag, info.last_modified, traceparent
@@ -450,6 +465,15 @@ class FileObjects:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
+
+
+def _check_write_conditions(
+    connection: sqlite3.Connection, bucket: str, key: str, if_none_match: bool, if_match: str | None
+) -> None:
+    if if_none_match:
+        check_absent(connection, bucket, key)
+    if if_match is not None:
+        check_etag(connection, bucket, key, if_match)
 
 
 def _claim_folder(root: Path) -> IO[bytes]:

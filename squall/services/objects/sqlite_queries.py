@@ -14,7 +14,7 @@ from pathlib import Path
 from squall.services.errors import ServiceError
 from squall.services.objects.errors import NoSuchBucket, NoSuchKey, PreconditionFailed
 from squall.services.objects.listing import ListPosition
-from squall.services.objects.model import BucketInfo, EventName, ObjectInfo
+from squall.services.objects.model import BucketInfo, EventName, ObjectInfo, etag_matches
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -107,6 +107,21 @@ def check_absent(connection: sqlite3.Connection, bucket: str, key: str) -> None:
         raise PreconditionFailed(
             f"key {key!r} already exists in bucket {bucket!r} and the put requested to write only a new key"
             " (if_none_match)"
+        )
+
+
+def check_etag(connection: sqlite3.Connection, bucket: str, key: str, if_match: str) -> None:
+    """Raise `NoSuchKey` if the key is missing, or `PreconditionFailed` if its ETag does not match `if_match`."""
+    row = connection.execute("SELECT etag FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+    if row is None:
+        raise NoSuchKey(
+            f"key {key!r} does not exist in bucket {bucket!r}, and the put requested to replace only"
+            f" an object with ETag {if_match} (if_match): put without if_match to create the key"
+        )
+    if not etag_matches(if_match, row[0]):
+        raise PreconditionFailed(
+            f"key {key!r} in bucket {bucket!r} has ETag {row[0]}, and the put requested to replace only"
+            f" an object with ETag {if_match} (if_match): read the object again and retry with its ETag"
         )
 
 

@@ -127,3 +127,19 @@ def validate_content_type(content_type: str | None) -> str:
             " without control characters, or None for the default"
         )
     return content_type
+
+
+def validate_if_match(if_match: str | None) -> str | None:
+    """Return `if_match` if it is None or names at least one entity tag, else raise `InvalidArgument`."""
+    if if_match is None:
+        return None
+    if (
+        not isinstance(if_match, str)
+        or not if_match.replace(",", "").strip()
+        or _CONTROL_CHARACTERS.search(if_match)
+    ):
+        raise InvalidArgument(
+            f"if_match {if_match!r} is invalid: expected the object's ETag, such as the one a put or"
+            ' head returned (\'"9a0364b9e99bb480dd25e1f0284c8555"\'), or "*" for any existing object'
+        )
+    return if_match
