@@ -222,6 +222,8 @@ def remove(ctx: click.Context, service: str, endpoint: str, token: str | None, d
     click.echo(f"removed service {service} with {len(functions)} function(s)")
     for name in functions:
         click.echo(f"  {name}")
+    for warning in removed.get("warnings") or []:
+        click.secho(f"warning: {warning}", err=True, fg="yellow")
 
 
 def shell_variables(folder: Path, stage: str | None, config_env: str | None = None,

@@ -250,7 +250,10 @@ class ManagementApi:
             functions = await self._platform.remove(name)
         except SquallError as error:
             return 404, _error("ServiceNotFound", str(error))
-        return 200, {"service": name, "functions": functions}
+        warnings = _orphaned_destinations(self._platform.dispatcher.services.values(), set(functions))
+        for warning in warnings:
+            logger.warning("%s", warning)
+        return 200, {"service": name, "functions": functions, "warnings": warnings}
 
     # Versions and aliases
 
@@ -594,6 +597,20 @@ async def _json_request(receive: Receive, operation: str) -> dict[str, Any]:
     if not isinstance(request, dict):
         raise _BadRequest(f"{operation} request must be a JSON object, got {request!r}")
     return request
+
+
+def _orphaned_destinations(services: Iterable[ServiceSpec], removed: set[str]) -> list[str]:
+    """Describe each destination of a remaining function that names one of the `removed` functions."""
+    warnings = []
+    for service in services:
+        for spec in service.functions.values():
+            for setting, destination in spec.async_config.destinations():
+                if destination.kind == "function" and destination.name in removed:
+                    warnings.append(
+                        f"function {spec.name} of service {service.service} sends its {setting} records to "
+                        f"{destination.name}, which is gone: they are lost until it is deployed again"
+                    )
+    return warnings
 
 
 def _alias_users(services: Iterable[ServiceSpec], function: str, alias: str) -> list[str]:

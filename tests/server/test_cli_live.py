@@ -166,3 +166,34 @@ def test_concurrent_deploys_keep_routes(serve: Any, tmp_path: Path) -> None:
         answer = httpx.get(f"{server.endpoint}/{folder.name}/hi", timeout=30)
         assert answer.status_code == 200, (folder.name, answer.text)
         assert answer.json() == {"service": folder.name}
+
+
+def test_remove_warns_about_destinations(serve: Any, tmp_path: Path) -> None:
+    audit = tmp_path / "audit"
+    audit.mkdir()
+    (audit / "squall.yml").write_text("service: audit\nfunctions:\n  auditfn: {handler: app.main}\n")
+    (audit / "app.py").write_text("def main(event, context):\n    return 'noted'\n")
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "squall.yml").write_text(
+        "service: shop\nfunctions:\n  worker: {handler: app.main, on_failure: {function: auditfn}}\n"
+    )
+    (shop / "app.py").write_text("def main(event, context):\n    raise ValueError('no')\n")
+    server = serve(audit, "--no-watch")
+
+    def squall(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "squall", *arguments, "--endpoint", server.endpoint],
+            capture_output=True, text=True, timeout=120,
+        )
+
+    deployed = squall("deploy", str(shop))
+    removed = squall("remove", "audit")
+
+    assert deployed.returncode == 0, deployed.stderr
+    assert removed.returncode == 0, removed.stderr
+    # The removal goes ahead, as on Lambda, but says whose records now have nowhere to go.
+    assert (
+        "warning: function worker of service shop sends its on_failure records to auditfn, which is gone"
+        in removed.stderr
+    )
