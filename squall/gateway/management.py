@@ -636,7 +636,7 @@ def _text_field(request: dict[str, Any], key: str, operation: str) -> str:
     return value
 
 
-# What each numeric query parameter of the management API takes, for its error message.
+# The value each numeric query parameter of the management API takes, named in its error message.
 _NUMBER_MEANINGS = {
     "since": "a Unix time in seconds, such as 1767225600",
     "until": "a Unix time in seconds, such as 1767225600",
