@@ -508,8 +508,8 @@ class Dispatcher:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
                 "AWS_LAMBDA_FUNCTION_VERSION": version,
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-                # Lambda sets the execution role's credentials. Squall has no IAM, and its
-                # own APIs ignore AWS signatures, so these only let AWS SDK clients start.
+                # Lambda sets the execution role's credentials. Squall has no IAM: these let AWS SDK
+                # clients start, and a server that requires a token replaces the secret with it below.
                 "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
                 "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
                 "AWS_SESSION_TOKEN": LOCAL_SESSION_TOKEN,

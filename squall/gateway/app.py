@@ -160,7 +160,8 @@ class GatewayApp:
             await invoke_api.send_api_error(send, error, new_request_id())
             return
         token = (self._token or b"").decode()
-        if not sigv4.verify(scope, body, token):
+        settings = self._platform.dispatcher.settings
+        if not sigv4.verify(scope, body, token, settings.region, "lambda"):
             error = invoke_api.ApiError(403, "InvalidSignatureException", _SIGNATURE_HELP)
             await invoke_api.send_api_error(send, error, new_request_id())
             return

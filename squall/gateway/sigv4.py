@@ -49,10 +49,19 @@ def is_signed(scope: dict[str, Any]) -> bool:
     return _authorization(scope).startswith(ALGORITHM.encode())
 
 
-def verify(scope: dict[str, Any], body: bytes, secret: str, now: float | None = None) -> bool:
-    """Tell whether the request is signed with `secret` as the secret access key, at a time near `now`."""
+def verify(
+    scope: dict[str, Any], body: bytes, secret: str, region: str, service: str, now: float | None = None
+) -> bool:
+    """Tell whether the request is signed with `secret` as the secret access key, at a time near `now`.
+
+    The signature must be scoped to `region` and `service`, sign the Host
+    header, and cover the body's SHA-256 (an X-Amz-Content-SHA256 header
+    must equal it).
+    """
     signed = parse_authorization(_authorization(scope))
     if signed is None:
+        return False
+    if signed.region != region or signed.service != service or "host" not in signed.signed_headers:
         return False
     amz_date = _header(scope, "x-amz-date")
     if amz_date is None or not amz_date.startswith(signed.date):
@@ -90,7 +99,7 @@ def parse_authorization(value: bytes) -> SignedRequest | None:
 
 
 def canonical_request(scope: dict[str, Any], body: bytes, signed_headers: tuple[str, ...]) -> str | None:
-    """Build the canonical request of a non-S3 service; None when a signed header is missing."""
+    """Build the canonical request of a non-S3 service; None when a signed header is missing or the body is not the signed one."""
     raw_path = scope.get("raw_path") or scope["path"].encode()
     path = raw_path.decode("latin-1") or "/"
     canonical_uri = quote(path, safe="/~")
@@ -105,7 +114,11 @@ def canonical_request(scope: dict[str, Any], body: bytes, signed_headers: tuple[
         if value is None:
             return None
         lines.append(f"{name}:{_SPACES.sub(' ', value.strip())}\n")
-    payload_hash = _header(scope, "x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+    payload_hash = hashlib.sha256(body).hexdigest()
+    declared = _header(scope, "x-amz-content-sha256")
+    if declared is not None and declared != payload_hash:
+        # The header is signed, but the body must still be the one it names; UNSIGNED-PAYLOAD is S3's alone.
+        return None
     return "\n".join(
         [scope["method"], canonical_uri, canonical_query, "".join(lines), ";".join(signed_headers), payload_hash]
     )
