@@ -160,6 +160,11 @@ class GatewayApp:
             await invoke_api.send_api_error(send, error, new_request_id())
             return
         token = (self._token or b"").decode()
+        expired = sigv4.expiry_problem(scope)
+        if expired is not None:
+            error = invoke_api.ApiError(403, "InvalidSignatureException", f"{expired}; check this machine's clock")
+            await invoke_api.send_api_error(send, error, new_request_id())
+            return
         settings = self._platform.dispatcher.settings
         if not sigv4.verify(scope, body, token, settings.region, "lambda"):
             error = invoke_api.ApiError(403, "InvalidSignatureException", _SIGNATURE_HELP)

@@ -85,6 +85,26 @@ def verify(
     return hmac.compare_digest(expected, signed.signature)
 
 
+def expiry_problem(scope: dict[str, Any], now: float | None = None) -> str | None:
+    """Describe an X-Amz-Date more than MAX_CLOCK_SKEW_S from `now`, in AWS's words; None when it is near or absent."""
+    amz_date = _header(scope, "x-amz-date")
+    if amz_date is None:
+        return None
+    try:
+        moment = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+    current = time.time() if now is None else now
+    if abs(current - moment) <= MAX_CLOCK_SKEW_S:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(current))
+    if moment < current:
+        earliest = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(current - MAX_CLOCK_SKEW_S))
+        return f"Signature expired: {amz_date} is now earlier than {earliest} ({stamp} - 15 min.)"
+    latest = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(current + MAX_CLOCK_SKEW_S))
+    return f"Signature not yet current: {amz_date} is still later than {latest} ({stamp} + 15 min.)"
+
+
 def parse_authorization(value: bytes) -> SignedRequest | None:
     """Read a SigV4 Authorization header; None when it is not one."""
     match = _AUTHORIZATION.match(value.strip())

@@ -96,3 +96,14 @@ def test_stale_date_refused() -> None:
 
     assert not sigv4.verify(scope, body, TOKEN, "us-east-1", "lambda", now=time.time() + 16 * 60)
     assert sigv4.verify(scope, body, TOKEN, "us-east-1", "lambda", now=time.time() + 14 * 60)
+
+
+def test_expiry_named_in_aws_words() -> None:
+    scope, _ = signed_scope()
+
+    late = sigv4.expiry_problem(scope, now=time.time() + 16 * 60)
+    early = sigv4.expiry_problem(scope, now=time.time() - 16 * 60)
+
+    assert late is not None and late.startswith("Signature expired: ")
+    assert early is not None and early.startswith("Signature not yet current: ")
+    assert sigv4.expiry_problem(scope) is None
