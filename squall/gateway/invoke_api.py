@@ -247,11 +247,15 @@ class InvokeApi:
             # The payload must be smaller than the limit, as AWS's error message puts it.
             payload = await read_body(receive, limit - 1)
         except BodyTooLarge:
-            raise ApiError(
-                413,
-                "RequestEntityTooLargeException",
-                f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-            ) from None
+            if invocation_type == "Event":
+                # AWS names the payload's size here, as in "264496 byte payload is too large for the Event
+                # invocation type (limit 262144 bytes)"; the body is not read whole, so its Content-Length gives it.
+                length = (header(scope, b"content-length") or b"").decode("latin-1")
+                size = length if length.isdigit() else f"more than {limit - 1}"
+                message = f"{size} byte payload is too large for the Event invocation type (limit {limit} bytes)"
+            else:
+                message = f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            raise ApiError(413, "RequestEntityTooLargeException", message) from None
         if payload:
             try:
                 orjson.loads(payload)
@@ -315,7 +319,7 @@ class InvokeApi:
 
 # The largest MaxItems Lambda's list operations take.
 MAX_LIST_ITEMS = 10_000
-# ListFunctions and ListVersionsByFunction return at most this many per call, whatever MaxItems asks.
+# ListFunctions and ListVersionsByFunction return at most this many per call, whatever MaxItems requests.
 MAX_PAGE_FUNCTIONS = 50
 
 # Lambda API operations that clients often call next to Invoke, by method and the path's last segment.
@@ -415,7 +419,7 @@ def _page(
 ) -> dict[str, Any]:
     """Return one page of a list operation's items, from Marker on, with NextMarker when more follow.
 
-    A page holds MaxItems items, and never more than `max_page`. The marker
+    A page contains MaxItems items, and never more than `max_page`. The marker
     is the index of the next item, which Lambda keeps opaque.
     """
     items = listed[key]

@@ -172,7 +172,10 @@ def test_async_payload_over_1mb_rejected(serve: Any, tmp_path: Path) -> None:
         client.invoke(FunctionName="ok", InvocationType="Event", Payload=payload)
 
     assert raised.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
-    assert "1048576 bytes" in raised.value.response["Error"]["Message"]
+    # AWS's wording for the Event invocation type, with the payload's size.
+    assert raised.value.response["Error"]["Message"] == (
+        f"{len(payload)} byte payload is too large for the Event invocation type (limit 1048576 bytes)"
+    )
 
 
 def test_accepted_survive_sigkill(serve: Any, tmp_path: Path) -> None:
