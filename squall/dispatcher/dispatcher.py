@@ -841,17 +841,14 @@ class Dispatcher:
             )
         parts: list[str] = []
         if init is not None and init.output:
-            output = init.output.decode(errors="replace")
-            parts.append(output if output.endswith("\n") else output + "\n")
+            parts.append(_output_at_level(init.output, None))
         if init is not None and not init.ok:
             parts.append(_init_report_line(init))
         if retried_init is not None and retried_init.output:
-            output = retried_init.output.decode(errors="replace")
-            parts.append(output if output.endswith("\n") else output + "\n")
+            parts.append(_output_at_level(retried_init.output, None))
         parts.append(f"START RequestId: {request_id} Version: {version}\n")
         if raw.output:
-            output = raw.output.decode(errors="replace")
-            parts.append(output if output.endswith("\n") else output + "\n")
+            parts.append(_output_at_level(raw.output, None))
         if raw.outcome is Outcome.TIMEOUT:
             # The error message ends with what timed out: the task, or the init.
             # Lambda stamps the line to the millisecond: 2026-12-05T02:43:49.123Z.

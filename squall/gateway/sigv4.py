@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from squall.gateway.http import header
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 # AWS rejects a request whose X-Amz-Date is more than 15 minutes from its own clock.
 MAX_CLOCK_SKEW_S = 15 * 60
@@ -66,11 +68,8 @@ def verify(
     amz_date = _header(scope, "x-amz-date")
     if amz_date is None or not amz_date.startswith(signed.date):
         return False
-    try:
-        moment = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        return False
-    if abs((time.time() if now is None else now) - moment) > MAX_CLOCK_SKEW_S:
+    moment = _seconds(amz_date)
+    if moment is None or abs((time.time() if now is None else now) - moment) > MAX_CLOCK_SKEW_S:
         return False
 
     canonical = canonical_request(scope, body, signed.signed_headers)
@@ -88,11 +87,8 @@ def verify(
 def expiry_problem(scope: dict[str, Any], now: float | None = None) -> str | None:
     """Describe an X-Amz-Date more than MAX_CLOCK_SKEW_S from `now`, in AWS's words; None when it is near or absent."""
     amz_date = _header(scope, "x-amz-date")
-    if amz_date is None:
-        return None
-    try:
-        moment = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
+    moment = None if amz_date is None else _seconds(amz_date)
+    if amz_date is None or moment is None:
         return None
     current = time.time() if now is None else now
     if abs(current - moment) <= MAX_CLOCK_SKEW_S:
@@ -152,15 +148,20 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+def _seconds(amz_date: str) -> float | None:
+    """Return the Unix time of an X-Amz-Date value (20261205T170000Z), or None when it is not one."""
+    try:
+        return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
 def _authorization(scope: dict[str, Any]) -> bytes:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            return bytes(value)
-    return b""
+    return header(scope, b"authorization") or b""
 
 
 def _header(scope: dict[str, Any], name: str) -> str | None:
     """Return a header's values joined by commas, as SigV4 canonicalises repeated headers; None when absent."""
-    wanted = name.encode()
-    values = [value.decode("latin-1") for key, value in scope.get("headers", ()) if key == wanted]
+    encoded_name = name.encode()
+    values = [value.decode("latin-1") for key, value in scope.get("headers", ()) if key == encoded_name]
     return ",".join(values) if values else None
