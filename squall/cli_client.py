@@ -182,7 +182,7 @@ class ApiClient:
         return body
 
     def _fail(self, response: httpx.Response) -> NoReturn:
-        # The Lambda API answers a missing or wrong token with 403 UnrecognizedClientException, the rest with 401.
+        # The Lambda API rejects a missing or wrong token with 403 UnrecognizedClientException, the rest of the API with 401.
         unrecognised = response.status_code == 403 and response.headers.get("x-amzn-ErrorType", "").startswith(
             "UnrecognizedClientException"
         )

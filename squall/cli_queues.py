@@ -124,7 +124,7 @@ def send(ctx: click.Context, name: str, body: str, delay_s: int | None, group_id
 
 @group.command()
 @click.argument("name")
-@click.option("--max-messages", type=int, default=1, show_default=True, help="Most messages to receive, 1 to 10.")
+@click.option("--max-messages", type=int, default=1, show_default=True, help="Maximum number of messages to receive, 1 to 10.")
 @click.option("--wait-s", type=float, default=0, show_default=True, help="Seconds to wait for a first message.")
 @click.option("--delete", "delete_after", is_flag=True, help="Delete each message once printed.")
 # JSON lines stay the default because scripts written for earlier versions parse them.

@@ -68,7 +68,7 @@ logger = logging.getLogger("squall.server")
 
 # Changes that arrive within this window become one redeploy.
 WATCH_DEBOUNCE_MS = 300
-# The address `squall up` listens on unless told otherwise.
+# The address `squall up` listens on unless --host or --port sets another.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 

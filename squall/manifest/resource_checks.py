@@ -223,14 +223,14 @@ def shared_event_type(first: Sequence[str], second: Sequence[str]) -> str | None
     "s3:ObjectCreated:*" (or "created") selects every "s3:ObjectCreated:..."
     event, so it shares "s3:ObjectCreated:Put" with a list that names that.
     """
-    for one in _event_types(first):
+    for mine in _event_types(first):
         for other in _event_types(second):
-            if one.family != other.family:
+            if mine.family != other.family:
                 continue
-            if one.name == "*":
+            if mine.name == "*":
                 return other.written
-            if other.name in ("*", one.name):
-                return one.written
+            if other.name in ("*", mine.name):
+                return mine.written
     return None
 
 

@@ -251,10 +251,10 @@ class EventReader:
         if not isinstance(api, str) or api not in self.rest_stages:
             declared = ", ".join(sorted(self.rest_stages)) or "none is declared"
             # Name the Ref's target, not the mapping it is written as.
-            shown = f"!Ref {api}" if isinstance(api, str) else describe(target)
+            received = f"!Ref {api}" if isinstance(api, str) else describe(target)
             raise self.source.error(
                 read.key("RestApiId"),
-                f"expected !Ref of an AWS::Serverless::Api of this template ({declared}), got {shown}",
+                f"expected !Ref of an AWS::Serverless::Api of this template ({declared}), got {received}",
             )
         return self.rest_stages[api], self.rest_binary_media_types.get(api, ())
 
@@ -294,10 +294,10 @@ class EventReader:
         api = target.get("Ref") if isinstance(target, dict) else None
         if not isinstance(api, str) or api not in self.http_stages:
             declared = ", ".join(sorted(self.http_stages)) or "none is declared"
-            shown = f"!Ref {api}" if isinstance(api, str) else describe(target)
+            received = f"!Ref {api}" if isinstance(api, str) else describe(target)
             raise self.source.error(
                 read.key("ApiId"),
-                f"expected !Ref of an AWS::Serverless::HttpApi of this template ({declared}), got {shown}",
+                f"expected !Ref of an AWS::Serverless::HttpApi of this template ({declared}), got {received}",
             )
         return self.http_stages[api]
 

@@ -296,8 +296,8 @@ class Bucket:
             try:
                 connection.request(method, self._path(key), body=body, headers=headers)
             except (BrokenPipeError, ConnectionResetError) as sending:
-                # A server that rejects an upload may answer and close before it reads the
-                # whole body; its answer then says why, where the broken pipe would not.
+                # A server that rejects an upload may respond and close before it reads the
+                # whole body. Its response then gives the reason, where the broken pipe would not.
                 try:
                     return connection, connection.getresponse()
                 except (OSError, http.client.HTTPException):

@@ -239,7 +239,7 @@ def test_foreign_server_named(foreign_endpoint: str, command: list[str], request
 
 @pytest.mark.parametrize("size", [4, 16 * 1024 * 1024], ids=["small", "larger than socket buffers"])
 def test_foreign_server_upload_named(foreign_endpoint: str, tmp_path: Path, size: int) -> None:
-    # A large upload is still being sent when the server answers and closes without reading it.
+    # A large upload is still being sent when the server responds and closes without reading it.
     upload = tmp_path / "upload.txt"
     upload.write_bytes(b"d" * size)
 

@@ -108,10 +108,10 @@ def test_plan_shows_other_settings(tmp_path: Path) -> None:
     lines = [" ".join(line.split()) for line in result.output.splitlines()]
     worker = lines.index(next(line for line in lines if line.startswith("worker ")))
     # The OTHER column lists one setting per line, so the worker's settings fill the lines below its row.
-    shown = " ".join(lines[worker : worker + 3])
-    assert "keep_alive_s: 60" in shown
-    assert "max_retry_attempts: 0" in shown
-    assert "on_failure: function audit" in shown
+    other_column = " ".join(lines[worker : worker + 3])
+    assert "keep_alive_s: 60" in other_column
+    assert "max_retry_attempts: 0" in other_column
+    assert "on_failure: function audit" in other_column
 
 
 def test_plan_refuses_a_route_under_squall_paths(tmp_path: Path) -> None:

@@ -133,7 +133,8 @@ def test_deploy_says_when_unchanged(serve: Any, tmp_path: Path) -> None:
 
     # The server deployed the folder at start, so the same files again change nothing.
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith("service ") and "is unchanged: the server kept its running version" in again.stdout
+    assert again.stdout.startswith("service ")
+    assert "is unchanged: the server kept its running version" in again.stdout
     assert changed.returncode == 0, changed.stderr
     assert changed.stdout.startswith("deployed service ")
 
@@ -192,7 +193,7 @@ def test_remove_warns_about_destinations(serve: Any, tmp_path: Path) -> None:
 
     assert deployed.returncode == 0, deployed.stderr
     assert removed.returncode == 0, removed.stderr
-    # The removal goes ahead, as on Lambda, but says whose records now have nowhere to go.
+    # The removal goes ahead, as on Lambda, but warns whose records now have nowhere to go.
     assert (
         "warning: function worker of service shop sends its on_failure records to auditfn, which is gone"
         in removed.stderr
