@@ -850,10 +850,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     finally:
         # Stop taking asynchronous work, stop the instances, then flush what the store still holds.
         await scheduler.close()
-        await platform.queue_triggers.close()
         await platform.object_triggers.close()
-        await platform.record_triggers.close()
-        await async_invoker.close()
+        # Asynchronous calls and triggered batches in flight share one grace period.
+        await asyncio.gather(
+            platform.queue_triggers.close(), platform.record_triggers.close(), async_invoker.close()
+        )
         await dispatcher.close()
         await asyncio.to_thread(hub.close)
         await asyncio.to_thread(store.close)

@@ -30,6 +30,7 @@ import orjson
 from squall.dispatcher.dispatcher import LATEST, Dispatcher, Invocation, InvocationResult
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_store import AsyncStore, NewInvocation, QueuedInvocation
+from squall.events.draining import finish_or_cancel
 from squall.manifest.spec import Destination
 from squall.observability import tracing
 from squall.services.errors import LimitExceeded
@@ -46,10 +47,6 @@ DEFAULT_CONCURRENCY = 10
 THROTTLED_STATUS = 429
 # Lambda retries throttled events with a back-off from 1 second up to 5 minutes.
 THROTTLE_BACKOFF_S = (1.0, 300.0)
-# In-flight invocations get this long to finish at shutdown. Their rows stay
-# in the store either way, so an unfinished one runs again after a restart.
-DRAIN_TIMEOUT_S = 5.0
-
 # The largest record sent whole to a destination: an asynchronous invocation's
 # payload limit, which a function destination's record must meet. Larger ones
 # go without their payloads.
@@ -138,19 +135,17 @@ class AsyncInvoker:
         self._loop_task = asyncio.get_running_loop().create_task(self._run_forever())
 
     async def close(self) -> None:
-        """Stop starting invocations, give running ones a moment, then close the store."""
+        """Stop starting invocations, give running ones a grace period, then close the store.
+
+        An invocation cut at the end of it keeps its row in the store, so it
+        runs again after a restart.
+        """
         self._closing = True
         if self._loop_task is not None:
             self._loop_task.cancel()
-        tasks = list(self._tasks)
-        if tasks:
-            _, unfinished = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if unfinished:
-                logger.info("%d asynchronous invocation(s) stopped at shutdown will run again after a restart",
-                            len(unfinished))
+        cut = await finish_or_cancel(list(self._tasks))
+        if cut:
+            logger.info("%d asynchronous invocation(s) stopped at shutdown will run again after a restart", cut)
         await self._in_thread(self._store.close)
         self._executor.shutdown(wait=True)
 

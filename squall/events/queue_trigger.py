@@ -9,6 +9,9 @@ batch, which comes back after the queue's visibility timeout and goes to the
 dead-letter queue after `max_receive_count` receives. A batch's event stays
 within Lambda's 6 MB payload limit, and the messages that would pass it are
 left on the queue for the next batch.
+
+A stop lets a batch already received run to its end within the grace
+period of `squall.events.draining`, and receives no more.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import orjson
 
 from squall.dispatcher.dispatcher import Dispatcher, Invocation
 from squall.errors import FunctionNotFound, Throttled
+from squall.events.draining import finish_or_cancel
 from squall.events.filters import FilterCriteria, compile_filters, sqs_filter_view
 from squall.events.record_sources import EMPTY_EVENT_BYTES, MAX_EVENT_BYTES, added_event_bytes
 from squall.manifest.spec import QueueTrigger, ServiceSpec
@@ -77,6 +81,7 @@ class QueueTriggers:
         # gathers the messages of a slow trickle into one batch instead of one per poller.
         self._filling: dict[_Key, asyncio.Lock] = {}
         self._waiting: set[_Key] = set()  # triggers whose qualifier names no version or alias yet
+        self._closing = False  # set by close(): pollers receive nothing more
 
     def update(self, services: Mapping[str, ServiceSpec]) -> None:
         """Start pollers for new triggers and stop those of removed or changed ones."""
@@ -101,17 +106,24 @@ class QueueTriggers:
                 logger.info("polling queue %s for function %s with %d poller(s)", key.queue, key.function, count)
 
     async def close(self) -> None:
+        """Stop receiving; a batch already received gets the grace period to finish.
+
+        A batch cut at the end of it comes back after its visibility timeout.
+        """
+        self._closing = True
         tasks = [task for _, tasks in self._pollers.values() for task in tasks]
+        for key in self._pollers:
+            self._hub.notify("queues", key.queue)  # wakes the pollers waiting for messages
         self._pollers.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        cut = await finish_or_cancel(tasks)
+        if cut:
+            logger.info("%d queue batch(es) cut at shutdown come back after their visibility timeout", cut)
 
     async def _poll(self, key: _Key, trigger: QueueTrigger) -> None:
         store = self._hub.store("queues")
         queue_arn: str | None = None
         filters = compile_filters(trigger.filter_patterns)
-        while True:
+        while not self._closing:
             try:
                 if queue_arn is None:
                     queue_arn = (await self._hub.run(store.get_queue, key.queue)).arn
@@ -161,7 +173,7 @@ class QueueTriggers:
         batch: list[Any] = []
         event_bytes = EMPTY_EVENT_BYTES
         window_ends: float | None = None
-        while len(batch) < trigger.batch_size:
+        while len(batch) < trigger.batch_size and not self._closing:
             fitting = (self._max_event_bytes - event_bytes) // largest_record_bytes
             if batch and fitting == 0:
                 break  # the next message might not fit

@@ -18,6 +18,10 @@ They follow Lambda's event source mappings for Kinesis and DynamoDB Streams:
 
 While tracing is on, a batch's invocation joins the trace of the first of its
 records whose writer sent a W3C traceparent.
+
+A stop lets a call in flight run to its end within the grace period of
+`squall.events.draining` and checkpoint, and starts no other call; the
+records after the checkpoint are delivered after the next start.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import orjson
 from squall.dispatcher.dispatcher import Dispatcher, Invocation
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_invoke import AsyncInvoker
+from squall.events.draining import finish_or_cancel
 from squall.events.filters import FilterCriteria, compile_filters
 from squall.events.record_sources import (
     MAX_EVENT_BYTES,
@@ -80,6 +85,10 @@ class _Key:
     function: str
     kind: SourceKind
     source: str
+
+
+class _Stopping(Exception):
+    """Raised where a poller would start a call after close() began."""
 
 
 class _Outcome(enum.Enum):
@@ -131,6 +140,7 @@ class RecordTriggers:
         self._backoff_s = backoff_s
         self._max_event_bytes = max_event_bytes
         self._pollers: dict[_Key, tuple[RecordTrigger, asyncio.Task[None]]] = {}
+        self._closing = False  # set by close(): pollers start no more calls
         self._on_failure: dict[str, Destination | None] = {}
         self._table_checkpoints: TableCheckpoints | None = None
         # Arrival time of the newest record each shard poller has read and not
@@ -190,12 +200,19 @@ class RecordTriggers:
                 logger.info("started the %s trigger of function %s on %s", key.kind.value, key.function, key.source)
 
     async def close(self) -> None:
-        """Stop every poller; undelivered records stay after their checkpoints for the next start."""
+        """Stop every poller; a call in flight gets the grace period to finish and checkpoint.
+
+        Undelivered records stay after their checkpoints for the next start.
+        """
+        self._closing = True
         tasks = [task for _, task in self._pollers.values()]
+        for key in self._pollers:
+            # Wakes the pollers waiting for new records.
+            self._hub.notify("streams" if key.kind is SourceKind.STREAM else "tables", key.source)
         self._pollers.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        cut = await finish_or_cancel(tasks)
+        if cut:
+            logger.info("%d stream or table trigger call(s) cut at shutdown run again after a restart", cut)
         if self._table_checkpoints is not None:
             self._table_checkpoints.close()
             self._table_checkpoints = None
@@ -214,8 +231,8 @@ class RecordTriggers:
                 group.create_task(self._poll(key.function, source, trigger))
 
     async def _open_sources(self, key: _Key, trigger: RecordTrigger) -> list[RecordSource]:
-        """Return one source per shard, retrying until the stream or table can be read."""
-        while True:
+        """Return one source per shard, retrying until the stream or table can be read, or none once closing."""
+        while not self._closing:
             try:
                 starting_position = StartingPosition(trigger.starting_position)
                 if key.kind is SourceKind.TABLE:
@@ -235,6 +252,7 @@ class RecordTriggers:
                 logger.warning("function %s: %s %s cannot be read: %s; retrying in %.1f s",
                                key.function, key.kind.value, key.source, _describe_error(error), self._backoff_s)
                 await asyncio.sleep(self._backoff_s)
+        return []
 
     async def _checkpoints(self) -> TableCheckpoints:
         if self._table_checkpoints is None:
@@ -248,7 +266,7 @@ class RecordTriggers:
         opened = False
         failures_in_row = 0
         filters = compile_filters(trigger.filter_patterns)
-        while True:
+        while not self._closing:
             try:
                 if not opened:
                     await source.open()
@@ -263,6 +281,8 @@ class RecordTriggers:
                 failures_in_row = 0
             except asyncio.CancelledError:
                 raise
+            except _Stopping:
+                return
             except FunctionNotFound:
                 logger.warning("function %s is gone; its poller on %s stops", function, source.describe())
                 return
@@ -302,7 +322,7 @@ class RecordTriggers:
             return []
 
         window_ends = time.monotonic() + trigger.batch_window_s
-        while len(records) < trigger.batch_size and not full:
+        while len(records) < trigger.batch_size and not full and not self._closing:
             remaining = window_ends - time.monotonic()
             if remaining <= 0:
                 break
@@ -353,6 +373,8 @@ class RecordTriggers:
 
         work: deque[_Pending] = deque([_Pending(tuple(matching))])
         while work:
+            if self._closing:
+                return  # the records after the checkpoint come again after a restart
             pending = await self._drop_expired(function, source, work.popleft())
             if pending is None:
                 continue
@@ -414,6 +436,8 @@ class RecordTriggers:
                 logger.info("function %s throttled a batch of %d from %s; retrying in %.1f s",
                             function, len(records), source.describe(), self._backoff_s)
                 await asyncio.sleep(self._backoff_s)
+                if self._closing:
+                    raise _Stopping from None
                 continue
             break
 

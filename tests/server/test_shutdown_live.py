@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -100,3 +101,78 @@ def test_call_cut_by_stop_is_logged(
     assert len(entries) == 1
     assert "slow call started" in entries[0]["text"]
     assert f"Status: error\tError Type: {error_type}" in entries[0]["text"]
+
+
+TRIGGERED = """service: drain
+resources:
+  queues:
+    work: {visibility_timeout_s: 60}
+  tables:
+    users: {partition_key: id}
+functions:
+  on_work:
+    handler: app.slow
+    timeout_s: 10
+    events:
+      - queue: {name: work, batch_size: 1}
+  on_users:
+    handler: app.slow
+    timeout_s: 10
+    events:
+      - table_stream: {table: users, starting_position: trim_horizon}
+"""
+
+
+def started_and_finished(endpoint: str, function: str) -> tuple[int, int]:
+    entries = httpx.get(endpoint + "/_squall/api/logs", params={"function": function}, timeout=10).json()["entries"]
+    text = "\n".join(entry["text"] for entry in entries)
+    return text.count("started slow call"), text.count("finished slow call")
+
+
+# A batch whose call is running when the server stops gets the same grace
+# period as an HTTP request, so it is handled once and not delivered again.
+@pytest.mark.parametrize(
+    ("function", "command"),
+    [
+        ("on_work", ["queue", "send", "work", "one message"]),
+        ("on_users", ["table", "put", "users", '{"id": "u1"}']),
+    ],
+    ids=["queue", "table stream"],
+)
+def test_triggered_call_in_flight_finishes(serve: Any, tmp_path: Path, function: str, command: list[str]) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "squall.yml").write_text(TRIGGERED)
+    (folder / "app.py").write_text(
+        "import time\n\ndef slow(event, context):\n"
+        "    print('started slow call')\n    time.sleep(1.5)\n    print('finished slow call')\n"
+    )
+    server = serve(folder)
+    sent = subprocess.run(
+        [sys.executable, "-m", "squall", *command, "--endpoint", server.endpoint],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sent.returncode == 0, sent.stderr
+
+    def busy() -> bool:
+        functions = httpx.get(server.endpoint + "/_squall/api/functions", timeout=10).json()["functions"]
+        return any(f["name"] == function and f["instances"]["busy"] == 1 for f in functions)
+
+    assert wait_for(busy, timeout_s=20)
+    assert server.stop() == 0
+    assert not any("cut at shutdown" in line for line in server.output)
+
+    restarted = serve(folder, data=server.data)
+    assert started_and_finished(restarted.endpoint, function) == (1, 1)
+    if function == "on_work":
+        listed = subprocess.run(
+            [sys.executable, "-m", "squall", "queue", "ls", "--output", "json", "--endpoint", restarted.endpoint],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr
+        (work,) = json.loads(listed.stdout)["queues"]
+        assert (work["stats"]["visible"], work["stats"]["in_flight"]) == (0, 0)
