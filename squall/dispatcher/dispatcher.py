@@ -365,14 +365,15 @@ class Dispatcher:
             for pool in retired:
                 pool.retire()
             self._note_retiring(retired)
+            # A deploy's copy of the code lives in a folder named by a digest of that code.
             if fresh:
-                logger.info("deployed service %s (revision %d): new instances for %s",
-                            service.service, self._revision, ", ".join(fresh))
+                logger.info("deployed service %s from %s: new instances for %s",
+                            service.service, service.root, ", ".join(fresh))
             elif service.functions:
-                logger.info("deployed service %s (revision %d): every function keeps its instances",
-                            service.service, self._revision)
+                logger.info("deployed service %s from %s: every function keeps its instances",
+                            service.service, service.root)
             else:
-                logger.info("deployed service %s (revision %d): it has no functions", service.service, self._revision)
+                logger.info("deployed service %s from %s: it has no functions", service.service, service.root)
             return list(fresh) + list(unchanged_pools)
 
     async def remove(self, service_name: str) -> list[str]:
