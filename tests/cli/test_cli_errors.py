@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -223,7 +224,8 @@ def test_bad_since_names_value_and_forms(run: Run, api: FakeApi, command: list[s
             "{name: 1}",
             "inline payload is not valid JSON: Expecting property name enclosed in double quotes (line 1, column 2)",
         ),
-        ('{"a": 1,\n}', "line 2, column 1"),
+        # Python 3.13's decoder names the trailing comma; older ones the brace after it.
+        ('{"a": 1,\n}', "line 1, column 8" if sys.version_info >= (3, 13) else "line 2, column 1"),
         ("@missing.json", "payload file 'missing.json' does not exist"),
         ("@broken.json", "payload file 'broken.json' is not valid JSON: Expecting value (line 1, column 1)"),
         ("@", "'@' names no file: expected @path/to/event.json, or @- for standard input"),
