@@ -82,7 +82,7 @@ class ScheduledTarget:
     function: str
     expression: str
     timezone: str
-    rule_arn: str
+    rule_arn: str  # the rule or, for an EventBridge Scheduler schedule, the schedule
     schedule: Schedule  # its `start` is the first-seen time
     tz: tzinfo
     input_payload: bytes | None  # the trigger's constant input as JSON, or None to send the Scheduled Event
@@ -279,7 +279,11 @@ class Scheduler:
             function=function,
             expression=trigger.expression,
             timezone=trigger.timezone,
-            rule_arn=f"arn:aws:events:{self._region}:{self._account}:rule/{rule_name}",
+            rule_arn=(
+                f"arn:aws:events:{self._region}:{self._account}:rule/{rule_name}"
+                if trigger.scheduler_group is None
+                else f"arn:aws:scheduler:{self._region}:{self._account}:schedule/{trigger.scheduler_group}/{rule_name}"
+            ),
             schedule=schedule,
             tz=tz,
             input_payload=input_payload,

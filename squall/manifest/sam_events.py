@@ -513,7 +513,11 @@ class EventReader:
 
     def _schedule_v2(self, read: PropertyReader) -> ScheduleTrigger:
         self._known(
-            read, {"ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "Description", "FlexibleTimeWindow"}
+            read,
+            {
+                "ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "Description",
+                "FlexibleTimeWindow", "Name", "GroupName",
+            },
         )
         window = read.value("FlexibleTimeWindow")
         if window is not None and (not isinstance(window, dict) or window.get("Mode", "OFF") != "OFF"):
@@ -525,6 +529,7 @@ class EventReader:
             self.source, read.key("ScheduleExpression"), read.string("ScheduleExpression", "a schedule expression"),
             timezone, read.key("ScheduleExpressionTimezone"), self._input(read, "Input"),
             self._state(read) if read.has("State") else True,
+            read.string("Name", "a schedule name"), read.string("GroupName", "a schedule group name") or "default",
         )
 
     def _state(self, read: PropertyReader) -> bool:
@@ -720,6 +725,7 @@ def schedule_trigger(
     event_input: object,
     enabled: bool,
     rule_name: str | None = None,
+    scheduler_group: str | None = None,
 ) -> ScheduleTrigger:
     """Check a schedule expression and time zone and build the trigger."""
     from squall.services.errors import InvalidParameter
@@ -738,7 +744,7 @@ def schedule_trigger(
             timezone_key or key, expected('an IANA time zone name such as "UTC" or "Europe/Berlin"', timezone)
         ) from None
     return ScheduleTrigger(expression=expression, timezone=timezone, input=event_input, enabled=enabled,
-                           rule_name=rule_name)
+                           rule_name=rule_name, scheduler_group=scheduler_group)
 
 
 def rule_schedules(

@@ -231,6 +231,10 @@ class EventReader:
         event_input = self._schedule_input((*key, "input"), config.get("input"))
         timezone = self._timezone((*key, "timezone"), config.get("timezone", "UTC"))
         rule_name = self._rule_name((*key, "name"), config.get("name"))
+        method = config.get("method", "eventBus")
+        if method not in ("eventBus", "scheduler"):
+            raise self.source.error((*key, "method"), expected('"eventBus" (an EventBridge rule) or "scheduler"', method))
+        group = "default" if method == "scheduler" else None
         if isinstance(rates, list):
             if not rates:
                 raise self.source.error((*key, "rate"), expected("at least one schedule expression", rates))
@@ -242,10 +246,10 @@ class EventReader:
                     "give each expression a schedule event of its own, or leave the name out",
                 )
             return [
-                self._schedule_trigger((*key, "rate", index), rate, event_input, enabled, timezone, rule_name)
+                self._schedule_trigger((*key, "rate", index), rate, event_input, enabled, timezone, rule_name, group)
                 for index, rate in enumerate(rates)
             ]
-        return [self._schedule_trigger((*key, "rate"), rates, event_input, enabled, timezone, rule_name)]
+        return [self._schedule_trigger((*key, "rate"), rates, event_input, enabled, timezone, rule_name, group)]
 
     def _rule_name(self, key: KeyPath, value: Any) -> str | None:
         """Read a schedule's `name`, the name of its EventBridge rule, which the Scheduled Event's resources carry."""
@@ -273,7 +277,14 @@ class EventReader:
         return [self._schedule_trigger((*key, "schedule"), config["schedule"], event_input, enabled, "UTC")]
 
     def _schedule_trigger(
-        self, key: KeyPath, expression: Any, event_input: Any, enabled: bool, timezone: str, rule_name: str | None = None
+        self,
+        key: KeyPath,
+        expression: Any,
+        event_input: Any,
+        enabled: bool,
+        timezone: str,
+        rule_name: str | None = None,
+        scheduler_group: str | None = None,
     ) -> ScheduleTrigger:
         from squall.services.errors import InvalidParameter
         from squall.services.schedules import parse_schedule
@@ -285,7 +296,8 @@ class EventReader:
         except InvalidParameter as error:
             raise self.source.error(key, str(error)) from None
         return ScheduleTrigger(
-            expression=expression, timezone=timezone, input=event_input, enabled=enabled, rule_name=rule_name
+            expression=expression, timezone=timezone, input=event_input, enabled=enabled, rule_name=rule_name,
+            scheduler_group=scheduler_group,
         )
 
     def _schedule_input(self, key: KeyPath, value: Any) -> Any:

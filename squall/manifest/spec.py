@@ -154,7 +154,9 @@ class ScheduleTrigger:
     input: object = None  # a constant event in place of the Scheduled Event, as EventBridge's Input
     enabled: bool = True
     qualifier: str | None = None  # the version or alias it invokes; None runs $LATEST
-    rule_name: str | None = None  # the EventBridge rule the Scheduled Event names; None: one Squall derives
+    rule_name: str | None = None  # the rule or schedule the Scheduled Event names; None: one Squall derives
+    # The group of an EventBridge Scheduler schedule, whose event differs a little from a rule's; None for a rule.
+    scheduler_group: str | None = None
 
 
 Trigger = QueueTrigger | ObjectTrigger | TableStreamTrigger | StreamTrigger | ScheduleTrigger

@@ -18,6 +18,7 @@ from squall.manifest.spec import (
     ObjectTrigger,
     QueueResource,
     QueueTrigger,
+    ScheduleTrigger,
 )
 from tests.manifest.conftest import WriteService
 
@@ -386,6 +387,21 @@ def test_sqs_event_takes_literal_arn(write_service: WriteService) -> None:
     function = load(write_service, template(BASE + f"Events:\n  Q: {{Type: SQS, Properties: {{Queue: {queue_arn}}}}}\n"))
 
     assert function.triggers == (QueueTrigger("existing-queue", report_batch_item_failures=False),)
+
+
+@pytest.mark.parametrize(
+    ("properties", "name", "group"),
+    [
+        ("ScheduleExpression: rate(1 day)", None, "default"),
+        ("ScheduleExpression: rate(1 day), Name: nightly, GroupName: reports", "nightly", "reports"),
+    ],
+)
+def test_schedule_v2_is_scheduler_schedule(
+    write_service: WriteService, properties: str, name: str | None, group: str
+) -> None:
+    function = load(write_service, template(BASE + f"Events:\n  S: {{Type: ScheduleV2, Properties: {{{properties}}}}}\n"))
+
+    assert function.triggers == (ScheduleTrigger("rate(1 day)", rule_name=name, scheduler_group=group),)
 
 
 def test_s3_event_names(write_service: WriteService) -> None:

@@ -171,7 +171,10 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                 triggers=(
                     ScheduleTrigger("cron(0 3 * * ? *)", input={"job": "cleanup", "dry_run": False}),
                     ScheduleTrigger("rate(1 hour)", enabled=False),
-                    ScheduleTrigger("cron(0/15 8-17 ? * MON-FRI *)", timezone="Europe/Berlin", input={"job": "sync"}),
+                    ScheduleTrigger(
+                        "cron(0/15 8-17 ? * MON-FRI *)", timezone="Europe/Berlin", input={"job": "sync"},
+                        scheduler_group="default",
+                    ),
                 ),
                 runtime="python3.12",
             ),

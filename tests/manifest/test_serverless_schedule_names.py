@@ -118,3 +118,38 @@ def test_duplicate_rule_name_rejected(write_service: WriteService) -> None:
         'rule name "my-tick-rule" is already the name at functions.nightly.events[0].schedule.name; '
         "give each schedule its own name"
     )
+
+
+async def test_scheduler_method_sends_scheduler_event(write_service: WriteService, tmp_path: Path) -> None:
+    write_service(
+        _service("- schedule: {rate: rate(1 minute), method: scheduler, name: nightly-report}\n"), name="serverless.yml"
+    )
+    service = load_service(Path("."))
+    accepted: list[Invocation] = []
+
+    async def accept(invocation: Invocation) -> None:
+        accepted.append(invocation)
+
+    now = 1_704_103_200.0  # 2024-01-01 10:00 UTC
+    scheduler = Scheduler(tmp_path / "schedules.db", accept, lambda: now)
+    try:
+        scheduler.update({service.service: service})
+        now += 60
+        await scheduler.fire_due()
+    finally:
+        await scheduler.close()
+
+    (event,) = [orjson.loads(invocation.payload) for invocation in accepted]
+    assert event["source"] == "aws.scheduler"
+    assert event["resources"] == ["arn:aws:scheduler:us-east-1:000000000000:schedule/default/nightly-report"]
+    assert event["detail"] == "{}"
+
+
+def test_unknown_schedule_method_rejected(write_service: WriteService) -> None:
+    write_service(_service("- schedule: {rate: rate(1 day), method: cron}\n"), name="serverless.yml")
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == "functions.nightly.events[0].schedule.method"
+    assert '"scheduler"' in raised.value.detail

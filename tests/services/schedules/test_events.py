@@ -122,3 +122,33 @@ def test_invalid_rule_arn_rejected(rule_arn: str) -> None:
 def test_naive_fire_time_rejected() -> None:
     with pytest.raises(ValueError, match="fire_time"):
         scheduled_event(RULE_ARN, datetime(2024, 1, 4, 2, 0))
+
+
+SCHEDULE_ARN = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/nightly"
+
+
+def test_scheduler_event_fields() -> None:
+    event = scheduled_event(SCHEDULE_ARN, FIRE_TIME, region="eu-west-1", account="123456789012")
+
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.scheduler"
+    assert event["resources"] == [SCHEDULE_ARN]
+    # Scheduler sends its detail as JSON text.
+    assert event["detail"] == "{}"
+    assert event["time"] == "2024-01-04T02:00:00Z"
+    assert set(event) == set(scheduled_event(RULE_ARN, FIRE_TIME))
+
+
+def test_scheduler_event_parses_as_eventbridge() -> None:
+    parsed = EventBridgeModel.model_validate(scheduled_event(SCHEDULE_ARN, FIRE_TIME))
+
+    assert parsed.source == "aws.scheduler"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    ["arn:aws:scheduler:us-east-1:000000000000:schedule/nightly", "arn:aws:scheduler:us-east-1:0000:schedule/default/n"],
+)
+def test_invalid_schedule_arn_rejected(arn: str) -> None:
+    with pytest.raises(InvalidParameter, match="schedule/GROUP/NAME"):
+        scheduled_event(arn, FIRE_TIME)
