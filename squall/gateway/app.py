@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from squall.dispatcher.dispatcher import Invocation, InvocationResult, new_request_id
-from squall.errors import FunctionNotFound, Throttled
+from squall.errors import FunctionNotFound, SquallError, Throttled
 from squall.gateway import code_download, invoke_api, lambda_functions, management, objects_api, services_api, sigv4
 from squall.gateway.apigw import (
     MAX_REQUEST_HEAD_BYTES,
@@ -265,6 +265,13 @@ class GatewayApp:
                 match.route_key, match.event.qualifier, match.function, request_id,
                 qualifier_hint(match.function, match.event.qualifier),
             )
+            await _send(send, error_response(GatewayError.FUNCTION_ERROR, api), api, request_id)
+            return
+        except SquallError as error:
+            # The function's instances could not start, such as a published
+            # version whose environment names a secret that no longer exists.
+            logger.error("route %s: function %s failed before it ran (request id %s): %s",
+                         match.route_key, match.function, request_id, error)
             await _send(send, error_response(GatewayError.FUNCTION_ERROR, api), api, request_id)
             return
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from squall.dispatcher.dispatcher import Dispatcher, Invocation, new_request_id
-from squall.errors import FunctionNotFound, Throttled
+from squall.errors import FunctionNotFound, SquallError, Throttled
 from squall.events.async_invoke import AsyncInvoker
 from squall.services.errors import StorageFull
 from squall.gateway import lambda_functions
@@ -303,6 +303,11 @@ class InvokeApi:
             # account's (here the node's memory budget).
             reason = "ConcurrentInvocationLimitExceeded" if error.node_limit else "ReservedFunctionConcurrentInvocationLimitExceeded"
             raise ApiError(429, "TooManyRequestsException", "Rate Exceeded.", {"Reason": reason}) from None
+        except SquallError as error:
+            # The function's instances could not start, such as a published
+            # version whose environment names a secret that no longer exists.
+            logger.error("invocation %s of %s failed before it ran: %s", request_id, name, error)
+            raise ApiError(500, "ServiceException", str(error)) from None
 
         headers = [
             (b"content-type", b"application/json"),

@@ -102,8 +102,9 @@ class SecretsApi:
         try:
             check_secret_name(name)
             users = [function for functions in self._users(name).values() for function in functions]
-            if users:
-                raise SecretInUse(str(name), users)
+            versions = await self._version_users(name)
+            if users or versions:
+                raise SecretInUse(str(name), users, versions)
             await asyncio.to_thread(self._store.delete, name)  # type: ignore[arg-type]
         except SecretError as error:
             return _error_response(error)
@@ -118,6 +119,29 @@ class SecretsApi:
                 if name in environment_references(spec.environment):
                     users.setdefault(service.service, []).append(spec.name)
         return users
+
+    async def _version_users(self, name: object) -> list[str]:
+        """Return the published versions ("function:3") of deployed functions whose environment references `name`."""
+        store = self._platform.versions
+        if store is None:
+            return []
+        functions = [spec.name for service in self._platform.dispatcher.services.values() for spec in service.functions.values()]
+
+        def scan() -> list[str]:
+            users: list[str] = []
+            for function in functions:
+                for published in store.versions(function):
+                    try:
+                        spec = store.load(function, str(published.version)).functions[function]
+                    except (SquallError, OSError, KeyError) as error:
+                        logger.warning("cannot read version %d of %s to look for secret %s: %s",
+                                       published.version, function, name, error)
+                        continue
+                    if name in environment_references(spec.environment):
+                        users.append(f"{function}:{published.version}")
+            return users
+
+        return await asyncio.to_thread(scan)
 
     async def _redeploy_users(self, name: str) -> tuple[list[str], dict[str, str]]:
         """Deploy again each service that references `name`; return those deployed and the errors of the others.

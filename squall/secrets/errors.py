@@ -30,15 +30,24 @@ class SecretNotFound(SecretError):
 
 
 class SecretInUse(SecretError):
-    """Raised when deleting a secret that deployed functions still reference."""
+    """Raised when deleting a secret that deployed functions or their published versions still reference."""
 
-    def __init__(self, name: str, functions: list[str]) -> None:
+    def __init__(self, name: str, functions: list[str], versions: list[str] | None = None) -> None:
         self.name = name
         self.functions = functions
-        super().__init__(
-            f"secret {name!r} is referenced by deployed functions {', '.join(functions)}: "
-            "remove the references and deploy their services, then delete the secret"
-        )
+        self.versions = versions or []
+        reasons = []
+        if functions:
+            reasons.append(
+                f"it is referenced by deployed functions {', '.join(functions)}: "
+                "remove the references and deploy their services, then delete the secret"
+            )
+        if self.versions:
+            reasons.append(
+                f"published versions {', '.join(self.versions)} reference it and keep their environment "
+                "as long as they exist, which is until `squall remove` removes their service"
+            )
+        super().__init__(f"secret {name!r} cannot be deleted: " + "; ".join(reasons))
 
 
 class SecretKeyError(SecretError):

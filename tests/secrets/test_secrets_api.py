@@ -37,11 +37,25 @@ class StandInPlatform:
     dispatcher: StandInDispatcher = field(default_factory=StandInDispatcher)
     deployed: list[str] = field(default_factory=list)
     failure: Exception | None = None
+    versions: Any = None  # the published versions, or None for a server without them
 
     async def redeploy(self, name: str) -> None:
         if self.failure is not None:
             raise self.failure
         self.deployed.append(name)
+
+
+@dataclass
+class StandInVersions:
+    """Published versions: the service spec of each, by function and number."""
+
+    published: dict[tuple[str, int], ServiceSpec] = field(default_factory=dict)
+
+    def versions(self, function: str) -> list[Any]:
+        return [SimpleNamespace(version=number) for name, number in sorted(self.published) if name == function]
+
+    def load(self, function: str, version: str) -> ServiceSpec:
+        return self.published[(function, int(version))]
 
 
 def service(name: str, environment: dict[str, str]) -> ServiceSpec:
@@ -162,6 +176,32 @@ async def test_delete_referenced_secret_is_rejected(api: SecretsApi, platform: S
     assert answer["error"]["type"] == "SecretInUse"
     assert "shop-fn" in answer["error"]["message"]
     assert store.get("DB_PASSWORD") == VALUE
+
+
+async def test_delete_secret_of_published_version_rejected(
+    api: SecretsApi, platform: StandInPlatform, store: SecretStore
+) -> None:
+    store.set("DB_PASSWORD", VALUE)
+    platform.dispatcher.services["shop"] = service("shop", {})
+    platform.versions = StandInVersions({("shop-fn", 1): service("shop", {"DB": "${secret:DB_PASSWORD}"})})
+
+    status, answer = await call(api, "POST", "secrets/delete", {"name": "DB_PASSWORD"})
+
+    assert status == 409
+    assert answer["error"]["type"] == "SecretInUse"
+    assert "published versions shop-fn:1 reference it" in answer["error"]["message"]
+    assert store.get("DB_PASSWORD") == VALUE
+
+
+async def test_delete_secret_no_version_uses(api: SecretsApi, platform: StandInPlatform, store: SecretStore) -> None:
+    store.set("DB_PASSWORD", VALUE)
+    platform.dispatcher.services["shop"] = service("shop", {})
+    platform.versions = StandInVersions({("shop-fn", 1): service("shop", {"OTHER": "plain"})})
+
+    status, _ = await call(api, "POST", "secrets/delete", {"name": "DB_PASSWORD"})
+
+    assert status == 200
+    assert store.get("DB_PASSWORD") is None
 
 
 @pytest.mark.parametrize(

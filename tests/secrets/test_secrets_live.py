@@ -246,3 +246,69 @@ def test_wrong_key_stops_start(serve: Callable[..., RunningServer], tmp_path: Pa
 
     assert "another key" in str(raised.value)
     assert "SQUALL_SECRET_KEY" in str(raised.value)
+
+
+PLAIN_VAULT_MANIFEST = """\
+service: vault
+functions:
+  check:
+    handler: app.check
+    environment:
+      DB_PASSWORD: plain
+      DSN: plain
+"""
+
+
+def test_secret_of_published_version_kept(
+    serve: Callable[..., RunningServer], tmp_path: Path, base_folder: Path
+) -> None:
+    data = tmp_path / "data"
+    server = serve(base_folder, data=data)
+    vault = write_app(tmp_path / "vault", VAULT_MANIFEST, VAULT_HANDLER)
+    with httpx.Client(base_url=server.endpoint, timeout=REQUEST_TIMEOUT_S) as client:
+        set_secret(client, "DB_PASSWORD", "versioned-value")
+        assert deploy(client, vault).status_code == 200
+        published = client.post("/_squall/api/publish", json={"function": "check"})
+        assert published.status_code == 200, published.text
+        # $LATEST stops using the secret; version 1 still does.
+        (vault / "squall.yml").write_text(PLAIN_VAULT_MANIFEST)
+        assert deploy(client, vault).status_code == 200
+        deleted = client.post("/_squall/api/secrets/delete", json={"name": "DB_PASSWORD"})
+        result = invoke_check(client, "check:1")
+    server.stop()
+
+    assert deleted.status_code == 409
+    assert "published versions check:1 reference it" in deleted.json()["error"]["message"]
+    assert result["password_sha256"] == sha256("versioned-value")
+
+    # A secret gone by other means, with no server running, fails the version's
+    # calls with a message that names it, not with a bare 500.
+    from squall.secrets.store import open_secret_store
+
+    store = open_secret_store(data)
+    store.delete("DB_PASSWORD")
+    store.close()
+    restarted = serve(base_folder, data=data)
+    with httpx.Client(base_url=restarted.endpoint, timeout=REQUEST_TIMEOUT_S) as client:
+        failed = client.post("/2015-03-31/functions/check/invocations", params={"Qualifier": "1"}, content=b"{}")
+
+    assert failed.status_code == 500
+    assert failed.headers["x-amzn-errortype"] == "ServiceException"
+    assert "secret 'DB_PASSWORD', which does not exist" in failed.json()["Message"]
+
+
+def test_secret_past_4kb_fails_deploy(serve: Callable[..., RunningServer], tmp_path: Path, base_folder: Path) -> None:
+    server = serve(base_folder)
+    vault = write_app(tmp_path / "vault", VAULT_MANIFEST, VAULT_HANDLER)
+    with httpx.Client(base_url=server.endpoint, timeout=REQUEST_TIMEOUT_S) as client:
+        set_secret(client, "DB_PASSWORD", "x" * 2500)
+        deployed = deploy(client, vault)
+        functions = client.get("/_squall/api/functions").json()["functions"]
+
+    # Two variables hold the 2,500-byte value once each, so the environment passes 4 KB.
+    assert deployed.status_code != 200
+    message = deployed.json()["error"]["message"]
+    assert "function 'check', with its secrets filled in" in message
+    assert "over Lambda's limit of 4,096 bytes" in message
+    assert "x" * 100 not in message
+    assert "check" not in [function["name"] for function in functions]
