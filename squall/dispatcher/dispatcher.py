@@ -38,12 +38,13 @@ from squall.dispatcher.limits import MemoryCgroups, log_tmp_isolation
 from squall.dispatcher.pool import QUEUE_PER_INSTANCE, FunctionPool, PoolSettings
 from squall.dispatcher.teardown import Teardown
 from squall.deploy.snapshot import same_files
-from squall.errors import FunctionNotFound, Throttled
+from squall.errors import FunctionNotFound, SquallError, Throttled
 from squall.manifest.spec import AsyncConfig, FunctionSpec, ServiceSpec
 from squall.metering.records import InvocationRecord, LogEntry, Outcome
 from squall.observability import tracing
 from squall.runtime.protocol import utc_stamp
-from squall.secrets.references import SecretLookup, resolve_environment
+from squall.manifest.validate import environment_size_problem
+from squall.secrets.references import SecretLookup, environment_references, resolve_environment
 
 logger = logging.getLogger(__name__)
 
@@ -496,7 +497,13 @@ class Dispatcher:
             # boto3 and the other AWS SDKs send Lambda calls here, so a function
             # invokes another with a plain boto3.client("lambda").
             environment["AWS_ENDPOINT_URL_LAMBDA"] = self.settings.endpoint
-        environment.update(resolve_environment(spec.name, spec.environment, self.secrets))
+        variables = resolve_environment(spec.name, spec.environment, self.secrets)
+        if environment_references(spec.environment):
+            # The manifest's check measured the references; Lambda measures the values.
+            problem = environment_size_problem(variables)
+            if problem is not None:
+                raise SquallError(f"function {spec.name!r}, with its secrets filled in: {problem}")
+        environment.update(variables)
         environment.update(
             {
                 "LAMBDA_TASK_ROOT": str(spec.code_root(Path(service.root))),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +59,8 @@ SQUALL_ENVIRONMENT_NAMES = frozenset({"SQUALL_ENDPOINT", "SQUALL_TOKEN"})
 # Lambda's quota on a function's environment variables: the JSON object of
 # names and values, written without spaces, at most 4 KB ("Lambda quotas").
 MAX_ENVIRONMENT_BYTES = 4096
+# Lambda's pattern for a variable name (the Environment type of its API).
+_ENVIRONMENT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 # A module path's part: Lambda's runtime imports it with importlib, which also
@@ -249,19 +251,36 @@ def check_environment_names(source: ManifestSource, key: KeyPath, names: Iterabl
             " the function, and cannot be changed; expected another variable name (a script outside a function"
             " sets SQUALL_ENDPOINT in its own environment, or passes `client=Client(URL)` to the SDK)",
         )
+    for name in names:
+        if not isinstance(name, str) or not _ENVIRONMENT_NAME.fullmatch(name):
+            raise source.error(
+                (*key, str(name)),
+                expected("a variable name of a letter and at least one more letter, digit or _, as Lambda requires",
+                         name),
+            )
 
 
 def check_environment_size(source: ManifestSource, key: KeyPath, environment: dict[str, str]) -> None:
     """Reject a function's environment over Lambda's 4 KB quota, measured as Lambda measures it."""
+    problem = environment_size_problem(environment)
+    if problem is not None:
+        raise source.error(key, problem)
+
+
+def environment_size_problem(environment: Mapping[str, str]) -> str | None:
+    """Describe how a function's environment exceeds Lambda's 4 KB quota, or return None when it fits.
+
+    Lambda measures the variables as one JSON object, with secret values
+    filled in. The message gives sizes and the largest variable's name, never a value.
+    """
     measured = json.dumps(environment, separators=(",", ":"), ensure_ascii=False).encode()
     if len(measured) <= MAX_ENVIRONMENT_BYTES:
-        return
+        return None
     largest = max(environment, key=lambda name: len(name) + len(environment[name].encode()))
-    raise source.error(
-        key,
+    return (
         f"the environment variables take {len(measured):,} bytes as a JSON object, over Lambda's limit of"
         f" {MAX_ENVIRONMENT_BYTES:,} bytes (4 KB); the largest is {largest} ({len(environment[largest].encode()):,}"
-        " bytes): expected less, for example with a large value moved to a file in the code folder or to a secret",
+        " bytes): expected less, for example with a large value moved to a file in the code folder"
     )
 
 

@@ -70,6 +70,31 @@ def test_reserved_name_is_refused(
 
 
 @pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+# Names of other characters fail an earlier check of each format.
+@pytest.mark.parametrize("name", ["A", "_PRIVATE", "_9"])
+def test_invalid_variable_name_rejected(
+    write_service: WriteService, manifest: str, text: str, key: str, function: str, name: str
+) -> None:
+    write_service(text.replace("NAME: VALUE", f"{name}: VALUE"), name=manifest)
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    assert raised.value.key == f"{key}.{name}"
+    assert "expected a variable name of a letter and at least one more letter, digit or _" in str(raised.value)
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
+@pytest.mark.parametrize("name", ["db_host", "X1", "Ab_9"])
+def test_valid_variable_name_kept(
+    write_service: WriteService, manifest: str, text: str, key: str, function: str, name: str
+) -> None:
+    write_service(text.replace("NAME: VALUE", f"{name}: VALUE"), name=manifest)
+
+    assert load_service(Path(".")).functions[function].environment[name] == "VALUE"
+
+
+@pytest.mark.parametrize(("manifest", "text", "key", "function"), FORMATS)
 def test_every_reserved_name_is_listed(write_service: WriteService, manifest: str, text: str, key: str, function: str) -> None:
     # Each format's variable line "NAME: VALUE" becomes three variables, two of them reserved.
     line = next(line for line in text.splitlines(keepends=True) if "NAME: VALUE" in line)

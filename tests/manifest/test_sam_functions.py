@@ -257,12 +257,12 @@ def test_false_condition_leaves_resources_out(write_service: WriteService) -> No
 
 def test_reference_to_absent_resource_is_error(write_service: WriteService) -> None:
     resources = RESOURCES + "  Extra: {Type: AWS::SQS::Queue, Condition: Never}\n"
-    text = "Conditions:\n  Never: !Equals [a, b]\n" + template(BASE + "Environment: {Variables: {Q: !Ref Extra}}\n",
+    text = "Conditions:\n  Never: !Equals [a, b]\n" + template(BASE + "Environment: {Variables: {QUEUE: !Ref Extra}}\n",
                                                                resources=resources)
 
     error = load_error(write_service, text)
 
-    assert error.key == "Resources.Fn.Properties.Environment.Variables.Q.Ref"
+    assert error.key == "Resources.Fn.Properties.Environment.Variables.QUEUE.Ref"
     assert error.detail.startswith("resource Extra is not created because its condition Never is false")
 
 
