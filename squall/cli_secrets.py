@@ -156,7 +156,7 @@ def _read_value(from_file: Path | None, keep_newline: bool, name: str) -> str:
             f"the value of secret {name} in {where} is not UTF-8 text (invalid byte at offset {error.start})"
         ) from None
     if not value:
-        raise CommandFailed(f"the value of secret {name} in {where} is empty: pipe the value in or use --from-file")
+        raise CommandFailed(f"the value of secret {name} in {where} is empty: expected at least one character")
     # `echo value | squall secret set NAME` and most editors end the text with
     # a newline that is not part of the value.
     if not keep_newline and value.endswith("\n"):

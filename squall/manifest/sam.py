@@ -1410,8 +1410,18 @@ def _read_environment(template: _Template, environment: _Property | None) -> dic
             continue
         if resolved is None or not isinstance(resolved, (str, int, float, bool)):
             raise template.source.error(key, expected("a string, number or boolean", resolved))
+        if isinstance(resolved, str) and _DYNAMIC_REFERENCE in resolved:
+            # CloudFormation fills these in from Secrets Manager or SSM at deploy; Squall has neither.
+            raise template.source.error(
+                key,
+                "CloudFormation dynamic references ({{resolve:...}}) are not filled in by Squall: store the value"
+                " with `squall secret set NAME` and write ${secret:NAME} in its place (in !Sub, ${!secret:NAME})",
+            )
         result[name] = environment_value(resolved)
     return result
+
+
+_DYNAMIC_REFERENCE = "{{resolve:"
 
 
 def _read_logging_config(template: _Template, config: _Property | None) -> dict[str, str]:

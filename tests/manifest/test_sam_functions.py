@@ -255,6 +255,18 @@ def test_false_condition_leaves_resources_out(write_service: WriteService) -> No
     assert spec.resources.queues == ()
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["'{{resolve:secretsmanager:app/db:SecretString:password}}'", "!Sub 'postgres://app:{{resolve:ssm:/app/pw}}@db'"],
+)
+def test_dynamic_reference_is_error(write_service: WriteService, value: str) -> None:
+    error = load_error(write_service, template(BASE + f"Environment: {{Variables: {{DB_PASSWORD: {value}}}}}\n"))
+
+    assert error.key == "Resources.Fn.Properties.Environment.Variables.DB_PASSWORD"
+    assert "dynamic references ({{resolve:...}}) are not filled in by Squall" in error.detail
+    assert "${secret:NAME}" in error.detail
+
+
 def test_reference_to_absent_resource_is_error(write_service: WriteService) -> None:
     resources = RESOURCES + "  Extra: {Type: AWS::SQS::Queue, Condition: Never}\n"
     text = "Conditions:\n  Never: !Equals [a, b]\n" + template(BASE + "Environment: {Variables: {QUEUE: !Ref Extra}}\n",
