@@ -36,6 +36,7 @@ from squall.metering.cost import CostGrouping, CostReport, cost_report
 from squall.metering.log_search import build_filter
 from squall.metering.pricing import AWS_DURATION_ON_PROVISIONED_GB_SECOND, AWS_LAMBDA_X86, PriceTable
 from squall.metering.stats import function_stats, hourly_trend
+from squall.versions import InvalidVersionRequest, VersionInUse
 
 if TYPE_CHECKING:
     from squall.server import Platform
@@ -52,6 +53,15 @@ MAX_LOG_ENTRIES = 10_000
 
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}}
+
+
+def _version_error_type(error: Exception) -> str:
+    """Return the Lambda API's error code for a failed publish or alias request."""
+    if isinstance(error, InvalidVersionRequest):
+        return "InvalidParameterValueException"
+    if isinstance(error, VersionInUse):
+        return "ResourceConflictException"
+    return type(error).__name__
 
 
 def _variables(sent: Any) -> DeployVariables | None:
@@ -282,7 +292,7 @@ class ManagementApi:
                 store.publish, function, service.service, service.root, description, manifest=manifest
             )
         except SquallError as error:
-            return 400, _error(type(error).__name__, str(error))
+            return 400, _error(_version_error_type(error), str(error))
         # As on Lambda, unchanged code and settings give back the latest version, with its own description.
         existing = next((v for v in published if v.version == version), None)
         return 200, {
@@ -345,7 +355,7 @@ class ManagementApi:
         except LookupError as error:
             return 404, _error("ResourceNotFoundException", str(error))
         except SquallError as error:
-            return 400, _error(type(error).__name__, str(error))
+            return 400, _error(_version_error_type(error), str(error))
         alias_moved = getattr(self._platform, "alias_moved", None)
         if alias_moved is not None:
             await alias_moved(function, result.name, result.version)

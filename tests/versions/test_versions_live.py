@@ -264,6 +264,13 @@ def test_weighted_alias_describes_main_version(versioned_server: Any) -> None:
     assert whole["Description"] == "first"
 
 
+def test_numeric_alias_name_is_invalid_parameter(versioned_server: Any) -> None:
+    result = CliRunner().invoke(cli_versions.set_command, ["fn", "5", "1", "--endpoint", versioned_server.endpoint])
+
+    assert result.exit_code == 1
+    assert "InvalidParameterValueException: alias name '5' is invalid" in result.output
+
+
 def test_publish_rejects_long_description(versioned_server: Any) -> None:
     result = CliRunner().invoke(
         cli_versions.publish, ["fn", "--description", "x" * 257, "--endpoint", versioned_server.endpoint]
