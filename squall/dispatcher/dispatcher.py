@@ -519,6 +519,7 @@ class Dispatcher:
                 # Lambda sets the execution role's credentials. Squall has no IAM: these let AWS SDK
                 # clients start, and a server that requires a token replaces the secret with it below.
                 "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY_ID,
+                "AWS_ACCESS_KEY": LOCAL_ACCESS_KEY_ID,  # Lambda sets both names
                 "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_ACCESS_KEY,
                 "AWS_SESSION_TOKEN": LOCAL_SESSION_TOKEN,
             }

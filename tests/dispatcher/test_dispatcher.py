@@ -127,6 +127,7 @@ async def test_environment_is_not_inherited(make_dispatcher: Callable[..., Dispa
     # Credentials in place of an execution role's, for AWS SDK clients.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         assert environment[name]
+    assert environment["AWS_ACCESS_KEY"] == environment["AWS_ACCESS_KEY_ID"]
 
 
 async def test_manifest_may_override_tz_lang_and_path(make_dispatcher: Callable[..., Dispatcher]) -> None:
