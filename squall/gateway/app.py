@@ -166,6 +166,13 @@ class GatewayApp:
             await invoke_api.send_api_error(send, error, new_request_id())
             return
         settings = self._platform.dispatcher.settings
+        wrong_region = sigv4.region_problem(scope, settings.region)
+        if wrong_region is not None:
+            message = (f"{wrong_region}: this server answers as {settings.region}, so set the client's region to it"
+                       f" (region_name=\"{settings.region}\" in boto3, AWS_DEFAULT_REGION, or --region)")
+            await invoke_api.send_api_error(send, invoke_api.ApiError(403, "InvalidSignatureException", message),
+                                            new_request_id())
+            return
         if not sigv4.verify(scope, body, token, settings.region, "lambda"):
             error = invoke_api.ApiError(403, "InvalidSignatureException", _SIGNATURE_HELP)
             await invoke_api.send_api_error(send, error, new_request_id())
@@ -459,8 +466,8 @@ _MAX_SIGNED_BODY_BYTES = MAX_REQUEST_BYTES + 1024 * 1024
 _SIGNATURE_HELP = (
     "The request signature we calculated does not match the signature you provided. This server requires a "
     "token: sign with it as the secret access key (boto3.client(\"lambda\", endpoint_url=..., "
-    "aws_access_key_id=\"squall\", aws_secret_access_key=TOKEN)), with the value of the 'token' file in the "
-    "server's data folder, and check this machine's clock"
+    "aws_access_key_id=\"squall\", aws_secret_access_key=TOKEN), or AWS_SECRET_ACCESS_KEY=TOKEN for the AWS "
+    "CLI), with the value of the 'token' file in the server's data folder, and check this machine's clock"
 )
 _TOKEN_HELP = (
     "this server requires a token: send 'Authorization: Bearer <token>' with the value of the "

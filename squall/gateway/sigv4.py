@@ -101,6 +101,14 @@ def expiry_problem(scope: dict[str, Any], now: float | None = None) -> str | Non
     return f"Signature not yet current: {amz_date} is still later than {latest} ({stamp} + 15 min.)"
 
 
+def region_problem(scope: dict[str, Any], region: str) -> str | None:
+    """Describe a signature scoped to a region other than `region`, in AWS's words; None otherwise."""
+    signed = parse_authorization(_authorization(scope))
+    if signed is None or signed.region == region:
+        return None
+    return f"Credential should be scoped to a valid region, not '{signed.region}'"
+
+
 def parse_authorization(value: bytes) -> SignedRequest | None:
     """Read a SigV4 Authorization header; None when it is not one."""
     match = _AUTHORIZATION.match(value.strip())

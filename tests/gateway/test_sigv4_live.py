@@ -15,11 +15,11 @@ from live_gateway import StartGateway
 TOKEN = "team-token-for-tests"
 
 
-def lambda_client(endpoint: str, secret: str) -> Any:
+def lambda_client(endpoint: str, secret: str, region: str = "us-east-1") -> Any:
     return boto3.client(
         "lambda",
         endpoint_url=endpoint,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id="squall",
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 0}, read_timeout=60),
@@ -53,6 +53,21 @@ async def test_signed_with_wrong_secret_rejected(start_gateway: StartGateway) ->
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert error["Error"]["Code"] == "InvalidSignatureException"
     assert "sign with it as the secret access key" in error["Error"]["Message"]
+    assert gateway.records == []
+
+
+async def test_other_region_named_in_error(start_gateway: StartGateway) -> None:
+    gateway = await start_gateway("signed", token=TOKEN)
+    client = lambda_client(str(gateway.client.base_url), TOKEN, region="eu-west-1")
+
+    with pytest.raises(ClientError) as raised:
+        await asyncio.to_thread(client.invoke, FunctionName="target", Payload=b"{}")
+
+    error = raised.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"]["Code"] == "InvalidSignatureException"
+    assert error["Error"]["Message"].startswith("Credential should be scoped to a valid region, not 'eu-west-1'")
+    assert 'region_name="us-east-1"' in error["Error"]["Message"]
     assert gateway.records == []
 
 
