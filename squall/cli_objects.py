@@ -285,7 +285,7 @@ def check_download_target(target: Path) -> None:
 @group.command(name="head")
 @click.argument("source", metavar="BUCKET/KEY")
 @output_option(
-    "Only json: the metadata is always one JSON document; scripts may pass --output json to every command.",
+    "Only json: the metadata is always one JSON document, and the option is accepted for scripts.",
     formats=("json",),
     default="json",
 )

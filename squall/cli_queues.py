@@ -1,4 +1,4 @@
-"""The `squall queue` commands: create, list, send, receive and delete messages.
+"""The `squall queue` commands: create, list, purge and delete queues; send and receive messages.
 
 They call the queue service's operations through the server's HTTP API
 (`POST /_squall/api/services/queues/OPERATION`), with the same options and
@@ -60,19 +60,24 @@ def group() -> None:
 @click.option("--visibility-timeout-s", type=int, help="Seconds a received message stays hidden (default 30).")
 @click.option("--dead-letter", metavar="QUEUE", help="Queue that receives messages after --max-receive-count receives.")
 @click.option(
-    "--max-receive-count", type=int, default=5, show_default=True,
-    help="Receives after which a message moves to the dead-letter queue.",
+    "--max-receive-count", type=int,
+    help="Receives after which a message moves to the --dead-letter queue [default: 5].",
 )
 @client_options
 @click.pass_context
 def create(ctx: click.Context, name: str, visibility_timeout_s: int | None, dead_letter: str | None,
-           max_receive_count: int, endpoint: str, token: str | None, data: Any) -> None:
+           max_receive_count: int | None, endpoint: str, token: str | None, data: Any) -> None:
     """Create queue NAME (a name ending in .fifo makes a FIFO queue)."""
+    if max_receive_count is not None and not dead_letter:
+        # As in SQS, the count belongs to a redrive policy, which names its dead-letter queue.
+        raise click.UsageError("--max-receive-count applies only with --dead-letter QUEUE, which names the queue"
+                               " that receives the messages")
     settings: dict[str, Any] = {}
     if visibility_timeout_s is not None:
         settings["visibility_timeout_s"] = visibility_timeout_s
     if dead_letter:
-        settings["dead_letter"] = {"queue": dead_letter, "max_receive_count": max_receive_count}
+        count = 5 if max_receive_count is None else max_receive_count
+        settings["dead_letter"] = {"queue": dead_letter, "max_receive_count": count}
     created = call(open_client(ctx, endpoint, token, data), "create_queue", queue=name, settings=settings)
     click.echo(created["arn"])
 
@@ -100,6 +105,26 @@ def list_command(ctx: click.Context, output: str, endpoint: str, token: str | No
         table.add_row(queue["name"], str(stats["visible"]), str(stats["in_flight"]), str(stats["delayed"]),
                       "" if oldest is None else f"{oldest:.0f}", dead_letter)
     print_table(table)
+
+
+@group.command(name="delete")
+@click.argument("name")
+@client_options
+@click.pass_context
+def delete_command(ctx: click.Context, name: str, endpoint: str, token: str | None, data: Any) -> None:
+    """Delete queue NAME with its messages."""
+    call(open_client(ctx, endpoint, token, data), "delete_queue", queue=name)
+    click.echo(f"deleted queue {name}")
+
+
+@group.command()
+@click.argument("name")
+@client_options
+@click.pass_context
+def purge(ctx: click.Context, name: str, endpoint: str, token: str | None, data: Any) -> None:
+    """Delete every message of queue NAME and keep the queue."""
+    call(open_client(ctx, endpoint, token, data), "purge", queue=name)
+    click.echo(f"purged queue {name}")
 
 
 @group.command()

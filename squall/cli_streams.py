@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,7 +93,7 @@ def list_command(ctx: click.Context, output: str, endpoint: str, token: str | No
 @group.command()
 @click.argument("name")
 @output_option(
-    "Only json: the description is always one JSON document; scripts may pass --output json to every command.",
+    "Only json: the description is always one JSON document, and the option is accepted for scripts.",
     formats=("json",),
     default="json",
 )
@@ -136,15 +137,18 @@ def put(
 ) -> None:
     """Put one record with DATA (UTF-8 text unless --base64) into the stream NAME.
 
-    Prints the shard id and sequence number the record got, as JSON.
+    DATA "-" reads the record's bytes from standard input (base64 text with
+    --base64). Prints the shard id and sequence number the record got, as JSON.
     """
+    given = sys.stdin.buffer.read() if record_data == "-" else record_data.encode("utf-8", "surrogateescape")
     if is_base64:
         try:
-            payload = base64.b64decode(record_data, validate=True)
+            payload = base64.b64decode(given.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise click.BadParameter(f"{record_data[:40]!r} is not valid base64", param_hint="'DATA'") from None
+            shown = given[:40].decode("utf-8", "replace")
+            raise click.BadParameter(f"{shown!r} is not valid base64", param_hint="'DATA'") from None
     else:
-        payload = record_data.encode("utf-8", "surrogateescape")
+        payload = given
 
     client = open_client(ctx, endpoint, token, data)
     result = call(

@@ -203,7 +203,7 @@ def list_command(ctx: click.Context, output: str, endpoint: str, token: str | No
 @group.command(name="describe")
 @click.argument("name")
 @output_option(
-    "Only json: the description is always one JSON document; scripts may pass --output json to every command.",
+    "Only json: the description is always one JSON document, and the option is accepted for scripts.",
     formats=("json",),
     default="json",
 )

@@ -142,7 +142,8 @@ class SqliteQueues:
                     return existing
                 raise QueueNameExists(
                     f"queue {name!r} already exists with other settings ({describe_settings(existing.settings)});"
-                    f" requested: {describe_settings(settings)}; delete it first or use the same settings"
+                    f" requested: {describe_settings(settings)}; delete it first (`squall queue delete {name}`)"
+                    " or use the same settings"
                 )
             if settings.dead_letter is not None:
                 self._check_dead_letter_target(conn, name, settings.dead_letter)

@@ -118,3 +118,36 @@ def test_receive_table_empty_queue(run: Run, queue: Queue) -> None:
 
     assert result.exit_code == 0, result.output
     assert f"no messages received from queue {queue.name}" in result.stdout
+
+
+def test_purge_keeps_queue(run: Run, queue: Queue) -> None:
+    queue.send("one")
+    queue.send("two")
+
+    result = run("purge", queue.name)
+    listed = {entry["name"]: entry for entry in json.loads(run("ls", "--output", "json").stdout)["queues"]}
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"purged queue {queue.name}"
+    assert listed[queue.name]["stats"]["visible"] == 0
+
+
+def test_delete_removes_queue(run: Run, queue: Queue) -> None:
+    queue.send("gone with it")
+
+    result = run("delete", queue.name)
+    listed = json.loads(run("ls", "--output", "json").stdout)["queues"]
+    again = run("delete", queue.name)
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"deleted queue {queue.name}"
+    assert queue.name not in [entry["name"] for entry in listed]
+    assert again.exit_code == 1
+    assert queue.name in again.output
+
+
+def test_max_receive_count_needs_dead_letter(run: Run) -> None:
+    result = run("create", f"cli-{uuid.uuid4().hex[:10]}", "--max-receive-count", "3")
+
+    assert result.exit_code == 2
+    assert "--max-receive-count applies only with --dead-letter QUEUE" in result.output

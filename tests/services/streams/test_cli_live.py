@@ -34,9 +34,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def stream_cli(server: RunningServer, tmp_path: Any) -> Any:
     """Run `squall stream ARGS --endpoint URL` in-process and return click's result."""
 
-    def run(*arguments: str) -> Result:
+    def run(*arguments: str, stdin: bytes | None = None) -> Result:
         # --data points at an empty folder, so no token file from elsewhere is sent.
-        return CliRunner().invoke(group, [*arguments, "--endpoint", server.endpoint, "--data", str(tmp_path)])
+        return CliRunner().invoke(
+            group, [*arguments, "--endpoint", server.endpoint, "--data", str(tmp_path)], input=stdin
+        )
 
     return run
 
@@ -101,6 +103,22 @@ def test_put_prints_sequence_number(stream_cli: Any, stream_name: str) -> None:
     receipt = json.loads(result.stdout)
     assert receipt["shard_id"] == FIRST_SHARD
     assert SEQUENCE_NUMBER.fullmatch(receipt["sequence_number"])
+
+
+@pytest.mark.parametrize(
+    ("stdin", "options", "stored"),
+    [(b"piped\x00text\n", (), b"piped\x00text\n"), (base64.b64encode(b"\xff\x01") + b"\n", ("--base64",), b"\xff\x01")],
+    ids=["bytes", "base64"],
+)
+def test_put_reads_standard_input(
+    stream_cli: Any, stream_name: str, stdin: bytes, options: tuple[str, ...], stored: bytes
+) -> None:
+    put = stream_cli("put", stream_name, "-", "-k", "piped", *options, stdin=stdin)
+    result = stream_cli("read", stream_name, "--output", "json")
+
+    assert put.exit_code == 0, put.output
+    (record,) = json.loads(result.stdout)["records"]
+    assert base64.b64decode(record["data"]) == stored
 
 
 def test_read_shows_text_and_binary(stream_cli: Any, stream_name: str) -> None:
