@@ -115,6 +115,9 @@ class Invocation:
     log_tail: bool = False
     qualifier: str | None = None  # the version or alias the caller named, if any
     traceparent: str | None = None  # W3C trace context of the caller, when tracing is on
+    # The Root, Sampled and Lineage fields of the caller's X-Ray trace header,
+    # for the instance's _X_AMZN_TRACE_ID; set only for Invoke API calls that sent one.
+    trace_header: str | None = None
 
 
 @dataclass(slots=True)
@@ -709,6 +712,7 @@ class Dispatcher:
                 self.settings.init_timeout_s,
                 traceparent=tracing.traceparent_of(span) if span is not None else None,
                 init_in_call=init_in_call,
+                trace_header=invocation.trace_header,
             )
         except asyncio.CancelledError:
             # The invocation still gets its log and record, as one cut short.

@@ -272,6 +272,7 @@ class Instance:
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
         traceparent: str | None = None,
         init_in_call: bool = False,
+        trace_header: str | None = None,
     ) -> RawResult:
         """Run one invocation and return its result; the instance may be dead afterwards.
 
@@ -295,6 +296,9 @@ class Instance:
         # The runtime opens a handler span only when this key is present.
         if traceparent is not None:
             meta["traceparent"] = traceparent
+        # The caller's X-Ray trace fields, for the instance's _X_AMZN_TRACE_ID; only Invoke API calls carry them.
+        if trace_header is not None:
+            meta["trace_header"] = trace_header
         self._result = self._loop.create_future()
         transport = self._reader.transport
         if transport is None or transport.is_closing():

@@ -45,6 +45,8 @@ DEFAULT_CONCURRENCY = 10
 # The Invoke status of a throttled call, which the record of an event that never ran carries.
 # NOTE: AWS shows no record of such an event; 429 is the status its Invoke API gives a throttle.
 THROTTLED_STATUS = 429
+# The Invoke status of a call that recursive loop detection stopped (RecursiveInvocationException).
+RECURSIVE_STOP_STATUS = 400
 # Lambda retries throttled events with a back-off from 1 second up to 5 minutes.
 THROTTLE_BACKOFF_S = (1.0, 300.0)
 # The largest record sent whole to a destination: an asynchronous invocation's
@@ -117,7 +119,11 @@ class AsyncInvoker:
         self._running: dict[str, int] = {}
         self._throttles: dict[int, int] = {}  # throttled attempts per row, for the back-off
         self._tasks: set[asyncio.Task[None]] = set()
-        self._accepting: list[tuple[NewInvocation, asyncio.Future[None]]] = []
+        self._accepting: list[tuple[NewInvocation, str | None, asyncio.Future[None]]] = []
+        # Each pending row's X-Ray trace fields (Invocation.trace_header), so that a
+        # chain of calls keeps its count of recursive invocations across the queue.
+        # NOTE: kept in memory only, so a restart starts those chains' counts anew.
+        self._trace_headers: dict[int, str] = {}
         self._flushing = False
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -168,7 +174,7 @@ class AsyncInvoker:
         entry = NewInvocation(invocation.request_id, invocation.function, invocation.trigger,
                               invocation.payload, self._clock(), traceparent, invocation.qualifier)
         committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._accepting.append((entry, committed))
+        self._accepting.append((entry, invocation.trace_header, committed))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -181,14 +187,16 @@ class AsyncInvoker:
             while self._accepting:
                 batch, self._accepting = self._accepting, []
                 try:
-                    added = await self._in_thread(self._store.add, [entry for entry, _ in batch])
+                    added = await self._in_thread(self._store.add, [entry for entry, _, _ in batch])
                 except Exception as error:  # noqa: BLE001 - every waiting caller gets the error
                     logger.error("cannot store %d asynchronous invocation(s): %s", len(batch), error)
-                    for _, committed in batch:
+                    for _, _, committed in batch:
                         if not committed.done():
                             committed.set_exception(error)
                     continue
-                for queued, (_, committed) in zip(added, batch):
+                for queued, (_, trace_header, committed) in zip(added, batch):
+                    if trace_header is not None:
+                        self._trace_headers[queued.id] = trace_header
                     self._schedule(queued)
                     if not committed.done():
                         committed.set_result(None)
@@ -290,7 +298,7 @@ class AsyncInvoker:
             return
 
         invocation = Invocation(entry.function, payload, entry.trigger, request_id=entry.request_id,
-                                qualifier=entry.qualifier)
+                                qualifier=entry.qualifier, trace_header=self._trace_headers.get(entry.id))
         if tracing.enabled:
             invocation.traceparent = await self._in_thread(self._store.traceparent, entry.id)
         try:
@@ -349,6 +357,26 @@ class AsyncInvoker:
         await self._in_thread(self._store.remove, entry.id)
         self._entries.pop(entry.id, None)
         self._throttles.pop(entry.id, None)
+        self._trace_headers.pop(entry.id, None)
+
+    async def stop_recursive(self, invocation: Invocation, error_type: str, message: str) -> None:
+        """Drop an event that recursive loop detection stopped, sending it to the on-failure destination and the dead-letter queue.
+
+        The event never runs and is never stored. Raises FunctionNotFound
+        when the function is not deployed.
+        """
+        config = self._dispatcher.pool(invocation.function).spec.async_config
+        now = self._clock()
+        entry = QueuedInvocation(0, invocation.request_id, invocation.function, invocation.trigger, now, now, 0,
+                                 invocation.qualifier)
+        error = orjson.dumps({"errorMessage": message, "errorType": error_type})
+        # NOTE: AWS documents that the event goes to these destinations, but not
+        # the condition or status the record then shows. The condition here is the
+        # error type, and the status that of the synchronous error (400).
+        await self._report(config.on_failure, error_type, entry, invocation.payload, 0, None, error,
+                           status_code=RECURSIVE_STOP_STATUS)
+        await self._send_dead_letter(config.dead_letter_queue, entry, invocation.payload, error,
+                                     status_code=RECURSIVE_STOP_STATUS)
 
     # Destinations
 
@@ -361,8 +389,13 @@ class AsyncInvoker:
         attempts: int,
         result: InvocationResult | None,
         last_error: bytes | None,
+        status_code: int | None = None,
     ) -> None:
         """Send the invocation record to the destination, before the caller removes the row.
+
+        `status_code` marks an event that Squall stopped before it ran, with
+        the status its Invoke call would have returned; `last_error` is then
+        that error, not the function's.
 
         A record too large for the destination goes without its request and
         response payloads, as Lambda drops them. A record that still cannot be
@@ -383,8 +416,10 @@ class AsyncInvoker:
                 request_payload=payload if with_payloads else None,
                 invoke_count=attempts,
                 response=response if with_payloads else None,
-                function_error=(result is not None and result.error_type is not None) or last_error is not None,
-                status_code=THROTTLED_STATUS if result is None and last_error is None else 200,
+                function_error=status_code is None and (
+                    (result is not None and result.error_type is not None) or last_error is not None
+                ),
+                status_code=status_code or (THROTTLED_STATUS if result is None and last_error is None else 200),
             )
 
         full = record(with_payloads=True)
@@ -413,20 +448,26 @@ class AsyncInvoker:
             raise RuntimeError("no queue service is running")
 
     async def _send_dead_letter(
-        self, queue: str | None, entry: QueuedInvocation, payload: bytes, error: bytes | None
+        self,
+        queue: str | None,
+        entry: QueuedInvocation,
+        payload: bytes,
+        error: bytes | None,
+        status_code: int | None = None,
     ) -> None:
         """Send a dropped event, unchanged, to the dead-letter queue, before the caller removes the row.
 
-        `error` is the error JSON of the last failed attempt. A message the
-        queue rejects, such as one over its size limit, is logged and lost, as
-        Lambda drops it.
+        `error` is the error JSON of the last failed attempt, or of the stop
+        when `status_code` is set (see _report). A message the queue rejects,
+        such as one over its size limit, is logged and lost, as Lambda drops it.
         """
         if queue is None:
             return
         try:
             if self.queue_sender is None:
                 raise RuntimeError("no queue service is running")
-            status_code = 200 if error is not None else THROTTLED_STATUS
+            if status_code is None:
+                status_code = 200 if error is not None else THROTTLED_STATUS
             await self.queue_sender(queue, payload.decode(errors="replace"),
                                     dead_letter_attributes(entry.request_id, error, status_code))
         except Exception as failure:  # noqa: BLE001 - a lost message must not run the invocation again

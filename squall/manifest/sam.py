@@ -92,6 +92,7 @@ from squall.manifest.spec import (
     Destination,
     FunctionSpec,
     LayerSpec,
+    RecursiveLoop,
     Resources,
     ServiceSpec,
     Trigger,
@@ -190,7 +191,7 @@ _POLICY_OPTIONS = {
 _FUNCTION_KEYS = frozenset(
     {"Handler", "Runtime", "CodeUri", "MemorySize", "Timeout", "Environment", "ReservedConcurrentExecutions",
      "ProvisionedConcurrencyConfig", "EventInvokeConfig", "DeadLetterQueue", "Events", "Description", "PackageType",
-     "Layers", "AutoPublishAlias", "LoggingConfig", "FunctionName", "DeploymentPreference",
+     "Layers", "AutoPublishAlias", "LoggingConfig", "FunctionName", "DeploymentPreference", "RecursiveLoop",
      # Squall publishes a new version whenever the code or any setting changes,
      # which is what these two ask SAM for.
      "AutoPublishAliasAllProperties", "AutoPublishCodeSha256"}
@@ -1155,6 +1156,9 @@ def _read_function(
         aws_name, aws_name_key = read("FunctionName")
         if aws_name is not None and (not isinstance(aws_name, str) or not FUNCTION_NAME_RE.match(aws_name)):
             raise source.error(aws_name_key, expected(f"a function name of {FUNCTION_NAME_RULE}", aws_name))
+    recursive_loop = RecursiveLoop.TERMINATE
+    with problems.collect():
+        recursive_loop = _read_recursive_loop(template, read)
     if len(problems) > problems_before or async_config is None:
         return None, routes
 
@@ -1174,6 +1178,7 @@ def _read_function(
         auto_publish_alias=alias,
         code_dir=code_dir,
         aws_name=aws_name,
+        recursive_loop=recursive_loop,
     )
     return function, routes
 
@@ -1341,6 +1346,19 @@ def _read_provisioned(
 
 def _missing_alias(function: str) -> str:
     return f"missing AutoPublishAlias on function {function}, expected an alias such as AutoPublishAlias: live"
+
+
+def _read_recursive_loop(template: _Template, read: _PropertyLookup) -> RecursiveLoop:
+    """Return the function's RecursiveLoop setting: Terminate unless it is Allow, spelled as in the Lambda API's enum."""
+    value, key = read("RecursiveLoop")
+    if value is None:
+        return RecursiveLoop.TERMINATE
+    options = tuple(setting.value for setting in RecursiveLoop)
+    if value not in options:
+        meant = closest_key(value, options) if isinstance(value, str) else None
+        hint = f' (did you mean "{meant}"?)' if meant else ""
+        raise template.source.error(key, expected(" or ".join(options), value) + hint)
+    return RecursiveLoop(value)
 
 
 def _has_auto_publish_alias(read: _PropertyLookup) -> bool:

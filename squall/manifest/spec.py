@@ -69,6 +69,13 @@ class HttpEvent:
             object.__setattr__(self, "api", api)
 
 
+class RecursiveLoop(Enum):
+    """What happens to a call that recursive loop detection finds in a loop, as Lambda's RecursiveLoop setting names it."""
+
+    TERMINATE = "Terminate"  # the call is stopped, as by default on Lambda
+    ALLOW = "Allow"  # the call runs
+
+
 # Lambda's defaults for asynchronous invocation: two retries, six hours.
 DEFAULT_ASYNC_RETRIES = 2
 DEFAULT_MAX_EVENT_AGE_S = 6 * 3600
@@ -234,6 +241,8 @@ class FunctionSpec:
     # setting, or a SAM function's FunctionName. Callers of the Invoke API
     # may name the function by it.
     aws_name: str | None = None
+    # Whether a call that recursive loop detection finds in a loop is stopped.
+    recursive_loop: RecursiveLoop = RecursiveLoop.TERMINATE
 
     @property
     def module(self) -> str:
@@ -373,4 +382,5 @@ _SAM_SETTINGS = {
     "on_success": "EventInvokeConfig.DestinationConfig.OnSuccess",
     "on_failure": "EventInvokeConfig.DestinationConfig.OnFailure",
     "dead_letter_queue": "DeadLetterQueue.TargetArn",
+    "recursive_loop": "RecursiveLoop",
 }

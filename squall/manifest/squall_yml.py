@@ -35,6 +35,7 @@ from squall.manifest.spec import (
     MIN_MEMORY_MB,
     PAYLOAD_VERSIONS,
     FunctionSpec,
+    RecursiveLoop,
     HttpEvent,
     LayerSpec,
     ObjectTrigger,
@@ -96,6 +97,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _METHODS_TEXT = ", ".join(HTTP_METHODS[:-1]) + " or " + HTTP_METHODS[-1]
+# squall.yml spells Lambda's RecursiveLoop values in lower case, as its other keys.
+_RECURSIVE_LOOP_VALUES = {setting.value.lower(): setting for setting in RecursiveLoop}
 
 _HTTP_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -175,6 +178,10 @@ _FUNCTION_SCHEMA: dict[str, Any] = {
             "type": "integer",
             "minimum": 0,
             "x-expected": "a whole number of queued calls, 0 or more",
+        },
+        "recursive_loop": {
+            "enum": list(_RECURSIVE_LOOP_VALUES),
+            "x-expected": " or ".join(_RECURSIVE_LOOP_VALUES),
         },
         "events": {
             "type": "array",
@@ -479,6 +486,7 @@ def _build_function(
         http=tuple(events),
         triggers=tuple(triggers),
         async_config=build_async_config(settings),
+        recursive_loop=_RECURSIVE_LOOP_VALUES[settings.get("recursive_loop", "terminate")],
     )
     return function, routes
 

@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import traceback
+import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -509,6 +510,8 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
 
     init_ms = (time.perf_counter() - started) * 1000
     memory_limit_in_mb = str(settings.memory_mb)
+    # A call that starts a chain of calls is this function's first in it.
+    first_lineage = f"{lineage_key(settings.function_name)}:1"
     log_bytes = _flush_output(log_fd)
     # The init's output travels in the frame: the invocation, often already
     # waiting, empties the log file before the server could read it there.
@@ -545,7 +548,9 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
         traceparent = meta.get("traceparent")
         # Lambda gives every invocation an X-Ray trace header, sampled or not.
         # Tracing libraries such as the X-Ray SDK read it, and stay quiet when it is not sampled.
-        os.environ["_X_AMZN_TRACE_ID"] = xray_trace_header(traceparent)
+        # AWS SDKs send it along with the calls the handler makes, which is how
+        # the server counts the invocations of a chain (see lineage_key).
+        os.environ["_X_AMZN_TRACE_ID"] = xray_trace_header(traceparent, meta.get("trace_header"), first_lineage)
         try:
             if traceparent is None:
                 result_meta, result = _run_one(invoke, body, context)
@@ -563,24 +568,57 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 
-def xray_trace_header(traceparent: str | None) -> str:
+def xray_trace_header(traceparent: str | None, caller: str | None = None, lineage: str | None = None) -> str:
     """Return an X-Ray trace header ("Root=1-...;Parent=...;Sampled=0") for one invocation.
 
     With Squall's tracing on, it names the W3C trace and span of the
-    invocation, sampled as the traceparent's flags set it. Otherwise it is a
-    new, unsampled trace.
+    invocation, sampled as the traceparent's flags set it. `caller` contains
+    the Root, Sampled and Lineage fields the server kept from the trace
+    header of the Invoke API request that made the call. Its Root and
+    Lineage win, and its Sampled applies when there is no traceparent.
+    `lineage` is the Lineage field to use when `caller` has none. Without
+    a traceparent or `caller`, the header names a new, unsampled trace.
     """
+    root = parent = sampled = None
     if traceparent is not None:
         parts = traceparent.split("-")
         if len(parts) != 4:
             parts = ["", "", "", ""]
         flags = parts[3]
         if len(parts[1]) == 32 and len(parts[2]) == 16 and len(flags) == 2 and all(c in _HEX_DIGITS for c in flags):
+            root = f"1-{parts[1][:8]}-{parts[1][8:]}"
+            parent = parts[2]
             # Bit 0 of the W3C flags is "sampled".
-            sampled = int(flags, 16) & 1
-            return f"Root=1-{parts[1][:8]}-{parts[1][8:]};Parent={parts[2]};Sampled={sampled}"
-    random = os.urandom(20).hex()
-    return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0"
+            sampled = str(int(flags, 16) & 1)
+
+    if caller is not None:
+        for field in caller.split(";"):
+            name, _, value = field.partition("=")
+            if name == "Root":
+                root = value
+            elif name == "Sampled" and sampled is None:
+                sampled = value
+            elif name == "Lineage":
+                lineage = value
+
+    if root is None or parent is None:
+        random = os.urandom(20).hex()
+        root = root or f"1-{int(time.time()):08x}-{random[:24]}"
+        parent = parent or random[24:]
+    header = f"Root={root};Parent={parent};Sampled={sampled or '0'}"
+    return f"{header};Lineage={lineage}" if lineage else header
+
+
+def lineage_key(function_name: str) -> str:
+    """Return the 8 hex digits that stand for a function in the Lineage field of a trace header.
+
+    Lambda counts in that field how often each function ran in one chain of
+    calls, and stops a loop past 16 (see squall.gateway.invoke_api). The
+    field is a list of KEY:COUNT entries joined by "|", and the key is the
+    CRC-32 of the function's name on this server.
+    NOTE: AWS documents the Lineage field but not its format, so this one is Squall's own.
+    """
+    return f"{zlib.crc32(function_name.encode()):08x}"
 
 
 def _exit_like_python(exit_request: SystemExit) -> None:

@@ -33,7 +33,7 @@ MAX_FRAME_BYTES = MAX_RESPONSE_BYTES + 1024 * 1024
 class Kind(enum.IntEnum):
     """The kind of content a frame carries."""
 
-    # server -> instance: metadata {id, timeout_ms, arn, client_context?, cognito_identity?, traceparent?}, body = event.
+    # server -> instance: metadata {id, timeout_ms, arn, client_context?, cognito_identity?, traceparent?, trace_header?}, body = event.
     # cognito_identity is {cognito_identity_id, cognito_identity_pool_id}; the server sends none yet.
     INVOKE = 1
     READY = 2  # instance -> server: metadata {init_ms, max_rss_kb}

@@ -76,7 +76,8 @@ def test_each_call_gets_an_unsampled_xray_trace_header(app: LiveApp, probe: Prob
     again = json.loads(lambda_client(app.endpoint).invoke(FunctionName="probe", Payload=b"{}")["Payload"].read())
 
     header = seen["environment"]["_X_AMZN_TRACE_ID"]
-    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", header)
+    # The Lineage field counts this call as the first of probe's in its chain of calls.
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0;Lineage=[0-9a-f]{8}:1", header)
     # A new trace for each invocation, as Lambda gives each one its own.
     assert again["environment"]["_X_AMZN_TRACE_ID"] != header
 
