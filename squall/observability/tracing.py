@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -136,6 +137,35 @@ def parent_context(traceparent: str | None) -> Context | None:
     return context
 
 
+_XRAY_ROOT = re.compile(r"1-([0-9a-f]{8})-([0-9a-f]{24})")
+_XRAY_PARENT = re.compile(r"[0-9a-f]{16}")
+
+
+def traceparent_from_xray(header: str | None) -> str | None:
+    """Return the W3C `traceparent` of an X-Ray trace header, or None without a valid Root and Parent.
+
+    The trace id is the Root's 32 hex digits without "1-" and the dashes,
+    and the parent span is Parent. The trace is sampled unless the header
+    has Sampled=0, because a header without Sampled leaves the decision to
+    Squall, which samples every trace.
+    """
+    if not header:
+        return None
+    root = parent = None
+    sampled = True
+    for field in header.split(";"):
+        name, _, value = field.strip().partition("=")
+        if name == "Root":
+            root = _XRAY_ROOT.fullmatch(value)
+        elif name == "Parent" and _XRAY_PARENT.fullmatch(value):
+            parent = value
+        elif name == "Sampled":
+            sampled = value != "0"
+    if root is None or parent is None:
+        return None
+    return f"00-{root[1]}{root[2]}-{parent}-{'01' if sampled else '00'}"
+
+
 def traceparent_of(span: Span) -> str:
     """Format the span's context as a W3C `traceparent` value."""
     context = span.get_span_context()
@@ -156,11 +186,16 @@ def current_traceparent() -> str | None:
 
 
 async def serve_traced(handler: AsgiHandler, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-    """Run an ASGI handler inside a server span whose parent is the request's `traceparent` header."""
+    """Run an ASGI handler inside a server span whose parent is the request's `traceparent` header.
+
+    A request without one joins the trace of its `X-Amzn-Trace-Id` header, as
+    AWS SDKs send it from inside a function, so that a function that invokes
+    another stays in one trace.
+    """
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     method: str = scope["method"]
-    header = _header(scope, b"traceparent")
+    header = _header(scope, b"traceparent") or traceparent_from_xray(_header(scope, b"x-amzn-trace-id"))
     attributes = {"http.request.method": method, "url.path": scope["path"]}
     with _active_tracer().start_as_current_span(
         method, context=parent_context(header), kind=SpanKind.SERVER, attributes=attributes
