@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span, Tracer
 
@@ -97,7 +99,9 @@ def configure(exporter: SpanExporter, *, batch: bool = True, service_name: str =
 
     # A provider of our own rather than the global one: the global provider
     # can be set once per process, and user code never runs in the server.
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}), id_generator=_timed_id_generator()
+    )
     provider.add_span_processor(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
     if _provider is not None:
         _provider.shutdown()
@@ -113,6 +117,23 @@ def shutdown() -> None:
     provider, _provider, _tracer = _provider, None, None
     if provider is not None:
         provider.shutdown()
+
+
+def _timed_id_generator() -> IdGenerator:
+    """Return an ID generator whose trace ids start with the trace's start time, as X-Ray trace ids do.
+
+    An X-Ray Root is "1-TTTTTTTT-RRRRRRRRRRRRRRRRRRRRRRRR": the start time in
+    epoch seconds as 8 hex digits, then 96 random bits. A W3C trace id whose
+    first 8 hex digits are that time gives the invocation's _X_AMZN_TRACE_ID
+    a real time.
+    """
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class TimedIdGenerator(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            return (int(time.time()) & 0xFFFFFFFF) << 96 | random.getrandbits(96)
+
+    return TimedIdGenerator()
 
 
 def _active_tracer() -> Tracer:

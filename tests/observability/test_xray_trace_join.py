@@ -1,8 +1,9 @@
-"""Traces that an X-Ray trace header continues."""
+"""Traces that an X-Ray trace header continues, and trace ids that carry their start time as X-Ray's do."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -95,3 +96,13 @@ async def test_traceparent_wins_over_xray(exporter: InMemorySpanExporter, dispat
     spans = by_name(exporter.get_finished_spans())
     assert f"{spans['POST'].context.trace_id:032x}" == "4bf92f3577b34da6a3ce929d0e0e4736"
 
+
+async def test_new_trace_id_starts_with_time(exporter: InMemorySpanExporter, dispatcher: Dispatcher) -> None:
+    before = int(time.time())
+
+    await invoke(gateway(dispatcher), [], b"RequestResponse")
+
+    after = int(time.time())
+    spans = by_name(exporter.get_finished_spans())
+    started = spans["POST"].context.trace_id >> 96
+    assert before <= started <= after
