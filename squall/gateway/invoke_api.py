@@ -459,9 +459,34 @@ _OTHER_OPERATIONS = {
 }
 
 
+# Other operations by method and a pattern of their path (any API version),
+# with what to do instead, for the ones Squall's manifest covers.
+_CONCURRENCY_HINT = (
+    "set reserved_concurrency in squall.yml (reservedConcurrency in serverless.yml, ReservedConcurrentExecutions"
+    " in SAM) and deploy"
+)
+_EVENT_SOURCE_HINT = "declare the trigger under the function's events in the manifest and deploy"
+_ELSEWHERE_OPERATIONS: tuple[tuple[str, re.Pattern[str], str, str], ...] = (
+    ("PUT", re.compile(r"/[\d-]+/functions/[^/]+/concurrency"), "PutFunctionConcurrency", _CONCURRENCY_HINT),
+    ("DELETE", re.compile(r"/[\d-]+/functions/[^/]+/concurrency"), "DeleteFunctionConcurrency", _CONCURRENCY_HINT),
+    ("GET", re.compile(r"/[\d-]+/functions/[^/]+/concurrency"), "GetFunctionConcurrency",
+     "get_function returns the reserved concurrency under Concurrency"),
+    ("GET", re.compile(r"/[\d-]+/event-source-mappings/?"), "ListEventSourceMappings", _EVENT_SOURCE_HINT),
+    ("POST", re.compile(r"/[\d-]+/event-source-mappings/?"), "CreateEventSourceMapping", _EVENT_SOURCE_HINT),
+    ("POST", re.compile(r"/[\d-]+/tags/.+"), "TagResource", "Squall keeps no tags"),
+    ("GET", re.compile(r"/[\d-]+/tags/.+"), "ListTags", "Squall keeps no tags"),
+    ("DELETE", re.compile(r"/[\d-]+/tags/.+"), "UntagResource", "Squall keeps no tags"),
+    ("GET", re.compile(r"/[\d-]+/account-settings/?"), "GetAccountSettings",
+     "Squall has no account; `squall ls` shows the functions and their settings"),
+    ("GET", re.compile(r"/[\d-]+/layers/?"), "ListLayers", "a function's layers are in get_function's Layers"),
+)
+_CHANGE_HINT = "deploy changes with `squall deploy`, and publish versions and move aliases with `squall publish` and `squall alias`"
+
+
 def unsupported(method: str, path: str) -> ApiError:
-    """Build the error for a Lambda API request other than Invoke, naming its operation where known."""
+    """Build the error for a Lambda API request other than Invoke, naming its operation and what to do instead."""
     operation = None
+    hint = _CHANGE_HINT if method != "GET" else None
     if path.startswith(PREFIX) or path == LIST_PATH:
         rest = path[len(PREFIX):].rstrip("/")
         segments = rest.split("/") if rest else []
@@ -472,14 +497,18 @@ def unsupported(method: str, path: str) -> ApiError:
         else:
             last = segments[-1]
         operation = _OTHER_OPERATIONS.get((method, last))
-    requested = f"{operation} ({method} {path})" if operation else f"{method} {path}"
-    return ApiError(
-        400,
-        "UnsupportedOperationException",
+    if operation is None:
+        for known_method, pattern, name, advice in _ELSEWHERE_OPERATIONS:
+            if method == known_method and pattern.fullmatch(path):
+                operation, hint = name, advice
+                break
+    shown = unquote(path)  # a tagged ARN arrives percent-encoded
+    requested = f"{operation} ({method} {shown})" if operation else f"{method} {shown}"
+    message = (
         f"Squall's Lambda API serves only Invoke (POST {PREFIX}NAME{SUFFIX}) and the operations that"
-        f" describe functions, versions and aliases, not {requested}; deploy changes with `squall deploy`,"
-        " and publish versions and move aliases with `squall publish` and `squall alias`",
+        f" describe functions, versions and aliases, not {requested}"
     )
+    return ApiError(400, "UnsupportedOperationException", f"{message}; {hint}" if hint else message)
 
 
 async def _describe_answer(dispatcher: Dispatcher, scope: dict[str, Any]) -> dict[str, Any]:

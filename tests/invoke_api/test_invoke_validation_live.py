@@ -298,3 +298,27 @@ def test_other_operations_say_only_invoke_is_served(client: Any, operation: str,
     # Not a ResourceNotFoundException, which would tell the caller the function does not exist.
     assert "serves only Invoke" in error["Error"]["Message"]
     assert named in error["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "arguments", "named", "hint"),
+    [
+        ("put_function_concurrency", {"FunctionName": "echo", "ReservedConcurrentExecutions": 2},
+         "PutFunctionConcurrency", "set reserved_concurrency in squall.yml"),
+        ("tag_resource", {"Resource": "arn:aws:lambda:us-east-1:000000000000:function:echo", "Tags": {"a": "b"}},
+         "TagResource (POST /2017-03-31/tags/arn:aws:lambda:us-east-1:000000000000:function:echo",
+         "Squall keeps no tags"),
+        ("create_event_source_mapping", {"FunctionName": "echo", "EventSourceArn": "arn:aws:sqs:us-east-1:0:q"},
+         "CreateEventSourceMapping", "declare the trigger under the function's events"),
+    ],
+)
+def test_other_operations_say_what_instead(
+    client: Any, operation: str, arguments: dict[str, Any], named: str, hint: str
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        getattr(client, operation)(**arguments)
+
+    message = raised.value.response["Error"]["Message"]
+    assert named in message
+    assert hint in message
+    assert "squall deploy`, and publish" not in message
