@@ -102,7 +102,7 @@ class GatewayApp:
                 await self._management(scope, receive, send)
             else:
                 await respond_json(send, 401, {"error": {"type": "Unauthorized", "message": _token_help(scope)}})
-        elif path.startswith(invoke_api.PREFIX) or path == invoke_api.LIST_PATH:
+        elif path.startswith((invoke_api.PREFIX, invoke_api.RECURSION_PREFIX)) or path == invoke_api.LIST_PATH:
             if self._token is not None and not self._authorised(scope) and sigv4.is_signed(scope):
                 # An AWS SDK client signs with the token as its secret access key.
                 await self._lambda_api_signed(scope, receive, send)

@@ -43,6 +43,9 @@ OTHER_API_PREFIXES = tuple(
                     "2019-09-30", "2020-04-22", "2020-06-30", "2021-10-31", "2021-11-15")
 )
 SUFFIX = "/invocations"
+# GetFunctionRecursionConfig and PutFunctionRecursionConfig: PREFIX_2024NAME/recursion-config.
+RECURSION_PREFIX = "/2024-08-31/functions/"
+RECURSION_SUFFIX = "/recursion-config"
 # In the order that AWS's ValidationException for an unknown invocation type lists them (seen in 2017).
 INVOCATION_TYPES = ("DryRun", "RequestResponse", "Event")
 LATEST = "$LATEST"
@@ -277,12 +280,36 @@ class InvokeApi:
         except ApiError as error:
             await send_api_error(send, error, request_id)
 
+    def _recursion_config(self, method: str, path: str) -> dict[str, str]:
+        """Serve GetFunctionRecursionConfig; the setting itself is the manifest's, so a PUT is unsupported."""
+        if not path.endswith(RECURSION_SUFFIX):
+            raise unsupported(method, path)
+        if method != "GET":
+            raise ApiError(
+                400, "UnsupportedOperationException",
+                f"Squall's Lambda API does not serve PutFunctionRecursionConfig ({method} {unquote(path)}); set"
+                " recursive_loop: allow or terminate in squall.yml (RecursiveLoop in a SAM template) and deploy",
+            )
+        raw_name = unquote(path[len(RECURSION_PREFIX) : -len(RECURSION_SUFFIX)])
+        name, _ = target_of(raw_name, None, "RequestResponse")
+        settings = self._dispatcher.settings
+        check_reachable(raw_name, settings.region, settings.account_id)
+        try:
+            spec = self._dispatcher.pool(self._dispatcher.function_name(name)).spec
+        except FunctionNotFound:
+            raise ApiError(404, "ResourceNotFoundException", f"Function not found: {self._dispatcher.arn(name)}") from None
+        return {"RecursiveLoop": spec.recursive_loop.value}
+
     async def _describe(self, scope: dict[str, Any], send: Send, request_id: str) -> None:
         answer = await _describe_answer(self._dispatcher, scope)
         await respond_json(send, 200, answer, [(b"x-amzn-requestid", request_id.encode())])
 
     async def _invoke(self, scope: dict[str, Any], receive: Receive, send: Send, request_id: str) -> None:
         path: str = scope["path"]
+        if path.startswith(RECURSION_PREFIX):
+            answer = self._recursion_config(scope["method"], path)
+            await respond_json(send, 200, answer, [(b"x-amzn-requestid", request_id.encode())])
+            return
         if scope["method"] == "GET":
             await self._describe(scope, send, request_id)
             return

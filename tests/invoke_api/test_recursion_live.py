@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lambda_apps import APPS, lambda_client, live_server
 
@@ -128,3 +129,23 @@ def test_asynchronous_loop_goes_to_on_failure_destination(server: Server) -> Non
     roots = {fields(json.loads(path.read_text())["header"])["Root"] for path in server.out.glob("*.json")}
     assert len(roots) == 1
 
+
+
+@pytest.mark.parametrize(("function", "setting"), [("loop", "Terminate"), ("allowed", "Allow")])
+def test_recursion_config_answers_setting(server: Server, function: str, setting: str) -> None:
+    answer = lambda_client(server.endpoint).get_function_recursion_config(FunctionName=function)
+
+    assert answer["RecursiveLoop"] == setting
+
+
+def test_recursion_config_errors(server: Server) -> None:
+    client = lambda_client(server.endpoint)
+
+    with pytest.raises(ClientError) as missing:
+        client.get_function_recursion_config(FunctionName="nosuch")
+    with pytest.raises(ClientError) as put:
+        client.put_function_recursion_config(FunctionName="loop", RecursiveLoop="Allow")
+
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert put.value.response["Error"]["Code"] == "UnsupportedOperationException"
+    assert "recursive_loop" in put.value.response["Error"]["Message"]
