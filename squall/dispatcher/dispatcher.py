@@ -13,6 +13,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import hashlib
 import logging
 import math
 import os
@@ -684,9 +685,7 @@ class Dispatcher:
             tracing.record_cold_start(span, acquired_ns, init.init_ms)
 
         log_text = self._finish(invocation, spec, raw, init, version, started_at)
-        tail = None
-        if invocation.log_tail:
-            tail = log_text.encode()[-LOG_TAIL_BYTES:]
+        tail = _log_tail(log_text) if invocation.log_tail else None
         return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
 
     async def _call_instance(
@@ -750,7 +749,7 @@ class Dispatcher:
         raw = await self._call_instance(pool, lease, invocation, None, version, started_at, init_in_call=True)
         retried = lease.instance.init_outcome if lease.cold else None
         log_text = self._finish(invocation, spec, raw, failed_init, version, started_at, retried_init=retried)
-        tail = log_text.encode()[-LOG_TAIL_BYTES:] if invocation.log_tail else None
+        tail = _log_tail(log_text) if invocation.log_tail else None
         return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
 
     def _finish(
@@ -842,7 +841,7 @@ class Dispatcher:
         retried_init: InitOutcome | None = None,
     ) -> str:
         if spec.json_logs:
-            return _json_log_text(request_id, spec, raw, init, version, billed, retried_init)
+            return _json_log_text(request_id, spec, raw, init, version, billed, retried_init, self.settings.region)
         if init is None and not raw.output and raw.outcome is Outcome.SUCCESS:
             # A warm call that printed nothing, the common case, in one step.
             return (
@@ -853,6 +852,10 @@ class Dispatcher:
                 f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {raw.max_memory_mb} MB\t\n"
             )
         parts: list[str] = []
+        if init is not None:
+            # Lambda writes this line when an execution environment starts, before the init's output.
+            parts.append(f"INIT_START Runtime Version: {RUNTIME_VERSION}\t"
+                         f"Runtime Version ARN: {runtime_version_arn(self.settings.region)}\n")
         if init is not None and init.output:
             parts.append(_output_at_level(init.output, None))
         if init is not None and not init.ok:
@@ -954,6 +957,29 @@ def _init_report_line(init: InitOutcome) -> str:
     return line + f"Status: error\tError Type: {init.error_type}\n"
 
 
+def _log_tail(log_text: str) -> bytes:
+    """Return what `X-Amz-Log-Type: Tail` sends back: the log's last 4 KB, without the line of the environment's start.
+
+    Lambda's tail of a cold call begins at START (as AWS's recordings show), while its log stream also has INIT_START.
+    """
+    if log_text.startswith(("INIT_START ", '{"time":')):
+        first, _, rest = log_text.partition("\n")
+        if first.startswith("INIT_START ") or '"type":"platform.initStart"' in first:
+            log_text = rest
+    return log_text.encode()[-LOG_TAIL_BYTES:]
+
+
+# The runtime version that INIT_START lines and RuntimeVersionConfig name, after
+# the Python that runs every instance (Lambda's own look like "python:3.12.v36").
+RUNTIME_VERSION = f"python:{sys.version_info.major}.{sys.version_info.minor}.v{sys.version_info.micro}"
+
+
+def runtime_version_arn(region: str) -> str:
+    """Return the ARN of the runtime version: Lambda names one by a 64-digit hexadecimal id, here a digest of sys.version."""
+    digest = hashlib.sha256(sys.version.encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
 def _json_log_text(
     request_id: str,
     spec: FunctionSpec,
@@ -962,6 +988,7 @@ def _json_log_text(
     version: str,
     billed: int,
     retried_init: InitOutcome | None = None,
+    region: str = "us-east-1",
 ) -> str:
     """Return an invocation's log in Lambda's JSON log format.
 
@@ -973,6 +1000,18 @@ def _json_log_text(
     stamp = utc_stamp(now - raw.duration_ms / 1000)
     minimum = _APPLICATION_LOG_LEVELS.get(spec.environment.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
     parts: list[str] = []
+    if init is not None:
+        init_started = now - raw.duration_ms / 1000 - (init.init_ms or 0) / 1000
+        init_start = {
+            "initializationType": "on-demand",
+            "phase": "init",
+            "runtimeVersion": RUNTIME_VERSION,
+            "runtimeVersionArn": runtime_version_arn(region),
+            "functionName": spec.name,
+            "functionVersion": version,
+        }
+        parts.append(orjson.dumps({"time": utc_stamp(init_started), "type": "platform.initStart",
+                                   "record": init_start}).decode() + "\n")
     # The level applies to what the init printed as to what the handler printed.
     if init is not None and init.output:
         parts.append(_output_at_level(init.output, minimum))

@@ -37,7 +37,7 @@ from typing import Any
 
 from squall.deploy.layers import split_layer_version
 from squall.deploy.snapshot import code_files
-from squall.dispatcher.dispatcher import Dispatcher
+from squall.dispatcher.dispatcher import Dispatcher, runtime_version_arn
 from squall.errors import FunctionNotFound, SquallError
 from squall.gateway import code_download
 from squall.manifest.spec import FunctionSpec, LayerSpec, ServiceSpec
@@ -273,10 +273,7 @@ def _runtime(declared: str) -> str:
 
 
 def _runtime_version_arn(dispatcher: Dispatcher) -> str:
-    # Lambda names a runtime version by a 64-digit hexadecimal id; here it
-    # follows the Python that runs every instance.
-    digest = hashlib.sha256(sys.version.encode()).hexdigest()
-    return f"arn:aws:lambda:{dispatcher.settings.region}::runtime:{digest}"
+    return runtime_version_arn(dispatcher.settings.region)
 
 
 def _folder_bytes(root: Path) -> int:

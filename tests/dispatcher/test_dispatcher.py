@@ -160,6 +160,10 @@ async def test_init_output_comes_once_before_start(make_dispatcher: Callable[...
     await call(dispatcher, "loud")
 
     cold, warm = (entry.text for entry in dispatcher.sinks.logs)
+    init_start, _, cold = cold.partition("\n")
+    # As on Lambda, a new instance's log begins with the runtime version.
+    assert re.fullmatch(r"INIT_START Runtime Version: python:3\.\d+\.v\d+\tRuntime Version ARN: "
+                        r"arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}", init_start)
     assert cold.startswith("loading: first line\nloading: no newline at the end\nSTART RequestId: ")
     assert cold.count("handling") == 1
     assert "\nhandling\nEND RequestId: " in cold
@@ -403,8 +407,8 @@ async def test_json_log_handler_error_one_line(make_dispatcher: Callable[..., Di
     text = dispatcher.sinks.logs[-1].text
     assert "Traceback" not in text
     # The one line between the platform's start and report objects.
-    start, error, report = (json.loads(line) for line in text.splitlines())
-    assert (start["type"], report["type"]) == ("platform.start", "platform.report")
+    init_start, start, error, report = (json.loads(line) for line in text.splitlines())
+    assert (init_start["type"], start["type"], report["type"]) == ("platform.initStart", "platform.start", "platform.report")
     assert (error["level"], error["errorType"], error["requestId"]) == ("ERROR", result.error_type, result.request_id)
     assert error["stackTrace"]
 
@@ -749,7 +753,13 @@ async def test_json_log_format_platform_lines(make_dispatcher: Callable[..., Dis
     cold, warm = (entry.text for entry in dispatcher.sinks.logs[-2:])
     # Every line is one JSON object: no text START, END or REPORT line is left.
     lines = [json.loads(line) for line in cold.splitlines()]
-    start, report = lines[0], lines[-1]
+    init_start, start, report = lines[0], lines[1], lines[-1]
+    assert init_start["type"] == "platform.initStart"
+    assert init_start["record"]["initializationType"] == "on-demand"
+    assert (init_start["record"]["functionName"], init_start["record"]["functionVersion"]) == ("log_levels", "$LATEST")
+    assert init_start["record"]["runtimeVersion"].startswith("python:3.")
+    assert init_start["time"] <= start["time"]
+    assert json.loads(warm.splitlines()[0])["type"] == "platform.start"
     assert (start["type"], start["record"]) == ("platform.start", {"requestId": first.request_id, "version": "$LATEST"})
     assert report["type"] == "platform.report"
     assert report["record"]["requestId"] == first.request_id
@@ -820,7 +830,9 @@ async def test_log_level_filters_init_output(make_dispatcher: Callable[..., Disp
     log = dispatcher.sinks.logs[-1].text
     assert "loading" not in log
     assert "handling" not in log
-    assert [json.loads(line)["type"] for line in log.splitlines()] == ["platform.start", "platform.report"]
+    assert [json.loads(line)["type"] for line in log.splitlines()] == [
+        "platform.initStart", "platform.start", "platform.report"
+    ]
 
 
 async def test_exit_at_import_writes_init_report(make_dispatcher: Callable[..., Dispatcher]) -> None:
@@ -831,11 +843,12 @@ async def test_exit_at_import_writes_init_report(make_dispatcher: Callable[..., 
 
     assert result.error_type == "Runtime.ExitError"
     lines = dispatcher.sinks.logs[-1].text.splitlines()
-    # What the init printed, then its INIT_REPORT, all before START.
-    assert lines[0] == "exiting"
-    assert lines[1].startswith("INIT_REPORT Init Duration: ")
-    assert lines[1].endswith("\tPhase: init\tStatus: error\tError Type: Runtime.ExitError")
-    assert lines[2].startswith("START RequestId: ")
+    # INIT_START, what the init printed, then its INIT_REPORT, all before START.
+    assert lines[0].startswith("INIT_START Runtime Version: ")
+    assert lines[1] == "exiting"
+    assert lines[2].startswith("INIT_REPORT Init Duration: ")
+    assert lines[2].endswith("\tPhase: init\tStatus: error\tError Type: Runtime.ExitError")
+    assert lines[3].startswith("START RequestId: ")
     assert lines[-1].endswith("Status: error\tError Type: Runtime.ExitError")
 
 
@@ -848,11 +861,12 @@ async def test_retried_init_output_before_start(make_dispatcher: Callable[..., D
     assert result.error_type == "Sandbox.Timedout"
     lines = dispatcher.sinks.logs[-1].text.splitlines()
     # Each run of the init prints once; the second run, inside the call, comes before START whatever its end.
-    assert lines[0] == "init starting"
-    assert lines[1].startswith("INIT_REPORT Init Duration: 1000.00 ms\tPhase: init\tStatus: timeout")
-    assert lines[2] == "init starting"
-    assert lines[3].startswith("START RequestId: ")
-    assert "Task timed out after 2.00 seconds" in lines[4]
+    assert lines[0].startswith("INIT_START Runtime Version: ")
+    assert lines[1] == "init starting"
+    assert lines[2].startswith("INIT_REPORT Init Duration: 1000.00 ms\tPhase: init\tStatus: timeout")
+    assert lines[3] == "init starting"
+    assert lines[4].startswith("START RequestId: ")
+    assert "Task timed out after 2.00 seconds" in lines[5]
 
 
 async def test_json_log_format_reports_failed_init(make_dispatcher: Callable[..., Dispatcher]) -> None:
@@ -866,8 +880,8 @@ async def test_json_log_format_reports_failed_init(make_dispatcher: Callable[...
 
     objects = [json.loads(line) for line in dispatcher.sinks.logs[-1].text.splitlines() if line.startswith('{"time"')]
     types = [entry["type"] for entry in objects]
-    assert types == ["platform.initReport", "platform.start", "platform.report"]
-    init_report = objects[0]["record"]
+    assert types == ["platform.initStart", "platform.initReport", "platform.start", "platform.report"]
+    init_report = objects[1]["record"]
     assert (init_report["phase"], init_report["status"]) == ("init", "error")
     assert init_report["errorType"] == "Runtime.ImportModuleError"
     assert init_report["metrics"]["durationMs"] > 0
@@ -1009,7 +1023,8 @@ async def test_json_log_level_filters_every_line(
 
     # As on Lambda, lines below the level are dropped whichever logger wrote them, and a print counts as INFO.
     lines = [json.loads(line) if line.startswith("{") else line for line in dispatcher.sinks.logs[-1].text.splitlines()]
-    messages = [line if isinstance(line, str) else line.get("message") for line in lines[1:-1]]
+    # Between the platform's initStart and start objects and its report.
+    messages = [line if isinstance(line, str) else line.get("message") for line in lines[2:-1]]
     assert messages == kept
 
 
