@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import unquote_plus
 
-from squall.manifest.spec import ApiType
+from squall.manifest.spec import ApiType, CorsConfig
 
 logger = logging.getLogger(__name__)
 
@@ -491,3 +491,97 @@ def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) ->
         return HttpResponse(status, encoded, b"")
     encoded.append((b"content-length", str(len(body)).encode()))
     return HttpResponse(status, encoded, body)
+
+
+# --- CORS ------------------------------------------------------------------
+
+def allowed_origin(cors: CorsConfig, origin: str) -> str | None:
+    """Return the Access-Control-Allow-Origin an HTTP API sends for a request's Origin, or None when it is not allowed.
+
+    "*" allows every origin and is sent as such. Any other entry allows the
+    origin it names, compared without regard to case, and the request's own
+    Origin is sent back.
+    NOTE: the HTTP API developer guide does not say whether an entry may
+    contain a wildcard ("https://*.example.com"); Squall compares it as text.
+    """
+    for entry in cors.allow_origins:
+        if entry == "*":
+            return "*"
+        if entry.lower() == origin.lower():
+            return origin
+    return None
+
+
+def http_api_preflight_response(cors: CorsConfig, origin: str) -> HttpResponse:
+    """Build an HTTP API's own response to a preflight request, which never reaches a function.
+
+    The response carries the CORS headers only when the origin is allowed.
+    NOTE: the HTTP API developer guide documents neither the status (204)
+    nor the response to an origin that is not allowed (no CORS headers).
+    Both are what API Gateway is reported to send.
+    """
+    allow_origin = allowed_origin(cors, origin)
+    if allow_origin is None:
+        return HttpResponse(204, [], b"")
+    headers = [(b"access-control-allow-origin", encode_header(allow_origin))]
+    if cors.allow_credentials:
+        headers.append((b"access-control-allow-credentials", b"true"))
+    if cors.allow_methods:
+        headers.append((b"access-control-allow-methods", encode_header(",".join(cors.allow_methods))))
+    if cors.allow_headers:
+        headers.append((b"access-control-allow-headers", encode_header(",".join(cors.allow_headers))))
+    if cors.max_age_s is not None:
+        headers.append((b"access-control-max-age", str(cors.max_age_s).encode()))
+    return HttpResponse(204, headers, b"")
+
+
+def add_http_api_cors_headers(response: HttpResponse, cors: CorsConfig, origin: str) -> None:
+    """Replace the CORS headers of a function's response with those of the HTTP API's configuration, in place.
+
+    API Gateway ignores the CORS headers a function returns when its API has
+    a CORS configuration, and adds the configured ones for an allowed origin.
+    """
+    headers = [pair for pair in response.headers if not pair[0].startswith(b"access-control-")]
+    allow_origin = allowed_origin(cors, origin)
+    if allow_origin is not None:
+        headers.append((b"access-control-allow-origin", encode_header(allow_origin)))
+        if cors.allow_credentials:
+            headers.append((b"access-control-allow-credentials", b"true"))
+        if cors.expose_headers:
+            headers.append((b"access-control-expose-headers", encode_header(",".join(cors.expose_headers))))
+    response.headers[:] = headers
+
+
+def rest_preflight_response(cors: CorsConfig, origin: str | None) -> HttpResponse:
+    """Build the response of the OPTIONS mock method that a REST API's CORS setting adds, for any OPTIONS request.
+
+    `cors.allow_methods` is already filled in (see squall.gateway.router).
+    Access-Control-Allow-Origin is the first allowed origin, or the
+    request's Origin when it matches one of several, as the Serverless
+    Framework's response template sets it.
+    NOTE: SAM's mock sends the body "{}"; Squall sends none for both.
+    """
+    allow_origin = cors.allow_origins[0] if cors.allow_origins else "*"
+    if origin is not None and len(cors.allow_origins) > 1 and _rest_origin_pattern(cors.allow_origins).fullmatch(origin):
+        allow_origin = origin
+    headers = [(b"access-control-allow-origin", encode_header(allow_origin))]
+    if cors.allow_headers:
+        headers.append((b"access-control-allow-headers", encode_header(",".join(cors.allow_headers))))
+    if cors.allow_methods:
+        headers.append((b"access-control-allow-methods", encode_header(",".join(cors.allow_methods))))
+    if cors.allow_credentials:
+        headers.append((b"access-control-allow-credentials", b"true"))
+    if cors.max_age_s is not None:
+        headers.append((b"access-control-max-age", str(cors.max_age_s).encode()))
+    if cors.cache_control is not None:
+        headers.append((b"cache-control", encode_header(cors.cache_control)))
+    headers += [JSON_CONTENT_TYPE, (b"content-length", b"0")]
+    return HttpResponse(200, headers, b"")
+
+
+@functools.lru_cache(maxsize=64)
+def _rest_origin_pattern(origins: tuple[str, ...]) -> re.Pattern[str]:
+    # "*" in an entry matches one or more characters, as in the Serverless
+    # Framework's template for several origins ("https://*.example.com").
+    alternatives = [re.escape(origin).replace(r"\*", ".+") for origin in origins]
+    return re.compile("|".join(alternatives))

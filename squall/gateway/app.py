@@ -32,8 +32,13 @@ from squall.gateway.apigw import (
     request_id_header,
     request_head_bytes,
 )
+from squall.gateway.apigw_common import (
+    add_http_api_cors_headers,
+    http_api_preflight_response,
+    rest_preflight_response,
+)
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
-from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS
+from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS, Router
 from squall.manifest.spec import DEFAULT_ROUTE, ApiType
 from squall.observability import tracing
 from squall.runtime.protocol import MAX_REQUEST_BYTES
@@ -206,6 +211,9 @@ class GatewayApp:
         request_id = new_request_id()
         raw_path = scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        if scope["method"] == "OPTIONS" and router.has_http_api_cors:
+            if await _answer_preflight(scope, send, path, request_id, router):
+                return
         match = router.match(scope["method"], path)
         if match is None and path.startswith(invoke_api.OTHER_API_PREFIXES):
             # A Lambda API operation other than those Squall serves, as an AWS SDK calls it.
@@ -221,6 +229,12 @@ class GatewayApp:
         if match is None:
             api = router.unmatched_api(path)
             await _send(send, error_response(GatewayError.NOT_FOUND, api), api, request_id)
+            return
+        if match.preflight:
+            # A REST API's OPTIONS mock method, which calls no function.
+            origin = header(scope, b"origin")
+            answer = rest_preflight_response(match.cors, None if origin is None else origin.decode("latin-1"))
+            await _send(send, answer, ApiType.REST, request_id)
             return
         if tracing.enabled:
             tracing.name_route(scope["method"], match.event.path)
@@ -302,6 +316,14 @@ class GatewayApp:
                 # The function's response to HEAD has no body, so the length of that
                 # empty body would misstate what GET sends (RFC 9110, 8.6): none is sent.
                 answer.headers[:] = [pair for pair in answer.headers if pair[0] != b"content-length"]
+            if match.cors is not None:
+                # Only an HTTP API route has a configuration here. A request
+                # without an Origin costs this check and one header lookup.
+                # NOTE: the function's own CORS headers then go out, where
+                # API Gateway documents that it ignores them.
+                origin = header(scope, b"origin")
+                if origin is not None:
+                    add_http_api_cors_headers(answer, match.cors, origin.decode("latin-1"))
         await _send(send, answer, api, request_id)
 
     def _ends_within(self, function: str, qualifier: str | None, limit_s: float) -> bool:
@@ -441,6 +463,25 @@ async def _send_other_service_error(send: Send, scope: dict[str, Any], service: 
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                (b"x-amzn-requestid", request_id.encode())]
     await respond(send, status, headers, body)
+
+
+async def _answer_preflight(scope: dict[str, Any], send: Send, path: str, request_id: str, router: Router) -> bool:
+    """Send an HTTP API's response to a preflight request without calling a function; return False when it is not one.
+
+    A preflight request is an OPTIONS request with Origin and
+    Access-Control-Request-Method headers, and only an HTTP API with a CORS
+    configuration answers it (see Router.http_api_preflight).
+    """
+    origin = header(scope, b"origin")
+    requested = header(scope, b"access-control-request-method")
+    if origin is None or requested is None:
+        return False
+    cors = router.http_api_preflight(requested.decode("latin-1").strip().upper(), path)
+    if cors is None:
+        return False
+    answer = http_api_preflight_response(cors, origin.decode("latin-1"))
+    await _send(send, answer, ApiType.HTTP, request_id)
+    return True
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -22,6 +22,12 @@ a route that matches every segment of the path as requested. An HTTP API
 route with a named stage (not "$default") matches only under "/STAGE/...",
 because such an API serves nothing at the root of its invoke URL.
 
+A route whose API has a CORS configuration carries it, with the allowed
+methods filled in where the manifest left them to the Serverless Framework
+or SAM. A REST path with such a route also gets an OPTIONS route that
+needs no function: the mock method those tools add, which responds to
+preflight requests. An explicit OPTIONS route of a function takes its place.
+
 Paths that the gateway serves itself (GET /metrics, /ui, /_squall and
 /2015-03-31) cannot be routed to a function, because the gateway never
 consults the routes for them.
@@ -31,11 +37,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
 from squall.errors import SquallError
-from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, PAYLOAD_VERSIONS, ApiType, HttpEvent
+from squall.manifest.spec import DEFAULT_ROUTE, HTTP_METHODS, PAYLOAD_VERSIONS, ApiType, CorsConfig, HttpEvent
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +125,13 @@ class RouteMatch:
     # The request path without its REST stage ("/prod/items" -> "/items"),
     # when the request named the stage as an API Gateway invoke URL does.
     staged_path: str | None = None
+    # The CORS configuration the gateway applies: an HTTP API route's, or a
+    # REST preflight route's. None for other routes, REST routes included,
+    # whose functions set their own CORS headers.
+    cors: CorsConfig | None = None
+    # Whether the route is a REST API's OPTIONS mock method, whose response
+    # the gateway builds from `cors` without calling `function`.
+    preflight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +142,8 @@ class _Route:
     param_names: tuple[str, ...]  # one per variable segment, greedy last
     greedy: bool
     param_positions: tuple[int, ...] = ()  # the index of each variable segment in the path
+    cors: CorsConfig | None = None  # as RouteMatch.cors
+    preflight: bool = False  # as RouteMatch.preflight
 
 
 @dataclass(slots=True)
@@ -159,7 +174,10 @@ def _raw_values(route: _Route, raw_path: str) -> list[str]:
 
 def _to_match(route: _Route, values: list[str] | None, staged_path: str | None = None) -> RouteMatch:
     parameters = dict(zip(route.param_names, values)) if values is not None else None
-    return RouteMatch(route.function, route.event, route.route_key, route.event.path, parameters, staged_path)
+    return RouteMatch(
+        route.function, route.event, route.route_key, route.event.path, parameters, staged_path, route.cors,
+        route.preflight,
+    )
 
 
 def _parse_template(function: str, template: str) -> tuple[list[str | None], list[str], bool]:
@@ -273,12 +291,22 @@ class Router:
         seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]] = {}
         routes = list(routes)
         staged_only: list[tuple[str, HttpEvent]] = []
+        table: list[tuple[str, HttpEvent]] = []
         for function, event in routes:
             if event.stage is not None and event.api is ApiType.HTTP and not all_of_stage:
                 self._stages.add(event.stage)  # served only in its stage's table
                 staged_only.append((function, event))
-                continue
+            else:
+                table.append((function, event))
+        # HTTP API configurations as the manifest gave them -> with their allowed methods filled in.
+        self._http_api_cors = _fill_http_api_methods(routes)
+        for function, event in table:
             self._add(function, event, seen)
+        self._add_rest_preflights(table, seen)
+        # The one CORS configuration that every HTTP API route of this table
+        # shares. It responds to preflight requests for paths without a route.
+        shared = {self._route_cors(event) for _, event in table if event.api is ApiType.HTTP}
+        self._shared_http_api_cors = shared.pop() if len(shared) == 1 else None
         for function, event in staged_only:
             self._check_not_hidden(function, event)
         # Under "/STAGE/..." only the routes of that stage compete, in a table of their own.
@@ -310,11 +338,61 @@ class Router:
                 route.function,
             )
 
+    def _route_cors(self, event: HttpEvent) -> CorsConfig | None:
+        """Return the CORS configuration the gateway applies to a route's requests: an HTTP API route's, filled in."""
+        if event.api is not ApiType.HTTP or event.cors is None:
+            return None
+        return self._http_api_cors[event.cors]
+
+    @property
+    def has_http_api_cors(self) -> bool:
+        """Whether some HTTP API route has a CORS configuration, so that the gateway responds to preflight requests."""
+        return bool(self._http_api_cors)
+
+    def http_api_preflight(self, requested_method: str, raw_path: str) -> CorsConfig | None:
+        """Return the CORS configuration of the HTTP API that responds to a preflight request, or None when none does.
+
+        That is the configuration of the route the requested method would
+        reach, else of another route at the path. For a path without routes
+        it is the one every HTTP API route shares, because an HTTP API
+        responds to preflight requests for any path. A REST route's path returns None:
+        its OPTIONS requests go to its OPTIONS route.
+        """
+        match = self.match(requested_method, raw_path)
+        if match is None:
+            for method in HTTP_METHODS:
+                if method != ANY_METHOD and method != requested_method:
+                    match = self.match(method, raw_path)
+                    if match is not None:
+                        break
+        if match is None:
+            return self._shared_http_api_cors
+        return match.cors if match.event.api is ApiType.HTTP else None
+
+    def _add_rest_preflights(
+        self,
+        routes: list[tuple[str, HttpEvent]],
+        seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]],
+    ) -> None:
+        """Add the OPTIONS mock route of each REST path that has a route with CORS, unless it has an OPTIONS route."""
+        by_path: dict[tuple[str | None, str], list[tuple[str, HttpEvent]]] = {}
+        for function, event in routes:
+            if event.api is ApiType.REST and event.path != DEFAULT_ROUTE:
+                by_path.setdefault((event.stage, event.path), []).append((function, event))
+        for (stage, path), path_routes in by_path.items():
+            configs = [event.cors for _, event in path_routes if event.cors is not None]
+            if not configs:
+                continue
+            cors = _merge_rest_cors(configs, [event.method.upper() for _, event in path_routes])
+            mock = HttpEvent(method="OPTIONS", path=path, payload="1.0", stage=stage, api=ApiType.REST, cors=cors)
+            self._add(path_routes[0][0], mock, seen, preflight=True)
+
     def _add(
         self,
         function: str,
         event: HttpEvent,
         seen: dict[tuple[str, tuple[str | None, ...], bool], tuple[str, str]],
+        preflight: bool = False,
     ) -> None:
         method = event.method.upper()
         if method not in HTTP_METHODS:
@@ -331,6 +409,8 @@ class Router:
 
         # Templates that differ only in variable names match the same requests.
         shape = (method, tuple(segments), greedy)
+        if preflight and shape in seen:
+            return  # a function's OPTIONS route replaces the mock method
         if shape in seen:
             other, description = seen[shape]
             raise RouteError(
@@ -346,6 +426,8 @@ class Router:
             param_names=tuple(names),
             greedy=greedy,
             param_positions=tuple(index for index, segment in enumerate(segments) if segment is None),
+            cors=event.cors if preflight else self._route_cors(event),
+            preflight=preflight,
         )
         self._apis.add(event.api)
         if event.stage is not None:
@@ -377,7 +459,9 @@ class Router:
                 f"clashes with the {DEFAULT_ROUTE} route of function {other!r}: an API has one default route", other,
             )
         # The default route's event has no path parameters and names the route "$default".
-        self._default = RouteMatch(function, event, DEFAULT_ROUTE, DEFAULT_ROUTE, None)
+        self._default = RouteMatch(
+            function, event, DEFAULT_ROUTE, DEFAULT_ROUTE, None, cors=self._route_cors(event)
+        )
         self._apis.add(event.api)
 
     @property
@@ -546,3 +630,81 @@ class Router:
                     values.append("/".join(segments[index:]))
                     return route
         return None
+
+
+# The methods a preflight response allows for an ANY route, in the order SAM
+# sorts them. The Serverless Framework lists the same ones.
+_ALL_CORS_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _fill_http_api_methods(routes: list[tuple[str, HttpEvent]]) -> dict[CorsConfig | None, CorsConfig]:
+    """Map each HTTP API route's CORS configuration to itself with its allowed methods filled in.
+
+    A configuration without allowed methods (None) gets OPTIONS and the
+    methods of every HTTP API route that has it, all methods for ANY, as the
+    Serverless Framework fills in `httpApi.cors`.
+    """
+    methods: dict[CorsConfig, list[str]] = {}
+    for _, event in routes:
+        cors = event.cors
+        if cors is None or event.api is not ApiType.HTTP or cors.allow_methods is not None:
+            continue
+        allowed = methods.setdefault(cors, ["OPTIONS"])
+        method = event.method.upper()
+        for name in _ALL_CORS_METHODS if method == ANY_METHOD else (method,):
+            if name not in allowed:
+                allowed.append(name)
+    filled: dict[CorsConfig | None, CorsConfig] = {}
+    for _, event in routes:
+        cors = event.cors
+        if cors is not None and event.api is ApiType.HTTP and cors not in filled:
+            allowed = methods.get(cors)
+            filled[cors] = cors if allowed is None else replace(cors, allow_methods=tuple(allowed))
+    return filled
+
+
+def _merge_rest_cors(configs: list[CorsConfig], path_methods: list[str]) -> CorsConfig:
+    """Merge the CORS settings of a REST path's routes into the one configuration of its OPTIONS mock method.
+
+    As the Serverless Framework merges them: lists are joined without
+    repeats, credentials are allowed when one route allows them, and the
+    last max age and Cache-Control win. Allowed methods left to SAM (None)
+    are OPTIONS and the path's methods, sorted, and every method for ANY.
+    An ANY among given methods stands for every method.
+    NOTE: the Framework sends a route's single `origin` only when no route
+    of the path lists `origins`; Squall lists both kinds together.
+    """
+    origins: list[str] = []
+    headers: list[str] = []
+    methods: list[str] | None = []
+    max_age_s: int | None = None
+    cache_control: str | None = None
+    for cors in configs:
+        origins += [origin for origin in cors.allow_origins if origin not in origins]
+        headers += [header for header in cors.allow_headers if header not in headers]
+        if cors.allow_methods is None:
+            methods = None
+        elif methods is not None:
+            methods += [method for method in cors.allow_methods if method not in methods]
+        if cors.max_age_s is not None:
+            max_age_s = cors.max_age_s
+        if cors.cache_control is not None:
+            cache_control = cors.cache_control
+
+    if methods is None:
+        names = set(path_methods)
+        filled = _ALL_CORS_METHODS if ANY_METHOD in names else tuple(sorted(names | {"OPTIONS"}))
+    else:
+        filled = ()
+        for method in methods:
+            for name in _ALL_CORS_METHODS if method == ANY_METHOD else (method,):
+                if name not in filled:
+                    filled += (name,)
+    return CorsConfig(
+        allow_origins=tuple(origins),
+        allow_headers=tuple(headers),
+        allow_methods=filled,
+        allow_credentials=any(cors.allow_credentials for cors in configs),
+        max_age_s=max_age_s,
+        cache_control=cache_control,
+    )

@@ -34,6 +34,40 @@ class ApiType(Enum):
     REST = "rest"  # a REST API, whose Lambda proxy events are payload 1.0
 
 
+# The headers the Serverless Framework allows when a `cors` setting names
+# none, for `http` and `httpApi` events alike (Framework v3).
+DEFAULT_CORS_HEADERS = (
+    "Content-Type", "X-Amz-Date", "Authorization", "X-Api-Key", "X-Amz-Security-Token", "X-Amz-User-Agent",
+    "X-Amzn-Trace-Id",
+)
+# The largest Access-Control-Max-Age an HTTP API's CORS configuration takes, in seconds (one day).
+MAX_CORS_MAX_AGE_S = 86400
+
+
+@dataclass(frozen=True)
+class CorsConfig:
+    """A CORS configuration of a route's API, as API Gateway applies it.
+
+    On an HTTP API route the gateway responds to preflight requests itself and
+    adds the CORS headers to the function's responses. On a REST route it
+    responds to every OPTIONS request on the route's path, as the OPTIONS method
+    with a mock integration that the Serverless Framework and SAM add, and
+    the function must set the CORS headers of its own responses.
+    """
+
+    # "*" allows every origin. A REST API's entries may contain "*" as a
+    # wildcard ("https://*.example.com"), and its first entry is the
+    # Access-Control-Allow-Origin of a request whose origin matches none.
+    allow_origins: tuple[str, ...] = ("*",)
+    allow_headers: tuple[str, ...] = ()  # empty: no Access-Control-Allow-Headers header
+    # None: the methods of the API's routes, as the Serverless Framework and SAM fill them in.
+    allow_methods: tuple[str, ...] | None = None
+    allow_credentials: bool = False
+    expose_headers: tuple[str, ...] = ()  # HTTP API only
+    max_age_s: int | None = None  # None: no Access-Control-Max-Age header
+    cache_control: str | None = None  # REST only: the Cache-Control of the preflight response
+
+
 @dataclass(frozen=True)
 class HttpEvent:
     """One HTTP route that invokes a function.
@@ -61,6 +95,8 @@ class HttpEvent:
     # base64 response goes out as binary only when the request's first Accept
     # media type is among them. Empty for HTTP API routes, which have none.
     binary_media_types: tuple[str, ...] = ()
+    # The CORS configuration of the route's API, or None when it has none.
+    cors: CorsConfig | None = None
 
     def __post_init__(self) -> None:
         if self.api is None:
