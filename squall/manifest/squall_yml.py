@@ -34,6 +34,9 @@ from squall.manifest.spec import (
     MAX_TIMEOUT_S,
     MIN_MEMORY_MB,
     PAYLOAD_VERSIONS,
+    DEFAULT_CORS_HEADERS,
+    MAX_CORS_MAX_AGE_S,
+    CorsConfig,
     FunctionSpec,
     RecursiveLoop,
     HttpEvent,
@@ -100,9 +103,50 @@ _METHODS_TEXT = ", ".join(HTTP_METHODS[:-1]) + " or " + HTTP_METHODS[-1]
 # squall.yml spells Lambda's RecursiveLoop values in lower case, as its other keys.
 _RECURSIVE_LOOP_VALUES = {setting.value.lower(): setting for setting in RecursiveLoop}
 
+_NAMES_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "x-expected": "a non-empty string"},
+    "x-expected": 'a list of strings, such as ["https://example.com"]',
+}
+# The CORS settings shared by an HTTP API (http_api.cors) and a REST route (an http event's cors).
+_CORS_PROPERTIES: dict[str, Any] = {
+    "allow_origins": _NAMES_SCHEMA,
+    "allow_headers": _NAMES_SCHEMA,
+    "allow_methods": _NAMES_SCHEMA,
+    "allow_credentials": {"type": "boolean", "x-expected": "true or false"},
+}
+_HTTP_API_CORS_SCHEMA: dict[str, Any] = {
+    "type": ["object", "boolean"],
+    "x-expected": "true, or a mapping of allow_origins, allow_headers, allow_methods, allow_credentials, "
+    "expose_headers and max_age_s",
+    "additionalProperties": False,
+    "properties": {
+        **_CORS_PROPERTIES,
+        "expose_headers": _NAMES_SCHEMA,
+        "max_age_s": {
+            "type": "integer",
+            "minimum": -1,
+            "maximum": MAX_CORS_MAX_AGE_S,
+            "x-expected": f"whole seconds from -1 (no caching) to {MAX_CORS_MAX_AGE_S}",
+        },
+    },
+}
+_REST_CORS_SCHEMA: dict[str, Any] = {
+    "type": ["object", "boolean"],
+    "x-expected": "true, or a mapping of allow_origins, allow_headers, allow_methods, allow_credentials, "
+    "max_age_s and cache_control",
+    "additionalProperties": False,
+    "properties": {
+        **_CORS_PROPERTIES,
+        "max_age_s": {"type": "integer", "minimum": 0, "x-expected": "whole seconds, 0 or more"},
+        "cache_control": {"type": "string", "minLength": 1, "x-expected": 'a Cache-Control value, such as "max-age=600"'},
+    },
+}
+
 _HTTP_EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "x-expected": 'a mapping with "method", "path" and optionally "payload", "qualifier" and "binary_media_types"',
+    "x-expected": 'a mapping with "method", "path" and optionally "payload", "qualifier", "binary_media_types" '
+    'and "cors"',
     "required": ["method", "path"],
     "additionalProperties": False,
     "properties": {
@@ -123,6 +167,7 @@ _HTTP_EVENT_SCHEMA: dict[str, Any] = {
             "x-expected": '"1.0" (REST API proxy event) or "2.0" (HTTP API event)',
         },
         "binary_media_types": BINARY_MEDIA_TYPES_SCHEMA,
+        "cors": _REST_CORS_SCHEMA,
     },
 }
 
@@ -224,6 +269,12 @@ SCHEMA: dict[str, Any] = {
         },
         "resources": RESOURCES_SCHEMA,
         "layers": LAYERS_SCHEMA,
+        "http_api": {
+            "type": "object",
+            "x-expected": "a mapping of HTTP API settings, such as {cors: true}",
+            "additionalProperties": False,
+            "properties": {"cors": _HTTP_API_CORS_SCHEMA},
+        },
     },
 }
 
@@ -248,10 +299,13 @@ def parse_squall_yml(document: Any, source: ManifestSource) -> ServiceSpec:
     layers: dict[str, LayerSpec] = {}
     with problems.collect() as layers_read:
         layers = read_squall_layers(source, document.get("layers"))
+    http_api_cors = None
+    with problems.collect():
+        http_api_cors = _read_cors(source, ("http_api", "cors"), (document.get("http_api") or {}).get("cors"))
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     for name, settings in document["functions"].items():
-        function, function_routes = _build_function(problems, name, settings)
+        function, function_routes = _build_function(problems, name, settings, http_api_cors)
         routes.extend(function_routes)
         # A function's layers are checked against the declared ones, so not when those failed.
         if "layers" in settings and not layers_read.failed:
@@ -424,10 +478,45 @@ def _explain(error: ValidationError) -> tuple[KeyPath, str]:
     return key, error.message
 
 
+def _read_cors(source: ManifestSource, key: KeyPath, settings: Any) -> CorsConfig | None:
+    """Return the CORS configuration of a schema-checked `cors` setting, or None for none (false or absent).
+
+    `true` allows every origin, the Serverless Framework's default headers,
+    and the methods of the API's routes (REST: of the route's path).
+    """
+    if settings is None or settings is False:
+        return None
+    if settings is True:
+        settings = {}
+    origins = tuple(settings.get("allow_origins", ("*",)))
+    if settings.get("allow_credentials") and "*" in origins:
+        # API Gateway rejects this for an HTTP API, and browsers reject the response for a REST API.
+        raise source.error(
+            (*key, "allow_origins"),
+            expected('origins without "*" when allow_credentials is true, as browsers require', list(origins)),
+        )
+    methods = settings.get("allow_methods")
+    for index, method in enumerate(methods or ()):
+        if method.upper() not in HTTP_METHODS and method != "*":
+            raise source.error((*key, "allow_methods", index), expected(f"an HTTP method ({_METHODS_TEXT}) or *", method))
+    return CorsConfig(
+        allow_origins=origins,
+        allow_headers=tuple(settings.get("allow_headers", DEFAULT_CORS_HEADERS)),
+        allow_methods=None if methods is None else tuple(method.upper() for method in methods),
+        allow_credentials=bool(settings.get("allow_credentials", False)),
+        expose_headers=tuple(settings.get("expose_headers", ())),
+        max_age_s=settings.get("max_age_s"),
+        cache_control=settings.get("cache_control"),
+    )
+
+
 def _build_function(
-    problems: ManifestProblems, name: str, settings: dict[str, Any]
+    problems: ManifestProblems, name: str, settings: dict[str, Any], http_api_cors: CorsConfig | None = None
 ) -> tuple[FunctionSpec | None, list[Route]]:
-    """Check one function's settings and return its spec (None after a mistake) with its valid routes."""
+    """Check one function's settings and return its spec (None after a mistake) with its valid routes.
+
+    `http_api_cors` is the service's `http_api.cors`, which its HTTP API routes (payload "2.0") get.
+    """
     source = problems.source
     key: KeyPath = ("functions", name)
     problems_before = len(problems)
@@ -457,6 +546,15 @@ def _build_function(
             if not isinstance(payload, str):
                 payload = f"{float(payload):.1f}"
             binary_media_types = binary_media_types_of(source, (*key, "events", index, "http"), http, payload)
+            cors = http_api_cors
+            if payload == "1.0":
+                cors = _read_cors(source, (*key, "events", index, "http", "cors"), http.get("cors"))
+            elif "cors" in http:
+                raise source.error(
+                    (*key, "events", index, "http", "cors"),
+                    'only a REST route (payload "1.0") takes cors: set an HTTP API\'s CORS for all its routes '
+                    "with the service's http_api.cors",
+                )
             events.append(
                 HttpEvent(
                     method=http["method"].upper(),
@@ -464,6 +562,7 @@ def _build_function(
                     payload=payload,
                     qualifier=qualifier_of(http),
                     binary_media_types=binary_media_types,
+                    cors=cors,
                 )
             )
             routes.append(Route(events[-1], name, (*key, "events", index, "http")))

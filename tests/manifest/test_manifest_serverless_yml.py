@@ -20,7 +20,7 @@ from squall.manifest.serverless_yml import (
     SERVERLESS_DEFAULT_MEMORY_MB,
     SERVERLESS_DEFAULT_TIMEOUT_S,
 )
-from squall.manifest.spec import ApiType, FunctionSpec, HttpEvent, ServiceSpec
+from squall.manifest.spec import DEFAULT_CORS_HEADERS, ApiType, CorsConfig, FunctionSpec, HttpEvent, ServiceSpec
 
 WriteService = Callable[..., Path]
 
@@ -106,24 +106,24 @@ def test_rest_api_example_routes() -> None:
         name: (function.module, function.attribute, function.http)
         for name, function in spec.functions.items()
     }
+    def rest(method: str, path: str, cors: bool) -> HttpEvent:
+        # `cors: true` allows any origin, the Framework's default headers, OPTIONS and the event's method.
+        config = CorsConfig(("*",), DEFAULT_CORS_HEADERS, ("OPTIONS", method)) if cors else None
+        return HttpEvent(method, path, "1.0", "dev", cors=config)
+
     assert routes == {
-        "create": ("src.items", "create", (HttpEvent("POST", "/items", "1.0", "dev"),)),
-        "list": ("src.items", "list_items", (HttpEvent("GET", "/items", "1.0", "dev"),)),
-        "get": ("src.items", "get", (HttpEvent("GET", "/items/{id}", "1.0", "dev"),)),
-        "update": ("src.items", "update", (HttpEvent("PUT", "/items/{id}", "1.0", "dev"),)),
-        "delete": ("src.items", "delete", (HttpEvent("DELETE", "/items/{id}", "1.0", "dev"),)),
+        "create": ("src.items", "create", (rest("POST", "/items", cors=True),)),
+        "list": ("src.items", "list_items", (rest("GET", "/items", cors=False),)),
+        "get": ("src.items", "get", (rest("GET", "/items/{id}", cors=True),)),
+        "update": ("src.items", "update", (rest("PUT", "/items/{id}", cors=True),)),
+        "delete": ("src.items", "delete", (rest("DELETE", "/items/{id}", cors=True),)),
     }
 
 
 def test_rest_api_example_warnings() -> None:
     spec = load_service(FIXTURES / "python-rest-api")
 
-    assert _warning_keys(spec) == [
-        "functions.create.events[0].http.cors",
-        "functions.get.events[0].http.cors",
-        "functions.update.events[0].http.cors",
-        "functions.delete.events[0].http.cors",
-    ]
+    assert _warning_keys(spec) == []
     # ${self:service}-${opt:stage, self:provider.stage}, with no stage option given.
     table = "python-rest-api-items-dev"
     assert all(
@@ -341,7 +341,6 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
         "provider.iam",
         "provider.region",
         "functions.hello.layers[0]",
-        "functions.hello.events[0].http.cors",
         "functions.hello.events[0].http.authorizer",
         "functions.hello.events[2].httpApi.authorizer",
         "functions.other.description",
@@ -349,7 +348,7 @@ def test_unknown_keys_warned_exactly_once(write_service: WriteService) -> None:
         "resources.Resources.Alerts",
     }
     assert spec.functions["hello"].http == (
-        HttpEvent("GET", "/hello", "1.0", "dev"),
+        HttpEvent("GET", "/hello", "1.0", "dev", cors=CorsConfig(("*",), DEFAULT_CORS_HEADERS, ("OPTIONS", "GET"))),
         HttpEvent("GET", "/hi", "2.0"),
     )
     assert spec.functions["other"].environment == {"STAGE": "dev"}

@@ -135,7 +135,7 @@ def test_framework_keys_listed_in_one_warning(write_service: WriteService) -> No
         'functions.small.memorysize: unknown key, did you mean "memorySize"? ignored',
         UNSUPPORTED_PREFIX
         + "provider.vpc, provider.iamRoleStatements, functions.small.tracing, "
-        + "functions.small.events[0].http.cors, functions.small.events[1].sns (event type), "
+        + "functions.small.events[1].sns (event type), "
         + 'resources.Resources.Alerts (resource type "AWS::SNS::Topic")',
     )
 
