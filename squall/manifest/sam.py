@@ -47,7 +47,7 @@ import yaml
 from squall.deploy.layers import PATH_RULE, check_function_layers, check_layer
 from squall.deploy.variables import parse_parameter_overrides
 from squall.errors import ManifestError
-from squall.manifest.sam_events import EventReader, rule_schedules
+from squall.manifest.sam_events import EventReader, read_http_api_cors, read_rest_cors, rule_schedules
 from squall.manifest.sam_intrinsics import (
     NO_VALUE,
     REGION,
@@ -85,6 +85,7 @@ from squall.manifest.serverless_keys import closest_key
 from squall.manifest.squall_events import read_binary_media_types
 from squall.manifest.spec import (
     ALIAS_PATTERN,
+    CorsConfig,
     MAX_MEMORY_MB,
     MAX_TIMEOUT_S,
     MIN_MEMORY_MB,
@@ -266,6 +267,12 @@ class _Template:
     rest_binary_media_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The stage of each AWS::Serverless::HttpApi, by logical id (None: "$default"), for HttpApi events that name it in ApiId.
     http_stages: dict[str, str | None] = field(default_factory=dict)
+    # Globals.Api.Cors and Globals.HttpApi.CorsConfiguration, which also apply to the APIs SAM creates.
+    globals_rest_cors: CorsConfig | None = None
+    globals_http_cors: CorsConfig | None = None
+    # The Cors of each AWS::Serverless::Api and the CorsConfiguration of each AWS::Serverless::HttpApi, by logical id.
+    rest_cors: dict[str, CorsConfig | None] = field(default_factory=dict)
+    http_cors: dict[str, CorsConfig | None] = field(default_factory=dict)
 
 
 def parse_sam_template(
@@ -336,6 +343,7 @@ def _translate(
     )
     catalog.function_globals = template.globals
     template.globals_binary_media_types = _read_globals_api(template, document.get("Globals"))
+    _read_globals_cors(template, document.get("Globals"))
 
     _check_resource_attributes(template, document["Resources"])
     created = [resource for resource in resources.values() if catalog.is_created(resource)]
@@ -351,8 +359,8 @@ def _translate(
             elif resource.type == LAYER_TYPE:
                 layers[resource.logical_id] = _read_layer(template, resource)
             elif resource.type == REST_API_TYPE:
-                # Its other settings (authorizers, CORS, domains) are listed as not supported.
-                template.catalog.check_properties(resource, {"StageName", "BinaryMediaTypes"})
+                # Its other settings (authorizers, domains) are listed as not supported.
+                template.catalog.check_properties(resource, {"StageName", "BinaryMediaTypes", "Cors"})
                 stage = _read_stage_name(template, resource)
                 binary_media_types = _read_binary_media_types(
                     template, (*resource.properties_key, "BinaryMediaTypes"), resource.properties.get("BinaryMediaTypes")
@@ -361,9 +369,11 @@ def _translate(
                 template.rest_binary_media_types[resource.logical_id] = (
                     template.globals_binary_media_types + binary_media_types
                 )
+                template.rest_cors[resource.logical_id] = _read_api_cors(template, resource, "Cors")
             elif resource.type == HTTP_API_TYPE:
                 _warn_other_resource(template, resource)
                 template.http_stages[resource.logical_id] = _read_http_stage_name(template, resource)
+                template.http_cors[resource.logical_id] = _read_api_cors(template, resource, "CorsConfiguration")
             elif resource.type not in _DATA_TYPES and resource.type != FUNCTION_TYPE:
                 _warn_other_resource(template, resource)
         if attempt.failed and resource.type == LAYER_TYPE:
@@ -887,7 +897,11 @@ def _read_globals(source: ManifestSource, section: Any, warnings: Warnings) -> d
             raise source.error(
                 ("Globals", str(name)), f"unknown Globals section{hint}, expected one of: {', '.join(_GLOBALS_SECTIONS)}"
             )
-        if name not in ("Function", "Api"):
+        if name == "HttpApi" and isinstance(value, dict):
+            for setting in value:
+                if setting != "CorsConfiguration":
+                    warnings.unsupported(("Globals", "HttpApi", str(setting)))
+        elif name not in ("Function", "Api"):
             warnings.unsupported(("Globals", str(name)))
         elif name == "Function" and not isinstance(value, dict):
             raise source.error(("Globals", "Function"), expected("a mapping of function properties", value))
@@ -910,9 +924,46 @@ def _read_globals_api(template: _Template, section: Any) -> tuple[str, ...]:
     for name in api:
         if name not in _GLOBALS_API_PROPERTIES:
             raise _globals_api_error(template.source, key, name)
-        if name != "BinaryMediaTypes":
+        if name not in ("BinaryMediaTypes", "Cors"):
             template.warnings.unsupported((*key, str(name)))
     return _read_binary_media_types(template, (*key, "BinaryMediaTypes"), api.get("BinaryMediaTypes"))
+
+
+def _read_globals_cors(template: _Template, section: Any) -> None:
+    """Read Globals.Api.Cors and Globals.HttpApi.CorsConfiguration into the template."""
+    if not isinstance(section, dict):
+        return
+    rest = section.get("Api")
+    if isinstance(rest, dict) and "Cors" in rest:
+        key: KeyPath = ("Globals", "Api", "Cors")
+        with template.problems.collect():
+            template.globals_rest_cors = read_rest_cors(template.source, key, _resolved(template, key, rest["Cors"]))
+    http = section.get("HttpApi")
+    if isinstance(http, dict) and "CorsConfiguration" in http:
+        key = ("Globals", "HttpApi", "CorsConfiguration")
+        with template.problems.collect():
+            template.globals_http_cors = read_http_api_cors(
+                template.source, key, _resolved(template, key, http["CorsConfiguration"])
+            )
+
+
+def _read_api_cors(template: _Template, resource: TemplateResource, name: str) -> CorsConfig | None:
+    """Return an API resource's Cors or CorsConfiguration, else the one of its Globals section.
+
+    NOTE: SAM merges a mapping of Globals with the resource's own mapping key
+    by key; Squall takes the resource's setting whole when it has one.
+    """
+    rest = name == "Cors"
+    if name not in resource.properties:
+        return template.globals_rest_cors if rest else template.globals_http_cors
+    key = (*resource.properties_key, name)
+    value = _resolved(template, key, resource.properties[name])
+    return read_rest_cors(template.source, key, value) if rest else read_http_api_cors(template.source, key, value)
+
+
+def _resolved(template: _Template, key: KeyPath, value: Any) -> Any:
+    resolved = template.evaluator.resolve(value, key)
+    return None if resolved is NO_VALUE else resolved
 
 
 def _globals_api_error(source: ManifestSource, key: KeyPath, name: Any) -> ManifestError:
@@ -982,7 +1033,7 @@ def _warn_other_resource(template: _Template, resource: TemplateResource) -> Non
         check_defined_keys(
             template.source, resource.properties_key, resource.properties, RESOURCE_PROPERTIES[HTTP_API_TYPE], HTTP_API_TYPE
         )
-        ignored = sorted(name for name in resource.properties if name != "StageName")
+        ignored = sorted(name for name in resource.properties if name not in ("StageName", "CorsConfiguration"))
         if ignored:
             template.warnings.add(
                 resource.key,
@@ -1123,6 +1174,10 @@ def _read_function(
         template.http_stages,
         template.rest_binary_media_types,
         template.globals_binary_media_types,
+        rest_cors=template.rest_cors,
+        implicit_rest_cors=template.globals_rest_cors,
+        http_cors=template.http_cors,
+        implicit_http_cors=template.globals_http_cors,
     )
     found_events = events.read(*raw("Events"), problems)
     async_config: AsyncConfig | None = None

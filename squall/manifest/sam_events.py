@@ -34,9 +34,11 @@ from squall.manifest.spec import (
     DEFAULT_MAX_EVENT_AGE_S,
     DEFAULT_ROUTE,
     HTTP_METHODS,
+    MAX_CORS_MAX_AGE_S,
     MIN_MAX_EVENT_AGE_S,
     PAYLOAD_VERSIONS,
     AsyncConfig,
+    CorsConfig,
     Destination,
     HttpEvent,
     ObjectTrigger,
@@ -155,6 +157,12 @@ class EventReader:
     rest_binary_media_types: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The BinaryMediaTypes of the REST API SAM creates for Api events without a RestApiId (Globals.Api's).
     implicit_rest_binary_media_types: tuple[str, ...] = ()
+    # The Cors of each AWS::Serverless::Api, and of the REST API SAM creates (Globals.Api's).
+    rest_cors: dict[str, CorsConfig | None] = field(default_factory=dict)
+    implicit_rest_cors: CorsConfig | None = None
+    # The CorsConfiguration of each AWS::Serverless::HttpApi, and of the HTTP API SAM creates (Globals.HttpApi's).
+    http_cors: dict[str, CorsConfig | None] = field(default_factory=dict)
+    implicit_http_cors: CorsConfig | None = None
 
     @property
     def source(self) -> ManifestSource:
@@ -201,12 +209,14 @@ class EventReader:
         if kind == "Api":
             self._known(read, {"Path", "Method", "RestApiId"})
             stage, binary_media_types = self._rest_api(read)
+            api = _ref_target(read.mapping.get("RestApiId"))
             event = HttpEvent(
                 self._method(read, required=True),
                 self._path(read, required=True),
                 "1.0",
                 stage,
                 binary_media_types=binary_media_types,
+                cors=self.rest_cors.get(api) if api is not None else self.implicit_rest_cors,
             )
             found.routes.append(Route(event, self.function, key))
         elif kind == "HttpApi":
@@ -304,6 +314,8 @@ class EventReader:
     def _http_api(self, read: PropertyReader, key: KeyPath, found: FunctionEvents) -> None:
         self._known(read, {"Path", "Method", "PayloadFormatVersion", "ApiId"})
         stage = self._http_stage(read)
+        api = _ref_target(read.mapping.get("ApiId"))
+        cors = self.http_cors.get(api) if api is not None else self.implicit_http_cors
         payload = read.value("PayloadFormatVersion")
         if payload is None:
             payload = "2.0"
@@ -317,10 +329,12 @@ class EventReader:
             # Without a path the function serves the API's $default route: every
             # request no other route matches.
             found.routes.append(
-                Route(HttpEvent("ANY", DEFAULT_ROUTE, payload, stage=stage, api=ApiType.HTTP), self.function, key)
+                Route(
+                    HttpEvent("ANY", DEFAULT_ROUTE, payload, stage=stage, api=ApiType.HTTP, cors=cors), self.function, key
+                )
             )
             return
-        event = HttpEvent(method, self._path(read, required=True), payload, stage=stage, api=ApiType.HTTP)
+        event = HttpEvent(method, self._path(read, required=True), payload, stage=stage, api=ApiType.HTTP, cors=cors)
         found.routes.append(Route(event, self.function, key))
 
     # Queues and buckets ----------------------------------------------------
@@ -793,3 +807,119 @@ def rule_schedules(
         )
         schedules.append((function, trigger))
     return schedules
+
+
+def _ref_target(target: Any) -> str | None:
+    """Return the logical id a `!Ref` names, or None for no `!Ref`."""
+    api = target.get("Ref") if isinstance(target, dict) else None
+    return api if isinstance(api, str) else None
+
+
+# The keys SAM defines in an AWS::Serverless::HttpApi's CorsConfiguration.
+_HTTP_API_CORS_KEYS = ("AllowCredentials", "AllowHeaders", "AllowMethods", "AllowOrigins", "ExposeHeaders", "MaxAge")
+# The keys SAM defines in an AWS::Serverless::Api's Cors.
+_REST_CORS_KEYS = ("AllowCredentials", "AllowHeaders", "AllowMethods", "AllowOrigin", "MaxAge")
+
+
+def read_http_api_cors(source: ManifestSource, key: KeyPath, value: Any) -> CorsConfig | None:
+    """Read a resolved CorsConfiguration of an AWS::Serverless::HttpApi or Globals.HttpApi.
+
+    As SAM translates it: true allows every origin, a string names the one
+    origin allowed, and a mapping sets the API's CORS configuration. Unset
+    headers and methods send no Access-Control-Allow-Headers or -Methods.
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return CorsConfig(allow_origins=("*",), allow_methods=())
+    if isinstance(value, str) and value:
+        return CorsConfig(allow_origins=(value,), allow_methods=())
+    if not isinstance(value, dict):
+        raise source.error(key, expected("true, an origin, or a mapping such as {AllowOrigins: [https://example.com]}", value))
+    check_defined_keys(source, key, value, _HTTP_API_CORS_KEYS, "CorsConfiguration")
+
+    def names(name: str) -> tuple[str, ...]:
+        items = value.get(name, [])
+        if not isinstance(items, list) or not all(isinstance(item, str) and item for item in items):
+            raise source.error((*key, name), expected('a list of strings, such as ["https://example.com"]', items))
+        return tuple(items)
+
+    origins = names("AllowOrigins")
+    credentials = value.get("AllowCredentials", False)
+    if not isinstance(credentials, bool):
+        raise source.error((*key, "AllowCredentials"), expected("true or false", credentials))
+    if credentials and "*" in origins:
+        # API Gateway rejects the configuration: "allow-credentials is not supported if 'allow-origin' is *".
+        raise source.error(
+            (*key, "AllowOrigins"), expected('origins without "*" when AllowCredentials is true, as API Gateway requires', list(origins))
+        )
+    max_age = value.get("MaxAge")
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or not -1 <= max_age <= MAX_CORS_MAX_AGE_S):
+        raise source.error((*key, "MaxAge"), expected(f"whole seconds from -1 to {MAX_CORS_MAX_AGE_S}", max_age))
+    return CorsConfig(
+        allow_origins=origins,
+        allow_headers=names("AllowHeaders"),
+        allow_methods=tuple(method.upper() for method in names("AllowMethods")),
+        allow_credentials=credentials,
+        expose_headers=names("ExposeHeaders"),
+        max_age_s=max_age,
+    )
+
+
+def read_rest_cors(source: ManifestSource, key: KeyPath, value: Any) -> CorsConfig | None:
+    """Read a resolved Cors of an AWS::Serverless::Api or Globals.Api, which SAM turns into OPTIONS mock methods.
+
+    A string is the allowed origin. In a mapping, AllowOrigin is required.
+    Each value is an API Gateway header value in single quotes ("'*'"), as
+    SAM passes it on, and AllowCredentials is a boolean. Without
+    AllowMethods, a path allows OPTIONS and the methods of its routes.
+    """
+    if value is None:
+        return None
+    string_form = isinstance(value, str)
+    if string_form:
+        value = {"AllowOrigin": value}
+    if not isinstance(value, dict):
+        raise source.error(key, expected("an origin in single quotes such as \"'*'\", or a mapping with AllowOrigin", value))
+    check_defined_keys(source, key, value, _REST_CORS_KEYS, "Cors")
+    if "AllowOrigin" not in value:
+        raise source.error((*key, "AllowOrigin"), "missing, expected the allowed origin in single quotes, such as \"'*'\"")
+
+    def quoted(name: str) -> str | None:
+        text = value.get(name)
+        if text is None:
+            return None
+        if not isinstance(text, str) or not text:
+            raise source.error(
+                key if string_form else (*key, name),
+                expected("a value in single quotes, such as \"'https://example.com'\", as SAM requires", text),
+            )
+        # NOTE: API Gateway takes only a value in single quotes as a constant
+        # header value; Squall also takes one without them as that value.
+        if len(text) >= 2 and text[0] == text[-1] == "'":
+            return text[1:-1]
+        return text
+
+    origin = quoted("AllowOrigin") or "*"
+    headers = quoted("AllowHeaders")
+    methods = quoted("AllowMethods")
+    max_age_text = quoted("MaxAge")
+    max_age = None
+    if max_age_text is not None:
+        if not max_age_text.isdigit():
+            raise source.error((*key, "MaxAge"), expected("whole seconds in single quotes, such as \"'600'\"", value["MaxAge"]))
+        max_age = int(max_age_text)
+    credentials = value.get("AllowCredentials", False)
+    if not isinstance(credentials, bool):
+        raise source.error((*key, "AllowCredentials"), expected("true or false", credentials))
+    if credentials and origin == "*":
+        # SAM rejects this: browsers refuse credentials with Access-Control-Allow-Origin "*".
+        raise source.error((*key, "AllowOrigin"), expected("an origin other than '*' when AllowCredentials is true", value["AllowOrigin"]))
+    # Each value is sent as written, so a list such as 'GET, POST' keeps its spacing.
+    return CorsConfig(
+        allow_origins=(origin,),
+        allow_headers=() if headers is None else (headers,),
+        allow_methods=None if methods is None else (methods,),
+        allow_credentials=credentials,
+        max_age_s=max_age,
+    )

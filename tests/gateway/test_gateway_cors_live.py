@@ -176,3 +176,48 @@ async def test_squall_yml_rest_any_route(squall: LiveGateway) -> None:
     assert actual.status_code == 200
     assert actual.json() == {"calls": 1, "method": "GET"}
     assert _cors_headers(actual) == {"access-control-allow-origin": "https://function.example"}
+
+
+@pytest.fixture
+async def sam(start_gateway: StartGateway) -> LiveGateway:
+    return await start_gateway("cors_sam")
+
+
+async def test_sam_http_api_preflight(sam: LiveGateway) -> None:
+    response = await sam.client.options(
+        "/items", headers={"Origin": APP_ORIGIN, "Access-Control-Request-Method": "GET"}
+    )
+
+    assert response.status_code == 204
+    # SAM sends no AllowHeaders it was not given.
+    assert _cors_headers(response) == {
+        "access-control-allow-origin": APP_ORIGIN,
+        "access-control-allow-methods": "GET,POST",
+        "access-control-max-age": "60",
+    }
+    assert sam.records == []
+
+
+async def test_sam_http_api_response(sam: LiveGateway) -> None:
+    response = await sam.client.get("/items", headers={"Origin": APP_ORIGIN})
+
+    assert response.status_code == 200
+    assert _cors_headers(response) == {
+        "access-control-allow-origin": APP_ORIGIN,
+        "access-control-expose-headers": "X-Total",
+    }
+
+
+async def test_sam_rest_api_mock_method(sam: LiveGateway) -> None:
+    response = await sam.client.options("/v1/orders", headers={"Origin": APP_ORIGIN})
+
+    assert response.status_code == 200
+    # Without AllowMethods, SAM lists OPTIONS and the path's methods, sorted.
+    assert _cors_headers(response) == {
+        "access-control-allow-origin": APP_ORIGIN,
+        "access-control-allow-headers": "Content-Type, X-Token",
+        "access-control-allow-methods": "GET,OPTIONS,POST",
+        "access-control-allow-credentials": "true",
+        "access-control-max-age": "600",
+    }
+    assert sam.records == []

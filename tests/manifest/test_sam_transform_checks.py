@@ -161,7 +161,7 @@ def test_globals_api_unknown_key_rejected(write_service: WriteService) -> None:
     assert "StageName" not in error.detail
 
 
-@pytest.mark.parametrize("name", ["Auth: {}", "Cors: '*'", "TracingEnabled: true", "AlwaysDeploy: true"])
+@pytest.mark.parametrize("name", ["Auth: {}", "TracingEnabled: true", "AlwaysDeploy: true"])
 def test_globals_api_accepted_key_warns(write_service: WriteService, name: str) -> None:
     write_service(with_globals_api(name), name="template.yaml")
 
