@@ -44,42 +44,22 @@ def read_payload_version(source: ManifestSource, key: KeyPath, value: Any) -> st
     return text
 
 
-class HttpApiPayload(str):
-    """A payload format version ("2.0") that also carries `provider.httpApi.cors`, the HTTP API's CORS configuration.
-
-    The function reader passes the payload version on to read_http_api_event
-    unchanged, which is how the CORS configuration reaches every route.
-    NOTE: a field of the provider's defaults would be clearer, but those live in serverless_yml.py.
-    """
-
-    cors: CorsConfig | None
-
-    def __new__(cls, payload: str, cors: CorsConfig | None) -> HttpApiPayload:
-        version = super().__new__(cls, payload)
-        version.cors = cors
-        return version
-
-
 def read_http_api_settings(
     source: ManifestSource, key: KeyPath, settings: Any, warnings: Warnings, default: str
 ) -> str:
     """Read a provider's or function's `httpApi` settings and return the payload version its routes use.
 
-    The provider's `cors` rides on the returned version (see HttpApiPayload).
+    The provider's `cors` is read by read_http_api_cors.
     """
-    cors = getattr(default, "cors", None)
     if settings is None:
         return default
     if not isinstance(settings, dict):
         raise source.error(key, expected("a mapping of HTTP API settings, such as {payload: '1.0'}", settings))
     provider_level = key[0] == "provider"
     warnings.unsupported_keys(key, settings, {"payload", "cors"} if provider_level else {"payload"})
-    if provider_level and "cors" in settings:
-        cors = read_http_api_cors(source, (*key, "cors"), settings["cors"], warnings)
-    payload = default
     if "payload" in settings:
-        payload = read_payload_version(source, (*key, "payload"), settings["payload"])
-    return HttpApiPayload(str(payload), cors)
+        return read_payload_version(source, (*key, "payload"), settings["payload"])
+    return default
 
 
 def _names(source: ManifestSource, key: KeyPath, value: Any) -> tuple[str, ...]:
@@ -295,11 +275,17 @@ def read_rest_event(
 
 
 def read_http_api_event(
-    source: ManifestSource, key: KeyPath, config: Any, warnings: Warnings, payload: str = HTTP_API_PAYLOAD
+    source: ManifestSource,
+    key: KeyPath,
+    config: Any,
+    warnings: Warnings,
+    payload: str = HTTP_API_PAYLOAD,
+    cors: CorsConfig | None = None,
 ) -> list[HttpEvent]:
-    """Read an `httpApi` event: an HTTP API route whose events have the `payload` format, 2.0 by default."""
-    cors = getattr(payload, "cors", None)
-    payload = str(payload)
+    """Read an `httpApi` event: an HTTP API route whose events have the `payload` format, 2.0 by default.
+
+    `cors` is the HTTP API's CORS configuration, from `provider.httpApi.cors`.
+    """
     if config == "*":
         return _catch_all("ANY", payload, cors)
     if isinstance(config, dict):

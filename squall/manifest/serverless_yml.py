@@ -39,6 +39,7 @@ from squall.manifest.serverless_http import (
     HTTP_API_PAYLOAD,
     REST_PAYLOAD,
     read_api_gateway_settings,
+    read_http_api_cors,
     read_http_api_event,
     read_http_api_settings,
     read_rest_event,
@@ -57,6 +58,7 @@ from squall.manifest.spec import (
     MAX_MEMORY_MB,
     MAX_TIMEOUT_S,
     MIN_MEMORY_MB,
+    CorsConfig,
     Destination,
     FunctionSpec,
     LayerSpec,
@@ -153,6 +155,7 @@ class _ProviderDefaults:
     environment: dict[str, str]
     http_api_payload: str = HTTP_API_PAYLOAD  # provider.httpApi.payload
     rest_binary_media_types: tuple[str, ...] = ()  # provider.apiGateway.binaryMediaTypes
+    http_api_cors: CorsConfig | None = None  # provider.httpApi.cors
 
 
 @dataclass
@@ -423,6 +426,11 @@ def _read_provider(
         http_api_payload = read_http_api_settings(
             source, (*key, "httpApi"), provider.get("httpApi"), warnings, HTTP_API_PAYLOAD
         )
+    http_api_cors = None
+    http_api = provider.get("httpApi")
+    if isinstance(http_api, dict) and "cors" in http_api:
+        with problems.collect():
+            http_api_cors = read_http_api_cors(source, (*key, "httpApi", "cors"), http_api["cors"], warnings)
     rest_binary_media_types: tuple[str, ...] = ()
     with problems.collect():
         rest_binary_media_types = read_api_gateway_settings(
@@ -436,6 +444,7 @@ def _read_provider(
         environment,
         http_api_payload,
         rest_binary_media_types,
+        http_api_cors,
     )
 
 
@@ -626,6 +635,8 @@ def _read_events(
                         source, event_key, config, warnings, reader.stage, reader.defaults.rest_binary_media_types
                     )
                 else:
-                    found = read_http_api_event(source, event_key, config, warnings, http_api_payload)
+                    found = read_http_api_event(
+                        source, event_key, config, warnings, http_api_payload, reader.defaults.http_api_cors
+                    )
                 routes.extend(Route(event, function, event_key) for event in found)
     return routes, triggers, stream_failures
