@@ -498,16 +498,22 @@ def finish_response(status: int, headers: list[tuple[str, str]], body: bytes) ->
 def allowed_origin(cors: CorsConfig, origin: str) -> str | None:
     """Return the Access-Control-Allow-Origin an HTTP API sends for a request's Origin, or None when it is not allowed.
 
-    "*" allows every origin and is sent as such. Any other entry allows the
-    origin it names, compared without regard to case, and the request's own
-    Origin is sent back.
-    NOTE: the HTTP API developer guide does not say whether an entry may
-    contain a wildcard ("https://*.example.com"); Squall compares it as text.
+    "*" allows every origin and is sent as such. "https://*" and "http://*"
+    allow every origin of that scheme, as the HTTP API developer guide lists
+    them. Any other entry allows the origin it names, compared without regard
+    to case. Those send the request's own Origin back.
+    NOTE: the guide does not say whether an entry may contain a wildcard
+    elsewhere ("https://*.example.com"); Squall compares such an entry as text.
     """
+    lowered = origin.lower()
     for entry in cors.allow_origins:
         if entry == "*":
             return "*"
-        if entry.lower() == origin.lower():
+        entry = entry.lower()
+        if entry in ("https://*", "http://*"):
+            if lowered.startswith(entry[:-1]) and len(lowered) > len(entry) - 1:
+                return origin
+        elif entry == lowered:
             return origin
     return None
 

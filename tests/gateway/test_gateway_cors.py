@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from squall.gateway.apigw_common import (
     HttpResponse,
     add_http_api_cors_headers,
@@ -14,6 +16,16 @@ from squall.manifest.spec import ApiType, CorsConfig, HttpEvent
 
 ORIGIN = "https://app.example"
 LISTED = CorsConfig(allow_origins=(ORIGIN,), allow_headers=("x-token",), allow_methods=("GET",), max_age_s=-1)
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [("https://app.example", True), ("https://a.b.example:8443", True), ("http://app.example", False), ("https://", False)],
+)
+def test_allowed_origin_scheme_wildcard(origin: str, allowed: bool) -> None:
+    cors = CorsConfig(allow_origins=("https://*",))
+
+    assert allowed_origin(cors, origin) == (origin if allowed else None)
 
 
 def test_allowed_origin_any_and_listed() -> None:

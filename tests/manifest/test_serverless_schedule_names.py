@@ -81,8 +81,9 @@ def test_invalid_schedule_name_rejected(write_service: WriteService, events: str
     assert fragment in raised.value.detail
 
 
-async def test_scheduled_event_carries_rule_name(write_service: WriteService, tmp_path: Path) -> None:
-    write_service(_service("- schedule: {rate: rate(1 minute), name: nightly-report}\n"), name="serverless.yml")
+async def first_tick_event(write_service: WriteService, tmp_path: Path, events: str) -> dict:
+    """Deploy a serverless.yml with these schedule events and return the event of the first tick, a minute on."""
+    write_service(_service(events), name="serverless.yml")
     service = load_service(Path("."))
     accepted: list[Invocation] = []
 
@@ -99,6 +100,12 @@ async def test_scheduled_event_carries_rule_name(write_service: WriteService, tm
         await scheduler.close()
 
     (event,) = [orjson.loads(invocation.payload) for invocation in accepted]
+    return event
+
+
+async def test_scheduled_event_carries_rule_name(write_service: WriteService, tmp_path: Path) -> None:
+    event = await first_tick_event(write_service, tmp_path, "- schedule: {rate: rate(1 minute), name: nightly-report}\n")
+
     assert event["detail-type"] == "Scheduled Event"
     assert event["resources"] == ["arn:aws:events:us-east-1:000000000000:rule/nightly-report"]
 
@@ -121,25 +128,10 @@ def test_duplicate_rule_name_rejected(write_service: WriteService) -> None:
 
 
 async def test_scheduler_method_sends_scheduler_event(write_service: WriteService, tmp_path: Path) -> None:
-    write_service(
-        _service("- schedule: {rate: rate(1 minute), method: scheduler, name: nightly-report}\n"), name="serverless.yml"
+    event = await first_tick_event(
+        write_service, tmp_path, "- schedule: {rate: rate(1 minute), method: scheduler, name: nightly-report}\n"
     )
-    service = load_service(Path("."))
-    accepted: list[Invocation] = []
 
-    async def accept(invocation: Invocation) -> None:
-        accepted.append(invocation)
-
-    now = 1_704_103_200.0  # 2024-01-01 10:00 UTC
-    scheduler = Scheduler(tmp_path / "schedules.db", accept, lambda: now)
-    try:
-        scheduler.update({service.service: service})
-        now += 60
-        await scheduler.fire_due()
-    finally:
-        await scheduler.close()
-
-    (event,) = [orjson.loads(invocation.payload) for invocation in accepted]
     assert event["source"] == "aws.scheduler"
     assert event["resources"] == ["arn:aws:scheduler:us-east-1:000000000000:schedule/default/nightly-report"]
     assert event["detail"] == "{}"

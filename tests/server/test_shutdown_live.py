@@ -22,6 +22,12 @@ functions:
 """
 
 
+def busy(endpoint: str, function: str) -> bool:
+    """Tell whether an instance of the function is running a call."""
+    functions = httpx.get(endpoint + "/_squall/api/functions", timeout=10).json()["functions"]
+    return any(f["name"] == function and f["instances"]["busy"] == 1 for f in functions)
+
+
 def test_async_invocation_in_flight_finishes(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "app"
     folder.mkdir()
@@ -37,11 +43,7 @@ def test_async_invocation_in_flight_finishes(serve: Any, tmp_path: Path) -> None
     )
     assert queued.returncode == 0, queued.stderr
 
-    def busy() -> bool:
-        functions = httpx.get(server.endpoint + "/_squall/api/functions", timeout=10).json()["functions"]
-        return any(f["name"] == "slow" and f["instances"]["busy"] == 1 for f in functions)
-
-    assert wait_for(busy, timeout_s=20)
+    assert wait_for(lambda: busy(server.endpoint, "slow"), timeout_s=20)
     assert server.stop() == 0
 
     restarted = serve(folder, data=server.data)
@@ -82,11 +84,7 @@ def test_call_cut_by_stop_is_logged(
     )
     caller.start()
 
-    def busy() -> bool:
-        functions = httpx.get(server.endpoint + "/_squall/api/functions", timeout=10).json()["functions"]
-        return any(f["name"] == "slow" and f["instances"]["busy"] == 1 for f in functions)
-
-    assert wait_for(busy, timeout_s=20)
+    assert wait_for(lambda: busy(server.endpoint, "slow"), timeout_s=20)
     assert server.stop() == 0
     caller.join(timeout=60)
 
@@ -156,11 +154,7 @@ def test_triggered_call_in_flight_finishes(serve: Any, tmp_path: Path, function:
     )
     assert sent.returncode == 0, sent.stderr
 
-    def busy() -> bool:
-        functions = httpx.get(server.endpoint + "/_squall/api/functions", timeout=10).json()["functions"]
-        return any(f["name"] == function and f["instances"]["busy"] == 1 for f in functions)
-
-    assert wait_for(busy, timeout_s=20)
+    assert wait_for(lambda: busy(server.endpoint, function), timeout_s=20)
     assert server.stop() == 0
     assert not any("cut at shutdown" in line for line in server.output)
 
