@@ -30,7 +30,9 @@ from squall.secrets.errors import (
     SecretKeyError,
     SecretNotFound,
 )
-from squall.secrets.references import check_secret_name, environment_references
+from squall.manifest.spec import FunctionSpec
+from squall.manifest.validate import environment_size_problem
+from squall.secrets.references import check_secret_name, environment_references, resolve_environment
 
 if TYPE_CHECKING:
     from squall.secrets.store import SecretStore
@@ -80,6 +82,8 @@ class SecretsApi:
             return request
         name, value = request.get("name"), request.get("value")
         try:
+            if isinstance(name, str) and isinstance(value, str):
+                await self._check_environment_sizes(name, value)
             info, created = await asyncio.to_thread(self._store.set, name, value)  # type: ignore[arg-type]
         except SecretError as error:
             return _error_response(error)
@@ -122,13 +126,47 @@ class SecretsApi:
 
     async def _version_users(self, name: object) -> list[str]:
         """Return the published versions ("function:3") of deployed functions whose environment references `name`."""
+        return [label for label, _ in await self._version_specs(name)]
+
+    async def _check_environment_sizes(self, name: str, value: str) -> None:
+        """Raise InvalidSecretValue when `value` would take a user's environment past Lambda's 4 KB.
+
+        Deploys and restarts check the limit with the values filled in, so a
+        value past it would leave the service unable to start again.
+        """
+        users = [
+            (spec.name, spec)
+            for service in self._platform.dispatcher.services.values()
+            for spec in service.functions.values()
+            if name in environment_references(spec.environment)
+        ]
+        users += await self._version_specs(name)
+        lookup = _ReplacedSecret(self._store, name, value)
+
+        def check() -> None:
+            # Other secrets are read from the store, so off the event loop.
+            for label, spec in users:
+                try:
+                    variables = resolve_environment(spec.name, spec.environment, lookup)
+                except SecretNotFound:
+                    continue  # another secret it references is missing, which its deploy reports
+                problem = environment_size_problem(variables)
+                if problem is not None:
+                    raise InvalidSecretValue(
+                        f"secret {name!r} is not changed: with the new value, function {label}: {problem}"
+                    )
+
+        await asyncio.to_thread(check)
+
+    async def _version_specs(self, name: object) -> list[tuple[str, FunctionSpec]]:
+        """Return the published versions of deployed functions whose environment references `name`, with their specs."""
         store = self._platform.versions
         if store is None:
             return []
         functions = [spec.name for service in self._platform.dispatcher.services.values() for spec in service.functions.values()]
 
-        def scan() -> list[str]:
-            users: list[str] = []
+        def scan() -> list[tuple[str, FunctionSpec]]:
+            users: list[tuple[str, FunctionSpec]] = []
             for function in functions:
                 for published in store.versions(function):
                     try:
@@ -138,7 +176,7 @@ class SecretsApi:
                                        published.version, function, name, error)
                         continue
                     if name in environment_references(spec.environment):
-                        users.append(f"{function}:{published.version}")
+                        users.append((f"{function}:{published.version}", spec))
             return users
 
         return await asyncio.to_thread(scan)
@@ -194,3 +232,15 @@ def _error_response(error: SecretError) -> tuple[int, Any]:
 
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}}
+
+
+class _ReplacedSecret:
+    """The secret store as it would read with one secret set to a new value."""
+
+    def __init__(self, store: SecretStore, name: str, value: str) -> None:
+        self._store = store
+        self._name = name
+        self._value = value
+
+    def get(self, name: str) -> str | None:
+        return self._value if name == self._name else self._store.get(name)

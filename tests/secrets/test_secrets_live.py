@@ -312,3 +312,24 @@ def test_secret_past_4kb_fails_deploy(serve: Callable[..., RunningServer], tmp_p
     assert "over Lambda's limit of 4,096 bytes" in message
     assert "x" * 100 not in message
     assert "check" not in [function["name"] for function in functions]
+
+
+def test_secret_update_past_4kb_rejected(
+    serve: Callable[..., RunningServer], tmp_path: Path, base_folder: Path
+) -> None:
+    server = serve(base_folder)
+    vault = write_app(tmp_path / "vault", VAULT_MANIFEST, VAULT_HANDLER)
+    with httpx.Client(base_url=server.endpoint, timeout=REQUEST_TIMEOUT_S) as client:
+        set_secret(client, "DB_PASSWORD", "x" * 1000)
+        assert deploy(client, vault).status_code == 200
+        # Two variables hold the value, so 2,500 bytes take the environment past 4 KB.
+        rejected = set_secret(client, "DB_PASSWORD", "y" * 2500)
+        result = invoke_check(client)
+
+    assert rejected.status_code == 400
+    assert rejected.json()["error"]["type"] == "InvalidSecretValue"
+    message = rejected.json()["error"]["message"]
+    assert "secret 'DB_PASSWORD' is not changed: with the new value, function check:" in message
+    assert "over Lambda's limit of 4,096 bytes" in message
+    assert "y" * 100 not in message
+    assert result["password_sha256"] == sha256("x" * 1000)
