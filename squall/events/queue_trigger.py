@@ -45,6 +45,9 @@ IDLE_POLL_S = 1.0
 # Pause after a throttle or a failure in Squall itself before polling again.
 BACKOFF_S = 1.0
 MAX_RECEIVE = 10  # SQS returns at most ten messages per receive
+# A trigger whose pollers keep failing (its queue was deleted, say) logs its
+# first failure and then every this many, counted over all its pollers.
+REPEAT_LOG_EVERY = 300
 # Bytes a record adds to an event besides twice its message's size, since
 # JSON escaping at most doubles a body or attribute value. They cover the ids,
 # receipt handle, MD5s, system attributes and JSON keys. An estimate with
@@ -82,6 +85,7 @@ class QueueTriggers:
         self._filling: dict[_Key, asyncio.Lock] = {}
         self._waiting: set[_Key] = set()  # triggers whose qualifier names no version or alias yet
         self._closing = False  # set by close(): pollers receive nothing more
+        self._failures: dict[_Key, int] = {}  # failures in a row of each trigger's pollers
 
     def update(self, services: Mapping[str, ServiceSpec]) -> None:
         """Start pollers for new triggers and stop those of removed or changed ones."""
@@ -134,6 +138,10 @@ class QueueTriggers:
                     continue
                 async with self._filling.setdefault(key, asyncio.Lock()):
                     batch = await self._fill_batch(store, key, queue_arn, trigger, filters)
+                failures = self._failures.pop(key, 0)
+                if failures:
+                    logger.info("polling queue %s for %s works again after %d failure(s)", key.queue, key.function,
+                                failures)
                 if batch:
                     await self._deliver(store, key, queue_arn, batch, trigger)
             except asyncio.CancelledError:
@@ -143,12 +151,21 @@ class QueueTriggers:
                 return
             except ServiceError as error:
                 queue_arn = None  # the queue may have been deleted and created again
-                logger.warning("polling queue %s for %s failed: %s; retrying in %.0f s",
-                               key.queue, key.function, error, BACKOFF_S)
+                if self._count_failure(key):
+                    logger.warning("polling queue %s for %s failed: %s; retrying every %.0f s (failure %d in a row)",
+                                   key.queue, key.function, error, BACKOFF_S, self._failures[key])
                 await asyncio.sleep(BACKOFF_S)
             except Exception:  # noqa: BLE001 - a poller outlives any single failure
-                logger.exception("polling queue %s for %s failed; retrying in %.0f s", key.queue, key.function, BACKOFF_S)
+                if self._count_failure(key):
+                    logger.exception("polling queue %s for %s failed; retrying every %.0f s (failure %d in a row)",
+                                     key.queue, key.function, BACKOFF_S, self._failures[key])
                 await asyncio.sleep(BACKOFF_S)
+
+    def _count_failure(self, key: _Key) -> bool:
+        """Count a failed poll of the trigger and tell whether to log it: the first, then every REPEAT_LOG_EVERY."""
+        count = self._failures.get(key, 0) + 1
+        self._failures[key] = count
+        return count == 1 or count % REPEAT_LOG_EVERY == 0
 
     async def _fill_batch(
         self, store: Any, key: _Key, queue_arn: str, trigger: QueueTrigger, filters: FilterCriteria | None

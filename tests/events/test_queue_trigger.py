@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,3 +120,29 @@ async def test_message_above_lowered_limit_returns_next_batch(harness: Harness) 
     assert max(harness.dispatcher.payload_sizes) <= 20_000
     # The message made visible again counted a receive, as SQS counts every receive.
     assert harness.receive_counts() == ["1", "1", "2"]
+
+
+async def test_missing_queue_logged_once(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    # Five pollers fail each second on a queue that does not exist (one deleted under its trigger).
+    harness.start(QueueTrigger(queue="gone"))
+    triggers = harness.triggers[0]
+
+    await wait_until(lambda: sum(triggers._failures.values()) >= 10, timeout_s=30)
+
+    failed = [record for record in caplog.records if "polling queue gone" in record.getMessage()]
+    assert len(failed) == 1
+    assert "failure 1 in a row" in failed[0].getMessage()
+
+
+async def test_recreated_queue_logged_as_working(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="squall.events.queue_trigger")
+    harness.start(QueueTrigger(queue="later"))
+    triggers = harness.triggers[0]
+    await wait_until(lambda: sum(triggers._failures.values()) >= 1, timeout_s=30)
+
+    harness.hub.store("queues").create_queue("later")
+    harness.send("later", ["01-after"])
+    await wait_until(lambda: harness.batches() == [["01"]], timeout_s=30)
+
+    assert any("polling queue later for" in record.getMessage() and "works again" in record.getMessage()
+               for record in caplog.records)
