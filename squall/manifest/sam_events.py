@@ -232,7 +232,7 @@ class EventReader:
         elif kind == "Schedule":
             found.triggers.append(self._schedule(read))
         elif kind == "ScheduleV2":
-            found.triggers.append(self._schedule_v2(read))
+            found.triggers.append(self._schedule_v2(read, str(key[-1])))
         elif kind in ("DynamoDB", "Kinesis"):
             self._record_source(kind, read, key, found)
         elif kind in ("EventBridgeRule", "CloudWatchEvent"):
@@ -525,7 +525,7 @@ class EventReader:
             "UTC", None, self._input(read, "Input"), enabled, read.string("Name", "a rule name"),
         )
 
-    def _schedule_v2(self, read: PropertyReader) -> ScheduleTrigger:
+    def _schedule_v2(self, read: PropertyReader, event_name: str) -> ScheduleTrigger:
         self._known(
             read,
             {
@@ -543,7 +543,9 @@ class EventReader:
             self.source, read.key("ScheduleExpression"), read.string("ScheduleExpression", "a schedule expression"),
             timezone, read.key("ScheduleExpressionTimezone"), self._input(read, "Input"),
             self._state(read) if read.has("State") else True,
-            read.string("Name", "a schedule name"), read.string("GroupName", "a schedule group name") or "default",
+            # SAM names an unnamed schedule after the function's logical id and the event's name.
+            read.string("Name", "a schedule name") or f"{self.function}{event_name}",
+            read.string("GroupName", "a schedule group name") or "default",
         )
 
     def _state(self, read: PropertyReader) -> bool:

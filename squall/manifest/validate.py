@@ -38,7 +38,8 @@ SERVICE_NAME_RULE = "an ASCII letter followed by up to 63 ASCII letters, digits,
 SERVICE_NAME_RE = re.compile(SERVICE_NAME_PATTERN)
 
 ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-ENVIRONMENT_NAME_RULE = "an ASCII letter or underscore followed by ASCII letters, digits or underscores"
+# Lambda's own rule is stricter (see check_environment_names); this one comes first, in each format's schema.
+ENVIRONMENT_NAME_RULE = "an ASCII letter followed by at least one ASCII letter, digit or underscore, as Lambda requires"
 ENVIRONMENT_NAME_RE = re.compile(ENVIRONMENT_NAME_PATTERN)
 
 # Variables the platform sets in every instance, which Lambda refuses in a

@@ -233,7 +233,7 @@ BAD_MANIFESTS = [
         "environment name with space",
         _function_manifest('environment: {"MY VAR": x}'),
         "functions.greet.environment",
-        ['got "MY VAR"', "letter or underscore"],
+        ['got "MY VAR"', "letter followed by at least one ASCII letter, digit or underscore"],
     ),
     (
         "environment name not a string",

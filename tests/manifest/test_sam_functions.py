@@ -405,13 +405,12 @@ def test_sqs_event_takes_literal_arn(write_service: WriteService) -> None:
 @pytest.mark.parametrize(
     ("properties", "name", "group"),
     [
-        ("ScheduleExpression: rate(1 day)", None, "default"),
+        # SAM names an unnamed schedule after the function's logical id and the event's name.
+        ("ScheduleExpression: rate(1 day)", "FnS", "default"),
         ("ScheduleExpression: rate(1 day), Name: nightly, GroupName: reports", "nightly", "reports"),
     ],
 )
-def test_schedule_v2_is_scheduler_schedule(
-    write_service: WriteService, properties: str, name: str | None, group: str
-) -> None:
+def test_schedule_v2_is_scheduler_schedule(write_service: WriteService, properties: str, name: str, group: str) -> None:
     function = load(write_service, template(BASE + f"Events:\n  S: {{Type: ScheduleV2, Properties: {{{properties}}}}}\n"))
 
     assert function.triggers == (ScheduleTrigger("rate(1 day)", rule_name=name, scheduler_group=group),)

@@ -173,7 +173,7 @@ PATTERNS: dict[str, tuple[dict[str, FunctionSpec], Resources, tuple[str, ...]]] 
                     ScheduleTrigger("rate(1 hour)", enabled=False),
                     ScheduleTrigger(
                         "cron(0/15 8-17 ? * MON-FRI *)", timezone="Europe/Berlin", input={"job": "sync"},
-                        scheduler_group="default",
+                        rule_name="CleanupFunctionBusinessHours", scheduler_group="default",
                     ),
                 ),
                 runtime="python3.12",
