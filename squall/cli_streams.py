@@ -140,15 +140,15 @@ def put(
     DATA "-" reads the record's bytes from standard input (base64 text with
     --base64). Prints the shard id and sequence number the record got, as JSON.
     """
-    given = sys.stdin.buffer.read() if record_data == "-" else record_data.encode("utf-8", "surrogateescape")
+    data_bytes = sys.stdin.buffer.read() if record_data == "-" else record_data.encode("utf-8", "surrogateescape")
     if is_base64:
         try:
-            payload = base64.b64decode(given.strip(), validate=True)
+            payload = base64.b64decode(data_bytes.strip(), validate=True)
         except (binascii.Error, ValueError):
-            shown = given[:40].decode("utf-8", "replace")
-            raise click.BadParameter(f"{shown!r} is not valid base64", param_hint="'DATA'") from None
+            start = data_bytes[:40].decode("utf-8", "replace")
+            raise click.BadParameter(f"{start!r} is not valid base64", param_hint="'DATA'") from None
     else:
-        payload = given
+        payload = data_bytes
 
     client = open_client(ctx, endpoint, token, data)
     result = call(

@@ -43,7 +43,7 @@ OTHER_API_PREFIXES = tuple(
                     "2019-09-30", "2020-04-22", "2020-06-30", "2021-10-31", "2021-11-15")
 )
 SUFFIX = "/invocations"
-# GetFunctionRecursionConfig and PutFunctionRecursionConfig: PREFIX_2024NAME/recursion-config.
+# GetFunctionRecursionConfig and PutFunctionRecursionConfig use RECURSION_PREFIX + NAME + RECURSION_SUFFIX.
 RECURSION_PREFIX = "/2024-08-31/functions/"
 RECURSION_SUFFIX = "/recursion-config"
 # In the order that AWS's ValidationException for an unknown invocation type lists them (seen in 2017).
