@@ -119,11 +119,7 @@ class AsyncInvoker:
         self._running: dict[str, int] = {}
         self._throttles: dict[int, int] = {}  # throttled attempts per row, for the back-off
         self._tasks: set[asyncio.Task[None]] = set()
-        self._accepting: list[tuple[NewInvocation, str | None, asyncio.Future[None]]] = []
-        # Each pending row's X-Ray trace fields (Invocation.trace_header), so that a
-        # chain of calls keeps its count of recursive invocations across the queue.
-        # NOTE: kept in memory only, so a restart starts those chains' counts anew.
-        self._trace_headers: dict[int, str] = {}
+        self._accepting: list[tuple[NewInvocation, asyncio.Future[None]]] = []
         self._flushing = False
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -171,10 +167,12 @@ class AsyncInvoker:
         traceparent = invocation.traceparent
         if traceparent is None and tracing.enabled:
             traceparent = tracing.current_traceparent()
+        # The caller's X-Ray fields keep the chain's count of recursive invocations across the queue and restarts.
         entry = NewInvocation(invocation.request_id, invocation.function, invocation.trigger,
-                              invocation.payload, self._clock(), traceparent, invocation.qualifier)
+                              invocation.payload, self._clock(), traceparent, invocation.qualifier,
+                              invocation.trace_header)
         committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._accepting.append((entry, invocation.trace_header, committed))
+        self._accepting.append((entry, committed))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -187,16 +185,14 @@ class AsyncInvoker:
             while self._accepting:
                 batch, self._accepting = self._accepting, []
                 try:
-                    added = await self._in_thread(self._store.add, [entry for entry, _, _ in batch])
+                    added = await self._in_thread(self._store.add, [entry for entry, _ in batch])
                 except Exception as error:  # noqa: BLE001 - every waiting caller gets the error
                     logger.error("cannot store %d asynchronous invocation(s): %s", len(batch), error)
-                    for _, _, committed in batch:
+                    for _, committed in batch:
                         if not committed.done():
                             committed.set_exception(error)
                     continue
-                for queued, (_, trace_header, committed) in zip(added, batch):
-                    if trace_header is not None:
-                        self._trace_headers[queued.id] = trace_header
+                for queued, (_, committed) in zip(added, batch):
                     self._schedule(queued)
                     if not committed.done():
                         committed.set_result(None)
@@ -298,7 +294,7 @@ class AsyncInvoker:
             return
 
         invocation = Invocation(entry.function, payload, entry.trigger, request_id=entry.request_id,
-                                qualifier=entry.qualifier, trace_header=self._trace_headers.get(entry.id))
+                                qualifier=entry.qualifier, trace_header=entry.trace_header)
         if tracing.enabled:
             invocation.traceparent = await self._in_thread(self._store.traceparent, entry.id)
         try:
@@ -357,7 +353,6 @@ class AsyncInvoker:
         await self._in_thread(self._store.remove, entry.id)
         self._entries.pop(entry.id, None)
         self._throttles.pop(entry.id, None)
-        self._trace_headers.pop(entry.id, None)
 
     async def stop_recursive(self, invocation: Invocation, error_type: str, message: str) -> None:
         """Drop an event that recursive loop detection stopped, sending it to the on-failure destination and the dead-letter queue.

@@ -43,6 +43,9 @@ class QueuedInvocation:
     due_at: float  # epoch seconds of the next attempt
     attempts: int  # attempts already made that ended in a function error
     qualifier: str | None = None  # the version or alias the caller named; None runs $LATEST
+    # The caller's X-Ray trace fields (Root, Sampled, Lineage), which carry the
+    # count of recursive invocations of a chain of calls across the queue.
+    trace_header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class NewInvocation:
     accepted_at: float
     traceparent: str | None = None  # W3C trace context of the caller, when tracing is on
     qualifier: str | None = None  # the version or alias the caller named; None runs $LATEST
+    trace_header: str | None = None  # the caller's X-Ray trace fields, as QueuedInvocation keeps them
 
 
 class AsyncStore:
@@ -69,9 +73,10 @@ class AsyncStore:
         # promise made to callers; NORMAL skips the fsync that power loss needs.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        # Stores created before tracing or versions existed lack these columns; their rows read as NULL.
+        # Stores created before tracing, versions or loop detection existed lack
+        # these columns; their rows read as NULL.
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(invocations)")}
-        for column in ("traceparent", "qualifier"):
+        for column in ("traceparent", "qualifier", "trace_header"):
             if column not in columns:
                 self._db.execute(f"ALTER TABLE invocations ADD COLUMN {column} TEXT")
 
@@ -88,17 +93,19 @@ class AsyncStore:
                 for entry in entries:
                     cursor = self._db.execute(
                         "INSERT INTO invocations"
-                        " (request_id, function, trigger, payload, accepted_at, due_at, traceparent, qualifier)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " (request_id, function, trigger, payload, accepted_at, due_at, traceparent, qualifier,"
+                        " trace_header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (entry.request_id, entry.function, entry.trigger, entry.payload,
-                         entry.accepted_at, entry.accepted_at, entry.traceparent, entry.qualifier),
+                         entry.accepted_at, entry.accepted_at, entry.traceparent, entry.qualifier,
+                         entry.trace_header),
                     )
                     row_id = cursor.lastrowid
                     if row_id is None:
                         raise sqlite3.DatabaseError("INSERT returned no row id")
                     added.append(
                         QueuedInvocation(row_id, entry.request_id, entry.function, entry.trigger,
-                                         entry.accepted_at, entry.accepted_at, 0, entry.qualifier)
+                                         entry.accepted_at, entry.accepted_at, 0, entry.qualifier,
+                                         entry.trace_header)
                     )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -110,7 +117,7 @@ class AsyncStore:
         """Return every invocation still to run, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, request_id, function, trigger, accepted_at, due_at, attempts, qualifier"
+                "SELECT id, request_id, function, trigger, accepted_at, due_at, attempts, qualifier, trace_header"
                 " FROM invocations ORDER BY id"
             ).fetchall()
         return [QueuedInvocation(*row) for row in rows]

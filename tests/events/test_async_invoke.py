@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -285,6 +286,39 @@ async def test_qualifier_survives_restart(tmp_path: Path) -> None:
     await invoker.close()
 
     assert [(call.request_id, call.qualifier) for call in dispatcher.calls] == [("r-1", "1")]
+
+
+async def test_trace_header_survives_restart(tmp_path: Path) -> None:
+    header = "Root=1-67a1b2c3-0123456789abcdef01234567;Sampled=0;Lineage=1a2b3c4d:5"
+    first, _, _ = await start(tmp_path, [], AsyncConfig(), time.time)
+    await first.close()  # nothing runs it before the restart
+    store = AsyncStore(tmp_path / "async.db")
+    store.add([NewInvocation("r-1", "fn", "event", b"{}", time.time(), trace_header=header)])
+    store.close()
+
+    invoker, dispatcher, _ = await start(tmp_path, ["ok"], AsyncConfig(), time.time)
+    await run_until(lambda: invoker.pending_count() == 0 and dispatcher.calls)
+    await invoker.close()
+
+    # The chain's count of recursive invocations goes on where it was.
+    assert [call.trace_header for call in dispatcher.calls] == [header]
+
+
+async def test_old_store_gains_trace_header_column(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "async.db")
+    old.execute(
+        "CREATE TABLE invocations (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL, function TEXT NOT NULL,"
+        " trigger TEXT NOT NULL, payload BLOB NOT NULL, accepted_at REAL NOT NULL, due_at REAL NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0, last_error BLOB, traceparent TEXT, qualifier TEXT)"
+    )
+    old.execute("INSERT INTO invocations (request_id, function, trigger, payload, accepted_at, due_at)"
+                " VALUES ('r-old', 'fn', 'event', x'7b7d', 1, 1)")
+    old.commit()
+    old.close()
+
+    (pending,) = AsyncStore(tmp_path / "async.db").pending()
+
+    assert (pending.request_id, pending.trace_header) == ("r-old", None)
 
 
 async def test_unknown_qualifier_rejected(tmp_path: Path) -> None:
