@@ -52,11 +52,12 @@ ANY_METHOD = "ANY"
 RESERVED_SEGMENTS: dict[str, str] = {
     "_squall": "Squall's management, services and objects APIs",
     "2015-03-31": "the Lambda Invoke API",
+    "2024-08-31": "the Lambda API's recursion settings",
     "ui": "the dashboard",
 }
 # Prometheus's default scrape path. The gateway serves only GET there.
 METRICS_PATH = "/metrics"
-RESERVED_PATHS_TEXT = "GET /metrics, and /ui, /_squall, /2015-03-31 and every path under them"
+RESERVED_PATHS_TEXT = "GET /metrics, and /ui, /_squall, /2015-03-31, /2024-08-31 and every path under them"
 
 
 def route_warnings(routes: Iterable[tuple[str, HttpEvent]]) -> list[str]:

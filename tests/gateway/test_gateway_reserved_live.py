@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from squall.cli import cli
 
-RESERVED_TEXT = "GET /metrics, and /ui, /_squall, /2015-03-31 and every path under them"
+RESERVED_TEXT = "GET /metrics, and /ui, /_squall, /2015-03-31, /2024-08-31 and every path under them"
 UP_TIMEOUT_S = 60.0
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'from the function'}\n"
 

@@ -397,6 +397,7 @@ def test_staged_route_precedence(path: str, function: str, staged_path: str | No
         (HttpEvent("GET", "/_squall/api/{name}"), "management"),
         (HttpEvent("POST", "/_squall/custom"), "management"),
         (HttpEvent("POST", "/2015-03-31/functions/{name}/invocations", "1.0"), "Invoke API"),
+        (HttpEvent("GET", "/2024-08-31/functions/{name}/recursion-config"), "recursion settings"),
         (HttpEvent("GET", "/items", "1.0", stage="ui"), "dashboard"),
         (HttpEvent("GET", "/", "1.0", stage="metrics"), "Prometheus metrics"),
     ],
@@ -410,7 +411,7 @@ def test_reserved_path_rejected(event: HttpEvent, served_by: str) -> None:
     assert raised.value.path == event.path
     assert f"http route {event.path!r}" in message
     assert served_by in message
-    assert "GET /metrics, and /ui, /_squall, /2015-03-31 and every path under them" in message
+    assert "GET /metrics, and /ui, /_squall, /2015-03-31, /2024-08-31 and every path under them" in message
 
 
 @pytest.mark.parametrize(
@@ -507,10 +508,10 @@ def test_route_warnings_for_catch_alls() -> None:
     warnings = route_warnings(routes)
 
     assert warnings == [
-        "route ANY /{proxy+} of function 'app' does not get GET /metrics, and /ui, /_squall, /2015-03-31 and every "
-        "path under them: Squall serves those itself",
-        "the $default route of function 'site' does not get GET /metrics, and /ui, /_squall, /2015-03-31 and every "
-        "path under them: Squall serves those itself",
+        "route ANY /{proxy+} of function 'app' does not get GET /metrics, and /ui, /_squall, /2015-03-31, "
+        "/2024-08-31 and every path under them: Squall serves those itself",
+        "the $default route of function 'site' does not get GET /metrics, and /ui, /_squall, /2015-03-31, "
+        "/2024-08-31 and every path under them: Squall serves those itself",
         "the $default route of function 'site' is never called: route ANY /{proxy+} of function 'app' takes every "
         "path first",
     ]

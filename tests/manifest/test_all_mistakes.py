@@ -14,7 +14,7 @@ from tests.manifest.conftest import WriteService
 
 RESERVED_RULE = (
     "so the function would never be called; expected a path outside the ones Squall reserves "
-    "(GET /metrics, and /ui, /_squall, /2015-03-31 and every path under them). "
+    "(GET /metrics, and /ui, /_squall, /2015-03-31, /2024-08-31 and every path under them). "
     "A greedy route such as ANY /{proxy+} may still take every other path"
 )
 BAD_PARAMETER_RULE = (
