@@ -87,7 +87,7 @@ def main() -> None:
     "--memory-budget-mb",
     type=click.IntRange(128, None),
     default=None,
-    help="Sum of memory_mb over all live instances of this node (default 8192).",
+    help="Sum of memory_mb over all live instances of this node [default: 8192].",
 )
 @click.option("--no-watch", is_flag=True, help="Do not redeploy when FOLDER changes.")
 @click.option(
@@ -353,8 +353,10 @@ def invoke(
 ) -> None:
     """Invoke the function NAME and print what it returned.
 
-    NAME:VERSION or NAME:ALIAS (such as fn:3 or fn:live) invokes a published
-    version or an alias.
+    A function error is printed to stderr as a traceback ending in its error
+    type and message, and the exit status is then 1. NAME:VERSION or
+    NAME:ALIAS (such as fn:3 or fn:live) invokes a published version or an
+    alias.
     """
     if run_async and log_tail:
         raise click.UsageError("--log-tail needs a synchronous invocation: drop --async or --log-tail")

@@ -1,4 +1,4 @@
-"""`squall plan`: show what a manifest translates to, and what a deploy would add, change and remove.
+"""`squall plan`: show what a manifest translates to, and what a deploy would add, change, remove and create.
 
 The manifest is read on this machine, by the same code the server uses. When
 a server responds, its API gives what is deployed now; without one, the plan
@@ -365,7 +365,7 @@ def _check_routes(service: Any) -> None:
 @click.pass_context
 def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None,
          parameter_overrides: dict[str, str] | None, endpoint: str, token: str | None, data: Path) -> None:
-    """Show what FOLDER's manifest translates to, and what deploying it would add, change and remove."""
+    """Show what FOLDER's manifest translates to, and what deploying it would add, change, remove and create."""
     from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
     from squall.errors import ManifestError
     from squall.manifest import find_manifest, load_service

@@ -57,7 +57,7 @@ def group() -> None:
 
 @group.command()
 @click.argument("name")
-@click.option("--visibility-timeout-s", type=int, help="Seconds a received message stays hidden (default 30).")
+@click.option("--visibility-timeout-s", type=int, help="Seconds a received message stays hidden [default: 30].")
 @click.option("--dead-letter", metavar="QUEUE", help="Queue that receives messages after --max-receive-count receives.")
 @click.option(
     "--max-receive-count", type=int,
