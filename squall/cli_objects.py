@@ -233,16 +233,22 @@ def put_command(
 
 @group.command(name="get")
 @click.argument("source", metavar="BUCKET/KEY")
-@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument("file", required=False, type=click.Path(allow_dash=True, path_type=Path))
 @client_options
 @click.pass_context
 def get_command(
     ctx: click.Context, source: str, file: Path | None, endpoint: str, token: str | None, data: Path
 ) -> None:
-    """Download BUCKET/KEY into FILE (default: the key's last part in this folder; - for stdout)."""
+    """Download BUCKET/KEY into FILE (default: the key's last part in this folder; - for stdout).
+
+    A FILE that is a folder gets the key's last part inside it, as `cp` and `aws s3 cp` do.
+    """
     bucket, key = split_object_path(source)
     to_stdout = file is not None and str(file) == STDIO
-    target = file if file is not None else Path(key.rstrip("/").rsplit("/", 1)[-1] or bucket)
+    last_part = Path(key.rstrip("/").rsplit("/", 1)[-1] or bucket)
+    target = file if file is not None else last_part
+    if file is not None and file.is_dir():
+        target = file / last_part
     if not to_stdout:
         check_download_target(target)
     client = open_sdk_client(ctx, endpoint, token, data)

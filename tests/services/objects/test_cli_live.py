@@ -93,6 +93,16 @@ def test_get_default_file_name(run: Runner, bucket: Bucket, tmp_path: Path) -> N
     assert (tmp_path / "name.txt").read_bytes() == b"default target"
 
 
+def test_get_into_folder_uses_key_name(run: Runner, bucket: Bucket, tmp_path: Path) -> None:
+    bucket.put("deep/path/name.txt", b"into a folder")
+    (tmp_path / "downloads").mkdir()
+
+    result = run("get", f"{bucket.name}/deep/path/name.txt", "downloads")
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "downloads" / "name.txt").read_bytes() == b"into a folder"
+
+
 def test_put_key_ending_in_slash_appends_file_name(run: Runner, bucket: Bucket, tmp_path: Path) -> None:
     (tmp_path / "photo.png").write_bytes(b"png")
 
