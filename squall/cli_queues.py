@@ -24,6 +24,13 @@ from squall.cli_output import (
     print_table,
 )
 from squall.cli_client import client_options, open_client
+from squall.services.queues.model import (
+    MAX_DELAY_S,
+    MAX_MESSAGES_PER_RECEIVE,
+    MAX_RECEIVE_COUNT_LIMIT,
+    MAX_RECEIVE_WAIT_S,
+    MAX_VISIBILITY_TIMEOUT_S,
+)
 
 SERVICE_PATH = "/_squall/api/services/queues"
 
@@ -57,10 +64,13 @@ def group() -> None:
 
 @group.command()
 @click.argument("name")
-@click.option("--visibility-timeout-s", type=int, help="Seconds a received message stays hidden [default: 30].")
+@click.option(
+    "--visibility-timeout-s", type=click.IntRange(0, MAX_VISIBILITY_TIMEOUT_S),
+    help="Seconds a received message stays hidden [default: 30].",
+)
 @click.option("--dead-letter", metavar="QUEUE", help="Queue that receives messages after --max-receive-count receives.")
 @click.option(
-    "--max-receive-count", type=int,
+    "--max-receive-count", type=click.IntRange(1, MAX_RECEIVE_COUNT_LIMIT),
     help="Receives after which a message moves to the --dead-letter queue [default: 5].",
 )
 @client_options
@@ -130,7 +140,10 @@ def purge(ctx: click.Context, name: str, endpoint: str, token: str | None, data:
 @group.command()
 @click.argument("name")
 @click.argument("body", metavar="BODY")
-@click.option("--delay-s", type=int, help="Seconds before the message can be received [default: the queue's delay].")
+@click.option(
+    "--delay-s", type=click.IntRange(0, MAX_DELAY_S),
+    help="Seconds before the message can be received [default: the queue's delay].",
+)
 @click.option("--group-id", help="Message group of a FIFO queue.")
 @click.option("--dedup-id", help="Deduplication id of a FIFO queue.")
 @client_options
@@ -149,8 +162,14 @@ def send(ctx: click.Context, name: str, body: str, delay_s: int | None, group_id
 
 @group.command()
 @click.argument("name")
-@click.option("--max-messages", type=int, default=1, show_default=True, help="Maximum number of messages to receive, 1 to 10.")
-@click.option("--wait-s", type=float, default=0, show_default=True, help="Seconds to wait for a first message.")
+@click.option(
+    "--max-messages", type=click.IntRange(1, MAX_MESSAGES_PER_RECEIVE), default=1, show_default=True,
+    help="Maximum number of messages to receive.",
+)
+@click.option(
+    "--wait-s", type=click.FloatRange(0, MAX_RECEIVE_WAIT_S), default=0, show_default=True,
+    help="Seconds to wait for a first message.",
+)
 @click.option("--delete", "delete_after", is_flag=True, help="Delete each message once printed.")
 # JSON lines stay the default because scripts written for earlier versions parse them.
 @output_option(

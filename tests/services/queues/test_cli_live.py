@@ -151,3 +151,19 @@ def test_max_receive_count_needs_dead_letter(run: Run) -> None:
 
     assert result.exit_code == 2
     assert "--max-receive-count applies only with --dead-letter QUEUE" in result.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (("receive", "q", "--max-messages", "20"), "--max-messages"),
+        (("receive", "q", "--wait-s", "21"), "--wait-s"),
+        (("send", "q", "body", "--delay-s", "901"), "--delay-s"),
+        (("create", "q", "--visibility-timeout-s", "43201"), "--visibility-timeout-s"),
+    ],
+)
+def test_out_of_range_option_named(run: Run, arguments: tuple[str, ...], option: str) -> None:
+    result = run(*arguments)
+
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
