@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -32,6 +33,7 @@ from squall.services.errors import (
     InvalidParameter,
     ResourceExists,
     ResourceNotFound,
+    ServiceError,
     StorageFull,
 )
 from squall.services.tables.expressions import (
@@ -81,8 +83,11 @@ from squall.services.tables.values import item_from_typed, item_to_typed, normal
 logger = logging.getLogger(__name__)
 
 # Each entry upgrades the schema by one version: _MIGRATIONS[0] creates
-# version 1 from an empty file. Append new entries; never edit old ones.
-# `_migrate` splits each script on ';', so no comment may contain one.
+# version 1 from an empty file. Append new entries, and keep each one safe to
+# run again: an older Squall that opens the file sets its version back to the
+# one it knows, and the next newer one then runs the later entries again.
+# `_migrate` skips an ADD COLUMN whose column exists, and splits each script
+# on ';', so no comment may contain one.
 _MIGRATIONS: tuple[str, ...] = (
     """
     -- AUTOINCREMENT so that a deleted table's id, and with it the keys of its
@@ -138,10 +143,23 @@ _MIGRATIONS: tuple[str, ...] = (
     -- keys. NULL while the table has no stream. Streams made before this
     -- column existed kept both images, and so did their records.
     ALTER TABLE tables ADD COLUMN stream_view_type TEXT;
-    UPDATE tables SET stream_view_type = 'NEW_AND_OLD_IMAGES' WHERE stream = 1;
+    UPDATE tables SET stream_view_type = 'NEW_AND_OLD_IMAGES' WHERE stream = 1 AND stream_view_type IS NULL;
     ALTER TABLE changes ADD COLUMN view_type TEXT NOT NULL DEFAULT 'NEW_AND_OLD_IMAGES';
     """,
 )
+
+# A statement may follow comment lines of its script.
+_ADD_COLUMN = re.compile(r"^\s*ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE | re.MULTILINE)
+
+
+def _column_exists(db: sqlite3.Connection, statement: str) -> bool:
+    """Tell whether `statement` adds a column that its table already has, as after a downgrade and upgrade."""
+    match = _ADD_COLUMN.search(statement)
+    if match is None:
+        return False
+    table, column = match.groups()
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
+
 
 # How long a statement waits for another process's write lock before SQLite
 # reports SQLITE_BUSY.
@@ -177,6 +195,7 @@ class SqliteTables:
         max_size_bytes: int | None = None,
     ) -> None:
         self._clock = clock
+        self._path = path
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
@@ -195,9 +214,14 @@ class SqliteTables:
     def _migrate(self) -> None:
         with self._transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(_MIGRATIONS):
+                raise ServiceError(
+                    f"table store {self._path} has schema version {version}, newer than the {len(_MIGRATIONS)}"
+                    " this Squall knows: upgrade Squall, or use another data folder"
+                )
             for script in _MIGRATIONS[version:]:
                 for statement in script.split(";"):
-                    if statement.strip():
+                    if statement.strip() and not _column_exists(db, statement):
                         db.execute(statement)
             db.execute(f"PRAGMA user_version={len(_MIGRATIONS)}")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from squall.services.args import Args
-from squall.services.errors import InvalidParameter, ResourceExists, ResourceNotFound
+from squall.services.errors import InvalidParameter, ResourceExists, ResourceNotFound, ServiceError
 from squall.services.tables import api
 from squall.services.tables.lambda_events import dynamodb_stream_event, table_arn
 from squall.services.tables.model import ChangeEvent, StreamViewType, TableStore
@@ -259,3 +259,42 @@ def test_api_create_table_takes_view_type(store: TableStore) -> None:
 
     assert "stream_view_type" in api.ARGUMENTS["create_table"]
     assert info.stream_view_type is StreamViewType.NEW_IMAGE
+
+
+def test_reopen_after_older_squall_keeps_view_types(tmp_path: Path) -> None:
+    # An older Squall sets the file's version back to 2 without removing the
+    # newer columns, and adds a table with a stream but no view type.
+    path = tmp_path / "tables.sqlite3"
+    store = SqliteTables(path)
+    store.create_table("keys", partition_key=("id", "S"), stream_view_type=StreamViewType.KEYS_ONLY)
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version=2")
+    db.execute(
+        "INSERT INTO tables (name, partition_name, partition_type, ttl_attribute, stream, created_at)"
+        " VALUES ('made_by_old', 'id', 'S', NULL, 1, 1700000000)"
+    )
+    db.commit()
+    db.close()
+
+    reopened = SqliteTables(path)
+    kept = reopened.describe_table("keys")
+    filled = reopened.describe_table("made_by_old")
+    listed = reopened.list_tables()
+    reopened.close()
+
+    assert kept.stream_view_type is StreamViewType.KEYS_ONLY
+    assert filled.stream_view_type is StreamViewType.NEW_AND_OLD_IMAGES
+    assert sorted(listed) == ["keys", "made_by_old"]
+
+
+def test_newer_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tables.sqlite3"
+    SqliteTables(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={len(_MIGRATIONS) + 1}")
+    db.commit()
+    db.close()
+
+    with pytest.raises(ServiceError, match="newer than the 3 this Squall knows: upgrade Squall"):
+        SqliteTables(path)
