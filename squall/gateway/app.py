@@ -173,7 +173,7 @@ class GatewayApp:
         settings = self._platform.dispatcher.settings
         wrong_region = sigv4.region_problem(scope, settings.region)
         if wrong_region is not None:
-            message = (f"{wrong_region}: this server answers as {settings.region}, so set the client's region to it"
+            message = (f"{wrong_region}: this server runs as region {settings.region}, so set the client's region to it"
                        f" (region_name=\"{settings.region}\" in boto3, AWS_DEFAULT_REGION, or --region)")
             await invoke_api.send_api_error(send, invoke_api.ApiError(403, "InvalidSignatureException", message),
                                             new_request_id())
@@ -469,8 +469,8 @@ async def _answer_preflight(scope: dict[str, Any], send: Send, path: str, reques
     """Send an HTTP API's response to a preflight request without calling a function; return False when it is not one.
 
     A preflight request is an OPTIONS request with Origin and
-    Access-Control-Request-Method headers, and only an HTTP API with a CORS
-    configuration answers it (see Router.http_api_preflight).
+    Access-Control-Request-Method headers. Only an HTTP API with a CORS
+    configuration responds to it (see Router.http_api_preflight).
     """
     origin = header(scope, b"origin")
     requested = header(scope, b"access-control-request-method")

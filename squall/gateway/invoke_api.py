@@ -529,8 +529,8 @@ def unsupported(method: str, path: str) -> ApiError:
             if method == known_method and pattern.fullmatch(path):
                 operation, hint = name, advice
                 break
-    shown = unquote(path)  # a tagged ARN arrives percent-encoded
-    requested = f"{operation} ({method} {shown})" if operation else f"{method} {shown}"
+    decoded_path = unquote(path)  # a tagged ARN arrives percent-encoded
+    requested = f"{operation} ({method} {decoded_path})" if operation else f"{method} {decoded_path}"
     message = (
         f"Squall's Lambda API serves only Invoke (POST {PREFIX}NAME{SUFFIX}) and the operations that"
         f" describe functions, versions and aliases, not {requested}"

@@ -50,9 +50,9 @@ class CorsConfig:
 
     On an HTTP API route the gateway responds to preflight requests itself and
     adds the CORS headers to the function's responses. On a REST route it
-    responds to every OPTIONS request on the route's path, as the OPTIONS method
-    with a mock integration that the Serverless Framework and SAM add, and
-    the function must set the CORS headers of its own responses.
+    responds to every OPTIONS request on the route's path, as the OPTIONS
+    method with a mock integration that the Serverless Framework and SAM add
+    does. The function must then set the CORS headers of its own responses.
     """
 
     # "*" allows every origin. A REST API's entries may contain "*" as a

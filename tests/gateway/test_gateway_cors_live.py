@@ -1,8 +1,8 @@
 """CORS preflight and actual requests through a running gateway, for serverless.yml and squall.yml services.
 
-An HTTP API answers preflight requests itself and puts its configured
+An HTTP API responds to preflight requests itself and puts its configured
 headers on the function's responses, in place of the function's own. A REST
-path whose route sets cors gets an OPTIONS mock method that answers every
+path whose route sets cors gets an OPTIONS mock method that responds to every
 OPTIONS request, while the function's responses keep the headers it sets.
 """
 

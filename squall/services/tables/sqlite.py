@@ -84,8 +84,8 @@ logger = logging.getLogger(__name__)
 
 # Each entry upgrades the schema by one version: _MIGRATIONS[0] creates
 # version 1 from an empty file. Append new entries, and keep each one safe to
-# run again: an older Squall that opens the file sets its version back to the
-# one it knows, and the next newer one then runs the later entries again.
+# run again. An older Squall that opens the file sets its version back to its
+# own latest one, and the next newer Squall then runs the later entries again.
 # `_migrate` skips an ADD COLUMN whose column exists, and splits each script
 # on ';', so no comment may contain one.
 _MIGRATIONS: tuple[str, ...] = (

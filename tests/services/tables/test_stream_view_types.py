@@ -278,12 +278,12 @@ def test_reopen_after_older_squall_keeps_view_types(tmp_path: Path) -> None:
     db.close()
 
     reopened = SqliteTables(path)
-    kept = reopened.describe_table("keys")
+    keys_only = reopened.describe_table("keys")
     filled = reopened.describe_table("made_by_old")
     listed = reopened.list_tables()
     reopened.close()
 
-    assert kept.stream_view_type is StreamViewType.KEYS_ONLY
+    assert keys_only.stream_view_type is StreamViewType.KEYS_ONLY
     assert filled.stream_view_type is StreamViewType.NEW_AND_OLD_IMAGES
     assert sorted(listed) == ["keys", "made_by_old"]
 
