@@ -684,7 +684,7 @@ class Dispatcher:
         if span is not None and init is not None and init.init_ms:
             tracing.record_cold_start(span, acquired_ns, init.init_ms)
 
-        log_text = self._finish(invocation, spec, raw, init, version, started_at)
+        log_text = self._finish(invocation, spec, raw, init, version, started_at, span=span)
         tail = _log_tail(log_text) if invocation.log_tail else None
         return InvocationResult(invocation.request_id, raw.body, raw.outcome, raw.error_type, version, tail)
 
@@ -723,7 +723,8 @@ class Dispatcher:
                 max_memory_mb=instance.max_memory_mb,
                 output=instance.cancelled_output,
             )
-            self._finish(invocation, spec, cut, instance.init_outcome if lease.cold else None, version, started_at)
+            self._finish(invocation, spec, cut, instance.init_outcome if lease.cold else None, version, started_at,
+                         span=span)
             raise
         finally:
             pool.release(instance)
@@ -761,8 +762,13 @@ class Dispatcher:
         version: str,
         started_at: float,
         retried_init: InitOutcome | None = None,
+        span: Any = None,
     ) -> str:
-        """Write an ended invocation's log entry and record; return the log text."""
+        """Write an ended invocation's log entry and record; return the log text.
+
+        `span` is the invocation's span while tracing is on. A sampled one
+        adds its X-Ray trace to the log, as Lambda's active tracing does.
+        """
         init_ms = init.init_ms if init else None
         duration_ms = raw.duration_ms
         if raw.outcome is Outcome.TIMEOUT:
@@ -770,7 +776,8 @@ class Dispatcher:
             # the instance takes a few milliseconds more.
             duration_ms = min(duration_ms, spec.timeout_s * 1000)
         billed = billed_ms(duration_ms, init_ms)
-        log_text = self._log_text(invocation.request_id, spec, raw, init, version, billed, retried_init)
+        xray = _sampled_xray(span) if span is not None else None
+        log_text = self._log_text(invocation.request_id, spec, raw, init, version, billed, retried_init, xray)
         if raw.outcome is not Outcome.SUCCESS:
             self._warn_failure(spec.name, raw)
         self._on_log(LogEntry(function=spec.name, request_id=invocation.request_id, time=started_at, text=log_text))
@@ -839,10 +846,12 @@ class Dispatcher:
         version: str,
         billed: int,
         retried_init: InitOutcome | None = None,
+        xray: tuple[str, str] | None = None,
     ) -> str:
+        """Return an invocation's log text; `xray` (trace id, segment id) marks a sampled trace, as active tracing logs it."""
         if spec.json_logs:
-            return _json_log_text(request_id, spec, raw, init, version, billed, retried_init, self.settings.region)
-        if init is None and not raw.output and raw.outcome is Outcome.SUCCESS:
+            return _json_log_text(request_id, spec, raw, init, version, billed, retried_init, self.settings.region, xray)
+        if init is None and not raw.output and raw.outcome is Outcome.SUCCESS and xray is None:
             # A warm call that printed nothing, the common case, in one step.
             return (
                 f"START RequestId: {request_id} Version: {version}\n"
@@ -888,6 +897,9 @@ class Dispatcher:
         elif raw.outcome is Outcome.CRASH or _failed_init(init, retried_init):
             report += f"Status: error\tError Type: {raw.error_type}"
         parts.append(report + "\n")
+        if xray is not None:
+            # Lambda's active tracing follows the REPORT line with the trace.
+            parts.append(f"XRAY TraceId: {xray[0]}\tSegmentId: {xray[1]}\tSampled: true\t\n")
         return "".join(parts)
 
     # Keep-alive
@@ -989,6 +1001,7 @@ def _json_log_text(
     billed: int,
     retried_init: InitOutcome | None = None,
     region: str = "us-east-1",
+    xray: tuple[str, str] | None = None,
 ) -> str:
     """Return an invocation's log in Lambda's JSON log format.
 
@@ -1019,7 +1032,9 @@ def _json_log_text(
         parts.append(orjson.dumps(_init_report_object(init, now - raw.duration_ms / 1000)).decode() + "\n")
     if retried_init is not None and retried_init.output:
         parts.append(_output_at_level(retried_init.output, minimum))
-    start = {"time": stamp, "type": "platform.start", "record": {"requestId": request_id, "version": version}}
+    start: dict[str, Any] = {"time": stamp, "type": "platform.start", "record": {"requestId": request_id, "version": version}}
+    if xray is not None:
+        start["record"]["tracing"] = _xray_object(xray)
     parts.append(orjson.dumps(start).decode() + "\n")
     if raw.output:
         parts.append(_output_at_level(raw.output, minimum))
@@ -1041,8 +1056,29 @@ def _json_log_text(
         record["errorType"] = raw.error_type
     else:
         record["status"] = "success"
+    if xray is not None:
+        record["tracing"] = _xray_object(xray)
     parts.append(orjson.dumps({"time": utc_stamp(now), "type": "platform.report", "record": record}).decode() + "\n")
     return "".join(parts)
+
+
+def _sampled_xray(span: Any) -> tuple[str, str] | None:
+    """Return the X-Ray trace id and segment id of a sampled invocation span, or None when it is not sampled.
+
+    The trace is the span's, in X-Ray's form (1-TIME-ID), and the segment is
+    the invocation's span, which the handler receives as Parent.
+    """
+    context = span.get_span_context()
+    if not context.trace_flags.sampled:
+        return None
+    trace_id = f"{context.trace_id:032x}"
+    return f"1-{trace_id[:8]}-{trace_id[8:]}", f"{context.span_id:016x}"
+
+
+def _xray_object(xray: tuple[str, str]) -> dict[str, str]:
+    """Return the `tracing` object of Lambda's JSON platform records for a sampled invocation."""
+    root, segment = xray
+    return {"spanId": segment, "type": "X-Amzn-Trace-Id", "value": f"Root={root};Parent={segment};Sampled=1"}
 
 
 def _output_at_level(output: bytes, minimum: int | None) -> str:
