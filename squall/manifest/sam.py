@@ -270,6 +270,9 @@ class _Template:
     # Globals.Api.Cors and Globals.HttpApi.CorsConfiguration, which also apply to the APIs SAM creates.
     globals_rest_cors: CorsConfig | None = None
     globals_http_cors: CorsConfig | None = None
+    # The same two settings as written, by property name ("Cors", "CorsConfiguration"),
+    # when they are valid, to merge into an API's own setting as SAM does.
+    globals_cors_values: dict[str, Any] = field(default_factory=dict)
     # The Cors of each AWS::Serverless::Api and the CorsConfiguration of each AWS::Serverless::HttpApi, by logical id.
     rest_cors: dict[str, CorsConfig | None] = field(default_factory=dict)
     http_cors: dict[str, CorsConfig | None] = field(default_factory=dict)
@@ -938,6 +941,7 @@ def _read_globals_cors(template: _Template, section: Any) -> None:
         key: KeyPath = ("Globals", "Api", "Cors")
         with template.problems.collect():
             template.globals_rest_cors = read_rest_cors(template.source, key, _resolved(template, key, rest["Cors"]))
+            template.globals_cors_values["Cors"] = rest["Cors"]
     http = section.get("HttpApi")
     if isinstance(http, dict) and "CorsConfiguration" in http:
         key = ("Globals", "HttpApi", "CorsConfiguration")
@@ -945,20 +949,45 @@ def _read_globals_cors(template: _Template, section: Any) -> None:
             template.globals_http_cors = read_http_api_cors(
                 template.source, key, _resolved(template, key, http["CorsConfiguration"])
             )
+            template.globals_cors_values["CorsConfiguration"] = http["CorsConfiguration"]
 
 
 def _read_api_cors(template: _Template, resource: TemplateResource, name: str) -> CorsConfig | None:
-    """Return an API resource's Cors or CorsConfiguration, else the one of its Globals section.
+    """Return an API resource's Cors or CorsConfiguration merged with the one of its Globals section.
 
-    NOTE: SAM merges a mapping of Globals with the resource's own mapping key
-    by key; Squall takes the resource's setting whole when it has one.
+    The template's values are merged before their intrinsic functions are
+    resolved, as SAM merges them (see _merge_with_globals). A Globals value
+    that failed its own check is left out, because its error is already reported.
     """
     rest = name == "Cors"
     if name not in resource.properties:
         return template.globals_rest_cors if rest else template.globals_http_cors
     key = (*resource.properties_key, name)
-    value = _resolved(template, key, resource.properties[name])
+    value = resource.properties[name]
+    if name in template.globals_cors_values:
+        value = _merge_with_globals(template.globals_cors_values[name], value)
+    value = _resolved(template, key, value)
     return read_rest_cors(template.source, key, value) if rest else read_http_api_cors(template.source, key, value)
+
+
+def _merge_with_globals(global_value: Any, local_value: Any) -> Any:
+    """Merge a Globals value into a resource's own value, as SAM's Globals plugin does.
+
+    Two mappings merge key by key, recursively, and two lists join with the
+    Globals entries first. Otherwise the resource's value wins whole, also
+    for values of different kinds and for an intrinsic function, which SAM
+    treats as a plain value.
+    """
+    if is_function(global_value) or is_function(local_value):
+        return local_value
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        merged = dict(global_value)
+        for name, value in local_value.items():
+            merged[name] = _merge_with_globals(merged[name], value) if name in merged else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
 
 
 def _resolved(template: _Template, key: KeyPath, value: Any) -> Any:

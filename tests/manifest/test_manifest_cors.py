@@ -196,3 +196,136 @@ def test_sam_cors_mistakes(write_service: WriteService, api: str, setting: str, 
     error = _error(write_service, _sam(api, setting), "template.yaml")
 
     assert message in error
+
+
+SAM_GLOBALS_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Origin: {{Type: String, Default: "https://param.example"}}
+Globals:
+  {globals_section}:
+    {globals_setting}
+Resources:
+  Api:
+    Type: AWS::Serverless::{api_type}
+    Properties:
+      StageName: v1
+      {setting}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Get: {{Type: {event_type}, Properties: {{Path: /items, Method: get, {reference}: !Ref Api}}}}
+"""
+
+
+def _sam_with_globals(api: str, globals_setting: str, setting: str) -> str:
+    if api == "rest":
+        return SAM_GLOBALS_TEMPLATE.format(
+            globals_section="Api", globals_setting=globals_setting, api_type="Api", setting=setting,
+            event_type="Api", reference="RestApiId",
+        )
+    return SAM_GLOBALS_TEMPLATE.format(
+        globals_section="HttpApi", globals_setting=globals_setting, api_type="HttpApi", setting=setting,
+        event_type="HttpApi", reference="ApiId",
+    )
+
+
+# SAM's Globals plugin merges two mappings key by key, joins two lists with
+# the Globals entries first, and otherwise keeps the resource's own value,
+# also where the kinds differ or one side is an intrinsic function.
+@pytest.mark.parametrize(
+    ("api", "globals_setting", "setting", "expected"),
+    [
+        (
+            "http",
+            "CorsConfiguration: {AllowOrigins: [https://a.example], MaxAge: 60, ExposeHeaders: [x-total]}",
+            "CorsConfiguration: {AllowOrigins: [https://b.example], MaxAge: 5, AllowCredentials: true}",
+            CorsConfig(("https://a.example", "https://b.example"), (), (), True, ("x-total",), 5),
+        ),
+        (
+            "http",
+            "CorsConfiguration: {AllowOrigins: [https://a.example], AllowHeaders: [x-token]}",
+            "CorsConfiguration: https://b.example",
+            CorsConfig(("https://b.example",), (), ()),
+        ),
+        (
+            "http",
+            "CorsConfiguration: true",
+            "CorsConfiguration: {AllowOrigins: [https://b.example]}",
+            CorsConfig(("https://b.example",), (), ()),
+        ),
+        (
+            "http",
+            "CorsConfiguration: {AllowOrigins: [https://a.example], AllowMethods: [GET]}",
+            "CorsConfiguration: {AllowOrigins: [!Ref Origin]}",
+            CorsConfig(("https://a.example", "https://param.example"), (), ("GET",)),
+        ),
+        (
+            "http",
+            "CorsConfiguration: {AllowOrigins: !Split [',', 'https://a.example,https://c.example'], MaxAge: 60}",
+            "CorsConfiguration: {AllowOrigins: [https://b.example]}",
+            CorsConfig(("https://b.example",), (), (), False, (), 60),
+        ),
+        (
+            "rest",
+            "Cors: {AllowOrigin: \"'https://a.example'\", AllowHeaders: \"'x-token'\", MaxAge: \"'600'\"}",
+            "Cors: {AllowMethods: \"'GET'\", MaxAge: \"'5'\"}",
+            CorsConfig(("https://a.example",), ("x-token",), ("GET",), False, (), 5),
+        ),
+        (
+            "rest",
+            "Cors: {AllowOrigin: \"'https://a.example'\", AllowHeaders: \"'x-token'\"}",
+            "Cors: \"'https://b.example'\"",
+            CorsConfig(("https://b.example",), (), None),
+        ),
+        (
+            "rest",
+            "Cors: \"'https://a.example'\"",
+            "Cors: {AllowOrigin: \"'https://b.example'\", AllowCredentials: true}",
+            CorsConfig(("https://b.example",), (), None, True),
+        ),
+    ],
+    ids=[
+        "http-maps-merged", "http-origin-replaces-map", "http-map-replaces-true", "http-lists-joined",
+        "http-intrinsic-not-joined", "rest-maps-merged", "rest-origin-replaces-map", "rest-map-replaces-origin",
+    ],
+)
+def test_sam_cors_merged_with_globals(
+    write_service: WriteService, api: str, globals_setting: str, setting: str, expected: CorsConfig
+) -> None:
+    spec = _load(write_service, _sam_with_globals(api, globals_setting, setting), "template.yaml")
+
+    (event,) = spec.functions["Fn"].http
+    assert event.cors == expected
+
+
+def test_sam_cors_globals_only(write_service: WriteService) -> None:
+    text = _sam_with_globals("rest", "Cors: \"'https://a.example'\"", "Description: no Cors of its own")
+
+    spec = _load(write_service, text, "template.yaml")
+
+    (event,) = spec.functions["Fn"].http
+    assert event.cors == CorsConfig(("https://a.example",), (), None)
+
+
+def test_sam_cors_merge_mistake_reported_on_api(write_service: WriteService) -> None:
+    # The merged setting allows credentials with the origin "*" from Globals, which SAM rejects.
+    text = _sam_with_globals("rest", "Cors: {AllowOrigin: \"'*'\"}", "Cors: {AllowCredentials: true}")
+
+    error = _error(write_service, text, "template.yaml")
+
+    assert "Resources.Api.Properties.Cors.AllowOrigin: expected an origin other than '*'" in error
+
+
+def test_sam_cors_invalid_globals_reported_once(write_service: WriteService) -> None:
+    text = _sam_with_globals(
+        "http", "CorsConfiguration: {MaxAge: -2}", "CorsConfiguration: {AllowOrigins: [https://b.example]}"
+    )
+
+    error = _error(write_service, text, "template.yaml")
+
+    assert "Globals.HttpApi.CorsConfiguration.MaxAge: expected whole" in error
+    assert "Resources.Api.Properties.CorsConfiguration.MaxAge" not in error
