@@ -525,6 +525,9 @@ def http_api_preflight_response(cors: CorsConfig, origin: str) -> HttpResponse:
     NOTE: the HTTP API developer guide documents neither the status (204)
     nor the response to an origin that is not allowed (no CORS headers).
     Both are what API Gateway is reported to send.
+    NOTE: the guide does not say whether API Gateway compares the requested
+    method and headers with the allowed lists either. Squall does not, and
+    sends the lists as configured, so the browser rejects what they leave out.
     """
     allow_origin = allowed_origin(cors, origin)
     if allow_origin is None:

@@ -59,6 +59,30 @@ async def test_http_api_preflight_other_origin(serverless: LiveGateway) -> None:
     assert serverless.records == []
 
 
+async def test_http_api_preflight_unlisted_method_and_headers(serverless: LiveGateway) -> None:
+    # The HTTP API developer guide does not say whether API Gateway compares
+    # the requested method and headers with its lists. Squall sends the lists
+    # as configured, and the browser rejects what they leave out.
+    response = await serverless.client.options(
+        "/items",
+        headers={
+            "Origin": APP_ORIGIN,
+            "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "x-other",
+        },
+    )
+
+    assert response.status_code == 204
+    assert _cors_headers(response) == {
+        "access-control-allow-origin": APP_ORIGIN,
+        "access-control-allow-credentials": "true",
+        "access-control-allow-methods": "OPTIONS,GET,POST",
+        "access-control-allow-headers": "Content-Type,Authorization",
+        "access-control-max-age": "600",
+    }
+    assert serverless.records == []
+
+
 async def test_http_api_preflight_path_without_route(serverless: LiveGateway) -> None:
     response = await serverless.client.options(
         "/nothing/here", headers={"Origin": APP_ORIGIN, "Access-Control-Request-Method": "GET"}
@@ -93,6 +117,47 @@ async def test_http_api_response_other_origin(serverless: LiveGateway) -> None:
     response = await serverless.client.post("/items/7", headers={"Origin": "https://other.example"})
 
     assert response.status_code == 200
+    assert _cors_headers(response) == {}
+
+
+# The HTTP API developer guide documents the configured headers on the
+# integration's responses only. Squall adds none to the gateway's own errors.
+@pytest.mark.parametrize(
+    ("path", "status", "body"),
+    [
+        ("/nothing/here", 404, {"message": "Not Found"}),
+        ("/fail", 500, {"message": "Internal Server Error"}),
+    ],
+    ids=["no-route", "function-error"],
+)
+async def test_http_api_gateway_error_without_cors(
+    serverless: LiveGateway, path: str, status: int, body: dict[str, str]
+) -> None:
+    response = await serverless.client.get(path, headers={"Origin": APP_ORIGIN})
+
+    assert response.status_code == status
+    assert response.json() == body
+    assert _cors_headers(response) == {}
+
+
+async def test_http_api_malformed_response_gets_cors(serverless: LiveGateway) -> None:
+    # NOTE: this 500 is also the gateway's own, but it is built where the
+    # function's responses are, so it gets the configured headers, unlike the
+    # 500 of a function error.
+    response = await serverless.client.get("/malformed", headers={"Origin": APP_ORIGIN})
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
+    assert response.headers["access-control-allow-origin"] == APP_ORIGIN
+
+
+async def test_rest_gateway_error_without_cors(serverless: LiveGateway) -> None:
+    # A REST API adds CORS headers to its gateway responses only when they are
+    # configured (API Gateway's "gateway responses"), and Squall configures none.
+    response = await serverless.client.delete("/prod/rest/items", headers={"Origin": APP_ORIGIN})
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
     assert _cors_headers(response) == {}
 
 

@@ -11,3 +11,13 @@ def answer(event, context):
     calls += 1
     headers = {"content-type": "application/json", "access-control-allow-origin": "https://function.example"}
     return {"statusCode": 200, "headers": headers, "body": json.dumps({"calls": calls, "method": event.get("httpMethod")})}
+
+
+def fail(event, context):
+    """Raise, so that the gateway sends its own 500 in place of a response."""
+    raise RuntimeError("failed on purpose")
+
+
+def malformed(event, context):
+    """Return a statusCode that is not a number, which the gateway rejects with its own 500."""
+    return {"statusCode": "teapot", "body": "{}"}
