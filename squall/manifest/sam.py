@@ -1085,33 +1085,17 @@ def _warn_other_resource(template: _Template, resource: TemplateResource) -> Non
 def _merged_properties(template: _Template, resource: TemplateResource) -> dict[str, _Property]:
     """Merge Globals.Function into a function's properties, as SAM does.
 
-    The function's value wins for a plain value, maps are merged key by key,
-    and lists are joined with the global entries first. A value that is an
-    intrinsic function is not merged: the function's own value wins.
+    The function's value wins for a plain value, maps are merged key by key
+    at every depth, and lists are joined with the global entries first. A
+    value that is an intrinsic function is not merged: the function's own
+    value wins.
     """
     merged = {name: _Property(value, ("Globals", "Function", name)) for name, value in template.globals.items()}
     for name, value in resource.properties.items():
         key = (*resource.properties_key, name)
         earlier = merged.get(name)
-        if earlier is None or is_function(value) or is_function(earlier.value):
-            merged[name] = _Property(value, key)
-        elif isinstance(value, dict) and isinstance(earlier.value, dict):
-            merged[name] = _Property(_merge_maps(earlier.value, value), key)
-        elif isinstance(value, list) and isinstance(earlier.value, list):
-            merged[name] = _Property(earlier.value + value, key)
-        else:
-            merged[name] = _Property(value, key)
+        merged[name] = _Property(value if earlier is None else _merge_with_globals(earlier.value, value), key)
     return merged
-
-
-def _merge_maps(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    result = dict(base)
-    for name, value in override.items():
-        if isinstance(value, dict) and isinstance(result.get(name), dict) and not is_function(value):
-            result[name] = _merge_maps(result[name], value)
-        else:
-            result[name] = value
-    return result
 
 
 def _read_function(
