@@ -25,6 +25,8 @@ from squall.services.errors import ServiceError
 DEFAULT_ENDPOINT = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT_S = 60.0
 TRACEPARENT_VARIABLE = "TRACEPARENT"
+# The runtime sets the invocation's X-Ray trace header here, as Lambda does.
+XRAY_TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
 
 
 class RemoteError(ServiceError):
@@ -102,6 +104,16 @@ def trace_headers() -> dict[str, str]:
     """Return the `traceparent` header of the current invocation's trace, or no headers outside a traced one."""
     traceparent = os.environ.get(TRACEPARENT_VARIABLE)
     return {"traceparent": traceparent} if traceparent else {}
+
+
+def xray_trace_header() -> str | None:
+    """Return the current invocation's X-Ray trace header, or None outside an invocation.
+
+    Its Lineage field counts the invocations of a chain of calls, so a queue
+    message or object change that carries it lets the server stop a function
+    that keeps triggering itself.
+    """
+    return os.environ.get(XRAY_TRACE_VARIABLE) or None
 
 
 def path_segment(value: str) -> str:

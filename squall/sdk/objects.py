@@ -28,10 +28,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from squall.sdk.client import Client, RemoteError, default_client, path_segment, trace_headers
+from squall.sdk.client import Client, RemoteError, default_client, path_segment, trace_headers, xray_trace_header
 
 OBJECTS_PREFIX = "/_squall/api/objects/"
 METADATA_HEADER = "x-squall-meta-"
+# The metadata name of the invocation's X-Ray trace header on an upload; the
+# store keeps it with the change, not as metadata
+# (squall.services.objects.model.TRACE_HEADER_METADATA).
+TRACE_HEADER_METADATA = "squall-trace-header"
 SERVICE = "objects"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 STREAM_CHUNK_BYTES = 1024 * 1024
@@ -143,6 +147,9 @@ class Bucket:
         given). A binary file is streamed in chunks without reading it whole.
         `metadata` names are case-insensitive and come back in lower case.
         Inside a traced invocation, a function this upload triggers joins its trace.
+        Inside any invocation, the upload carries the invocation's X-Ray trace
+        header, which lets the server stop a function that keeps triggering
+        itself through the bucket.
 
         The conditions are S3's conditional writes. With `if_none_match`, the
         put fails with `PreconditionFailed` (HTTP 412) when the key exists.
@@ -154,7 +161,8 @@ class Bucket:
             info = Bucket("config").head("app.json")
             Bucket("config").put("app.json", new_text, if_match=info.etag)
         """
-        headers = _metadata_headers(metadata) | trace_headers() | _condition_headers(if_match, if_none_match)
+        headers = (_metadata_headers(metadata) | trace_headers() | _xray_metadata_header()
+                   | _condition_headers(if_match, if_none_match))
         body: bytes
         if isinstance(data, str):
             body = data.encode("utf-8")
@@ -240,7 +248,7 @@ class Bucket:
 
     def delete(self, key: str) -> None:
         """Delete the object; deleting a missing key succeeds, as in S3."""
-        self.client.call(SERVICE, "delete", bucket=self.name, key=key)
+        self.client.call(SERVICE, "delete", bucket=self.name, key=key, trace_header=xray_trace_header())
 
     def copy(self, src_key: str, dst_key: str, dst_bucket: str | None = None) -> ObjectInfo:
         """Copy an object of this bucket to `dst_key` (in `dst_bucket`, default this bucket) with its metadata.
@@ -248,7 +256,7 @@ class Bucket:
             Bucket("drafts").copy("post.md", "post.md", dst_bucket="published")
         """
         result = self.client.call(SERVICE, "copy", bucket=dst_bucket or self.name, key=dst_key,
-                                  src_bucket=self.name, src_key=src_key)
+                                  src_bucket=self.name, src_key=src_key, trace_header=xray_trace_header())
         return ObjectInfo.from_json(result)
 
     def list(self, prefix: str = "", delimiter: str | None = None,
@@ -356,6 +364,11 @@ def _metadata_headers(metadata: Mapping[str, str] | None) -> dict[str, Any]:
         # http.client would encode a str as latin-1; the server decodes UTF-8.
         headers[METADATA_HEADER + name] = value.encode("utf-8")
     return headers
+
+
+def _xray_metadata_header() -> dict[str, str]:
+    trace_header = xray_trace_header()
+    return {} if trace_header is None else {METADATA_HEADER + TRACE_HEADER_METADATA: trace_header}
 
 
 def _condition_headers(if_match: str | None, if_none_match: bool) -> dict[str, str]:

@@ -15,7 +15,7 @@ import base64
 import os
 from typing import Any
 
-from squall.sdk.client import Client, default_client
+from squall.sdk.client import Client, default_client, xray_trace_header
 
 
 class Queue:
@@ -38,9 +38,12 @@ class Queue:
 
         Inside a traced invocation, the message carries the invocation's trace
         as a `traceparent` attribute, so the function it triggers joins that trace.
+        Inside any invocation, it carries the invocation's X-Ray trace header as
+        its AWSTraceHeader system attribute, which lets the server stop a
+        function that keeps triggering itself through the queue.
         """
         return self._call("send", body=body, delay_s=delay_s, attributes=with_trace(api_attributes(attributes), body),
-                          group_id=group_id, dedup_id=dedup_id)
+                          group_id=group_id, dedup_id=dedup_id, trace_header=xray_trace_header())
 
     def send_batch(self, messages: list[str | dict[str, Any]]) -> dict[str, Any]:
         """Send up to ten messages at once; returns the successful and failed entries by position.
@@ -49,6 +52,8 @@ class Queue:
         `attributes`, `group_id` and `dedup_id` (a FIFO queue needs `group_id`):
 
             jobs.send_batch([{"body": "a", "group_id": "user-1"}, {"body": "b", "group_id": "user-2"}])
+
+        Inside an invocation, each message carries its X-Ray trace header, as `send` does.
         """
         entries = []
         for index, message in enumerate(messages):
@@ -56,7 +61,7 @@ class Queue:
             if entry.get("attributes") is not None:
                 entry["attributes"] = api_attributes(entry["attributes"])
             entries.append({**entry, "id": str(index)})
-        return self._call("send_batch", entries=entries)
+        return self._call("send_batch", entries=entries, trace_header=xray_trace_header())
 
     def receive(self, max_messages: int = 1, wait_s: float | None = None,
                 visibility_timeout_s: int | None = None) -> list[dict[str, Any]]:

@@ -17,6 +17,8 @@ RESOURCE_ARGUMENT = "bucket"
 # A streamed PUT does not pass through the hub, so the objects gateway notifies for it.
 WRITES = {"copy", "delete"}
 # These also take the caller's W3C traceparent, which the store logs with the change.
+# Their `trace_header` argument, the X-Ray trace header of the invocation
+# that calls them, goes with the change as well.
 TRACED = {"copy", "delete"}
 
 
@@ -41,7 +43,8 @@ def head(store: ObjectStore, args: Args) -> ObjectInfo:
 
 
 def delete(store: ObjectStore, args: Args, traceparent: str | None = None) -> None:
-    store.delete(args.text("bucket"), args.text("key"), traceparent=traceparent)
+    store.delete(args.text("bucket"), args.text("key"), traceparent=traceparent,
+                 trace_header=args.text("trace_header", None))
 
 
 def copy(store: ObjectStore, args: Args, traceparent: str | None = None) -> ObjectInfo:
@@ -59,6 +62,7 @@ def copy(store: ObjectStore, args: Args, traceparent: str | None = None) -> Obje
         metadata=args.mapping("metadata", None),
         content_type=args.text("content_type", None),
         traceparent=traceparent,
+        trace_header=args.text("trace_header", None),
     )
 
 
@@ -94,7 +98,7 @@ ARGUMENTS = {
     "list_buckets": (),
     "head_bucket": ('bucket',),
     "head": ('bucket', 'key'),
-    "delete": ('bucket', 'key'),
-    "copy": ('bucket', 'content_type', 'key', 'metadata', 'src_bucket', 'src_key'),
+    "delete": ('bucket', 'key', 'trace_header'),
+    "copy": ('bucket', 'content_type', 'key', 'metadata', 'src_bucket', 'src_key', 'trace_header'),
     "list": ('bucket', 'continuation_token', 'delimiter', 'max_keys', 'prefix', 'start_after'),
 }

@@ -22,6 +22,13 @@ DEFAULT_MAX_OBJECT_SIZE = 5 * 1024**3
 # ListObjectsV2 returns at most 1000 entries a page, even when MaxKeys is larger.
 MAX_LIST_KEYS = 1000
 
+# The metadata name under which an upload may carry the X-Ray trace header of
+# the invocation that made it. The store takes it out of the metadata and
+# keeps it with the change instead, so it never shows as user metadata.
+# NOTE: uploads carry it as metadata because the object routes pass on only
+# metadata headers; reading X-Amzn-Trace-Id there would lift this.
+TRACE_HEADER_METADATA = "squall-trace-header"
+
 
 class EventKind(enum.Enum):
     """The effect of a change: an object created (or replaced), or removed."""
@@ -187,7 +194,8 @@ class ObjectEvent:
     S3 writes it: 18 uppercase hex digits. `size` and `etag` (quoted, as in
     `ObjectInfo`) are None for a removal. `time` is in epoch seconds.
     `traceparent` is the W3C trace context of the request that made the
-    change, or None. It never appears in the S3 event.
+    change, or None, and `trace_header` the X-Ray trace header of the
+    invocation that made it, or None. Neither appears in the S3 event.
     """
 
     seq: int
@@ -198,6 +206,7 @@ class ObjectEvent:
     etag: str | None
     time: float
     traceparent: str | None = None
+    trace_header: str | None = None
 
     @property
     def kind(self) -> EventKind:
@@ -263,8 +272,12 @@ class ObjectStore(Protocol):
         *,
         if_match: str | None = None,
         traceparent: str | None = None,
+        trace_header: str | None = None,
     ) -> ObjectInfo:
         """Store `data` under `key`, replacing any earlier version, and log `ObjectCreated:Put` with `traceparent`.
+
+        The change also keeps `trace_header`, or the TRACE_HEADER_METADATA
+        entry of `metadata`, which is not stored as metadata.
 
         With `if_none_match` the put fails when the key exists, and with
         `if_match` it fails unless the key's ETag matches, as in S3's
@@ -280,8 +293,10 @@ class ObjectStore(Protocol):
         """Return an object's metadata or raise `NoSuchKey`."""
         ...
 
-    def delete(self, bucket: str, key: str, *, traceparent: str | None = None) -> None:
-        """Delete an object (a missing key succeeds) and log `ObjectRemoved:Delete` with `traceparent`."""
+    def delete(
+        self, bucket: str, key: str, *, traceparent: str | None = None, trace_header: str | None = None
+    ) -> None:
+        """Delete an object (a missing key succeeds) and log `ObjectRemoved:Delete` with `traceparent` and `trace_header`."""
         ...
 
     def copy(
@@ -294,8 +309,9 @@ class ObjectStore(Protocol):
         content_type: str | None = None,
         *,
         traceparent: str | None = None,
+        trace_header: str | None = None,
     ) -> ObjectInfo:
-        """Copy an object, keeping its metadata unless replaced, and log `ObjectCreated:Copy` with `traceparent`."""
+        """Copy an object, keeping its metadata unless replaced, and log `ObjectCreated:Copy` with `traceparent` and `trace_header`."""
         ...
 
     def list(

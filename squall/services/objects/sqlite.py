@@ -64,6 +64,7 @@ from squall.services.objects.sqlite_queries import (
     upsert_object,
 )
 from squall.services.objects.validation import (
+    split_trace_header,
     validate_bucket_name,
     validate_content_type,
     validate_if_match,
@@ -190,11 +191,14 @@ class FileObjects:
         *,
         if_match: str | None = None,
         traceparent: str | None = None,
+        trace_header: str | None = None,
     ) -> ObjectInfo:
         """Stream `data` into the store under `key`, replacing any earlier version.
 
         The logged event keeps `traceparent`, the uploader's W3C trace
-        context. With `if_none_match`, raise `PreconditionFailed` if the key
+        context, and `trace_header`, the X-Ray trace header of the invocation
+        that uploaded it, which may also come as the TRACE_HEADER_METADATA
+        entry of `metadata`. With `if_none_match`, raise `PreconditionFailed` if the key
         exists (S3's `If-None-Match: *`). With `if_match` (an If-Match value:
         an ETag, a comma-separated list of them, or "*"), raise `NoSuchKey` if
         the key is missing and `PreconditionFailed` if its ETag is not listed,
@@ -207,6 +211,7 @@ class FileObjects:
         validate_bucket_name(bucket)
         validate_key(key)
         stored_type = validate_content_type(content_type)
+        metadata, trace_header = split_trace_header(metadata, trace_header)
         stored_metadata = validate_metadata(metadata)
         validate_if_match(if_match)
 
@@ -228,7 +233,7 @@ class FileObjects:
         try:
             replaced = self._commit_object(
                 info, blob.blob_id, EventName.PUT, if_none_match=if_none_match, if_match=if_match,
-                traceparent=traceparent,
+                traceparent=traceparent, trace_header=trace_header,
             )
         except BaseException:
             self._blobs.remove(blob.blob_id)
@@ -266,10 +271,13 @@ class FileObjects:
         with self._connected() as connection:
             return require_object(connection, bucket, key)[0]
 
-    def delete(self, bucket: str, key: str, *, traceparent: str | None = None) -> None:
-        """Delete an object and log `ObjectRemoved:Delete` with `traceparent`; a missing key succeeds, as in S3."""
+    def delete(
+        self, bucket: str, key: str, *, traceparent: str | None = None, trace_header: str | None = None
+    ) -> None:
+        """Delete an object and log `ObjectRemoved:Delete` with `traceparent` and `trace_header`; a missing key succeeds, as in S3."""
         validate_bucket_name(bucket)
         validate_key(key)
+        _, trace_header = split_trace_header(None, trace_header)
         with self._transaction() as connection:
             require_bucket(connection, bucket)
             row = connection.execute(
@@ -277,7 +285,9 @@ class FileObjects:
             ).fetchone()
             # NOTE: a delete of a missing key is logged too, because S3 is
             # believed to notify every delete request; not checked against S3.
-            insert_event(connection, bucket, key, EventName.DELETE, None, None, self._clock(), traceparent)
+            insert_event(
+                connection, bucket, key, EventName.DELETE, None, None, self._clock(), traceparent, trace_header
+            )
         if row is not None:
             self._release_blob(row[0])
 
@@ -291,8 +301,9 @@ class FileObjects:
         content_type: str | None = None,
         *,
         traceparent: str | None = None,
+        trace_header: str | None = None,
     ) -> ObjectInfo:
-        """Copy an object and log `ObjectCreated:Copy` with `traceparent`; the copy shares the source's blob file.
+        """Copy an object and log `ObjectCreated:Copy` with `traceparent` and `trace_header`; the copy shares the source's blob file.
 
         The copy keeps the source's metadata and content type unless
         `metadata` or `content_type` replaces them. Copying an object onto
@@ -302,6 +313,7 @@ class FileObjects:
             validate_bucket_name(name)
         validate_key(src_key)
         validate_key(dst_key)
+        _, trace_header = split_trace_header(None, trace_header)
         new_metadata = None if metadata is None else validate_metadata(metadata)
         new_type = None if content_type is None else validate_content_type(content_type)
         if (src_bucket, src_key) == (dst_bucket, dst_key) and new_metadata is None and new_type is None:
@@ -324,7 +336,8 @@ class FileObjects:
             )
             replaced = upsert_object(connection, info, blob_id)
             insert_event(
-                connection, dst_bucket, dst_key, EventName.COPY, info.size, info.etag, info.last_modified, traceparent
+                connection, dst_bucket, dst_key, EventName.COPY, info.size, info.etag, info.last_modified,
+                traceparent, trace_header,
             )
         if replaced is not None and replaced != blob_id:
             self._release_blob(replaced)
@@ -374,16 +387,16 @@ class FileObjects:
             raise InvalidArgument(f"limit {limit!r} is invalid: expected an integer from 1 to {_MAX_EVENTS_PER_CALL}")
         with self._connected() as connection:
             rows = connection.execute(
-                "SELECT seq, bucket, key, name, size, etag, time, traceparent FROM events"
+                "SELECT seq, bucket, key, name, size, etag, time, traceparent, trace_header FROM events"
                 " WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             ).fetchall()
         return [
             ObjectEvent(
                 seq=seq, bucket=bucket, key=key, name=EventName(name), size=size, etag=etag, time=at,
-                traceparent=traceparent,
+                traceparent=traceparent, trace_header=trace_header,
             )
-            for seq, bucket, key, name, size, etag, at, traceparent in rows
+            for seq, bucket, key, name, size, etag, at, traceparent, trace_header in rows
         ]
 
     def trim_events(self, up_to_seq: int) -> int:
@@ -404,6 +417,7 @@ class FileObjects:
         if_none_match: bool,
         if_match: str | None,
         traceparent: str | None,
+        trace_header: str | None,
     ) -> str | None:
         """Commit the object row and its event; return the blob id of the version replaced."""
         with self._transaction() as connection:
@@ -411,7 +425,8 @@ class FileObjects:
             _check_write_conditions(connection, info.bucket, info.key, if_none_match, if_match)
             replaced = upsert_object(connection, info, blob_id)
             insert_event(
-                connection, info.bucket, info.key, event, info.size, info.etag, info.last_modified, traceparent
+                connection, info.bucket, info.key, event, info.size, info.etag, info.last_modified,
+                traceparent, trace_header,
             )
         return replaced
 

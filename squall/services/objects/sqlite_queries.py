@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS events (
     size INTEGER,
     etag TEXT,
     time REAL NOT NULL,
-    traceparent TEXT
+    traceparent TEXT,
+    trace_header TEXT
 );
 """
 
@@ -80,6 +81,9 @@ def _add_trace_column(connection: sqlite3.Connection) -> None:
     columns = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
     if "traceparent" not in columns:
         connection.execute("ALTER TABLE events ADD COLUMN traceparent TEXT")
+    # Nor does a file made before events carried the writer's X-Ray trace header.
+    if "trace_header" not in columns:
+        connection.execute("ALTER TABLE events ADD COLUMN trace_header TEXT")
 
 
 def require_bucket(connection: sqlite3.Connection, name: str) -> BucketInfo:
@@ -155,10 +159,12 @@ def insert_event(
     etag: str | None,
     at: float,
     traceparent: str | None = None,
+    trace_header: str | None = None,
 ) -> None:
     connection.execute(
-        "INSERT INTO events (bucket, key, name, size, etag, time, traceparent) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (bucket, key, name.value, size, etag, at, traceparent),
+        "INSERT INTO events (bucket, key, name, size, etag, time, traceparent, trace_header)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (bucket, key, name.value, size, etag, at, traceparent, trace_header),
     )
 
 

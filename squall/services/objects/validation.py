@@ -11,7 +11,7 @@ from squall.services.objects.errors import (
     KeyTooLong,
     MetadataTooLarge,
 )
-from squall.services.objects.model import DEFAULT_CONTENT_TYPE
+from squall.services.objects.model import DEFAULT_CONTENT_TYPE, TRACE_HEADER_METADATA
 
 MAX_KEY_BYTES = 1024
 MAX_METADATA_BYTES = 2048
@@ -28,6 +28,9 @@ _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 # HTTP token (RFC 9110, section 5.6.2).
 _HEADER_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# NOTE: AWS documents no pattern or length limit for an X-Ray trace header.
+# This check keeps out only what no header contains.
+_TRACE_HEADER = re.compile(r"[!-~]{1,2048}")
 
 _BUCKET_RULES = (
     "use 3 to 63 characters from a-z, 0-9, '.' and '-', starting and ending with a letter"
@@ -115,6 +118,27 @@ def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             f"user metadata is {total} bytes (names and values in UTF-8): the maximum is {MAX_METADATA_BYTES}"
         )
     return normalized
+
+
+def split_trace_header(
+    metadata: Mapping[str, str] | None, trace_header: str | None
+) -> tuple[Mapping[str, str] | None, str | None]:
+    """Return the metadata without its TRACE_HEADER_METADATA entry, and the trace header to log with the change.
+
+    `trace_header` wins over the metadata entry. Raises InvalidArgument for a
+    trace header that is not printable ASCII without spaces.
+    """
+    if metadata is not None and isinstance(metadata, Mapping):
+        carried = {name: value for name, value in metadata.items() if str(name).lower() == TRACE_HEADER_METADATA}
+        if carried:
+            metadata = {name: value for name, value in metadata.items() if name not in carried}
+            trace_header = trace_header or next(iter(carried.values()))
+    if trace_header is not None and (not isinstance(trace_header, str) or _TRACE_HEADER.fullmatch(trace_header) is None):
+        raise InvalidArgument(
+            f"trace header {trace_header!r} is invalid: expected an X-Ray trace header such as"
+            " 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1', in printable ASCII without spaces"
+        )
+    return metadata, trace_header
 
 
 def validate_content_type(content_type: str | None) -> str:

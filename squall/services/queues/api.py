@@ -96,6 +96,7 @@ def send(store: SqliteQueues, args: Args) -> Any:
         attributes=_attributes("send", args.anything("attributes", None)),
         group_id=args.text("group_id", None),
         dedup_id=args.text("dedup_id", None),
+        trace_header=args.text("trace_header", None),
     )
 
 
@@ -116,7 +117,7 @@ def send_batch(store: SqliteQueues, args: Args) -> Any:
                 dedup_id=item.text("dedup_id", None),
             )
         )
-    return store.send_batch(args.text("queue"), entries)
+    return store.send_batch(args.text("queue"), entries, trace_header=args.text("trace_header", None))
 
 
 def delete(store: SqliteQueues, args: Args) -> Any:
@@ -187,8 +188,8 @@ ARGUMENTS = {
     "list_queues": ('prefix',),
     "delete_queue": ('queue',),
     "purge": ('queue',),
-    "send": ('attributes', 'body', 'dedup_id', 'delay_s', 'group_id', 'queue'),
-    "send_batch": ('entries', 'queue'),
+    "send": ('attributes', 'body', 'dedup_id', 'delay_s', 'group_id', 'queue', 'trace_header'),
+    "send_batch": ('entries', 'queue', 'trace_header'),
     "delete": ('queue', 'receipt_handle'),
     "delete_batch": ('entries', 'queue'),
     "change_visibility": ('queue', 'receipt_handle', 'timeout_s'),

@@ -34,6 +34,9 @@ _GROUP_OR_DEDUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}
 _INVALID_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _VALID_CHARACTERS_TEXT = "#x9, #xA, #xD, #x20 to #xD7FF, #xE000 to #xFFFD, #x10000 to #x10FFFF"
 
+# NOTE: SQS documents AWSTraceHeader as an X-Ray trace header, without a
+# pattern or length limit. This check keeps out only what no header contains.
+_TRACE_HEADER = re.compile(r"[!-~]{1,2048}")
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _DATA_TYPE = re.compile(r"(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?")
 _MAX_DATA_TYPE = 256
@@ -87,6 +90,16 @@ def validate_body(body: object) -> str:
         raise InvalidParameter(f"message body {body!r} is invalid: expected a non-empty string")
     _check_characters("message body", body)
     return body
+
+
+def validate_trace_header(value: object) -> str:
+    """Return an AWSTraceHeader value if it is printable ASCII without spaces, else raise InvalidParameter."""
+    if not isinstance(value, str) or _TRACE_HEADER.fullmatch(value) is None:
+        raise InvalidParameter(
+            f"trace header {value!r} is invalid: expected an X-Ray trace header such as"
+            " 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1', in printable ASCII without spaces"
+        )
+    return value
 
 
 def validate_attributes(attributes: Mapping[str, MessageAttribute] | None) -> None:

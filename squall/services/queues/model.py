@@ -34,6 +34,10 @@ DEDUPLICATION_INTERVAL_S = 5 * 60
 MAX_BATCH_ENTRIES = 10
 MAX_MESSAGES_PER_RECEIVE = 10
 MAX_MESSAGE_ATTRIBUTES = 10
+# The system attribute that carries a message's X-Ray trace header, sent by
+# the SDK from inside a function. SQS counts it in neither the message size
+# nor the ten message attributes.
+TRACE_HEADER_ATTRIBUTE = "AWSTraceHeader"
 
 
 class AttributeType(enum.Enum):
@@ -202,7 +206,8 @@ class ReceivedMessage:
     names them: ApproximateReceiveCount, SentTimestamp and
     ApproximateFirstReceiveTimestamp (epoch milliseconds), SenderId, and
     MessageGroupId, MessageDeduplicationId and SequenceNumber where they
-    apply, and DeadLetterQueueSourceArn for a message moved by redrive.
+    apply, AWSTraceHeader for a message sent with an X-Ray trace header, and
+    DeadLetterQueueSourceArn for a message moved by redrive.
     """
 
     message_id: str
@@ -262,12 +267,16 @@ class Queues(Protocol):
         attributes: Mapping[str, MessageAttribute] | None = None,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        *,
+        trace_header: str | None = None,
     ) -> SentMessage:
-        """Enqueue one message."""
+        """Enqueue one message, with `trace_header` as its AWSTraceHeader system attribute when given."""
         ...
 
-    def send_batch(self, queue: str, entries: Sequence[BatchEntry]) -> SendBatchResult:
-        """Enqueue up to 10 messages, where a bad entry fails alone."""
+    def send_batch(
+        self, queue: str, entries: Sequence[BatchEntry], *, trace_header: str | None = None
+    ) -> SendBatchResult:
+        """Enqueue up to 10 messages, where a bad entry fails alone; `trace_header` applies to each."""
         ...
 
     def receive(

@@ -16,6 +16,7 @@ from squall.services.queues.messages import (
     validate_attributes,
     validate_body,
     validate_group_or_dedup_id,
+    validate_trace_header,
 )
 from squall.services.queues.model import MAX_DELAY_S, MessageAttribute, Queue
 from squall.services.queues.rows import encode_attributes
@@ -33,6 +34,7 @@ class Outgoing:
     delay_s: int | None
     group_id: str | None
     dedup_id: str | None
+    trace_header: str | None = None
 
 
 def prepare_message(
@@ -42,14 +44,19 @@ def prepare_message(
     attributes: Mapping[str, MessageAttribute] | None,
     group_id: str | None,
     dedup_id: str | None,
+    trace_header: str | None = None,
 ) -> Outgoing:
     """Validate one message for `queue` and compute its size and digests.
 
-    Raises LimitExceeded when the body and attributes are over the queue's
-    max_message_bytes, MissingParameter when a FIFO message lacks its group
-    id, and InvalidParameter (or a subclass) for any other invalid value.
+    `trace_header` becomes the AWSTraceHeader system attribute, which the
+    size leaves out, as SQS does. Raises LimitExceeded when the body and
+    attributes are over the queue's max_message_bytes, MissingParameter when
+    a FIFO message lacks its group id, and InvalidParameter (or a subclass)
+    for any other invalid value.
     """
     validate_body(body)
+    if trace_header is not None:
+        validate_trace_header(trace_header)
     validate_attributes(attributes)
     size = message_size(body, attributes)
     limit = queue.settings.max_message_bytes
@@ -89,6 +96,7 @@ def prepare_message(
         delay_s=delay_s,
         group_id=group_id,
         dedup_id=dedup_id,
+        trace_header=trace_header,
     )
 
 

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 
-from squall.services.queues.model import MessageAttribute, ReceivedMessage
+from squall.services.queues.model import TRACE_HEADER_ATTRIBUTE, MessageAttribute, ReceivedMessage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS messages (
     first_received_at REAL,
     received_at REAL,
     receipt_nonce TEXT,
-    dead_letter_source TEXT
+    dead_letter_source TEXT,
+    trace_header TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_queue_visible ON messages (queue, visible_at);
 CREATE INDEX IF NOT EXISTS messages_queue_group ON messages (queue, group_id, seq);
@@ -60,8 +61,15 @@ CREATE TABLE IF NOT EXISTS deduplication (
 MESSAGE_COLUMNS = (
     "seq, message_id, body, attributes, md5_of_body, md5_of_attributes, group_id, dedup_id,"
     " sequence_number, sender_id, sent_at, enqueued_at, visible_at, receive_count,"
-    " first_received_at, received_at, receipt_nonce, dead_letter_source"
+    " first_received_at, received_at, receipt_nonce, dead_letter_source, trace_header"
 )
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns that a store made by an older Squall lacks."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+    if "trace_header" not in columns:
+        conn.execute("ALTER TABLE messages ADD COLUMN trace_header TEXT")
 
 
 def encode_attributes(attributes: Mapping[str, MessageAttribute] | None) -> str | None:
@@ -108,6 +116,8 @@ def received_message(row: sqlite3.Row, receipt_handle: str) -> ReceivedMessage:
         attributes["MessageGroupId"] = row["group_id"]
     if row["dedup_id"] is not None:
         attributes["MessageDeduplicationId"] = row["dedup_id"]
+    if row["trace_header"] is not None:
+        attributes[TRACE_HEADER_ATTRIBUTE] = row["trace_header"]
     return ReceivedMessage(
         message_id=row["message_id"],
         receipt_handle=receipt_handle,

@@ -45,7 +45,7 @@ from squall.services.queues.model import (
     SentMessage,
 )
 from squall.services.queues.outgoing import Outgoing, prepare_message
-from squall.services.queues.rows import SCHEMA
+from squall.services.queues.rows import SCHEMA, add_missing_columns
 from squall.services.queues.sqlite_messages import Delivery, enqueue, expire
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class SqliteQueues:
                 )
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
+            add_missing_columns(self._conn)
             if max_size_bytes is not None:
                 page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
                 self._conn.execute(f"PRAGMA max_page_count={max(1, max_size_bytes // page_size)}")
@@ -227,9 +228,13 @@ class SqliteQueues:
         attributes: Mapping[str, MessageAttribute] | None = None,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        *,
+        trace_header: str | None = None,
     ) -> SentMessage:
         """Enqueue one message and return its id and MD5 digests.
 
+        `trace_header`, an X-Ray trace header, becomes the message's
+        AWSTraceHeader system attribute.
         Raises LimitExceeded when the body and attributes are over the
         queue's max_message_bytes, InvalidParameter (or a subclass) for an
         invalid body, attribute, delay or id, and MissingParameter for a
@@ -237,11 +242,15 @@ class SqliteQueues:
         """
         with self._write() as conn:
             target = self._queue(conn, queue)
-            outgoing = prepare_message(target, body, delay_s, attributes, group_id, dedup_id)
+            outgoing = prepare_message(target, body, delay_s, attributes, group_id, dedup_id, trace_header)
             return enqueue(conn, target, outgoing, self._clock(), self._account_id)
 
-    def send_batch(self, queue: str, entries: Sequence[BatchEntry]) -> SendBatchResult:
+    def send_batch(
+        self, queue: str, entries: Sequence[BatchEntry], *, trace_header: str | None = None
+    ) -> SendBatchResult:
         """Enqueue up to 10 messages, where an invalid entry fails alone, as in SQS.
+
+        `trace_header` becomes the AWSTraceHeader system attribute of each message.
 
         The whole request is rejected when it is empty, has more than 10
         entries, or repeats or misuses an entry id. It is also rejected when
@@ -268,6 +277,7 @@ class SqliteQueues:
                                 entry.attributes,
                                 entry.group_id,
                                 entry.dedup_id,
+                                trace_header,
                             ),
                         )
                     )

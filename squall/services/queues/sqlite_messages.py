@@ -51,7 +51,7 @@ def enqueue(
     conn.execute(
         "INSERT INTO messages (queue, message_id, body, attributes, md5_of_body,"
         " md5_of_attributes, group_id, dedup_id, sequence_number, sender_id, sent_at,"
-        " enqueued_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " enqueued_at, visible_at, trace_header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             queue.name,
             message_id,
@@ -66,6 +66,7 @@ def enqueue(
             now,
             now,
             now + delay_s,
+            outgoing.trace_header,
         ),
     )
     if queue.fifo:
@@ -230,8 +231,8 @@ def _move_to_dead_letter(
     conn.execute(
         "INSERT INTO messages (queue, message_id, body, attributes, md5_of_body,"
         " md5_of_attributes, group_id, dedup_id, sequence_number, sender_id, sent_at,"
-        " enqueued_at, visible_at, receive_count, first_received_at, dead_letter_source)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " enqueued_at, visible_at, receive_count, first_received_at, dead_letter_source,"
+        " trace_header) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             target.name,
             message["message_id"],
@@ -249,6 +250,7 @@ def _move_to_dead_letter(
             message["receive_count"],
             message["first_received_at"],
             source.arn,
+            message["trace_header"],
         ),
     )
     logger.info(
