@@ -31,8 +31,9 @@ from squall.dispatcher.dispatcher import LATEST, Dispatcher, Invocation, Invocat
 from squall.errors import FunctionNotFound, Throttled
 from squall.events.async_store import AsyncStore, NewInvocation, QueuedInvocation
 from squall.events.draining import finish_or_cancel
-from squall.manifest.spec import Destination
+from squall.manifest.spec import Destination, RecursiveLoop
 from squall.observability import tracing
+from squall.runtime.bootstrap import lineage_key
 from squall.services.errors import LimitExceeded
 from squall.services.queues.model import MessageAttribute
 
@@ -59,6 +60,102 @@ MAX_DESTINATION_RECORD_BYTES = 1024 * 1024
 MAX_DEAD_LETTER_ERROR_MESSAGE_BYTES = 1024
 # Characters SQS rejects in a message attribute value, which an error message may contain.
 _INVALID_SQS_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+# Recursive loop detection
+
+# The error Lambda returns for a call it stops in a recursive loop.
+RECURSIVE_INVOCATION = "RecursiveInvocationException"
+# Lambda stops a function's next invocation once it ran 16 times in one chain
+# of calls (AWS Compute Blog, "Detecting and stopping recursive loops in AWS
+# Lambda functions", 2023; the Lambda Developer Guide says "approximately 16").
+MAX_CHAIN_INVOCATIONS = 16
+# A function whose calls keep being stopped logs a warning at most this often.
+STOPPED_LOOP_WARNING_INTERVAL_S = 10.0
+_XRAY_ROOT = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
+_LINEAGE_ENTRY = re.compile(r"([0-9a-f]{8}):([0-9]{1,9})")
+
+
+def chain_trace_header(value: str, function: str) -> tuple[int, str]:
+    """Return how often `function` runs in the chain a trace header describes, counting this call, and the callee's trace fields.
+
+    The fields are the header's Root and Sampled, when valid, and its
+    Lineage with this call counted (see squall.runtime.bootstrap.lineage_key).
+    Invalid fields and Lineage entries are left out, so a malformed header
+    starts a new count.
+    """
+    root = sampled = None
+    lineage: dict[str, int] = {}
+    for field in value.split(";"):
+        name, _, text = field.strip().partition("=")
+        if name == "Root" and _XRAY_ROOT.fullmatch(text):
+            root = text
+        elif name == "Sampled" and text in ("0", "1"):
+            sampled = text
+        elif name == "Lineage":
+            for entry in text.split("|"):
+                match = _LINEAGE_ENTRY.fullmatch(entry)
+                if match is not None:
+                    lineage[match[1]] = int(match[2])
+
+    key = lineage_key(function)
+    count = lineage.get(key, 0) + 1
+    lineage[key] = count
+    fields = [f"Root={root}"] if root is not None else []
+    if sampled is not None:
+        fields.append(f"Sampled={sampled}")
+    fields.append("Lineage=" + "|".join(f"{name}:{times}" for name, times in lineage.items()))
+    return count, ";".join(fields)
+
+
+def terminates_loops(dispatcher: Dispatcher, function: str) -> bool:
+    """Tell whether the function's recursive loop setting stops its calls in a loop.
+
+    The setting is the function's, whatever version or alias a call names,
+    as Lambda's applies to the whole function. A function that is not
+    deployed stops nothing: its invocation then fails as not found.
+    """
+    try:
+        return dispatcher.pool(function).spec.recursive_loop is RecursiveLoop.TERMINATE
+    except FunctionNotFound:
+        return False
+
+
+def recursive_loop_message(function: str, count: int) -> str:
+    """Return the message of the error that stops a call of `function`, the `count`th in its chain."""
+    # NOTE: AWS documents RecursiveInvocationException (HTTP 400) for this
+    # case, but not its message; this one is Squall's own.
+    return (
+        f"Function {function} was stopped in a recursive loop: this would have been its call {count} in one chain"
+        f" of calls, and it runs at most {MAX_CHAIN_INVOCATIONS} times in a chain while its recursive loop setting"
+        " is Terminate. Set recursive_loop: allow (RecursiveLoop: Allow in a SAM template) if the loop is intended."
+    )
+
+
+class StoppedLoopWarnings:
+    """Logs the calls that recursive loop detection stopped, at most once per function every STOPPED_LOOP_WARNING_INTERVAL_S."""
+
+    def __init__(self) -> None:
+        # function: (when its last warning was logged, calls stopped since then)
+        self._stopped: dict[str, tuple[float, int]] = {}
+
+    def warn(self, function: str, stopped_call: str, count: int, trace_header: str | None) -> None:
+        """Count one stopped call, described by `stopped_call` ("request ID", "message ID of queue Q", ...), and log it unless logged lately."""
+        now = time.monotonic()
+        last_warned, stopped = self._stopped.get(function, (-STOPPED_LOOP_WARNING_INTERVAL_S, 0))
+        stopped += 1
+        if now - last_warned < STOPPED_LOOP_WARNING_INTERVAL_S:
+            self._stopped[function] = (last_warned, stopped)
+            return
+        self._stopped[function] = (now, 0)
+        first_field = (trace_header or "").partition(";")[0]
+        root = first_field if first_field.startswith("Root=") else ""
+        logger.warning(
+            "stopped a recursive loop of function %s: %s would have been its call %d in the chain of %s"
+            " (%d of its calls stopped in the last %.0f s); set recursive_loop: allow if the loop is intended",
+            function, stopped_call, count, root or "a trace header without Root",
+            stopped, STOPPED_LOOP_WARNING_INTERVAL_S,
+        )
 
 
 class QueueSender(Protocol):
@@ -123,6 +220,7 @@ class AsyncInvoker:
         self._flushing = False
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._stopped_loops = StoppedLoopWarnings()
         self.queue_sender: QueueSender | None = None
 
     # Lifecycle
@@ -177,6 +275,26 @@ class AsyncInvoker:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
         await committed
+
+    async def accept_continuing(self, invocation: Invocation, sent_trace_header: str, stopped_call: str) -> bool:
+        """Accept an invocation that continues the chain of calls of a trace header, or stop it in a recursive loop.
+
+        `sent_trace_header` is the X-Ray trace header that the change or
+        message triggering the invocation carried. The invocation gets it with
+        this call counted in its Lineage. While the function's recursive loop
+        setting is Terminate, a call that would be its 17th in the chain is
+        stopped: it never runs, goes to the on-failure destination and
+        dead-letter queue, and is logged with `stopped_call` describing it.
+        Returns whether the invocation was accepted, and raises as `accept` does.
+        """
+        function = invocation.function
+        count, invocation.trace_header = chain_trace_header(sent_trace_header, function)
+        if count > MAX_CHAIN_INVOCATIONS and terminates_loops(self._dispatcher, function):
+            self._stopped_loops.warn(function, stopped_call, count, invocation.trace_header)
+            await self.stop_recursive(invocation, RECURSIVE_INVOCATION, recursive_loop_message(function, count))
+            return False
+        await self.accept(invocation)
+        return True
 
     async def _flush(self) -> None:
         # Callers that arrive while a commit runs share the next one, so a

@@ -12,6 +12,12 @@ function can see the same change twice (compare `s3.object.sequencer`).
 
 The invocation carries the W3C traceparent that the change's request sent
 (logged with the change while tracing is on), so it joins the uploader's trace.
+A change made from inside an invocation through the SDK carries that
+invocation's X-Ray trace header, and the invocation it triggers continues
+its chain of calls. As on Lambda, a change whose chain has already run the
+function 16 times does not run it, unless the function's recursive_loop
+setting is `allow`: the event goes to the function's on-failure destination
+and dead-letter queue instead.
 
 As on S3, a trigger only fires for changes made after it was deployed. Its
 first deploy time is stored beside the checkpoint, so a restart does not
@@ -76,6 +82,8 @@ class Acceptor(Protocol):
     """The receiver of the reader's invocations: `AsyncInvoker` in the server."""
 
     async def accept(self, invocation: Invocation) -> None: ...
+
+    async def accept_continuing(self, invocation: Invocation, sent_trace_header: str, stopped_call: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -384,9 +392,14 @@ class ObjectTriggers:
         payload = orjson.dumps(
             s3_event(event, self._hub.region, self._hub.account, configuration_id=sub.configuration_id)
         )
+        invocation = Invocation(sub.function, payload, "objects", traceparent=event.traceparent,
+                                qualifier=sub.trigger.qualifier)
         try:
-            await self._invoker.accept(Invocation(sub.function, payload, "objects", traceparent=event.traceparent,
-                                                  qualifier=sub.trigger.qualifier))
+            if event.trace_header is None:
+                await self._invoker.accept(invocation)
+            else:
+                stopped_call = f"the {event.name.value} event of {event.bucket}/{event.key} (seq {event.seq})"
+                await self._invoker.accept_continuing(invocation, event.trace_header, stopped_call)
         except FunctionNotFound:
             target = sub.function if sub.trigger.qualifier is None else f"{sub.function}:{sub.trigger.qualifier}"
             logger.warning("object trigger: function %s is not deployed; skipping %s of %s/%s (seq %d)",

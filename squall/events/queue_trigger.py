@@ -10,6 +10,14 @@ dead-letter queue after `max_receive_count` receives. A batch's event stays
 within Lambda's 6 MB payload limit, and the messages that would pass it are
 left on the queue for the next batch.
 
+A message that a function sent from inside an invocation carries the
+invocation's X-Ray trace header (its AWSTraceHeader system attribute), and
+the batch's invocation continues that chain of calls. As on Lambda, a message
+whose chain has already run the function 16 times is left out of its batch,
+unless the function's recursive_loop setting is `allow`. Such a message is
+neither delivered nor deleted, so it is received again after its visibility
+timeout until the dead-letter queue takes it (or its retention ends).
+
 A stop lets a batch already received run to its end within the grace
 period of `squall.events.draining`, and receives no more.
 """
@@ -27,12 +35,19 @@ import orjson
 
 from squall.dispatcher.dispatcher import Dispatcher, Invocation
 from squall.errors import FunctionNotFound, Throttled
+from squall.events.async_invoke import (
+    MAX_CHAIN_INVOCATIONS,
+    StoppedLoopWarnings,
+    chain_trace_header,
+    terminates_loops,
+)
 from squall.events.draining import finish_or_cancel
 from squall.events.filters import FilterCriteria, compile_filters, sqs_filter_view
 from squall.events.record_sources import EMPTY_EVENT_BYTES, MAX_EVENT_BYTES, added_event_bytes
 from squall.manifest.spec import QueueTrigger, ServiceSpec
 from squall.services.errors import ServiceError
 from squall.services.hub import ServiceHub
+from squall.services.queues.model import TRACE_HEADER_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +101,7 @@ class QueueTriggers:
         self._waiting: set[_Key] = set()  # triggers whose qualifier names no version or alias yet
         self._closing = False  # set by close(): pollers receive nothing more
         self._failures: dict[_Key, int] = {}  # failures in a row of each trigger's pollers
+        self._stopped_loops = StoppedLoopWarnings()
 
     def update(self, services: Mapping[str, ServiceSpec]) -> None:
         """Start pollers for new triggers and stop those of removed or changed ones."""
@@ -298,14 +314,43 @@ class QueueTriggers:
                            key.queue, qualifier, key.function)
         return False
 
+    def _leave_out_loops(self, key: _Key, batch: list[Any]) -> tuple[list[Any], str | None]:
+        """Return the messages to deliver, without those stopped in a recursive loop, and the invocation's trace header.
+
+        The trace header is that of the first delivered message that carries
+        one, with this call counted in its Lineage.
+        NOTE: a batch mixing messages of several chains continues only that
+        first chain, so the others' counts start again from it. Lambda does
+        not document which chain a batch continues.
+        """
+        delivered: list[Any] = []
+        trace_header: str | None = None
+        for message in batch:
+            sent_header = message.attributes.get(TRACE_HEADER_ATTRIBUTE)
+            if sent_header is None:
+                delivered.append(message)
+                continue
+            count, counted = chain_trace_header(sent_header, key.function)
+            if count > MAX_CHAIN_INVOCATIONS and terminates_loops(self._dispatcher, key.function):
+                stopped_call = f"message {message.message_id} of queue {key.queue}"
+                self._stopped_loops.warn(key.function, stopped_call, count, counted)
+                continue
+            delivered.append(message)
+            if trace_header is None:
+                trace_header = counted
+        return delivered, trace_header
+
     async def _deliver(self, store: Any, key: _Key, queue_arn: str, batch: list[Any], trigger: QueueTrigger) -> None:
         qualifier = trigger.qualifier
         from squall.services.queues.lambda_events import failed_message_ids, sqs_event
 
+        batch, trace_header = self._leave_out_loops(key, batch)
+        if not batch:
+            return
         event = sqs_event(batch, queue_arn, self._hub.region)
         ids = [message.message_id for message in batch]
         invocation = Invocation(key.function, orjson.dumps(event), "queue", traceparent=_traceparent(batch),
-                                qualifier=qualifier)
+                                qualifier=qualifier, trace_header=trace_header)
         try:
             result = await self._dispatcher.invoke(invocation)
         except Throttled:

@@ -11,7 +11,6 @@ import base64
 import binascii
 import logging
 import re
-import time
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -19,12 +18,18 @@ import orjson
 
 from squall.dispatcher.dispatcher import Dispatcher, Invocation, new_request_id
 from squall.errors import FunctionNotFound, SquallError, Throttled
-from squall.events.async_invoke import AsyncInvoker
+from squall.events.async_invoke import (
+    MAX_CHAIN_INVOCATIONS,
+    RECURSIVE_INVOCATION,
+    AsyncInvoker,
+    StoppedLoopWarnings,
+    chain_trace_header,
+    recursive_loop_message,
+    terminates_loops,
+)
 from squall.services.errors import StorageFull
 from squall.gateway import lambda_functions
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
-from squall.manifest.spec import RecursiveLoop
-from squall.runtime.bootstrap import lineage_key
 from squall.runtime.protocol import MAX_REQUEST_BYTES
 
 # AWS raised the payload limit of asynchronous invocations from 256 KB to 1 MB in 2025.
@@ -69,7 +74,6 @@ _QUALIFIER_RE = re.compile(QUALIFIER_PATTERN)
 MAX_QUALIFIER_CHARS = 128
 
 VALIDATION = "ValidationException"
-RECURSIVE_INVOCATION = "RecursiveInvocationException"
 QUALIFIER_MISMATCH = "The derived qualifier from the function name does not match the specified qualifier."
 
 
@@ -211,57 +215,6 @@ def check_reachable(raw_name: str, region: str, account: str) -> None:
 
 # The header AWS SDKs send from inside a function, with the function's _X_AMZN_TRACE_ID.
 TRACE_HEADER = b"x-amzn-trace-id"
-# Lambda stops a function's next invocation once it ran 16 times in one chain
-# of calls (AWS Compute Blog, "Detecting and stopping recursive loops in AWS
-# Lambda functions", 2023).
-MAX_CHAIN_INVOCATIONS = 16
-# A function whose calls keep being stopped logs a warning at most this often.
-STOPPED_LOOP_WARNING_INTERVAL_S = 10.0
-_XRAY_ROOT = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
-_LINEAGE_ENTRY = re.compile(r"([0-9a-f]{8}):([0-9]{1,9})")
-
-
-def chain_trace_header(value: str, function: str) -> tuple[int, str]:
-    """Return how often `function` runs in the chain a trace header describes, counting this call, and the callee's trace fields.
-
-    The fields are the header's Root and Sampled, when valid, and its
-    Lineage with this call counted (see squall.runtime.bootstrap.lineage_key).
-    Invalid fields and Lineage entries are left out, so a malformed header
-    starts a new count.
-    """
-    root = sampled = None
-    lineage: dict[str, int] = {}
-    for field in value.split(";"):
-        name, _, text = field.strip().partition("=")
-        if name == "Root" and _XRAY_ROOT.fullmatch(text):
-            root = text
-        elif name == "Sampled" and text in ("0", "1"):
-            sampled = text
-        elif name == "Lineage":
-            for entry in text.split("|"):
-                match = _LINEAGE_ENTRY.fullmatch(entry)
-                if match is not None:
-                    lineage[match[1]] = int(match[2])
-
-    key = lineage_key(function)
-    count = lineage.get(key, 0) + 1
-    lineage[key] = count
-    fields = [f"Root={root}"] if root is not None else []
-    if sampled is not None:
-        fields.append(f"Sampled={sampled}")
-    fields.append("Lineage=" + "|".join(f"{name}:{times}" for name, times in lineage.items()))
-    return count, ";".join(fields)
-
-
-def recursive_loop_message(function: str, count: int) -> str:
-    """Return the message of the error that stops a call of `function`, the `count`th in its chain."""
-    # NOTE: AWS documents RecursiveInvocationException (HTTP 400) for this
-    # case, but not its message; this one is Squall's own.
-    return (
-        f"Function {function} was stopped in a recursive loop: this would have been its call {count} in one chain"
-        f" of calls, and it runs at most {MAX_CHAIN_INVOCATIONS} times in a chain while its recursive loop setting"
-        " is Terminate. Set recursive_loop: allow (RecursiveLoop: Allow in a SAM template) if the loop is intended."
-    )
 
 
 class InvokeApi:
@@ -270,8 +223,7 @@ class InvokeApi:
     def __init__(self, dispatcher: Dispatcher, async_invoker: AsyncInvoker) -> None:
         self._dispatcher = dispatcher
         self._async = async_invoker
-        # function: (when its last stopped-loop warning was logged, calls stopped since then)
-        self._stopped_loops: dict[str, tuple[float, int]] = {}
+        self._stopped_loops = StoppedLoopWarnings()
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         request_id = new_request_id()
@@ -376,7 +328,7 @@ class InvokeApi:
         if trace_header is not None:
             # botocore percent-encodes the "|" between Lineage entries.
             count, invocation.trace_header = chain_trace_header(unquote(trace_header.decode("latin-1")), name)
-            if count > MAX_CHAIN_INVOCATIONS and self._terminates_loops(name):
+            if count > MAX_CHAIN_INVOCATIONS and terminates_loops(self._dispatcher, name):
                 await self._stop_loop(invocation, invocation_type, count, send)
                 return
 
@@ -421,17 +373,6 @@ class InvokeApi:
             headers.append((b"x-amz-log-result", base64.b64encode(result.log_tail)))
         await respond(send, 200, headers, result.payload)
 
-    def _terminates_loops(self, function: str) -> bool:
-        """Tell whether the function's recursive loop setting stops its calls in a loop.
-
-        The setting is the function's, whatever version or alias a call names,
-        as Lambda's applies to the whole function.
-        """
-        try:
-            return self._dispatcher.pool(function).spec.recursive_loop is RecursiveLoop.TERMINATE
-        except FunctionNotFound:
-            return False  # removed since the call resolved it; the invocation then fails as not found
-
     async def _stop_loop(self, invocation: Invocation, invocation_type: str, count: int, send: Send) -> None:
         """Stop a call in a recursive loop: a synchronous caller gets RecursiveInvocationException.
 
@@ -440,30 +381,12 @@ class InvokeApi:
         dead-letter queue when they are set, and is dropped otherwise.
         """
         message = recursive_loop_message(invocation.function, count)
-        self._warn_stopped_loop(invocation, count)
+        self._stopped_loops.warn(invocation.function, f"request {invocation.request_id}", count, invocation.trace_header)
         if invocation_type == "Event":
             await self._async.stop_recursive(invocation, RECURSIVE_INVOCATION, message)
             await respond(send, 202, [(b"x-amzn-requestid", invocation.request_id.encode()), (b"content-length", b"0")], b"")
             return
         raise ApiError(400, RECURSIVE_INVOCATION, message)
-
-    def _warn_stopped_loop(self, invocation: Invocation, count: int) -> None:
-        """Log a stopped call, at most once per function every STOPPED_LOOP_WARNING_INTERVAL_S, with the calls stopped meanwhile."""
-        now = time.monotonic()
-        last_warned, stopped = self._stopped_loops.get(invocation.function, (-STOPPED_LOOP_WARNING_INTERVAL_S, 0))
-        stopped += 1
-        if now - last_warned < STOPPED_LOOP_WARNING_INTERVAL_S:
-            self._stopped_loops[invocation.function] = (last_warned, stopped)
-            return
-        self._stopped_loops[invocation.function] = (now, 0)
-        first_field = (invocation.trace_header or "").partition(";")[0]
-        root = first_field if first_field.startswith("Root=") else ""
-        logger.warning(
-            "stopped a recursive loop of function %s: request %s would have been its call %d in the chain of %s"
-            " (%d of its calls stopped in the last %.0f s); set recursive_loop: allow if the loop is intended",
-            invocation.function, invocation.request_id, count, root or "a trace header without Root",
-            stopped, STOPPED_LOOP_WARNING_INTERVAL_S,
-        )
 
 
 # The largest MaxItems Lambda's list operations take.
