@@ -12,7 +12,10 @@ error's status, as the services API does. Keys are percent-decoded from the raw
 path as UTF-8, so they may contain slashes, spaces and any character.
 
 While tracing is on, a PUT or DELETE logs its `traceparent` header with the
-change, and the function that the change triggers joins that trace.
+change, and the function that the change triggers joins that trace. A PUT or
+DELETE from inside a function also carries the invocation's X-Ray header
+(`X-Amzn-Trace-Id`), whose Lineage lets the object trigger stop a function
+that keeps triggering itself through its bucket.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from squall.services.errors import InvalidParameter, ServiceError
 from squall.services.hub import ServiceHub
 from squall.services.objects.errors import InvalidRange, PreconditionFailed
 from squall.services.objects.model import GetResult, ObjectInfo, ObjectReader, ObjectStore
+from squall.services.objects.validation import is_valid_trace_header
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ class ObjectsApi:
             if method == "PUT":
                 await self._put(store, bucket, key, scope, receive, tracked)
             elif method == "DELETE":
-                await self._hub.run(_delete, store, bucket, key, request_traceparent(scope))
+                await self._hub.run(_delete, store, bucket, key, request_traceparent(scope), _trace_header(scope))
                 self._hub.notify(SERVICE, bucket)
                 await respond(tracked, 204, [], b"")
             else:
@@ -119,6 +123,7 @@ class ObjectsApi:
                 if_none_match,
                 if_match,
                 request_traceparent(scope),
+                _trace_header(scope),
             )
         )
         try:
@@ -183,6 +188,7 @@ def _put_streamed(
     if_none_match: bool,
     if_match: str | None,
     traceparent: str | None,
+    trace_header: str | None,
 ) -> ObjectInfo:
     return store.put(
         bucket,
@@ -193,11 +199,25 @@ def _put_streamed(
         if_none_match=if_none_match,
         if_match=if_match,
         traceparent=traceparent,
+        trace_header=trace_header,
     )
 
 
-def _delete(store: ObjectStore, bucket: str, key: str, traceparent: str | None) -> None:
-    store.delete(bucket, key, traceparent=traceparent)
+def _delete(store: ObjectStore, bucket: str, key: str, traceparent: str | None, trace_header: str | None) -> None:
+    store.delete(bucket, key, traceparent=traceparent, trace_header=trace_header)
+
+
+def _trace_header(scope: dict[str, Any]) -> str | None:
+    """Return the request's `X-Amzn-Trace-Id` header, or None when it is missing or cannot be kept.
+
+    An unusable one is ignored, as a malformed `traceparent` is, so the
+    upload or delete itself still succeeds.
+    """
+    raw = header(scope, b"x-amzn-trace-id")
+    if raw is None:
+        return None
+    value = raw.decode("latin-1").strip()
+    return value if is_valid_trace_header(value) else None
 
 
 async def _feed_body(receive: Receive, body: _BodyQueue, upload: asyncio.Future[Any]) -> None:

@@ -32,10 +32,6 @@ from squall.sdk.client import Client, RemoteError, default_client, path_segment,
 
 OBJECTS_PREFIX = "/_squall/api/objects/"
 METADATA_HEADER = "x-squall-meta-"
-# The metadata name of the invocation's X-Ray trace header on an upload; the
-# store keeps it with the change, not as metadata
-# (squall.services.objects.model.TRACE_HEADER_METADATA).
-TRACE_HEADER_METADATA = "squall-trace-header"
 SERVICE = "objects"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 STREAM_CHUNK_BYTES = 1024 * 1024
@@ -161,7 +157,7 @@ class Bucket:
             info = Bucket("config").head("app.json")
             Bucket("config").put("app.json", new_text, if_match=info.etag)
         """
-        headers = (_metadata_headers(metadata) | trace_headers() | _xray_metadata_header()
+        headers = (_metadata_headers(metadata) | trace_headers() | _xray_header()
                    | _condition_headers(if_match, if_none_match))
         body: bytes
         if isinstance(data, str):
@@ -366,9 +362,10 @@ def _metadata_headers(metadata: Mapping[str, str] | None) -> dict[str, Any]:
     return headers
 
 
-def _xray_metadata_header() -> dict[str, str]:
+def _xray_header() -> dict[str, str]:
+    """Return the `X-Amzn-Trace-Id` header of the current invocation, or no header outside one."""
     trace_header = xray_trace_header()
-    return {} if trace_header is None else {METADATA_HEADER + TRACE_HEADER_METADATA: trace_header}
+    return {} if trace_header is None else {"X-Amzn-Trace-Id": trace_header}
 
 
 def _condition_headers(if_match: str | None, if_none_match: bool) -> dict[str, str]:

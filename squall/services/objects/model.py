@@ -22,14 +22,6 @@ DEFAULT_MAX_OBJECT_SIZE = 5 * 1024**3
 # ListObjectsV2 returns at most 1000 entries a page, even when MaxKeys is larger.
 MAX_LIST_KEYS = 1000
 
-# The metadata name under which an upload may carry the X-Ray trace header of
-# the invocation that made it. The store takes it out of the metadata and
-# keeps it with the change instead, so it never shows as user metadata.
-# NOTE: uploads carry it as metadata because the object routes pass on only
-# metadata headers; reading X-Amzn-Trace-Id there would lift this.
-TRACE_HEADER_METADATA = "squall-trace-header"
-
-
 class EventKind(enum.Enum):
     """The effect of a change: an object created (or replaced), or removed."""
 
@@ -276,8 +268,8 @@ class ObjectStore(Protocol):
     ) -> ObjectInfo:
         """Store `data` under `key`, replacing any earlier version, and log `ObjectCreated:Put` with `traceparent`.
 
-        The change also keeps `trace_header`, or the TRACE_HEADER_METADATA
-        entry of `metadata`, which is not stored as metadata.
+        The change also keeps `trace_header`, the X-Ray trace header of the
+        invocation that uploaded it.
 
         With `if_none_match` the put fails when the key exists, and with
         `if_match` it fails unless the key's ETag matches, as in S3's

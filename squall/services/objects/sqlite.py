@@ -64,7 +64,7 @@ from squall.services.objects.sqlite_queries import (
     upsert_object,
 )
 from squall.services.objects.validation import (
-    split_trace_header,
+    validate_trace_header,
     validate_bucket_name,
     validate_content_type,
     validate_if_match,
@@ -197,8 +197,7 @@ class FileObjects:
 
         The logged event keeps `traceparent`, the uploader's W3C trace
         context, and `trace_header`, the X-Ray trace header of the invocation
-        that uploaded it, which may also come as the TRACE_HEADER_METADATA
-        entry of `metadata`. With `if_none_match`, raise `PreconditionFailed` if the key
+        that uploaded it. With `if_none_match`, raise `PreconditionFailed` if the key
         exists (S3's `If-None-Match: *`). With `if_match` (an If-Match value:
         an ETag, a comma-separated list of them, or "*"), raise `NoSuchKey` if
         the key is missing and `PreconditionFailed` if its ETag is not listed,
@@ -211,7 +210,7 @@ class FileObjects:
         validate_bucket_name(bucket)
         validate_key(key)
         stored_type = validate_content_type(content_type)
-        metadata, trace_header = split_trace_header(metadata, trace_header)
+        validate_trace_header(trace_header)
         stored_metadata = validate_metadata(metadata)
         validate_if_match(if_match)
 
@@ -277,7 +276,7 @@ class FileObjects:
         """Delete an object and log `ObjectRemoved:Delete` with `traceparent` and `trace_header`; a missing key succeeds, as in S3."""
         validate_bucket_name(bucket)
         validate_key(key)
-        _, trace_header = split_trace_header(None, trace_header)
+        validate_trace_header(trace_header)
         with self._transaction() as connection:
             require_bucket(connection, bucket)
             row = connection.execute(
@@ -313,7 +312,7 @@ class FileObjects:
             validate_bucket_name(name)
         validate_key(src_key)
         validate_key(dst_key)
-        _, trace_header = split_trace_header(None, trace_header)
+        validate_trace_header(trace_header)
         new_metadata = None if metadata is None else validate_metadata(metadata)
         new_type = None if content_type is None else validate_content_type(content_type)
         if (src_bucket, src_key) == (dst_bucket, dst_key) and new_metadata is None and new_type is None:

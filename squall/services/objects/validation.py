@@ -11,7 +11,7 @@ from squall.services.objects.errors import (
     KeyTooLong,
     MetadataTooLarge,
 )
-from squall.services.objects.model import DEFAULT_CONTENT_TYPE, TRACE_HEADER_METADATA
+from squall.services.objects.model import DEFAULT_CONTENT_TYPE
 
 MAX_KEY_BYTES = 1024
 MAX_METADATA_BYTES = 2048
@@ -120,25 +120,18 @@ def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     return normalized
 
 
-def split_trace_header(
-    metadata: Mapping[str, str] | None, trace_header: str | None
-) -> tuple[Mapping[str, str] | None, str | None]:
-    """Return the metadata without its TRACE_HEADER_METADATA entry, and the trace header to log with the change.
-
-    `trace_header` wins over the metadata entry. Raises InvalidArgument for a
-    trace header that is not printable ASCII without spaces.
-    """
-    if metadata is not None and isinstance(metadata, Mapping):
-        carried = {name: value for name, value in metadata.items() if str(name).lower() == TRACE_HEADER_METADATA}
-        if carried:
-            metadata = {name: value for name, value in metadata.items() if name not in carried}
-            trace_header = trace_header or next(iter(carried.values()))
+def validate_trace_header(trace_header: str | None) -> None:
+    """Raise InvalidArgument for a trace header that is not printable ASCII without spaces."""
     if trace_header is not None and (not isinstance(trace_header, str) or _TRACE_HEADER.fullmatch(trace_header) is None):
         raise InvalidArgument(
             f"trace header {trace_header!r} is invalid: expected an X-Ray trace header such as"
             " 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1', in printable ASCII without spaces"
         )
-    return metadata, trace_header
+
+
+def is_valid_trace_header(value: str) -> bool:
+    """Return whether `value` can be kept as an X-Ray trace header (printable ASCII without spaces, at most 2,048 characters)."""
+    return _TRACE_HEADER.fullmatch(value) is not None
 
 
 def validate_content_type(content_type: str | None) -> str:

@@ -304,6 +304,19 @@ def test_raw_put_with_headers(bucket: Bucket, server: RunningServer) -> None:
     assert info.metadata == {"source": "httpx"}
 
 
+def test_unusable_trace_header_ignored(bucket: Bucket, server: RunningServer) -> None:
+    response = httpx.put(
+        object_url(server, bucket, "traced"),
+        content=b"body",
+        headers={"X-Amzn-Trace-Id": "Root=1 with spaces", "x-squall-meta-source": "httpx"},
+        timeout=20,
+    )
+
+    assert response.status_code == 200
+    assert bucket.get("traced") == b"body"
+    assert bucket.head("traced").metadata == {"source": "httpx"}
+
+
 def test_put_if_none_match_keeps_existing(bucket: Bucket, server: RunningServer) -> None:
     bucket.put("once", b"first")
 
