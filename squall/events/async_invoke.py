@@ -132,8 +132,16 @@ def recursive_loop_message(function: str, count: int) -> str:
     )
 
 
+# Calls stopped by recursive loop detection in this process, per function, for
+# the squall_recursive_invocations_dropped metric (Lambda's RecursiveInvocationsDropped).
+stopped_calls: dict[str, int] = {}
+
+
 class StoppedLoopWarnings:
-    """Logs the calls that recursive loop detection stopped, at most once per function every STOPPED_LOOP_WARNING_INTERVAL_S."""
+    """Logs the calls that recursive loop detection stopped, at most once per function every STOPPED_LOOP_WARNING_INTERVAL_S.
+
+    Every stopped call also counts in `stopped_calls`.
+    """
 
     def __init__(self) -> None:
         # function: (when its last warning was logged, calls stopped since then)
@@ -141,6 +149,7 @@ class StoppedLoopWarnings:
 
     def warn(self, function: str, stopped_call: str, count: int, trace_header: str | None) -> None:
         """Count one stopped call, described by `stopped_call` ("request ID", "message ID of queue Q", ...), and log it unless logged lately."""
+        stopped_calls[function] = stopped_calls.get(function, 0) + 1
         now = time.monotonic()
         last_warned, stopped = self._stopped.get(function, (-STOPPED_LOOP_WARNING_INTERVAL_S, 0))
         stopped += 1

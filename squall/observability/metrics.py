@@ -272,7 +272,17 @@ class Metrics:
             usage.add_metric(values, totals.gb_seconds)
             duration.add_metric(values, totals.duration.cumulative(), totals.duration.total)
             init.add_metric(values, totals.init.cumulative(), totals.init.total)
-        return iter([invocations, errors, throttles, cold_starts, usage, duration, init])
+        # Imported here because async_invoke imports the dispatcher, which may still be loading when this module is.
+        from squall.events.async_invoke import stopped_calls
+
+        dropped = CounterMetricFamily(
+            "squall_recursive_invocations_dropped",
+            "Calls that recursive loop detection stopped, as Lambda's RecursiveInvocationsDropped counts them.",
+            labels=["function"],
+        )
+        for function, count in list(stopped_calls.items()):
+            dropped.add_metric([function], count)
+        return iter([invocations, errors, throttles, cold_starts, usage, duration, init, dropped])
 
     def _collect_instances(self) -> Iterator[Metric]:
         labels = ["function", "version"]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -149,3 +150,13 @@ def test_recursion_config_errors(server: Server) -> None:
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert put.value.response["Error"]["Code"] == "UnsupportedOperationException"
     assert "recursive_loop" in put.value.response["Error"]["Message"]
+
+
+def test_stopped_calls_counted_in_metrics(server: Server) -> None:
+    invoke_chain(server, "loop")
+
+    text = httpx.get(f"{server.endpoint}/metrics", timeout=30).text
+    counted = [line for line in text.splitlines() if line.startswith('squall_recursive_invocations_dropped_total{function="loop"}')]
+    assert len(counted) == 1
+    assert float(counted[0].rsplit(" ", 1)[1]) >= 1
+    assert 'squall_recursive_invocations_dropped_total{function="allowed"}' not in text
