@@ -34,7 +34,7 @@ from squall.dispatcher.dispatcher import LATEST, Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
-from squall.deploy.snapshot import kept_paths, snapshot
+from squall.deploy.snapshot import is_excluded_path, kept_paths, snapshot
 from squall.deploy.warnings import service_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
@@ -886,9 +886,17 @@ async def _print_no_deploy_hint(store: SqliteStore, data: Path, host: str, port:
 async def _watch(platform: Platform, folder: Path, variables: DeployVariables | None = None) -> None:
     """Redeploy the folder when its manifest or code changes; keep serving on failure."""
     data_dir = platform.dispatcher.settings.data_dir
+    roots = (folder.absolute(), folder.resolve())
 
     def relevant(change: watchfiles.Change, path: str) -> bool:
-        return not (path.startswith(str(data_dir)) or "__pycache__" in path or path.endswith((".pyc", "~")))
+        # Files a deploy leaves out (editors' swap files, .git, caches) change often and deploy nothing.
+        if path.startswith(str(data_dir)):
+            return False
+        changed = Path(path)
+        for root in roots:
+            if changed.is_relative_to(root):
+                return not is_excluded_path(changed.relative_to(root))
+        return True
 
     async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_DEBOUNCE_MS, recursive=True):
         if folder in platform.removed_folders:

@@ -30,11 +30,17 @@ logger = logging.getLogger(__name__)
 # Folders that hold tools' state rather than a function's code. `.serverless`
 # and `.aws-sam` hold the Serverless Framework's and SAM's build output: old
 # zip files and copies of the code, which the Framework leaves out too.
+# Editors' settings (.idea, .vscode) and test tools' environments and caches
+# change while a developer works, and a function never reads them.
 EXCLUDED_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".squall", ".pytest_cache", ".mypy_cache",
-     ".serverless", ".serverless_plugins", ".aws-sam"}
+     ".ruff_cache", ".tox", ".nox", ".idea", ".vscode", ".serverless", ".serverless_plugins", ".aws-sam"}
 )
-EXCLUDED_FILES = frozenset({".DS_Store"})
+EXCLUDED_FILES = frozenset({".DS_Store", "Thumbs.db", ".coverage", "4913"})
+# Editors' swap, backup, autosave and lock files: Vim's .NAME.swp (and .swo,
+# .swx, ...), backups ending in ~, Emacs's #NAME# and .#NAME. Vim also writes
+# and deletes a file named 4913 to test that it may write in a folder.
+_EDITOR_FILE = re.compile(r"\..+\.sw[a-p]|.*~|#.*#|\.#.*|\.coverage\..+")
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
 
@@ -62,13 +68,23 @@ def code_files(
         )
         for name in files:
             path = current / name
-            if name.endswith((".pyc", "~")) or name in EXCLUDED_FILES or not path.is_file():
+            if is_excluded_file(name) or not path.is_file():
                 continue
             relative = path.relative_to(folder).as_posix()
             if relative in always_copied or relative.startswith(copied_folders) or chosen.includes(relative):
                 found.append((relative, path))
     found.sort()
     return found
+
+
+def is_excluded_file(name: str) -> bool:
+    """Tell whether a deploy leaves out the file `name`: compiled bytecode, or an editor's or a tool's working file."""
+    return name.endswith(".pyc") or name in EXCLUDED_FILES or _EDITOR_FILE.fullmatch(name) is not None
+
+
+def is_excluded_path(relative: Path) -> bool:
+    """Tell whether a deploy leaves out the file at `relative`, a path inside the service folder."""
+    return is_excluded_file(relative.name) or any(part in EXCLUDED_DIRS for part in relative.parts[:-1])
 
 
 def snapshot(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from squall.deploy.snapshot import code_files, snapshot
+from squall.deploy.snapshot import code_files, is_excluded_file, is_excluded_path, snapshot
 from squall.errors import DeployError
 
 
@@ -117,3 +117,39 @@ def test_package_patterns_choose_copied_files(tmp_path: Path, patterns: tuple[st
     copy = snapshot(folder, tmp_path / "code", patterns=patterns, keep="serverless.yml")
 
     assert source_files(copy) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "excluded"),
+    [
+        (".app.py.swp", True),
+        (".app.py.swo", True),
+        ("app.py~", True),
+        ("#app.py#", True),
+        (".#app.py", True),
+        ("4913", True),
+        (".coverage", True),
+        (".coverage.host.123", True),
+        ("app.pyc", True),
+        ("app.py", False),
+        ("swp.py", False),
+        (".env", False),
+        ("notes#1.txt", False),
+    ],
+)
+def test_editor_and_tool_files_excluded(name: str, excluded: bool) -> None:
+    assert is_excluded_file(name) is excluded
+
+
+@pytest.mark.parametrize(
+    ("relative", "excluded"),
+    [
+        ("src/app.py", False),
+        (".idea/workspace.xml", True),
+        ("src/.vscode/settings.json", True),
+        (".tox/py311/lib/site.py", True),
+        ("src/.app.py.swp", True),
+    ],
+)
+def test_excluded_paths(relative: str, excluded: bool) -> None:
+    assert is_excluded_path(Path(relative)) is excluded

@@ -118,3 +118,27 @@ def test_removed_service_not_redeployed_on_change(serve: Any, app_folder: Path) 
     )
     assert deployed.returncode == 0, deployed.stderr
     assert answer_of(server.endpoint) == "second"
+
+
+def test_editor_files_not_deployed(serve: Any, app_folder: Path, tmp_path: Path) -> None:
+    data = tmp_path / "editor-data"
+    server = serve(app_folder, data=data)
+    assert answer_of(server.endpoint) == "first"
+    editor_files = [".handlers.py.swp", "#handlers.py#", ".idea/workspace.xml", ".vscode/settings.json", "4913"]
+    for name in editor_files:
+        (app_folder / name).parent.mkdir(exist_ok=True)
+        (app_folder / name).write_bytes(b"\x00editor state")
+
+    change_answer(app_folder, "second")
+
+    redeployed = wait_for(lambda: answer_of(server.endpoint) == "second", REDEPLOY_TIMEOUT_S)
+    assert redeployed, "the edited handler was not served within 20 s"
+    changes = [line for line in server.output if "; redeploying" in line]
+    assert changes
+    for line in changes:
+        assert "swp" not in line
+        assert "workspace.xml" not in line
+        assert "#handlers.py#" not in line
+    copied = {path.name for path in (data / "code").rglob("*") if path.is_file()}
+    assert "handlers.py" in copied
+    assert not copied & {".handlers.py.swp", "#handlers.py#", "workspace.xml", "settings.json", "4913"}
