@@ -1363,9 +1363,13 @@ def _read_handler(template: _Template, read: _PropertyLookup) -> tuple[str, str]
     if not isinstance(handler, str):
         raise source.error(handler_key, expected(HANDLER_RULE, handler))
 
+    try:
+        has_layers = bool(read("Layers")[0])
+    except ManifestError:
+        has_layers = True  # the Layers check reports the mistake, and the module may come from a layer
     code_uri, code_key = read("CodeUri")
     if code_uri is None:
-        return check_handler(source, handler_key, handler), ""
+        return check_handler(source, handler_key, handler, has_layers=has_layers), ""
     if not isinstance(code_uri, str) or "://" in code_uri:
         raise source.error(
             code_key, expected("a folder relative to the template, such as src/ (S3 locations are not supported)", code_uri)
@@ -1381,10 +1385,10 @@ def _read_handler(template: _Template, read: _PropertyLookup) -> tuple[str, str]
         raise source.error(code_key, f"folder {describe(code_uri)} not found in {source.root}, expected the function's code folder")
     relative = folder.relative_to(source.root).as_posix()
     if relative == ".":
-        return check_handler(source, handler_key, handler), ""
+        return check_handler(source, handler_key, handler, has_layers=has_layers), ""
     # As on Lambda, the CodeUri folder is the function's code root: its
     # instances import the handler and the modules beside it from there.
-    return check_handler(dataclasses.replace(source, root=folder), handler_key, handler), relative
+    return check_handler(dataclasses.replace(source, root=folder), handler_key, handler, has_layers=has_layers), relative
 
 
 def _read_provisioned(

@@ -173,6 +173,7 @@ class _Context:
     warnings: Warnings
     stage: str  # the service's stage, which every REST API (`http`) route is under
     service: str
+    defaults_layers: Any = None  # provider.layers as written, which functions without `layers` use
 
     @property
     def source(self) -> ManifestSource:
@@ -237,7 +238,7 @@ def parse_serverless_yml(
         buckets = read_provider_buckets(source, provider, warnings)
         if not resources_read.failed:
             events = EventReader(source, catalog, warnings, buckets)
-    reader = _Context(problems, defaults, catalog, events, warnings, context.stage, service)
+    reader = _Context(problems, defaults, catalog, events, warnings, context.stage, service, provider.get("layers"))
 
     functions, routes, layers = _read_functions(reader, document)
     check_routes(problems, routes)
@@ -482,7 +483,9 @@ def _read_function(reader: _Context, name: str, settings: Any) -> tuple[Function
         problems.add(source.error((*key, "handler"), f"missing{hint}, expected {HANDLER_RULE}{typo}"))
     elif python_runtime:
         with problems.collect():
-            check_handler(source, (*key, "handler"), handler)
+            # A function's own `layers` replace provider.layers, even an empty list.
+            layers = settings["layers"] if "layers" in settings else reader.defaults_layers
+            check_handler(source, (*key, "handler"), handler, has_layers=bool(layers))
 
     memory_mb = defaults.memory_mb
     if "memorySize" in settings:

@@ -448,7 +448,7 @@ def _check_schema(source: ManifestSource, document: Any) -> None:
         key = ("functions", name, "handler")
         if isinstance(settings, dict) and isinstance(settings.get("handler"), str) and key not in reported:
             try:
-                check_handler(source, key, settings["handler"])
+                check_handler(source, key, settings["handler"], has_layers=bool(settings.get("layers")))
             except ManifestError as error:
                 errors.append(error)
     raise combine_errors(document, errors)
@@ -522,7 +522,7 @@ def _build_function(
     problems_before = len(problems)
     handler = ""
     with problems.collect():
-        handler = check_handler(source, (*key, "handler"), settings["handler"])
+        handler = check_handler(source, (*key, "handler"), settings["handler"], has_layers=bool(settings.get("layers")))
 
     reserved = settings.get("reserved_concurrency")
     provisioned = settings.get("provisioned", 0)

@@ -398,20 +398,29 @@ def check_destination_queue(source: ManifestSource, key: KeyPath, queue: str) ->
     return queue
 
 
-def check_handler(source: ManifestSource, key: KeyPath, handler: Any) -> str:
-    """Check a handler's form and that its module file exists under the root."""
+def check_handler(source: ManifestSource, key: KeyPath, handler: Any, *, has_layers: bool = False) -> str:
+    """Check a handler's form and that its module file exists under the root.
+
+    As on Lambda, the module may also come from one of the function's layers
+    (`has_layers`) or from a package that the root's requirements.txt
+    installs. Then a missing module is not an error here: calls fail with
+    Runtime.ImportModuleError, as they do on Lambda.
+    """
     if not isinstance(handler, str) or not HANDLER_RE.match(handler):
         raise source.error(key, expected(HANDLER_RULE, handler))
 
     candidates = handler_module_files(handler)
-    if not any((source.root / candidate).is_file() for candidate in candidates):
-        module = candidates[0].removesuffix(".py").replace("/", ".")
-        raise source.error(
-            key,
-            f"handler {describe(handler)} names module {describe(module)}, but neither "
-            f"{candidates[0]} nor {candidates[1]} exists in {source.root}",
-        )
-    return handler
+    if any((source.root / candidate).is_file() for candidate in candidates):
+        return handler
+    if has_layers or (source.root / "requirements.txt").is_file():
+        return handler
+    module = candidates[0].removesuffix(".py").replace("/", ".")
+    raise source.error(
+        key,
+        f"handler {describe(handler)} names module {describe(module)}, but neither "
+        f"{candidates[0]} nor {candidates[1]} exists in {source.root}, and the function has no layer or"
+        " requirements.txt that could provide it",
+    )
 
 
 def names_other_language(runtime: Any) -> bool:

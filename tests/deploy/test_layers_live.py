@@ -78,3 +78,22 @@ def test_layer_excluded_by_patterns_deploys(serve: Any, tmp_path: Path) -> None:
 
     assert greet["greeting"] == FIRST_GREETING
     assert greet["module_file"].startswith(str(server.data / "layers"))
+
+
+def test_handler_module_from_layer(serve: Any, tmp_path: Path) -> None:
+    folder = copy_app(tmp_path)
+    (folder / "layers" / "common" / "python" / "layer_handler.py").write_text(
+        "def handle(event, context):\n    return {'statusCode': 200, 'body': 'answered by the layer'}\n"
+    )
+    manifest = folder / "squall.yml"
+    manifest.write_text(
+        manifest.read_text()
+        + "  inlayer:\n    handler: layer_handler.handle\n    layers: [common]\n"
+        + "    events:\n      - http: {method: GET, path: /inlayer}\n"
+    )
+    server = serve(folder, "--no-watch")
+
+    answer = httpx.get(server.endpoint + "/inlayer", timeout=REQUEST_TIMEOUT_S)
+
+    assert answer.status_code == 200
+    assert answer.text == "answered by the layer"

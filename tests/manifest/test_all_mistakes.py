@@ -84,7 +84,7 @@ Resources:
 def missing_module(root: Path) -> str:
     return (
         'handler "missing.greet" names module "missing", but neither missing.py nor '
-        f"missing/__init__.py exists in {root}"
+        f"missing/__init__.py exists in {root}, and the function has no layer or requirements.txt that could provide it"
     )
 
 
