@@ -374,6 +374,8 @@ class Platform:
                 outcome = "the service is not served"
             raise DeployError("\n  also ".join(failures) + f"; the deploy was rolled back, so {outcome}")
         self.router = router
+        if previous is not None:
+            _log_route_changes(service.service, previous, service)
         self.queue_triggers.update(self.dispatcher.services)
         self.object_triggers.update(self.dispatcher.services)
         self.record_triggers.update(self.dispatcher.services)
@@ -833,11 +835,16 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             serving = f"{service.service} ({_count(len(service.functions), 'function')})"
             if restored:
                 serving += f" and {_count(len(restored), 'restored service')} ({_count(count, 'function')})"
+        watcher = None
+        if watch:
+            watcher = asyncio.create_task(_watch(platform, folder, variables))
+            # One step of the task sets up the folder's watches (watchfiles does it before its first
+            # wait), so a file saved once the address is printed is seen.
+            await asyncio.sleep(0)
         print(f"Squall {__version__} serving {serving} on http://{shown_host}:{bound_port}", flush=True)
         if token:
             print(f"The management and Invoke APIs need the token in {data / 'token'}", flush=True)
 
-        watcher = asyncio.create_task(_watch(platform, folder, variables)) if watch else None
         await server.serve(sockets=[sock])
         sweeper.cancel()
         # Cancelling the sampler writes its last partial interval, so wait for it before the store closes.
@@ -922,6 +929,19 @@ class _Server(uvicorn.Server):
                 sig, self.config.timeout_graceful_shutdown,
             )
         super().handle_exit(sig, frame)
+
+
+def _log_route_changes(name: str, previous: ServiceSpec, current: ServiceSpec) -> None:
+    """Log the routes a redeploy of service `name` added and removed, as "GET /a -> greet"."""
+
+    def routes(service: ServiceSpec) -> set[str]:
+        return {f"{event.method} {event.path} -> {spec.name}" for spec in service.functions.values() for event in spec.http}
+
+    before, after = routes(previous), routes(current)
+    if after - before:
+        logger.info("service %s: new routes %s", name, ", ".join(sorted(after - before)))
+    if before - after:
+        logger.info("service %s: removed routes %s", name, ", ".join(sorted(before - after)))
 
 
 def _count(number: int, noun: str) -> str:

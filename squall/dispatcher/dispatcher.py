@@ -379,6 +379,10 @@ class Dispatcher:
                             service.service, service.root)
             else:
                 logger.info("deployed service %s from %s: it has no functions", service.service, service.root)
+            if removed_names:
+                logger.info("service %s no longer has %s: calls to %s now fail as not found",
+                            service.service, ", ".join(sorted(removed_names)),
+                            "it" if len(removed_names) == 1 else "them")
             return list(fresh) + list(unchanged_pools)
 
     async def remove(self, service_name: str) -> list[str]:

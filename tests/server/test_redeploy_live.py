@@ -142,3 +142,20 @@ def test_editor_files_not_deployed(serve: Any, app_folder: Path, tmp_path: Path)
     copied = {path.name for path in (data / "code").rglob("*") if path.is_file()}
     assert "handlers.py" in copied
     assert not copied & {".handlers.py.swp", "#handlers.py#", "workspace.xml", "settings.json", "4913"}
+
+
+def test_removed_function_and_routes_logged(serve: Any, app_folder: Path) -> None:
+    server = serve(app_folder)
+    manifest = app_folder / "squall.yml"
+    text = manifest.read_text()
+    kept = text[: text.index("  slow:")].replace('path: "/answer"', 'path: "/answer2"')
+    manifest.write_text(kept)
+
+    moved = wait_for(lambda: answer_of(server.endpoint, "/answer2") == "first", REDEPLOY_TIMEOUT_S)
+    assert moved, "the moved route was not served within 20 s"
+    logged = wait_for(lambda: [line for line in server.output if "removed routes" in line], 5.0)
+    assert logged
+    assert "GET /answer -> answer" in logged[0]
+    assert "GET /slow -> slow" in logged[0]
+    assert any("new routes GET /answer2 -> answer" in line for line in server.output)
+    assert any("no longer has slow" in line for line in server.output)
