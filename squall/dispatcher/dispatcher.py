@@ -249,8 +249,9 @@ class Dispatcher:
         if self._reaper is not None:
             self._reaper.cancel()
 
-        # Kill every instance and stop every zygote.
-        pools = self._all_pools()
+        # Kill every instance and stop every zygote, those of pools a redeploy retired included.
+        pools = self._all_pools() + [pool for pool in self._retiring if not pool.stopped]
+        self._retiring = []
         self._pools.clear()
         self._versioned.clear()
         for pool in pools:

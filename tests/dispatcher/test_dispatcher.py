@@ -467,6 +467,25 @@ async def test_redeploy_lets_call_in_flight_finish(make_dispatcher: Callable[...
     assert old_pool not in dispatcher.function_pools("sleep")
 
 
+async def test_close_kills_calls_on_retired_pool(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    spec = FunctionSpec(name="sleep", handler="handlers.sleep", timeout_s=30)
+    await dispatcher.deploy(service(spec))
+    running = asyncio.create_task(dispatcher.invoke(Invocation("sleep", orjson.dumps({"seconds": 20}), "test")))
+    await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
+    old_pool = dispatcher.pools["sleep"]
+    await dispatcher.deploy(service(spec))
+
+    # A server that stops while a redeploy's old pool still runs a call ends that call too,
+    # instead of leaving its instance to the end of the call.
+    await asyncio.wait_for(dispatcher.close(), 4.0)
+
+    assert old_pool.stopped
+    assert dispatcher.teardown.pending_count == 0
+    result = await asyncio.wait_for(running, POLL_LIMIT_S)
+    assert result.error_type is not None
+
+
 async def test_failed_import_reports_its_own_memory(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     await dispatcher.deploy(service(FunctionSpec(name="broken", handler="broken_import.handler", memory_mb=512)))
