@@ -50,7 +50,6 @@ from squall.errors import ManifestError
 from squall.manifest.sam_events import EventReader, read_http_api_cors, read_rest_cors, rule_schedules
 from squall.manifest.sam_intrinsics import (
     NO_VALUE,
-    REGION,
     Evaluator,
     Parameter,
     PropertyReader,
@@ -82,6 +81,7 @@ from squall.manifest.sam_resources import (
     misspelt_type,
 )
 from squall.manifest.serverless_keys import closest_key
+from squall.manifest.serverless_variables import DEFAULT_REGION, is_region_name, server_region
 from squall.manifest.squall_events import read_binary_media_types
 from squall.manifest.spec import (
     ALIAS_PATTERN,
@@ -448,7 +448,7 @@ class SamConfig:
 
     stack_name: str | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
-    # The region `sam deploy` would deploy to. Squall always runs as REGION, so it is only reported.
+    # The region `sam deploy` would deploy to. Functions run in the server's region, so it is only reported.
     region: str | None = None
     # The file read ("samconfig.toml"), "" when the template's folder has none.
     file_name: str = ""
@@ -458,7 +458,7 @@ class SamConfig:
     def summary(self) -> str | None:
         """Describe which settings were read from which table, without the parameter values; None if none were.
 
-        A region other than Squall's is named, because Squall does not use it.
+        A region other than the server's is named, because Squall does not use it.
         """
         parts = []
         for name, table in self.tables.items():
@@ -470,11 +470,14 @@ class SamConfig:
         if not parts:
             return None
         summary = "read " + " and ".join(parts)
-        if self.region is not None and self.region != REGION:
+        running = server_region()
+        if self.region is not None and self.region != running:
             summary += (
                 f". Squall ignores the region {describe(self.region)}, because functions run in the server's region "
-                f"{REGION} (AWS_REGION and the events' awsRegion) and AWS::Region resolves to {REGION}"
+                f"{running} (AWS_REGION and the events' awsRegion) and AWS::Region resolves to {running}"
             )
+            if is_region_name(self.region):
+                summary += f". To run them in {self.region}, start the server with `squall up --region {self.region}`"
         return summary
 
 
@@ -526,7 +529,7 @@ def read_samconfig(source: ManifestSource, config_env: str = SAMCONFIG_ENVIRONME
         raise config_source.error(stack_key, expected("a stack name", stack_name))
     region, region_key = settings.get("region", (None, ()))
     if region is not None and not isinstance(region, str):
-        raise config_source.error(region_key, expected(f"a region name such as {REGION}", region))
+        raise config_source.error(region_key, expected(f"a region name such as {DEFAULT_REGION}", region))
     overrides, overrides_key = settings.get("parameter_overrides", (None, ()))
     tables = {name: ".".join(str(part) for part in key[:-1]) for name, (_, key) in settings.items()}
     return SamConfig(

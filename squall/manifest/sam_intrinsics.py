@@ -4,8 +4,8 @@
 the long forms (`{"Ref": "X"}`, `{"Fn::GetAtt": ["X", "Arn"]}`), so that one
 evaluator handles both spellings. `Evaluator.resolve` computes a value the
 way CloudFormation would at deploy time, with Squall's pseudo parameters
-(region us-east-1, account 000000000000) and Squall's names and ARNs for the
-template's resources.
+(the server's region, account 000000000000) and Squall's names and ARNs for
+the template's resources.
 
 Values are resolved only where the reader uses them, so an unsupported
 function inside a property Squall ignores (an IAM policy, say) costs nothing.
@@ -25,11 +25,11 @@ import yaml
 from squall.errors import ManifestError
 from squall.manifest.serverless_common import likely_typo
 from squall.manifest.serverless_keys import closest_key
+from squall.manifest.serverless_variables import server_region
 from squall.manifest.validate import KeyPath, ManifestSource, StrictLoader, describe, dotted, expected
 
 logger = logging.getLogger(__name__)
 
-REGION = "us-east-1"
 ACCOUNT_ID = "000000000000"
 PARTITION = "aws"
 
@@ -259,15 +259,16 @@ class Evaluator:
 
     def pseudo_parameters(self) -> dict[str, Any]:
         """Return the AWS:: pseudo parameters as Squall sets them."""
+        region = server_region()
         return {
-            "AWS::Region": REGION,
+            "AWS::Region": region,
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": self.stack_name,
             # CloudFormation gives each stack a random UUID; Squall's is fixed.
             "AWS::StackId": (
-                f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{self.stack_name}/"
+                f"arn:{PARTITION}:cloudformation:{region}:{ACCOUNT_ID}:stack/{self.stack_name}/"
                 "00000000-0000-0000-0000-000000000000"
             ),
             "AWS::NotificationARNs": [],
@@ -778,7 +779,7 @@ def name_from_arn(value: str, service: str) -> str | None:
 
 
 def arn(service: str, resource: str) -> str:
-    """Build an ARN of Squall's form, in Squall's region and account."""
+    """Build an ARN of Squall's form, in the server's region and Squall's account."""
     if service == "s3":
         return f"arn:{PARTITION}:s3:::{resource}"
-    return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT_ID}:{resource}"
+    return f"arn:{PARTITION}:{service}:{server_region()}:{ACCOUNT_ID}:{resource}"

@@ -19,6 +19,9 @@ of the Squall process), `opt` (the loader's options: `stage`, `region`, ...),
 `stages.<stage>.params`, then their `default`), `file(path)` with an optional
 `:key.path`, and `strToBool(...)`. Sources that read AWS (`ssm`, `s3`, `cf`,
 ...) find nothing, so only their fallback can apply.
+
+A Squall deploy goes to the region the server runs as (`squall up --region`),
+so `${aws:region}` resolves to that region, not to `provider.region`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STAGE = "dev"
 DEFAULT_REGION = "us-east-1"
+# The shape of an AWS region name: the region part of the FunctionName pattern
+# in the Lambda API model (botocore 1.44), which the Invoke API also checks
+# ARNs against. It matches us-east-1, us-gov-west-1, us-isob-east-1 and eusc-de-east-1.
+# NOTE: Squall's ARNs keep the partition "aws" in every region, where AWS
+# writes aws-us-gov, aws-cn or aws-iso* for the regions of those partitions.
+REGION_PATTERN = re.compile(r"(eusc-)?[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 # The account id Squall uses wherever AWS would show one.
 DEFAULT_ACCOUNT_ID = "000000000000"
 
@@ -83,14 +92,55 @@ def resolve_variables(
     return resolver.resolve_document()
 
 
+# The region this process's server runs as. It is process-wide, not passed
+# along, because a server loads manifests on worker threads and again for each
+# published version, and one server process has one region.
+_server_region = DEFAULT_REGION
+
+
+def server_region() -> str:
+    """Return the region manifests resolve to: the server's `--region`, else us-east-1."""
+    return _server_region
+
+
+def set_server_region(region: str) -> None:
+    """Make `${aws:region}`, `AWS::Region` and the ARNs of manifests loaded in this process name `region`.
+
+    Raises ValueError when `region` is not shaped like an AWS region name.
+    """
+    global _server_region
+    _server_region = check_region(region)
+
+
+def is_region_name(value: Any) -> bool:
+    """Tell whether `value` is a string shaped like an AWS region name, such as eu-west-1."""
+    return isinstance(value, str) and REGION_PATTERN.fullmatch(value) is not None
+
+
+def check_region(region: str) -> str:
+    """Return `region` when it is shaped like an AWS region name; raise ValueError naming it otherwise."""
+    if not is_region_name(region):
+        raise ValueError(
+            f"invalid region {region!r}: expected an AWS region name such as eu-west-1"
+            " (lowercase letters, hyphens and a final digit, as in us-east-1, ap-southeast-3 or us-gov-west-1)"
+        )
+    return region
+
+
 def effective_stage(document: Any, options: Mapping[str, str] | None = None) -> str:
     """Return the stage as `${sls:stage}` does: the stage option, then provider.stage, then "dev"."""
     return _effective(document, options, "stage", DEFAULT_STAGE)
 
 
-def effective_region(document: Any, options: Mapping[str, str] | None = None) -> str:
-    """Return the region: the region option, then provider.region, then "us-east-1"."""
-    return _effective(document, options, "region", DEFAULT_REGION)
+def effective_region(options: Mapping[str, str] | None = None) -> str:
+    """Return the region a deploy goes to: the region option, else the server's region.
+
+    `provider.region` does not count, because the server runs every function
+    in its own region.
+    """
+    if options and options.get("region"):
+        return str(options["region"])
+    return server_region()
 
 
 def _effective(document: Any, options: Mapping[str, str] | None, name: str, default: str) -> str:
@@ -286,11 +336,11 @@ class _Resolver:
         primary = self.substitute(candidates[0].strip(), where)
         # Squall starts without command-line options, so a bare ${opt:stage}
         # or ${opt:region} means the stage or region it deploys to. In
-        # provider.stage or provider.region itself, that is the default.
+        # provider.stage itself, that is the default stage.
         if primary == "opt:stage":
             return DEFAULT_STAGE if where == ("provider", "stage") else self.stage(where)
         if primary == "opt:region":
-            return DEFAULT_REGION if where == ("provider", "region") else self.region(where)
+            return self.region()
         raise self.source.error(
             where,
             f"cannot resolve ${{{expression}}}: {'; '.join(reasons)}, and no fallback applies; "
@@ -361,7 +411,7 @@ class _Resolver:
             )
         if name == "aws":
             if address == "region":
-                return self.region(where)
+                return self.region()
             if address == "accountId":
                 return DEFAULT_ACCOUNT_ID
             raise self.source.error(
@@ -383,11 +433,12 @@ class _Resolver:
         parts: list[str | int] = list(address.split("."))
         value = self.lookup(parts, where)
         if value is _MISSING or value is None:
-            # The Framework documents these defaults for the provider's keys.
+            # The Framework's defaults for the provider's keys. An unset region is the
+            # one the deploy goes to: us-east-1 for the Framework, the server's region here.
             if address == "provider.stage":
                 return DEFAULT_STAGE
             if address == "provider.region":
-                return DEFAULT_REGION
+                return self.region()
             raise _NotFound(f"{address} is not set in {self.source.display}")
         return value
 
@@ -410,11 +461,8 @@ class _Resolver:
         digest = hashlib.sha256(content.encode()).digest()
         return str(int.from_bytes(digest[:8], "big") % 10**13).zfill(13)
 
-    def region(self, where: KeyPath) -> str:
-        if self.options.get("region"):
-            return self.options["region"]
-        value = self.lookup(["provider", "region"], where)
-        return DEFAULT_REGION if value is _MISSING or value in (None, "") else str(value)
+    def region(self) -> str:
+        return effective_region(self.options)
 
     def read_parameter(self, name: str, where: KeyPath) -> Any:
         stage = self.stage(where)

@@ -53,7 +53,13 @@ from squall.manifest.serverless_settings import (
     read_plugins,
     read_provider_buckets,
 )
-from squall.manifest.serverless_variables import DEFAULT_REGION, effective_region, effective_stage, resolve_variables
+from squall.manifest.serverless_variables import (
+    effective_region,
+    effective_stage,
+    is_region_name,
+    resolve_variables,
+    server_region,
+)
 from squall.manifest.spec import (
     MAX_MEMORY_MB,
     MAX_TIMEOUT_S,
@@ -194,9 +200,10 @@ def parse_serverless_yml(
     """Translate a parsed serverless.yml into a ServiceSpec, raising one ManifestError that lists every mistake.
 
     `options` replaces the Framework's command-line options for `${opt:...}`
-    variables. Its `stage` (default "dev") and `region` (default "us-east-1")
-    also name the stack, which unnamed resources are named after. `environ`
-    holds the values of `${env:...}` variables (default: os.environ).
+    variables. Its `stage` (default "dev") also names the stack, which unnamed
+    resources are named after, and its `region` (default: the server's) is the
+    region of the stack's ARNs. `environ` holds the values of `${env:...}`
+    variables (default: os.environ).
     """
     if document is None:
         raise source.error((), "the file is empty, expected a serverless.yml service")
@@ -227,7 +234,7 @@ def parse_serverless_yml(
     context = StackContext(
         service=service,
         stage=effective_stage(document, options),
-        region=effective_region(document, options),
+        region=effective_region(options),
     )
     catalog = Catalog(context)
     with problems.collect() as resources_read:
@@ -362,6 +369,18 @@ def _read_provider_logs(source: ManifestSource, logs: Any, warnings: Warnings) -
     return read_logging(source, (*key, "lambda"), logs.get("lambda"), warnings)
 
 
+def _other_region_warning(region: Any) -> str:
+    """Describe a provider.region that is not the server's region, and how to run the server as it."""
+    running = server_region()
+    message = (
+        f"functions run in the server's region {running} (AWS_REGION and the events' awsRegion), "
+        f"not {region!r}, and ${{aws:region}} resolves to {running}; ${{self:provider.region}} still resolves to {region!r}"
+    )
+    if is_region_name(region):
+        message += f". To run them in {region}, start the server with `squall up --region {region}`"
+    return message
+
+
 def _warn_requirements_file(custom: Any, warnings: Warnings) -> None:
     """Warn when serverless-python-requirements is set to read a file other than requirements.txt."""
     settings = custom.get("pythonRequirements") if isinstance(custom, dict) else None
@@ -382,13 +401,9 @@ def _read_provider(
     key: KeyPath = ("provider",)
     check_keys(warnings, key, provider, _PROVIDER_KEYS, FRAMEWORK_PROVIDER_KEYS)
     region = provider.get("region")
-    if region is not None and region != DEFAULT_REGION:
-        # Variables see it, but functions run in the server's region.
-        warnings.add(
-            (*key, "region"),
-            f"functions run in the server's region {DEFAULT_REGION} (AWS_REGION and the events' awsRegion), "
-            f"not {region!r}; ${{self:provider.region}} still resolves to it",
-        )
+    if region is not None and region != server_region():
+        # ${self:provider.region} resolves to it, but functions run in the server's region.
+        warnings.add((*key, "region"), _other_region_warning(region))
     name = provider.get("name", "aws")
     if name != "aws":
         problems.add(source.error((*key, "name"), expected('"aws"', name)))

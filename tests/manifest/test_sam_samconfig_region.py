@@ -1,4 +1,4 @@
-"""The region in samconfig, which `sam deploy` deploys to and Squall reports, because it always runs as us-east-1."""
+"""The region in samconfig, which `sam deploy` deploys to and Squall reports when the server runs as another region."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from tests.manifest.test_sam_functions import BASE, template
 
 IGNORED = (
     'Squall ignores the region "eu-west-1", because functions run in the server\'s region us-east-1 '
-    "(AWS_REGION and the events' awsRegion) and AWS::Region resolves to us-east-1"
+    "(AWS_REGION and the events' awsRegion) and AWS::Region resolves to us-east-1. "
+    "To run them in eu-west-1, start the server with `squall up --region eu-west-1`"
 )
 
 
