@@ -65,6 +65,17 @@ def main() -> None:
     cli(prog_name="squall")
 
 
+def region_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check `squall up --region` (or SQUALL_REGION): raise click.BadParameter unless it is shaped like an AWS region."""
+    # Imported here, because the client commands do not need the manifest package.
+    from squall.manifest.serverless_variables import check_region
+
+    try:
+        return check_region(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
 @cli.command()
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -82,6 +93,15 @@ def main() -> None:
     default=DEFAULT_DATA,
     show_default=True,
     help="Folder for the server's registry, logs, metering records and token [env: SQUALL_DATA].",
+)
+@click.option(
+    "--region",
+    metavar="REGION",
+    envvar="SQUALL_REGION",
+    default="us-east-1",
+    show_default=True,
+    callback=region_option,
+    help="AWS region the server runs as: AWS_REGION, ARNs, events and the SigV4 scope it accepts [env: SQUALL_REGION].",
 )
 @click.option(
     "--memory-budget-mb",
@@ -116,7 +136,7 @@ def main() -> None:
     default=None,
     help="Delete invocation records and provisioned-usage periods older than this many days [default: keep them].",
 )
-def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, no_watch: bool,
+def up(folder: Path, host: str, port: int, data: Path, region: str, memory_budget_mb: int | None, no_watch: bool,
        no_deploy: bool, stage: str | None, config_env: str | None, parameter_overrides: dict[str, str] | None,
        log_retention_days: float | None, log_retention_mb: float | None,
        record_retention_days: float | None) -> None:
@@ -136,6 +156,7 @@ def up(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | N
             host=host,
             port=port,
             data=data.resolve(),
+            region=region,
             memory_budget_mb=memory_budget_mb,
             watch=not (no_watch or no_deploy),
             deploy=not no_deploy,

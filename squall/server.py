@@ -51,6 +51,7 @@ from squall.gateway.app import GatewayApp, qualifier_hint
 from squall.gateway.management import describe_trigger
 from squall.gateway.router import RouteError, Router
 from squall.manifest import find_manifest, load_manifest_file, load_service
+from squall.manifest.serverless_variables import DEFAULT_REGION, is_region_name, set_server_region
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 from squall.metering.pricing import DEFAULT_PRICES, PriceTable
 from squall.metering.records import InvocationRecord, LogEntry
@@ -71,6 +72,8 @@ WATCH_DEBOUNCE_MS = 300
 # The address `squall up` listens on unless --host or --port sets another.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+# The file in a data folder that contains the region the folder was first served as.
+REGION_FILE = "region"
 
 
 @dataclass
@@ -600,6 +603,32 @@ def lock_data_folder(data: Path) -> int | None:
 DATA_FOLDER_FIX = "choose a folder you can write with --data or SQUALL_DATA, or make this one writable"
 
 
+def check_data_region(data: Path, region: str) -> str | None:
+    """Record the region a data folder is first served as; return why `region` cannot serve it, or None.
+
+    A folder keeps one region because what it stores keeps ARNs that name it:
+    the DeadLetterQueueSourceArn of messages moved to a dead-letter queue, and
+    the events of asynchronous invocations still queued. A folder that a
+    server used before the region was recorded (it has squall.db but no
+    region file) was served as us-east-1, the only region there was then.
+    """
+    path = data / REGION_FILE
+    try:
+        recorded = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        recorded = DEFAULT_REGION if (data / "squall.db").exists() else region
+        if recorded == region:
+            path.write_text(region + "\n", encoding="utf-8")
+    if not is_region_name(recorded):
+        return (f"{path} contains {recorded!r}, which is not a region name: write into it the region the folder "
+                f"was first served as, such as {DEFAULT_REGION}")
+    if recorded == region:
+        return None
+    return (f"the data folder {data} was first served as region {recorded}, not {region}. Its dead-letter messages "
+            f"and queued events name {recorded} in their ARNs. Start with --region {recorded} (or "
+            f"SQUALL_REGION={recorded}) to serve it, or choose a new folder with --data to run as {region}")
+
+
 def describe_bind_error(host: str, port: int, error: OSError) -> str:
     """Describe why the server cannot listen on host:port, with the advice that fits the error."""
     reason = error.strerror or str(error)
@@ -659,11 +688,12 @@ def bind(host: str, port: int) -> socket.socket:
 def serve(folder: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data: Path = Path(".squall"),
           memory_budget_mb: int | None = None, watch: bool = True, retention: RetentionPolicy | None = None,
           stage: str | None = None, config_env: str | None = None, deploy: bool = True,
-          parameter_overrides: Mapping[str, str] | None = None) -> int:
+          parameter_overrides: Mapping[str, str] | None = None, region: str = DEFAULT_REGION) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit code.
 
     Without `deploy`, the server serves only the services the data folder's
-    last run deployed, and `folder` is not read.
+    last run deployed, and `folder` is not read. `region` is the AWS region
+    the server runs as, which must be the one the data folder was first served as.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -674,12 +704,20 @@ def serve(folder: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data
         loop_factory = None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(_serve(folder.resolve(), host, port, data.resolve(), memory_budget_mb, watch,
-                                 retention or RetentionPolicy(), stage, config_env, deploy, parameter_overrides))
+                                 retention or RetentionPolicy(), stage, config_env, deploy, parameter_overrides,
+                                 region))
 
 
 async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_mb: int | None, watch: bool,
                  retention: RetentionPolicy, stage: str | None = None, config_env: str | None = None,
-                 deploy: bool = True, parameter_overrides: Mapping[str, str] | None = None) -> int:
+                 deploy: bool = True, parameter_overrides: Mapping[str, str] | None = None,
+                 region: str = DEFAULT_REGION) -> int:
+    # Manifests loaded in this process, the first deploy's too, resolve ${aws:region} and AWS::Region to it.
+    try:
+        set_server_region(region)
+    except ValueError as error:
+        print(f"squall: --region: {error}", file=sys.stderr)
+        return 2
     # The folder is deployed from this shell, so its ${env:} values are kept as
     # `squall deploy` would send them, and a restart elsewhere resolves the same.
     try:
@@ -721,6 +759,15 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         sock.close()
         return 2
     try:
+        region_problem = check_data_region(data, region)
+    except OSError as error:
+        region_problem = f"cannot read or write {data / REGION_FILE}: {error.strerror or error}; {DATA_FOLDER_FIX}"
+    if region_problem is not None:
+        sock.close()
+        os.close(data_lock)
+        print(f"squall: {region_problem}", file=sys.stderr)
+        return 2
+    try:
         token = None if is_loopback(host) else load_or_create_token(data)
     except TokenFileError as error:
         print(f"squall: {error}", file=sys.stderr)
@@ -741,7 +788,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     # Open the store and start the dispatcher.
     store = SqliteStore(data / "squall.db")
     store.start()
-    settings = NodeSettings(data_dir=data, endpoint=local_endpoint(host, bound_port), token=token)
+    settings = NodeSettings(data_dir=data, region=region, endpoint=local_endpoint(host, bound_port), token=token)
     if memory_budget_mb is not None:
         settings = dataclasses.replace(settings, memory_budget_mb=memory_budget_mb)
     metrics: Metrics | None = None
@@ -782,11 +829,11 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
                 service = await platform.deploy_folder(folder, variables)
         except ManifestError as error:
             print(f"squall: {error}", file=sys.stderr)
-            await _print_no_deploy_hint(store, data, host, port)
+            await _print_no_deploy_hint(store, data, host, port, region)
             return 2
         except (SquallError, ValueError) as error:
             print(f"squall: cannot deploy {folder}: {error}", file=sys.stderr)
-            await _print_no_deploy_hint(store, data, host, port)
+            await _print_no_deploy_hint(store, data, host, port, region)
             return 2
         await platform.restore(skip={service.service} if service is not None else set())
         if service is None and not dispatcher.services:
@@ -841,7 +888,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             # One step of the task sets up the folder's watches (watchfiles does it before its first
             # wait), so a file saved once the address is printed is seen.
             await asyncio.sleep(0)
-        print(f"Squall {__version__} serving {serving} on http://{shown_host}:{bound_port}", flush=True)
+        print(f"Squall {__version__} serving {serving} on http://{shown_host}:{bound_port} as region {region}",
+              flush=True)
         if token:
             print(f"The management and Invoke APIs need the token in {data / 'token'}", flush=True)
 
@@ -873,10 +921,10 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         logger.info("stopped")
 
 
-async def _print_no_deploy_hint(store: SqliteStore, data: Path, host: str, port: int) -> None:
+async def _print_no_deploy_hint(store: SqliteStore, data: Path, host: str, port: int, region: str) -> None:
     """After a failed deploy, tell how to serve what the data folder deployed before, if it deployed anything.
 
-    The command keeps the address the user asked for.
+    The command keeps the address and region the user asked for.
     """
     names = [entry.name for entry in await asyncio.to_thread(store.services)]
     if not names:
@@ -886,6 +934,8 @@ async def _print_no_deploy_hint(store: SqliteStore, data: Path, host: str, port:
         command += f" --host {shlex.quote(host)}"
     if port != DEFAULT_PORT:
         command += f" --port {port}"
+    if region != DEFAULT_REGION:
+        command += f" --region {region}"
     print(f"squall: the data folder contains the previous deploy of {', '.join(names)}: "
           f"`{command}` serves it meanwhile", file=sys.stderr)
 
