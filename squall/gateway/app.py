@@ -174,7 +174,7 @@ class GatewayApp:
         wrong_region = sigv4.region_problem(scope, settings.region)
         if wrong_region is not None:
             message = (f"{wrong_region}: this server runs as region {settings.region}, so set the client's region to it"
-                       f" (region_name=\"{settings.region}\" in boto3, AWS_DEFAULT_REGION, or --region)")
+                       f" (region_name=\"{settings.region}\" in boto3, AWS_DEFAULT_REGION, or the AWS CLI's --region)")
             await invoke_api.send_api_error(send, invoke_api.ApiError(403, "InvalidSignatureException", message),
                                             new_request_id())
             return
