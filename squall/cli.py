@@ -34,6 +34,7 @@ from squall.cli_output import (
     parse_duration,
     parse_time_point,
     print_table,
+    region_option,
     stats_table,
 )
 from squall.cli_client import (
@@ -63,17 +64,6 @@ def cli(ctx: click.Context) -> None:
 def main() -> None:
     """Run the `squall` console script."""
     cli(prog_name="squall")
-
-
-def region_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """Check `squall up --region` (or SQUALL_REGION): raise click.BadParameter unless it is shaped like an AWS region."""
-    # Imported here, because the client commands do not need the manifest package.
-    from squall.manifest.serverless_variables import check_region
-
-    try:
-        return check_region(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error), ctx, param) from None
 
 
 @cli.command()

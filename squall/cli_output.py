@@ -417,3 +417,14 @@ def escape_line_breaks(text: str) -> str:
     reads differently from data containing a line break.
     """
     return text.translate(_VISIBLE_ESCAPES)
+
+
+def region_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check a `--region` option (or SQUALL_REGION): raise click.BadParameter unless it is shaped like an AWS region."""
+    # Imported here, because the client commands do not need the manifest package.
+    from squall.manifest.serverless_variables import check_region
+
+    try:
+        return check_region(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None

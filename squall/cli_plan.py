@@ -15,7 +15,7 @@ import click
 from rich.table import Table
 
 from squall.cli_client import API_PREFIX, CommandFailed, client_options, open_client, parameter_overrides_option
-from squall.cli_output import MISSING, print_table
+from squall.cli_output import MISSING, print_table, region_option
 
 # The fields of GET /_squall/api/functions a plan compares, with their labels.
 _COMPARED = {
@@ -360,16 +360,23 @@ def _check_routes(service: Any) -> None:
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it [default: the manifest's, else dev].")
 @click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `squall deploy --config-env` would send it [default: default].")
+@click.option("--region", metavar="REGION", envvar="SQUALL_REGION", default="us-east-1", show_default=True,
+              callback=region_option,
+              help="The region of the server the plan is for, as `squall up --region` sets it [env: SQUALL_REGION].")
 @parameter_overrides_option
 @client_options
 @click.pass_context
-def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None,
+def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None, region: str,
          parameter_overrides: dict[str, str] | None, endpoint: str, token: str | None, data: Path) -> None:
     """Show what FOLDER's manifest translates to, and what deploying it would add, change, remove and create."""
     from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
     from squall.errors import ManifestError
     from squall.manifest import find_manifest, load_service
+    from squall.manifest.serverless_variables import server_region, set_server_region
 
+    # The manifest resolves ${aws:region} and AWS::Region to the server's region, as a deploy there would.
+    earlier_region = server_region()
+    set_server_region(region)
     try:
         variables = deploying_shell_variables(
             find_manifest(folder.resolve()), stage, config_env=config_env, parameter_overrides=parameter_overrides
@@ -379,6 +386,8 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
         raise click.BadParameter(str(error), param_hint=f"'{error.option}'") from None
     except ManifestError as error:
         raise CommandFailed(str(error)) from None
+    finally:
+        set_server_region(earlier_region)  # a plan run in-process leaves the region as it was
     _check_routes(service)
     # A deploy sends exactly these, so the code copy it makes has this digest.
     planned = planned_functions(service, DeployVariables.from_json(variables.to_json()))

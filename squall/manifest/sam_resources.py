@@ -14,8 +14,8 @@ API returns the apiId of Squall's route events.
 
 `Ref` of a queue, bucket, table or stream returns its name. For a queue that
 differs from CloudFormation, which returns the queue's URL: Squall's queues
-are reached by name. `Fn::GetAtt X.Arn` returns an ARN in Squall's region
-and account (us-east-1, 000000000000).
+are reached by name. `Fn::GetAtt X.Arn` returns an ARN in the server's region
+(`squall up --region`, us-east-1 by default) and Squall's account, 000000000000.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from squall.cli import CliContext, cli
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run each test in an empty folder without the user's SQUALL_* settings."""
-    for name in ("SQUALL_ENDPOINT", "SQUALL_TOKEN", "SQUALL_DATA"):
+    for name in ("SQUALL_ENDPOINT", "SQUALL_TOKEN", "SQUALL_DATA", "SQUALL_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.chdir(tmp_path)

@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from squall.cli import cli
@@ -307,3 +308,22 @@ def test_plan_warns_of_code_that_does_not_compile(tmp_path: Path) -> None:
 
     assert "app.py does not compile" in result.output
     assert "Runtime.UserCodeSyntaxError" in result.output
+
+
+def test_plan_region_matches_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SQUALL_REGION", raising=False)
+    app = tmp_path / "regional"
+    app.mkdir()
+    (app / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (app / "serverless.yml").write_text(
+        "service: regional\nprovider:\n  name: aws\n  region: eu-west-1\nfunctions:\n  a:\n    handler: app.handler\n"
+    )
+    endpoint = f"http://127.0.0.1:{unused_port()}"
+
+    default = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", endpoint])
+    matching = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", endpoint, "--region", "eu-west-1"])
+
+    assert default.exit_code == 0, default.output
+    assert "squall up --region eu-west-1" in default.output
+    assert matching.exit_code == 0, matching.output
+    assert "provider.region" not in matching.output
