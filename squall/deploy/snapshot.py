@@ -38,9 +38,10 @@ EXCLUDED_DIRS = frozenset(
 )
 EXCLUDED_FILES = frozenset({".DS_Store", "Thumbs.db", ".coverage", "4913"})
 # Editors' swap, backup, autosave and lock files: Vim's .NAME.swp (and .swo,
-# .swx, ...), backups ending in ~, Emacs's #NAME# and .#NAME. Vim also writes
+# .swx, ...), backups ending in ~, Emacs's #NAME# and .#NAME, and JetBrains
+# IDEs' NAME___jb_tmp___ and NAME___jb_old___ of a safe write. Vim also writes
 # and deletes a file named 4913 to test that it may write in a folder.
-_EDITOR_FILE = re.compile(r"\..+\.sw[a-p]|.*~|#.*#|\.#.*|\.coverage\..+")
+_EDITOR_FILE = re.compile(r"\..+\.sw[a-z]|.*~|#.*#|\.#.*|.+___jb_(tmp|old)___|\.coverage\..+")
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
 
@@ -83,8 +84,8 @@ def is_excluded_file(name: str) -> bool:
 
 
 def is_excluded_path(relative: Path) -> bool:
-    """Tell whether a deploy leaves out the file at `relative`, a path inside the service folder."""
-    return is_excluded_file(relative.name) or any(part in EXCLUDED_DIRS for part in relative.parts[:-1])
+    """Tell whether a deploy leaves out the file or folder at `relative`, a path inside the service folder."""
+    return is_excluded_file(relative.name) or any(part in EXCLUDED_DIRS for part in relative.parts)
 
 
 def snapshot(

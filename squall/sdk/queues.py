@@ -53,13 +53,17 @@ class Queue:
 
             jobs.send_batch([{"body": "a", "group_id": "user-1"}, {"body": "b", "group_id": "user-2"}])
 
-        Inside an invocation, each message carries its X-Ray trace header, as `send` does.
+        Inside an invocation, each message carries the invocation's traces, as `send` does.
         """
         entries = []
         for index, message in enumerate(messages):
             entry = {"body": message} if isinstance(message, str) else dict(message)
             if entry.get("attributes") is not None:
                 entry["attributes"] = api_attributes(entry["attributes"])
+            if isinstance(entry.get("body"), str):
+                traced = with_trace(entry.get("attributes"), entry["body"])
+                if traced is not None:
+                    entry["attributes"] = traced
             entries.append({**entry, "id": str(index)})
         return self._call("send_batch", entries=entries, trace_header=xray_trace_header())
 

@@ -124,6 +124,9 @@ def test_package_patterns_choose_copied_files(tmp_path: Path, patterns: tuple[st
     [
         (".app.py.swp", True),
         (".app.py.swo", True),
+        (".app.py.swx", True),
+        ("app.py___jb_tmp___", True),
+        ("app.py___jb_old___", True),
         ("app.py~", True),
         ("#app.py#", True),
         (".#app.py", True),
@@ -149,6 +152,7 @@ def test_editor_and_tool_files_excluded(name: str, excluded: bool) -> None:
         ("src/.vscode/settings.json", True),
         (".tox/py311/lib/site.py", True),
         ("src/.app.py.swp", True),
+        (".idea", True),
     ],
 )
 def test_excluded_paths(relative: str, excluded: bool) -> None:

@@ -193,6 +193,20 @@ def test_sdk_sends_trace_header_inside_invocation(monkeypatch: pytest.MonkeyPatc
     assert client.requests[0][2]["X-Amzn-Trace-Id"] == header_at(7)
 
 
+def test_sdk_batch_carries_traceparent(monkeypatch: pytest.MonkeyPatch) -> None:
+    traceparent = "00-6b147bf5f276d8cb86356397e17242eb-00f067aa0ba902b7-01"
+    monkeypatch.setenv("TRACEPARENT", traceparent)
+    client = RecordingClient()
+
+    kind = {"DataType": "String", "StringValue": "x"}
+    sdk_queues.Queue("jobs", client).send_batch(["a", {"body": "b", "attributes": {"kind": kind}}])  # type: ignore[arg-type]
+
+    entries = client.calls[0][2]["entries"]
+    assert entries[0]["attributes"]["traceparent"]["string_value"] == traceparent
+    assert entries[1]["attributes"]["traceparent"]["string_value"] == traceparent
+    assert entries[1]["attributes"]["kind"]["string_value"] == "x"
+
+
 def test_sdk_sends_no_trace_header_outside_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     client = RecordingClient()
