@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -38,7 +39,9 @@ from squall.deploy.requirements import (
     environment_for,
     find_requirements,
     interpreter_tag,
+    local_inputs,
     normalise_requirements,
+    read_requirements,
 )
 from squall.errors import DeployError
 from squall.manifest.spec import ServiceSpec
@@ -49,6 +52,10 @@ DEFAULT_INSTALL_TIMEOUT_S = 600.0
 INSTALL_TIMEOUT_VARIABLE = "SQUALL_INSTALL_TIMEOUT_S"
 # Lines of the installer's output quoted in a DeployError.
 ERROR_TAIL_LINES = 15
+# Error lines from earlier in the installer's output quoted too, such as uv's
+# "Failed to build `pyyaml==5.4.1`" above a long build traceback.
+ERROR_SUMMARY_LINES = 5
+_ERROR_LINE = re.compile(r"^\s*(×|error:|ERROR:|Failed to build|failed to build)")
 # How often a deploy retries a lock that another deploy of the same requirements holds.
 LOCK_RETRY_INTERVAL_S = 0.2
 _READ_CHUNK_BYTES = 64 * 1024
@@ -64,18 +71,23 @@ class Installer:
     command: tuple[str, ...]
 
 
-def find_installer(target: Path, requirements: Path, python: str | None = None) -> Installer:
+def find_installer(
+    target: Path, requirements: Path, python: str | None = None, *, require_hashes: bool = False
+) -> Installer:
     """Return the command that installs `requirements` into `target` for the interpreter `python`.
 
     uv is preferred when it is on PATH, else the interpreter's own pip. The
-    tests run both (the test extra installs uv).
+    tests run both (the test extra installs uv). With `require_hashes` (a
+    line of the file has --hash), uv checks every requirement's hash, as pip
+    does on its own once one line has one.
     """
     python = python or sys.executable
     uv = shutil.which("uv")
     if uv is not None:
+        hashes = ("--require-hashes",) if require_hashes else ()
         return Installer(
             "uv",
-            (uv, "pip", "install", "--target", str(target), "-r", str(requirements), "--python", python),
+            (uv, "pip", "install", "--target", str(target), "-r", str(requirements), "--python", python, *hashes),
         )
     return Installer(
         "pip",
@@ -125,9 +137,11 @@ async def install_service_requirements(
     for requirements, functions in users.items():
         display_path = _display_path(service, requirements)
         try:
+            inputs = local_inputs(requirements, service.root)
             environment = environment_for(service.root, requirements)
         except (OSError, UnicodeDecodeError) as error:
             raise DeployError(f"{display_path}: cannot read the requirements: {error}") from error
+        _check_inputs(display_path, inputs.outside, inputs.editable)
         await ensure_environment(environment, requirements, timeout_s=timeout_s, display_path=display_path,
                                  functions=functions, board=board)
         environments.update((name, environment) for name in functions)
@@ -186,8 +200,9 @@ async def _install(
     target = staging / SITE_PACKAGES_DIR
     target.mkdir(parents=True)
     try:
-        text = requirements.read_text(encoding="utf-8")
-        installer = find_installer(target, requirements)
+        text = read_requirements(requirements)
+        hashed = local_inputs(requirements, Path(requirements.anchor)).hashed
+        installer = find_installer(target, requirements, require_hashes=hashed)
         if _has_requirements(text):
             names = ", ".join(functions) or "the service"
             logger.info("%s: installing requirements of %s with %s into %s", display_path, names, installer.name,
@@ -221,6 +236,20 @@ async def _install(
         raise
 
 
+def _check_inputs(display_path: str, outside: tuple[str, ...], editable: tuple[str, ...]) -> None:
+    """Raise DeployError for requirement lines a deploy cannot install: paths outside the service folder, or -e."""
+    if outside:
+        raise DeployError(
+            f"{display_path}: {outside[0]!r} names a path outside the service folder, which a deploy does not copy;"
+            " move the file or package into the service folder and name it from there"
+        )
+    if editable:
+        raise DeployError(
+            f"{display_path}: {editable[0]!r} asks for an editable install, whose .pth file Squall's runtime does not"
+            " read, as Lambda's does not read one in a deployment package; name the path without -e"
+        )
+
+
 def _has_requirements(text: str) -> bool:
     # A file of options only (such as --no-index) makes pip stop with "You must give at least one requirement".
     for line in normalise_requirements(text).splitlines():
@@ -236,6 +265,7 @@ async def _run(
 ) -> None:
     """Run the installer, logging each line of its output; raise DeployError when it fails or times out."""
     tail: collections.deque[str] = collections.deque(maxlen=ERROR_TAIL_LINES)
+    summary: list[str] = []
     try:
         process = await asyncio.create_subprocess_exec(
             *installer.command,
@@ -251,7 +281,7 @@ async def _run(
 
     try:
         async with asyncio.timeout(remaining_s):
-            await _stream_output(process, tail, display_path, progress)
+            await _stream_output(process, tail, summary, display_path, progress)
             code = await process.wait()
     except TimeoutError:
         raise DeployError(
@@ -265,14 +295,17 @@ async def _run(
             await process.wait()
 
     if code != 0:
+        # Error lines that scrolled out of the tail come first, so the message names what failed.
+        earlier = [line for line in summary if line not in tail]
+        quoted = "\n".join([*earlier, *(["..."] if earlier else []), *tail])
         raise DeployError(
             f"{display_path}: installing the requirements failed ({installer.name} exited with code {code}); "
-            f"fix the file and deploy again. {installer.name}'s last lines:\n" + "\n".join(tail)
+            f"fix the file and deploy again. {installer.name}'s output:\n" + quoted
         )
 
 
 async def _stream_output(
-    process: asyncio.subprocess.Process, tail: collections.deque[str], display_path: str,
+    process: asyncio.subprocess.Process, tail: collections.deque[str], summary: list[str], display_path: str,
     progress: InstallProgress | None,
 ) -> None:
     # Reading chunks rather than readline() keeps a very long line from raising LimitOverrunError.
@@ -282,15 +315,19 @@ async def _stream_output(
     while chunk := await process.stdout.read(_READ_CHUNK_BYTES):
         *lines, pending = (pending + chunk).split(b"\n")
         for line in lines:
-            _log_line(line, tail, display_path, progress)
+            _log_line(line, tail, summary, display_path, progress)
     if pending:
-        _log_line(pending, tail, display_path, progress)
+        _log_line(pending, tail, summary, display_path, progress)
 
 
-def _log_line(raw: bytes, tail: collections.deque[str], display_path: str, progress: InstallProgress | None) -> None:
+def _log_line(
+    raw: bytes, tail: collections.deque[str], summary: list[str], display_path: str, progress: InstallProgress | None
+) -> None:
     line = raw.decode("utf-8", "replace").rstrip()
     if line.strip():
         tail.append(line)
+        if len(summary) < ERROR_SUMMARY_LINES and _ERROR_LINE.match(line):
+            summary.append(line)
         logger.info("%s: %s", display_path, line)
         if progress is not None:
             progress.observe(line)

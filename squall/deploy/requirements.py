@@ -5,9 +5,10 @@ its handler's folder up to the service folder: `src/requirements.txt` applies
 to handler `src/app.handler` in place of a `requirements.txt` beside the
 manifest. A function with a code folder of its own (a SAM `CodeUri` folder)
 uses only the `requirements.txt` inside that folder, as `sam build` does, and
-has none when that folder has none. Its normalised text and the interpreter's
-tag name an environment, `DATA/envs/<digest>`, so functions with the same
-requirements share one.
+has none when that folder has none. Its normalised text, the interpreter's
+tag and the content of the local files it names (files it includes with -r
+or -c, local packages, --find-links folders) name an environment,
+`DATA/envs/<digest>`, so functions with the same requirements share one.
 
 Everything here is a pure function of the code copy and the function's
 code folder, so the deploy that installs an environment and the zygote that
@@ -16,14 +17,18 @@ imports from it find the same folder without passing it along.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
+import os
 import platform
 import re
 import sys
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +40,17 @@ COMPLETE_MARKER = ".complete"
 
 # pip treats "#" at the start of a line, or after whitespace, as the start of a comment.
 _COMMENT = re.compile(r"(^|\s+)#.*$")
+# Options whose value is another requirements or constraints file, read as part of this one.
+_INCLUDE_OPTIONS = frozenset({"-r", "--requirement", "-c", "--constraint"})
+_EDITABLE_OPTIONS = frozenset({"-e", "--editable"})
+_FIND_LINKS_OPTIONS = frozenset({"-f", "--find-links"})
+# Build output that installing a local folder package may write inside it
+# (setuptools' build/ and NAME.egg-info). The digest leaves it out, so that
+# the digest after the install is the one before it.
+_BUILD_OUTPUT = frozenset({"build", "dist", ".eggs", "__pycache__", ".git"})
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2")
+# "--requirement other.txt" or "--requirement=other.txt".
+_LONG_OPTION = re.compile(r"(--[\w-]+)(?:[= ]\s*(.*))?$")
 
 
 @dataclass(frozen=True)
@@ -73,18 +89,137 @@ def normalise_requirements(text: str) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def environment_digest(normalised: str, tag: str | None = None) -> str:
+def environment_digest(
+    normalised: str, tag: str | None = None, inputs: Sequence[Path] = (), code_root: Path | None = None
+) -> str:
     """Return the digest naming the environment of `normalised` requirements for interpreter `tag`.
 
-    NOTE: only the file's own lines count. A change inside a file it includes
-    with -r, a local package or a --find-links folder keeps the digest, so
-    such a change needs a change of the requirements file too (a version pin).
+    `inputs` are the local files and folders the requirements name (see
+    `LocalInputs`), whose content counts under their path relative to
+    `code_root`, so two services with the same local package share an
+    environment and a changed one gets a new environment.
     """
     digest = hashlib.sha256()
     digest.update((tag or interpreter_tag()).encode())
     digest.update(b"\0")
     digest.update(normalised.encode())
+    for path in inputs:
+        _add_input(digest, path, code_root or path.parent)
     return digest.hexdigest()[:20]
+
+
+def read_requirements(path: Path) -> str:
+    """Return the text of a requirements file: UTF-8, with or without a BOM, or UTF-16 with a BOM, as pip reads them."""
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8-sig")
+
+
+@dataclass(frozen=True)
+class LocalInputs:
+    """What a requirements file names on disk, its includes followed.
+
+    `paths` are the included files, local packages (folders, wheels, source
+    archives) and --find-links folders inside the code copy. `outside` are
+    the lines that name a path outside it, which a deploy does not copy.
+    `editable` are the -e lines, and `hashed` tells whether any line carries
+    --hash.
+    """
+
+    paths: tuple[Path, ...]
+    outside: tuple[str, ...]
+    editable: tuple[str, ...]
+    hashed: bool
+
+
+def local_inputs(requirements: Path, code_root: Path) -> LocalInputs:
+    """Return the local files and folders that `requirements` and the files it includes name."""
+    root = code_root.resolve()
+    seen: set[Path] = set()
+    paths: list[Path] = []
+    outside: list[str] = []
+    editable: list[str] = []
+    hashed = False
+
+    def visit(file: Path) -> None:
+        nonlocal hashed
+        for line in normalise_requirements(read_requirements(file)).splitlines():
+            hashed = hashed or "--hash" in line
+            option, value = _split_option(line)
+            if option in _EDITABLE_OPTIONS:
+                editable.append(line)
+            if option in _INCLUDE_OPTIONS or option in _EDITABLE_OPTIONS:
+                target: str | None = value
+            elif option in _FIND_LINKS_OPTIONS:
+                target = None if "://" in value else value
+            elif option is None:
+                target = _local_requirement(line, file.parent)
+            else:
+                target = None
+            if not target:
+                continue
+            path = (file.parent / os.path.expanduser(target)).resolve()
+            if not path.is_relative_to(root):
+                outside.append(line)
+                continue
+            if path in seen:
+                continue
+            seen.add(path)
+            paths.append(path)
+            if option in _INCLUDE_OPTIONS and path.is_file():
+                visit(path)
+
+    seen.add(requirements.resolve())
+    visit(requirements)
+    return LocalInputs(tuple(paths), tuple(outside), tuple(editable), hashed)
+
+
+def _split_option(line: str) -> tuple[str | None, str]:
+    """Split a requirements line into its option ("-r", "--find-links", ...) and value; None for a requirement."""
+    if not line.startswith("-"):
+        return None, line
+    if line.startswith("--"):
+        match = _LONG_OPTION.match(line)
+        return (match[1], (match[2] or "").strip()) if match else (line, "")
+    return line[:2], line[2:].strip()
+
+
+def _local_requirement(line: str, folder: Path) -> str | None:
+    """Return the path a requirement line installs from (a folder, wheel or archive), or None for a package name."""
+    spec = line.split(";", 1)[0].split(" --", 1)[0].strip()
+    if " @ " in spec:
+        spec = spec.split(" @ ", 1)[1].strip()
+    if spec.startswith("file://"):
+        return spec.removeprefix("file://")
+    if "://" in spec:
+        return None
+    if spec.startswith((".", "/", "~")) or spec.endswith(_ARCHIVE_SUFFIXES):
+        return spec
+    if "/" in spec and (folder / spec).exists():
+        return spec
+    return None
+
+
+def _add_input(digest: Any, path: Path, code_root: Path) -> None:
+    """Add a local input's relative path and content to `digest`: a file's bytes, or a folder's files but its build output."""
+    digest.update(b"\0" + os.fsencode(os.path.relpath(path, code_root)) + b"\0")
+    if path.is_file():
+        digest.update(path.read_bytes())
+        return
+    if not path.is_dir():
+        digest.update(b"missing")
+        return
+    for directory, subdirectories, files in os.walk(path):
+        subdirectories[:] = sorted(
+            name for name in subdirectories if name not in _BUILD_OUTPUT and not name.endswith(".egg-info")
+        )
+        for name in sorted(files):
+            if name.endswith(".pyc"):
+                continue
+            file = Path(directory) / name
+            digest.update(b"\0" + os.fsencode(os.path.relpath(file, path)) + b"\0")
+            digest.update(file.read_bytes() if file.is_file() else b"")
 
 
 def environments_dir(code_root: Path) -> Path:
@@ -139,7 +274,8 @@ def unread_dependency_warnings(code_root: Path, functions: dict[str, tuple[str, 
                 break
     return [
         f"{path.relative_to(code_root).as_posix()}: declares dependencies, but Squall installs only {REQUIREMENTS_FILE}, "
-        f"so {', '.join(names)} would run without them; export them next to it ({exports[path]})"
+        f"so {', '.join(names)} would run without them installed (an import of one fails, or finds the copy in"
+        f" Squall's own environment); export them next to it ({exports[path]})"
         for path, names in users.items()
     ]
 
@@ -171,7 +307,10 @@ def _export_command(path: Path) -> str | None:
 
 def environment_for(code_root: Path, requirements: Path) -> Environment:
     """Return the environment that the requirements file `requirements` of a code copy maps to."""
-    digest = environment_digest(normalise_requirements(requirements.read_text(encoding="utf-8")))
+    inputs = local_inputs(requirements, code_root)
+    digest = environment_digest(
+        normalise_requirements(read_requirements(requirements)), inputs=inputs.paths, code_root=code_root
+    )
     return Environment(digest, environments_dir(code_root) / digest)
 
 

@@ -43,12 +43,11 @@ GOOD_REQUIREMENTS = f"--no-index\n--find-links wheels\n{PACKAGE_NAME}=={PACKAGE_
 MISSING_REQUIREMENTS = "--no-index\nsquall-no-such-package==1.0\n"
 
 
-def build_wheel(destination: Path) -> Path:
-    """Zip the fixture package into a pure-Python wheel laid out as PEP 427 describes, and return its path.
+def build_wheel(destination: Path, source: Path = FIXTURES / "greeting_package") -> Path:
+    """Zip the fixture package (or a copy of it at `source`) into a pure-Python wheel laid out as PEP 427 describes.
 
-    Writing the zip directly needs no build backend and no index.
+    Writing the zip directly needs no build backend and no index. Returns the wheel's path.
     """
-    source = FIXTURES / "greeting_package"
     distribution = PACKAGE_NAME.replace("-", "_")
     dist_info = f"{distribution}-{PACKAGE_VERSION}.dist-info"
     entries: dict[str, bytes] = {
@@ -107,7 +106,7 @@ def import_greeting(site_packages: Path) -> subprocess.CompletedProcess[str]:
 def fake_installer(script: str) -> object:
     """Return a find_installer replacement that runs `script` with the target folder as its argument."""
 
-    def find(target: Path, requirements: Path, python: str | None = None) -> Installer:
+    def find(target: Path, requirements: Path, python: str | None = None, *, require_hashes: bool = False) -> Installer:
         return Installer("fake", (sys.executable, "-c", script, str(target)))
 
     return find
@@ -348,6 +347,33 @@ def test_installer_choice(monkeypatch: pytest.MonkeyPatch, uv: str | None, progr
         assert command[command.index("--python") + 1] == "/usr/bin/python3.11"
     else:
         assert command[:4] == ["/usr/bin/python3.11", "-m", "pip", "install"]
+
+
+def test_uv_checks_every_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/bin/uv" if name == "uv" else None)
+
+    hashed = find_installer(Path("/envs/x"), Path("/code/requirements.txt"), require_hashes=True)
+    plain = find_installer(Path("/envs/x"), Path("/code/requirements.txt"))
+
+    assert "--require-hashes" in hashed.command
+    assert "--require-hashes" not in plain.command
+
+
+async def test_failed_build_named_above_long_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = (
+        "import sys; print('  × Failed to build `pyyaml==5.4.1`');"
+        " [print(f'traceback line {n}') for n in range(40)]; sys.exit(1)"
+    )
+    monkeypatch.setattr(dependencies, "find_installer", fake_installer(script))
+    root = make_code_copy(tmp_path, {"requirements.txt": "pyyaml==5.4.1\n"})
+
+    with pytest.raises(DeployError) as raised:
+        await install_service_requirements(make_service(root, {"greet": "app.greet"}))
+
+    message = str(raised.value)
+    assert "Failed to build `pyyaml==5.4.1`" in message
+    assert "traceback line 39" in message
+    assert "traceback line 10" not in message
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, DEFAULT_INSTALL_TIMEOUT_S), ("", DEFAULT_INSTALL_TIMEOUT_S),

@@ -53,3 +53,26 @@ def test_failed_install_keeps_previous_version(serve: Any, tmp_path: Path) -> No
     assert str(folder / "requirements.txt") in deployed.stderr
     answer = httpx.get(server.endpoint + "/greet", timeout=REQUEST_TIMEOUT_S)
     assert answer.json()["greeting"] == GREETING
+
+
+def test_rebuilt_local_wheel_installed_again(serve: Any, tmp_path: Path) -> None:
+    folder = copy_service(tmp_path)
+    server = serve(folder, "--no-watch")
+    assert httpx.get(server.endpoint + "/greet", timeout=REQUEST_TIMEOUT_S).json()["greeting"] == GREETING
+
+    # The same version of the package, rebuilt with other content, as a local build would.
+    source = tmp_path / "changed_package"
+    shutil.copytree(FIXTURES / "greeting_package", source)
+    module = source / "squall_fixture_greeting" / "__init__.py"
+    module.write_text(module.read_text().replace(GREETING, "hello from the rebuilt package"))
+    build_wheel(folder / "wheels", source)
+    deployed = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(folder), "--endpoint", server.endpoint],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert deployed.returncode == 0, deployed.stderr
+    answer = httpx.get(server.endpoint + "/greet", timeout=REQUEST_TIMEOUT_S)
+    assert answer.json()["greeting"] == "hello from the rebuilt package"

@@ -19,7 +19,8 @@ def test_poetry_without_requirements_warned(tmp_path: Path) -> None:
 
     assert warnings == [
         "pyproject.toml: declares dependencies, but Squall installs only requirements.txt, so api, worker would run "
-        "without them; export them next to it (`poetry export -o requirements.txt`)"
+        "without them installed (an import of one fails, or finds the copy in Squall's own environment); export them "
+        "next to it (`poetry export -o requirements.txt`)"
     ]
 
 
