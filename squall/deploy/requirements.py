@@ -332,6 +332,10 @@ def site_packages_for(code_root: Path, handler: str, code_dir: str = "") -> tupl
         logger.warning("cannot read %s for handler %s: %s", requirements, handler, error)
         return ()
     if not environment.complete:
+        # A code copy deployed before the digest covered local files uses the environment named by its text alone.
+        earlier = _text_only_environment(code_root, requirements)
+        if earlier is not None:
+            return (str(earlier.site_packages),)
         logger.warning(
             "the environment %s of %s is not installed; deploy the service again to install it",
             environment.path,
@@ -339,3 +343,10 @@ def site_packages_for(code_root: Path, handler: str, code_dir: str = "") -> tupl
         )
         return ()
     return (str(environment.site_packages),)
+
+
+def _text_only_environment(code_root: Path, requirements: Path) -> Environment | None:
+    """Return the complete environment named by the requirements' text alone, as deploys named it before, or None."""
+    digest = environment_digest(normalise_requirements(read_requirements(requirements)))
+    environment = Environment(digest, environments_dir(code_root) / digest)
+    return environment if environment.complete else None

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from squall.deploy.dependencies import install_service_requirements
-from squall.deploy.requirements import environment_for, local_inputs, read_requirements
+from squall.deploy.requirements import (
+    environment_digest,
+    environment_for,
+    local_inputs,
+    normalise_requirements,
+    read_requirements,
+    site_packages_for,
+)
 from squall.errors import DeployError
 from squall.manifest.spec import FunctionSpec, ServiceSpec
 
@@ -115,3 +122,15 @@ async def test_uninstallable_lines_rejected(tmp_path: Path, text: str, named: st
 
     assert named in str(caught.value)
     assert text.strip() in str(caught.value)
+
+
+def test_copy_from_before_keeps_its_environment(tmp_path: Path) -> None:
+    root = write(tmp_path / "data" / "code" / "old", {"requirements.txt": "-r other.txt\n", "other.txt": "six\n"})
+    # The environment a deploy named by the requirements' text alone, before local files counted.
+    text_only = environment_digest(normalise_requirements("-r other.txt\n"))
+    earlier = tmp_path / "data" / "envs" / text_only
+    (earlier / "site-packages").mkdir(parents=True)
+    (earlier / ".complete").write_text("{}")
+
+    assert digest(root) != text_only
+    assert site_packages_for(root, "app.greet") == (str(earlier / "site-packages"),)
