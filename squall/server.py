@@ -21,7 +21,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from squall.dispatcher.dispatcher import LATEST, Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
-from squall.deploy.snapshot import is_excluded_path, kept_paths, snapshot
+from squall.deploy.snapshot import DATA_FOLDER_MARKER, is_excluded_path, kept_paths, snapshot
 from squall.deploy.warnings import service_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
@@ -585,7 +585,7 @@ def lock_data_folder(data: Path) -> int | None:
     retries. The lock is the kernel's, so it ends with the process, however
     the process ends.
     """
-    path = data / "server.lock"
+    path = data / DATA_FOLDER_MARKER
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -952,10 +952,31 @@ async def _watch(platform: Platform, folder: Path, variables: DeployVariables | 
         changed = Path(path)
         for root in roots:
             if changed.is_relative_to(root):
-                return not is_excluded_path(changed.relative_to(root))
+                relative = changed.relative_to(root)
+                return not (is_excluded_path(relative) or _in_data_folder(root, relative))
         return True
 
-    async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_DEBOUNCE_MS, recursive=True):
+    try:
+        await _redeploy_on_changes(platform, folder, variables, relevant)
+    except Exception as error:  # noqa: BLE001 - the server keeps serving without its watcher
+        logger.error("watching %s for changes failed, so changes are no longer redeployed: %s; "
+                     "deploy with `squall deploy %s`, or restart `squall up`", folder, error, folder)
+        raise
+
+
+def _in_data_folder(root: Path, relative: Path) -> bool:
+    """Tell whether `relative`, a path in the service folder `root`, is in or is a Squall server's data folder."""
+    parts = relative.parts
+    return any((root.joinpath(*parts[:depth]) / DATA_FOLDER_MARKER).exists() for depth in range(1, len(parts) + 1))
+
+
+async def _redeploy_on_changes(
+    platform: Platform, folder: Path, variables: DeployVariables | None, relevant: Callable[[watchfiles.Change, str], bool]
+) -> None:
+    """Deploy `folder` again after each batch of relevant changes, until cancelled."""
+    # Folders the server cannot read are skipped, as a deploy leaves them out, instead of stopping the watch.
+    async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_DEBOUNCE_MS, recursive=True,
+                                           ignore_permission_denied=True):
         if folder in platform.removed_folders:
             logger.info("change in %s: not redeployed, because its service was removed; "
                         "`squall deploy %s` serves it again", folder, folder)

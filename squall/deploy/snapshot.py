@@ -42,6 +42,9 @@ EXCLUDED_FILES = frozenset({".DS_Store", "Thumbs.db", ".coverage", "4913"})
 # IDEs' NAME___jb_tmp___ and NAME___jb_old___ of a safe write. Vim also writes
 # and deletes a file named 4913 to test that it may write in a folder.
 _EDITOR_FILE = re.compile(r"\..+\.sw[a-z]|.*~|#.*#|\.#.*|.+___jb_(tmp|old)___|\.coverage\..+")
+# A folder that holds this file is a Squall server's data folder (its lock),
+# which a deploy never copies: it holds that server's secret key and databases.
+DATA_FOLDER_MARKER = "server.lock"
 MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
 
@@ -60,22 +63,66 @@ def code_files(
     always_copied = (keep,) if isinstance(keep, str) else tuple(keep or ())
     copied_folders = tuple(f"{path.rstrip('/')}/" for path in always_copied)
     found: list[tuple[str, Path]] = []
-    for directory, subdirectories, files in os.walk(folder):
+    # Symlinked folders are followed, so a folder shared by a symlink deploys with the
+    # service. A link back to a folder already walked is skipped.
+    walked: set[Path] = set()
+    total = 0
+
+    def unreadable(error: OSError) -> None:
+        logger.warning("%s: cannot read %s, so a deploy leaves it out: %s", folder, error.filename, error.strerror)
+
+    for directory, subdirectories, files in os.walk(folder, onerror=unreadable, followlinks=True):
         current = Path(directory)
+        real = current.resolve()
+        if real in walked:
+            subdirectories[:] = []
+            continue
+        walked.add(real)
         subdirectories[:] = sorted(
             name
             for name in subdirectories
-            if name not in EXCLUDED_DIRS and (exclude is None or (current / name).resolve() != exclude)
+            if name not in EXCLUDED_DIRS
+            and (exclude is None or (current / name).resolve() != exclude)
+            and not (current / name / DATA_FOLDER_MARKER).exists()
         )
         for name in files:
             path = current / name
-            if is_excluded_file(name) or not path.is_file():
+            if is_excluded_file(name):
+                continue
+            if not path.is_file():
+                if path.is_symlink():
+                    logger.warning("%s: %s is a broken symlink, so a deploy leaves it out", folder, path)
                 continue
             relative = path.relative_to(folder).as_posix()
+            if not _is_text_name(relative):
+                raise DeployError(
+                    f"{folder}: the file name {relative!r} is not valid UTF-8, which a deploy needs for its"
+                    " copy; rename the file"
+                )
             if relative in always_copied or relative.startswith(copied_folders) or chosen.includes(relative):
                 found.append((relative, path))
+                total += path.stat().st_size
+                if total > MAX_SNAPSHOT_BYTES:
+                    # Checked while walking, so a symlink to a large folder stops the walk early.
+                    raise _too_large(folder, total)
     found.sort()
     return found
+
+
+def _too_large(folder: Path, total: int) -> DeployError:
+    return DeployError(
+        f"{folder}: the code to deploy is {total} bytes, over the limit of {MAX_SNAPSHOT_BYTES}; "
+        f"move data out of the folder or into one of the skipped folders ({', '.join(sorted(EXCLUDED_DIRS))})"
+    )
+
+
+def _is_text_name(name: str) -> bool:
+    """Tell whether a path from the file system is valid UTF-8 (no surrogate escapes of undecodable bytes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_excluded_file(name: str) -> bool:
@@ -103,12 +150,15 @@ def snapshot(
     the copy and count in its digest. Raises DeployError past MAX_SNAPSHOT_BYTES.
     """
     files = code_files(folder, exclude.resolve() if exclude else None, patterns, keep)
+    unreadable = [relative for relative, path in files if not os.access(path, os.R_OK)]
+    if unreadable:
+        raise DeployError(
+            f"{folder}: cannot read {unreadable[0]} (permission denied); make it readable to the user that runs the"
+            " server, or move it out of the service folder"
+        )
     total = sum(path.stat().st_size for _, path in files)
     if total > MAX_SNAPSHOT_BYTES:
-        raise DeployError(
-            f"{folder}: the code to deploy is {total} bytes, over the limit of {MAX_SNAPSHOT_BYTES}; "
-            f"move data out of the folder or into one of the skipped folders ({', '.join(sorted(EXCLUDED_DIRS))})"
-        )
+        raise _too_large(folder, total)
 
     digest = _digest(files, variables)
     target = code_dir / digest

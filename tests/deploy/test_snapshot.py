@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,43 @@ def test_editor_and_tool_files_excluded(name: str, excluded: bool) -> None:
 )
 def test_excluded_paths(relative: str, excluded: bool) -> None:
     assert is_excluded_path(Path(relative)) is excluded
+
+
+def test_other_servers_data_folder_left_out(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    (folder / "inner" / "data").mkdir(parents=True)
+    for name in ("server.lock", "secret.key", "squall.db"):
+        (folder / "inner" / "data" / name).write_text("state")
+    (folder / "inner" / "handler.py").write_text("")
+
+    copy = snapshot(folder, tmp_path / "code")
+
+    assert "inner/handler.py" in source_files(copy)
+    assert not any(name.startswith("inner/data/") for name in source_files(copy))
+
+
+def test_symlinked_folder_followed_once(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "shared.py").write_text("VALUE = 1\n")
+    (folder / "common").symlink_to(tmp_path / "common")
+    (folder / "pkg" / "loop").symlink_to(folder / "pkg")
+    (folder / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+
+    copy = snapshot(folder, tmp_path / "code")
+
+    files = source_files(copy)
+    assert "common/shared.py" in files
+    assert "broken.txt" not in files
+    assert not any(name.startswith("pkg/loop/") for name in files)
+
+
+def test_undecodable_file_name_rejected(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    (Path(os.fsdecode(bytes(folder) + b"/r\xe9sum\xe9.txt"))).write_text("cv")
+
+    with pytest.raises(DeployError) as raised:
+        snapshot(folder, tmp_path / "code")
+
+    assert "is not valid UTF-8" in str(raised.value)
+    assert "rename the file" in str(raised.value)

@@ -124,9 +124,11 @@ def test_editor_files_not_deployed(serve: Any, app_folder: Path, tmp_path: Path)
     data = tmp_path / "editor-data"
     server = serve(app_folder, data=data)
     assert answer_of(server.endpoint) == "first"
-    editor_files = [".handlers.py.swp", "#handlers.py#", ".idea/workspace.xml", ".vscode/settings.json", "4913"]
+    # Another server's data folder inside the service folder, which that server writes to all the time.
+    editor_files = [".handlers.py.swp", "#handlers.py#", ".idea/workspace.xml", ".vscode/settings.json", "4913",
+                    "inner/data/server.lock", "inner/data/squall.db-wal"]
     for name in editor_files:
-        (app_folder / name).parent.mkdir(exist_ok=True)
+        (app_folder / name).parent.mkdir(parents=True, exist_ok=True)
         (app_folder / name).write_bytes(b"\x00editor state")
 
     change_answer(app_folder, "second")
@@ -139,9 +141,12 @@ def test_editor_files_not_deployed(serve: Any, app_folder: Path, tmp_path: Path)
         assert "swp" not in line
         assert "workspace.xml" not in line
         assert "#handlers.py#" not in line
+        assert "squall.db-wal" not in line
+        assert "server.lock" not in line
     copied = {path.name for path in (data / "code").rglob("*") if path.is_file()}
     assert "handlers.py" in copied
-    assert not copied & {".handlers.py.swp", "#handlers.py#", "workspace.xml", "settings.json", "4913"}
+    assert not copied & {".handlers.py.swp", "#handlers.py#", "workspace.xml", "settings.json", "4913", "server.lock",
+                         "squall.db-wal"}
 
 
 def test_removed_function_and_routes_logged(serve: Any, app_folder: Path) -> None:
