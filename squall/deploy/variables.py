@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 # Inside a code copy. A service folder's own `.squall` folder is never copied, so no user file has this path.
 VARIABLES_FILE = ".squall/deploy-variables.json"
 STAGE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -33,6 +35,8 @@ CONFIG_ENV_RULE = "1 to 64 letters, digits, hyphens or underscores"
 PARAMETER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,255}$")
 PARAMETER_OVERRIDES_RULE = '"Name=Value" pairs separated by spaces, or "ParameterKey=Name,ParameterValue=Value"'
 _ENV_REFERENCE = re.compile(r"\$\{\s*env:\s*([A-Za-z_][A-Za-z0-9_]*)")
+# A serverless.yml's top-level `useDotenv: true`.
+_USE_DOTENV = re.compile(r"^useDotenv:\s*(true|True|TRUE)\s*(#.*)?$", re.MULTILINE)
 
 
 class InvalidVariables(ValueError):
@@ -217,7 +221,43 @@ def deploying_shell_variables(
                 f"stage {stage!r} is a serverless.yml setting, and {manifest.name} has none; leave --stage out"
             )
         return DeployVariables()
-    names = referenced_environment(manifest.read_text(encoding="utf-8", errors="replace"))
+    text = manifest.read_text(encoding="utf-8", errors="replace")
+    names = referenced_environment(text)
     if not names:
         return DeployVariables(stage)
-    return DeployVariables(stage, {name: environ[name] for name in names if name in environ})
+    # The shell's own values win over the file's, so a value set for one deploy overrides the file.
+    values = {**dotenv_variables(manifest, text, stage), **environ}
+    return DeployVariables(stage, {name: values[name] for name in names if name in values})
+
+
+def dotenv_variables(manifest: Path, text: str, stage: str | None) -> dict[str, str]:
+    """Return the variables of the .env file that a serverless.yml with `useDotenv: true` loads; none without it.
+
+    As the Framework does, it reads `.env.STAGE` beside the manifest when that
+    file exists, else `.env`, with `${NAME}` references expanded. The stage is
+    `stage`, else the file's provider.stage, else "dev".
+    """
+    if not _USE_DOTENV.search(text):
+        return {}
+    from squall.manifest.serverless_variables import DEFAULT_STAGE
+
+    stage = stage or _provider_stage(text) or DEFAULT_STAGE
+    for path in (manifest.parent / f".env.{stage}", manifest.parent / ".env"):
+        if path.is_file():
+            from dotenv import dotenv_values
+
+            return {name: value for name, value in dotenv_values(path).items() if value is not None}
+    return {}
+
+
+def _provider_stage(text: str) -> str | None:
+    """Return the plain provider.stage of a serverless.yml's text, or None when it has none or it is a variable."""
+    from squall.manifest.serverless_common import ServerlessLoader
+
+    try:
+        document = yaml.load(text, Loader=ServerlessLoader)
+    except yaml.YAMLError:
+        return None
+    provider = document.get("provider") if isinstance(document, dict) else None
+    stage = provider.get("stage") if isinstance(provider, dict) else None
+    return stage if isinstance(stage, str) and stage and "${" not in stage else None

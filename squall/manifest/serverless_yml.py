@@ -120,10 +120,13 @@ _EVENT_TYPES = ("http", "httpApi", *TRIGGER_EVENT_TYPES)
 # `custom`, `params` and `stages` only hold values for variables, which are
 # resolved by the time the keys are read. `frameworkVersion`, `app` and `org`
 # name the Framework version and its dashboard, which Squall does not use.
+# `useDotenv` is read where a deploy gathers the `${env:}` values (squall.deploy.variables).
 _TOP_LEVEL_KEYS = frozenset(
     {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package", "layers",
-     "frameworkVersion", "app", "org"}
+     "frameworkVersion", "app", "org", "useDotenv"}
 )
+# The Framework leaves .env files out of the package when `useDotenv` is on, since they may hold secrets.
+_DOTENV_PATTERNS = ("!.env", "!.env.*", "!**/.env", "!**/.env.*")
 _PROVIDER_KEYS = frozenset(
     {"name", "runtime", "memorySize", "timeout", "environment", "stage", "region", "s3", "httpApi", "logs",
      "apiGateway", "layers"}
@@ -220,6 +223,8 @@ def parse_serverless_yml(
     package_patterns: tuple[str, ...] = ()
     with problems.collect():
         package_patterns = read_package(source, ("package",), document.get("package"), warnings, service_level=True)
+    if document.get("useDotenv") is True:
+        package_patterns += _DOTENV_PATTERNS
     service = _PLACEHOLDER_SERVICE
     with problems.collect():
         service = _read_service(source, document)

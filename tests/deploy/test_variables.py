@@ -263,3 +263,53 @@ def test_bad_stage_rejected_before_deploy(serve: Any, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "'prod/eu'" in result.stderr
     assert "letters, digits or hyphens" in result.stderr
+
+
+def write_dotenv_app(folder: Path) -> Path:
+    write_app(folder)
+    manifest = folder / "serverless.yml"
+    manifest.write_text("useDotenv: true\n" + manifest.read_text())
+    return folder
+
+
+def test_dotenv_fills_names_the_shell_lacks(tmp_path: Path) -> None:
+    app = write_dotenv_app(tmp_path / "app")
+    (app / ".env").write_text("BASE=hello\nGREETING=${BASE} from the file\n")
+    manifest = app / "serverless.yml"
+
+    from_file = deploying_shell_variables(manifest, None, {})
+    from_shell = deploying_shell_variables(manifest, None, {"GREETING": "hi from the shell"})
+
+    assert from_file.to_json()["environment"] == {"GREETING": "hello from the file"}
+    assert from_shell.to_json()["environment"] == {"GREETING": "hi from the shell"}
+
+
+def test_stage_dotenv_file_preferred(tmp_path: Path) -> None:
+    app = write_dotenv_app(tmp_path / "app")
+    (app / ".env").write_text("GREETING=default file\n")
+    (app / ".env.prod").write_text("GREETING=prod file\n")
+    manifest = app / "serverless.yml"
+
+    assert deploying_shell_variables(manifest, "prod", {}).to_json()["environment"] == {"GREETING": "prod file"}
+    assert deploying_shell_variables(manifest, "qa", {}).to_json()["environment"] == {"GREETING": "default file"}
+
+
+def test_dotenv_ignored_without_use_dotenv(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app")
+    (app / ".env").write_text("GREETING=from the file\n")
+
+    assert deploying_shell_variables(app / "serverless.yml", None, {}).to_json() == {"environment": {}}
+
+
+def test_dotenv_value_served_and_file_not_copied(serve: Any, tmp_path: Path) -> None:
+    app = write_dotenv_app(tmp_path / "app")
+    (app / ".env").write_text("GREETING=hello from .env\n")
+    data = tmp_path / "data"
+
+    server = serve(app, "--no-watch", data=data, env={})
+    answer = httpx.get(server.endpoint + "/greet", timeout=20)
+
+    assert answer.status_code == 200
+    assert answer.text.startswith("hello from .env / dev")
+    assert not any(path.name == ".env" for path in (data / "code").rglob("*"))
+    assert not any("useDotenv" in line for line in server.output)

@@ -304,8 +304,8 @@ def test_other_language_runtime_and_missing_handler(write_service: WriteService)
             id="misspelled",
         ),
         pytest.param(
-            "useDotenv: true",
-            UNSUPPORTED_PREFIX + "useDotenv",
+            "console: true",
+            UNSUPPORTED_PREFIX + "console",
             id="framework key",
         ),
     ],
