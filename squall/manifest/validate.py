@@ -63,10 +63,13 @@ MAX_ENVIRONMENT_BYTES = 4096
 # Lambda's pattern for a variable name (the Environment type of its API).
 _ENVIRONMENT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+")
 
-_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+# Python identifiers, non-ASCII letters included ("données"), as importlib imports them.
+_IDENTIFIER = r"[^\W\d]\w*"
 # A module path's part: Lambda's runtime imports it with importlib, which also
 # finds a folder or file whose name has a hyphen ("my-handlers/api").
-_MODULE_PART = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
+_MODULE_PART = r"\w[\w-]*"
+# Lambda's limit on the Handler setting (the Handler shape of its API model).
+MAX_HANDLER_LENGTH = 128
 # "app.greet", "pkg.app.greet" and "src/app.greet": the last dotted part is the
 # function, everything before it the module, with "/" or "." between its parts.
 HANDLER_PATTERN = rf"^{_MODULE_PART}(?:[./]{_MODULE_PART})*\.{_IDENTIFIER}$"
@@ -408,6 +411,10 @@ def check_handler(source: ManifestSource, key: KeyPath, handler: Any, *, has_lay
     """
     if not isinstance(handler, str) or not HANDLER_RE.match(handler):
         raise source.error(key, expected(HANDLER_RULE, handler))
+    if len(handler) > MAX_HANDLER_LENGTH:
+        raise source.error(
+            key, expected(f"a handler of at most {MAX_HANDLER_LENGTH} characters, as Lambda allows", handler)
+        )
 
     candidates = handler_module_files(handler)
     if any((source.root / candidate).is_file() for candidate in candidates):

@@ -86,3 +86,17 @@ def test_empty_layers_override_provider(write_service: WriteService) -> None:
 
     with pytest.raises(ManifestError, match="no layer or requirements.txt"):
         load_service(folder)
+
+
+def test_non_ascii_module_accepted(write_service: WriteService) -> None:
+    folder = write_service("service: fr\nfunctions:\n  f: {handler: données/app.greet}\n", modules=("données/app.py",))
+
+    assert load_service(folder).functions["f"].handler == "données/app.greet"
+
+
+def test_long_handler_rejected(write_service: WriteService) -> None:
+    module = "/".join(f"d{depth}" for depth in range(40)) + "/app"
+    folder = write_service(f"service: deep\nfunctions:\n  f: {{handler: {module}.greet}}\n", modules=(f"{module}.py",))
+
+    with pytest.raises(ManifestError, match="at most 128 characters"):
+        load_service(folder)
