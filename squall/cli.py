@@ -14,6 +14,7 @@ import datetime
 import difflib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -139,6 +140,15 @@ def up(folder: Path, host: str, port: int, data: Path, region: str, memory_budge
         if exc.name != "squall.server":
             raise
         raise CommandFailed("this installation of Squall has no server module (squall.server)") from None
+    for option, path in (("FOLDER", folder), ("--data", data)):
+        try:
+            str(path.resolve()).encode("utf-8")
+        except UnicodeEncodeError:
+            # Instances get these paths in their environment and arguments, which must be UTF-8.
+            raise click.BadParameter(
+                f"{os.fsencode(path.resolve())!r} is not valid UTF-8: choose or rename a folder whose path is",
+                param_hint=option,
+            ) from None
 
     try:
         code = serve(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -77,4 +78,15 @@ def test_invalid_environment_region_rejected(serve_calls: list[dict[str, object]
 
     assert result.exit_code == 2
     assert "invalid region 'eu west 1'" in result.output
+    assert serve_calls == []
+
+
+def test_undecodable_data_path_rejected(serve_calls: list[dict[str, object]], tmp_path: Path) -> None:
+    data = Path(os.fsdecode(bytes(tmp_path) + b"/dat\xe9"))
+
+    result = CliRunner().invoke(cli, ["up", "--data", str(data)])
+
+    assert result.exit_code == 2
+    assert "is not valid UTF-8" in result.output
+    assert "--data" in result.output
     assert serve_calls == []
