@@ -1,4 +1,4 @@
-"""`squall up --region` and SQUALL_REGION: the default, the check of the name, and the value the server gets."""
+"""`squall up` options: --region and SQUALL_REGION (the default, the check of the name, the value the server gets) and folder paths."""
 
 from __future__ import annotations
 
