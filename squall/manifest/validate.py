@@ -188,6 +188,8 @@ def read_yaml(source: ManifestSource, loader: type[yaml.SafeLoader] = StrictLoad
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = ", ".join(text for text in (exc.context, exc.problem) if text) or "syntax error"
+        if mark is not None and _char_at(data, mark) == "\t":
+            problem += " (a tab: YAML indents with spaces only, so replace it with spaces)"
         raise source.error((), f"invalid YAML{where}: {problem}") from None
     except yaml.reader.ReaderError as exc:
         raise source.error(
@@ -195,6 +197,14 @@ def read_yaml(source: ManifestSource, loader: type[yaml.SafeLoader] = StrictLoad
         ) from None
     except yaml.YAMLError as exc:
         raise source.error((), f"invalid YAML: {exc}") from None
+
+
+def _char_at(data: bytes, mark: Any) -> str:
+    """Return the character of the manifest at a YAML error's mark, or "" when the mark is past the text."""
+    lines = data.decode("utf-8", "replace").splitlines()
+    if mark.line >= len(lines) or mark.column >= len(lines[mark.line]):
+        return ""
+    return lines[mark.line][mark.column]
 
 
 # Value checks ---------------------------------------------------------------

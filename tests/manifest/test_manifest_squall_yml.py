@@ -582,3 +582,14 @@ def test_missing_module_listed_with_schema_errors(write_service: WriteService) -
     assert lines[1] == "  also functions.first.timeout_s: expected whole seconds between 1 and 900, got 0"
     assert lines[2] == "  also functions.second.memory_mb: expected whole megabytes between 128 and 10240, got 1"
     assert len(lines) == 3
+
+
+def test_tab_indentation_named(write_service: WriteService) -> None:
+    write_service("service: hello\nfunctions:\n\tgreet: {handler: app.greet}\n")
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(Path("."))
+
+    message = str(raised.value)
+    assert message.startswith("squall.yml: invalid YAML at line 3, column 1")
+    assert "a tab: YAML indents with spaces only" in message
