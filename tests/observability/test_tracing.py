@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,6 @@ from squall.events.async_store import AsyncStore
 from squall.gateway.app import GatewayApp
 from squall.gateway.router import Router
 from squall.manifest.spec import FunctionSpec, HttpEvent, ServiceSpec
-from squall.observability import tracing
 
 if TYPE_CHECKING:
     # Imported at run time only inside fixtures: the tracing-off test imports
@@ -49,16 +48,6 @@ def write_app(folder: Path) -> ServiceSpec:
     (folder / "squall.yml").write_text("service: traced\nfunctions:\n  echo:\n    handler: handlers.echo\n")
     spec = FunctionSpec(name="echo", handler="handlers.echo")
     return ServiceSpec(service="traced", root=folder, manifest_path=folder / "squall.yml", functions={"echo": spec})
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    memory = InMemorySpanExporter()
-    tracing.configure(memory, batch=False)
-    yield memory
-    tracing.shutdown()
 
 
 @pytest.fixture

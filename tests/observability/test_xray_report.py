@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +11,6 @@ import pytest
 
 from squall.dispatcher.dispatcher import Dispatcher, Invocation, NodeSettings
 from squall.manifest.spec import FunctionSpec, ServiceSpec
-from squall.observability import tracing
 from squall.metering.records import LogEntry
 
 if TYPE_CHECKING:
@@ -29,16 +28,6 @@ def write_app(folder: Path) -> ServiceSpec:
         "structured": FunctionSpec(name="structured", handler="handlers.echo", environment={"AWS_LAMBDA_LOG_FORMAT": "JSON"}),
     }
     return ServiceSpec(service="xray", root=folder, manifest_path=folder / "squall.yml", functions=functions)
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    memory = InMemorySpanExporter()
-    tracing.configure(memory, batch=False)
-    yield memory
-    tracing.shutdown()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from squall.dispatcher.dispatcher import Dispatcher
 from squall.gateway.app import GatewayApp
 from squall.observability import tracing
-from tests.observability.test_tracing import by_name, dispatcher, exporter, gateway  # noqa: F401 - fixtures
+from tests.observability.test_tracing import by_name, dispatcher, gateway  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
