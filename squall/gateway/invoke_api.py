@@ -286,15 +286,17 @@ class InvokeApi:
             raise ApiError(404, "ResourceNotFoundException", f"Function not found: {arn}:{qualifier or LATEST}") from None
 
         limit = MAX_ASYNC_REQUEST_BYTES if invocation_type == "Event" else MAX_REQUEST_BYTES
+        # A synchronous payload must be smaller than the limit, as AWS's error message puts it, and an
+        # asynchronous one at most the limit, the "maximum payload size" of the Invoke API reference.
+        largest = limit if invocation_type == "Event" else limit - 1
         try:
-            # The payload must be smaller than the limit, as AWS's error message puts it.
-            payload = await read_body(receive, limit - 1)
+            payload = await read_body(receive, largest)
         except BodyTooLarge:
             if invocation_type == "Event":
                 # AWS names the payload's size here, as in "264496 byte payload is too large for the Event
                 # invocation type (limit 262144 bytes)"; the body is not read whole, so its Content-Length gives it.
                 length = (header(scope, b"content-length") or b"").decode("latin-1")
-                size = length if length.isdigit() else f"more than {limit - 1}"
+                size = length if length.isdigit() else f"more than {limit}"
                 message = f"{size} byte payload is too large for the Event invocation type (limit {limit} bytes)"
             else:
                 message = f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
@@ -429,6 +431,10 @@ _ELSEWHERE_OPERATIONS: tuple[tuple[str, re.Pattern[str], str, str], ...] = (
     ("GET", re.compile(r"/[\d-]+/account-settings/?"), "GetAccountSettings",
      "Squall has no account; `squall ls` shows the functions and their settings"),
     ("GET", re.compile(r"/[\d-]+/layers/?"), "ListLayers", "a function's layers are in get_function's Layers"),
+    ("POST", re.compile(r"/2021-11-15/functions/[^/]+/response-streaming-invocations"), "InvokeWithResponseStream",
+     "Squall does not stream responses: call invoke, which returns the whole payload"),
+    ("POST", re.compile(r"/2014-11-13/functions/[^/]+/invoke-async/?"), "InvokeAsync",
+     'InvokeAsync is deprecated: call invoke with InvocationType="Event"'),
 )
 _CHANGE_HINT = "deploy changes with `squall deploy`, and publish versions and move aliases with `squall publish` and `squall alias`"
 
@@ -558,7 +564,8 @@ def _client_context(scope: dict[str, Any]) -> Any:
             f" this one has {len(raw)} bytes.",
         )
     try:
-        decoded = orjson.loads(base64.b64decode(raw, validate=True))
+        # Unpadded base64 is accepted too: the limit of 3,583 bytes is one no padded text can reach.
+        decoded = orjson.loads(base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True))
     except (binascii.Error, orjson.JSONDecodeError):
         decoded = None
     # The instance reads `client`, `custom` and `env` keys, so nothing but an object will do.

@@ -178,6 +178,18 @@ def test_async_payload_over_1mb_rejected(serve: Any, tmp_path: Path) -> None:
     )
 
 
+def test_async_payload_of_exactly_1mb_accepted(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    server = serve(write_app(tmp_path / "app", out, function("ok", "ok", out)))
+    client = lambda_client(server.endpoint)
+    payload = b'"' + b"x" * (1024 * 1024 - 2) + b'"'
+
+    response = client.invoke(FunctionName="ok", InvocationType="Event", Payload=payload)
+
+    assert len(payload) == 1024 * 1024
+    assert response["StatusCode"] == 202
+
+
 def test_accepted_survive_sigkill(serve: Any, tmp_path: Path) -> None:
     out = tmp_path / "out"
     # One slow instance at a time, so most invocations are still queued at the kill.

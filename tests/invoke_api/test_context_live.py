@@ -179,3 +179,13 @@ def test_non_object_client_context_rejected(app: LiveApp, client_context: bytes)
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "InvalidRequestContentException"
     assert error["Error"]["Message"] == "Client context must be a valid Base64-encoded JSON object."
+
+
+def test_unpadded_client_context_accepted(app: LiveApp) -> None:
+    encoded = base64.b64encode(json.dumps({"custom": {"size": "x" * 2663}}).encode()).decode().rstrip("=")
+    assert len(encoded) == 3583
+
+    response = lambda_client(app.endpoint).invoke(FunctionName="context_objects", Payload=b"{}", ClientContext=encoded)
+
+    assert "FunctionError" not in response
+    assert json.loads(response["Payload"].read())["client_context"]["custom"] == {"size": "x" * 2663}

@@ -310,6 +310,10 @@ def test_other_operations_say_only_invoke_is_served(client: Any, operation: str,
          "Squall keeps no tags"),
         ("create_event_source_mapping", {"FunctionName": "echo", "EventSourceArn": "arn:aws:sqs:us-east-1:0:q"},
          "CreateEventSourceMapping", "declare the trigger under the function's events"),
+        ("invoke_async", {"FunctionName": "echo", "InvokeArgs": b"{}"}, "InvokeAsync",
+         'call invoke with InvocationType="Event"'),
+        ("invoke_with_response_stream", {"FunctionName": "echo", "Payload": b"{}"}, "InvokeWithResponseStream",
+         "call invoke, which returns the whole payload"),
     ],
 )
 def test_other_operations_say_what_instead(
