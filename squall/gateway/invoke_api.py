@@ -130,6 +130,8 @@ def qualifier_violations(qualifier: str) -> list[str]:
 
 def _violations(field: str, value: str, max_chars: int, pattern: re.Pattern[str], pattern_text: str) -> list[str]:
     violations = []
+    if not value:
+        violations.append(constraint_violation(field, value, "have length greater than or equal to 1"))
     if len(value) > max_chars:
         violations.append(constraint_violation(field, value, f"have length less than or equal to {max_chars}"))
     if pattern.fullmatch(value) is None:
@@ -268,7 +270,8 @@ class InvokeApi:
         if scope["method"] != "POST" or not path.endswith(SUFFIX):
             raise unsupported(scope["method"], path)
         raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        # Blank values are kept, so that an empty Qualifier fails its length check, as on AWS.
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
         invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
         log_type = (header(scope, b"x-amz-log-type") or b"None").decode("latin-1")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -326,3 +327,16 @@ def test_other_operations_say_what_instead(
     assert named in message
     assert hint in message
     assert "squall deploy`, and publish" not in message
+
+
+def test_empty_qualifier_rejected(app: Any) -> None:
+    # boto3 refuses an empty Qualifier itself, so only raw HTTP reaches the server with one.
+    answer = httpx.post(f"{app.endpoint}/2015-03-31/functions/echo/invocations?Qualifier=", content=b"{}", timeout=20)
+
+    assert answer.status_code == 400
+    assert answer.headers["x-amzn-errortype"] == "ValidationException"
+    # The empty value also fails the pattern, whose alternatives each need a character.
+    assert answer.json()["message"].startswith(
+        "2 validation errors detected: Value '' at 'qualifier' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 1; "
+    )
