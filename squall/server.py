@@ -859,6 +859,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             http="httptools",
             lifespan="off",
             access_log=False,
+            # uvicorn's own lines go through the root logger, in the server log's format.
+            log_config=None,
             log_level="warning",
             # Squall is the edge server: no proxy in front to trust, and no
             # "server: uvicorn" header, as API Gateway sends none.
@@ -867,6 +869,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             timeout_graceful_shutdown=5,
         )
         server = _Server(config)
+        server.on_stop = (platform.queue_triggers.stop_receiving, platform.record_triggers.stop_receiving,
+                          async_invoker.stop_starting)
         # From the line below on, a client may stop the server: a signal that
         # comes before uvicorn takes over the handlers stops it gracefully too.
         # uvicorn raises its signal again with these handlers once it has shut
@@ -991,7 +995,13 @@ async def _redeploy_on_changes(
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, which logs the stop when the signal arrives, before it waits for calls in flight."""
+    """uvicorn's server, which logs the stop when the signal arrives, before it waits for calls in flight.
+
+    `on_stop` are called then too, so that event sources start no new work
+    while HTTP calls in flight finish.
+    """
+
+    on_stop: tuple[Callable[[], None], ...] = ()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         if not self.should_exit:
@@ -999,6 +1009,8 @@ class _Server(uvicorn.Server):
                 "received signal %d: stopping; calls in flight get up to %s s to finish",
                 sig, self.config.timeout_graceful_shutdown,
             )
+            for stop in self.on_stop:
+                stop()
         super().handle_exit(sig, frame)
 
 

@@ -719,9 +719,11 @@ class Dispatcher:
                 trace_header=invocation.trace_header,
             )
         except asyncio.CancelledError:
-            # The invocation still gets its log and record, as one cut short.
+            # The invocation still gets its log and record, as one cut short. Calls are cancelled when the
+            # server stops, so the log says so rather than that the runtime exited.
+            message = f"RequestId: {invocation.request_id} Error: the server stopped before the invocation ended"
             cut = RawResult(
-                body=b"",
+                body=orjson.dumps({"errorMessage": message, "errorType": CANCELLED_ERROR_TYPE}),
                 outcome=Outcome.CRASH,
                 error_type=CANCELLED_ERROR_TYPE,
                 duration_ms=(time.time() - started_at) * 1000,

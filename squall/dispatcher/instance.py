@@ -350,6 +350,8 @@ class Instance:
             # killed so that the handler does not run on in an instance that looks idle.
             timer.cancel()
             self.cancelled_output = self._read_output()
+            # Dead from now on, so that the pool does not take the killed instance back as idle.
+            self.state = InstanceState.DEAD
             self.kill()
             raise
         finally:

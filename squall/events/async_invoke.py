@@ -243,6 +243,15 @@ class AsyncInvoker:
             logger.info("resuming %d asynchronous invocation(s) accepted before the last stop", len(pending))
         self._loop_task = asyncio.get_running_loop().create_task(self._run_forever())
 
+    def stop_starting(self) -> None:
+        """Start no more invocations; running ones go on. Safe to call from a signal handler.
+
+        An invocation that fails from now on keeps its row and its attempt count and runs again after a
+        restart, because the stop may be what made it fail: the SDK's calls from the function find the
+        server's port closed.
+        """
+        self._closing = True
+
     async def close(self) -> None:
         """Stop starting invocations, give running ones a grace period, then close the store.
 
@@ -347,7 +356,7 @@ class AsyncInvoker:
 
     def _start_due(self) -> None:
         now = self._clock()
-        while self._due and self._due[0][0] <= now:
+        while self._due and self._due[0][0] <= now and not self._closing:
             _, row_id = heapq.heappop(self._due)
             entry = self._entries.get(row_id)
             if entry is None:
@@ -448,6 +457,12 @@ class AsyncInvoker:
         if result.error_type is None:
             await self._report(config.on_success, "Success", entry, payload, attempts, result, None)
             await self._remove(entry)
+            return
+        if self._closing:
+            # NOTE: Lambda retries its own failures without counting them; a call that fails while the server
+            # stops may have failed because of the stop, so it is kept as it was and runs again after a restart.
+            logger.info("asynchronous invocation %s of %s failed with %s while the server stopped; it runs again "
+                        "after a restart", entry.request_id, entry.function, result.error_type)
             return
 
         if attempts <= config.max_retry_attempts:

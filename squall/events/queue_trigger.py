@@ -94,7 +94,9 @@ class QueueTriggers:
         self._hub = hub
         self._dispatcher = dispatcher
         self._max_event_bytes = max_event_bytes
-        self._pollers: dict[_Key, tuple[QueueTrigger, list[asyncio.Task[None]]]] = {}
+        self._pollers: dict[_Key, tuple[QueueTrigger, list[asyncio.Task[None]], asyncio.Event]] = {}
+        # Pollers of triggers a redeploy changed or removed: each finishes the batch it has, then ends.
+        self._retiring: set[asyncio.Task[None]] = set()
         # One poller of a trigger fills a batch at a time, so that a batch window
         # gathers the messages of a slow trickle into one batch instead of one per poller.
         self._filling: dict[_Key, asyncio.Lock] = {}
@@ -113,17 +115,27 @@ class QueueTriggers:
                         configured[_Key(spec.name, trigger.queue)] = trigger
 
         for key in list(self._pollers):
-            trigger, tasks = self._pollers[key]
+            trigger, tasks, stop = self._pollers[key]
             if configured.get(key) != trigger:
+                # As a redeploy lets calls in flight finish, a batch in flight finishes; no new one starts.
+                stop.set()
+                self._hub.notify("queues", key.queue)  # wakes the pollers waiting for messages
                 for task in tasks:
-                    task.cancel()
+                    if not task.done():
+                        self._retiring.add(task)
+                        task.add_done_callback(self._retiring.discard)
                 del self._pollers[key]
         for key, trigger in configured.items():
             if key not in self._pollers:
                 count = trigger.max_concurrency or DEFAULT_POLLERS
-                tasks = [asyncio.get_running_loop().create_task(self._poll(key, trigger)) for _ in range(count)]
-                self._pollers[key] = (trigger, tasks)
+                stop = asyncio.Event()
+                tasks = [asyncio.get_running_loop().create_task(self._poll(key, trigger, stop)) for _ in range(count)]
+                self._pollers[key] = (trigger, tasks, stop)
                 logger.info("polling queue %s for function %s with %d poller(s)", key.queue, key.function, count)
+
+    def stop_receiving(self) -> None:
+        """Receive no more messages; batches already received go on. Safe to call from a signal handler."""
+        self._closing = True
 
     async def close(self) -> None:
         """Stop receiving; a batch already received gets the grace period to finish.
@@ -131,7 +143,7 @@ class QueueTriggers:
         A batch cut at the end of it comes back after its visibility timeout.
         """
         self._closing = True
-        tasks = [task for _, tasks in self._pollers.values() for task in tasks]
+        tasks = [task for _, tasks, _ in self._pollers.values() for task in tasks] + list(self._retiring)
         for key in self._pollers:
             self._hub.notify("queues", key.queue)  # wakes the pollers waiting for messages
         self._pollers.clear()
@@ -139,11 +151,11 @@ class QueueTriggers:
         if cut:
             logger.info("%d queue batch(es) cut at shutdown come back after their visibility timeout", cut)
 
-    async def _poll(self, key: _Key, trigger: QueueTrigger) -> None:
+    async def _poll(self, key: _Key, trigger: QueueTrigger, stop: asyncio.Event) -> None:
         store = self._hub.store("queues")
         queue_arn: str | None = None
         filters = compile_filters(trigger.filter_patterns)
-        while not self._closing:
+        while not (self._closing or stop.is_set()):
             try:
                 if queue_arn is None:
                     queue_arn = (await self._hub.run(store.get_queue, key.queue)).arn
@@ -153,7 +165,7 @@ class QueueTriggers:
                     await asyncio.sleep(BACKOFF_S)
                     continue
                 async with self._filling.setdefault(key, asyncio.Lock()):
-                    batch = await self._fill_batch(store, key, queue_arn, trigger, filters)
+                    batch = await self._fill_batch(store, key, queue_arn, trigger, filters, stop)
                 failures = self._failures.pop(key, 0)
                 if failures:
                     logger.info("polling queue %s for %s works again after %d failure(s)", key.queue, key.function,
@@ -184,7 +196,8 @@ class QueueTriggers:
         return count == 1 or count % REPEAT_LOG_EVERY == 0
 
     async def _fill_batch(
-        self, store: Any, key: _Key, queue_arn: str, trigger: QueueTrigger, filters: FilterCriteria | None
+        self, store: Any, key: _Key, queue_arn: str, trigger: QueueTrigger, filters: FilterCriteria | None,
+        stop: asyncio.Event,
     ) -> list[Any]:
         """Receive up to batch_size matching messages, waiting up to batch_window_s once the first has come.
 
@@ -206,7 +219,7 @@ class QueueTriggers:
         batch: list[Any] = []
         event_bytes = EMPTY_EVENT_BYTES
         window_ends: float | None = None
-        while len(batch) < trigger.batch_size and not self._closing:
+        while len(batch) < trigger.batch_size and not (self._closing or stop.is_set()):
             fitting = (self._max_event_bytes - event_bytes) // largest_record_bytes
             if batch and fitting == 0:
                 break  # the next message might not fit

@@ -199,6 +199,10 @@ class RecordTriggers:
                 self._pollers[key] = (trigger, task)
                 logger.info("started the %s trigger of function %s on %s", key.kind.value, key.function, key.source)
 
+    def stop_receiving(self) -> None:
+        """Start no more calls; batches already running go on. Safe to call from a signal handler."""
+        self._closing = True
+
     async def close(self) -> None:
         """Stop every poller; a call in flight gets the grace period to finish and checkpoint.
 

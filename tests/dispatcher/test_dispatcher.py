@@ -486,6 +486,21 @@ async def test_close_kills_calls_on_retired_pool(make_dispatcher: Callable[..., 
     assert result.error_type is not None
 
 
+async def test_cancelled_call_instance_not_reused(make_dispatcher: Callable[..., Dispatcher]) -> None:
+    dispatcher = make_dispatcher()
+    await dispatcher.deploy(service(FunctionSpec(name="sleep", handler="handlers.sleep", timeout_s=30)))
+    running = asyncio.create_task(call(dispatcher, "sleep", {"seconds": 20}))
+    await wait_until(lambda: dispatcher.pools["sleep"].busy_count == 1)
+
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    after = await dispatcher.invoke(Invocation("sleep", orjson.dumps({"seconds": 0}), "test"))
+
+    # The next call runs on a new instance, not on the killed one.
+    assert after.error_type is None, after.payload
+
+
 async def test_failed_import_reports_its_own_memory(make_dispatcher: Callable[..., Dispatcher]) -> None:
     dispatcher = make_dispatcher()
     await dispatcher.deploy(service(FunctionSpec(name="broken", handler="broken_import.handler", memory_mb=512)))

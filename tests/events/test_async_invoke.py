@@ -358,3 +358,38 @@ async def test_close_starts_no_blocked_invocation(tmp_path: Path, caplog: pytest
     assert len(dispatcher.started) == 1
     assert AsyncStore(tmp_path / "async.db").count() == 3
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+class StoppingDispatcher(FakeDispatcher):
+    """A dispatcher whose call fails once the server began to stop, as a function's SDK calls then do."""
+
+    def __init__(self, invoker_ref: list[AsyncInvoker]) -> None:
+        super().__init__(["error"], AsyncConfig(max_retry_attempts=0, on_failure=Destination("queue", "failed")))
+        self.invoker_ref = invoker_ref
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        self.invoker_ref[0].stop_starting()  # the signal arrives while the call runs
+        return await super().invoke(invocation)
+
+
+async def test_failure_during_stop_kept_for_restart(tmp_path: Path) -> None:
+    holder: list[AsyncInvoker] = []
+    dispatcher = StoppingDispatcher(holder)
+    invoker = AsyncInvoker(dispatcher, AsyncStore(tmp_path / "async.db"), AsyncSettings())  # type: ignore[arg-type]
+    holder.append(invoker)
+    sent: list[Any] = []
+
+    async def queue_sender(queue: str, body: str, attributes: Any = None) -> None:
+        sent.append(queue)
+
+    invoker.queue_sender = queue_sender
+    await invoker.start()
+    await invoker.accept(Invocation("fn", b"{}", "event"))
+    await run_until(lambda: len(dispatcher.calls) == 1)
+    await invoker.close()
+
+    # Not sent to on_failure, though no retry was allowed: the row waits for the next start, its attempts uncounted.
+    assert sent == []
+    reopened = AsyncStore(tmp_path / "async.db")
+    assert reopened.count() == 1
+    assert [entry.attempts for entry in reopened.pending()] == [0]

@@ -1,0 +1,142 @@
+"""Queue batches around a redeploy and a stop: a batch in flight finishes, and none starts once the server stops."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from squall.sdk import Client
+from squall.sdk.queues import Queue
+from tests.events.test_async_live import notes, wait_for
+
+APP = '''
+import json, os, time
+
+def _note(kind, value):
+    path = os.path.join(os.environ["OUT"], f"{kind}-{time.time_ns()}.json")
+    with open(path + ".tmp", "w") as file:
+        json.dump(value, file)
+    os.rename(path + ".tmp", path)
+
+def consume(event, context):
+    bodies = [record["body"] for record in event["Records"]]
+    _note("started", bodies)
+    time.sleep(1.5)
+    _note("done", bodies)
+'''
+
+MANIFEST = """service: slowqueue
+resources:
+  queues:
+    jobs: {{visibility_timeout_s: 30}}
+functions:
+  consume:
+    handler: app.consume
+    timeout_s: 10
+    environment: {{OUT: {out!r}}}
+    events:
+      - queue: {{name: jobs, batch_size: {batch_size}}}
+"""
+
+
+def test_batch_in_flight_finishes_across_trigger_change(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(APP)
+    (app / "squall.yml").write_text(MANIFEST.format(out=str(out), batch_size=1))
+    server = serve(app, "--no-watch")
+    Queue("jobs", Client(server.endpoint)).send("first")
+    wait_for(lambda: notes(out, "started"))
+
+    (app / "squall.yml").write_text(MANIFEST.format(out=str(out), batch_size=2))
+    deployed = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(app), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+
+    assert wait_for(lambda: notes(out, "done")) == [["first"]]
+    logs = subprocess.run(
+        [sys.executable, "-m", "squall", "logs", "consume", "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert "Squall.Cancelled" not in logs.stdout
+    # The message was handled once and deleted, so the new pollers find nothing to deliver again.
+    assert notes(out, "started") == [["first"]]
+
+    def queue_empty() -> bool:
+        stats = Client(server.endpoint).call("queues", "get_queue", queue="jobs")["stats"]
+        return stats["visible"] + stats["in_flight"] == 0
+
+    assert wait_for(queue_empty)
+
+
+STOP_APP = '''
+import json, os, time
+
+def consume(event, context):
+    path = os.path.join(os.environ["OUT"], f"started-{time.time_ns()}.json")
+    with open(path, "w") as file:
+        json.dump({"at": time.time(), "bodies": [record["body"] for record in event["Records"]]}, file)
+
+def slow(event, context):
+    time.sleep(3)
+    return "done"
+'''
+
+STOP_MANIFEST = """service: stopqueue
+resources:
+  queues:
+    jobs: {{}}
+functions:
+  consume:
+    handler: app.consume
+    environment: {{OUT: {out!r}}}
+    events:
+      - queue: {{name: jobs}}
+  slow:
+    handler: app.slow
+    timeout_s: 10
+    events:
+      - http: {{method: GET, path: /slow}}
+"""
+
+
+def running(endpoint: str, function: str) -> bool:
+    """Tell whether an instance of the function is running a call."""
+    functions = httpx.get(endpoint + "/_squall/api/functions", timeout=10).json()["functions"]
+    return any(entry["name"] == function and entry["instances"]["busy"] == 1 for entry in functions)
+
+
+def test_no_batch_starts_after_stop_signal(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(STOP_APP)
+    (app / "squall.yml").write_text(STOP_MANIFEST.format(out=str(out)))
+    server = serve(app, "--no-watch")
+    # Visible only once the stop has begun, while the slow HTTP call keeps the server in its grace period.
+    Queue("jobs", Client(server.endpoint)).send("late", delay_s=1)
+    caller = threading.Thread(target=lambda: httpx.get(server.endpoint + "/slow", timeout=20))
+    caller.start()
+    assert wait_for(lambda: running(server.endpoint, "slow"))
+    signalled = time.time()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=30)
+    caller.join(timeout=30)
+
+    assert [note for note in notes(out, "started") if note["at"] > signalled] == []
+    restarted = serve(app, "--no-watch", data=server.data)
+    delivered = wait_for(lambda: notes(out, "started"))
+    assert delivered[0]["bodies"] == ["late"]
+    assert restarted.endpoint
