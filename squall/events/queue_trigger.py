@@ -117,7 +117,7 @@ class QueueTriggers:
         for key in list(self._pollers):
             trigger, tasks, stop = self._pollers[key]
             if configured.get(key) != trigger:
-                # As a redeploy lets calls in flight finish, a batch in flight finishes; no new one starts.
+                # A batch in flight finishes, as calls in flight do across a redeploy, and no new one starts.
                 stop.set()
                 self._hub.notify("queues", key.queue)  # wakes the pollers waiting for messages
                 for task in tasks:

@@ -270,7 +270,7 @@ class InvokeApi:
         if scope["method"] != "POST" or not path.endswith(SUFFIX):
             raise unsupported(scope["method"], path)
         raw_name = unquote(path[len(PREFIX) : -len(SUFFIX)])
-        # Blank values are kept, so that an empty Qualifier fails its length check, as on AWS.
+        # Blank values are kept, so that an empty Qualifier fails the minimum length of 1 in the Invoke API model.
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         qualifier_parameter = query["Qualifier"][0] if "Qualifier" in query else None
         invocation_type = (header(scope, b"x-amz-invocation-type") or b"RequestResponse").decode("latin-1")
