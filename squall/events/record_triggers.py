@@ -27,6 +27,7 @@ records after the checkpoint are delivered after the next start.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
 import time
@@ -87,6 +88,10 @@ class _Key:
     source: str
 
 
+# The stop event of the trigger whose poller runs in the current task (see RecordTriggers._run_trigger).
+_TRIGGER_STOP: contextvars.ContextVar[asyncio.Event | None] = contextvars.ContextVar("trigger_stop", default=None)
+
+
 class _Stopping(Exception):
     """Raised where a poller would start a call after close() began."""
 
@@ -140,6 +145,9 @@ class RecordTriggers:
         self._backoff_s = backoff_s
         self._max_event_bytes = max_event_bytes
         self._pollers: dict[_Key, tuple[RecordTrigger, asyncio.Task[None]]] = {}
+        self._stops: dict[_Key, asyncio.Event] = {}  # set when a redeploy changes or removes the trigger
+        # Pollers of changed or removed triggers: each finishes the batch it has, checkpoints and ends.
+        self._retiring: set[asyncio.Task[None]] = set()
         self._closing = False  # set by close(): pollers start no more calls
         self._on_failure: dict[str, Destination | None] = {}
         self._table_checkpoints: TableCheckpoints | None = None
@@ -187,7 +195,12 @@ class RecordTriggers:
         for key in list(self._pollers):
             trigger, task = self._pollers[key]
             if configured.get(key) != trigger:
-                task.cancel()
+                # A batch in flight finishes and checkpoints, as calls in flight do across a redeploy.
+                self._stops.pop(key).set()
+                self._hub.notify("streams" if key.kind is SourceKind.STREAM else "tables", key.source)
+                if not task.done():
+                    self._retiring.add(task)
+                    task.add_done_callback(self._retiring.discard)
                 stopped[key] = task
                 del self._pollers[key]
                 logger.info("stopped the %s trigger of function %s on %s", key.kind.value, key.function, key.source)
@@ -195,7 +208,8 @@ class RecordTriggers:
         loop = asyncio.get_running_loop()
         for key, trigger in configured.items():
             if key not in self._pollers:
-                task = loop.create_task(self._run_trigger(key, trigger, stopped.get(key)))
+                stop = self._stops[key] = asyncio.Event()
+                task = loop.create_task(self._run_trigger(key, trigger, stopped.get(key), stop))
                 self._pollers[key] = (trigger, task)
                 logger.info("started the %s trigger of function %s on %s", key.kind.value, key.function, key.source)
 
@@ -203,13 +217,18 @@ class RecordTriggers:
         """Start no more calls; batches already running go on. Safe to call from a signal handler."""
         self._closing = True
 
+    def _stopping(self) -> bool:
+        """Tell whether the running poller should start no more calls: the server stops, or its trigger changed."""
+        stop = _TRIGGER_STOP.get()
+        return self._closing or (stop is not None and stop.is_set())
+
     async def close(self) -> None:
         """Stop every poller; a call in flight gets the grace period to finish and checkpoint.
 
         Undelivered records stay after their checkpoints for the next start.
         """
         self._closing = True
-        tasks = [task for _, task in self._pollers.values()]
+        tasks = [task for _, task in self._pollers.values()] + list(self._retiring)
         for key in self._pollers:
             # Wakes the pollers waiting for new records.
             self._hub.notify("streams" if key.kind is SourceKind.STREAM else "tables", key.source)
@@ -223,7 +242,11 @@ class RecordTriggers:
 
     # Starting the pollers of one trigger
 
-    async def _run_trigger(self, key: _Key, trigger: RecordTrigger, previous: asyncio.Task[None] | None) -> None:
+    async def _run_trigger(
+        self, key: _Key, trigger: RecordTrigger, previous: asyncio.Task[None] | None, stop: asyncio.Event
+    ) -> None:
+        # The shard pollers this task starts inherit the stop event through the context.
+        _TRIGGER_STOP.set(stop)
         # A changed trigger's old poller may be in the middle of a batch. It
         # stops first, so that two pollers never deliver the same shard at once.
         if previous is not None:
@@ -235,8 +258,8 @@ class RecordTriggers:
                 group.create_task(self._poll(key.function, source, trigger))
 
     async def _open_sources(self, key: _Key, trigger: RecordTrigger) -> list[RecordSource]:
-        """Return one source per shard, retrying until the stream or table can be read, or none once closing."""
-        while not self._closing:
+        """Return one source per shard, retrying until the stream or table can be read, or none once stopping."""
+        while not self._stopping():
             try:
                 starting_position = StartingPosition(trigger.starting_position)
                 if key.kind is SourceKind.TABLE:
@@ -270,7 +293,7 @@ class RecordTriggers:
         opened = False
         failures_in_row = 0
         filters = compile_filters(trigger.filter_patterns)
-        while not self._closing:
+        while not self._stopping():
             try:
                 if not opened:
                     await source.open()
@@ -326,7 +349,7 @@ class RecordTriggers:
             return []
 
         window_ends = time.monotonic() + trigger.batch_window_s
-        while len(records) < trigger.batch_size and not full and not self._closing:
+        while len(records) < trigger.batch_size and not full and not self._stopping():
             remaining = window_ends - time.monotonic()
             if remaining <= 0:
                 break
@@ -377,8 +400,8 @@ class RecordTriggers:
 
         work: deque[_Pending] = deque([_Pending(tuple(matching))])
         while work:
-            if self._closing:
-                return  # the records after the checkpoint come again after a restart
+            if self._stopping():
+                return  # the records after the checkpoint come again after a restart or from the new poller
             pending = await self._drop_expired(function, source, work.popleft())
             if pending is None:
                 continue
@@ -440,7 +463,7 @@ class RecordTriggers:
                 logger.info("function %s throttled a batch of %d from %s; retrying in %.1f s",
                             function, len(records), source.describe(), self._backoff_s)
                 await asyncio.sleep(self._backoff_s)
-                if self._closing:
+                if self._stopping():
                     raise _Stopping from None
                 continue
             break

@@ -1,4 +1,4 @@
-"""Queue batches around a redeploy and a stop: a batch in flight finishes, and none starts once the server stops."""
+"""Triggered batches around a redeploy and a stop: a batch in flight finishes, and none starts once the server stops."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import httpx
 
 from squall.sdk import Client
 from squall.sdk.queues import Queue
+from squall.sdk.streams import Stream
 from tests.events.test_async_live import notes, wait_for
 
 APP = '''
@@ -140,3 +141,57 @@ def test_no_batch_starts_after_stop_signal(serve: Any, tmp_path: Path) -> None:
     delivered = wait_for(lambda: notes(out, "started"))
     assert delivered[0]["bodies"] == ["late"]
     assert restarted.endpoint
+
+
+STREAM_APP = '''
+import base64, json, os, time
+
+def _note(kind, value):
+    path = os.path.join(os.environ["OUT"], f"{kind}-{time.time_ns()}.json")
+    with open(path + ".tmp", "w") as file:
+        json.dump(value, file)
+    os.rename(path + ".tmp", path)
+
+def consume(event, context):
+    data = [base64.b64decode(record["kinesis"]["data"]).decode() for record in event["Records"]]
+    _note("started", data)
+    time.sleep(1.5)
+    _note("done", data)
+'''
+
+STREAM_MANIFEST = """service: slowstream
+resources:
+  streams:
+    clicks: {{shards: 1}}
+functions:
+  consume:
+    handler: app.consume
+    timeout_s: 10
+    environment: {{OUT: {out!r}}}
+    events:
+      - stream: {{name: clicks, starting_position: trim_horizon, batch_size: {batch_size}}}
+"""
+
+
+def test_stream_batch_finishes_across_trigger_change(serve: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(STREAM_APP)
+    (app / "squall.yml").write_text(STREAM_MANIFEST.format(out=str(out), batch_size=1))
+    server = serve(app, "--no-watch")
+    Stream("clicks", Client(server.endpoint)).put("first", partition_key="a")
+    wait_for(lambda: notes(out, "started"))
+
+    (app / "squall.yml").write_text(STREAM_MANIFEST.format(out=str(out), batch_size=2))
+    deployed = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(app), "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    Stream("clicks", Client(server.endpoint)).put("second", partition_key="a")
+
+    # The first batch ends and checkpoints; the new poller goes on after it, not from the start again.
+    assert wait_for(lambda: len(notes(out, "done")) == 2 and notes(out, "done")) == [["first"], ["second"]]
+    assert notes(out, "started") == [["first"], ["second"]]
