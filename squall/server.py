@@ -110,6 +110,12 @@ class Platform:
     logged_warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The same for the warnings about the deployed copy (missing versions, syntax, runtime).
     logged_deploy_warnings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Set when the stop signal arrives: a route call that its request stops waiting for is then cut, not kept.
+    stopping: bool = False
+
+    def begin_stop(self) -> None:
+        """Note that the server is stopping. Safe to call from a signal handler."""
+        self.stopping = True
 
     async def deploy_folder(self, folder: Path, variables: DeployVariables | None = None) -> ServiceSpec:
         """Load the folder's manifest, copy its code and deploy it; the previous version keeps serving on failure.
@@ -869,8 +875,8 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             timeout_graceful_shutdown=5,
         )
         server = _Server(config)
-        server.on_stop = (platform.queue_triggers.stop_receiving, platform.record_triggers.stop_receiving,
-                          async_invoker.stop_starting)
+        server.on_stop = (platform.begin_stop, platform.queue_triggers.stop_receiving,
+                          platform.record_triggers.stop_receiving, async_invoker.stop_starting)
         # From the line below on, a client may stop the server: a signal that
         # comes before uvicorn takes over the handlers stops it gracefully too.
         # uvicorn raises its signal again with these handlers once it has shut

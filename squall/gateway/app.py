@@ -365,7 +365,12 @@ class GatewayApp:
         try:
             await waiter
         except asyncio.CancelledError:
-            self._keep_running(invoking, invocation)
+            if getattr(self._platform, "stopping", False):
+                # The stop's grace period ended: the call is cut, so that its log and record say so
+                # instead of a success the client never saw.
+                invoking.cancel()
+            else:
+                self._keep_running(invoking, invocation)
             raise
         finally:
             timer.cancel()
