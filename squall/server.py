@@ -8,6 +8,7 @@ changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import fcntl
@@ -21,7 +22,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ logger = logging.getLogger("squall.server")
 WATCH_DEBOUNCE_MS = 300
 # The address `squall up` listens on unless --host or --port sets another.
 DEFAULT_HOST = "127.0.0.1"
+# The address of the socket instances reach the server on, whatever address the server serves.
+INNER_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 # The file in a data folder that contains the region the folder was first served as.
 REGION_FILE = "region"
@@ -745,12 +748,22 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         print(f"squall: {describe_bind_error(host, port, error)}", file=sys.stderr)
         return 2
     bound_port = sock.getsockname()[1]
+    # Instances reach the server on a loopback socket of their own, which stays open while the
+    # server stops, so that a call in its grace period can still use the SDK and the Lambda API.
+    try:
+        inner_sock = bind(INNER_HOST, 0)
+    except OSError as error:
+        sock.close()
+        print(f"squall: {describe_bind_error(INNER_HOST, 0, error)}", file=sys.stderr)
+        return 2
+    inner_endpoint = local_endpoint(INNER_HOST, inner_sock.getsockname()[1])
 
     # Logs, records and secrets live here: a new data folder is the owner's alone.
     try:
         data.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         sock.close()
+        inner_sock.close()
         print(f"squall: cannot create the data folder {data}: {error.strerror or error}; {DATA_FOLDER_FIX}",
               file=sys.stderr)
         return 2
@@ -758,11 +771,13 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         data_lock = lock_data_folder(data)
     except OSError as error:
         sock.close()
+        inner_sock.close()
         print(f"squall: cannot write in the data folder {data}: {error.strerror or error}; {DATA_FOLDER_FIX}",
               file=sys.stderr)
         return 2
     if data_lock is None:
         sock.close()
+        inner_sock.close()
         return 2
     try:
         region_problem = check_data_region(data, region)
@@ -770,6 +785,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         region_problem = f"cannot read or write {data / REGION_FILE}: {error.strerror or error}; {DATA_FOLDER_FIX}"
     if region_problem is not None:
         sock.close()
+        inner_sock.close()
         os.close(data_lock)
         print(f"squall: {region_problem}", file=sys.stderr)
         return 2
@@ -794,7 +810,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
     # Open the store and start the dispatcher.
     store = SqliteStore(data / "squall.db")
     store.start()
-    settings = NodeSettings(data_dir=data, region=region, endpoint=local_endpoint(host, bound_port), token=token)
+    settings = NodeSettings(data_dir=data, region=region, endpoint=inner_endpoint, token=token)
     if memory_budget_mb is not None:
         settings = dataclasses.replace(settings, memory_budget_mb=memory_budget_mb)
     metrics: Metrics | None = None
@@ -826,6 +842,9 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
                         RecordTriggers(hub, dispatcher, async_invoker), scheduler, secrets=secret_store,
                         versions=version_store)
     metrics = Metrics(platform)
+    # Served from before the first deploy, so that an instance's init can already use the SDK.
+    inner_server = _InnerServer(_server_config(GatewayApp(platform, token, metrics)))
+    inner_task = asyncio.create_task(inner_server.serve(sockets=[inner_sock]))
 
     try:
         # Deploy the folder; a broken manifest stops the start with its message.
@@ -859,22 +878,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         ]
 
         # Serve HTTP on the socket bound above, so that port 0 reports the real port.
-        config = uvicorn.Config(
-            GatewayApp(platform, token, metrics),
-            loop="none",
-            http="httptools",
-            lifespan="off",
-            access_log=False,
-            # uvicorn's own lines go through the root logger, in the server log's format.
-            log_config=None,
-            log_level="warning",
-            # Squall is the edge server: no proxy in front to trust, and no
-            # "server: uvicorn" header, as API Gateway sends none.
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=5,
-        )
-        server = _Server(config)
+        server = _Server(_server_config(GatewayApp(platform, token, metrics)))
         server.on_stop = (platform.begin_stop, platform.queue_triggers.stop_receiving,
                           platform.record_triggers.stop_receiving, async_invoker.stop_starting)
         # From the line below on, a client may stop the server: a signal that
@@ -921,6 +925,10 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             platform.queue_triggers.close(), platform.record_triggers.close(), async_invoker.close()
         )
         await dispatcher.close()
+        # The instances are gone, so nothing needs their socket any more.
+        inner_server.should_exit = True
+        await asyncio.gather(inner_task, return_exceptions=True)
+        inner_sock.close()
         await asyncio.to_thread(hub.close)
         await asyncio.to_thread(store.close)
         secret_store.close()
@@ -998,6 +1006,37 @@ async def _redeploy_on_changes(
             await platform.deploy_folder(folder, variables)
         except (SquallError, ValueError, OSError) as error:
             logger.error("redeploy failed, the previous version keeps serving: %s", error)
+
+
+def _server_config(app: GatewayApp) -> uvicorn.Config:
+    """Return the uvicorn settings of the server's sockets."""
+    return uvicorn.Config(
+        app,
+        loop="none",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        # uvicorn's own lines go through the root logger, in the server log's format.
+        log_config=None,
+        log_level="warning",
+        # Squall is the edge server: no proxy in front to trust, and no
+        # "server: uvicorn" header, as API Gateway sends none.
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+class _InnerServer(uvicorn.Server):
+    """The server of the instances' loopback socket, which the main server's stop leaves open.
+
+    It takes no signals: the main server handles them, and this one stops
+    once the instances are gone.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class _Server(uvicorn.Server):

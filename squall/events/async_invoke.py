@@ -244,12 +244,7 @@ class AsyncInvoker:
         self._loop_task = asyncio.get_running_loop().create_task(self._run_forever())
 
     def stop_starting(self) -> None:
-        """Start no more invocations; running ones go on. Safe to call from a signal handler.
-
-        An invocation that fails from now on keeps its row and its attempt count and runs again after a
-        restart, because the stop may be what made it fail: the SDK's calls from the function find the
-        server's port closed.
-        """
+        """Start no more invocations; running ones go on. Safe to call from a signal handler."""
         self._closing = True
 
     async def close(self) -> None:
@@ -457,12 +452,6 @@ class AsyncInvoker:
         if result.error_type is None:
             await self._report(config.on_success, "Success", entry, payload, attempts, result, None)
             await self._remove(entry)
-            return
-        if self._closing:
-            # NOTE: Lambda retries its own failures without counting them; a call that fails while the server
-            # stops may have failed because of the stop, so it is kept as it was and runs again after a restart.
-            logger.info("asynchronous invocation %s of %s failed with %s while the server stopped; it runs again "
-                        "after a restart", entry.request_id, entry.function, result.error_type)
             return
 
         if attempts <= config.max_retry_attempts:

@@ -361,7 +361,7 @@ async def test_close_starts_no_blocked_invocation(tmp_path: Path, caplog: pytest
 
 
 class StoppingDispatcher(FakeDispatcher):
-    """A dispatcher whose call fails once the server began to stop, as a function's SDK calls then do."""
+    """A dispatcher whose call fails on its own while the server begins to stop."""
 
     def __init__(self, invoker_ref: list[AsyncInvoker]) -> None:
         super().__init__(["error"], AsyncConfig(max_retry_attempts=0, on_failure=Destination("queue", "failed")))
@@ -372,7 +372,7 @@ class StoppingDispatcher(FakeDispatcher):
         return await super().invoke(invocation)
 
 
-async def test_failure_during_stop_kept_for_restart(tmp_path: Path) -> None:
+async def test_failure_during_stop_counted(tmp_path: Path) -> None:
     holder: list[AsyncInvoker] = []
     dispatcher = StoppingDispatcher(holder)
     invoker = AsyncInvoker(dispatcher, AsyncStore(tmp_path / "async.db"), AsyncSettings())  # type: ignore[arg-type]
@@ -388,8 +388,6 @@ async def test_failure_during_stop_kept_for_restart(tmp_path: Path) -> None:
     await run_until(lambda: len(dispatcher.calls) == 1)
     await invoker.close()
 
-    # Not sent to on_failure, though no retry was allowed: the row waits for the next start, its attempts uncounted.
-    assert sent == []
-    reopened = AsyncStore(tmp_path / "async.db")
-    assert reopened.count() == 1
-    assert [entry.attempts for entry in reopened.pending()] == [0]
+    # A call that ended with its own error counts as an attempt, stop or not: no retry is left, so it is done.
+    assert sent == ["failed"]
+    assert AsyncStore(tmp_path / "async.db").count() == 0

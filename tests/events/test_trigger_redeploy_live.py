@@ -195,3 +195,49 @@ def test_stream_batch_finishes_across_trigger_change(serve: Any, tmp_path: Path)
     # The first batch ends and checkpoints; the new poller goes on after it, not from the start again.
     assert wait_for(lambda: len(notes(out, "done")) == 2 and notes(out, "done")) == [["first"], ["second"]]
     assert notes(out, "started") == [["first"], ["second"]]
+
+
+SDK_APP = '''
+import time
+from squall import Queue
+
+def mark(event, context):
+    time.sleep(1.5)
+    Queue("marks").send("marked during the stop")
+    return {"statusCode": 200, "body": "sent"}
+'''
+
+SDK_MANIFEST = """service: sdkstop
+resources:
+  queues:
+    marks: {}
+functions:
+  mark:
+    handler: app.mark
+    timeout_s: 10
+    events:
+      - http: {method: GET, path: /mark}
+"""
+
+
+def test_sdk_reaches_server_during_stop(serve: Any, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "app.py").write_text(SDK_APP)
+    (app / "squall.yml").write_text(SDK_MANIFEST)
+    server = serve(app, "--no-watch")
+    answers: list[httpx.Response] = []
+    caller = threading.Thread(target=lambda: answers.append(httpx.get(server.endpoint + "/mark", timeout=20)))
+    caller.start()
+    assert wait_for(lambda: running(server.endpoint, "mark"))
+
+    server.process.send_signal(signal.SIGTERM)
+    caller.join(timeout=30)
+    server.process.wait(timeout=30)
+
+    # The call's SDK request went through the instances' own socket, which the stop leaves open.
+    assert answers[0].status_code == 200
+    assert answers[0].text == "sent"
+    restarted = serve(app, "--no-watch", data=server.data)
+    received = Queue("marks", Client(restarted.endpoint)).receive(max_messages=1, wait_s=5)
+    assert [message["body"] for message in received] == ["marked during the stop"]
