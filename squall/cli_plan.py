@@ -356,17 +356,30 @@ def _check_routes(service: Any) -> None:
         raise CommandFailed(str(error)) from None
 
 
+def _region_or_none(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return None if value is None else region_option(ctx, param, value)
+
+
+def _running_region(client: Any) -> str | None:
+    """Return the region of the server the client reaches, or None when none answers."""
+    try:
+        region = client.decode_json(client.send("GET", f"{API_PREFIX}/health")).get("region")
+    except CommandFailed:
+        return None
+    return region if isinstance(region, str) else None
+
+
 @click.command()
 @click.argument("folder", default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--stage", default=None, help="The stage of a serverless.yml, as `squall deploy --stage` would send it [default: the manifest's, else dev].")
 @click.option("--config-env", default=None, help="The samconfig environment of a SAM template, as `squall deploy --config-env` would send it [default: default].")
-@click.option("--region", metavar="REGION", envvar="SQUALL_REGION", default="us-east-1", show_default=True,
-              callback=region_option,
-              help="The region of the server the plan is for, as `squall up --region` sets it [env: SQUALL_REGION].")
+@click.option("--region", metavar="REGION", envvar="SQUALL_REGION", default=None, callback=_region_or_none,
+              help="The region of the server the plan is for, as `squall up --region` sets it [env: SQUALL_REGION;"
+                   " default: the running server's, else us-east-1].")
 @parameter_overrides_option
 @client_options
 @click.pass_context
-def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None, region: str,
+def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | None, region: str | None,
          parameter_overrides: dict[str, str] | None, endpoint: str, token: str | None, data: Path) -> None:
     """Show what FOLDER's manifest translates to, and what deploying it would add, change, remove and create."""
     from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
@@ -375,6 +388,9 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
     from squall.manifest.serverless_variables import server_region, set_server_region
 
     # The manifest resolves ${aws:region} and AWS::Region to the server's region, as a deploy there would.
+    client = open_client(ctx, endpoint, token, data)
+    if region is None:
+        region = _running_region(client) or "us-east-1"
     earlier_region = server_region()
     set_server_region(region)
     try:
@@ -400,7 +416,6 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
     for warning in (*service.warnings, *service_warnings(service)):
         click.secho(f"warning: {warning}", err=True, fg="yellow")
 
-    client = open_client(ctx, endpoint, token, data)
     try:
         functions = client.decode_json(client.send("GET", f"{API_PREFIX}/functions")).get("functions", [])
         existing = existing_resources(client)

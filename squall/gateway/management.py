@@ -168,7 +168,7 @@ class ManagementApi:
         await respond_json(send, status, data)
 
     async def _health(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
-        return 200, {"status": "ok", "version": __version__}
+        return 200, {"status": "ok", "version": __version__, "region": self._platform.dispatcher.settings.region}
 
     async def _installs(self, query: dict[str, str], receive: Receive) -> tuple[int, Any]:
         """Return the requirement installs running now, with their progress, for `squall deploy` to draw."""

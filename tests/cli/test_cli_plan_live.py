@@ -327,3 +327,21 @@ def test_plan_region_matches_manifest(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "squall up --region eu-west-1" in default.output
     assert matching.exit_code == 0, matching.output
     assert "provider.region" not in matching.output
+
+
+def test_plan_takes_running_servers_region(serve: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SQUALL_REGION", raising=False)
+    app = tmp_path / "regional"
+    app.mkdir()
+    (app / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (app / "serverless.yml").write_text(
+        "service: regional\nprovider:\n  name: aws\n  region: eu-west-1\n  environment:\n    REG: ${aws:region}\n"
+        "functions:\n  a:\n    handler: app.handler\n"
+    )
+    server = serve(app, "--no-watch", "--region", "eu-west-1")
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert result.exit_code == 0, result.output
+    assert "provider.region" not in result.output
+    assert "REG changed" not in result.output
