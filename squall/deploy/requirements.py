@@ -190,8 +190,10 @@ def _local_requirement(line: str, folder: Path) -> str | None:
     spec = line.split(";", 1)[0].split(" --", 1)[0].strip()
     if " @ " in spec:
         spec = spec.split(" @ ", 1)[1].strip()
-    if spec.startswith("file://"):
-        return spec.removeprefix("file://")
+    if spec.startswith("file:"):
+        # file:///abs/path, file:../rel/path and file:rel/path all name a path.
+        location = spec.removeprefix("file:")
+        return location.removeprefix("//") if location.startswith("///") else location
     if "://" in spec:
         return None
     if spec.startswith((".", "/", "~")) or spec.endswith(_ARCHIVE_SUFFIXES):

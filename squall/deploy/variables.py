@@ -35,6 +35,9 @@ CONFIG_ENV_RULE = "1 to 64 letters, digits, hyphens or underscores"
 PARAMETER_NAME_PATTERN = re.compile(r"^[A-Za-z0-9]{1,255}$")
 PARAMETER_OVERRIDES_RULE = '"Name=Value" pairs separated by spaces, or "ParameterKey=Name,ParameterValue=Value"'
 _ENV_REFERENCE = re.compile(r"\$\{\s*env:\s*([A-Za-z_][A-Za-z0-9_]*)")
+# The path of a `${file(PATH)...}` variable, and how deep files that load files are followed.
+_FILE_REFERENCE = re.compile(r"\$\{\s*file\(([^)]+)\)")
+_MAX_FILE_DEPTH = 3
 # A serverless.yml's top-level `useDotenv: true`.
 _USE_DOTENV = re.compile(r"^useDotenv:\s*(true|True|TRUE)\s*(#.*)?$", re.MULTILINE)
 
@@ -222,12 +225,29 @@ def deploying_shell_variables(
             )
         return DeployVariables()
     text = manifest.read_text(encoding="utf-8", errors="replace")
-    names = referenced_environment(text)
+    # Files that ${file(...)} loads are resolved with the manifest, so their ${env:} names count too.
+    names = referenced_environment("\n".join([text, *_loaded_file_texts(manifest.parent, text)]))
     if not names:
         return DeployVariables(stage)
     # The shell's own values win over the file's, so a value set for one deploy overrides the file.
     values = {**dotenv_variables(manifest, text, stage), **environ}
     return DeployVariables(stage, {name: values[name] for name in names if name in values})
+
+
+def _loaded_file_texts(folder: Path, text: str, depth: int = 0) -> list[str]:
+    """Return the texts of the files that `${file(PATH)}` variables in `text` load, and of the files those load."""
+    texts: list[str] = []
+    for reference in _FILE_REFERENCE.findall(text):
+        path = folder / reference.strip().strip("'\"")
+        try:
+            loaded = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        except OSError:
+            loaded = ""
+        if loaded:
+            texts.append(loaded)
+            if depth < _MAX_FILE_DEPTH:
+                texts += _loaded_file_texts(path.parent, loaded, depth + 1)
+    return texts
 
 
 def dotenv_variables(manifest: Path, text: str, stage: str | None) -> dict[str, str]:

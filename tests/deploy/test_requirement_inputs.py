@@ -134,3 +134,11 @@ def test_copy_from_before_keeps_its_environment(tmp_path: Path) -> None:
 
     assert digest(root) != text_only
     assert site_packages_for(root, "app.greet") == (str(earlier / "site-packages"),)
+
+
+async def test_file_url_outside_rejected(tmp_path: Path) -> None:
+    write(tmp_path / "code", {"outside/mylib/mylib.py": ""})
+    root = write(tmp_path / "code" / "a", {"requirements.txt": "mylib @ file:../outside/mylib\n", "app.py": ""})
+
+    with pytest.raises(DeployError, match="outside the service folder"):
+        await install_service_requirements(service(root))

@@ -313,3 +313,15 @@ def test_dotenv_value_served_and_file_not_copied(serve: Any, tmp_path: Path) -> 
     assert answer.text.startswith("hello from .env / dev")
     assert not any(path.name == ".env" for path in (data / "code").rglob("*"))
     assert not any("useDotenv" in line for line in server.output)
+
+
+def test_names_in_loaded_files_sent(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app")
+    manifest = app / "serverless.yml"
+    manifest.write_text(manifest.read_text() + "custom:\n  settings: ${file(./config.yml)}\n")
+    (app / "config.yml").write_text("from_file: ${env:FILE_VAR}\nnested: ${file(./more.yml):value}\n")
+    (app / "more.yml").write_text("value: ${env:NESTED_VAR, 'x'}\n")
+
+    variables = deploying_shell_variables(manifest, None, {"FILE_VAR": "a", "NESTED_VAR": "b", "OTHER": "c"})
+
+    assert variables.to_json()["environment"] == {"FILE_VAR": "a", "NESTED_VAR": "b"}
