@@ -18,7 +18,8 @@ TOKEN = "s3cret-token"
 
 
 def fake_platform() -> SimpleNamespace:
-    dispatcher = SimpleNamespace(pools={}, services={}, arn=lambda name: f"arn:aws:lambda:us-east-1:000000000000:function:{name}")
+    dispatcher = SimpleNamespace(pools={}, services={}, arn=lambda name: f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
+                                 settings=SimpleNamespace(region="us-east-1"))
     return SimpleNamespace(dispatcher=dispatcher, router=Router([]), async_invoker=None, hub=None)
 
 
