@@ -365,9 +365,9 @@ class GatewayApp:
         try:
             await waiter
         except asyncio.CancelledError:
-            if getattr(self._platform, "stopping", False):
-                # The stop's grace period ended: the call is cut, so that its log and record say so
-                # instead of a success the client never saw.
+            if self._platform.stopping:
+                # The stop's grace period ended, so the call is cut and its log and record show it cut,
+                # not a success the client never saw.
                 invoking.cancel()
             else:
                 self._keep_running(invoking, invocation)

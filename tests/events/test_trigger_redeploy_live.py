@@ -17,15 +17,17 @@ from squall.sdk.queues import Queue
 from squall.sdk.streams import Stream
 from tests.events.test_async_live import notes, wait_for
 
-APP = '''
-import json, os, time
+NOTE = '''
+import base64, json, os, time
 
 def _note(kind, value):
     path = os.path.join(os.environ["OUT"], f"{kind}-{time.time_ns()}.json")
     with open(path + ".tmp", "w") as file:
         json.dump(value, file)
     os.rename(path + ".tmp", path)
+'''
 
+APP = NOTE + '''
 def consume(event, context):
     bodies = [record["body"] for record in event["Records"]]
     _note("started", bodies)
@@ -47,23 +49,33 @@ functions:
 """
 
 
-def test_batch_in_flight_finishes_across_trigger_change(serve: Any, tmp_path: Path) -> None:
+def write_app(tmp_path: Path, handlers: str, manifest: str, **fields: Any) -> tuple[Path, Path]:
+    """Write a service folder, its manifest filled in with the notes folder and `fields`, and the notes folder."""
     out = tmp_path / "out"
     out.mkdir()
     app = tmp_path / "app"
     app.mkdir()
-    (app / "app.py").write_text(APP)
-    (app / "squall.yml").write_text(MANIFEST.format(out=str(out), batch_size=1))
+    (app / "app.py").write_text(handlers)
+    (app / "squall.yml").write_text(manifest.format(out=str(out), **fields))
+    return app, out
+
+
+def deploy(app: Path, endpoint: str) -> None:
+    deployed = subprocess.run(
+        [sys.executable, "-m", "squall", "deploy", str(app), "--endpoint", endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+
+
+def test_batch_in_flight_finishes_across_trigger_change(serve: Any, tmp_path: Path) -> None:
+    app, out = write_app(tmp_path, APP, MANIFEST, batch_size=1)
     server = serve(app, "--no-watch")
     Queue("jobs", Client(server.endpoint)).send("first")
     wait_for(lambda: notes(out, "started"))
 
     (app / "squall.yml").write_text(MANIFEST.format(out=str(out), batch_size=2))
-    deployed = subprocess.run(
-        [sys.executable, "-m", "squall", "deploy", str(app), "--endpoint", server.endpoint],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert deployed.returncode == 0, deployed.stderr
+    deploy(app, server.endpoint)
 
     assert wait_for(lambda: notes(out, "done")) == [["first"]]
     logs = subprocess.run(
@@ -119,12 +131,7 @@ def running(endpoint: str, function: str) -> bool:
 
 
 def test_no_batch_starts_after_stop_signal(serve: Any, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "app.py").write_text(STOP_APP)
-    (app / "squall.yml").write_text(STOP_MANIFEST.format(out=str(out)))
+    app, out = write_app(tmp_path, STOP_APP, STOP_MANIFEST)
     server = serve(app, "--no-watch")
     # Visible only once the stop has begun, while the slow HTTP call keeps the server in its grace period.
     Queue("jobs", Client(server.endpoint)).send("late", delay_s=1)
@@ -143,15 +150,7 @@ def test_no_batch_starts_after_stop_signal(serve: Any, tmp_path: Path) -> None:
     assert restarted.endpoint
 
 
-STREAM_APP = '''
-import base64, json, os, time
-
-def _note(kind, value):
-    path = os.path.join(os.environ["OUT"], f"{kind}-{time.time_ns()}.json")
-    with open(path + ".tmp", "w") as file:
-        json.dump(value, file)
-    os.rename(path + ".tmp", path)
-
+STREAM_APP = NOTE + '''
 def consume(event, context):
     data = [base64.b64decode(record["kinesis"]["data"]).decode() for record in event["Records"]]
     _note("started", data)
@@ -174,26 +173,18 @@ functions:
 
 
 def test_stream_batch_finishes_across_trigger_change(serve: Any, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "app.py").write_text(STREAM_APP)
-    (app / "squall.yml").write_text(STREAM_MANIFEST.format(out=str(out), batch_size=1))
+    app, out = write_app(tmp_path, STREAM_APP, STREAM_MANIFEST, batch_size=1)
     server = serve(app, "--no-watch")
     Stream("clicks", Client(server.endpoint)).put("first", partition_key="a")
     wait_for(lambda: notes(out, "started"))
 
     (app / "squall.yml").write_text(STREAM_MANIFEST.format(out=str(out), batch_size=2))
-    deployed = subprocess.run(
-        [sys.executable, "-m", "squall", "deploy", str(app), "--endpoint", server.endpoint],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert deployed.returncode == 0, deployed.stderr
+    deploy(app, server.endpoint)
     Stream("clicks", Client(server.endpoint)).put("second", partition_key="a")
 
     # The first batch ends and checkpoints; the new poller goes on after it, not from the start again.
-    assert wait_for(lambda: len(notes(out, "done")) == 2 and notes(out, "done")) == [["first"], ["second"]]
+    done = wait_for(lambda: len(notes(out, "done")) == 2 and notes(out, "done"))
+    assert done == [["first"], ["second"]]
     assert notes(out, "started") == [["first"], ["second"]]
 
 
@@ -210,21 +201,18 @@ def mark(event, context):
 SDK_MANIFEST = """service: sdkstop
 resources:
   queues:
-    marks: {}
+    marks: {{}}
 functions:
   mark:
     handler: app.mark
     timeout_s: 10
     events:
-      - http: {method: GET, path: /mark}
+      - http: {{method: GET, path: /mark}}
 """
 
 
 def test_sdk_reaches_server_during_stop(serve: Any, tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "app.py").write_text(SDK_APP)
-    (app / "squall.yml").write_text(SDK_MANIFEST)
+    app, _ = write_app(tmp_path, SDK_APP, SDK_MANIFEST)
     server = serve(app, "--no-watch")
     answers: list[httpx.Response] = []
     caller = threading.Thread(target=lambda: answers.append(httpx.get(server.endpoint + "/mark", timeout=20)))
