@@ -361,7 +361,7 @@ def _region_or_none(ctx: click.Context, param: click.Parameter, value: str | Non
 
 
 def _running_region(client: Any) -> str | None:
-    """Return the region of the server the client reaches, or None when none answers."""
+    """Return the region of the server the client reaches, or None when no server responds."""
     try:
         region = client.decode_json(client.send("GET", f"{API_PREFIX}/health")).get("region")
     except CommandFailed:

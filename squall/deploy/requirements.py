@@ -123,7 +123,7 @@ class LocalInputs:
     `paths` are the included files, local packages (folders, wheels, source
     archives) and --find-links folders inside the code copy. `outside` are
     the lines that name a path outside it, which a deploy does not copy.
-    `editable` are the -e lines, and `hashed` tells whether any line carries
+    `editable` are the -e lines, and `hashed` is whether any line carries
     --hash.
     """
 

@@ -720,7 +720,7 @@ class Dispatcher:
             )
         except asyncio.CancelledError:
             # The invocation still gets its log and record, as one cut short. Calls are cancelled when the
-            # server stops, so the log says so rather than that the runtime exited.
+            # server stops, so the log names the stop rather than a runtime exit.
             message = f"RequestId: {invocation.request_id} Error: the server stopped before the invocation ended"
             cut = RawResult(
                 body=orjson.dumps({"errorMessage": message, "errorType": CANCELLED_ERROR_TYPE}),

@@ -68,7 +68,7 @@ _INVALID_SQS_CHARACTER = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U0001000
 RECURSIVE_INVOCATION = "RecursiveInvocationException"
 # Lambda stops a function's next invocation once it ran 16 times in one chain
 # of calls (AWS Compute Blog, "Detecting and stopping recursive loops in AWS
-# Lambda functions", 2023; the Lambda Developer Guide says "approximately 16").
+# Lambda functions", 2023; the Lambda Developer Guide gives "approximately 16").
 MAX_CHAIN_INVOCATIONS = 16
 # A function whose calls keep being stopped logs a warning at most this often.
 STOPPED_LOOP_WARNING_INTERVAL_S = 10.0

@@ -62,5 +62,5 @@ async def test_waiting_request_cancelled(stopping: bool, cut: bool) -> None:
     await asyncio.sleep(0)  # lets a cancelled invocation task run its handler
 
     assert dispatcher.cancelled is cut
-    for kept in list(app._abandoned):
-        kept.cancel()  # the call a client left goes on; the test ends it
+    for abandoned in list(app._abandoned):
+        abandoned.cancel()  # the call a client left goes on, so the test ends it

@@ -153,8 +153,8 @@ def test_removed_function_and_routes_logged(serve: Any, app_folder: Path) -> Non
     server = serve(app_folder)
     manifest = app_folder / "squall.yml"
     text = manifest.read_text()
-    kept = text[: text.index("  slow:")].replace('path: "/answer"', 'path: "/answer2"')
-    manifest.write_text(kept)
+    trimmed = text[: text.index("  slow:")].replace('path: "/answer"', 'path: "/answer2"')
+    manifest.write_text(trimmed)
 
     moved = wait_for(lambda: answer_of(server.endpoint, "/answer2") == "first", REDEPLOY_TIMEOUT_S)
     assert moved, "the moved route was not served within 20 s"
