@@ -118,7 +118,7 @@ def read_requirements(path: Path) -> str:
 
 @dataclass(frozen=True)
 class LocalInputs:
-    """What a requirements file names on disk, its includes followed.
+    """The local files and folders a requirements file names, its includes followed.
 
     `paths` are the included files, local packages (folders, wheels, source
     archives) and --find-links folders inside the code copy. `outside` are
