@@ -898,7 +898,12 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
                 serving += f" and {_count(len(restored), 'restored service')} ({_count(count, 'function')})"
         watcher = None
         if watch:
-            watcher = asyncio.create_task(_watch(platform, folder, variables))
+            def read_variables() -> DeployVariables:
+                return deploying_shell_variables(
+                    find_manifest(folder), stage, config_env=config_env, parameter_overrides=parameter_overrides
+                )
+
+            watcher = asyncio.create_task(_watch(platform, folder, read_variables))
             # One step of the task sets up the folder's watches (watchfiles does it before its first
             # wait), so a file saved once the address is printed is seen.
             await asyncio.sleep(0)
@@ -958,8 +963,15 @@ async def _print_no_deploy_hint(store: SqliteStore, data: Path, host: str, port:
           f"`{command}` serves it meanwhile", file=sys.stderr)
 
 
-async def _watch(platform: Platform, folder: Path, variables: DeployVariables | None = None) -> None:
-    """Redeploy the folder when its manifest or code changes; keep serving on failure."""
+async def _watch(
+    platform: Platform, folder: Path, read_variables: Callable[[], DeployVariables | None] = lambda: None
+) -> None:
+    """Redeploy the folder when its manifest or code changes; keep serving on failure.
+
+    `read_variables` returns the deploy variables, read again for each
+    redeploy: an edited manifest may name another `${env:}` variable, and an
+    edited `.env` file may give one another value.
+    """
     data_dir = platform.dispatcher.settings.data_dir
     roots = (folder.absolute(), folder.resolve())
 
@@ -975,7 +987,7 @@ async def _watch(platform: Platform, folder: Path, variables: DeployVariables | 
         return True
 
     try:
-        await _redeploy_on_changes(platform, folder, variables, relevant)
+        await _redeploy_on_changes(platform, folder, read_variables, relevant)
     except Exception as error:  # noqa: BLE001 - the server keeps serving without its watcher
         logger.error("watching %s for changes failed, so changes are no longer redeployed: %s; "
                      "deploy with `squall deploy %s`, or restart `squall up`", folder, error, folder)
@@ -989,7 +1001,10 @@ def _in_data_folder(root: Path, relative: Path) -> bool:
 
 
 async def _redeploy_on_changes(
-    platform: Platform, folder: Path, variables: DeployVariables | None, relevant: Callable[[watchfiles.Change, str], bool]
+    platform: Platform,
+    folder: Path,
+    read_variables: Callable[[], DeployVariables | None],
+    relevant: Callable[[watchfiles.Change, str], bool],
 ) -> None:
     """Deploy `folder` again after each batch of relevant changes, until cancelled."""
     # Folders the server cannot read are skipped, as a deploy leaves them out, instead of stopping the watch.
@@ -1002,8 +1017,14 @@ async def _redeploy_on_changes(
         names = sorted({Path(p).name for _, p in changes})
         logger.info("change in %s: %s; redeploying", folder, ", ".join(names[:5]))
         try:
+            try:
+                variables = await asyncio.to_thread(read_variables)
+            except ManifestError:
+                variables = None  # the deploy reports the missing manifest
             # The deploy logs its outcome: a new revision, or a service that did not change.
             await platform.deploy_folder(folder, variables)
+        except InvalidVariables as error:
+            logger.error("redeploy failed, the previous version keeps serving: %s: %s", error.option, error)
         except (SquallError, ValueError, OSError) as error:
             logger.error("redeploy failed, the previous version keeps serving: %s", error)
 

@@ -164,3 +164,31 @@ def test_removed_function_and_routes_logged(serve: Any, app_folder: Path) -> Non
     assert "GET /slow -> slow" in logged[0]
     assert any("new routes GET /answer2 -> answer" in line for line in server.output)
     assert any("no longer has slow" in line for line in server.output)
+
+
+def test_dotenv_and_new_env_names_read_on_redeploy(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "dotenv"
+    folder.mkdir()
+    manifest = folder / "serverless.yml"
+    manifest.write_text(
+        "service: dotenv-redeploy\nuseDotenv: true\nprovider: {name: aws, runtime: python3.12}\n"
+        "functions:\n  answer:\n    handler: handlers.answer\n"
+        "    environment: {GREETING: '${env:GREETING}'}\n"
+        "    events:\n      - httpApi: {method: GET, path: /answer}\n"
+    )
+    (folder / ".env").write_text("GREETING=hello\n")
+    (folder / "handlers.py").write_text(
+        "import os\n\ndef answer(event, context):\n"
+        "    return {'answer': os.environ.get('GREETING', '') + os.environ.get('NAME', '')}\n"
+    )
+    server = serve(folder, env={"NAME": " ada"})
+    assert answer_of(server.endpoint) == "hello"
+
+    (folder / ".env").write_text("GREETING=hi\n")
+    redeployed = wait_for(lambda: answer_of(server.endpoint) == "hi", REDEPLOY_TIMEOUT_S)
+    assert redeployed, "the edited .env value was not served within 20 s"
+
+    # A name the manifest starts to use once the server runs comes from the server's shell.
+    manifest.write_text(manifest.read_text().replace("'${env:GREETING}'}", "'${env:GREETING}', NAME: '${env:NAME}'}"))
+    redeployed = wait_for(lambda: answer_of(server.endpoint) == "hi ada", REDEPLOY_TIMEOUT_S)
+    assert redeployed, "the newly used ${env:NAME} was not resolved within 20 s"
