@@ -78,6 +78,7 @@ class GatewayError(Enum):
     THROTTLED = "throttled"  # the function is at its concurrency cap and queue limit
     PAYLOAD_TOO_LARGE = "payload_too_large"  # the request body, or the event built from it, exceeds the invocation limit
     HEADERS_TOO_LARGE = "headers_too_large"  # the header values (and request line) exceed MAX_REQUEST_HEAD_BYTES
+    URL_TOO_LONG = "url_too_long"  # a REST API's URL exceeds MAX_REST_URL_CHARS
 
 
 # How long API Gateway waits for a Lambda integration before it responds to
@@ -130,6 +131,8 @@ _ERRORS: dict[tuple[GatewayError, ApiType], tuple[int, bytes]] = {
     (GatewayError.THROTTLED, ApiType.HTTP): (429, b'{"message":"Too Many Requests"}'),
     (GatewayError.PAYLOAD_TOO_LARGE, ApiType.HTTP): (413, b'{"message":"Request Entity Too Large"}'),
     (GatewayError.HEADERS_TOO_LARGE, ApiType.HTTP): (413, b'{"message":"Request Entity Too Large"}'),
+    # An HTTP API counts its URL in the request line's quota, so only a REST API sends this one.
+    (GatewayError.URL_TOO_LONG, ApiType.HTTP): (414, b'{"message":"Request-URI Too Long"}'),
     (GatewayError.NOT_FOUND, ApiType.REST): (403, b'{"message":"Missing Authentication Token"}'),
     (GatewayError.FUNCTION_ERROR, ApiType.REST): (502, b'{"message": "Internal server error"}'),
     (GatewayError.MALFORMED_RESPONSE, ApiType.REST): (502, b'{"message": "Internal server error"}'),
@@ -137,6 +140,7 @@ _ERRORS: dict[tuple[GatewayError, ApiType], tuple[int, bytes]] = {
     (GatewayError.THROTTLED, ApiType.REST): (429, b'{"message":"Too Many Requests"}'),
     (GatewayError.PAYLOAD_TOO_LARGE, ApiType.REST): (413, b'{"message":"Request Too Long"}'),
     (GatewayError.HEADERS_TOO_LARGE, ApiType.REST): (413, b'{"message":"Request Too Long"}'),
+    (GatewayError.URL_TOO_LONG, ApiType.REST): (414, b'{"message":"Request-URI Too Long"}'),
 }
 
 # API Gateway's quota on a request's size without its body, not adjustable:
@@ -147,6 +151,24 @@ _ERRORS: dict[tuple[GatewayError, ApiType], tuple[int, bytes]] = {
 # 413 of the REST API's REQUEST_TOO_LARGE gateway response type, and an HTTP
 # API's 413 for a request too large.
 MAX_REQUEST_HEAD_BYTES = 10240
+
+# A Regional REST API's quota on the length of its URL, in characters, not
+# adjustable (its quotas pages). Squall counts "https://", the Host header,
+# the path as sent and the query.
+# NOTE: AWS does not document the response past this quota either. Squall
+# sends 414, which API Gateway documents for a URI that makes a method's ARN
+# too long.
+MAX_REST_URL_CHARS = 10240
+
+
+def rest_url_length(scope: dict[str, Any]) -> int:
+    """Return the length of a REST API request's URL: scheme, host, path and query."""
+    host = next((value for name, value in scope.get("headers") or () if name == b"host"), b"")
+    length = len("https://") + len(host) + len(scope.get("raw_path") or scope["path"].encode("utf-8"))
+    query = scope.get("query_string")
+    if query:
+        length += 1 + len(query)
+    return length
 
 
 def request_head_bytes(scope: dict[str, Any], api: ApiType) -> int:

@@ -33,9 +33,11 @@ from squall.gateway.apigw import (
     request_head_bytes,
 )
 from squall.gateway.apigw_common import (
+    MAX_REST_URL_CHARS,
     add_http_api_cors_headers,
     http_api_preflight_response,
     rest_preflight_response,
+    rest_url_length,
 )
 from squall.gateway.http import BodyTooLarge, Receive, Send, header, read_body, respond, respond_json
 from squall.gateway.router import METRICS_PATH, RESERVED_SEGMENTS, Router
@@ -409,6 +411,8 @@ _EVENTS_CHECKED_OVER_BYTES = MAX_REQUEST_HEAD_BYTES // 3
 
 def _size_error(scope: dict[str, Any], event: bytes, api: ApiType) -> GatewayError | None:
     """Return the error for a request over API Gateway's header quota or an event over Lambda's 6 MB, else None."""
+    if api is ApiType.REST and rest_url_length(scope) > MAX_REST_URL_CHARS:
+        return GatewayError.URL_TOO_LONG
     if request_head_bytes(scope, api) > MAX_REQUEST_HEAD_BYTES:
         return GatewayError.HEADERS_TOO_LARGE
     if len(event) > MAX_REQUEST_BYTES:

@@ -14,11 +14,12 @@ import orjson
 import pytest
 
 from live_gateway import LiveGateway, StartGateway
-from squall.gateway.apigw_common import MAX_REQUEST_HEAD_BYTES
+from squall.gateway.apigw_common import MAX_REQUEST_HEAD_BYTES, MAX_REST_URL_CHARS
 
 RESPONSE_TIMEOUT_S = 20.0
 HTTP_API_TOO_LARGE = (413, {"message": "Request Entity Too Large"})
 REST_TOO_LARGE = (413, {"message": "Request Too Long"})
+REST_URL_TOO_LONG = (414, {"message": "Request-URI Too Long"})
 
 
 @pytest.fixture
@@ -105,12 +106,41 @@ async def test_long_query_counts_for_http_api(gateway: LiveGateway) -> None:
 
 
 async def test_long_query_not_counted_for_rest_api(gateway: LiveGateway) -> None:
-    query = "q=" + "%41" * 3500
+    # Header values at the quota and a long query: together over it, each within its own quota.
+    query = "q=" + "%41" * 2000
+    line = f"GET /rest/echo?{query} HTTP/1.1"
+    headers = [("Host", "squall.test")]
+    headers.append(("X-Fill", filler("", headers, MAX_REQUEST_HEAD_BYTES)))
+
+    status, content = await send_raw(gateway, line, headers)
+
+    assert status == 200
+    assert orjson.loads(content)["queryStringParameters"] == {"q": "A" * 2000}
+
+
+def rest_query_filling(host: str, path: str, url_chars: int) -> str:
+    """Return a query that makes https://HOST/PATH?QUERY exactly `url_chars` characters long."""
+    used = len("https://") + len(host) + len(path) + len("?q=")
+    return "q=" + "a" * (url_chars - used)
+
+
+async def test_rest_url_at_quota_reaches_function(gateway: LiveGateway) -> None:
+    query = rest_query_filling("squall.test", "/rest/echo", MAX_REST_URL_CHARS)
 
     status, content = await send_raw(gateway, f"GET /rest/echo?{query} HTTP/1.1", [("Host", "squall.test")])
 
     assert status == 200
-    assert orjson.loads(content)["queryStringParameters"] == {"q": "A" * 3500}
+    assert len(orjson.loads(content)["queryStringParameters"]["q"]) > 10_000
+
+
+async def test_rest_url_one_character_over_quota(gateway: LiveGateway) -> None:
+    query = rest_query_filling("squall.test", "/rest/echo", MAX_REST_URL_CHARS + 1)
+    invocations_before = len(gateway.records)
+
+    status, content = await send_raw(gateway, f"GET /rest/echo?{query} HTTP/1.1", [("Host", "squall.test")])
+
+    assert (status, orjson.loads(content)) == REST_URL_TOO_LONG
+    assert len(gateway.records) == invocations_before  # the function never ran
 
 
 async def test_invoke_api_has_no_header_quota(gateway: LiveGateway) -> None:

@@ -346,6 +346,7 @@ def test_map_response_invalid_version() -> None:
         (GatewayError.INTEGRATION_TIMEOUT, ApiType.REST, 504, "Endpoint request timed out"),
         (GatewayError.THROTTLED, ApiType.REST, 429, "Too Many Requests"),
         (GatewayError.PAYLOAD_TOO_LARGE, ApiType.REST, 413, "Request Too Long"),
+        (GatewayError.URL_TOO_LONG, ApiType.REST, 414, "Request-URI Too Long"),
     ],
 )
 def test_error_response(kind: GatewayError, api: ApiType, status: int, message: str) -> None:
