@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import decimal
 import json
 import os
+import sys
 import uuid
 from typing import Any
 
@@ -73,7 +75,40 @@ def test_encode_result_matches_json_dumps(value: Any) -> None:
             return int(item) if item == item.to_integral_value() else float(item)
         raise TypeError(f"Object of type {type(item).__name__} is not JSON serializable")
 
-    assert encode_result(value) == json.dumps(value, default=default).encode()
+    expected = json.dumps(value, default=default, ensure_ascii=sys.version_info < (3, 12))
+    assert encode_result(value) == expected.encode()
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"body": b"raw body"}, b'{"body": "raw body"}'),
+        ({"point": Point(1, 2)}, b'{"point": {"x": 1, "y": 2}}'),
+        ({"pair": (1, 2)}, b'{"pair": [1, 2]}'),
+        ({"price": decimal.Decimal("1.10")}, b'{"price": 1.10}'),
+        (decimal.Decimal("12345678901234567890.123456789012345678"), b"12345678901234567890.123456789012345678"),
+        (b"bytes alone", b"bytes alone"),
+    ],
+)
+def test_encode_result_as_lambda_runtime(value: Any, expected: bytes) -> None:
+    assert encode_result(value) == expected
+
+
+def test_encode_result_non_ascii_by_python_version() -> None:
+    encoded = encode_result({"text": "h\u00e9llo \u2603"})
+
+    if sys.version_info >= (3, 12):
+        assert encoded == '{"text": "h\u00e9llo \u2603"}'.encode()
+    else:
+        assert encoded == b'{"text": "h\\u00e9llo \\u2603"}'
+
+
+def test_encode_result_rejects_invalid_utf8_bytes() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        encode_result({"body": b"\xff"})
 
 
 @pytest.mark.parametrize("value", [{"when": object()}, {1, 2}])
