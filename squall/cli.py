@@ -60,11 +60,22 @@ logger = logging.getLogger(__name__)
 def cli(ctx: click.Context) -> None:
     """Squall: run Python functions Lambda-style on your own machine."""
     ctx.ensure_object(CliContext)
+    if os.environ.get("NO_COLOR"):
+        # No ANSI colour or style in any message (no-color.org); rich's tables read NO_COLOR themselves.
+        ctx.color = False
 
 
 def main() -> None:
     """Run the `squall` console script."""
     cli(prog_name="squall")
+
+
+class _NonStandardNumber(ValueError):
+    """Raised for NaN, Infinity or -Infinity in a payload: Python's json reads them, and JSON has no such numbers."""
+
+
+def _reject_constant(name: str) -> None:
+    raise _NonStandardNumber(name)
 
 
 @cli.command()
@@ -332,7 +343,12 @@ def read_payload(value: str) -> bytes:
         payload = value.encode("utf-8")
 
     try:
-        json.loads(payload)
+        json.loads(payload, parse_constant=_reject_constant)
+    except _NonStandardNumber as exc:
+        raise click.BadParameter(
+            f"{where} is not valid JSON: {exc} is not a JSON number; write a number or a string instead",
+            param_hint="'--payload'",
+        ) from None
     except RecursionError:
         # Nested deeper than Python's parser goes: the server and the function decide, as for any payload.
         return payload

@@ -67,7 +67,8 @@ class CommandFailed(click.ClickException):
     """Raised to end a command with a one-line message in red on stderr and exit status 1."""
 
     def show(self, file: Any = None) -> None:
-        click.secho(self.format_message(), err=True, fg="red")
+        # Click shows this after the command's context has ended, so its colour setting no longer applies.
+        click.secho(self.format_message(), err=True, fg="red", color=False if os.environ.get("NO_COLOR") else None)
 
 
 @dataclass(frozen=True)

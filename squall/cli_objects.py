@@ -8,6 +8,7 @@ named BUCKET/KEY, as in `squall object get photos/cats/tom.jpg tom.jpg`.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import mimetypes
 import os
@@ -252,12 +253,17 @@ def get_command(
     if not to_stdout:
         check_download_target(target)
     client = open_sdk_client(ctx, endpoint, token, data)
+    if to_stdout:
+        try:
+            writer = _StdoutWriter()
+            with _reported(client), Bucket(bucket, client).open(key) as stream:
+                shutil.copyfileobj(stream, writer, COPY_CHUNK_BYTES)
+                writer.flush()
+        except _StdoutClosed:
+            # A reader such as `head` stopped early: Click ends the command quietly, as for other commands.
+            raise BrokenPipeError(errno.EPIPE, "stdout closed") from None
+        return
     with _reported(client):
-        if to_stdout:
-            with Bucket(bucket, client).open(key) as stream:
-                shutil.copyfileobj(stream, sys.stdout.buffer, COPY_CHUNK_BYTES)
-            sys.stdout.buffer.flush()
-            return
         try:
             info = Bucket(bucket, client).download(key, target)
         except OSError as error:
@@ -266,6 +272,26 @@ def get_command(
             # The download writes FILE.part first, so name the file the user gave instead.
             fail(f"cannot write {target}: {error.strerror or error}")
     click.echo(f"downloaded {bucket}/{key} ({info.size:,} bytes) to {target}", err=True)
+
+
+class _StdoutClosed(Exception):
+    """Raised when the reader of stdout has closed it, so that _reported does not take it for a network error."""
+
+
+class _StdoutWriter:
+    """A file-like writer to stdout's bytes that raises _StdoutClosed for a broken pipe."""
+
+    def write(self, chunk: bytes) -> int:
+        try:
+            return sys.stdout.buffer.write(chunk)
+        except BrokenPipeError:
+            raise _StdoutClosed from None
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise _StdoutClosed from None
 
 
 def check_download_target(target: Path) -> None:

@@ -63,7 +63,13 @@ def parse_time_point(text: str, now: float) -> float:
             f"invalid time {text!r}: expected a duration before now ({DURATION_FORMS})"
             " or an ISO 8601 time such as 2024-05-01T14:00 or 2024-05-01T14:00:00+00:00"
         ) from None
-    return moment.timestamp()
+    try:
+        return moment.timestamp()
+    except (OverflowError, OSError, ValueError) as error:
+        # Python cannot convert a local time early in year 1 ("year 0 is out of range").
+        raise ValueError(
+            f"invalid time {text!r}: {error}; expected a time such as 2024-05-01T14:00 or 2024-05-01T14:00:00+00:00"
+        ) from None
 
 
 def format_significant(value: float, digits: int = 3) -> str:

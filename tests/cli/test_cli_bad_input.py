@@ -248,3 +248,21 @@ def test_foreign_server_upload_named(foreign_endpoint: str, tmp_path: Path, size
     assert result.exit_code == 1
     assert "did not respond as a Squall server (HTTP 404)" in result.stderr
     assert "<html>" not in result.output
+
+
+@pytest.mark.parametrize("no_color", ["1", ""], ids=["no-color", "colour"])
+def test_no_color_removes_error_colour(no_color: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["ls", "--endpoint", closed_loopback_endpoint()], obj=CliContext(), env={"NO_COLOR": no_color}, color=True
+    )
+
+    assert result.exit_code == 1
+    assert "no Squall server is listening" in result.stderr
+    assert ("\x1b[" in result.stderr) is (not no_color)
+
+
+def test_payload_nan_rejected() -> None:
+    result = run_live("invoke", "fn", "--payload", '{"a": NaN}', "--endpoint", closed_loopback_endpoint())
+
+    assert result.exit_code == 2
+    assert "NaN is not a JSON number" in result.stderr

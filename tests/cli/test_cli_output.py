@@ -93,3 +93,8 @@ def test_stats_narrow_terminal_keeps_digits(run: Run, api: FakeApi) -> None:
     assert "…" not in result.stdout
     assert "$0.000000257" in result.stdout
     assert "123,456" in result.stdout
+
+
+def test_time_point_out_of_calendar_named() -> None:
+    with pytest.raises(ValueError, match="invalid time '0001-01-01': year 0 is out of range; expected a time such as"):
+        parse_time_point("0001-01-01", now=1000.0)

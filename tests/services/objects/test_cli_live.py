@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -121,6 +123,24 @@ def test_stdin_to_stdout(run: Runner, bucket: Bucket) -> None:
     assert put.exit_code == 0, put.output
     assert got.exit_code == 0, got.output
     assert got.stdout_bytes == data
+
+
+def test_stdout_closed_early_is_quiet(server: RunningServer, bucket: Bucket, tmp_path: Path) -> None:
+    # Larger than a pipe's buffer, so that the download is still writing when the reader stops.
+    bucket.put("big.bin", b"x" * (4 * 1024 * 1024))
+    command = [sys.executable, "-m", "squall", "object", "get", f"{bucket.name}/big.bin", "-",
+               "--endpoint", server.endpoint, "--data", str(tmp_path / "no-data")]
+
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as reader:
+        assert reader.stdout is not None and reader.stderr is not None
+        first = reader.stdout.read(20)
+        reader.stdout.close()
+        errors = reader.stderr.read().decode()
+        reader.wait(timeout=60)
+
+    assert first == b"x" * 20
+    assert "failed" not in errors
+    assert "Traceback" not in errors
 
 
 def test_ls_groups_prefixes(run: Runner, bucket: Bucket) -> None:
