@@ -23,7 +23,7 @@ from squall.cli_output import (
     print_json_line,
     print_table,
 )
-from squall.cli_client import client_options, open_client
+from squall.cli_client import CommandFailed, client_options, open_client
 from squall.services.queues.model import (
     MAX_DELAY_S,
     MAX_MESSAGES_PER_RECEIVE,
@@ -155,8 +155,14 @@ def send(ctx: click.Context, name: str, body: str, delay_s: int | None, group_id
     BODY is the message text, "@PATH" for a file's content, or "-" for standard input.
     """
     body = read_body(body)
-    sent = call(open_client(ctx, endpoint, token, data), "send", queue=name, body=body, delay_s=delay_s,
-                group_id=group_id, dedup_id=dedup_id)
+    try:
+        sent = call(open_client(ctx, endpoint, token, data), "send", queue=name, body=body, delay_s=delay_s,
+                    group_id=group_id, dedup_id=dedup_id)
+    except CommandFailed as error:
+        # The server names the API's fields; name the options this command took them from.
+        for field, option in (("group_id", "--group-id"), ("dedup_id", "--dedup-id"), ("delay_s", "--delay-s")):
+            error.message = error.message.replace(field, option)
+        raise
     click.echo(sent["message_id"])
 
 

@@ -167,3 +167,16 @@ def test_out_of_range_option_named(run: Run, arguments: tuple[str, ...], option:
 
     assert result.exit_code == 2
     assert f"Invalid value for '{option}'" in result.output
+
+
+def test_send_errors_name_options(run: Run, server: RunningServer, queue: Queue) -> None:
+    fifo = create_queue(f"cli-{uuid.uuid4().hex[:10]}.fifo", Client(server.endpoint))
+
+    dedup_on_standard = run("send", queue.name, "x", "--dedup-id", "d1")
+    no_group = run("send", fifo.name, "x")
+
+    assert dedup_on_standard.exit_code == 1
+    assert "--dedup-id 'd1'" in dedup_on_standard.output
+    assert no_group.exit_code == 1
+    assert "--group-id" in no_group.output
+    assert "group_id" not in no_group.output
