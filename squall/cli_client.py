@@ -7,6 +7,7 @@ import it, so none of them needs to import another.
 from __future__ import annotations
 
 import enum
+import fcntl
 import json
 import logging
 import os
@@ -326,6 +327,28 @@ def ensure_data_folder(data: Path) -> None:
         ) from None
     os.close(descriptor)
     os.unlink(probe)
+
+
+def check_no_server_running(data: Path) -> None:
+    """Raise CommandFailed when a Squall server runs on the data folder, which a `--local` command must not change.
+
+    The server holds a lock on the folder's server.lock for as long as it runs.
+    """
+    lock = data / "server.lock"
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return  # no server has run here, or the lock cannot be read, so no server can be checked for
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        raise CommandFailed(
+            f"a Squall server (pid {holder}) runs on the data folder {data}: leave out --local, "
+            "and the command goes to that server"
+        ) from None
+    finally:
+        os.close(fd)
 
 
 def _parameter_overrides(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from squall.cli_client import (
     CommandFailed,
+    check_no_server_running,
     client_options,
     ensure_data_folder,
     fail,
@@ -114,6 +115,7 @@ def _make_bucket_locally(data: Path, bucket: str) -> None:
     except ServiceError as error:
         raise CommandFailed(f"{type(error).__name__}: {error}") from None
     ensure_data_folder(data)
+    check_no_server_running(data)
     hub = ServiceHub(data / "services")
     try:
         hub.store("objects").create_bucket(bucket)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from squall.cli_client import CommandFailed, client_options, ensure_data_folder, open_client
+from squall.cli_client import CommandFailed, check_no_server_running, client_options, ensure_data_folder, open_client
 from squall.cli_output import print_table
 from squall.secrets import InvalidSecretName, InvalidSecretValue, check_secret_name, check_secret_value
 
@@ -56,6 +56,7 @@ def set_command(ctx: click.Context, name: str, from_file: Path | None, keep_newl
     if local:
         # Before the value is read, so that a prompt does not ask for a value that cannot be stored.
         ensure_data_folder(data)
+        check_no_server_running(data)
     value = _read_value(from_file, keep_newline, name)
     try:
         check_secret_value(value)
@@ -89,8 +90,7 @@ def _set_locally(data: Path, name: str, value: str) -> None:
         _, created = store.set(name, value)
     finally:
         store.close()
-    click.echo(f"{'created' if created else 'updated'} secret {name} in {data}; a running server there needs a "
-               "redeploy of the services that use it")
+    click.echo(f"{'created' if created else 'updated'} secret {name} in {data}; a server started on it reads the value")
 
 
 @group.command(name="ls")

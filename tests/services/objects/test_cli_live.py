@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from squall.cli import cli
 from squall.cli_objects import group
 from squall.sdk.client import Client
 from squall.sdk.objects import Bucket, create_bucket
@@ -287,6 +288,27 @@ def test_local_bucket_before_first_start(tmp_path: Path) -> None:
     assert created.exit_code == 0, created.output
     assert created.output.strip() == f"created bucket media-archive-dev in {data}"
     assert "media-archive-dev" in listed.output
+
+
+def test_local_commands_refused_while_server_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "squall.yml").write_text(MANIFEST)
+    (folder / "handlers.py").write_text("def hello(event, context):\n    return 'hello'\n")
+    data = tmp_path / "data"
+    running = start_server(folder, data)
+    try:
+        bucket = CliRunner().invoke(group, ["mb", "late-bucket", "--local", "--data", str(data)])
+        secret = CliRunner().invoke(cli, ["secret", "set", "DB", "--local", "--data", str(data)], input="s3cret\n")
+        listed = CliRunner().invoke(group, ["ls", "--endpoint", running.endpoint, "--data", str(data)])
+    finally:
+        running.stop()
+
+    for refused in (bucket, secret):
+        assert refused.exit_code == 1
+        assert f"a Squall server (pid {running.process.pid}) runs on the data folder {data}" in refused.output
+        assert "leave out --local" in refused.output
+    assert "late-bucket" not in listed.output
 
 
 def test_local_bucket_invalid_name_rejected(tmp_path: Path) -> None:
