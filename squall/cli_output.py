@@ -102,6 +102,23 @@ def format_usd(amount: float) -> str:
     return f"{sign}$" + format_significant(amount)
 
 
+def format_usd_column(amounts: Sequence[float]) -> list[str]:
+    """Format the amounts of one table column: in cents, unless one of them is below a cent.
+
+    Then every amount of the column shows its significant digits, so that a
+    total of $0.00687 does not read $0.01 beside rows of $0.00337 and $0.00250.
+    """
+    if not any(0 < abs(amount) and math.isfinite(amount) and round(abs(amount), 2) < 0.01 for amount in amounts):
+        return [format_usd(amount) for amount in amounts]
+    return [_format_usd_significant(amount) for amount in amounts]
+
+
+def _format_usd_significant(amount: float) -> str:
+    if amount == 0 or not math.isfinite(amount):
+        return format_usd(amount)
+    return ("-" if amount < 0 else "") + "$" + format_significant(abs(amount))
+
+
 def format_exact(value: float) -> str:
     """Format a number in fixed point with every digit of its shortest repr (1.66667e-05 -> 0.0000166667)."""
     return format(Decimal(repr(value)), "f")
@@ -258,11 +275,13 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
     table.add_column("P50 MS", justify="right", no_wrap=True)
     table.add_column("P95 MS", justify="right", no_wrap=True)
     table.add_column("P99 MS", justify="right", no_wrap=True)
+    *costs, total_cost = format_usd_column([function.get("cost_usd") or 0.0 for function in functions]
+                                           + [totals["cost_usd"]])
     table.add_column("GB-S", footer=format_significant(totals["gb_seconds"]), justify="right", no_wrap=True)
-    table.add_column("COST USD", footer=format_usd(totals["cost_usd"]), justify="right", no_wrap=True)
+    table.add_column("COST USD", footer=total_cost, justify="right", no_wrap=True)
     table.add_column("LAST HOUR", no_wrap=True)
 
-    for function in functions:
+    for function, cost in zip(functions, costs):
         table.add_row(
             str(function.get("name", "")),
             f"{function.get('invocations', 0):,}",
@@ -273,7 +292,7 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
             format_ms(function.get("p95_ms")),
             format_ms(function.get("p99_ms")),
             format_significant(function.get("gb_seconds") or 0.0),
-            format_usd(function.get("cost_usd") or 0.0),
+            cost,
             sparkline(function.get("trend") or []),
         )
     return table
@@ -329,19 +348,21 @@ def cost_table(report: Mapping[str, Any]) -> Table:
         justify="right",
         no_wrap=True,
     )
-    table.add_column("COST USD", footer=format_usd(total.get("cost_usd") or 0.0), justify="right", no_wrap=True)
-    table.add_column(
-        "AWS LAMBDA USD", footer=format_usd(total.get("aws_lambda_usd") or 0.0), justify="right", no_wrap=True
+    *costs, total_cost = format_usd_column([row.get("cost_usd") or 0.0 for row in rows] + [total.get("cost_usd") or 0.0])
+    *aws_costs, total_aws_cost = format_usd_column(
+        [row.get("aws_lambda_usd") or 0.0 for row in rows] + [total.get("aws_lambda_usd") or 0.0]
     )
+    table.add_column("COST USD", footer=total_cost, justify="right", no_wrap=True)
+    table.add_column("AWS LAMBDA USD", footer=total_aws_cost, justify="right", no_wrap=True)
 
-    for row in rows:
+    for row, cost, aws_cost in zip(rows, costs, aws_costs):
         table.add_row(
             str(row.get(grouping, "")),
             f"{row.get('requests', 0):,}",
             format_significant(row.get("gb_seconds") or 0.0),
             format_significant(row.get("provisioned_gb_seconds") or 0.0),
-            format_usd(row.get("cost_usd") or 0.0),
-            format_usd(row.get("aws_lambda_usd") or 0.0),
+            cost,
+            aws_cost,
         )
     return table
 

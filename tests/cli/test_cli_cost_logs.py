@@ -71,10 +71,11 @@ def test_cost_table_with_totals(run: Run, api: FakeApi) -> None:
     assert dict(api.last.url.params) == {"since": str(FIXED_NOW - 7 * 86400), "by": "function"}
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["FUNCTION", "REQUESTS", "GB-S", "PROVISIONED", "GB-S", "COST", "USD", "AWS", "LAMBDA", "USD"]
+    # thumbs costs less than a cent, so each cost column shows significant digits throughout.
     orders = next(line for line in lines if line.startswith("orders"))
-    assert orders.split() == ["orders", "1,200", "150.00", "86,400.00", "$0.36", "$0.30"]
+    assert orders.split() == ["orders", "1,200", "150.00", "86,400.00", "$0.360", "$0.300"]
     total = next(line for line in lines if line.startswith("total"))
-    assert total.split() == ["total", "1,203", "150.00", "86,400.00", "$0.36", "$0.30"]
+    assert total.split() == ["total", "1,203", "150.00", "86,400.00", "$0.360", "$0.300"]
     assert "'aws-lambda-x86-us-east-1'" in result.stdout
     assert "$0.0000041667 per provisioned GB-s" in result.stdout
 

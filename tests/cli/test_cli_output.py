@@ -9,7 +9,14 @@ import pytest
 from click.testing import Result
 
 from cli_fakes import FakeApi
-from squall.cli_output import format_function_error, format_significant, format_usd, parse_duration, parse_time_point
+from squall.cli_output import (
+    format_function_error,
+    format_significant,
+    format_usd,
+    format_usd_column,
+    parse_duration,
+    parse_time_point,
+)
 
 Run = Callable[..., Result]
 
@@ -98,3 +105,16 @@ def test_stats_narrow_terminal_keeps_digits(run: Run, api: FakeApi) -> None:
 def test_time_point_out_of_calendar_named() -> None:
     with pytest.raises(ValueError, match="invalid time '0001-01-01': year 0 is out of range; expected a time such as"):
         parse_time_point("0001-01-01", now=1000.0)
+
+
+@pytest.mark.parametrize(
+    ("amounts", "expected"),
+    [
+        ([0.36, 1.2, 1.56], ["$0.36", "$1.20", "$1.56"]),
+        ([0.00337, 0.001, 0.0025, 0.00687], ["$0.00337", "$0.00100", "$0.00250", "$0.00687"]),
+        ([0.36, 0.0000006, 0.3600006], ["$0.360", "$0.000000600", "$0.360"]),
+        ([0.0, 0.004], ["$0", "$0.00400"]),
+    ],
+)
+def test_format_usd_column_one_style(amounts: list[float], expected: list[str]) -> None:
+    assert format_usd_column(amounts) == expected
