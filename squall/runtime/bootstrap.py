@@ -9,22 +9,22 @@ that idle instances stay small.
 from __future__ import annotations
 
 import atexit
+import decimal
+import functools
 import importlib
 import json
 import logging
 import os
+import re
 import resource
 import signal
 import socket
 import sys
 import time
 import traceback
-import types
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
-
-import simplejson
 
 from squall.runtime.context import LambdaContext
 from squall.runtime.protocol import (
@@ -358,16 +358,19 @@ def decode_json(data: bytes) -> Any:
 def encode_result(value: Any) -> bytes:
     """Serialise a handler's return value as Lambda's Python runtime does.
 
-    Bytes are the payload as they are. Anything else becomes JSON written by
-    simplejson, the library of Lambda's runtime: bytes inside the value are
-    read as UTF-8, a named tuple is an object, and a Decimal keeps its own
-    digits (`1.10` stays `1.10`). Raises TypeError or
-    ValueError when the value cannot be serialised, and RecursionError when
-    it is nested too deeply.
+    Bytes are the payload as they are. Anything else becomes JSON, where a
+    Decimal keeps its own digits (`1.10` stays `1.10`, 38 digits stay 38)
+    and a Decimal NaN is `NaN`. Raises TypeError or ValueError when the value
+    cannot be serialised, and RecursionError when it is nested too deeply.
     """
     if isinstance(value, bytes):
         return value
-    return _RESULT_ENCODER.encode(value).encode("utf-8", "surrogatepass")
+    text = _RESULT_ENCODER.encode(value)
+    if _decimals_seen:
+        _decimals_seen.clear()
+        # The encoder wrote each Decimal as a marked string: put its digits in place.
+        text = _MARKED_DECIMAL.sub(_unmark_decimal, text)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _result_meta(error_type: str | None, fatal: bool, max_rss_kb: int, log_bytes: int) -> bytes:
@@ -384,12 +387,31 @@ def _result_meta(error_type: str | None, fatal: bool, max_rss_kb: int, log_bytes
     return json.dumps(meta).encode()
 
 
+def _to_json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        # The json module cannot write a number it did not format itself, so
+        # the Decimal goes out as a string with a mark that encode_result()
+        # then replaces with the number.
+        _decimals_seen.append(True)
+        return f"{_DECIMAL_MARK}{'NaN' if value.is_nan() else value}{_DECIMAL_MARK}"
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _unmark_decimal(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
+# The mark is NUL, a fixed word and a random part, so no string a handler
+# returns can pass for a Decimal. JSON text writes the NUL as \u0000.
+_DECIMAL_MARK = f"\x00squall-decimal-{os.urandom(6).hex()}\x00"
+_MARKED_DECIMAL = re.compile(re.escape(json.dumps(_DECIMAL_MARK)[:-1]) + r"([^\"\\]*)" + re.escape(json.dumps(_DECIMAL_MARK)[1:]))
+_decimals_seen: list[bool] = []
+
+
+# Built once, because `json.dumps` with a `default` builds a new encoder on every call.
 # Lambda's runtimes for Python 3.12 and later write non-ASCII text as UTF-8,
 # older ones as escapes, and Squall's runtime version is the server's Python.
-# allow_nan writes a float NaN as the simplejson 3.17 of Lambda's runtime does.
-_RESULT_ENCODER = simplejson.JSONEncoder(
-    use_decimal=True, allow_nan=True, ensure_ascii=sys.version_info < (3, 12)
-)
+_RESULT_ENCODER = json.JSONEncoder(default=_to_json_default, ensure_ascii=sys.version_info < (3, 12))
 
 
 class _Invoker:
@@ -404,23 +426,18 @@ class _Invoker:
 
     def __call__(self, event: Any, context: LambdaContext) -> Any:
         if self._loop is None:
-            result = self._function(event, context)
-            if not isinstance(result, types.CoroutineType):
-                return result
-            # A handler that _is_async cannot recognise, such as a
-            # functools.partial of an async function, returned a coroutine.
-            self._loop = _import_asyncio().new_event_loop()
-            return self._loop.run_until_complete(result)
+            return self._function(event, context)
         return self._loop.run_until_complete(self._function(event, context))
 
 
 def _is_async(function: Any) -> bool:
-    """Return whether a handler is an `async def` function or method, or an object whose `__call__` is one."""
+    """Return whether a handler is an `async def` function or method, a partial of one, or an object whose `__call__` is one."""
+    while isinstance(function, functools.partial):
+        function = function.func
     code = getattr(function, "__code__", None)
     if code is None:
         code = getattr(getattr(type(function), "__call__", None), "__code__", None)
     return code is not None and bool(code.co_flags & _CO_COROUTINE)
-
 
 
 def _import_asyncio() -> Any:
@@ -739,6 +756,8 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
     try:
         result = encode_result(value)
     except Exception as error:  # noqa: BLE001 - Lambda reports any failure to encode as a MarshalError
+        # A failure part way through can leave the mark of a Decimal already written.
+        _decimals_seen.clear()
         message = f"Unable to marshal response: {_message_of(error)}"
         _log_error("Runtime.MarshalError", message, [])
         return {"error_type": "Runtime.MarshalError"}, _error_body("Runtime.MarshalError", message, request_id, [])

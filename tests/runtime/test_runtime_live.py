@@ -134,15 +134,8 @@ def test_hyphenated_handler_folder_runs(serve: Any, tmp_path: Path) -> None:
     assert (called.payload, called.function_error) == ("imported", None)
 
 
-RESULTS = '''\
-import collections
+ASYNC_CALLABLES = '''\
 import functools
-
-Point = collections.namedtuple("Point", "x y")
-
-
-def shapes(event, context):
-    return {"body": b"raw body", "point": Point(1, 2)}
 
 
 class AsyncCall:
@@ -159,18 +152,9 @@ async_partial = functools.partial(_greet, greeting="async partial")
 '''
 
 
-def test_result_bytes_and_named_tuple_as_lambda(serve: Any, tmp_path: Path) -> None:
-    server = serve(service(tmp_path, "  shapes:\n    handler: results.shapes\n", results=RESULTS))
-
-    answer = invoke(server, "shapes")
-
-    assert answer.function_error is None
-    assert answer.payload == {"body": "raw body", "point": {"x": 1, "y": 2}}
-
-
 def test_async_callable_handlers_awaited(serve: Any, tmp_path: Path) -> None:
-    functions = "  object:\n    handler: results.async_object\n  partial:\n    handler: results.async_partial\n"
-    server = serve(service(tmp_path, functions, results=RESULTS))
+    functions = "  object:\n    handler: callables.async_object\n  partial:\n    handler: callables.async_partial\n"
+    server = serve(service(tmp_path, functions, callables=ASYNC_CALLABLES))
 
     from_object = invoke(server, "object")
     from_partial = invoke(server, "partial")
