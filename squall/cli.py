@@ -14,6 +14,7 @@ import datetime
 import difflib
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -61,7 +62,7 @@ def cli(ctx: click.Context) -> None:
     """Squall: run Python functions Lambda-style on your own machine."""
     ctx.ensure_object(CliContext)
     if os.environ.get("NO_COLOR"):
-        # No ANSI colour or style in any message (no-color.org); rich's tables read NO_COLOR themselves.
+        # No ANSI colour in any message (no-color.org); rich's tables read NO_COLOR themselves.
         ctx.color = False
 
 
@@ -75,7 +76,15 @@ class _NonStandardNumber(ValueError):
 
 
 def _reject_constant(name: str) -> None:
-    raise _NonStandardNumber(name)
+    raise _NonStandardNumber(f"{name} is not a JSON number; write a number or a string instead")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        # The server reads numbers as doubles and rejects this one.
+        raise _NonStandardNumber(f"the number {text} is too large for a double; write it as a string instead")
+    return value
 
 
 @cli.command()
@@ -343,12 +352,9 @@ def read_payload(value: str) -> bytes:
         payload = value.encode("utf-8")
 
     try:
-        json.loads(payload, parse_constant=_reject_constant)
+        json.loads(payload, parse_constant=_reject_constant, parse_float=_finite_float)
     except _NonStandardNumber as exc:
-        raise click.BadParameter(
-            f"{where} is not valid JSON: {exc} is not a JSON number; write a number or a string instead",
-            param_hint="'--payload'",
-        ) from None
+        raise click.BadParameter(f"{where} is not valid JSON: {exc}", param_hint="'--payload'") from None
     except RecursionError:
         # Nested deeper than Python's parser goes: the server and the function decide, as for any payload.
         return payload

@@ -344,8 +344,8 @@ def check_no_server_running(data: Path) -> None:
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
         raise CommandFailed(
-            f"a Squall server (pid {holder}) runs on the data folder {data}: leave out --local, "
-            "and the command goes to that server"
+            f"a Squall server (pid {holder}) runs on the data folder {data}: leave out --local and send the "
+            "command to that server, with --endpoint URL if it is not at the default address"
         ) from None
     finally:
         os.close(fd)

@@ -66,7 +66,13 @@ def parse_time_point(text: str, now: float) -> float:
     try:
         return moment.timestamp()
     except (OverflowError, OSError, ValueError) as error:
-        # Python cannot convert a local time early in year 1 ("year 0 is out of range").
+        if moment.tzinfo is None:
+            # Python cannot convert a local time early in year 1 ("year 0 is out of range"),
+            # so such a time takes the local offset of today.
+            try:
+                return moment.replace(tzinfo=datetime.datetime.now().astimezone().tzinfo).timestamp()
+            except (OverflowError, OSError, ValueError):
+                pass
         raise ValueError(
             f"invalid time {text!r}: {error}; expected a time such as 2024-05-01T14:00 or 2024-05-01T14:00:00+00:00"
         ) from None

@@ -8,6 +8,7 @@ error output as the other client commands.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -55,6 +56,12 @@ def read_body(value: str) -> str:
         except (OSError, UnicodeDecodeError) as error:
             raise click.BadParameter(f"cannot read file {path!r} as UTF-8 text: {error}", param_hint="'BODY'") from None
     return value
+
+
+# The fields of a send that `queue send` takes as options, as whole words
+# outside names: 'orders_group_id' names a queue and stays as it is.
+_FIELD_OPTIONS = {"group_id": "--group-id", "dedup_id": "--dedup-id"}
+_API_FIELD = re.compile(r"(?<![\w'\-.])(?:group_id|dedup_id)(?![\w'\-.])")
 
 
 @click.group(name="queue")
@@ -160,8 +167,7 @@ def send(ctx: click.Context, name: str, body: str, delay_s: int | None, group_id
                     group_id=group_id, dedup_id=dedup_id)
     except CommandFailed as error:
         # The server names the API's fields; name the options this command took them from.
-        for field, option in (("group_id", "--group-id"), ("dedup_id", "--dedup-id"), ("delay_s", "--delay-s")):
-            error.message = error.message.replace(field, option)
+        error.message = _API_FIELD.sub(lambda match: _FIELD_OPTIONS[match.group(0)], error.message)
         raise
     click.echo(sent["message_id"])
 

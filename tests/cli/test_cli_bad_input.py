@@ -261,8 +261,12 @@ def test_no_color_removes_error_colour(no_color: str) -> None:
     assert ("\x1b[" in result.stderr) is (not no_color)
 
 
-def test_payload_nan_rejected() -> None:
-    result = run_live("invoke", "fn", "--payload", '{"a": NaN}', "--endpoint", closed_loopback_endpoint())
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [('{"a": NaN}', "NaN is not a JSON number"), ("[1e999]", "the number 1e999 is too large for a double")],
+)
+def test_payload_non_finite_number_rejected(payload: str, message: str) -> None:
+    result = run_live("invoke", "fn", "--payload", payload, "--endpoint", closed_loopback_endpoint())
 
     assert result.exit_code == 2
-    assert "NaN is not a JSON number" in result.stderr
+    assert message in result.stderr
