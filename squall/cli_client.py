@@ -334,7 +334,9 @@ def check_no_server_running(data: Path) -> None:
 
     The server holds a lock on the folder's server.lock for as long as it runs.
     """
-    lock = data / "server.lock"
+    from squall.deploy.snapshot import DATA_FOLDER_MARKER
+
+    lock = data / DATA_FOLDER_MARKER
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:

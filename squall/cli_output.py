@@ -272,6 +272,9 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
         for key in ("invocations", "errors", "throttles", "cold_starts", "gb_seconds", "cost_usd")
     }
 
+    *costs, total_cost = format_usd_column([function.get("cost_usd") or 0.0 for function in functions]
+                                           + [totals["cost_usd"]])
+
     table = Table(box=None, pad_edge=False, header_style="bold", show_footer=len(functions) > 1, footer_style="bold")
     table.add_column("FUNCTION", footer="total", no_wrap=True)
     table.add_column("INVOCATIONS", footer=f"{totals['invocations']:,}", justify="right", no_wrap=True)
@@ -281,8 +284,6 @@ def stats_table(stats: Mapping[str, Any]) -> Table:
     table.add_column("P50 MS", justify="right", no_wrap=True)
     table.add_column("P95 MS", justify="right", no_wrap=True)
     table.add_column("P99 MS", justify="right", no_wrap=True)
-    *costs, total_cost = format_usd_column([function.get("cost_usd") or 0.0 for function in functions]
-                                           + [totals["cost_usd"]])
     table.add_column("GB-S", footer=format_significant(totals["gb_seconds"]), justify="right", no_wrap=True)
     table.add_column("COST USD", footer=total_cost, justify="right", no_wrap=True)
     table.add_column("LAST HOUR", no_wrap=True)
