@@ -210,18 +210,41 @@ class Platform:
                     f"(`squall logs {spec.name}` shows why); calls start instances on demand until a deploy "
                     "starts the provisioned ones again"
                 )
-        provisioned_mb = sum(spec.provisioned * spec.memory_mb for spec in service.functions.values())
-        if provisioned_mb > limit_mb:
-            missing.append(
-                f"provisioned instances need {provisioned_mb} MB, more than the node's memory budget ({limit_mb} MB): "
-                "some will wait for memory, and other calls wait or are throttled; raise --memory-budget-mb "
-                "or lower provisioned"
-            )
         if self.logged_deploy_warnings.get(service.service) != tuple(missing):
             for warning in missing:
                 logger.warning("%s: %s", service.manifest_path.name, warning)
         self.logged_deploy_warnings[service.service] = tuple(missing)
         return dataclasses.replace(service, warnings=service.warnings + tuple(missing))
+
+    def _check_provisioned_memory(self, service: ServiceSpec) -> None:
+        """Raise DeployError when provisioned instances would leave no memory for the calls they do not serve.
+
+        Provisioned instances are never evicted. As Lambda keeps unreserved
+        concurrency that provisioned concurrency cannot take, the node's
+        memory budget must keep room for one instance of the largest
+        function whose calls can need an instance on demand.
+        """
+        functions = [spec for name, other in self.dispatcher.services.items() if name != service.service
+                     for spec in other.functions.values()]
+        functions += service.functions.values()
+        provisioned_mb = sum(spec.provisioned * spec.memory_mb for spec in functions)
+        if not provisioned_mb:
+            return
+        on_demand = [spec for spec in functions
+                     if spec.reserved_concurrency is None or spec.reserved_concurrency > spec.provisioned]
+        largest = max(on_demand, key=lambda spec: spec.memory_mb, default=None)
+        needed_mb = provisioned_mb + (largest.memory_mb if largest is not None else 0)
+        limit_mb = self.dispatcher.budget.limit_mb
+        if needed_mb <= limit_mb:
+            return
+        shortfall = ""
+        if largest is not None and provisioned_mb <= limit_mb:
+            shortfall = (f", which leaves {limit_mb - provisioned_mb} MB for the {largest.memory_mb} MB an instance "
+                         f"of {largest.name} needs on demand")
+        raise DeployError(
+            f"provisioned instances need {provisioned_mb} MB of the node's memory budget ({limit_mb} MB){shortfall}; "
+            f"start the server with --memory-budget-mb {needed_mb} or more, or lower provisioned"
+        )
 
     def _missing_qualifiers(self, service: ServiceSpec) -> list[str]:
         """Describe each route and trigger whose version or alias does not exist yet.
@@ -346,6 +369,7 @@ class Platform:
                     f"remove that service first with `squall remove {owner}`, or rename the function"
                 )
         self._check_aws_names(service)
+        self._check_provisioned_memory(service)
         # Build the new route table first, so a route conflict fails the
         # deploy before anything switches.
         routes = [

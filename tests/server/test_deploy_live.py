@@ -206,19 +206,45 @@ def test_function_larger_than_budget_is_warned(serve: Any, tmp_path: Path) -> No
     )
 
 
-def test_provisioned_beyond_budget_is_warned(serve: Any, tmp_path: Path) -> None:
+def test_provisioned_beyond_budget_refused(tmp_path: Path) -> None:
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "squall.yml").write_text(
         "service: warm\nfunctions:\n  warm:\n    handler: app.handler\n    memory_mb: 256\n    provisioned: 3\n"
     )
     (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    command = [sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--no-watch",
+               "--memory-budget-mb", "512", "--data", str(tmp_path / "data")]
 
-    server = serve(folder, "--memory-budget-mb", "512")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
 
-    assert any(
-        "provisioned instances need 768 MB, more than the node's memory budget (512 MB)" in line for line in server.output
+    assert result.returncode == 2
+    assert ("provisioned instances need 768 MB of the node's memory budget (512 MB); "
+            "start the server with --memory-budget-mb 1024 or more, or lower provisioned") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_provisioned_leaving_no_room_refused(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    manifest = folder / "squall.yml"
+    manifest.write_text(
+        "service: warm\nfunctions:\n  warm:\n    handler: app.handler\n    provisioned: 2\n"
+        "  plain:\n    handler: app.handler\n    memory_mb: 512\n    events:\n      - http: {method: GET, path: /plain}\n"
     )
+    (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    server = serve(folder, "--no-watch", "--memory-budget-mb", "768")
+    assert httpx.get(server.endpoint + "/plain", timeout=20).status_code == 200
+
+    manifest.write_text(manifest.read_text().replace("provisioned: 2", "provisioned: 3"))
+    result = deploy(server.endpoint, folder)
+
+    assert result.returncode == 1
+    assert ("provisioned instances need 384 MB of the node's memory budget (768 MB), which leaves 384 MB for the "
+            "512 MB an instance of plain needs on demand; start the server with --memory-budget-mb 896 or more"
+            ) in result.stderr
+    # The deployed version keeps serving.
+    assert httpx.get(server.endpoint + "/plain", timeout=20).status_code == 200
 
 
 def test_provisioned_init_failure_warned(serve: Any, tmp_path: Path) -> None:
