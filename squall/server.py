@@ -177,9 +177,10 @@ class Platform:
         )
         service = dataclasses.replace(service, root=root)
         # Store the layers of the copy, and record the versions each function uses, before anything switches.
-        from squall.deploy.layers import store_service_layers
+        from squall.deploy.layers import check_function_sizes, store_service_layers
 
         service = await asyncio.to_thread(store_service_layers, service)
+        await asyncio.to_thread(check_function_sizes, service)
         # Install the functions' requirements before anything switches, so a failed install keeps the old version.
         await install_service_requirements(service, install_timeout_from_environment(), self.installs)
         if _same_version(self.dispatcher.services.get(service.service), service):

@@ -58,9 +58,9 @@ logger = logging.getLogger(__name__)
 # Lambda's rule for layer names.
 LAYER_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,140}$"
 LAYER_NAME_RULE = "1 to 140 letters, digits, hyphens or underscores"
-# Lambda's quotas: five layers per function, 250 MB unzipped for a function and its layers.
+# Lambda's quotas: five layers per function, 250 MB unzipped for a function and its layers,
+# which its API reports as 262,144,000 bytes (CodeSizeUnzipped).
 MAX_LAYERS_PER_FUNCTION = 5
-# NOTE: applied to each layer alone, not to a function's code and layers together as Lambda does.
 MAX_LAYER_BYTES = 250 * 1024 * 1024
 
 LAYERS_DIR = "layers"
@@ -483,6 +483,44 @@ def store_service_layers(service: ServiceSpec) -> ServiceSpec:
             bindings[name] = list(versions)
     _write_bindings(service.root, bindings)
     return dataclasses.replace(service, layers=tuple(stored.values()), functions=functions)
+
+
+def check_function_sizes(service: ServiceSpec) -> None:
+    """Raise DeployError when a function's code and layers pass Lambda's 250 MB unzipped, together.
+
+    `service` is the stored spec that store_service_layers returns. The code
+    counts without its layers' own folders or archives, which Lambda keeps
+    apart from the code, and no count includes bytecode caches.
+    """
+    if not service.layers:
+        return
+    code_bytes = _content_bytes(service.root, tuple(layer.path for layer in service.layers))
+    layer_bytes = {
+        layer.version: _content_bytes(layers_dir(service.root) / layer.name / layer.digest) for layer in service.layers
+    }
+    for spec in service.functions.values():
+        total = code_bytes + sum(layer_bytes.get(version, 0) for version in spec.layers)
+        if total > MAX_LAYER_BYTES:
+            sizes = ", ".join(f"{version.partition('@')[0]} {layer_bytes.get(version, 0)}" for version in spec.layers)
+            raise DeployError(
+                f"{service.function_key(spec.name, 'layers')}: the code ({code_bytes} bytes) and layers ({sizes} bytes) "
+                f"of function {spec.name} add up to {total} bytes, over Lambda's limit of {MAX_LAYER_BYTES} bytes "
+                "unzipped; move data out of the code or the layers"
+            )
+
+
+def _content_bytes(folder: Path, skipped: tuple[str, ...] = ()) -> int:
+    """Return the bytes of the files under `folder`, without bytecode caches, Squall's .squall folder and `skipped` paths."""
+    total = 0
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder).as_posix()
+        if "__pycache__" in path.parts or relative.split("/", 1)[0] == ".squall":
+            continue
+        if any(relative == skip or relative.startswith(f"{skip}/") for skip in skipped):
+            continue
+        if path.is_file():
+            total += path.stat().st_size
+    return total
 
 
 def _write_bindings(code_root: Path, bindings: dict[str, list[str]]) -> None:

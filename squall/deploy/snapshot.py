@@ -45,7 +45,8 @@ _EDITOR_FILE = re.compile(r"\..+\.sw[a-z]|.*~|#.*#|\.#.*|.+___jb_(tmp|old)___|\.
 # A folder that holds this file is a Squall server's data folder (its lock),
 # which a deploy never copies: it holds that server's secret key and databases.
 DATA_FOLDER_MARKER = "server.lock"
-MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
+# Lambda's 250 MB limit on a function's unzipped code, in bytes as its API reports it.
+MAX_SNAPSHOT_BYTES = 250 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
 
 

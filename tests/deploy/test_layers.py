@@ -14,6 +14,7 @@ import pytest
 
 from squall.deploy.layers import (
     LayerContentError,
+    check_function_sizes,
     check_zip,
     extract_zip,
     layer_paths_for,
@@ -297,3 +298,33 @@ def test_layer_missing_from_copy_fails_deploy(tmp_path: Path) -> None:
 
     with pytest.raises(DeployError, match="layer 'common' at layers/common"):
         store_service_layers(dataclasses.replace(service, root=root))
+
+
+# Size of a function with its layers ------------------------------------------------------
+
+
+def test_code_and_layers_counted_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = copy_app(tmp_path)
+    (folder / "data.bin").write_bytes(b"d" * 3000)
+    (folder / "layers" / "common" / "python" / "blob.bin").write_bytes(b"b" * 2000)
+    service = deploy_copy(folder, tmp_path / "data")
+    # greet has the code and the common layer, 5,000 bytes and more; tool also has the tools layer.
+    monkeypatch.setattr("squall.deploy.layers.MAX_LAYER_BYTES", 4000)
+
+    with pytest.raises(DeployError) as refused:
+        check_function_sizes(service)
+
+    message = str(refused.value)
+    assert "functions.greet.layers: the code (" in message
+    assert "over Lambda's limit of 4000 bytes unzipped" in message
+
+
+def test_code_and_layers_within_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = copy_app(tmp_path)
+    (folder / "data.bin").write_bytes(b"d" * 3000)
+    (folder / "layers" / "common" / "python" / "blob.bin").write_bytes(b"b" * 1000)
+    service = deploy_copy(folder, tmp_path / "data")
+    # About 4,300 bytes in all; the layer's folder inside the code copy, counted twice, would pass 5,000.
+    monkeypatch.setattr("squall.deploy.layers.MAX_LAYER_BYTES", 4800)
+
+    check_function_sizes(service)
