@@ -68,8 +68,11 @@ from squall.versions import VersionStore
 
 logger = logging.getLogger("squall.server")
 
-# Changes that arrive within this window become one redeploy.
-WATCH_DEBOUNCE_MS = 300
+# A redeploy starts once the folder has had no change for WATCH_QUIET_MS, so
+# that a file or a tree still being written is not copied half done, or after
+# WATCH_MAX_WAIT_MS of changes without such a pause.
+WATCH_QUIET_MS = 250
+WATCH_MAX_WAIT_MS = 3000
 # The address `squall up` listens on unless --host or --port sets another.
 DEFAULT_HOST = "127.0.0.1"
 # The address of the socket instances reach the server on, whatever address the server serves.
@@ -1033,8 +1036,8 @@ async def _redeploy_on_changes(
 ) -> None:
     """Deploy `folder` again after each batch of relevant changes, until cancelled."""
     # Folders the server cannot read are skipped, as a deploy leaves them out, instead of stopping the watch.
-    async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_DEBOUNCE_MS, recursive=True,
-                                           ignore_permission_denied=True):
+    async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_MAX_WAIT_MS,
+                                           step=WATCH_QUIET_MS, recursive=True, ignore_permission_denied=True):
         if folder in platform.removed_folders:
             logger.info("change in %s: not redeployed, because its service was removed; "
                         "`squall deploy %s` serves it again", folder, folder)
