@@ -362,13 +362,15 @@ class Instance:
         duration_ms = (time.perf_counter() - started) * 1000
         self.settle()
         error_type = result_meta.get("error_type")
-        if result_meta.get("fatal"):
+        fatal = bool(result_meta.get("fatal"))
+        if fatal:
             # Dead from now on, so that no call gets it before its socket closes.
             self.kill()
             self.state = InstanceState.DEAD
         return RawResult(
             body=body,
-            outcome=Outcome.ERROR if error_type else Outcome.SUCCESS,
+            # A fatal error ends the instance, as a crash does, and is logged and reported as one.
+            outcome=Outcome.CRASH if fatal else Outcome.ERROR if error_type else Outcome.SUCCESS,
             error_type=error_type,
             duration_ms=duration_ms,
             max_memory_mb=self._note_memory(result_meta.get("max_rss_kb", 0)),

@@ -745,8 +745,8 @@ def _run_one(invoke: _Invoker, body: bytes, context: LambdaContext) -> tuple[dic
             # is the handler's own error, as on Lambda: an allocation too large.
             return _handler_error(error, request_id)
         # Under an address-space limit this is how the instance ran out of
-        # memory. Its heap cannot be trusted, so the server replaces it.
-        _log_error("Runtime.OutOfMemory", "MemoryError", [])
+        # memory. Its heap cannot be trusted, so the server replaces it, and
+        # logs the crash as it logs an instance the kernel killed.
         message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
         body = _error_body("Runtime.OutOfMemory", message, request_id, [])
         return {"error_type": "Runtime.OutOfMemory", "fatal": True}, body

@@ -536,9 +536,13 @@ async def test_memory_hog_fails_and_instance_is_replaced(make_dispatcher: Callab
         service(FunctionSpec(name="hog", handler="handlers.hog", memory_mb=128, timeout_s=30))
     )
 
-    failed = await dispatcher.invoke(Invocation("hog", b'{"mb": 1024}', "test"))
+    failed = await dispatcher.invoke(Invocation("hog", b'{"mb": 1024}', "test", log_tail=True))
     assert failed.error_type == "Runtime.OutOfMemory"
     assert failed.function_error == "Unhandled"
+    # Logged alike whether the kernel killed the instance or the address-space limit stopped it.
+    log = (failed.log_tail or b"").decode()
+    assert "Error: Runtime exited with error: signal: killed\nRuntime.OutOfMemory\n" in log
+    assert "Status: error\tError Type: Runtime.OutOfMemory" in log
 
     await wait_until(lambda: dispatcher.pools["hog"].live_count == 0)
     small = await call(dispatcher, "hog", {"mb": 8})
