@@ -615,6 +615,18 @@ def local_endpoint(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def _make_private(data: Path) -> None:
+    """Take group and other accounts' access away from a data folder made before, as a new one never has it."""
+    try:
+        mode = data.stat().st_mode & 0o777
+        if mode & 0o077:
+            data.chmod(mode & 0o700)
+            logger.warning("data folder %s: removed the access of other accounts (mode %o, now %o), since it holds "
+                           "logs, databases and the secrets key", data, mode, mode & 0o700)
+    except OSError as error:
+        logger.warning("data folder %s: cannot make it private to this account: %s", data, error)
+
+
 def lock_data_folder(data: Path) -> int | None:
     """Take the data folder for this server, or print why not and return None.
 
@@ -795,6 +807,7 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
         print(f"squall: cannot create the data folder {data}: {error.strerror or error}; {DATA_FOLDER_FIX}",
               file=sys.stderr)
         return 2
+    _make_private(data)
     try:
         data_lock = lock_data_folder(data)
     except OSError as error:

@@ -87,7 +87,8 @@ class MemoryCgroups:
             self.version, self.parent = version, parent
             logger.info("memory limits use cgroup v%d under %s", version, parent)
             return
-        logger.info("no writable memory cgroup: memory limits use RLIMIT_AS")
+        logger.info("no writable memory cgroup: memory limits use RLIMIT_AS, which counts address space "
+                    "reserved (each thread's stack too), and instances may start any number of processes")
 
     def _find_pids_parent(self) -> None:
         assert self.parent is not None

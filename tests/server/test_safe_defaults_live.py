@@ -106,3 +106,14 @@ def test_port_in_use_is_named(serve: Any, tmp_path: Path) -> None:
     assert "--port 0 takes a free one" in second.stderr
     assert "Traceback" not in second.stderr
     assert not (tmp_path / "other-data").exists()
+
+
+def test_existing_data_folder_made_private(serve: Any, tmp_path: Path) -> None:
+    data = tmp_path / "shared-data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+
+    server = serve(copy_app("cli", tmp_path), data=data)
+
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert any("removed the access of other accounts (mode 755, now 700)" in line for line in server.output)
