@@ -5,7 +5,7 @@ execution environment between invocations, so they run on while their
 instance lives. When the instance ends they end with it: every process in
 the instance's memory cgroup is killed or, without a cgroup, every process in
 its process group (each spare leads a group of its own, see
-`squall/runtime/zygote.py`). The cgroup and the TMPDIR are removed once those
+`squall/runtime/zygote.py`) and every descendant of a living instance. The cgroup and the TMPDIR are removed once those
 processes are gone.
 
 The server learns that a process is gone from a pidfd, which works whether
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Hashable
 
 from squall.dispatcher.limits import MemoryCgroups
+from squall.runtime.descendants import descendants_of, kill_processes
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class Teardown:
 
     def kill(self, sandbox: Sandbox) -> None:
         """Kill the sandbox's process and every process it started."""
+        # Without a cgroup, processes that left the instance's group are found
+        # through the instance while it lives: once it dies, they belong to init.
+        descendants = descendants_of(sandbox.pid) if sandbox.cgroup is None else []
         try:
             if sandbox.pidfd is not None:
                 signal.pidfd_send_signal(sandbox.pidfd, signal.SIGKILL)
@@ -104,6 +108,7 @@ class Teardown:
             pass
         except OSError as error:
             logger.warning("cannot kill process %d: %s", sandbox.pid, error)
+        kill_processes(descendants)
         self.kill_started(sandbox)
 
     def kill_started(self, sandbox: Sandbox) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from squall.runtime.context import LambdaContext
+from squall.runtime.descendants import kill_descendants
 from squall.runtime.protocol import (
     HEADER,
     HEADER_SIZE,
@@ -533,6 +534,9 @@ def serve(sock: socket.socket, log_fd: int, settings: InstanceSettings) -> None:
     while True:
         frame = channel.receive()
         if frame is None:
+            # The server closed the instance. Processes the handler started end
+            # with it, also those outside its process group and cgroup.
+            kill_descendants(os.getpid())
             os._exit(0)
         _, meta_bytes, body = frame
         meta = decode_json(meta_bytes)

@@ -50,6 +50,7 @@ MAX_OPEN_FILES = 1024
 # Lambda's quota of processes and threads per execution environment.
 MAX_TASKS = 1024
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once here so that forks skip dlopen
 # From <sched.h> and <sys/mount.h>.
 _CLONE_NEWNS = 0x00020000
@@ -239,8 +240,12 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
         os.close(fd)
     _die_with_parent()
     # A group of its own lets the server kill the processes the handler
-    # starts when the instance ends, where no cgroup contains them.
+    # starts when the instance ends, where no cgroup contains them. As a
+    # subreaper, the instance also stays the parent of a process that left
+    # the group (a new session, a daemon), so the server finds it among the
+    # instance's descendants.
     os.setpgid(0, 0)
+    _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _limit_memory(config["memory_mb"], cgroup, config.get("cgroup"))
     _limit_files()
     # Every folder the instance may still import from, the code and the runtime's own.

@@ -141,17 +141,21 @@ ENDINGS = ["reaped", "timeout", "crash", "redeploy", "shutdown"]
 CHILD_SLEEP_S = 30  # how long the child of handlers.fork_child sleeps
 
 
+@pytest.mark.parametrize("new_session", [False, True], ids=["same-group", "new-session"])
 @pytest.mark.parametrize("memory_limit", MEMORY_LIMITS)
 @pytest.mark.parametrize("ending", ENDINGS)
 async def test_forked_child_ends_with_instance(
-    make_dispatcher: Callable[..., Dispatcher], outside_tmp: Path, memory_limit: str, ending: str
+    make_dispatcher: Callable[..., Dispatcher], outside_tmp: Path, memory_limit: str, ending: str, new_session: bool
 ) -> None:
+    if new_session and ending == "crash" and memory_limit == "rlimit":
+        pytest.skip("without a cgroup, a child in a new session outlives an instance that exits by itself (README)")
     dispatcher = make_dispatcher(memory_limit=memory_limit, reap_interval_s=0.05)
     # Only the timeout case needs a short timeout; the others get room for a loaded machine.
     spec = FunctionSpec(name="fork", handler="handlers.fork_child", keep_alive_s=1, timeout_s=1 if ending == "timeout" else 10)
     await dispatcher.deploy(service(spec))
     pid_file = outside_tmp / "child.pid"
-    event = {"pid_file": str(pid_file), "seconds": 5 if ending == "timeout" else 0, "crash": ending == "crash"}
+    event = {"pid_file": str(pid_file), "seconds": 5 if ending == "timeout" else 0, "crash": ending == "crash",
+             "new_session": new_session}
 
     started = time.monotonic()
     result = await dispatcher.invoke(Invocation("fork", orjson.dumps(event), "test"))

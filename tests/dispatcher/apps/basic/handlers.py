@@ -52,6 +52,8 @@ def fork_child(event, context):
     # The child sleeps for 30 s, far longer than any test waits for it to end.
     child = os.fork()
     if child == 0:
+        if event.get("new_session"):
+            os.setsid()  # out of the instance's process group, as a daemon goes
         time.sleep(30)
         os._exit(0)
     with open(event["pid_file"], "w") as pid_file:

@@ -1,0 +1,49 @@
+"""The processes an instance started, found through /proc.
+
+An instance is a child subreaper (see `squall/runtime/zygote.py`): a process
+its handler started stays its descendant even after leaving the instance's
+process group, in a new session or as a daemon, until the instance exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+# Lambda's quota of processes and threads per instance bounds the walk.
+MAX_DESCENDANTS = 1024
+
+
+def descendants_of(pid: int) -> list[int]:
+    """Return the ids of every living descendant of `pid`; none where /proc cannot tell."""
+    found: list[int] = []
+    pending = [pid]
+    while pending and len(found) < MAX_DESCENDANTS:
+        parent = pending.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children", encoding="ascii") as listing:
+                    children = [int(child) for child in listing.read().split()]
+            except (OSError, ValueError):
+                continue
+            found += children
+            pending += children
+    return found
+
+
+def kill_descendants(pid: int) -> None:
+    """Kill every living descendant of `pid`."""
+    kill_processes(descendants_of(pid))
+
+
+def kill_processes(pids: list[int]) -> None:
+    """Kill the processes that a walk of descendants found, skipping those already gone."""
+    for pid in pids:
+        # NOTE: a process that exited since the walk may have passed its id on, within milliseconds.
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
