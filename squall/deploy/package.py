@@ -13,7 +13,7 @@ import logging
 import shutil
 import tarfile
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from squall.deploy.snapshot import MAX_SNAPSHOT_BYTES, code_files
 from squall.errors import DeployError
@@ -59,8 +59,11 @@ def unpack(data: bytes, staging_root: Path) -> Path:
             for member in members:
                 if not (member.isfile() or member.isdir()):
                     raise DeployError(f"the package contains {member.name!r}, which is not a plain file or folder")
-            # The "data" filter rejects absolute paths, ".." and links leaving the folder.
-            archive.extractall(staging, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                # The "data" filter rejects absolute paths, ".." and links leaving the folder.
+                archive.extractall(staging, filter="data")
+            else:
+                _extract_checked(archive, members, staging)
     except (tarfile.TarError, EOFError, OSError) as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise DeployError(f"the uploaded package is not a valid .tar.gz: {error}") from None
@@ -68,6 +71,18 @@ def unpack(data: bytes, staging_root: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return staging
+
+
+def _extract_checked(archive: tarfile.TarFile, members: list[tarfile.TarInfo], staging: Path) -> None:
+    """Extract plain files and folders as the "data" filter would, on Python before 3.11.4, which has no filters."""
+    for member in members:
+        # As the "data" filter does: a leading "/" is dropped, ".." is refused, and modes
+        # lose set-user-id bits and other accounts' write access.
+        member.name = member.name.lstrip("/")
+        if ".." in PurePosixPath(member.name).parts:
+            raise tarfile.TarError(f"{member.name!r} would be extracted outside the folder")
+        member.mode &= 0o755
+    archive.extractall(staging, members)
 
 
 def install(staging: Path, uploads: Path, service: str) -> Path:
