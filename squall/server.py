@@ -35,7 +35,7 @@ from squall.dispatcher.dispatcher import LATEST, Dispatcher, NodeSettings
 from squall.deploy.package import install, unpack
 from squall.deploy.dependencies import install_service_requirements, install_timeout_from_environment
 from squall.deploy.progress import InstallBoard
-from squall.deploy.snapshot import DATA_FOLDER_MARKER, is_excluded_path, kept_paths, snapshot
+from squall.deploy.snapshot import DATA_FOLDER_MARKER, is_excluded_path, kept_paths, prune_copies, snapshot
 from squall.deploy.warnings import service_warnings
 from squall.deploy.variables import DeployVariables, InvalidVariables, deploying_shell_variables
 from squall.errors import DeployError, ManifestError, SquallError
@@ -108,6 +108,10 @@ class Platform:
     # Held while a deploy or a removal builds and switches the route table and
     # triggers from the deployed services, so that two at once do not drop each other's routes.
     switching: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Held while a deploy makes or takes a code copy, and while unused copies are deleted.
+    copying: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Code copies of deploys still under way, with how many deploys use each.
+    copies_in_use: dict[Path, int] = field(default_factory=dict)
     # Folders whose service `squall remove` removed: `squall up` stops redeploying
     # them on changes, until a deploy of the folder serves it again.
     removed_folders: set[Path] = field(default_factory=set)
@@ -174,11 +178,25 @@ class Platform:
                 logger.warning("%s: %s", service.manifest_path.name, warning)
 
         code_dir = self.dispatcher.settings.data_dir / "code"
-        root = await asyncio.to_thread(
-            snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables, service.package_patterns,
-            kept_paths(service, folder),
-        )
-        service = dataclasses.replace(service, root=root)
+        # A copy is made, or an old one taken again, only while no pruning runs.
+        async with self.copying:
+            root = await asyncio.to_thread(
+                snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables, service.package_patterns,
+                kept_paths(service, folder),
+            )
+            self.copies_in_use[root] = self.copies_in_use.get(root, 0) + 1
+        try:
+            deployed = await self._deploy_copy(dataclasses.replace(service, root=root), recorded)
+        finally:
+            left = self.copies_in_use.pop(root) - 1
+            if left:
+                self.copies_in_use[root] = left
+        await self.prune_code_copies()
+        return deployed
+
+    async def _deploy_copy(self, service: ServiceSpec, recorded: Path) -> ServiceSpec:
+        """Deploy a service whose `root` is its new code copy, and remember `recorded` as its folder."""
+        root = service.root
         # Store the layers of the copy, and record the versions each function uses, before anything switches.
         from squall.deploy.layers import check_function_sizes, store_service_layers
 
@@ -219,6 +237,28 @@ class Platform:
                 logger.warning("%s: %s", service.manifest_path.name, warning)
         self.logged_deploy_warnings[service.service] = tuple(missing)
         return dataclasses.replace(service, warnings=service.warnings + tuple(missing))
+
+    async def prune_code_copies(self) -> None:
+        """Delete the code copies under `DATA/code` that nothing uses any more.
+
+        A copy stays while a deployed service, a published version, a pool
+        (one a redeploy retired too) or a deploy still under way uses it, and
+        while the registry names it for the next start.
+        """
+        async with self.copying:
+            keep = set(self.copies_in_use)
+            keep.update(Path(service.root) for service in self.dispatcher.services.values())
+            keep.update(pool.settings.root for pool in self.dispatcher.live_pools())
+            entries = await asyncio.to_thread(self.store.services)
+            keep.update(Path(entry.manifest).parent for entry in entries)
+            if self.versions is not None:
+                keep.update(await asyncio.to_thread(self.versions.roots))
+            removed, freed = await asyncio.to_thread(
+                prune_copies, self.dispatcher.settings.data_dir / "code", keep
+            )
+        if removed:
+            noun = "code copy" if removed == 1 else "code copies"
+            logger.info("deleted %d %s that nothing uses any more (%d bytes)", removed, noun, freed)
 
     def _check_provisioned_memory(self, service: ServiceSpec) -> None:
         """Raise DeployError when provisioned instances would leave no memory for the calls they do not serve.

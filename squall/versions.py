@@ -160,6 +160,12 @@ class VersionStore:
                     return latest.version
         return self.publish(spec.name, service, root, manifest=manifest)
 
+    def roots(self) -> set[Path]:
+        """Return the code copies that published versions run from."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT root FROM versions").fetchall()
+        return {Path(row[0]) for row in rows}
+
     def versions(self, function: str) -> list[PublishedVersion]:
         """Return the function's published versions, oldest first."""
         with self._lock:

@@ -413,7 +413,7 @@ def layers_dir(code_root: Path) -> Path:
     return code_root.parent.parent / LAYERS_DIR
 
 
-def _bindings_path(code_root: Path) -> Path:
+def bindings_path(code_root: Path) -> Path:
     # A code copy's digest covers its manifest and its layers' content, so it names their pairing.
     return layers_dir(code_root) / BINDINGS_DIR / f"{code_root.name}.json"
 
@@ -524,7 +524,7 @@ def _content_bytes(folder: Path, skipped: tuple[str, ...] = ()) -> int:
 
 
 def _write_bindings(code_root: Path, bindings: dict[str, list[str]]) -> None:
-    path = _bindings_path(code_root)
+    path = bindings_path(code_root)
     staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -540,7 +540,7 @@ def _write_bindings(code_root: Path, bindings: dict[str, list[str]]) -> None:
 
 def function_layer_versions(code_root: Path, function: str) -> tuple[str, ...]:
     """Return the "name@digest" layer versions a deploy of this code copy recorded for `function`."""
-    path = _bindings_path(code_root)
+    path = bindings_path(code_root)
     try:
         recorded = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

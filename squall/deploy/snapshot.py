@@ -188,6 +188,33 @@ def snapshot(
     return target
 
 
+def prune_copies(code_dir: Path, keep: set[Path]) -> tuple[int, int]:
+    """Delete the code copies in `code_dir` not in `keep`, with their layer records; return how many and their bytes.
+
+    Folders being copied (their names start with a dot) are left alone.
+    """
+    from squall.deploy.layers import bindings_path
+
+    removed = freed = 0
+    kept = {path.resolve() for path in keep}
+    try:
+        copies = [path for path in code_dir.iterdir() if path.is_dir() and not path.name.startswith(".")]
+    except OSError:
+        return 0, 0
+    for copy in copies:
+        if copy.resolve() in kept:
+            continue
+        size = sum(path.stat().st_size for path in copy.rglob("*") if path.is_file() and not path.is_symlink())
+        shutil.rmtree(copy, ignore_errors=True)
+        if copy.exists():
+            logger.warning("cannot delete the unused code copy %s", copy)
+            continue
+        bindings_path(copy).unlink(missing_ok=True)
+        removed += 1
+        freed += size
+    return removed, freed
+
+
 def kept_paths(service: ServiceSpec, folder: Path) -> tuple[str, ...]:
     """Return the paths a deploy copies whatever package.patterns match: the manifest, and each layer's folder or file.
 

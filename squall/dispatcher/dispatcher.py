@@ -288,6 +288,10 @@ class Dispatcher:
     def services(self) -> dict[str, ServiceSpec]:
         return self._services
 
+    def live_pools(self) -> list[FunctionPool]:
+        """Return every pool that may still run an instance: those serving, and those a redeploy retired."""
+        return self._all_pools() + [pool for pool in self._retiring if not pool.stopped]
+
     def running_pools(self) -> list[FunctionPool]:
         """Return the pools of every $LATEST and of every published version started so far."""
         return self._all_pools()

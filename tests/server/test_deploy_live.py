@@ -329,3 +329,27 @@ def test_redeploy_keeps_instances_of_unchanged_functions(serve: Any, tmp_path: P
     )
     assert deploy(server.endpoint, folder).returncode == 0
     assert httpx.get(server.endpoint + "/also-first", timeout=20).json() == first_before
+
+
+def test_unused_code_copies_deleted(serve: Any, tmp_path: Path) -> None:
+    main = write_service(tmp_path / "main", "main", "main", "v1")
+    data = tmp_path / "pruned-data"
+    server = serve(main, "--no-watch", data=data)
+    published = subprocess.run(
+        [sys.executable, "-m", "squall", "publish", "main", "--endpoint", server.endpoint],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert published.returncode == 0, published.stderr
+    first_copy = {path.name for path in (data / "code").iterdir()}
+
+    for answer in ("v2", "v3"):
+        write_service(main, "main", "main", answer)
+        result = deploy(server.endpoint, main)
+        assert result.returncode == 0, result.stderr
+
+    copies = {path.name for path in (data / "code").iterdir()}
+    # The published version's copy and the deployed one stay; v2's, which nothing uses, is gone.
+    assert len(copies) == 2
+    assert first_copy <= copies
+    assert httpx.get(server.endpoint + "/main", timeout=20).json() == "v3"
+    assert any("deleted 1 code copy that nothing uses any more" in line for line in server.output)
