@@ -22,7 +22,8 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,11 @@ from squall.versions import VersionStore
 
 logger = logging.getLogger("squall.server")
 
-# A redeploy starts once the folder has had no change for WATCH_QUIET_MS, so
+# A redeploy starts once the folder has had no change for WATCH_QUIET_S, so
 # that a file or a tree still being written is not copied half done, or after
-# WATCH_MAX_WAIT_MS of changes without such a pause.
-WATCH_QUIET_MS = 250
-WATCH_MAX_WAIT_MS = 3000
+# WATCH_MAX_WAIT_S of changes without such a pause.
+WATCH_QUIET_S = 0.25
+WATCH_MAX_WAIT_S = 3.0
 # The address `squall up` listens on unless --host or --port sets another.
 DEFAULT_HOST = "127.0.0.1"
 # The address of the socket instances reach the server on, whatever address the server serves.
@@ -265,8 +266,9 @@ class Platform:
 
         Provisioned instances are never evicted. As Lambda keeps unreserved
         concurrency that provisioned concurrency cannot take, the node's
-        memory budget must keep room for one instance of the largest
-        function whose calls can need an instance on demand.
+        memory budget must keep room for one on-demand instance of the
+        largest function. Every function may need one: a call of a published
+        version or an alias never runs on $LATEST's provisioned instances.
         """
         functions = [spec for name, other in self.dispatcher.services.items() if name != service.service
                      for spec in other.functions.values()]
@@ -274,9 +276,7 @@ class Platform:
         provisioned_mb = sum(spec.provisioned * spec.memory_mb for spec in functions)
         if not provisioned_mb:
             return
-        on_demand = [spec for spec in functions
-                     if spec.reserved_concurrency is None or spec.reserved_concurrency > spec.provisioned]
-        largest = max(on_demand, key=lambda spec: spec.memory_mb, default=None)
+        largest = max(functions, key=lambda spec: spec.memory_mb, default=None)
         needed_mb = provisioned_mb + (largest.memory_mb if largest is not None else 0)
         limit_mb = self.dispatcher.budget.limit_mb
         if needed_mb <= limit_mb:
@@ -943,8 +943,14 @@ async def _serve(folder: Path, host: str, port: int, data: Path, memory_budget_m
             return 2
         await platform.restore(skip={service.service} if service is not None else set())
         if service is None and not dispatcher.services:
-            print(f"squall: --no-deploy: the data folder {data} has no deployed service to serve; "
-                  "start without --no-deploy to deploy the folder", file=sys.stderr)
+            recorded = await asyncio.to_thread(store.services)
+            if recorded:
+                print(f"squall: --no-deploy: no service of the data folder {data} could be deployed again "
+                      f"({', '.join(entry.name for entry in recorded)}); the warnings above say why",
+                      file=sys.stderr)
+            else:
+                print(f"squall: --no-deploy: the data folder {data} has no deployed service to serve; "
+                      "start without --no-deploy to deploy the folder", file=sys.stderr)
             return 2
         # Invocations accepted before the last stop run once their functions are deployed again.
         await async_invoker.start()
@@ -1089,8 +1095,9 @@ async def _redeploy_on_changes(
 ) -> None:
     """Deploy `folder` again after each batch of relevant changes, until cancelled."""
     # Folders the server cannot read are skipped, as a deploy leaves them out, instead of stopping the watch.
-    async for changes in watchfiles.awatch(folder, watch_filter=relevant, debounce=WATCH_MAX_WAIT_MS,
-                                           step=WATCH_QUIET_MS, recursive=True, ignore_permission_denied=True):
+    batches = watchfiles.awatch(folder, watch_filter=relevant, recursive=True, ignore_permission_denied=True,
+                                rust_timeout=int(WATCH_QUIET_S * 1000), yield_on_timeout=True)
+    async for changes in settled_changes(batches, WATCH_MAX_WAIT_S):
         if folder in platform.removed_folders:
             logger.info("change in %s: not redeployed, because its service was removed; "
                         "`squall deploy %s` serves it again", folder, folder)
@@ -1108,6 +1115,33 @@ async def _redeploy_on_changes(
             logger.error("redeploy failed, the previous version keeps serving: %s: %s", error.option, error)
         except (SquallError, ValueError, OSError) as error:
             logger.error("redeploy failed, the previous version keeps serving: %s", error)
+
+
+async def settled_changes(
+    batches: AsyncIterator[set[tuple[watchfiles.Change, str]]],
+    max_wait_s: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> AsyncIterator[set[tuple[watchfiles.Change, str]]]:
+    """Merge watchfiles' batches until an empty one says the folder was quiet, and yield the union.
+
+    watchfiles ends a batch when its set of changed paths stops growing, so a
+    file written in chunks gives a batch per chunk. With `yield_on_timeout`,
+    it yields an empty batch after its timeout without a change: only that
+    shows that the writing is over. Changes that never pause are yielded
+    `max_wait_s` after the first.
+    """
+    pending: set[tuple[watchfiles.Change, str]] = set()
+    first_at = 0.0
+    async for batch in batches:
+        if batch:
+            if not pending:
+                first_at = clock()
+            pending |= batch
+            if clock() - first_at < max_wait_s:
+                continue
+        if pending:
+            yield pending
+            pending = set()
 
 
 def _server_config(app: GatewayApp) -> uvicorn.Config:

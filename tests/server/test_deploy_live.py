@@ -353,3 +353,40 @@ def test_unused_code_copies_deleted(serve: Any, tmp_path: Path) -> None:
     assert first_copy <= copies
     assert httpx.get(server.endpoint + "/main", timeout=20).json() == "v3"
     assert any("deleted 1 code copy that nothing uses any more" in line for line in server.output)
+
+
+def test_provisioned_keeps_room_for_versions(tmp_path: Path) -> None:
+    # Calls of published versions and aliases never run on $LATEST's provisioned instances.
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "squall.yml").write_text(
+        "service: big\nfunctions:\n  big:\n    handler: app.handler\n    memory_mb: 1024\n"
+        "    provisioned: 2\n    reserved_concurrency: 2\n"
+    )
+    (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    command = [sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--no-watch",
+               "--memory-budget-mb", "2048", "--data", str(tmp_path / "data")]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "start the server with --memory-budget-mb 3072 or more" in result.stderr
+
+
+def test_no_deploy_names_services_that_failed(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "squall.yml").write_text(
+        "service: warm\nfunctions:\n  warm:\n    handler: app.handler\n    memory_mb: 512\n    provisioned: 2\n"
+    )
+    (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    data = tmp_path / "data"
+    serve(folder, "--no-watch", data=data).stop()
+    command = [sys.executable, "-m", "squall", "up", str(folder), "--no-deploy", "--port", "0",
+               "--memory-budget-mb", "1024", "--data", str(data)]
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "cannot restore service warm" in result.stderr
+    assert f"no service of the data folder {data} could be deployed again (warm)" in result.stderr
