@@ -1122,7 +1122,7 @@ async def settled_changes(
     max_wait_s: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[set[tuple[watchfiles.Change, str]]]:
-    """Merge watchfiles' batches until an empty one says the folder was quiet, and yield the union.
+    """Merge watchfiles' batches until an empty one shows that the folder was quiet, and yield the union.
 
     watchfiles ends a batch when its set of changed paths stops growing, so a
     file written in chunks gives a batch per chunk. With `yield_on_timeout`,
