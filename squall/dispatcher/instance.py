@@ -367,10 +367,13 @@ class Instance:
             # Dead from now on, so that no call gets it before its socket closes.
             self.kill()
             self.state = InstanceState.DEAD
+        outcome = Outcome.ERROR if error_type else Outcome.SUCCESS
+        if fatal:
+            # A fatal error ends the instance, as a crash does, and is logged and reported as one.
+            outcome = Outcome.CRASH
         return RawResult(
             body=body,
-            # A fatal error ends the instance, as a crash does, and is logged and reported as one.
-            outcome=Outcome.CRASH if fatal else Outcome.ERROR if error_type else Outcome.SUCCESS,
+            outcome=outcome,
             error_type=error_type,
             duration_ms=duration_ms,
             max_memory_mb=self._note_memory(result_meta.get("max_rss_kb", 0)),
@@ -511,6 +514,9 @@ class Instance:
 
     def close(self) -> None:
         """Stop the instance: it exits by itself once its socket closes."""
+        if not self._released:
+            # Now, while the instance lives: its zygote may stop first and take it down.
+            self._teardown.kill_descendants(self._sandbox)
         self.thaw()  # a stopped process would not see its socket close
         self.state = InstanceState.DEAD
         transport = self._reader.transport

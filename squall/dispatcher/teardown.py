@@ -111,6 +111,11 @@ class Teardown:
         kill_processes(descendants)
         self.kill_started(sandbox)
 
+    def kill_descendants(self, sandbox: Sandbox) -> None:
+        """Kill the processes a living instance started, where no cgroup contains them for `kill_started`."""
+        if sandbox.cgroup is None:
+            kill_processes(descendants_of(sandbox.pid))
+
     def kill_started(self, sandbox: Sandbox) -> None:
         """Kill the processes the sandbox's process started, which may outlive it."""
         if sandbox.cgroup is not None:
