@@ -332,7 +332,7 @@ def ensure_data_folder(data: Path) -> None:
 def check_no_server_running(data: Path) -> None:
     """Raise CommandFailed when a Squall server runs on the data folder, which a `--local` command must not change.
 
-    The server holds a lock on the folder's server.lock for as long as it runs.
+    A running server has a lock on the folder's server.lock.
     """
     from squall.deploy.snapshot import DATA_FOLDER_MARKER
 

@@ -661,7 +661,7 @@ def _make_private(data: Path) -> None:
         mode = data.stat().st_mode & 0o777
         if mode & 0o077:
             data.chmod(mode & 0o700)
-            logger.warning("data folder %s: removed the access of other accounts (mode %o, now %o), since it holds "
+            logger.warning("data folder %s: removed the access of other accounts (mode %o, now %o), because it contains "
                            "logs, databases and the secrets key", data, mode, mode & 0o700)
     except OSError as error:
         logger.warning("data folder %s: cannot make it private to this account: %s", data, error)

@@ -76,7 +76,7 @@ def unpack(data: bytes, staging_root: Path) -> Path:
 def _extract_checked(archive: tarfile.TarFile, members: list[tarfile.TarInfo], staging: Path) -> None:
     """Extract plain files and folders as the "data" filter would, on Python before 3.11.4, which has no filters."""
     for member in members:
-        # As the "data" filter does: a leading "/" is dropped, ".." is refused, and modes
+        # As the "data" filter does: a leading "/" is dropped, ".." is rejected, and modes
         # lose set-user-id bits and other accounts' write access.
         member.name = member.name.lstrip("/")
         if ".." in PurePosixPath(member.name).parts:

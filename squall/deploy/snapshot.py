@@ -196,13 +196,13 @@ def prune_copies(code_dir: Path, keep: set[Path]) -> tuple[int, int]:
     from squall.deploy.layers import bindings_path
 
     removed = freed = 0
-    kept = {path.resolve() for path in keep}
+    kept_roots = {path.resolve() for path in keep}
     try:
         copies = [path for path in code_dir.iterdir() if path.is_dir() and not path.name.startswith(".")]
     except OSError:
         return 0, 0
     for copy in copies:
-        if copy.resolve() in kept:
+        if copy.resolve() in kept_roots:
             continue
         size = sum(path.stat().st_size for path in copy.rglob("*") if path.is_file() and not path.is_symlink())
         shutil.rmtree(copy, ignore_errors=True)

@@ -311,10 +311,10 @@ def test_code_and_layers_counted_together(tmp_path: Path, monkeypatch: pytest.Mo
     # greet has the code and the common layer, 5,000 bytes and more; tool also has the tools layer.
     monkeypatch.setattr("squall.deploy.layers.MAX_LAYER_BYTES", 4000)
 
-    with pytest.raises(DeployError) as refused:
+    with pytest.raises(DeployError) as rejected:
         check_function_sizes(service)
 
-    message = str(refused.value)
+    message = str(rejected.value)
     assert "functions.greet.layers: the code (" in message
     assert "over Lambda's limit of 4000 bytes unzipped" in message
 

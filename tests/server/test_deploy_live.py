@@ -37,6 +37,12 @@ def deploy(endpoint: str, folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def start_up(folder: Path, data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run `squall up FOLDER` on `data` with EXTRA options, for a start that is expected to end with an error."""
+    command = [sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--no-watch", "--data", str(data), *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
 def test_edit_without_deploy_not_served(serve: Any, tmp_path: Path) -> None:
     main = write_service(tmp_path / "main", "main", "main", "v1")
     server = serve(main, "--no-watch")
@@ -206,17 +212,14 @@ def test_function_larger_than_budget_is_warned(serve: Any, tmp_path: Path) -> No
     )
 
 
-def test_provisioned_beyond_budget_refused(tmp_path: Path) -> None:
+def test_provisioned_beyond_budget_rejected(tmp_path: Path) -> None:
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "squall.yml").write_text(
         "service: warm\nfunctions:\n  warm:\n    handler: app.handler\n    memory_mb: 256\n    provisioned: 3\n"
     )
     (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
-    command = [sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--no-watch",
-               "--memory-budget-mb", "512", "--data", str(tmp_path / "data")]
-
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    result = start_up(folder, tmp_path / "data", "--memory-budget-mb", "512")
 
     assert result.returncode == 2
     assert ("provisioned instances need 768 MB of the node's memory budget (512 MB); "
@@ -224,7 +227,7 @@ def test_provisioned_beyond_budget_refused(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_provisioned_leaving_no_room_refused(serve: Any, tmp_path: Path) -> None:
+def test_provisioned_leaving_no_room_rejected(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "app"
     folder.mkdir()
     manifest = folder / "squall.yml"
@@ -364,10 +367,7 @@ def test_provisioned_keeps_room_for_versions(tmp_path: Path) -> None:
         "    provisioned: 2\n    reserved_concurrency: 2\n"
     )
     (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
-    command = [sys.executable, "-m", "squall", "up", str(folder), "--port", "0", "--no-watch",
-               "--memory-budget-mb", "2048", "--data", str(tmp_path / "data")]
-
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    result = start_up(folder, tmp_path / "data", "--memory-budget-mb", "2048")
 
     assert result.returncode == 2
     assert "start the server with --memory-budget-mb 3072 or more" in result.stderr
@@ -382,10 +382,7 @@ def test_no_deploy_names_services_that_failed(serve: Any, tmp_path: Path) -> Non
     (folder / "app.py").write_text("def handler(event, context):\n    return 1\n")
     data = tmp_path / "data"
     serve(folder, "--no-watch", data=data).stop()
-    command = [sys.executable, "-m", "squall", "up", str(folder), "--no-deploy", "--port", "0",
-               "--memory-budget-mb", "1024", "--data", str(data)]
-
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    result = start_up(folder, data, "--no-deploy", "--memory-budget-mb", "1024")
 
     assert result.returncode == 2
     assert "cannot restore service warm" in result.stderr

@@ -290,7 +290,7 @@ def test_local_bucket_before_first_start(tmp_path: Path) -> None:
     assert "media-archive-dev" in listed.output
 
 
-def test_local_commands_refused_while_server_runs(tmp_path: Path) -> None:
+def test_local_commands_rejected_while_server_runs(tmp_path: Path) -> None:
     folder = tmp_path / "app"
     folder.mkdir()
     (folder / "squall.yml").write_text(MANIFEST)
@@ -304,10 +304,10 @@ def test_local_commands_refused_while_server_runs(tmp_path: Path) -> None:
     finally:
         running.stop()
 
-    for refused in (bucket, secret):
-        assert refused.exit_code == 1
-        assert f"a Squall server (pid {running.process.pid}) runs on the data folder {data}" in refused.output
-        assert "leave out --local" in refused.output
+    for rejected in (bucket, secret):
+        assert rejected.exit_code == 1
+        assert f"a Squall server (pid {running.process.pid}) runs on the data folder {data}" in rejected.output
+        assert "leave out --local" in rejected.output
     assert "late-bucket" not in listed.output
 
 
