@@ -37,7 +37,10 @@ def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str
     from squall.deploy.snapshot import code_digest, environment_digest, kept_paths
     from squall.gateway.management import describe_route, describe_trigger
 
-    code = code_digest(service.root, variables, service.package_patterns, kept_paths(service, service.root))
+    manifest = service.manifest_path.relative_to(service.root).as_posix()
+    code, code_files = code_digest(
+        service.root, variables, service.package_patterns, kept_paths(service, service.root), manifest
+    )
     return {
         spec.name: {
             "handler": spec.handler,
@@ -49,6 +52,7 @@ def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str
             "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
             "environment": sorted(spec.environment),
             "code": code,
+            "code_files": code_files,
             "environment_digest": environment_digest(spec.environment),
             "environment_digests": {name: environment_digest({name: value}) for name, value in spec.environment.items()},
             "layers": list(spec.layers),
@@ -84,9 +88,13 @@ def function_changes(planned: Mapping[str, Mapping[str, Any]], deployed: Mapping
         if current is None:
             rows.append(("add", name, ""))
             continue
+        compared = _COMPARED
+        if "code_files" in current:
+            # The copy's name changes with the manifest's text too, where the deploy keeps the instances.
+            compared = {("code_files" if field == "code" else field): label for field, label in _COMPARED.items()}
         changed = [
             _describe_change(field, label, current, settings)
-            for field, label in _COMPARED.items()
+            for field, label in compared.items()
             if _normal(current.get(field)) != _normal(settings.get(field))
         ]
         rows.append(("change" if changed else "keep", name, "; ".join(changed)))

@@ -183,7 +183,7 @@ class Platform:
         async with self.copying:
             root = await asyncio.to_thread(
                 snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables, service.package_patterns,
-                kept_paths(service, folder),
+                kept_paths(service, folder), service.manifest_path.relative_to(folder).as_posix(),
             )
             self.copies_in_use[root] = self.copies_in_use.get(root, 0) + 1
         try:

@@ -156,7 +156,9 @@ class VersionStore:
             except (OSError, LookupError, SquallError) as error:
                 logger.warning("comparing %s with its version %d failed (%s), so a new version is published", spec.name, latest.version, error)
             else:
-                if before == spec and same_files(latest.root / spec.code_dir, Path(root) / spec.code_dir):
+                # As for a redeploy's instances, an edit of the manifest that leaves the function as it was is no change.
+                ignore = frozenset({manifest.name, ".squall"})
+                if before == spec and same_files(latest.root / spec.code_dir, Path(root) / spec.code_dir, ignore):
                     return latest.version
         return self.publish(spec.name, service, root, manifest=manifest)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import compileall
 import filecmp
+import functools
 import hashlib
 import logging
 import os
@@ -48,6 +49,8 @@ DATA_FOLDER_MARKER = "server.lock"
 # Lambda's 250 MB limit on a function's unzipped code, in bytes as its API reports it.
 MAX_SNAPSHOT_BYTES = 250 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
+# Inside a copy: the digest of its files without the manifest and the variables.
+CODE_DIGEST_FILE = ".squall/code-digest"
 
 
 def code_files(
@@ -143,12 +146,15 @@ def snapshot(
     variables: DeployVariables | None = None,
     patterns: tuple[str, ...] = (),
     keep: str | tuple[str, ...] | None = None,
+    manifest: str | None = None,
 ) -> Path:
     """Copy `folder` into `code_dir/<digest>` unless that copy exists, and return the copy's path.
 
     `exclude` is a folder left out, such as the server's data folder when it
     lies inside the service folder. `variables`, when given, are written into
-    the copy and count in its digest. Raises DeployError past MAX_SNAPSHOT_BYTES.
+    the copy and count in its digest. `manifest` is the manifest's relative
+    path, which the copy's code digest (see `copy_code_digest`) leaves out.
+    Raises DeployError past MAX_SNAPSHOT_BYTES.
     """
     files = code_files(folder, exclude.resolve() if exclude else None, patterns, keep)
     unreadable = [relative for relative, path in files if not os.access(path, os.R_OK)]
@@ -161,7 +167,7 @@ def snapshot(
     if total > MAX_SNAPSHOT_BYTES:
         raise _too_large(folder, total)
 
-    digest = _digest(files, variables)
+    digest, code = _digests(files, variables, manifest)
     target = code_dir / digest
     if target.is_dir():
         return target
@@ -177,6 +183,8 @@ def snapshot(
         staging.mkdir(exist_ok=True)
         if variables is not None and not variables.empty:
             write_copy_variables(staging, variables)
+        (staging / CODE_DIGEST_FILE).parent.mkdir(exist_ok=True)
+        (staging / CODE_DIGEST_FILE).write_text(code + "\n")
         compile_bytecode(staging)
         os.rename(staging, target)
     except OSError as error:
@@ -229,9 +237,28 @@ def code_digest(
     variables: DeployVariables | None = None,
     patterns: tuple[str, ...] = (),
     keep: str | tuple[str, ...] | None = None,
-) -> str:
-    """Return the digest a deploy of `folder` would give its code copy, without copying anything."""
-    return _digest(code_files(folder, None, patterns, keep), variables)
+    manifest: str | None = None,
+) -> tuple[str, str]:
+    """Return the digests a deploy of `folder` would give its copy and the copy's code, without copying anything.
+
+    The first names the copy. The second leaves out the manifest at the
+    relative path `manifest` and the variables, as `copy_code_digest` does.
+    """
+    return _digests(code_files(folder, None, patterns, keep), variables, manifest)
+
+
+@functools.lru_cache(maxsize=256)
+def copy_code_digest(copy: Path) -> str:
+    """Return the digest of a copy's files without its manifest and variables, or the copy's name for an older copy.
+
+    A redeploy keeps a function's instances when only the manifest changed,
+    so a plan compares this digest, not the copy's name. Copies never change
+    once made, so the answer is cached.
+    """
+    try:
+        return (copy / CODE_DIGEST_FILE).read_text().strip() or copy.name
+    except OSError:
+        return copy.name  # made before copies recorded it
 
 
 def compile_bytecode(folder: Path) -> None:
@@ -290,18 +317,25 @@ def environment_digest(environment: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _digest(files: list[tuple[str, Path]], variables: DeployVariables | None = None) -> str:
-    digest = hashlib.sha256()
+def _digests(
+    files: list[tuple[str, Path]], variables: DeployVariables | None = None, manifest: str | None = None
+) -> tuple[str, str]:
+    """Return the digest of all `files` and the variables, and the digest of the files other than `manifest`."""
+    whole, code = hashlib.sha256(), hashlib.sha256()
     if variables is not None and not variables.empty:
         content = variables.file_content()
-        digest.update(f"{VARIABLES_FILE}\0{len(content)}\0".encode() + content)
+        whole.update(f"{VARIABLES_FILE}\0{len(content)}\0".encode() + content)
     for relative, path in files:
+        digests = (whole,) if relative == manifest else (whole, code)
         # The length before the content keeps one file's bytes from passing for the next path.
-        digest.update(f"{relative}\0{path.stat().st_size}\0".encode())
+        header = f"{relative}\0{path.stat().st_size}\0".encode()
+        for digest in digests:
+            digest.update(header)
         with open(path, "rb") as file:
             while chunk := file.read(_READ_CHUNK_BYTES):
-                digest.update(chunk)
-    return digest.hexdigest()[:20]
+                for digest in digests:
+                    digest.update(chunk)
+    return whole.hexdigest()[:20], code.hexdigest()[:20]
 
 
 def same_files(first: Path, second: Path, ignore: frozenset[str] = frozenset()) -> bool:

@@ -16,7 +16,7 @@ import orjson
 from squall import __version__
 from squall.errors import SquallError
 from squall.deploy.package import MAX_PACKAGE_BYTES
-from squall.deploy.snapshot import environment_digest
+from squall.deploy.snapshot import copy_code_digest, environment_digest
 from squall.deploy.variables import DeployVariables, InvalidVariables
 from squall.gateway.secrets_api import SecretsApi
 from squall.gateway.http import BodyTooLarge, Receive, Send, read_body, respond_json
@@ -204,6 +204,7 @@ class ManagementApi:
                         "destinations": describe_destinations(spec.async_config),
                         # The code copy's digest, and a digest of the environment that shows no value.
                         "code": Path(service.root).name,
+                        "code_files": copy_code_digest(Path(service.root)),
                         "environment_digest": environment_digest(spec.environment),
                         # One digest per variable, so a plan can name the variables that change.
                         "environment_digests": {

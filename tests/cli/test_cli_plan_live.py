@@ -62,13 +62,26 @@ def test_plan_lists_changes(serve: Any, tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     lines = [" ".join(line.split()) for line in result.output.splitlines()]
-    # The manifest is part of the code copy, so its edit shows as a code change too.
+    # Only the manifest changed: the deploy keeps the code, and so does the plan.
     api_line = next(line for line in lines if line.startswith("change api"))
-    assert "memory: 128 -> 256" in api_line
+    assert api_line == "change api memory: 128 -> 256"
     assert "add thumbnails" in lines
     assert "remove worker" in lines
     assert "keep queue orders" in lines
     assert "create bucket uploads" in lines
+
+
+def test_plan_keeps_functions_when_only_manifest_text_changes(serve: Any, tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+    server = serve(app, "--no-watch")
+    write(app, "# the shop's functions\n" + FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert "keep api" in lines
+    assert "keep worker" in lines
 
 
 def unused_port() -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from squall.deploy.snapshot import code_files, is_excluded_file, is_excluded_path, snapshot
+from squall.deploy.snapshot import code_digest, code_files, copy_code_digest, is_excluded_file, is_excluded_path, snapshot
 from squall.errors import DeployError
 
 
@@ -24,9 +24,11 @@ def make_service(folder: Path) -> Path:
 
 
 def source_files(copy: Path) -> list[str]:
-    """List a code copy's files, without the bytecode the deploy writes."""
+    """List a code copy's files, without the bytecode and the records (in .squall) the deploy writes."""
     return sorted(
-        path.relative_to(copy).as_posix() for path in copy.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+        path.relative_to(copy).as_posix()
+        for path in copy.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and ".squall" not in path.relative_to(copy).parts
     )
 
 
@@ -52,6 +54,21 @@ def test_copy_has_code_without_tool_folders(tmp_path: Path) -> None:
         "squall.yml",
     ]
     assert (copy / "app.py").read_text() == "ANSWER = 1\n"
+
+
+def test_code_digest_leaves_the_manifest_out(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    first = snapshot(folder, tmp_path / "code", manifest="squall.yml")
+    (folder / "squall.yml").write_text("service: svc\nfunctions: {}\n# a comment\n")
+    second = snapshot(folder, tmp_path / "code", manifest="squall.yml")
+    (folder / "app.py").write_text("ANSWER = 2\n")
+    third = snapshot(folder, tmp_path / "code", manifest="squall.yml")
+
+    # Each copy holds its own manifest, but a plan compares the code without it.
+    assert first != second
+    assert copy_code_digest(first) == copy_code_digest(second)
+    assert copy_code_digest(third) != copy_code_digest(second)
+    assert code_digest(folder, manifest="squall.yml") == (third.name, copy_code_digest(third))
 
 
 def test_same_code_same_copy(tmp_path: Path) -> None:

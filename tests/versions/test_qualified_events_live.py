@@ -291,3 +291,22 @@ def test_restart_failing_init_serves_nothing(serve: Any, tmp_path: Path) -> None
     # No earlier deploy of this server process serves the service, so the rollback leaves nothing.
     assert started.returncode != 0
     assert "the deploy was rolled back, so the service is not served" in started.stderr
+
+
+def test_auto_publish_skips_other_function_edit(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "app.py").write_text(HANDLER.format(code=1))
+    template = TWO_FOLDERS.replace("      CodeUri: first/\n", "").replace("      CodeUri: second/\n", "")
+    (folder / "template.yaml").write_text(template)
+    server = serve(folder, "--no-watch")
+
+    # Both functions run from the folder that contains the template.
+    (folder / "template.yaml").write_text(
+        template.replace("  SecondFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n",
+                         "  SecondFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      MemorySize: 256\n")
+    )
+    deploy(folder, server.endpoint)
+
+    assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"code": 1, "version": "1"}
+    assert httpx.get(server.endpoint + "/second", timeout=20).json() == {"code": 1, "version": "2"}
