@@ -3,6 +3,8 @@
 An instance is a child subreaper (see `squall/runtime/zygote.py`): a process
 its handler started stays its descendant even after leaving the instance's
 process group, in a new session or as a daemon, until the instance exits.
+The zygote is one too, so when an instance dies by itself, what it leaves
+becomes the zygote's, which kills it.
 """
 
 from __future__ import annotations
@@ -15,24 +17,30 @@ import signal
 MAX_DESCENDANTS = 1024
 
 
+def children_of(pid: int) -> list[int]:
+    """Return the ids of the living children of `pid`, of all its threads; none where /proc cannot tell."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found: list[int] = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as listing:
+                found += [int(child) for child in listing.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def descendants_of(pid: int) -> list[int]:
     """Return the ids of every living descendant of `pid`; none where /proc cannot tell."""
     found: list[int] = []
     pending = [pid]
     while pending and len(found) < MAX_DESCENDANTS:
-        parent = pending.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children", encoding="ascii") as listing:
-                    children = [int(child) for child in listing.read().split()]
-            except (OSError, ValueError):
-                continue
-            found += children
-            pending += children
+        children = children_of(pending.pop())
+        found += children
+        pending += children
     return found
 
 

@@ -38,6 +38,7 @@ import tempfile
 import uuid
 
 from squall.runtime import bootstrap
+from squall.runtime.descendants import children_of, descendants_of, kill_processes
 
 # The dispatcher starts the zygote with `python -P`, so the folder it runs in,
 # the function's code, is not on sys.path while the runtime imports what it
@@ -52,6 +53,10 @@ MAX_TASKS = 1024
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded once here so that forks skip dlopen
+# The spares this zygote forked and has not reaped.
+_forked: set[int] = set()
+# Children the zygote's start-up made, such as a helper process started by a preloaded module.
+_own_children: set[int] = set()
 # From <sched.h> and <sys/mount.h>.
 _CLONE_NEWNS = 0x00020000
 _MS_RDONLY = 1
@@ -211,6 +216,7 @@ def _offer_spare(control: socket.socket, config: dict, closing: list[int]) -> No
     if pid == 0:
         ours.close()
         _run_spare(theirs, cgroup, tmp_dir, closing, config)
+    _forked.add(pid)
     theirs.close()
     # Opened before this process can reap the spare, the pidfd cannot name
     # another process that reused the pid.
@@ -322,10 +328,24 @@ def _reap(control: socket.socket) -> None:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            break
         if pid == 0:
-            return
-        control.send(json.dumps({"exited": pid, "status": status}).encode())
+            break
+        if pid in _forked:
+            _forked.discard(pid)
+            control.send(json.dumps({"exited": pid, "status": status}).encode())
+    _kill_orphans()
+
+
+def _kill_orphans() -> None:
+    """Kill the processes that instances which exited by themselves left to this subreaper, with their descendants.
+
+    The server kills the descendants of an instance it ends. An instance that
+    crashed or was killed by its memory limit leaves them here instead.
+    """
+    for orphan in children_of(os.getpid()):
+        if orphan not in _forked and orphan not in _own_children:
+            kill_processes([*descendants_of(orphan), orphan])
 
 
 def main() -> None:
@@ -335,6 +355,8 @@ def main() -> None:
     sys.argv[:] = [bootstrap.__file__]
     control = socket.socket(fileno=control_fd)
     _die_with_parent()
+    # Processes left by an instance that died become this process's children, not init's.
+    _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _yield_on_wake_up()
 
     # The runtime has imported every module it needs, so the function's code root can go first on sys.path.
@@ -360,6 +382,7 @@ def main() -> None:
     # away from them stops it from copying their pages into each instance.
     gc.collect()
     gc.freeze()
+    _own_children.update(children_of(os.getpid()))
 
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
