@@ -488,6 +488,7 @@ class Dispatcher:
             revision=self._revision,
             environment=self._environment(service, spec, version),
             tmp_root=self._tmp_root,
+            data_dir=self.settings.data_dir,
             init_timeout_s=self.settings.init_timeout_s,
             provisioned_init_timeout_s=self.settings.provisioned_init_timeout_s,
         )

@@ -50,6 +50,8 @@ class PoolSettings:
     environment: dict[str, str] = field(repr=False)
     tmp_root: Path
     preload: tuple[str, ...] = ()
+    # The server's data folder, which instances with a mount namespace of their own do not see.
+    data_dir: Path | None = None
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S
     provisioned_init_timeout_s: float = DEFAULT_PROVISIONED_INIT_TIMEOUT_S
 
@@ -171,6 +173,7 @@ class FunctionPool:
             "log_group_name": f"/aws/lambda/{self.spec.name}",
             "preload": list(self.settings.preload),
             "tmp_root": str(self.settings.tmp_root),
+            "data_dir": str(self.settings.data_dir) if self.settings.data_dir else None,
             "cgroup": self._cgroups.settings(),
         }
         zygote = Zygote(

@@ -64,6 +64,10 @@ _MS_REMOUNT = 32
 _MS_BIND = 4096
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
+_MS_NOSUID = 2
+_MS_NODEV = 4
+_MS_NOEXEC = 8
+_MNT_DETACH = 2
 
 
 def _die_with_parent() -> None:
@@ -161,6 +165,44 @@ def _own_tmp(tmp_dir: str, needed: list[str]) -> bool:
     if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
         return False
     return _libc.mount(tmp_dir.encode(), b"/tmp", None, _MS_BIND, None) == 0
+
+
+def _hide_data(data_dir: str, keep: list[str]) -> None:
+    """Hide the server's data folder in the instance's mount namespace, all but the folders of `keep` inside it.
+
+    The data folder contains the secrets key, the databases with every
+    function's logs and the server's token, which a handler must not read.
+    An empty read-only file system is mounted over it, and the code, packages
+    and layers the instance runs from are bound back at their paths. When a
+    step fails, the folder stays as it was.
+    """
+    data = os.path.realpath(data_dir)
+    inside = sorted({os.path.realpath(folder) for folder in keep if os.path.realpath(folder).startswith(data + os.sep)})
+    # A folder inside another kept one comes back with it.
+    inside = [folder for folder in inside if not any(folder.startswith(other + os.sep) for other in inside)]
+    try:
+        # Opened before the data folder is hidden, these name the folders to bind back.
+        handles = [os.open(folder, os.O_PATH | os.O_DIRECTORY) for folder in inside]
+    except OSError as error:
+        sys.stderr.write(f"squall: cannot open {error.filename} to hide the data folder {data}: {error}\n")
+        return
+    try:
+        flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+        if _libc.mount(b"squall-hidden", data.encode(), b"tmpfs", flags, b"mode=0755,size=1m") != 0:
+            sys.stderr.write(f"squall: cannot hide the data folder {data} from handlers: {os.strerror(ctypes.get_errno())}\n")
+            return
+        for folder, handle in zip(inside, handles):
+            os.makedirs(folder, exist_ok=True)
+            if _libc.mount(f"/proc/self/fd/{handle}".encode(), folder.encode(), None, _MS_BIND | _MS_REC, None) != 0:
+                sys.stderr.write(
+                    f"squall: cannot bind {folder} into the hidden data folder: {os.strerror(ctypes.get_errno())}\n"
+                )
+                _libc.umount2(data.encode(), _MNT_DETACH)
+                return
+        _libc.mount(None, data.encode(), None, _MS_REMOUNT | _MS_RDONLY | flags, None)
+    finally:
+        for handle in handles:
+            os.close(handle)
 
 
 def _read_only(folders: list[str]) -> None:
@@ -261,6 +303,8 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     os.environ["TMPDIR"] = "/tmp" if private_mounts else tmp_dir
     if private_mounts:
         code = config.get("service_root", config["root"])
+        if config.get("data_dir"):
+            _hide_data(config["data_dir"], [*needed, code])
         _read_only([code, *config.get("site_packages", ()), *config.get("layers", ())])
         # The working folder was entered before the remount: enter it again through the read-only mount.
         os.chdir(config["root"])
