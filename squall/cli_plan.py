@@ -348,7 +348,8 @@ def specification_table(planned: Mapping[str, Mapping[str, Any]]) -> Table:
 
 
 def _check_routes(service: Any) -> None:
-    """Fail as a deploy would on a route, declared resource or object trigger that the server rejects."""
+    """Fail as a deploy would on a route, declared resource, object trigger or requirements file that the server rejects."""
+    from squall.deploy.dependencies import check_requirement_files
     from squall.errors import DeployError
     from squall.events.resources import check_declared_queues, check_declared_resources
     from squall.gateway.router import RouteError, Router
@@ -360,6 +361,7 @@ def _check_routes(service: Any) -> None:
     try:
         check_declared_queues(service)
         check_declared_resources(service)
+        check_requirement_files(service)
     except DeployError as error:
         raise CommandFailed(str(error)) from None
 

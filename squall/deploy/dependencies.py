@@ -76,13 +76,14 @@ def find_installer(
 ) -> Installer:
     """Return the command that installs `requirements` into `target` for the interpreter `python`.
 
-    uv is preferred when it is on PATH, else the interpreter's own pip. The
-    tests run both (the test extra installs uv). With `require_hashes` (a
+    uv is preferred when it is on PATH or beside the interpreter (as in a
+    virtual environment whose bin folder is not on PATH), else the
+    interpreter's own pip. The tests run both (the test extra installs uv). With `require_hashes` (a
     line of the file has --hash), uv checks every requirement's hash, as pip
     does on its own once one line has one.
     """
     python = python or sys.executable
-    uv = shutil.which("uv")
+    uv = shutil.which("uv", path=os.pathsep.join((os.environ.get("PATH", os.defpath), str(Path(sys.executable).parent))))
     if uv is not None:
         hashes = ("--require-hashes",) if require_hashes else ()
         return Installer(
@@ -127,14 +128,8 @@ async def install_service_requirements(
     progress on `board`. Raises DeployError when an install fails or takes
     longer than `timeout_s`.
     """
-    users: dict[Path, list[str]] = collections.defaultdict(list)
-    for spec in service.functions.values():
-        requirements = find_requirements(service.root, spec.handler_path, spec.code_dir)
-        if requirements is not None:
-            users[requirements].append(spec.name)
-
     environments: dict[str, Environment] = {}
-    for requirements, functions in users.items():
+    for requirements, functions in _requirement_users(service).items():
         display_path = _display_path(service, requirements)
         try:
             inputs = local_inputs(requirements, service.root)
@@ -234,6 +229,30 @@ async def _install(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def check_requirement_files(service: ServiceSpec) -> None:
+    """Raise DeployError for a requirements file of `service` that a deploy could not read or install, as a plan does.
+
+    `service.root` is the service folder or its code copy. Nothing is installed.
+    """
+    for requirements in _requirement_users(service):
+        display_path = _display_path(service, requirements)
+        try:
+            inputs = local_inputs(requirements, service.root)
+        except (OSError, UnicodeDecodeError) as error:
+            raise DeployError(f"{display_path}: cannot read the requirements: {error}") from error
+        _check_inputs(display_path, inputs.outside, inputs.editable)
+
+
+def _requirement_users(service: ServiceSpec) -> dict[Path, list[str]]:
+    """Map each requirements file of `service` to the functions that install from it."""
+    users: dict[Path, list[str]] = collections.defaultdict(list)
+    for spec in service.functions.values():
+        requirements = find_requirements(service.root, spec.handler_path, spec.code_dir)
+        if requirements is not None:
+            users[requirements].append(spec.name)
+    return users
 
 
 def _check_inputs(display_path: str, outside: tuple[str, ...], editable: tuple[str, ...]) -> None:

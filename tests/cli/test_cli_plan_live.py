@@ -91,6 +91,21 @@ def unused_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("-r ../common/requirements.txt", "names a path outside the service folder"),
+     ("-e ./lib", "asks for an editable install")],
+)
+def test_plan_rejects_requirements_deploy_rejects(tmp_path: Path, line: str, message: str) -> None:
+    app = write(tmp_path / "shop", FIRST)
+    (app / "requirements.txt").write_text(line + "\n")
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
+
+    assert result.exit_code == 1
+    assert message in result.output
+
+
 def test_plan_without_server_shows_spec(tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST)
 

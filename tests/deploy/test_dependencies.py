@@ -184,7 +184,7 @@ def installer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
             pytest.skip(f"uv is not installed at {UV}")
         monkeypatch.setenv("PATH", f"{UV.parent}:{os.environ.get('PATH', '')}")
     else:
-        monkeypatch.setattr(dependencies.shutil, "which", lambda name: None)
+        monkeypatch.setattr(dependencies.shutil, "which", lambda name, path=None: None)
     return request.param
 
 
@@ -334,7 +334,7 @@ async def test_options_only_file_installs_nothing(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.parametrize(("uv", "program"), [("/opt/bin/uv", "uv"), (None, "pip")])
 def test_installer_choice(monkeypatch: pytest.MonkeyPatch, uv: str | None, program: str) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: uv if name == "uv" else None)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: uv if name == "uv" else None)
 
     installer = find_installer(Path("/envs/x"), Path("/code/requirements.txt"), python="/usr/bin/python3.11")
 
@@ -349,8 +349,23 @@ def test_installer_choice(monkeypatch: pytest.MonkeyPatch, uv: str | None, progr
         assert command[:4] == ["/usr/bin/python3.11", "-m", "pip", "install"]
 
 
+def test_uv_beside_interpreter_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server started as .venv/bin/squall, without .venv/bin on PATH.
+    bin_folder = tmp_path / "venv" / "bin"
+    bin_folder.mkdir(parents=True)
+    (bin_folder / "uv").write_text("#!/bin/sh\n")
+    (bin_folder / "uv").chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(bin_folder / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+
+    installer = find_installer(Path("/envs/x"), Path("/code/requirements.txt"))
+
+    assert installer.name == "uv"
+    assert installer.command[0] == str(bin_folder / "uv")
+
+
 def test_uv_checks_every_hash(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: "/opt/bin/uv" if name == "uv" else None)
+    monkeypatch.setattr(shutil, "which", lambda name, path=None: "/opt/bin/uv" if name == "uv" else None)
 
     hashed = find_installer(Path("/envs/x"), Path("/code/requirements.txt"), require_hashes=True)
     plain = find_installer(Path("/envs/x"), Path("/code/requirements.txt"))
