@@ -213,6 +213,7 @@ def parse_serverless_yml(
     if not isinstance(document, dict):
         raise source.error((), expected("a mapping with service, provider and functions", document))
     document = resolve_variables(document, source, options, environ)
+    document = _merge_function_list(document, source)
     problems = ManifestProblems(source, document)
 
     warnings = Warnings()
@@ -271,6 +272,25 @@ def parse_serverless_yml(
     return spec
 
 
+def _merge_function_list(document: dict[Any, Any], source: ManifestSource) -> dict[Any, Any]:
+    """Merge a `functions` list of mappings into one mapping, as the Framework does for functions kept in several files."""
+    value = document.get("functions")
+    if not isinstance(value, list):
+        return document
+    merged: dict[Any, Any] = {}
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise source.error(("functions", index), expected("a mapping of function names to function settings", item))
+        for name, settings in item.items():
+            if name in merged:
+                raise source.error(
+                    ("functions", index, name),
+                    f"function {name!r} is already defined by an earlier item of the list: rename one of them",
+                )
+            merged[name] = settings
+    return {**document, "functions": merged}
+
+
 def _read_functions(
     reader: _Context, document: dict[Any, Any]
 ) -> tuple[dict[str, FunctionSpec], list[Route], dict[str, LayerSpec]]:
@@ -284,7 +304,10 @@ def _read_functions(
         problems.add(
             source.error(
                 ("functions",),
-                expected("a mapping of function names to function settings, with at least one", functions_value)
+                expected(
+                    "a mapping of function names to function settings (or a list of such mappings), with at least one",
+                    functions_value,
+                )
                 + typo,
             )
         )

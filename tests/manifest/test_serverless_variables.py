@@ -259,3 +259,33 @@ def test_instance_id_same_in_code_copy(tmp_path: Path) -> None:
         ids.append(load_service(folder).functions["hello"].environment["DEPLOY_ID"])
 
     assert ids[0] == ids[1]
+
+
+def test_function_list_from_files_merged(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def greet(event, context):\n    return 'hi'\n")
+    (tmp_path / "greet-functions.yml").write_text("greet:\n  handler: app.greet\n  events:\n    - httpApi: 'GET /hello'\n")
+    (tmp_path / "serverless.yml").write_text(
+        "service: split\nprovider: {name: aws, runtime: python3.12}\nfunctions:\n"
+        "  - ${file(./greet-functions.yml)}\n  - wave: {handler: app.greet}\n"
+    )
+
+    service = load_service(tmp_path)
+
+    assert sorted(service.functions) == ["greet", "wave"]
+    assert [event.path for event in service.functions["greet"].http] == ["/hello"]
+
+
+@pytest.mark.parametrize(
+    ("items", "fragment"),
+    [("  - greet: {handler: app.greet}\n  - greet: {handler: app.other}\n",
+      "functions[1].greet: function 'greet' is already defined by an earlier item of the list"),
+     ("  - app.greet\n", "functions[0]: expected a mapping of function names to function settings")],
+)
+def test_function_list_mistake_message(tmp_path: Path, items: str, fragment: str) -> None:
+    (tmp_path / "app.py").write_text("def greet(event, context):\n    return 'hi'\n")
+    (tmp_path / "serverless.yml").write_text("service: split\nprovider: {name: aws, runtime: python3.12}\nfunctions:\n" + items)
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(tmp_path)
+
+    assert fragment in str(raised.value)
