@@ -106,6 +106,9 @@ def read_environment(
         if not isinstance(name, str) or not ENVIRONMENT_NAME_RE.match(name):
             raise source.error(key, expected(f"variable names of {ENVIRONMENT_NAME_RULE}", name))
         value_key = (*key, name)
+        if isinstance(value, dict) and not _is_intrinsic_function(value):
+            # Lambda's variables are strings: CloudFormation rejects any other mapping.
+            raise source.error(value_key, expected("a string, number, boolean or CloudFormation function such as Ref", value))
         if isinstance(value, (CloudFormationTag, dict)):
             # Ref of a declared resource gives its name, even for a queue, whose Ref on AWS gives its URL.
             text = catalog.evaluate(value)
@@ -123,6 +126,14 @@ def read_environment(
             value = javascript_number_text(value)
         environment[name] = environment_value(value)
     return environment
+
+
+def _is_intrinsic_function(value: dict[Any, Any]) -> bool:
+    """Tell whether a mapping is a CloudFormation function in its long form: one key, Ref or Fn::NAME."""
+    if len(value) != 1:
+        return False
+    name = next(iter(value))
+    return isinstance(name, str) and (name == "Ref" or name.startswith("Fn::"))
 
 
 # The Framework's advanced logging settings, as the variables Lambda sets from them.

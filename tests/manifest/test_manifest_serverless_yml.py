@@ -503,6 +503,12 @@ BAD_SERVERLESS = [
         ['got "nodejs18.x"', 'a Python 3 runtime "python3.N", such as "python3.12"'],
     ),
     (
+        "environment value mapping",
+        _one_function("- httpApi: GET /", extra="environment: {CONF: {a: 1}}"),
+        "functions.hello.environment.CONF",
+        ["got a mapping", "a string, number, boolean or CloudFormation function such as Ref"],
+    ),
+    (
         "function runtime java",
         _one_function("- httpApi: GET /", extra="runtime: java21"),
         "functions.hello.runtime",
