@@ -123,8 +123,9 @@ _EVENT_TYPES = ("http", "httpApi", *TRIGGER_EVENT_TYPES)
 # `useDotenv` is read where a deploy gathers the `${env:}` values (squall.deploy.variables).
 _TOP_LEVEL_KEYS = frozenset(
     {"service", "provider", "functions", "resources", "custom", "params", "stages", "plugins", "package", "layers",
-     "frameworkVersion", "app", "org", "useDotenv"}
+     "frameworkVersion", "app", "org", "useDotenv", "configValidationMode"}
 )
+_VALIDATION_MODES = ("error", "warn", "off")
 # The Framework leaves .env files out of the package when `useDotenv` is on, since they may hold secrets.
 _DOTENV_PATTERNS = ("!.env", "!.env.*", "!**/.env", "!**/.env.*")
 _PROVIDER_KEYS = frozenset(
@@ -255,6 +256,7 @@ def parse_serverless_yml(
 
     functions, routes, layers = _read_functions(reader, document)
     check_routes(problems, routes)
+    _check_validation_mode(problems, source, document.get("configValidationMode"), warnings)
     problems.raise_if_any()
 
     spec = ServiceSpec(
@@ -270,6 +272,24 @@ def parse_serverless_yml(
     for warning in spec.warnings:
         logger.debug("%s: %s", source.display, warning)
     return spec
+
+
+def _check_validation_mode(problems: ManifestProblems, source: ManifestSource, mode: Any, warnings: Warnings) -> None:
+    """Turn each unknown key into an error under `configValidationMode: error`, as the Framework then stops the deploy."""
+    if mode is None:
+        return
+    if mode not in _VALIDATION_MODES:
+        problems.add(source.error(("configValidationMode",), expected('"error", "warn" or "off"', mode)))
+        return
+    if mode != "error":
+        return
+    for key, message in warnings.by_key.items():
+        text = message.removeprefix(f"{key}: ")
+        if text.startswith("unknown key"):
+            reason = text.removesuffix(" ignored").rstrip(",")
+            if not reason.endswith("?"):
+                reason += "."
+            problems.add(source.error(tuple(key.split(".")), f"{reason} Rejected because configValidationMode is error"))
 
 
 def _merge_function_list(document: dict[Any, Any], source: ManifestSource) -> dict[Any, Any]:

@@ -316,3 +316,33 @@ def test_top_level_key_warnings(write_service: WriteService, line: str, warning:
     spec = load_service(Path("."))
 
     assert spec.warnings == (warning,)
+
+
+@pytest.mark.parametrize(
+    ("mode", "fragment"),
+    [("error", 'functions.greet.memorysize: unknown key, did you mean "memorySize"? Rejected because configValidationMode is error'),
+     ("strict", 'configValidationMode: expected "error", "warn" or "off", got "strict"')],
+)
+def test_validation_mode_mistake_message(tmp_path: Path, mode: str, fragment: str) -> None:
+    (tmp_path / "app.py").write_text("def greet(event, context):\n    return 'hi'\n")
+    (tmp_path / "serverless.yml").write_text(
+        f"service: s\nconfigValidationMode: {mode}\nprovider: {{name: aws, runtime: python3.12}}\n"
+        "functions:\n  greet:\n    handler: app.greet\n    memorysize: 512\n"
+    )
+
+    with pytest.raises(ManifestError) as raised:
+        load_service(tmp_path)
+
+    assert fragment in str(raised.value)
+
+
+def test_validation_mode_warn_deploys(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("def greet(event, context):\n    return 'hi'\n")
+    (tmp_path / "serverless.yml").write_text(
+        "service: s\nconfigValidationMode: warn\nprovider: {name: aws, runtime: python3.12}\n"
+        "functions:\n  greet:\n    handler: app.greet\n    memorysize: 512\n"
+    )
+
+    service = load_service(tmp_path)
+
+    assert service.warnings == ('functions.greet.memorysize: unknown key, did you mean "memorySize"? ignored',)
