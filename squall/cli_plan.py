@@ -424,7 +424,7 @@ def plan(ctx: click.Context, folder: Path, stage: str | None, config_env: str | 
 
     # The deploy warns about these too, once the code is copied.
     for warning in (*service.warnings, *service_warnings(service)):
-        click.secho(f"warning: {warning}", err=True, fg="yellow")
+        click.secho(f"warning: {service.manifest_path.name}: {warning}", err=True, fg="yellow")
 
     try:
         functions = client.decode_json(client.send("GET", f"{API_PREFIX}/functions")).get("functions", [])
