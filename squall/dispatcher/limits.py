@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -219,11 +220,22 @@ def _remove_stale(base: Path) -> None:
             logger.debug("cannot remove stale cgroup %s: %s", stale, error)
 
 
+def _user_namespaces_allowed() -> bool:
+    """Ask a new interpreter whether this account may create user namespaces, as the zygotes do before each spare."""
+    probe = "from squall.runtime.zygote import user_namespaces_allowed as allowed; raise SystemExit(0 if allowed() else 1)"
+    try:
+        return subprocess.run([sys.executable, "-c", probe], timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError) as error:
+        logger.warning("cannot tell whether instances may have user namespaces: %s", error)
+        return False
+
+
 def log_tmp_isolation(data_dir: Path) -> None:
     """Log whether instances get a /tmp of their own, which the zygote decides per spare by the same rules."""
     host_tmp = os.path.realpath("/tmp") + os.sep
-    if os.geteuid() != 0:
-        logger.info("instances share the host's /tmp: a /tmp per instance needs a server run as root")
+    if os.geteuid() != 0 and not _user_namespaces_allowed():
+        logger.info("instances share the host's /tmp: a /tmp per instance needs a server run as root, or a kernel "
+                    "that lets other accounts create user namespaces")
     elif (os.path.realpath(data_dir) + os.sep).startswith(host_tmp):
         logger.info("instances share the host's /tmp: the data folder %s is under /tmp", data_dir)
     elif any((os.path.realpath(prefix) + os.sep).startswith(host_tmp) for prefix in (sys.prefix, sys.base_prefix)):

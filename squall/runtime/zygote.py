@@ -57,8 +57,11 @@ _libc = ctypes.CDLL(None, use_errno=True)  # loaded once here so that forks skip
 _forked: set[int] = set()
 # Children the zygote's start-up made, such as a helper process started by a preloaded module.
 _own_children: set[int] = set()
+# Whether a spare of a server not run as root can enter a user namespace of its own (see `_own_user_namespace`).
+_user_namespaces = False
 # From <sched.h> and <sys/mount.h>.
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWUSER = 0x10000000
 _MS_RDONLY = 1
 _MS_REMOUNT = 32
 _MS_BIND = 4096
@@ -68,6 +71,8 @@ _MS_NOSUID = 2
 _MS_NODEV = 4
 _MS_NOEXEC = 8
 _MNT_DETACH = 2
+# Mount flags that statvfs reports with the same values: nosuid, nodev, noexec, noatime, nodiratime, relatime.
+_KEPT_MOUNT_FLAGS = 2 | 4 | 8 | 1024 | 2048 | 4096
 
 
 def _die_with_parent() -> None:
@@ -159,7 +164,7 @@ def _own_tmp(tmp_dir: str, needed: list[str]) -> bool:
     host_tmp = os.path.realpath("/tmp") + os.sep
     if any(os.path.realpath(folder).startswith(host_tmp) for folder in needed):
         return False
-    if _libc.unshare(_CLONE_NEWNS) != 0:
+    if _libc.unshare(_CLONE_NEWNS) != 0 and not (_user_namespaces and _own_user_namespace()):
         return False
     # Without this, the bind mount below could reach the host's namespace.
     if _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
@@ -167,11 +172,66 @@ def _own_tmp(tmp_dir: str, needed: list[str]) -> bool:
     return _libc.mount(tmp_dir.encode(), b"/tmp", None, _MS_BIND, None) == 0
 
 
+def _own_user_namespace() -> bool:
+    """Enter a user namespace and a mount namespace of its own, where a process not run as root may mount.
+
+    The process keeps its user and group ids, each mapped to itself, and
+    gets every capability inside the new namespace only, until
+    `_drop_capabilities`. Returns whether it entered one.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) != 0:
+        return False
+    error = _map_ids(uid, gid)
+    if error is not None:
+        # Without its ids the process could not use its files: this spare cannot serve.
+        sys.stderr.write(f"squall: cannot map the ids of a user namespace: {error}\n")
+        os._exit(1)
+    return True
+
+
+def user_namespaces_allowed() -> bool:
+    """Tell whether a fork of this process can enter a user namespace of its own, as each spare of a non-root server tries to."""
+    uid, gid = os.getuid(), os.getgid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) == 0 and _map_ids(uid, gid) is None else 1)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _map_ids(uid: int, gid: int) -> OSError | None:
+    """Map the ids the process had before it entered its user namespace to themselves; return the error of a failed write."""
+    try:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    except OSError as error:
+        return error
+    return None
+
+
+# From <linux/capability.h>: the header of capset(2), version 3 (two 32-bit words per set).
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _drop_capabilities() -> None:
+    """Give up every capability, so that a handler cannot undo the mounts its user namespace allowed."""
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    sets = (ctypes.c_uint32 * 6)()
+    if _libc.capset(header, sets) != 0:
+        sys.stderr.write(f"squall: cannot drop the capabilities of a user namespace: {os.strerror(ctypes.get_errno())}\n")
+        os._exit(1)
+
+
 def _hide_data(data_dir: str, keep: list[str]) -> None:
     """Hide the server's data folder in the instance's mount namespace, all but the folders of `keep` inside it.
 
     The data folder contains the secrets key, the databases with every
-    function's logs and the server's token, which a handler must not read.
+    function's logs and the server's token, none of which a handler needs.
     An empty read-only file system is mounted over it, and the code, packages
     and layers the instance runs from are bound back at their paths. When a
     step fails, the folder stays as it was.
@@ -215,7 +275,9 @@ def _read_only(folders: list[str]) -> None:
     for folder in folders:
         path = os.fsencode(folder)
         if _libc.mount(path, path, None, _MS_BIND | _MS_REC, None) == 0:
-            _libc.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None)
+            # The flags the folder's mount has (nosuid, nodev, noexec, ...) stay: a user namespace may not clear them.
+            kept = os.statvfs(folder).f_flag & _KEPT_MOUNT_FLAGS
+            _libc.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | kept, None)
 
 
 def _limit_memory(memory_mb: int, cgroup: str | None, settings: dict | None) -> None:
@@ -306,6 +368,8 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
         if config.get("data_dir"):
             _hide_data(config["data_dir"], [*needed, code])
         _read_only([code, *config.get("site_packages", ()), *config.get("layers", ())])
+        if os.geteuid() != 0:
+            _drop_capabilities()
         # The working folder was entered before the remount: enter it again through the read-only mount.
         os.chdir(config["root"])
     # Importing a module and encoding JSON once copies the pages that the
@@ -402,6 +466,8 @@ def main() -> None:
     # Processes left by an instance that died become this process's children, not init's.
     _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _yield_on_wake_up()
+    global _user_namespaces
+    _user_namespaces = os.geteuid() != 0 and user_namespaces_allowed()
 
     # The runtime has imported every module it needs, so the function's code root can go first on sys.path.
     root = config["root"]
