@@ -20,6 +20,9 @@ def probe(event, context):
     """Return the context fields, environment and instance identity this call ran with."""
     global CALLS
     CALLS += 1
+    # A file of this instance's own, to show whose files its temporary folder shows.
+    with open(os.path.join(tempfile.gettempdir(), f"probe-{os.getpid()}"), "w"):
+        pass
     time.sleep(event.get("sleep_s", 0))
     return {
         "aws_request_id": context.aws_request_id,
@@ -32,6 +35,7 @@ def probe(event, context):
         "remaining_ms": context.get_remaining_time_in_millis(),
         "environment": dict(os.environ),
         "tempdir": tempfile.gettempdir(),
+        "tempdir_probes": sorted(name for name in os.listdir(tempfile.gettempdir()) if name.startswith("probe-")),
         "pid": os.getpid(),
         "calls": CALLS,
     }
