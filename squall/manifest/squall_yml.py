@@ -473,6 +473,9 @@ def _explain(error: ValidationError) -> tuple[KeyPath, str]:
         valid_form = schema["properties"][missing]["x-expected"]
         return (*key, missing), f"missing, expected {valid_form}"
 
+    if "propertyNames" in error.absolute_schema_path and key[-1:] == ("environment",) and isinstance(instance, str):
+        # The error is about one variable: name it in the path, as the other manifests do.
+        key = (*key, instance)
     if "x-expected" in schema:
         return key, expected(schema["x-expected"], instance)
     return key, error.message

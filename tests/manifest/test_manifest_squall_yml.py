@@ -232,7 +232,7 @@ BAD_MANIFESTS = [
     (
         "environment name with space",
         _function_manifest('environment: {"MY VAR": x}'),
-        "functions.greet.environment",
+        "functions.greet.environment.MY VAR",
         ['got "MY VAR"', "letter followed by at least one ASCII letter, digit or underscore"],
     ),
     (
