@@ -38,8 +38,9 @@ def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str
     from squall.gateway.management import describe_route, describe_trigger
 
     manifest = service.manifest_path.relative_to(service.root).as_posix()
+    code_dirs = tuple(sorted({spec.code_dir for spec in service.functions.values()}))
     code, code_files = code_digest(
-        service.root, variables, service.package_patterns, kept_paths(service, service.root), manifest
+        service.root, variables, service.package_patterns, kept_paths(service, service.root), manifest, code_dirs
     )
     return {
         spec.name: {
@@ -52,7 +53,7 @@ def planned_functions(service: Any, variables: Any = None) -> dict[str, dict[str
             "triggers": [describe_trigger(trigger) for trigger in spec.triggers],
             "environment": sorted(spec.environment),
             "code": code,
-            "code_files": code_files,
+            "code_files": code_files[spec.code_dir],
             "environment_digest": environment_digest(spec.environment),
             "environment_digests": {name: environment_digest({name: value}) for name, value in spec.environment.items()},
             "layers": list(spec.layers),

@@ -184,6 +184,7 @@ class Platform:
             root = await asyncio.to_thread(
                 snapshot, folder, code_dir, self.dispatcher.settings.data_dir, variables, service.package_patterns,
                 kept_paths(service, folder), service.manifest_path.relative_to(folder).as_posix(),
+                tuple(sorted({spec.code_dir for spec in service.functions.values()} | {""})),
             )
             self.copies_in_use[root] = self.copies_in_use.get(root, 0) + 1
         try:

@@ -12,6 +12,7 @@ import compileall
 import filecmp
 import functools
 import hashlib
+import json
 import logging
 import os
 import re
@@ -147,14 +148,16 @@ def snapshot(
     patterns: tuple[str, ...] = (),
     keep: str | tuple[str, ...] | None = None,
     manifest: str | None = None,
+    code_dirs: tuple[str, ...] = ("",),
 ) -> Path:
     """Copy `folder` into `code_dir/<digest>` unless that copy exists, and return the copy's path.
 
     `exclude` is a folder left out, such as the server's data folder when it
     lies inside the service folder. `variables`, when given, are written into
     the copy and count in its digest. `manifest` is the manifest's relative
-    path, which the copy's code digest (see `copy_code_digest`) leaves out.
-    Raises DeployError past MAX_SNAPSHOT_BYTES.
+    path, which the copy's code digests (see `copy_code_digest`) leave out;
+    `code_dirs` are the functions' code folders ("" for the whole copy), each
+    of which gets one. Raises DeployError past MAX_SNAPSHOT_BYTES.
     """
     files = code_files(folder, exclude.resolve() if exclude else None, patterns, keep)
     unreadable = [relative for relative, path in files if not os.access(path, os.R_OK)]
@@ -167,7 +170,7 @@ def snapshot(
     if total > MAX_SNAPSHOT_BYTES:
         raise _too_large(folder, total)
 
-    digest, code = _digests(files, variables, manifest)
+    digest, code = _digests(files, variables, manifest, code_dirs)
     target = code_dir / digest
     if target.is_dir():
         return target
@@ -184,7 +187,7 @@ def snapshot(
         if variables is not None and not variables.empty:
             write_copy_variables(staging, variables)
         (staging / CODE_DIGEST_FILE).parent.mkdir(exist_ok=True)
-        (staging / CODE_DIGEST_FILE).write_text(code + "\n")
+        (staging / CODE_DIGEST_FILE).write_text(json.dumps(code, sort_keys=True) + "\n")
         compile_bytecode(staging)
         os.rename(staging, target)
     except OSError as error:
@@ -238,27 +241,35 @@ def code_digest(
     patterns: tuple[str, ...] = (),
     keep: str | tuple[str, ...] | None = None,
     manifest: str | None = None,
-) -> tuple[str, str]:
-    """Return the digests a deploy of `folder` would give its copy and the copy's code, without copying anything.
+    code_dirs: tuple[str, ...] = ("",),
+) -> tuple[str, dict[str, str]]:
+    """Return the digests a deploy of `folder` would give its copy and its code folders, without copying anything.
 
-    The first names the copy. The second leaves out the manifest at the
-    relative path `manifest` and the variables, as `copy_code_digest` does.
+    The first names the copy. The others, by code folder ("" for the whole
+    folder), leave out the manifest at the relative path `manifest` and the
+    variables, as `copy_code_digest` does.
     """
-    return _digests(code_files(folder, None, patterns, keep), variables, manifest)
+    return _digests(code_files(folder, None, patterns, keep), variables, manifest, code_dirs)
+
+
+def copy_code_digest(copy: Path, code_dir: str = "") -> str:
+    """Return the digest of a copy's code folder without the manifest and variables, or the copy's name for an older copy.
+
+    A redeploy keeps a function's instances when neither its settings nor
+    the files of its code folder changed, the manifest aside, so a plan
+    compares this digest, not the copy's name.
+    """
+    return _recorded_digests(copy).get(code_dir, copy.name)
 
 
 @functools.lru_cache(maxsize=256)
-def copy_code_digest(copy: Path) -> str:
-    """Return the digest of a copy's files without its manifest and variables, or the copy's name for an older copy.
-
-    A redeploy keeps a function's instances when only the manifest changed,
-    so a plan compares this digest, not the copy's name. Copies never change
-    once made, so the answer is cached.
-    """
+def _recorded_digests(copy: Path) -> dict[str, str]:
+    # Copies never change once made, so the answer is cached.
     try:
-        return (copy / CODE_DIGEST_FILE).read_text().strip() or copy.name
-    except OSError:
-        return copy.name  # made before copies recorded it
+        recorded = json.loads((copy / CODE_DIGEST_FILE).read_text())
+    except (OSError, ValueError):
+        return {}  # made before copies recorded their digests
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def compile_bytecode(folder: Path) -> None:
@@ -318,15 +329,22 @@ def environment_digest(environment: dict[str, str]) -> str:
 
 
 def _digests(
-    files: list[tuple[str, Path]], variables: DeployVariables | None = None, manifest: str | None = None
-) -> tuple[str, str]:
-    """Return the digest of all `files` and the variables, and the digest of the files other than `manifest`."""
-    whole, code = hashlib.sha256(), hashlib.sha256()
+    files: list[tuple[str, Path]],
+    variables: DeployVariables | None = None,
+    manifest: str | None = None,
+    code_dirs: tuple[str, ...] = ("",),
+) -> tuple[str, dict[str, str]]:
+    """Return the digest of all `files` and the variables, and by code folder the digest of its files but `manifest`."""
+    whole = hashlib.sha256()
+    folders = {code_dir: hashlib.sha256() for code_dir in code_dirs}
     if variables is not None and not variables.empty:
         content = variables.file_content()
         whole.update(f"{VARIABLES_FILE}\0{len(content)}\0".encode() + content)
     for relative, path in files:
-        digests = (whole,) if relative == manifest else (whole, code)
+        digests = [whole]
+        if relative != manifest:
+            # A file counts for each code folder it lies in.
+            digests += [code for code_dir, code in folders.items() if not code_dir or relative.startswith(code_dir + "/")]
         # The length before the content keeps one file's bytes from passing for the next path.
         header = f"{relative}\0{path.stat().st_size}\0".encode()
         for digest in digests:
@@ -335,7 +353,7 @@ def _digests(
             while chunk := file.read(_READ_CHUNK_BYTES):
                 for digest in digests:
                     digest.update(chunk)
-    return whole.hexdigest()[:20], code.hexdigest()[:20]
+    return whole.hexdigest()[:20], {code_dir: code.hexdigest()[:20] for code_dir, code in folders.items()}
 
 
 def same_files(first: Path, second: Path, ignore: frozenset[str] = frozenset()) -> bool:

@@ -204,7 +204,7 @@ class ManagementApi:
                         "destinations": describe_destinations(spec.async_config),
                         # The code copy's digest, and a digest of the environment that shows no value.
                         "code": Path(service.root).name,
-                        "code_files": copy_code_digest(Path(service.root)),
+                        "code_files": copy_code_digest(Path(service.root), spec.code_dir),
                         "environment_digest": environment_digest(spec.environment),
                         # One digest per variable, so a plan can name the variables that change.
                         "environment_digests": {

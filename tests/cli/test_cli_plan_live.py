@@ -84,6 +84,32 @@ def test_plan_keeps_functions_when_only_manifest_text_changes(serve: Any, tmp_pa
     assert "keep worker" in lines
 
 
+TWO_CODE_FOLDERS = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  First: {Type: AWS::Serverless::Function, Properties: {CodeUri: first/, Handler: app.handler, Runtime: python3.12}}
+  Second: {Type: AWS::Serverless::Function, Properties: {CodeUri: second/, Handler: app.handler, Runtime: python3.12}}
+"""
+
+
+def test_plan_compares_each_code_folder(serve: Any, tmp_path: Path) -> None:
+    app = tmp_path / "two"
+    for name in ("first", "second"):
+        (app / name).mkdir(parents=True)
+        (app / name / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (app / "template.yaml").write_text(TWO_CODE_FOLDERS)
+    server = serve(app, "--no-watch")
+    (app / "second" / "app.py").write_text("def handler(event, context):\n    return 2\n")
+    (app / "NOTES.md").write_text("beside the template, in no function's folder\n")
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", server.endpoint])
+
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    assert "keep First" in lines
+    assert any(line.startswith("change Second code:") for line in lines)
+
+
 def unused_port() -> int:
     """Return a loopback port nothing listens on: one the kernel picked and this test released."""
     with socket.socket() as probe:

@@ -68,7 +68,19 @@ def test_code_digest_leaves_the_manifest_out(tmp_path: Path) -> None:
     assert first != second
     assert copy_code_digest(first) == copy_code_digest(second)
     assert copy_code_digest(third) != copy_code_digest(second)
-    assert code_digest(folder, manifest="squall.yml") == (third.name, copy_code_digest(third))
+    assert code_digest(folder, manifest="squall.yml") == (third.name, {"": copy_code_digest(third)})
+
+
+def test_code_digest_per_code_folder(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    first = snapshot(folder, tmp_path / "code", manifest="squall.yml", code_dirs=("", "pkg"))
+    (folder / "app.py").write_text("ANSWER = 2\n")
+    second = snapshot(folder, tmp_path / "code", manifest="squall.yml", code_dirs=("", "pkg"))
+
+    # A function whose code is pkg/ sees no change from an edit outside it.
+    assert copy_code_digest(first, "pkg") == copy_code_digest(second, "pkg")
+    assert copy_code_digest(first) != copy_code_digest(second)
+    assert copy_code_digest(second, "other") == second.name
 
 
 def test_same_code_same_copy(tmp_path: Path) -> None:
