@@ -158,7 +158,9 @@ class VersionStore:
             else:
                 # As for a redeploy's instances, an edit of the manifest that leaves the function as it was is no change.
                 ignore = frozenset({manifest.name, ".squall"})
-                if before == spec and same_files(latest.root / spec.code_dir, Path(root) / spec.code_dir, ignore):
+                if _without_events(before) == _without_events(spec) and same_files(
+                    latest.root / spec.code_dir, Path(root) / spec.code_dir, ignore
+                ):
                     return latest.version
         return self.publish(spec.name, service, root, manifest=manifest)
 
@@ -325,3 +327,13 @@ class VersionStore:
 def _version_of(row: tuple) -> PublishedVersion:
     function, version, service, root, manifest, description, created_at = row
     return PublishedVersion(function, int(version), service, Path(root), Path(manifest), description, created_at)
+
+
+def _without_events(spec: FunctionSpec) -> FunctionSpec:
+    """Return the spec without its events, which SAM's AutoPublishAlias does not count as a change of the function.
+
+    SAM publishes on a change of the code or of a property of the Lambda
+    function itself. Routes and triggers are resources of their own, which
+    invoke the alias whatever version it names.
+    """
+    return dataclasses.replace(spec, http=(), triggers=())

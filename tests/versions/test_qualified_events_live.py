@@ -310,3 +310,21 @@ def test_auto_publish_skips_other_function_edit(serve: Any, tmp_path: Path) -> N
 
     assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"code": 1, "version": "1"}
     assert httpx.get(server.endpoint + "/second", timeout=20).json() == {"code": 1, "version": "2"}
+
+
+def test_auto_publish_skips_added_event(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "events"
+    for name in ("first", "second"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "app.py").write_text(HANDLER.format(code=1))
+    (folder / "template.yaml").write_text(TWO_FOLDERS)
+    server = serve(folder, "--no-watch")
+
+    # An event is a resource of its own, not a property of the function, so SAM publishes no version for it.
+    added = "        Get: {Type: HttpApi, Properties: {Method: GET, Path: /first}}\n"
+    extra = "        Also: {Type: HttpApi, Properties: {Method: GET, Path: /also}}\n"
+    (folder / "template.yaml").write_text(TWO_FOLDERS.replace(added, added + extra, 1))
+    deploy(folder, server.endpoint)
+
+    assert httpx.get(server.endpoint + "/also", timeout=20).json() == {"code": 1, "version": "1"}
+    assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"code": 1, "version": "1"}
