@@ -13,11 +13,14 @@ v1), caps the instance at Lambda's 1,024 processes and threads.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -206,18 +209,53 @@ def _remove_cgroup(path: str | Path) -> bool:
 
 
 def _remove_stale(base: Path) -> None:
-    """Remove the empty cgroups left by Squall servers that died without cleaning up."""
+    """Remove the cgroups left by Squall servers that died without cleaning up, killing what still runs in them.
+
+    Such a server's instances died with it, but a process a handler started
+    in a new session lives on in its instance's cgroup.
+    """
     for stale in base.glob("squall-*"):
         pid = stale.name.removeprefix("squall-")
         if not pid.isdigit() or Path(f"/proc/{pid}").exists():
             continue
+        left = _kill_members(stale)
+        if left:
+            logger.info("killed %d process(es) left in the cgroup %s of a stopped server", left, stale)
         try:
             for child in stale.iterdir():
                 if child.is_dir():
-                    os.rmdir(child)
-            os.rmdir(stale)
+                    _remove_when_empty(child)
+            _remove_when_empty(stale)
         except OSError as error:
             logger.debug("cannot remove stale cgroup %s: %s", stale, error)
+
+
+def _kill_members(cgroup: Path) -> int:
+    """Kill every process in a cgroup and the cgroups under it; return how many there were."""
+    killed = 0
+    for procs in cgroup.rglob("cgroup.procs"):
+        try:
+            pids = [int(pid) for pid in procs.read_text().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def _remove_when_empty(cgroup: Path, wait_s: float = 1.0) -> None:
+    """Remove a cgroup, waiting up to `wait_s` for the processes killed in it to leave; raise OSError if they do not."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            os.rmdir(cgroup)
+            return
+        except OSError as error:
+            if error.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
 
 
 def _user_namespaces_allowed() -> bool:
