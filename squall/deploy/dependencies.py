@@ -36,6 +36,7 @@ from squall.deploy.progress import InstallBoard, InstallProgress
 from squall.deploy.requirements import (
     SITE_PACKAGES_DIR,
     Environment,
+    LocalInputs,
     environment_for,
     find_requirements,
     interpreter_tag,
@@ -136,7 +137,7 @@ async def install_service_requirements(
             environment = environment_for(service.root, requirements)
         except (OSError, UnicodeDecodeError) as error:
             raise DeployError(f"{display_path}: cannot read the requirements: {error}") from error
-        _check_inputs(display_path, inputs.outside, inputs.editable)
+        _check_inputs(service, requirements, inputs)
         await ensure_environment(environment, requirements, timeout_s=timeout_s, display_path=display_path,
                                  functions=functions, board=board)
         environments.update((name, environment) for name in functions)
@@ -242,7 +243,7 @@ def check_requirement_files(service: ServiceSpec) -> None:
             inputs = local_inputs(requirements, service.root)
         except (OSError, UnicodeDecodeError) as error:
             raise DeployError(f"{display_path}: cannot read the requirements: {error}") from error
-        _check_inputs(display_path, inputs.outside, inputs.editable)
+        _check_inputs(service, requirements, inputs)
 
 
 def _requirement_users(service: ServiceSpec) -> dict[Path, list[str]]:
@@ -255,14 +256,20 @@ def _requirement_users(service: ServiceSpec) -> dict[Path, list[str]]:
     return users
 
 
-def _check_inputs(display_path: str, outside: tuple[str, ...], editable: tuple[str, ...]) -> None:
-    """Raise DeployError for requirement lines a deploy cannot install: paths outside the service folder, or -e."""
+def _check_inputs(service: ServiceSpec, requirements: Path, inputs: LocalInputs) -> None:
+    """Raise DeployError for requirement lines a deploy cannot install: paths outside the service folder, or -e.
+
+    The error names the file that contains the line, which may be one that `requirements` includes.
+    """
+    outside, editable = inputs.outside, inputs.editable
     if outside:
+        display_path = _display_path(service, inputs.found_in.get(outside[0], requirements))
         raise DeployError(
             f"{display_path}: {outside[0]!r} names a path outside the service folder, which a deploy does not copy;"
             " move the file or package into the service folder and name it from there"
         )
     if editable:
+        display_path = _display_path(service, inputs.found_in.get(editable[0], requirements))
         raise DeployError(
             f"{display_path}: {editable[0]!r} asks for an editable install, whose .pth file Squall's runtime does not"
             " read, as Lambda's does not read one in a deployment package; name the path without -e"
@@ -397,5 +404,9 @@ def _remove_leftovers(environment: Environment) -> None:
 
 def _display_path(service: ServiceSpec, requirements: Path) -> str:
     """Name a requirements file of the code copy by its place in the service folder."""
-    relative = requirements.relative_to(service.root)
+    try:
+        relative = requirements.relative_to(service.root)
+    except ValueError:
+        # An included file's resolved path, where the copy's own path goes through a symlink.
+        relative = requirements.relative_to(service.root.resolve())
     return str(service.manifest_path.parent / relative)

@@ -26,7 +26,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +124,15 @@ class LocalInputs:
     archives) and --find-links folders inside the code copy. `outside` are
     the lines that name a path outside it, which a deploy does not copy.
     `editable` are the -e lines, and `hashed` is whether any line carries
-    --hash.
+    --hash. `found_in` maps each line of `outside` and `editable` to the
+    first file it is in.
     """
 
     paths: tuple[Path, ...]
     outside: tuple[str, ...]
     editable: tuple[str, ...]
     hashed: bool
+    found_in: dict[str, Path] = field(default_factory=dict)
 
 
 def local_inputs(requirements: Path, code_root: Path) -> LocalInputs:
@@ -140,6 +142,7 @@ def local_inputs(requirements: Path, code_root: Path) -> LocalInputs:
     paths: list[Path] = []
     outside: list[str] = []
     editable: list[str] = []
+    found_in: dict[str, Path] = {}
     hashed = False
 
     def visit(file: Path) -> None:
@@ -149,6 +152,7 @@ def local_inputs(requirements: Path, code_root: Path) -> LocalInputs:
             option, value = _split_option(line)
             if option in _EDITABLE_OPTIONS:
                 editable.append(line)
+                found_in.setdefault(line, file)
             if option in _INCLUDE_OPTIONS or option in _EDITABLE_OPTIONS:
                 target: str | None = value
             elif option in _FIND_LINKS_OPTIONS:
@@ -162,6 +166,7 @@ def local_inputs(requirements: Path, code_root: Path) -> LocalInputs:
             path = (file.parent / os.path.expanduser(target)).resolve()
             if not path.is_relative_to(root):
                 outside.append(line)
+                found_in.setdefault(line, file)
                 continue
             if path in seen:
                 continue
@@ -172,7 +177,7 @@ def local_inputs(requirements: Path, code_root: Path) -> LocalInputs:
 
     seen.add(requirements.resolve())
     visit(requirements)
-    return LocalInputs(tuple(paths), tuple(outside), tuple(editable), hashed)
+    return LocalInputs(tuple(paths), tuple(outside), tuple(editable), hashed, found_in)
 
 
 def _split_option(line: str) -> tuple[str | None, str]:

@@ -295,8 +295,8 @@ def _check_validation_mode(problems: ManifestProblems, source: ManifestSource, m
 def _merge_function_list(document: dict[Any, Any], source: ManifestSource) -> dict[Any, Any]:
     """Merge a `functions` list of mappings into one mapping, as the Framework does for functions kept in several files."""
     value = document.get("functions")
-    if not isinstance(value, list):
-        return document
+    if not isinstance(value, list) or not value:
+        return document  # an empty list is reported as it is written
     merged: dict[Any, Any] = {}
     for index, item in enumerate(value):
         if not isinstance(item, dict):

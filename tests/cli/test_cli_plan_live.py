@@ -132,6 +132,17 @@ def test_plan_rejects_requirements_deploy_rejects(tmp_path: Path, line: str, mes
     assert message in result.output
 
 
+def test_plan_names_included_requirements_file(tmp_path: Path) -> None:
+    app = write(tmp_path / "shop", FIRST)
+    (app / "requirements.txt").write_text("-r other.txt\n")
+    (app / "other.txt").write_text("-e ./lib\n")
+
+    result = CliRunner().invoke(cli, ["plan", str(app), "--endpoint", f"http://127.0.0.1:{unused_port()}"])
+
+    assert result.exit_code == 1
+    assert f"{app / 'other.txt'}: '-e ./lib' asks for an editable install" in " ".join(result.output.split())
+
+
 def test_plan_without_server_shows_spec(tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST)
 
