@@ -50,7 +50,7 @@ DATA_FOLDER_MARKER = "server.lock"
 # Lambda's 250 MB limit on a function's unzipped code, in bytes as its API reports it.
 MAX_SNAPSHOT_BYTES = 250 * 1024 * 1024
 _READ_CHUNK_BYTES = 1024 * 1024
-# Inside a copy: the digest of its files without the manifest and the variables.
+# Inside a copy: by code folder, the digest of its files without the manifest and the variables, as JSON.
 CODE_DIGEST_FILE = ".squall/code-digest"
 
 

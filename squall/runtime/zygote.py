@@ -172,6 +172,15 @@ def _own_tmp(tmp_dir: str, needed: list[str]) -> bool:
     return _libc.mount(tmp_dir.encode(), b"/tmp", None, _MS_BIND, None) == 0
 
 
+def _own_shm(memory_mb: int) -> None:
+    """Mount a /dev/shm of the instance's own, of at most its memory size, so that instances share no memory files."""
+    if not os.path.isdir("/dev/shm"):
+        return
+    options = f"mode=1777,size={memory_mb}m".encode()
+    if _libc.mount(b"squall-shm", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
+        sys.stderr.write(f"squall: cannot give the instance a /dev/shm of its own: {os.strerror(ctypes.get_errno())}\n")
+
+
 def _own_user_namespace() -> bool:
     """Enter a user namespace and a mount namespace of its own, where a process not run as root may mount.
 
@@ -364,6 +373,7 @@ def _run_spare(channel: socket.socket, cgroup: str | None, tmp_dir: str, closing
     private_mounts = _own_tmp(tmp_dir, needed)
     os.environ["TMPDIR"] = "/tmp" if private_mounts else tmp_dir
     if private_mounts:
+        _own_shm(config["memory_mb"])
         code = config.get("service_root", config["root"])
         if config.get("data_dir"):
             _hide_data(config["data_dir"], [*needed, code])

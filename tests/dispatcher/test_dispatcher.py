@@ -383,6 +383,9 @@ async def test_each_instance_has_its_own_tmp(make_dispatcher: Callable[..., Disp
     # /tmp is the instance's TMPDIR, and the host's /tmp never saw the file.
     assert first["tmpdir_files"] == second["tmpdir_files"] == ["squall-test-note.txt"]
     assert not os.path.exists("/tmp/squall-test-note.txt")
+    # So is /dev/shm, which multiprocessing's semaphores and shared memory use.
+    assert (first["shm_read"], second["shm_read"]) == ("first", "second")
+    assert not os.path.exists("/dev/shm/squall-test-note.txt")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a read-only code folder needs a mount namespace, which needs root")

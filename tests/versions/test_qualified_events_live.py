@@ -220,13 +220,18 @@ Resources:
 """
 
 
-def test_auto_publish_alias_ignores_other_folders(serve: Any, tmp_path: Path) -> None:
-    folder = tmp_path / "two"
+def serve_two_folders(serve: Any, folder: Path) -> Any:
+    """Serve TWO_FOLDERS from `folder`, each function's code returning code 1."""
     for name in ("first", "second"):
         (folder / name).mkdir(parents=True)
         (folder / name / "app.py").write_text(HANDLER.format(code=1))
     (folder / "template.yaml").write_text(TWO_FOLDERS)
-    server = serve(folder, "--no-watch")
+    return serve(folder, "--no-watch")
+
+
+def test_auto_publish_alias_ignores_other_folders(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "two"
+    server = serve_two_folders(serve, folder)
 
     # A change to one function's folder and a file beside the template.
     (folder / "second" / "app.py").write_text(HANDLER.format(code=2))
@@ -314,11 +319,7 @@ def test_auto_publish_skips_other_function_edit(serve: Any, tmp_path: Path) -> N
 
 def test_auto_publish_skips_added_event(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "events"
-    for name in ("first", "second"):
-        (folder / name).mkdir(parents=True)
-        (folder / name / "app.py").write_text(HANDLER.format(code=1))
-    (folder / "template.yaml").write_text(TWO_FOLDERS)
-    server = serve(folder, "--no-watch")
+    server = serve_two_folders(serve, folder)
 
     # An event is a resource of its own, not a property of the function, so SAM publishes no version for it.
     added = "        Get: {Type: HttpApi, Properties: {Method: GET, Path: /first}}\n"

@@ -95,13 +95,17 @@ def log_levels(event, context):
 
 
 def tmp_note(event, context):
-    """Write this call's note to a fixed name under /tmp, wait, and read it back."""
-    path = "/tmp/squall-test-note.txt"
-    with open(path, "w") as note:
-        note.write(event["note"])
+    """Write this call's note to a fixed name under /tmp and /dev/shm, wait, and read both back."""
+    paths = ("/tmp/squall-test-note.txt", "/dev/shm/squall-test-note.txt")
+    for path in paths:
+        with open(path, "w") as note:
+            note.write(event["note"])
     time.sleep(event.get("seconds", 0.3))
-    with open(path) as note:
-        return {"read": note.read(), "tmpdir_files": sorted(os.listdir(os.environ["TMPDIR"]))}
+    read = []
+    for path in paths:
+        with open(path) as note:
+            read.append(note.read())
+    return {"read": read[0], "shm_read": read[1], "tmpdir_files": sorted(os.listdir(os.environ["TMPDIR"]))}
 
 
 def open_files(event, context):
