@@ -264,7 +264,7 @@ def copy_code_digest(copy: Path, code_dir: str = "") -> str:
 
 @functools.lru_cache(maxsize=256)
 def _recorded_digests(copy: Path) -> dict[str, str]:
-    # Copies never change once made, so the answer is cached.
+    # Copies never change once made, so the digests are cached.
     try:
         recorded = json.loads((copy / CODE_DIGEST_FILE).read_text())
     except (OSError, ValueError):

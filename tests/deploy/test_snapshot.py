@@ -64,7 +64,7 @@ def test_code_digest_leaves_the_manifest_out(tmp_path: Path) -> None:
     (folder / "app.py").write_text("ANSWER = 2\n")
     third = snapshot(folder, tmp_path / "code", manifest="squall.yml")
 
-    # Each copy holds its own manifest, but a plan compares the code without it.
+    # Each copy contains its own manifest, but a plan compares the code without it.
     assert first != second
     assert copy_code_digest(first) == copy_code_digest(second)
     assert copy_code_digest(third) != copy_code_digest(second)
@@ -77,7 +77,7 @@ def test_code_digest_per_code_folder(tmp_path: Path) -> None:
     (folder / "app.py").write_text("ANSWER = 2\n")
     second = snapshot(folder, tmp_path / "code", manifest="squall.yml", code_dirs=("", "pkg"))
 
-    # A function whose code is pkg/ sees no change from an edit outside it.
+    # An edit outside pkg/ leaves the digest of a function whose code is pkg/ as it was.
     assert copy_code_digest(first, "pkg") == copy_code_digest(second, "pkg")
     assert copy_code_digest(first) != copy_code_digest(second)
     assert copy_code_digest(second, "other") == second.name

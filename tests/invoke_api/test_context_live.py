@@ -99,7 +99,7 @@ def test_tmpdir_private_per_instance(app: LiveApp) -> None:
         first, second = pool.map(lambda _: call(), range(2))
 
     assert first["pid"] != second["pid"]
-    # Each sees only its own files: TMPDIR is a folder of its own, or /tmp is, where instances get their own /tmp.
+    # Each lists only its own file: TMPDIR is a folder of its own, or /tmp is, where instances get their own /tmp.
     assert first["tempdir_probes"] == [f"probe-{first['pid']}"]
     assert second["tempdir_probes"] == [f"probe-{second['pid']}"]
     assert first["tempdir"] == first["environment"]["TMPDIR"]
