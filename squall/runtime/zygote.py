@@ -246,6 +246,8 @@ def _hide_data(data_dir: str, keep: list[str]) -> None:
     step fails, the folder stays as it was.
     """
     data = os.path.realpath(data_dir)
+    if not os.path.isdir(data):
+        return  # under /tmp, which the instance's own folder now covers
     inside = sorted({os.path.realpath(folder) for folder in keep if os.path.realpath(folder).startswith(data + os.sep)})
     # A folder inside another kept one comes back with it.
     inside = [folder for folder in inside if not any(folder.startswith(other + os.sep) for other in inside)]
