@@ -157,7 +157,7 @@ class VersionStore:
                 logger.warning("comparing %s with its version %d failed (%s), so a new version is published", spec.name, latest.version, error)
             else:
                 # As for a redeploy's instances, an edit of the manifest that leaves the function as it was is no change.
-                ignore = frozenset({manifest.name, ".squall"})
+                ignore = frozenset({manifest.name, ".squall"}) if not spec.code_dir else frozenset()
                 if _without_events(before) == _without_events(spec) and same_files(
                     latest.root / spec.code_dir, Path(root) / spec.code_dir, ignore
                 ):

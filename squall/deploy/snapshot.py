@@ -173,6 +173,12 @@ def snapshot(
     digest, code = _digests(files, variables, manifest, code_dirs)
     target = code_dir / digest
     if target.is_dir():
+        if _recorded_digests(target) != code:
+            # A copy made before copies recorded their digests: a plan would see every function as changed.
+            try:
+                _record_digests(target, code)
+            except OSError as error:
+                logger.warning("cannot record the code digests in %s, so plans show its code as changed: %s", target, error)
         return target
 
     # Copy into a temporary folder and rename it, so a copy is whole or absent.
@@ -186,8 +192,7 @@ def snapshot(
         staging.mkdir(exist_ok=True)
         if variables is not None and not variables.empty:
             write_copy_variables(staging, variables)
-        (staging / CODE_DIGEST_FILE).parent.mkdir(exist_ok=True)
-        (staging / CODE_DIGEST_FILE).write_text(json.dumps(code, sort_keys=True) + "\n")
+        _record_digests(staging, code)
         compile_bytecode(staging)
         os.rename(staging, target)
     except OSError as error:
@@ -262,9 +267,19 @@ def copy_code_digest(copy: Path, code_dir: str = "") -> str:
     return _recorded_digests(copy).get(code_dir, copy.name)
 
 
+def _record_digests(copy: Path, digests: dict[str, str]) -> None:
+    """Write the code folders' digests into a copy, replacing the file whole."""
+    path = copy / CODE_DIGEST_FILE
+    path.parent.mkdir(exist_ok=True)
+    staging = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    staging.write_text(json.dumps(digests, sort_keys=True) + "\n")
+    os.replace(staging, path)
+    _recorded_digests.cache_clear()
+
+
 @functools.lru_cache(maxsize=256)
 def _recorded_digests(copy: Path) -> dict[str, str]:
-    # Copies never change once made, so the digests are cached.
+    # Only `_record_digests` changes the file, and it clears this cache.
     try:
         recorded = json.loads((copy / CODE_DIGEST_FILE).read_text())
     except (OSError, ValueError):

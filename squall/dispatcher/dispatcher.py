@@ -440,7 +440,8 @@ class Dispatcher:
         if before != after or pool.settings.preload != settings.preload:
             return None
         old_root, new_root = spec.code_root(pool.settings.root), spec.code_root(service.root)
-        ignore = frozenset({service.manifest_path.name, ".squall"})
+        # The manifest and Squall's records sit at the top of the copy, never in a function's own folder.
+        ignore = frozenset({service.manifest_path.name, ".squall"}) if not spec.code_dir else frozenset()
         if not await asyncio.to_thread(same_files, old_root, new_root, ignore):
             return None
         return pool

@@ -216,7 +216,7 @@ def _remove_stale(base: Path) -> None:
     """
     for stale in base.glob("squall-*"):
         pid = stale.name.removeprefix("squall-")
-        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+        if not pid.isdigit() or _running(int(pid)):
             continue
         left = _kill_members(stale)
         if left:
@@ -230,6 +230,16 @@ def _remove_stale(base: Path) -> None:
             logger.debug("cannot remove stale cgroup %s: %s", stale, error)
 
 
+def _running(pid: int) -> bool:
+    """Tell whether a process runs: it exists and is not a zombie, as a killed server is until its parent reaps it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the command name, which is in parentheses and may contain any character.
+    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])
+
+
 def _kill_members(cgroup: Path) -> int:
     """Kill every process in a cgroup and the cgroups under it; return how many there were."""
     killed = 0
@@ -239,6 +249,8 @@ def _kill_members(cgroup: Path) -> int:
         except (OSError, ValueError):
             continue
         for pid in pids:
+            if pid <= 0:
+                continue  # a process outside this PID namespace, which the kernel may list as 0
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 killed += 1

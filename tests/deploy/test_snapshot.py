@@ -227,3 +227,16 @@ def test_undecodable_file_name_rejected(tmp_path: Path) -> None:
 
     assert "is not valid UTF-8" in str(raised.value)
     assert "rename the file" in str(raised.value)
+
+
+def test_old_copy_gets_code_digests(tmp_path: Path) -> None:
+    folder = make_service(tmp_path / "svc")
+    copy = snapshot(folder, tmp_path / "code", manifest="squall.yml")
+    # As a copy made before copies recorded their digests by code folder.
+    (copy / ".squall" / "code-digest").write_text("00adb176fef534a3b0b1\n")
+    assert copy_code_digest(copy) == copy.name
+
+    again = snapshot(folder, tmp_path / "code", manifest="squall.yml")
+
+    assert again == copy
+    assert copy_code_digest(copy) == code_digest(folder, manifest="squall.yml")[1][""]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,18 @@ def test_stale_cgroup_process_killed() -> None:
         for folder in (instance, stale):
             if folder.exists():
                 folder.rmdir()
+
+
+def test_zombie_server_counts_as_stopped() -> None:
+    # A server killed with SIGKILL stays a zombie until its parent reaps it.
+    process = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{process.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.01)
+
+        assert not limits._running(process.pid)
+        assert limits._running(os.getpid())
+    finally:
+        process.wait()

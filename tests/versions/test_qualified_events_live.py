@@ -329,3 +329,21 @@ def test_auto_publish_skips_added_event(serve: Any, tmp_path: Path) -> None:
 
     assert httpx.get(server.endpoint + "/also", timeout=20).json() == {"code": 1, "version": "1"}
     assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"code": 1, "version": "1"}
+
+
+def test_file_named_like_template_in_code_folder_publishes(serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "named"
+    server = serve_two_folders(serve, folder)
+    (folder / "first" / "app.py").write_text(
+        "def handler(event, context):\n"
+        "    with open('template.yaml') as file:\n"
+        "        return {'text': file.read(), 'version': context.function_version}\n"
+    )
+    (folder / "first" / "template.yaml").write_text("one\n")
+    deploy(folder, server.endpoint)
+
+    # Only the template beside the functions' folders is the manifest; this file is the function's code.
+    (folder / "first" / "template.yaml").write_text("two\n")
+    deploy(folder, server.endpoint)
+
+    assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"text": "two\n", "version": "3"}
