@@ -210,6 +210,14 @@ def print_table(table: Table) -> None:
     console.print(table)
 
 
+def plain_table(*columns: str) -> Table:
+    """Return a table without borders, with upper-case column names, in the style of `squall ls`."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column.upper())
+    return table
+
+
 def functions_table(functions: Sequence[Mapping[str, Any]]) -> Table:
     """Build the `squall ls` table from the "functions" list of GET /_squall/api/functions."""
     table = Table(box=None, pad_edge=False, header_style="bold")

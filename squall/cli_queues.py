@@ -20,6 +20,7 @@ from squall.cli_output import (
     MISSING,
     escape_line_breaks,
     output_option,
+    plain_table,
     print_json_document,
     print_json_line,
     print_table,
@@ -114,7 +115,7 @@ def list_command(ctx: click.Context, output: str, endpoint: str, token: str | No
     if output == "json":
         print_json_document({"queues": queues})
         return
-    table = Table("queue", "visible", "in flight", "delayed", "oldest (s)", "dead letter")
+    table = plain_table("queue", "visible", "in flight", "delayed", "oldest (s)", "dead letter")
     for queue in queues:
         stats = queue["stats"]
         dead_letter = (queue["settings"].get("dead_letter") or {}).get("target", "")

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from squall.cli_client import CommandFailed, check_no_server_running, client_options, ensure_data_folder, open_client
-from squall.cli_output import print_table
+from squall.cli_output import plain_table, print_table
 from squall.secrets import InvalidSecretName, InvalidSecretValue, check_secret_name, check_secret_value
 
 API_PATH = "/_squall/api/secrets"
@@ -109,7 +108,7 @@ def list_command(ctx: click.Context, output: str, endpoint: str, token: str | No
     if not secrets:
         click.echo("no secrets; create one with `squall secret set NAME`")
         return
-    table = Table("secret", "updated")
+    table = plain_table("secret", "updated")
     for secret in secrets:
         table.add_row(secret["name"], _format_time(secret["updated_at"]))
     print_table(table)

@@ -9,10 +9,9 @@ import datetime
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from squall.cli_client import CommandFailed, client_options, open_client
-from squall.cli_output import print_table
+from squall.cli_output import plain_table, print_table
 
 API_PATH = "/_squall/api"
 
@@ -45,7 +44,7 @@ def versions(ctx: click.Context, name: str, endpoint: str, token: str | None, da
     """List the published versions of function NAME and its aliases."""
     client = open_client(ctx, endpoint, token, data)
     answer = client.get_json(f"{API_PATH}/versions", params={"function": name})
-    table = Table("version", "code", "published", "description")
+    table = plain_table("version", "code", "published", "description")
     for version in answer["versions"]:
         published = datetime.datetime.fromtimestamp(version["created_at"], datetime.timezone.utc)
         code = version.get("code") or Path(version["root"]).name
@@ -138,7 +137,7 @@ def _parse_weights(weights: tuple[str, ...]) -> dict[str, float]:
 
 
 def _print_aliases(aliases: list[dict]) -> None:
-    table = Table("alias", "version", "weights")
+    table = plain_table("alias", "version", "weights")
     for alias in aliases:
         weights = ", ".join(f"version {version}: {fraction:g}" for version, fraction in alias["weights"].items())
         table.add_row(alias["name"], alias["version"], weights)
