@@ -331,7 +331,7 @@ def test_auto_publish_skips_added_event(serve: Any, tmp_path: Path) -> None:
     assert httpx.get(server.endpoint + "/first", timeout=20).json() == {"code": 1, "version": "1"}
 
 
-def test_file_named_like_template_in_code_folder_publishes(serve: Any, tmp_path: Path) -> None:
+def test_template_named_code_file_publishes(serve: Any, tmp_path: Path) -> None:
     folder = tmp_path / "named"
     server = serve_two_folders(serve, folder)
     (folder / "first" / "app.py").write_text(
