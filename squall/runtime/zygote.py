@@ -200,12 +200,15 @@ def _own_user_namespace() -> bool:
 
 
 def user_namespaces_allowed() -> bool:
-    """Tell whether a fork of this process can enter a user namespace of its own, as each spare of a non-root server tries to."""
+    """Tell whether a fork of this process can enter a user namespace of its own and mount there, as each spare of a non-root server tries to."""
     uid, gid = os.getuid(), os.getgid()
     pid = os.fork()
     if pid == 0:
         try:
-            os._exit(0 if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) == 0 and _map_ids(uid, gid) is None else 1)
+            entered = _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) == 0 and _map_ids(uid, gid) is None
+            # Some kernels (AppArmor's restriction on unprivileged user namespaces) let one be made but not mount in it.
+            mounts = entered and _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
+            os._exit(0 if mounts else 1)
         finally:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
