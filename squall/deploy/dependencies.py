@@ -129,15 +129,14 @@ async def install_service_requirements(
     progress on `board`. Raises DeployError when an install fails or takes
     longer than `timeout_s`.
     """
+    check_requirement_files(service)
     environments: dict[str, Environment] = {}
     for requirements, functions in _requirement_users(service).items():
         display_path = _display_path(service, requirements)
         try:
-            inputs = local_inputs(requirements, service.root)
             environment = environment_for(service.root, requirements)
         except (OSError, UnicodeDecodeError) as error:
             raise DeployError(f"{display_path}: cannot read the requirements: {error}") from error
-        _check_inputs(service, requirements, inputs)
         await ensure_environment(environment, requirements, timeout_s=timeout_s, display_path=display_path,
                                  functions=functions, board=board)
         environments.update((name, environment) for name in functions)
@@ -233,9 +232,9 @@ async def _install(
 
 
 def check_requirement_files(service: ServiceSpec) -> None:
-    """Raise DeployError for a requirements file of `service` that a deploy could not read or install, as a plan does.
+    """Raise DeployError for a requirements file of `service` that a deploy cannot read or install from, installing nothing.
 
-    `service.root` is the service folder or its code copy. Nothing is installed.
+    `service.root` is the service folder (for a plan) or its code copy (for a deploy).
     """
     for requirements in _requirement_users(service):
         display_path = _display_path(service, requirements)

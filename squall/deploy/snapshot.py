@@ -174,11 +174,11 @@ def snapshot(
     target = code_dir / digest
     if target.is_dir():
         if _recorded_digests(target) != code:
-            # A copy made before copies recorded their digests: a plan would see every function as changed.
+            # Without them, as in a copy made before copies recorded digests, a plan shows every function as changed.
             try:
                 _record_digests(target, code)
             except OSError as error:
-                logger.warning("cannot record the code digests in %s, so plans show its code as changed: %s", target, error)
+                logger.warning("recording the code digests in %s failed, so plans show its code as changed: %s", target, error)
         return target
 
     # Copy into a temporary folder and rename it, so a copy is whole or absent.

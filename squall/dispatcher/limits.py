@@ -276,7 +276,7 @@ def _user_namespaces_allowed() -> bool:
     try:
         return subprocess.run([sys.executable, "-c", probe], timeout=30, check=False).returncode == 0
     except (OSError, subprocess.SubprocessError) as error:
-        logger.warning("cannot tell whether instances may have user namespaces: %s", error)
+        logger.warning("checking whether instances may have user namespaces failed, so they share the host's /tmp: %s", error)
         return False
 
 

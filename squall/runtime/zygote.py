@@ -178,7 +178,10 @@ def _own_shm(memory_mb: int) -> None:
         return
     options = f"mode=1777,size={memory_mb}m".encode()
     if _libc.mount(b"squall-shm", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
-        sys.stderr.write(f"squall: cannot give the instance a /dev/shm of its own: {os.strerror(ctypes.get_errno())}\n")
+        sys.stderr.write(
+            f"squall: mounting a /dev/shm for the instance failed ({os.strerror(ctypes.get_errno())}),"
+            " so it shares the host's\n"
+        )
 
 
 def _own_user_namespace() -> bool:
@@ -191,39 +194,29 @@ def _own_user_namespace() -> bool:
     uid, gid = os.getuid(), os.getgid()
     if _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) != 0:
         return False
-    error = _map_ids(uid, gid)
-    if error is not None:
-        # Without its ids the process could not use its files: this spare cannot serve.
-        sys.stderr.write(f"squall: cannot map the ids of a user namespace: {error}\n")
-        os._exit(1)
-    return True
-
-
-def user_namespaces_allowed() -> bool:
-    """Tell whether a fork of this process can enter a user namespace of its own and mount there, as each spare of a non-root server tries to."""
-    uid, gid = os.getuid(), os.getgid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            entered = _libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS) == 0 and _map_ids(uid, gid) is None
-            # Some kernels (AppArmor's restriction on unprivileged user namespaces) let one be made but not mount in it.
-            mounts = entered and _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
-            os._exit(0 if mounts else 1)
-        finally:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
-
-
-def _map_ids(uid: int, gid: int) -> OSError | None:
-    """Map the ids the process had before it entered its user namespace to themselves; return the error of a failed write."""
     try:
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
     except OSError as error:
-        return error
-    return None
+        # Without its ids the process cannot use its files, so this spare cannot serve.
+        sys.stderr.write(f"squall: mapping the ids of a user namespace failed: {error}\n")
+        os._exit(1)
+    return True
+
+
+def user_namespaces_allowed() -> bool:
+    """Tell whether a fork of this process can enter a user namespace and mount there, as a spare of a non-root server does."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            # AppArmor's restriction on unprivileged user namespaces lets one be made but not mounted in.
+            mounts = _own_user_namespace() and _libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) == 0
+            os._exit(0 if mounts else 1)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 # From <linux/capability.h>: the header of capset(2), version 3 (two 32-bit words per set).
@@ -235,7 +228,7 @@ def _drop_capabilities() -> None:
     header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
     sets = (ctypes.c_uint32 * 6)()
     if _libc.capset(header, sets) != 0:
-        sys.stderr.write(f"squall: cannot drop the capabilities of a user namespace: {os.strerror(ctypes.get_errno())}\n")
+        sys.stderr.write(f"squall: dropping the capabilities of a user namespace failed: {os.strerror(ctypes.get_errno())}\n")
         os._exit(1)
 
 
@@ -258,18 +251,21 @@ def _hide_data(data_dir: str, keep: list[str]) -> None:
         # Opened before the data folder is hidden, these name the folders to bind back.
         handles = [os.open(folder, os.O_PATH | os.O_DIRECTORY) for folder in inside]
     except OSError as error:
-        sys.stderr.write(f"squall: cannot open {error.filename} to hide the data folder {data}: {error}\n")
+        sys.stderr.write(f"squall: opening {error.filename} failed ({error}), so the data folder {data} stays visible\n")
         return
     try:
         flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
         if _libc.mount(b"squall-hidden", data.encode(), b"tmpfs", flags, b"mode=0755,size=1m") != 0:
-            sys.stderr.write(f"squall: cannot hide the data folder {data} from handlers: {os.strerror(ctypes.get_errno())}\n")
+            sys.stderr.write(
+                f"squall: hiding the data folder {data} failed ({os.strerror(ctypes.get_errno())}), so it stays visible\n"
+            )
             return
         for folder, handle in zip(inside, handles):
             os.makedirs(folder, exist_ok=True)
             if _libc.mount(f"/proc/self/fd/{handle}".encode(), folder.encode(), None, _MS_BIND | _MS_REC, None) != 0:
                 sys.stderr.write(
-                    f"squall: cannot bind {folder} into the hidden data folder: {os.strerror(ctypes.get_errno())}\n"
+                    f"squall: binding {folder} into the hidden data folder failed ({os.strerror(ctypes.get_errno())}),"
+                    " so the data folder stays visible\n"
                 )
                 _libc.umount2(data.encode(), _MNT_DETACH)
                 return
@@ -290,8 +286,8 @@ def _read_only(folders: list[str]) -> None:
         path = os.fsencode(folder)
         if _libc.mount(path, path, None, _MS_BIND | _MS_REC, None) == 0:
             # The flags the folder's mount has (nosuid, nodev, noexec, ...) stay: a user namespace may not clear them.
-            kept = os.statvfs(folder).f_flag & _KEPT_MOUNT_FLAGS
-            _libc.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | kept, None)
+            mount_flags = os.statvfs(folder).f_flag & _KEPT_MOUNT_FLAGS
+            _libc.mount(None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | mount_flags, None)
 
 
 def _limit_memory(memory_mb: int, cgroup: str | None, settings: dict | None) -> None:

@@ -71,7 +71,7 @@ def test_plan_lists_changes(serve: Any, tmp_path: Path) -> None:
     assert "create bucket uploads" in lines
 
 
-def test_plan_keeps_functions_when_only_manifest_text_changes(serve: Any, tmp_path: Path) -> None:
+def test_plan_keeps_manifest_only_edit(serve: Any, tmp_path: Path) -> None:
     app = write(tmp_path / "shop", FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
     server = serve(app, "--no-watch")
     write(app, "# the shop's functions\n" + FIRST.replace('    environment: {DB_PASSWORD: "${secret:db}"}\n', ""))
@@ -122,7 +122,7 @@ def unused_port() -> int:
     [("-r ../common/requirements.txt", "names a path outside the service folder"),
      ("-e ./lib", "asks for an editable install")],
 )
-def test_plan_rejects_requirements_deploy_rejects(tmp_path: Path, line: str, message: str) -> None:
+def test_plan_rejects_bad_requirements(tmp_path: Path, line: str, message: str) -> None:
     app = write(tmp_path / "shop", FIRST)
     (app / "requirements.txt").write_text(line + "\n")
 

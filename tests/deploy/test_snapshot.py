@@ -56,7 +56,7 @@ def test_copy_has_code_without_tool_folders(tmp_path: Path) -> None:
     assert (copy / "app.py").read_text() == "ANSWER = 1\n"
 
 
-def test_code_digest_leaves_the_manifest_out(tmp_path: Path) -> None:
+def test_code_digest_skips_manifest(tmp_path: Path) -> None:
     folder = make_service(tmp_path / "svc")
     first = snapshot(folder, tmp_path / "code", manifest="squall.yml")
     (folder / "squall.yml").write_text("service: svc\nfunctions: {}\n# a comment\n")

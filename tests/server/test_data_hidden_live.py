@@ -55,7 +55,7 @@ def data_outside_tmp() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_handler_sees_only_code_of_data_folder(serve: Any, tmp_path: Path, data_outside_tmp: Path) -> None:
+def test_data_folder_shows_only_code(serve: Any, tmp_path: Path, data_outside_tmp: Path) -> None:
     app = tmp_path / "peek"
     (app / "tools" / "python").mkdir(parents=True)
     (app / "tools" / "python" / "layer_tools.py").write_text("NAME = 'tools'\n")
